@@ -1,0 +1,41 @@
+"""tvm-tinytrain: compile pretrained CNNs into C programs that fine-tune them on Cortex-M.
+
+`passes/` and `codegen/` are top-level folders in the repository but install as
+`tvm_tinytrain.passes` and `tvm_tinytrain.codegen` (never as top-level `passes`/`codegen`).
+"""
+from setuptools import setup
+
+setup(
+    name="tvm-tinytrain",
+    version="0.1.0",
+    description="On-device training compiler for microcontrollers, built on Apache TVM Relax",
+    python_requires=">=3.11,<3.12",
+    packages=[
+        "tvm_tinytrain",
+        "tvm_tinytrain.frontend",
+        "tvm_tinytrain.quantize",
+        "tvm_tinytrain.models",
+        "tvm_tinytrain.data",
+        "tvm_tinytrain.passes",
+        "tvm_tinytrain.codegen",
+    ],
+    package_dir={
+        "tvm_tinytrain": "tvm_tinytrain",
+        "tvm_tinytrain.passes": "passes",
+        "tvm_tinytrain.codegen": "codegen",
+    },
+    install_requires=[
+        "apache-tvm==0.27.0.post1",
+        "torch==2.13.0",  # exactly: the CPU wheel on disk; a newer torch pulls GBs of CUDA
+        "numpy==2.4.6",
+        "onnx==1.23.2",
+        "onnxscript==0.7.2",
+        "tqdm==4.70.1",
+        "pillow==13.0.0",
+        "matplotlib==3.11.2",
+    ],
+    extras_require={
+        "test": ["pytest==9.2.0", "hypothesis==6.170.15"],
+    },
+    entry_points={"console_scripts": ["tvm-tinytrain=tvm_tinytrain.cli:main"]},
+)

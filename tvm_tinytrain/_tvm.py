@@ -1,0 +1,65 @@
+"""The one module that imports TVM.
+
+TVM's Python API moves between releases (StructInfo became TensorType, tvm.tir became
+tvm.tirx, ...).  Everything else in the project goes through the names here, so adapting
+to a new release is a change in one place.
+"""
+import numpy as np
+import tvm
+from tvm import relax
+from tvm.relax.expr_functor import PyExprMutator, PyExprVisitor, mutator, visitor
+
+__all__ = [
+    "tvm", "relax", "PyExprMutator", "PyExprVisitor", "mutator", "visitor",
+    "tensor_type", "var_name", "op_name", "build", "to_device", "from_device",
+]
+
+
+def tensor_type(shape, dtype):
+    """A Relax tensor type (StructInfo in older releases)."""
+    return relax.TensorType(tuple(int(s) for s in shape), dtype)
+
+
+def var_name(var) -> str:
+    return var.name
+
+
+def op_name(call) -> str:
+    """'relax.nn.conv2d' for a call of a Relax operator, '' for anything else."""
+    op = getattr(call, "op", None)
+    return op.name if isinstance(op, tvm.ir.Op) else ""
+
+
+def shape_of(expr):
+    return tuple(int(s) for s in expr.ty.shape)
+
+
+def dtype_of(expr) -> str:
+    return str(expr.ty.dtype)
+
+
+class Built:
+    """A Relax module compiled for the host CPU, callable on numpy arrays."""
+
+    def __init__(self, mod, target="llvm"):
+        self.executable = tvm.compile(mod, target=target)
+        self.vm = relax.VirtualMachine(self.executable, tvm.cpu())
+
+    def __call__(self, *arrays, func="main"):
+        out = self.vm[func](*[to_device(a) for a in arrays])
+        return from_device(out)
+
+
+def build(mod, target="llvm") -> Built:
+    return Built(mod, target)
+
+
+def to_device(array):
+    return tvm.runtime.tensor(np.ascontiguousarray(array))
+
+
+def from_device(value):
+    """numpy array(s) from a VM result (tensor or nested tuple of tensors)."""
+    if hasattr(value, "numpy"):
+        return value.numpy()
+    return tuple(from_device(v) for v in value)
