@@ -1,0 +1,76 @@
+"""CIFAR-10 from the staged JPEG archive, read without unpacking.
+
+`cifar10/cifar10_jpeg.tar.gz` holds `cifar10_jpeg/{train,test}/<class>/NNNN.jpg` (lossy,
+JPEG q~75).  A .tar.gz is not seekable, so the archive is streamed once; only the selected
+files are decoded.  Order is deterministic: class index, then file number.
+"""
+import heapq
+import io
+import re
+import tarfile
+
+import numpy as np
+from PIL import Image
+
+from ..errors import TinyTrainError
+from ..paths import data_root
+
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
+                   "dog", "frog", "horse", "ship", "truck")
+SPLITS = ("train", "test")
+_NAME = re.compile(r"^cifar10_jpeg/(?P<split>train|test)/(?P<cls>[a-z]+)/(?P<num>\d+)\.jpg$")
+
+
+def cifar10_path():
+    return data_root() / "cifar10" / "cifar10_jpeg.tar.gz"
+
+
+def load_cifar10(split: str = "test", per_class: int | None = None):
+    """(images uint8 (N, 32, 32, 3), labels int64 (N,)); `per_class` keeps the first n files per class."""
+    if split not in SPLITS:
+        raise TinyTrainError(f"load_cifar10: split must be one of {SPLITS}, got {split!r}")
+    if per_class is not None and per_class < 1:
+        raise TinyTrainError(f"load_cifar10: per_class must be a positive int or None, got {per_class!r}")
+    path = cifar10_path()
+    if not path.is_file():
+        raise TinyTrainError(f"load_cifar10: {path} not found; check the datasets folder (TINYTRAIN_DATA)")
+    prefix = f"cifar10_jpeg/{split}/"
+    label_of = {c: i for i, c in enumerate(CIFAR10_CLASSES)}
+    # per class: heap of (-num, name, bytes) holding the `per_class` smallest file numbers
+    kept = [[] for _ in CIFAR10_CLASSES]
+    last, in_order = "", True
+    with tarfile.open(path, "r|gz") as tf:
+        for member in tf:
+            name = member.name
+            in_order, last = in_order and name >= last, name
+            if in_order and name > prefix and not name.startswith(prefix):
+                break  # archive is sorted (git archive): nothing of this split follows
+            m = _NAME.match(name)
+            if not (m and m["split"] == split and member.isfile()) or m["cls"] not in label_of:
+                continue
+            heap, num = kept[label_of[m["cls"]]], int(m["num"])
+            if per_class is not None and len(heap) >= per_class and -heap[0][0] < num:
+                continue
+            item = (-num, name, tf.extractfile(member).read())
+            if per_class is not None and len(heap) >= per_class:
+                heapq.heapreplace(heap, item)
+            else:
+                heapq.heappush(heap, item)
+    images, labels = [], []
+    for label, heap in enumerate(kept):
+        for _, name, data in sorted(heap, reverse=True):
+            images.append(_decode(data, name, path))
+            labels.append(label)
+    if not images:
+        raise TinyTrainError(f"load_cifar10: no {split} images in {path}; expected {prefix}<class>/NNNN.jpg")
+    return np.stack(images), np.asarray(labels, dtype=np.int64)
+
+
+def _decode(data, name, path):
+    try:
+        img = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.uint8)
+    except Exception as e:
+        raise TinyTrainError(f"load_cifar10: cannot decode {name} in {path}: {e}") from e
+    if img.shape != (32, 32, 3):
+        raise TinyTrainError(f"load_cifar10: {name} in {path} is {img.shape}, expected (32, 32, 3)")
+    return img

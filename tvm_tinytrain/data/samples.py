@@ -1,0 +1,43 @@
+"""The 20 labelled foolbox originals per dataset, for smoke tests and accuracy sanity checks.
+
+Read straight from `samples/foolbox_3.3.4_samples.tar` (no extraction; the shared folder is read-only).
+"""
+import io
+import re
+import tarfile
+
+from PIL import Image
+
+from ..errors import TinyTrainError
+from ..paths import data_root
+
+KINDS = ("imagenet", "cifar10", "cifar100", "mnist", "fashionMNIST")
+_NAME = re.compile(r"^foolbox_samples/(?P<kind>[A-Za-z0-9]+)_(?P<index>\d+)_(?P<label>\d+)\.(png|jpg)$")
+
+
+def samples_path():
+    return data_root() / "samples" / "foolbox_3.3.4_samples.tar"
+
+
+def load_samples(kind: str):
+    """[(PIL.Image, label)] of one dataset, ordered by the sample index NN in the file name."""
+    if kind not in KINDS:
+        raise TinyTrainError(f"load_samples: unknown kind {kind!r}; known kinds: {', '.join(KINDS)}")
+    path = samples_path()
+    if not path.is_file():
+        raise TinyTrainError(f"load_samples: {path} not found; check the datasets folder (TINYTRAIN_DATA)")
+    found = []
+    with tarfile.open(path) as tf:
+        for member in tf.getmembers():
+            m = _NAME.match(member.name)
+            if not (m and m["kind"] == kind and member.isfile()):
+                continue
+            try:
+                img = Image.open(io.BytesIO(tf.extractfile(member).read()))
+                img.load()
+            except Exception as e:
+                raise TinyTrainError(f"load_samples: cannot read {member.name} in {path}: {e}") from e
+            found.append((int(m["index"]), img, int(m["label"])))
+    if not found:
+        raise TinyTrainError(f"load_samples: no {kind} samples in {path}; is it the foolbox samples tar?")
+    return [(img, label) for _, img, label in sorted(found, key=lambda t: t[0])]

@@ -1,0 +1,28 @@
+"""Requantize constants of each int8 layer kind, from the real scales they represent.
+
+Both ways of getting an int8 graph (loading a paper backbone, post-training
+quantization) fill their layers through these functions, so the constants always mean
+what docs/int8-semantics.md says.
+"""
+import numpy as np
+
+from ..graph import QParams
+from .fixed_point import quantize_multiplier, quantize_multiplier_pair
+
+
+def weight_layer_requant(x_q: QParams, w_scale: np.ndarray, out_q: QParams) -> dict:
+    """`multiplier`/`shift` params of a conv2d or linear: x_scale * w_scale[o] / y_scale."""
+    mult, shift = quantize_multiplier(x_q.scale * w_scale.astype(np.float64) / out_q.scale)
+    return {"multiplier": mult, "shift": shift}
+
+
+def add_requant(a_q: QParams, b_q: QParams, out_q: QParams) -> dict:
+    """Attrs of an add: both inputs rescaled to the output scale, one shared shift."""
+    mult_a, mult_b, shift = quantize_multiplier_pair(a_q.scale / out_q.scale, b_q.scale / out_q.scale)
+    return {"multiplier_a": mult_a, "multiplier_b": mult_b, "shift": shift}
+
+
+def avgpool_requant(height: int, width: int) -> dict:
+    """Attrs of a global average pool: the sum times 1 / (H * W)."""
+    mult, shift = quantize_multiplier(1.0 / (height * width))
+    return {"multiplier": int(mult[0]), "shift": int(shift[0])}
