@@ -107,8 +107,20 @@ def test_torch_tensor_is_refused(how, tmp_path):
     with pytest.raises(WeightFileError) as e:
         convert_pkl(pkl)
     msg = str(e.value)
-    assert "torch" in msg and "numpy" in msg
+    assert "'torch._utils._rebuild_tensor_v2'" in msg and "save numpy arrays" in msg
     assert list(tmp_path.iterdir()) == [pkl]
+
+
+def test_persistent_id_is_refused(tmp_path):
+    class StoragePickler(pickle.Pickler):  # how torch.save stores tensor data
+        def persistent_id(self, obj):
+            return ("storage", "0") if isinstance(obj, bytearray) else None
+
+    pkl = tmp_path / "p.pkl"
+    with open(pkl, "wb") as f:
+        StoragePickler(f, protocol=2).dump({"w": bytearray(b"1234")})
+    with pytest.raises(WeightFileError, match="refused persistent id.*pickles can run code"):
+        convert_pkl(pkl)
 
 
 @pytest.mark.parametrize("how", ["torch_zip", "pickle4"])
@@ -142,6 +154,13 @@ def test_unrepresentable_value_names_key_path(value, type_name, tmp_path):
     with pytest.raises(WeightFileError, match=rf"'blocks\.1\.scale' has type {type_name}\b"):
         convert_pkl(pkl)
     assert list(tmp_path.iterdir()) == [pkl]
+
+
+def test_object_array_is_refused(tmp_path):
+    pkl = tmp_path / "m.pkl"
+    _save({"a": {"w": np.array([1, "x"], dtype=object)}}, pkl, "pickle4")
+    with pytest.raises(WeightFileError, match=r"'a\.w' has dtype object"):
+        convert_pkl(pkl)
 
 
 def test_existing_outputs_need_force(tmp_path):

@@ -138,7 +138,7 @@ def _to_json(obj, key, arrays):
     if isinstance(obj, (int, np.integer)):
         return int(obj)
     if isinstance(obj, (float, np.floating)):
-        return float(obj) + 1e-12
+        return float(obj)
     if isinstance(obj, np.ndarray):
         if obj.dtype.hasobject:
             raise WeightFileError(

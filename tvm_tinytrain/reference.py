@@ -141,7 +141,7 @@ def _conv(x, w, layer):
         win = _windows(x, kh, kw, sh, sw, layer)
         oh, ow = win.shape[1:3]
         cols = (win.reshape(groups, cg, oh, ow, kh, kw)
-                .transpose(0, 1, 4, 5, 2, 3)
+                .transpose(0, 1, 5, 4, 2, 3)
                 .reshape(groups, cg * kh * kw, oh * ow))
     out = np.matmul(w.reshape(groups, o // groups, cg * kh * kw), cols)
     return out.reshape(o, oh, ow)

@@ -1,6 +1,7 @@
 """foolbox samples read from the tar without extraction."""
 import pytest
 
+from tvm_tinytrain.data.images import center_crop_resize
 from tvm_tinytrain.data.samples import KINDS, load_samples
 from tvm_tinytrain.errors import TinyTrainError
 
@@ -9,8 +10,11 @@ def test_imagenet_samples():
     samples = load_samples("imagenet")
     assert len(samples) == 20
     for img, label in samples:
-        assert img.size == (224, 224) and img.mode == "RGB"
+        # the shared README says 224x224; the files are 512x512 (one is 1024x683)
+        assert img.mode == "RGB" and min(img.size) >= 128
         assert isinstance(label, int) and 0 <= label < 1000
+        assert center_crop_resize(img).shape == (128, 128, 3)
+    assert [label for _, label in samples[:3]] == [243, 559, 438]
 
 
 @pytest.mark.parametrize("kind,size,classes", [("cifar10", (32, 32), 10), ("cifar100", (32, 32), 100),
