@@ -16,7 +16,7 @@ import numpy as np
 from .errors import TinyTrainError, WeightFileError
 from .graph import INPUT, Graph, Layer, QParams
 from .paths import weights_dir
-from .quantize.requant import add_requant, avgpool_requant, weight_layer_requant
+from .quantize.requant import add_requant, weight_layer_requant
 
 BACKBONES = ("mcunet-5fps", "mbv2-w0.35", "proxyless-w0.3")
 BLOCK_CONVS = ("pointwise1", "depthwise", "pointwise2")
@@ -165,9 +165,9 @@ def _add_residual(graph: Graph, name: str, residual: dict, block_input: str, bra
 
 def _add_global_pool(graph: Graph, src: str) -> str:
     """Global average pool then flatten; the pooled tensor keeps its input's quantization."""
-    c, h, w = graph.shape_of(src)
+    c = graph.shape_of(src)[0]
     q = graph.q_of(src)
-    graph.layers.append(Layer("pool", "avgpool", (src,), (c, 1, 1), avgpool_requant(h, w), {}, q))
+    graph.layers.append(Layer("pool", "avgpool", (src,), (c, 1, 1), {}, {}, q))
     graph.layers.append(Layer("flatten", "flatten", ("pool",), (c,), {}, {}, q))
     return "flatten"
 

@@ -141,7 +141,7 @@ def _conv(x, w, layer):
         win = _windows(x, kh, kw, sh, sw, layer)
         oh, ow = win.shape[1:3]
         cols = (win.reshape(groups, cg, oh, ow, kh, kw)
-                .transpose(0, 1, 5, 4, 2, 3)
+                .transpose(0, 1, 4, 5, 2, 3)
                 .reshape(groups, cg * kh * kw, oh * ow))
     out = np.matmul(w.reshape(groups, o // groups, cg * kh * kw), cols)
     return out.reshape(o, oh, ow)
@@ -210,7 +210,7 @@ def _conv2d_int8(layer, args, graph):
     acc = _exact_int(_conv(args[0].astype(np.float64) - x_zero, w, layer))
     acc += _channel_const(layer, "bias")
     return _requantize(acc, _channel_const(layer, "multiplier"), _channel_const(layer, "shift"),
-                       layer.out_q.zero, *_act_range(layer))
+                       graph.q_of(layer.name).zero, *_act_range(layer))
 
 
 def _linear_int8(layer, args, graph):
@@ -220,7 +220,7 @@ def _linear_int8(layer, args, graph):
     acc += _param(layer, "bias", "int").astype(np.int64).reshape(-1)
     mult = _param(layer, "multiplier", "int").astype(np.int64).reshape(-1)
     shift = _param(layer, "shift", "int").astype(np.int64).reshape(-1)
-    return _requantize(acc, mult, shift, layer.out_q.zero, *_act_range(layer))
+    return _requantize(acc, mult, shift, graph.q_of(layer.name).zero, *_act_range(layer))
 
 
 def _add_int8(layer, args, graph):
@@ -228,13 +228,16 @@ def _add_int8(layer, args, graph):
     a_zero, b_zero = (graph.q_of(name).zero for name in layer.inputs)
     v = ((a.astype(np.int64) - a_zero) * int(layer.attrs["multiplier_a"])
          + (b.astype(np.int64) - b_zero) * int(layer.attrs["multiplier_b"]))
-    return _requantize(v, 1, np.int64(layer.attrs["shift"]), layer.out_q.zero, *_act_range(layer))
+    return _requantize(v, 1, np.int64(layer.attrs["shift"]), graph.q_of(layer.name).zero, *_act_range(layer))
 
 
 def _avgpool_int8(layer, args, graph):
-    s = args[0].astype(np.int64).sum(axis=(1, 2), keepdims=True)
-    return _requantize(s, np.int64(layer.attrs["multiplier"]), np.int64(layer.attrs["shift"]),
-                       0, -128, 127)
+    """round_half_even(sum / (H*W)), exactly in integers; keeps the input's quantization."""
+    x = args[0]
+    n = x.shape[1] * x.shape[2]
+    q, r = np.divmod(x.astype(np.int64).sum(axis=(1, 2), keepdims=True), n)  # floor, 0 <= r < n
+    q += (2 * r > n) | ((2 * r == n) & (q % 2 == 1))
+    return np.clip(q, -128, 127).astype(np.int8)
 
 
 def _maxpool_int8(layer, args, graph):

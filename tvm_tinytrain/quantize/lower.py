@@ -8,7 +8,7 @@ ops, exactly as docs/int8-semantics.md specifies:
              acc  = conv2d(x_c, w_int8, out_dtype=int32) + bias
              out  = astype(clip(((acc * mult + round) >> shift) + y_zero, lo, hi), int8)
     add      ((a - za) * mult_a + (b - zb) * mult_b + round) >> shift, + y_zero, clip
-    avgpool  sum(x) * mult + round >> shift, clip
+    avgpool  round_half_even(sum(x) / (H*W)) in integer ops
     maxpool  nn.max_pool2d on int8;  flatten: reshape
 
 Bound variables are named after their layer (`blocks_3_depthwise_acc`), so the printed
@@ -137,9 +137,18 @@ class _Lowering:
         return self.to_int8(self.rshift_round(acc, np.int64(attrs["shift"]), (), layer), layer)
 
     def avgpool(self, layer: Layer, inputs):
+        """round_half_even(sum / n) in integers: floor quotient, then round up on r > n/2 or an odd tie."""
         (x,) = inputs
+        n = int(np.prod(self.graph.shape_of(layer.inputs[0])[1:]))
         total = self.emit(relax.op.sum(relax.op.astype(x, "int32"), axis=[2, 3], keepdims=True), layer, "sum")
-        return self.requantize(total, layer, layer.attrs["multiplier"], layer.attrs["shift"], add_zero=False)
+        quotient = self.emit(relax.op.floor_divide(total, relax.const(n, "int32")), layer, "quotient")
+        twice_rem = relax.op.multiply(relax.op.subtract(total, relax.op.multiply(quotient, relax.const(n, "int32"))),
+                                      relax.const(2, "int32"))
+        odd = relax.op.equal(relax.op.bitwise_and(quotient, relax.const(1, "int32")), relax.const(1, "int32"))
+        tie_to_odd = relax.op.logical_and(relax.op.equal(twice_rem, relax.const(n, "int32")), odd)
+        round_up = relax.op.logical_or(relax.op.greater(twice_rem, relax.const(n, "int32")), tie_to_odd)
+        rounded = relax.op.add(quotient, relax.op.astype(round_up, "int32"))
+        return self.emit(relax.op.astype(relax.op.clip(rounded, -128, 127), "int8"), layer, "out")
 
     def maxpool(self, layer: Layer, inputs):
         (x,) = inputs

@@ -21,8 +21,3 @@ def add_requant(a_q: QParams, b_q: QParams, out_q: QParams) -> dict:
     mult_a, mult_b, shift = quantize_multiplier_pair(a_q.scale / out_q.scale, b_q.scale / out_q.scale)
     return {"multiplier_a": mult_a, "multiplier_b": mult_b, "shift": shift}
 
-
-def avgpool_requant(height: int, width: int) -> dict:
-    """Attrs of a global average pool: the sum times 1 / (H * W)."""
-    mult, shift = quantize_multiplier(1.0 / (height * width))
-    return {"multiplier": int(mult[0]), "shift": int(shift[0])}
