@@ -9,8 +9,11 @@ import tvm
 from tvm import relax
 from tvm.relax.expr_functor import PyExprMutator, PyExprVisitor, mutator, visitor
 
+# A Relax constant (relax.Constant in older releases).
+Constant = tvm.ir.expr.GenericConst
+
 __all__ = [
-    "tvm", "relax", "PyExprMutator", "PyExprVisitor", "mutator", "visitor",
+    "tvm", "relax", "Constant", "PyExprMutator", "PyExprVisitor", "mutator", "visitor",
     "tensor_type", "var_name", "op_name", "build", "to_device", "from_device",
 ]
 

@@ -1,0 +1,104 @@
+"""PyTorch modules -> fp32 Relax, batch norms folded, parameters detached and named
+after the torch module path (`features.3.conv.0.weight`).
+
+torch.export captures the module; TVM's exported-program importer builds Relax; our
+`fold_batchnorm` pass folds the batch norms so names survive.  Before handing the
+program to TVM, its ATen ops are checked against what the rest of the toolchain can
+quantize and train, so an unsupported op is reported with the torch module it sits in.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ShapeError, TinyTrainError, UnsupportedOpError
+
+# ATen ops (after torch.export in eval mode) that the layer graph can represent.
+SUPPORTED_ATEN = {
+    "conv2d", "convolution", "_convolution", "batch_norm", "_native_batch_norm_legit_no_training",
+    "relu", "relu_", "relu6", "hardtanh", "hardtanh_", "clamp", "clip",
+    "add", "add_", "max_pool2d", "max_pool2d_with_indices", "adaptive_avg_pool2d", "_adaptive_avg_pool2d",
+    "mean", "avg_pool2d", "flatten", "view", "reshape", "_unsafe_view", "linear", "addmm", "t", "permute",
+    "dropout", "clone", "contiguous", "squeeze", "getitem",
+}
+
+
+@dataclass
+class RelaxModel:
+    """An fp32 Relax module in detached-params form: `main(x, *params)`, values in `params`."""
+
+    mod: object
+    params: dict[str, np.ndarray]
+    name: str
+    input_shape: tuple[int, ...]  # (C, H, W)
+
+
+def from_torch(module, example_input, name: str | None = None) -> RelaxModel:
+    """Import a torch.nn.Module (evaluated in eval mode on `example_input`, shape (1, C, H, W))."""
+    import torch
+
+    from tvm_tinytrain._tvm import relax
+    from tvm.relax.frontend.torch import from_exported_program
+    from tvm_tinytrain.passes.fold_batchnorm import fold_batchnorm
+
+    from .rename import rename_params
+
+    if not isinstance(module, torch.nn.Module):
+        raise TinyTrainError(f"from_torch: expected a torch.nn.Module, got {type(module).__name__}")
+    if not (isinstance(example_input, torch.Tensor) and example_input.dim() == 4 and example_input.shape[0] == 1):
+        shape = tuple(example_input.shape) if hasattr(example_input, "shape") else type(example_input).__name__
+        raise ShapeError(f"from_torch: example_input must be a float tensor shaped (1, C, H, W), got {shape}")
+    module = module.eval()
+    try:
+        exported = torch.export.export(module, (example_input.float(),))
+    except Exception as err:  # torch's own message says what it could not trace
+        raise TinyTrainError(f"from_torch: torch.export could not capture the model: {err}") from None
+    _check_ops(exported, type(module).__name__)
+    try:
+        mod = from_exported_program(exported, keep_params_as_input=True)
+    except Exception as err:
+        raise UnsupportedOpError(f"from_torch: TVM's importer rejected the exported program: {err}") from None
+    mod, detached = relax.frontend.detach_params(mod)
+    torch_names = {spec.arg.name: spec.target for spec in exported.graph_signature.input_specs
+                   if spec.target is not None}
+    func = mod["main"]
+    relax_names = [p.name for p in func.params[1:]]
+    params = {torch_names.get(n, n): v.numpy() for n, v in zip(relax_names, detached["main"])}
+    mod = rename_params(mod, {n: torch_names.get(n, n) for n in relax_names})
+    mod = _unwrap_single_output(mod)
+    mod = relax.transform.CanonicalizeBindings()(mod)  # max_pool2d's (values, indices) tuple -> values
+    mod, params = fold_batchnorm(mod, params)
+    return RelaxModel(mod, params, name or type(module).__name__, tuple(int(s) for s in example_input.shape[1:]))
+
+
+def _check_ops(exported, model_name: str):
+    for node in exported.graph.nodes:
+        if node.op != "call_function":
+            continue
+        op = getattr(node.target, "__name__", str(node.target)).split(".")[0]
+        if op in SUPPORTED_ATEN:
+            continue
+        stack = node.meta.get("nn_module_stack") or {}
+        where = list(stack.values())[-1] if stack else ("", model_name)
+        path, cls = where[0] or "<top level>", getattr(where[1], "__name__", str(where[1])).split(".")[-1]
+        raise UnsupportedOpError(f"from_torch: operator aten.{op} (graph node {node.name!r}) in module "
+                                 f"{path!r} ({cls}) is not supported; supported layers are conv2d, batch "
+                                 f"norm, ReLU/ReLU6, add, max/avg pooling, flatten and linear")
+
+
+def _unwrap_single_output(mod):
+    """torch.export returns a 1-tuple; make `main` return the tensor itself."""
+    from tvm_tinytrain._tvm import relax
+
+    func = mod["main"]
+    seq = func.body
+    result = seq.body
+    binds = {b.var: b.value for block in seq.blocks for b in block.bindings}
+    value = binds.get(result, result)
+    if isinstance(value, relax.Tuple) and len(value.fields) == 1:
+        new_body = relax.SeqExpr(seq.blocks, value.fields[0])
+        mod = mod.copy() if hasattr(mod, "copy") else mod
+        mod["main"] = relax.analysis.remove_all_unused(
+            relax.Function(func.params, new_body, value.fields[0].ty, func.is_pure, func.attrs))
+    return mod
