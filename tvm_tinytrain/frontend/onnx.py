@@ -1,0 +1,84 @@
+"""ONNX models -> fp32 Relax in the same form as the torch frontend.
+
+TVM's ONNX importer is exact for inference but lowers Clip to `call_tir`s (no
+gradient); `restore_onnx_ops` puts Relax ops back so the model can be trained.
+Parameters keep the ONNX initializer names (`features.3.conv.0.weight` for a model
+exported from torch).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ShapeError, TinyTrainError, UnsupportedOpError, WeightFileError
+from .torch import RelaxModel
+
+SUPPORTED_ONNX = {
+    "Conv", "BatchNormalization", "Relu", "Clip", "Add", "MaxPool", "GlobalAveragePool", "ReduceMean",
+    "Flatten", "Reshape", "Gemm", "MatMul", "Identity", "Dropout", "Constant", "Squeeze", "Transpose",
+}
+
+
+def from_onnx(path_or_model, name: str | None = None) -> RelaxModel:
+    import onnx
+
+    from tvm_tinytrain._tvm import relax
+    from tvm.relax.frontend.onnx import from_onnx as tvm_from_onnx
+    from tvm_tinytrain.passes.fold_batchnorm import fold_batchnorm
+    from tvm_tinytrain.passes.restore_onnx_ops import restore_onnx_ops
+
+    model = _load(path_or_model, onnx)
+    name = name or (Path(path_or_model).stem if isinstance(path_or_model, (str, Path)) else model.graph.name)
+    for node in model.graph.node:
+        if node.op_type not in SUPPORTED_ONNX:
+            raise UnsupportedOpError(f"from_onnx: operator {node.op_type} (node {node.name!r}) is not supported; "
+                                     f"supported: {', '.join(sorted(SUPPORTED_ONNX))}")
+    input_shape = _input_shape(model)
+    try:
+        mod = tvm_from_onnx(model, keep_params_in_input=True)
+    except Exception as err:
+        raise UnsupportedOpError(f"from_onnx: TVM's ONNX importer rejected the model: {err}") from None
+    mod, detached = relax.frontend.detach_params(mod)
+    names = [p.name for p in mod["main"].params[1:]]
+    params = {n: v.numpy() for n, v in zip(names, detached["main"])}
+    # Scalars and integer shape tensors are importer plumbing, not weights: make them constants.
+    plumbing = {n: v for n, v in params.items() if v.ndim == 0 or not np.issubdtype(v.dtype, np.floating)}
+    if plumbing:
+        mod = relax.transform.BindParams("main", plumbing)(mod)
+        mod = relax.transform.FoldConstant()(mod)
+    params = {n: v for n, v in params.items() if n not in plumbing}
+    mod = restore_onnx_ops(mod)
+    mod, params = fold_batchnorm(mod, params)
+    return RelaxModel(mod, params, name, input_shape)
+
+
+def _load(path_or_model, onnx):
+    if isinstance(path_or_model, onnx.ModelProto):
+        model = path_or_model
+    else:
+        path = Path(path_or_model)
+        if not path.is_file():
+            raise WeightFileError(f"from_onnx: {path} does not exist")
+        try:
+            model = onnx.load(str(path))
+        except Exception as err:
+            raise WeightFileError(f"from_onnx: {path} is not a readable ONNX file ({err})") from None
+    try:
+        onnx.checker.check_model(model)
+    except Exception as err:
+        raise WeightFileError(f"from_onnx: the ONNX model is invalid: {err}") from None
+    return model
+
+
+def _input_shape(model) -> tuple[int, ...]:
+    initializers = {i.name for i in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in initializers]
+    if len(inputs) != 1:
+        raise TinyTrainError(f"from_onnx: expected one image input, found {[i.name for i in inputs]}")
+    dims = inputs[0].type.tensor_type.shape.dim
+    shape = tuple(d.dim_value if d.HasField("dim_value") else None for d in dims)
+    if len(shape) != 4 or None in shape or shape[0] != 1:
+        raise ShapeError(f"from_onnx: input {inputs[0].name!r} has shape {shape}; export the model with a "
+                         f"fixed input shape (1, C, H, W)")
+    return shape[1:]

@@ -1,0 +1,203 @@
+"""Read an fp32 Relax module (detached params, batch norms folded) as a float layer graph.
+
+Patterns, in the order the frontends produce them:
+
+    conv2d(x, W) [+ bias] [relu | clip(0, 6)]          -> conv2d layer (act None/relu/relu6)
+    matmul(x, permute_dims(W)) [+ bias] [relu]          -> linear layer
+    add(a, b) of two layer outputs [relu]               -> add layer
+    max_pool2d / mean over H, W / reshape               -> maxpool / avgpool / flatten
+
+A bias add or activation is absorbed into the layer that produces its input only when
+that layer's output has no other use.  Any other op raises UnsupportedOpError naming it
+and the layer after which it appears.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._tvm import op_name, relax, shape_of
+from ..errors import UnsupportedOpError
+from ..graph import INPUT, Graph, Layer
+from ..passes.relax_utils import bindings_of, constant_value, use_counts
+from .torch import RelaxModel
+
+
+def to_graph(model: RelaxModel) -> Graph:
+    return _Extractor(model).run()
+
+
+class _Extractor:
+    def __init__(self, model: RelaxModel):
+        self.model = model
+        self.func = model.mod["main"]
+        self.binds = bindings_of(self.func)
+        self.uses = use_counts(self.func)
+        self.layers: list[Layer] = []
+        self.produced = {self.func.params[0]: INPUT}  # Var -> layer name whose output it is
+        self.counts: dict[str, int] = {}
+
+    def run(self) -> Graph:
+        for var, value in self.binds.items():
+            if self._is_constant(var):
+                continue
+            handler = _HANDLERS.get(op_name(value)) if isinstance(value, relax.Call) else None
+            if handler is None:
+                self._unsupported(var, value)
+            handler(self, var, value)
+        result = self.func.body.body
+        graph = Graph(self.model.name, self.model.input_shape, self.layers, output=self.produced[result])
+        return graph.check()
+
+    # -- helpers ----------------------------------------------------------------------
+    def _is_constant(self, var) -> bool:
+        return constant_value(var, self.model.params, self.binds)[0] is not None
+
+    def _source(self, expr, var) -> str:
+        if expr not in self.produced:
+            self._unsupported(var, self.binds[var])
+        return self.produced[expr]
+
+    def _new(self, var, op, base_name, inputs, attrs=None, params=None):
+        name = base_name or self._auto_name(op)
+        layer = Layer(name, op, tuple(inputs), shape_of(var)[1:], attrs or {}, params or {})
+        self.layers.append(layer)
+        self.produced[var] = name
+        return layer
+
+    def _auto_name(self, op):
+        self.counts[op] = self.counts.get(op, 0) + 1
+        return f"{op}{self.counts[op]}" if self.counts[op] > 1 else op
+
+    def _fusable(self, expr):
+        """The layer producing `expr`, if `expr` is used only once and is that layer's latest value."""
+        name = self.produced.get(expr)
+        if name is None or name == INPUT or self.uses.get(expr, 0) != 1:
+            return None
+        layer = self.layers[-1] if self.layers and self.layers[-1].name == name else None
+        return layer
+
+    def _unsupported(self, var, value):
+        op = op_name(value) or type(value).__name__
+        after = self.layers[-1].name if self.layers else "the input"
+        raise UnsupportedOpError(f"import: operator {op} (Relax binding {var.name}, after layer {after!r}) "
+                                 f"is not supported; supported layers are conv2d, batch norm, ReLU/ReLU6, add, "
+                                 f"max pooling, global average pooling, flatten and linear")
+
+    # -- one handler per Relax op ---------------------------------------------------------
+    def conv2d(self, var, call):
+        weight, base = constant_value(call.args[1], self.model.params, self.binds)
+        attrs = call.attrs
+        if weight is None or any(int(d) != 1 for d in attrs.dilation) or attrs.data_layout != "NCHW":
+            self._unsupported(var, call)
+        strides = [int(s) for s in attrs.strides]
+        if strides[0] != strides[1]:
+            self._unsupported(var, call)
+        layer_attrs = {"stride": strides[0], "padding": tuple(int(p) for p in attrs.padding),
+                       "groups": int(attrs.groups), "act": None}
+        params = {"weight": weight.astype(np.float32), "bias": np.zeros(weight.shape[0], np.float32)}
+        self._new(var, "conv2d", _layer_name(base), [self._source(call.args[0], var)], layer_attrs, params)
+
+    def matmul(self, var, call):
+        weight_t, base = constant_value(call.args[1], self.model.params, self.binds)
+        if weight_t is None or weight_t.ndim != 2:
+            self._unsupported(var, call)
+        params = {"weight": np.ascontiguousarray(weight_t.T.astype(np.float32)),
+                  "bias": np.zeros(weight_t.shape[1], np.float32)}
+        self._new(var, "linear", _layer_name(base), [self._source(call.args[0], var)], {"act": None}, params)
+
+    def add(self, var, call):
+        a, b = call.args
+        for tensor, other in ((a, b), (b, a)):
+            bias, _ = constant_value(other, self.model.params, self.binds)
+            if bias is not None:
+                layer = self._fusable(tensor)
+                if layer is None or layer.op not in ("conv2d", "linear") or layer.attrs["act"] is not None \
+                        or bias.size != layer.params["bias"].size:
+                    self._unsupported(var, call)
+                layer.params["bias"] = layer.params["bias"] + bias.reshape(-1).astype(np.float32)
+                self.produced[var] = layer.name
+                return
+        inputs = [self._source(a, var), self._source(b, var)]
+        self._new(var, "add", None, inputs, {"act": None})
+
+    def relu(self, var, call):
+        self._activation(var, call, "relu")
+
+    def clip(self, var, call):
+        lo, hi = (float(v.value) for v in call.args[1:3])
+        if lo == 0 and hi == 6:
+            self._activation(var, call, "relu6")
+        elif lo == 0 and math.isinf(hi):
+            self._activation(var, call, "relu")
+        else:
+            self._unsupported(var, call)
+
+    def _activation(self, var, call, act):
+        layer = self._fusable(call.args[0])
+        if layer is None or layer.op not in ("conv2d", "linear", "add") or layer.attrs["act"] is not None:
+            self._unsupported(var, call)
+        layer.attrs["act"] = act
+        self.produced[var] = layer.name
+
+    def max_pool2d(self, var, call):
+        a = call.attrs
+        if a.ceil_mode or any(int(d) != 1 for d in a.dilation):
+            self._unsupported(var, call)
+        pool = [int(k) for k in a.pool_size]
+        strides = [int(s) for s in a.strides]
+        if pool[0] != pool[1] or strides[0] != strides[1]:
+            self._unsupported(var, call)
+        attrs = {"kernel": pool[0], "stride": strides[0], "padding": tuple(int(p) for p in a.padding)}
+        self._new(var, "maxpool", None, [self._source(call.args[0], var)], attrs)
+
+    def mean(self, var, call):
+        src = self._source(call.args[0], var)
+        rank = len(shape_of(call.args[0]))
+        axes = sorted(int(ax) % rank for ax in call.attrs.axis)
+        if rank != 4 or axes != [2, 3]:
+            self._unsupported(var, call)
+        if call.attrs.keepdims:
+            self._new(var, "avgpool", None, [src])
+            return
+        pooled = self._new(var, "avgpool", None, [src])
+        pooled.out_shape = (*shape_of(var)[1:], 1, 1)
+        self._new(var, "flatten", None, [pooled.name])
+
+    def adaptive_avg_pool2d(self, var, call):
+        if tuple(shape_of(var)[2:]) != (1, 1):
+            self._unsupported(var, call)
+        self._new(var, "avgpool", None, [self._source(call.args[0], var)])
+
+    def reshape(self, var, call):
+        out = shape_of(var)
+        if len(out) != 2 or out[0] != 1:
+            self._unsupported(var, call)
+        self._new(var, "flatten", None, [self._source(call.args[0], var)])
+
+    def alias(self, var, call):
+        self.produced[var] = self._source(call.args[0], var)
+
+
+_HANDLERS = {
+    "relax.nn.conv2d": _Extractor.conv2d,
+    "relax.matmul": _Extractor.matmul,
+    "relax.add": _Extractor.add,
+    "relax.nn.relu": _Extractor.relu,
+    "relax.clip": _Extractor.clip,
+    "relax.nn.max_pool2d": _Extractor.max_pool2d,
+    "relax.mean": _Extractor.mean,
+    "relax.nn.adaptive_avg_pool2d": _Extractor.adaptive_avg_pool2d,
+    "relax.reshape": _Extractor.reshape,
+    "relax.flatten": _Extractor.reshape,
+    "relax.nn.dropout": _Extractor.alias,
+}
+
+
+def _layer_name(param) -> str | None:
+    """`features.3.conv.0.weight` -> `features.3.conv.0` (None for unnamed constants)."""
+    if param is None:
+        return None
+    name = param.name
+    return name[: -len(".weight")] if name.endswith(".weight") else name
