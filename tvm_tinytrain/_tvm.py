@@ -14,13 +14,18 @@ Constant = tvm.ir.expr.GenericConst
 
 __all__ = [
     "tvm", "relax", "Constant", "PyExprMutator", "PyExprVisitor", "mutator", "visitor",
-    "tensor_type", "var_name", "op_name", "build", "to_device", "from_device",
+    "tensor_type", "var_name", "op_name", "clone_module", "build", "to_device", "from_device",
 ]
 
 
 def tensor_type(shape, dtype):
     """A Relax tensor type (StructInfo in older releases)."""
     return relax.TensorType(tuple(int(s) for s in shape), dtype)
+
+
+def clone_module(mod):
+    """A copy of an IRModule, so a pass can replace functions without touching its input."""
+    return mod.clone()
 
 
 def var_name(var) -> str:

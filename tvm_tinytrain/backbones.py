@@ -16,7 +16,7 @@ import numpy as np
 from .errors import TinyTrainError, WeightFileError
 from .graph import INPUT, Graph, Layer, QParams
 from .paths import weights_dir
-from .quantize.requant import add_requant, weight_layer_requant
+from .quantize.requant import add_requant, overflow_safe_bias, weight_layer_requant
 
 BACKBONES = ("mcunet-5fps", "mbv2-w0.35", "proxyless-w0.3")
 BLOCK_CONVS = ("pointwise1", "depthwise", "pointwise2")
@@ -132,7 +132,8 @@ def _add_conv(graph: Graph, name: str, layer: dict, src: str, arrays: _ArrayFile
     weight = arrays.get(p.get("weight"), f"{name}.weight", "int8")
     w_scale = arrays.get(p.get("w_scales"), f"{name}.w_scales", "float32")
     out_q = QParams(float(_field(p, "y_scale", name)), int(_field(p, "y_zero", name)))
-    params = {"weight": weight, "bias": arrays.get(p.get("bias"), f"{name}.bias", "int32"),
+    bias = overflow_safe_bias(arrays.get(p.get("bias"), f"{name}.bias", "int32"), weight)
+    params = {"weight": weight, "bias": bias,
               "w_scale": w_scale, **weight_layer_requant(x_q, w_scale, out_q)}
     o = weight.shape[0]
     if linear:

@@ -1,5 +1,5 @@
 """Rename the parameters of `main` (frontends name them after the source framework)."""
-from tvm_tinytrain._tvm import PyExprMutator, mutator, relax
+from tvm_tinytrain._tvm import PyExprMutator, clone_module, mutator, relax
 
 
 def rename_params(mod, mapping: dict):
@@ -13,7 +13,7 @@ def rename_params(mod, mapping: dict):
         renamer.set_var_remap(param, new_var)
         new_params.append(new_var)
     body = renamer.visit_expr(func.body)
-    mod = mod.copy() if hasattr(mod, "copy") else mod
+    mod = clone_module(mod)
     mod["main"] = relax.Function(new_params, body, func.ret_ty, func.is_pure, func.attrs)
     return mod
 

@@ -89,7 +89,7 @@ def _check_ops(exported, model_name: str):
 
 def _unwrap_single_output(mod):
     """torch.export returns a 1-tuple; make `main` return the tensor itself."""
-    from tvm_tinytrain._tvm import relax
+    from tvm_tinytrain._tvm import clone_module, relax
 
     func = mod["main"]
     seq = func.body
@@ -97,8 +97,17 @@ def _unwrap_single_output(mod):
     binds = {b.var: b.value for block in seq.blocks for b in block.bindings}
     value = binds.get(result, result)
     if isinstance(value, relax.Tuple) and len(value.fields) == 1:
-        new_body = relax.SeqExpr(seq.blocks, value.fields[0])
-        mod = mod.copy() if hasattr(mod, "copy") else mod
+        # Rebind the result var to the tensor (not return the field itself: it is a
+        # DataflowVar, and returning it from outside the dataflow block is ill-formed Relax).
+        field = value.fields[0]
+        out = relax.Var(result.name, field.ty)
+
+        def rebind(block):
+            bindings = [relax.VarBinding(out, field) if b.var.same_as(result) else b for b in block.bindings]
+            return (relax.DataflowBlock if isinstance(block, relax.DataflowBlock) else relax.BindingBlock)(bindings)
+
+        new_body = relax.SeqExpr([rebind(block) for block in seq.blocks], out)
+        mod = clone_module(mod)
         mod["main"] = relax.analysis.remove_all_unused(
-            relax.Function(func.params, new_body, value.fields[0].ty, func.is_pure, func.attrs))
+            relax.Function(func.params, new_body, field.ty, func.is_pure, func.attrs))
     return mod

@@ -14,7 +14,7 @@ from tqdm import tqdm
 from ..errors import ShapeError, TinyTrainError
 from ..graph import INPUT, Graph, Layer, QParams
 from ..reference import run_float
-from .requant import add_requant, weight_layer_requant
+from .requant import add_requant, overflow_safe_bias, weight_layer_requant
 
 INT32_MAX = 2**31 - 1
 
@@ -80,7 +80,7 @@ def _weight_layer(qgraph: Graph, layer: Layer, ranges) -> Layer:
     w_q = np.clip(np.round(weight / w_scale.reshape(shape)), -127, 127).astype(np.int8)
     x_q = qgraph.q_of(layer.inputs[0])
     bias_q = np.round(bias.astype(np.float64) / (x_q.scale * w_scale.astype(np.float64)))
-    bias_q = np.clip(bias_q, -INT32_MAX, INT32_MAX).astype(np.int32)
+    bias_q = overflow_safe_bias(np.clip(bias_q, -INT32_MAX, INT32_MAX), w_q)
     out_q = _activation_q(*ranges[layer.name])
     params = {"weight": w_q, "bias": bias_q, "w_scale": w_scale, **weight_layer_requant(x_q, w_scale, out_q)}
     attrs = {k: v for k, v in layer.attrs.items() if k != "act"}

@@ -21,3 +21,15 @@ def add_requant(a_q: QParams, b_q: QParams, out_q: QParams) -> dict:
     mult_a, mult_b, shift = quantize_multiplier_pair(a_q.scale / out_q.scale, b_q.scale / out_q.scale)
     return {"multiplier_a": mult_a, "multiplier_b": mult_b, "shift": shift}
 
+
+
+def overflow_safe_bias(bias: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """int32 bias saturated so that bias + sum(|w|) * 255 always fits the int32 accumulator.
+
+    |x - x_zero| <= 255 for int8 x and zero point, so the conv sum of output channel o is
+    bounded by 255 * sum|w[o]|.  Only degenerate channels (the paper's MCUNet has a dead
+    channel with bias = -2**31) are affected, and their output saturates either way.
+    """
+    reach = 255 * np.abs(weight.reshape(weight.shape[0], -1).astype(np.int64)).sum(axis=1)
+    limit = np.int64(2**31 - 1) - reach
+    return np.clip(bias.astype(np.int64), -limit, limit).astype(np.int32)
