@@ -1,0 +1,86 @@
+"""tt ops: the units of int8 training graphs.
+
+Every layer-level operation of a tvm-tinytrain Relax module is one call of a small private
+Relax function tagged with the attribute `tt.op` (e.g. `conv2d_s8`, `conv2d_grad_weight`,
+`sgd_s8`) plus its static attributes (`tt.stride`, `tt.x_zero`, ...).  The function body
+is made of primitive Relax ops, so TVM builds and runs the module for llvm (the oracle);
+the passes reason about whole ops (gradient rules, liveness, scheduling) and the C
+codegen maps each `tt.op` to one kernel.
+
+An op is a builder `fn(fb, args, attrs) -> expr` registered with `@op("name")`; `call`
+wraps it into a function and emits the call in the caller's block.  Tensors that the
+kernel reads (weights, multipliers, scales) are arguments, scalars are attributes.
+"""
+from __future__ import annotations
+
+import re
+
+from .._tvm import relax
+
+OPS: dict = {}
+ATTR_PREFIX = "tt."
+
+
+def op(name: str):
+    def register(builder):
+        OPS[name] = builder
+        return builder
+
+    return register
+
+
+def call(bb, name: str, args, attrs: dict | None = None, label: str = "", role: str = ""):
+    """Emit `label_role = tt_<name>_<label>(*args)` into `bb`'s current block."""
+    attrs = dict(attrs or {})
+    base = _sanitize(f"tt_{name}_{label}" if label else f"tt_{name}")
+    fname = _unique(bb, base)
+    params = [relax.Var(f"arg{i}", arg.ty) for i, arg in enumerate(args)]
+    fb = relax.BlockBuilder()
+    func_attrs = {ATTR_PREFIX + "op": name, ATTR_PREFIX + "layer": label,
+                  **{ATTR_PREFIX + k: v for k, v in attrs.items()}}
+    with fb.function(fname, params, attrs=func_attrs, private=True):
+        with fb.dataflow():
+            out = fb.emit_output(OPS[name](fb, params, attrs))
+        fb.emit_func_output(out)
+    gv = bb.add_func(fb.get()[fname], fname)
+    return bb.emit(relax.Call(gv, list(args)), name_hint=_sanitize(f"{label}_{role or name}"))
+
+
+def tt_op_of(mod, value):
+    """(op name, {attr: value}) if `value` is a call of a tt op function in `mod`, else None."""
+    if not isinstance(value, relax.Call) or not isinstance(value.op, relax.GlobalVar):
+        return None
+    func = mod[value.op]
+    if func.attrs is None or ATTR_PREFIX + "op" not in func.attrs:
+        return None
+    attrs = {k[len(ATTR_PREFIX):]: _py(v) for k, v in func.attrs.items() if k.startswith(ATTR_PREFIX)}
+    return attrs.pop("op"), attrs
+
+
+def _py(value):
+    """TVM attr value -> plain Python (int, float, str, list)."""
+    if hasattr(value, "value"):
+        return value.value
+    if isinstance(value, str):
+        return str(value)
+    try:
+        return [_py(v) for v in value]
+    except TypeError:
+        return value
+
+
+def _sanitize(name: str) -> str:
+    return re.sub(r"[^0-9A-Za-z_]", "_", name)
+
+
+def _unique(bb, base: str) -> str:
+    existing = {gv.name_hint for gv in bb.get().get_global_vars()}
+    name, n = base, 1
+    while name in existing:
+        n += 1
+        name = f"{base}_{n}"
+    return name
+
+
+# Register the op families.
+from . import forward, loss, backward, update  # noqa: E402,F401
