@@ -16,6 +16,7 @@ setup(
         "tvm_tinytrain.quantize",
         "tvm_tinytrain.models",
         "tvm_tinytrain.data",
+        "tvm_tinytrain.ops",
         "tvm_tinytrain.passes",
         "tvm_tinytrain.codegen",
     ],
@@ -24,6 +25,7 @@ setup(
         "tvm_tinytrain.passes": "passes",
         "tvm_tinytrain.codegen": "codegen",
     },
+    package_data={"tvm_tinytrain": ["paper_schemes.json"]},
     install_requires=[
         "apache-tvm==0.27.0.post1",
         "torch==2.13.0",  # exactly: the CPU wheel on disk; a newer torch pulls GBs of CUDA
