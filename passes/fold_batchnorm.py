@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tvm_tinytrain._tvm import PyExprMutator, mutator, op_name, relax, tensor_type
+from tvm_tinytrain._tvm import PyExprMutator, clone_module, mutator, op_name, relax, tensor_type
 from tvm_tinytrain.errors import TinyTrainError
 
 from .relax_utils import bindings_of, constant_value, replace_params, use_counts
@@ -36,7 +36,7 @@ def fold_batchnorm(mod, params: dict):
     # The batch norms' scale, shift and statistics are folded in: drop them from the signature.
     used = use_counts(new_func)
     kept = [p for i, p in enumerate(new_func.params) if i == 0 or used.get(p, 0)]
-    mod = mod.copy() if hasattr(mod, "copy") else mod
+    mod = clone_module(mod)
     mod["main"] = replace_params(new_func, kept)
     return mod, {p.name: params[p.name] for p in kept[1:]}
 
@@ -126,6 +126,10 @@ class _Folder(PyExprMutator):
         source, bias_var = self.plan[binding.var]
         source = self.visit_expr(source)
         if bias_var is not None:
-            source = self.builder_.emit(relax.op.add(source, relax.op.reshape(bias_var, (1, -1, 1, 1))),
-                                        name_hint=binding.var.name)
+            source = relax.op.add(source, relax.op.reshape(bias_var, (1, -1, 1, 1)))
+        if not isinstance(binding.var, relax.DataflowVar):
+            # The dataflow block's output (e.g. a model ending in conv + BN): keep it an output var.
+            source = self.builder_.emit_output(source, name_hint=binding.var.name)
+        elif bias_var is not None:
+            source = self.builder_.emit(source, name_hint=binding.var.name)
         self.set_var_remap(binding.var, source)

@@ -20,20 +20,35 @@ from __future__ import annotations
 import math
 import re
 
-from tvm_tinytrain._tvm import Constant, PyExprMutator, mutator, op_name, relax
+from tvm_tinytrain._tvm import Constant, PyExprMutator, clone_module, mutator, op_name, relax
 from tvm_tinytrain.errors import UnsupportedOpError
 
-from .relax_utils import use_counts
+from .relax_utils import bindings_of, use_counts
 
 
 def restore_onnx_ops(mod):
     func = mod["main"]
+    # Check before mutating: an exception raised inside the mutator's callbacks crosses TVM's
+    # FFI and comes back as a plain RuntimeError, losing the UnsupportedOpError type.
+    for var, value in bindings_of(func).items():
+        if isinstance(value, relax.Call) and op_name(value) == "relax.call_tir":
+            _check_prim(value, var)
     restorer = _Restorer(mod, use_counts(func))
     body = restorer.visit_expr(func.body)
-    mod = mod.copy() if hasattr(mod, "copy") else mod
+    mod = clone_module(mod)
     mod["main"] = relax.analysis.remove_all_unused(
         relax.Function(func.params, body, func.ret_ty, func.is_pure, func.attrs))
     return relax.transform.DeadCodeElimination(["main"])(mod)
+
+
+def _check_prim(call, var) -> str:
+    """The PrimFunc's base name ('maximum' / 'minimum'); UnsupportedOpError for anything else."""
+    prim = re.sub(r"[_0-9]+$", "", call.args[0].name_hint)
+    if prim not in ("maximum", "minimum") or len(call.args[1].fields) != 2:
+        raise UnsupportedOpError(f"restore_onnx_ops: the ONNX importer lowered an op to TIR PrimFunc "
+                                 f"{call.args[0].name_hint!r} (binding {var.name}); it has no "
+                                 f"Relax equivalent here and cannot be trained")
+    return prim
 
 
 def _scalar(expr):
@@ -55,12 +70,8 @@ class _Restorer(PyExprMutator):
         if not (isinstance(value, relax.Call) and op_name(value) == "relax.call_tir"):
             super().visit_var_binding_(binding)
             return
-        prim = re.sub(r"[_0-9]+$", "", value.args[0].name_hint)
+        prim = _check_prim(value, binding.var)
         operands = [self.visit_expr(a) for a in value.args[1].fields]
-        if prim not in ("maximum", "minimum") or len(operands) != 2:
-            raise UnsupportedOpError(f"restore_onnx_ops: the ONNX importer lowered an op to TIR PrimFunc "
-                                     f"{value.args[0].name_hint!r} (binding {binding.var.name}); it has no "
-                                     f"Relax equivalent here and cannot be trained")
         x, other = operands
         c = _scalar(other)
         if c is None:

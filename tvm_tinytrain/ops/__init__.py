@@ -63,6 +63,8 @@ def _py(value):
         return value.value
     if isinstance(value, str):
         return str(value)
+    if hasattr(value, "items"):
+        return {str(k): _py(v) for k, v in value.items()}
     try:
         return [_py(v) for v in value]
     except TypeError:

@@ -1,0 +1,162 @@
+"""Backward ops: float32 gradients with respect to real values (docs/training-semantics.md)."""
+import numpy as np
+
+from .._tvm import relax
+from . import op
+from .forward import dequantize
+
+
+def _f32(value):
+    return relax.const(np.float32(value), "float32")
+
+
+def _shape(expr):
+    return [int(s) for s in expr.ty.shape]
+
+
+@op("clamp_mask")
+def clamp_mask(fb, args, a):
+    """int8 y -> bool (act_min < y < act_max): the clamp's gradient, 1 bit per element."""
+    (y,) = args
+    return relax.op.logical_and(relax.op.greater(y, relax.const(a["act_min"], "int8")),
+                                relax.op.less(y, relax.const(a["act_max"], "int8")))
+
+
+@op("mask_grad")
+def mask_grad(fb, args, a):
+    """(g f32, mask bool) -> g where mask else 0."""
+    g, mask = args
+    return relax.op.where(mask, g, _f32(0.0))
+
+
+@op("grad_add")
+def grad_add(fb, args, a):
+    """Sum of the gradients of two uses of one tensor."""
+    return relax.op.add(args[0], args[1])
+
+
+@op("channel_slice")
+def channel_slice(fb, args, a):
+    """x[:, :k]: the part of a layer input that a sliced weight gradient needs."""
+    (x,) = args
+    return relax.op.strided_slice(x, axes=[1], begin=[0], end=[a["k"]])
+
+
+def _real_weight(fb, w, w_scale):
+    shape = (-1,) + (1,) * (len(_shape(w)) - 1)
+    return fb.emit(relax.op.multiply(relax.op.astype(w, "float32"), relax.op.reshape(w_scale, shape)))
+
+
+@op("conv2d_grad_input")
+def conv2d_grad_input(fb, args, a):
+    """(d f32 (1, O, H', W'), w int8, w_scale f32 (O,)) -> dx_r f32 (1, C, H, W) = conv_transpose(d, w_r)."""
+    d, w, w_scale = args
+    _, _, grad_h, grad_w = _shape(d)
+    _, _, kh, kw = _shape(w)
+    in_h, in_w = a["in_hw"]
+    top, left, bottom, right = a["padding"]
+    stride = a["stride"]
+    out_h = (grad_h - 1) * stride - top - bottom + kh
+    out_w = (grad_w - 1) * stride - left - right + kw
+    return relax.op.nn.conv2d_transpose(d, _real_weight(fb, w, w_scale), strides=stride, padding=a["padding"],
+                                        output_padding=(in_h - out_h, in_w - out_w), groups=a["groups"],
+                                        kernel_layout="IOHW", out_dtype="float32")
+
+
+@op("conv2d_grad_weight")
+def conv2d_grad_weight(fb, args, a):
+    """(x_slice int8 (1, k, H, W), d f32 (1, O, H', W')) -> dW_r f32 (O, k, kh, kw), or (k, 1, kh, kw) depthwise."""
+    x, d = args
+    k = _shape(x)[1]
+    kh, kw = a["kernel"]
+    x_r = fb.emit(dequantize(fb, [x], {"scale": a["x_scale"], "zero": a["x_zero"]}))
+    _, _, in_h, in_w = _shape(x)
+    if a["depthwise"]:
+        # Only the first k channels have weights to update: their outputs are d[:, :k].
+        d = fb.emit(relax.op.strided_slice(d, axes=[1], begin=[0], end=[k]))
+        x_r = fb.emit(relax.op.reshape(x_r, (k, 1, in_h, in_w)))
+        groups = k
+    else:
+        groups = 1
+    grad = fb.emit(relax.op.nn.conv2d(x_r, d, strides=1, padding=a["padding"], dilation=a["stride"], groups=groups,
+                                      data_layout="CNHW", kernel_layout="IOHW", out_layout="CNHW",
+                                      out_dtype="float32"))
+    shape = _shape(grad)
+    if shape[2] > kh or shape[3] > kw:
+        grad = fb.emit(relax.op.strided_slice(grad, axes=[2, 3], begin=[0, 0], end=[kh, kw]))
+    return grad
+
+
+@op("linear_grad_input")
+def linear_grad_input(fb, args, a):
+    """(d f32 (1, O), w int8 (O, I), w_scale) -> dx_r f32 (1, I)."""
+    d, w, w_scale = args
+    return relax.op.matmul(d, _real_weight(fb, w, w_scale))
+
+
+@op("linear_grad_weight")
+def linear_grad_weight(fb, args, a):
+    """(x_slice int8 (1, k), d f32 (1, O)) -> dW_r f32 (O, k)."""
+    x, d = args
+    x_r = fb.emit(dequantize(fb, [x], {"scale": a["x_scale"], "zero": a["x_zero"]}))
+    return relax.op.matmul(relax.op.permute_dims(d, (1, 0)), x_r)
+
+
+@op("bias_grad")
+def bias_grad(fb, args, a):
+    """d f32 (1, O, ...) -> db_r f32 (O,): the sum over positions."""
+    (d,) = args
+    rank = len(_shape(d))
+    return relax.op.sum(d, axis=[0, *range(2, rank)])
+
+
+@op("scale_channels")
+def scale_channels(fb, args, a):
+    """(g f32 (O, ...), scale f32 (O,)) -> g * scale per output channel (parameter gradients, QAS)."""
+    g, scale = args
+    shape = (-1,) + (1,) * (len(_shape(g)) - 1)
+    return relax.op.multiply(g, relax.op.reshape(scale, shape))
+
+
+@op("avgpool_grad")
+def avgpool_grad(fb, args, a):
+    """g (1, C, 1, 1) -> g / (H W) broadcast to (1, C, H, W)."""
+    (g,) = args
+    h, w = a["in_hw"]
+    scaled = relax.op.multiply(g, _f32(1.0 / (h * w)))
+    return relax.op.broadcast_to(scaled, (1, int(g.ty.shape[1]), h, w))
+
+
+@op("maxpool_grad")
+def maxpool_grad(fb, args, a):
+    """(g, x int8) -> g routed to the first maximum of each window."""
+    g, x = args
+    return relax.op.grad.max_pool2d_backward(g, relax.op.astype(x, "float32"), pool_size=(a["kernel"],) * 2,
+                                             strides=(a["stride"],) * 2, padding=a["padding"])
+
+
+@op("reshape_grad")
+def reshape_grad(fb, args, a):
+    (g,) = args
+    return relax.op.reshape(g, a["shape"])
+
+
+@op("linear_f32_grad_input")
+def linear_f32_grad_input(fb, args, a):
+    """(g (1, O), W f32 (O, I)) -> dx_r (1, I)."""
+    g, w = args
+    return relax.op.matmul(g, w)
+
+
+@op("linear_f32_grad_weight")
+def linear_f32_grad_weight(fb, args, a):
+    """(x int8 (1, I), g (1, O)) -> dW (O, I) = g^T x_r."""
+    x, g = args
+    x_r = fb.emit(dequantize(fb, [x], {"scale": a["x_scale"], "zero": a["x_zero"]}))
+    return relax.op.matmul(relax.op.permute_dims(g, (1, 0)), x_r)
+
+
+@op("linear_f32_grad_bias")
+def linear_f32_grad_bias(fb, args, a):
+    (g,) = args
+    return relax.op.reshape(g, (int(g.ty.shape[1]),))

@@ -1,0 +1,61 @@
+"""In-place SGD updates (docs/training-semantics.md): int32 bias, float32, int8 with stochastic rounding."""
+import numpy as np
+
+from .._tvm import relax
+from . import op
+
+HASH_MIX = (0x7FEB352D, 0x846CA68B)
+STEP_MIX, LAYER_MIX = 0x9E3779B9, 0x85EBCA6B
+
+
+def _u32(value):
+    return relax.const(np.uint32(value), "uint32")
+
+
+@op("sgd_s32")
+def sgd_s32(fb, args, a):
+    """(b int32, G f32, lr f32 ()) -> b - round_half_even(lr * G)."""
+    b, g, lr = args
+    step = relax.op.astype(relax.op.round(relax.op.multiply(lr, g)), "int32")
+    return relax.op.subtract(b, step)
+
+
+@op("sgd_f32")
+def sgd_f32(fb, args, a):
+    """(p f32, G f32, lr f32 ()) -> p - lr * G."""
+    p, g, lr = args
+    return relax.op.subtract(p, relax.op.multiply(lr, g))
+
+
+def uniform_u32(fb, shape, step, conv_index: int):
+    """The counter-based uniform numbers in [0, 1) of docs/training-semantics.md, f32 of `shape`."""
+    n = int(np.prod(shape))
+    index = relax.op.reshape(relax.op.arange(0, n, 1, "uint32"), shape)
+    key = relax.op.add(relax.op.add(index, relax.op.multiply(step, _u32(STEP_MIX))),
+                       _u32((conv_index * LAYER_MIX) & 0xFFFFFFFF))
+    h = fb.emit(key)
+    for mult, shift in ((HASH_MIX[0], 16), (HASH_MIX[1], 15)):
+        h = fb.emit(relax.op.bitwise_xor(h, relax.op.right_shift(h, _u32(shift))))
+        h = fb.emit(relax.op.multiply(h, _u32(mult)))
+    h = fb.emit(relax.op.bitwise_xor(h, relax.op.right_shift(h, _u32(16))))
+    top24 = relax.op.astype(relax.op.right_shift(h, _u32(8)), "float32")
+    return fb.emit(relax.op.multiply(top24, relax.const(np.float32(2.0**-24), "float32")))
+
+
+@op("sgd_s8")
+def sgd_s8(fb, args, a):
+    """(w int8, G f32 (slice), lr f32 (), step uint32 ()) -> w with its leading slice updated:
+    w_slice <- clamp(floor((float(w_slice) - lr * G) + u), -127, 127)."""
+    w, g, lr, step = args
+    shape = [int(s) for s in w.ty.shape]
+    axis = 0 if a["depthwise"] else 1
+    k = a["k"]
+    part = fb.emit(relax.op.strided_slice(w, axes=[axis], begin=[0], end=[k])) if k < shape[axis] else w
+    slice_shape = [int(s) for s in part.ty.shape]
+    moved = fb.emit(relax.op.subtract(relax.op.astype(part, "float32"), relax.op.multiply(lr, g)))
+    noisy = fb.emit(relax.op.add(moved, uniform_u32(fb, slice_shape, step, a["conv_index"])))
+    updated = fb.emit(relax.op.astype(relax.op.clip(relax.op.floor(noisy), -127, 127), "int8"))
+    if k == shape[axis]:
+        return updated
+    rest = relax.op.strided_slice(w, axes=[axis], begin=[k], end=[shape[axis]])
+    return relax.op.concat([updated, rest], axis=axis)

@@ -65,8 +65,12 @@ def layer_call(graph: Graph, layer: Layer, inputs: list, param_vars: dict):
     """(args, attrs) of the tt op computing `layer` from its input values."""
     a = layer.attrs
     if layer.has_weights:
-        clamp = {"x_zero": graph.q_of(layer.inputs[0]).zero, "y_zero": layer.out_q.zero,
-                 "act_min": a["act_min"], "act_max": a["act_max"]}
+        x_q = graph.q_of(layer.inputs[0])
+        # The scales are not needed by the forward arithmetic (multiplier/shift encode them);
+        # they are what the backward, QAS and the fp32 classifier work with.
+        clamp = {"x_zero": x_q.zero, "y_zero": layer.out_q.zero, "act_min": a["act_min"], "act_max": a["act_max"],
+                 "x_scale": x_q.scale, "y_scale": layer.out_q.scale, "conv_index": layer.conv_index,
+                 "w_scale": [float(v) for v in layer.params["w_scale"]]}
         args = [*inputs, param_vars[f"{layer.name}.weight"], param_vars[f"{layer.name}.bias"],
                 relax.const(np.asarray(layer.params["multiplier"], np.int64), "int64"),
                 relax.const(np.asarray(layer.params["shift"], np.int64), "int64")]

@@ -1,0 +1,113 @@
+"""Gradients of the forward int8 ops (docs/training-semantics.md, "Backward")."""
+import numpy as np
+
+from tvm_tinytrain._tvm import relax
+from tvm_tinytrain.errors import TinyTrainError
+
+from . import gradient
+
+
+def _const(values):
+    return relax.const(np.asarray(values, np.float32), "float32")
+
+
+def _shape(var):
+    return [int(s) for s in var.ty.shape]
+
+
+def _masked(ctx, b, g):
+    """The clamp's gradient: g where act_min < y < act_max."""
+    mask = ctx.emit("clamp_mask", [ctx.new(b.var)], {"act_min": b.attrs["act_min"], "act_max": b.attrs["act_max"]},
+                    "mask")
+    return ctx.emit("mask_grad", [g, mask], {}, "dacc")
+
+
+def _weight_layer(ctx, b, g, kind):
+    x, w, bias = b.args[:3]
+    a = b.attrs
+    need_x, k_w, k_b = ctx.needs(x), ctx.trainable(w), ctx.trainable(bias)
+    if not (need_x or k_w or k_b):
+        return
+    d = _masked(ctx, b, g)
+    w_scale = np.asarray(a["w_scale"], np.float32)
+    depthwise = kind == "conv2d" and a["groups"] > 1
+    if need_x:
+        attrs = ({"stride": a["stride"], "padding": a["padding"], "groups": a["groups"], "in_hw": _shape(x)[2:]}
+                 if kind == "conv2d" else {})
+        ctx.accumulate(x, ctx.emit(f"{kind}_grad_input", [d, ctx.new(w), _const(w_scale)], attrs, "dx"))
+    if k_w:
+        if depthwise and a["groups"] != _shape(w)[0]:
+            raise TinyTrainError(f"quantized_autodiff: weight gradient of grouped conv {b.layer!r} is not supported")
+        channels = _shape(x)[1]
+        x_used = ctx.new(x) if k_w == channels else ctx.emit("channel_slice", [ctx.new(x)], {"k": k_w}, "x_slice")
+        attrs = {"x_scale": a["x_scale"], "x_zero": a["x_zero"]}
+        if kind == "conv2d":
+            attrs.update(stride=a["stride"], padding=a["padding"], kernel=_shape(w)[2:], depthwise=int(depthwise))
+        real = ctx.emit(f"{kind}_grad_weight", [x_used, d], attrs, "dw_real")
+        step = w_scale[:k_w] if depthwise else w_scale
+        grad = ctx.emit("scale_channels", [real, _const(step)], {}, "dw")
+        ctx.param_grad(w, grad, {"kind": "s8", "k": k_w, "depthwise": int(depthwise),
+                                 "conv_index": a["conv_index"], "step": [float(s) for s in step]})
+    if k_b:
+        real = ctx.emit("bias_grad", [d], {}, "db_real")
+        step = (w_scale.astype(np.float64) * a["x_scale"]).astype(np.float32)
+        grad = ctx.emit("scale_channels", [real, _const(step)], {}, "db")
+        ctx.param_grad(bias, grad, {"kind": "s32", "step": [float(s) for s in step]})
+
+
+@gradient("conv2d_s8")
+def conv2d_s8(ctx, b, g):
+    _weight_layer(ctx, b, g, "conv2d")
+
+
+@gradient("linear_s8")
+def linear_s8(ctx, b, g):
+    _weight_layer(ctx, b, g, "linear")
+
+
+@gradient("add_s8")
+def add_s8(ctx, b, g):
+    lhs, rhs = b.args
+    if ctx.needs(lhs) or ctx.needs(rhs):
+        d = _masked(ctx, b, g)
+        ctx.accumulate(lhs, d)
+        ctx.accumulate(rhs, d)
+
+
+@gradient("avgpool_s8")
+def avgpool_s8(ctx, b, g):
+    (x,) = b.args
+    if ctx.needs(x):
+        ctx.accumulate(x, ctx.emit("avgpool_grad", [g], {"in_hw": _shape(x)[2:]}, "dx"))
+
+
+@gradient("maxpool_s8")
+def maxpool_s8(ctx, b, g):
+    (x,) = b.args
+    if ctx.needs(x):
+        attrs = {k: b.attrs[k] for k in ("kernel", "stride", "padding")}
+        ctx.accumulate(x, ctx.emit("maxpool_grad", [g, ctx.new(x)], attrs, "dx"))
+
+
+@gradient("flatten")
+def flatten(ctx, b, g):
+    (x,) = b.args
+    if ctx.needs(x):
+        ctx.accumulate(x, ctx.emit("reshape_grad", [g], {"shape": _shape(x)}, "dx"))
+
+
+@gradient("dequantize")
+def dequantize(ctx, b, g):
+    ctx.accumulate(b.args[0], g)
+
+
+@gradient("linear_f32")
+def linear_f32(ctx, b, g):
+    x, w, bias = b.args
+    if ctx.needs(x):
+        ctx.accumulate(x, ctx.emit("linear_f32_grad_input", [g, ctx.new(w)], {}, "dx"))
+    if ctx.trainable(w):
+        attrs = {"x_scale": b.attrs["x_scale"], "x_zero": b.attrs["x_zero"]}
+        ctx.param_grad(w, ctx.emit("linear_f32_grad_weight", [ctx.new(x), g], attrs, "dw"), {"kind": "f32"})
+    if ctx.trainable(bias):
+        ctx.param_grad(bias, ctx.emit("linear_f32_grad_bias", [g], {}, "db"), {"kind": "f32"})

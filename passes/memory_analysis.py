@@ -1,0 +1,132 @@
+"""memory_analysis: liveness of every tensor of the training step, and the peak.
+
+An analysis, not a rewrite.  It walks `main` in order: each tt op's output is born at its
+op and dies at its last use; the step's input sample is born at op 0.  Sizes are the
+bytes a device needs: numpy item sizes, and 1 bit per element for bool masks (the clamp
+gradients are stored bit-packed).  Parameter updates (`sgd_*`) write their parameter in
+place, so they allocate nothing.  Live bytes at op i count every tensor with
+birth <= i <= death (an op's inputs and output are live together).
+
+Parameters are reported apart from the arena: `param_bytes` (all), `updated_param_bytes`
+(what training writes: the updated channel slices of int8 weights, biases, float
+parameters), which live in SRAM on a device while the rest can stay in flash.
+
+An element-wise op (`scale_channels`, `mask_grad`, `grad_add`) whose first input dies at
+that op writes over it: the two share one buffer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .training_graph import main_attr, op_bindings
+
+IN_PLACE_OPS = {"sgd_s8", "sgd_s32", "sgd_f32"}
+# Element-wise float ops that may write over their first input when it dies there.
+REUSES_INPUT = {"scale_channels", "mask_grad", "grad_add"}
+
+
+def tensor_bytes(ty) -> int:
+    n = int(np.prod([int(s) for s in ty.shape])) if len(ty.shape) else 1
+    dtype = str(ty.dtype)
+    if dtype == "bool":
+        return (n + 7) // 8
+    return n * np.dtype(dtype).itemsize
+
+
+@dataclass
+class Tensor:
+    name: str
+    op: str
+    layer: str
+    bytes: int
+    birth: int
+    death: int
+
+
+@dataclass
+class MemoryReport:
+    tensors: list[Tensor]
+    live: list[int]                 # live bytes at each op
+    ops: list[tuple[str, str]]      # (op, layer) of each op
+    param_bytes: int
+    updated_param_bytes: int
+    peak_bytes: int = field(init=False)
+    peak_op: int = field(init=False)
+
+    def __post_init__(self):
+        self.peak_op = int(np.argmax(self.live)) if self.live else 0
+        self.peak_bytes = self.live[self.peak_op] if self.live else 0
+
+    def live_at(self, i: int) -> list[Tensor]:
+        return [t for t in self.tensors if t.birth <= i <= t.death]
+
+    def to_json(self) -> dict:
+        return {"peak_bytes": self.peak_bytes, "peak_op": self.peak_op, "param_bytes": self.param_bytes,
+                "updated_param_bytes": self.updated_param_bytes,
+                "tensors": [t.__dict__ for t in self.tensors],
+                "ops": [{"index": i, "op": op, "layer": layer, "live_bytes": self.live[i]}
+                        for i, (op, layer) in enumerate(self.ops)]}
+
+
+def analyze(mod) -> MemoryReport:
+    func = mod["main"]
+    bindings = op_bindings(mod)
+    index = {b.var: i for i, b in enumerate(bindings)}
+    last_use: dict = {}
+    for i, b in enumerate(bindings):
+        for arg in b.args:
+            last_use[arg] = i
+    n_inputs = int(main_attr(mod, "num_input", 1))
+    tensors = []
+    sample = func.params[0]
+    tensors.append(Tensor(sample.name, "input", "", tensor_bytes(sample.ty), 0, last_use.get(sample, 0)))
+    by_var = {sample: tensors[0]}
+    for b in bindings:
+        if b.op in IN_PLACE_OPS:
+            continue
+        i = index[b.var]
+        death = last_use.get(b.var, i)
+        source = by_var.get(b.args[0]) if b.op in REUSES_INPUT else None
+        if source is not None and source.death == i and source.bytes == tensor_bytes(b.var.ty):
+            source.death = death  # the output takes over the dying input's buffer
+            by_var[b.var] = source
+            continue
+        by_var[b.var] = Tensor(b.var.name, b.op, b.layer, tensor_bytes(b.var.ty), i, death)
+        tensors.append(by_var[b.var])
+    live = [0] * len(bindings)
+    for t in tensors:
+        for i in range(t.birth, t.death + 1):
+            live[i] += t.bytes
+    params = func.params[n_inputs:]
+    param_bytes = sum(tensor_bytes(p.ty) for p in params)
+    updated = _updated_param_bytes(mod, {p.name: p for p in params})
+    return MemoryReport(tensors, live, [(b.op, b.layer) for b in bindings], param_bytes, updated)
+
+
+def _updated_param_bytes(mod, params) -> int:
+    info = main_attr(mod, "tt.grad_info") or {}
+    total = 0
+    for name, meta in info.items():
+        ty = params[name].ty
+        full = tensor_bytes(ty)
+        if meta["kind"] == "s8":
+            shape = [int(s) for s in ty.shape]
+            channels = shape[0] if meta["depthwise"] else shape[1]
+            full = full * meta["k"] // channels
+        total += full
+    return total
+
+
+def format_report(report: MemoryReport, top: int = 8) -> str:
+    lines = [f"peak live bytes {report.peak_bytes:,} at op {report.peak_op} "
+             f"({report.ops[report.peak_op][0]} of {report.ops[report.peak_op][1] or '-'})",
+             f"parameters {report.param_bytes:,} bytes, of which updated {report.updated_param_bytes:,} bytes",
+             "live at the peak:"]
+    biggest = sorted(report.live_at(report.peak_op), key=lambda t: -t.bytes)
+    for t in biggest[:top]:
+        lines.append(f"  {t.bytes:>9,}  {t.name:<40} {t.op:<20} ops {t.birth}..{t.death}")
+    if len(biggest) > top:
+        lines.append(f"  {sum(t.bytes for t in biggest[top:]):>9,}  ({len(biggest) - top} more)")
+    return "\n".join(lines)

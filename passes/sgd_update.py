@@ -1,0 +1,61 @@
+"""sgd_update: apply plain SGD to each parameter right after its gradient is produced.
+
+Needs:      `main` after `quantized_autodiff` (and `qas` if wanted): outputs (loss, *grads)
+            with `tt.grads` / `tt.grad_info`.
+Guarantees: `main(x, label, lr_weight: f32 (), lr_bias: f32 (), step: uint32 (), *params)
+            -> (loss, *updated params)`, `tt.updates` naming them.  Each update is emitted
+            immediately after its gradient, so the gradient dies at once; the update ops are
+            in place in spirit (`sgd_s8` / `sgd_s32` / `sgd_f32` write the parameter they
+            read, which `reorder` and the memory plan respect): int32 bias
+            `b - round(lr_bias * G)`, float `p - lr * G`, int8 weight slice with stochastic
+            rounding (docs/training-semantics.md).
+"""
+from __future__ import annotations
+
+from tvm_tinytrain import ops
+from tvm_tinytrain._tvm import relax, tensor_type
+from tvm_tinytrain.errors import TinyTrainError
+
+from .training_graph import copy_binding, main_attr, op_bindings, params_by_name, result_fields, rewrite_main
+
+UPDATE_OP = {"s8": "sgd_s8", "s32": "sgd_s32", "f32": "sgd_f32"}
+
+
+def sgd_update(mod):
+    names, info = main_attr(mod, "tt.grads"), main_attr(mod, "tt.grad_info")
+    if names is None:
+        raise TinyTrainError("sgd_update: main has no gradients (tt.grads); run quantized_autodiff first")
+    if main_attr(mod, "tt.updates") is not None:
+        raise TinyTrainError("sgd_update: already applied to this module")
+    bindings = op_bindings(mod)
+    results = result_fields(mod)
+    params = params_by_name(mod)
+    grad_of = {g: n for n, g in zip(names, results[1:])}
+    old = list(mod["main"].params)
+    lr_weight = relax.Var("lr_weight", tensor_type((), "float32"))
+    lr_bias = relax.Var("lr_bias", tensor_type((), "float32"))
+    step = relax.Var("step", tensor_type((), "uint32"))
+    updated = {}
+
+    def emit(bb):
+        vmap = {}
+        for binding in bindings:
+            grad = copy_binding(bb, binding, vmap)
+            name = grad_of.get(binding.var)
+            if name is None:
+                continue
+            meta = info[name]
+            lr = lr_bias if name.endswith(".bias") else lr_weight
+            args = [params[name], grad, lr]
+            attrs = {}
+            if meta["kind"] == "s8":
+                args.append(step)
+                attrs = {"k": meta["k"], "depthwise": meta["depthwise"], "conv_index": meta["conv_index"]}
+            layer = name.rsplit(".", 1)[0]
+            updated[name] = ops.call(bb, UPDATE_OP[meta["kind"]], args, attrs, label=layer,
+                                     role=f"{name.rsplit('.', 1)[1]}_new")
+        return relax.Tuple([vmap[results[0]], *(updated[n] for n in names)])
+
+    new = rewrite_main(mod, [*old[:2], lr_weight, lr_bias, step, *old[2:]], emit, {"num_input": 5})
+    new["main"] = new["main"].with_attr("tt.updates", names)
+    return new
