@@ -71,12 +71,16 @@ class _Extractor:
         return f"{op}{self.counts[op]}" if self.counts[op] > 1 else op
 
     def _fusable(self, expr):
-        """The layer producing `expr`, if `expr` is used only once and is that layer's latest value."""
+        """The layer producing `expr`, if `expr` is used only once (by the op being absorbed).
+
+        The layer need not be the latest one: TVM's ONNX importer emits a conv's bias add
+        after the convs of a parallel branch (TinyResNet's downsample shortcut).  Single use
+        means no other layer has read the value before the bias / activation.
+        """
         name = self.produced.get(expr)
         if name is None or name == INPUT or self.uses.get(expr, 0) != 1:
             return None
-        layer = self.layers[-1] if self.layers and self.layers[-1].name == name else None
-        return layer
+        return next((layer for layer in reversed(self.layers) if layer.name == name), None)
 
     def _unsupported(self, var, value):
         op = op_name(value) or type(value).__name__

@@ -68,6 +68,7 @@ def from_torch(module, example_input, name: str | None = None) -> RelaxModel:
     mod = rename_params(mod, {n: torch_names.get(n, n) for n in relax_names})
     mod = _unwrap_single_output(mod)
     mod = relax.transform.CanonicalizeBindings()(mod)  # max_pool2d's (values, indices) tuple -> values
+    mod = relax.transform.DeadCodeElimination(["main"])(mod)  # and drop the unused indices
     mod, params = fold_batchnorm(mod, params)
     return RelaxModel(mod, params, name or type(module).__name__, tuple(int(s) for s in example_input.shape[1:]))
 

@@ -1,0 +1,213 @@
+"""quantize + to_relax: a float graph calibrated on real images becomes a real int8 Relax module
+that TVM runs bit-exactly like the numpy reference."""
+import re
+
+import numpy as np
+import pytest
+
+from tvm_tinytrain import _tvm
+from tvm_tinytrain.data.cifar10 import load_cifar10
+from tvm_tinytrain.data.images import resize_to, to_float_input
+from tvm_tinytrain.errors import ShapeError, TinyTrainError
+from tvm_tinytrain.frontend.to_graph import to_graph
+from tvm_tinytrain.frontend.torch import from_torch
+from tvm_tinytrain.graph import INPUT
+from tvm_tinytrain.models import mobilenetv2, tiny_resnet
+from tvm_tinytrain.quantize.lower import to_relax
+from tvm_tinytrain.quantize.ptq import calibrate, quantize, quantize_input
+from tvm_tinytrain.reference import run_float, run_int8
+
+MODELS = {
+    "tiny_resnet": (lambda: tiny_resnet.build(), 32),
+    "mbv2": (lambda: mobilenetv2.build(num_classes=10), 128),
+}
+
+
+@pytest.fixture(scope="module")
+def cifar():
+    images, _ = load_cifar10("test", per_class=3)
+    return images  # 30 images, 3 of each class: 16 to calibrate on, 10 others to test on
+
+
+@pytest.fixture(scope="module", params=sorted(MODELS))
+def case(request, cifar):
+    """(float graph, int8 graph, calibration inputs, test inputs, TVM-built outputs='all' module)."""
+    build, size = MODELS[request.param]
+    model, x = build()
+    graph = to_graph(from_torch(model, x))
+    inputs = [to_float_input(resize_to(img, size)) for img in cifar]
+    calibration, tests = inputs[::2][:16], inputs[1::2][:10]
+    qgraph = quantize(graph, calibration, progress=False)
+    return graph, qgraph, calibration, tests, _tvm.build(to_relax(qgraph, outputs="all"))
+
+
+def test_tensors_are_int8(case):
+    graph, qg, _, _, _ = case
+    assert qg.quantized and qg.input_q is not None and not graph.quantized
+    assert [l.name for l in qg.layers] == [l.name for l in graph.layers]
+    assert [l.conv_index for l in qg.layers] == [l.conv_index for l in graph.layers]
+    for layer in qg.layers:
+        assert layer.out_q is not None and -128 <= layer.out_q.zero <= 127 and layer.out_q.scale > 0
+        if layer.has_weights:
+            p = layer.params
+            assert p["weight"].dtype == np.int8 and p["bias"].dtype == np.int32, layer.name
+            assert p["weight"].shape == graph.layer(layer.name).params["weight"].shape
+            assert p["weight"].min() >= -127 and np.abs(p["weight"]).reshape(len(p["weight"]), -1).max(1).min() == 127
+            assert p["multiplier"].dtype == p["shift"].dtype == np.int64
+            assert ((p["multiplier"] >= 2**30) & (p["multiplier"] < 2**31)).all()
+            assert "act" not in layer.attrs
+        elif layer.op in ("avgpool", "maxpool", "flatten"):  # keep the input's quantization
+            assert layer.out_q == qg.q_of(layer.inputs[0])
+
+
+def test_relax_module_is_integer_only(case):
+    _, qg, _, _, _ = case
+    mod = to_relax(qg)
+    main = mod["main"]
+    assert len(main.params) == 1
+    assert main.params[0].ty.dtype == "int8" and _tvm.shape_of(main.params[0]) == (1, *qg.input_shape)
+    assert main.ret_ty.dtype == "int8" and tuple(int(s) for s in main.ret_ty.shape) == (1, 10)
+    script = mod.script()
+    assert "float" not in script
+    assert set(re.findall(r'dtype="(\w+)"', script)) <= {"int8", "int16", "int32", "int64", "bool"}
+    assert 'out_dtype="int32"' in script
+
+
+def test_tvm_equals_reference_bit_for_bit(case):
+    _, qg, _, tests, built = case
+    for x in tests:
+        x_q = quantize_input(qg, x)
+        assert x_q.dtype == np.int8 and x_q.shape == (1, *qg.input_shape)
+        outs = built(x_q)
+        ref = run_int8(qg, x_q, return_all=True)
+        assert len(outs) == len(qg.layers)
+        for out, layer in zip(outs, qg.layers):
+            assert out.dtype == np.int8, layer.name
+            np.testing.assert_array_equal(out.reshape(ref[layer.name].shape), ref[layer.name], err_msg=layer.name)
+
+
+def test_int8_tracks_float(case):
+    """Dequantized int8 logits follow the float ones (quantization is sane, not just self-consistent)."""
+    graph, qg, _, tests, _ = case
+    out_q = qg.q_of(qg.output)
+    agree, errors = 0, []
+    for x in tests:
+        y = run_float(graph, x)
+        y_q = out_q.scale * (run_int8(qg, quantize_input(qg, x)).astype(np.float64) - out_q.zero)
+        agree += int(np.argmax(y) == np.argmax(y_q))
+        errors.append(np.abs(y_q - y).max() / (np.abs(y).max() + 1e-9))
+    assert agree >= 6 and np.median(errors) < 0.25
+
+
+def test_activation_clamps(case):
+    graph, qg, calibration, _, _ = case
+    ranges = calibrate(graph, calibration, progress=False)
+    for layer, q in zip(graph.layers, qg.layers):
+        act = layer.attrs.get("act")
+        if act is None and layer.op not in ("conv2d", "linear", "add"):
+            continue
+        lo, hi, scale, zero = q.attrs["act_min"], q.attrs["act_max"], q.out_q.scale, q.out_q.zero
+        if act in ("relu", "relu6"):
+            assert lo == zero, layer.name  # ReLU folds into the clamp at real 0
+            assert ranges[layer.name][0] >= 0
+        else:
+            assert lo == -128, layer.name
+        if act == "relu6":
+            assert hi == min(127, zero + round(6.0 / scale)), layer.name
+            assert scale * (hi - zero) <= 6.0 + scale / 2  # real 6.0 is never exceeded
+            assert (hi < 127) == (ranges[layer.name][1] > 6.0 + scale / 2)
+        else:
+            assert hi == 127, layer.name
+        # the calibrated range is representable: [lo, hi] covers it up to rounding
+        assert scale * (-128 - zero) <= min(ranges[layer.name][0], 0) + scale
+        assert scale * (127 - zero) >= ranges[layer.name][1] - scale
+
+
+def test_relu6_clamp_below_127(monkeypatch):
+    """Where the calibrated range of a ReLU6 output exceeds 6 (forced here: real calibration sees
+    the clipped output), act_max is the code of 6.0 and the int8 output saturates there."""
+    from tvm_tinytrain.graph import Graph, Layer, QParams
+    from tvm_tinytrain.quantize import ptq
+
+    w = np.eye(4, dtype=np.float32).reshape(4, 4, 1, 1)
+    attrs = {"stride": 1, "padding": (0, 0, 0, 0), "groups": 1, "act": "relu6"}
+    graph = Graph("g", (4, 2, 2), [Layer("c", "conv2d", (INPUT,), (4, 2, 2), attrs,
+                                         {"weight": w, "bias": np.zeros(4, np.float32)})])
+    monkeypatch.setattr(ptq, "calibrate", lambda g, c, progress: {INPUT: (-10.0, 10.0), "c": (0.0, 12.0)})
+    qg = quantize(graph, [np.zeros((4, 2, 2), np.float32)], progress=False)
+    q = qg.layer("c")
+    assert q.out_q == QParams(12.0 / 255, -128)
+    assert q.attrs["act_min"] == -128 and q.attrs["act_max"] == -128 + round(6.0 / (12.0 / 255)) == 0
+    assert graph.layers[0].attrs["act"] == "relu6"  # the float graph is not modified
+    x = np.linspace(-10, 10, 16, dtype=np.float32).reshape(4, 2, 2)
+    y_q = run_int8(qg, quantize_input(qg, x))
+    assert y_q.max() == 0 and y_q.min() == -128
+    np.testing.assert_allclose(q.out_q.scale * (y_q.astype(np.float64) + 128), np.clip(x, 0, 6), atol=0.06)
+    lowered = _tvm.build(to_relax(qg, outputs="all"))(quantize_input(qg, x))[0]
+    np.testing.assert_array_equal(lowered.reshape(y_q.shape), y_q)
+
+
+def test_params_as_inputs(resnet_graph, cifar):
+    inputs = [to_float_input(img) for img in cifar]
+    qg = quantize(resnet_graph, inputs[:16], progress=False)
+    mod, values = to_relax(qg, params_as_inputs=True)
+    main = mod["main"]
+    names = [p.name for p in main.params[1:]]
+    want = [f"{l.name}.{k}" for l in qg.weight_layers() for k in ("weight", "bias")]
+    assert names == want and sorted(values) == sorted(want)
+    assert "layer2.downsample.0.weight" in names and "classifier.bias" in names
+    for p in main.params[1:]:
+        layer, key = p.name.rsplit(".", 1)
+        np.testing.assert_array_equal(values[p.name], qg.layer(layer).params[key])
+        assert str(p.ty.dtype) == ("int8" if key == "weight" else "int32")
+    assert int(main.attrs["num_input"]) == 1
+    built = _tvm.build(mod)
+    for x in inputs[16:19]:
+        x_q = quantize_input(qg, x)
+        got = built(x_q, *[values[n] for n in names])
+        np.testing.assert_array_equal(got.reshape(-1), run_int8(qg, x_q))
+    # the weights really are inputs: other weights give other logits
+    changed = {**values, "classifier.bias": values["classifier.bias"] + 10_000}
+    assert not np.array_equal(built(x_q, *[changed[n] for n in names]), got)
+
+
+# -- errors ------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def resnet_graph():
+    model, x = tiny_resnet.build()
+    return to_graph(from_torch(model, x))
+
+
+def test_empty_calibration(resnet_graph):
+    with pytest.raises(TinyTrainError, match="empty"):
+        quantize(resnet_graph, [], progress=False)
+    with pytest.raises(TinyTrainError, match="empty"):
+        quantize(resnet_graph, iter(()), progress=False)
+
+
+@pytest.mark.parametrize("shape", [(3, 16, 16), (32, 32, 3), (2, 3, 32, 32)])
+def test_calibration_of_wrong_shape(resnet_graph, shape):
+    with pytest.raises(ShapeError, match="calibration input"):
+        quantize(resnet_graph, [np.zeros(shape, np.float32)], progress=False)
+
+
+def test_calibration_accepts_batch_axis_and_generators(resnet_graph, cifar):
+    inputs = [to_float_input(img) for img in cifar[:4]]
+    a = quantize(resnet_graph, (x[None] for x in inputs), progress=False)
+    b = quantize(resnet_graph, inputs, progress=False)
+    assert [l.out_q for l in a.layers] == [l.out_q for l in b.layers] and a.input_q == b.input_q
+
+
+def test_quantizing_twice(resnet_graph, cifar):
+    qg = quantize(resnet_graph, [to_float_input(cifar[0])], progress=False)
+    with pytest.raises(TinyTrainError, match="already int8"):
+        quantize(qg, [to_float_input(cifar[1])], progress=False)
+
+
+def test_lowering_needs_a_quantized_graph(resnet_graph, cifar):
+    with pytest.raises(TinyTrainError, match="not quantized"):
+        to_relax(resnet_graph)
+    qg = quantize(resnet_graph, [to_float_input(cifar[0])], progress=False)
+    with pytest.raises(TinyTrainError, match="outputs"):
+        to_relax(qg, outputs="logits+features")
