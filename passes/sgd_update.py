@@ -21,7 +21,9 @@ from .training_graph import copy_binding, main_attr, op_bindings, params_by_name
 UPDATE_OP = {"s8": "sgd_s8", "s32": "sgd_s32", "f32": "sgd_f32"}
 
 
-def sgd_update(mod):
+def sgd_update(mod, return_grads: bool = False):
+    """`return_grads` also returns the gradients after the updated parameters (for checks
+    against an oracle; it keeps every gradient alive to the end)."""
     names, info = main_attr(mod, "tt.grads"), main_attr(mod, "tt.grad_info")
     if names is None:
         raise TinyTrainError("sgd_update: main has no gradients (tt.grads); run quantized_autodiff first")
@@ -51,10 +53,13 @@ def sgd_update(mod):
             if meta["kind"] == "s8":
                 args.append(step)
                 attrs = {"k": meta["k"], "depthwise": meta["depthwise"], "conv_index": meta["conv_index"]}
+            elif meta["kind"] == "s32":
+                attrs = {"limit": meta["limit"]}
             layer = name.rsplit(".", 1)[0]
             updated[name] = ops.call(bb, UPDATE_OP[meta["kind"]], args, attrs, label=layer,
                                      role=f"{name.rsplit('.', 1)[1]}_new")
-        return relax.Tuple([vmap[results[0]], *(updated[n] for n in names)])
+        grads = [vmap[g] for g in results[1:]] if return_grads else []
+        return relax.Tuple([vmap[results[0]], *(updated[n] for n in names), *grads])
 
     new = rewrite_main(mod, [*old[:2], lr_weight, lr_bias, step, *old[2:]], emit, {"num_input": 5})
     new["main"] = new["main"].with_attr("tt.updates", names)

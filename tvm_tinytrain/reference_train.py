@@ -76,6 +76,12 @@ def stochastic_uniform(step: int, conv_index: int, n: int) -> torch.Tensor:
 
 # ------------------------------------------------------------------- small helpers
 
+def bias_limit(fan_in: int) -> int:
+    """|bias| bound that keeps the int32 accumulator from overflowing for any int8 weights
+    (docs/training-semantics.md, "Updates")."""
+    return 2**31 - 1 - 255 * 127 * fan_in
+
+
 def _pair(v) -> tuple[int, int]:
     if np.ndim(v) == 0:
         return int(v), int(v)
@@ -427,8 +433,9 @@ class TorchTrainer:
             g_b = db / s_wx if s.qas else s_wx * db
             result.grads[f"{layer.name}.bias"] = g_b.numpy().copy()
             delta = torch.round(lr_b * g_b)
-            delta = torch.clamp(delta, -2.0**31, 2.0**31 - 1).to(torch.int64)
-            wl.b = torch.clamp(wl.b - delta, -2**31, 2**31 - 1)
+            delta = torch.clamp(delta, -2.0**31, 2.0**31).to(torch.int64)
+            limit = bias_limit(wl.w[0].numel())
+            wl.b = torch.clamp(wl.b - delta, -limit, limit)
             result.params[f"{layer.name}.bias"] = wl.b.numpy().astype(np.int32)
 
     def _fp32_head_backward(self, g_l, x_r, need_dx: bool, result: StepResult):
@@ -542,6 +549,20 @@ class TorchTrainer:
                 out[f"{name}.bias"] = self.B.numpy().copy() if fp32 else \
                     self.weights[name].b.numpy().astype(np.int32)
         return out
+
+    def load_params(self, params: dict[str, np.ndarray]):
+        """Set trainable params (as returned by `params()`), e.g. to start the next step from
+        another implementation's state so that each step is compared on its own."""
+        for name, value in params.items():
+            layer, key = name.rsplit(".", 1)
+            if self.W is not None and layer == self.head.name:
+                target = self.W if key == "weight" else self.B
+                target.copy_(torch.from_numpy(np.asarray(value, np.float32)).reshape(target.shape))
+                continue
+            wl = self.weights[layer]
+            tensor = wl.w if key == "weight" else wl.b
+            tensor.copy_(torch.from_numpy(np.asarray(value).astype(np.int64)).reshape(tensor.shape))
+            wl.refresh()
 
     def fp32_classifier(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(W, B) float32 of the fp32 classifier, or None without one."""

@@ -3,6 +3,7 @@ import numpy as np
 
 from tvm_tinytrain._tvm import relax
 from tvm_tinytrain.errors import TinyTrainError
+from tvm_tinytrain.quantize.requant import bias_limit
 
 from . import gradient
 
@@ -52,7 +53,8 @@ def _weight_layer(ctx, b, g, kind):
         real = ctx.emit("bias_grad", [d], {}, "db_real")
         step = (w_scale.astype(np.float64) * a["x_scale"]).astype(np.float32)
         grad = ctx.emit("scale_channels", [real, _const(step)], {}, "db")
-        ctx.param_grad(bias, grad, {"kind": "s32", "step": [float(s) for s in step]})
+        fan_in = int(np.prod(_shape(w)[1:]))
+        ctx.param_grad(bias, grad, {"kind": "s32", "step": [float(s) for s in step], "limit": bias_limit(fan_in)})
 
 
 @gradient("conv2d_s8")

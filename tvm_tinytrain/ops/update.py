@@ -14,10 +14,11 @@ def _u32(value):
 
 @op("sgd_s32")
 def sgd_s32(fb, args, a):
-    """(b int32, G f32, lr f32 ()) -> b - round_half_even(lr * G)."""
+    """(b int32, G f32, lr f32 ()) -> clamp(b - round_half_even(lr * G), -limit, limit)."""
     b, g, lr = args
-    step = relax.op.astype(relax.op.round(relax.op.multiply(lr, g)), "int32")
-    return relax.op.subtract(b, step)
+    step = relax.op.clip(relax.op.round(relax.op.multiply(lr, g)), -2.0**31, 2.0**31)
+    new = relax.op.subtract(relax.op.astype(b, "int64"), relax.op.astype(step, "int64"))
+    return relax.op.astype(relax.op.clip(new, -a["limit"], a["limit"]), "int32")
 
 
 @op("sgd_f32")

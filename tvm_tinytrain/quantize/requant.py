@@ -23,13 +23,17 @@ def add_requant(a_q: QParams, b_q: QParams, out_q: QParams) -> dict:
 
 
 
-def overflow_safe_bias(bias: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """int32 bias saturated so that bias + sum(|w|) * 255 always fits the int32 accumulator.
+def bias_limit(fan_in: int) -> int:
+    """The largest |bias| for which bias + sum((x - x_zero) * w) fits int32 for ANY int8 weights
+    of that fan-in (|x - x_zero| <= 255, |w| <= 127), so training can change weights freely."""
+    return 2**31 - 1 - 255 * 127 * fan_in
 
-    |x - x_zero| <= 255 for int8 x and zero point, so the conv sum of output channel o is
-    bounded by 255 * sum|w[o]|.  Only degenerate channels (the paper's MCUNet has a dead
-    channel with bias = -2**31) are affected, and their output saturates either way.
+
+def overflow_safe_bias(bias: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """int32 bias saturated to +-bias_limit(fan_in), so the int32 accumulator never overflows.
+
+    Only degenerate channels are affected (the paper's MCUNet has dead channels with bias
+    -2**31), and their output saturates either way; training keeps biases in the same range.
     """
-    reach = 255 * np.abs(weight.reshape(weight.shape[0], -1).astype(np.int64)).sum(axis=1)
-    limit = np.int64(2**31 - 1) - reach
+    limit = bias_limit(int(np.prod(weight.shape[1:])))
     return np.clip(bias.astype(np.int64), -limit, limit).astype(np.int32)
