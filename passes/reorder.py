@@ -10,13 +10,15 @@ Guarantees: the same ops and outputs in a dependency-respecting order, where an 
             update of a parameter comes after every other reader of that parameter (the
             forward conv and the input gradient read the weights of the forward).  Greedy
             list scheduling: among ready ops, take the one that grows the live bytes least
-            (output bytes minus inputs it frees), ties in the original order.
+            (output bytes minus inputs it frees), ties in the original order.  Greedy is a
+            heuristic: if its peak is above the incoming order's, the incoming order is kept,
+            so the pass never makes the peak worse.
 """
 from __future__ import annotations
 
 from tvm_tinytrain._tvm import relax
 
-from .memory_analysis import IN_PLACE_OPS, tensor_bytes
+from .memory_analysis import IN_PLACE_OPS, analyze, tensor_bytes
 from .training_graph import copy_binding, op_bindings, result_fields, rewrite_main
 
 
@@ -31,7 +33,8 @@ def reorder(mod):
             copy_binding(bb, bindings[i], vmap)
         return relax.Tuple([vmap.get(v, v) for v in results]) if len(results) > 1 else vmap[results[0]]
 
-    return rewrite_main(mod, list(mod["main"].params), emit)
+    scheduled = rewrite_main(mod, list(mod["main"].params), emit)
+    return scheduled if analyze(scheduled).peak_bytes <= analyze(mod).peak_bytes else mod
 
 
 def schedule(bindings, outputs) -> list[int]:

@@ -1,6 +1,7 @@
 """`tvm-tinytrain`: the command line.
 
     tvm-tinytrain inspect MODEL [--json]
+    tvm-tinytrain plan MODEL --scheme S [--num-classes N] [--json] [--dump DIR]
     tvm-tinytrain convert-weights FILE.pkl [--out DIR] [--force]
 
 Errors the user can fix are printed as one line (no traceback) with exit status 2.
@@ -10,6 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+
+import numpy as np
 
 from .errors import TinyTrainError
 
@@ -24,6 +27,33 @@ def _inspect(args):
                           "quantized": graph.quantized, "layers": layer_rows(graph)}, indent=1))
     else:
         print(format_table(graph))
+
+
+def _plan(args):
+    from .model_spec import load_model
+    from .passes.memory_analysis import format_report
+    from .passes.pipeline import build_training
+    from .schemes import describe, resolve_scheme
+
+    graph = load_model(args.model, num_classes=args.num_classes)
+    note = ""
+    if not graph.quantized:
+        from .quantize.ptq import quantize
+
+        rng = np.random.default_rng(0)
+        graph = quantize(graph, [rng.standard_normal(graph.input_shape).astype(np.float32) for _ in range(4)],
+                         progress=False)
+        note = "fp32 model quantized with random calibration inputs (the memory plan depends on shapes only)"
+    scheme = resolve_scheme(args.scheme, graph)
+    program = build_training(graph, scheme, dump=args.dump)
+    report = program.memory
+    if args.json:
+        print(json.dumps({"model": graph.name, "scheme": scheme.name, **report.to_json()}, indent=1))
+        return
+    print(describe(scheme, graph))
+    if note:
+        print(note)
+    print(format_report(report))
 
 
 def _convert(args):
@@ -42,6 +72,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help=f"MODEL: {FORMS}")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=_inspect)
+    p = sub.add_parser("plan", help="build the training graph of a scheme and print its memory")
+    p.add_argument("model", help=f"MODEL: {FORMS}")
+    p.add_argument("--scheme", required=True, help="a preset (bias-only, last-2, full, paper-100kb, ...) or a "
+                                                   "scheme .json file")
+    p.add_argument("--num-classes", type=int, default=10,
+                   help="classes of the new head of a paper backbone (default 10)")
+    p.add_argument("--json", action="store_true", help="machine-readable output (peak_bytes, tensors, ops)")
+    p.add_argument("--dump", default=None, help="write the Relax module after every stage into this folder")
+    p.set_defaults(run=_plan)
     p = sub.add_parser("convert-weights", help="convert the paper's .pkl backbone into numpy-only npz + json")
     p.add_argument("file", help="the .pkl file (read with a restricted unpickler: numpy arrays only)")
     p.add_argument("--out", default=None, help="output folder (default: beside the .pkl)")

@@ -17,9 +17,10 @@ FORMS = (f"a backbone name ({', '.join(BACKBONES)}), a converted backbone .json,
          f"or module:function returning (torch_module, example_input)")
 
 
-def load_model(spec: str) -> Graph:
+def load_model(spec: str, num_classes: int | None = None) -> Graph:
+    """`num_classes` gives a paper backbone a fresh head (other models keep theirs)."""
     if spec in BACKBONES or spec.endswith(".json"):
-        return load_backbone(spec)
+        return load_backbone(spec, num_classes=num_classes)
     if spec.endswith(".onnx"):
         from .frontend.onnx import from_onnx
         from .frontend.to_graph import to_graph
