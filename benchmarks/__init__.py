@@ -1,0 +1,1 @@
+"""Experiments that take minutes, not seconds: run as `python -m benchmarks.<name>`."""
