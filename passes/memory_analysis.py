@@ -11,7 +11,7 @@ Parameters are reported apart from the arena: `param_bytes` (all), `updated_para
 (what training writes: the updated channel slices of int8 weights, biases, float
 parameters), which live in SRAM on a device while the rest can stay in flash.
 
-An element-wise op (`scale_channels`, `mask_grad`, `grad_add`) whose first input dies at
+What `main` returns (the loss) lives to the end.  An element-wise op (`scale_channels`, `mask_grad`, `grad_add`) whose first input dies at
 that op writes over it: the two share one buffer.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .training_graph import main_attr, op_bindings
+from .training_graph import main_attr, op_bindings, result_fields
 
 IN_PLACE_OPS = {"sgd_s8", "sgd_s32", "sgd_f32"}
 # Element-wise float ops that may write over their first input when it dies there.
@@ -52,6 +52,7 @@ class MemoryReport:
     ops: list[tuple[str, str]]      # (op, layer) of each op
     param_bytes: int
     updated_param_bytes: int
+    record_of: dict = field(default_factory=dict, repr=False)  # Relax var -> its Tensor (buffer)
     peak_bytes: int = field(init=False)
     peak_op: int = field(init=False)
 
@@ -65,7 +66,7 @@ class MemoryReport:
     def to_json(self) -> dict:
         return {"peak_bytes": self.peak_bytes, "peak_op": self.peak_op, "param_bytes": self.param_bytes,
                 "updated_param_bytes": self.updated_param_bytes,
-                "tensors": [t.__dict__ for t in self.tensors],
+                "tensors": [dict(t.__dict__) for t in self.tensors],
                 "ops": [{"index": i, "op": op, "layer": layer, "live_bytes": self.live[i]}
                         for i, (op, layer) in enumerate(self.ops)]}
 
@@ -78,11 +79,14 @@ def analyze(mod) -> MemoryReport:
     for i, b in enumerate(bindings):
         for arg in b.args:
             last_use[arg] = i
+    for out in result_fields(mod):  # what main returns lives to the end of the step
+        last_use[out] = len(bindings) - 1
     n_inputs = int(main_attr(mod, "num_input", 1))
     tensors = []
     sample = func.params[0]
     tensors.append(Tensor(sample.name, "input", "", tensor_bytes(sample.ty), 0, last_use.get(sample, 0)))
-    by_var = {sample: tensors[0]}
+    by_var = {sample: tensors[0]}  # the sample is copied into the arena at the start of a step
+    names = {sample.name}
     for b in bindings:
         if b.op in IN_PLACE_OPS:
             continue
@@ -93,7 +97,9 @@ def analyze(mod) -> MemoryReport:
             source.death = death  # the output takes over the dying input's buffer
             by_var[b.var] = source
             continue
-        by_var[b.var] = Tensor(b.var.name, b.op, b.layer, tensor_bytes(b.var.ty), i, death)
+        name = b.var.name if b.var.name not in names else f"{b.var.name}_{i}"  # Relax names may repeat
+        names.add(name)
+        by_var[b.var] = Tensor(name, b.op, b.layer, tensor_bytes(b.var.ty), i, death)
         tensors.append(by_var[b.var])
     live = [0] * len(bindings)
     for t in tensors:
@@ -102,7 +108,7 @@ def analyze(mod) -> MemoryReport:
     params = func.params[n_inputs:]
     param_bytes = sum(tensor_bytes(p.ty) for p in params)
     updated = _updated_param_bytes(mod, {p.name: p for p in params})
-    return MemoryReport(tensors, live, [(b.op, b.layer) for b in bindings], param_bytes, updated)
+    return MemoryReport(tensors, live, [(b.op, b.layer) for b in bindings], param_bytes, updated, by_var)
 
 
 def _updated_param_bytes(mod, params) -> int:

@@ -33,6 +33,10 @@ def sparse_update(mod, scheme: Scheme):
         if not 1 <= k <= channels:
             raise TinyTrainError(f"sparse_update: scheme {scheme.name!r} updates {k} input channels of "
                                  f"{name!r}, which has {channels}")
+        if binding.op == "linear_f32" and k != channels:  # linear_f32's gradient and sgd_f32 are whole
+            raise TinyTrainError(f"sparse_update: scheme {scheme.name!r} updates {k} of the {channels} input "
+                                 f"channels of the fp32 classifier {name!r}; a float classifier is updated "
+                                 f"whole (use ratio 1)")
         if binding.op == "conv2d_s8" and 1 < binding.attrs["groups"] < shape[0] and k < channels:
             raise TinyTrainError(f"sparse_update: channel slices of grouped (non-depthwise) conv {name!r} "
                                  f"are not supported; use ratio 1")

@@ -2,6 +2,7 @@
 
     tvm-tinytrain inspect MODEL [--json]
     tvm-tinytrain plan MODEL --scheme S [--num-classes N] [--json] [--dump DIR]
+    tvm-tinytrain compile MODEL --scheme S [--target T] --out DIR [--force]
     tvm-tinytrain convert-weights FILE.pkl [--out DIR] [--force]
 
 Errors the user can fix are printed as one line (no traceback) with exit status 2.
@@ -56,6 +57,33 @@ def _plan(args):
     print(format_report(report))
 
 
+def _compile(args):
+    from .codegen.emit import generate, write_project
+    from .passes.pipeline import build_training
+    from .schemes import resolve_scheme
+
+    graph = _quantized_model(args.model, args.num_classes)
+    program = build_training(graph, resolve_scheme(args.scheme, graph))
+    project = generate(program)
+    write_project(project, args.out, force=args.force, target=args.target)
+    m = project.memory
+    print(f"{graph.name} / {m['scheme']} -> {args.out} (target {args.target})")
+    print(f"  arena {m['arena_bytes']:,} B (first fit {m['first_fit_arena_bytes']:,} B, peak live "
+          f"{m['peak_live_bytes']:,} B), trained parameters in SRAM {m['updated_param_bytes']:,} B, "
+          f"constants in flash {m['const_bytes']:,} B")
+    print(f"  files: model.h model.c memory.json kernels/ host_main.c Makefile")
+
+
+def _quantized_model(spec, num_classes):
+    from .model_spec import load_model
+
+    graph = load_model(spec, num_classes=num_classes)
+    if graph.quantized:
+        return graph
+    raise TinyTrainError(f"{spec} is an fp32 model: quantize it first (tvm_tinytrain.quantize with calibration "
+                         f"images) and pass the int8 backbone .json, or use a paper backbone")
+
+
 def _convert(args):
     from .convert_weights import convert_pkl
 
@@ -81,6 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output (peak_bytes, tensors, ops)")
     p.add_argument("--dump", default=None, help="write the Relax module after every stage into this folder")
     p.set_defaults(run=_plan)
+    p = sub.add_parser("compile", help="generate the standalone C training program")
+    p.add_argument("model", help=f"MODEL: {FORMS}")
+    p.add_argument("--scheme", required=True, help="a preset or a scheme .json file")
+    p.add_argument("--target", default="host", choices=("host", "cortex-m7", "cortex-m4", "cortex-m55"))
+    p.add_argument("--num-classes", type=int, default=10, help="classes of a paper backbone's new head")
+    p.add_argument("--out", required=True, help="output folder (must be new or empty, or use --force)")
+    p.add_argument("--force", action="store_true", help="overwrite the generated files in a non-empty folder")
+    p.set_defaults(run=_compile)
     p = sub.add_parser("convert-weights", help="convert the paper's .pkl backbone into numpy-only npz + json")
     p.add_argument("file", help="the .pkl file (read with a restricted unpickler: numpy arrays only)")
     p.add_argument("--out", default=None, help="output folder (default: beside the .pkl)")

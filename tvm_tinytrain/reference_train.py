@@ -79,7 +79,7 @@ def stochastic_uniform(step: int, conv_index: int, n: int) -> torch.Tensor:
 def bias_limit(fan_in: int) -> int:
     """|bias| bound that keeps the int32 accumulator from overflowing for any int8 weights
     (docs/training-semantics.md, "Updates")."""
-    return 2**31 - 1 - 255 * 127 * fan_in
+    return 2**31 - 1 - 255 * 128 * fan_in
 
 
 def _pair(v) -> tuple[int, int]:

@@ -25,8 +25,8 @@ def add_requant(a_q: QParams, b_q: QParams, out_q: QParams) -> dict:
 
 def bias_limit(fan_in: int) -> int:
     """The largest |bias| for which bias + sum((x - x_zero) * w) fits int32 for ANY int8 weights
-    of that fan-in (|x - x_zero| <= 255, |w| <= 127), so training can change weights freely."""
-    return 2**31 - 1 - 255 * 127 * fan_in
+    of that fan-in (|x - x_zero| <= 255, |w| <= 128), so training can change weights freely."""
+    return 2**31 - 1 - 255 * 128 * fan_in
 
 
 def overflow_safe_bias(bias: np.ndarray, weight: np.ndarray) -> np.ndarray:

@@ -1,0 +1,303 @@
+"""Emit a standalone C99 project for a training program: model.h, model.c, memory.json.
+
+The generated body is straight-line kernel calls, one per tt op of the final Relax
+`main` (after `reorder`), each preceded by a comment naming its layer and op.  Tensors live
+in one static arena at offsets from `planner.py`; frozen weights are `const` (flash on a
+board), trained parameters and their state are plain statics (SRAM).  No malloc, no TVM.
+
+    float tt_train_step(const int8_t *input, int32_t label);   /* returns the loss */
+    void  tt_predict(const int8_t *input, <logits type> *logits);
+    void  tt_set_learning_rates(float lr_weight, float lr_bias);
+    const tt_param *tt_params(int32_t *count);                  /* read back trained params */
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tvm_tinytrain._tvm import Constant
+from tvm_tinytrain.errors import UnsupportedOpError
+from tvm_tinytrain.passes.memory_analysis import IN_PLACE_OPS, analyze
+from tvm_tinytrain.passes.training_graph import main_attr, op_bindings, result_fields
+from tvm_tinytrain.quantize.lower import to_relax
+
+from .planner import ArenaPlanner
+from .templates import CALLS, c_float
+
+C_TYPES = {"int8": "int8_t", "int16": "int16_t", "int32": "int32_t", "int64": "int64_t", "uint32": "uint32_t",
+           "float32": "float", "bool": "uint8_t", "uint8": "uint8_t"}
+
+
+@dataclass
+class Project:
+    files: dict[str, str]
+    memory: dict
+
+
+def generate(program) -> Project:
+    """The C project of a `passes.pipeline.TrainingProgram`."""
+    emitter = _Emitter(program)
+    return emitter.run()
+
+
+class _Emitter:
+    def __init__(self, program):
+        self.program = program
+        self.graph = program.graph
+        self.train_mod = program.mod
+        self.predict_mod, _ = to_relax(self.graph, params_as_inputs=True)
+        self.consts: dict[bytes, str] = {}
+        self.const_defs: list[str] = []
+        self.params = program.params
+        self.updated = set(main_attr(self.train_mod, "tt.updates", []))
+
+    # -- storage -----------------------------------------------------------------------
+    def _param_symbol(self, name: str) -> str:
+        return "tt_p_" + name.replace(".", "_")
+
+    def _const(self, value: np.ndarray) -> str:
+        value = np.ascontiguousarray(value)
+        if value.dtype == np.int64:  # requantize multipliers (< 2**31) and shifts
+            value = value.astype(np.int32)
+        key = value.dtype.str.encode() + value.tobytes()
+        if key not in self.consts:
+            name = f"tt_c{len(self.consts)}"
+            self.consts[key] = name
+            self.const_defs.append(f"static const {C_TYPES[str(value.dtype)]} {name}[{max(value.size, 1)}] = "
+                                   f"{_c_array(value)};")
+        return self.consts[key]
+
+    def _plan(self, mod, first_op_index: int):
+        report = analyze(mod)
+        planner = ArenaPlanner()
+        for t in report.tensors:
+            planner.add_buffer(t.name, t.bytes, first_op_index + t.birth, first_op_index + t.death)
+        planner.plan()
+        return report, planner
+
+    # -- body --------------------------------------------------------------------------
+    def _function_body(self, mod, planner, report):
+        params = {p.name: p for p in mod["main"].params}
+        sample = mod["main"].params[0]
+        x_buffer = f"((int8_t *)(tt_arena + {planner.offset_of(report.record_of[sample].name)}))"
+        exprs = {sample: x_buffer}
+        lines = [f"    memcpy({x_buffer}, input, TT_INPUT_BYTES);  /* the sample lives in the arena */"]
+        for b in op_bindings(mod):
+            args = [self._arg(arg, exprs, params) for arg in b.args]
+            if b.op in IN_PLACE_OPS:
+                out = args[0]  # the update writes the parameter it reads
+            else:
+                record = report.record_of[b.var]
+                out = f"(({C_TYPES[str(b.var.ty.dtype)]} *)(tt_arena + {planner.offset_of(record.name)}))"
+            exprs[b.var] = out
+            template = CALLS.get(b.op)
+            if template is None:
+                raise UnsupportedOpError(f"codegen: tt op {b.op!r} (layer {b.layer!r}) has no C kernel")
+            lines.append(f"    /* {b.layer or '-'}: {b.op} */")
+            lines.append("    " + template(b, args, out))
+        return lines, exprs
+
+    def _arg(self, arg, exprs, params):
+        if isinstance(arg, Constant):
+            return self._const(arg.value.numpy())
+        if arg in exprs:
+            return exprs[arg]
+        name = arg.name
+        if name in ("label", "lr_weight", "lr_bias", "step"):
+            return {"label": "label", "lr_weight": "tt_lr_weight", "lr_bias": "tt_lr_bias", "step": "tt_step"}[name]
+        if name in self.params:
+            return self._param_symbol(name)
+        raise UnsupportedOpError(f"codegen: cannot place argument {name!r}")
+
+    # -- files -------------------------------------------------------------------------
+    def run(self) -> Project:
+        train_report, train_plan = self._plan(self.train_mod, 0)
+        predict_report, predict_plan = self._plan(self.predict_mod, 0)
+        train_lines, train_exprs = self._function_body(self.train_mod, train_plan, train_report)
+        predict_lines, predict_exprs = self._function_body(self.predict_mod, predict_plan, predict_report)
+        arena = max(train_plan.arena_bytes, predict_plan.arena_bytes)
+        loss_expr = train_exprs[result_fields(self.train_mod)[0]]
+        logits_var = result_fields(self.predict_mod)[0]
+        logits_expr = predict_exprs[logits_var]
+        fp32_head = self.program.scheme.fp32_classifier
+        n_classes = self.graph.num_classes
+        param_defs, table = self._param_defs()
+        model_c = _MODEL_C.format(
+            consts="\n".join(self.const_defs), params="\n".join(param_defs), arena=arena,
+            input_bytes=int(np.prod(self.graph.input_shape)), train="\n".join(train_lines), loss=loss_expr,
+            predict="\n".join(predict_lines), logits=logits_expr, n_classes=n_classes,
+            table=",\n".join(table), n_params=len(table), lr_weight=c_float(self.program.scheme.lr_weight),
+            lr_bias=c_float(self.program.scheme.lr_bias),
+            logits_type="int8_t")
+        model_h = _MODEL_H.format(input_bytes=int(np.prod(self.graph.input_shape)), n_classes=n_classes,
+                                  arena=arena, model=self.graph.name, scheme=self.program.scheme.name)
+        const_bytes = sum(_nbytes(v) for n, v in self.params.items() if n not in self.updated)
+        const_bytes += sum(int(len(k)) - 3 for k in self.consts)  # dtype tag is 3 bytes of the key
+        memory = {
+            "model": self.graph.name, "scheme": self.program.scheme.name,
+            "arena_bytes": arena, "train_arena_bytes": train_plan.arena_bytes,
+            "predict_arena_bytes": predict_plan.arena_bytes,
+            "first_fit_arena_bytes": train_plan.baseline_bytes, "peak_live_bytes": train_report.peak_bytes,
+            "updated_param_bytes": sum(_nbytes(self.params[n]) for n in self.updated),
+            "const_bytes": const_bytes,
+            "plan": [{"tensor": b.name, "offset": b.offset, "size": b.size, "first_op": b.first, "last_op": b.last}
+                     for b in sorted(train_plan.buffers.values(), key=lambda b: b.offset)],
+            "fp32_classifier": bool(fp32_head),
+            "trained_params": [{"name": n, "dtype": str(np.asarray(self.params[n]).dtype),
+                                "shape": list(np.shape(self.params[n]))}
+                               for n in self.params if n in self.updated],
+            "input_shape": list(self.graph.input_shape), "num_classes": n_classes,
+        }
+        return Project({"model.c": model_c, "model.h": model_h, "memory.json": json.dumps(memory, indent=1)}, memory)
+
+    def _param_defs(self):
+        defs, table = [], []
+        for name, value in self.params.items():
+            value = np.asarray(value)
+            ctype = C_TYPES[str(value.dtype)]
+            storage = "static" if name in self.updated else "static const"
+            symbol = self._param_symbol(name)
+            defs.append(f"{storage} {ctype} {symbol}[{value.size}] = {_c_array(value)};")
+            if name in self.updated:
+                table.append(f'    {{"{name}", (void *){symbol}, {_nbytes(value)}u}}')
+        return defs, table
+
+
+def _nbytes(value) -> int:
+    return int(np.asarray(value).nbytes)
+
+
+def _c_array(value: np.ndarray) -> str:
+    flat = np.asarray(value).reshape(-1)
+    if flat.dtype == np.float32:
+        if not np.all(np.isfinite(flat)):
+            raise UnsupportedOpError("codegen: a float parameter or constant is not finite")
+        items = [c_float(v) for v in flat]
+    else:
+        items = [str(int(v)) for v in flat]
+    lines = [", ".join(items[i:i + 16]) for i in range(0, len(items), 16)]
+    return "{\n    " + ",\n    ".join(lines) + "\n}" if lines else "{0}"
+
+
+def write_project(project: Project, out: Path, force: bool = False, target: str = "host"):
+    """Write the generated files, the kernel library and a Makefile into `out`.
+
+    A folder that already holds files is refused unless `force`; even then only the files
+    this function writes are replaced, nothing else in the folder is touched."""
+    from tvm_tinytrain.errors import TinyTrainError
+
+    from .host_build import CFLAGS, KERNEL_DIR
+
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not force:
+        present = sorted(p.name for p in out.iterdir())
+        raise TinyTrainError(f"compile: output folder {out} is not empty ({', '.join(present[:5])}); choose a "
+                             f"new folder or pass --force to overwrite the generated files (other files in it "
+                             f"are never touched)")
+    (out / "kernels").mkdir(parents=True, exist_ok=True)
+    for name, text in project.files.items():
+        (out / name).write_text(text)
+    for src in sorted(KERNEL_DIR.glob("*.[ch]")):
+        (out / "kernels" / src.name).write_text(src.read_text())
+    (out / "host_main.c").write_text((Path(__file__).resolve().parent / "host_main.c").read_text())
+    (out / "Makefile").write_text(_MAKEFILE.format(cflags=" ".join(CFLAGS), target=target))
+
+
+_MAKEFILE = """# Generated by tvm-tinytrain (target {target}). `make` builds the host runner.
+CC ?= gcc
+CFLAGS ?= {cflags} -Ikernels -I.
+host_runner: model.c host_main.c $(wildcard kernels/*.c)
+\t$(CC) $(CFLAGS) $^ -o $@ -lm
+.PHONY: clean
+clean:
+\trm -f host_runner
+"""
+
+_MODEL_H = """/* Generated by tvm-tinytrain for {model} with scheme {scheme}. Do not edit. */
+#ifndef TT_MODEL_H
+#define TT_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TT_INPUT_BYTES {input_bytes}
+#define TT_NUM_CLASSES {n_classes}
+#define TT_ARENA_BYTES {arena}
+
+typedef struct {{
+    const char *name;   /* "<layer>.weight" / "<layer>.bias" */
+    void *data;         /* int8 weights, int32 biases, or float32 (fp32 classifier) */
+    uint32_t bytes;
+}} tt_param;
+
+/* One SGD step on one sample (int8 (3, H, W) input, class label); returns the loss. */
+float tt_train_step(const int8_t *input, int32_t label);
+/* int8 logits (real value = scale * (q - zero) of the classifier's output). */
+void tt_predict(const int8_t *input, int8_t *logits);
+void tt_set_learning_rates(float lr_weight, float lr_bias);
+/* 0, or the line of model.c whose kernel rejected its arguments (a codegen bug). */
+int32_t tt_error(void);
+/* The parameters training writes, to read back or save. */
+const tt_param *tt_params(int32_t *count);
+
+#endif
+"""
+
+_MODEL_C = """/* Generated by tvm-tinytrain. Straight-line kernel calls over one static arena. */
+#include <string.h>
+
+#include "model.h"
+#include "tt_kernels.h"
+
+/* ---- constants (flash) ---- */
+{consts}
+
+/* ---- parameters: const = frozen (flash), non-const = trained (SRAM) ---- */
+{params}
+
+/* A kernel that rejects its arguments records the generated line; tt_error() reports it. */
+static int32_t tt_error_line = 0;
+#define TT_CALL(call) do {{ if ((call) != TT_OK && tt_error_line == 0) tt_error_line = __LINE__; }} while (0)
+
+static uint8_t tt_arena[{arena}] __attribute__((aligned(8)));
+static float tt_lr_weight = {lr_weight};
+static float tt_lr_bias = {lr_bias};
+static uint32_t tt_step = 0;
+
+static const tt_param tt_param_table[] = {{
+{table}
+}};
+
+void tt_set_learning_rates(float lr_weight, float lr_bias)
+{{
+    tt_lr_weight = lr_weight;
+    tt_lr_bias = lr_bias;
+}}
+
+int32_t tt_error(void)
+{{
+    return tt_error_line;
+}}
+
+const tt_param *tt_params(int32_t *count)
+{{
+    *count = {n_params};
+    return tt_param_table;
+}}
+
+float tt_train_step(const int8_t *input, int32_t label)
+{{
+{train}
+    tt_step++;
+    return *{loss};
+}}
+
+void tt_predict(const int8_t *input, int8_t *logits)
+{{
+{predict}
+    memcpy(logits, {logits}, {n_classes});
+}}
+"""

@@ -1,0 +1,35 @@
+/* Private helpers of the float (backward / update) kernels: static inline, not part of the API. */
+#ifndef TT_FLOAT_UTIL_H
+#define TT_FLOAT_UTIL_H
+
+#include <stdint.h>
+
+#include "tt_kernels.h"
+
+/* Output positions [*lo, *hi) along one axis whose input position o * stride + tap - pad lies
+ * inside [0, n_in): the positions where kernel tap `tap` reads the input rather than padding. */
+static inline void tt_tap_range(int32_t tap, int32_t pad, int32_t stride, int32_t n_in, int32_t n_out,
+                                int32_t *lo, int32_t *hi)
+{
+    int32_t first = pad - tap;            /* o * stride >= first */
+    int32_t last = n_in - 1 + pad - tap;  /* o * stride <= last */
+    int32_t a = first <= 0 ? 0 : (first + stride - 1) / stride;
+    int32_t b = last < 0 ? 0 : last / stride + 1;
+    if (b > n_out) b = n_out;
+    if (b < a) b = a;
+    *lo = a;
+    *hi = b;
+}
+
+/* 1 if `out` is the output of a window kh x kw with these stride/padding over `in` (spatially). */
+static inline int tt_window_dims_ok(tt_dims in, tt_dims out, int32_t kh, int32_t kw, const tt_conv_params *p)
+{
+    if (in.c <= 0 || in.h <= 0 || in.w <= 0 || out.c <= 0 || out.h <= 0 || out.w <= 0 || kh <= 0 || kw <= 0)
+        return 0;
+    if (p->stride <= 0 || p->pad_top < 0 || p->pad_left < 0 || p->pad_bottom < 0 || p->pad_right < 0)
+        return 0;
+    int32_t hp = in.h + p->pad_top + p->pad_bottom, wp = in.w + p->pad_left + p->pad_right;
+    return hp >= kh && wp >= kw && out.h == (hp - kh) / p->stride + 1 && out.w == (wp - kw) / p->stride + 1;
+}
+
+#endif /* TT_FLOAT_UTIL_H */

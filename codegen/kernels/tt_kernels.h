@@ -1,0 +1,137 @@
+/*
+ * tvm-tinytrain C kernel library: one kernel per tt op (tvm_tinytrain/ops/), C99, no malloc.
+ *
+ * Conventions
+ * - Tensors are batch 1, channel-major (C, H, W), contiguous. Shapes are passed as tt_dims.
+ * - int8 arithmetic is exactly docs/int8-semantics.md (bit for bit with the numpy reference
+ *   and the TVM build); float kernels compute docs/training-semantics.md in float32
+ *   (summation order may differ from TVM's; results agree to ~1e-6 relative).
+ * - Requantize: out = clamp(((int64)acc * mult + (1 << (shift - 1))) >> shift) + zero, lo, hi),
+ *   mult in [2^30, 2^31), shift in [1, 62].
+ * - Every kernel returns TT_OK or a negative TT_ERR_* (bad argument); kernels that need
+ *   scratch memory have a tt_<name>_get_buffer_size companion and take `scratch`.
+ * - Portable C always exists; Cortex-M DSP paths (arm_acle.h: __smlad, __sxtb16, __ssat) sit
+ *   behind `#if TT_USE_DSP` in the same file and must give the same result bit for bit.
+ * - Masks (clamp gradients) are bit-packed: bit i of byte i/8 (LSB first) is element i.
+ * - Kernels whose output may alias an input say so ("out may alias ...").
+ */
+#ifndef TT_KERNELS_H
+#define TT_KERNELS_H
+
+#include <stdint.h>
+
+#if defined(__ARM_FEATURE_DSP) && !defined(TT_NO_DSP)
+#define TT_USE_DSP 1
+#else
+#define TT_USE_DSP 0
+#endif
+
+#define TT_OK 0
+#define TT_ERR_ARG (-1)
+
+typedef struct {
+    int32_t c, h, w;
+} tt_dims;
+
+typedef struct {
+    int32_t stride;
+    int32_t pad_top, pad_left, pad_bottom, pad_right;
+    int32_t groups;
+} tt_conv_params;
+
+typedef struct {
+    int32_t x_zero, y_zero;
+    int32_t act_min, act_max;
+} tt_quant_params;
+
+/* ---- forward, int8 ----------------------------------------------------------------- */
+
+/* Any conv (dispatches to the 1x1 / depthwise / general kernels). w: (out.c, in.c/groups, kh, kw). */
+int tt_conv2d_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh, int32_t kw, const int32_t *bias,
+                 const int32_t *mult, const int32_t *shift, const tt_conv_params *conv,
+                 const tt_quant_params *q, int8_t *y, tt_dims out);
+int tt_conv2d_1x1_s8(const int8_t *x, tt_dims in, const int8_t *w, const int32_t *bias, const int32_t *mult,
+                     const int32_t *shift, const tt_conv_params *conv, const tt_quant_params *q, int8_t *y,
+                     tt_dims out);
+int tt_depthwise_conv2d_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh, int32_t kw,
+                           const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                           const tt_conv_params *conv, const tt_quant_params *q, int8_t *y, tt_dims out);
+int tt_conv2d_general_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh, int32_t kw,
+                         const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                         const tt_conv_params *conv, const tt_quant_params *q, int8_t *y, tt_dims out);
+/* y (out_features) = requant(w (out_features, in_features) . (x - x_zero) + bias) */
+int tt_linear_s8(const int8_t *x, int32_t in_features, const int8_t *w, const int32_t *bias,
+                 const int32_t *mult, const int32_t *shift, int32_t out_features, const tt_quant_params *q,
+                 int8_t *y);
+/* y = clamp(((a - a_zero) * mult_a + (b - b_zero) * mult_b + round) >> shift) + y_zero) */
+int tt_add_s8(const int8_t *a, const int8_t *b, int32_t n, int32_t a_zero, int32_t b_zero, int32_t mult_a,
+              int32_t mult_b, int32_t shift, const tt_quant_params *q, int8_t *y);
+/* Global average pool: y[c] = round_half_even(sum_hw x[c] / (h * w)). */
+int tt_avgpool_s8(const int8_t *x, tt_dims in, int8_t *y);
+int tt_maxpool_s8(const int8_t *x, tt_dims in, int32_t kernel, const tt_conv_params *pool, int8_t *y,
+                  tt_dims out);
+/* out[i] = scale * (x[i] - zero) */
+int tt_dequantize_s8(const int8_t *x, int32_t n, float scale, int32_t zero, float *out);
+/* fp32 classifier on int8 features: y = W (x_scale (x - x_zero)) + B */
+int tt_linear_f32(const int8_t *x, int32_t in_features, float x_scale, int32_t x_zero, const float *w,
+                  const float *b, int32_t out_features, float *y);
+
+/* ---- loss --------------------------------------------------------------------------- */
+
+int tt_cross_entropy_f32(const float *logits, int32_t n, int32_t label, float *loss);
+/* dlogits = softmax(logits) - onehot(label) */
+int tt_cross_entropy_grad_f32(const float *logits, int32_t n, int32_t label, float *dlogits);
+
+/* ---- backward, float32 gradients of real values ----------------------------------- */
+
+/* mask bit i = (act_min < y[i] < act_max); mask has (n + 7) / 8 bytes */
+int tt_clamp_mask_s8(const int8_t *y, int32_t n, int32_t act_min, int32_t act_max, uint8_t *mask);
+/* out[i] = mask bit i ? g[i] : 0; out may alias g */
+int tt_mask_grad_f32(const float *g, const uint8_t *mask, int32_t n, float *out);
+/* out = a + b; out may alias a */
+int tt_grad_add_f32(const float *a, const float *b, int32_t n, float *out);
+/* out = x[:k] (the k leading channels) */
+int tt_channel_slice_s8(const int8_t *x, tt_dims in, int32_t k, int8_t *out);
+/* dx (in) = conv_transpose(d (out), w_scale[o] * w) */
+int tt_conv2d_grad_input_f32(const float *d, tt_dims out, const int8_t *w, int32_t kh, int32_t kw,
+                             const float *w_scale, const tt_conv_params *conv, float *dx, tt_dims in);
+/* dw = sum over positions of d[o] * x_scale (x[i] - x_zero); x holds the k leading input channels
+ * (x_dims.c == k). Output (out.c, k, kh, kw), or (k, 1, kh, kw) if depthwise (uses d[:k]). */
+int tt_conv2d_grad_weight_f32(const int8_t *x, tt_dims x_dims, int32_t x_zero, float x_scale, const float *d,
+                              tt_dims out, int32_t kh, int32_t kw, const tt_conv_params *conv,
+                              int32_t depthwise, float *dw);
+/* dx (in_features) = d (out_features) . (w_scale[o] * w) */
+int tt_linear_grad_input_f32(const float *d, int32_t out_features, const int8_t *w, const float *w_scale,
+                             int32_t in_features, float *dx);
+/* dw (out_features, k) = d^T . x_scale (x[:k] - x_zero) */
+int tt_linear_grad_weight_f32(const int8_t *x, int32_t k, int32_t x_zero, float x_scale, const float *d,
+                              int32_t out_features, float *dw);
+/* db[c] = sum over spatial of d[c] */
+int tt_bias_grad_f32(const float *d, int32_t channels, int32_t spatial, float *db);
+/* out[c][i] = g[c][i] * scale[c]; out may alias g */
+int tt_scale_channels_f32(const float *g, int32_t channels, int32_t inner, const float *scale, float *out);
+/* dx[c][h][w] = g[c] / (in.h * in.w) */
+int tt_avgpool_grad_f32(const float *g, tt_dims in, float *dx);
+/* g routed to the first maximum (row-major) of each window, summed over overlapping windows */
+int tt_maxpool_grad_f32(const float *g, tt_dims out, const int8_t *x, tt_dims in, int32_t kernel,
+                        const tt_conv_params *pool, float *dx);
+/* fp32 classifier: dx = g . W ; dW = g^T . x_scale (x - x_zero) */
+int tt_linear_f32_grad_input(const float *g, int32_t out_features, const float *w, int32_t in_features,
+                             float *dx);
+int tt_linear_f32_grad_weight(const int8_t *x, int32_t in_features, float x_scale, int32_t x_zero,
+                              const float *g, int32_t out_features, float *dw);
+
+/* ---- in-place SGD ----------------------------------------------------------------- */
+
+/* int8 weight slice with stochastic rounding (docs/training-semantics.md). w: (rows, cols, inner)
+ * where the update touches w[:, :k, :] (depthwise: rows are channels and the slice is w[:k]:
+ * pass depthwise = 1, cols = 1, k = channels updated). g is the contiguous slice. */
+int tt_sgd_s8(int8_t *w, const float *g, int32_t rows, int32_t cols, int32_t inner, int32_t k,
+              int32_t depthwise, float lr, uint32_t step, int32_t conv_index);
+/* b = clamp(b - round_half_even(lr * g), -limit, limit) */
+int tt_sgd_s32(int32_t *b, const float *g, int32_t n, float lr, int32_t limit);
+int tt_sgd_f32(float *p, const float *g, int32_t n, float lr);
+/* The uniform number in [0, 1) of element `index` (exposed for tests). */
+float tt_stochastic_uniform(uint32_t index, uint32_t step, int32_t conv_index);
+
+#endif /* TT_KERNELS_H */

@@ -1,0 +1,217 @@
+"""One C call per tt op: `CALLS[op](binding, args, out) -> str`.
+
+`args` are C expressions for the op's arguments (arena pointers, parameter arrays,
+constants, `tt_lr_weight`, ...), `out` the C expression of its output buffer.  Shapes
+and attributes come from the Relax binding (`binding.args[i].ty`, `binding.attrs`).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _shape(expr) -> list[int]:
+    return [int(s) for s in expr.ty.shape]
+
+
+def _n(expr) -> int:
+    return int(np.prod(_shape(expr))) if _shape(expr) else 1
+
+
+def _dims(expr) -> str:
+    shape = _shape(expr)
+    c, h, w = (shape[1:] + [1, 1, 1])[:3] if len(shape) >= 2 else (shape[0], 1, 1)
+    return f"(tt_dims){{{c}, {h}, {w}}}"
+
+
+def c_float(v) -> str:
+    """A float32 as a C literal that reads back to the same float (9 significant digits)."""
+    text = f"{float(np.float32(v)):.9g}"
+    return (text if any(c in text for c in ".en") else text + ".0") + "f"
+
+
+_f = c_float
+
+
+def _conv_params(a, groups=None) -> str:
+    top, left, bottom, right = a["padding"]
+    g = a.get("groups", 1) if groups is None else groups
+    return f"static const tt_conv_params p = {{{a['stride']}, {top}, {left}, {bottom}, {right}, {g}}};"
+
+
+def _quant(a, x_zero=None) -> str:
+    xz = a.get("x_zero", 0) if x_zero is None else x_zero
+    return f"static const tt_quant_params q = {{{xz}, {a['y_zero']}, {a['act_min']}, {a['act_max']}}};"
+
+
+def _block(*parts) -> str:
+    return "{ " + " ".join(parts) + " }"
+
+
+def conv2d_s8(b, args, out):
+    x, w, bias, mult, shift = args
+    a = b.attrs
+    kh, kw = _shape(b.args[1])[2:]
+    return _block(_conv_params(a), _quant(a),
+                  f"TT_CALL(tt_conv2d_s8({x}, {_dims(b.args[0])}, {w}, {kh}, {kw}, {bias}, {mult}, {shift}, &p, &q, "
+                  f"{out}, {_dims(b.var)}));")
+
+
+def linear_s8(b, args, out):
+    x, w, bias, mult, shift = args
+    o, i = _shape(b.args[1])
+    return _block(_quant(b.attrs),
+                  f"TT_CALL(tt_linear_s8({x}, {i}, {w}, {bias}, {mult}, {shift}, {o}, &q, {out}));")
+
+
+def add_s8(b, args, out):
+    a = b.attrs
+    return _block(_quant(a, x_zero=0),
+                  f"TT_CALL(tt_add_s8({args[0]}, {args[1]}, {_n(b.var)}, {a['a_zero']}, {a['b_zero']}, "
+                  f"{a['multiplier_a']}, {a['multiplier_b']}, {a['shift']}, &q, {out}));")
+
+
+def avgpool_s8(b, args, out):
+    return f"TT_CALL(tt_avgpool_s8({args[0]}, {_dims(b.args[0])}, {out}));"
+
+
+def maxpool_s8(b, args, out):
+    a = b.attrs
+    return _block(_conv_params(a, groups=1),
+                  f"TT_CALL(tt_maxpool_s8({args[0]}, {_dims(b.args[0])}, {a['kernel']}, &p, {out}, {_dims(b.var)}));")
+
+
+def copy(b, args, out):
+    return f"memcpy({out}, {args[0]}, {_n(b.var) * np.dtype(str(b.var.ty.dtype)).itemsize});"
+
+
+def dequantize(b, args, out):
+    a = b.attrs
+    return f"TT_CALL(tt_dequantize_s8({args[0]}, {_n(b.var)}, {_f(a['scale'])}, {a['zero']}, {out}));"
+
+
+def linear_f32(b, args, out):
+    a = b.attrs
+    o, i = _shape(b.args[1])
+    return (f"TT_CALL(tt_linear_f32({args[0]}, {i}, {_f(a['x_scale'])}, {a['x_zero']}, {args[1]}, {args[2]}, "
+            f"{o}, {out}));")
+
+
+def cross_entropy(b, args, out):
+    return f"TT_CALL(tt_cross_entropy_f32({args[0]}, {_n(b.args[0])}, {args[1]}, {out}));"
+
+
+def cross_entropy_grad(b, args, out):
+    return f"TT_CALL(tt_cross_entropy_grad_f32({args[0]}, {_n(b.args[0])}, {args[1]}, {out}));"
+
+
+def clamp_mask(b, args, out):
+    a = b.attrs
+    return f"TT_CALL(tt_clamp_mask_s8({args[0]}, {_n(b.args[0])}, {a['act_min']}, {a['act_max']}, {out}));"
+
+
+def mask_grad(b, args, out):
+    return f"TT_CALL(tt_mask_grad_f32({args[0]}, {args[1]}, {_n(b.var)}, {out}));"
+
+
+def grad_add(b, args, out):
+    return f"TT_CALL(tt_grad_add_f32({args[0]}, {args[1]}, {_n(b.var)}, {out}));"
+
+
+def channel_slice(b, args, out):
+    return f"TT_CALL(tt_channel_slice_s8({args[0]}, {_dims(b.args[0])}, {b.attrs['k']}, {out}));"
+
+
+def conv2d_grad_input(b, args, out):
+    a = b.attrs
+    kh, kw = _shape(b.args[1])[2:]
+    return _block(_conv_params(a),
+                  f"TT_CALL(tt_conv2d_grad_input_f32({args[0]}, {_dims(b.args[0])}, {args[1]}, {kh}, {kw}, {args[2]}, "
+                  f"&p, {out}, {_dims(b.var)}));")
+
+
+def conv2d_grad_weight(b, args, out):
+    a = b.attrs
+    kh, kw = a["kernel"]
+    return _block(_conv_params(a, groups=1),
+                  f"TT_CALL(tt_conv2d_grad_weight_f32({args[0]}, {_dims(b.args[0])}, {a['x_zero']}, {_f(a['x_scale'])}, "
+                  f"{args[1]}, {_dims(b.args[1])}, {kh}, {kw}, &p, {a['depthwise']}, {out}));")
+
+
+def linear_grad_input(b, args, out):
+    o, i = _shape(b.args[1])
+    return f"TT_CALL(tt_linear_grad_input_f32({args[0]}, {o}, {args[1]}, {args[2]}, {i}, {out}));"
+
+
+def linear_grad_weight(b, args, out):
+    a = b.attrs
+    k = _shape(b.args[0])[1]
+    o = _shape(b.args[1])[1]
+    return (f"TT_CALL(tt_linear_grad_weight_f32({args[0]}, {k}, {a['x_zero']}, {_f(a['x_scale'])}, {args[1]}, "
+            f"{o}, {out}));")
+
+
+def bias_grad(b, args, out):
+    shape = _shape(b.args[0])
+    spatial = int(np.prod(shape[2:])) if len(shape) > 2 else 1
+    return f"TT_CALL(tt_bias_grad_f32({args[0]}, {shape[1]}, {spatial}, {out}));"
+
+
+def scale_channels(b, args, out):
+    shape = _shape(b.args[0])
+    inner = int(np.prod(shape[1:])) if len(shape) > 1 else 1
+    return f"TT_CALL(tt_scale_channels_f32({args[0]}, {shape[0]}, {inner}, {args[1]}, {out}));"
+
+
+def avgpool_grad(b, args, out):
+    return f"TT_CALL(tt_avgpool_grad_f32({args[0]}, {_dims(b.var)}, {out}));"
+
+
+def maxpool_grad(b, args, out):
+    a = b.attrs
+    return _block(_conv_params(a, groups=1),
+                  f"TT_CALL(tt_maxpool_grad_f32({args[0]}, {_dims(b.args[0])}, {args[1]}, {_dims(b.args[1])}, "
+                  f"{a['kernel']}, &p, {out}));")
+
+
+def linear_f32_grad_input(b, args, out):
+    o, i = _shape(b.args[1])
+    return f"TT_CALL(tt_linear_f32_grad_input({args[0]}, {o}, {args[1]}, {i}, {out}));"
+
+
+def linear_f32_grad_weight(b, args, out):
+    a = b.attrs
+    i = _shape(b.args[0])[1]
+    o = _shape(b.args[1])[1]
+    return (f"TT_CALL(tt_linear_f32_grad_weight({args[0]}, {i}, {_f(a['x_scale'])}, {a['x_zero']}, {args[1]}, "
+            f"{o}, {out}));")
+
+
+def sgd_s8(b, args, out):
+    a = b.attrs
+    shape = _shape(b.args[0])
+    inner = int(np.prod(shape[2:])) if len(shape) > 2 else 1
+    cols = 1 if a["depthwise"] else shape[1]
+    return (f"TT_CALL(tt_sgd_s8({args[0]}, {args[1]}, {shape[0]}, {cols}, {inner}, {a['k']}, {a['depthwise']}, "
+            f"{args[2]}, {args[3]}, {a['conv_index']}));")
+
+
+def sgd_s32(b, args, out):
+    return f"TT_CALL(tt_sgd_s32({args[0]}, {args[1]}, {_n(b.args[0])}, {args[2]}, {b.attrs['limit']}));"
+
+
+def sgd_f32(b, args, out):
+    return f"TT_CALL(tt_sgd_f32({args[0]}, {args[1]}, {_n(b.args[0])}, {args[2]}));"
+
+
+CALLS = {
+    "conv2d_s8": conv2d_s8, "linear_s8": linear_s8, "add_s8": add_s8, "avgpool_s8": avgpool_s8,
+    "maxpool_s8": maxpool_s8, "flatten": copy, "dequantize": dequantize, "linear_f32": linear_f32,
+    "cross_entropy": cross_entropy, "cross_entropy_grad": cross_entropy_grad, "clamp_mask": clamp_mask,
+    "mask_grad": mask_grad, "grad_add": grad_add, "channel_slice": channel_slice,
+    "conv2d_grad_input": conv2d_grad_input, "conv2d_grad_weight": conv2d_grad_weight,
+    "linear_grad_input": linear_grad_input, "linear_grad_weight": linear_grad_weight, "bias_grad": bias_grad,
+    "scale_channels": scale_channels, "avgpool_grad": avgpool_grad, "maxpool_grad": maxpool_grad,
+    "reshape_grad": copy, "linear_f32_grad_input": linear_f32_grad_input,
+    "linear_f32_grad_weight": linear_f32_grad_weight, "linear_f32_grad_bias": copy,
+    "sgd_s8": sgd_s8, "sgd_s32": sgd_s32, "sgd_f32": sgd_f32,
+}

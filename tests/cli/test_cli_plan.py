@@ -1,0 +1,61 @@
+"""`tvm-tinytrain plan`: the memory plan of a scheme's training graph, as JSON or text,
+the dumped stages, and one-line errors."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tvm_tinytrain.backbones import load_backbone
+from tvm_tinytrain.cli import main
+from tvm_tinytrain.passes.pipeline import STAGES, build_training
+from tvm_tinytrain.schemes import resolve_scheme
+
+
+@pytest.fixture(scope="module")
+def expected():
+    graph = load_backbone("mcunet-5fps", num_classes=10)
+    return build_training(graph, resolve_scheme("paper-100kb", graph)).memory
+
+
+def test_plan_json_peak_matches_the_pipeline(capsys, expected, tmp_path):
+    assert main(["plan", "mcunet-5fps", "--scheme", "paper-100kb", "--json", "--dump", str(tmp_path)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["model"] == "mcunet-5fps" and data["scheme"] == "paper-99kb"  # the nearest paper scheme
+    assert data["peak_bytes"] == expected.peak_bytes > 0
+    assert data["updated_param_bytes"] == expected.updated_param_bytes
+    assert len(data["ops"]) == len(expected.ops)
+    dumped = sorted(p.name for p in tmp_path.iterdir())
+    assert dumped == [f"{i:02d}_{stage}.py" for i, stage in enumerate(STAGES)]
+    assert dumped[0] == "00_lower.py" and dumped[-1] == "06_reorder.py"
+    for name in dumped:
+        text = (tmp_path / name).read_text()
+        assert "def main(" in text, name
+    assert "sgd_s8" in (tmp_path / "06_reorder.py").read_text()
+    assert "sgd_s8" not in (tmp_path / "04_qas.py").read_text()
+
+
+def test_plan_text(capsys, expected):
+    assert main(["plan", "mcunet-5fps", "--scheme", "paper-100kb"]) == 0
+    out = capsys.readouterr().out
+    assert "peak live bytes" in out
+    assert f"peak live bytes {expected.peak_bytes:,}" in out
+    assert "paper-99kb" in out and "live at the peak:" in out
+
+
+def test_plan_bad_scheme_is_one_line():
+    argv = ["plan", "mcunet-5fps", "--scheme", "paper-1kb"]
+    result = subprocess.run([sys.executable, "-m", "tvm_tinytrain.cli", *argv], capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: ") and "paper-99kb" in result.stderr  # names the real ones
+    assert result.stderr.count("\n") == 1 and result.stderr.endswith("\n")
+    assert result.stdout == ""
+
+
+def test_plan_unknown_scheme_in_process(capsys):
+    assert main(["plan", "mcunet-5fps", "--scheme", "no-such-scheme"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("error: ") and "no-such-scheme" in captured.err
+    assert captured.err.count("\n") == 1

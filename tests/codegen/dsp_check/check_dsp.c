@@ -1,0 +1,202 @@
+/*
+ * The TT_USE_DSP paths of tt_conv2d_1x1_s8 and tt_depthwise_conv2d_s8 against their portable
+ * loops (ref_kernels.c: the same sources with TT_NO_DSP), byte for byte, on pseudo-random cases:
+ * channels 1..24 (odd too), h, w 1..20, kernels 1..7 (even too), strides 1..3 (mostly 1, where
+ * the DSP paths apply), asymmetric padding, random zero points, biases, multipliers, shifts.
+ * Buffers are malloc'd at their exact size, so an over-read shows under AddressSanitizer.
+ *
+ * Built two ways by tests/codegen/test_kernels_forward.py: for the host (intrinsics emulated by
+ * ../acle_emul/arm_acle.h, -fsanitize=address,undefined) and for Cortex-M4 / M7 bare metal under
+ * QEMU (mps2-an386 / mps2-an500, output and exit through semihosting, link.ld; the startup code is
+ * below). Prints "dsp check: <cases> cases, <bytes> bytes, <n> mismatches" and exits 0 when n == 0.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tt_kernels.h"
+
+#ifndef CASES
+#define CASES 2000
+#endif
+
+int ref_conv2d_1x1_s8(const int8_t *x, tt_dims in, const int8_t *w, const int32_t *bias, const int32_t *mult,
+                      const int32_t *shift, const tt_conv_params *conv, const tt_quant_params *q, int8_t *y,
+                      tt_dims out);
+int ref_depthwise_conv2d_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh, int32_t kw,
+                            const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                            const tt_conv_params *conv, const tt_quant_params *q, int8_t *y, tt_dims out);
+
+/* ---- platform: semihosting on bare metal, stdio on the host ---- */
+#if defined(__arm__)
+static int semihost(int op, const void *arg)
+{
+    register int r0 __asm__("r0") = op;
+    register const void *r1 __asm__("r1") = arg;
+    __asm__ volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
+    return r0;
+}
+static void put(const char *s)
+{
+    semihost(0x04, s); /* SYS_WRITE0 */
+}
+static void finish(int failed)
+{
+    semihost(0x18, (const void *)(uintptr_t)(failed ? 0x20023 : 0x20026)); /* SYS_EXIT: error / ApplicationExit */
+    for (;;) {
+    }
+}
+#else
+#include <stdio.h>
+static void put(const char *s)
+{
+    fputs(s, stdout);
+}
+static void finish(int failed)
+{
+    exit(failed);
+}
+#endif
+
+static void put_int(long v)
+{
+    char buf[24], *p = buf + sizeof buf - 1;
+    unsigned long u = v < 0 ? 0ul - (unsigned long)v : (unsigned long)v;
+    *p = 0;
+    do
+        *--p = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0)
+        *--p = '-';
+    put(p);
+}
+
+static uint32_t rng_state = 0x12345678u;
+static uint32_t rnd(void) /* xorshift32 */
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 17;
+    rng_state ^= rng_state << 5;
+    return rng_state;
+}
+static int32_t uniform(int32_t lo, int32_t hi) /* [lo, hi] */
+{
+    return (int32_t)((uint32_t)lo + rnd() % ((uint32_t)hi - (uint32_t)lo + 1u)); /* span < 2^32 */
+}
+
+static int8_t *random_s8(int32_t n)
+{
+    int8_t *p = malloc((size_t)n);
+    for (int32_t i = 0; i < n; i++)
+        p[i] = (int8_t)uniform(-128, 127);
+    return p;
+}
+
+static long cases, bytes, mismatches;
+
+static void check_case(int depthwise)
+{
+    const int32_t kernels[] = {1, 2, 3, 3, 4, 5, 7};
+    const int32_t c = uniform(1, 24), o = depthwise ? c : uniform(1, 24);
+    const int32_t kh = depthwise ? kernels[rnd() % 7] : 1, kw = depthwise ? kernels[rnd() % 7] : 1;
+    tt_conv_params conv = {uniform(1, 4) <= 2 ? 1 : uniform(1, 3), 0, 0, 0, 0, depthwise ? c : 1};
+    if (uniform(0, 2) == 0 || kh > 1 || kw > 1) { /* 1x1: mostly without padding (the DSP case) */
+        conv.pad_top = uniform(0, kh - (kh > 1));
+        conv.pad_bottom = uniform(0, kh - (kh > 1));
+        conv.pad_left = uniform(0, kw - (kw > 1));
+        conv.pad_right = uniform(0, kw - (kw > 1));
+    }
+    const int32_t hmin = kh - conv.pad_top - conv.pad_bottom, wmin = kw - conv.pad_left - conv.pad_right;
+    const tt_dims in = {c, uniform(hmin > 1 ? hmin : 1, 20), uniform(wmin > 1 ? wmin : 1, 20)};
+    const tt_dims out = {o, (in.h + conv.pad_top + conv.pad_bottom - kh) / conv.stride + 1,
+                         (in.w + conv.pad_left + conv.pad_right - kw) / conv.stride + 1};
+    const int32_t fan_in = (depthwise ? 1 : c) * kh * kw, n_out = out.c * out.h * out.w;
+    int32_t spread = 0; /* ~log2(sqrt(fan_in) * 74 * 74 / 40): outputs mostly inside int8 */
+    while ((1L << (2 * spread)) < (long)fan_in * 74 * 74 * 74 * 74 / 1600)
+        spread++;
+    const int32_t y_zero = uniform(-128, 127);
+    const tt_quant_params q = {uniform(-128, 127), y_zero, uniform(0, 1) ? -128 : y_zero, 127};
+
+    int8_t *x = random_s8(in.c * in.h * in.w), *w = random_s8(o * (depthwise ? 1 : c) * kh * kw);
+    int8_t *y = malloc((size_t)n_out), *y_ref = malloc((size_t)n_out);
+    int32_t *bias = malloc((size_t)o * 4), *mult = malloc((size_t)o * 4), *shift = malloc((size_t)o * 4);
+    const int32_t limit = 2147483647 - 255 * 128 * fan_in;
+    for (int32_t i = 0; i < o; i++) {
+        bias[i] = uniform(0, 9) ? uniform(-(1 << 16), 1 << 16) : uniform(-limit, limit);
+        mult[i] = (int32_t)(0x40000000u + (rnd() & 0x3FFFFFFFu));
+        shift[i] = 30 + spread + uniform(-2, 2);
+    }
+    int rc, rc_ref;
+    if (depthwise) {
+        rc = tt_depthwise_conv2d_s8(x, in, w, kh, kw, bias, mult, shift, &conv, &q, y, out);
+        rc_ref = ref_depthwise_conv2d_s8(x, in, w, kh, kw, bias, mult, shift, &conv, &q, y_ref, out);
+    } else {
+        rc = tt_conv2d_1x1_s8(x, in, w, bias, mult, shift, &conv, &q, y, out);
+        rc_ref = ref_conv2d_1x1_s8(x, in, w, bias, mult, shift, &conv, &q, y_ref, out);
+    }
+    if (rc != TT_OK || rc_ref != TT_OK || memcmp(y, y_ref, (size_t)n_out) != 0) {
+        mismatches++;
+        put(depthwise ? "MISMATCH depthwise c=" : "MISMATCH 1x1 c=");
+        put_int(c);
+        put(" h=");
+        put_int(in.h);
+        put(" w=");
+        put_int(in.w);
+        put(" k=");
+        put_int(kh);
+        put("x");
+        put_int(kw);
+        put(" s=");
+        put_int(conv.stride);
+        put("\n");
+    }
+    cases++;
+    bytes += n_out;
+    free(x);
+    free(w);
+    free(y);
+    free(y_ref);
+    free(bias);
+    free(mult);
+    free(shift);
+}
+
+int main(void)
+{
+    for (int i = 0; i < CASES; i++)
+        check_case(i & 1);
+    put(TT_USE_DSP ? "dsp check (TT_USE_DSP=1): " : "dsp check (TT_USE_DSP=0): ");
+    put_int(cases);
+    put(" cases, ");
+    put_int(bytes);
+    put(" bytes, ");
+    put_int(mismatches);
+    put(" mismatches\n");
+    finish(mismatches != 0 || !TT_USE_DSP);
+    return 0;
+}
+
+#if defined(__arm__)
+/* ---- bare-metal startup (Cortex-M, QEMU mps2): vector table, .bss, FPU, main, exit ---- */
+extern uint32_t __bss_start__, __bss_end__, __stack_top;
+void reset_handler(void);
+static void fault_handler(void)
+{
+    put("FAULT\n");
+    finish(1);
+}
+
+__attribute__((section(".isr_vector"), used)) static const void *const vectors[16] = {
+    &__stack_top, (const void *)reset_handler, (const void *)fault_handler, (const void *)fault_handler,
+    (const void *)fault_handler, (const void *)fault_handler, (const void *)fault_handler,
+};
+
+void reset_handler(void)
+{
+    for (uint32_t *p = &__bss_start__; p < &__bss_end__; p++)
+        *p = 0;
+    *(volatile uint32_t *)0xE000ED88u |= 0xFu << 20; /* CPACR: full access to CP10, CP11 (the FPU) */
+    __asm__ volatile("dsb\n\tisb" ::: "memory");
+    finish(main());
+}
+#endif

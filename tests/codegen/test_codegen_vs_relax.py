@@ -1,0 +1,84 @@
+"""Generated C (host gcc, AddressSanitizer + UBSan) against the TVM-built Relax training step.
+
+Three training steps on CIFAR-10 images, then a prediction: losses within 1e-5 relative,
+updated parameters equal or one unit apart at rounding boundaries (counted, printed,
+bounded), logits bit for bit against TVM's int8 forward with the parameters the C trained.
+"""
+import numpy as np
+import pytest
+
+from tvm_tinytrain import _tvm
+from tvm_tinytrain.backbones import load_backbone
+from tvm_tinytrain.codegen.emit import generate, write_project
+from tvm_tinytrain.codegen.host_runner import PREDICT, TRAIN, HostProgram
+from tvm_tinytrain.data.cifar10 import load_cifar10
+from tvm_tinytrain.data.images import resize_to, to_int8_input
+from tvm_tinytrain.errors import TinyTrainError
+from tvm_tinytrain.passes.pipeline import build_training
+from tvm_tinytrain.quantize.lower import to_relax
+from tvm_tinytrain.relax_trainer import RelaxTrainer
+from tvm_tinytrain.schemes import resolve_scheme
+
+STEPS = 3
+
+
+@pytest.fixture(scope="module")
+def images():
+    pixels, labels = load_cifar10("test", per_class=1)
+    return [(to_int8_input(resize_to(p, 128)), int(label)) for p, label in zip(pixels[:STEPS + 1], labels)]
+
+
+def compare(name, scheme_spec, images, tmp_path, **overrides):
+    graph = load_backbone(name, num_classes=10)
+    program = build_training(graph, resolve_scheme(scheme_spec, graph, **overrides))
+    write_project(generate(program), tmp_path)
+    host = HostProgram(tmp_path, sanitize=True)
+    requests = [(TRAIN, label, x) for x, label in images[:STEPS]] + [(PREDICT, 0, images[STEPS][0])]
+    answers, c_params, error = host.run(requests)
+    assert error == 0
+    relax_side = RelaxTrainer(program)
+    differ = total = 0
+    for step, (x, label) in enumerate(images[:STEPS]):
+        loss = relax_side.step(x, label, step)
+        assert abs(answers[step] - loss) <= 1e-5 * abs(loss) + 1e-6, (step, answers[step], loss)
+    for pname, value in relax_side.params.items():
+        if pname not in c_params:
+            continue
+        if value.dtype == np.float32:
+            assert np.abs(c_params[pname] - value).max() <= 1e-5 * max(np.abs(value).max(), 1e-30), pname
+            continue
+        diff = np.abs(c_params[pname].astype(np.int64) - value.astype(np.int64))
+        assert diff.max() <= 1, (pname, int(diff.max()))
+        differ += int(diff.sum())
+        total += value.size
+    print(f"\n{name} {scheme_spec}: {differ} of {total} trained values one unit apart after {STEPS} steps")
+    assert differ <= max(3, total // 1000)
+    # Prediction with the parameters the C trained, against TVM's int8 forward.
+    mod, params = to_relax(graph, params_as_inputs=True)
+    trained = {n: c_params.get(n, v) if c_params.get(n, v).dtype == v.dtype else v for n, v in params.items()}
+    logits = _tvm.build(mod)(images[STEPS][0][None], *trained.values())
+    if not program.scheme.fp32_classifier:
+        np.testing.assert_array_equal(answers[STEPS], logits.reshape(-1))
+    return host
+
+
+def test_mcunet_paper_scheme(images, tmp_path):
+    host = compare("mcunet-5fps", "paper-100kb", images, tmp_path)
+    assert host.memory["arena_bytes"] <= host.memory["first_fit_arena_bytes"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["mbv2-w0.35", "proxyless-w0.3"])
+@pytest.mark.parametrize("scheme", ["bias-only", "last-2", "paper-100kb"])
+def test_backbones_and_schemes(name, scheme, images, tmp_path):
+    compare(name, scheme, images, tmp_path)
+
+
+def test_output_folder_is_not_overwritten(tmp_path):
+    graph = load_backbone("mcunet-5fps", num_classes=10)
+    project = generate(build_training(graph, resolve_scheme("bias-only", graph)))
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(TinyTrainError, match="--force"):
+        write_project(project, tmp_path)
+    write_project(project, tmp_path, force=True)
+    assert (tmp_path / "notes.txt").read_text() == "mine" and (tmp_path / "model.c").exists()

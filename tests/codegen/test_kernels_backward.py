@@ -1,0 +1,593 @@
+"""The C backward, loss and update kernels (codegen/kernels) through ctypes, against torch/numpy.
+
+Float gradients are compared with float64 autograd (or explicit float64 formulas) on the same
+real-valued inputs, within 1e-5 relative to max|ref| (or to the same sums over absolute values,
+the float32 error bound, where terms cancel); kernels whose float32 formula has a single
+evaluation order (outer products, masks, scaling, SGD) are compared bit for bit with the same
+float32 operations.  Integer updates (int8 stochastic rounding, int32 bias) are bit for bit with
+numpy implementations of docs/training-semantics.md and the hash of tvm_tinytrain.reference_train.
+Output buffers carry a sentinel tail that must survive (no writes past the end).
+"""
+import ctypes as C
+import functools
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings, strategies as st
+
+from codegen.host_build import CFLAGS, KERNEL_DIR, kernel_library
+from tvm_tinytrain.reference_train import TorchTrainer, bias_limit, hash_u32, stochastic_uniform
+
+TT_OK, TT_ERR_ARG = 0, -1
+SETTINGS = settings(max_examples=30, deadline=None)
+BACKWARD_KERNELS = [
+    "tt_cross_entropy_f32", "tt_cross_entropy_grad_f32", "tt_clamp_mask_s8", "tt_mask_grad_f32",
+    "tt_grad_add_f32", "tt_channel_slice_s8", "tt_conv2d_grad_input_f32", "tt_conv2d_grad_weight_f32",
+    "tt_linear_grad_input_f32", "tt_linear_grad_weight_f32", "tt_bias_grad_f32", "tt_scale_channels_f32",
+    "tt_avgpool_grad_f32", "tt_maxpool_grad_f32", "tt_linear_f32_grad_input", "tt_linear_f32_grad_weight",
+    "tt_sgd_s8", "tt_sgd_s32", "tt_sgd_f32",
+]
+
+
+class Dims(C.Structure):
+    _fields_ = [("c", C.c_int32), ("h", C.c_int32), ("w", C.c_int32)]
+
+
+class ConvParams(C.Structure):
+    _fields_ = [("stride", C.c_int32), ("pad_top", C.c_int32), ("pad_left", C.c_int32),
+                ("pad_bottom", C.c_int32), ("pad_right", C.c_int32), ("groups", C.c_int32)]
+
+
+P, I32, U32, F32 = C.c_void_p, C.c_int32, C.c_uint32, C.c_float
+SIGNATURES = {
+    "tt_cross_entropy_f32": [P, I32, I32, P],
+    "tt_cross_entropy_grad_f32": [P, I32, I32, P],
+    "tt_clamp_mask_s8": [P, I32, I32, I32, P],
+    "tt_mask_grad_f32": [P, P, I32, P],
+    "tt_grad_add_f32": [P, P, I32, P],
+    "tt_channel_slice_s8": [P, Dims, I32, P],
+    "tt_conv2d_grad_input_f32": [P, Dims, P, I32, I32, P, C.POINTER(ConvParams), P, Dims],
+    "tt_conv2d_grad_weight_f32": [P, Dims, I32, F32, P, Dims, I32, I32, C.POINTER(ConvParams), I32, P],
+    "tt_linear_grad_input_f32": [P, I32, P, P, I32, P],
+    "tt_linear_grad_weight_f32": [P, I32, I32, F32, P, I32, P],
+    "tt_bias_grad_f32": [P, I32, I32, P],
+    "tt_scale_channels_f32": [P, I32, I32, P, P],
+    "tt_avgpool_grad_f32": [P, Dims, P],
+    "tt_maxpool_grad_f32": [P, Dims, P, Dims, I32, C.POINTER(ConvParams), P],
+    "tt_linear_f32_grad_input": [P, I32, P, I32, P],
+    "tt_linear_f32_grad_weight": [P, I32, F32, I32, P, I32, P],
+    "tt_sgd_s8": [P, P, I32, I32, I32, I32, I32, F32, U32, I32],
+    "tt_sgd_s32": [P, P, I32, F32, I32],
+    "tt_sgd_f32": [P, P, I32, F32],
+    "tt_stochastic_uniform": [U32, U32, I32],
+}
+
+
+@functools.lru_cache(maxsize=None)
+def lib():
+    library = kernel_library()
+    for name, argtypes in SIGNATURES.items():
+        fn = getattr(library, name)
+        fn.argtypes = argtypes
+        fn.restype = F32 if name == "tt_stochastic_uniform" else I32
+    return library
+
+
+def call(name, *args):
+    return getattr(lib(), name)(*args)
+
+
+def ptr(a):
+    return None if a is None else a.ctypes.data
+
+
+SENTINEL = 4
+
+
+def out_buffer(shape, dtype=np.float32, fill=None):
+    """A buffer of `shape` followed by a sentinel tail; returns (view, full)."""
+    n = int(np.prod(shape))
+    full = np.empty(n + SENTINEL, dtype=dtype)
+    full[:] = (np.nan if fill is None else fill) if np.dtype(dtype).kind == "f" else (99 if fill is None else fill)
+    return full[:n].reshape(shape), full
+
+
+def check_tail(full, n, fill=None):
+    tail = full[n:]
+    if tail.dtype.kind == "f" and fill is None:
+        assert np.isnan(tail).all(), "kernel wrote past the end of its output"
+    else:
+        assert (tail == (99 if fill is None else fill)).all(), "kernel wrote past the end of its output"
+
+
+def assert_close(got, ref, magnitude=None, rel=1e-5):
+    """|got - ref| <= rel * max|magnitude|, where `magnitude` is the same sum over absolute values of
+    the terms (the float32 summation error bound; equal to max|ref| when nothing cancels)."""
+    ref = np.asarray(ref, dtype=np.float64)
+    got = np.asarray(got, dtype=np.float64)
+    assert got.shape == ref.shape
+    assert np.isfinite(got).all()
+    if magnitude is None:
+        magnitude = ref
+    scale = max(np.abs(ref).max(), np.abs(magnitude).max()) if ref.size else 0.0
+    err = np.abs(got - ref).max() if ref.size else 0.0
+    assert err <= rel * scale, f"max error {err} vs {rel} * {scale}"
+
+
+def rng_of(seed):
+    return np.random.default_rng(seed)
+
+
+# ----------------------------------------------------------------------------- loss
+
+def _torch_ce_f32(logits, label):
+    """The oracle's float32 formula (reference_train._step_impl)."""
+    l = torch.from_numpy(logits)
+    m = l.max()
+    lse = m + torch.log(torch.exp(l - m).sum())
+    onehot = torch.zeros_like(l)
+    onehot[label] = 1.0
+    return float(lse - l[label]), (torch.exp(l - lse) - onehot).numpy()
+
+
+@SETTINGS
+@given(n=st.integers(1, 40), seed=st.integers(0, 2**32 - 1), spread=st.sampled_from([0.01, 1.0, 10.0, 60.0]),
+       data=st.data())
+def test_cross_entropy_and_grad_vs_torch(n, seed, spread, data):
+    label = data.draw(st.integers(0, n - 1))
+    logits = (rng_of(seed).standard_normal(n) * spread).astype(np.float32)
+    loss = np.full(1, np.nan, np.float32)
+    assert call("tt_cross_entropy_f32", ptr(logits), n, label, ptr(loss)) == TT_OK
+    grad, full = out_buffer(n)
+    assert call("tt_cross_entropy_grad_f32", ptr(logits), n, label, ptr(grad)) == TT_OK
+    check_tail(full, n)
+
+    ref_loss, ref_grad = _torch_ce_f32(logits, label)
+    l64 = torch.from_numpy(logits.astype(np.float64)).requires_grad_(True)
+    loss64 = F.cross_entropy(l64[None], torch.tensor([label]))
+    loss64.backward()
+    loss64 = float(loss64.detach())
+    # float32 log-sum-exp is exact to the logits' scale: 1e-6 relative to max(1, max|l|)
+    tol = 1e-6 * max(1.0, float(np.abs(logits).max()))
+    assert abs(float(loss[0]) - ref_loss) <= tol
+    assert abs(float(loss[0]) - loss64) <= tol
+    assert np.abs(grad - ref_grad).max() <= tol
+    assert np.abs(grad - l64.grad.numpy()).max() <= tol
+    assert abs(float(grad.astype(np.float64).sum())) <= 1e-5    # softmax sums to 1
+
+
+def test_cross_entropy_bad_arguments():
+    logits = np.zeros(4, np.float32)
+    out = np.zeros(4, np.float32)
+    for n, label in ((4, 4), (4, -1), (0, 0)):
+        assert call("tt_cross_entropy_f32", ptr(logits), n, label, ptr(out)) == TT_ERR_ARG
+        assert call("tt_cross_entropy_grad_f32", ptr(logits), n, label, ptr(out)) == TT_ERR_ARG
+
+
+# --------------------------------------------------------------- masks and elementwise
+
+@SETTINGS
+@given(n=st.integers(0, 70), seed=st.integers(0, 2**32 - 1), lo=st.integers(-128, 20), hi=st.integers(-20, 127))
+def test_clamp_mask_bits_and_mask_grad(n, seed, lo, hi):
+    rng = rng_of(seed)
+    y = rng.integers(-128, 128, n).astype(np.int8)
+    y[rng.random(n) < 0.2] = lo                                    # values on the bounds
+    y[rng.random(n) < 0.2] = hi
+    nbytes = (n + 7) // 8
+    mask, full = out_buffer(nbytes, np.uint8, fill=0xA5)
+    assert call("tt_clamp_mask_s8", ptr(y), n, lo, hi, ptr(mask)) == TT_OK
+    check_tail(full, nbytes, fill=0xA5)
+    bits = (y.astype(np.int32) > lo) & (y.astype(np.int32) < hi)
+    np.testing.assert_array_equal(mask, np.packbits(bits, bitorder="little"))   # pad bits are 0
+
+    g = rng.standard_normal(n).astype(np.float32)
+    out, full = out_buffer(n)
+    assert call("tt_mask_grad_f32", ptr(g), ptr(mask), n, ptr(out)) == TT_OK
+    check_tail(full, n)
+    np.testing.assert_array_equal(out, np.where(bits, g, np.float32(0)))
+    inplace = g.copy()                                             # out may alias g
+    assert call("tt_mask_grad_f32", ptr(inplace), ptr(mask), n, ptr(inplace)) == TT_OK
+    np.testing.assert_array_equal(inplace, np.where(bits, g, np.float32(0)))
+
+
+@SETTINGS
+@given(n=st.integers(0, 50), seed=st.integers(0, 2**32 - 1))
+def test_grad_add_exact_and_aliasing(n, seed):
+    rng = rng_of(seed)
+    a, b = (rng.standard_normal(n).astype(np.float32) for _ in range(2))
+    out, full = out_buffer(n)
+    assert call("tt_grad_add_f32", ptr(a), ptr(b), n, ptr(out)) == TT_OK
+    check_tail(full, n)
+    np.testing.assert_array_equal(out, a + b)
+    acc = a.copy()
+    assert call("tt_grad_add_f32", ptr(acc), ptr(b), n, ptr(acc)) == TT_OK
+    np.testing.assert_array_equal(acc, a + b)
+
+
+@SETTINGS
+@given(c=st.integers(1, 7), h=st.integers(1, 6), w=st.integers(1, 6), seed=st.integers(0, 2**32 - 1), data=st.data())
+def test_channel_slice(c, h, w, seed, data):
+    k = data.draw(st.integers(1, c))
+    x = rng_of(seed).integers(-128, 128, (c, h, w)).astype(np.int8)
+    out, full = out_buffer((k, h, w), np.int8)
+    assert call("tt_channel_slice_s8", ptr(x), Dims(c, h, w), k, ptr(out)) == TT_OK
+    check_tail(full, k * h * w)
+    np.testing.assert_array_equal(out, x[:k])
+    assert call("tt_channel_slice_s8", ptr(x), Dims(c, h, w), c + 1, ptr(out)) == TT_ERR_ARG
+    assert call("tt_channel_slice_s8", ptr(x), Dims(c, h, w), 0, ptr(out)) == TT_ERR_ARG
+
+
+@SETTINGS
+@given(channels=st.integers(1, 7), inner=st.integers(1, 30), seed=st.integers(0, 2**32 - 1))
+def test_bias_grad_and_scale_channels(channels, inner, seed):
+    rng = rng_of(seed)
+    d = rng.standard_normal((channels, inner)).astype(np.float32)
+    db, full = out_buffer(channels)
+    assert call("tt_bias_grad_f32", ptr(d), channels, inner, ptr(db)) == TT_OK
+    check_tail(full, channels)
+    assert_close(db, d.astype(np.float64).sum(axis=1), np.abs(d.astype(np.float64)).sum(axis=1))
+
+    scale = rng.uniform(0.5, 200.0, channels).astype(np.float32)
+    out, full = out_buffer((channels, inner))
+    assert call("tt_scale_channels_f32", ptr(d), channels, inner, ptr(scale), ptr(out)) == TT_OK
+    check_tail(full, channels * inner)
+    np.testing.assert_array_equal(out, d * scale[:, None])
+    inplace = d.copy()
+    assert call("tt_scale_channels_f32", ptr(inplace), channels, inner, ptr(scale), ptr(inplace)) == TT_OK
+    np.testing.assert_array_equal(inplace, d * scale[:, None])
+
+
+@SETTINGS
+@given(c=st.integers(1, 7), h=st.integers(1, 9), w=st.integers(1, 9), seed=st.integers(0, 2**32 - 1))
+def test_avgpool_grad_matches_oracle(c, h, w, seed):
+    g = rng_of(seed).standard_normal(c).astype(np.float32)
+    dx, full = out_buffer((c, h, w))
+    assert call("tt_avgpool_grad_f32", ptr(g), Dims(c, h, w), ptr(dx)) == TT_OK
+    check_tail(full, c * h * w)
+    ref = (torch.from_numpy(g).reshape(c, 1, 1) / float(h * w)).expand(c, h, w).numpy()   # the oracle's float32
+    np.testing.assert_array_equal(dx, ref)
+
+
+# ------------------------------------------------------------------------- convolutions
+
+@st.composite
+def conv_cases(draw, modes=("dense", "depthwise", "grouped")):
+    mode = draw(st.sampled_from(modes))
+    kh = draw(st.sampled_from([1, 3, 5, 7]))
+    kw = kh if draw(st.booleans()) else draw(st.sampled_from([1, 3, 5, 7]))
+    stride = draw(st.integers(1, 3))
+    top, left, bottom, right = (draw(st.integers(0, 3)) for _ in range(4))
+    h = draw(st.integers(max(1, kh - top - bottom), 11))
+    w = draw(st.integers(max(1, kw - left - right), 11))
+    if mode == "dense":
+        groups, cin, cout = 1, draw(st.integers(1, 7)), draw(st.integers(1, 7))
+    elif mode == "depthwise":
+        cin = draw(st.integers(1, 7))
+        groups, cout = cin, cin * draw(st.sampled_from([1, 1, 2]))
+    else:
+        groups = draw(st.integers(2, 3))
+        cin, cout = groups * draw(st.integers(1, 3)), groups * draw(st.integers(1, 3))
+    oh = (h + top + bottom - kh) // stride + 1
+    ow = (w + left + right - kw) // stride + 1
+    return dict(mode=mode, kh=kh, kw=kw, stride=stride, pad=(top, left, bottom, right), h=h, w=w, cin=cin,
+                cout=cout, groups=groups, oh=oh, ow=ow, seed=draw(st.integers(0, 2**32 - 1)))
+
+
+def _params(case):
+    top, left, bottom, right = case["pad"]
+    return ConvParams(case["stride"], top, left, bottom, right, case["groups"])
+
+
+def _conv64(x_r, w_r, case):
+    top, left, bottom, right = case["pad"]
+    y = F.conv2d(F.pad(x_r[None], (left, right, top, bottom)), w_r, stride=case["stride"], groups=case["groups"])
+    assert y.shape[2:] == (case["oh"], case["ow"])
+    return y[0]
+
+
+@SETTINGS
+@given(case=conv_cases())
+def test_conv2d_grad_input_vs_autograd(case):
+    rng = rng_of(case["seed"])
+    cin, cout, kh, kw, g = case["cin"], case["cout"], case["kh"], case["kw"], case["groups"]
+    w = rng.integers(-127, 128, (cout, cin // g, kh, kw)).astype(np.int8)
+    w_scale = rng.uniform(1e-3, 0.1, cout).astype(np.float32)
+    d = rng.standard_normal((cout, case["oh"], case["ow"])).astype(np.float32)
+    dx, full = out_buffer((cin, case["h"], case["w"]))
+    rc = call("tt_conv2d_grad_input_f32", ptr(d), Dims(cout, case["oh"], case["ow"]), ptr(w), kh, kw, ptr(w_scale),
+              C.byref(_params(case)), ptr(dx), Dims(cin, case["h"], case["w"]))
+    assert rc == TT_OK
+    check_tail(full, dx.size)
+
+    w_r = torch.from_numpy(w_scale[:, None, None, None] * w.astype(np.float32)).double()   # float32 w_r, as the spec
+    refs = []
+    for sign in (lambda t: t, torch.abs):                       # the gradient, then its magnitude bound
+        x = torch.zeros((cin, case["h"], case["w"]), dtype=torch.float64, requires_grad=True)
+        _conv64(x, sign(w_r), case).backward(sign(torch.from_numpy(d).double()))
+        refs.append(x.grad.numpy())
+    assert_close(dx, *refs)
+
+
+@SETTINGS
+@given(case=conv_cases(modes=("dense", "depthwise")), x_zero=st.integers(-128, 127), data=st.data())
+def test_conv2d_grad_weight_vs_autograd(case, x_zero, data):
+    rng = rng_of(case["seed"])
+    cin, cout, kh, kw = case["cin"], case["cout"], case["kh"], case["kw"]
+    depthwise = case["mode"] == "depthwise"
+    k = data.draw(st.integers(1, cin))
+    x = rng.integers(-128, 128, (cin, case["h"], case["w"])).astype(np.int8)
+    x_scale = np.float32(rng.uniform(1e-3, 0.1))
+    d = rng.standard_normal((cout, case["oh"], case["ow"])).astype(np.float32)
+    rows = k * (cout // cin) if depthwise else cout
+    cols = 1 if depthwise else k
+    dw, full = out_buffer((rows, cols, kh, kw))
+    x_slice = np.ascontiguousarray(x[:k])
+    rc = call("tt_conv2d_grad_weight_f32", ptr(x_slice), Dims(k, case["h"], case["w"]), x_zero, x_scale, ptr(d),
+              Dims(cout, case["oh"], case["ow"]), kh, kw, C.byref(_params(case)), int(depthwise), ptr(dw))
+    assert rc == TT_OK
+    check_tail(full, dw.size)
+
+    x_r = torch.from_numpy(x_scale * (x.astype(np.int32) - x_zero).astype(np.float32)).double()
+    refs = []
+    for sign in (lambda t: t, torch.abs):                       # the gradient, then its magnitude bound
+        w_r = torch.zeros((cout, cin // case["groups"], kh, kw), dtype=torch.float64, requires_grad=True)
+        _conv64(sign(x_r), w_r, case).backward(sign(torch.from_numpy(d).double()))
+        refs.append(w_r.grad.numpy()[:rows] if depthwise else w_r.grad.numpy()[:, :k])
+    assert_close(dw, *refs)
+
+
+def test_conv2d_grad_weight_depthwise_uses_leading_outputs():
+    """Depthwise, multiplier 1: row c of dw is d[c] against x[c] (d[:k]), independent of d[k:]."""
+    rng = rng_of(0)
+    c, k, h, w = 5, 2, 6, 6
+    case = dict(stride=1, pad=(1, 1, 1, 1), groups=c)
+    x = rng.integers(-128, 128, (k, h, w)).astype(np.int8)
+    d = rng.standard_normal((c, h, w)).astype(np.float32)
+    dw1, dw2 = np.zeros((k, 1, 3, 3), np.float32), np.zeros((k, 1, 3, 3), np.float32)
+    args = (Dims(k, h, w), 3, np.float32(0.05))
+    for out, dd in ((dw1, d), (dw2, np.concatenate([d[:k], 100 * d[k:]]))):
+        assert call("tt_conv2d_grad_weight_f32", ptr(x), *args, ptr(dd), Dims(c, h, w), 3, 3,
+                    C.byref(_params(case)), 1, ptr(out)) == TT_OK
+    np.testing.assert_array_equal(dw1, dw2)
+
+
+def test_conv_grads_bad_arguments():
+    x = np.zeros((4, 5, 5), np.int8)
+    d = np.zeros((4, 5, 5), np.float32)
+    w = np.zeros((4, 2, 3, 3), np.int8)
+    s = np.ones(4, np.float32)
+    out = np.zeros(4 * 4 * 9 * 4, np.float32)
+    grouped = ConvParams(1, 1, 1, 1, 1, 2)
+    # grouped, non-depthwise weight gradient is not supported (x[:k] does not hold the other groups)
+    assert call("tt_conv2d_grad_weight_f32", ptr(x), Dims(2, 5, 5), 0, 1.0, ptr(d), Dims(4, 5, 5), 3, 3,
+                C.byref(grouped), 0, ptr(out)) == TT_ERR_ARG
+    # output dims inconsistent with the window
+    assert call("tt_conv2d_grad_input_f32", ptr(d), Dims(4, 4, 5), ptr(w), 3, 3, ptr(s), C.byref(grouped),
+                ptr(out), Dims(4, 5, 5)) == TT_ERR_ARG
+    # channels not divisible by groups
+    assert call("tt_conv2d_grad_input_f32", ptr(d), Dims(4, 5, 5), ptr(w), 3, 3, ptr(s),
+                C.byref(ConvParams(1, 1, 1, 1, 1, 3)), ptr(out), Dims(6, 5, 5)) == TT_ERR_ARG
+    assert call("tt_conv2d_grad_input_f32", ptr(d), Dims(4, 5, 5), ptr(w), 3, 3, ptr(s),
+                C.byref(grouped), ptr(out), Dims(4, 5, 5)) == TT_OK
+
+
+# ------------------------------------------------------------------------------ maxpool
+
+@SETTINGS
+@given(c=st.integers(1, 5), kernel=st.integers(1, 4), stride=st.integers(1, 3), seed=st.integers(0, 2**32 - 1),
+       narrow=st.booleans(), data=st.data())
+def test_maxpool_grad_matches_oracle(c, kernel, stride, seed, narrow, data):
+    pad = tuple(data.draw(st.integers(0, kernel)) for _ in range(4))       # may exceed kernel // 2
+    top, left, bottom, right = pad
+    h = data.draw(st.integers(max(1, kernel - top - bottom), 10))
+    w = data.draw(st.integers(max(1, kernel - left - right), 10))
+    oh, ow = (h + top + bottom - kernel) // stride + 1, (w + left + right - kernel) // stride + 1
+    rng = rng_of(seed)
+    x = rng.integers(-2, 3, (c, h, w)) if narrow else rng.integers(-128, 128, (c, h, w))   # narrow: many ties
+    x = x.astype(np.int8)
+    g = rng.standard_normal((c, oh, ow)).astype(np.float32)
+    dx, full = out_buffer((c, h, w))
+    rc = call("tt_maxpool_grad_f32", ptr(g), Dims(c, oh, ow), ptr(x), Dims(c, h, w), kernel,
+              C.byref(ConvParams(stride, top, left, bottom, right, 1)), ptr(dx))
+    assert rc == TT_OK
+    check_tail(full, dx.size)
+    ref = TorchTrainer._maxpool_backward(None, torch.from_numpy(g), torch.from_numpy(x.astype(np.int64)),
+                                         (kernel, kernel), (stride, stride), pad).numpy()
+    ref_abs = TorchTrainer._maxpool_backward(None, torch.from_numpy(np.abs(g)), torch.from_numpy(x.astype(np.int64)),
+                                             (kernel, kernel), (stride, stride), pad).numpy()
+    assert_close(dx, ref, ref_abs, rel=1e-6)
+    # the same routing exactly, with gradients that sum without rounding
+    g_int = rng.integers(-8, 9, g.shape).astype(np.float32)
+    assert call("tt_maxpool_grad_f32", ptr(g_int), Dims(c, oh, ow), ptr(x), Dims(c, h, w), kernel,
+                C.byref(ConvParams(stride, top, left, bottom, right, 1)), ptr(dx)) == TT_OK
+    ref = TorchTrainer._maxpool_backward(None, torch.from_numpy(g_int), torch.from_numpy(x.astype(np.int64)),
+                                         (kernel, kernel), (stride, stride), pad).numpy()
+    np.testing.assert_array_equal(dx, ref)
+
+
+def test_maxpool_grad_first_maximum_row_major():
+    x = np.array([[[1, 5, 5], [5, 2, 5]]], np.int8)        # (1, 2, 3), one 2x3 window
+    g = np.array([[[3.0]]], np.float32)
+    dx = np.full((1, 2, 3), np.nan, np.float32)
+    assert call("tt_maxpool_grad_f32", ptr(g), Dims(1, 1, 1), ptr(x), Dims(1, 2, 3), 3,
+                C.byref(ConvParams(1, 0, 0, 1, 0, 1)), ptr(dx)) == TT_OK
+    np.testing.assert_array_equal(dx, [[[0, 3, 0], [0, 0, 0]]])
+
+
+# ------------------------------------------------------------------------------- linear
+
+@SETTINGS
+@given(out_f=st.integers(1, 12), in_f=st.integers(1, 40), x_zero=st.integers(-128, 127),
+       seed=st.integers(0, 2**32 - 1), data=st.data())
+def test_linear_grads(out_f, in_f, x_zero, seed, data):
+    k = data.draw(st.integers(1, in_f))
+    rng = rng_of(seed)
+    w = rng.integers(-127, 128, (out_f, in_f)).astype(np.int8)
+    w_scale = rng.uniform(1e-3, 0.1, out_f).astype(np.float32)
+    d = rng.standard_normal(out_f).astype(np.float32)
+    x = rng.integers(-128, 128, in_f).astype(np.int8)
+    x_scale = np.float32(rng.uniform(1e-3, 0.1))
+
+    dx, full = out_buffer(in_f)
+    assert call("tt_linear_grad_input_f32", ptr(d), out_f, ptr(w), ptr(w_scale), in_f, ptr(dx)) == TT_OK
+    check_tail(full, in_f)
+    w_r = (w_scale[:, None] * w.astype(np.float32)).astype(np.float64)
+    assert_close(dx, w_r.T @ d.astype(np.float64), np.abs(w_r.T) @ np.abs(d.astype(np.float64)))
+
+    dw, full = out_buffer((out_f, k))
+    assert call("tt_linear_grad_weight_f32", ptr(x), k, x_zero, x_scale, ptr(d), out_f, ptr(dw)) == TT_OK
+    check_tail(full, out_f * k)
+    x_r = torch.tensor(x_scale) * (torch.from_numpy(x.astype(np.int64)) - x_zero).to(torch.float32)
+    np.testing.assert_array_equal(dw, torch.outer(torch.from_numpy(d), x_r[:k]).numpy())   # the oracle, exactly
+
+    # fp32 classifier
+    W = rng.standard_normal((out_f, in_f)).astype(np.float32)
+    dx, full = out_buffer(in_f)
+    assert call("tt_linear_f32_grad_input", ptr(d), out_f, ptr(W), in_f, ptr(dx)) == TT_OK
+    check_tail(full, in_f)
+    W64, d64 = W.astype(np.float64), d.astype(np.float64)
+    assert_close(dx, W64.T @ d64, np.abs(W64.T) @ np.abs(d64))
+    dW, full = out_buffer((out_f, k))
+    assert call("tt_linear_f32_grad_weight", ptr(x), k, x_scale, x_zero, ptr(d), out_f, ptr(dW)) == TT_OK
+    check_tail(full, out_f * k)
+    np.testing.assert_array_equal(dW, torch.outer(torch.from_numpy(d), x_r[:k]).numpy())
+
+
+# -------------------------------------------------------------------------------- updates
+
+@SETTINGS
+@given(step=st.one_of(st.integers(0, 100), st.integers(0, 2**32 - 1)),
+       conv_index=st.one_of(st.integers(0, 200), st.integers(-2**31, 2**31 - 1)), n=st.integers(1, 600))
+def test_stochastic_uniform_bit_exact(step, conv_index, n):
+    ref = stochastic_uniform(step, conv_index, n).numpy()
+    fn = lib().tt_stochastic_uniform
+    got = np.array([fn(i, step, conv_index) for i in range(n)], np.float32)
+    np.testing.assert_array_equal(got.view(np.uint32), ref.view(np.uint32))
+    assert (got >= 0).all() and (got < 1).all()
+
+
+def test_stochastic_uniform_large_indices():
+    rng = rng_of(1)
+    idx = rng.integers(0, 2**32, 500)
+    step, conv = 123456789, 17
+    counter = torch.from_numpy(((idx + 0x9E3779B9 * step + 0x85EBCA6B * conv) & 0xFFFFFFFF).astype(np.int64))
+    ref = ((hash_u32(counter) >> 8).to(torch.float32) * 2.0 ** -24).numpy()
+    got = np.array([lib().tt_stochastic_uniform(int(i), step, conv) for i in idx], np.float32)
+    np.testing.assert_array_equal(got.view(np.uint32), ref.view(np.uint32))
+
+
+def sgd_s8_ref(w, g, k, depthwise, lr, step, conv_index):
+    """docs/training-semantics.md on numpy float32: slice w[:k] (depthwise) or w[:, :k]."""
+    w = w.copy()
+    sl = (slice(0, k),) if depthwise else (slice(None), slice(0, k))
+    old = w[sl]
+    u = stochastic_uniform(step, conv_index, old.size).numpy().reshape(old.shape)
+    t = np.float32(lr) * g
+    v = old.astype(np.float32) - t
+    w[sl] = np.clip(np.floor(v + u), -127, 127).astype(np.int8)
+    return w
+
+
+@SETTINGS
+@given(layout=st.sampled_from(["dense", "depthwise", "linear"]), rows=st.integers(1, 9), cols=st.integers(1, 9),
+       kernel=st.sampled_from([1, 3, 5]), lr=st.sampled_from([1e-3, 0.05, 1.0, 40.0]),
+       step=st.integers(0, 2**32 - 1), conv_index=st.integers(0, 60), seed=st.integers(0, 2**32 - 1),
+       data=st.data())
+def test_sgd_s8_bit_exact(layout, rows, cols, kernel, lr, step, conv_index, seed, data):
+    rng = rng_of(seed)
+    if layout == "dense":
+        shape, inner = (rows, cols, kernel, kernel), kernel * kernel
+    elif layout == "depthwise":
+        shape, inner, cols = (rows, 1, kernel, kernel), kernel * kernel, 1
+    else:
+        shape, inner = (rows, cols), 1
+    depthwise = layout == "depthwise"
+    k = data.draw(st.integers(1, rows if depthwise else cols))
+    w = rng.integers(-127, 128, shape).astype(np.int8)
+    w.reshape(-1)[rng.random(w.size) < 0.2] = 127              # at the clamp bounds
+    w.reshape(-1)[rng.random(w.size) < 0.2] = -127
+    gshape = (k,) + shape[1:] if depthwise else shape[:1] + (k,) + shape[2:]
+    g = (rng.standard_normal(gshape) * rng.choice([0.01, 1.0, 100.0])).astype(np.float32)
+    got = w.copy()
+    rc = call("tt_sgd_s8", ptr(got), ptr(np.ascontiguousarray(g)), rows, cols, inner, k, int(depthwise),
+              np.float32(lr), step, conv_index)
+    assert rc == TT_OK
+    ref = sgd_s8_ref(w, g, k, depthwise, lr, step, conv_index)
+    np.testing.assert_array_equal(got, ref)
+    untouched = (slice(k, None),) if depthwise else (slice(None), slice(k, None))
+    np.testing.assert_array_equal(got[untouched], w[untouched])
+    assert got.min() >= -127
+
+
+def test_sgd_s8_matches_the_oracle_formula_and_rejects_bad_k():
+    rng = rng_of(5)
+    w = rng.integers(-127, 128, (6, 4, 3, 3)).astype(np.int8)
+    g = rng.standard_normal((6, 2, 3, 3)).astype(np.float32)
+    lr, step, conv = np.float32(0.3), 9, 4
+    got = w.copy()
+    assert call("tt_sgd_s8", ptr(got), ptr(g), 6, 4, 9, 2, 0, lr, step, conv) == TT_OK
+    old = torch.from_numpy(w[:, :2].astype(np.int64))            # reference_train._weight_grads
+    u = stochastic_uniform(step, conv, old.numel()).reshape(old.shape)
+    v = old.to(torch.float32) - torch.tensor(lr) * torch.from_numpy(g)
+    np.testing.assert_array_equal(got[:, :2], torch.clamp(torch.floor(v + u), -127, 127).numpy().astype(np.int8))
+    assert call("tt_sgd_s8", ptr(got), ptr(g), 6, 4, 9, 5, 0, lr, step, conv) == TT_ERR_ARG
+    assert call("tt_sgd_s8", ptr(got), ptr(g), 6, 1, 9, 7, 1, lr, step, conv) == TT_ERR_ARG
+
+
+def sgd_s32_ref(b, g, lr, limit):
+    delta = np.clip(np.round(np.float32(lr) * g), -2.0**31, 2.0**31).astype(np.int64)
+    return np.clip(b.astype(np.int64) - delta, -limit, limit).astype(np.int32)
+
+
+@SETTINGS
+@given(n=st.integers(1, 40), fan_in=st.integers(1, 5000), lr=st.sampled_from([1e-3, 0.5, 1.0, 3.0]),
+       seed=st.integers(0, 2**32 - 1))
+def test_sgd_s32(n, fan_in, lr, seed):
+    rng = rng_of(seed)
+    limit = bias_limit(fan_in)
+    b = rng.integers(-limit, limit + 1, n).astype(np.int32)
+    b[rng.random(n) < 0.2] = limit
+    b[rng.random(n) < 0.2] = -limit
+    g = (rng.standard_normal(n) * rng.choice([1.0, 1e3, 1e9, 1e12])).astype(np.float32)
+    got = b.copy()
+    assert call("tt_sgd_s32", ptr(got), ptr(g), n, np.float32(lr), limit) == TT_OK
+    np.testing.assert_array_equal(got, sgd_s32_ref(b, g, lr, limit))
+
+
+def test_sgd_s32_ties_round_half_to_even_and_clamp():
+    g = np.array([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 3.5, 1e12, -1e12, 1e10], np.float32)
+    b = np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 2**31 - 1], np.int32)
+    got = b.copy()
+    limit = bias_limit(10)
+    assert call("tt_sgd_s32", ptr(got), ptr(g), len(g), np.float32(1.0), limit) == TT_OK
+    np.testing.assert_array_equal(got, [0, -2, -2, 0, 2, 2, -4, -limit, limit, -1])
+    np.testing.assert_array_equal(got, sgd_s32_ref(b, g, 1.0, limit))
+
+
+@SETTINGS
+@given(n=st.integers(0, 50), lr=st.floats(0.0001220703125, 16.0, width=32), seed=st.integers(0, 2**32 - 1))
+def test_sgd_f32_exact(n, lr, seed):
+    rng = rng_of(seed)
+    p, g = (rng.standard_normal(n).astype(np.float32) for _ in range(2))
+    got = p.copy()
+    assert call("tt_sgd_f32", ptr(got), ptr(g), n, np.float32(lr)) == TT_OK
+    np.testing.assert_array_equal(got, p - np.float32(lr) * g)
+
+
+# ------------------------------------------------------------------------------ Cortex-M
+
+@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc not installed")
+def test_backward_kernels_compile_for_cortex_m4_single_precision(tmp_path):
+    """Each kernel compiles with the library flags for a Cortex-M4F, and uses no double arithmetic."""
+    flags = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", *CFLAGS, "-Wdouble-promotion"]
+    for name in BACKWARD_KERNELS:
+        obj = tmp_path / f"{name}.o"
+        result = subprocess.run(["arm-none-eabi-gcc", *flags, f"-I{KERNEL_DIR}", "-c", str(KERNEL_DIR / f"{name}.c"),
+                                 "-o", str(obj)], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        symbols = subprocess.run(["arm-none-eabi-nm", "-u", str(obj)], capture_output=True, text=True).stdout
+        assert "__aeabi_d" not in symbols and "__aeabi_f2d" not in symbols, f"{name} uses double: {symbols}"
