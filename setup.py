@@ -13,7 +13,7 @@ setup(
     packages=[
         "tvm_tinytrain",
         "tvm_tinytrain.frontend",
-        "tvm_tinytrain.quantize",
+        "tvm_tinytrain.quantization",
         "tvm_tinytrain.models",
         "tvm_tinytrain.data",
         "tvm_tinytrain.ops",

@@ -180,8 +180,8 @@ def int8_module(relax_model, calibration: np.ndarray):
     """(int8 layer graph, TVM-built module mapping int8 input (1, 3, H, W) -> int8 logits)."""
     from tvm_tinytrain import _tvm
     from tvm_tinytrain.frontend.to_graph import to_graph
-    from tvm_tinytrain.quantize.lower import to_relax
-    from tvm_tinytrain.quantize.ptq import quantize
+    from tvm_tinytrain.quantization.lower import to_relax
+    from tvm_tinytrain.quantization.ptq import quantize
 
     qgraph = quantize(to_graph(relax_model), calibration)
     return qgraph, _tvm.build(to_relax(qgraph))
@@ -189,7 +189,7 @@ def int8_module(relax_model, calibration: np.ndarray):
 
 def evaluate_int8(qgraph, built, inputs: np.ndarray, desc: str):
     """(int8 predictions, number of images whose TVM logits differ from reference.run_int8)."""
-    from tvm_tinytrain.quantize.ptq import quantize_input
+    from tvm_tinytrain.quantization.ptq import quantize_input
     from tvm_tinytrain.reference import run_int8
 
     preds, mismatches = [], 0

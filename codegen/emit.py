@@ -22,7 +22,7 @@ from tvm_tinytrain._tvm import Constant
 from tvm_tinytrain.errors import UnsupportedOpError
 from tvm_tinytrain.passes.memory_analysis import IN_PLACE_OPS, analyze
 from tvm_tinytrain.passes.training_graph import main_attr, op_bindings, result_fields
-from tvm_tinytrain.quantize.lower import to_relax
+from tvm_tinytrain.quantization.lower import to_relax
 
 from .planner import ArenaPlanner
 from .templates import CALLS, c_float

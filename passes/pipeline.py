@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tvm_tinytrain.graph import Graph
-from tvm_tinytrain.quantize.lower import to_relax
+from tvm_tinytrain.quantization.lower import to_relax
 from tvm_tinytrain.scheme import Scheme
 
 from .add_loss import add_loss

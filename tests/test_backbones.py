@@ -11,7 +11,7 @@ from tvm_tinytrain.data.images import center_crop_resize, to_int8_input
 from tvm_tinytrain.data.samples import load_samples
 from tvm_tinytrain.errors import TinyTrainError, WeightFileError
 from tvm_tinytrain.paths import weights_dir
-from tvm_tinytrain.quantize.lower import to_relax
+from tvm_tinytrain.quantization.lower import to_relax
 from tvm_tinytrain.reference import run_int8
 
 CONVS = {"mcunet-5fps": 42, "mbv2-w0.35": 51, "proxyless-w0.3": 60}

@@ -14,7 +14,7 @@ from tvm_tinytrain.data.images import center_crop_resize, to_int8_input
 from tvm_tinytrain.data.samples import load_samples
 from tvm_tinytrain.errors import ShapeError, TinyTrainError
 from tvm_tinytrain.graph import INPUT, Graph, Layer, QParams
-from tvm_tinytrain.quantize.requant import add_requant, weight_layer_requant
+from tvm_tinytrain.quantization.requant import add_requant, weight_layer_requant
 from tvm_tinytrain.reference import run_int8
 from tvm_tinytrain.reference_train import TorchTrainer, hash_u32, stochastic_uniform
 from tvm_tinytrain.scheme import Scheme

@@ -16,7 +16,7 @@ import numpy as np
 from .errors import TinyTrainError, WeightFileError
 from .graph import INPUT, Graph, Layer, QParams
 from .paths import weights_dir
-from .quantize.requant import add_requant, overflow_safe_bias, weight_layer_requant
+from .quantization.requant import add_requant, overflow_safe_bias, weight_layer_requant
 
 BACKBONES = ("mcunet-5fps", "mbv2-w0.35", "proxyless-w0.3")
 BLOCK_CONVS = ("pointwise1", "depthwise", "pointwise2")

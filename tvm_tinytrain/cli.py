@@ -39,7 +39,7 @@ def _plan(args):
     graph = load_model(args.model, num_classes=args.num_classes)
     note = ""
     if not graph.quantized:
-        from .quantize.ptq import quantize
+        from .quantization.ptq import quantize
 
         rng = np.random.default_rng(0)
         graph = quantize(graph, [rng.standard_normal(graph.input_shape).astype(np.float32) for _ in range(4)],
@@ -80,7 +80,7 @@ def _quantized_model(spec, num_classes):
     graph = load_model(spec, num_classes=num_classes)
     if graph.quantized:
         return graph
-    raise TinyTrainError(f"{spec} is an fp32 model: quantize it first (tvm_tinytrain.quantize with calibration "
+    raise TinyTrainError(f"{spec} is an fp32 model: quantize it first (tvm_tinytrain.quantization with calibration "
                          f"images) and pass the int8 backbone .json, or use a paper backbone")
 
 

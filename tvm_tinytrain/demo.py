@@ -22,7 +22,7 @@ def run(model: str) -> int:
     from . import _tvm
     from .data.images import center_crop_resize, to_int8_input
     from .data.samples import load_samples
-    from .quantize.lower import to_relax
+    from .quantization.lower import to_relax
     from .reference import run_int8
 
     graph = load_backbone(model)

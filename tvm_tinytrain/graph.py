@@ -19,7 +19,7 @@ Layers, in execution order (batch size 1, NCHW):
 `act` is None, "relu" or "relu6".  In a quantized graph each layer also has `out_q`
 (scale, zero) for its output tensor, conv/linear carry int8 weights, int32 bias,
 float32 per-channel `w_scale` and the fixed-point requantize constants (see
-quantize/fixed_point.py), and the activation is folded into `act_min`/`act_max`.
+quantization/fixed_point.py), and the activation is folded into `act_min`/`act_max`.
 """
 from __future__ import annotations
 

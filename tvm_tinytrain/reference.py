@@ -2,7 +2,7 @@
 
 This is the project's independent second implementation of the layer semantics
 (docs/int8-semantics.md for int8, the torch operators for float).  It is written from
-the spec and deliberately shares no code with the Relax lowering (quantize/lower.py):
+the spec and deliberately shares no code with the Relax lowering (quantization/lower.py):
 the two are compared with each other, so a shared helper would hide a shared bug.  It
 imports neither torch nor TVM, only numpy.
 

@@ -3,7 +3,7 @@ import numpy as np
 
 from tvm_tinytrain._tvm import relax
 from tvm_tinytrain.errors import TinyTrainError
-from tvm_tinytrain.quantize.requant import bias_limit
+from tvm_tinytrain.quantization.requant import bias_limit
 
 from . import gradient
 

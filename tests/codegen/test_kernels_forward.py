@@ -25,7 +25,7 @@ from hypothesis import given, settings, strategies as st
 
 from codegen import host_build
 from tvm_tinytrain.graph import Graph, Layer, QParams
-from tvm_tinytrain.quantize.requant import bias_limit
+from tvm_tinytrain.quantization.requant import bias_limit
 from tvm_tinytrain.reference import INT8_OPS, run_int8
 
 SETTINGS = settings(max_examples=40, deadline=None)

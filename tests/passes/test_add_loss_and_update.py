@@ -11,8 +11,8 @@ from tvm_tinytrain.frontend.torch import from_torch
 from tvm_tinytrain.models.tiny_resnet import build
 from tvm_tinytrain.passes.pipeline import build_training
 from tvm_tinytrain.passes.training_graph import main_attr, op_bindings, result_fields
-from tvm_tinytrain.quantize.ptq import quantize, quantize_input
-from tvm_tinytrain.quantize.requant import bias_limit
+from tvm_tinytrain.quantization.ptq import quantize, quantize_input
+from tvm_tinytrain.quantization.requant import bias_limit
 from tvm_tinytrain.reference import run_int8
 from tvm_tinytrain.schemes import resolve_scheme
 

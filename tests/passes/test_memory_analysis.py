@@ -16,8 +16,8 @@ from tvm_tinytrain.frontend.torch import from_torch
 from tvm_tinytrain.models.tiny_resnet import build
 from tvm_tinytrain.passes.memory_analysis import analyze, format_report
 from tvm_tinytrain.passes.pipeline import build_training
-from tvm_tinytrain.passes.training_graph import op_bindings
-from tvm_tinytrain.quantize.ptq import quantize
+from tvm_tinytrain.passes.training_graph import op_bindings, result_fields
+from tvm_tinytrain.quantization.ptq import quantize
 from tvm_tinytrain.scheme import Scheme
 from tvm_tinytrain.schemes import resolve_scheme
 
@@ -40,13 +40,16 @@ def _bytes(ty) -> int:
 
 def _simulate(mod) -> list[int]:
     """Live bytes at each op: buffers allocated at their producer (the sample before op 0),
-    freed after the last use of the value that owns them; sgd ops allocate nothing; an
-    element-wise op whose first input dies at it takes that input's buffer if the sizes match."""
+    freed after the last use of the value that owns them (what main returns is used by the
+    end of the step); sgd ops allocate nothing; an element-wise op whose first input dies at
+    it takes that input's buffer if the sizes match."""
     bindings = op_bindings(mod)
     last = {}
     for i, b in enumerate(bindings):
         for a in b.args:
             last[a] = i
+    for out in result_fields(mod):
+        last[out] = len(bindings) - 1
     sample = mod["main"].params[0]
     born = {sample: 0}
     buffers = {0: _bytes(sample.ty)}  # buffer id -> bytes

@@ -11,7 +11,7 @@ from tvm_tinytrain.frontend.torch import from_torch
 from tvm_tinytrain.models.tiny_resnet import build
 from tvm_tinytrain.passes.pipeline import build_training
 from tvm_tinytrain.passes.training_graph import main_attr, op_bindings
-from tvm_tinytrain.quantize.ptq import quantize, quantize_input
+from tvm_tinytrain.quantization.ptq import quantize, quantize_input
 from tvm_tinytrain.schemes import resolve_scheme
 
 # every layer's bias, whole and sliced weights (a 3x3 conv slice, a 1x1 shortcut slice)

@@ -20,7 +20,7 @@ from tvm_tinytrain.passes.quantized_autodiff import quantized_autodiff
 from tvm_tinytrain.passes.sgd_update import sgd_update
 from tvm_tinytrain.passes.sparse_update import sparse_update
 from tvm_tinytrain.passes.training_graph import main_attr, op_bindings, result_fields
-from tvm_tinytrain.quantize.lower import to_relax
+from tvm_tinytrain.quantization.lower import to_relax
 from tvm_tinytrain.scheme import Scheme
 from tvm_tinytrain.schemes import resolve_scheme
 

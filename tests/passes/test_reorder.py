@@ -16,7 +16,7 @@ from tvm_tinytrain.passes.memory_analysis import analyze
 from tvm_tinytrain.passes.pipeline import build_training
 from tvm_tinytrain.passes.reorder import reorder
 from tvm_tinytrain.passes.training_graph import main_attr, op_bindings, result_fields
-from tvm_tinytrain.quantize.ptq import quantize, quantize_input
+from tvm_tinytrain.quantization.ptq import quantize, quantize_input
 from tvm_tinytrain.schemes import resolve_scheme
 
 SCHEMES = ["bias-only", "last-2", "paper-100kb", "full"]

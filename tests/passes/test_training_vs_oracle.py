@@ -14,7 +14,7 @@ from tvm_tinytrain.backbones import BACKBONES, load_backbone
 from tvm_tinytrain.data.cifar10 import load_cifar10
 from tvm_tinytrain.data.images import resize_to, to_int8_input
 from tvm_tinytrain.passes.pipeline import build_training
-from tvm_tinytrain.quantize.lower import to_relax
+from tvm_tinytrain.quantization.lower import to_relax
 from tvm_tinytrain.reference_train import TorchTrainer
 from tvm_tinytrain.relax_trainer import RelaxTrainer
 from tvm_tinytrain.schemes import resolve_scheme

@@ -25,7 +25,7 @@ def to_relax(graph: Graph, outputs: str = "logits", params_as_inputs: bool = Fal
     `<layer>.bias` (after the input), and the function returns `(mod, {name: array})`.
     """
     if not graph.quantized:
-        raise TinyTrainError(f"to_relax: graph {graph.name!r} is not quantized; run tvm_tinytrain.quantize first")
+        raise TinyTrainError(f"to_relax: graph {graph.name!r} is not quantized; run tvm_tinytrain.quantization first")
     if outputs not in ("logits", "all"):
         raise TinyTrainError(f"to_relax: outputs must be 'logits' or 'all', got {outputs!r}")
     param_vars, param_values = {}, {}

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tvm_tinytrain.errors import TinyTrainError
-from tvm_tinytrain.quantize.fixed_point import (quantize_multiplier, quantize_multiplier_pair,
+from tvm_tinytrain.quantization.fixed_point import (quantize_multiplier, quantize_multiplier_pair,
                                                  rshift_round)
 
 reals = st.floats(min_value=1e-6, max_value=1e3, allow_nan=False, allow_infinity=False)

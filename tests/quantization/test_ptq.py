@@ -13,8 +13,8 @@ from tvm_tinytrain.frontend.to_graph import to_graph
 from tvm_tinytrain.frontend.torch import from_torch
 from tvm_tinytrain.graph import INPUT
 from tvm_tinytrain.models import mobilenetv2, tiny_resnet
-from tvm_tinytrain.quantize.lower import to_relax
-from tvm_tinytrain.quantize.ptq import calibrate, quantize, quantize_input
+from tvm_tinytrain.quantization.lower import to_relax
+from tvm_tinytrain.quantization.ptq import calibrate, quantize, quantize_input
 from tvm_tinytrain.reference import run_float, run_int8
 
 MODELS = {
@@ -127,7 +127,7 @@ def test_relu6_clamp_below_127(monkeypatch):
     """Where the calibrated range of a ReLU6 output exceeds 6 (forced here: real calibration sees
     the clipped output), act_max is the code of 6.0 and the int8 output saturates there."""
     from tvm_tinytrain.graph import Graph, Layer, QParams
-    from tvm_tinytrain.quantize import ptq
+    from tvm_tinytrain.quantization import ptq
 
     w = np.eye(4, dtype=np.float32).reshape(4, 4, 1, 1)
     attrs = {"stride": 1, "padding": (0, 0, 0, 0), "groups": 1, "act": "relu6"}
