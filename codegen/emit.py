@@ -37,6 +37,21 @@ class Project:
     memory: dict
 
 
+def plan_arena(mod):
+    """Liveness of `mod`'s main and the arena placement of its tensors: (report, planner)."""
+    report = analyze(mod)
+    planner = ArenaPlanner()
+    for t in report.tensors:
+        planner.add_buffer(t.name, t.bytes, t.birth, t.death)
+    planner.plan()
+    return report, planner
+
+
+def sram_param_bytes(program) -> int:
+    """Bytes of the parameters the generated C keeps in SRAM (trained tensors, whole)."""
+    return sum(int(np.asarray(program.params[n]).nbytes) for n in main_attr(program.mod, "tt.updates", []))
+
+
 def generate(program) -> Project:
     """The C project of a `passes.pipeline.TrainingProgram`."""
     emitter = _Emitter(program)
@@ -69,14 +84,6 @@ class _Emitter:
             self.const_defs.append(f"static const {C_TYPES[str(value.dtype)]} {name}[{max(value.size, 1)}] = "
                                    f"{_c_array(value)};")
         return self.consts[key]
-
-    def _plan(self, mod, first_op_index: int):
-        report = analyze(mod)
-        planner = ArenaPlanner()
-        for t in report.tensors:
-            planner.add_buffer(t.name, t.bytes, first_op_index + t.birth, first_op_index + t.death)
-        planner.plan()
-        return report, planner
 
     # -- body --------------------------------------------------------------------------
     def _function_body(self, mod, planner, report):
@@ -114,8 +121,8 @@ class _Emitter:
 
     # -- files -------------------------------------------------------------------------
     def run(self) -> Project:
-        train_report, train_plan = self._plan(self.train_mod, 0)
-        predict_report, predict_plan = self._plan(self.predict_mod, 0)
+        train_report, train_plan = plan_arena(self.train_mod)
+        predict_report, predict_plan = plan_arena(self.predict_mod)
         train_lines, train_exprs = self._function_body(self.train_mod, train_plan, train_report)
         predict_lines, predict_exprs = self._function_body(self.predict_mod, predict_plan, predict_report)
         arena = max(train_plan.arena_bytes, predict_plan.arena_bytes)
@@ -141,7 +148,7 @@ class _Emitter:
             "arena_bytes": arena, "train_arena_bytes": train_plan.arena_bytes,
             "predict_arena_bytes": predict_plan.arena_bytes,
             "first_fit_arena_bytes": train_plan.baseline_bytes, "peak_live_bytes": train_report.peak_bytes,
-            "updated_param_bytes": sum(_nbytes(self.params[n]) for n in self.updated),
+            "updated_param_bytes": sram_param_bytes(self.program),
             "const_bytes": const_bytes,
             "plan": [{"tensor": b.name, "offset": b.offset, "size": b.size, "first_op": b.first, "last_op": b.last}
                      for b in sorted(train_plan.buffers.values(), key=lambda b: b.offset)],
