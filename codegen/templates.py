@@ -132,7 +132,8 @@ def conv2d_grad_input(b, args, out):
 def conv2d_grad_weight(b, args, out):
     a = b.attrs
     kh, kw = a["kernel"]
-    return _block(_conv_params(a, groups=1),
+    groups = _shape(b.args[1])[1] if a["depthwise"] else 1  # depthwise: one group per channel of d
+    return _block(_conv_params(a, groups=groups),
                   f"TT_CALL(tt_conv2d_grad_weight_f32({args[0]}, {_dims(b.args[0])}, {a['x_zero']}, {_f(a['x_scale'])}, "
                   f"{args[1]}, {_dims(b.args[1])}, {kh}, {kw}, &p, {a['depthwise']}, {out}));")
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tvm_tinytrain import _tvm
-from tvm_tinytrain.backbones import load_backbone
+from tvm_tinytrain.backbones import BACKBONES, load_backbone
 from tvm_tinytrain.codegen.emit import generate, write_project
 from tvm_tinytrain.codegen.host_runner import PREDICT, TRAIN, HostProgram
 from tvm_tinytrain.data.cifar10 import load_cifar10
@@ -62,14 +62,16 @@ def compare(name, scheme_spec, images, tmp_path, **overrides):
     return host
 
 
-def test_mcunet_paper_scheme(images, tmp_path):
-    host = compare("mcunet-5fps", "paper-100kb", images, tmp_path)
+@pytest.mark.parametrize("scheme", ["paper-100kb", "last-2"])  # last-2 trains depthwise weights too
+def test_mcunet(scheme, images, tmp_path):
+    host = compare("mcunet-5fps", scheme, images, tmp_path)
     assert host.memory["arena_bytes"] <= host.memory["first_fit_arena_bytes"]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["mbv2-w0.35", "proxyless-w0.3"])
-@pytest.mark.parametrize("scheme", ["bias-only", "last-2", "paper-100kb"])
+@pytest.mark.parametrize("name, scheme", [(n, s) for n in ("mbv2-w0.35", "proxyless-w0.3")
+                                          for s in ("bias-only", "last-2", "paper-100kb")]
+                         + [("mcunet-5fps", "bias-only")] + [(n, "full") for n in BACKBONES])
 def test_backbones_and_schemes(name, scheme, images, tmp_path):
     compare(name, scheme, images, tmp_path)
 
