@@ -12,26 +12,10 @@ from tvm_tinytrain.errors import ShapeError, TinyTrainError, UnsupportedOpError,
 from tvm_tinytrain.frontend.onnx import from_onnx
 from tvm_tinytrain.frontend.to_graph import to_graph
 from tvm_tinytrain.frontend.torch import from_torch
-from tvm_tinytrain.models import mobilenetv2, tiny_resnet
 from tvm_tinytrain.passes.relax_utils import bindings_of
 from tvm_tinytrain.reference import run_float
 
-MODELS = {
-    "tiny_resnet": (lambda: tiny_resnet.build(), 32),
-    "mbv2": (lambda: mobilenetv2.build(num_classes=10), 128),
-}
-
-
-def _torch_logits(model, x):
-    """torch forward on one thread (OpenMP spinning on a busy 2-core machine costs seconds)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with torch.no_grad():
-            return model(torch.from_numpy(np.ascontiguousarray(x))).numpy()
-    finally:
-        torch.set_num_threads(threads)
-
+from frontend_helpers import MODELS, torch_logits
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
@@ -68,7 +52,7 @@ def test_relax_matches_torch_on_real_images(imported, real_inputs):
     built = _tvm.build(rm.mod)
     for x in real_inputs[name]:
         x = x[None]
-        ref = _torch_logits(model, x)
+        ref = torch_logits(model, x)
         got = built(x, *[rm.params[p.name] for p in rm.mod["main"].params[1:]])
         assert got.shape == ref.shape == (1, 10)
         assert np.abs(got - ref).max() < 1e-4
@@ -117,7 +101,7 @@ def test_onnx_graph_equals_torch_graph(imported, real_inputs):
         assert sum(l.attrs.get("act") == "relu6" for l in g_onnx.layers) == 34
         assert sum(l.op == "add" for l in g_onnx.layers) == 10
     for x in real_inputs[name][:2]:
-        ref = _torch_logits(model, x[None]).reshape(-1)
+        ref = torch_logits(model, x[None]).reshape(-1)
         assert np.abs(run_float(g_onnx, x) - ref).max() < 1e-4
 
 

@@ -11,22 +11,7 @@ from tvm_tinytrain.errors import ShapeError, TinyTrainError, UnsupportedOpError
 from tvm_tinytrain.frontend.torch import RelaxModel, from_torch
 from tvm_tinytrain.models import mobilenetv2, tiny_resnet
 
-MODELS = {
-    "tiny_resnet": (lambda: tiny_resnet.build(), 32),
-    "mbv2": (lambda: mobilenetv2.build(num_classes=10), 128),
-}
-
-
-def _torch_logits(model, x):
-    """torch forward on one thread (OpenMP spinning on a busy 2-core machine costs seconds)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with torch.no_grad():
-            return model(torch.from_numpy(np.ascontiguousarray(x))).numpy()
-    finally:
-        torch.set_num_threads(threads)
-
+from frontend_helpers import MODELS, torch_logits
 
 @pytest.fixture(scope="module")
 def cifar():
@@ -53,7 +38,7 @@ def test_relax_matches_torch_on_real_images(imported):
     assert rm.input_shape == inputs.shape[1:]
     for x in inputs:
         x = x[None]
-        ref = _torch_logits(model, x)
+        ref = torch_logits(model, x)
         got = _run(built, rm, x)
         assert got.shape == ref.shape == (1, 10)
         assert np.abs(got - ref).max() < 1e-4

@@ -15,16 +15,7 @@ from tvm_tinytrain.graph import INPUT
 from tvm_tinytrain.models import mobilenetv2, tiny_resnet
 from tvm_tinytrain.reference import run_float
 
-
-def _torch_logits(model, x):
-    """torch forward on one thread (OpenMP spinning on a busy 2-core machine costs seconds)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with torch.no_grad():
-            return model(torch.from_numpy(np.ascontiguousarray(x))).numpy()
-    finally:
-        torch.set_num_threads(threads)
+from frontend_helpers import torch_logits
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +118,7 @@ def test_run_float_matches_torch(which, request, images):
     size = g.input_shape[1]
     for img in images:
         x = to_float_input(resize_to(img, size))
-        ref = _torch_logits(model, x[None]).reshape(-1)
+        ref = torch_logits(model, x[None]).reshape(-1)
         got = run_float(g, x)
         assert got.shape == (10,)
         assert np.abs(got - ref).max() < 1e-4
