@@ -4,8 +4,8 @@ Narrow interface, as in TF-Lite Micro: `add_buffer(name, size, first_use, last_u
 `plan()` and `offset_of(name)`.  Two placements are computed and the smaller kept:
 
 - first fit (baseline): in order of first use, the lowest offset free of live buffers;
-- greedy by size (ours): largest buffers first, each at the lowest offset where it overlaps
-  no already placed buffer whose lifetime intersects its own.
+- greedy (ours): the same lowest-offset placement in several orders (largest first, longest
+  lived first, largest size x lifetime first), keeping the smallest result.
 
 Both are checked: no two buffers live at the same time may share a byte.  In-place reuse
 (an element-wise op writing over its dying input) arrives already merged into one buffer
@@ -50,10 +50,12 @@ class ArenaPlanner:
         """Place every buffer; returns the arena size in bytes."""
         ordered = sorted(self.buffers.values(), key=lambda b: (b.first, -b.size))
         baseline = _place(ordered)
-        ours = _place(sorted(self.buffers.values(), key=lambda b: (-b.size, b.first)))
         self.baseline_bytes = self._extent(baseline)
-        chosen, self.strategy = (ours, "greedy by size") if self._extent(ours) <= self.baseline_bytes \
-            else (baseline, "first fit")
+        chosen, self.strategy = baseline, "first fit"
+        for strategy, key in _ORDERS.items():
+            candidate = _place(sorted(self.buffers.values(), key=key))
+            if self._extent(candidate) < self._extent(chosen):
+                chosen, self.strategy = candidate, strategy
         for buf in self.buffers.values():
             buf.offset = chosen[buf.name]
         self.arena_bytes = self._extent(chosen)
@@ -85,6 +87,13 @@ class ArenaPlanner:
         for buf in sorted(self.buffers.values(), key=lambda b: (b.offset, b.first)):
             lines.append(f"{buf.offset:>9,} {buf.size:>9,}  {buf.first:>4}..{buf.last:<4} {buf.name}")
         return "\n".join(lines)
+
+
+_ORDERS = {
+    "greedy by size": lambda b: (-b.size, b.first),
+    "greedy by lifetime": lambda b: (-(b.last - b.first), -b.size, b.first),
+    "greedy by size x lifetime": lambda b: (-b.size * (b.last - b.first + 1), b.first),
+}
 
 
 def _aligned(size: int) -> int:
