@@ -25,7 +25,7 @@ from tvm_tinytrain.passes.training_graph import main_attr, op_bindings, result_f
 from tvm_tinytrain.quantization.lower import to_relax
 
 from .planner import ArenaPlanner
-from .templates import CALLS, c_float
+from .templates import CALLS, Split, c_float
 
 C_TYPES = {"int8": "int8_t", "int16": "int16_t", "int32": "int32_t", "int64": "int64_t", "uint32": "uint32_t",
            "float32": "float", "bool": "uint8_t", "uint8": "uint8_t"}
@@ -47,11 +47,6 @@ def plan_arena(mod):
     return report, planner
 
 
-def sram_param_bytes(program) -> int:
-    """Bytes of the parameters the generated C keeps in SRAM (trained tensors, whole)."""
-    return sum(int(np.asarray(program.params[n]).nbytes) for n in main_attr(program.mod, "tt.updates", []))
-
-
 def generate(program) -> Project:
     """The C project of a `passes.pipeline.TrainingProgram`."""
     emitter = _Emitter(program)
@@ -68,6 +63,7 @@ class _Emitter:
         self.const_defs: list[str] = []
         self.params = program.params
         self.updated = set(main_attr(self.train_mod, "tt.updates", []))
+        self.split = _split_weights(self.train_mod, self._param_symbol)
 
     # -- storage -----------------------------------------------------------------------
     def _param_symbol(self, name: str) -> str:
@@ -115,6 +111,8 @@ class _Emitter:
         name = arg.name
         if name in ("label", "lr_weight", "lr_bias", "step"):
             return {"label": "label", "lr_weight": "tt_lr_weight", "lr_bias": "tt_lr_bias", "step": "tt_step"}[name]
+        if name in self.split:
+            return self.split[name]
         if name in self.params:
             return self._param_symbol(name)
         raise UnsupportedOpError(f"codegen: cannot place argument {name!r}")
@@ -142,6 +140,7 @@ class _Emitter:
         model_h = _MODEL_H.format(input_bytes=int(np.prod(self.graph.input_shape)), n_classes=n_classes,
                                   arena=arena, model=self.graph.name, scheme=self.program.scheme.name)
         const_bytes = sum(_nbytes(v) for n, v in self.params.items() if n not in self.updated)
+        const_bytes += sum(_split_parts(np.asarray(self.params[n]), sp)[1].nbytes for n, sp in self.split.items())
         const_bytes += sum(int(len(k)) - 3 for k in self.consts)  # dtype tag is 3 bytes of the key
         memory = {
             "model": self.graph.name, "scheme": self.program.scheme.name,
@@ -153,24 +152,74 @@ class _Emitter:
             "plan": [{"tensor": b.name, "offset": b.offset, "size": b.size, "first_op": b.first, "last_op": b.last}
                      for b in sorted(train_plan.buffers.values(), key=lambda b: b.offset)],
             "fp32_classifier": bool(fp32_head),
-            "trained_params": [{"name": n, "dtype": str(np.asarray(self.params[n]).dtype),
-                                "shape": list(np.shape(self.params[n]))}
-                               for n in self.params if n in self.updated],
+            "trained_params": [self._trained_param_entry(n) for n in self.params if n in self.updated],
             "input_shape": list(self.graph.input_shape), "num_classes": n_classes,
         }
         return Project({"model.c": model_c, "model.h": model_h, "memory.json": json.dumps(memory, indent=1)}, memory)
 
+    def _trained_param_entry(self, name: str) -> dict:
+        """How a trained parameter appears in tt_params(): shape (of the trained slice if split)."""
+        value = np.asarray(self.params[name])
+        if name in self.split:
+            value = _split_parts(value, self.split[name])[0]
+            return {"name": name, "dtype": str(value.dtype), "shape": list(value.shape),
+                    "slice": self.split[name].k, "depthwise": self.split[name].depthwise}
+        return {"name": name, "dtype": str(value.dtype), "shape": list(value.shape)}
+
     def _param_defs(self):
+        """C definitions of the parameters and the read-back table of the trained ones."""
         defs, table = [], []
         for name, value in self.params.items():
             value = np.asarray(value)
             ctype = C_TYPES[str(value.dtype)]
-            storage = "static" if name in self.updated else "static const"
             symbol = self._param_symbol(name)
+            if name in self.split:
+                lead, rest = _split_parts(value, self.split[name])
+                defs.append(f"static {ctype} {symbol}_lead[{lead.size}] = {_c_array(lead)};  /* trained */")
+                defs.append(f"static const {ctype} {symbol}_rest[{rest.size}] = {_c_array(rest)};")
+                table.append(f'    {{"{name}", (void *){symbol}_lead, {lead.nbytes}u}}')
+                continue
+            storage = "static" if name in self.updated else "static const"
             defs.append(f"{storage} {ctype} {symbol}[{value.size}] = {_c_array(value)};")
             if name in self.updated:
                 table.append(f'    {{"{name}", (void *){symbol}, {_nbytes(value)}u}}')
         return defs, table
+
+
+def _split_weights(mod, symbol_of) -> dict:
+    """Trained int8 weights with a channel slice of a pointwise or depthwise conv -> Split."""
+    info = main_attr(mod, "tt.grad_info") or {}
+    split = {}
+    for b in op_bindings(mod):
+        if b.op != "conv2d_s8" or not hasattr(b.args[1], "name") or b.args[1].name not in info:
+            continue
+        name, (o, i, kh, kw) = b.args[1].name, [int(s) for s in b.args[1].ty.shape]
+        meta = info[name]
+        depthwise = bool(meta["depthwise"])
+        channels = o if depthwise else i
+        pointwise = kh == kw == 1 and b.attrs["groups"] == 1
+        if meta["k"] < channels and (pointwise or (depthwise and b.attrs["groups"] == o)):
+            symbol = symbol_of(name)
+            split[name] = Split(f"{symbol}_lead", f"{symbol}_rest", int(meta["k"]), depthwise)
+    return split
+
+
+def _split_parts(value: np.ndarray, split: Split):
+    """(lead, rest) arrays of a split weight, each contiguous."""
+    if split.depthwise:
+        return np.ascontiguousarray(value[:split.k]), np.ascontiguousarray(value[split.k:])
+    return np.ascontiguousarray(value[:, :split.k]), np.ascontiguousarray(value[:, split.k:])
+
+
+def sram_param_bytes(program) -> int:
+    """Bytes of the parameters the generated C keeps in SRAM: trained tensors, and only the
+    trained slice of a split weight."""
+    split = _split_weights(program.mod, lambda n: n)
+    total = 0
+    for name in main_attr(program.mod, "tt.updates", []):
+        value = np.asarray(program.params[name])
+        total += _split_parts(value, split[name])[0].nbytes if name in split else value.nbytes
+    return total
 
 
 def _nbytes(value) -> int:

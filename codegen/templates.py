@@ -6,7 +6,20 @@ and attributes come from the Relax binding (`binding.args[i].ty`, `binding.attrs
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+
+
+@dataclass(frozen=True)
+class Split:
+    """A weight stored as its trained leading channels (`lead`, SRAM) and the frozen rest (`rest`,
+    flash): pointwise convs split input channels, depthwise convs split channels (rows)."""
+
+    lead: str
+    rest: str
+    k: int
+    depthwise: bool
 
 
 def _shape(expr) -> list[int]:
@@ -51,6 +64,19 @@ def conv2d_s8(b, args, out):
     x, w, bias, mult, shift = args
     a = b.attrs
     kh, kw = _shape(b.args[1])[2:]
+    if isinstance(w, Split) and not w.depthwise:
+        return _block(_conv_params(a), _quant(a),
+                      f"TT_CALL(tt_conv2d_1x1_split_s8({x}, {_dims(b.args[0])}, {w.lead}, {w.rest}, {w.k}, {bias}, "
+                      f"{mult}, {shift}, &p, &q, {out}, {_dims(b.var)}));")
+    if isinstance(w, Split):  # depthwise channels are independent: one call per part
+        (_, c, h, wd), (_, _, oh, ow) = _shape(b.args[0]), _shape(b.var)
+        calls = []
+        for part, (first, count, weight) in enumerate(((0, w.k, w.lead), (w.k, c - w.k, w.rest))):
+            calls.append(_block(_conv_params(a, groups=count), _quant(a),
+                                f"TT_CALL(tt_conv2d_s8({x} + {first * h * wd}, (tt_dims){{{count}, {h}, {wd}}}, "
+                                f"{weight}, {kh}, {kw}, {bias} + {first}, {mult} + {first}, {shift} + {first}, &p, "
+                                f"&q, {out} + {first * oh * ow}, (tt_dims){{{count}, {oh}, {ow}}}));"))
+        return " ".join(calls)
     return _block(_conv_params(a), _quant(a),
                   f"TT_CALL(tt_conv2d_s8({x}, {_dims(b.args[0])}, {w}, {kh}, {kw}, {bias}, {mult}, {shift}, &p, &q, "
                   f"{out}, {_dims(b.var)}));")
@@ -122,10 +148,24 @@ def channel_slice(b, args, out):
 
 
 def conv2d_grad_input(b, args, out):
+    d, w, w_scale = args
     a = b.attrs
     kh, kw = _shape(b.args[1])[2:]
+    if isinstance(w, Split) and not w.depthwise:
+        return _block(_conv_params(a),
+                      f"TT_CALL(tt_conv2d_1x1_grad_input_split_f32({d}, {_dims(b.args[0])}, {w.lead}, {w.rest}, "
+                      f"{w.k}, {w_scale}, &p, {out}, {_dims(b.var)}));")
+    if isinstance(w, Split):
+        (_, c, oh, ow), (_, _, h, wd) = _shape(b.args[0]), _shape(b.var)
+        calls = []
+        for first, count, weight in ((0, w.k, w.lead), (w.k, c - w.k, w.rest)):
+            calls.append(_block(_conv_params(a, groups=count),
+                                f"TT_CALL(tt_conv2d_grad_input_f32({d} + {first * oh * ow}, (tt_dims){{{count}, {oh}, "
+                                f"{ow}}}, {weight}, {kh}, {kw}, {w_scale} + {first}, &p, {out} + {first * h * wd}, "
+                                f"(tt_dims){{{count}, {h}, {wd}}}));"))
+        return " ".join(calls)
     return _block(_conv_params(a),
-                  f"TT_CALL(tt_conv2d_grad_input_f32({args[0]}, {_dims(b.args[0])}, {args[1]}, {kh}, {kw}, {args[2]}, "
+                  f"TT_CALL(tt_conv2d_grad_input_f32({d}, {_dims(b.args[0])}, {w}, {kh}, {kw}, {w_scale}, "
                   f"&p, {out}, {_dims(b.var)}));")
 
 
@@ -188,12 +228,15 @@ def linear_f32_grad_weight(b, args, out):
 
 
 def sgd_s8(b, args, out):
+    w, g, lr, step = args
     a = b.attrs
     shape = _shape(b.args[0])
     inner = int(np.prod(shape[2:])) if len(shape) > 2 else 1
-    cols = 1 if a["depthwise"] else shape[1]
-    return (f"TT_CALL(tt_sgd_s8({args[0]}, {args[1]}, {shape[0]}, {cols}, {inner}, {a['k']}, {a['depthwise']}, "
-            f"{args[2]}, {args[3]}, {a['conv_index']}));")
+    rows, cols = shape[0], 1 if a["depthwise"] else shape[1]
+    if isinstance(w, Split):  # only the trained part is stored writable: it is the whole slice
+        w, rows, cols = w.lead, (w.k if w.depthwise else rows), (1 if w.depthwise else w.k)
+    return (f"TT_CALL(tt_sgd_s8({w}, {g}, {rows}, {cols}, {inner}, {a['k']}, {a['depthwise']}, "
+            f"{lr}, {step}, {a['conv_index']}));")
 
 
 def sgd_s32(b, args, out):

@@ -53,6 +53,12 @@ int tt_conv2d_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh, int32
 int tt_conv2d_1x1_s8(const int8_t *x, tt_dims in, const int8_t *w, const int32_t *bias, const int32_t *mult,
                      const int32_t *shift, const tt_conv_params *conv, const tt_quant_params *q, int8_t *y,
                      tt_dims out);
+/* Pointwise conv with the weight split by input channel: w_lead (out.c, k) and w_rest (out.c, in.c - k),
+ * so a trained channel slice can live in SRAM and the frozen rest in flash. Same result as
+ * tt_conv2d_1x1_s8 on the concatenated weight. */
+int tt_conv2d_1x1_split_s8(const int8_t *x, tt_dims in, const int8_t *w_lead, const int8_t *w_rest, int32_t k,
+                           const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                           const tt_conv_params *conv, const tt_quant_params *q, int8_t *y, tt_dims out);
 int tt_depthwise_conv2d_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh, int32_t kw,
                            const int32_t *bias, const int32_t *mult, const int32_t *shift,
                            const tt_conv_params *conv, const tt_quant_params *q, int8_t *y, tt_dims out);
@@ -95,6 +101,10 @@ int tt_channel_slice_s8(const int8_t *x, tt_dims in, int32_t k, int8_t *out);
 /* dx (in) = conv_transpose(d (out), w_scale[o] * w) */
 int tt_conv2d_grad_input_f32(const float *d, tt_dims out, const int8_t *w, int32_t kh, int32_t kw,
                              const float *w_scale, const tt_conv_params *conv, float *dx, tt_dims in);
+/* tt_conv2d_grad_input_f32 of a pointwise conv whose weight is split as in tt_conv2d_1x1_split_s8 */
+int tt_conv2d_1x1_grad_input_split_f32(const float *d, tt_dims out, const int8_t *w_lead, const int8_t *w_rest,
+                                        int32_t k, const float *w_scale, const tt_conv_params *conv, float *dx,
+                                        tt_dims in);
 /* dw = sum over positions of d[o] * x_scale (x[i] - x_zero); x holds the k leading input channels
  * (x_dims.c == k). Output (out.c, k, kh, kw), or (k, 1, kh, kw) if depthwise (uses d[:k]). */
 int tt_conv2d_grad_weight_f32(const int8_t *x, tt_dims x_dims, int32_t x_zero, float x_scale, const float *d,

@@ -41,9 +41,14 @@ def compare(name, scheme_spec, images, tmp_path, **overrides):
     for step, (x, label) in enumerate(images[:STEPS]):
         loss = relax_side.step(x, label, step)
         assert abs(answers[step] - loss) <= 1e-5 * abs(loss) + 1e-6, (step, answers[step], loss)
+    entries = {e["name"]: e for e in host.memory["trained_params"]}
     for pname, value in relax_side.params.items():
         if pname not in c_params:
             continue
+        if "slice" in entries[pname]:  # only the trained slice lives in SRAM: rebuild the whole weight
+            k, whole = entries[pname]["slice"], value.copy()
+            whole[(slice(0, k),) if entries[pname]["depthwise"] else (slice(None), slice(0, k))] = c_params[pname]
+            c_params[pname] = whole
         if value.dtype == np.float32:
             assert np.abs(c_params[pname] - value).max() <= 1e-5 * max(np.abs(value).max(), 1e-30), pname
             continue
@@ -74,6 +79,19 @@ def test_mcunet(scheme, images, tmp_path):
                          + [("mcunet-5fps", "bias-only")] + [(n, "full") for n in BACKBONES])
 def test_backbones_and_schemes(name, scheme, images, tmp_path):
     compare(name, scheme, images, tmp_path)
+
+
+def test_split_weights_of_sliced_pointwise_and_depthwise_layers(images, tmp_path):
+    """Slices of a pointwise and a depthwise conv: trained channels in SRAM, the rest const."""
+    scheme = {"n_bias_update": 3, "weight_layers": ["blocks.13.depthwise", "blocks.13.pointwise1"],
+              "weight_ratios": [0.5, 0.25]}
+    host = compare("mcunet-5fps", scheme, images, tmp_path)
+    model_c = (tmp_path / "model.c").read_text()
+    assert "static const int8_t tt_p_blocks_13_depthwise_weight_rest" in model_c
+    assert "static int8_t tt_p_blocks_13_pointwise1_weight_lead[13824]" in model_c  # 576 x 24
+    assert "tt_conv2d_1x1_split_s8" in model_c
+    entries = {e["name"]: e for e in host.memory["trained_params"]}
+    assert entries["blocks.13.pointwise1.weight"]["shape"] == [576, 24, 1, 1]
 
 
 def test_output_folder_is_not_overwritten(tmp_path):

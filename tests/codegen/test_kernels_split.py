@@ -1,0 +1,70 @@
+"""The split-weight kernels equal their one-tensor counterparts on random pointwise convs."""
+import ctypes
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tvm_tinytrain.codegen.host_build import kernel_library
+
+
+class Dims(ctypes.Structure):
+    _fields_ = [("c", ctypes.c_int32), ("h", ctypes.c_int32), ("w", ctypes.c_int32)]
+
+
+class Conv(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_int32) for n in ("stride", "top", "left", "bottom", "right", "groups")]
+
+
+class Quant(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_int32) for n in ("x_zero", "y_zero", "act_min", "act_max")]
+
+
+LIB = kernel_library()
+
+
+def ptr(a):
+    return a.ctypes.data_as(ctypes.c_void_p)
+
+
+@settings(max_examples=40, deadline=None)
+@given(c=st.integers(2, 24), o=st.integers(1, 12), h=st.integers(1, 9), w=st.integers(1, 9),
+       stride=st.integers(1, 3), pad=st.integers(0, 1), data=st.data())
+def test_split_pointwise_equals_unsplit(c, o, h, w, stride, pad, data):
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**31)))
+    k = data.draw(st.integers(1, c - 1))
+    x = rng.integers(-128, 128, (c, h, w)).astype(np.int8)
+    weight = rng.integers(-127, 128, (o, c)).astype(np.int8)
+    lead, rest = np.ascontiguousarray(weight[:, :k]), np.ascontiguousarray(weight[:, k:])
+    bias = rng.integers(-5000, 5000, o).astype(np.int32)
+    mult = rng.integers(2**30, 2**31 - 1, o).astype(np.int32)
+    shift = rng.integers(36, 42, o).astype(np.int32)
+    conv, q = Conv(stride, pad, pad, pad, pad, 1), Quant(int(rng.integers(-128, 128)), 3, -128, 127)
+    oh, ow = (h + 2 * pad - 1) // stride + 1, (w + 2 * pad - 1) // stride + 1
+    din, dout = Dims(c, h, w), Dims(o, oh, ow)
+    y_ref, y = np.zeros((o, oh, ow), np.int8), np.ones((o, oh, ow), np.int8)
+    assert LIB.tt_conv2d_1x1_s8(ptr(x), din, ptr(weight), ptr(bias), ptr(mult), ptr(shift), ctypes.byref(conv),
+                                ctypes.byref(q), ptr(y_ref), dout) == 0
+    assert LIB.tt_conv2d_1x1_split_s8(ptr(x), din, ptr(lead), ptr(rest), k, ptr(bias), ptr(mult), ptr(shift),
+                                      ctypes.byref(conv), ctypes.byref(q), ptr(y), dout) == 0
+    np.testing.assert_array_equal(y, y_ref)
+
+    d = rng.standard_normal((o, oh, ow)).astype(np.float32)
+    w_scale = rng.uniform(1e-3, 1e-1, o).astype(np.float32)
+    dx_ref, dx = np.zeros((c, h, w), np.float32), np.ones((c, h, w), np.float32)
+    assert LIB.tt_conv2d_grad_input_f32(ptr(d), dout, ptr(weight), 1, 1, ptr(w_scale), ctypes.byref(conv),
+                                        ptr(dx_ref), din) == 0
+    assert LIB.tt_conv2d_1x1_grad_input_split_f32(ptr(d), dout, ptr(lead), ptr(rest), k, ptr(w_scale),
+                                                  ctypes.byref(conv), ptr(dx), din) == 0
+    np.testing.assert_allclose(dx, dx_ref, rtol=1e-5, atol=1e-5 * max(np.abs(dx_ref).max(), 1e-6))
+
+
+def test_split_rejects_a_slice_that_is_not_a_split():
+    x, weight = np.zeros((4, 2, 2), np.int8), np.zeros((3, 4), np.int8)
+    bias, mult, shift = np.zeros(3, np.int32), np.full(3, 2**30, np.int32), np.full(3, 31, np.int32)
+    y = np.zeros((3, 2, 2), np.int8)
+    conv, q = Conv(1, 0, 0, 0, 0, 1), Quant(0, 0, -128, 127)
+    for k in (0, 4):
+        assert LIB.tt_conv2d_1x1_split_s8(ptr(x), Dims(4, 2, 2), ptr(weight), ptr(weight), k, ptr(bias),
+                                          ptr(mult), ptr(shift), ctypes.byref(conv), ctypes.byref(q), ptr(y),
+                                          Dims(3, 2, 2)) == -1
