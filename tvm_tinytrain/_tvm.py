@@ -7,14 +7,14 @@ to a new release is a change in one place.
 import numpy as np
 import tvm
 from tvm import relax
-from tvm.relax.expr_functor import PyExprMutator, PyExprVisitor, mutator, visitor
+from tvm.relax.expr_functor import PyExprMutator, mutator
 
 # A Relax constant (relax.Constant in older releases).
 Constant = tvm.ir.expr.GenericConst
 
 __all__ = [
-    "tvm", "relax", "Constant", "PyExprMutator", "PyExprVisitor", "mutator", "visitor",
-    "tensor_type", "var_name", "op_name", "clone_module", "build", "to_device", "from_device",
+    "tvm", "relax", "Constant", "PyExprMutator", "mutator",
+    "tensor_type", "op_name", "shape_of", "clone_module", "build", "to_device", "from_device",
 ]
 
 
@@ -28,10 +28,6 @@ def clone_module(mod):
     return mod.clone()
 
 
-def var_name(var) -> str:
-    return var.name
-
-
 def op_name(call) -> str:
     """'relax.nn.conv2d' for a call of a Relax operator, '' for anything else."""
     op = getattr(call, "op", None)
@@ -41,9 +37,6 @@ def op_name(call) -> str:
 def shape_of(expr):
     return tuple(int(s) for s in expr.ty.shape)
 
-
-def dtype_of(expr) -> str:
-    return str(expr.ty.dtype)
 
 
 class Built:
