@@ -4,7 +4,8 @@
  *   host_runner REQUESTS OUTPUT
  *
  * REQUESTS: records of [int32 kind][int32 label][int8 input[TT_INPUT_BYTES]]
- *           kind 0 = training step (writes the float32 loss), 1 = predict (writes the int8 logits)
+ *           kind 0 = training step (writes the float32 loss), 1 = predict (writes the logits:
+ *           int8, or float32 with an fp32 classifier: TT_LOGITS_TYPE in model.h)
  * OUTPUT:   the answers in order, then every trained parameter (tt_params order, raw bytes),
  *           then the int32 tt_error() value.
  */
@@ -16,7 +17,7 @@
 int main(int argc, char **argv)
 {
     static int8_t input[TT_INPUT_BYTES];
-    int8_t logits[TT_NUM_CLASSES];
+    TT_LOGITS_TYPE logits[TT_NUM_CLASSES];
     int32_t header[2], count, i, status;
     const tt_param *params;
     FILE *in, *out;
@@ -41,7 +42,7 @@ int main(int argc, char **argv)
             fwrite(&loss, sizeof loss, 1, out);
         } else {
             tt_predict(input, logits);
-            fwrite(logits, 1, TT_NUM_CLASSES, out);
+            fwrite(logits, sizeof logits[0], TT_NUM_CLASSES, out);
         }
     }
     params = tt_params(&count);

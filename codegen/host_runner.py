@@ -50,8 +50,9 @@ class HostProgram:
                 pos += 4
             else:
                 n = self.memory["num_classes"]
-                answers.append(np.frombuffer(data, np.int8, n, pos).copy())
-                pos += n
+                dtype = np.float32 if self.memory["fp32_classifier"] else np.int8
+                answers.append(np.frombuffer(data, dtype, n, pos).copy())
+                pos += n * np.dtype(dtype).itemsize
         params = {}
         for p in self.memory["trained_params"]:
             count = int(np.prod(p["shape"]))

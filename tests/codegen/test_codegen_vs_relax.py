@@ -4,6 +4,8 @@ Three training steps on CIFAR-10 images, then a prediction: losses within 1e-5 r
 updated parameters equal or one unit apart at rounding boundaries (counted, printed,
 bounded), logits bit for bit against TVM's int8 forward with the parameters the C trained.
 """
+import copy
+
 import numpy as np
 import pytest
 
@@ -64,6 +66,10 @@ def compare(name, scheme_spec, images, tmp_path, **overrides):
     logits = _tvm.build(mod)(images[STEPS][0][None], *trained.values())
     if not program.scheme.fp32_classifier:
         np.testing.assert_array_equal(answers[STEPS], logits.reshape(-1))
+    else:  # the trained float head: W x_r + B on the int8 features the forward gives
+        feats = forward_features(graph, trained, images[STEPS][0])
+        w, b = c_params[f"{graph.output}.weight"], c_params[f"{graph.output}.bias"]
+        np.testing.assert_allclose(answers[STEPS], w @ feats + b, rtol=1e-5, atol=1e-5)
     return host
 
 
@@ -92,6 +98,27 @@ def test_split_weights_of_sliced_pointwise_and_depthwise_layers(images, tmp_path
     assert "tt_conv2d_1x1_split_s8" in model_c
     entries = {e["name"]: e for e in host.memory["trained_params"]}
     assert entries["blocks.13.pointwise1.weight"]["shape"] == [576, 24, 1, 1]
+
+
+def forward_features(graph, params, x):
+    """Real-valued input of the classifier, from the numpy reference with the given params."""
+    from tvm_tinytrain.reference import run_int8
+
+    g = copy.deepcopy(graph)
+    for layer in g.weight_layers():
+        for key in ("weight", "bias"):
+            value = params[f"{layer.name}.{key}"]
+            if value.dtype == layer.params[key].dtype:
+                layer.params[key] = value
+    head = g.layer(g.output)
+    q = g.q_of(head.inputs[0])
+    feats = run_int8(g, x, return_all=True)[head.inputs[0]].astype(np.float32).reshape(-1)
+    return np.float32(q.scale) * (feats - np.float32(q.zero))
+
+
+def test_fp32_classifier_predicts_with_the_trained_float_head(images, tmp_path):
+    compare("mcunet-5fps", "paper-100kb", images, tmp_path, fp32_classifier=True)
+    assert "void tt_predict(const int8_t *input, float *logits);" in (tmp_path / "model.h").read_text()
 
 
 def test_output_folder_is_not_overwritten(tmp_path):
