@@ -19,13 +19,18 @@ setup(
         "tvm_tinytrain.ops",
         "tvm_tinytrain.passes",
         "tvm_tinytrain.codegen",
+        "tvm_tinytrain.targets",
     ],
     package_dir={
         "tvm_tinytrain": "tvm_tinytrain",
         "tvm_tinytrain.passes": "passes",
         "tvm_tinytrain.codegen": "codegen",
     },
-    package_data={"tvm_tinytrain": ["paper_schemes.json"]},
+    package_data={
+        "tvm_tinytrain": ["paper_schemes.json"],
+        "tvm_tinytrain.codegen": ["kernels/*.c", "kernels/*.h", "host_main.c"],
+        "tvm_tinytrain.targets": ["boards/*.json", "firmware/*"],
+    },
     install_requires=[
         "apache-tvm==0.27.0.post1",
         "torch==2.13.0",  # exactly: the CPU wheel on disk; a newer torch pulls GBs of CUDA

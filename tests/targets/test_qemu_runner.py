@@ -1,0 +1,201 @@
+"""The Cortex-M targets under QEMU (tvm_tinytrain.targets.qemu) against the host build.
+
+MCUNet-5fps with the paper's sparse schemes: two training steps and a prediction on CIFAR-10
+images in firmware on emulated Cortex-M7 / M4 / M55 give the host runner's losses, trained
+parameters and logits bit for bit. Budgets are enforced at link time; a fault, a hang and a
+timeout raise TinyTrainError and leave no QEMU process behind (a tiny hand-written project).
+"""
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tvm_tinytrain.backbones import load_backbone
+from tvm_tinytrain.codegen.emit import TARGET_FLAGS, generate, write_project
+from tvm_tinytrain.codegen.host_runner import PREDICT, TRAIN, HostProgram
+from tvm_tinytrain.data.cifar10 import load_cifar10
+from tvm_tinytrain.data.images import resize_to, to_int8_input
+from tvm_tinytrain.errors import TinyTrainError
+from tvm_tinytrain.passes.pipeline import build_training
+from tvm_tinytrain.schemes import resolve_scheme
+from tvm_tinytrain.targets.qemu import QemuProgram, board_names, load_board, parse_size, toolchain_missing
+
+pytestmark = pytest.mark.skipif(bool(toolchain_missing()), reason="needs arm-none-eabi-gcc and qemu-system-arm")
+
+# Schemes that fit each board's SRAM budget (paper-100kb needs ~290 KB with the input buffer).
+BOARD_SCHEMES = {"cortex-m7": "paper-100kb", "cortex-m4": "paper-50kb", "cortex-m55": "paper-100kb"}
+
+
+@pytest.fixture(scope="module")
+def images():
+    pixels, labels = load_cifar10("test", per_class=1)
+    return [(to_int8_input(resize_to(p, 128)), int(label)) for p, label in zip(pixels[:3], labels)]
+
+
+_projects = {}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """scheme -> (folder of the generated MCUNet-5fps project, its host run of the requests)."""
+
+    def make(scheme, requests, fp32_classifier=None):
+        key = scheme, fp32_classifier
+        if key not in _projects:
+            graph = load_backbone("mcunet-5fps", num_classes=10)
+            folder = tmp_path_factory.mktemp(scheme)
+            program = build_training(graph, resolve_scheme(scheme, graph, fp32_classifier=fp32_classifier))
+            write_project(generate(program), folder)
+            _projects[key] = folder, HostProgram(folder).run(requests)
+        return _projects[key]
+
+    return make
+
+
+def requests_of(images):
+    return [(TRAIN, label, x) for x, label in images[:2]] + [(PREDICT, 0, images[2][0])]
+
+
+def test_board_files_use_the_project_flags():
+    assert set(board_names()) >= {"cortex-m7", "cortex-m4", "cortex-m55"}
+    for name in ("cortex-m7", "cortex-m4", "cortex-m55"):
+        board = load_board(name)
+        assert " ".join(board["cflags"]) == TARGET_FLAGS[name][1], name
+    assert parse_size(load_board("cortex-m7")["ram"]["length"]) == 320 * 1024
+    assert parse_size(load_board("cortex-m4")["ram"]["length"]) == 256 * 1024
+    with pytest.raises(TinyTrainError, match="unknown board"):
+        load_board("cortex-m99")
+
+
+@pytest.mark.parametrize("board,fp32_head", [("cortex-m7", None), ("cortex-m4", None), ("cortex-m55", None),
+                                             ("cortex-m7", True)])
+def test_qemu_matches_host(board, fp32_head, images, project):
+    requests = requests_of(images)
+    folder, (h_answers, h_params, h_error) = project(BOARD_SCHEMES[board], requests, fp32_head)
+    prog = QemuProgram(folder, board)
+    answers, params, error, stack = prog.run(requests, timeout=120)
+    assert error == h_error == 0
+    for step in range(2):
+        assert abs(answers[step] - h_answers[step]) <= 1e-5 * abs(h_answers[step]), (step, answers, h_answers)
+        assert np.isfinite(answers[step])
+    assert answers[2].dtype == (np.float32 if fp32_head else np.int8)
+    np.testing.assert_array_equal(answers[2], h_answers[2])
+    assert params.keys() == h_params.keys() and params
+    for name, value in h_params.items():
+        assert params[name].dtype == value.dtype
+        np.testing.assert_array_equal(params[name], value, err_msg=name)  # float too: same operations
+    spec = load_board(board)
+    assert 0 < prog.flash_bytes <= parse_size(spec["flash"]["length"])
+    assert prog.memory["arena_bytes"] < prog.ram_bytes
+    assert 0 < stack <= parse_size(spec["ram"]["length"]) - prog.ram_bytes
+    print(f"\n{board}{' fp32 head' if fp32_head else ''}: flash {prog.flash_bytes} B, static RAM {prog.ram_bytes} B, stack {stack} B")
+
+
+def _over_budget(tmp_path, name, **lengths):
+    board = load_board("cortex-m7")
+    board["name"] = name
+    for region, length in lengths.items():
+        board[region]["length"] = length
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(board))
+    return path
+
+
+def test_over_budget_ram_names_missing_bytes(tmp_path, images, project):
+    folder, _ = project(BOARD_SCHEMES["cortex-m7"], requests_of(images))
+    board = _over_budget(tmp_path, "tiny-ram", ram="64K")
+    with pytest.raises(TinyTrainError) as info:
+        QemuProgram(folder, board)
+    message = str(info.value)
+    m = re.search(r"SRAM is (\d+) bytes short", message)
+    assert m, message
+    memory = json.loads((folder / "memory.json").read_text())
+    # at least the arena and the trained parameters do not fit in 64 KB
+    assert int(m.group(1)) >= memory["arena_bytes"] + memory["updated_param_bytes"] - 64 * 1024
+    assert "largest part: the activation arena" in message and "tiny-ram" in message
+
+
+def test_over_budget_flash_names_missing_bytes(tmp_path, images, project):
+    folder, _ = project(BOARD_SCHEMES["cortex-m7"], requests_of(images))
+    with pytest.raises(TinyTrainError, match=r"flash is \d+ bytes short .*largest part: the frozen weights"):
+        QemuProgram(folder, _over_budget(tmp_path, "tiny-flash", flash="256K"))
+
+
+# -- a tiny hand-written "model" for the failure paths ------------------------------------------
+TOY_H = """#include <stdint.h>
+#define TT_INPUT_BYTES 48
+#define TT_NUM_CLASSES 2
+#define TT_LOGITS_TYPE int8_t
+typedef struct { const char *name; void *data; uint32_t bytes; } tt_param;
+float tt_train_step(const int8_t *input, int32_t label);
+void tt_predict(const int8_t *input, int8_t *logits);
+int32_t tt_error(void);
+const tt_param *tt_params(int32_t *count);
+"""
+TOY_C = """#include "model.h"
+static int32_t bias[2];
+static const tt_param table[] = {{"fc.bias", bias, sizeof bias}};
+float tt_train_step(const int8_t *input, int32_t label)
+{
+    if (label == 7) __asm__ volatile("udf #0");          /* fault */
+    if (label == 9) for (volatile int i = 0;; i++) {}     /* hang */
+    bias[label & 1] += input[0];
+    return 0.25f * (float)label;
+}
+void tt_predict(const int8_t *input, int8_t *logits) { logits[0] = input[1]; logits[1] = (int8_t)bias[0]; }
+int32_t tt_error(void) { return 0; }
+const tt_param *tt_params(int32_t *count) { *count = 1; return table; }
+"""
+
+
+@pytest.fixture
+def toy(tmp_path):
+    (tmp_path / "kernels").mkdir()
+    (tmp_path / "model.h").write_text(TOY_H)
+    (tmp_path / "model.c").write_text(TOY_C)
+    (tmp_path / "memory.json").write_text(json.dumps({
+        "model": "toy", "scheme": "toy", "arena_bytes": 0, "updated_param_bytes": 8, "const_bytes": 0,
+        "input_shape": [3, 4, 4], "num_classes": 2,
+        "trained_params": [{"name": "fc.bias", "dtype": "int32", "shape": [2]}]}))
+    return QemuProgram(tmp_path, "cortex-m7")
+
+
+def _qemu_processes(elf: Path) -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and str(elf).encode() in (proc / "cmdline").read_bytes():
+                pids.append(int(proc.name))
+        except OSError:
+            pass
+    return pids
+
+
+def test_toy_protocol(toy):
+    x = np.arange(48, dtype=np.int8)
+    answers, params, error, stack = toy.run([(TRAIN, 2, x), (TRAIN, 1, -x), (PREDICT, 0, x)], timeout=30)
+    assert answers[:2] == [0.5, 0.25]
+    np.testing.assert_array_equal(answers[2], np.array([1, 0], np.int8))
+    np.testing.assert_array_equal(params["fc.bias"], np.array([0, 0], np.int32))
+    assert error == 0 and 0 < stack < 4096
+
+
+def test_fault_raises_with_status(toy):
+    with pytest.raises(TinyTrainError, match=r"status 3: the CPU faulted"):
+        toy.run([(TRAIN, 7, np.zeros(48, np.int8))], timeout=30)
+    assert not _qemu_processes(toy.elf)
+
+
+def test_hang_times_out_and_kills_qemu(toy):
+    with pytest.raises(TinyTrainError, match="did not finish within 2 s"):
+        toy.run([(TRAIN, 9, np.zeros(48, np.int8))], timeout=2)
+    assert not _qemu_processes(toy.elf)
+
+
+def test_missing_toolchain_message(monkeypatch, tmp_path):
+    monkeypatch.setattr(shutil, "which", lambda tool: None)
+    with pytest.raises(TinyTrainError, match="qemu-system-arm not found"):
+        QemuProgram(tmp_path, "cortex-m7")

@@ -1,0 +1,1 @@
+"""Device targets: Cortex-M boards (board files, firmware, QEMU runner)."""

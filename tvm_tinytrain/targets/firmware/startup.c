@@ -1,0 +1,86 @@
+/*
+ * Bare-metal startup for the QEMU Cortex-M boards (mps2-an500 / an386, mps3-an547).
+ *
+ * Reset: copy .data from flash to SRAM, zero .bss, paint the stack (from the end of .bss to
+ * the top of the RAM budget) with TT_STACK_PAINT so tt_stack_used() can report a high-water
+ * mark, enable the FPU, run main() and exit through semihosting with its status.
+ * Every fault ends QEMU with status TT_EXIT_FAULT (and a message on QEMU's stderr).
+ */
+#include <stdint.h>
+
+#include "semihost.h"
+
+#define TT_STACK_PAINT 0xDEADBEEFu
+#define TT_EXIT_FAULT 3
+
+extern uint32_t __data_load__, __data_start__, __data_end__, __bss_start__, __bss_end__;
+extern uint32_t __stack_limit__, __stack_top__;
+
+int main(void);
+void tt_reset_handler(void);
+
+static void tt_fault_handler(void)
+{
+    tt_semihost(TT_SYS_WRITE0, "tt firmware: fault (HardFault / MemManage / BusFault / UsageFault)\n");
+    tt_exit(TT_EXIT_FAULT);
+}
+
+static void tt_unexpected_irq(void)
+{
+    tt_semihost(TT_SYS_WRITE0, "tt firmware: unexpected interrupt\n");
+    tt_exit(TT_EXIT_FAULT);
+}
+
+/* 16 core exceptions; no device interrupt is enabled. */
+__attribute__((section(".isr_vector"), used)) static const void *const tt_vectors[16] = {
+    &__stack_top__,                 /* initial SP */
+    (const void *)tt_reset_handler, /* reset */
+    (const void *)tt_fault_handler, /* NMI */
+    (const void *)tt_fault_handler, /* HardFault */
+    (const void *)tt_fault_handler, /* MemManage */
+    (const void *)tt_fault_handler, /* BusFault */
+    (const void *)tt_fault_handler, /* UsageFault */
+    (const void *)tt_fault_handler, /* SecureFault (v8-M) */
+    0, 0, 0,
+    (const void *)tt_unexpected_irq, /* SVCall */
+    (const void *)tt_unexpected_irq, /* DebugMonitor */
+    0,
+    (const void *)tt_unexpected_irq, /* PendSV */
+    (const void *)tt_unexpected_irq, /* SysTick */
+};
+
+/* Bytes of stack ever used: from the top down to the deepest overwritten paint word. */
+uint32_t tt_stack_used(void)
+{
+    const uint32_t *p = &__stack_limit__;
+    while (p < &__stack_top__ && *p == TT_STACK_PAINT)
+        p++;
+    return (uint32_t)((uintptr_t)&__stack_top__ - (uintptr_t)p);
+}
+
+/* Nonzero when the stack has reached its lowest word (it may have run into .bss). */
+int tt_stack_overflowed(void)
+{
+    return __stack_limit__ != TT_STACK_PAINT;
+}
+
+__attribute__((noreturn)) void tt_reset_handler(void)
+{
+    uint32_t *src = &__data_load__, *dst;
+    for (dst = &__data_start__; dst < &__data_end__;)
+        *dst++ = *src++;
+    for (dst = &__bss_start__; dst < &__bss_end__;)
+        *dst++ = 0;
+    /* Paint below the current frame only (leave 64 bytes of margin for this function). */
+    {
+        uint32_t *sp;
+        __asm__ volatile("mov %0, sp" : "=r"(sp));
+        for (dst = &__stack_limit__; dst < sp - 16;)
+            *dst++ = TT_STACK_PAINT;
+    }
+#if defined(__ARM_FP) || defined(__ARM_FEATURE_MVE)
+    *(volatile uint32_t *)0xE000ED88u |= 0xFu << 20; /* CPACR: full access to CP10, CP11 (FPU, MVE) */
+    __asm__ volatile("dsb\n\tisb" ::: "memory");
+#endif
+    tt_exit(main());
+}

@@ -1,0 +1,228 @@
+"""Cortex-M targets under QEMU: build a generated project into firmware and replay requests.
+
+    prog = QemuProgram(project_dir, "cortex-m7")      # or a path to a board .json
+    prog.flash_bytes, prog.ram_bytes                  # from arm-none-eabi-size
+    answers, params, error, stack_bytes = prog.run(requests)
+
+The firmware is the project's model.c and kernels/*.c plus `firmware/startup.c` and
+`firmware/device_main.c` (the host runner's request/answer protocol over semihosting file
+I/O), linked with a script holding the board's flash and SRAM budgets, so a model over
+budget fails to build with a TinyTrainError that says what is missing and what is largest.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import struct
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from tvm_tinytrain.codegen.host_build import CFLAGS
+from tvm_tinytrain.errors import TinyTrainError
+
+HERE = Path(__file__).resolve().parent
+BOARD_DIR = HERE / "boards"
+FIRMWARE_DIR = HERE / "firmware"
+TRAIN, PREDICT = 0, 1
+GCC, SIZE, QEMU = "arm-none-eabi-gcc", "arm-none-eabi-size", "qemu-system-arm"
+LINK_FLAGS = ("-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--gc-sections")
+EXIT_MEANING = {1: "a kernel rejected its arguments (tt_error)", 2: "firmware I/O or protocol error",
+                3: "the CPU faulted (HardFault/MemManage/BusFault/UsageFault)",
+                4: "the stack reached the end of its region"}
+_OVERFLOW = re.compile(r"region `(\w+)' overflowed by (\d+) bytes")
+
+
+def board_names() -> list[str]:
+    return sorted(p.stem for p in BOARD_DIR.glob("*.json"))
+
+
+def load_board(board) -> dict:
+    """A board by name (boards/<name>.json), by path to a .json, or as a dict already."""
+    if isinstance(board, dict):
+        return board
+    path = Path(board)
+    if not path.suffix == ".json":
+        path = BOARD_DIR / f"{board}.json"
+        if not path.is_file():
+            raise TinyTrainError(f"qemu: unknown board {board!r}; known: {', '.join(board_names())} "
+                                 f"(or pass the path of a board .json)")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise TinyTrainError(f"qemu: cannot read board file {path}: {e}") from None
+    missing = [k for k in ("name", "qemu_machine", "cflags", "flash", "ram") if k not in data]
+    if missing:
+        raise TinyTrainError(f"qemu: board file {path} lacks {', '.join(missing)}")
+    return data
+
+
+def parse_size(text: str) -> int:
+    """'320K' / '1M' / '0x1000' / 4096 -> bytes."""
+    text = str(text).strip()
+    m = re.fullmatch(r"(0x[0-9a-fA-F]+|\d+)\s*([KkMm]?)", text)
+    if not m:
+        raise TinyTrainError(f"qemu: cannot read the size {text!r} (expected e.g. 320K, 1M, 0x1000)")
+    return int(m.group(1), 0) * {"": 1, "k": 1024, "m": 1024 * 1024}[m.group(2).lower()]
+
+
+def linker_script(board: dict) -> str:
+    vectors = board.get("vectors")
+    return (FIRMWARE_DIR / "link.ld.in").read_text().format(
+        name=board["name"],
+        vectors_region=(f"    VECTORS (rx) : ORIGIN = {vectors['origin']}, LENGTH = {vectors['length']}\n"
+                        if vectors else ""),
+        vectors="VECTORS" if vectors else "FLASH",
+        flash_origin=board["flash"]["origin"], flash_length=board["flash"]["length"],
+        ram_origin=board["ram"]["origin"], ram_length=board["ram"]["length"],
+        min_stack=board.get("min_stack", "4K"))
+
+
+def toolchain_missing() -> list[str]:
+    return [tool for tool in (GCC, SIZE, QEMU) if shutil.which(tool) is None]
+
+
+class QemuProgram:
+    def __init__(self, project_dir, board="cortex-m7"):
+        missing = toolchain_missing()
+        if missing:
+            raise TinyTrainError(f"qemu: {', '.join(missing)} not found; install gcc-arm-none-eabi, "
+                                 f"libnewlib-arm-none-eabi and qemu-system-arm")
+        self.dir = Path(project_dir).resolve()
+        self.board = load_board(board)
+        self.memory = json.loads((self.dir / "memory.json").read_text())
+        self.ld = self.dir / f"firmware_{self.board['name']}.ld"
+        self.elf = self.dir / f"firmware_{self.board['name']}.elf"
+        self.ld.write_text(linker_script(self.board))
+        self._build()
+        self.sections = self._sections()
+        self.flash_bytes = sum(v for k, v in self.sections.items()
+                               if k in (".isr_vector", ".text", ".ARM.extab", ".ARM.exidx", ".data"))
+        self.ram_bytes = self.sections.get(".data", 0) + self.sections.get(".bss", 0)  # static RAM
+        self.stack_reserve = self.sections.get(".stack", 0)
+
+    # -- build ---------------------------------------------------------------------------
+    def sources(self) -> list[Path]:
+        return [self.dir / "model.c", *sorted((self.dir / "kernels").glob("*.c")),
+                FIRMWARE_DIR / "startup.c", FIRMWARE_DIR / "device_main.c"]
+
+    def _build(self):
+        cmd = [GCC, *CFLAGS, *self.board["cflags"], "-ffunction-sections", "-fdata-sections",
+               f"-I{self.dir / 'kernels'}", f"-I{self.dir}", f"-I{FIRMWARE_DIR}", *map(str, self.sources()),
+               *LINK_FLAGS, "-T", str(self.ld), f"-Wl,-Map={self.elf.with_suffix('.map')}", "-o", str(self.elf),
+               "-lm"]
+        result = subprocess.run(cmd, capture_output=True, text=True)
+        if result.returncode == 0:
+            return
+        overflows = {region: int(n) for region, n in _OVERFLOW.findall(result.stderr)}
+        if overflows:
+            raise TinyTrainError(self._budget_message(overflows))
+        raise TinyTrainError(f"qemu: firmware build for {self.board['name']} failed:\n{' '.join(cmd)}\n"
+                             f"{result.stderr.strip()[-4000:]}")
+
+    def _budget_message(self, overflows: dict) -> str:
+        m = self.memory
+        input_bytes = int(np.prod(m["input_shape"]))
+        parts = []
+        if "RAM" in overflows:
+            ram = {"the activation arena": m["arena_bytes"], "the trained parameters": m["updated_param_bytes"],
+                   "the input buffer": input_bytes,
+                   "the minimum stack": parse_size(self.board.get("min_stack", "4K"))}
+            largest = max(ram, key=ram.get)
+            parts.append(f"SRAM is {overflows['RAM']} bytes short: the program needs "
+                         f"{parse_size(self.board['ram']['length']) + overflows['RAM']} bytes of the "
+                         f"{self.board['ram']['length']} budget; largest part: {largest} ({ram[largest]} bytes; "
+                         + ", ".join(f"{k} {v}" for k, v in ram.items()) + ")")
+        if "FLASH" in overflows:
+            flash = {"the frozen weights and constants": m["const_bytes"],
+                     "the initial values of the trained parameters": m["updated_param_bytes"]}
+            largest = max(flash, key=flash.get)
+            parts.append(f"flash is {overflows['FLASH']} bytes short of the {self.board['flash']['length']} budget; "
+                         f"largest part: {largest} ({flash[largest]} bytes), the rest is code")
+        for region, n in overflows.items():
+            if region not in ("RAM", "FLASH"):
+                parts.append(f"region {region} overflowed by {n} bytes")
+        return (f"qemu: {m['model']} ({m['scheme']}) does not fit board {self.board['name']}: " + "; ".join(parts)
+                + ". Choose a scheme that trains fewer layers or a smaller model, or a larger board.")
+
+    def _sections(self) -> dict:
+        result = subprocess.run([SIZE, "-A", str(self.elf)], capture_output=True, text=True, check=True)
+        sections = {}
+        for line in result.stdout.splitlines():
+            fields = line.split()
+            if len(fields) == 3 and fields[0].startswith(".") and fields[1].isdigit():
+                sections[fields[0]] = int(fields[1])
+        return sections
+
+    # -- run -----------------------------------------------------------------------------
+    def command(self) -> list[str]:
+        return [QEMU, "-machine", self.board["qemu_machine"], "-cpu", self.board.get("qemu_cpu", self.board["name"]),
+                "-nographic", "-monitor", "none", "-serial", "null",
+                "-semihosting-config", "enable=on,target=native", "-kernel", str(self.elf)]
+
+    def run(self, requests, timeout: float = 600.0):
+        """requests: (kind, label, int8 input) -> (answers, trained params, error, stack bytes)."""
+        n_input = int(np.prod(self.memory["input_shape"]))
+        blob = bytearray()
+        for kind, label, x in requests:
+            x = np.asarray(x, np.int8).reshape(-1)
+            if x.size != n_input:
+                raise TinyTrainError(f"qemu runner: input has {x.size} values, the model takes {n_input}")
+            blob += struct.pack("<ii", kind, int(label)) + x.tobytes()
+        req, out = self.dir / "requests.bin", self.dir / "answers.bin"
+        req.write_bytes(bytes(blob))
+        out.unlink(missing_ok=True)
+        status, stderr = self._run_qemu(timeout)
+        if status != 0:
+            meaning = EXIT_MEANING.get(status, "QEMU itself failed" if status < 0 or status > 4 else "")
+            raise TinyTrainError(f"qemu: firmware on {self.board['name']} ({self.board['qemu_machine']}) exited "
+                                 f"with status {status}: {meaning}\n{stderr[-2000:]}")
+        return self._parse(out.read_bytes(), requests)
+
+    def _run_qemu(self, timeout: float):
+        proc = subprocess.Popen(self.command(), cwd=self.dir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.communicate()
+            raise TinyTrainError(f"qemu: firmware on {self.board['name']} did not finish within {timeout} s "
+                                 f"(hang or too slow); QEMU was killed") from None
+        except BaseException:
+            proc.kill()
+            proc.communicate()
+            raise
+        return proc.returncode, stdout + stderr
+
+    def _parse(self, data: bytes, requests):
+        answers, pos = [], 0
+        try:
+            for kind, _, _ in requests:
+                if kind == TRAIN:
+                    answers.append(struct.unpack_from("<f", data, pos)[0])
+                    pos += 4
+                else:
+                    n = self.memory["num_classes"]
+                    dtype = np.dtype(np.float32 if self.memory.get("fp32_classifier") else np.int8)
+                    answers.append(np.frombuffer(data, dtype, n, pos).copy())
+                    pos += n * dtype.itemsize
+            params = {}
+            for p in self.memory["trained_params"]:
+                count = int(np.prod(p["shape"]))
+                value = np.frombuffer(data, p["dtype"], count, pos).reshape(p["shape"]).copy()
+                params[p["name"]] = value
+                pos += value.nbytes
+            error, stack = struct.unpack_from("<ii", data, pos)
+        except (ValueError, struct.error):
+            raise TinyTrainError(f"qemu runner: answers.bin is truncated ({len(data)} bytes)") from None
+        if pos + 8 != len(data):
+            raise TinyTrainError(f"qemu runner: answers.bin has {len(data)} bytes, expected {pos + 8}")
+        return answers, params, error, stack
