@@ -4,6 +4,8 @@ MCUNet-5fps with the paper's sparse schemes: two training steps and a prediction
 images in firmware on emulated Cortex-M7 / M4 / M55 give the host runner's losses, trained
 parameters and logits bit for bit. Budgets are enforced at link time; a fault, a hang and a
 timeout raise TinyTrainError and leave no QEMU process behind (a tiny hand-written project).
+Per-request instruction counts (SysTick under -icount shift=0) are exact on a known loop and
+deterministic from run to run.
 """
 import json
 import re
@@ -77,7 +79,10 @@ def test_qemu_matches_host(board, fp32_head, images, project):
     folder, (h_answers, h_params, h_error) = project(BOARD_SCHEMES[board], requests, fp32_head)
     prog = QemuProgram(folder, board)
     answers, params, error, stack = prog.run(requests, timeout=120)
+    counts = prog.last_counts
     assert error == h_error == 0
+    assert len(counts) == len(requests) and all(c > 0 for c in counts)
+    assert counts[2] < min(counts[:2]), counts  # a prediction costs fewer instructions than a step
     for step in range(2):
         assert abs(answers[step] - h_answers[step]) <= 1e-5 * abs(h_answers[step]), (step, answers, h_answers)
         assert np.isfinite(answers[step])
@@ -91,7 +96,12 @@ def test_qemu_matches_host(board, fp32_head, images, project):
     assert 0 < prog.flash_bytes <= parse_size(spec["flash"]["length"])
     assert prog.memory["arena_bytes"] < prog.ram_bytes
     assert 0 < stack <= parse_size(spec["ram"]["length"]) - prog.ram_bytes
-    print(f"\n{board}{' fp32 head' if fp32_head else ''}: flash {prog.flash_bytes} B, static RAM {prog.ram_bytes} B, stack {stack} B")
+    print(f"\n{board}{' fp32 head' if fp32_head else ''}: flash {prog.flash_bytes} B, static RAM {prog.ram_bytes} B, "
+          f"stack {stack} B, instructions per step {counts[:2]}, per prediction {counts[2]}")
+    if board == "cortex-m7" and not fp32_head:  # the same requests again: the same counts
+        again = prog.run(requests, timeout=120)
+        assert prog.last_counts == counts
+        assert again[0][:2] == answers[:2]
 
 
 def _over_budget(tmp_path, name, **lengths):
@@ -142,6 +152,7 @@ float tt_train_step(const int8_t *input, int32_t label)
 {
     if (label == 7) __asm__ volatile("udf #0");          /* fault */
     if (label == 9) for (volatile int i = 0;; i++) {}     /* hang */
+    if (label == 5) { uint32_t n = 100000; __asm__ volatile("1: subs %0, %0, #1\\n\\tbne 1b" : "+r"(n) :: "cc"); }
     bias[label & 1] += input[0];
     return 0.25f * (float)label;
 }
@@ -151,8 +162,8 @@ const tt_param *tt_params(int32_t *count) { *count = 1; return table; }
 """
 
 
-@pytest.fixture
-def toy(tmp_path):
+@pytest.fixture(params=["cortex-m7"])
+def toy(tmp_path, request):
     (tmp_path / "kernels").mkdir()
     (tmp_path / "model.h").write_text(TOY_H)
     (tmp_path / "model.c").write_text(TOY_C)
@@ -160,7 +171,7 @@ def toy(tmp_path):
         "model": "toy", "scheme": "toy", "arena_bytes": 0, "updated_param_bytes": 8, "const_bytes": 0,
         "input_shape": [3, 4, 4], "num_classes": 2,
         "trained_params": [{"name": "fc.bias", "dtype": "int32", "shape": [2]}]}))
-    return QemuProgram(tmp_path, "cortex-m7")
+    return QemuProgram(tmp_path, request.param)
 
 
 def _qemu_processes(elf: Path) -> list[int]:
@@ -181,6 +192,20 @@ def test_toy_protocol(toy):
     np.testing.assert_array_equal(answers[2], np.array([1, 0], np.int8))
     np.testing.assert_array_equal(params["fc.bias"], np.array([0, 0], np.int32))
     assert error == 0 and 0 < stack < 4096
+    assert len(toy.last_counts) == 3 and all(0 < c < 1000 for c in toy.last_counts), toy.last_counts
+
+
+@pytest.mark.parametrize("toy", ["cortex-m7", "cortex-m4", "cortex-m55"], indirect=True)
+def test_instruction_counts_are_exact_and_deterministic(toy):
+    # label 5 runs a loop of 100000 x (subs, bne) = 200000 instructions on top of a plain step
+    x = np.arange(48, dtype=np.int8)
+    requests = [(TRAIN, 2, x), (TRAIN, 5, x), (PREDICT, 0, x)]
+    toy.run(requests, timeout=30)
+    first = list(toy.last_counts)
+    toy.run(requests, timeout=30)
+    assert toy.last_counts == first
+    # exact up to one SysTick tick (40 instructions at 25 MHz, 31.25 at 32 MHz) at each end
+    assert abs(first[1] - first[0] - 200_000) <= 80, first
 
 
 def test_fault_raises_with_status(toy):

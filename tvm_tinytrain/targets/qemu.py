@@ -3,11 +3,18 @@
     prog = QemuProgram(project_dir, "cortex-m7")      # or a path to a board .json
     prog.flash_bytes, prog.ram_bytes                  # from arm-none-eabi-size
     answers, params, error, stack_bytes = prog.run(requests)
+    prog.last_counts                                  # instructions each request took
 
 The firmware is the project's model.c and kernels/*.c plus `firmware/startup.c` and
 `firmware/device_main.c` (the host runner's request/answer protocol over semihosting file
 I/O), linked with a script holding the board's flash and SRAM budgets, so a model over
 budget fails to build with a TinyTrainError that says what is missing and what is largest.
+
+Instruction counts: QEMU runs with `-icount shift=0` (each instruction advances virtual time
+by 1 ns) and the firmware reads SysTick, which runs from the board's CPU clock (`systick_hz`
+in the board file: 25 MHz on mps2, so one tick = 40 instructions), around every request.
+`last_counts` holds the instructions per request of the last run: deterministic, exact to one
+tick, and counts of instructions, not cycles (QEMU models no pipeline or memory timing).
 """
 from __future__ import annotations
 
@@ -104,6 +111,7 @@ class QemuProgram:
                                if k in (".isr_vector", ".text", ".ARM.extab", ".ARM.exidx", ".data"))
         self.ram_bytes = self.sections.get(".data", 0) + self.sections.get(".bss", 0)  # static RAM
         self.stack_reserve = self.sections.get(".stack", 0)
+        self.last_counts: list[int] = []  # instructions per request of the last run()
 
     # -- build ---------------------------------------------------------------------------
     def sources(self) -> list[Path]:
@@ -112,6 +120,7 @@ class QemuProgram:
 
     def _build(self):
         cmd = [GCC, *CFLAGS, *self.board["cflags"], "-ffunction-sections", "-fdata-sections",
+               f"-DTT_SYSTICK_HZ={int(self.board.get('systick_hz', 25_000_000))}u",
                f"-I{self.dir / 'kernels'}", f"-I{self.dir}", f"-I{FIRMWARE_DIR}", *map(str, self.sources()),
                *LINK_FLAGS, "-T", str(self.ld), f"-Wl,-Map={self.elf.with_suffix('.map')}", "-o", str(self.elf),
                "-lm"]
@@ -161,11 +170,13 @@ class QemuProgram:
     # -- run -----------------------------------------------------------------------------
     def command(self) -> list[str]:
         return [QEMU, "-machine", self.board["qemu_machine"], "-cpu", self.board.get("qemu_cpu", self.board["name"]),
-                "-nographic", "-monitor", "none", "-serial", "null",
+                "-nographic", "-monitor", "none", "-serial", "null", "-icount", "shift=0",
                 "-semihosting-config", "enable=on,target=native", "-kernel", str(self.elf)]
 
     def run(self, requests, timeout: float = 600.0):
-        """requests: (kind, label, int8 input) -> (answers, trained params, error, stack bytes)."""
+        """requests: (kind, label, int8 input) -> (answers, trained params, error, stack bytes).
+
+        Also sets `self.last_counts`: the instructions each request took, in request order."""
         n_input = int(np.prod(self.memory["input_shape"]))
         blob = bytearray()
         for kind, label, x in requests:
@@ -176,6 +187,7 @@ class QemuProgram:
         req, out = self.dir / "requests.bin", self.dir / "answers.bin"
         req.write_bytes(bytes(blob))
         out.unlink(missing_ok=True)
+        self.last_counts = []
         status, stderr = self._run_qemu(timeout)
         if status != 0:
             meaning = EXIT_MEANING.get(status, "QEMU itself failed" if status < 0 or status > 4 else "")
@@ -203,7 +215,7 @@ class QemuProgram:
         return proc.returncode, stdout + stderr
 
     def _parse(self, data: bytes, requests):
-        answers, pos = [], 0
+        answers, counts, pos = [], [], 0
         try:
             for kind, _, _ in requests:
                 if kind == TRAIN:
@@ -214,6 +226,8 @@ class QemuProgram:
                     dtype = np.dtype(np.float32 if self.memory.get("fp32_classifier") else np.int8)
                     answers.append(np.frombuffer(data, dtype, n, pos).copy())
                     pos += n * dtype.itemsize
+                counts.append(struct.unpack_from("<Q", data, pos)[0])
+                pos += 8
             params = {}
             for p in self.memory["trained_params"]:
                 count = int(np.prod(p["shape"]))
@@ -225,4 +239,5 @@ class QemuProgram:
             raise TinyTrainError(f"qemu runner: answers.bin is truncated ({len(data)} bytes)") from None
         if pos + 8 != len(data):
             raise TinyTrainError(f"qemu runner: answers.bin has {len(data)} bytes, expected {pos + 8}")
+        self.last_counts = counts
         return answers, params, error, stack

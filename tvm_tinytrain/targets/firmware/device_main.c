@@ -6,8 +6,10 @@
  * requests.bin: records of [int32 kind][int32 label][int8 input[TT_INPUT_BYTES]]
  *               kind 0 = training step (answers the float32 loss), 1 = predict (the logits:
  *               int8, or float32 with an fp32 classifier: TT_LOGITS_TYPE in model.h)
- * answers.bin:  the answers in order, then every trained parameter (tt_params order, raw bytes),
- *               the int32 tt_error() value, then the int32 stack high-water mark in bytes.
+ * answers.bin:  per request its answer followed by the uint64 count of instructions the request
+ *               took (measured with SysTick, startup.c), then every trained parameter (tt_params
+ *               order, raw bytes), the int32 tt_error() value, then the int32 stack high-water
+ *               mark in bytes.
  * Exit status: 0 ok, 1 tt_error() != 0, 2 I/O or protocol error, 3 fault (startup.c),
  *              4 the stack reached the end of its region.
  */
@@ -18,6 +20,7 @@
 
 uint32_t tt_stack_used(void);
 int tt_stack_overflowed(void);
+uint64_t tt_instructions(void);
 
 static int32_t sh_open(const char *name, int32_t len, int32_t mode)
 {
@@ -59,6 +62,7 @@ int main(void)
     int32_t header[2], count, i, status, stack, got;
     const tt_param *params;
     int32_t in, out;
+    uint64_t start, spent;
 
     in = sh_open(req_name, sizeof req_name - 1, 1);  /* "rb" */
     out = sh_open(out_name, sizeof out_name - 1, 5); /* "wb" */
@@ -68,14 +72,21 @@ int main(void)
         if (sh_read(in, input, TT_INPUT_BYTES) != TT_INPUT_BYTES)
             fail("tt firmware: truncated request\n");
         if (header[0] == 0) {
-            float loss = tt_train_step(input, header[1]);
+            float loss;
+            start = tt_instructions();
+            loss = tt_train_step(input, header[1]);
+            spent = tt_instructions() - start;
             if (!sh_write(out, &loss, sizeof loss))
                 fail("tt firmware: write failed\n");
         } else {
+            start = tt_instructions();
             tt_predict(input, logits);
+            spent = tt_instructions() - start;
             if (!sh_write(out, logits, (int32_t)sizeof logits))
                 fail("tt firmware: write failed\n");
         }
+        if (!sh_write(out, &spent, sizeof spent))
+            fail("tt firmware: write failed\n");
     }
     if (got != 0)
         fail("tt firmware: truncated request header\n");
