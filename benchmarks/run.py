@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import struct
 import subprocess
 import sys
 import tempfile
@@ -47,6 +46,7 @@ import numpy as np
 
 from tvm_tinytrain.backbones import BACKBONES, load_backbone
 from tvm_tinytrain.errors import TinyTrainError
+from tvm_tinytrain.codegen.protocol import PREDICT, TRAIN, encode_requests
 
 TARGETS = ("cortex-m7", "cortex-m4", "cortex-m55", "host")
 SCHEMES = ("bias-only", "paper-100kb", "last-2", "full")
@@ -60,7 +60,6 @@ PAPER = {  # MCUNetV3 on STM32F746 (216 MHz Cortex-M7), sparse update + reorderi
 }
 for _p in PAPER.values():
     _p["cycles"] = _p["latency_ms"] * 1e-3 * CLOCK_HZ  # 80.6 M / 95.7 M / 117.9 M
-TRAIN, PREDICT = 0, 1
 HOST_REPEATS = 5
 
 
@@ -128,13 +127,6 @@ def measure_board(model, scheme, board, image, label) -> dict:
     return row
 
 
-def write_requests(path: Path, requests):
-    blob = bytearray()
-    for kind, label, x in requests:
-        blob += struct.pack("<ii", kind, int(label)) + np.asarray(x, np.int8).reshape(-1).tobytes()
-    path.write_bytes(bytes(blob))
-
-
 LAUNCHER_C = r"""
 #include <stdio.h>
 #include <sys/resource.h>
@@ -171,10 +163,10 @@ def rss_launcher() -> Path:
     return path
 
 
-def run_host_exe(exe: Path, folder: Path, requests) -> tuple[float, int]:
+def run_host_exe(exe: Path, folder: Path, memory: dict, requests) -> tuple[float, int]:
     """Run the host build on `requests`: (wall seconds, peak RSS of that process in bytes)."""
     req, out = folder / "bench_requests.bin", folder / "bench_answers.bin"
-    write_requests(req, requests)
+    req.write_bytes(encode_requests(requests, memory, "benchmark"))
     start = time.perf_counter()
     proc = subprocess.run([str(rss_launcher()), str(exe), str(req), str(out)], stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, text=True)
@@ -190,9 +182,10 @@ def time_host(folder: Path, image, label, repeats: int = HOST_REPEATS) -> dict:
     from tvm_tinytrain.codegen.host_runner import HostProgram
 
     prog = HostProgram(folder)
-    base, rss = run_host_exe(prog.exe, folder, [(PREDICT, 0, image)])
-    train, rss_t = run_host_exe(prog.exe, folder, [(PREDICT, 0, image)] + [(TRAIN, label, image)] * repeats)
-    pred, _ = run_host_exe(prog.exe, folder, [(PREDICT, 0, image)] * (1 + repeats))
+    base, rss = run_host_exe(prog.exe, folder, prog.memory, [(PREDICT, 0, image)])
+    train, rss_t = run_host_exe(prog.exe, folder, prog.memory,
+                                [(PREDICT, 0, image)] + [(TRAIN, label, image)] * repeats)
+    pred, _ = run_host_exe(prog.exe, folder, prog.memory, [(PREDICT, 0, image)] * (1 + repeats))
     mem = prog.memory
     return {"ms_per_step": max(train - base, 0.0) / repeats * 1e3, "ms_per_inference": max(pred - base, 0.0) / repeats * 1e3,
             "rss_bytes": max(rss, rss_t), "arena_bytes": mem["arena_bytes"],

@@ -85,7 +85,8 @@ def _accuracy(logits, held) -> tuple[int, int]:
 def run_training(model: str, scheme_name: str, steps: int, epochs: int, classes: str, held_per_class: int,
                  lr_weight: float, lr_bias: float, board: str = "cortex-m7", out: str | None = None) -> int:
     from .codegen.emit import generate, write_project
-    from .codegen.host_runner import PREDICT, TRAIN, HostProgram
+    from .codegen.host_runner import HostProgram
+    from .codegen.protocol import PREDICT, TRAIN
     from .data.cifar10 import CIFAR10_CLASSES, load_cifar10
     from .data.images import resize_to, to_int8_input
     from .passes.pipeline import build_training

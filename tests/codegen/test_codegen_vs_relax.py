@@ -12,7 +12,8 @@ import pytest
 from tvm_tinytrain import _tvm
 from tvm_tinytrain.backbones import BACKBONES, load_backbone
 from tvm_tinytrain.codegen.emit import generate, write_project
-from tvm_tinytrain.codegen.host_runner import PREDICT, TRAIN, HostProgram
+from tvm_tinytrain.codegen.host_runner import HostProgram
+from tvm_tinytrain.codegen.protocol import PREDICT, TRAIN
 from tvm_tinytrain.data.cifar10 import load_cifar10
 from tvm_tinytrain.data.images import resize_to, to_int8_input
 from tvm_tinytrain.errors import TinyTrainError

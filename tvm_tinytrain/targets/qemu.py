@@ -23,19 +23,18 @@ import os
 import re
 import shutil
 import signal
-import struct
 import subprocess
 from pathlib import Path
 
 import numpy as np
 
 from tvm_tinytrain.codegen.host_build import CFLAGS
+from tvm_tinytrain.codegen.protocol import encode_requests, parse_answers
 from tvm_tinytrain.errors import TinyTrainError
 
 HERE = Path(__file__).resolve().parent
 BOARD_DIR = HERE / "boards"
 FIRMWARE_DIR = HERE / "firmware"
-TRAIN, PREDICT = 0, 1
 GCC, SIZE, QEMU = "arm-none-eabi-gcc", "arm-none-eabi-size", "qemu-system-arm"
 LINK_FLAGS = ("-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--gc-sections")
 EXIT_MEANING = {1: "a kernel rejected its arguments (tt_error)", 2: "firmware I/O or protocol error",
@@ -177,15 +176,8 @@ class QemuProgram:
         """requests: (kind, label, int8 input) -> (answers, trained params, error, stack bytes).
 
         Also sets `self.last_counts`: the instructions each request took, in request order."""
-        n_input = int(np.prod(self.memory["input_shape"]))
-        blob = bytearray()
-        for kind, label, x in requests:
-            x = np.asarray(x, np.int8).reshape(-1)
-            if x.size != n_input:
-                raise TinyTrainError(f"qemu runner: input has {x.size} values, the model takes {n_input}")
-            blob += struct.pack("<ii", kind, int(label)) + x.tobytes()
         req, out = self.dir / "requests.bin", self.dir / "answers.bin"
-        req.write_bytes(bytes(blob))
+        req.write_bytes(encode_requests(requests, self.memory, "qemu runner"))
         out.unlink(missing_ok=True)
         self.last_counts = []
         status, stderr = self._run_qemu(timeout)
@@ -215,29 +207,7 @@ class QemuProgram:
         return proc.returncode, stdout + stderr
 
     def _parse(self, data: bytes, requests):
-        answers, counts, pos = [], [], 0
-        try:
-            for kind, _, _ in requests:
-                if kind == TRAIN:
-                    answers.append(struct.unpack_from("<f", data, pos)[0])
-                    pos += 4
-                else:
-                    n = self.memory["num_classes"]
-                    dtype = np.dtype(np.float32 if self.memory.get("fp32_classifier") else np.int8)
-                    answers.append(np.frombuffer(data, dtype, n, pos).copy())
-                    pos += n * dtype.itemsize
-                counts.append(struct.unpack_from("<Q", data, pos)[0])
-                pos += 8
-            params = {}
-            for p in self.memory["trained_params"]:
-                count = int(np.prod(p["shape"]))
-                value = np.frombuffer(data, p["dtype"], count, pos).reshape(p["shape"]).copy()
-                params[p["name"]] = value
-                pos += value.nbytes
-            error, stack = struct.unpack_from("<ii", data, pos)
-        except (ValueError, struct.error):
-            raise TinyTrainError(f"qemu runner: answers.bin is truncated ({len(data)} bytes)") from None
-        if pos + 8 != len(data):
-            raise TinyTrainError(f"qemu runner: answers.bin has {len(data)} bytes, expected {pos + 8}")
+        answers, counts, params, (error, stack) = parse_answers(data, requests, self.memory, "qemu runner",
+                                                                with_counts=True, trailer=2)
         self.last_counts = counts
         return answers, params, error, stack
