@@ -2,9 +2,22 @@
 #ifndef TT_FLOAT_UTIL_H
 #define TT_FLOAT_UTIL_H
 
+#include <math.h>
 #include <stdint.h>
 
 #include "tt_kernels.h"
+
+/* log(sum(exp(l))) computed as m + log(sum(exp(l - m))), m = max(l): the loss and its gradient
+ * share it so both see the same float value. */
+static inline float tt_log_sum_exp(const float *logits, int32_t n)
+{
+    float m = logits[0];
+    for (int32_t i = 1; i < n; ++i)
+        if (logits[i] > m) m = logits[i];
+    float sum = 0.0f;
+    for (int32_t i = 0; i < n; ++i) sum += expf(logits[i] - m);
+    return m + logf(sum);
+}
 
 /* Output positions [*lo, *hi) along one axis whose input position o * stride + tap - pad lies
  * inside [0, n_in): the positions where kernel tap `tap` reads the input rather than padding. */
