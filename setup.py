@@ -40,9 +40,12 @@ setup(
         "tqdm==4.70.1",
         "pillow==13.0.0",
         "matplotlib==3.11.2",
+        "soundfile==0.14.0",  # Speech Commands FLAC (the wheel bundles libsndfile)
+        "pyserial==3.5",      # the serial transport to a real board
     ],
     extras_require={
         "test": ["pytest==9.2.0", "hypothesis==6.170.15"],
+        "ray": ["ray==2.60.0"],  # optional: contribution analysis on a Ray cluster
     },
     entry_points={"console_scripts": ["tvm-tinytrain=tvm_tinytrain.cli:main"]},
 )
