@@ -1,13 +1,8 @@
 """Peers of our training step on this host, for the same model and scheme.
 
-  pytorch      PyTorch (CPU, 1 thread) training step of an fp32 copy of the int8 Graph:
-               weights dequantized (w_int8 * w_scale, bias_int32 * s_in * w_scale), conv / add /
-               pool / linear modules; where a layer's int8 output range [s(act_min - z),
-               s(act_max - z)] starts at 0 it is clamped to that range (ReLU6 for these
-               backbones), otherwise left as identity.  Two variants: full update, and the
-               same sparse scheme (requires_grad on exactly the scheme's biases and weights;
-               a gradient hook keeps only the scheme's leading input channels).  SGD, ms/step
-               over 10 steps after 2 warm-up steps.
+  pytorch      PyTorch (CPU, 1 thread) training step of the fp32 copy of the int8 Graph
+               (tvm_tinytrain/float_model.py).  Two variants: full update, and the same sparse
+               scheme (`sparse_parameters`).  SGD, ms/step over 10 steps after 2 warm-up steps.
   tvm-relax    tvm.relax.training (SetupTrainer) on an fp32 Relax module of the model: tried,
                and reported as not measured with the reason if it does not work.
   ours-host    our generated C built with gcc -O2 for this host (HostProgram), ms/step.
@@ -30,76 +25,6 @@ from pathlib import Path
 STEPS, WARMUP = 10, 2
 
 
-# -- fp32 torch copy of an int8 Graph --------------------------------------------------------
-def torch_model(graph):
-    import numpy as np
-    import torch
-    from torch import nn
-
-    from tvm_tinytrain.graph import INPUT
-
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.mods = nn.ModuleDict()
-            self.spec = []
-            for layer in graph.layers:
-                key = layer.name.replace(".", "_")
-                clamp = None
-                if layer.out_q is not None and "act_min" in layer.attrs and layer.name != graph.output:
-                    s, z = layer.out_q.scale, layer.out_q.zero
-                    lo, hi = s * (layer.attrs["act_min"] - z), s * (layer.attrs["act_max"] - z)
-                    clamp = (0.0, hi) if abs(lo) < 1e-6 else None  # ReLU/ReLU6-like range, else identity
-                if layer.op in ("conv2d", "linear"):
-                    s_in = graph.q_of(layer.inputs[0]).scale
-                    w_scale = layer.params["w_scale"].astype(np.float64)
-                    w = layer.params["weight"].astype(np.float64) * w_scale.reshape(-1, *[1] * (layer.params["weight"].ndim - 1))
-                    b = layer.params["bias"].astype(np.float64) * s_in * w_scale
-                    if layer.op == "conv2d":
-                        o, ipg, kh, kw = w.shape
-                        t, l, bo, r = layer.attrs["padding"]
-                        m = nn.Conv2d(ipg * layer.attrs["groups"], o, (kh, kw), layer.attrs["stride"], 0,
-                                      groups=layer.attrs["groups"])
-                        pad = (l, r, t, bo)
-                    else:
-                        m = nn.Linear(w.shape[1], w.shape[0])
-                        pad = None
-                    m.weight.data = torch.tensor(w, dtype=torch.float32)
-                    m.bias.data = torch.tensor(b, dtype=torch.float32)
-                    self.mods[key] = m
-                    self.spec.append((layer, key, pad, clamp))
-                else:
-                    self.spec.append((layer, None, None, clamp))
-            self.input_name = INPUT
-
-        def forward(self, x):
-            import torch.nn.functional as F
-
-            env = {self.input_name: x}
-            for layer, key, pad, clamp in self.spec:
-                a = env[layer.inputs[0]]
-                if layer.op == "conv2d":
-                    y = self.mods[key](F.pad(a, pad) if any(pad) else a)
-                elif layer.op == "linear":
-                    y = self.mods[key](a)
-                elif layer.op == "add":
-                    y = a + env[layer.inputs[1]]
-                elif layer.op == "avgpool":
-                    y = F.adaptive_avg_pool2d(a, 1)
-                elif layer.op == "maxpool":
-                    k, s = layer.attrs["kernel"], layer.attrs["stride"]
-                    p = layer.attrs.get("padding", 0)
-                    y = F.max_pool2d(a, k, s, p if isinstance(p, int) else p[0])
-                elif layer.op == "flatten":
-                    y = a.flatten(1)
-                else:
-                    raise ValueError(layer.op)
-                env[layer.name] = y.clamp(*clamp) if clamp else y
-            return env[graph.output]
-
-    return Net()
-
-
 def _input(graph, image):
     import numpy as np
 
@@ -113,36 +38,17 @@ def worker_torch(model: str, scheme_spec: str, sparse: bool) -> dict:
 
     from benchmarks.run import sample_image
     from tvm_tinytrain.backbones import load_backbone
+    from tvm_tinytrain.float_model import FloatNet, sparse_parameters, trained_values
     from tvm_tinytrain.schemes import resolve_scheme
 
     torch.set_num_threads(1)
     graph = load_backbone(model, num_classes=10)
     scheme = resolve_scheme(scheme_spec, graph)
-    net = torch_model(graph)
+    net = FloatNet(graph)
     image, label = sample_image()
     x = torch.tensor(_input(graph, image))
     y = torch.tensor([label])
-    params = []
-    if sparse:
-        for p in net.parameters():
-            p.requires_grad_(False)
-        by_name = {layer.name: layer for layer in graph.layers}
-        for name in scheme.bias:
-            b = net.mods[name.replace(".", "_")].bias
-            b.requires_grad_(True)
-            params.append(b)
-        for name, k in scheme.weights.items():
-            w = net.mods[name.replace(".", "_")].weight
-            w.requires_grad_(True)
-            mask = torch.zeros_like(w)
-            if by_name[name].op == "conv2d" and by_name[name].attrs["groups"] > 1:
-                mask[:k] = 1  # depthwise: the first k rows (C_in = groups)
-            else:
-                mask[:, :k] = 1
-            w.register_hook(lambda g, m=mask: g * m)
-            params.append(w)
-    else:
-        params = list(net.parameters())
+    params = sparse_parameters(net, scheme) if sparse else list(net.parameters())
     opt = torch.optim.SGD(params, lr=scheme.lr_weight)
     loss_fn = torch.nn.CrossEntropyLoss()
 
@@ -160,10 +66,7 @@ def worker_torch(model: str, scheme_spec: str, sparse: bool) -> dict:
     for _ in range(STEPS):
         loss = step()
     ms = (time.perf_counter() - start) / STEPS * 1e3
-    n_trained = int(sum(p.numel() for p in params)) if not sparse else int(
-        sum(net.mods[n.replace(".", "_")].bias.numel() for n in scheme.bias)
-        + sum(net.mods[n.replace(".", "_")].weight[:, :k].numel() if net.mods[n.replace(".", "_")].weight.shape[1] > 1
-              else net.mods[n.replace(".", "_")].weight[:k].numel() for n, k in scheme.weights.items()))
+    n_trained = trained_values(net, scheme) if sparse else int(sum(p.numel() for p in params))
     return {"ms_per_step": ms, "loss": first_loss, "last_loss": loss, "trained_values": n_trained, "threads": 1,
             "scheme_resolved": scheme.name if sparse else "full", "finite": bool(np.isfinite(loss))}
 
@@ -181,9 +84,10 @@ def worker_relax(model: str, scheme_spec: str) -> dict:
 
     from benchmarks.run import sample_image
     from tvm_tinytrain.backbones import load_backbone
+    from tvm_tinytrain.float_model import FloatNet
 
     graph = load_backbone(model, num_classes=10)
-    net = torch_model(graph).eval()
+    net = FloatNet(graph).eval()
     image, label = sample_image()
     x = torch.tensor(_input(graph, image))
     exported = torch.export.export(net, (x,))

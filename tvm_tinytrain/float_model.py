@@ -1,0 +1,120 @@
+"""An fp32 PyTorch copy of an int8 Graph: the "fp32 SGD on the dequantized weights" baseline.
+
+Weights are dequantized (w_int8 * w_scale, bias_int32 * s_in * w_scale); conv / add / pool /
+linear become torch modules.  Where a layer's int8 output range [s(act_min - z), s(act_max - z)]
+starts at 0 its output is clamped to that range (ReLU6 for the paper's backbones), otherwise
+left as identity, so the float network computes what the int8 one approximates.
+`sparse_parameters` marks exactly a scheme's trainable tensors (leading input channels only,
+through a gradient mask), so fp32 and int8 training update the same values.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .graph import INPUT, Graph
+from .scheme import Scheme
+
+
+def _key(name: str) -> str:
+    return name.replace(".", "_")
+
+
+class FloatNet(nn.Module):
+    def __init__(self, graph: Graph):
+        super().__init__()
+        self.graph = graph
+        self.mods = nn.ModuleDict()
+        self.spec = []
+        for layer in graph.layers:
+            clamp = None
+            if layer.out_q is not None and "act_min" in layer.attrs and layer.name != graph.output:
+                s, z = layer.out_q.scale, layer.out_q.zero
+                lo, hi = s * (layer.attrs["act_min"] - z), s * (layer.attrs["act_max"] - z)
+                clamp = (0.0, hi) if abs(lo) < 1e-6 else None
+            pad = None
+            if layer.op in ("conv2d", "linear"):
+                s_in = graph.q_of(layer.inputs[0]).scale
+                w_scale = layer.params["w_scale"].astype(np.float64)
+                weight = layer.params["weight"]
+                w = weight.astype(np.float64) * w_scale.reshape(-1, *[1] * (weight.ndim - 1))
+                b = layer.params["bias"].astype(np.float64) * s_in * w_scale
+                if layer.op == "conv2d":
+                    o, ipg, kh, kw = w.shape
+                    t, l, bo, r = layer.attrs["padding"]
+                    m = nn.Conv2d(ipg * layer.attrs["groups"], o, (kh, kw), layer.attrs["stride"], 0,
+                                  groups=layer.attrs["groups"])
+                    pad = (l, r, t, bo)
+                else:
+                    m = nn.Linear(w.shape[1], w.shape[0])
+                m.weight.data = torch.tensor(w, dtype=torch.float32)
+                m.bias.data = torch.tensor(b, dtype=torch.float32)
+                self.mods[_key(layer.name)] = m
+            self.spec.append((layer, pad, clamp))
+
+    def module(self, layer_name: str) -> nn.Module:
+        return self.mods[_key(layer_name)]
+
+    def input_tensor(self, x_q) -> torch.Tensor:
+        """int8 input(s) (C, H, W) or (N, C, H, W) -> the real values the int8 graph represents."""
+        q = self.graph.input_q
+        x = q.scale * (np.asarray(x_q, np.float32) - q.zero)
+        return torch.tensor(x[None] if x.ndim == 3 else x, dtype=torch.float32)
+
+    def forward(self, x):
+        env = {INPUT: x}
+        for layer, pad, clamp in self.spec:
+            a = env[layer.inputs[0]]
+            if layer.op == "conv2d":
+                y = self.mods[_key(layer.name)](F.pad(a, pad) if any(pad) else a)
+            elif layer.op == "linear":
+                y = self.mods[_key(layer.name)](a)
+            elif layer.op == "add":
+                y = a + env[layer.inputs[1]]
+            elif layer.op == "avgpool":
+                y = F.adaptive_avg_pool2d(a, 1)
+            elif layer.op == "maxpool":
+                k, s = layer.attrs["kernel"], layer.attrs["stride"]
+                p = layer.attrs.get("padding", 0)
+                y = F.max_pool2d(a, k, s, p if isinstance(p, int) else p[0])
+            elif layer.op == "flatten":
+                y = a.flatten(1)
+            else:
+                raise ValueError(f"FloatNet: layer {layer.name!r} has op {layer.op!r}, which has no fp32 copy")
+            env[layer.name] = y.clamp(*clamp) if clamp else y
+        return env[self.graph.output]
+
+
+def sparse_parameters(net: FloatNet, scheme: Scheme) -> list[torch.Tensor]:
+    """requires_grad on exactly the scheme's biases and weights (a gradient hook keeps only
+    the updated leading input channels); returns those tensors."""
+    for p in net.parameters():
+        p.requires_grad_(False)
+    by_name = {layer.name: layer for layer in net.graph.layers}
+    params = []
+    for name in scheme.bias:
+        b = net.module(name).bias
+        b.requires_grad_(True)
+        params.append(b)
+    for name, k in scheme.weights.items():
+        w = net.module(name).weight
+        w.requires_grad_(True)
+        mask = torch.zeros_like(w)
+        if by_name[name].op == "conv2d" and by_name[name].attrs["groups"] > 1:
+            mask[:k] = 1  # depthwise: the first k rows (C_in = groups)
+        else:
+            mask[:, :k] = 1
+        w.register_hook(lambda g, m=mask: g * m)
+        params.append(w)
+    return params
+
+
+def trained_values(net: FloatNet, scheme: Scheme) -> int:
+    """How many scalars one step of `scheme` updates."""
+    n = sum(net.module(name).bias.numel() for name in scheme.bias)
+    for name, k in scheme.weights.items():
+        w = net.module(name).weight
+        n += (w[:, :k] if w.shape[1] > 1 else w[:k]).numel()
+    return int(n)
