@@ -1,0 +1,151 @@
+"""Contribution analysis (the paper's section 3.3): how much accuracy each part of a sparse
+update adds, each measured by its own short fine-tuning run of the generated C on the host.
+
+    baseline          only the classifier is trained
+    bias k            + the biases of the last k convs             gain_b[k] = acc - baseline
+    weight (i, r)     + the weights of conv i, leading r of its input channels
+                                                                   gain_w[i, r] = acc - baseline
+
+Runs are independent: they go to local worker processes (all cores by default) or to a Ray
+cluster (`ray_address`, the optional `ray` extra).  Results are appended to a JSON file as they
+arrive, so an interrupted analysis resumes where it stopped.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from functools import lru_cache
+from multiprocessing import get_context
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ..errors import TinyTrainError
+
+RATIOS = (0.125, 0.25, 0.5, 1.0)
+
+
+@dataclass(frozen=True)
+class Trial:
+    kind: str                 # "baseline" | "bias" | "weight"
+    k: int = 0                # bias: last k convs
+    layer: int = -1           # weight: scheme index of the conv
+    ratio: float = 0.0
+
+    @property
+    def key(self) -> str:
+        return {"baseline": "baseline", "bias": f"bias:{self.k}", "weight": f"weight:{self.layer}:{self.ratio:g}"}[self.kind]
+
+    def scheme(self) -> dict:
+        """The scheme JSON of this run (the classifier is always trained)."""
+        spec = {"name": self.key.replace(":", "-"), "n_bias_update": self.k if self.kind == "bias" else 0}
+        if self.kind == "weight":
+            spec.update(weight_layers=[self.layer], weight_ratios=[self.ratio])
+        return spec
+
+
+def plan_trials(graph, bias_ks, layers, ratios=RATIOS) -> list[Trial]:
+    """The baseline, one run per bias depth, one per (layer, ratio); layers by scheme index."""
+    n_conv = sum(1 for layer in graph.weight_layers()) - 1
+    for k in bias_ks:
+        if not 1 <= k <= n_conv:
+            raise TinyTrainError(f"contribution: bias depth {k} is outside 1..{n_conv} ({graph.name} has {n_conv} convs)")
+    for i in layers:
+        if not 0 <= i < n_conv:
+            raise TinyTrainError(f"contribution: layer index {i} is outside 0..{n_conv - 1} (the convs of "
+                                 f"{graph.name}; the classifier is always trained)")
+    return ([Trial("baseline")] + [Trial("bias", k=k) for k in bias_ks]
+            + [Trial("weight", layer=i, ratio=float(r)) for i in layers for r in ratios])
+
+
+# -- one run, in a worker ------------------------------------------------------------------------
+@lru_cache(maxsize=2)
+def _setup(config_json: str):
+    from ..data.datasets import load_dataset
+    from ..model_spec import load_model
+
+    c = json.loads(config_json)
+    shape = tuple(load_model(c["model"]).input_shape)
+    data = load_dataset(c["data"], shape, train_per_class=c["train_per_class"], test_per_class=c["test_per_class"],
+                        seed=c["seed"])
+    graph = load_model(c["model"], num_classes=len(data.classes))
+    return graph, data
+
+
+def run_trial(config_json: str, scheme: dict) -> dict:
+    """Fine-tune with `scheme` as `config` says; the final held-out accuracy."""
+    from ..passes.pipeline import build_training
+    from ..schemes import resolve_scheme
+    from ..training.engines import CEngine
+    from ..training.fit import fit
+
+    t0 = time.time()
+    graph, data = _setup(config_json)
+    c = json.loads(config_json)
+    resolved = resolve_scheme(scheme, graph, lr_weight=c["lr"], lr_bias=c["lr"])
+    with CEngine(build_training(graph, resolved)) as engine:
+        hist = fit(engine, resolved, data, epochs=c["epochs"], warmup_epochs=c.get("warmup_epochs", 0),
+                   seed=c["seed"], progress=False)
+    return {"accuracy": hist.final_accuracy, "loss": hist.epochs[-1]["loss"], "seconds": round(time.time() - t0, 1)}
+
+
+# -- the analysis ---------------------------------------------------------------------------------
+def analyze(config: dict, trials: list[Trial], out: Path, workers: int | None = None,
+            ray_address: str | None = None, progress: bool = True) -> dict:
+    """Run the trials not yet in `out` (JSON), append each result as it arrives; return the file's content."""
+    out = Path(out)
+    results = {"config": config, "runs": {}}
+    if out.exists():
+        results = json.loads(out.read_text())
+        if results.get("config") != config:
+            raise TinyTrainError(f"{out} holds an analysis with another configuration; use a new --out file "
+                                 f"(or delete {out} to start over)")
+    todo = [t for t in trials if t.key not in results["runs"]]
+    config_json = json.dumps(config, sort_keys=True)
+    bar = tqdm(total=len(trials), initial=len(trials) - len(todo), desc="contribution runs", disable=not progress)
+
+    def record(trial, result):
+        results["runs"][trial.key] = {**result, "kind": trial.kind, "k": trial.k, "layer": trial.layer,
+                                      "ratio": trial.ratio}
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_text(json.dumps(results, indent=1))
+        tmp.replace(out)
+        bar.update(1)
+
+    if ray_address:
+        _run_ray(config_json, todo, ray_address, record)
+    else:
+        workers = workers or os.cpu_count() or 1
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            futures = {pool.submit(run_trial, config_json, t.scheme()): t for t in todo}
+            for future in as_completed(futures):
+                record(futures[future], future.result())
+    bar.close()
+    return results
+
+
+def _run_ray(config_json: str, todo: list[Trial], address: str, record):
+    try:
+        import ray
+    except ImportError:
+        raise TinyTrainError("--ray needs the optional Ray dependency: pip install -e '.[ray]'") from None
+    ray.init(address=None if address == "local" else address, ignore_reinit_error=True, log_to_driver=False)
+    remote = ray.remote(num_cpus=1)(run_trial)
+    pending = {remote.remote(config_json, t.scheme()): t for t in todo}
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1)
+        record(pending.pop(done[0]), ray.get(done[0]))
+
+
+def gains(results: dict) -> tuple[dict, dict]:
+    """(gain_b {k: gain}, gain_w {(layer, ratio): gain}) relative to the baseline run."""
+    runs = results["runs"]
+    if "baseline" not in runs:
+        raise TinyTrainError("contribution results have no baseline run; run the analysis again to finish it")
+    base = runs["baseline"]["accuracy"]
+    gain_b = {r["k"]: r["accuracy"] - base for r in runs.values() if r["kind"] == "bias"}
+    gain_w = {(r["layer"], r["ratio"]): r["accuracy"] - base for r in runs.values() if r["kind"] == "weight"}
+    return gain_b, gain_w

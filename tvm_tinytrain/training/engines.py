@@ -1,0 +1,128 @@
+"""What executes training steps: the generated C (on this host or on a board under QEMU) and,
+as the experiments' fp32 baseline, PyTorch on the dequantized weights.
+
+Both have the same small interface, so the epoch loop (fit.py) does not care which runs:
+`train(x_int8, label) -> loss`, `predict(x_int8) -> logits`, `set_learning_rates(w, b)`,
+`params()`; used as a context manager.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import TinyTrainError
+from .checkpoint import whole_params
+
+HOST = "host"
+
+
+class CEngine:
+    """A training program compiled to C and driven one request at a time (a session)."""
+
+    def __init__(self, program, target: str = HOST, workdir=None, timeout: float = 3600.0):
+        from ..codegen.emit import generate, write_project
+
+        self.program, self.target = program, target
+        self._tmp = None
+        if workdir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="tinytrain-")
+            workdir = self._tmp.name
+        self.dir = Path(workdir)
+        write_project(generate(program), self.dir, force=True, target=target)
+        if target == HOST:
+            from ..codegen.host_runner import HostProgram
+
+            self._prog = HostProgram(self.dir)
+            self._session = self._prog.session()
+        else:
+            from ..targets.qemu import QemuProgram, load_board
+
+            self._prog = QemuProgram(self.dir, load_board(target))
+            self._session = self._prog.session(timeout=timeout)
+        self.memory = self._prog.memory
+        self._s = None
+
+    def __enter__(self):
+        self._s = self._session.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            return self._session.__exit__(*exc)
+        finally:
+            if self._tmp is not None:
+                self._tmp.cleanup()
+
+    @property
+    def instructions(self):
+        """Instructions the last request took (a board only; None on the host)."""
+        return self._s.instructions
+
+    def train(self, x, label: int) -> float:
+        return float(self._s.train(x, int(label)))
+
+    def predict(self, x) -> np.ndarray:
+        return np.asarray(self._s.predict(x), np.float32)
+
+    def set_learning_rates(self, lr_weight: float, lr_bias: float):
+        self._s.set_learning_rates(float(lr_weight), float(lr_bias))
+
+    def params(self) -> dict:
+        """The trained tensors, whole (split weights reassembled), as a checkpoint stores them."""
+        return whole_params(self._s.params(), self.memory, self.program.params)
+
+    def error(self) -> int:
+        return int(getattr(self._s, "error", 0) or 0)
+
+
+class FloatEngine:
+    """fp32 SGD (no momentum) on the dequantized weights, updating exactly a scheme's tensors."""
+
+    def __init__(self, graph, scheme):
+        import torch
+
+        from ..float_model import FloatNet, sparse_parameters
+
+        self.torch = torch
+        self.net = FloatNet(graph)
+        trained = sparse_parameters(self.net, scheme)
+        biases = {id(self.net.module(n).bias) for n in scheme.bias}
+        self._w = [p for p in trained if id(p) not in biases]
+        self._b = [p for p in trained if id(p) in biases]
+        groups = [g for g in ({"params": self._w, "lr": scheme.lr_weight}, {"params": self._b, "lr": scheme.lr_bias})
+                  if g["params"]]
+        if not groups:
+            raise TinyTrainError(f"scheme {scheme.name!r} trains nothing")
+        self.opt = torch.optim.SGD(groups, lr=scheme.lr_weight, momentum=0.0)
+        self.loss_fn = torch.nn.CrossEntropyLoss()
+        self.instructions = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def train(self, x, label: int) -> float:
+        self.net.train()
+        self.opt.zero_grad(set_to_none=True)
+        loss = self.loss_fn(self.net(self.net.input_tensor(x)), self.torch.tensor([int(label)]))
+        loss.backward()
+        self.opt.step()
+        return float(loss.detach())
+
+    def predict(self, x) -> np.ndarray:
+        with self.torch.no_grad():
+            return self.net(self.net.input_tensor(x))[0].numpy()
+
+    def set_learning_rates(self, lr_weight: float, lr_bias: float):
+        for group in self.opt.param_groups:
+            group["lr"] = lr_weight if group["params"] is self._w else lr_bias
+
+    def params(self) -> dict:
+        return {name: p.detach().numpy().copy() for name, p in self.net.named_parameters() if p.requires_grad}
+
+    def error(self) -> int:
+        return 0
