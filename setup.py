@@ -20,6 +20,8 @@ setup(
         "tvm_tinytrain.passes",
         "tvm_tinytrain.codegen",
         "tvm_tinytrain.targets",
+        "tvm_tinytrain.training",
+        "tvm_tinytrain.search",
     ],
     package_dir={
         "tvm_tinytrain": "tvm_tinytrain",
