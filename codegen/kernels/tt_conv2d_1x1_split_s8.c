@@ -3,9 +3,50 @@
  * (w_lead, (out.c, k), trained, in SRAM) and the rest (w_rest, (out.c, in.c - k), frozen, in
  * flash). Same arithmetic as tt_conv2d_1x1_s8 (identical integer sums), any stride and padding.
  * TT_ERR_ARG: as tt_conv2d_1x1_s8, or k outside [1, in.c) / w_rest NULL.
+ *
+ * DSP path (TT_USE_DSP, stride 1 without padding): as tt_conv2d_1x1_s8's, the two weight parts
+ * one after the other through tt_pointwise_2x4_dsp (the same int32 sums, bit for bit).
  */
 #include "tt_kernels.h"
+#include "tt_pointwise_dsp.h"
 #include "tt_requant.h"
+
+#if TT_USE_DSP
+/* The whole output when the conv is a matrix product over hw = in.h * in.w pixels. */
+static void split_dsp(const int8_t *x, int32_t channels, int32_t hw, const int8_t *w_lead, const int8_t *w_rest,
+                      int32_t k, const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                      const tt_quant_params *q, int8_t *y, int32_t out_c)
+{
+    const int32_t rest = channels - k;
+    for (int32_t o = 0; o < out_c; o += 2) {
+        const int32_t o1 = o + 1 < out_c ? o + 1 : o; /* an odd last channel is computed twice */
+        const int8_t *la = w_lead + o * k, *lb = w_lead + o1 * k, *ra = w_rest + o * rest, *rb = w_rest + o1 * rest;
+        const int32_t start_a = bias[o] - q->x_zero * (tt_weight_sum(la, k) + tt_weight_sum(ra, rest));
+        const int32_t start_b = bias[o1] - q->x_zero * (tt_weight_sum(lb, k) + tt_weight_sum(rb, rest));
+        int8_t *ya = y + o * hw, *yb = y + o1 * hw;
+        int32_t p = 0;
+        for (; p + 4 <= hw; p += 4) {
+            int32_t a[4] = {start_a, start_a, start_a, start_a}, b[4] = {start_b, start_b, start_b, start_b};
+            tt_pointwise_2x4_dsp(x + p, hw, k, la, lb, a, b);
+            tt_pointwise_2x4_dsp(x + k * hw + p, hw, rest, ra, rb, a, b);
+            for (int32_t j = 0; j < 4; j++) {
+                ya[p + j] = tt_requantize(a[j], mult[o], shift[o], q->y_zero, q->act_min, q->act_max);
+                yb[p + j] = tt_requantize(b[j], mult[o1], shift[o1], q->y_zero, q->act_min, q->act_max);
+            }
+        }
+        for (; p < hw; p++) {
+            int32_t acc_a = bias[o], acc_b = bias[o1];
+            for (int32_t c = 0; c < channels; c++) {
+                const int32_t v = x[c * hw + p] - q->x_zero;
+                acc_a += v * (c < k ? la[c] : ra[c - k]);
+                acc_b += v * (c < k ? lb[c] : rb[c - k]);
+            }
+            ya[p] = tt_requantize(acc_a, mult[o], shift[o], q->y_zero, q->act_min, q->act_max);
+            yb[p] = tt_requantize(acc_b, mult[o1], shift[o1], q->y_zero, q->act_min, q->act_max);
+        }
+    }
+}
+#endif
 
 int tt_conv2d_1x1_split_s8(const int8_t *x, tt_dims in, const int8_t *w_lead, const int8_t *w_rest, int32_t k,
                            const int32_t *bias, const int32_t *mult, const int32_t *shift,
@@ -15,6 +56,12 @@ int tt_conv2d_1x1_split_s8(const int8_t *x, tt_dims in, const int8_t *w_lead, co
         !w_rest || k < 1 || k >= in.c)
         return TT_ERR_ARG;
     const int32_t s = conv->stride, plane = in.h * in.w, rest = in.c - k;
+#if TT_USE_DSP
+    if (s == 1 && out.h == in.h && out.w == in.w) { /* no padding */
+        split_dsp(x, in.c, plane, w_lead, w_rest, k, bias, mult, shift, q, y, out.c);
+        return TT_OK;
+    }
+#endif
     for (int32_t o = 0; o < out.c; o++) {
         const int8_t *lead_o = w_lead + o * k, *rest_o = w_rest + o * rest;
         for (int32_t oy = 0; oy < out.h; oy++) {

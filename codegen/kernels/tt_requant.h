@@ -21,10 +21,29 @@ static inline int32_t tt_clamp64(int64_t v, int32_t lo, int32_t hi)
     return (int32_t)(v < lo ? lo : v > hi ? hi : v);
 }
 
-/* clamp(rshift_round((int64)acc * mult, shift) + zero, lo, hi); |acc * mult| < 2^62 for any int32 acc. */
+/* clamp(rshift_round((int64)acc * mult, shift) + zero, lo, hi); |acc * mult| < 2^62 for any int32 acc.
+ *
+ * Shifts of 32 and more (every layer of the paper's backbones) need only the high word of the
+ * product, hi = floor(acc * mult / 2^32) (one SMULL / SMMUL on Cortex-M):
+ *   shift == 32:        (P + 2^31) >> 32
+ *   shift == 32 + t>0:  (P + 2^(31+t)) >> (32+t) = (hi + 2^(t-1)) >> t   (the low word, in [0, 2^32),
+ *                       cannot move floor((hi * 2^32 + lo + 2^(31+t)) / 2^(32+t)) since the rest is a
+ *                       multiple of 2^32), and |hi| <= 2^30 so everything stays in int32.
+ * Smaller shifts take the plain int64 formula. All three are the same integer, bit for bit.
+ * >> of a negative int32 is an arithmetic shift with GCC and Clang (implementation-defined in C99). */
 static inline int8_t tt_requantize(int32_t acc, int32_t mult, int32_t shift, int32_t zero, int32_t lo, int32_t hi)
 {
-    return (int8_t)tt_clamp64(tt_rshift_round((int64_t)acc * mult, shift) + zero, lo, hi);
+    int32_t v;
+    if (shift > 32) {
+        const int32_t t = shift - 32;
+        v = ((int32_t)(((int64_t)acc * mult) >> 32) + (1 << (t - 1))) >> t;
+    } else if (shift == 32) {
+        v = (int32_t)(((int64_t)acc * mult + 0x80000000ll) >> 32);
+    } else {
+        return (int8_t)tt_clamp64(tt_rshift_round((int64_t)acc * mult, shift) + zero, lo, hi);
+    }
+    v += zero;
+    return (int8_t)(v < lo ? lo : v > hi ? hi : v);
 }
 
 static inline int tt_is_s8(int32_t v)

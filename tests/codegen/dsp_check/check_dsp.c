@@ -1,6 +1,7 @@
 /*
- * The TT_USE_DSP paths of tt_conv2d_1x1_s8 and tt_depthwise_conv2d_s8 against their portable
- * loops (ref_kernels.c: the same sources with TT_NO_DSP), byte for byte, on pseudo-random cases:
+ * The TT_USE_DSP paths of tt_conv2d_1x1_s8, tt_conv2d_1x1_split_s8 and tt_depthwise_conv2d_s8
+ * against their portable loops (ref_kernels.c: the same sources with TT_NO_DSP), byte for byte, on
+ * pseudo-random cases:
  * channels 1..24 (odd too), h, w 1..20, kernels 1..7 (even too), strides 1..3 (mostly 1, where
  * the DSP paths apply), asymmetric padding, random zero points, biases, multipliers, shifts.
  * Buffers are malloc'd at their exact size, so an over-read shows under AddressSanitizer.
@@ -24,6 +25,9 @@ int ref_conv2d_1x1_s8(const int8_t *x, tt_dims in, const int8_t *w, const int32_
                       const int32_t *shift, const tt_conv_params *conv, const tt_quant_params *q, int8_t *y,
                       tt_dims out);
 int ref_depthwise_conv2d_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh, int32_t kw,
+                            const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                            const tt_conv_params *conv, const tt_quant_params *q, int8_t *y, tt_dims out);
+int ref_conv2d_1x1_split_s8(const int8_t *x, tt_dims in, const int8_t *w_lead, const int8_t *w_rest, int32_t k,
                             const int32_t *bias, const int32_t *mult, const int32_t *shift,
                             const tt_conv_params *conv, const tt_quant_params *q, int8_t *y, tt_dims out);
 
@@ -94,10 +98,14 @@ static int8_t *random_s8(int32_t n)
 
 static long cases, bytes, mismatches;
 
-static void check_case(int depthwise)
+enum { POINTWISE, DEPTHWISE, SPLIT, KINDS };
+static const char *const kind_names[KINDS] = {"1x1", "depthwise", "1x1 split"};
+
+static void check_case(int kind)
 {
+    const int depthwise = kind == DEPTHWISE;
     const int32_t kernels[] = {1, 2, 3, 3, 4, 5, 7};
-    const int32_t c = uniform(1, 24), o = depthwise ? c : uniform(1, 24);
+    const int32_t c = uniform(kind == SPLIT ? 2 : 1, 24), o = depthwise ? c : uniform(1, 24);
     const int32_t kh = depthwise ? kernels[rnd() % 7] : 1, kw = depthwise ? kernels[rnd() % 7] : 1;
     tt_conv_params conv = {uniform(1, 4) <= 2 ? 1 : uniform(1, 3), 0, 0, 0, 0, depthwise ? c : 1};
     if (uniform(0, 2) == 0 || kh > 1 || kw > 1) { /* 1x1: mostly without padding (the DSP case) */
@@ -127,16 +135,29 @@ static void check_case(int depthwise)
         shift[i] = 30 + spread + uniform(-2, 2);
     }
     int rc, rc_ref;
-    if (depthwise) {
+    if (kind == DEPTHWISE) {
         rc = tt_depthwise_conv2d_s8(x, in, w, kh, kw, bias, mult, shift, &conv, &q, y, out);
         rc_ref = ref_depthwise_conv2d_s8(x, in, w, kh, kw, bias, mult, shift, &conv, &q, y_ref, out);
+    } else if (kind == SPLIT) { /* w_lead (o, k) and w_rest (o, c - k) cut from the random w (o, c) */
+        const int32_t k = uniform(1, c - 1);
+        int8_t *lead = malloc((size_t)(o * k)), *rest = malloc((size_t)(o * (c - k)));
+        for (int32_t i = 0; i < o; i++) {
+            memcpy(lead + i * k, w + i * c, (size_t)k);
+            memcpy(rest + i * (c - k), w + i * c + k, (size_t)(c - k));
+        }
+        rc = tt_conv2d_1x1_split_s8(x, in, lead, rest, k, bias, mult, shift, &conv, &q, y, out);
+        rc_ref = ref_conv2d_1x1_split_s8(x, in, lead, rest, k, bias, mult, shift, &conv, &q, y_ref, out);
+        free(lead);
+        free(rest);
     } else {
         rc = tt_conv2d_1x1_s8(x, in, w, bias, mult, shift, &conv, &q, y, out);
         rc_ref = ref_conv2d_1x1_s8(x, in, w, bias, mult, shift, &conv, &q, y_ref, out);
     }
     if (rc != TT_OK || rc_ref != TT_OK || memcmp(y, y_ref, (size_t)n_out) != 0) {
         mismatches++;
-        put(depthwise ? "MISMATCH depthwise c=" : "MISMATCH 1x1 c=");
+        put("MISMATCH ");
+        put(kind_names[kind]);
+        put(" c=");
         put_int(c);
         put(" h=");
         put_int(in.h);
@@ -164,7 +185,7 @@ static void check_case(int depthwise)
 int main(void)
 {
     for (int i = 0; i < CASES; i++)
-        check_case(i & 1);
+        check_case(i % KINDS);
     put(TT_USE_DSP ? "dsp check (TT_USE_DSP=1): " : "dsp check (TT_USE_DSP=0): ");
     put_int(cases);
     put(" cases, ");

@@ -1,6 +1,8 @@
-/* The portable loops of the two kernels that have DSP paths, renamed ref_*, for check_dsp.c. */
+/* The portable loops of the kernels that have DSP paths, renamed ref_*, for check_dsp.c. */
 #define TT_NO_DSP 1
 #define tt_conv2d_1x1_s8 ref_conv2d_1x1_s8
 #define tt_depthwise_conv2d_s8 ref_depthwise_conv2d_s8
+#define tt_conv2d_1x1_split_s8 ref_conv2d_1x1_split_s8
 #include "tt_conv2d_1x1_s8.c"
 #include "tt_depthwise_conv2d_s8.c"
+#include "tt_conv2d_1x1_split_s8.c"

@@ -1,0 +1,139 @@
+/*
+ * Private helper of the pointwise int8 convs (tt_conv2d_1x1_s8, tt_conv2d_1x1_split_s8), not part
+ * of the API: the Cortex-M DSP inner block of a 1x1 conv as a matrix product over the pixels of a
+ * channel-major input (x (channels, hw)), two output channels by four pixels at a time.
+ *
+ * Per step of four input channels (c .. c+3): one 32-bit load of each output's weights gives
+ * (w[c], w[c+2]) and (w[c+1], w[c+3]) through SXTB16; the four pixels of rows c and c+2 are
+ * byte-paired by PKHBT / PKHTB and SXTB16 then gives (x[c], x[c+2]) per pixel, which SMLAD
+ * multiplies with both outputs' weight pairs: 32 multiply-adds in about 40 instructions. The zero
+ * point is not subtracted in the loop (the caller starts from bias - x_zero * sum w).
+ * Pairing channels (c, c+2) instead of (c, c+1) only reorders an integer sum: the int32 result is
+ * the same integer as the portable loop's (no intermediate can overflow, docs/int8-semantics.md).
+ */
+#ifndef TT_POINTWISE_DSP_H
+#define TT_POINTWISE_DSP_H
+
+#include "tt_kernels.h"
+
+#if TT_USE_DSP
+#include <arm_acle.h>
+#include <string.h>
+
+static inline uint32_t tt_load32(const int8_t *p) /* unaligned: Cortex-M4/M7/M55 LDR handles it */
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* PKHBT (low halves of a, b), PKHTB (high halves of a, b), SXTB16 of v rotated by 8 (bytes 1 and 3).
+ * Written as instructions on Arm (GCC does not always find them: a plain-C PKH costs three
+ * instructions and the rotation one more); plain C elsewhere (the host tests, acle_emul). */
+#if defined(__arm__)
+static inline uint32_t tt_pack_lo(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+static inline uint32_t tt_pack_hi(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("pkhtb %0, %2, %1, asr #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+static inline int32_t tt_sxtb16_ror8(uint32_t v)
+{
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+}
+#else
+static inline uint32_t tt_pack_lo(uint32_t a, uint32_t b)
+{
+    return (a & 0xFFFFu) | (b << 16);
+}
+static inline uint32_t tt_pack_hi(uint32_t a, uint32_t b)
+{
+    return (a >> 16) | (b & 0xFFFF0000u);
+}
+static inline int32_t tt_sxtb16_ror8(uint32_t v)
+{
+    return __sxtb16((int32_t)((v >> 8) | (v << 24)));
+}
+#endif
+
+/* sum_{c < n} w[c]: with it the zero point leaves the inner loop,
+ * sum (x - x_zero) * w = sum x * w - x_zero * sum w (integers: the same value). */
+static inline int32_t tt_weight_sum(const int8_t *w, int32_t n)
+{
+    int32_t s = 0;
+    for (int32_t c = 0; c < n; c++)
+        s += w[c];
+    return s;
+}
+
+/* a[k] += sum_{c < channels} x[c * hw + k] * wa[c] and b[k] likewise with wb, k = 0..3 (raw int8
+ * values: the caller folds -x_zero * sum w into the start value). Reads x[c * hw + 0 .. 3] for
+ * c < channels and wa, wb [0, channels): nothing outside. */
+static inline void tt_pointwise_2x4_dsp(const int8_t *x, int32_t hw, int32_t channels, const int8_t *wa,
+                                        const int8_t *wb, int32_t a[4], int32_t b[4])
+{
+    int32_t a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], b0 = b[0], b1 = b[1], b2 = b[2], b3 = b[3];
+    const int8_t *xc = x;
+    int32_t c = 0;
+    for (; c + 4 <= channels; c += 4, xc += 4 * hw) {
+        const uint32_t wva = tt_load32(wa + c), wvb = tt_load32(wb + c);
+        /* channels c and c + 2: t = bytes (c p0, c p1, c+2 p0, c+2 p1), u the same for p2, p3 */
+        {
+            const int32_t wa02 = __sxtb16((int32_t)wva), wb02 = __sxtb16((int32_t)wvb); /* (w[c], w[c+2]) */
+            const uint32_t v0 = tt_load32(xc), v2 = tt_load32(xc + 2 * hw);
+            const uint32_t t = tt_pack_lo(v0, v2), u = tt_pack_hi(v0, v2);
+            int32_t q = __sxtb16((int32_t)t); /* (x[c] , x[c+2]) at pixel 0 */
+            a0 = __smlad(q, wa02, a0);
+            b0 = __smlad(q, wb02, b0);
+            q = tt_sxtb16_ror8(t); /* pixel 1 */
+            a1 = __smlad(q, wa02, a1);
+            b1 = __smlad(q, wb02, b1);
+            q = __sxtb16((int32_t)u); /* pixel 2 */
+            a2 = __smlad(q, wa02, a2);
+            b2 = __smlad(q, wb02, b2);
+            q = tt_sxtb16_ror8(u); /* pixel 3 */
+            a3 = __smlad(q, wa02, a3);
+            b3 = __smlad(q, wb02, b3);
+        }
+        /* channels c + 1 and c + 3 */
+        {
+            const int32_t wa13 = tt_sxtb16_ror8(wva), wb13 = tt_sxtb16_ror8(wvb); /* (w[c+1], w[c+3]) */
+            const uint32_t v1 = tt_load32(xc + hw), v3 = tt_load32(xc + 3 * hw);
+            const uint32_t t = tt_pack_lo(v1, v3), u = tt_pack_hi(v1, v3);
+            int32_t q = __sxtb16((int32_t)t);
+            a0 = __smlad(q, wa13, a0);
+            b0 = __smlad(q, wb13, b0);
+            q = tt_sxtb16_ror8(t);
+            a1 = __smlad(q, wa13, a1);
+            b1 = __smlad(q, wb13, b1);
+            q = __sxtb16((int32_t)u);
+            a2 = __smlad(q, wa13, a2);
+            b2 = __smlad(q, wb13, b2);
+            q = tt_sxtb16_ror8(u);
+            a3 = __smlad(q, wa13, a3);
+            b3 = __smlad(q, wb13, b3);
+        }
+    }
+    for (; c < channels; c++, xc += hw) { /* the last channels % 4 one by one */
+        a0 += xc[0] * wa[c];
+        a1 += xc[1] * wa[c];
+        a2 += xc[2] * wa[c];
+        a3 += xc[3] * wa[c];
+        b0 += xc[0] * wb[c];
+        b1 += xc[1] * wb[c];
+        b2 += xc[2] * wb[c];
+        b3 += xc[3] * wb[c];
+    }
+    a[0] = a0, a[1] = a1, a[2] = a2, a[3] = a3, b[0] = b0, b[1] = b1, b[2] = b2, b[3] = b3;
+}
+#endif
+
+#endif /* TT_POINTWISE_DSP_H */
