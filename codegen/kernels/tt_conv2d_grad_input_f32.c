@@ -5,8 +5,45 @@
  *                        x = ox*stride + kx - pad_left of d[o][oy][ox] * w_r[o][c][ky][kx]
  * Any groups (depthwise included).  Loop order: one weight tap at a time, scattered along an
  * output row over the precomputed range of positions that land inside the input (no bounds
- * tests in the inner loop; positions reached by no window stay 0). */
+ * tests in the inner loop; positions reached by no window stay 0).
+ * Pointwise convs with stride 1 and no padding (dx = W_r^T d, a matrix product) take
+ * pointwise_grad_input instead: each dx value is the same sum in the same order (over o, from 0),
+ * so the result is the same float bit for bit, without the per-tap bookkeeping. */
 #include "tt_float_util.h"
+
+/* dx[c][p] = sum over o (in order) of d[o][p] * (w_scale[o] * w[o][c]), p < hw; eight pixels at a
+ * time so each scaled weight is made once per eight multiply-adds. Shared with the split-weight
+ * kernel (tt_conv2d_1x1_grad_input_split_f32): rows c of w at w + c, stride w_stride. */
+void tt_pointwise_grad_input_f32(const float *d, int32_t out_c, int32_t hw, const int8_t *w, int32_t w_stride,
+                                 const float *w_scale, int32_t channels, float *dx)
+{
+    for (int32_t c = 0; c < channels; ++c) {
+        float *dxc = dx + c * hw;
+        int32_t p = 0;
+        for (; p + 8 <= hw; p += 8) {
+            float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f, a4 = 0.0f, a5 = 0.0f, a6 = 0.0f, a7 = 0.0f;
+            const float *dp = d + p;
+            for (int32_t o = 0; o < out_c; ++o, dp += hw) {
+                const float wr = w_scale[o] * (float)w[o * w_stride + c];
+                a0 += dp[0] * wr;
+                a1 += dp[1] * wr;
+                a2 += dp[2] * wr;
+                a3 += dp[3] * wr;
+                a4 += dp[4] * wr;
+                a5 += dp[5] * wr;
+                a6 += dp[6] * wr;
+                a7 += dp[7] * wr;
+            }
+            dxc[p] = a0, dxc[p + 1] = a1, dxc[p + 2] = a2, dxc[p + 3] = a3;
+            dxc[p + 4] = a4, dxc[p + 5] = a5, dxc[p + 6] = a6, dxc[p + 7] = a7;
+        }
+        for (; p < hw; ++p) {
+            float a = 0.0f;
+            for (int32_t o = 0; o < out_c; ++o) a += d[o * hw + p] * (w_scale[o] * (float)w[o * w_stride + c]);
+            dxc[p] = a;
+        }
+    }
+}
 
 int tt_conv2d_grad_input_f32(const float *d, tt_dims out, const int8_t *w, int32_t kh, int32_t kw,
                              const float *w_scale, const tt_conv_params *conv, float *dx, tt_dims in)
@@ -16,6 +53,10 @@ int tt_conv2d_grad_input_f32(const float *d, tt_dims out, const int8_t *w, int32
     if (groups <= 0 || in.c % groups != 0 || out.c % groups != 0) return TT_ERR_ARG;
     const int32_t cg = in.c / groups, og = out.c / groups;
     const int32_t in_hw = in.h * in.w, out_hw = out.h * out.w;
+    if (kh == 1 && kw == 1 && groups == 1 && s == 1 && in.h == out.h && in.w == out.w) { /* no padding */
+        tt_pointwise_grad_input_f32(d, out.c, in_hw, w, in.c, w_scale, in.c, dx);
+        return TT_OK;
+    }
 
     for (int32_t i = 0; i < in.c * in_hw; ++i) dx[i] = 0.0f;
     for (int32_t o = 0; o < out.c; ++o) {

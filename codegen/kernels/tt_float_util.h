@@ -45,4 +45,9 @@ static inline int tt_window_dims_ok(tt_dims in, tt_dims out, int32_t kh, int32_t
     return hp >= kh && wp >= kw && out.h == (hp - kh) / p->stride + 1 && out.w == (wp - kw) / p->stride + 1;
 }
 
+/* dx[c][p] = sum over o (in order) of d[o][p] * (w_scale[o] * w[o * w_stride + c]) for c < channels,
+ * p < hw: the input gradient of a stride-1 unpadded pointwise conv (tt_conv2d_grad_input_f32.c). */
+void tt_pointwise_grad_input_f32(const float *d, int32_t out_c, int32_t hw, const int8_t *w, int32_t w_stride,
+                                 const float *w_scale, int32_t channels, float *dx);
+
 #endif /* TT_FLOAT_UTIL_H */

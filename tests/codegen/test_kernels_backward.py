@@ -340,6 +340,41 @@ def test_conv2d_grad_weight_vs_autograd(case, x_zero, data):
     assert_close(dw, *refs)
 
 
+@pytest.mark.parametrize("cin,cout,h,w", [(1, 1, 1, 1), (5, 3, 3, 3), (16, 9, 4, 4), (7, 13, 5, 7), (24, 8, 8, 8)])
+def test_pointwise_grads_bit_exact_float32_order(cin, cout, h, w):
+    """Stride-1 unpadded pointwise convs take the matrix-product paths: the input gradient sums over
+    output channels in order, the weight gradient over positions in order, each term the spec's
+    float32 product; equal bit for bit to the same float32 operations in numpy (pixel counts that
+    are not multiples of the 8- / 4-wide blocks included)."""
+    rng = rng_of(cin * 1000 + cout)
+    hw = h * w
+    wq = rng.integers(-127, 128, (cout, cin)).astype(np.int8)
+    w_scale = rng.uniform(1e-3, 0.1, cout).astype(np.float32)
+    d = rng.standard_normal((cout, h, w)).astype(np.float32)
+    conv = ConvParams(1, 0, 0, 0, 0, 1)
+    dx, full = out_buffer((cin, h, w))
+    assert call("tt_conv2d_grad_input_f32", ptr(d), Dims(cout, h, w), ptr(wq), 1, 1, ptr(w_scale), C.byref(conv),
+                ptr(dx), Dims(cin, h, w)) == TT_OK
+    check_tail(full, dx.size)
+    acc = np.zeros((cin, hw), np.float32)
+    for o in range(cout):
+        w_r = (w_scale[o] * wq[o].astype(np.float32)).astype(np.float32)
+        acc = acc + d[o].reshape(1, hw) * w_r[:, None]
+    np.testing.assert_array_equal(dx.reshape(cin, hw), acc)
+
+    x_zero, x_scale, k = int(rng.integers(-128, 128)), np.float32(0.037), max(1, cin // 2)
+    x = rng.integers(-128, 128, (k, h, w)).astype(np.int8)
+    dw, full = out_buffer((cout, k, 1, 1))
+    assert call("tt_conv2d_grad_weight_f32", ptr(x), Dims(k, h, w), x_zero, x_scale, ptr(d), Dims(cout, h, w), 1, 1,
+                C.byref(conv), 0, ptr(dw)) == TT_OK
+    check_tail(full, dw.size)
+    xv = (x.reshape(k, hw).astype(np.int32) - x_zero).astype(np.float32)
+    acc = np.zeros((cout, k), np.float32)
+    for p in range(hw):
+        acc = acc + d.reshape(cout, hw)[:, p:p + 1] * xv[None, :, p]
+    np.testing.assert_array_equal(dw.reshape(cout, k), x_scale * acc)
+
+
 def test_conv2d_grad_weight_depthwise_uses_leading_outputs():
     """Depthwise, multiplier 1: row c of dw is d[c] against x[c] (d[:k]), independent of d[k:]."""
     rng = rng_of(0)
