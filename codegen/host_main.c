@@ -1,57 +1,100 @@
 /*
- * Host runner for a generated model (the `host` target): replays a file of requests.
+ * Host runner for a generated model (the `host` target): answers a stream of requests.
  *
- *   host_runner REQUESTS OUTPUT
+ *   host_runner REQUESTS ANSWERS      (files, FIFOs, or "-" for stdin / stdout)
  *
- * REQUESTS: records of [int32 kind][int32 label][int8 input[TT_INPUT_BYTES]]
- *           kind 0 = training step (writes the float32 loss), 1 = predict (writes the logits:
- *           int8, or float32 with an fp32 classifier: TT_LOGITS_TYPE in model.h)
- * OUTPUT:   the answers in order, then every trained parameter (tt_params order, raw bytes),
- *           then the int32 tt_error() value.
+ * The byte format is codegen/protocol.py's: records [int32 kind][int32 arg][payload]:
+ *   0 TRAIN    arg = label, payload int8 input[TT_INPUT_BYTES]  -> float32 loss
+ *   1 PREDICT  payload int8 input[TT_INPUT_BYTES]               -> logits (TT_LOGITS_TYPE)
+ *   2 SET_LR   payload float32 lr_weight, lr_bias               -> nothing
+ *   3 PARAMS   no payload                                       -> every trained parameter
+ * Each answer is flushed at once, so the runner can be driven through pipes. At the end of the
+ * requests: every trained parameter (tt_params order, raw bytes), then the int32 tt_error().
+ * Exit status: 0 ok, 1 tt_error() != 0, 2 I/O or protocol error.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "model.h"
+
+static FILE *in, *out;
+
+static void fail(const char *message)
+{
+    fprintf(stderr, "host runner: %s\n", message);
+    exit(2);
+}
+
+static void read_exact(void *buf, size_t n)
+{
+    if (fread(buf, 1, n, in) != n)
+        fail("truncated request");
+}
+
+static void send(const void *buf, size_t n)
+{
+    if (n > 0 && fwrite(buf, 1, n, out) != n)
+        fail("cannot write an answer");
+}
+
+static void send_params(void)
+{
+    int32_t count, i;
+    const tt_param *params = tt_params(&count);
+    for (i = 0; i < count; i++)
+        send(params[i].data, params[i].bytes);
+}
 
 int main(int argc, char **argv)
 {
     static int8_t input[TT_INPUT_BYTES];
     TT_LOGITS_TYPE logits[TT_NUM_CLASSES];
-    int32_t header[2], count, i, status;
-    const tt_param *params;
-    FILE *in, *out;
+    int32_t header[2], status;
+    float rates[2], loss;
+    size_t got;
 
     if (argc != 3) {
-        fprintf(stderr, "usage: %s REQUESTS OUTPUT\n", argv[0]);
+        fprintf(stderr, "usage: %s REQUESTS ANSWERS   (files, FIFOs or - for stdin/stdout)\n", argv[0]);
         return 2;
     }
-    in = fopen(argv[1], "rb");
-    out = fopen(argv[2], "wb");
+    in = strcmp(argv[1], "-") == 0 ? stdin : fopen(argv[1], "rb");
+    out = strcmp(argv[2], "-") == 0 ? stdout : fopen(argv[2], "wb");
     if (in == NULL || out == NULL) {
         fprintf(stderr, "cannot open %s or %s\n", argv[1], argv[2]);
         return 2;
     }
-    while (fread(header, sizeof header, 1, in) == 1) {
-        if (fread(input, 1, TT_INPUT_BYTES, in) != TT_INPUT_BYTES) {
-            fprintf(stderr, "truncated request\n");
-            return 2;
-        }
-        if (header[0] == 0) {
-            float loss = tt_train_step(input, header[1]);
-            fwrite(&loss, sizeof loss, 1, out);
-        } else {
+    while ((got = fread(header, 1, sizeof header, in)) == sizeof header) {
+        switch (header[0]) {
+        case 0:
+            read_exact(input, TT_INPUT_BYTES);
+            loss = tt_train_step(input, header[1]);
+            send(&loss, sizeof loss);
+            break;
+        case 1:
+            read_exact(input, TT_INPUT_BYTES);
             tt_predict(input, logits);
-            fwrite(logits, sizeof logits[0], TT_NUM_CLASSES, out);
+            send(logits, sizeof logits);
+            break;
+        case 2:
+            read_exact(rates, sizeof rates);
+            tt_set_learning_rates(rates[0], rates[1]);
+            break;
+        case 3:
+            send_params();
+            break;
+        default:
+            fail("unknown request kind");
         }
+        if (fflush(out) != 0)
+            fail("cannot write an answer");
     }
-    params = tt_params(&count);
-    for (i = 0; i < count; i++) {
-        fwrite(params[i].data, 1, params[i].bytes, out);
-    }
+    if (got != 0)
+        fail("truncated request header");
+    send_params();
     status = tt_error();
-    fwrite(&status, sizeof status, 1, out);
-    fclose(out);
-    fclose(in);
+    send(&status, sizeof status);
+    if (fclose(out) != 0)
+        fail("cannot write the answers");
     return status == 0 ? 0 : 1;
 }

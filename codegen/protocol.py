@@ -1,11 +1,19 @@
-"""The request and answer files a generated program is driven through, on the host
-(`host_main.c`) and on a device (`targets/firmware/device_main.c`).
+"""The request/answer byte stream a generated program is driven through, on the host
+(`host_main.c`, pipes or files) and on a device (`targets/firmware/device_main.c`, semihosting
+FIFOs/files or a UART). One format everywhere, so one `Session` (session.py) drives them all.
 
-requests: records of [int32 kind][int32 label][int8 input], kind TRAIN or PREDICT.
-answers:  per request the float32 loss or the logits (int8, or float32 with an fp32
-          classifier), each followed by its uint64 instruction count on a device; then every
-          trained parameter (memory.json order, raw bytes); then int32 trailer values
-          (tt_error(), and on a device the stack high-water mark).
+requests: records of [int32 kind][int32 arg][payload]
+    TRAIN    arg = label, payload = int8 input       answer: float32 loss
+    PREDICT  arg = 0,     payload = int8 input       answer: the logits (int8, or float32 with an
+                                                              fp32 classifier)
+    SET_LR   arg = 0,     payload = float32 lr_weight, float32 lr_bias (tt_set_learning_rates)
+                                                     answer: nothing
+    PARAMS   arg = 0,     no payload                 answer: every trained parameter, memory.json
+                                                              "trained_params" order, raw bytes
+answers:  on a device every answer (SET_LR's empty one too) is followed by the uint64 count of
+          instructions the request took; the host sends no counts. When the requests end (EOF),
+          the program sends every trained parameter once more, then int32 trailer values:
+          tt_error(), and on a device the stack high-water mark in bytes.
 """
 from __future__ import annotations
 
@@ -15,42 +23,67 @@ import numpy as np
 
 from tvm_tinytrain.errors import TinyTrainError
 
-TRAIN, PREDICT = 0, 1
+TRAIN, PREDICT, SET_LR, PARAMS = 0, 1, 2, 3
+KIND_NAMES = {TRAIN: "train", PREDICT: "predict", SET_LR: "set_lr", PARAMS: "params"}
+COUNT = struct.Struct("<Q")
+
+
+def input_bytes(memory: dict) -> int:
+    return int(np.prod(memory["input_shape"]))
+
+
+def encode_request(kind: int, arg: int, payload, memory: dict, who: str) -> bytes:
+    """One record: payload is the int8 input (TRAIN/PREDICT), (lr_weight, lr_bias) (SET_LR), None (PARAMS)."""
+    if kind in (TRAIN, PREDICT):
+        x = np.asarray(payload, np.int8).reshape(-1)
+        if x.size != input_bytes(memory):
+            raise TinyTrainError(f"{who}: input has {x.size} values, the model takes {input_bytes(memory)} "
+                                 f"(shape {tuple(memory['input_shape'])})")
+        body = x.tobytes()
+    elif kind == SET_LR:
+        lr_weight, lr_bias = payload
+        body = struct.pack("<ff", lr_weight, lr_bias)
+    elif kind == PARAMS:
+        body = b""
+    else:
+        raise TinyTrainError(f"{who}: unknown request kind {kind!r}; use TRAIN, PREDICT, SET_LR or PARAMS")
+    return struct.pack("<ii", kind, int(arg)) + body
 
 
 def encode_requests(requests, memory: dict, who: str) -> bytes:
-    n_input = int(np.prod(memory["input_shape"]))
-    blob = bytearray()
-    for kind, label, x in requests:
-        x = np.asarray(x, np.int8).reshape(-1)
-        if x.size != n_input:
-            raise TinyTrainError(f"{who}: input has {x.size} values, the model takes {n_input}")
-        blob += struct.pack("<ii", kind, int(label)) + x.tobytes()
-    return bytes(blob)
+    """(kind, arg, payload) tuples -> the whole request stream (for a file)."""
+    return b"".join(encode_request(kind, arg, payload, memory, who) for kind, arg, payload in requests)
 
 
-def parse_answers(data: bytes, requests, memory: dict, who: str, with_counts: bool, trailer: int):
-    """(answers, instruction counts or [], trained params, trailer int32 values)."""
-    answers, counts, params, pos = [], [], {}, 0
-    logits = np.dtype(np.float32 if memory.get("fp32_classifier") else np.int8)
-    try:
-        for kind, _, _ in requests:
-            if kind == TRAIN:
-                answers.append(struct.unpack_from("<f", data, pos)[0])
-                pos += 4
-            else:
-                answers.append(np.frombuffer(data, logits, memory["num_classes"], pos).copy())
-                pos += memory["num_classes"] * logits.itemsize
-            if with_counts:
-                counts.append(struct.unpack_from("<Q", data, pos)[0])
-                pos += 8
-        for p in memory["trained_params"]:
-            value = np.frombuffer(data, p["dtype"], int(np.prod(p["shape"])), pos).reshape(p["shape"]).copy()
-            params[p["name"]] = value
-            pos += value.nbytes
-        values = struct.unpack_from(f"<{trailer}i", data, pos)
-    except (ValueError, struct.error):
-        raise TinyTrainError(f"{who}: answers.bin is truncated ({len(data)} bytes)") from None
-    if pos + 4 * trailer != len(data):
-        raise TinyTrainError(f"{who}: answers.bin has {len(data)} bytes, expected {pos + 4 * trailer}")
-    return answers, counts, params, values
+def _logits_dtype(memory: dict) -> np.dtype:
+    return np.dtype(np.float32 if memory.get("fp32_classifier") else np.int8)
+
+
+def params_bytes(memory: dict) -> int:
+    return sum(int(np.prod(p["shape"])) * np.dtype(p["dtype"]).itemsize for p in memory["trained_params"])
+
+
+def answer_bytes(kind: int, memory: dict) -> int:
+    """Size of the answer to one request (without its instruction count)."""
+    return {TRAIN: 4, PREDICT: memory["num_classes"] * _logits_dtype(memory).itemsize, SET_LR: 0,
+            PARAMS: params_bytes(memory)}[kind]
+
+
+def decode_params(data: bytes, memory: dict) -> dict:
+    params, pos = {}, 0
+    for p in memory["trained_params"]:
+        value = np.frombuffer(data, p["dtype"], int(np.prod(p["shape"])), pos).reshape(p["shape"]).copy()
+        params[p["name"]] = value
+        pos += value.nbytes
+    return params
+
+
+def decode_answer(kind: int, data: bytes, memory: dict):
+    """loss (float), logits (ndarray), None (SET_LR) or {name: ndarray} (PARAMS)."""
+    if kind == TRAIN:
+        return struct.unpack("<f", data)[0]
+    if kind == PREDICT:
+        return np.frombuffer(data, _logits_dtype(memory)).copy()
+    if kind == PARAMS:
+        return decode_params(data, memory)
+    return None

@@ -143,6 +143,7 @@ TOY_H = """#include <stdint.h>
 typedef struct { const char *name; void *data; uint32_t bytes; } tt_param;
 float tt_train_step(const int8_t *input, int32_t label);
 void tt_predict(const int8_t *input, int8_t *logits);
+void tt_set_learning_rates(float lr_weight, float lr_bias);
 int32_t tt_error(void);
 const tt_param *tt_params(int32_t *count);
 """
@@ -158,6 +159,7 @@ float tt_train_step(const int8_t *input, int32_t label)
     return 0.25f * (float)label;
 }
 void tt_predict(const int8_t *input, int8_t *logits) { logits[0] = input[1]; logits[1] = (int8_t)bias[0]; }
+void tt_set_learning_rates(float lr_weight, float lr_bias) { bias[1] = (int32_t)(lr_weight + lr_bias); }
 int32_t tt_error(void) { return 0; }
 const tt_param *tt_params(int32_t *count) { *count = 1; return table; }
 """
@@ -216,9 +218,46 @@ def test_fault_raises_with_status(toy):
 
 
 def test_hang_times_out_and_kills_qemu(toy):
-    with pytest.raises(TinyTrainError, match="did not finish within 2 s"):
+    with pytest.raises(TinyTrainError, match=r"did not answer request 1 \(train\) within 2 s"):
         toy.run([(TRAIN, 9, np.zeros(48, np.int8))], timeout=2)
     assert not _qemu_processes(toy.elf)
+    assert not _fifos(toy)
+
+
+def _fifos(toy) -> list[str]:
+    return [name for name in ("requests.bin", "answers.bin") if (toy.dir / name).exists()]
+
+
+def test_fault_mid_session_raises_and_cleans_up(toy):
+    x = np.arange(48, dtype=np.int8)
+    with pytest.raises(TinyTrainError, match=r"ended during request 3 \(train\) with status 3: the CPU faulted"):
+        with toy.session(timeout=30) as s:
+            assert s.train(x, 2) == 0.5
+            s.set_learning_rates(1.0, 2.0)
+            s.train(x, 7)
+    assert not _qemu_processes(toy.elf) and not _fifos(toy)
+
+
+def test_qemu_crash_mid_session_raises_and_cleans_up(toy):
+    x = np.arange(48, dtype=np.int8)
+    with pytest.raises(TinyTrainError, match=r"ended during request 2 \(predict\) with status -9: QEMU"):
+        with toy.session(timeout=30) as s:
+            s.train(x, 2)
+            s.proc.kill()
+            s.predict(x)
+    assert not _qemu_processes(toy.elf) and not _fifos(toy)
+
+
+def test_set_lr_and_params_requests(toy):
+    x = np.arange(48, dtype=np.int8)
+    with toy.session(timeout=30) as s:
+        s.train(x, 2)  # bias[0] += x[0] = 0
+        s.set_learning_rates(1.5, 2.5)  # the toy stores int(lr_weight + lr_bias) in bias[1]
+        set_lr = s.instructions
+        np.testing.assert_array_equal(s.params()["fc.bias"], [0, 4])
+        s.train(-x - 3, 3)  # bias[1] += -3
+    np.testing.assert_array_equal(s.final_params["fc.bias"], [0, 1])
+    assert len(s.counts) == 4 and 0 <= set_lr < 200, s.counts
 
 
 def test_missing_toolchain_message(monkeypatch, tmp_path):

@@ -1,35 +1,46 @@
-"""Cortex-M targets under QEMU: build a generated project into firmware and replay requests.
+"""Cortex-M targets under QEMU: build a generated project into firmware and drive it.
 
     prog = QemuProgram(project_dir, "cortex-m7")      # or a path to a board .json
     prog.flash_bytes, prog.ram_bytes                  # from arm-none-eabi-size
+    with prog.session(timeout=60) as s:               # codegen/session.py
+        loss = s.train(x, label); s.instructions      # instructions that step took
     answers, params, error, stack_bytes = prog.run(requests)
-    prog.last_counts                                  # instructions each request took
+    prog.last_counts                                  # instructions each request of run() took
 
-The firmware is the project's model.c and kernels/*.c plus `firmware/startup.c` and
-`firmware/device_main.c` (the host runner's request/answer protocol over semihosting file
-I/O), linked with a script holding the board's flash and SRAM budgets, so a model over
-budget fails to build with a TinyTrainError that says what is missing and what is largest.
+The firmware is the project's model.c and kernels/*.c plus `firmware/startup.c`,
+`firmware/device_main.c` (codegen/protocol.py's request/answer stream) and a transport
+(`firmware/transport_semihost.c`: semihosting file I/O), linked with a script holding the
+board's flash and SRAM budgets, so a model over budget fails to build with a TinyTrainError
+that says what is missing and what is largest.
+
+A session runs QEMU with requests.bin and answers.bin in the project folder made named pipes
+(FIFOs): the firmware opens them by name through semihosting, its reads block until the next
+request arrives, and QEMU stays up between requests, so the trained parameters persist. QEMU
+runs in its own process group; a fault, a hang (no answer within the timeout) or a QEMU crash
+kills the group, removes the FIFOs and raises a TinyTrainError with the exit status.
 
 Instruction counts: QEMU runs with `-icount shift=0` (each instruction advances virtual time
 by 1 ns) and the firmware reads SysTick, which runs from the board's CPU clock (`systick_hz`
 in the board file: 25 MHz on mps2, so one tick = 40 instructions), around every request.
-`last_counts` holds the instructions per request of the last run: deterministic, exact to one
-tick, and counts of instructions, not cycles (QEMU models no pipeline or memory timing).
+They are deterministic, exact to one tick, and counts of instructions, not cycles (QEMU
+models no pipeline or memory timing). Time blocked waiting for a request is not counted.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
 import shutil
-import signal
 import subprocess
+import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 
 from tvm_tinytrain.codegen.host_build import CFLAGS
-from tvm_tinytrain.codegen.protocol import encode_requests, parse_answers
+from tvm_tinytrain.codegen.session import FdLink, ProcessSession, kill_group
 from tvm_tinytrain.errors import TinyTrainError
 
 HERE = Path(__file__).resolve().parent
@@ -37,7 +48,7 @@ BOARD_DIR = HERE / "boards"
 FIRMWARE_DIR = HERE / "firmware"
 GCC, SIZE, QEMU = "arm-none-eabi-gcc", "arm-none-eabi-size", "qemu-system-arm"
 LINK_FLAGS = ("-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--gc-sections")
-EXIT_MEANING = {1: "a kernel rejected its arguments (tt_error)", 2: "firmware I/O or protocol error",
+EXIT_MEANING = {2: "firmware I/O or protocol error",
                 3: "the CPU faulted (HardFault/MemManage/BusFault/UsageFault)",
                 4: "the stack reached the end of its region"}
 _OVERFLOW = re.compile(r"region `(\w+)' overflowed by (\d+) bytes")
@@ -115,7 +126,8 @@ class QemuProgram:
     # -- build ---------------------------------------------------------------------------
     def sources(self) -> list[Path]:
         return [self.dir / "model.c", *sorted((self.dir / "kernels").glob("*.c")),
-                FIRMWARE_DIR / "startup.c", FIRMWARE_DIR / "device_main.c"]
+                FIRMWARE_DIR / "startup.c", FIRMWARE_DIR / "device_main.c",
+                FIRMWARE_DIR / "transport_semihost.c"]
 
     def _build(self):
         cmd = [GCC, *CFLAGS, *self.board["cflags"], "-ffunction-sections", "-fdata-sections",
@@ -172,42 +184,59 @@ class QemuProgram:
                 "-nographic", "-monitor", "none", "-serial", "null", "-icount", "shift=0",
                 "-semihosting-config", "enable=on,target=native", "-kernel", str(self.elf)]
 
+    def _explain(self, status: int):
+        """None for a normal end (tt_error is reported through the trailer), else the meaning."""
+        if status in (0, 1):
+            return None
+        return EXIT_MEANING.get(status, "QEMU itself failed or was killed")
+
+    def session(self, timeout: float | None = 600.0) -> ProcessSession:
+        """Start QEMU on the FIFOs; `timeout`: seconds any one request (and the boot) may take."""
+        fifos = [self.dir / "requests.bin", self.dir / "answers.bin"]
+
+        def remove_fifos():
+            for path in fifos:
+                path.unlink(missing_ok=True)
+
+        remove_fifos()
+        for path in fifos:
+            os.mkfifo(path)
+        # Our read end first, so QEMU's open of answers.bin for writing does not block.
+        read_fd = os.open(fifos[1], os.O_RDONLY | os.O_NONBLOCK)
+        log = tempfile.TemporaryFile()
+        proc = subprocess.Popen(self.command(), cwd=self.dir, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                start_new_session=True)
+        name = f"firmware on {self.board['name']} ({self.board['qemu_machine']})"
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:  # the firmware opens requests.bin at boot; until then a writer cannot open it
+            try:
+                write_fd = os.open(fifos[0], os.O_WRONLY | os.O_NONBLOCK)
+                break
+            except OSError as e:
+                if e.errno != errno.ENXIO:
+                    raise
+            exited = proc.poll() is not None
+            if exited or (deadline is not None and time.monotonic() > deadline):
+                kill_group(proc)
+                os.close(read_fd)
+                remove_fifos()
+                log.seek(0)
+                output = log.read().decode(errors="replace")[-2000:]
+                log.close()
+                what = (f"exited with status {proc.returncode} before opening requests.bin" if exited
+                        else f"did not open requests.bin within {timeout} s; QEMU was killed")
+                raise TinyTrainError(f"qemu: {name} {what}\n{output}")
+            time.sleep(0.002)
+        return ProcessSession(proc, log, FdLink(write_fd, read_fd), self.memory, "qemu", counted=True,
+                              timeout=timeout, explain=self._explain, name=name, on_cleanup=remove_fifos)
+
     def run(self, requests, timeout: float = 600.0):
-        """requests: (kind, label, int8 input) -> (answers, trained params, error, stack bytes).
+        """requests: (kind, arg, payload) -> (answers, final trained params, error, stack bytes);
+        `timeout` applies to each request.
 
         Also sets `self.last_counts`: the instructions each request took, in request order."""
-        req, out = self.dir / "requests.bin", self.dir / "answers.bin"
-        req.write_bytes(encode_requests(requests, self.memory, "qemu runner"))
-        out.unlink(missing_ok=True)
         self.last_counts = []
-        status, stderr = self._run_qemu(timeout)
-        if status != 0:
-            meaning = EXIT_MEANING.get(status, "QEMU itself failed" if status < 0 or status > 4 else "")
-            raise TinyTrainError(f"qemu: firmware on {self.board['name']} ({self.board['qemu_machine']}) exited "
-                                 f"with status {status}: {meaning}\n{stderr[-2000:]}")
-        return self._parse(out.read_bytes(), requests)
-
-    def _run_qemu(self, timeout: float):
-        proc = subprocess.Popen(self.command(), cwd=self.dir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, start_new_session=True)
-        try:
-            stdout, stderr = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.communicate()
-            raise TinyTrainError(f"qemu: firmware on {self.board['name']} did not finish within {timeout} s "
-                                 f"(hang or too slow); QEMU was killed") from None
-        except BaseException:
-            proc.kill()
-            proc.communicate()
-            raise
-        return proc.returncode, stdout + stderr
-
-    def _parse(self, data: bytes, requests):
-        answers, counts, params, (error, stack) = parse_answers(data, requests, self.memory, "qemu runner",
-                                                                with_counts=True, trailer=2)
-        self.last_counts = counts
-        return answers, params, error, stack
+        with self.session(timeout) as s:
+            answers = [s.request(*r) for r in requests]
+        self.last_counts = s.counts
+        return answers, s.final_params, s.error, s.stack_bytes
