@@ -29,27 +29,30 @@ static void conv1x1_dsp(const int8_t *x, int32_t channels, int32_t hw, const int
                         const int32_t *mult, const int32_t *shift, const tt_quant_params *q, int8_t *y,
                         int32_t out_c)
 {
+    /* in locals: the int8 stores to y may alias anything, so the compiler would reload them */
+    const int32_t x_zero = q->x_zero, y_zero = q->y_zero, lo = q->act_min, hi = q->act_max;
     for (int32_t o = 0; o < out_c; o += 2) {
         const int32_t o1 = o + 1 < out_c ? o + 1 : o; /* an odd last channel is computed twice */
         const int8_t *wa = w + o * channels, *wb = w + o1 * channels;
+        const int32_t mult_a = mult[o], shift_a = shift[o], mult_b = mult[o1], shift_b = shift[o1];
         int8_t *ya = y + o * hw, *yb = y + o1 * hw;
         /* sum (x - x_zero) * w = sum x * w - x_zero * sum w: |x_zero * sum w| <= 128 * 128 * channels, no overflow */
-        const int32_t start_a = bias[o] - q->x_zero * tt_weight_sum(wa, channels);
-        const int32_t start_b = bias[o1] - q->x_zero * tt_weight_sum(wb, channels);
+        const int32_t start_a = bias[o] - x_zero * tt_weight_sum(wa, channels);
+        const int32_t start_b = bias[o1] - x_zero * tt_weight_sum(wb, channels);
         int32_t p = 0;
         for (; p + 4 <= hw; p += 4) {
             int32_t a[4] = {start_a, start_a, start_a, start_a}, b[4] = {start_b, start_b, start_b, start_b};
             tt_pointwise_2x4_dsp(x + p, hw, channels, wa, wb, a, b);
             for (int32_t k = 0; k < 4; k++) {
-                ya[p + k] = tt_requantize(a[k], mult[o], shift[o], q->y_zero, q->act_min, q->act_max);
-                yb[p + k] = tt_requantize(b[k], mult[o1], shift[o1], q->y_zero, q->act_min, q->act_max);
+                ya[p + k] = tt_requantize(a[k], mult_a, shift_a, y_zero, lo, hi);
+                yb[p + k] = tt_requantize(b[k], mult_b, shift_b, y_zero, lo, hi);
             }
         }
         for (; p < hw; p++) {
-            ya[p] = tt_requantize(dot_channels(x + p, hw, wa, channels, q->x_zero, bias[o]), mult[o], shift[o],
-                                  q->y_zero, q->act_min, q->act_max);
-            yb[p] = tt_requantize(dot_channels(x + p, hw, wb, channels, q->x_zero, bias[o1]), mult[o1], shift[o1],
-                                  q->y_zero, q->act_min, q->act_max);
+            ya[p] = tt_requantize(dot_channels(x + p, hw, wa, channels, x_zero, bias[o]), mult_a, shift_a, y_zero, lo,
+                                  hi);
+            yb[p] = tt_requantize(dot_channels(x + p, hw, wb, channels, x_zero, bias[o1]), mult_b, shift_b, y_zero,
+                                  lo, hi);
         }
     }
 }

@@ -18,11 +18,13 @@ static void split_dsp(const int8_t *x, int32_t channels, int32_t hw, const int8_
                       const tt_quant_params *q, int8_t *y, int32_t out_c)
 {
     const int32_t rest = channels - k;
+    const int32_t x_zero = q->x_zero, y_zero = q->y_zero, lo = q->act_min, hi = q->act_max; /* see conv1x1_dsp */
     for (int32_t o = 0; o < out_c; o += 2) {
         const int32_t o1 = o + 1 < out_c ? o + 1 : o; /* an odd last channel is computed twice */
         const int8_t *la = w_lead + o * k, *lb = w_lead + o1 * k, *ra = w_rest + o * rest, *rb = w_rest + o1 * rest;
-        const int32_t start_a = bias[o] - q->x_zero * (tt_weight_sum(la, k) + tt_weight_sum(ra, rest));
-        const int32_t start_b = bias[o1] - q->x_zero * (tt_weight_sum(lb, k) + tt_weight_sum(rb, rest));
+        const int32_t mult_a = mult[o], shift_a = shift[o], mult_b = mult[o1], shift_b = shift[o1];
+        const int32_t start_a = bias[o] - x_zero * (tt_weight_sum(la, k) + tt_weight_sum(ra, rest));
+        const int32_t start_b = bias[o1] - x_zero * (tt_weight_sum(lb, k) + tt_weight_sum(rb, rest));
         int8_t *ya = y + o * hw, *yb = y + o1 * hw;
         int32_t p = 0;
         for (; p + 4 <= hw; p += 4) {
@@ -30,19 +32,19 @@ static void split_dsp(const int8_t *x, int32_t channels, int32_t hw, const int8_
             tt_pointwise_2x4_dsp(x + p, hw, k, la, lb, a, b);
             tt_pointwise_2x4_dsp(x + k * hw + p, hw, rest, ra, rb, a, b);
             for (int32_t j = 0; j < 4; j++) {
-                ya[p + j] = tt_requantize(a[j], mult[o], shift[o], q->y_zero, q->act_min, q->act_max);
-                yb[p + j] = tt_requantize(b[j], mult[o1], shift[o1], q->y_zero, q->act_min, q->act_max);
+                ya[p + j] = tt_requantize(a[j], mult_a, shift_a, y_zero, lo, hi);
+                yb[p + j] = tt_requantize(b[j], mult_b, shift_b, y_zero, lo, hi);
             }
         }
         for (; p < hw; p++) {
             int32_t acc_a = bias[o], acc_b = bias[o1];
             for (int32_t c = 0; c < channels; c++) {
-                const int32_t v = x[c * hw + p] - q->x_zero;
+                const int32_t v = x[c * hw + p] - x_zero;
                 acc_a += v * (c < k ? la[c] : ra[c - k]);
                 acc_b += v * (c < k ? lb[c] : rb[c - k]);
             }
-            ya[p] = tt_requantize(acc_a, mult[o], shift[o], q->y_zero, q->act_min, q->act_max);
-            yb[p] = tt_requantize(acc_b, mult[o1], shift[o1], q->y_zero, q->act_min, q->act_max);
+            ya[p] = tt_requantize(acc_a, mult_a, shift_a, y_zero, lo, hi);
+            yb[p] = tt_requantize(acc_b, mult_b, shift_b, y_zero, lo, hi);
         }
     }
 }

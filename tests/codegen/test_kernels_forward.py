@@ -2,7 +2,7 @@
 (tvm_tinytrain/reference.py, docs/int8-semantics.md): bit for bit on random shapes and values.
 
 Two builds of the forward kernels are tested: the portable C, and the Cortex-M DSP paths of
-tt_conv2d_1x1_s8 / tt_depthwise_conv2d_s8 run on the host with the ACLE intrinsics emulated in C
+tt_conv2d_1x1_s8 / tt_conv2d_1x1_split_s8 / tt_depthwise_conv2d_s8 / tt_conv2d_general_s8 run on the host with the ACLE intrinsics emulated in C
 (tests/codegen/acle_emul/arm_acle.h, -D__ARM_FEATURE_DSP=1). The real instructions are checked
 under QEMU by test_dsp_paths_under_qemu (skipped without qemu-system-arm / arm-none-eabi-gcc).
 
@@ -212,12 +212,14 @@ def test_conv2d_dispatcher_matches_reference(lib, data, case, seed, bias_scale):
 
 @SETTINGS
 @given(data=st.data(), case=conv_cases(), seed=st.integers(0, 2**32 - 1), bias_scale=BIAS)
-def test_conv2d_general_matches_reference(lib, data, case, seed, bias_scale):
+def test_conv2d_general_matches_reference(lib, dsp_lib, data, case, seed, bias_scale):
     x, w, bias = conv_data(case, seed, bias_scale)
     rq = data.draw(requant(case["o"], fan_in(case)))
-    rc, y = call_conv(lib, "tt_conv2d_general_s8", case, x, w, bias, rq)
-    assert rc == TT_OK
-    np.testing.assert_array_equal(y, reference_conv(case, x, w, bias, rq))
+    expect = reference_conv(case, x, w, bias, rq)
+    for build in (lib, dsp_lib):  # the DSP build's im2col path for dense windows of <= 64 values
+        rc, y = call_conv(build, "tt_conv2d_general_s8", case, x, w, bias, rq)
+        assert rc == TT_OK
+        np.testing.assert_array_equal(y, expect)
 
 
 @st.composite
@@ -541,7 +543,7 @@ def test_other_argument_errors(lib):
 DSP_CHECK = HERE / "dsp_check"
 CHECK_SOURCES = [DSP_CHECK / "check_dsp.c", DSP_CHECK / "ref_kernels.c",
                  *(host_build.KERNEL_DIR / f"{n}.c" for n in ("tt_conv2d_1x1_s8", "tt_depthwise_conv2d_s8",
-                                                              "tt_conv2d_1x1_split_s8"))]
+                                                              "tt_conv2d_1x1_split_s8", "tt_conv2d_general_s8"))]
 DSP_OUTPUT = re.compile(r"dsp check \(TT_USE_DSP=1\): (\d+) cases, (\d+) bytes, 0 mismatches")
 
 

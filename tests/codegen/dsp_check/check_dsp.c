@@ -1,6 +1,6 @@
 /*
- * The TT_USE_DSP paths of tt_conv2d_1x1_s8, tt_conv2d_1x1_split_s8 and tt_depthwise_conv2d_s8
- * against their portable loops (ref_kernels.c: the same sources with TT_NO_DSP), byte for byte, on
+ * The TT_USE_DSP paths of tt_conv2d_1x1_s8, tt_conv2d_1x1_split_s8, tt_depthwise_conv2d_s8 and
+ * tt_conv2d_general_s8 (dense, channels 1..8 so that most windows fit its im2col path) against their portable loops (ref_kernels.c: the same sources with TT_NO_DSP), byte for byte, on
  * pseudo-random cases:
  * channels 1..24 (odd too), h, w 1..20, kernels 1..7 (even too), strides 1..3 (mostly 1, where
  * the DSP paths apply), asymmetric padding, random zero points, biases, multipliers, shifts.
@@ -27,6 +27,9 @@ int ref_conv2d_1x1_s8(const int8_t *x, tt_dims in, const int8_t *w, const int32_
 int ref_depthwise_conv2d_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh, int32_t kw,
                             const int32_t *bias, const int32_t *mult, const int32_t *shift,
                             const tt_conv_params *conv, const tt_quant_params *q, int8_t *y, tt_dims out);
+int ref_conv2d_general_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh, int32_t kw, const int32_t *bias,
+                          const int32_t *mult, const int32_t *shift, const tt_conv_params *conv,
+                          const tt_quant_params *q, int8_t *y, tt_dims out);
 int ref_conv2d_1x1_split_s8(const int8_t *x, tt_dims in, const int8_t *w_lead, const int8_t *w_rest, int32_t k,
                             const int32_t *bias, const int32_t *mult, const int32_t *shift,
                             const tt_conv_params *conv, const tt_quant_params *q, int8_t *y, tt_dims out);
@@ -98,15 +101,16 @@ static int8_t *random_s8(int32_t n)
 
 static long cases, bytes, mismatches;
 
-enum { POINTWISE, DEPTHWISE, SPLIT, KINDS };
-static const char *const kind_names[KINDS] = {"1x1", "depthwise", "1x1 split"};
+enum { POINTWISE, DEPTHWISE, SPLIT, GENERAL, KINDS };
+static const char *const kind_names[KINDS] = {"1x1", "depthwise", "1x1 split", "general"};
 
 static void check_case(int kind)
 {
-    const int depthwise = kind == DEPTHWISE;
+    const int depthwise = kind == DEPTHWISE, windowed = depthwise || kind == GENERAL;
     const int32_t kernels[] = {1, 2, 3, 3, 4, 5, 7};
-    const int32_t c = uniform(kind == SPLIT ? 2 : 1, 24), o = depthwise ? c : uniform(1, 24);
-    const int32_t kh = depthwise ? kernels[rnd() % 7] : 1, kw = depthwise ? kernels[rnd() % 7] : 1;
+    const int32_t c = kind == GENERAL ? uniform(1, 8) : uniform(kind == SPLIT ? 2 : 1, 24);
+    const int32_t o = depthwise ? c : uniform(1, 24);
+    const int32_t kh = windowed ? kernels[rnd() % 7] : 1, kw = windowed ? kernels[rnd() % 7] : 1;
     tt_conv_params conv = {uniform(1, 4) <= 2 ? 1 : uniform(1, 3), 0, 0, 0, 0, depthwise ? c : 1};
     if (uniform(0, 2) == 0 || kh > 1 || kw > 1) { /* 1x1: mostly without padding (the DSP case) */
         conv.pad_top = uniform(0, kh - (kh > 1));
@@ -138,6 +142,9 @@ static void check_case(int kind)
     if (kind == DEPTHWISE) {
         rc = tt_depthwise_conv2d_s8(x, in, w, kh, kw, bias, mult, shift, &conv, &q, y, out);
         rc_ref = ref_depthwise_conv2d_s8(x, in, w, kh, kw, bias, mult, shift, &conv, &q, y_ref, out);
+    } else if (kind == GENERAL) {
+        rc = tt_conv2d_general_s8(x, in, w, kh, kw, bias, mult, shift, &conv, &q, y, out);
+        rc_ref = ref_conv2d_general_s8(x, in, w, kh, kw, bias, mult, shift, &conv, &q, y_ref, out);
     } else if (kind == SPLIT) { /* w_lead (o, k) and w_rest (o, c - k) cut from the random w (o, c) */
         const int32_t k = uniform(1, c - 1);
         int8_t *lead = malloc((size_t)(o * k)), *rest = malloc((size_t)(o * (c - k)));
