@@ -4,6 +4,9 @@
     tvm-tinytrain plan MODEL --scheme S [--num-classes N] [--json] [--dump DIR]
     tvm-tinytrain compile MODEL --scheme S [--target T] --out DIR [--force]
     tvm-tinytrain convert-weights FILE.pkl [--out DIR] [--force]
+    tvm-tinytrain train MODEL --scheme S --data SPEC --epochs N [--target T] [--out DIR] ...
+    tvm-tinytrain analyze MODEL --data SPEC --out contrib.json [--layers ...] [--workers N] [--ray ADDR]
+    tvm-tinytrain search MODEL --contrib contrib.json --budget 100KB --out scheme.json
 
 Errors the user can fix are printed as one line (no traceback) with exit status 2.
 """
@@ -91,6 +94,61 @@ def _convert(args):
     print(f"wrote {npz}\nwrote {js}")
 
 
+def _train(args):
+    from .training.run import train
+
+    train(args.model, args.scheme, args.data, args.epochs, args.out, target=args.target, engine=args.engine,
+          lr_weight=args.lr_weight, lr_bias=args.lr_bias, warmup_epochs=args.warmup_epochs,
+          train_per_class=args.train_per_class, test_per_class=args.test_per_class, seed=args.seed,
+          init=args.init, force=args.force)
+
+
+def _analyze(args):
+    from .search.contribution import RATIOS, analyze, plan_trials
+    from .model_spec import load_model
+
+    graph = load_model(args.model, num_classes=args.num_classes)
+    n_conv = len(graph.weight_layers()) - 1
+    layers = args.layers if args.layers is not None else list(range(n_conv // 2, n_conv))
+    bias_ks = args.bias_depths if args.bias_depths is not None else sorted({max(1, n_conv * f // 8) for f in range(1, 9)})
+    trials = plan_trials(graph, bias_ks, layers, args.ratios or RATIOS)
+    config = {"model": args.model, "data": args.data, "train_per_class": args.train_per_class,
+              "test_per_class": args.test_per_class, "epochs": args.epochs, "lr": args.lr, "seed": args.seed}
+    results = analyze(config, trials, args.out, workers=args.workers, ray_address=args.ray)
+    print(f"{len(results['runs'])} runs in {args.out}; baseline (classifier only) accuracy "
+          f"{100 * results['runs']['baseline']['accuracy']:.1f}%")
+
+
+def _search(args):
+    import json
+    from pathlib import Path
+
+    from .model_spec import load_model
+    from .schemes import save_scheme
+    from .search.budget_search import search
+    from .search.contribution import gains
+    from .search.memory import SchemeMemory, parse_budget
+
+    results = json.loads(Path(args.contrib).read_text())
+    graph = load_model(results["config"]["model"], num_classes=args.num_classes)
+    budget = parse_budget(args.budget)
+    gain_b, gain_w = gains(results)
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise TinyTrainError(f"{out} exists; choose another --out or pass --force")
+    found = search(graph, gain_b, gain_w, budget, SchemeMemory(graph), name=out.stem)
+    spec = {**found["scheme"], "model": graph.name, "lr_weight": results["config"]["lr"],
+            "lr_bias": results["config"]["lr"],
+            "about": f"searched under {args.budget} from {args.contrib}: summed gain {found['gain']:+.3f}, "
+                     f"memory {found['memory']['total_bytes']:,} B"}
+    save_scheme(spec, out)
+    m = found["memory"]
+    print(f"{out}: bias of the last {spec['n_bias_update']} convs, weights of layers {spec['weight_layers']} "
+          f"(ratios {spec['weight_ratios']}); summed gain {100 * found['gain']:+.1f} points; memory "
+          f"{m['total_bytes']:,} B (arena {m.get('arena_bytes', 0):,} + trained parameters {m.get('param_bytes', 0):,}) "
+          f"of {budget:,} B")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .model_spec import FORMS
 
@@ -122,6 +180,53 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="output folder (default: beside the .pkl)")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     p.set_defaults(run=_convert)
+
+    p = sub.add_parser("train", help="fine-tune a model on a dataset (the generated C on this host or on QEMU)")
+    p.add_argument("model", help=f"MODEL: {FORMS}")
+    p.add_argument("--scheme", required=True, help="a preset or a scheme .json file")
+    p.add_argument("--data", required=True, help="cifar10, fashion-mnist, mnist, speech-commands or an image folder")
+    p.add_argument("--epochs", type=int, required=True)
+    p.add_argument("--target", default="host", choices=("host", "cortex-m7", "cortex-m4", "cortex-m55"),
+                   help="where the generated C runs (a board runs under QEMU; default host)")
+    p.add_argument("--engine", default="c", choices=("c", "fp32"),
+                   help="c: the generated int8 program (default); fp32: the PyTorch fp32 baseline")
+    p.add_argument("--lr-weight", type=float, default=None, help="peak learning rate of weights (default: scheme's)")
+    p.add_argument("--lr-bias", type=float, default=None, help="peak learning rate of biases (default: scheme's)")
+    p.add_argument("--warmup-epochs", type=float, default=0.0, help="linear warm-up before the cosine decay")
+    p.add_argument("--train-per-class", type=int, default=None, help="training samples per class (default all)")
+    p.add_argument("--test-per-class", type=int, default=None, help="test samples per class (default all)")
+    p.add_argument("--seed", type=int, default=0, help="shuffling seed")
+    p.add_argument("--init", default=None, help="start from this checkpoint.npz (written by an earlier run)")
+    p.add_argument("--out", default="runs/train", help="output folder: checkpoint.npz, history.json, loss.png")
+    p.add_argument("--force", action="store_true", help="overwrite the outputs of an earlier run in --out")
+    p.set_defaults(run=_train)
+
+    p = sub.add_parser("analyze", help="contribution analysis: one short fine-tuning run per bias depth and "
+                                       "per (layer, channel ratio)")
+    p.add_argument("model", help=f"MODEL: {FORMS}")
+    p.add_argument("--data", required=True, help="dataset spec, as for train")
+    p.add_argument("--out", required=True, help="results JSON (resumed if it exists with the same settings)")
+    p.add_argument("--num-classes", type=int, default=10)
+    p.add_argument("--layers", type=int, nargs="+", default=None, help="conv indices (default: the later half)")
+    p.add_argument("--ratios", type=float, nargs="+", default=None, help="channel ratios (default 1/8 1/4 1/2 1)")
+    p.add_argument("--bias-depths", type=int, nargs="+", default=None, help="values of k for the bias runs")
+    p.add_argument("--train-per-class", type=int, default=20)
+    p.add_argument("--test-per-class", type=int, default=20)
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--lr", type=float, default=0.01)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=None, help="local worker processes (default: all cores)")
+    p.add_argument("--ray", default=None, help="run on a Ray cluster at this address ('local' starts one)")
+    p.set_defaults(run=_analyze)
+
+    p = sub.add_parser("search", help="choose a scheme under a memory budget from a contribution analysis")
+    p.add_argument("model", nargs="?", help="(ignored: the model recorded in --contrib is used)")
+    p.add_argument("--contrib", required=True, help="results JSON of `analyze`")
+    p.add_argument("--budget", required=True, help="SRAM for arena + trained parameters, e.g. 100KB")
+    p.add_argument("--num-classes", type=int, default=10)
+    p.add_argument("--out", required=True, help="scheme .json to write (accepted by compile and train)")
+    p.add_argument("--force", action="store_true")
+    p.set_defaults(run=_search)
     return parser
 
 

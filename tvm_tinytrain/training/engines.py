@@ -74,7 +74,8 @@ class CEngine:
         return whole_params(self._s.params(), self.memory, self.program.params)
 
     def error(self) -> int:
-        return int(getattr(self._s, "error", 0) or 0)
+        """tt_error() of the program; known once the session has ended."""
+        return int(self._session.error or 0)
 
 
 class FloatEngine:

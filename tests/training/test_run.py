@@ -1,0 +1,68 @@
+"""`tvm-tinytrain train` end to end on real CIFAR-10 images: outputs, no silent overwrite,
+a checkpoint that loads back (its predictions are the trained ones), the fp32 baseline
+engine, and the same losses from the generated C on QEMU Cortex-M7 as on the host."""
+import json
+
+import numpy as np
+import pytest
+
+from tvm_tinytrain.cli import main
+from tvm_tinytrain.errors import TinyTrainError
+from tvm_tinytrain.targets.qemu import toolchain_missing
+from tvm_tinytrain.training.checkpoint import load_checkpoint
+from tvm_tinytrain.training.run import train
+
+SMALL = dict(train_per_class=4, test_per_class=3, lr_weight=0.005, lr_bias=0.005, progress=False, log=lambda *a: None)
+DATA = "cifar10:classes=0,1"
+
+
+@pytest.fixture(scope="module")
+def first(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    return out, train("mcunet-5fps", "paper-100kb", DATA, 2, out, warmup_epochs=0.5, **SMALL)
+
+
+def test_outputs_and_history(first):
+    out, summary = first
+    history = json.loads((out / "history.json").read_text())
+    assert len(history["history"]["losses"]) == 2 * 8 and len(history["history"]["epochs"]) == 2
+    assert all(np.isfinite(history["history"]["losses"]))
+    assert (out / "loss.png").stat().st_size > 1000
+    params, meta = load_checkpoint(out / "checkpoint.npz")
+    assert meta["model"] == "mcunet-5fps" and meta["classes"] == ["airplane", "automobile"]
+    assert params and all(v.dtype in (np.int8, np.int32, np.float32) for v in params.values())
+
+
+def test_existing_outputs_are_not_overwritten(first):
+    out, _ = first
+    before = (out / "history.json").read_bytes()
+    with pytest.raises(TinyTrainError, match="--force"):
+        train("mcunet-5fps", "paper-100kb", DATA, 1, out, **SMALL)
+    assert (out / "history.json").read_bytes() == before
+
+
+def test_checkpoint_loads_back(first, tmp_path):
+    out, summary = first
+    resumed = train("mcunet-5fps", "paper-100kb", DATA, 1, tmp_path, init=str(out / "checkpoint.npz"), **SMALL)
+    assert resumed["initial_accuracy"] == summary["test_accuracy"]
+    with pytest.raises(TinyTrainError, match="not in the training program|expects"):
+        train("mbv2-w0.35", "bias-only", DATA, 1, tmp_path / "other", init=str(out / "checkpoint.npz"), **SMALL)
+
+
+def test_fp32_engine_learns(tmp_path):
+    summary = train("mcunet-5fps", "last-1", DATA, 1, tmp_path, engine="fp32", **SMALL)
+    assert np.isfinite(summary["history"]["losses"]).all() and not (tmp_path / "checkpoint.npz").exists()
+
+
+def test_cli_reports_a_bad_dataset_in_one_line(tmp_path, capsys):
+    assert main(["train", "mcunet-5fps", "--scheme", "bias-only", "--data", "imagenet", "--epochs", "1",
+                 "--out", str(tmp_path)]) == 2
+    assert "imagenet" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(bool(toolchain_missing()), reason="needs arm-none-eabi-gcc and qemu-system-arm")
+def test_device_run_gives_the_host_losses(first, tmp_path):
+    device = train("mcunet-5fps", "paper-100kb", DATA, 1, tmp_path, target="cortex-m7", **SMALL)
+    host = train("mcunet-5fps", "paper-100kb", DATA, 1, tmp_path / "host", **SMALL)
+    np.testing.assert_allclose(device["history"]["losses"], host["history"]["losses"], rtol=1e-5, atol=0)
+    assert device["instructions_per_step"] > 1e6

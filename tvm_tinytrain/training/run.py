@@ -1,0 +1,109 @@
+"""One training run end to end, as `tvm-tinytrain train` does it: data, model with a head for
+the data's classes, scheme, optional checkpoint to start from, the engine (the generated C on
+this host or on a board under QEMU, or the fp32 baseline), the epoch loop, then the outputs:
+checkpoint.npz, history.json and loss.png in the output folder."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from ..errors import TinyTrainError
+from .checkpoint import apply_checkpoint, load_checkpoint, save_checkpoint
+from .engines import HOST, CEngine, FloatEngine
+from .fit import fit
+
+OUTPUTS = ("checkpoint.npz", "history.json", "loss.png")
+
+
+def prepare_out(out, force: bool) -> Path:
+    out = Path(out)
+    clash = [name for name in OUTPUTS if (out / name).exists()]
+    if clash and not force:
+        raise TinyTrainError(f"{out} already holds {', '.join(clash)} from another run; choose a new --out "
+                             f"or pass --force to overwrite them")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def train(model: str, scheme_spec, data_spec: str, epochs: int, out, *, target: str = HOST,
+          engine: str = "c", lr_weight: float | None = None, lr_bias: float | None = None,
+          warmup_epochs: float = 0.0, train_per_class: int | None = None, test_per_class: int | None = None,
+          seed: int = 0, init: str | None = None, force: bool = False, progress: bool = True, log=print) -> dict:
+    from ..data.datasets import load_dataset
+    from ..model_spec import load_model
+    from ..passes.pipeline import build_training
+    from ..schemes import resolve_scheme
+
+    if engine not in ("c", "fp32"):
+        raise TinyTrainError(f"engine {engine!r}: use 'c' (the generated C) or 'fp32' (the PyTorch fp32 baseline)")
+    if engine == "fp32" and (target != HOST or init):
+        raise TinyTrainError("the fp32 engine runs on this host only and cannot start from an int8 checkpoint")
+    out = prepare_out(out, force)
+    t0 = time.time()
+    shape = tuple(load_model(model).input_shape)
+    data = load_dataset(data_spec, shape, train_per_class=train_per_class, test_per_class=test_per_class, seed=seed)
+    graph = load_model(model, num_classes=len(data.classes))
+    if not graph.quantized:
+        raise TinyTrainError(f"{model} is an fp32 model: quantize it first and pass the int8 model .json")
+    overrides = {k: v for k, v in (("lr_weight", lr_weight), ("lr_bias", lr_bias)) if v is not None}
+    scheme = resolve_scheme(scheme_spec, graph, **overrides)
+    log(f"{graph.name} ({len(data.classes)}-class head), scheme {scheme.name}, data {data_spec}: "
+        f"{len(data.train_x)} training / {len(data.test_x)} test samples, {epochs} epoch(s), "
+        f"lr {scheme.lr_weight:g} (weights) / {scheme.lr_bias:g} (biases), cosine with {warmup_epochs:g} warm-up epoch(s)")
+    if engine == "fp32":
+        runner = FloatEngine(graph, scheme)
+    else:
+        program = build_training(graph, scheme)
+        if init:
+            params, meta = load_checkpoint(init)
+            apply_checkpoint(program, params, where=f"checkpoint {init}")
+            log(f"starting from {init} ({meta.get('model')}, scheme {meta.get('scheme')})")
+        runner = CEngine(program, target=target, workdir=out / "project")
+
+    def on_epoch(e):
+        log(f"epoch {e['epoch']}/{epochs}: loss {e['loss']:.4f}, test accuracy {100 * e['test_accuracy']:.1f}% "
+            f"({e['seconds']:.0f} s)")
+
+    with runner:
+        hist = fit(runner, scheme, data, epochs, warmup_epochs=warmup_epochs, seed=seed, progress=progress,
+                   eval_before=True, on_epoch=on_epoch)
+        params = runner.params()
+    error = runner.error()  # tt_error() arrives when the program has ended
+    if error:
+        raise TinyTrainError(f"the generated program reported tt_error() = {error} during training")
+    meta = {"model": graph.name, "scheme": scheme.name, "data": data_spec, "epochs": epochs, "engine": engine,
+            "target": target, "seed": seed, "classes": list(data.classes),
+            "test_accuracy": hist.final_accuracy, "initial_accuracy": hist.initial_accuracy}
+    summary = {**meta, "seconds": round(time.time() - t0, 1), "history": hist.to_json()}
+    if hist.instructions:
+        summary["instructions_per_step"] = sum(hist.instructions) / len(hist.instructions)
+    if engine == "c":
+        save_checkpoint(out / "checkpoint.npz", params, meta, force=True)
+    (out / "history.json").write_text(json.dumps(summary, indent=1))
+    plot_losses(hist, out / "loss.png", f"{graph.name} / {scheme.name} on {data_spec}")
+    log(f"test accuracy {100 * (hist.initial_accuracy or 0):.1f}% -> {100 * hist.final_accuracy:.1f}%; "
+        f"wrote {', '.join(str(out / n) for n in OUTPUTS if (out / n).exists())}")
+    return summary
+
+
+def plot_losses(hist, path: Path, title: str):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    losses = np.asarray(hist.losses)
+    window = max(1, len(losses) // 50)
+    smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
+    ax.plot(losses, alpha=0.25, label="per step")
+    ax.plot(np.arange(len(smooth)) + window - 1, smooth, label=f"mean of {window}")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("cross-entropy loss")
+    ax.set_title(title, fontsize=9)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
