@@ -11,38 +11,51 @@
  * so the result is the same float bit for bit, without the per-tap bookkeeping. */
 #include "tt_float_util.h"
 
-/* dx[c][p] = sum over o (in order) of d[o][p] * (w_scale[o] * w[o][c]), p < hw; eight pixels at a
- * time so each scaled weight is made once per eight multiply-adds. Shared with the split-weight
- * kernel (tt_conv2d_1x1_grad_input_split_f32): rows c of w at w + c, stride w_stride. */
+/* dx[c][p] = sum over o (in order) of d[o][p] * (w_scale[o] * w[o][c]), p < hw; two channels by eight
+ * pixels at a time, so each d value is loaded once per two multiply-adds and each scaled weight
+ * made once per eight. Shared with the split-weight kernel (tt_conv2d_1x1_grad_input_split_f32):
+ * rows c of w at w + c, stride w_stride. */
 void tt_pointwise_grad_input_f32(const float *d, int32_t out_c, int32_t hw, const int8_t *w, int32_t w_stride,
                                  const float *w_scale, int32_t channels, float *dx)
 {
-    for (int32_t c = 0; c < channels; ++c) {
-        float *dxc = dx + c * hw;
+    int32_t c = 0;
+    for (; c + 2 <= channels; c += 2) {
+        float *dx0 = dx + c * hw, *dx1 = dx0 + hw;
         int32_t p = 0;
         for (; p + 8 <= hw; p += 8) {
             float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f, a4 = 0.0f, a5 = 0.0f, a6 = 0.0f, a7 = 0.0f;
+            float b0 = 0.0f, b1 = 0.0f, b2 = 0.0f, b3 = 0.0f, b4 = 0.0f, b5 = 0.0f, b6 = 0.0f, b7 = 0.0f;
             const float *dp = d + p;
-            for (int32_t o = 0; o < out_c; ++o, dp += hw) {
-                const float wr = w_scale[o] * (float)w[o * w_stride + c];
-                a0 += dp[0] * wr;
-                a1 += dp[1] * wr;
-                a2 += dp[2] * wr;
-                a3 += dp[3] * wr;
-                a4 += dp[4] * wr;
-                a5 += dp[5] * wr;
-                a6 += dp[6] * wr;
-                a7 += dp[7] * wr;
+            const int8_t *wo = w + c;
+            for (int32_t o = 0; o < out_c; ++o, dp += hw, wo += w_stride) {
+                const float wa = w_scale[o] * (float)wo[0], wb = w_scale[o] * (float)wo[1];
+                const float d0 = dp[0], d1 = dp[1], d2 = dp[2], d3 = dp[3], d4 = dp[4], d5 = dp[5], d6 = dp[6],
+                            d7 = dp[7];
+                a0 += d0 * wa, a1 += d1 * wa, a2 += d2 * wa, a3 += d3 * wa;
+                a4 += d4 * wa, a5 += d5 * wa, a6 += d6 * wa, a7 += d7 * wa;
+                b0 += d0 * wb, b1 += d1 * wb, b2 += d2 * wb, b3 += d3 * wb;
+                b4 += d4 * wb, b5 += d5 * wb, b6 += d6 * wb, b7 += d7 * wb;
             }
-            dxc[p] = a0, dxc[p + 1] = a1, dxc[p + 2] = a2, dxc[p + 3] = a3;
-            dxc[p + 4] = a4, dxc[p + 5] = a5, dxc[p + 6] = a6, dxc[p + 7] = a7;
+            dx0[p] = a0, dx0[p + 1] = a1, dx0[p + 2] = a2, dx0[p + 3] = a3;
+            dx0[p + 4] = a4, dx0[p + 5] = a5, dx0[p + 6] = a6, dx0[p + 7] = a7;
+            dx1[p] = b0, dx1[p + 1] = b1, dx1[p + 2] = b2, dx1[p + 3] = b3;
+            dx1[p + 4] = b4, dx1[p + 5] = b5, dx1[p + 6] = b6, dx1[p + 7] = b7;
         }
         for (; p < hw; ++p) {
-            float a = 0.0f;
-            for (int32_t o = 0; o < out_c; ++o) a += d[o * hw + p] * (w_scale[o] * (float)w[o * w_stride + c]);
-            dxc[p] = a;
+            float a = 0.0f, b = 0.0f;
+            for (int32_t o = 0; o < out_c; ++o) {
+                a += d[o * hw + p] * (w_scale[o] * (float)w[o * w_stride + c]);
+                b += d[o * hw + p] * (w_scale[o] * (float)w[o * w_stride + c + 1]);
+            }
+            dx0[p] = a, dx1[p] = b;
         }
     }
+    for (; c < channels; ++c) /* an odd last channel */
+        for (int32_t p = 0; p < hw; ++p) {
+            float a = 0.0f;
+            for (int32_t o = 0; o < out_c; ++o) a += d[o * hw + p] * (w_scale[o] * (float)w[o * w_stride + c]);
+            dx[c * hw + p] = a;
+        }
 }
 
 int tt_conv2d_grad_input_f32(const float *d, tt_dims out, const int8_t *w, int32_t kh, int32_t kw,

@@ -340,7 +340,8 @@ def test_conv2d_grad_weight_vs_autograd(case, x_zero, data):
     assert_close(dw, *refs)
 
 
-@pytest.mark.parametrize("cin,cout,h,w", [(1, 1, 1, 1), (5, 3, 3, 3), (16, 9, 4, 4), (7, 13, 5, 7), (24, 8, 8, 8)])
+@pytest.mark.parametrize("cin,cout,h,w", [(1, 1, 1, 1), (5, 3, 3, 3), (16, 9, 4, 4), (7, 13, 5, 7), (24, 8, 8, 8),
+                                         (19, 6, 2, 5)])
 def test_pointwise_grads_bit_exact_float32_order(cin, cout, h, w):
     """Stride-1 unpadded pointwise convs take the matrix-product paths: the input gradient sums over
     output channels in order, the weight gradient over positions in order, each term the spec's
