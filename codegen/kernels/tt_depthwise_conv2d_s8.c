@@ -7,18 +7,23 @@
  * TT_ERR_ARG: as tt_conv_args_ok (tt_requant.h), or groups != in.c or out.c != in.c.
  *
  * Cortex-M path (TT_USE_DSP): outputs whose window lies inside the input are computed four
- * neighbours at a time along a row (each weight loaded once per four multiply-adds, the stride a
- * constant where it is 1 or 2), from raw int8 values with the zero point folded into the start
- * value (bias - x_zero * sum w, exact in integers); 3x3 stride 1 pairs taps (w0, w2) for SMLAD with
- * w1 through SMLABB / SMLATB. Border outputs take the portable loop. The int32 sums are the same
- * integers, so the output is identical bit for bit.
+ * neighbours at a time along a row from raw int8 values, the zero point folded into the start value
+ * (bias - x_zero * sum w, exact in integers). Stride 1 and 2 take taps in fours through SMLAD
+ * (SXTB16 of one 32-bit load gives the (x_t, x_t+2), (x_t+1, x_t+3) pairs that meet the weight pairs
+ * of one 32-bit weight load), 3x3 stride 1 its own row of SMLAD + SMLABB / SMLATB; other strides one
+ * weight per four multiply-adds. Border outputs take the portable loop, except on small padded maps
+ * (the padded channel fits DW_PADDED_BYTES of stack), which are copied a channel at a time into a
+ * buffer bordered with x_zero where every output is an inside one. The int32 sums are the same
+ * integers as the portable loop's, so the output is identical bit for bit.
  */
 #include "tt_kernels.h"
 #include "tt_requant.h"
 
 #if TT_USE_DSP
-#include <arm_acle.h>
-#include <string.h>
+#include "tt_dsp.h"
+
+/* Stack bytes for one zero-point-padded channel (small feature maps, see the top of the file) */
+#define DW_PADDED_BYTES 512
 #endif
 
 /* bias + the window sum of one output; (iy0, ix0) is the window's top-left input position. */
@@ -36,84 +41,166 @@ static int32_t window_sum(const int8_t *xc, tt_dims in, const int8_t *wc, int32_
 }
 
 #if TT_USE_DSP
-/* acc[j] += sum over the window of raw x * w for the four outputs whose windows start at
- * x[j * s] (x: the top-left input of output 0), j = 0..3, all inside the input. */
+/* The four outputs whose windows start at x[0], x[s], x[2s], x[3s] (all inside the input): window
+ * sums of raw int8 values added to *a0 .. *a3 (the caller folds in -x_zero * sum w). */
+
+/* Any stride: one weight at a time, four multiply-adds per weight load. */
 static inline void window4(const int8_t *x, int32_t in_w, int32_t s, const int8_t *wc, int32_t kh, int32_t kw,
-                           int32_t acc[4])
+                           int32_t *a0, int32_t *a1, int32_t *a2, int32_t *a3)
 {
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int32_t r0 = *a0, r1 = *a1, r2 = *a2, r3 = *a3;
     for (int32_t ky = 0; ky < kh; ky++, x += in_w, wc += kw)
         for (int32_t kx = 0; kx < kw; kx++) {
             const int32_t wv = wc[kx];
-            a0 += x[kx] * wv;
-            a1 += x[kx + s] * wv;
-            a2 += x[kx + 2 * s] * wv;
-            a3 += x[kx + 3 * s] * wv;
+            r0 += x[kx] * wv;
+            r1 += x[kx + s] * wv;
+            r2 += x[kx + 2 * s] * wv;
+            r3 += x[kx + 3 * s] * wv;
         }
-    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+    *a0 = r0, *a1 = r1, *a2 = r2, *a3 = r3;
 }
 
-/* window4 for 3x3, stride 1: per row, with bytes x0..x5, (x0, x2) (x1, x3) (x2, x4) (x3, x5) by SXTB16
- * times (w0, w2) through SMLAD, and the middle taps x1..x4 times w1 through SMLABB / SMLATB. w02[ky] =
+/* 3x3, stride 1: per row, with bytes x0..x5, (x0, x2) (x1, x3) (x2, x4) (x3, x5) by SXTB16 times
+ * (w0, w2) through SMLAD, and the middle taps x1..x4 times w1 through SMLABB / SMLATB. w02[ky] =
  * (w[ky][0], w[ky][2]) as int16x2, w1[ky] = w[ky][1]. Reads x[ky * in_w + 0 .. 5]. */
 static inline void window4_3x3_dsp(const int8_t *x, int32_t in_w, const int32_t w02[3], const int32_t w1[3],
-                                   int32_t acc[4])
+                                   int32_t *a0, int32_t *a1, int32_t *a2, int32_t *a3)
 {
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int32_t r0 = *a0, r1 = *a1, r2 = *a2, r3 = *a3;
     for (int32_t ky = 0; ky < 3; ky++, x += in_w) {
-        uint32_t v0;
         uint16_t v1;
-        memcpy(&v0, x, 4); /* unaligned: Cortex-M4/M7/M55 LDR / LDRH handle it */
-        memcpy(&v1, x + 4, 2);
+        const uint32_t v0 = tt_load32(x);
+        memcpy(&v1, x + 4, 2); /* unaligned: LDRH handles it */
         const uint32_t v2 = (v0 >> 16) | ((uint32_t)v1 << 16); /* bytes x2 x3 x4 x5 */
-        const int32_t e02 = __sxtb16((int32_t)v0), o13 = __sxtb16((int32_t)((v0 >> 8) | (v0 << 24)));
-        const int32_t e24 = __sxtb16((int32_t)v2), o35 = __sxtb16((int32_t)((v2 >> 8) | (v2 << 24)));
-        a0 = __smlad(e02, w02[ky], a0);
-        a1 = __smlad(o13, w02[ky], a1);
-        a2 = __smlad(e24, w02[ky], a2);
-        a3 = __smlad(o35, w02[ky], a3);
-        a0 = __smlabb(o13, w1[ky], a0); /* x1 */
-        a1 = __smlatb(e02, w1[ky], a1); /* x2 */
-        a2 = __smlatb(o13, w1[ky], a2); /* x3 */
-        a3 = __smlatb(e24, w1[ky], a3); /* x4 */
+        const int32_t e02 = __sxtb16((int32_t)v0), o13 = tt_sxtb16_ror8(v0);
+        const int32_t e24 = __sxtb16((int32_t)v2), o35 = tt_sxtb16_ror8(v2);
+        r0 = __smlad(e02, w02[ky], r0);
+        r1 = __smlad(o13, w02[ky], r1);
+        r2 = __smlad(e24, w02[ky], r2);
+        r3 = __smlad(o35, w02[ky], r3);
+        r0 = __smlabb(o13, w1[ky], r0); /* x1 */
+        r1 = __smlatb(e02, w1[ky], r1); /* x2 */
+        r2 = __smlatb(o13, w1[ky], r2); /* x3 */
+        r3 = __smlatb(e24, w1[ky], r3); /* x4 */
     }
-    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+    *a0 = r0, *a1 = r1, *a2 = r2, *a3 = r3;
 }
 
-/* Outputs [ox0, ox1) of row oy of channel c, all windows inside the input. */
-static void interior_row_dsp(const int8_t *xc, tt_dims in, const int8_t *wc, int32_t kh, int32_t kw, int32_t s,
-                             int32_t iy0, int32_t ix_of_0, int32_t ox0, int32_t ox1, int32_t start, int32_t mult,
-                             int32_t shift, const tt_quant_params *q, int8_t *yr)
+/* Any kernel, stride 1. Per row, taps in fours (t .. t+3): weights (w_t, w_t+2), (w_t+1, w_t+3) from
+ * one load; output j needs (x[j+t], x[j+t+2]) and (x[j+t+1], x[j+t+3]), which SXTB16 takes from the
+ * loads at x + t and x + t + 2 (and (x[t+4], x[t+6]) for output 3): 16 multiply-adds in 20
+ * instructions. The last kw % 4 taps one at a time: (x_t, x_t+2), (x_t+1, x_t+3) through SMLABB /
+ * SMLATB. Reads x[ky * in_w + 0 .. kw + 2], the four windows, nothing outside. */
+static inline void window4_s1_dsp(const int8_t *x, int32_t in_w, const int8_t *wc, int32_t kh, int32_t kw,
+                                  int32_t *a0, int32_t *a1, int32_t *a2, int32_t *a3)
 {
-    int32_t w02[3], w1[3];
+    int32_t r0 = *a0, r1 = *a1, r2 = *a2, r3 = *a3;
+    const int32_t kw4 = kw & ~3;
+    for (int32_t ky = 0; ky < kh; ky++, x += in_w, wc += kw) {
+        int32_t t = 0;
+        for (; t < kw4; t += 4) {
+            const uint32_t wv = tt_load32(wc + t), v = tt_load32(x + t), m = tt_load32(x + t + 2);
+            const int32_t w02 = __sxtb16((int32_t)wv), w13 = tt_sxtb16_ror8(wv);
+            const int32_t e02 = __sxtb16((int32_t)v), o13 = tt_sxtb16_ror8(v);
+            const int32_t e24 = __sxtb16((int32_t)m), o35 = tt_sxtb16_ror8(m);
+            const int32_t e46 = (int32_t)tt_pack_lo((uint32_t)(int32_t)x[t + 4], (uint32_t)(int32_t)x[t + 6]);
+            r0 = __smlad(e02, w02, r0);
+            r0 = __smlad(o13, w13, r0);
+            r1 = __smlad(o13, w02, r1);
+            r1 = __smlad(e24, w13, r1);
+            r2 = __smlad(e24, w02, r2);
+            r2 = __smlad(o35, w13, r2);
+            r3 = __smlad(o35, w02, r3);
+            r3 = __smlad(e46, w13, r3);
+        }
+        for (; t < kw; t++) {
+            const int32_t wv = wc[t];
+            const uint32_t v = tt_load32(x + t);
+            const int32_t e = __sxtb16((int32_t)v), o = tt_sxtb16_ror8(v); /* (x_t, x_t+2), (x_t+1, x_t+3) */
+            r0 = __smlabb(e, wv, r0);
+            r1 = __smlabb(o, wv, r1);
+            r2 = __smlatb(e, wv, r2);
+            r3 = __smlatb(o, wv, r3);
+        }
+    }
+    *a0 = r0, *a1 = r1, *a2 = r2, *a3 = r3;
+}
+
+/* Any kernel, stride 2. Output j's taps t .. t+3 are the bytes at x + 2j + t: one load, SXTB16 gives
+ * (x_t, x_t+2) and (x_t+1, x_t+3) for the weight pairs (w_t, w_t+2), (w_t+1, w_t+3). The last kw % 4
+ * taps one at a time: outputs 0, 1 from (x_t, x_t+2), outputs 2, 3 from (x_t+4, x_t+6) (two byte
+ * loads: a word would read past output 3's window). Reads the four windows, nothing outside. */
+static inline void window4_s2_dsp(const int8_t *x, int32_t in_w, const int8_t *wc, int32_t kh, int32_t kw,
+                                  int32_t *a0, int32_t *a1, int32_t *a2, int32_t *a3)
+{
+    int32_t r0 = *a0, r1 = *a1, r2 = *a2, r3 = *a3;
+    const int32_t kw4 = kw & ~3;
+    for (int32_t ky = 0; ky < kh; ky++, x += in_w, wc += kw) {
+        int32_t t = 0;
+        for (; t < kw4; t += 4) {
+            const uint32_t wv = tt_load32(wc + t);
+            const int32_t w02 = __sxtb16((int32_t)wv), w13 = tt_sxtb16_ror8(wv);
+            const uint32_t v0 = tt_load32(x + t), v1 = tt_load32(x + t + 2), v2 = tt_load32(x + t + 4),
+                           v3 = tt_load32(x + t + 6);
+            r0 = __smlad(__sxtb16((int32_t)v0), w02, r0);
+            r0 = __smlad(tt_sxtb16_ror8(v0), w13, r0);
+            r1 = __smlad(__sxtb16((int32_t)v1), w02, r1);
+            r1 = __smlad(tt_sxtb16_ror8(v1), w13, r1);
+            r2 = __smlad(__sxtb16((int32_t)v2), w02, r2);
+            r2 = __smlad(tt_sxtb16_ror8(v2), w13, r2);
+            r3 = __smlad(__sxtb16((int32_t)v3), w02, r3);
+            r3 = __smlad(tt_sxtb16_ror8(v3), w13, r3);
+        }
+        for (; t < kw; t++) {
+            const int32_t wv = wc[t];
+            uint16_t lo;
+            memcpy(&lo, x + t, 2);
+            const int32_t e01 = __sxtb16((int32_t)(lo | ((uint32_t)(uint8_t)x[t + 2] << 16))); /* (x_t, x_t+2) */
+            const int32_t e23 = (int32_t)tt_pack_lo((uint32_t)(int32_t)x[t + 4], (uint32_t)(int32_t)x[t + 6]);
+            r0 = __smlabb(e01, wv, r0);
+            r1 = __smlatb(e01, wv, r1);
+            r2 = __smlabb(e23, wv, r2);
+            r3 = __smlatb(e23, wv, r3);
+        }
+    }
+    *a0 = r0, *a1 = r1, *a2 = r2, *a3 = r3;
+}
+
+/* Outputs [ox0, ox1) of one row of one channel, all windows inside the input; x: the input at the
+ * top-left of output ox0's window. */
+static void interior_row_dsp(const int8_t *x, int32_t in_w, const int8_t *wc, int32_t kh, int32_t kw, int32_t s,
+                             int32_t n, int32_t start, int32_t mult, int32_t shift, const tt_quant_params *q,
+                             int8_t *yr)
+{
+    const int32_t y_zero = q->y_zero, lo = q->act_min, hi = q->act_max; /* locals: int8 stores alias anything */
+    int32_t w02[3] = {0, 0, 0}, w1[3] = {0, 0, 0};
     const int use_3x3 = kh == 3 && kw == 3 && s == 1;
     if (use_3x3)
         for (int32_t ky = 0; ky < 3; ky++) {
             w02[ky] = (int32_t)(((uint32_t)wc[3 * ky] & 0xFFFFu) | ((uint32_t)wc[3 * ky + 2] << 16));
             w1[ky] = wc[3 * ky + 1];
         }
-    const int32_t y_zero = q->y_zero, lo = q->act_min, hi = q->act_max; /* locals: int8 stores alias anything */
-    int32_t ox = ox0;
-    for (; ox + 4 <= ox1; ox += 4) {
-        const int8_t *x = xc + iy0 * in.w + ox * s + ix_of_0;
-        int32_t acc[4] = {start, start, start, start};
+    int32_t ox = 0;
+    for (; ox + 4 <= n; ox += 4, x += 4 * s) {
+        int32_t a0 = start, a1 = start, a2 = start, a3 = start;
         if (use_3x3)
-            window4_3x3_dsp(x, in.w, w02, w1, acc);
+            window4_3x3_dsp(x, in_w, w02, w1, &a0, &a1, &a2, &a3);
         else if (s == 1)
-            window4(x, in.w, 1, wc, kh, kw, acc);
+            window4_s1_dsp(x, in_w, wc, kh, kw, &a0, &a1, &a2, &a3);
         else if (s == 2)
-            window4(x, in.w, 2, wc, kh, kw, acc);
+            window4_s2_dsp(x, in_w, wc, kh, kw, &a0, &a1, &a2, &a3);
         else
-            window4(x, in.w, s, wc, kh, kw, acc);
-        for (int32_t j = 0; j < 4; j++)
-            yr[ox + j] = tt_requantize(acc[j], mult, shift, y_zero, lo, hi);
+            window4(x, in_w, s, wc, kh, kw, &a0, &a1, &a2, &a3);
+        yr[ox] = tt_requantize(a0, mult, shift, y_zero, lo, hi);
+        yr[ox + 1] = tt_requantize(a1, mult, shift, y_zero, lo, hi);
+        yr[ox + 2] = tt_requantize(a2, mult, shift, y_zero, lo, hi);
+        yr[ox + 3] = tt_requantize(a3, mult, shift, y_zero, lo, hi);
     }
-    for (; ox < ox1; ox++) {
-        const int8_t *x = xc + iy0 * in.w + ox * s + ix_of_0;
+    for (; ox < n; ox++, x += s) {
         int32_t acc = start;
         for (int32_t ky = 0; ky < kh; ky++)
             for (int32_t kx = 0; kx < kw; kx++)
-                acc += x[ky * in.w + kx] * wc[ky * kw + kx];
+                acc += x[ky * in_w + kx] * wc[ky * kw + kx];
         yr[ox] = tt_requantize(acc, mult, shift, y_zero, lo, hi);
     }
 }
@@ -136,6 +223,28 @@ int tt_depthwise_conv2d_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t
     if (ox_lo > ox_hi)
         ox_lo = ox_hi;
 #endif
+#if TT_USE_DSP
+    const int32_t ph = in.h + conv->pad_top + conv->pad_bottom, pw = in.w + conv->pad_left + conv->pad_right;
+    if (ph * pw <= DW_PADDED_BYTES && (ph != in.h || pw != in.w)) {
+        /* a small padded map: each channel copied into a buffer whose border holds x_zero, so that
+         * every window lies inside it (x_zero adds x_zero * w, which the folded start removes) */
+        int8_t padded[DW_PADDED_BYTES];
+        for (int32_t c = 0; c < in.c; c++) {
+            const int8_t *wc = w + c * kh * kw;
+            memset(padded, q->x_zero, (size_t)(ph * pw));
+            for (int32_t iy = 0; iy < in.h; iy++)
+                memcpy(padded + (iy + conv->pad_top) * pw + conv->pad_left, x + c * plane + iy * in.w, (size_t)in.w);
+            int32_t w_sum = 0;
+            for (int32_t i = 0; i < kh * kw; i++)
+                w_sum += wc[i];
+            const int32_t start = bias[c] - q->x_zero * w_sum; /* |x_zero * w_sum| <= 128 * 128 * kh * kw */
+            for (int32_t oy = 0; oy < out.h; oy++)
+                interior_row_dsp(padded + oy * s * pw, pw, wc, kh, kw, s, out.w, start, mult[c], shift[c], q,
+                                 y + (c * out.h + oy) * out.w);
+        }
+        return TT_OK;
+    }
+#endif
     for (int32_t c = 0; c < in.c; c++) {
         const int8_t *xc = x + c * plane, *wc = w + c * kh * kw;
 #if TT_USE_DSP
@@ -153,8 +262,8 @@ int tt_depthwise_conv2d_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t
                     yr[ox] = tt_requantize(window_sum(xc, in, wc, kh, kw, iy0, ox * s - conv->pad_left, q->x_zero,
                                                       bias[c]),
                                            mult[c], shift[c], q->y_zero, q->act_min, q->act_max);
-                interior_row_dsp(xc, in, wc, kh, kw, s, iy0, -conv->pad_left, ox_lo, ox_hi, start, mult[c],
-                                 shift[c], q, yr);
+                interior_row_dsp(xc + iy0 * in.w + ox_lo * s - conv->pad_left, in.w, wc, kh, kw, s, ox_hi - ox_lo,
+                                 start, mult[c], shift[c], q, yr + ox_lo);
                 for (int32_t ox = ox_hi; ox < out.w; ox++)
                     yr[ox] = tt_requantize(window_sum(xc, in, wc, kh, kw, iy0, ox * s - conv->pad_left, q->x_zero,
                                                       bias[c]),
