@@ -8,8 +8,10 @@
  *   1 PREDICT  payload int8 input[TT_INPUT_BYTES]               -> logits (TT_LOGITS_TYPE)
  *   2 SET_LR   payload float32 lr_weight, lr_bias               -> nothing
  *   3 PARAMS   no payload                                       -> every trained parameter
+ *   4 END      no payload: the end of the requests, like end of file (a UART has none)
  * Each answer is flushed at once, so the runner can be driven through pipes. At the end of the
- * requests: every trained parameter (tt_params order, raw bytes), then the int32 tt_error().
+ * requests (END or end of file): every trained parameter (tt_params order, raw bytes), then
+ * the int32 tt_error().
  * Exit status: 0 ok, 1 tt_error() != 0, 2 I/O or protocol error.
  */
 #include <stdio.h>
@@ -64,7 +66,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "cannot open %s or %s\n", argv[1], argv[2]);
         return 2;
     }
-    while ((got = fread(header, 1, sizeof header, in)) == sizeof header) {
+    while ((got = fread(header, 1, sizeof header, in)) == sizeof header && header[0] != 4) {
         switch (header[0]) {
         case 0:
             read_exact(input, TT_INPUT_BYTES);
@@ -89,7 +91,7 @@ int main(int argc, char **argv)
         if (fflush(out) != 0)
             fail("cannot write an answer");
     }
-    if (got != 0)
+    if (got != 0 && got != sizeof header)
         fail("truncated request header");
     send_params();
     status = tt_error();

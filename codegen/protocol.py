@@ -10,10 +10,12 @@ requests: records of [int32 kind][int32 arg][payload]
                                                      answer: nothing
     PARAMS   arg = 0,     no payload                 answer: every trained parameter, memory.json
                                                               "trained_params" order, raw bytes
+    END      arg = 0,     no payload                 the end of the requests, like end of file
+                                                     (a serial line has no end of file)
 answers:  on a device every answer (SET_LR's empty one too) is followed by the uint64 count of
-          instructions the request took; the host sends no counts. When the requests end (EOF),
-          the program sends every trained parameter once more, then int32 trailer values:
-          tt_error(), and on a device the stack high-water mark in bytes.
+          instructions the request took; the host sends no counts. At the end of the requests
+          (END or end of file), the program sends every trained parameter once more, then int32
+          trailer values: tt_error(), and on a device the stack high-water mark in bytes.
 """
 from __future__ import annotations
 
@@ -23,8 +25,8 @@ import numpy as np
 
 from tvm_tinytrain.errors import TinyTrainError
 
-TRAIN, PREDICT, SET_LR, PARAMS = 0, 1, 2, 3
-KIND_NAMES = {TRAIN: "train", PREDICT: "predict", SET_LR: "set_lr", PARAMS: "params"}
+TRAIN, PREDICT, SET_LR, PARAMS, END = 0, 1, 2, 3, 4
+KIND_NAMES = {TRAIN: "train", PREDICT: "predict", SET_LR: "set_lr", PARAMS: "params", END: "end"}
 COUNT = struct.Struct("<Q")
 
 
@@ -43,10 +45,10 @@ def encode_request(kind: int, arg: int, payload, memory: dict, who: str) -> byte
     elif kind == SET_LR:
         lr_weight, lr_bias = payload
         body = struct.pack("<ff", lr_weight, lr_bias)
-    elif kind == PARAMS:
+    elif kind in (PARAMS, END):
         body = b""
     else:
-        raise TinyTrainError(f"{who}: unknown request kind {kind!r}; use TRAIN, PREDICT, SET_LR or PARAMS")
+        raise TinyTrainError(f"{who}: unknown request kind {kind!r}; use TRAIN, PREDICT, SET_LR, PARAMS or END")
     return struct.pack("<ii", kind, int(arg)) + body
 
 

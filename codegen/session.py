@@ -24,7 +24,7 @@ import time
 
 from tvm_tinytrain.errors import TinyTrainError
 
-from .protocol import (COUNT, KIND_NAMES, PARAMS, PREDICT, SET_LR, TRAIN, answer_bytes, decode_answer,
+from .protocol import (COUNT, END, KIND_NAMES, PARAMS, PREDICT, SET_LR, TRAIN, answer_bytes, decode_answer,
                        decode_params, encode_request, params_bytes)
 
 
@@ -143,6 +143,7 @@ class Session:
         if not self._open:
             return
         try:
+            self._io(self.link.write, encode_request(END, 0, None, self.memory, self.who), "the end request")
             self.link.end_requests()
             what = "the final parameters"
             self.final_params = decode_params(self._io(self.link.read, params_bytes(self.memory), what), self.memory)
@@ -174,24 +175,18 @@ class Session:
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         try:
             return op(arg, deadline)
-        except LinkTimeout:
+        except (LinkTimeout, LinkClosed) as e:
             self._open = False
-            raise self._failure(what, timed_out=True) from None
-        except LinkClosed:
-            self._open = False
-            raise self._failure(what, timed_out=False) from None
+            raise self._failure(what, e) from None
 
     # -- what a target provides ----------------------------------------------------------------
     def _finish(self):
         """After the trailer: wait for the program's normal end (raise if it was not)."""
 
-    def _failure(self, what: str, timed_out: bool) -> TinyTrainError:
-        """Stop the program; the error to raise for a request that got no answer."""
-        self._abort()
-        self._cleanup()
-        if timed_out:
-            return TinyTrainError(f"{self.who}: no answer to {what} within {self.timeout} s (hang or too slow)")
-        return TinyTrainError(f"{self.who}: the link closed during {what}")
+    def _failure(self, what: str, cause: Exception) -> TinyTrainError:
+        """Stop the program; the error to raise for a request that got no answer (cause:
+        LinkTimeout or LinkClosed)."""
+        raise NotImplementedError
 
     def _abort(self):
         """Stop the program now (an exception left the session)."""
@@ -213,13 +208,13 @@ class ProcessSession(Session):
         try:
             status = self.proc.wait(timeout=self.timeout)
         except subprocess.TimeoutExpired:
-            raise self._failure("its exit after the last answer", timed_out=True) from None
+            raise self._failure("its exit after the last answer", LinkTimeout()) from None
         meaning = self.explain(status)
         if meaning is not None:
             raise TinyTrainError(f"{self.who}: {self.name} exited with status {status}: {meaning}\n{self.output()}")
 
-    def _failure(self, what, timed_out):
-        if timed_out:
+    def _failure(self, what, cause):
+        if isinstance(cause, LinkTimeout):
             self._abort()
             message = (f"{self.who}: {self.name} did not answer {what} within {self.timeout} s (hang or too slow); "
                        f"it was killed")

@@ -10,7 +10,6 @@ deterministic from run to run.
 import json
 import re
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,6 +24,8 @@ from tvm_tinytrain.errors import TinyTrainError
 from tvm_tinytrain.passes.pipeline import build_training
 from tvm_tinytrain.schemes import resolve_scheme
 from tvm_tinytrain.targets.qemu import QemuProgram, board_names, load_board, parse_size, toolchain_missing
+
+from projects import qemu_processes, write_toy
 
 pytestmark = pytest.mark.skipif(bool(toolchain_missing()), reason="needs arm-none-eabi-gcc and qemu-system-arm")
 
@@ -135,57 +136,9 @@ def test_over_budget_flash_names_missing_bytes(tmp_path, images, project):
         QemuProgram(folder, _over_budget(tmp_path, "tiny-flash", flash="256K"))
 
 
-# -- a tiny hand-written "model" for the failure paths ------------------------------------------
-TOY_H = """#include <stdint.h>
-#define TT_INPUT_BYTES 48
-#define TT_NUM_CLASSES 2
-#define TT_LOGITS_TYPE int8_t
-typedef struct { const char *name; void *data; uint32_t bytes; } tt_param;
-float tt_train_step(const int8_t *input, int32_t label);
-void tt_predict(const int8_t *input, int8_t *logits);
-void tt_set_learning_rates(float lr_weight, float lr_bias);
-int32_t tt_error(void);
-const tt_param *tt_params(int32_t *count);
-"""
-TOY_C = """#include "model.h"
-static int32_t bias[2];
-static const tt_param table[] = {{"fc.bias", bias, sizeof bias}};
-float tt_train_step(const int8_t *input, int32_t label)
-{
-    if (label == 7) __asm__ volatile("udf #0");          /* fault */
-    if (label == 9) for (volatile int i = 0;; i++) {}     /* hang */
-    if (label == 5) { uint32_t n = 100000; __asm__ volatile("1: subs %0, %0, #1\\n\\tbne 1b" : "+r"(n) :: "cc"); }
-    bias[label & 1] += input[0];
-    return 0.25f * (float)label;
-}
-void tt_predict(const int8_t *input, int8_t *logits) { logits[0] = input[1]; logits[1] = (int8_t)bias[0]; }
-void tt_set_learning_rates(float lr_weight, float lr_bias) { bias[1] = (int32_t)(lr_weight + lr_bias); }
-int32_t tt_error(void) { return 0; }
-const tt_param *tt_params(int32_t *count) { *count = 1; return table; }
-"""
-
-
 @pytest.fixture(params=["cortex-m7"])
 def toy(tmp_path, request):
-    (tmp_path / "kernels").mkdir()
-    (tmp_path / "model.h").write_text(TOY_H)
-    (tmp_path / "model.c").write_text(TOY_C)
-    (tmp_path / "memory.json").write_text(json.dumps({
-        "model": "toy", "scheme": "toy", "arena_bytes": 0, "updated_param_bytes": 8, "const_bytes": 0,
-        "input_shape": [3, 4, 4], "num_classes": 2,
-        "trained_params": [{"name": "fc.bias", "dtype": "int32", "shape": [2]}]}))
-    return QemuProgram(tmp_path, request.param)
-
-
-def _qemu_processes(elf: Path) -> list[int]:
-    pids = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and str(elf).encode() in (proc / "cmdline").read_bytes():
-                pids.append(int(proc.name))
-        except OSError:
-            pass
-    return pids
+    return QemuProgram(write_toy(tmp_path), request.param)
 
 
 def test_toy_protocol(toy):
@@ -214,13 +167,13 @@ def test_instruction_counts_are_exact_and_deterministic(toy):
 def test_fault_raises_with_status(toy):
     with pytest.raises(TinyTrainError, match=r"status 3: the CPU faulted"):
         toy.run([(TRAIN, 7, np.zeros(48, np.int8))], timeout=30)
-    assert not _qemu_processes(toy.elf)
+    assert not qemu_processes(toy.elf)
 
 
 def test_hang_times_out_and_kills_qemu(toy):
     with pytest.raises(TinyTrainError, match=r"did not answer request 1 \(train\) within 2 s"):
         toy.run([(TRAIN, 9, np.zeros(48, np.int8))], timeout=2)
-    assert not _qemu_processes(toy.elf)
+    assert not qemu_processes(toy.elf)
     assert not _fifos(toy)
 
 
@@ -235,7 +188,7 @@ def test_fault_mid_session_raises_and_cleans_up(toy):
             assert s.train(x, 2) == 0.5
             s.set_learning_rates(1.0, 2.0)
             s.train(x, 7)
-    assert not _qemu_processes(toy.elf) and not _fifos(toy)
+    assert not qemu_processes(toy.elf) and not _fifos(toy)
 
 
 def test_qemu_crash_mid_session_raises_and_cleans_up(toy):
@@ -245,7 +198,7 @@ def test_qemu_crash_mid_session_raises_and_cleans_up(toy):
             s.train(x, 2)
             s.proc.kill()
             s.predict(x)
-    assert not _qemu_processes(toy.elf) and not _fifos(toy)
+    assert not qemu_processes(toy.elf) and not _fifos(toy)
 
 
 def test_set_lr_and_params_requests(toy):

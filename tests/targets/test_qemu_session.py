@@ -10,35 +10,10 @@ import time
 import numpy as np
 import pytest
 
-from tvm_tinytrain.codegen.emit import generate, write_project
 from tvm_tinytrain.codegen.host_runner import HostProgram
-from tvm_tinytrain.data.cifar10 import load_cifar10
-from tvm_tinytrain.data.images import to_float_input, to_int8_input
-from tvm_tinytrain.frontend.to_graph import to_graph
-from tvm_tinytrain.frontend.torch import from_torch
-from tvm_tinytrain.models.tiny_resnet import build
-from tvm_tinytrain.passes.pipeline import build_training
-from tvm_tinytrain.quantization.ptq import quantize
-from tvm_tinytrain.schemes import resolve_scheme
 from tvm_tinytrain.targets.qemu import QemuProgram, toolchain_missing
 
 pytestmark = pytest.mark.skipif(bool(toolchain_missing()), reason="needs arm-none-eabi-gcc and qemu-system-arm")
-
-
-@pytest.fixture(scope="module")
-def images():
-    pixels, labels = load_cifar10("test", per_class=1)
-    return [(to_int8_input(p), int(label)) for p, label in zip(pixels[:4], labels)]
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    pixels, _ = load_cifar10("test", per_class=1)
-    model, example = build()
-    graph = quantize(to_graph(from_torch(model, example)), list(to_float_input(pixels[:8])), progress=False)
-    out = tmp_path_factory.mktemp("tiny_resnet")
-    write_project(generate(build_training(graph, resolve_scheme("last-1", graph))), out)
-    return out
 
 
 def drive(session, images):
@@ -50,10 +25,10 @@ def drive(session, images):
     return losses, middle, session.predict(x3)
 
 
-def test_qemu_session_matches_host_session(folder, images):
-    with HostProgram(folder).session() as h:
+def test_qemu_session_matches_host_session(tiny_resnet, images):
+    with HostProgram(tiny_resnet).session() as h:
         h_losses, h_middle, h_logits = drive(h, images)
-    prog = QemuProgram(folder, "cortex-m7")
+    prog = QemuProgram(tiny_resnet, "cortex-m7")
     with prog.session(timeout=60) as s:
         losses, middle, logits = drive(s, images)
         counts = list(s.counts)
@@ -69,5 +44,5 @@ def test_qemu_session_matches_host_session(folder, images):
     assert s.error == 0 and 0 < s.stack_bytes < 8192
     train, set_lr, params, predict = counts[0], counts[2], counts[3], counts[5]
     assert set_lr < 1000 and params < 10_000 and predict < train, counts
-    assert not (folder / "requests.bin").exists() and not (folder / "answers.bin").exists()
+    assert not (tiny_resnet / "requests.bin").exists() and not (tiny_resnet / "answers.bin").exists()
     print(f"\ntiny_resnet on cortex-m7: instructions per request {counts}, stack {s.stack_bytes} B")

@@ -7,23 +7,28 @@
     answers, params, error, stack_bytes = prog.run(requests)
     prog.last_counts                                  # instructions each request of run() took
 
-The firmware is the project's model.c and kernels/*.c plus `firmware/startup.c`,
-`firmware/device_main.c` (codegen/protocol.py's request/answer stream) and a transport
-(`firmware/transport_semihost.c`: semihosting file I/O), linked with a script holding the
-board's flash and SRAM budgets, so a model over budget fails to build with a TinyTrainError
-that says what is missing and what is largest.
+The firmware (`Firmware`, shared with real boards in board.py) is the project's model.c and
+kernels/*.c plus `firmware/startup.c`, `firmware/device_main.c` (codegen/protocol.py's
+request/answer stream) and a transport: `transport_semihost.c` (semihosting file I/O, the
+default) or, with transport="uart", `transport_uart.c` (the board's UART; under QEMU on a TCP
+socket driven with pyserial, serial_link.py). It is linked with a script holding the board's
+flash and SRAM budgets, so a model over budget fails to build with a TinyTrainError that says
+what is missing and what is largest.
 
-A session runs QEMU with requests.bin and answers.bin in the project folder made named pipes
-(FIFOs): the firmware opens them by name through semihosting, its reads block until the next
-request arrives, and QEMU stays up between requests, so the trained parameters persist. QEMU
-runs in its own process group; a fault, a hang (no answer within the timeout) or a QEMU crash
-kills the group, removes the FIFOs and raises a TinyTrainError with the exit status.
+A semihosting session runs QEMU with requests.bin and answers.bin in the project folder made
+named pipes (FIFOs): the firmware opens them by name through semihosting, its reads block until
+the next request arrives, and QEMU stays up between requests, so the trained parameters persist.
+A UART session connects to UART0, which QEMU serves on a local TCP port (~9 KB/s to the guest,
+~45 KB/s back, measured here). QEMU runs in its own process group; a fault, a hang (no answer
+within the timeout) or a QEMU crash kills the group, removes the FIFOs and raises a
+TinyTrainError with the exit status.
 
 Instruction counts: QEMU runs with `-icount shift=0` (each instruction advances virtual time
 by 1 ns) and the firmware reads SysTick, which runs from the board's CPU clock (`systick_hz`
 in the board file: 25 MHz on mps2, so one tick = 40 instructions), around every request.
 They are deterministic, exact to one tick, and counts of instructions, not cycles (QEMU
-models no pipeline or memory timing). Time blocked waiting for a request is not counted.
+models no pipeline or memory timing). Time blocked waiting for a request is not counted; over a
+UART, a PARAMS count includes the firmware waiting for the UART to send the answer.
 """
 from __future__ import annotations
 
@@ -32,6 +37,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -72,7 +78,7 @@ def load_board(board) -> dict:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as e:
         raise TinyTrainError(f"qemu: cannot read board file {path}: {e}") from None
-    missing = [k for k in ("name", "qemu_machine", "cflags", "flash", "ram") if k not in data]
+    missing = [k for k in ("name", "cflags", "flash", "ram") if k not in data]
     if missing:
         raise TinyTrainError(f"qemu: board file {path} lacks {', '.join(missing)}")
     return data
@@ -103,17 +109,50 @@ def toolchain_missing() -> list[str]:
     return [tool for tool in (GCC, SIZE, QEMU) if shutil.which(tool) is None]
 
 
-class QemuProgram:
-    def __init__(self, project_dir, board="cortex-m7"):
-        missing = toolchain_missing()
+def uart_flags(board: dict) -> list[str]:
+    """-D flags of the UART transport from the board file's "uart" entry."""
+    uart = board.get("uart")
+    if not uart:
+        raise TinyTrainError(f"board {board['name']} has no \"uart\" entry (driver, base address); add one to use "
+                             f"the UART transport")
+    drivers = {"cmsdk": "TT_UART_CMSDK", "stm32f7": "TT_UART_STM32F7"}
+    if uart.get("driver") not in drivers:
+        raise TinyTrainError(f"board {board['name']}: unknown uart driver {uart.get('driver')!r}; known: "
+                             f"{', '.join(drivers)}")
+    flags = ["-DTT_TRANSPORT_UART", f"-D{drivers[uart['driver']]}", f"-DTT_UART_BASE={uart['base']}u"]
+    if "clock_hz" in uart:
+        flags += [f"-DTT_UART_CLOCK_HZ={int(uart['clock_hz'])}u", f"-DTT_UART_BAUD={int(uart['baudrate'])}u"]
+    return flags
+
+
+def qemu_command(board: dict, elf: Path, serial: str = "null") -> list[str]:
+    """QEMU running `elf` on the board's machine; `serial`: the -serial backend of UART0."""
+    return [QEMU, "-machine", board["qemu_machine"], "-cpu", board.get("qemu_cpu", board["name"]),
+            "-nographic", "-monitor", "none", "-serial", serial, "-icount", "shift=0",
+            "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)]
+
+
+class Firmware:
+    """A generated project built into firmware for a board (QEMU's or a real one).
+
+    transport: "semihost" (semihosting files/FIFOs, QEMU only) or "uart" (the board's UART)."""
+
+    TRANSPORTS = {"semihost": "transport_semihost.c", "uart": "transport_uart.c"}
+
+    def __init__(self, project_dir, board, transport: str = "semihost"):
+        missing = [tool for tool in (GCC, SIZE) if shutil.which(tool) is None]
         if missing:
-            raise TinyTrainError(f"qemu: {', '.join(missing)} not found; install gcc-arm-none-eabi, "
-                                 f"libnewlib-arm-none-eabi and qemu-system-arm")
+            raise TinyTrainError(f"firmware: {', '.join(missing)} not found; install gcc-arm-none-eabi and "
+                                 f"libnewlib-arm-none-eabi")
+        if transport not in self.TRANSPORTS:
+            raise TinyTrainError(f"firmware: unknown transport {transport!r}; use {' or '.join(self.TRANSPORTS)}")
         self.dir = Path(project_dir).resolve()
         self.board = load_board(board)
+        self.transport = transport
         self.memory = json.loads((self.dir / "memory.json").read_text())
         self.ld = self.dir / f"firmware_{self.board['name']}.ld"
-        self.elf = self.dir / f"firmware_{self.board['name']}.elf"
+        suffix = "" if transport == "semihost" else f"_{transport}"
+        self.elf = self.dir / f"firmware_{self.board['name']}{suffix}.elf"
         self.ld.write_text(linker_script(self.board))
         self._build()
         self.sections = self._sections()
@@ -121,17 +160,20 @@ class QemuProgram:
                                if k in (".isr_vector", ".text", ".ARM.extab", ".ARM.exidx", ".data"))
         self.ram_bytes = self.sections.get(".data", 0) + self.sections.get(".bss", 0)  # static RAM
         self.stack_reserve = self.sections.get(".stack", 0)
-        self.last_counts: list[int] = []  # instructions per request of the last run()
 
     # -- build ---------------------------------------------------------------------------
     def sources(self) -> list[Path]:
         return [self.dir / "model.c", *sorted((self.dir / "kernels").glob("*.c")),
                 FIRMWARE_DIR / "startup.c", FIRMWARE_DIR / "device_main.c",
-                FIRMWARE_DIR / "transport_semihost.c"]
+                FIRMWARE_DIR / self.TRANSPORTS[self.transport]]
 
     def _build(self):
-        cmd = [GCC, *CFLAGS, *self.board["cflags"], "-ffunction-sections", "-fdata-sections",
-               f"-DTT_SYSTICK_HZ={int(self.board.get('systick_hz', 25_000_000))}u",
+        defines = [f"-DTT_SYSTICK_HZ={int(self.board.get('systick_hz', 25_000_000))}u"]
+        if self.transport == "uart":
+            defines += uart_flags(self.board)
+            if self.board.get("semihosting", True):
+                defines.append("-DTT_SEMIHOSTING")
+        cmd = [GCC, *CFLAGS, *self.board["cflags"], "-ffunction-sections", "-fdata-sections", *defines,
                f"-I{self.dir / 'kernels'}", f"-I{self.dir}", f"-I{FIRMWARE_DIR}", *map(str, self.sources()),
                *LINK_FLAGS, "-T", str(self.ld), f"-Wl,-Map={self.elf.with_suffix('.map')}", "-o", str(self.elf),
                "-lm"]
@@ -141,7 +183,7 @@ class QemuProgram:
         overflows = {region: int(n) for region, n in _OVERFLOW.findall(result.stderr)}
         if overflows:
             raise TinyTrainError(self._budget_message(overflows))
-        raise TinyTrainError(f"qemu: firmware build for {self.board['name']} failed:\n{' '.join(cmd)}\n"
+        raise TinyTrainError(f"firmware: the build for {self.board['name']} failed:\n{' '.join(cmd)}\n"
                              f"{result.stderr.strip()[-4000:]}")
 
     def _budget_message(self, overflows: dict) -> str:
@@ -166,7 +208,7 @@ class QemuProgram:
         for region, n in overflows.items():
             if region not in ("RAM", "FLASH"):
                 parts.append(f"region {region} overflowed by {n} bytes")
-        return (f"qemu: {m['model']} ({m['scheme']}) does not fit board {self.board['name']}: " + "; ".join(parts)
+        return (f"firmware: {m['model']} ({m['scheme']}) does not fit board {self.board['name']}: " + "; ".join(parts)
                 + ". Choose a scheme that trains fewer layers or a smaller model, or a larger board.")
 
     def _sections(self) -> dict:
@@ -178,11 +220,21 @@ class QemuProgram:
                 sections[fields[0]] = int(fields[1])
         return sections
 
+
+
+class QemuProgram(Firmware):
+    def __init__(self, project_dir, board="cortex-m7", transport: str = "semihost"):
+        if "qemu_machine" not in load_board(board):
+            raise TinyTrainError(f"qemu: board {load_board(board)['name']} has no qemu_machine (a real board?); "
+                                 f"run it with targets.board.BoardProgram over its serial port")
+        if shutil.which(QEMU) is None:
+            raise TinyTrainError(f"qemu: {QEMU} not found; install qemu-system-arm")
+        super().__init__(project_dir, board, transport)
+        self.last_counts: list[int] = []  # instructions per request of the last run()
+
     # -- run -----------------------------------------------------------------------------
-    def command(self) -> list[str]:
-        return [QEMU, "-machine", self.board["qemu_machine"], "-cpu", self.board.get("qemu_cpu", self.board["name"]),
-                "-nographic", "-monitor", "none", "-serial", "null", "-icount", "shift=0",
-                "-semihosting-config", "enable=on,target=native", "-kernel", str(self.elf)]
+    def command(self, serial: str = "null") -> list[str]:
+        return qemu_command(self.board, self.elf, serial)
 
     def _explain(self, status: int):
         """None for a normal end (tt_error is reported through the trailer), else the meaning."""
@@ -191,7 +243,33 @@ class QemuProgram:
         return EXIT_MEANING.get(status, "QEMU itself failed or was killed")
 
     def session(self, timeout: float | None = 600.0) -> ProcessSession:
-        """Start QEMU on the FIFOs; `timeout`: seconds any one request (and the boot) may take."""
+        """Start QEMU and connect to the firmware; `timeout`: seconds any one request (and the
+        boot) may take."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        name = f"firmware on {self.board['name']} ({self.board['qemu_machine']})"
+        if self.transport == "uart":
+            return self._uart_session(timeout, deadline, name)
+        return self._fifo_session(timeout, deadline, name)
+
+    def _start(self, serial: str = "null"):
+        log = tempfile.TemporaryFile()
+        proc = subprocess.Popen(self.command(serial), cwd=self.dir, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                start_new_session=True)
+        return proc, log
+
+    @staticmethod
+    def _boot_failure(proc, log, name, waiting_for, timeout) -> TinyTrainError:
+        exited = proc.poll() is not None
+        kill_group(proc)
+        log.seek(0)
+        output = log.read().decode(errors="replace")[-2000:]
+        log.close()
+        what = (f"exited with status {proc.returncode} before {waiting_for}" if exited
+                else f"did not get to {waiting_for} within {timeout} s; QEMU was killed")
+        return TinyTrainError(f"qemu: {name} {what}\n{output}")
+
+    def _fifo_session(self, timeout, deadline, name):
+        """requests.bin / answers.bin as named pipes that the firmware opens through semihosting."""
         fifos = [self.dir / "requests.bin", self.dir / "answers.bin"]
 
         def remove_fifos():
@@ -203,11 +281,7 @@ class QemuProgram:
             os.mkfifo(path)
         # Our read end first, so QEMU's open of answers.bin for writing does not block.
         read_fd = os.open(fifos[1], os.O_RDONLY | os.O_NONBLOCK)
-        log = tempfile.TemporaryFile()
-        proc = subprocess.Popen(self.command(), cwd=self.dir, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                start_new_session=True)
-        name = f"firmware on {self.board['name']} ({self.board['qemu_machine']})"
-        deadline = None if timeout is None else time.monotonic() + timeout
+        proc, log = self._start()
         while True:  # the firmware opens requests.bin at boot; until then a writer cannot open it
             try:
                 write_fd = os.open(fifos[0], os.O_WRONLY | os.O_NONBLOCK)
@@ -215,20 +289,29 @@ class QemuProgram:
             except OSError as e:
                 if e.errno != errno.ENXIO:
                     raise
-            exited = proc.poll() is not None
-            if exited or (deadline is not None and time.monotonic() > deadline):
-                kill_group(proc)
+            if proc.poll() is not None or (deadline is not None and time.monotonic() > deadline):
                 os.close(read_fd)
                 remove_fifos()
-                log.seek(0)
-                output = log.read().decode(errors="replace")[-2000:]
-                log.close()
-                what = (f"exited with status {proc.returncode} before opening requests.bin" if exited
-                        else f"did not open requests.bin within {timeout} s; QEMU was killed")
-                raise TinyTrainError(f"qemu: {name} {what}\n{output}")
+                raise self._boot_failure(proc, log, name, "opening requests.bin", timeout)
             time.sleep(0.002)
         return ProcessSession(proc, log, FdLink(write_fd, read_fd), self.memory, "qemu", counted=True,
                               timeout=timeout, explain=self._explain, name=name, on_cleanup=remove_fifos)
+
+    def _uart_session(self, timeout, deadline, name):
+        """The board's UART on a TCP socket QEMU listens on (pyserial socket://): QEMU waits for
+        the connection before it starts the guest, so no byte is lost."""
+        from .serial_link import SerialLink
+
+        with socket.socket() as probe:  # a free port (QEMU fails to start if it is taken meanwhile)
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        proc, log = self._start(f"tcp:127.0.0.1:{port},server=on,wait=on")
+        try:
+            link = SerialLink.open(f"socket://127.0.0.1:{port}", deadline=deadline, alive=lambda: proc.poll() is None)
+        except TinyTrainError:
+            raise self._boot_failure(proc, log, name, f"listening on TCP port {port}", timeout) from None
+        return ProcessSession(proc, log, link, self.memory, "qemu", counted=True, timeout=timeout,
+                              explain=self._explain, name=name)
 
     def run(self, requests, timeout: float = 600.0):
         """requests: (kind, arg, payload) -> (answers, final trained params, error, stack bytes);

@@ -7,16 +7,17 @@
  *   1 PREDICT  payload int8 input[TT_INPUT_BYTES]               -> logits (TT_LOGITS_TYPE)
  *   2 SET_LR   payload float32 lr_weight, lr_bias               -> nothing
  *   3 PARAMS   no payload                                       -> every trained parameter
+ *   4 END      no payload: the end of the requests, like end of file (a UART has none)
  * Every answer (SET_LR's empty one too) is followed by the uint64 count of instructions the
- * request took (SysTick, startup.c). At the end of the requests: every trained parameter
- * (tt_params order, raw bytes), the int32 tt_error() value, the int32 stack high-water mark.
+ * request took (SysTick, startup.c). At the end of the requests (END or end of file): every
+ * trained parameter (tt_params order, raw bytes), the int32 tt_error() value, the int32 stack
+ * high-water mark.
  * Exit status: 0 ok, 1 tt_error() != 0, 2 I/O or protocol error, 3 fault (startup.c),
  *              4 the stack reached the end of its region.
  */
 #include <stdint.h>
 
 #include "model.h"
-#include "semihost.h"
 #include "transport.h"
 
 uint32_t tt_stack_used(void);
@@ -60,7 +61,7 @@ int main(void)
 
     if (tt_link_open() != 0)
         fail("tt firmware: cannot open the request stream (requests.bin / answers.bin)\n");
-    while ((got = tt_link_read(header, sizeof header)) == (int32_t)sizeof header) {
+    while ((got = tt_link_read(header, sizeof header)) == (int32_t)sizeof header && header[0] != 4) {
         switch (header[0]) {
         case 0:
             read_exact(input, TT_INPUT_BYTES);
@@ -92,7 +93,7 @@ int main(void)
         }
         send(&spent, sizeof spent);
     }
-    if (got != 0)
+    if (got != 0 && got != (int32_t)sizeof header)
         fail("tt firmware: truncated request header\n");
     send_params();
     status = tt_error();

@@ -22,7 +22,7 @@ static inline int32_t tt_semihost(int32_t op, const void *arg)
 }
 
 /* Ends the QEMU process with exit status `status` (never returns). */
-static inline __attribute__((noreturn)) void tt_exit(int32_t status)
+static inline __attribute__((noreturn)) void tt_semihost_exit(int32_t status)
 {
     uint32_t block[2] = {TT_ADP_STOPPED_APPLICATION_EXIT, (uint32_t)status};
     tt_semihost(TT_SYS_EXIT_EXTENDED, block);

@@ -3,7 +3,7 @@
  *
  * Reset: copy .data from flash to SRAM, zero .bss, paint the stack (from the end of .bss to
  * the top of the RAM budget) with TT_STACK_PAINT so tt_stack_used() can report a high-water
- * mark, enable the FPU, start SysTick, run main() and exit through semihosting with its status.
+ * mark, enable the FPU, start SysTick, run main() and end with its status (tt_exit, transport.h).
  *
  * Counting instructions: QEMU has no cycle counter (DWT->CYCCNT reads 0), but run with
  * `-icount shift=0` every instruction advances virtual time by exactly 1 ns, and SysTick runs
@@ -11,11 +11,12 @@
  * file). SysTick free-runs as a 24-bit down counter from 0xFFFFFF; its interrupt counts wraps.
  * tt_instructions() = ticks * 1e9 / TT_SYSTICK_HZ: instructions executed (resolution 40 on
  * mps2), deterministic from run to run. These are instructions, not cycles.
- * Every fault ends QEMU with status TT_EXIT_FAULT (and a message on QEMU's stderr).
+ * Every fault ends the program with status TT_EXIT_FAULT (tt_exit: QEMU's exit status, and over a
+ * UART an exit record) and a message (tt_report).
  */
 #include <stdint.h>
 
-#include "semihost.h"
+#include "transport.h"
 
 #define TT_STACK_PAINT 0xDEADBEEFu
 #define TT_EXIT_FAULT 3
@@ -37,13 +38,13 @@ void tt_reset_handler(void);
 
 static void tt_fault_handler(void)
 {
-    tt_semihost(TT_SYS_WRITE0, "tt firmware: fault (HardFault / MemManage / BusFault / UsageFault)\n");
+    tt_report("tt firmware: fault (HardFault / MemManage / BusFault / UsageFault)\n");
     tt_exit(TT_EXIT_FAULT);
 }
 
 static void tt_unexpected_irq(void)
 {
-    tt_semihost(TT_SYS_WRITE0, "tt firmware: unexpected interrupt\n");
+    tt_report("tt firmware: unexpected interrupt\n");
     tt_exit(TT_EXIT_FAULT);
 }
 

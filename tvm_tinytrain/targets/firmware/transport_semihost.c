@@ -59,3 +59,8 @@ void tt_report(const char *message)
 {
     tt_semihost(TT_SYS_WRITE0, message);
 }
+
+void tt_exit(int32_t status)
+{
+    tt_semihost_exit(status);
+}
