@@ -2,9 +2,11 @@
 
 Weights: symmetric per output channel (int8 in [-127, 127]), bias int32 at scale
 x_scale * w_scale.  Activations: asymmetric per tensor from the min/max seen on the
-calibration images (with 0 always representable).  ReLU / ReLU6 fold into the clamp
-(`act_min` = the zero point, `act_max` = the code of 6.0).  Pooling, max-pooling and
-flatten keep their input's quantization, as docs/int8-semantics.md requires.
+calibration images (with 0 always representable), except the input's when the data fixes
+it (`input_q`: the images' x_q = round(pixel - 127.5), a dataset's feature quantization).
+ReLU / ReLU6 fold into the clamp (`act_min` = the zero point, `act_max` = the code of 6.0).
+Pooling, max-pooling and flatten keep their input's quantization, as docs/int8-semantics.md
+requires.
 """
 from __future__ import annotations
 
@@ -19,12 +21,16 @@ from .requant import add_requant, overflow_safe_bias, weight_layer_requant
 INT32_MAX = 2**31 - 1
 
 
-def quantize(graph: Graph, calibration, progress: bool = True) -> Graph:
-    """An int8 copy of `graph`; `calibration` yields float inputs shaped like graph.input_shape."""
+def quantize(graph: Graph, calibration, progress: bool = True, input_q: QParams | None = None) -> Graph:
+    """An int8 copy of `graph`; `calibration` yields float inputs shaped like graph.input_shape.
+
+    `input_q` fixes the input's quantization (e.g. `Dataset.input_q`) instead of calibrating it.
+    """
     if graph.quantized:
         raise TinyTrainError(f"quantize: graph {graph.name!r} is already int8")
     ranges = calibrate(graph, calibration, progress)
-    qgraph = Graph(graph.name, graph.input_shape, [], input_q=_activation_q(*ranges[INPUT]), output=graph.output)
+    qgraph = Graph(graph.name, graph.input_shape, [], input_q=input_q or _activation_q(*ranges[INPUT]),
+                   output=graph.output)
     for layer in graph.layers:
         qgraph.layers.append(_QUANTIZE[layer.op](qgraph, layer, ranges))
     qgraph.renumber()

@@ -1,0 +1,42 @@
+"""A user's image folder: class folders, the fixed split, train/test sub-folders, bad files."""
+import numpy as np
+import pytest
+from folder_helpers import make_folder
+
+from tvm_tinytrain.data.image_folder import list_image_folder, open_image
+from tvm_tinytrain.errors import TinyTrainError
+
+
+def test_split_and_order(tmp_path):
+    root = make_folder(tmp_path / "pets", {"dog": 10, "cat": 5})
+    (root / "cat" / "notes.txt").write_text("ignored")
+    classes, split = list_image_folder(root)
+    assert classes == ("cat", "dog")
+    test_labels = [label for _, label in split["test"]]
+    assert test_labels.count(0) == 1 and test_labels.count(1) == 2
+    assert len(split["train"]) == 12
+    assert not {p for p, _ in split["train"]} & {p for p, _ in split["test"]}
+    assert list_image_folder(root) == (classes, split)  # fixed split
+
+
+def test_train_test_subfolders(tmp_path):
+    make_folder(tmp_path / "d" / "train", {"a": 3, "b": 2})
+    make_folder(tmp_path / "d" / "test", {"a": 1, "b": 1})
+    classes, split = list_image_folder(tmp_path / "d")
+    assert classes == ("a", "b") and len(split["train"]) == 5 and len(split["test"]) == 2
+
+
+def test_errors_name_the_problem(tmp_path):
+    with pytest.raises(TinyTrainError, match="not a folder"):
+        list_image_folder(tmp_path / "missing")
+    make_folder(tmp_path / "one", {"only": 4})
+    with pytest.raises(TinyTrainError, match="at least 2"):
+        list_image_folder(tmp_path / "one")
+    make_folder(tmp_path / "few", {"a": 3, "b": 1})
+    with pytest.raises(TinyTrainError, match="has 1 images"):
+        list_image_folder(tmp_path / "few")
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8 truncated")
+    with pytest.raises(TinyTrainError, match="broken.jpg"):
+        open_image(bad)
+    assert np.asarray(open_image(tmp_path / "few" / "a" / "000.JPG")).shape == (30, 40, 3)

@@ -1,0 +1,210 @@
+"""`load_dataset(spec, input_shape)`: the one way from a `--data SPEC` string to the int8
+train/test tensors an int8 model consumes, so the CLI, benchmarks and tests agree on
+preprocessing, quantization, class selection and shuffling.
+
+SPEC grammar::
+
+    SPEC    := SOURCE [":" OPTION]*
+    SOURCE  := "cifar10" | "fashion-mnist" | "mnist" | "speech-commands" | PATH
+    OPTION  := "classes=" CLASS ("," CLASS)*      names or indices, relabelled 0.. in that order
+
+    e.g. cifar10   cifar10:classes=0,1,2   speech-commands:classes=on,off,stop,go   ~/my_photos
+
+PATH is an image folder `root/<class>/*.jpg|png` (see image_folder.py for its split).
+MNIST, Speech Commands and image folders without train/ and test/ are split once by a
+fixed seed in their loaders; `seed` here only picks the per-class subsets and the order.
+
+The int8 input of the model (`Dataset.input_q`: real = scale * (q - zero)):
+
+* images: `x_q = round(pixel - 127.5)`, i.e. scale 1/127.5, zero 0 (the paper's backbones).
+  28/32-pixel sets are resized (bilinear) to H x W; folder images have their shorter side
+  resized to H * 146/128 and are centre-cropped (ImageNet style).  Grayscale is repeated to
+  3 channels for an RGB model; a 1-channel model gets the luminance.
+* speech: log-mel features (logmel.py) shaped (1, frames, mels) = input_shape, so H must be
+  49 (1 s, 30 ms windows, 20 ms hop) and W is the number of mel bands; quantized with the
+  fixed scale 0.1, zero 12 (logmel.FEATURE_SCALE / FEATURE_ZERO).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from ..errors import ShapeError, TinyTrainError
+from ..graph import QParams
+from . import logmel
+from .cifar10 import CIFAR10_CLASSES, load_cifar10
+from .fashion_mnist import FASHION_MNIST_CLASSES, load_fashion_mnist
+from .image_folder import list_image_folder, open_image
+from .images import center_crop_resize, resize_to, to_int8_input
+from .mnist import MNIST_CLASSES, load_mnist
+from .speech_commands import CLASSES as SPEECH_CLASSES, CLIP_SAMPLES, load_speech_commands
+
+SOURCES = ("cifar10", "fashion-mnist", "mnist", "speech-commands")
+OPTIONS = ("classes",)
+IMAGE_Q = QParams(1 / 127.5, 0)
+SPEECH_Q = QParams(logmel.FEATURE_SCALE, logmel.FEATURE_ZERO)
+MAX_BYTES = 2 << 30  # refuse to build int8 arrays larger than this; ask for a per-class subset
+
+
+@dataclass
+class Dataset:
+    """int8 inputs (N, C, H, W) in `input_q`, int64 labels indexing `classes`."""
+
+    name: str
+    classes: tuple[str, ...]
+    train_x: np.ndarray
+    train_y: np.ndarray
+    test_x: np.ndarray
+    test_y: np.ndarray
+    input_q: QParams
+
+    def to_float(self, x: np.ndarray) -> np.ndarray:
+        """The real values the int8 codes stand for: what an fp32 model of the same input sees."""
+        return ((x.astype(np.float32) - self.input_q.zero) * np.float32(self.input_q.scale)).astype(np.float32)
+
+
+def load_dataset(spec: str, input_shape: tuple, *, train_per_class: int | None = None,
+                 test_per_class: int | None = None, seed: int = 0, progress: bool = True) -> Dataset:
+    """Train and test sets of `spec` (grammar in the module docstring) for a model of input (C, H, W)."""
+    source, classes_opt = _parse(spec)
+    shape = tuple(int(s) for s in input_shape)
+    if len(shape) != 3 or min(shape) < 1:
+        raise ShapeError(f"load_dataset: input_shape must be (C, H, W), got {tuple(input_shape)}")
+    for name, n in (("train_per_class", train_per_class), ("test_per_class", test_per_class)):
+        if n is not None and (not isinstance(n, (int, np.integer)) or n < 1):
+            raise TinyTrainError(f"load_dataset: {name} must be a positive int or None, got {n!r}")
+    loader = _speech if source == "speech-commands" else _image_source
+    out = loader(source, classes_opt, shape, (train_per_class, test_per_class), seed, progress)
+    return Dataset(spec, *out)
+
+
+def _parse(spec: str):
+    if not isinstance(spec, str) or not spec.strip():
+        raise TinyTrainError(f"load_dataset: empty dataset spec; {_choices()}")
+    source, *options = spec.strip().split(":")
+    classes = None
+    for option in options:
+        key, eq, value = option.partition("=")
+        if key not in OPTIONS or not eq or not value:
+            raise TinyTrainError(f"load_dataset: bad option {option!r} in {spec!r}; options are "
+                                 f"classes=A,B,... (class names or indices), e.g. cifar10:classes=0,1,2")
+        classes = [c.strip() for c in value.split(",")]
+    if source not in SOURCES and not Path(source).expanduser().is_dir():
+        raise TinyTrainError(f"load_dataset: unknown dataset {source!r}; {_choices()}")
+    return source, classes
+
+
+def _choices():
+    return f"use one of {', '.join(SOURCES)}, or the path of an image folder (root/<class>/*.jpg|png)"
+
+
+def _select_classes(all_classes, wanted, source):
+    """(kept class names, old label -> new label or -1)."""
+    remap = np.full(len(all_classes), -1, np.int64)
+    if wanted is None:
+        remap[:] = np.arange(len(all_classes))
+        return tuple(all_classes), remap
+    kept = []
+    for c in wanted:
+        if c in all_classes:
+            index = all_classes.index(c)
+        elif c.isdigit() and int(c) < len(all_classes):
+            index = int(c)
+        else:
+            raise TinyTrainError(f"load_dataset: {source} has no class {c!r}; its classes are "
+                                 f"{', '.join(all_classes)} (or indices 0..{len(all_classes) - 1})")
+        if remap[index] >= 0:
+            raise TinyTrainError(f"load_dataset: class {c!r} is listed twice in classes=")
+        remap[index] = len(kept)
+        kept.append(all_classes[index])
+    if len(kept) < 2:
+        raise TinyTrainError(f"load_dataset: classes= keeps {len(kept)} class; a classifier needs at least 2")
+    return tuple(kept), remap
+
+
+def _choose(labels: np.ndarray, per_class, rng) -> np.ndarray:
+    """Indices of up to `per_class` items of every class (seeded choice), in seeded random order."""
+    keep = [rng.permutation(np.flatnonzero(labels == c))[:per_class] for c in np.unique(labels[labels >= 0])]
+    keep = np.concatenate(keep) if keep else np.zeros(0, np.int64)
+    return keep[rng.permutation(len(keep))]
+
+
+def _check_size(n, shape, source, split):
+    if n * int(np.prod(shape)) > MAX_BYTES:
+        raise TinyTrainError(f"load_dataset: {n} {source} {split} inputs of {shape} need "
+                             f"{n * int(np.prod(shape)) / 2**30:.1f} GiB; pass train_per_class / test_per_class "
+                             f"(--train-per-class) to load a subset")
+
+
+# ------------------------------------------------------------------------------- images
+
+def _image_source(source, wanted, shape, per_class, seed, progress):
+    c, h, w = shape
+    if c not in (1, 3) or h != w:
+        raise ShapeError(f"load_dataset: image datasets need a square 1- or 3-channel input, the model "
+                         f"takes {shape}")
+    if source == "cifar10":
+        all_classes = CIFAR10_CLASSES
+        splits = {s: load_cifar10(s, per_class=per_class[i]) for i, s in enumerate(("train", "test"))}
+    elif source in ("fashion-mnist", "mnist"):
+        all_classes = FASHION_MNIST_CLASSES if source == "fashion-mnist" else MNIST_CLASSES
+        load = load_fashion_mnist if source == "fashion-mnist" else load_mnist
+        splits = {s: load(s) for s in ("train", "test")}
+    else:
+        all_classes, files = list_image_folder(source)
+        splits = {s: (np.asarray([p for p, _ in items], dtype=object), np.asarray([l for _, l in items], np.int64))
+                  for s, items in files.items()}
+    classes, remap = _select_classes(list(all_classes), wanted, source)
+    crop = source not in SOURCES
+    out = []
+    for i, split in enumerate(("train", "test")):
+        items, labels = splits[split]
+        labels = remap[labels]
+        idx = _choose(labels, per_class[i], np.random.default_rng([seed, i]))
+        _check_size(len(idx), shape, source, split)
+        x = np.empty((len(idx), *shape), np.int8)
+        for k, j in enumerate(tqdm(idx, desc=f"{Path(source).name} {split}", unit="img", leave=False,
+                                   disable=not progress or len(idx) < 1000)):
+            img = open_image(items[j]) if crop else Image.fromarray(items[j])
+            x[k] = _image_int8(img, c, h, crop)
+        out += [x, labels[idx]]
+    return (classes, *out, IMAGE_Q)
+
+
+def _image_int8(img: Image.Image, channels: int, size: int, crop: bool) -> np.ndarray:
+    if channels == 1:
+        img = img.convert("L")
+    px = center_crop_resize(img, size, int(round(size * 146 / 128))) if crop else resize_to(img, size)
+    q = to_int8_input(px)
+    return q[:1] if channels == 1 else q
+
+
+# ------------------------------------------------------------------------------- speech
+
+def _speech(source, wanted, shape, per_class, seed, progress):
+    frames = logmel.num_frames(CLIP_SAMPLES)
+    if shape[0] != 1 or shape[1] != frames:
+        raise ShapeError(f"load_dataset: speech-commands gives log-mel features shaped (1, {frames}, mels) "
+                         f"(1 s clips, 30 ms windows, 20 ms hop); the model takes {shape}: build it for "
+                         f"input (1, {frames}, {shape[2]})")
+    classes, remap = _select_classes(list(SPEECH_CLASSES), wanted, source)
+    out = []
+    for i, split in enumerate(("train", "test")):
+        rng = np.random.default_rng([seed, i])
+
+        def select(clips):
+            idx = _choose(remap[np.asarray([c.label for c in clips], np.int64)], per_class[i], rng)
+            return [clips[j] for j in idx]
+
+        audio, labels = load_speech_commands(split, progress=progress, select=select)
+        x = np.empty((len(audio), *shape), np.int8)
+        for start in tqdm(range(0, len(audio), 256), desc=f"log-mel {split}", unit="batch", leave=False,
+                          disable=not progress or len(audio) < 1000):
+            features = logmel.log_mel(audio[start:start + 256], n_mels=shape[2])
+            x[start:start + 256, 0] = logmel.quantize_features(features)
+        out += [x, remap[labels]]
+    return (classes, *out, SPEECH_Q)
