@@ -43,10 +43,8 @@ static void conv1x1_dsp(const int8_t *x, int32_t channels, int32_t hw, const int
         for (; p + 4 <= hw; p += 4) {
             int32_t a[4] = {start_a, start_a, start_a, start_a}, b[4] = {start_b, start_b, start_b, start_b};
             tt_pointwise_2x4_dsp(x + p, hw, channels, wa, wb, a, b);
-            for (int32_t k = 0; k < 4; k++) {
-                ya[p + k] = tt_requantize(a[k], mult_a, shift_a, y_zero, lo, hi);
-                yb[p + k] = tt_requantize(b[k], mult_b, shift_b, y_zero, lo, hi);
-            }
+            tt_requantize4(a, mult_a, shift_a, y_zero, lo, hi, ya + p);
+            tt_requantize4(b, mult_b, shift_b, y_zero, lo, hi, yb + p);
         }
         for (; p < hw; p++) {
             ya[p] = tt_requantize(dot_channels(x + p, hw, wa, channels, x_zero, bias[o]), mult_a, shift_a, y_zero, lo,

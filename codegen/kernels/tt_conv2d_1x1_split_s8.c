@@ -31,10 +31,8 @@ static void split_dsp(const int8_t *x, int32_t channels, int32_t hw, const int8_
             int32_t a[4] = {start_a, start_a, start_a, start_a}, b[4] = {start_b, start_b, start_b, start_b};
             tt_pointwise_2x4_dsp(x + p, hw, k, la, lb, a, b);
             tt_pointwise_2x4_dsp(x + k * hw + p, hw, rest, ra, rb, a, b);
-            for (int32_t j = 0; j < 4; j++) {
-                ya[p + j] = tt_requantize(a[j], mult_a, shift_a, y_zero, lo, hi);
-                yb[p + j] = tt_requantize(b[j], mult_b, shift_b, y_zero, lo, hi);
-            }
+            tt_requantize4(a, mult_a, shift_a, y_zero, lo, hi, ya + p);
+            tt_requantize4(b, mult_b, shift_b, y_zero, lo, hi, yb + p);
         }
         for (; p < hw; p++) {
             int32_t acc_a = bias[o], acc_b = bias[o1];

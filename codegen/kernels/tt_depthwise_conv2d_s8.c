@@ -182,19 +182,16 @@ static void interior_row_dsp(const int8_t *x, int32_t in_w, const int8_t *wc, in
         }
     int32_t ox = 0;
     for (; ox + 4 <= n; ox += 4, x += 4 * s) {
-        int32_t a0 = start, a1 = start, a2 = start, a3 = start;
+        int32_t a[4] = {start, start, start, start};
         if (use_3x3)
-            window4_3x3_dsp(x, in_w, w02, w1, &a0, &a1, &a2, &a3);
+            window4_3x3_dsp(x, in_w, w02, w1, &a[0], &a[1], &a[2], &a[3]);
         else if (s == 1)
-            window4_s1_dsp(x, in_w, wc, kh, kw, &a0, &a1, &a2, &a3);
+            window4_s1_dsp(x, in_w, wc, kh, kw, &a[0], &a[1], &a[2], &a[3]);
         else if (s == 2)
-            window4_s2_dsp(x, in_w, wc, kh, kw, &a0, &a1, &a2, &a3);
+            window4_s2_dsp(x, in_w, wc, kh, kw, &a[0], &a[1], &a[2], &a[3]);
         else
-            window4(x, in_w, s, wc, kh, kw, &a0, &a1, &a2, &a3);
-        yr[ox] = tt_requantize(a0, mult, shift, y_zero, lo, hi);
-        yr[ox + 1] = tt_requantize(a1, mult, shift, y_zero, lo, hi);
-        yr[ox + 2] = tt_requantize(a2, mult, shift, y_zero, lo, hi);
-        yr[ox + 3] = tt_requantize(a3, mult, shift, y_zero, lo, hi);
+            window4(x, in_w, s, wc, kh, kw, &a[0], &a[1], &a[2], &a[3]);
+        tt_requantize4(a, mult, shift, y_zero, lo, hi, yr + ox);
     }
     for (; ox < n; ox++, x += s) {
         int32_t acc = start;

@@ -1,6 +1,7 @@
 /*
  * Private helpers of the int8 kernels' Cortex-M DSP paths (TT_USE_DSP), not part of the API:
- * unaligned 32-bit loads and the packing / extension steps ACLE has no intrinsic for.
+ * unaligned 32-bit loads, the packing / extension steps ACLE has no intrinsic for, and a
+ * requantization that saturates with SSAT.
  */
 #ifndef TT_DSP_H
 #define TT_DSP_H
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "tt_kernels.h"
+#include "tt_requant.h"
 
 #if TT_USE_DSP
 #include <arm_acle.h>
@@ -57,6 +59,32 @@ static inline int32_t tt_sxtb16_ror8(uint32_t v)
 }
 #endif
 
+/* tt_requantize for a shift > 32 and the full int8 range (act_min -128, act_max 127; every layer of
+ * the paper's backbones): ((hi + 2^(t-1)) >> t) + zero saturated by SSAT, t = shift - 32, round =
+ * 2^(t-1) (tt_requant.h explains why the high word hi = floor(acc * mult / 2^32) is enough). */
+static inline int8_t tt_requantize_hi_ssat(int32_t acc, int32_t mult, int32_t t, int32_t round, int32_t zero)
+{
+    const int32_t v = (((int32_t)(((int64_t)acc * mult) >> 32) + round) >> t) + zero;
+    return (int8_t)__ssat(v, 8);
+}
+
+/* y[0..3] = requantized a[0..3] of one output channel: the SSAT form when it applies, else tt_requantize. */
+static inline void tt_requantize4(const int32_t a[4], int32_t mult, int32_t shift, int32_t zero, int32_t lo,
+                                  int32_t hi, int8_t *y)
+{
+    if (shift > 32 && lo == -128 && hi == 127) {
+        const int32_t t = shift - 32, round = 1 << (t - 1);
+        y[0] = tt_requantize_hi_ssat(a[0], mult, t, round, zero);
+        y[1] = tt_requantize_hi_ssat(a[1], mult, t, round, zero);
+        y[2] = tt_requantize_hi_ssat(a[2], mult, t, round, zero);
+        y[3] = tt_requantize_hi_ssat(a[3], mult, t, round, zero);
+    } else {
+        y[0] = tt_requantize(a[0], mult, shift, zero, lo, hi);
+        y[1] = tt_requantize(a[1], mult, shift, zero, lo, hi);
+        y[2] = tt_requantize(a[2], mult, shift, zero, lo, hi);
+        y[3] = tt_requantize(a[3], mult, shift, zero, lo, hi);
+    }
+}
 #endif
 
 #endif /* TT_DSP_H */

@@ -2,9 +2,9 @@
  * Host stand-in for the ACLE DSP intrinsics the forward kernels use, so that their TT_USE_DSP
  * paths run (and are property-tested) on the host: tests/codegen/test_kernels_forward.py builds the
  * kernels with -D__ARM_FEATURE_DSP=1 and this directory on the include path. Semantics as the
- * Armv7-M Architecture Reference Manual gives SXTAB16, SXTB16, SMLAD, SMLABB and SMLATB (the real
- * instructions are run under QEMU by test_dsp_paths_under_qemu, tests/codegen/dsp_check/). Not part
- * of the kernel library.
+ * Armv7-M Architecture Reference Manual gives SXTAB16, SXTB16, SMLAD, SMLABB, SMLATB and SSAT (the
+ * real instructions are run under QEMU by test_dsp_paths_under_qemu, tests/codegen/dsp_check/).
+ * Not part of the kernel library.
  */
 #ifndef TT_TEST_ACLE_EMUL_H
 #define TT_TEST_ACLE_EMUL_H
@@ -31,6 +31,13 @@ static inline int32_t __smlad(int32_t a, int32_t b, int32_t c)
     const int64_t lo = (int64_t)(int16_t)((uint32_t)a & 0xFFFFu) * (int16_t)((uint32_t)b & 0xFFFFu);
     const int64_t hi = (int64_t)(int16_t)((uint32_t)a >> 16) * (int16_t)((uint32_t)b >> 16);
     return (int32_t)(uint32_t)((uint64_t)(int64_t)c + (uint64_t)(lo + hi));
+}
+
+/* a saturated to the signed range of `bits` bits (1..32) */
+static inline int32_t __ssat(int32_t a, uint32_t bits)
+{
+    const int32_t max = (int32_t)((1u << (bits - 1)) - 1u), min = -max - 1;
+    return a < min ? min : a > max ? max : a;
 }
 
 /* c + a[15:0] * b[15:0] and c + a[31:16] * b[15:0] (signed halves), modulo 2^32 */
