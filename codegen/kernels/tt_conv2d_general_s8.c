@@ -7,81 +7,118 @@
  * TT_ERR_ARG: see tt_conv_args_ok (tt_requant.h).
  *
  * DSP path (TT_USE_DSP, groups 1 and a window of at most GENERAL_DSP_MAX_K = in.c * kh * kw values,
- * e.g. a network's first 3x3 conv over RGB): two output positions at a time, each window gathered
- * once (im2col, x - x_zero, 0 in the padding) into int16 pairs ordered (k, k+2), (k+1, k+3) to
- * match the weight pairs that SXTB16 takes from one 32-bit load of w[o, k .. k+3]; then every
- * output channel is SMLAD over the pairs: 8 multiply-adds in 11 instructions, the gather shared by
- * all output channels. The int32 sums are the same integers, so the output is identical bit for bit.
+ * e.g. a network's first 3x3 conv over RGB): four output positions at a time, each window gathered
+ * once (im2col, x - x_zero as int16, 0 in the padding); each 32-bit load of w[o, k .. k+3] becomes
+ * the pairs (w_k, w_k+1), (w_k+2, w_k+3) (SXTB16, PKHBT/PKHTB) and every output channel is SMLAD
+ * over the windows' int16 pairs: 16 multiply-adds per weight load, the gather shared by all output
+ * channels. The int32 sums are the same integers, so the output is identical bit for bit.
  */
 #include "tt_kernels.h"
 #include "tt_requant.h"
 
 #if TT_USE_DSP
-#include <arm_acle.h>
-#include <string.h>
+#include "tt_dsp.h"
 
 #define GENERAL_DSP_MAX_K 64
 
-/* The window of output (oy, ox) minus x_zero (0 where it lies in the padding), k = (c, ky, kx)
- * order: the first k4 = k_total & ~3 values as int16 pairs, word 2j = (v[4j], v[4j+2]) and word
- * 2j+1 = (v[4j+1], v[4j+3]); the last k_total - k4 values plain in tail[]. */
-static void gather_window(const int8_t *x, tt_dims in, int32_t kh, int32_t kw, int32_t iy0, int32_t ix0,
-                          int32_t x_zero, uint32_t *pairs, int32_t *tail)
+/* int16 pair (v[0], v[1]) as one word */
+static inline int32_t col_pair(const int16_t *v)
 {
-    int32_t v[GENERAL_DSP_MAX_K];
-    int32_t k = 0;
-    for (int32_t c = 0; c < in.c; c++)
-        for (int32_t ky = 0; ky < kh; ky++) {
-            const int32_t iy = iy0 + ky;
-            const int8_t *xr = x + (c * in.h + iy) * in.w;
-            for (int32_t kx = 0; kx < kw; kx++, k++) {
-                const int32_t ix = ix0 + kx;
-                v[k] = iy >= 0 && iy < in.h && ix >= 0 && ix < in.w ? xr[ix] - x_zero : 0;
-            }
-        }
-    const int32_t k4 = k & ~3;
-    for (int32_t j = 0; j < k4; j += 4) {
-        pairs[j / 2] = ((uint32_t)v[j] & 0xFFFFu) | ((uint32_t)v[j + 2] << 16);
-        pairs[j / 2 + 1] = ((uint32_t)v[j + 1] & 0xFFFFu) | ((uint32_t)v[j + 3] << 16);
-    }
-    for (int32_t j = k4; j < k; j++)
-        tail[j - k4] = v[j];
+    int32_t r;
+    memcpy(&r, v, 4);
+    return r;
 }
 
-/* The whole output of a groups-1 conv whose window has k_total <= GENERAL_DSP_MAX_K values. */
+/* The window of output (oy, ox) minus x_zero (0 where it lies in the padding) as int16 in k = (c, ky, kx)
+ * order, zero-padded to a multiple of 4 values, so that word i of it is the pair (v[2i], v[2i+1]). */
+static void gather_window(const int8_t *x, tt_dims in, int32_t kh, int32_t kw, int32_t iy0, int32_t ix0,
+                          int32_t x_zero, int16_t *v)
+{
+    int32_t k = 0;
+    if (iy0 >= 0 && iy0 + kh <= in.h && ix0 >= 0 && ix0 + kw <= in.w) { /* inside: no tests */
+        const int32_t rows = in.c * kh; /* the window's rows, c-major: row r at c = r / kh, ky = r % kh */
+        const int8_t *xr = x + iy0 * in.w + ix0;
+        const int32_t channel_step = (in.h - kh) * in.w; /* from a window's last row to the next channel's first */
+        for (int32_t r = 0, ky = 0; r < rows; r++, xr += in.w) {
+            if (kw == 3) { /* the usual 3-wide window, unrolled */
+                v[k] = (int16_t)(xr[0] - x_zero);
+                v[k + 1] = (int16_t)(xr[1] - x_zero);
+                v[k + 2] = (int16_t)(xr[2] - x_zero);
+                k += 3;
+            } else {
+                for (int32_t kx = 0; kx < kw; kx++)
+                    v[k++] = (int16_t)(xr[kx] - x_zero);
+            }
+            if (++ky == kh) {
+                ky = 0;
+                xr += channel_step;
+            }
+        }
+    } else {
+        for (int32_t c = 0; c < in.c; c++)
+            for (int32_t ky = 0; ky < kh; ky++) {
+                const int32_t iy = iy0 + ky;
+                for (int32_t kx = 0; kx < kw; kx++) {
+                    const int32_t ix = ix0 + kx;
+                    const int ok = iy >= 0 && iy < in.h && ix >= 0 && ix < in.w;
+                    v[k++] = (int16_t)(ok ? x[(c * in.h + iy) * in.w + ix] - x_zero : 0);
+                }
+            }
+    }
+    while (k & 3)
+        v[k++] = 0;
+}
+
+/* The whole output of a groups-1 conv whose window has k_total <= GENERAL_DSP_MAX_K values: four
+ * output positions at a time, gathered once, then every output channel over them. */
 static void general_dsp(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh, int32_t kw, const int32_t *bias,
                         const int32_t *mult, const int32_t *shift, const tt_conv_params *conv,
                         const tt_quant_params *q, int8_t *y, tt_dims out)
 {
     const int32_t k_total = in.c * kh * kw, k4 = k_total & ~3, hw = out.h * out.w, s = conv->stride;
     const int32_t y_zero = q->y_zero, lo = q->act_min, hi = q->act_max; /* locals: int8 stores alias anything */
-    uint32_t pairs0[GENERAL_DSP_MAX_K / 2], pairs1[GENERAL_DSP_MAX_K / 2];
-    int32_t tail0[3], tail1[3];
-    for (int32_t p = 0; p < hw; p += 2) {
-        const int32_t p1 = p + 1 < hw ? p + 1 : p; /* an odd last position is computed twice */
-        gather_window(x, in, kh, kw, (p / out.w) * s - conv->pad_top, (p % out.w) * s - conv->pad_left, q->x_zero,
-                      pairs0, tail0);
-        gather_window(x, in, kh, kw, (p1 / out.w) * s - conv->pad_top, (p1 % out.w) * s - conv->pad_left,
-                      q->x_zero, pairs1, tail1);
+    int16_t cols[4][GENERAL_DSP_MAX_K];
+    int32_t oy = 0, ox = 0; /* the position p */
+    for (int32_t p = 0; p < hw; p += 4) {
+        for (int32_t j = 0; j < 4; j++) { /* positions p .. p+3; past the end: the last one again */
+            gather_window(x, in, kh, kw, oy * s - conv->pad_top, ox * s - conv->pad_left, q->x_zero, cols[j]);
+            if (p + j + 1 < hw && ++ox == out.w) {
+                ox = 0;
+                oy++;
+            }
+        }
         for (int32_t o = 0; o < out.c; o++) {
             const int8_t *wo = w + o * k_total;
-            int32_t acc0 = bias[o], acc1 = bias[o];
-            for (int32_t j = 0; j < k4; j += 4) {
+            const int16_t *pc = cols[0]; /* cols[j][i] = pc[j * GENERAL_DSP_MAX_K + i] */
+            int32_t a0 = bias[o], a1 = bias[o], a2 = bias[o], a3 = bias[o];
+            for (int32_t j = 0; j < k_total; j += 4, pc += 4) {
                 uint32_t wv;
-                memcpy(&wv, wo + j, 4); /* unaligned: Cortex-M4/M7/M55 LDR handles it */
-                const int32_t w02 = __sxtb16((int32_t)wv), w13 = __sxtb16((int32_t)((wv >> 8) | (wv << 24)));
-                acc0 = __smlad((int32_t)pairs0[j / 2], w02, acc0);
-                acc0 = __smlad((int32_t)pairs0[j / 2 + 1], w13, acc0);
-                acc1 = __smlad((int32_t)pairs1[j / 2], w02, acc1);
-                acc1 = __smlad((int32_t)pairs1[j / 2 + 1], w13, acc1);
+                if (j < k4) {
+                    wv = tt_load32(wo + j);
+                } else { /* the last k_total % 4 weights, zeros after them (and in cols) */
+                    wv = (uint8_t)wo[j];
+                    if (j + 1 < k_total)
+                        wv |= (uint32_t)(uint8_t)wo[j + 1] << 8;
+                    if (j + 2 < k_total)
+                        wv |= (uint32_t)(uint8_t)wo[j + 2] << 16;
+                }
+                const int32_t w02 = __sxtb16((int32_t)wv), w13 = tt_sxtb16_ror8(wv);
+                const int32_t w01 = (int32_t)tt_pack_lo((uint32_t)w02, (uint32_t)w13);
+                const int32_t w23 = (int32_t)tt_pack_hi((uint32_t)w02, (uint32_t)w13);
+                a0 = __smlad(col_pair(pc), w01, __smlad(col_pair(pc + 2), w23, a0));
+                a1 = __smlad(col_pair(pc + GENERAL_DSP_MAX_K), w01, __smlad(col_pair(pc + GENERAL_DSP_MAX_K + 2), w23, a1));
+                a2 = __smlad(col_pair(pc + 2 * GENERAL_DSP_MAX_K), w01,
+                             __smlad(col_pair(pc + 2 * GENERAL_DSP_MAX_K + 2), w23, a2));
+                a3 = __smlad(col_pair(pc + 3 * GENERAL_DSP_MAX_K), w01,
+                             __smlad(col_pair(pc + 3 * GENERAL_DSP_MAX_K + 2), w23, a3));
             }
-            for (int32_t j = k4; j < k_total; j++) {
-                acc0 += tail0[j - k4] * wo[j];
-                acc1 += tail1[j - k4] * wo[j];
+            const int32_t a[4] = {a0, a1, a2, a3};
+            if (p + 4 <= hw) {
+                tt_requantize4(a, mult[o], shift[o], y_zero, lo, hi, y + o * hw + p);
+            } else {
+                for (int32_t j = 0; p + j < hw; j++)
+                    y[o * hw + p + j] = tt_requantize(a[j], mult[o], shift[o], y_zero, lo, hi);
             }
-            const int32_t m = mult[o], sh = shift[o];
-            y[o * hw + p] = tt_requantize(acc0, m, sh, y_zero, lo, hi);
-            y[o * hw + p1] = tt_requantize(acc1, m, sh, y_zero, lo, hi);
         }
     }
 }
