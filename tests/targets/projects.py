@@ -1,5 +1,6 @@
 """Projects the target tests share: a hand-written toy "model" for the protocol and failure
-paths (fast to build, with requests that fault, hang or loop a known number of times), and
+paths (fast to build, with requests that fault, hang, overflow the stack or loop a known number
+of times), and
 tiny_resnet as a real generated project small enough for a UART."""
 import json
 from pathlib import Path
@@ -18,8 +19,15 @@ const tt_param *tt_params(int32_t *count);
 TOY_C = """#include "model.h"
 static int32_t bias[2];
 static const tt_param table[] = {{"fc.bias", bias, sizeof bias}};
+__attribute__((noinline)) static int32_t deep(int32_t n)  /* ~80 bytes of stack per level */
+{
+    volatile int32_t pad[16];
+    pad[0] = n;
+    return n == 0 ? 0 : deep(n - 1) + pad[0];
+}
 float tt_train_step(const int8_t *input, int32_t label)
 {
+    if (label == 11) return (float)deep(1 << 20);          /* stack overflow */
     if (label == 7) __asm__ volatile("udf #0");          /* fault */
     if (label == 9) for (volatile int i = 0;; i++) {}     /* hang */
     if (label == 5) { uint32_t n = 100000; __asm__ volatile("1: subs %0, %0, #1\\n\\tbne 1b" : "+r"(n) :: "cc"); }

@@ -177,6 +177,20 @@ def test_hang_times_out_and_kills_qemu(toy):
     assert not _fifos(toy)
 
 
+@pytest.mark.parametrize("toy", ["cortex-m7", "cortex-m4", "cortex-m55"], indirect=True)
+def test_stack_overflow_hits_the_guard(toy):
+    # M7/M4: the MPU no-access region below the stack (MemManage on stacking, MSTKERR);
+    # M55: MSPLIM (UsageFault STKOF). Without a guard the recursion would run through .bss.
+    x = np.arange(48, dtype=np.int8)
+    cfsr = "0x00100000" if toy.board["name"] == "cortex-m55" else "0x000000(10|82|92)"
+    with pytest.raises(TinyTrainError, match=rf"(?s)with status 5: stack overflow.*tt firmware: stack overflow "
+                                             rf"\(the stack ran into its guard\): CFSR={cfsr}"):
+        with toy.session(timeout=30) as s:
+            assert s.train(x, 2) == 0.5
+            s.train(x, 11)
+    assert not qemu_processes(toy.elf)
+
+
 def _fifos(toy) -> list[str]:
     return [name for name in ("requests.bin", "answers.bin") if (toy.dir / name).exists()]
 

@@ -7,7 +7,6 @@ driven against QEMU standing in for the board, including a fault reported in ban
 """
 import shutil
 import socket
-import struct
 import subprocess
 import sys
 import time
@@ -30,11 +29,11 @@ needs_qemu = pytest.mark.skipif(bool(toolchain_missing()), reason="needs arm-non
 
 def test_escaped_answers_and_exit_record():
     link = SerialLink(serial.serial_for_url("loop://", timeout=0.1))
-    link.port.write(bytes([1, 0xDB, 0xDD, 2]) + bytes([0xDB, 0xDE]) + struct.pack("<i", 3))
+    link.port.write(bytes([1, 0xDB, 0xDD, 2, 0xDB, 0xDE, 3, 0, 0, 0, 0xDB, 0xDD, 0, 1, 0]))
     assert link.read(3, time.monotonic() + 1) == bytes([1, 0xDB, 2])
     with pytest.raises(DeviceExit) as info:
         link.read(4, time.monotonic() + 1)
-    assert info.value.status == 3
+    assert info.value.status == 3 and info.value.cfsr == 0x000100DB
     with pytest.raises(LinkTimeout):
         link.read(1, time.monotonic() + 0.2)
     link.port.write(bytes([0xDB, 0x00]))
@@ -118,12 +117,16 @@ def test_board_program_over_serial(qemu_board, tmp_path):
 
 
 @needs_qemu
-def test_board_fault_is_reported_in_band(qemu_board):
+@pytest.mark.parametrize("label,expected", [
+    (7, r"status 3: the CPU faulted .*CFSR=0x00010000"),  # UNDEFINSTR
+    (11, r"status 5: stack overflow.*CFSR=0x00000092"),  # MemManage on stacking into the MPU guard
+])
+def test_board_fault_is_reported_in_band(qemu_board, label, expected):
     x = np.arange(48, dtype=np.int8)
-    with pytest.raises(TinyTrainError, match=r"ended during request 2 \(train\) with status 3: the CPU faulted"):
+    with pytest.raises(TinyTrainError, match=r"ended during request 2 \(train\) with " + expected):
         with qemu_board.session(timeout=10) as s:
             s.train(x, 2)
-            s.train(x, 7)
+            s.train(x, label)
 
 
 @needs_qemu

@@ -43,8 +43,8 @@ class SerialSession(Session):
         self._cleanup()
         if isinstance(cause, DeviceExit):
             return TinyTrainError(f"board: {self.name} ended during {what} with status {cause.status}: "
-                                  f"{EXIT_MEANING.get(cause.status, 'unknown status')}; reset the board before "
-                                  f"the next session")
+                                  f"{EXIT_MEANING.get(cause.status, 'unknown status')} (fault status CFSR=0x"
+                                  f"{cause.cfsr:08X}); reset the board before the next session")
         if isinstance(cause, LinkTimeout):
             return TinyTrainError(f"board: {self.name} did not answer {what} within {self.timeout} s: a hang, a "
                                   f"request slower than the timeout, or the board is not running this firmware "

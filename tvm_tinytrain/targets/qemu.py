@@ -56,7 +56,10 @@ GCC, SIZE, QEMU = "arm-none-eabi-gcc", "arm-none-eabi-size", "qemu-system-arm"
 LINK_FLAGS = ("-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--gc-sections")
 EXIT_MEANING = {2: "firmware I/O or protocol error",
                 3: "the CPU faulted (HardFault/MemManage/BusFault/UsageFault)",
-                4: "the stack reached the end of its region"}
+                4: "the stack reached the end of its region",
+                5: "stack overflow: the stack ran into its guard (MPU no-access region on M4/M7, MSPLIM on "
+                   "M55) below it; reduce the program's stack use or leave it more RAM (a smaller scheme, or a "
+                   "larger min_stack / RAM budget in the board file)"}
 _OVERFLOW = re.compile(r"region `(\w+)' overflowed by (\d+) bytes")
 
 

@@ -3,8 +3,8 @@ QEMU's CMSDK UART on a TCP socket (`socket://127.0.0.1:PORT`, any `serial_for_ur
 
 Requests go out as they are. Answers come back escaped by `firmware/transport_uart.c` so that the
 firmware can end the stream at any byte with an exit record (a fault in the middle of an answer
-included): 0xDB 0xDD is a data byte 0xDB, 0xDB 0xDE is followed by the int32 exit status, which
-`read` raises as DeviceExit. A serial line has no end of file: the session ends with END.
+included): 0xDB 0xDD is a data byte 0xDB, 0xDB 0xDE is followed by the int32 exit status and the
+uint32 fault status register CFSR (0 unless a fault), which `read` raises as DeviceExit. A serial line has no end of file: the session ends with END.
 """
 from __future__ import annotations
 
@@ -18,11 +18,11 @@ ESC, ESC_ESC, ESC_EXIT = 0xDB, 0xDD, 0xDE
 
 
 class DeviceExit(LinkClosed):
-    """The firmware ended (tt_exit) and sent its exit status in band."""
+    """The firmware ended (tt_exit) and sent its exit status (and CFSR for a fault) in band."""
 
-    def __init__(self, status: int):
-        super().__init__(status)
-        self.status = status
+    def __init__(self, status: int, cfsr: int):
+        super().__init__(status, cfsr)
+        self.status, self.cfsr = status, cfsr
 
 
 def _serial():
@@ -99,7 +99,7 @@ class SerialLink:
             if code == ESC_ESC:
                 out.append(ESC)
             elif code == ESC_EXIT:
-                raise DeviceExit(struct.unpack("<i", self.read(4, deadline))[0])
+                raise DeviceExit(*struct.unpack("<iI", self.read(8, deadline)))
             else:
                 raise TinyTrainError(f"serial link: corrupt answer stream (escape 0xDB 0x{code:02X}); is the "
                                      f"baud rate right, and is the board running this project's UART firmware?")

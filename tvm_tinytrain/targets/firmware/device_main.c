@@ -13,7 +13,8 @@
  * trained parameter (tt_params order, raw bytes), the int32 tt_error() value, the int32 stack
  * high-water mark.
  * Exit status: 0 ok, 1 tt_error() != 0, 2 I/O or protocol error, 3 fault (startup.c),
- *              4 the stack reached the end of its region.
+ *              4 the stack reached the end of its region, 5 stack overflow caught by the
+ *              guard (startup.c).
  */
 #include <stdint.h>
 
@@ -27,7 +28,7 @@ uint64_t tt_instructions(void);
 static void fail(const char *message)
 {
     tt_report(message);
-    tt_exit(2);
+    tt_exit(2, 0);
 }
 
 static void read_exact(void *buf, int32_t len)

@@ -15,8 +15,9 @@ int tt_link_write(const void *buf, int32_t len);
 void tt_link_close(void);
 /* A diagnostic for whoever watches the board (QEMU's stderr, a debugger's console). */
 void tt_report(const char *message);
-/* The end of the program with an exit status (device_main.c): QEMU's exit status through
- * semihosting; over a UART also an in-band exit record the host reads (serial_link.py). */
-__attribute__((noreturn)) void tt_exit(int32_t status);
+/* The end of the program with an exit status (device_main.c, startup.c) and, for a fault, the
+ * fault status register CFSR (else 0): QEMU's exit status through semihosting; over a UART
+ * also an in-band exit record with both, which the host reads (serial_link.py). */
+__attribute__((noreturn)) void tt_exit(int32_t status, uint32_t detail);
 
 #endif

@@ -60,7 +60,8 @@ void tt_report(const char *message)
     tt_semihost(TT_SYS_WRITE0, message);
 }
 
-void tt_exit(int32_t status)
+void tt_exit(int32_t status, uint32_t detail)
 {
+    (void)detail; /* reported by tt_report on QEMU's stderr */
     tt_semihost_exit(status);
 }

@@ -7,8 +7,8 @@
  *
  * A UART has no end of file: the host ends a session with an END request. Device -> host bytes
  * are escaped so the end of the program can be signalled in band at any point, even inside an
- * answer: 0xDB is sent as 0xDB 0xDD, and tt_exit(status) sends 0xDB 0xDE and the int32 status
- * (escaped), which codegen/../targets/serial_link.py turns into the exit status of a fault.
+ * answer: 0xDB is sent as 0xDB 0xDD, and tt_exit(status, detail) sends 0xDB 0xDE, the int32
+ * status and the uint32 detail (CFSR of a fault), escaped, which targets/serial_link.py raises.
  * With TT_SEMIHOSTING (QEMU), tt_exit then also ends QEMU and tt_report prints on its stderr.
  */
 #include "semihost.h"
@@ -128,11 +128,12 @@ void tt_report(const char *message)
 #endif
 }
 
-void tt_exit(int32_t status)
+void tt_exit(int32_t status, uint32_t detail)
 {
     uart_put(TT_ESC);
     uart_put(TT_ESC_EXIT);
     put_escaped((const uint8_t *)&status, sizeof status);
+    put_escaped((const uint8_t *)&detail, sizeof detail);
 #ifdef TT_SEMIHOSTING
     tt_semihost_exit(status);
 #else
