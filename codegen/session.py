@@ -36,7 +36,8 @@ class LinkTimeout(Exception):
     """No progress before the deadline (a hang, or a request slower than the timeout)."""
 
 
-def _remaining(deadline):
+def remaining(deadline):
+    """Seconds left before a time.monotonic() deadline (None: no deadline)."""
     return None if deadline is None else max(deadline - time.monotonic(), 0.0)
 
 
@@ -54,7 +55,7 @@ class FdLink:
     def _wait(self, fd, event, deadline):
         poller = select.poll()
         poller.register(fd, event)
-        left = _remaining(deadline)
+        left = remaining(deadline)
         if not poller.poll(None if left is None else int(left * 1000) + 1):
             if left is not None and time.monotonic() >= deadline:
                 raise LinkTimeout
@@ -208,7 +209,9 @@ class ProcessSession(Session):
         try:
             status = self.proc.wait(timeout=self.timeout)
         except subprocess.TimeoutExpired:
-            raise self._failure("its exit after the last answer", LinkTimeout()) from None
+            self._abort()
+            raise TinyTrainError(f"{self.who}: {self.name} did not exit within {self.timeout} s after its last "
+                                 f"answer; it was killed") from None
         meaning = self.explain(status)
         if meaning is not None:
             raise TinyTrainError(f"{self.who}: {self.name} exited with status {status}: {meaning}\n{self.output()}")

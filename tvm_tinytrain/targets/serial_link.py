@@ -11,7 +11,7 @@ from __future__ import annotations
 import struct
 import time
 
-from tvm_tinytrain.codegen.session import LinkClosed, LinkTimeout
+from tvm_tinytrain.codegen.session import LinkClosed, LinkTimeout, remaining
 from tvm_tinytrain.errors import TinyTrainError
 
 ESC, ESC_ESC, ESC_EXIT = 0xDB, 0xDD, 0xDE
@@ -33,13 +33,10 @@ def _serial():
     return serial
 
 
-def _remaining(deadline):
-    return None if deadline is None else max(deadline - time.monotonic(), 0.0)
-
-
 class SerialLink:
     def __init__(self, port):
         self.port = port
+        self._serial = _serial()
         self._raw = bytearray()  # received, not yet decoded
 
     @classmethod
@@ -57,9 +54,9 @@ class SerialLink:
             time.sleep(0.02)
 
     def write(self, data: bytes, deadline):
-        serial = _serial()
+        serial = self._serial
         try:
-            self.port.write_timeout = _remaining(deadline)
+            self.port.write_timeout = remaining(deadline)
             self.port.write(data)
         except serial.SerialTimeoutException:
             raise LinkTimeout from None
@@ -67,9 +64,9 @@ class SerialLink:
             raise LinkClosed from None
 
     def _fill(self, deadline):
-        serial = _serial()
+        serial = self._serial
         while True:
-            left = _remaining(deadline)
+            left = remaining(deadline)
             if left == 0.0:
                 raise LinkTimeout
             try:
