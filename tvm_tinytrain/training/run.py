@@ -96,7 +96,7 @@ def plot_losses(hist, path: Path, title: str):
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
     losses = np.asarray(hist.losses)
-    window = max(1, len(losses) // 50)
+    window = max(1, min(len(losses) // 4, max(5, len(losses) // 20)))
     smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
     ax.plot(losses, alpha=0.25, label="per step")
     ax.plot(np.arange(len(smooth)) + window - 1, smooth, label=f"mean of {window}")
