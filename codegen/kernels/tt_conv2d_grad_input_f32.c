@@ -6,9 +6,10 @@
  * Any groups (depthwise included).  Loop order: one weight tap at a time, scattered along an
  * output row over the precomputed range of positions that land inside the input (no bounds
  * tests in the inner loop; positions reached by no window stay 0).
- * Pointwise convs with stride 1 and no padding (dx = W_r^T d, a matrix product) take
- * pointwise_grad_input instead: each dx value is the same sum in the same order (over o, from 0),
- * so the result is the same float bit for bit, without the per-tap bookkeeping. */
+ * Depthwise convs take depthwise_grad_input (a gather of the same terms in the same order, below);
+ * pointwise convs with stride 1 and no padding (dx = W_r^T d, a matrix product) take
+ * tt_pointwise_grad_input_f32: each dx value is the same sum in the same order (over o, from 0).
+ * Both give the same floats bit for bit, without the per-tap bookkeeping. */
 #include "tt_float_util.h"
 
 /* dx[c][p] = sum over o (in order) of d[o][p] * (w_scale[o] * w[o][c]), p < hw; two channels by eight
@@ -58,6 +59,88 @@ void tt_pointwise_grad_input_f32(const float *d, int32_t out_c, int32_t hw, cons
         }
 }
 
+/* The first tap k >= lo with k = pos (mod s), s >= 1 */
+static inline int32_t first_tap(int32_t lo, int32_t pos, int32_t s)
+{
+    int32_t r = (pos - lo) % s;
+    return lo + (r < 0 ? r + s : r);
+}
+
+/* Depthwise (groups == in.c == out.c), at most DW_MAX_TAPS taps. Each dx value gathers the terms the
+ * scatter loop adds to it, in the scatter's order (taps row-major), so the result is the same float
+ * bit for bit, without the per-tap range bookkeeping that dominates the scatter on the 4x4 and 8x8
+ * maps where training runs.
+ * - stride 1, padding < kernel, the channel padded fits DW_PADDED_FLOATS: d is copied into a stack
+ *   buffer bordered with zeros and four neighbouring dx values take every tap (a zero term, +-0,
+ *   leaves a sum unchanged: it never is -0 as it starts from +0), one weight load per four terms;
+ * - otherwise each dx value walks only its valid taps. */
+#define DW_MAX_TAPS 64
+#define DW_PADDED_FLOATS 256
+static void depthwise_grad_input(const float *d, tt_dims out, const int8_t *w, int32_t kh, int32_t kw,
+                                 const float *w_scale, const tt_conv_params *conv, float *dx, tt_dims in)
+{
+    const int32_t s = conv->stride, pt = conv->pad_top, pl = conv->pad_left;
+    const int32_t ph = in.h + kh - 1, pw = in.w + kw - 1; /* padded d: row iy + kh-1-ky, column ix + kw-1-kx */
+    const int padded = s == 1 && pt <= kh - 1 && pl <= kw - 1 && ph * pw <= DW_PADDED_FLOATS;
+    float wr[DW_MAX_TAPS], dpad[DW_PADDED_FLOATS];
+    for (int32_t c = 0; c < in.c; ++c) {
+        const float *dch = d + c * out.h * out.w;
+        float *dxc = dx + c * in.h * in.w;
+        for (int32_t k = 0; k < kh * kw; ++k) wr[k] = w_scale[c] * (float)w[c * kh * kw + k];
+        if (padded) {
+            const int32_t top = kh - 1 - pt, left = kw - 1 - pl; /* dpad[r][q] = d[r - top][q - left] */
+            for (int32_t i = 0; i < ph * pw; ++i) dpad[i] = 0.0f;
+            for (int32_t oy = 0; oy < out.h && oy + top < ph; ++oy)
+                for (int32_t ox = 0; ox < out.w && ox + left < pw; ++ox)
+                    dpad[(oy + top) * pw + ox + left] = dch[oy * out.w + ox];
+            for (int32_t iy = 0; iy < in.h; ++iy) {
+                /* rows ky outside [ky_lo, ky_hi] read only the zero border: skipped */
+                const int32_t ky_lo = iy + pt - out.h + 1 > 0 ? iy + pt - out.h + 1 : 0;
+                const int32_t ky_hi = iy + pt < kh - 1 ? iy + pt : kh - 1;
+                int32_t ix = 0;
+                for (; ix + 4 <= in.w; ix += 4) {
+                    float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+                    for (int32_t ky = ky_lo; ky <= ky_hi; ++ky) {
+                        const float *dp = dpad + (iy + kh - 1 - ky) * pw + ix + kw - 1, *wrow = wr + ky * kw;
+                        for (int32_t kx = 0; kx < kw; ++kx, --dp) {
+                            const float wv = wrow[kx];
+                            a0 += dp[0] * wv, a1 += dp[1] * wv, a2 += dp[2] * wv, a3 += dp[3] * wv;
+                        }
+                    }
+                    float *o = dxc + iy * in.w + ix;
+                    o[0] = a0, o[1] = a1, o[2] = a2, o[3] = a3;
+                }
+                for (; ix < in.w; ++ix) {
+                    float a = 0.0f;
+                    for (int32_t ky = ky_lo; ky <= ky_hi; ++ky)
+                        for (int32_t kx = 0; kx < kw; ++kx)
+                            a += dpad[(iy + kh - 1 - ky) * pw + ix + kw - 1 - kx] * wr[ky * kw + kx];
+                    dxc[iy * in.w + ix] = a;
+                }
+            }
+            continue;
+        }
+        for (int32_t iy = 0; iy < in.h; ++iy) {
+            /* taps ky with oy = (iy + pt - ky) / s an integer in [0, out.h), from ky0 in steps of s */
+            const int32_t ylo = iy + pt - s * (out.h - 1), ky_hi = iy + pt < kh - 1 ? iy + pt : kh - 1;
+            const int32_t ky0 = first_tap(ylo > 0 ? ylo : 0, iy + pt, s);
+            for (int32_t ix = 0; ix < in.w; ++ix) {
+                const int32_t xlo = ix + pl - s * (out.w - 1), kx_hi = ix + pl < kw - 1 ? ix + pl : kw - 1;
+                const int32_t kx0 = first_tap(xlo > 0 ? xlo : 0, ix + pl, s);
+                float acc = 0.0f;
+                if (kx0 <= kx_hi) {
+                    const float *drow = dch + (iy + pt - ky0) / s * out.w + (ix + pl - kx0) / s;
+                    for (int32_t ky = ky0; ky <= ky_hi; ky += s, drow -= out.w) {
+                        const float *dp = drow, *wp = wr + ky * kw + kx0;
+                        for (int32_t kx = kx0; kx <= kx_hi; kx += s, --dp, wp += s) acc += dp[0] * wp[0];
+                    }
+                }
+                dxc[iy * in.w + ix] = acc;
+            }
+        }
+    }
+}
+
 int tt_conv2d_grad_input_f32(const float *d, tt_dims out, const int8_t *w, int32_t kh, int32_t kw,
                              const float *w_scale, const tt_conv_params *conv, float *dx, tt_dims in)
 {
@@ -68,6 +151,10 @@ int tt_conv2d_grad_input_f32(const float *d, tt_dims out, const int8_t *w, int32
     const int32_t in_hw = in.h * in.w, out_hw = out.h * out.w;
     if (kh == 1 && kw == 1 && groups == 1 && s == 1 && in.h == out.h && in.w == out.w) { /* no padding */
         tt_pointwise_grad_input_f32(d, out.c, in_hw, w, in.c, w_scale, in.c, dx);
+        return TT_OK;
+    }
+    if (groups == in.c && out.c == in.c && kh * kw <= DW_MAX_TAPS && (kh > 1 || kw > 1)) {
+        depthwise_grad_input(d, out, w, kh, kw, w_scale, conv, dx, in);
         return TT_OK;
     }
 
