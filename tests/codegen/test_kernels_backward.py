@@ -194,6 +194,25 @@ def test_clamp_mask_bits_and_mask_grad(n, seed, lo, hi):
     np.testing.assert_array_equal(inplace, np.where(bits, g, np.float32(0)))
 
 
+@pytest.mark.parametrize("n", [0, 7, 8, 64, 203])
+def test_mask_grad_whole_bytes(n):
+    """Mask bytes all ones (a copy, nothing in place), all zeros and mixed, copied and in place."""
+    rng = rng_of(n)
+    bits = np.ones(n, bool)
+    bits[16:24] = False                                            # an all-zeros byte
+    bits[rng.random(n) < 0.05] = False
+    mask = np.packbits(bits, bitorder="little")
+    g = rng.standard_normal(n).astype(np.float32)
+    expect = np.where(bits, g, np.float32(0))
+    out, full = out_buffer(n)
+    assert call("tt_mask_grad_f32", ptr(g), ptr(mask), n, ptr(out)) == TT_OK
+    check_tail(full, n)
+    np.testing.assert_array_equal(out, expect)
+    inplace = g.copy()
+    assert call("tt_mask_grad_f32", ptr(inplace), ptr(mask), n, ptr(inplace)) == TT_OK
+    np.testing.assert_array_equal(inplace, expect)
+
+
 @SETTINGS
 @given(n=st.integers(0, 50), seed=st.integers(0, 2**32 - 1))
 def test_grad_add_exact_and_aliasing(n, seed):
