@@ -11,9 +11,9 @@
  * (bias - x_zero * sum w, exact in integers). Stride 1 and 2 take taps in fours through SMLAD
  * (SXTB16 of one 32-bit load gives the (x_t, x_t+2), (x_t+1, x_t+3) pairs that meet the weight pairs
  * of one 32-bit weight load), 3x3 stride 1 its own row of SMLAD + SMLABB / SMLATB; other strides one
- * weight per four multiply-adds. Border outputs take the portable loop, except on small padded maps
- * (the padded channel fits DW_PADDED_BYTES of stack), which are copied a channel at a time into a
- * buffer bordered with x_zero where every output is an inside one. The int32 sums are the same
+ * weight per four multiply-adds. Padded inputs are copied into a stack buffer bordered with x_zero
+ * (DW_PADDED_BYTES: a whole channel of a small map, else the kh rows of one output row), where every
+ * output is an inside one; only maps too wide for that take the portable loop at their borders. The int32 sums are the same
  * integers as the portable loop's, so the output is identical bit for bit.
  */
 #include "tt_kernels.h"
@@ -22,8 +22,9 @@
 #if TT_USE_DSP
 #include "tt_dsp.h"
 
-/* Stack bytes for one zero-point-padded channel (small feature maps, see the top of the file) */
+/* Stack bytes for one zero-point-padded channel or kh padded rows (see the top of the file) */
 #define DW_PADDED_BYTES 512
+
 #endif
 
 /* bias + the window sum of one output; (iy0, ix0) is the window's top-left input position. */
@@ -63,26 +64,28 @@ static inline void window4(const int8_t *x, int32_t in_w, int32_t s, const int8_
 /* 3x3, stride 1: per row, with bytes x0..x5, (x0, x2) (x1, x3) (x2, x4) (x3, x5) by SXTB16 times
  * (w0, w2) through SMLAD, and the middle taps x1..x4 times w1 through SMLABB / SMLATB. w02[ky] =
  * (w[ky][0], w[ky][2]) as int16x2, w1[ky] = w[ky][1]. Reads x[ky * in_w + 0 .. 5]. */
+static inline void row4_3x3_dsp(const int8_t *x, int32_t w02, int32_t w1, int32_t *r0, int32_t *r1, int32_t *r2,
+                                int32_t *r3)
+{
+    uint16_t v1;
+    const uint32_t v0 = tt_load32(x);
+    memcpy(&v1, x + 4, 2); /* unaligned: LDRH handles it */
+    const uint32_t v2 = (v0 >> 16) | ((uint32_t)v1 << 16); /* bytes x2 x3 x4 x5 */
+    const int32_t e02 = __sxtb16((int32_t)v0), o13 = tt_sxtb16_ror8(v0);
+    const int32_t e24 = __sxtb16((int32_t)v2), o35 = tt_sxtb16_ror8(v2);
+    *r0 = __smlabb(o13, w1, __smlad(e02, w02, *r0)); /* x0, x2; x1 */
+    *r1 = __smlatb(e02, w1, __smlad(o13, w02, *r1)); /* x1, x3; x2 */
+    *r2 = __smlatb(o13, w1, __smlad(e24, w02, *r2)); /* x2, x4; x3 */
+    *r3 = __smlatb(e24, w1, __smlad(o35, w02, *r3)); /* x3, x5; x4 */
+}
+
 static inline void window4_3x3_dsp(const int8_t *x, int32_t in_w, const int32_t w02[3], const int32_t w1[3],
                                    int32_t *a0, int32_t *a1, int32_t *a2, int32_t *a3)
 {
     int32_t r0 = *a0, r1 = *a1, r2 = *a2, r3 = *a3;
-    for (int32_t ky = 0; ky < 3; ky++, x += in_w) {
-        uint16_t v1;
-        const uint32_t v0 = tt_load32(x);
-        memcpy(&v1, x + 4, 2); /* unaligned: LDRH handles it */
-        const uint32_t v2 = (v0 >> 16) | ((uint32_t)v1 << 16); /* bytes x2 x3 x4 x5 */
-        const int32_t e02 = __sxtb16((int32_t)v0), o13 = tt_sxtb16_ror8(v0);
-        const int32_t e24 = __sxtb16((int32_t)v2), o35 = tt_sxtb16_ror8(v2);
-        r0 = __smlad(e02, w02[ky], r0);
-        r1 = __smlad(o13, w02[ky], r1);
-        r2 = __smlad(e24, w02[ky], r2);
-        r3 = __smlad(o35, w02[ky], r3);
-        r0 = __smlabb(o13, w1[ky], r0); /* x1 */
-        r1 = __smlatb(e02, w1[ky], r1); /* x2 */
-        r2 = __smlatb(o13, w1[ky], r2); /* x3 */
-        r3 = __smlatb(e24, w1[ky], r3); /* x4 */
-    }
+    row4_3x3_dsp(x, w02[0], w1[0], &r0, &r1, &r2, &r3);
+    row4_3x3_dsp(x + in_w, w02[1], w1[1], &r0, &r1, &r2, &r3);
+    row4_3x3_dsp(x + 2 * in_w, w02[2], w1[2], &r0, &r1, &r2, &r3);
     *a0 = r0, *a1 = r1, *a2 = r2, *a3 = r3;
 }
 
@@ -222,6 +225,37 @@ int tt_depthwise_conv2d_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t
 #endif
 #if TT_USE_DSP
     const int32_t ph = in.h + conv->pad_top + conv->pad_bottom, pw = in.w + conv->pad_left + conv->pad_right;
+    if (ph * pw > DW_PADDED_BYTES && kh * pw <= DW_PADDED_BYTES && (ph != in.h || pw != in.w)) {
+        /* a larger padded map: per output row, the kh input rows it reads copied into a strip
+         * bordered with x_zero, where every output of the row is an inside one */
+        int8_t strip[DW_PADDED_BYTES];
+        const int8_t x_zero = (int8_t)q->x_zero;
+        for (int32_t c = 0; c < in.c; c++) {
+            const int8_t *wc = w + c * kh * kw;
+            int32_t w_sum = 0;
+            for (int32_t i = 0; i < kh * kw; i++)
+                w_sum += wc[i];
+            const int32_t start = bias[c] - q->x_zero * w_sum; /* |x_zero * w_sum| <= 128 * 128 * kh * kw */
+            for (int32_t oy = 0; oy < out.h; oy++) {
+                for (int32_t ky = 0; ky < kh; ky++) {
+                    const int32_t iy = oy * s - conv->pad_top + ky;
+                    int8_t *row = strip + ky * pw;
+                    if (iy < 0 || iy >= in.h) {
+                        memset(row, x_zero, (size_t)pw);
+                    } else {
+                        for (int32_t i = 0; i < conv->pad_left; i++)
+                            row[i] = x_zero;
+                        memcpy(row + conv->pad_left, x + c * plane + iy * in.w, (size_t)in.w);
+                        for (int32_t i = conv->pad_left + in.w; i < pw; i++)
+                            row[i] = x_zero;
+                    }
+                }
+                interior_row_dsp(strip, pw, wc, kh, kw, s, out.w, start, mult[c], shift[c], q,
+                                 y + (c * out.h + oy) * out.w);
+            }
+        }
+        return TT_OK;
+    }
     if (ph * pw <= DW_PADDED_BYTES && (ph != in.h || pw != in.w)) {
         /* a small padded map: each channel copied into a buffer whose border holds x_zero, so that
          * every window lies inside it (x_zero adds x_zero * w, which the folded start removes) */

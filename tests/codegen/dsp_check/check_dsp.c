@@ -1,9 +1,10 @@
 /*
  * The TT_USE_DSP paths of tt_conv2d_1x1_s8, tt_conv2d_1x1_split_s8, tt_depthwise_conv2d_s8 and
- * tt_conv2d_general_s8 (dense, channels 1..8 so that most windows fit its im2col path) against their portable loops (ref_kernels.c: the same sources with TT_NO_DSP), byte for byte, on
- * pseudo-random cases:
- * channels 1..24 (odd too), h, w 1..20, kernels 1..7 (even too), strides 1..3 (mostly 1, where
- * the DSP paths apply), asymmetric padding, random zero points, biases, multipliers, shifts.
+ * tt_conv2d_general_s8 (dense, channels 1..8 so that most windows fit its im2col path) against their
+ * portable loops (ref_kernels.c: the same sources with TT_NO_DSP), byte for byte, on pseudo-random
+ * cases: channels 1..24 (odd too), h, w 1..20 (depthwise up to 40: maps too large for its padded
+ * channel copy), kernels 1..7 (even too), strides 1..3 (mostly 1, where the DSP paths apply),
+ * asymmetric padding, random zero points, biases, multipliers, shifts.
  * Buffers are malloc'd at their exact size, so an over-read shows under AddressSanitizer.
  *
  * Built two ways by tests/codegen/test_kernels_forward.py: for the host (intrinsics emulated by
@@ -119,7 +120,8 @@ static void check_case(int kind)
         conv.pad_right = uniform(0, kw - (kw > 1));
     }
     const int32_t hmin = kh - conv.pad_top - conv.pad_bottom, wmin = kw - conv.pad_left - conv.pad_right;
-    const tt_dims in = {c, uniform(hmin > 1 ? hmin : 1, 20), uniform(wmin > 1 ? wmin : 1, 20)};
+    const int32_t size = depthwise && uniform(0, 3) == 0 ? 40 : 20; /* 40: maps the padded copy does not fit */
+    const tt_dims in = {c, uniform(hmin > 1 ? hmin : 1, size), uniform(wmin > 1 ? wmin : 1, size)};
     const tt_dims out = {o, (in.h + conv.pad_top + conv.pad_bottom - kh) / conv.stride + 1,
                          (in.w + conv.pad_left + conv.pad_right - kw) / conv.stride + 1};
     const int32_t fan_in = (depthwise ? 1 : c) * kh * kw, n_out = out.c * out.h * out.w;
