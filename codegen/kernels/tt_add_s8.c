@@ -14,9 +14,21 @@ int tt_add_s8(const int8_t *a, const int8_t *b, int32_t n, int32_t a_zero, int32
     if (!a || !b || !y || n < 0 || !tt_quant_ok(q) || !tt_is_s8(a_zero) || !tt_is_s8(b_zero) || shift < 1 ||
         shift > 62)
         return TT_ERR_ARG;
+    const int32_t y_zero = q->y_zero, lo = q->act_min, hi = q->act_max; /* locals: int8 stores alias anything */
+    if (shift > 32) {
+        /* (v + 2^(shift-1)) >> shift = (floor(v / 2^32) + 2^(t-1)) >> t, t = shift - 32 (the low word cannot
+         * change the floor, as in tt_requantize); |v| < 2^40, so the high word and the sum fit int32 */
+        const int32_t t = shift - 32, round = 1 << (t - 1);
+        for (int32_t i = 0; i < n; i++) {
+            const int64_t v = (int64_t)(a[i] - a_zero) * mult_a + (int64_t)(b[i] - b_zero) * mult_b;
+            const int32_t r = (((int32_t)(v >> 32) + round) >> t) + y_zero;
+            y[i] = (int8_t)(r < lo ? lo : r > hi ? hi : r);
+        }
+        return TT_OK;
+    }
     for (int32_t i = 0; i < n; i++) {
         const int64_t v = (int64_t)(a[i] - a_zero) * mult_a + (int64_t)(b[i] - b_zero) * mult_b;
-        y[i] = (int8_t)tt_clamp64(tt_rshift_round(v, shift) + q->y_zero, q->act_min, q->act_max);
+        y[i] = (int8_t)tt_clamp64(tt_rshift_round(v, shift) + y_zero, lo, hi);
     }
     return TT_OK;
 }
