@@ -9,12 +9,13 @@
  * Cortex-M path (TT_USE_DSP): outputs whose window lies inside the input are computed four
  * neighbours at a time along a row from raw int8 values, the zero point folded into the start value
  * (bias - x_zero * sum w, exact in integers). Stride 1 and 2 take taps in fours through SMLAD
- * (SXTB16 of one 32-bit load gives the (x_t, x_t+2), (x_t+1, x_t+3) pairs that meet the weight pairs
- * of one 32-bit weight load), 3x3 stride 1 its own row of SMLAD + SMLABB / SMLATB; other strides one
- * weight per four multiply-adds. Padded inputs are copied into a stack buffer bordered with x_zero
- * (DW_PADDED_BYTES: a whole channel of a small map, else the kh rows of one output row), where every
- * output is an inside one; only maps too wide for that take the portable loop at their borders. The int32 sums are the same
- * integers as the portable loop's, so the output is identical bit for bit.
+ * (SXTB16 of one 32-bit load gives the (x_t, x_t+2), (x_t+1, x_t+3) pairs that meet the weight
+ * pairs of one 32-bit weight load); 3x3 at stride 1 and 2 have their own rows of SMLAD + SMLABB /
+ * SMLATB; other strides one weight per four multiply-adds. Padded inputs are copied into a stack
+ * buffer bordered with x_zero (DW_PADDED_BYTES: a whole channel of a small map, else the kh rows of
+ * one output row), where every output is an inside one; only maps too wide for that take the
+ * portable loop at their borders. The int32 sums are the same integers as the portable loop's, so
+ * the output is identical bit for bit.
  */
 #include "tt_kernels.h"
 #include "tt_requant.h"
@@ -87,6 +88,23 @@ static inline void window4_3x3_dsp(const int8_t *x, int32_t in_w, const int32_t 
     row4_3x3_dsp(x + in_w, w02[1], w1[1], &r0, &r1, &r2, &r3);
     row4_3x3_dsp(x + 2 * in_w, w02[2], w1[2], &r0, &r1, &r2, &r3);
     *a0 = r0, *a1 = r1, *a2 = r2, *a3 = r3;
+}
+
+/* 3x3, stride 2: per row, with bytes x0..x8, (x0, x2) (x2, x4) (x4, x6) (x6, x8) times (w0, w2) through
+ * SMLAD (SXTB16 of the words x0..x3 and x4..x7, two PKH, x8 alone) and the middle taps x1, x3, x5, x7
+ * times w1 through SMLABB / SMLATB. Reads x[ky * in_w + 0 .. 8], the four windows. */
+static inline void row4_3x3_s2_dsp(const int8_t *x, int32_t w02, int32_t w1, int32_t *r0, int32_t *r1,
+                                   int32_t *r2, int32_t *r3)
+{
+    const uint32_t v0 = tt_load32(x), v1 = tt_load32(x + 4);
+    const int32_t e02 = __sxtb16((int32_t)v0), o13 = tt_sxtb16_ror8(v0); /* (x0, x2), (x1, x3) */
+    const int32_t e46 = __sxtb16((int32_t)v1), o57 = tt_sxtb16_ror8(v1); /* (x4, x6), (x5, x7) */
+    const int32_t e24 = (int32_t)tt_pack_hi((uint32_t)e02, (uint32_t)e46 << 16);   /* (x2, x4) */
+    const int32_t e68 = (int32_t)tt_pack_hi((uint32_t)e46, (uint32_t)x[8] << 16);  /* (x6, x8) */
+    *r0 = __smlabb(o13, w1, __smlad(e02, w02, *r0));
+    *r1 = __smlatb(o13, w1, __smlad(e24, w02, *r1));
+    *r2 = __smlabb(o57, w1, __smlad(e46, w02, *r2));
+    *r3 = __smlatb(o57, w1, __smlad(e68, w02, *r3));
 }
 
 /* Any kernel, stride 1. Per row, taps in fours (t .. t+3): weights (w_t, w_t+2), (w_t+1, w_t+3) from
@@ -176,25 +194,35 @@ static void interior_row_dsp(const int8_t *x, int32_t in_w, const int8_t *wc, in
                              int8_t *yr)
 {
     const int32_t y_zero = q->y_zero, lo = q->act_min, hi = q->act_max; /* locals: int8 stores alias anything */
-    int32_t w02[3] = {0, 0, 0}, w1[3] = {0, 0, 0};
-    const int use_3x3 = kh == 3 && kw == 3 && s == 1;
-    if (use_3x3)
+    int32_t ox = 0;
+    if (kh == 3 && kw == 3 && s <= 2) { /* a loop of its own: the weight words stay in registers */
+        int32_t w02[3], w1[3];
         for (int32_t ky = 0; ky < 3; ky++) {
             w02[ky] = (int32_t)(((uint32_t)wc[3 * ky] & 0xFFFFu) | ((uint32_t)wc[3 * ky + 2] << 16));
             w1[ky] = wc[3 * ky + 1];
         }
-    int32_t ox = 0;
-    for (; ox + 4 <= n; ox += 4, x += 4 * s) {
-        int32_t a[4] = {start, start, start, start};
-        if (use_3x3)
-            window4_3x3_dsp(x, in_w, w02, w1, &a[0], &a[1], &a[2], &a[3]);
-        else if (s == 1)
-            window4_s1_dsp(x, in_w, wc, kh, kw, &a[0], &a[1], &a[2], &a[3]);
-        else if (s == 2)
-            window4_s2_dsp(x, in_w, wc, kh, kw, &a[0], &a[1], &a[2], &a[3]);
-        else
-            window4(x, in_w, s, wc, kh, kw, &a[0], &a[1], &a[2], &a[3]);
-        tt_requantize4(a, mult, shift, y_zero, lo, hi, yr + ox);
+        for (; ox + 4 <= n; ox += 4, x += 4 * s) {
+            int32_t a[4] = {start, start, start, start};
+            if (s == 1) {
+                window4_3x3_dsp(x, in_w, w02, w1, &a[0], &a[1], &a[2], &a[3]);
+            } else {
+                row4_3x3_s2_dsp(x, w02[0], w1[0], &a[0], &a[1], &a[2], &a[3]);
+                row4_3x3_s2_dsp(x + in_w, w02[1], w1[1], &a[0], &a[1], &a[2], &a[3]);
+                row4_3x3_s2_dsp(x + 2 * in_w, w02[2], w1[2], &a[0], &a[1], &a[2], &a[3]);
+            }
+            tt_requantize4(a, mult, shift, y_zero, lo, hi, yr + ox);
+        }
+    } else {
+        for (; ox + 4 <= n; ox += 4, x += 4 * s) {
+            int32_t a[4] = {start, start, start, start};
+            if (s == 1)
+                window4_s1_dsp(x, in_w, wc, kh, kw, &a[0], &a[1], &a[2], &a[3]);
+            else if (s == 2)
+                window4_s2_dsp(x, in_w, wc, kh, kw, &a[0], &a[1], &a[2], &a[3]);
+            else
+                window4(x, in_w, s, wc, kh, kw, &a[0], &a[1], &a[2], &a[3]);
+            tt_requantize4(a, mult, shift, y_zero, lo, hi, yr + ox);
+        }
     }
     for (; ox < n; ox++, x += s) {
         int32_t acc = start;
