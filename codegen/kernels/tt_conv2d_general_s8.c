@@ -21,6 +21,17 @@
 
 #define GENERAL_DSP_MAX_K 64
 
+/* w[0 .. n) (n in 1..3) as the low bytes of a word, zeros above: never reads past w[n - 1] */
+static uint32_t tail_weights(const int8_t *w, int32_t n)
+{
+    uint32_t v = (uint8_t)w[0];
+    if (n > 1)
+        v |= (uint32_t)(uint8_t)w[1] << 8;
+    if (n > 2)
+        v |= (uint32_t)(uint8_t)w[2] << 16;
+    return v;
+}
+
 /* int16 pair (v[0], v[1]) as one word */
 static inline int32_t col_pair(const int16_t *v)
 {
@@ -92,16 +103,8 @@ static void general_dsp(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh
             const int16_t *pc = cols[0]; /* cols[j][i] = pc[j * GENERAL_DSP_MAX_K + i] */
             int32_t a0 = bias[o], a1 = bias[o], a2 = bias[o], a3 = bias[o];
             for (int32_t j = 0; j < k_total; j += 4, pc += 4) {
-                uint32_t wv;
-                if (j < k4) {
-                    wv = tt_load32(wo + j);
-                } else { /* the last k_total % 4 weights, zeros after them (and in cols) */
-                    wv = (uint8_t)wo[j];
-                    if (j + 1 < k_total)
-                        wv |= (uint32_t)(uint8_t)wo[j + 1] << 8;
-                    if (j + 2 < k_total)
-                        wv |= (uint32_t)(uint8_t)wo[j + 2] << 16;
-                }
+                /* the last k_total % 4 weights with zeros after them (and zeros in cols) */
+                const uint32_t wv = j < k4 ? tt_load32(wo + j) : tail_weights(wo + j, k_total - j);
                 const int32_t w02 = __sxtb16((int32_t)wv), w13 = tt_sxtb16_ror8(wv);
                 const int32_t w01 = (int32_t)tt_pack_lo((uint32_t)w02, (uint32_t)w13);
                 const int32_t w23 = (int32_t)tt_pack_hi((uint32_t)w02, (uint32_t)w13);

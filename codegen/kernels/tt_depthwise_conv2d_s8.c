@@ -215,8 +215,17 @@ static void interior_row_dsp(const int8_t *x, int32_t in_w, const int8_t *wc, in
     } else {
         for (; ox + 4 <= n; ox += 4, x += 4 * s) {
             int32_t a[4] = {start, start, start, start};
-            if (s == 1)
+            /* kw 5 and 7 (the usual larger windows) as constants, so their tap loops unroll */
+            if (s == 1 && kw == 5)
+                window4_s1_dsp(x, in_w, wc, kh, 5, &a[0], &a[1], &a[2], &a[3]);
+            else if (s == 1 && kw == 7)
+                window4_s1_dsp(x, in_w, wc, kh, 7, &a[0], &a[1], &a[2], &a[3]);
+            else if (s == 1)
                 window4_s1_dsp(x, in_w, wc, kh, kw, &a[0], &a[1], &a[2], &a[3]);
+            else if (s == 2 && kw == 5)
+                window4_s2_dsp(x, in_w, wc, kh, 5, &a[0], &a[1], &a[2], &a[3]);
+            else if (s == 2 && kw == 7)
+                window4_s2_dsp(x, in_w, wc, kh, 7, &a[0], &a[1], &a[2], &a[3]);
             else if (s == 2)
                 window4_s2_dsp(x, in_w, wc, kh, kw, &a[0], &a[1], &a[2], &a[3]);
             else
