@@ -13,42 +13,60 @@
 #include "tt_float_util.h"
 
 /* dx[c][p] = sum over o (in order) of d[o][p] * (w_scale[o] * w[o][c]), p < hw; two channels by eight
- * pixels at a time, so each d value is loaded once per two multiply-adds and each scaled weight
- * made once per eight. Shared with the split-weight kernel (tt_conv2d_1x1_grad_input_split_f32):
- * rows c of w at w + c, stride w_stride. */
+ * pixels at a time, so each d value is loaded once per two multiply-adds. The scaled weights of the
+ * two channels are made once per GI_CHUNK output channels into a stack column (not once per pixel
+ * block); a sum that spans chunks is kept in dx between them (a float stored and reloaded exactly,
+ * so the sums are the same, in the same order). Shared with the split-weight kernel
+ * (tt_conv2d_1x1_grad_input_split_f32): rows c of w at w + c, stride w_stride. */
+#define GI_CHUNK 64
 void tt_pointwise_grad_input_f32(const float *d, int32_t out_c, int32_t hw, const int8_t *w, int32_t w_stride,
                                  const float *w_scale, int32_t channels, float *dx)
 {
+    float col_a[GI_CHUNK], col_b[GI_CHUNK];
     int32_t c = 0;
     for (; c + 2 <= channels; c += 2) {
         float *dx0 = dx + c * hw, *dx1 = dx0 + hw;
-        int32_t p = 0;
-        for (; p + 8 <= hw; p += 8) {
-            float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f, a4 = 0.0f, a5 = 0.0f, a6 = 0.0f, a7 = 0.0f;
-            float b0 = 0.0f, b1 = 0.0f, b2 = 0.0f, b3 = 0.0f, b4 = 0.0f, b5 = 0.0f, b6 = 0.0f, b7 = 0.0f;
-            const float *dp = d + p;
-            const int8_t *wo = w + c;
-            for (int32_t o = 0; o < out_c; ++o, dp += hw, wo += w_stride) {
-                const float wa = w_scale[o] * (float)wo[0], wb = w_scale[o] * (float)wo[1];
-                const float d0 = dp[0], d1 = dp[1], d2 = dp[2], d3 = dp[3], d4 = dp[4], d5 = dp[5], d6 = dp[6],
-                            d7 = dp[7];
-                a0 += d0 * wa, a1 += d1 * wa, a2 += d2 * wa, a3 += d3 * wa;
-                a4 += d4 * wa, a5 += d5 * wa, a6 += d6 * wa, a7 += d7 * wa;
-                b0 += d0 * wb, b1 += d1 * wb, b2 += d2 * wb, b3 += d3 * wb;
-                b4 += d4 * wb, b5 += d5 * wb, b6 += d6 * wb, b7 += d7 * wb;
+        for (int32_t o0 = 0; o0 < out_c; o0 += GI_CHUNK) {
+            const int32_t n = out_c - o0 < GI_CHUNK ? out_c - o0 : GI_CHUNK;
+            const int8_t *wo = w + o0 * w_stride + c;
+            for (int32_t i = 0; i < n; ++i, wo += w_stride) {
+                col_a[i] = w_scale[o0 + i] * (float)wo[0];
+                col_b[i] = w_scale[o0 + i] * (float)wo[1];
             }
-            dx0[p] = a0, dx0[p + 1] = a1, dx0[p + 2] = a2, dx0[p + 3] = a3;
-            dx0[p + 4] = a4, dx0[p + 5] = a5, dx0[p + 6] = a6, dx0[p + 7] = a7;
-            dx1[p] = b0, dx1[p + 1] = b1, dx1[p + 2] = b2, dx1[p + 3] = b3;
-            dx1[p + 4] = b4, dx1[p + 5] = b5, dx1[p + 6] = b6, dx1[p + 7] = b7;
-        }
-        for (; p < hw; ++p) {
-            float a = 0.0f, b = 0.0f;
-            for (int32_t o = 0; o < out_c; ++o) {
-                a += d[o * hw + p] * (w_scale[o] * (float)w[o * w_stride + c]);
-                b += d[o * hw + p] * (w_scale[o] * (float)w[o * w_stride + c + 1]);
+            const float *d_chunk = d + o0 * hw;
+            int32_t p = 0;
+            for (; p + 8 <= hw; p += 8) {
+                float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f, a4 = 0.0f, a5 = 0.0f, a6 = 0.0f, a7 = 0.0f;
+                float b0 = 0.0f, b1 = 0.0f, b2 = 0.0f, b3 = 0.0f, b4 = 0.0f, b5 = 0.0f, b6 = 0.0f, b7 = 0.0f;
+                if (o0 > 0) { /* the sums so far */
+                    a0 = dx0[p], a1 = dx0[p + 1], a2 = dx0[p + 2], a3 = dx0[p + 3];
+                    a4 = dx0[p + 4], a5 = dx0[p + 5], a6 = dx0[p + 6], a7 = dx0[p + 7];
+                    b0 = dx1[p], b1 = dx1[p + 1], b2 = dx1[p + 2], b3 = dx1[p + 3];
+                    b4 = dx1[p + 4], b5 = dx1[p + 5], b6 = dx1[p + 6], b7 = dx1[p + 7];
+                }
+                const float *dp = d_chunk + p;
+                for (int32_t i = 0; i < n; ++i, dp += hw) {
+                    const float wa = col_a[i], wb = col_b[i];
+                    const float d0 = dp[0], d1 = dp[1], d2 = dp[2], d3 = dp[3], d4 = dp[4], d5 = dp[5],
+                                d6 = dp[6], d7 = dp[7];
+                    a0 += d0 * wa, a1 += d1 * wa, a2 += d2 * wa, a3 += d3 * wa;
+                    a4 += d4 * wa, a5 += d5 * wa, a6 += d6 * wa, a7 += d7 * wa;
+                    b0 += d0 * wb, b1 += d1 * wb, b2 += d2 * wb, b3 += d3 * wb;
+                    b4 += d4 * wb, b5 += d5 * wb, b6 += d6 * wb, b7 += d7 * wb;
+                }
+                dx0[p] = a0, dx0[p + 1] = a1, dx0[p + 2] = a2, dx0[p + 3] = a3;
+                dx0[p + 4] = a4, dx0[p + 5] = a5, dx0[p + 6] = a6, dx0[p + 7] = a7;
+                dx1[p] = b0, dx1[p + 1] = b1, dx1[p + 2] = b2, dx1[p + 3] = b3;
+                dx1[p + 4] = b4, dx1[p + 5] = b5, dx1[p + 6] = b6, dx1[p + 7] = b7;
             }
-            dx0[p] = a, dx1[p] = b;
+            for (; p < hw; ++p) {
+                float a = o0 > 0 ? dx0[p] : 0.0f, b = o0 > 0 ? dx1[p] : 0.0f;
+                for (int32_t i = 0; i < n; ++i) {
+                    a += d_chunk[i * hw + p] * col_a[i];
+                    b += d_chunk[i * hw + p] * col_b[i];
+                }
+                dx0[p] = a, dx1[p] = b;
+            }
         }
     }
     for (; c < channels; ++c) /* an odd last channel */
