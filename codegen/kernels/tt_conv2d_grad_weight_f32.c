@@ -8,40 +8,49 @@
  * Each weight is one dot product over the output positions whose tap lands inside the input;
  * x_scale is applied once at the end.
  * Pointwise convs with stride 1 and no padding take pointwise_grad_weight: the same sums in the same
- * order (over positions, from 0), four output by four input channels at a time so each input value
- * is converted to float once per four multiply-adds; the same floats bit for bit. */
+ * order (over positions, from 0), four output by four input channels at a time, the input values
+ * converted to float once for all output channels; the same floats bit for bit. */
 #include "tt_float_util.h"
 
 /* dw[o][c] = x_scale * sum over p (in order) of d[o][p] * (x[c][p] - x_zero), o < rows, c < cols; four
- * output by four input channels at a time (each d value and each converted x value used four times). */
+ * output by four input channels at a time (each d value and each input value used four times). Four
+ * input channels of at most GW_MAX_HW positions are converted to float once, into a stack block, for
+ * all output channels. */
+#define GW_MAX_HW 64
 static void pointwise_grad_weight(const int8_t *x, int32_t x_zero, float x_scale, const float *d, int32_t rows,
                                   int32_t cols, int32_t hw, float *dw)
 {
-    int32_t o = 0;
-    for (; o + 4 <= rows; o += 4) {
-        const float *d0 = d + o * hw, *d1 = d0 + hw, *d2 = d1 + hw, *d3 = d2 + hw;
-        int32_t c = 0;
+    float xf[4][GW_MAX_HW];
+    const int32_t rows4 = rows & ~3;
+    int32_t c = 0;
+    if (hw <= GW_MAX_HW)
         for (; c + 4 <= cols; c += 4) {
-            const int8_t *x0 = x + c * hw, *x1 = x0 + hw, *x2 = x1 + hw, *x3 = x2 + hw;
-            float a00 = 0.0f, a01 = 0.0f, a02 = 0.0f, a03 = 0.0f, a10 = 0.0f, a11 = 0.0f, a12 = 0.0f, a13 = 0.0f;
-            float a20 = 0.0f, a21 = 0.0f, a22 = 0.0f, a23 = 0.0f, a30 = 0.0f, a31 = 0.0f, a32 = 0.0f, a33 = 0.0f;
-            for (int32_t p = 0; p < hw; ++p) {
-                const float v0 = (float)(x0[p] - x_zero), v1 = (float)(x1[p] - x_zero),
-                            v2 = (float)(x2[p] - x_zero), v3 = (float)(x3[p] - x_zero);
-                const float e0 = d0[p], e1 = d1[p], e2 = d2[p], e3 = d3[p];
-                a00 += e0 * v0, a01 += e0 * v1, a02 += e0 * v2, a03 += e0 * v3;
-                a10 += e1 * v0, a11 += e1 * v1, a12 += e1 * v2, a13 += e1 * v3;
-                a20 += e2 * v0, a21 += e2 * v1, a22 += e2 * v2, a23 += e2 * v3;
-                a30 += e3 * v0, a31 += e3 * v1, a32 += e3 * v2, a33 += e3 * v3;
+            for (int32_t j = 0; j < 4; ++j)
+                for (int32_t p = 0; p < hw; ++p) xf[j][p] = (float)(x[(c + j) * hw + p] - x_zero);
+            for (int32_t o = 0; o < rows4; o += 4) {
+                const float *d0 = d + o * hw, *d1 = d0 + hw, *d2 = d1 + hw, *d3 = d2 + hw;
+                float a00 = 0.0f, a01 = 0.0f, a02 = 0.0f, a03 = 0.0f, a10 = 0.0f, a11 = 0.0f, a12 = 0.0f, a13 = 0.0f;
+                float a20 = 0.0f, a21 = 0.0f, a22 = 0.0f, a23 = 0.0f, a30 = 0.0f, a31 = 0.0f, a32 = 0.0f, a33 = 0.0f;
+                for (int32_t p = 0; p < hw; ++p) {
+                    const float v0 = xf[0][p], v1 = xf[1][p], v2 = xf[2][p], v3 = xf[3][p];
+                    const float e0 = d0[p], e1 = d1[p], e2 = d2[p], e3 = d3[p];
+                    a00 += e0 * v0, a01 += e0 * v1, a02 += e0 * v2, a03 += e0 * v3;
+                    a10 += e1 * v0, a11 += e1 * v1, a12 += e1 * v2, a13 += e1 * v3;
+                    a20 += e2 * v0, a21 += e2 * v1, a22 += e2 * v2, a23 += e2 * v3;
+                    a30 += e3 * v0, a31 += e3 * v1, a32 += e3 * v2, a33 += e3 * v3;
+                }
+                float *r0 = dw + o * cols + c, *r1 = r0 + cols, *r2 = r1 + cols, *r3 = r2 + cols;
+                r0[0] = x_scale * a00, r0[1] = x_scale * a01, r0[2] = x_scale * a02, r0[3] = x_scale * a03;
+                r1[0] = x_scale * a10, r1[1] = x_scale * a11, r1[2] = x_scale * a12, r1[3] = x_scale * a13;
+                r2[0] = x_scale * a20, r2[1] = x_scale * a21, r2[2] = x_scale * a22, r2[3] = x_scale * a23;
+                r3[0] = x_scale * a30, r3[1] = x_scale * a31, r3[2] = x_scale * a32, r3[3] = x_scale * a33;
             }
-            float *r0 = dw + o * cols + c, *r1 = r0 + cols, *r2 = r1 + cols, *r3 = r2 + cols;
-            r0[0] = x_scale * a00, r0[1] = x_scale * a01, r0[2] = x_scale * a02, r0[3] = x_scale * a03;
-            r1[0] = x_scale * a10, r1[1] = x_scale * a11, r1[2] = x_scale * a12, r1[3] = x_scale * a13;
-            r2[0] = x_scale * a20, r2[1] = x_scale * a21, r2[2] = x_scale * a22, r2[3] = x_scale * a23;
-            r3[0] = x_scale * a30, r3[1] = x_scale * a31, r3[2] = x_scale * a32, r3[3] = x_scale * a33;
         }
-        for (; c < cols; ++c) {
-            const int8_t *xc = x + c * hw;
+    /* the rest: channels c.. (all of them if hw > GW_MAX_HW) for output blocks of four, then the last rows % 4 */
+    for (int32_t o = 0; o < rows4; o += 4) {
+        const float *d0 = d + o * hw, *d1 = d0 + hw, *d2 = d1 + hw, *d3 = d2 + hw;
+        for (int32_t cc = c; cc < cols; ++cc) {
+            const int8_t *xc = x + cc * hw;
             float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
             for (int32_t p = 0; p < hw; ++p) {
                 const float xv = (float)(xc[p] - x_zero);
@@ -50,18 +59,18 @@ static void pointwise_grad_weight(const int8_t *x, int32_t x_zero, float x_scale
                 a2 += d2[p] * xv;
                 a3 += d3[p] * xv;
             }
-            dw[o * cols + c] = x_scale * a0;
-            dw[(o + 1) * cols + c] = x_scale * a1;
-            dw[(o + 2) * cols + c] = x_scale * a2;
-            dw[(o + 3) * cols + c] = x_scale * a3;
+            dw[o * cols + cc] = x_scale * a0;
+            dw[(o + 1) * cols + cc] = x_scale * a1;
+            dw[(o + 2) * cols + cc] = x_scale * a2;
+            dw[(o + 3) * cols + cc] = x_scale * a3;
         }
     }
-    for (; o < rows; ++o)
-        for (int32_t c = 0; c < cols; ++c) {
-            const int8_t *xc = x + c * hw;
+    for (int32_t o = rows4; o < rows; ++o)
+        for (int32_t cc = 0; cc < cols; ++cc) {
+            const int8_t *xc = x + cc * hw;
             float a = 0.0f;
             for (int32_t p = 0; p < hw; ++p) a += d[o * hw + p] * (float)(xc[p] - x_zero);
-            dw[o * cols + c] = x_scale * a;
+            dw[o * cols + cc] = x_scale * a;
         }
 }
 
