@@ -2,11 +2,17 @@
 
   pytorch      PyTorch (CPU, 1 thread) training step of the fp32 copy of the int8 Graph
                (tvm_tinytrain/float_model.py).  Two variants: full update, and the same sparse
-               scheme (`sparse_parameters`).  SGD, ms/step over 10 steps after 2 warm-up steps.
-  tvm-relax    tvm.relax.training (SetupTrainer) on an fp32 Relax module of the model: tried,
-               and reported as not measured with the reason if it does not work.
+               scheme (`sparse_parameters`: gradient masks on the updated channels).
+  tvm-relax    tvm.relax.training (SetupTrainer + Trainer, llvm, TVM_NUM_THREADS=1) on the same
+               fp32 network, imported with torch.export + from_exported_program.  Full update,
+               and the same sparse scheme: SetupTrainer differentiates w.r.t. every parameter of
+               its backbone, so the network itself carries the scheme (`RelaxNet`): frozen
+               tensors are buffers, which the importer binds as constants, and a weight trained
+               on its leading k input channels is cat(trainable slice, frozen rest).
   ours-host    our generated C built with gcc -O2 for this host (HostProgram), ms/step.
 
+SGD at the scheme's weight learning rate, batch 1; ms/step: median of 10 steps after 2 warm-up
+steps (ours: the fastest of 3 runs of 10 steps, minus a 1-request run).
 Peak RSS is measured per peer in its own process (resource.getrusage / os.wait4 ru_maxrss;
 psutil is not installed), so the peers do not pollute each other.
 
@@ -16,13 +22,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from tvm_tinytrain.errors import TinyTrainError
+
 STEPS, WARMUP = 10, 2
+LOSSES_KEPT = 3  # first-step losses reported, to compare the peers' arithmetic
+OURS = "ours-host (C, gcc -O2, int8)"
+PEERS = {"torch-sparse": "pytorch fp32, same sparse scheme", "torch-full": "pytorch fp32, full update",
+         "relax-sparse": "tvm relax.training fp32, same sparse scheme",
+         "relax-full": "tvm relax.training fp32, full update"}
 
 
 def _input(graph, image):
@@ -32,8 +46,20 @@ def _input(graph, image):
     return (q.scale * (np.asarray(image, np.float32) - q.zero))[None].astype(np.float32)
 
 
+def _timed_steps(step) -> dict:
+    """Run `step()` (returns the loss) WARMUP + STEPS times: ms/step = median of the last STEPS."""
+    import statistics
+
+    losses, times = [], []
+    for i in range(WARMUP + STEPS):
+        start = time.perf_counter()
+        losses.append(step())
+        times.append(time.perf_counter() - start)
+    return {"ms_per_step": statistics.median(times[WARMUP:]) * 1e3, "loss": losses[0], "losses": losses[:LOSSES_KEPT],
+            "last_loss": losses[-1]}
+
+
 def worker_torch(model: str, scheme_spec: str, sparse: bool) -> dict:
-    import numpy as np
     import torch
 
     from benchmarks.run import sample_image
@@ -59,20 +85,78 @@ def worker_torch(model: str, scheme_spec: str, sparse: bool) -> dict:
         opt.step()
         return float(loss)
 
-    first_loss = step()
-    for _ in range(WARMUP - 1):
-        step()
-    start = time.perf_counter()
-    for _ in range(STEPS):
-        loss = step()
-    ms = (time.perf_counter() - start) / STEPS * 1e3
     n_trained = trained_values(net, scheme) if sparse else int(sum(p.numel() for p in params))
-    return {"ms_per_step": ms, "loss": first_loss, "last_loss": loss, "trained_values": n_trained, "threads": 1,
-            "scheme_resolved": scheme.name if sparse else "full", "finite": bool(np.isfinite(loss))}
+    return {**_timed_steps(step), "trained_values": n_trained, "threads": 1,
+            "scheme_resolved": scheme.name if sparse else "full"}
 
 
-def worker_relax(model: str, scheme_spec: str) -> dict:
-    """tvm.relax.training.SetupTrainer on an fp32 Relax module of the torch copy (llvm)."""
+def relax_net(graph, scheme=None):
+    """The fp32 network as a torch module TVM 0.27 can import and differentiate.
+
+    Only the scheme's trainable tensors are nn.Parameters (all with scheme=None); the rest are
+    buffers.  Ops are chosen for their Relax gradients: ReLU6 is minimum(relu(x), hi) (clip has
+    no gradient), padding is the conv's own (pad has none), the global pool is a mean."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    from tvm_tinytrain.float_model import FloatNet
+    from tvm_tinytrain.graph import INPUT
+
+    class RelaxNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            fnet = FloatNet(graph)
+            self.steps = []
+            for i, (layer, pad, clamp) in enumerate(fnet.spec):
+                if layer.op in ("conv2d", "linear"):
+                    m = fnet.module(layer.name)
+                    w, b = m.weight.detach().clone(), m.bias.detach().clone()
+                    axis = 0 if layer.op == "conv2d" and layer.attrs["groups"] > 1 else 1  # depthwise: rows
+                    k = w.shape[axis] if scheme is None else scheme.weights.get(layer.name, 0)
+                    if k:
+                        self.register_parameter(f"w{i}", nn.Parameter(w.narrow(axis, 0, k).contiguous()))
+                    if k < w.shape[axis]:
+                        self.register_buffer(f"f{i}", w.narrow(axis, k, w.shape[axis] - k).contiguous())
+                    if scheme is None or layer.name in scheme.bias:
+                        self.register_parameter(f"b{i}", nn.Parameter(b))
+                    else:
+                        self.register_buffer(f"b{i}", b)
+                    if pad and (pad[0] != pad[1] or pad[2] != pad[3]):
+                        raise TinyTrainError(f"relax peer: {layer.name} has asymmetric padding {pad}, "
+                                             f"which conv2d cannot express (and relax pad has no gradient)")
+                else:
+                    axis = None
+                self.steps.append((i, layer, axis, pad, None if clamp is None else torch.tensor(clamp[1])))
+
+        def forward(self, x):
+            env = {INPUT: x}
+            for i, layer, axis, pad, hi in self.steps:
+                a = env[layer.inputs[0]]
+                if layer.op in ("conv2d", "linear"):
+                    parts = [getattr(self, f"{p}{i}") for p in "wf" if hasattr(self, f"{p}{i}")]
+                    w = parts[0] if len(parts) == 1 else torch.cat(parts, axis)
+                    if layer.op == "linear":
+                        y = F.linear(a, w, getattr(self, f"b{i}"))
+                    else:
+                        y = F.conv2d(a, w, getattr(self, f"b{i}"), layer.attrs["stride"], (pad[2], pad[0]),
+                                     groups=layer.attrs["groups"])
+                elif layer.op == "add":
+                    y = a + env[layer.inputs[1]]
+                elif layer.op == "avgpool":
+                    y = a.mean((2, 3), keepdim=True)
+                elif layer.op == "flatten":
+                    y = a.flatten(1)
+                else:
+                    raise TinyTrainError(f"relax peer: layer {layer.name!r} has op {layer.op!r}, not supported here")
+                env[layer.name] = y if hi is None else torch.minimum(F.relu(y), hi)
+            return env[graph.output]
+
+    return RelaxNet().eval()
+
+
+def worker_relax(model: str, scheme_spec: str, sparse: bool) -> dict:
+    """tvm.relax.training: SetupTrainer (cross-entropy, SGD) + Trainer on llvm."""
     import numpy as np
     import torch
     import tvm
@@ -84,36 +168,31 @@ def worker_relax(model: str, scheme_spec: str) -> dict:
 
     from benchmarks.run import sample_image
     from tvm_tinytrain.backbones import load_backbone
-    from tvm_tinytrain.float_model import FloatNet
+    from tvm_tinytrain.schemes import resolve_scheme
 
     graph = load_backbone(model, num_classes=10)
-    net = FloatNet(graph).eval()
+    scheme = resolve_scheme(scheme_spec, graph)
+    net = relax_net(graph, scheme if sparse else None)
     image, label = sample_image()
     x = torch.tensor(_input(graph, image))
-    exported = torch.export.export(net, (x,))
-    mod = from_exported_program(exported, keep_params_as_input=True)
-    mod, params = relax.frontend.detach_params(mod)
-    param_list = params["main"]
-    n_inputs = 1
-    out_sinfo = relax.TensorStructInfo((1, graph.num_classes), "float32")
-    if isinstance(out_sinfo, relax.TupleStructInfo):
-        raise RuntimeError("model returns a tuple")
-    loss = CrossEntropyLoss(reduction="sum")
-    label_sinfo = relax.TensorStructInfo((1,), "int64")
-    setup = SetupTrainer(loss, SGD(0.05), [out_sinfo, label_sinfo])
-    train_mod = setup(mod)
-    ex = tvm.compile(train_mod, target="llvm")
-    vm = relax.VirtualMachine(ex, tvm.cpu())
-    trainer = Trainer(train_mod, vm, tvm.cpu(), False)
-    trainer.load_params([p.numpy() for p in param_list])
-    xin, yin = x.numpy(), np.array([label], np.int64)
-    for _ in range(WARMUP):
-        trainer.update([xin], [yin])
     start = time.perf_counter()
-    for _ in range(STEPS):
-        out = trainer.update([xin], [yin])
-    ms = (time.perf_counter() - start) / STEPS * 1e3
-    return {"ms_per_step": ms, "loss": float(out.numpy()), "n_inputs": n_inputs, "scheme_resolved": "full"}
+    mod = from_exported_program(torch.export.export(net, (x,)), keep_params_as_input=True,
+                                unwrap_unit_return_tuple=True)
+    mod, params = relax.frontend.detach_params(mod)
+    params = [p.numpy() for p in params["main"]]
+    backbone = mod["main"].without_attr("params").with_attr("global_symbol", "backbone")
+    mod = tvm.IRModule({"backbone": backbone}).with_attrs({"param_num": len(params), "state_num": 0})
+    setup = SetupTrainer(CrossEntropyLoss(reduction="sum"), SGD(scheme.lr_weight),
+                         [relax.TensorType((1, graph.num_classes), "float32"), relax.TensorType((1,), "int64")])
+    train_mod = setup(mod)
+    vm = relax.VirtualMachine(tvm.compile(train_mod, target="llvm"), tvm.cpu())
+    compile_s = time.perf_counter() - start
+    trainer = Trainer(train_mod, vm, tvm.cpu(), False)
+    trainer.load_params(params)
+    xin, yin = x.numpy(), np.array([label], np.int64)
+    result = _timed_steps(lambda: float(trainer.update([xin], [yin]).numpy()))
+    return {**result, "trained_values": int(sum(p.size for p in params)), "compile_s": compile_s, "threads": 1,
+            "scheme_resolved": scheme.name if sparse else "full"}
 
 
 def _rss_bytes():
@@ -122,26 +201,40 @@ def _rss_bytes():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def _condensed(err: BaseException) -> str:
+    """An exception as one line: TVM's 'Check failed: ...' line if there is one, else the last line."""
+    lines = [l.strip() for l in str(err).strip().splitlines() if l.strip()] or [""]
+    line = next((l for l in reversed(lines) if "Check failed" in l), lines[-1])
+    return f"{type(err).__name__}: {line}"[:400]
+
+
 def _worker_main(argv):
     parser = argparse.ArgumentParser()
-    parser.add_argument("--worker", required=True, choices=("torch-full", "torch-sparse", "relax"))
+    parser.add_argument("--worker", required=True, choices=tuple(PEERS))
     parser.add_argument("--model", required=True)
     parser.add_argument("--scheme", default="paper-100kb")
     args = parser.parse_args(argv)
-    if args.worker == "relax":
-        result = worker_relax(args.model, args.scheme)
-    else:
-        result = worker_torch(args.model, args.scheme, sparse=args.worker == "torch-sparse")
+    kind, variant = args.worker.split("-")
+    worker = worker_relax if kind == "relax" else worker_torch
+    try:
+        result = worker(args.model, args.scheme, sparse=variant == "sparse")
+    except Exception as err:  # reported as "not measured" with the reason, never a traceback
+        print("FAILED " + json.dumps(_condensed(err)))
+        return
     result["peak_rss_bytes"] = _rss_bytes()
     print("RESULT " + json.dumps(result))
 
 
-def _spawn(kind, model, scheme, timeout=600) -> dict:
+def _spawn(kind, model, scheme, timeout=900) -> dict:
+    """Run one peer worker in its own process (1 thread), peak RSS measured by run.rss_launcher."""
     from benchmarks.run import rss_launcher
 
-    cmd = [str(rss_launcher()), sys.executable, "-m", "benchmarks.peers", "--worker", kind, "--model", model, "--scheme", scheme]
+    cmd = [str(rss_launcher()), sys.executable, "-m", "benchmarks.peers", "--worker", kind, "--model", model,
+           "--scheme", scheme]
+    env = {**os.environ, "TVM_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     try:
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=Path(__file__).resolve().parent.parent)
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env,
+                             cwd=Path(__file__).resolve().parent.parent)
     except subprocess.TimeoutExpired:
         return {"measured": False, "reason": f"did not finish within {timeout} s"}
     rss = [int(l.split()[1]) for l in res.stderr.splitlines() if l.startswith("TT_MAXRSS_KB ")]
@@ -151,6 +244,8 @@ def _spawn(kind, model, scheme, timeout=600) -> dict:
             if rss:
                 result["peak_rss_bytes"] = rss[-1] * 1024  # of the worker process alone (see run.rss_launcher)
             return result
+        if line.startswith("FAILED "):
+            return {"measured": False, "reason": json.loads(line[7:])}
     err = [l for l in res.stderr.strip().splitlines() if l.strip() and not l.startswith("TT_MAXRSS_KB ")]
     return {"measured": False, "reason": (err[-1] if err else f"exit status {res.returncode}")[:400]}
 
@@ -167,22 +262,33 @@ def measure_ours(model, scheme) -> dict:
             "scheme_resolved": resolved}
 
 
-def run_peers(models, schemes=("paper-100kb",)) -> list[dict]:
+def run_peers(models, schemes=("paper-100kb",), progress=None) -> list[dict]:
+    """Every peer for every model and scheme; ratios are peer / ours-host.  `progress(text)`
+    is called before each measurement."""
     rows = []
     for model in models:
         for scheme in schemes:
-            entries = {"ours-host (C, gcc -O2)": measure_ours(model, scheme),
-                       "pytorch fp32, sparse (same scheme)": _spawn("torch-sparse", model, scheme),
-                       "pytorch fp32, full update": _spawn("torch-full", model, scheme),
-                       "tvm relax.training fp32, full update": _spawn("relax", model, scheme)}
-            ours = entries["ours-host (C, gcc -O2)"]
+            if progress:
+                progress(f"peers {model}: ours-host")
+            entries = {OURS: measure_ours(model, scheme)}
+            for kind, name in PEERS.items():
+                if progress:
+                    progress(f"peers {model}: {kind}")
+                entries[name] = _spawn(kind, model, scheme)
+            ours = entries[OURS]
             for name, e in entries.items():
                 if e.get("measured"):
                     e["ms_ratio_vs_ours"] = e["ms_per_step"] / ours["ms_per_step"] if ours["ms_per_step"] else None
                     e["rss_ratio_vs_ours"] = e["peak_rss_bytes"] / ours["peak_rss_bytes"]
                 rows.append({"model": model, "scheme": scheme, "peer": name, **e})
-            print(f"  peers {model} {scheme} done", file=sys.stderr)
     return rows
+
+
+def _note(r) -> str:
+    if "arena_bytes" in r:
+        return f"arena {r['arena_bytes'] / 1024:.0f} KB + trained params {r['updated_param_bytes'] / 1024:.0f} KB"
+    note = f"{r['trained_values']:,} values trained; first losses " + ", ".join(f"{l:.4f}" for l in r["losses"])
+    return note + (f"; compile {r['compile_s']:.0f} s" if "compile_s" in r else "")
 
 
 def markdown(rows) -> str:
@@ -190,16 +296,51 @@ def markdown(rows) -> str:
              "| --- | --- | --- | ---: | ---: | ---: | ---: | --- |"]
     for r in rows:
         if r.get("measured"):
-            note = (f"arena {r['arena_bytes'] / 1024:.0f} KB + trained params {r['updated_param_bytes'] / 1024:.0f} KB"
-                    if "arena_bytes" in r else f"first-step loss {r.get('loss', float('nan')):.3f}")
-            lines.append(f"| {r['model']} | {r['scheme']} | {r['peer']} | {r['ms_per_step']:.1f} | "
-                         f"{r['ms_ratio_vs_ours']:.1f} | {r['peak_rss_bytes'] / 2**20:.1f} | {r['rss_ratio_vs_ours']:.1f} | {note} |")
+            ratio = "" if r["ms_ratio_vs_ours"] is None else f"{r['ms_ratio_vs_ours']:.2f}"
+            lines.append(f"| {r['model']} | {r['scheme']} | {r['peer']} | {r['ms_per_step']:.1f} | {ratio} | "
+                         f"{r['peak_rss_bytes'] / 2**20:.1f} | {r['rss_ratio_vs_ours']:.0f} | {_note(r)} |")
         else:
             lines.append(f"| {r['model']} | {r['scheme']} | {r['peer']} | not measured | | | | {r['reason']} |")
-    lines.append("\nPeak RSS is of each peer's own process, measured by a small C launcher with wait4 (fork from the big benchmark process would otherwise carry its RSS high-water mark over exec) (whole process: the Python interpreter and "
-                 "libraries for PyTorch/TVM); PyTorch runs with 1 thread; ms/step over "
-                 f"{STEPS} steps after {WARMUP} warm-up steps (ours: {STEPS} steps minus a 1-request run).")
+    lines.append(f"\nPeak RSS: of each peer's own process (the whole process: Python, PyTorch / TVM runtime), "
+                 f"measured by a small C launcher with wait4. One thread each (torch.set_num_threads(1), "
+                 f"TVM_NUM_THREADS=1). ms/step: median of {STEPS} steps after {WARMUP} warm-up steps on one CIFAR-10 "
+                 f"image (ours: the fastest of 3 runs of {STEPS} steps, minus a 1-request run). The fp32 peers start from the "
+                 f"dequantized int8 weights; equal first losses of PyTorch and relax.training show they compute "
+                 f"the same network.")
     return "\n".join(lines)
+
+
+def plot(rows, path: Path):
+    """Bar charts of ms/step and peak RSS per peer and model (log scale)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    peers = list(dict.fromkeys(r["peer"] for r in rows))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
+    width = 0.8 / len(peers)
+    for j, peer in enumerate(peers):
+        xs, ms, rss = [], [], []
+        for i, m in enumerate(models):
+            r = next((r for r in rows if r["model"] == m and r["peer"] == peer and r.get("measured")), None)
+            if r:
+                xs.append(i + (j - (len(peers) - 1) / 2) * width)
+                ms.append(r["ms_per_step"])
+                rss.append(r["peak_rss_bytes"] / 2**20)
+        axes[0].bar(xs, ms, width, label=peer)
+        axes[1].bar(xs, rss, width, label=peer)
+    for ax, label in zip(axes, ("ms / training step (this host, 1 thread)", "peak RSS (MB)")):
+        ax.set_xticks(range(len(models)), models)
+        ax.set_yscale("log")
+        ax.set_ylabel(label)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=8)
+    axes[0].set_title(f"training step on this host, scheme {rows[0]['scheme']}")
+    axes[1].set_title("peak resident memory of the process")
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def main(argv=None):
@@ -210,7 +351,7 @@ def main(argv=None):
     parser.add_argument("--models", nargs="+", default=["mcunet-5fps"])
     parser.add_argument("--scheme", default="paper-100kb")
     args = parser.parse_args(argv)
-    rows = run_peers(args.models, [args.scheme])
+    rows = run_peers(args.models, [args.scheme], progress=lambda text: print(text, file=sys.stderr))
     print(markdown(rows))
     return rows
 

@@ -1,35 +1,43 @@
 """Training step and inference on the device, per backbone and scheme, beside the paper.
 
 For each of the paper's three backbones (10-class head) and the schemes bias-only, paper-100kb
-(the paper's ~100 KB scheme for that model), last-2 and full, the training program is
-compiled to C and built into firmware for the board (the board's flash/SRAM budgets are in
-its linker script).  A program over budget is not hidden: its row says fits=false and keeps
-the build's message (how many bytes are missing, what is largest).  A program that fits runs
-1 predict + 1 training step on QEMU with a real CIFAR-10 test image (resized 32 -> 128, int8):
+(the paper's ~100 KB scheme for that model), last-2 (last-k with k = 2) and full, the training
+program is compiled to C and built into firmware for the board (the board's flash/SRAM budgets
+are in its linker script).  A program over budget is not hidden: its row says fits=false, keeps
+the build's message (how many bytes are missing, what is largest) and is then built once more
+with the budgets lifted to the emulated board's whole memory (`UNBOUNDED`), so its row still has
+the SRAM and flash it needs and its instructions per step.  Each build runs
+1 predict + N training steps on QEMU (a real CIFAR-10 test image for the predict, N CIFAR-10
+training images, resized 32 -> 128, int8); the same C built for this host runs the same requests
+and the losses are compared (`device_vs_host`: bit for bit, else the largest relative difference).
 
   instructions per step / per inference  counted by QEMU (-icount shift=0 + SysTick, see
-                                         tvm_tinytrain/targets/qemu.py): instructions, not cycles
+                                         tvm_tinytrain/targets/qemu.py): instructions, not
+                                         cycles; per step = mean over the N steps
   peak SRAM                              static RAM (.data + .bss: arena, trained params, input)
                                          + the stack high-water mark the firmware measured
   flash                                  code + frozen weights + initial trained params
-  latency estimate                       instructions / 216 MHz, i.e. ASSUMING 1 cycle per
-                                         instruction at 216 MHz (the paper's STM32F746 clock;
+  latency estimate                       instructions / the board clock (`CLOCK_HZ`), i.e.
+                                         ASSUMING 1 cycle per instruction (cycles ~ instructions;
                                          real memory stalls make it slower)
 
-The "inference" row is the predict request of the paper-100kb build (the same firmware; a
-bias-only build if paper-100kb is not among the schemes or does not fit); its `inference_from`
-says which.  With `--target host` the same C is built with gcc for this machine
-(codegen/host_runner.py's main) and timed in ms per step instead (no instruction counts).
+The "inference" row is the predict request of the paper-100kb build (the same firmware; the
+bias-only build if paper-100kb is not among the schemes); its `inference_from` says which.
+With `--target host` the same C is built with gcc for this machine (codegen/host_runner.py's
+main) and timed in ms per step instead (no instruction counts).
 
 Paper (MCUNetV3, sparse update + reordering, STM32F746 at 216 MHz): peak SRAM 141 / 135 / 173 KB
 and training step 373 / 443 / 546 ms for MbV2-w0.35 / Proxyless-w0.3 / MCUNet-5FPS, i.e.
 80.6 M / 95.7 M / 117.9 M cycles.
 
-Unless --no-peers, benchmarks.peers also runs on this host (PyTorch fp32 training step, TVM
-relax.training, our C on the host) for the paper-100kb scheme (MCUNet only with --quick).
+Unless --no-peers, benchmarks.peers also runs on this host (PyTorch and TVM relax.training fp32
+training steps, full and the same sparse scheme, and our C on the host) for the paper-100kb
+scheme (MCUNet only with --quick).  Outputs in --out (default out/benchmarks/<target>):
+summary.json, results.md, benchmark.png and peers.png; other files there are left alone, and
+these four are only replaced if they are a previous run's.
 
     python -m benchmarks.run --target cortex-m7|cortex-m4|cortex-m55|host [--out DIR] [--quick]
-                             [--models ...] [--schemes ...] [--no-peers]
+                             [--models ...] [--schemes ...] [--check-steps N] [--no-peers]
 """
 from __future__ import annotations
 
@@ -45,22 +53,41 @@ from pathlib import Path
 import numpy as np
 
 from tvm_tinytrain.backbones import BACKBONES, load_backbone
-from tvm_tinytrain.errors import TinyTrainError
 from tvm_tinytrain.codegen.protocol import PREDICT, TRAIN, encode_requests
+from tvm_tinytrain.errors import TinyTrainError
 
 TARGETS = ("cortex-m7", "cortex-m4", "cortex-m55", "host")
 SCHEMES = ("bias-only", "paper-100kb", "last-2", "full")
 QUICK_SCHEMES = ("paper-100kb",)
-CLOCK_HZ = 216e6
-LATENCY_NOTE = "assuming 1 cycle per instruction at 216 MHz"
+CHECK_STEPS, QUICK_CHECK_STEPS = 8, 3
+CLOCK_HZ = {"cortex-m7": (216e6, "216 MHz, the paper's STM32F746"),  # (clock, where it comes from)
+            "cortex-m4": (180e6, "180 MHz, assumed: an STM32F429-class part (256 KB SRAM)"),
+            "cortex-m55": (400e6, "400 MHz, assumed: an Alif Ensemble-class high-performance M55")}
+# Budgets lifted to the emulated board's whole memory, to measure what does not fit.
+UNBOUNDED = {"cortex-m7": {"flash": {"origin": "0x00000000", "length": "4M"},      # mps2 SSRAM1
+                           "ram": {"origin": "0x20000000", "length": "4M"}},       # mps2 SSRAM2/3
+             "cortex-m4": {"flash": {"origin": "0x00000000", "length": "4M"},
+                           "ram": {"origin": "0x20000000", "length": "4M"}},
+             "cortex-m55": {"flash": {"origin": "0x01000000", "length": "2M"},     # an547 FPGA SRAM
+                            "ram": {"origin": "0x21000000", "length": "4M"}}}      # an547 SRAM at 0x21000000
 PAPER = {  # MCUNetV3 on STM32F746 (216 MHz Cortex-M7), sparse update + reordering
     "mbv2-w0.35": {"peak_kb": 141, "latency_ms": 373},
     "proxyless-w0.3": {"peak_kb": 135, "latency_ms": 443},
     "mcunet-5fps": {"peak_kb": 173, "latency_ms": 546},
 }
 for _p in PAPER.values():
-    _p["cycles"] = _p["latency_ms"] * 1e-3 * CLOCK_HZ  # 80.6 M / 95.7 M / 117.9 M
-HOST_REPEATS = 5
+    _p["cycles"] = _p["latency_ms"] * 1e-3 * 216e6  # 80.6 M / 95.7 M / 117.9 M
+PAPER_LINE = ("paper (MCUNetV3, sparse update + reordering, STM32F746 Cortex-M7 at 216 MHz): peak SRAM "
+              "141 / 135 / 173 KB, training step 373 / 443 / 546 ms = 80.6 M / 95.7 M / 117.9 M cycles "
+              "for mbv2-w0.35 / proxyless-w0.3 / mcunet-5fps")
+HOST_REPEATS, TRIALS = 5, 3
+OUTPUT_FILES = ("summary.json", "results.md", "benchmark.png", "peers.png")
+
+
+def latency_note(target) -> str | None:
+    if target not in CLOCK_HZ:
+        return None
+    return f"cycles ~ instructions: instructions / {CLOCK_HZ[target][1]} (1 cycle per instruction assumed)"
 
 
 def sample_image():
@@ -70,6 +97,16 @@ def sample_image():
 
     pixels, labels = load_cifar10("test", per_class=1)
     return to_int8_input(resize_to(pixels[0], 128)), int(labels[0])
+
+
+def training_images(n: int):
+    """n CIFAR-10 training images (one per class in turn) as (int8 input, label) pairs."""
+    from tvm_tinytrain.data.cifar10 import load_cifar10
+    from tvm_tinytrain.data.images import resize_to, to_int8_input
+
+    pixels, labels = load_cifar10("train", per_class=-(-n // 10))
+    order = np.argsort(np.arange(len(labels)) % -(-n // 10), kind="stable")[:n]  # class 0..9, then again
+    return [(to_int8_input(resize_to(pixels[i], 128)), int(labels[i])) for i in order]
 
 
 def compile_project(model: str, scheme_spec: str, folder: Path):
@@ -85,45 +122,79 @@ def compile_project(model: str, scheme_spec: str, folder: Path):
 
 
 def _blank_row(model, scheme, target):
+    paper = PAPER[model] if scheme.startswith("paper") else {}
     return {"model": model, "scheme": scheme, "scheme_resolved": None, "target": target, "fits": None,
             "peak_sram_bytes": None, "static_ram_bytes": None, "stack_bytes": None, "flash_bytes": None,
-            "arena_bytes": None, "instructions_per_step": None, "instructions_per_inference": None,
-            "latency_ms_estimate": None, "inference_latency_ms_estimate": None, "latency_note": None,
-            "ms_per_step": None, "ms_per_inference": None, "overflow": None, "error": None,
-            "paper_peak_kb": PAPER[model]["peak_kb"] if scheme.startswith("paper") else None,
-            "paper_latency_ms": PAPER[model]["latency_ms"] if scheme.startswith("paper") else None,
-            "paper_cycles": PAPER[model]["cycles"] if scheme.startswith("paper") else None}
+            "sram_budget_bytes": None, "flash_budget_bytes": None, "measured_unbounded": False,
+            "arena_bytes": None, "instructions_per_step": None, "instructions_per_step_range": None,
+            "instructions_per_inference": None, "latency_ms_estimate": None,
+            "inference_latency_ms_estimate": None, "latency_note": None, "ms_per_step": None,
+            "ms_per_inference": None, "device_vs_host": None, "overflow": None, "error": None,
+            "paper_peak_kb": paper.get("peak_kb"), "paper_latency_ms": paper.get("latency_ms"),
+            "paper_cycles": paper.get("cycles")}
 
 
-def measure_board(model, scheme, board, image, label) -> dict:
-    from tvm_tinytrain.targets.qemu import QemuProgram
+def _fill_counts(row, prog, stack, target):
+    """Peak SRAM, flash and the instruction counts of the last run (predict first, then steps)."""
+    pred, steps = prog.last_counts[0], prog.last_counts[1:]
+    step = int(round(float(np.mean(steps))))
+    clock = CLOCK_HZ[target][0]
+    row.update(static_ram_bytes=prog.ram_bytes, flash_bytes=prog.flash_bytes, stack_bytes=stack,
+               peak_sram_bytes=prog.ram_bytes + stack, instructions_per_step=step,
+               instructions_per_step_range=[min(steps), max(steps)], instructions_per_inference=pred,
+               latency_ms_estimate=step / clock * 1e3, inference_latency_ms_estimate=pred / clock * 1e3,
+               latency_note=latency_note(target))
+
+
+def device_vs_host(folder: Path, requests, answers, params) -> dict:
+    """The same requests through the host build of the same C: losses, logits, trained values."""
+    from tvm_tinytrain.codegen.host_runner import HostProgram
+
+    host_answers, host_params, host_error = HostProgram(folder).run(requests)
+    steps = [i for i, (kind, _, _) in enumerate(requests) if kind == TRAIN]
+    dev, host = [float(answers[i]) for i in steps], [float(host_answers[i]) for i in steps]
+    rel = max(abs(d - h) / max(abs(h), 1e-30) for d, h in zip(dev, host))
+    return {"steps": len(steps), "device_losses": dev, "host_losses": host, "bit_exact": dev == host,
+            "max_rel_diff": rel, "within_1e-5": rel <= 1e-5,
+            "predict_equal": all(np.array_equal(answers[i], host_answers[i])
+                                 for i, (kind, _, _) in enumerate(requests) if kind == PREDICT),
+            "trained_values_differing": int(sum(np.count_nonzero(params[k] != host_params[k]) for k in host_params)),
+            "trained_values": int(sum(v.size for v in host_params.values())), "host_error": host_error}
+
+
+def measure_board(model, scheme, board, image, label, checks) -> dict:
+    """One build for `board` (if it does not fit: the overflow, then a build with the budgets
+    lifted): 1 predict + the check steps on QEMU, counts, device == host."""
+    from tvm_tinytrain.targets.qemu import QemuProgram, load_board, parse_size
 
     row = _blank_row(model, scheme, board)
+    spec = load_board(board)
+    row["sram_budget_bytes"], row["flash_budget_bytes"] = (parse_size(spec["ram"]["length"]),
+                                                           parse_size(spec["flash"]["length"]))
+    requests = [(PREDICT, 0, image)] + [(TRAIN, y, x) for x, y in checks]
     with tempfile.TemporaryDirectory(prefix="tinytrain-bench-") as tmp:
         try:
             row["scheme_resolved"] = compile_project(model, scheme, Path(tmp))
             row["arena_bytes"] = json.loads((Path(tmp) / "memory.json").read_text())["arena_bytes"]
             prog = QemuProgram(Path(tmp), board)
+            row["fits"] = True
         except TinyTrainError as err:
             row["fits"] = False
-            if "does not fit" in str(err):
-                row["overflow"] = str(err)
-            else:
+            if "does not fit" not in str(err):
                 row["error"] = str(err)
-            return row
-        row["fits"] = True
-        row["static_ram_bytes"], row["flash_bytes"] = prog.ram_bytes, prog.flash_bytes
+                return row
+            row["overflow"], row["measured_unbounded"] = str(err), True
         try:
-            _answers, _params, error, stack = prog.run([(PREDICT, 0, image), (TRAIN, label, image)], timeout=900)
+            if not row["fits"]:
+                prog = QemuProgram(Path(tmp), {**spec, **UNBOUNDED[spec["name"]], "name": spec["name"] + "-unbounded"})
+            answers, params, error, stack = prog.run(requests, timeout=1800)
+            _fill_counts(row, prog, stack, board)
+            row["device_vs_host"] = device_vs_host(Path(tmp), requests, answers, params)
         except TinyTrainError as err:
-            row["error"] = str(err)
+            row["error"] = ("" if row["fits"] else "measuring with the budgets lifted: ") + str(err)
             return row
         if error:
             row["error"] = f"the firmware reported tt_error() = {error}"
-        pred, step = prog.last_counts
-        row.update(stack_bytes=stack, peak_sram_bytes=prog.ram_bytes + stack, instructions_per_step=step,
-                   instructions_per_inference=pred, latency_ms_estimate=step / CLOCK_HZ * 1e3,
-                   inference_latency_ms_estimate=pred / CLOCK_HZ * 1e3, latency_note=LATENCY_NOTE)
     return row
 
 
@@ -177,19 +248,25 @@ def run_host_exe(exe: Path, folder: Path, memory: dict, requests) -> tuple[float
     return seconds, rss[-1] * 1024
 
 
-def time_host(folder: Path, image, label, repeats: int = HOST_REPEATS) -> dict:
-    """ms per training step / inference of the host build (minus the 1-request baseline)."""
+def time_host(folder: Path, image, label, repeats: int = HOST_REPEATS, trials: int = TRIALS) -> dict:
+    """ms per training step / inference of the host build: (run of 1 predict + `repeats` requests)
+    minus (run of 1 predict), the fastest of `trials` (robust to other load on the machine)."""
     from tvm_tinytrain.codegen.host_runner import HostProgram
 
     prog = HostProgram(folder)
-    base, rss = run_host_exe(prog.exe, folder, prog.memory, [(PREDICT, 0, image)])
-    train, rss_t = run_host_exe(prog.exe, folder, prog.memory,
-                                [(PREDICT, 0, image)] + [(TRAIN, label, image)] * repeats)
-    pred, _ = run_host_exe(prog.exe, folder, prog.memory, [(PREDICT, 0, image)] * (1 + repeats))
+    runs = {"base": [(PREDICT, 0, image)], "train": [(PREDICT, 0, image)] + [(TRAIN, label, image)] * repeats,
+            "pred": [(PREDICT, 0, image)] * (1 + repeats)}
+    seconds, rss = {k: [] for k in runs}, 0
+    for _ in range(trials):
+        for kind, requests in runs.items():
+            t, r = run_host_exe(prog.exe, folder, prog.memory, requests)
+            seconds[kind].append(t)
+            rss = max(rss, r)
+    base = min(seconds["base"])
     mem = prog.memory
-    return {"ms_per_step": max(train - base, 0.0) / repeats * 1e3, "ms_per_inference": max(pred - base, 0.0) / repeats * 1e3,
-            "rss_bytes": max(rss, rss_t), "arena_bytes": mem["arena_bytes"],
-            "updated_param_bytes": mem["updated_param_bytes"]}
+    return {"ms_per_step": max(min(seconds["train"]) - base, 0.0) / repeats * 1e3,
+            "ms_per_inference": max(min(seconds["pred"]) - base, 0.0) / repeats * 1e3,
+            "rss_bytes": rss, "arena_bytes": mem["arena_bytes"], "updated_param_bytes": mem["updated_param_bytes"]}
 
 
 def measure_host(model, scheme, image, label) -> dict:
@@ -208,19 +285,24 @@ def measure_host(model, scheme, image, label) -> dict:
 
 
 def inference_row(rows, model, target):
-    """The predict request of the paper-100kb build (else of a bias-only build)."""
+    """The predict request of the paper-100kb build (else of the bias-only build)."""
     for source in ("paper-100kb", "bias-only"):
         for r in rows:
-            if r["model"] == model and r["scheme"] == source and r["fits"] and not r["error"]:
+            if r["model"] == model and r["scheme"] == source and r["instructions_per_inference"] is not None:
                 row = _blank_row(model, "inference", target)
-                row.update(fits=True, inference_from=f"predict request of the {source} build ({r['scheme_resolved']})",
-                           scheme_resolved=r["scheme_resolved"], peak_sram_bytes=r["peak_sram_bytes"],
-                           static_ram_bytes=r["static_ram_bytes"], stack_bytes=r["stack_bytes"],
-                           flash_bytes=r["flash_bytes"], arena_bytes=r["arena_bytes"],
-                           instructions_per_inference=r["instructions_per_inference"],
-                           latency_ms_estimate=r["inference_latency_ms_estimate"],
-                           inference_latency_ms_estimate=r["inference_latency_ms_estimate"],
-                           latency_note=r["latency_note"], ms_per_inference=r["ms_per_inference"])
+                budget = " (budgets lifted: that training build does not fit)" if r["measured_unbounded"] else ""
+                row.update({k: r[k] for k in ("fits", "scheme_resolved", "peak_sram_bytes", "static_ram_bytes",
+                                              "stack_bytes", "flash_bytes", "sram_budget_bytes", "flash_budget_bytes",
+                                              "measured_unbounded", "arena_bytes", "instructions_per_inference",
+                                              "inference_latency_ms_estimate", "latency_note", "ms_per_inference")},
+                           inference_from=f"predict request of the {source} build ({r['scheme_resolved']}){budget}",
+                           latency_ms_estimate=r["inference_latency_ms_estimate"])
+                return row
+            if r["model"] == model and r["scheme"] == source and r["ms_per_inference"] is not None:
+                row = _blank_row(model, "inference", target)
+                row.update(fits=True, scheme_resolved=r["scheme_resolved"], ms_per_inference=r["ms_per_inference"],
+                           peak_sram_bytes=r["peak_sram_bytes"], arena_bytes=r["arena_bytes"],
+                           inference_from=f"predict request of the {source} build ({r['scheme_resolved']})")
                 return row
     return None
 
@@ -238,47 +320,75 @@ def _f(v, fmt="{:.0f}"):
     return "" if v is None else fmt.format(v)
 
 
+def _scheme_name(r) -> str:
+    resolved = r["scheme_resolved"]
+    return r["scheme"] + (f" ({resolved})" if resolved and resolved != r["scheme"] and r["scheme"] != "inference" else "")
+
+
+def _fits(r) -> str:
+    if r["fits"]:
+        return "yes"
+    if not r["measured_unbounded"]:
+        return "NO"
+    over = [f"{what} +{(need - budget) / 1024:.0f} KB" for what, need, budget in
+            (("SRAM", r["peak_sram_bytes"], r["sram_budget_bytes"]), ("flash", r["flash_bytes"], r["flash_budget_bytes"]))
+            if need and budget and need > budget]
+    return "NO (" + ", ".join(over) + ")" if over else "NO"
+
+
+def _check(r) -> str:
+    c = r["device_vs_host"]
+    if not c:
+        return ""
+    losses = ("bit-exact" if c["bit_exact"] else ("" if c["within_1e-5"] else "NO: ") + f"max rel {c['max_rel_diff']:.1e}")
+    losses += f" ({c['steps']} steps)"
+    return losses + ("" if c["trained_values_differing"] == 0 else f", {c['trained_values_differing']} values differ")
+
+
 def markdown(rows, target) -> str:
     if target == "host":
-        lines = ["| model | scheme | fits | ms / step | ms / inference | arena + trained params (KB) | paper peak (KB) | paper ms (M7) |",
-                 "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+        lines = ["| model | scheme | ms / step | ms / inference | arena + trained params (KB) | paper peak (KB) | paper ms (M7) |",
+                 "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
         for r in rows:
-            lines.append(f"| {r['model']} | {r['scheme']}{' (' + r['scheme_resolved'] + ')' if r['scheme_resolved'] and r['scheme_resolved'] != r['scheme'] else ''} | "
-                         f"{'yes' if r['fits'] else 'NO'} | {_f(r['ms_per_step'], '{:.1f}')} | {_f(r['ms_per_inference'], '{:.1f}')} | "
-                         f"{_kb(r['peak_sram_bytes'])} | {_f(r['paper_peak_kb'])} | {_f(r['paper_latency_ms'])} |")
+            lines.append(f"| {r['model']} | {_scheme_name(r)} | {_f(r['ms_per_step'], '{:.1f}')} | "
+                         f"{_f(r['ms_per_inference'], '{:.1f}')} | {_kb(r['peak_sram_bytes'])} | "
+                         f"{_f(r['paper_peak_kb'])} | {_f(r['paper_latency_ms'])} |")
     else:
         lines = [f"| model | scheme | fits | peak SRAM (KB) | flash (KB) | M instr / step | M instr / inference | "
-                 f"est. ms ({LATENCY_NOTE}) | paper peak (KB) | paper M cycles / step | paper ms |",
-                 "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+                 f"est. ms / step | device == host | paper peak (KB) | paper M cycles / step | paper ms |",
+                 "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |"]
         for r in rows:
-            name = r["scheme"] + (f" ({r['scheme_resolved']})" if r["scheme_resolved"] and r["scheme_resolved"] != r["scheme"] else "")
-            lines.append(f"| {r['model']} | {name} | {'yes' if r['fits'] else 'NO'} | {_kb(r['peak_sram_bytes'])} | "
-                         f"{_kb(r['flash_bytes'])} | {_m(r['instructions_per_step'])} | {_m(r['instructions_per_inference'])} | "
-                         f"{_f(r['latency_ms_estimate'])} | {_f(r['paper_peak_kb'])} | {_m(r['paper_cycles'])} | "
-                         f"{_f(r['paper_latency_ms'])} |")
+            step_ms = r["inference_latency_ms_estimate"] if r["scheme"] == "inference" else r["latency_ms_estimate"]
+            lines.append(f"| {r['model']} | {_scheme_name(r)} | {_fits(r)} | {_kb(r['peak_sram_bytes'])} | "
+                         f"{_kb(r['flash_bytes'])} | {_m(r['instructions_per_step'])} | "
+                         f"{_m(r['instructions_per_inference'])} | {_f(step_ms)} | {_check(r)} | "
+                         f"{_f(r['paper_peak_kb'])} | {_m(r['paper_cycles'])} | {_f(r['paper_latency_ms'])} |")
     notes = []
     for r in rows:
         if r.get("inference_from"):
             notes.append(f"- {r['model']} inference: {r['inference_from']}")
         if r["overflow"]:
-            notes.append(f"- {r['model']} {r['scheme']} does not fit: {r['overflow']}")
+            why = r["overflow"].split(f"does not fit board {r['target']}: ", 1)[-1]
+            notes.append(f"- {r['model']} {r['scheme']} does not fit {r['target']}: {why}")
         if r["error"]:
             notes.append(f"- {r['model']} {r['scheme']} error: {r['error'].splitlines()[0]}")
     return "\n".join(lines + ([""] + notes if notes else []))
 
 
 def plot(rows, target, path: Path):
+    """Peak SRAM and the training step per model and scheme, with the paper's figures dashed."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     models = [m for m in BACKBONES if any(r["model"] == m for r in rows)]
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
     schemes = [s for s in ("inference", *SCHEMES) if any(r["scheme"] == s for r in rows)]
+    schemes += [s for s in dict.fromkeys(r["scheme"] for r in rows) if s not in schemes]
     width = 0.8 / max(len(schemes), 1)
     for j, scheme in enumerate(schemes):
-        xs, ys, ts = [], [], []
+        xs, ys, ts, over = [], [], [], []
         for i, m in enumerate(models):
             r = next((r for r in rows if r["model"] == m and r["scheme"] == scheme), None)
             if r is None:
@@ -286,9 +396,15 @@ def plot(rows, target, path: Path):
             xs.append(i + (j - (len(schemes) - 1) / 2) * width)
             ys.append((r["peak_sram_bytes"] or 0) / 1024)
             ts.append((r["ms_per_step"] if target == "host" else (r["instructions_per_step"] or 0) / 1e6) or 0)
-        axes[0].bar(xs, ys, width, label=scheme)
+            over.append(not r["fits"])
+        bars = axes[0].bar(xs, ys, width, label=scheme, color=f"C{j}")
+        for bar, o in zip(bars, over):
+            bar.set_hatch("//" if o else "")
         if scheme != "inference":
-            axes[1].bar(xs, ts, width, label=scheme)
+            axes[1].bar(xs, ts, width, label=scheme, color=f"C{j}")
+    budget = next((r["sram_budget_bytes"] for r in rows if r["sram_budget_bytes"]), None)
+    if budget:
+        axes[0].axhline(budget / 1024, color="r", lw=1, label=f"SRAM budget {budget // 1024} KB")
     for i, m in enumerate(models):
         axes[0].hlines(PAPER[m]["peak_kb"], i - 0.45, i + 0.45, colors="k", linestyles="--",
                        label="paper peak (sparse + reorder)" if i == 0 else None)
@@ -297,71 +413,127 @@ def plot(rows, target, path: Path):
                            label="paper M cycles / step (216 MHz M7)" if i == 0 else None)
     for ax in axes:
         ax.set_xticks(range(len(models)), models)
-        ax.legend(fontsize=7)
+        ax.set_yscale("log")
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3)
     axes[0].set_ylabel("peak SRAM (KB)" if target != "host" else "arena + trained params (KB)")
-    axes[0].set_title(f"peak SRAM, {target} (0 = does not fit)")
+    axes[0].set_title(f"peak SRAM, {target} (hatched: does not fit; measured with budgets lifted)")
     axes[1].set_ylabel("ms / training step (host)" if target == "host" else "M instructions / training step")
     axes[1].set_title("training step: ours (instructions) vs the paper (cycles)" if target != "host"
                       else "training step on this host")
-    if target != "host":
-        axes[1].set_yscale("log")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
+def check_out(out: Path):
+    """Refuse to replace output files in `out` that a previous benchmarks.run did not write."""
+    clash = [f for f in OUTPUT_FILES if (out / f).exists()]
+    if not clash:
+        return
+    try:
+        previous = json.loads((out / "summary.json").read_text())
+        ours = isinstance(previous, dict) and {"target", "rows", "paper"} <= set(previous)
+    except (OSError, ValueError):
+        ours = False
+    if not ours:
+        raise TinyTrainError(f"benchmarks.run: {out} already holds {', '.join(clash)}, not written by a previous "
+                             f"benchmarks.run; choose another --out or move those files")
+
+
+def source_version() -> dict:
+    """The commit measured, and how many tracked files of the library differ from it."""
+    root = Path(__file__).resolve().parent.parent
+    git = lambda *a: subprocess.run(["git", *a], cwd=root, capture_output=True, text=True).stdout.strip()
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", "codegen", "passes", "tvm_tinytrain").splitlines()
+    return {"commit": git("rev-parse", "HEAD") or None, "uncommitted_changes": len(changed)}
+
+
 def main(argv=None):
+    from tqdm import tqdm
+
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
     parser.add_argument("--target", required=True, choices=TARGETS)
     parser.add_argument("--out", default=None, help="output folder (default out/benchmarks/<target>)")
-    parser.add_argument("--quick", action="store_true", help="paper-100kb only; peers for MCUNet only")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"paper-100kb only, {QUICK_CHECK_STEPS} check steps, peers for MCUNet only")
     parser.add_argument("--models", nargs="+", default=None, choices=BACKBONES)
     parser.add_argument("--schemes", nargs="+", default=None, help=f"from {', '.join(SCHEMES)} (or any scheme spec)")
+    parser.add_argument("--check-steps", type=int, default=None,
+                        help=f"training steps on CIFAR-10 images compared with the host build "
+                             f"(default {CHECK_STEPS}, --quick {QUICK_CHECK_STEPS})")
     parser.add_argument("--no-peers", action="store_true", help="skip benchmarks.peers (PyTorch, TVM relax.training)")
     args = parser.parse_args(argv)
     t0 = time.time()
     out = Path(args.out or f"out/benchmarks/{args.target}")
-    out.mkdir(parents=True, exist_ok=True)
+    check_out(out)
     models = args.models or list(BACKBONES)
     schemes = args.schemes or list(QUICK_SCHEMES if args.quick else SCHEMES)
+    n_check = args.check_steps if args.check_steps is not None else (QUICK_CHECK_STEPS if args.quick else CHECK_STEPS)
+    if n_check < 1:
+        raise TinyTrainError(f"benchmarks.run: --check-steps must be at least 1, got {n_check}")
+    version = source_version()
     image, label = sample_image()
+    checks = training_images(n_check) if args.target != "host" else []
+    peer_models = [] if args.no_peers else (["mcunet-5fps"] if args.quick else models)
+    from benchmarks import peers as peers_mod
 
+    bar = tqdm(total=len(models) * len(schemes) + len(peer_models) * (1 + len(peers_mod.PEERS)),
+               desc="benchmark", unit="job", file=sys.stderr)
     rows = []
     for model in models:
         mine = []
         for scheme in schemes:
+            bar.set_postfix_str(f"{model} {scheme}")
             t = time.time()
             row = (measure_host(model, scheme, image, label) if args.target == "host"
-                   else measure_board(model, scheme, args.target, image, label))
+                   else measure_board(model, scheme, args.target, image, label, checks))
             row["seconds"] = round(time.time() - t, 1)
-            print(f"  {model} {scheme}: fits={row['fits']} ({row['seconds']} s)", file=sys.stderr)
+            bar.write(f"  {model} {scheme}: fits={row['fits']} ({row['seconds']} s)"
+                      + (f" error: {row['error'].splitlines()[0]}" if row["error"] else ""))
+            bar.update()
             mine.append(row)
         inf = inference_row(mine, model, args.target)
         rows += ([inf] if inf else []) + mine
 
-    peers = None
-    if not args.no_peers:
-        from benchmarks import peers as peers_mod
+    def step(text):
+        if step.started:
+            bar.update()
+        step.started = True
+        bar.set_postfix_str(text)
 
-        peer_models = ["mcunet-5fps"] if args.quick else models
-        peers = peers_mod.run_peers(peer_models, ["paper-100kb"])
+    step.started = False
+    peers = peers_mod.run_peers(peer_models, ["paper-100kb"], progress=step) if peer_models else None
+    if peers:
+        bar.update()
+    bar.close()
 
-    table = markdown(rows, args.target)
-    header = (f"target {args.target}; one CIFAR-10 test image (label {label}) resized to 128x128; "
-              + ("instructions counted by QEMU; latency " + LATENCY_NOTE + " (the paper's clock)"
-                 if args.target != "host" else "the same C built with gcc -O2 for this host, wall time"))
-    text = header + "\n\n" + table
+    note = latency_note(args.target)
+    header = (f"target {args.target}; measured at commit {(version['commit'] or 'unknown')[:12]}"
+              + (f" with {version['uncommitted_changes']} uncommitted files" if version["uncommitted_changes"] else "")
+              + f"; predict on one CIFAR-10 test image (label {label}), "
+              + (f"{n_check} training steps on CIFAR-10 training images, all resized to 128x128; instructions counted "
+                 f"by QEMU (mean per step); est. ms: {note}; device == host: the loss sequence of those steps "
+                 f"on QEMU vs the host build of the same C"
+                 if args.target != "host" else "the same C built with gcc -O2 for this host, wall time")
+              + f".\n{PAPER_LINE}.")
+    text = header + "\n\n" + markdown(rows, args.target)
     if peers is not None:
         text += "\n\n## Peers on this host\n\n" + peers_mod.markdown(peers)
     seconds = time.time() - t0
     text += f"\n\nrun time {seconds:.0f} s\n"
     print(text)
-    summary = {"target": args.target, "latency_note": LATENCY_NOTE if args.target != "host" else None,
-               "image_label": label, "paper": PAPER, "rows": rows, "peers": peers, "seconds": round(seconds, 1)}
+    out.mkdir(parents=True, exist_ok=True)
+    summary = {"target": args.target, "latency_note": note, "clock_hz": CLOCK_HZ.get(args.target, (None,))[0],
+               **version, "image_label": label, "check_steps": n_check if args.target != "host" else None,
+               "paper": PAPER, "rows": rows, "peers": peers, "seconds": round(seconds, 1)}
     (out / "summary.json").write_text(json.dumps(summary, indent=1, default=float))
     (out / "results.md").write_text(text)
     plot(rows, args.target, out / "benchmark.png")
-    print(f"wrote {out}/summary.json, results.md, benchmark.png")
+    written = ["summary.json", "results.md", "benchmark.png"]
+    if peers:
+        peers_mod.plot(peers, out / "peers.png")
+        written.append("peers.png")
+    print(f"wrote {', '.join(str(out / f) for f in written)}")
     return summary
 
 
