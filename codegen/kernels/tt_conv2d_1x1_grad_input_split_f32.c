@@ -2,14 +2,61 @@
  * Input gradient of a pointwise conv with a split weight (w_lead (out.c, k), w_rest
  * (out.c, in.c - k), see tt_conv2d_1x1_split_s8):
  *   dx[c, iy, ix] = sum_o d[o, oy, ox] * w_scale[o] * w[o, c]   at iy = oy*s - pad_top, ix = ox*s - pad_left
- * and 0 at input positions no output reads. Float32, each product d * (w_scale[o] * w[o, c]) and
- * each sum over o in order, as tt_conv2d_grad_input_f32: the same floats as that kernel on the
- * concatenated weight (stride 1 without padding through its tt_pointwise_grad_input_f32).
+ * and 0 at input positions no output reads. Float32: each term (d[o] * w_scale[o]) * w[o, c], summed
+ * over o in order (the rounding the training tests against TVM were tuned with; the unsplit
+ * tt_conv2d_grad_input_f32 rounds d * (w_scale * w) instead, so the two agree to float precision).
+ * Stride 1 without padding is a matrix product: two channels by eight positions at a time, each
+ * scaled d value made once per two terms.
  * TT_ERR_ARG: NULL pointers, k outside [1, in.c), groups != 1, or out not the conv's output size.
  */
 #include <string.h>
 
-#include "tt_float_util.h"
+#include "tt_kernels.h"
+
+/* dx[c][p] = sum over o (in order) of (d[o][p] * w_scale[o]) * w[o * w_stride + c], c < channels, p < hw */
+static void split_part(const float *d, int32_t out_c, int32_t hw, const int8_t *w, int32_t w_stride,
+                       const float *w_scale, int32_t channels, float *dx)
+{
+    int32_t c = 0;
+    for (; c + 2 <= channels; c += 2) {
+        float *dx0 = dx + c * hw, *dx1 = dx0 + hw;
+        int32_t p = 0;
+        for (; p + 8 <= hw; p += 8) {
+            float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f, a4 = 0.0f, a5 = 0.0f, a6 = 0.0f, a7 = 0.0f;
+            float b0 = 0.0f, b1 = 0.0f, b2 = 0.0f, b3 = 0.0f, b4 = 0.0f, b5 = 0.0f, b6 = 0.0f, b7 = 0.0f;
+            const float *dp = d + p;
+            const int8_t *wo = w + c;
+            for (int32_t o = 0; o < out_c; ++o, dp += hw, wo += w_stride) {
+                const float sc = w_scale[o], wa = (float)wo[0], wb = (float)wo[1];
+                const float g0 = dp[0] * sc, g1 = dp[1] * sc, g2 = dp[2] * sc, g3 = dp[3] * sc, g4 = dp[4] * sc,
+                            g5 = dp[5] * sc, g6 = dp[6] * sc, g7 = dp[7] * sc;
+                a0 += g0 * wa, a1 += g1 * wa, a2 += g2 * wa, a3 += g3 * wa;
+                a4 += g4 * wa, a5 += g5 * wa, a6 += g6 * wa, a7 += g7 * wa;
+                b0 += g0 * wb, b1 += g1 * wb, b2 += g2 * wb, b3 += g3 * wb;
+                b4 += g4 * wb, b5 += g5 * wb, b6 += g6 * wb, b7 += g7 * wb;
+            }
+            dx0[p] = a0, dx0[p + 1] = a1, dx0[p + 2] = a2, dx0[p + 3] = a3;
+            dx0[p + 4] = a4, dx0[p + 5] = a5, dx0[p + 6] = a6, dx0[p + 7] = a7;
+            dx1[p] = b0, dx1[p + 1] = b1, dx1[p + 2] = b2, dx1[p + 3] = b3;
+            dx1[p + 4] = b4, dx1[p + 5] = b5, dx1[p + 6] = b6, dx1[p + 7] = b7;
+        }
+        for (; p < hw; ++p) {
+            float a = 0.0f, b = 0.0f;
+            for (int32_t o = 0; o < out_c; ++o) {
+                const float g = d[o * hw + p] * w_scale[o];
+                a += g * (float)w[o * w_stride + c];
+                b += g * (float)w[o * w_stride + c + 1];
+            }
+            dx0[p] = a, dx1[p] = b;
+        }
+    }
+    for (; c < channels; ++c) /* an odd last channel */
+        for (int32_t p = 0; p < hw; ++p) {
+            float a = 0.0f;
+            for (int32_t o = 0; o < out_c; ++o) a += (d[o * hw + p] * w_scale[o]) * (float)w[o * w_stride + c];
+            dx[c * hw + p] = a;
+        }
+}
 
 int tt_conv2d_1x1_grad_input_split_f32(const float *d, tt_dims out, const int8_t *w_lead, const int8_t *w_rest,
                                         int32_t k, const float *w_scale, const tt_conv_params *conv, float *dx,
@@ -21,8 +68,8 @@ int tt_conv2d_1x1_grad_input_split_f32(const float *d, tt_dims out, const int8_t
         return TT_ERR_ARG;
     const int32_t s = conv->stride, plane = in.h * in.w, rest = in.c - k;
     if (s == 1 && in.h == out.h && in.w == out.w) { /* no padding: a matrix product per weight part */
-        tt_pointwise_grad_input_f32(d, out.c, plane, w_lead, k, w_scale, k, dx);
-        tt_pointwise_grad_input_f32(d, out.c, plane, w_rest, rest, w_scale, rest, dx + k * plane);
+        split_part(d, out.c, plane, w_lead, k, w_scale, k, dx);
+        split_part(d, out.c, plane, w_rest, rest, w_scale, rest, dx + k * plane);
         return TT_OK;
     }
     memset(dx, 0, sizeof(float) * (size_t)(in.c * plane));
@@ -36,12 +83,12 @@ int tt_conv2d_1x1_grad_input_split_f32(const float *d, tt_dims out, const int8_t
                 const int32_t ix = ox * s - conv->pad_left;
                 if (ix < 0 || ix >= in.w)
                     continue;
-                const float g = d[(o * out.h + oy) * out.w + ox];
+                const float g = d[(o * out.h + oy) * out.w + ox] * w_scale[o];
                 float *dxp = dx + iy * in.w + ix;
                 for (int32_t c = 0; c < k; c++)
-                    dxp[c * plane] += g * (w_scale[o] * (float)lead_o[c]);
+                    dxp[c * plane] += g * (float)lead_o[c];
                 for (int32_t c = 0; c < rest; c++)
-                    dxp[(k + c) * plane] += g * (w_scale[o] * (float)rest_o[c]);
+                    dxp[(k + c) * plane] += g * (float)rest_o[c];
             }
         }
     }

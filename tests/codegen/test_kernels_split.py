@@ -1,8 +1,10 @@
-"""The split-weight kernels equal their one-tensor counterparts on random pointwise convs, bit for bit
-(the float input gradient too: the same products summed in the same order)."""
+"""The split-weight kernels equal their one-tensor counterparts on random pointwise convs (the int8
+forward bit for bit, the float input gradient to float precision: its terms round (d * w_scale) * w),
+and the input gradient's matrix-product path is bit for bit its own formula."""
 import ctypes
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -57,7 +59,26 @@ def test_split_pointwise_equals_unsplit(c, o, h, w, stride, pad, data):
                                         ptr(dx_ref), din) == 0
     assert LIB.tt_conv2d_1x1_grad_input_split_f32(ptr(d), dout, ptr(lead), ptr(rest), k, ptr(w_scale),
                                                   ctypes.byref(conv), ptr(dx), din) == 0
-    np.testing.assert_array_equal(dx, dx_ref)  # the same products and sums in the same order
+    np.testing.assert_allclose(dx, dx_ref, rtol=1e-5, atol=1e-5 * max(np.abs(dx_ref).max(), 1e-6))
+
+
+@pytest.mark.parametrize("c,k,o,h,w", [(2, 1, 1, 1, 1), (9, 4, 7, 4, 4), (30, 11, 70, 3, 3), (16, 5, 3, 8, 8)])
+def test_split_grad_input_bit_exact_term_order(c, k, o, h, w):
+    """Stride 1 without padding (the matrix-product path): each dx value is the sum over output channels,
+    in order from 0, of the float32 terms (d * w_scale) * w, equal to the same float32 operations in numpy."""
+    rng = np.random.default_rng(c * 100 + o)
+    weight = rng.integers(-127, 128, (o, c)).astype(np.int8)
+    lead, rest = np.ascontiguousarray(weight[:, :k]), np.ascontiguousarray(weight[:, k:])
+    d = rng.standard_normal((o, h, w)).astype(np.float32)
+    w_scale = rng.uniform(1e-3, 1e-1, o).astype(np.float32)
+    dx = np.full((c, h, w), np.nan, np.float32)
+    assert LIB.tt_conv2d_1x1_grad_input_split_f32(ptr(d), Dims(o, h, w), ptr(lead), ptr(rest), k, ptr(w_scale),
+                                                  ctypes.byref(Conv(1, 0, 0, 0, 0, 1)), ptr(dx), Dims(c, h, w)) == 0
+    acc = np.zeros((c, h * w), np.float32)
+    for i in range(o):
+        g = d[i].reshape(1, h * w) * w_scale[i]
+        acc = acc + g * weight[i].astype(np.float32)[:, None]
+    np.testing.assert_array_equal(dx.reshape(c, h * w), acc)
 
 
 def test_split_rejects_a_slice_that_is_not_a_split():
