@@ -20,12 +20,19 @@ import numpy as np
 
 from tvm_tinytrain._tvm import Constant
 from tvm_tinytrain.errors import UnsupportedOpError
+from tvm_tinytrain.passes.fuse_conv_dw_pw_rows import fuse_conv_dw_pw_rows
+from tvm_tinytrain.passes.fuse_expand_depthwise import fuse_expand_depthwise
+from tvm_tinytrain.passes.inplace_depthwise import inplace_depthwise
 from tvm_tinytrain.passes.memory_analysis import IN_PLACE_OPS, analyze
 from tvm_tinytrain.passes.training_graph import main_attr, op_bindings, result_fields
 from tvm_tinytrain.quantization.lower import to_relax
 
+from . import templates_memory
 from .planner import ArenaPlanner
-from .templates import CALLS, Split, c_float
+from .templates import CALLS as KERNEL_CALLS
+from .templates import Split, c_float
+
+CALLS = {**KERNEL_CALLS, **templates_memory.CALLS}
 
 C_TYPES = {"int8": "int8_t", "int16": "int16_t", "int32": "int32_t", "int64": "int64_t", "uint32": "uint32_t",
            "float32": "float", "bool": "uint8_t", "uint8": "uint8_t"}
@@ -37,10 +44,14 @@ class Project:
     memory: dict
 
 
-def _predict_module(graph, fp32_classifier: bool):
+def _predict_module(graph, fp32_classifier: bool, trainable: dict):
     """The forward of tt_predict: int8 logits, or with an fp32 classifier the float logits of the
-    trained float head (the same linear_f32 op and parameters as the training step)."""
+    trained float head (the same linear_f32 op and parameters as the training step).  The forward
+    memory passes run on it as in the training step, and leave the same (`trainable`) layers alone:
+    their weights may be split between SRAM and flash."""
     mod, params = to_relax(graph, params_as_inputs=True)
+    mod["main"] = mod["main"].with_attr("tt.trainable", trainable)
+    mod = inplace_depthwise(fuse_expand_depthwise(fuse_conv_dw_pw_rows(mod)))
     if not fp32_classifier:
         return mod
     from tvm_tinytrain.passes.add_loss import add_loss
@@ -81,7 +92,8 @@ class _Emitter:
         self.program = program
         self.graph = program.graph
         self.train_mod = program.mod
-        self.predict_mod = _predict_module(self.graph, program.scheme.fp32_classifier)
+        self.predict_mod = _predict_module(self.graph, program.scheme.fp32_classifier,
+                                           main_attr(program.mod, "tt.trainable", {}))
         self.consts: dict[bytes, str] = {}
         self.const_defs: list[str] = []
         self.params = program.params
@@ -110,9 +122,12 @@ class _Emitter:
         sample = mod["main"].params[0]
         x_buffer = f"((int8_t *)(tt_arena + {planner.offset_of(report.record_of[sample].name)}))"
         exprs = {sample: x_buffer}
-        lines = [f"    memcpy({x_buffer}, input, TT_INPUT_BYTES);  /* the sample lives in the arena */"]
+        lines = [f"    if (input != {x_buffer})  /* the sample lives in the arena (tt_input_buffer) */",
+                 f"        memmove({x_buffer}, input, TT_INPUT_BYTES);"]
         for b in op_bindings(mod):
             args = [self._arg(arg, exprs, params) for arg in b.args]
+            if b.var in report.scratch_of:  # a kernel's working buffer, last
+                args.append(f"(tt_arena + {planner.offset_of(report.scratch_of[b.var].name)})")
             if b.op in IN_PLACE_OPS:
                 out = args[0]  # the update writes the parameter it reads
             else:
@@ -148,13 +163,14 @@ class _Emitter:
         predict_lines, predict_exprs = self._function_body(self.predict_mod, predict_plan, predict_report)
         arena = max(train_plan.arena_bytes, predict_plan.arena_bytes)
         loss_expr = train_exprs[result_fields(self.train_mod)[0]]
+        input_expr = train_exprs[self.train_mod["main"].params[0]]
         logits_var = result_fields(self.predict_mod)[0]
         logits_expr = predict_exprs[logits_var]
         fp32_head = self.program.scheme.fp32_classifier
         n_classes = self.graph.num_classes
         param_defs, table = self._param_defs()
         model_c = _MODEL_C.format(
-            consts="\n".join(self.const_defs), params="\n".join(param_defs), arena=arena,
+            consts="\n".join(self.const_defs), params="\n".join(param_defs), arena=arena, input=input_expr,
             input_bytes=int(np.prod(self.graph.input_shape)), train="\n".join(train_lines), loss=loss_expr,
             predict="\n".join(predict_lines), logits=logits_expr, n_classes=n_classes,
             table=",\n".join(table), n_params=len(table), lr_weight=c_float(self.program.scheme.lr_weight),
@@ -341,6 +357,11 @@ typedef struct {{
     uint32_t bytes;
 }} tt_param;
 
+/* Where to receive the next sample: its slot in the arena, so on a board it needs no buffer of its own
+ * (it is dead, and its bytes reused, once the first layers have read it).  tt_train_step and tt_predict
+ * take any pointer; given this one tt_train_step copies nothing (tt_predict moves it if its own plan put
+ * the sample elsewhere). */
+int8_t *tt_input_buffer(void);
 /* One SGD step on one sample (int8 (3, H, W) input, class label); returns the loss. */
 float tt_train_step(const int8_t *input, int32_t label);
 /* {logits_doc} */
@@ -388,6 +409,11 @@ void tt_set_learning_rates(float lr_weight, float lr_bias)
 int32_t tt_error(void)
 {{
     return tt_error_line;
+}}
+
+int8_t *tt_input_buffer(void)
+{{
+    return {input};
 }}
 
 const tt_param *tt_params(int32_t *count)

@@ -90,3 +90,18 @@ def main_attr(mod, key: str, default=None):
     from tvm_tinytrain.ops import _py
 
     return _py(attrs[key])
+
+
+def result_expr(mod, vmap: dict):
+    """main's result rebuilt from `vmap` (old var -> new expr): a tuple of its fields, or the one var."""
+    results = [vmap.get(v, v) for v in result_fields(mod)]
+    return relax.Tuple(results) if len(results) > 1 or _returns_tuple(mod) else results[0]
+
+
+def _returns_tuple(mod) -> bool:
+    func = mod["main"]
+    binds = {b.var: b.value for block in func.body.blocks for b in block.bindings}
+    result = func.body.body
+    while isinstance(binds.get(result), relax.Var):
+        result = binds[result]
+    return isinstance(binds.get(result, result), relax.Tuple)

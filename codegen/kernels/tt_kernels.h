@@ -65,6 +65,21 @@ int tt_depthwise_conv2d_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t
 int tt_conv2d_general_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh, int32_t kw,
                          const int32_t *bias, const int32_t *mult, const int32_t *shift,
                          const tt_conv_params *conv, const tt_quant_params *q, int8_t *y, tt_dims out);
+/* One int8 conv layer for the fused kernels: weights (out.c, in.c / groups, kh, kw), per-channel bias and
+ * requantize, conv and quantization parameters. */
+typedef struct {
+    const int8_t *w;
+    int32_t kh, kw;
+    const int32_t *bias, *mult, *shift;
+    tt_conv_params conv;
+    tt_quant_params q;
+} tt_conv_layer;
+/* y = c(b(a(x))) for a conv a (groups 1) -> mid, a depthwise b and a 1x1 c, one output row at a time:
+ * the same result as the three calls, with scratch of get_buffer_size bytes instead of two tensors. */
+int32_t tt_conv_dw_pw_rows_s8_get_buffer_size(tt_dims in, const tt_conv_layer *a, tt_dims mid,
+                                              const tt_conv_layer *b, tt_dims out);
+int tt_conv_dw_pw_rows_s8(const int8_t *x, tt_dims in, const tt_conv_layer *a, tt_dims mid,
+                          const tt_conv_layer *b, const tt_conv_layer *c, int8_t *y, tt_dims out, int8_t *scratch);
 /* y (out_features) = requant(w (out_features, in_features) . (x - x_zero) + bias) */
 int tt_linear_s8(const int8_t *x, int32_t in_features, const int8_t *w, const int32_t *bias,
                  const int32_t *mult, const int32_t *shift, int32_t out_features, const tt_quant_params *q,
@@ -138,6 +153,10 @@ int tt_linear_f32_grad_weight(const int8_t *x, int32_t in_features, float x_scal
  * pass depthwise = 1, cols = 1, k = channels updated). g is the contiguous slice. */
 int tt_sgd_s8(int8_t *w, const float *g, int32_t rows, int32_t cols, int32_t inner, int32_t k,
               int32_t depthwise, float lr, uint32_t step, int32_t conv_index);
+/* tt_sgd_s8 on rows [row0, row0 + n) of the slice only (g: those rows, n x run); row r is the run weights
+ * at w + r * row_stride.  Row blocks in any order give tt_sgd_s8's result (fused gradient + update). */
+int tt_sgd_s8_rows(int8_t *w, const float *g, int32_t row0, int32_t n, int32_t row_stride, int32_t run,
+                   float lr, uint32_t step, int32_t conv_index);
 /* b = clamp(b - round_half_even(lr * g), -limit, limit) */
 int tt_sgd_s32(int32_t *b, const float *g, int32_t n, float lr, int32_t limit);
 int tt_sgd_f32(float *p, const float *g, int32_t n, float lr);

@@ -14,7 +14,7 @@ from tvm_tinytrain.data.images import to_float_input
 from tvm_tinytrain.frontend.to_graph import to_graph
 from tvm_tinytrain.frontend.torch import from_torch
 from tvm_tinytrain.models.tiny_resnet import build
-from tvm_tinytrain.passes.memory_analysis import analyze, format_report
+from tvm_tinytrain.passes.memory_analysis import analyze, format_report, scratch_bytes
 from tvm_tinytrain.passes.pipeline import build_training
 from tvm_tinytrain.passes.training_graph import op_bindings, result_fields
 from tvm_tinytrain.quantization.ptq import quantize
@@ -41,8 +41,9 @@ def _bytes(ty) -> int:
 def _simulate(mod) -> list[int]:
     """Live bytes at each op: buffers allocated at their producer (the sample before op 0),
     freed after the last use of the value that owns them (what main returns is used by the
-    end of the step); sgd ops allocate nothing; an element-wise op whose first input dies at
-    it takes that input's buffer if the sizes match."""
+    end of the step); updates allocate nothing; an element-wise op whose first input dies at
+    it takes that input's buffer if the sizes match, an in-place depthwise op if not larger;
+    an op's scratch is live at that op only."""
     bindings = op_bindings(mod)
     last = {}
     for i, b in enumerate(bindings):
@@ -58,16 +59,18 @@ def _simulate(mod) -> list[int]:
     live = []
     for i, b in enumerate(bindings):
         born[b.var] = i
-        if b.op not in ("sgd_s8", "sgd_s32", "sgd_f32"):
+        if b.op not in ("sgd_s8", "sgd_s32", "sgd_f32", "grad_update"):
             size = _bytes(b.var.ty)
             first = b.args[0]
-            if (b.op in ("scale_channels", "mask_grad", "grad_add") and first in buffer_of
-                    and last.get(first) == i and buffers[buffer_of[first]] == size):
+            in_place = b.op in ("depthwise_inplace_s8", "depthwise_grad_input_inplace")
+            if (b.op in ("scale_channels", "mask_grad", "grad_add") or in_place) and first in buffer_of \
+                    and last.get(first) == i and (buffers[buffer_of[first]] == size
+                                                  or in_place and size <= buffers[buffer_of[first]]):
                 owner_of[buffer_of[first]] = b.var
                 buffer_of[b.var] = buffer_of[first]
             else:
                 buffers[i + 1], owner_of[i + 1], buffer_of[b.var] = size, b.var, i + 1
-        live.append(sum(buffers.values()))
+        live.append(sum(buffers.values()) + scratch_bytes(b))
         for buf in [k for k, v in owner_of.items() if last.get(v, born[v]) == i]:
             del buffers[buf], owner_of[buf]
     return live
@@ -151,8 +154,9 @@ def test_masks_are_bits_and_updates_allocate_nothing(tiny):
         assert str(by_name[t.name].var.ty.dtype) == "bool"
         assert t.bytes == -(-n // 8)
     assert not [t for t in report.tensors if t.op.startswith("sgd_")]
-    sgd_ops = [i for i, (op, _) in enumerate(report.ops) if op.startswith("sgd_")]
-    assert len(sgd_ops) == len(program.updated)
+    assert not [t for t in report.tensors if t.op == "grad_update" and not t.name.endswith("_scratch")]
+    updates = [i for i, (op, _) in enumerate(report.ops) if op.startswith("sgd_") or op == "grad_update"]
+    assert len(updates) == len(program.updated)
 
 
 def test_updated_param_bytes(tiny):

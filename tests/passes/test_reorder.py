@@ -20,7 +20,7 @@ from tvm_tinytrain.quantization.ptq import quantize, quantize_input
 from tvm_tinytrain.schemes import resolve_scheme
 
 SCHEMES = ["bias-only", "last-2", "paper-100kb", "full"]
-SGD = ("sgd_s8", "sgd_s32", "sgd_f32")
+SGD = ("sgd_s8", "sgd_s32", "sgd_f32", "grad_update")
 
 
 @pytest.fixture(scope="module")

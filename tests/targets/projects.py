@@ -10,6 +10,7 @@ TOY_H = """#include <stdint.h>
 #define TT_NUM_CLASSES 2
 #define TT_LOGITS_TYPE int8_t
 typedef struct { const char *name; void *data; uint32_t bytes; } tt_param;
+int8_t *tt_input_buffer(void);
 float tt_train_step(const int8_t *input, int32_t label);
 void tt_predict(const int8_t *input, int8_t *logits);
 void tt_set_learning_rates(float lr_weight, float lr_bias);
@@ -18,6 +19,8 @@ const tt_param *tt_params(int32_t *count);
 """
 TOY_C = """#include "model.h"
 static int32_t bias[2];
+static int8_t sample[48];
+int8_t *tt_input_buffer(void) { return sample; }
 static const tt_param table[] = {{"fc.bias", bias, sizeof bias}};
 __attribute__((noinline)) static int32_t deep(int32_t n)  /* ~80 bytes of stack per level */
 {

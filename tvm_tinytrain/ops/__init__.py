@@ -85,4 +85,4 @@ def _unique(bb, base: str) -> str:
 
 
 # Register the op families.
-from . import forward, loss, backward, update  # noqa: E402,F401
+from . import forward, loss, backward, update, fused  # noqa: E402,F401

@@ -51,10 +51,9 @@ static void send_params(void)
         send(params[i].data, (int32_t)params[i].bytes);
 }
 
-static int8_t input[TT_INPUT_BYTES] __attribute__((aligned(8)));
-
 int main(void)
 {
+    int8_t *input = tt_input_buffer(); /* a slot of the model's arena: the sample needs no SRAM of its own */
     TT_LOGITS_TYPE logits[TT_NUM_CLASSES];
     int32_t header[2], status, stack, got;
     float rates[2], loss;

@@ -1,0 +1,29 @@
+/* tt_sgd_s8 for a block of rows only: rows [row0, row0 + n) of the updated slice, whose gradient
+ * g (n, run) is all a fused gradient + update keeps (passes/fuse_grad_update.py).  Row r of the slice
+ * is the `run` contiguous weights at w + r * row_stride, and its element j has slice index
+ * i = r * run + j, the index tt_sgd_s8 gives it, so updating a weight a block of rows at a time gives
+ * exactly tt_sgd_s8's result:
+ *   t = lr * g;  v = (float)w - t;  w = clamp(floor(v + u_i), -127, 127);  a NaN leaves w unchanged.
+ * Pointwise / dense slice w[:, :k]: row_stride = cols * inner, run = k * inner; depthwise w[:k]:
+ * row_stride = run = inner. */
+#include <math.h>
+
+#include "tt_kernels.h"
+
+int tt_sgd_s8_rows(int8_t *w, const float *g, int32_t row0, int32_t n, int32_t row_stride, int32_t run,
+                   float lr, uint32_t step, int32_t conv_index)
+{
+    if (!w || !g || row0 < 0 || n < 1 || run < 1 || row_stride < run) return TT_ERR_ARG;
+    for (int32_t r = row0; r < row0 + n; ++r, g += run) {
+        int8_t *wr = w + r * row_stride;
+        const uint32_t i0 = (uint32_t)r * (uint32_t)run;
+        for (int32_t j = 0; j < run; ++j) {
+            const float t = lr * g[j];
+            const float v = (float)wr[j] - t;
+            const float f = floorf(v + tt_stochastic_uniform(i0 + (uint32_t)j, step, conv_index));
+            if (f != f) continue;
+            wr[j] = (int8_t)(f < -127.0f ? -127 : f > 127.0f ? 127 : (int32_t)f);
+        }
+    }
+    return TT_OK;
+}

@@ -1,0 +1,147 @@
+"""C of the memory passes' ops (passes/fuse_grad_update.py, fuse_conv_dw_pw_rows.py,
+fuse_expand_depthwise.py, inplace_depthwise.py): readable loops over channels or row blocks
+calling the existing kernels with offset pointers, or the row kernel tt_conv_dw_pw_rows_s8.
+The last of `args` is the op's scratch, `(tt_arena + offset)`, sized by
+`memory_analysis.scratch_bytes`."""
+from __future__ import annotations
+
+import numpy as np
+
+from tvm_tinytrain.passes.memory_analysis import UPDATE_ROWS, update_rows
+
+from .templates import Split, _conv_params, _f, _quant, _shape
+
+
+def _conv_params_n(a, groups: str) -> str:
+    """Conv parameters whose group count is a C expression (a block of depthwise channels)."""
+    top, left, bottom, right = a["padding"]
+    return f"tt_conv_params p = {{{a['stride']}, {top}, {left}, {bottom}, {right}, {groups}}};"
+
+
+def _depthwise_row(w, size: int) -> str:
+    """Weights of depthwise channel c, in the trained lead or the frozen rest of a split weight."""
+    if isinstance(w, Split):
+        return f"(c < {w.k} ? {w.lead} + c * {size} : {w.rest} + (c - {w.k}) * {size})"
+    return f"{w} + c * {size}"
+
+
+def expand_depthwise_s8(b, args, out):
+    x, w1, b1, m1, s1, w2, b2, m2, s2, scratch = args
+    e, d = b.attrs["expand"], b.attrs["depthwise"]
+    (_, cin, h, w), (_, c, oh, ow) = _shape(b.args[0]), _shape(b.var)
+    kh, kw = _shape(b.args[5])[2:]
+    one = f"(tt_dims){{1, {h}, {w}}}"
+    expand = f"tt_conv2d_1x1_s8({x}, (tt_dims){{{cin}, {h}, {w}}}, {w1} + c * {cin}, "
+    return (f"for (int32_t c = 0; c < {c}; ++c) {{  /* expansion channel c -> scratch -> its depthwise -> output "
+            f"channel c */\n"
+            f"        {{ {_conv_params(e)} {_quant(e)}\n"
+            f"          TT_CALL({expand}{b1} + c, {m1} + c, {s1} + c, &p, &q, (int8_t *){scratch}, {one})); }}\n"
+            f"        {{ {_conv_params(d, groups=1)} {_quant(d)}\n"
+            f"          TT_CALL(tt_depthwise_conv2d_s8((int8_t *){scratch}, {one}, {w2} + c * {kh * kw}, {kh}, {kw}, "
+            f"{b2} + c, {m2} + c, {s2} + c, &p, &q, {out} + c * {oh * ow}, (tt_dims){{1, {oh}, {ow}}})); }}\n"
+            f"    }}")
+
+
+def _layer(a, w, bias, mult, shift, kernel) -> str:
+    """A tt_conv_layer initializer."""
+    top, left, bottom, right = a["padding"]
+    return (f"{{{w}, {kernel[0]}, {kernel[1]}, {bias}, {mult}, {shift}, {{{a['stride']}, {top}, {left}, {bottom}, "
+            f"{right}, {a['groups']}}}, {{{a['x_zero']}, {a['y_zero']}, {a['act_min']}, {a['act_max']}}}}}")
+
+
+def conv_dw_pw_rows_s8(b, args, out):
+    x, *weights, scratch = args
+    names = ("conv", "depthwise", "pointwise")
+    layers = [_layer(b.attrs[n], *weights[4 * i:4 * i + 4], _shape(b.args[1 + 4 * i])[2:])
+              for i, n in enumerate(names)]
+    (_, c_in, h, w), (_, c_out, oh, ow) = _shape(b.args[0]), _shape(b.var)
+    mid = _shape(b.args[5])[0]
+    conv = b.attrs["conv"]
+    kh, kw = _shape(b.args[1])[2:]
+    top, left, bottom, right = conv["padding"]
+    mid_h, mid_w = (h + top + bottom - kh) // conv["stride"] + 1, (w + left + right - kw) // conv["stride"] + 1
+    return (f"{{ static const tt_conv_layer a = {layers[0]};\n"
+            f"      static const tt_conv_layer b = {layers[1]};\n"
+            f"      static const tt_conv_layer c = {layers[2]};\n"
+            f"      TT_CALL(tt_conv_dw_pw_rows_s8({x}, (tt_dims){{{c_in}, {h}, {w}}}, &a, (tt_dims){{{mid}, {mid_h}, "
+            f"{mid_w}}}, &b, &c, {out}, (tt_dims){{{c_out}, {oh}, {ow}}}, (int8_t *){scratch})); }}")
+
+
+def depthwise_inplace_s8(b, args, out):
+    x, w, bias, mult, shift, scratch = args
+    a = b.attrs
+    (_, c, h, wd), (_, _, oh, ow) = _shape(b.args[0]), _shape(b.var)
+    kh, kw = _shape(b.args[1])[2:]
+    return (f"for (int32_t c = 0; c < {c}; ++c) {{  /* channel c -> scratch -> output channel c, over input "
+            f"channels <= c (read) */\n"
+            f"        {{ {_conv_params(a, groups=1)} {_quant(a)}\n"
+            f"          TT_CALL(tt_depthwise_conv2d_s8({x} + c * {h * wd}, (tt_dims){{1, {h}, {wd}}}, "
+            f"{_depthwise_row(w, kh * kw)}, {kh}, {kw}, {bias} + c, {mult} + c, {shift} + c, &p, &q, "
+            f"(int8_t *){scratch}, (tt_dims){{1, {oh}, {ow}}})); }}\n"
+            f"        memcpy({out} + c * {oh * ow}, {scratch}, {oh * ow});\n"
+            f"    }}")
+
+
+def depthwise_grad_input_inplace(b, args, out):
+    d, w, w_scale, scratch = args
+    a = b.attrs
+    (_, c, oh, ow), (_, _, h, wd) = _shape(b.args[0]), _shape(b.var)
+    kh, kw = _shape(b.args[1])[2:]
+    return (f"for (int32_t c = 0; c < {c}; ++c) {{  /* channel c -> scratch -> dx channel c (over d channel c, "
+            f"read, when d dies here) */\n"
+            f"        {{ {_conv_params(a, groups=1)}\n"
+            f"          TT_CALL(tt_conv2d_grad_input_f32({d} + c * {oh * ow}, (tt_dims){{1, {oh}, {ow}}}, "
+            f"{_depthwise_row(w, kh * kw)}, {kh}, {kw}, {w_scale} + c, &p, (float *){scratch}, "
+            f"(tt_dims){{1, {h}, {wd}}})); }}\n"
+            f"        memcpy({out} + c * {h * wd}, {scratch}, {h * wd * 4});\n"
+            f"    }}")
+
+
+def grad_update(b, args, out):
+    a, ga, ua = b.attrs, b.attrs["grad_attrs"], b.attrs["update_attrs"]
+    w, x, d, *rest, scratch = args
+    scale = rest.pop(0) if a["scaled"] else None
+    rows, per_row = update_rows(b)
+    block = min(rows, UPDATE_ROWS)
+    g = f"((float *){scratch})"
+    if a["grad"] == "conv2d_grad_weight":
+        _, k, h, wd = _shape(b.args[1])
+        _, _, oh, ow = _shape(b.args[2])
+        kh, kw = ga["kernel"]
+        if ga["depthwise"]:  # rows are channels: channel o of x and of d
+            grad = (f"{{ {_conv_params_n(ga, 'n')} TT_CALL(tt_conv2d_grad_weight_f32({x} + o * {h * wd}, "
+                    f"(tt_dims){{n, {h}, {wd}}}, ")
+        else:
+            grad = (f"{{ {_conv_params(ga, groups=1)} TT_CALL(tt_conv2d_grad_weight_f32({x}, "
+                    f"(tt_dims){{{k}, {h}, {wd}}}, ")
+        grad += (f"{ga['x_zero']}, {_f(ga['x_scale'])}, {d} + o * {oh * ow}, (tt_dims){{n, {oh}, {ow}}}, {kh}, {kw}, "
+                 f"&p, {ga['depthwise']}, {g})); }}")
+    elif a["grad"] == "linear_grad_weight":
+        grad = (f"TT_CALL(tt_linear_grad_weight_f32({x}, {per_row}, {ga['x_zero']}, {_f(ga['x_scale'])}, {d} + o, "
+                f"n, {g}));")
+    else:  # linear_f32_grad_weight
+        grad = (f"TT_CALL(tt_linear_f32_grad_weight({x}, {per_row}, {_f(ga['x_scale'])}, {ga['x_zero']}, {d} + o, "
+                f"n, {g}));")
+    lines = [f"for (int32_t o = 0; o < {rows}; o += {block}) {{  /* the gradient of rows o..o+n-1, then their "
+             f"update */", f"        const int32_t n = {rows} - o < {block} ? {rows} - o : {block};",
+             f"        {grad}"]
+    if scale is not None:
+        lines.append(f"        TT_CALL(tt_scale_channels_f32({g}, n, {per_row}, {scale} + o, {g}));")
+    if a["update"] == "sgd_s8":
+        lr, step = rest
+        if isinstance(w, Split):  # only the trained slice is stored writable: its rows are contiguous
+            w, row_stride = w.lead, per_row
+        else:
+            shape = _shape(b.args[0])
+            row_stride = per_row if ua["depthwise"] else int(np.prod(shape[1:]))
+        lines.append(f"        TT_CALL(tt_sgd_s8_rows({w}, {g}, o, n, {row_stride}, {per_row}, {lr}, {step}, "
+                     f"{ua['conv_index']}));")
+    else:
+        (lr,) = rest
+        lines.append(f"        TT_CALL(tt_sgd_f32({w} + o * {per_row}, {g}, n * {per_row}, {lr}));")
+    return "\n".join(lines) + "\n    }"
+
+
+CALLS = {"conv_dw_pw_rows_s8": conv_dw_pw_rows_s8, "expand_depthwise_s8": expand_depthwise_s8,
+         "depthwise_inplace_s8": depthwise_inplace_s8, "depthwise_grad_input_inplace": depthwise_grad_input_inplace,
+         "grad_update": grad_update}

@@ -1,0 +1,89 @@
+"""fuse_conv_dw_pw_rows: a frozen conv -> depthwise conv -> 1x1 conv chain becomes one op computed
+one output row at a time (MCUNetV2's patch-based inference, by rows).
+
+The forward's largest live sets are at the input resolution: the first conv's 48 KB input with its
+64 KB output (16 x 64 x 64), then that output with the depthwise's (in place: 64 + 4 KB) and the
+1x1's.  Streamed by rows, the depthwise needs only a window of kernel-height rows of the first conv's
+output, and the 1x1 one row of the depthwise's: the chain's live set is its input, its output and
+about 7 KB of rows (MCUNet's stem: 112 -> 87 KB).  It also takes whole frozen inverted bottlenecks
+(1x1 expansion -> depthwise -> 1x1 projection), before `fuse_expand_depthwise` sees them.
+
+Needs:      `main` of tt ops: a forward (`lower`) or a training step (after `sgd_update`).
+Guarantees: every `m = conv2d_s8(x, ...)` (groups 1, any kernel) read only by a depthwise
+            `d = conv2d_s8(m, ...)` (groups == channels of m and d) read only by a 1x1
+            `y = conv2d_s8(d, ...)` (groups 1, stride 1, no padding), with no parameter of the three
+            in `tt.trainable`, becomes `y = conv_dw_pw_rows_s8(x, <4 args of each conv>)`, attrs `conv`,
+            `depthwise`, `pointwise`, layer "<conv>+<depthwise>+<1x1>", the same int8 values.  Single
+            readers also mean no gradient passes through m or d.  `memory_analysis` counts the rows
+            the kernel keeps (`tt_conv_dw_pw_rows_s8_get_buffer_size`).
+
+    before: m = conv2d_s8(x, wa, ...);  d = conv2d_s8(m, wb, ...);  y = conv2d_s8(d, wc, ...)
+    after:  y = conv_dw_pw_rows_s8(x, wa, ..., wb, ..., wc, ...)
+"""
+from __future__ import annotations
+
+from tvm_tinytrain import ops
+
+from .relax_utils import use_counts
+from .training_graph import copy_binding, main_attr, op_bindings, result_expr, rewrite_main
+
+
+def fuse_conv_dw_pw_rows(mod):
+    bindings = op_bindings(mod)
+    plan = _plan(mod, bindings)
+    absorbed = {b.var for chain in plan.values() for b in chain}
+
+    def emit(bb):
+        vmap = {}
+        for b in bindings:
+            if b.var in absorbed:
+                continue
+            chain = plan.get(b.var)
+            if chain is None:
+                copy_binding(bb, b, vmap)
+                continue
+            conv, dw = chain
+            args = [vmap.get(a, a) for a in [*conv.args, *dw.args[1:], *b.args[1:]]]
+            attrs = {"conv": _attrs(conv), "depthwise": _attrs(dw), "pointwise": _attrs(b)}
+            vmap[b.var] = ops.call(bb, "conv_dw_pw_rows_s8", args, attrs, label=f"{conv.layer}+{dw.layer}+{b.layer}",
+                                   role="out")
+        return result_expr(mod, vmap)
+
+    return rewrite_main(mod, list(mod["main"].params), emit) if plan else mod
+
+
+def _plan(mod, bindings) -> dict:
+    """1x1 var -> [conv binding, depthwise binding] fused into it."""
+    uses = use_counts(mod["main"])
+    trained = set(main_attr(mod, "tt.trainable", {}) or {})
+    producer = {b.var: b for b in bindings}
+
+    def conv_reading(b):  # the conv2d_s8 producing b's input, if b is its only reader
+        p = producer.get(b.args[0])
+        return p if p is not None and p.op == "conv2d_s8" and uses.get(p.var) == 1 else None
+
+    plan = {}
+    for b in bindings:
+        if b.op != "conv2d_s8" or not _pointwise(b):
+            continue
+        dw = conv_reading(b)
+        conv = conv_reading(dw) if dw is not None and _depthwise(dw) else None
+        if conv is None or conv.attrs["groups"] != 1:
+            continue
+        names = {getattr(a, "name", None) for c in (conv, dw, b) for a in c.args[1:3]}
+        if not trained & names:
+            plan[b.var] = [conv, dw]
+    return plan
+
+
+def _attrs(b) -> dict:
+    return {k: v for k, v in b.attrs.items() if k != "layer"}
+
+
+def _pointwise(b) -> bool:
+    return ([int(s) for s in b.args[1].ty.shape][2:] == [1, 1] and b.attrs["groups"] == 1 and b.attrs["stride"] == 1
+            and list(b.attrs["padding"]) == [0, 0, 0, 0])
+
+
+def _depthwise(b) -> bool:
+    return b.attrs["groups"] == int(b.args[0].ty.shape[1]) == int(b.var.ty.shape[1]) > 1
