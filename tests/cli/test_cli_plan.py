@@ -27,11 +27,13 @@ def test_plan_json_peak_matches_the_pipeline(capsys, expected, tmp_path):
     assert len(data["ops"]) == len(expected.ops)
     dumped = sorted(p.name for p in tmp_path.iterdir())
     assert dumped == [f"{i:02d}_{stage}.py" for i, stage in enumerate(STAGES)]
-    assert dumped[0] == "00_lower.py" and dumped[-1] == "06_reorder.py"
+    last = f"{len(STAGES) - 1:02d}_reorder.py"
+    assert dumped[0] == "00_lower.py" and dumped[-1] == last
     for name in dumped:
         text = (tmp_path / name).read_text()
         assert "def main(" in text, name
-    assert "sgd_s8" in (tmp_path / "06_reorder.py").read_text()
+    assert "sgd_s8" in (tmp_path / "05_sgd_update.py").read_text()
+    assert "grad_update" in (tmp_path / last).read_text()  # fuse_grad_update
     assert "sgd_s8" not in (tmp_path / "04_qas.py").read_text()
 
 
