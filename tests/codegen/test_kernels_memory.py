@@ -1,0 +1,115 @@
+"""The kernels of the memory passes through ctypes, against the kernels they stand for, bit for bit:
+tt_conv_dw_pw_rows_s8 (a conv -> depthwise -> 1x1 chain by rows) equals the three tt_conv2d_s8
+calls on odd shapes, strides, kernels and paddings; tt_sgd_s8_rows over row blocks equals one
+tt_sgd_s8 call, for a pointwise slice and a depthwise one."""
+import ctypes
+from ctypes import POINTER, byref, c_float, c_int8, c_int32, c_uint32
+
+import numpy as np
+import pytest
+
+from codegen import host_build
+from tvm_tinytrain.quantization.fixed_point import quantize_multiplier
+
+
+class Dims(ctypes.Structure):
+    _fields_ = [("c", c_int32), ("h", c_int32), ("w", c_int32)]
+
+
+class ConvParams(ctypes.Structure):
+    _fields_ = [("stride", c_int32), ("pad_top", c_int32), ("pad_left", c_int32), ("pad_bottom", c_int32),
+                ("pad_right", c_int32), ("groups", c_int32)]
+
+
+class QuantParams(ctypes.Structure):
+    _fields_ = [("x_zero", c_int32), ("y_zero", c_int32), ("act_min", c_int32), ("act_max", c_int32)]
+
+
+P8, P32, PF = POINTER(c_int8), POINTER(c_int32), POINTER(c_float)
+
+
+class Layer(ctypes.Structure):
+    _fields_ = [("w", P8), ("kh", c_int32), ("kw", c_int32), ("bias", P32), ("mult", P32), ("shift", P32),
+                ("conv", ConvParams), ("q", QuantParams)]
+
+
+@pytest.fixture(scope="module")
+def lib():
+    lib = host_build.kernel_library()
+    lib.tt_conv2d_s8.argtypes = [P8, Dims, P8, c_int32, c_int32, P32, P32, P32, POINTER(ConvParams),
+                                 POINTER(QuantParams), P8, Dims]
+    lib.tt_conv_dw_pw_rows_s8.argtypes = [P8, Dims, POINTER(Layer), Dims, POINTER(Layer), POINTER(Layer), P8, Dims,
+                                          P8]
+    lib.tt_conv_dw_pw_rows_s8_get_buffer_size.argtypes = [Dims, POINTER(Layer), Dims, POINTER(Layer), Dims]
+    lib.tt_sgd_s8.argtypes = [P8, PF, c_int32, c_int32, c_int32, c_int32, c_int32, c_float, c_uint32, c_int32]
+    lib.tt_sgd_s8_rows.argtypes = [P8, PF, c_int32, c_int32, c_int32, c_int32, c_float, c_uint32, c_int32]
+    return lib
+
+
+def _ptr(a, kind):
+    return a.ctypes.data_as(kind)
+
+
+def _layer(rng, c_out, c_in_per_group, k, stride, pad, groups, x_zero, keep):
+    """A random conv layer; `keep` holds its arrays alive."""
+    w = rng.integers(-127, 128, (c_out, c_in_per_group, k[0], k[1])).astype(np.int8)
+    bias = rng.integers(-3000, 3000, c_out).astype(np.int32)
+    mult, shift = (v.astype(np.int32) for v in quantize_multiplier(rng.uniform(0.002, 0.02, c_out)))
+    keep += [w, bias, mult, shift]
+    return Layer(_ptr(w, P8), k[0], k[1], _ptr(bias, P32), _ptr(mult, P32), _ptr(shift, P32),
+                 ConvParams(stride, *pad, groups), QuantParams(x_zero, int(rng.integers(-20, 20)), -128, 127))
+
+
+def _out(size, k, stride, before, after):
+    return (size + before + after - k) // stride + 1
+
+
+def _conv(lib, x, dims, layer, out_dims):
+    y = np.zeros(out_dims.c * out_dims.h * out_dims.w, np.int8)
+    assert lib.tt_conv2d_s8(_ptr(x, P8), dims, layer.w, layer.kh, layer.kw, layer.bias, layer.mult, layer.shift,
+                            byref(layer.conv), byref(layer.q), _ptr(y, P8), out_dims) == 0
+    return y
+
+
+@pytest.mark.parametrize("c_in, h, w, c_mid, ka, sa, pa, kb, sb, pb, c_out", [
+    (3, 128, 128, 16, (3, 3), 2, (1, 1, 1, 1), (3, 3), 1, (1, 1, 1, 1), 8),   # the backbones' stem
+    (3, 17, 13, 5, (3, 3), 2, (1, 1, 1, 1), (5, 5), 2, (2, 2, 2, 2), 7),      # odd sizes, 5x5 stride 2
+    (6, 11, 9, 24, (1, 1), 1, (0, 0, 0, 0), (7, 7), 2, (3, 3, 3, 3), 4),      # inverted bottleneck, 7x7
+    (4, 10, 12, 9, (3, 3), 1, (0, 1, 2, 1), (3, 3), 1, (2, 0, 0, 2), 3),      # asymmetric padding
+])
+def test_rows_chain_equals_three_calls(lib, c_in, h, w, c_mid, ka, sa, pa, kb, sb, pb, c_out):
+    rng = np.random.default_rng(c_in * h + w)
+    keep = []
+    a = _layer(rng, c_mid, c_in, ka, sa, pa, 1, int(rng.integers(-10, 10)), keep)
+    b = _layer(rng, c_mid, 1, kb, sb, pb, c_mid, a.q.y_zero, keep)
+    c = _layer(rng, c_out, c_mid, (1, 1), 1, (0, 0, 0, 0), 1, b.q.y_zero, keep)
+    x = rng.integers(-128, 128, c_in * h * w).astype(np.int8)
+    in_dims = Dims(c_in, h, w)
+    mid = Dims(c_mid, _out(h, ka[0], sa, pa[0], pa[2]), _out(w, ka[1], sa, pa[1], pa[3]))
+    dw = Dims(c_mid, _out(mid.h, kb[0], sb, pb[0], pb[2]), _out(mid.w, kb[1], sb, pb[1], pb[3]))
+    out = Dims(c_out, dw.h, dw.w)
+    expected = _conv(lib, _conv(lib, _conv(lib, x, in_dims, a, mid), mid, b, dw), dw, c, out)
+    size = lib.tt_conv_dw_pw_rows_s8_get_buffer_size(in_dims, byref(a), mid, byref(b), out)
+    scratch = np.full(size + 16, 99, np.int8)  # 16 guard bytes past the reported size
+    y = np.zeros(out.c * out.h * out.w, np.int8)
+    assert lib.tt_conv_dw_pw_rows_s8(_ptr(x, P8), in_dims, byref(a), mid, byref(b), byref(c), _ptr(y, P8), out,
+                                     _ptr(scratch, P8)) == 0
+    np.testing.assert_array_equal(y, expected)
+    assert np.all(scratch[size:] == 99)
+
+
+@pytest.mark.parametrize("depthwise", [0, 1])
+def test_sgd_rows_in_blocks_equals_one_update(lib, depthwise):
+    rng = np.random.default_rng(depthwise)
+    rows, cols, inner, k = (10, 1, 9, 7) if depthwise else (10, 12, 3, 5)
+    w = rng.integers(-127, 128, rows * cols * inner).astype(np.int8)
+    upd_rows, run = (k, inner) if depthwise else (rows, k * inner)
+    g = rng.normal(0, 30, upd_rows * run).astype(np.float32)
+    whole, blocks = w.copy(), w.copy()
+    assert lib.tt_sgd_s8(_ptr(whole, P8), _ptr(g, PF), rows, cols, inner, k, depthwise, 0.05, 11, 3) == 0
+    for r0 in range(0, upd_rows, 3):  # blocks of 3 rows, the last one shorter
+        n = min(3, upd_rows - r0)
+        part = np.ascontiguousarray(g[r0 * run:(r0 + n) * run])
+        assert lib.tt_sgd_s8_rows(_ptr(blocks, P8), _ptr(part, PF), r0, n, cols * inner, run, 0.05, 11, 3) == 0
+    np.testing.assert_array_equal(blocks, whole)
+    assert not np.array_equal(whole, w)
