@@ -3,12 +3,13 @@
 For each of the paper's three backbones (10-class head) and the schemes bias-only, last-2,
 the paper's ~100 KB scheme and full, the training graph is built by our passes and its
 liveness analysed twice: in the order `quantized_autodiff` + `sgd_update` emit it (the whole
-backward after the forward, masks taken in the backward) and after `reorder`; then the C
-program's arena is planned (ours and the first-fit baseline) and the trained parameters it
-keeps in SRAM are added.  The paper's
-peaks with sparse update + reordering on STM32F746 are 141 / 135 / 173 KB (MbV2-w0.35,
-Proxyless-w0.3, MCUNet-5FPS); theirs include kernel scratch, ours are the tensors of the
-graph (the codegen's arena adds scratch).
+backward after the forward, masks taken in the backward) and after the whole pipeline (the
+memory passes and `reorder`); then the C program's arena is planned (ours and the first-fit
+baseline) and the trained parameters it keeps in SRAM are added.  The paper's peaks with
+sparse update + reordering on STM32F746 are 141 / 135 / 173 KB (MbV2-w0.35, Proxyless-w0.3,
+MCUNet-5FPS).  Ours are the tensors of the graph and the scratch of the fused and in-place
+kernels (the sample is received into its arena slot, so arena + parameters is the step's SRAM
+on a board, besides the stack).
 
     python -m benchmarks.memory_plan [--out DIR]
 """
