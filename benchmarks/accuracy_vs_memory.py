@@ -86,14 +86,16 @@ def main(argv=None):
     final = {"model": a.model, "data": "cifar10", "train_per_class": a.train_per_class,
              "test_per_class": a.test_per_class, "epochs": a.epochs, "lr": a.lr, "seed": 0,
              "warmup_epochs": 0.5}
+    runs = {n: r for n, r in runs.items() if n in schemes and r.get("spec") == schemes[n][1]}  # stale: run again
     todo = {n: s for n, s in schemes.items() if n not in runs}
     with ProcessPoolExecutor(a.workers, mp_context=get_context("spawn")) as pool:
         futures = {pool.submit(finetune, json.dumps(final, sort_keys=True), spec): n for n, (_, spec) in todo.items()}
         for f in tqdm(as_completed(futures), total=len(futures), desc="fine-tuning runs"):
             name = futures[f]
-            family, spec = schemes[name]
-            runs[name] = {**f.result(), "family": family, "memory": memory.breakdown(load_spec(spec, graph))}
+            runs[name] = {**f.result(), "family": schemes[name][0], "spec": schemes[name][1]}
             runs_path.write_text(json.dumps(runs, indent=1))
+    for name, run in runs.items():  # memory always from the current planner
+        run["memory"] = memory.breakdown(load_spec(run["spec"], graph))
     write_outputs(runs, final, out)
 
 
