@@ -161,7 +161,7 @@ def run_training(model: str, scheme_name: str, steps: int, epochs: int, classes:
     peak = prog.ram_bytes + stack
     print(f"memory on {spec['name']}:")
     print(f"  peak SRAM {_kb(peak)} of {_kb(ram_budget)} ({100 * peak / ram_budget:.0f}%): static {_kb(prog.ram_bytes)} "
-          f"(activation arena, trained parameters, input buffer) + stack high-water mark {stack} B")
+          f"(activation arena with the sample's slot, trained parameters) + stack high-water mark {stack} B")
     print(f"  flash     {_kb(prog.flash_bytes)} of {_kb(flash_budget)} ({100 * prog.flash_bytes / flash_budget:.0f}%): "
           f"code, frozen weights and the initial trained parameters\n")
 

@@ -29,7 +29,7 @@ from projects import qemu_processes, write_toy
 
 pytestmark = pytest.mark.skipif(bool(toolchain_missing()), reason="needs arm-none-eabi-gcc and qemu-system-arm")
 
-# Schemes that fit each board's SRAM budget (paper-100kb needs ~290 KB with the input buffer).
+# Schemes that fit each board's SRAM budget.
 BOARD_SCHEMES = {"cortex-m7": "paper-100kb", "cortex-m4": "paper-50kb", "cortex-m55": "paper-100kb"}
 
 

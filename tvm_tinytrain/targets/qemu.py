@@ -43,7 +43,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 from tvm_tinytrain.codegen.host_build import CFLAGS
 from tvm_tinytrain.codegen.session import FdLink, ProcessSession, kill_group
@@ -191,11 +190,10 @@ class Firmware:
 
     def _budget_message(self, overflows: dict) -> str:
         m = self.memory
-        input_bytes = int(np.prod(m["input_shape"]))
         parts = []
         if "RAM" in overflows:
-            ram = {"the activation arena": m["arena_bytes"], "the trained parameters": m["updated_param_bytes"],
-                   "the input buffer": input_bytes,
+            ram = {"the activation arena (the sample's slot included)": m["arena_bytes"],
+                   "the trained parameters": m["updated_param_bytes"],
                    "the minimum stack": parse_size(self.board.get("min_stack", "4K"))}
             largest = max(ram, key=ram.get)
             parts.append(f"SRAM is {overflows['RAM']} bytes short: the program needs "
