@@ -25,31 +25,17 @@ from __future__ import annotations
 from tvm_tinytrain import ops
 
 from .relax_utils import use_counts
-from .training_graph import copy_binding, main_attr, op_bindings, result_expr, rewrite_main
+from .training_graph import fuse_chains, main_attr, op_bindings, tt_attrs
 
 
 def fuse_conv_dw_pw_rows(mod):
-    bindings = op_bindings(mod)
-    plan = _plan(mod, bindings)
-    absorbed = {b.var for chain in plan.values() for b in chain}
+    def fused(bb, b, chain, vmap):
+        conv, dw = chain
+        args = [vmap.get(a, a) for a in [*conv.args, *dw.args[1:], *b.args[1:]]]
+        attrs = {"conv": tt_attrs(conv), "depthwise": tt_attrs(dw), "pointwise": tt_attrs(b)}
+        return ops.call(bb, "conv_dw_pw_rows_s8", args, attrs, label=f"{conv.layer}+{dw.layer}+{b.layer}", role="out")
 
-    def emit(bb):
-        vmap = {}
-        for b in bindings:
-            if b.var in absorbed:
-                continue
-            chain = plan.get(b.var)
-            if chain is None:
-                copy_binding(bb, b, vmap)
-                continue
-            conv, dw = chain
-            args = [vmap.get(a, a) for a in [*conv.args, *dw.args[1:], *b.args[1:]]]
-            attrs = {"conv": _attrs(conv), "depthwise": _attrs(dw), "pointwise": _attrs(b)}
-            vmap[b.var] = ops.call(bb, "conv_dw_pw_rows_s8", args, attrs, label=f"{conv.layer}+{dw.layer}+{b.layer}",
-                                   role="out")
-        return result_expr(mod, vmap)
-
-    return rewrite_main(mod, list(mod["main"].params), emit) if plan else mod
+    return fuse_chains(mod, _plan(mod, op_bindings(mod)), fused)
 
 
 def _plan(mod, bindings) -> dict:
@@ -74,10 +60,6 @@ def _plan(mod, bindings) -> dict:
         if not trained & names:
             plan[b.var] = [conv, dw]
     return plan
-
-
-def _attrs(b) -> dict:
-    return {k: v for k, v in b.attrs.items() if k != "layer"}
 
 
 def _pointwise(b) -> bool:

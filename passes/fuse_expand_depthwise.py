@@ -23,33 +23,21 @@ from __future__ import annotations
 from tvm_tinytrain import ops
 
 from .relax_utils import use_counts
-from .training_graph import copy_binding, main_attr, op_bindings, result_expr, rewrite_main
+from .training_graph import fuse_chains, main_attr, op_bindings, tt_attrs
 
 
 def fuse_expand_depthwise(mod):
-    bindings = op_bindings(mod)
-    plan = _plan(mod, bindings)
-    expansions = {e.var for e in plan.values()}
+    def fused(bb, b, chain, vmap):
+        (e,) = chain
+        args = [vmap.get(a, a) for a in [*e.args, *b.args[1:]]]
+        attrs = {"expand": tt_attrs(e), "depthwise": tt_attrs(b)}
+        return ops.call(bb, "expand_depthwise_s8", args, attrs, label=f"{e.layer}+{b.layer}", role="out")
 
-    def emit(bb):
-        vmap = {}
-        for b in bindings:
-            if b.var in expansions:
-                continue
-            e = plan.get(b.var)
-            if e is None:
-                copy_binding(bb, b, vmap)
-                continue
-            args = [vmap.get(a, a) for a in [*e.args, *b.args[1:]]]
-            attrs = {"expand": _attrs(e), "depthwise": _attrs(b)}
-            vmap[b.var] = ops.call(bb, "expand_depthwise_s8", args, attrs, label=f"{e.layer}+{b.layer}", role="out")
-        return result_expr(mod, vmap)
-
-    return rewrite_main(mod, list(mod["main"].params), emit) if plan else mod
+    return fuse_chains(mod, _plan(mod, op_bindings(mod)), fused)
 
 
 def _plan(mod, bindings) -> dict:
-    """depthwise var -> the expansion binding fused into it."""
+    """depthwise var -> [the expansion binding fused into it]."""
     uses = use_counts(mod["main"])
     trained = set(main_attr(mod, "tt.trainable", {}) or {})
     producer = {b.var: b for b in bindings}
@@ -59,12 +47,8 @@ def _plan(mod, bindings) -> dict:
         if e is None or e.op != "conv2d_s8" or uses.get(e.var) != 1 or not (_pointwise(e) and _depthwise(b)):
             continue
         if not trained & {getattr(a, "name", None) for a in [*e.args[1:3], *b.args[1:3]]}:
-            plan[b.var] = e
+            plan[b.var] = [e]
     return plan
-
-
-def _attrs(b) -> dict:
-    return {k: v for k, v in b.attrs.items() if k != "layer"}
 
 
 def _pointwise(b) -> bool:

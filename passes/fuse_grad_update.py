@@ -27,36 +27,22 @@ from tvm_tinytrain import ops
 
 from .memory_analysis import tensor_bytes
 from .relax_utils import use_counts
-from .training_graph import copy_binding, op_bindings, result_expr, rewrite_main
+from .training_graph import fuse_chains, op_bindings, tt_attrs
 
 GRAD_OPS = {"conv2d_grad_weight", "linear_grad_weight", "linear_f32_grad_weight"}
 INPUT_GRAD_OPS = {"conv2d_grad_input", "linear_grad_input", "linear_f32_grad_input"}
 
 
 def fuse_grad_update(mod):
-    bindings = op_bindings(mod)
-    plan = _plan(mod, bindings)
-    absorbed = {b.var for chain in plan.values() for b in chain}
+    def fused(bb, b, chain, vmap):
+        grad, *scale = chain
+        w, _, lr, *step = b.args
+        args = [w, *grad.args, *(s.args[1] for s in scale), lr, *step]
+        attrs = {"grad": grad.op, "grad_attrs": tt_attrs(grad), "scaled": int(bool(scale)), "update": b.op,
+                 "update_attrs": tt_attrs(b)}
+        return ops.call(bb, "grad_update", [vmap.get(a, a) for a in args], attrs, label=b.layer, role="weight_new")
 
-    def emit(bb):
-        vmap = {}
-        for b in bindings:
-            if b.var in absorbed:
-                continue
-            chain = plan.get(b.var)
-            if chain is None:
-                copy_binding(bb, b, vmap)
-                continue
-            grad, *scale = chain
-            w, _, lr, *step = b.args
-            args = [w, *grad.args, *(s.args[1] for s in scale), lr, *step]
-            attrs = {"grad": grad.op, "grad_attrs": _attrs(grad), "scaled": int(bool(scale)), "update": b.op,
-                     "update_attrs": _attrs(b)}
-            vmap[b.var] = ops.call(bb, "grad_update", [vmap.get(a, a) for a in args], attrs, label=b.layer,
-                                   role="weight_new")
-        return result_expr(mod, vmap)
-
-    return rewrite_main(mod, list(mod["main"].params), emit) if plan else mod
+    return fuse_chains(mod, _plan(mod, op_bindings(mod)), fused)
 
 
 def _plan(mod, bindings) -> dict:
@@ -80,5 +66,3 @@ def _plan(mod, bindings) -> dict:
     return plan
 
 
-def _attrs(b) -> dict:
-    return {k: v for k, v in b.attrs.items() if k != "layer"}

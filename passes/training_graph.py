@@ -83,6 +83,32 @@ def copy_binding(bb, binding: OpBinding, vmap: dict):
     return new
 
 
+def fuse_chains(mod, plan: dict, fused_call):
+    """The skeleton of a fusion pass: main rebuilt with every binding whose var is a key of
+    `plan` replaced by `fused_call(bb, binding, chain, vmap)` (its new expr) and the bindings of
+    its chain (`plan[var]`, a list) dropped; everything else copied.  No plan: `mod` unchanged."""
+    if not plan:
+        return mod
+    bindings = op_bindings(mod)
+    absorbed = {c.var for chain in plan.values() for c in chain}
+
+    def emit(bb):
+        vmap = {}
+        for b in bindings:
+            if b.var in plan:
+                vmap[b.var] = fused_call(bb, b, plan[b.var], vmap)
+            elif b.var not in absorbed:
+                copy_binding(bb, b, vmap)
+        return result_expr(mod, vmap)
+
+    return rewrite_main(mod, list(mod["main"].params), emit)
+
+
+def tt_attrs(binding: OpBinding) -> dict:
+    """A binding's tt attributes without its layer name: how a fused op keeps each part's."""
+    return {k: v for k, v in binding.attrs.items() if k != "layer"}
+
+
 def main_attr(mod, key: str, default=None):
     attrs = mod["main"].attrs
     if attrs is None or key not in attrs:
