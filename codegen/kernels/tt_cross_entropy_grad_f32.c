@@ -8,6 +8,6 @@ int tt_cross_entropy_grad_f32(const float *logits, int32_t n, int32_t label, flo
 {
     if (!logits || !dlogits || n <= 0 || label < 0 || label >= n) return TT_ERR_ARG;
     float lse = tt_log_sum_exp(logits, n);
-    for (int32_t i = 0; i < n; ++i) dlogits[i] = expf(logits[i] - lse) - (i == label ? 1.0f : 0.0f);
+    for (int32_t i = 0; i < n; ++i) dlogits[i] = tt_expf(logits[i] - lse) - (i == label ? 1.0f : 0.0f);
     return TT_OK;
 }

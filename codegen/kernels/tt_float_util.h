@@ -4,8 +4,55 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "tt_kernels.h"
+
+/* exp and log written out in float arithmetic, so every target computes the same bits: the C
+ * libraries do not (newlib's expf / logf on a Cortex-M4, which has no double-precision FPU,
+ * differ from glibc's and from its own Cortex-M7 build in the last bit, and a loss one bit
+ * apart flips stochastic roundings of the update).  About one ulp from the exact value. */
+static inline float tt_pow2i(int32_t k) /* 2^k for -126 <= k <= 127 */
+{
+    uint32_t u = (uint32_t)(k + 127) << 23;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* exp(x) = 2^k exp(r), k = round(x / ln 2), r = x - k ln 2 (ln 2 in two parts, so r is exact),
+ * |r| <= ln(2) / 2, exp(r) by its degree-7 Taylor polynomial; 0 below -80 (no subnormal result,
+ * whose rounding could depend on the FPU's flush-to-zero mode). */
+static inline float tt_expf(float x)
+{
+    if (x < -80.0f) return 0.0f;
+    if (x > 88.0f) return INFINITY;
+    float kf = x * 1.44269504f;
+    int32_t k = (int32_t)(kf + (kf < 0.0f ? -0.5f : 0.5f));
+    float r = (x - (float)k * 0.693145752f) - (float)k * 1.42860677e-6f;
+    float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666667e-1f + r * (4.16666667e-2f + r * (8.33333333e-3f
+              + r * (1.38888889e-3f + r * 1.98412698e-4f))))));
+    return p * tt_pow2i(k);
+}
+
+/* log(s) for a positive normal s = m 2^e, m in [sqrt(1/2), sqrt(2)): e ln 2 + 2 atanh(t),
+ * t = (m - 1) / (m + 1), |t| < 0.172, atanh by its series to t^9. */
+static inline float tt_logf(float s)
+{
+    uint32_t u;
+    memcpy(&u, &s, sizeof u);
+    int32_t e = (int32_t)((u >> 23) & 0xffu) - 127;
+    u = (u & 0x007fffffu) | 0x3f800000u;
+    float m;
+    memcpy(&m, &u, sizeof m);
+    if (m > 1.41421356f) {
+        m *= 0.5f;
+        e += 1;
+    }
+    float t = (m - 1.0f) / (m + 1.0f), t2 = t * t;
+    float a = t * (2.0f + t2 * (6.66666667e-1f + t2 * (4.0e-1f + t2 * (2.85714286e-1f + t2 * 2.22222222e-1f))));
+    return (float)e * 0.693147181f + a;
+}
 
 /* log(sum(exp(l))) computed as m + log(sum(exp(l - m))), m = max(l): the loss and its gradient
  * share it so both see the same float value. */
@@ -15,8 +62,8 @@ static inline float tt_log_sum_exp(const float *logits, int32_t n)
     for (int32_t i = 1; i < n; ++i)
         if (logits[i] > m) m = logits[i];
     float sum = 0.0f;
-    for (int32_t i = 0; i < n; ++i) sum += expf(logits[i] - m);
-    return m + logf(sum);
+    for (int32_t i = 0; i < n; ++i) sum += tt_expf(logits[i] - m);
+    return m + tt_logf(sum);
 }
 
 /* Output positions [*lo, *hi) along one axis whose input position o * stride + tap - pad lies

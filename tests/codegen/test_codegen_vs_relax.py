@@ -118,7 +118,9 @@ def forward_features(graph, params, x):
 
 
 def test_fp32_classifier_predicts_with_the_trained_float_head(images, tmp_path):
-    compare("mcunet-5fps", "paper-100kb", images, tmp_path, fp32_classifier=True)
+    # lr 0.005: at the scheme's 0.05 the float head's loss explodes to ~86 by step 3, where the two
+    # sides (each running on its own) amplify one-ulp differences of exp/log beyond any tolerance
+    compare("mcunet-5fps", "paper-100kb", images, tmp_path, fp32_classifier=True, lr_weight=0.005, lr_bias=0.005)
     assert "void tt_predict(const int8_t *input, float *logits);" in (tmp_path / "model.h").read_text()
 
 
