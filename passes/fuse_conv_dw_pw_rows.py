@@ -48,17 +48,18 @@ def _plan(mod, bindings) -> dict:
         p = producer.get(b.args[0])
         return p if p is not None and p.op == "conv2d_s8" and uses.get(p.var) == 1 else None
 
-    plan = {}
+    plan, taken = {}, set()
     for b in bindings:
         if b.op != "conv2d_s8" or not _pointwise(b):
             continue
         dw = conv_reading(b)
         conv = conv_reading(dw) if dw is not None and _depthwise(dw) else None
-        if conv is None or conv.attrs["groups"] != 1:
-            continue
+        if conv is None or conv.attrs["groups"] != 1 or conv.var in taken:
+            continue  # a 1x1 ending one chain cannot also start the next (depthwise-separable nets)
         names = {getattr(a, "name", None) for c in (conv, dw, b) for a in c.args[1:3]}
         if not trained & names:
             plan[b.var] = [conv, dw]
+            taken |= {conv.var, dw.var, b.var}
     return plan
 
 

@@ -67,3 +67,25 @@ def test_memory_holds_rows(mcunet):
     assert report.scratch_of[stem.var].bytes == rows
     assert report.live[0] == 48 * 1024 + 32 * 1024 + rows
     assert report.peak_bytes < before.peak_bytes
+
+
+def test_chains_of_a_depthwise_separable_net_do_not_share_a_layer():
+    # KWSNet: conv -> dw -> pw -> dw -> pw ...: a 1x1 that ends one chain must not start the next
+    from tvm_tinytrain.frontend.to_graph import to_graph
+    from tvm_tinytrain.frontend.torch import from_torch
+    from tvm_tinytrain.models.kws_cnn import build
+    from tvm_tinytrain.quantization.ptq import quantize
+
+    model, example = build()
+    fp32 = to_graph(from_torch(model, example))
+    rng = np.random.default_rng(0)
+    graph = quantize(fp32, [rng.standard_normal(fp32.input_shape).astype(np.float32) for _ in range(4)],
+                     progress=False)
+    mod, params = to_relax(graph, params_as_inputs=True)
+    fused = fuse_conv_dw_pw_rows(mod)
+    chains = [b.layer.split("+") for b in op_bindings(fused) if b.op == "conv_dw_pw_rows_s8"]
+    layers = [name for chain in chains for name in chain]
+    assert len(chains) >= 2 and len(layers) == len(set(layers))
+    x = np.clip(np.round(rng.standard_normal(graph.input_shape) * 20), -128, 127).astype(np.int8)
+    np.testing.assert_array_equal(_tvm.build(fused)(x[None], *params.values()).reshape(-1),
+                                  run_int8(graph, x).reshape(-1))

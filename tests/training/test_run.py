@@ -66,3 +66,14 @@ def test_device_run_gives_the_host_losses(first, tmp_path):
     host = train("mcunet-5fps", "paper-100kb", DATA, 1, tmp_path / "host", **SMALL)
     np.testing.assert_allclose(device["history"]["losses"], host["history"]["losses"], rtol=1e-5, atol=0)
     assert device["instructions_per_step"] > 1e6
+
+
+def test_an_fp32_torch_model_is_quantized_on_the_training_data(tmp_path):
+    # the project's keyword-spotting CNN (random weights), given as module:function
+    summary = train("tvm_tinytrain.models.kws_cnn:build", "last-1", "speech-commands", 1, tmp_path,
+                    train_per_class=2, test_per_class=1, lr_weight=0.005, lr_bias=0.005, progress=False,
+                    log=lambda *a: None)
+    assert len(summary["history"]["losses"]) == 24 and np.isfinite(summary["history"]["losses"]).all()
+    with pytest.raises(TinyTrainError, match="12 outputs but speech-commands:classes=yes,no has 2 classes"):
+        train("tvm_tinytrain.models.kws_cnn:build", "last-1", "speech-commands:classes=yes,no", 1, tmp_path / "x",
+              **SMALL)

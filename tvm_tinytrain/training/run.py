@@ -44,8 +44,12 @@ def train(model: str, scheme_spec, data_spec: str, epochs: int, out, *, target: 
     shape = tuple(load_model(model).input_shape)
     data = load_dataset(data_spec, shape, train_per_class=train_per_class, test_per_class=test_per_class, seed=seed)
     graph = load_model(model, num_classes=len(data.classes))
+    if graph.num_classes != len(data.classes):
+        raise TinyTrainError(f"{model} has {graph.num_classes} outputs but {data_spec} has {len(data.classes)} classes "
+                             f"({', '.join(data.classes[:6])}{', ...' if len(data.classes) > 6 else ''}); give the "
+                             f"model a head of that size, or choose classes with {data_spec.split(':')[0]}:classes=...")
     if not graph.quantized:
-        raise TinyTrainError(f"{model} is an fp32 model: quantize it first and pass the int8 model .json")
+        graph = _quantize(graph, data, log)
     overrides = {k: v for k, v in (("lr_weight", lr_weight), ("lr_bias", lr_bias)) if v is not None}
     scheme = resolve_scheme(scheme_spec, graph, **overrides)
     log(f"{graph.name} ({len(data.classes)}-class head), scheme {scheme.name}, data {data_spec}: "
@@ -85,6 +89,19 @@ def train(model: str, scheme_spec, data_spec: str, epochs: int, out, *, target: 
     log(f"test accuracy {100 * (hist.initial_accuracy or 0):.1f}% -> {100 * hist.final_accuracy:.1f}%; "
         f"wrote {', '.join(str(out / n) for n in OUTPUTS if (out / n).exists())}")
     return summary
+
+
+CALIBRATION = 64  # training samples that calibrate the int8 activations of an fp32 model
+
+
+def _quantize(graph, data, log):
+    """An fp32 model (torch / ONNX) becomes int8 here, calibrated on the first training samples
+    and reading its input in the dataset's quantization, so train takes any supported model."""
+    from ..quantization.ptq import quantize
+
+    n = min(CALIBRATION, len(data.train_x))
+    log(f"{graph.name} is fp32: quantizing it to int8 with {n} training samples for calibration")
+    return quantize(graph, [data.to_float(x) for x in data.train_x[:n]], progress=False, input_q=data.input_q)
 
 
 def plot_losses(hist, path: Path, title: str):
