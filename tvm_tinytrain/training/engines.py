@@ -90,13 +90,16 @@ class FloatEngine:
         self.net = FloatNet(graph)
         trained = sparse_parameters(self.net, scheme)
         biases = {id(self.net.module(n).bias) for n in scheme.bias}
-        self._w = [p for p in trained if id(p) not in biases]
-        self._b = [p for p in trained if id(p) in biases]
-        groups = [g for g in ({"params": self._w, "lr": scheme.lr_weight}, {"params": self._b, "lr": scheme.lr_bias})
-                  if g["params"]]
-        if not groups:
+        weights = [p for p in trained if id(p) not in biases]
+        bias_params = [p for p in trained if id(p) in biases]
+        # one param group per kind; `_kinds[i]` says which rate group i takes (torch copies the lists)
+        self._kinds = [kind for kind, params in (("weight", weights), ("bias", bias_params)) if params]
+        if not self._kinds:
             raise TinyTrainError(f"scheme {scheme.name!r} trains nothing")
-        self.opt = torch.optim.SGD(groups, lr=scheme.lr_weight, momentum=0.0)
+        lr = {"weight": scheme.lr_weight, "bias": scheme.lr_bias}
+        params = {"weight": weights, "bias": bias_params}
+        self.opt = torch.optim.SGD([{"params": params[k], "lr": lr[k]} for k in self._kinds], lr=scheme.lr_weight,
+                                   momentum=0.0)
         self.loss_fn = torch.nn.CrossEntropyLoss()
         self.instructions = None
 
@@ -119,8 +122,8 @@ class FloatEngine:
             return self.net(self.net.input_tensor(x))[0].numpy()
 
     def set_learning_rates(self, lr_weight: float, lr_bias: float):
-        for group in self.opt.param_groups:
-            group["lr"] = lr_weight if group["params"] is self._w else lr_bias
+        for group, kind in zip(self.opt.param_groups, self._kinds):
+            group["lr"] = lr_weight if kind == "weight" else lr_bias
 
     def params(self) -> dict:
         return {name: p.detach().numpy().copy() for name, p in self.net.named_parameters() if p.requires_grad}
