@@ -44,7 +44,7 @@ def test_gains_are_relative_to_the_baseline():
 def test_analysis_runs_in_workers_and_resumes(graph, tmp_path):
     config = {"model": "mcunet-5fps", "data": "cifar10:classes=0,1", "train_per_class": 3, "test_per_class": 3,
               "epochs": 1, "lr": 0.005, "seed": 0}
-    out = tmp_path / "contrib.json"
+    out = tmp_path / "new" / "contrib.json"  # its folder is made
     trials = [Trial("baseline"), Trial("bias", k=4)]
     results = analyze(config, trials, out, workers=2, progress=False)
     assert set(results["runs"]) == {"baseline", "bias:4"}

@@ -97,6 +97,7 @@ def analyze(config: dict, trials: list[Trial], out: Path, workers: int | None = 
             ray_address: str | None = None, progress: bool = True) -> dict:
     """Run the trials not yet in `out` (JSON), append each result as it arrives; return the file's content."""
     out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     results = {"config": config, "runs": {}}
     if out.exists():
         results = json.loads(out.read_text())
