@@ -120,7 +120,6 @@ def _analyze(args):
 
 
 def _search(args):
-    import json
     from pathlib import Path
 
     from .model_spec import load_model
@@ -128,10 +127,16 @@ def _search(args):
     from .search.budget_search import search
     from .search.contribution import gains
     from .search.memory import SchemeMemory, parse_budget
+    from .search.results_file import check_layers, load_results, same_model
 
-    results = json.loads(Path(args.contrib).read_text())
-    graph = load_model(results["config"]["model"], num_classes=args.num_classes)
     budget = parse_budget(args.budget)
+    results = load_results(args.contrib)
+    recorded = results["config"]["model"]
+    if not same_model(recorded, args.model):
+        raise TinyTrainError(f"{args.contrib} is the analysis of model {recorded!r}, not of {args.model!r}; "
+                             f"search it with MODEL {recorded!r} or run analyze on {args.model!r}")
+    graph = load_model(args.model, num_classes=args.num_classes)
+    check_layers(results, graph, f"contribution results {args.contrib}")
     gain_b, gain_w = gains(results)
     out = Path(args.out)
     if out.exists() and not args.force:
@@ -220,7 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_analyze)
 
     p = sub.add_parser("search", help="choose a scheme under a memory budget from a contribution analysis")
-    p.add_argument("model", nargs="?", help="(ignored: the model recorded in --contrib is used)")
+    p.add_argument("model", help=f"MODEL the analysis was run on ({FORMS}); compared with the model "
+                                 f"recorded in --contrib, which never chooses code")
     p.add_argument("--contrib", required=True, help="results JSON of `analyze`")
     p.add_argument("--budget", required=True, help="SRAM for arena + trained parameters, e.g. 100KB")
     p.add_argument("--num-classes", type=int, default=10)

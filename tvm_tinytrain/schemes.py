@@ -43,6 +43,7 @@ from pathlib import Path
 
 from .errors import TinyTrainError
 from .graph import WEIGHT_OPS, Graph, Layer
+from .json_files import read_json
 from .scheme import Scheme
 
 RATIOS = (0, 0.125, 0.25, 0.5, 1)
@@ -204,25 +205,13 @@ def _looks_like_path(spec: str) -> bool:
     """A preset name always means the preset, even if a file of that name exists."""
     if re.fullmatch(r"bias-only|full|last-\d+|paper-\d+kb", spec):
         return False
-    return spec.endswith(".json") or "/" in spec or os.sep in spec or Path(spec).is_file()
+    return spec.endswith(".json") or "/" in spec or os.sep in spec or Path(spec).exists()
 
 
 def _read_file(path: Path) -> tuple[dict, str, str]:
-    where = f"scheme file {path}"
-    if not path.is_file():
-        raise TinyTrainError(f"{where} does not exist; give a preset ({', '.join(PRESETS)}) "
-                             f"or the path of a JSON scheme file")
-    try:
-        spec = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError) as err:
-        raise TinyTrainError(f"{where} cannot be read ({err})") from None
-    except json.JSONDecodeError as err:
-        raise TinyTrainError(f"{where} is not valid JSON: {err.msg} at line {err.lineno} column {err.colno}; "
-                             f"fix the syntax (docs/schemes.md shows the format)") from None
-    if not isinstance(spec, dict):
-        raise TinyTrainError(f"{where}: expected a JSON object {{...}} at the top level, "
-                             f"found {type(spec).__name__} (docs/schemes.md shows the format)")
-    return spec, where, path.stem
+    fix = (f"give a preset ({', '.join(PRESETS)}) or the path of a JSON scheme file "
+           f"(docs/schemes.md shows the format)")
+    return read_json(path, "scheme file", fix), f"scheme file {path}", path.stem
 
 
 def _preset(name: str, graph: Graph) -> dict:

@@ -53,6 +53,10 @@ def plan_trials(graph, bias_ks, layers, ratios=RATIOS) -> list[Trial]:
     for k in bias_ks:
         if not 1 <= k <= n_conv:
             raise TinyTrainError(f"contribution: bias depth {k} is outside 1..{n_conv} ({graph.name} has {n_conv} convs)")
+    for r in ratios:
+        if r not in RATIOS:
+            raise TinyTrainError(f"contribution: channel ratio {r:g} is not one a scheme can use; "
+                                 f"use {', '.join(f'{x:g}' for x in RATIOS)}")
     for i in layers:
         if not 0 <= i < n_conv:
             raise TinyTrainError(f"contribution: layer index {i} is outside 0..{n_conv - 1} (the convs of "
