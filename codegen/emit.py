@@ -281,32 +281,63 @@ def _c_array(value: np.ndarray) -> str:
     return "{\n    " + ",\n    ".join(lines) + "\n}" if lines else "{0}"
 
 
-def write_project(project: Project, out: Path, force: bool = False, target: str = "host"):
-    """Write the generated files, the kernel library and a Makefile into `out`.
+PROJECT_FILES = ("model.c", "model.h", "memory.json")  # generate()'s files; write_project adds the rest
 
-    A folder that already holds files is refused unless `force`; even then only the files
-    this function writes are replaced, nothing else in the folder is touched."""
+
+def project_files(project: Project | None, target: str = "host") -> dict:
+    """{relative name: bytes} of everything write_project writes (project=None: the names only,
+    for checking a folder before anything is built)."""
     from tvm_tinytrain.errors import TinyTrainError
 
     from .host_build import CFLAGS, KERNEL_DIR
 
-    out = Path(out)
-    if out.exists() and any(out.iterdir()) and not force:
-        present = sorted(p.name for p in out.iterdir())
-        raise TinyTrainError(f"compile: output folder {out} is not empty ({', '.join(present[:5])}); choose a "
-                             f"new folder or pass --force to overwrite the generated files (other files in it "
-                             f"are never touched)")
-    (out / "kernels").mkdir(parents=True, exist_ok=True)
-    for name, text in project.files.items():
-        (out / name).write_text(text)
-    for src in sorted(KERNEL_DIR.glob("*.[ch]")):
-        (out / "kernels" / src.name).write_text(src.read_text())
-    (out / "host_main.c").write_text((Path(__file__).resolve().parent / "host_main.c").read_text())
     if target not in TARGET_FLAGS:
         raise TinyTrainError(f"compile: unknown target {target!r}; known: {', '.join(TARGET_FLAGS)}")
     cc, flags = TARGET_FLAGS[target]
-    (out / "Makefile").write_text(_MAKEFILE.format(cc=cc, cflags=" ".join(CFLAGS), target_flags=flags,
-                                                   target=target))
+    texts = dict(project.files) if project is not None else dict.fromkeys(PROJECT_FILES, "")
+    for src in sorted(KERNEL_DIR.glob("*.[ch]")):
+        texts[f"kernels/{src.name}"] = src.read_text() if project is not None else ""
+    texts["host_main.c"] = (Path(__file__).resolve().parent / "host_main.c").read_text() if project is not None else ""
+    texts["Makefile"] = _MAKEFILE.format(cc=cc, cflags=" ".join(CFLAGS), target_flags=flags, target=target)
+    return {name: text.encode() for name, text in texts.items()}
+
+
+def check_project_folder(out: Path, force: bool = False, target: str = "host", names=None,
+                         what: str = "output folder"):
+    """Refuse, before anything is built or written, a folder write_project may not write into:
+    a file, unwritable, non-empty without `force`, or holding (under a name it writes) a folder
+    or a file it did not write. Never touches other files."""
+    from tvm_tinytrain.errors import TinyTrainError
+    from tvm_tinytrain.outputs import LOCK_NAME, check_out_folder, check_owned
+
+    out = Path(out)
+    check_out_folder(out, what=what)
+    names = list(names if names is not None else project_files(None, target))
+    present = sorted(p.name for p in out.iterdir() if p.name != LOCK_NAME) if out.is_dir() else []
+    if present and not force:
+        raise TinyTrainError(f"compile: output folder {out} is not empty ({', '.join(present[:5])}); choose a "
+                             f"new folder or pass --force to overwrite the generated files (other files in it "
+                             f"are never touched)")
+    if out.is_dir():
+        check_owned(out, names, what=f"output folder {out}")
+
+
+def write_project(project: Project, out: Path, force: bool = False, target: str = "host"):
+    """Write the generated files, the kernel library and a Makefile into `out`.
+
+    The folder is checked whole before the first byte is written (check_project_folder): a
+    non-empty one is refused unless `force`, and even then only files this function wrote
+    earlier (listed with their contents in the folder's manifest) are replaced; nothing else
+    in the folder is touched."""
+    from tvm_tinytrain.outputs import output_lock, remove_stale_temps, write_owned
+
+    out = Path(out)
+    files = project_files(project, target)
+    check_project_folder(out, force, target, names=files)
+    with output_lock(out, what="output folder"):
+        check_project_folder(out, force, target, names=files)  # as it is now that we hold it
+        remove_stale_temps(out, files)
+        write_owned(out, files, what=f"output folder {out}")
 
 
 # Compiler flags per target; the firmware build around the library (startup, linker script,

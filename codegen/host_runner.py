@@ -19,7 +19,7 @@ from pathlib import Path
 from tvm_tinytrain.errors import TinyTrainError
 
 from .host_build import SANITIZE, compile_c, kernel_sources
-from .session import FdLink, ProcessSession
+from .session import FdLink, ProcessSession, kill_group
 
 HOST_MAIN = Path(__file__).resolve().parent / "host_main.c"
 EXIT_MEANING = {1: "tt_error() is set (a kernel rejected its arguments)", 2: "I/O or protocol error"}
@@ -53,10 +53,15 @@ class HostProgram:
                 os.close(fd)
             log.close()
             raise TinyTrainError(f"host runner: cannot start {self.exe}: {e}") from None
-        os.close(child_in)
-        os.close(child_out)
-        return ProcessSession(proc, log, FdLink(parent_out, parent_in), self.memory, "host runner",
-                              counted=False, timeout=timeout, explain=_explain, name="the host runner")
+        try:
+            os.close(child_in)
+            os.close(child_out)
+            return ProcessSession(proc, log, FdLink(parent_out, parent_in), self.memory, "host runner",
+                                  counted=False, timeout=timeout, explain=_explain, name="the host runner")
+        except BaseException:  # Ctrl-C, SIGTERM here: the runner does not outlive us
+            kill_group(proc)
+            log.close()
+            raise
 
     def run(self, requests, timeout: float = 600.0):
         """requests: (kind, arg, payload) tuples -> (answers, final trained params, tt_error value);

@@ -196,14 +196,38 @@ class Session:
         self.link.close()
 
 
+# What sessions stopped because Ctrl-C or SIGTERM (a KeyboardInterrupt) left them; the CLI
+# names it in its one-line report (take_interrupted).
+_INTERRUPTED: list[str] = []
+
+
+def take_interrupted() -> list[str]:
+    """What interrupted sessions stopped and removed, since the last call."""
+    notes = list(_INTERRUPTED)
+    _INTERRUPTED.clear()
+    return notes
+
+
 class ProcessSession(Session):
     """A session with a local process (the host runner, QEMU), killed with its process group on
-    any failure. `explain(status)`: None for a normal exit status, else what the status means."""
+    any failure. `explain(status)`: None for a normal exit status, else what the status means;
+    `on_cleanup` removes what the process needed beside it (`cleanup_note` says what, for the
+    report of an interrupted run)."""
 
     def __init__(self, proc: subprocess.Popen, log, link, memory, who, counted, timeout, explain, name: str,
-                 on_cleanup=None):
+                 on_cleanup=None, cleanup_note: str = ""):
         super().__init__(link, memory, who, counted, timeout)
         self.proc, self.log, self.explain, self.name, self.on_cleanup = proc, log, explain, name, on_cleanup
+        self.cleanup_note = cleanup_note
+
+    def __exit__(self, exc_type, exc, tb):
+        running = self.proc.poll() is None
+        try:
+            return super().__exit__(exc_type, exc, tb)
+        finally:
+            if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
+                _INTERRUPTED.append(f"{self.name} {'stopped' if running else 'had ended'}"
+                                    + (f" ({self.cleanup_note})" if self.cleanup_note else ""))
 
     def _finish(self):
         try:

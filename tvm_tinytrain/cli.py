@@ -8,13 +8,21 @@
     tvm-tinytrain analyze MODEL --data SPEC --out contrib.json [--layers ...] [--workers N] [--ray ADDR]
     tvm-tinytrain search MODEL --contrib contrib.json --budget 100KB --out scheme.json
 
-Errors the user can fix are printed as one line (no traceback) with exit status 2.
+Errors the user can fix are printed as one line (no traceback) with exit status 2. Every
+--out is checked (a folder or file we can write, nothing of the user's in the way) and locked
+before any work is done. Ctrl-C (SIGINT) or SIGTERM stops any running program (the host runner,
+QEMU) and removes its FIFOs, prints one line saying so and exits with 128 + the signal: 130 for
+SIGINT, 143 for SIGTERM.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
+import threading
+from pathlib import Path
 
 import numpy as np
 
@@ -236,14 +244,82 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _claim_out(args, stack: contextlib.ExitStack):
+    """Every command's output checked before any work is done, and locked while it runs (train
+    checks and locks its own --out, as its API does)."""
+    from .outputs import check_out_file, check_out_folder, output_lock
+
+    if args.command == "compile":
+        from .codegen.emit import check_project_folder
+
+        check_project_folder(Path(args.out), args.force, args.target, what="--out")
+        stack.enter_context(output_lock(args.out))
+    elif args.command == "convert-weights":
+        folder = Path(args.out) if args.out is not None else Path(args.file).parent
+        check_out_folder(folder, what="--out" if args.out is not None else "output folder (beside the .pkl)")
+        stack.enter_context(output_lock(folder))
+    elif args.command in ("analyze", "search"):  # a file: analyze resumes an existing one
+        out = check_out_file(args.out, force=args.command == "analyze" or args.force)
+        stack.enter_context(output_lock(out.parent, name=f".{out.name}.lock"))
+    elif args.command == "plan" and args.dump is not None:
+        check_out_folder(args.dump, what="--dump")
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM, raised where the program is, so every `with` cleans up on its way out."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_signal(signum, frame):
+    for sig in (signal.SIGINT, signal.SIGTERM):  # the clean-up runs once, to its end
+        signal.signal(sig, signal.SIG_IGN)
+    raise Interrupted(signum)
+
+
+def _interrupted_report(err: KeyboardInterrupt) -> tuple[str, int]:
+    """The one line of an interrupted command and its exit status (128 + signal: 130 for Ctrl-C
+    / SIGINT, 143 for SIGTERM)."""
+    signum = getattr(err, "signum", signal.SIGINT)
+    session = sys.modules.get("tvm_tinytrain.codegen.session")
+    stopped = session.take_interrupted() if session is not None else []
+    done = "; ".join(stopped) if stopped else "no program was running"
+    return (f"interrupted by {signal.Signals(signum).name}; {done}; no results written, nothing left running",
+            128 + signum)
+
+
 def main(argv=None) -> int:
+    """Errors: `error: <message>` and status 2. Ctrl-C / SIGTERM: one line saying what was
+    stopped and removed, and status 130 / 143."""
     args = build_parser().parse_args(argv)
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        handlers = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        args.run(args)
+        with contextlib.ExitStack() as stack:
+            _claim_out(args, stack)
+            args.run(args)
     except TinyTrainError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as err:
+        line, status = _interrupted_report(err)
+        _close_progress_bars()
+        print(line, file=sys.stderr)
+        return status
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
     return 0
+
+
+def _close_progress_bars():
+    """Clear the progress bars an interruption left open, so the report starts its own line."""
+    tqdm = sys.modules.get("tqdm")
+    for bar in list(getattr(getattr(tqdm, "tqdm", None), "_instances", ())):
+        bar.close()
 
 
 if __name__ == "__main__":

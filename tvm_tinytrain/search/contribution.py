@@ -24,6 +24,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..errors import TinyTrainError
+from ..outputs import atomic_write
 
 RATIOS = (0.125, 0.25, 0.5, 1.0)
 
@@ -115,9 +116,7 @@ def analyze(config: dict, trials: list[Trial], out: Path, workers: int | None = 
     def record(trial, result):
         results["runs"][trial.key] = {**result, "kind": trial.kind, "k": trial.k, "layer": trial.layer,
                                       "ratio": trial.ratio}
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(json.dumps(results, indent=1))
-        tmp.replace(out)
+        atomic_write(out, json.dumps(results, indent=1))  # a kill leaves the last complete file
         bar.update(1)
 
     if ray_address:

@@ -278,25 +278,34 @@ class QemuProgram(Firmware):
                 path.unlink(missing_ok=True)
 
         remove_fifos()
-        for path in fifos:
-            os.mkfifo(path)
-        # Our read end first, so QEMU's open of answers.bin for writing does not block.
-        read_fd = os.open(fifos[1], os.O_RDONLY | os.O_NONBLOCK)
-        proc, log = self._start()
-        while True:  # the firmware opens requests.bin at boot; until then a writer cannot open it
-            try:
-                write_fd = os.open(fifos[0], os.O_WRONLY | os.O_NONBLOCK)
-                break
-            except OSError as e:
-                if e.errno != errno.ENXIO:
-                    raise
-            if proc.poll() is not None or (deadline is not None and time.monotonic() > deadline):
-                os.close(read_fd)
-                remove_fifos()
-                raise self._boot_failure(proc, log, name, "opening requests.bin", timeout)
-            time.sleep(0.002)
-        return ProcessSession(proc, log, FdLink(write_fd, read_fd), self.memory, "qemu", counted=True,
-                              timeout=timeout, explain=self._explain, name=name, on_cleanup=remove_fifos)
+        fds, proc, log = [], None, None
+        try:  # whatever stops the start (a boot failure, Ctrl-C, SIGTERM) stops QEMU and removes the FIFOs
+            for path in fifos:
+                os.mkfifo(path)
+            # Our read end first, so QEMU's open of answers.bin for writing does not block.
+            fds.append(os.open(fifos[1], os.O_RDONLY | os.O_NONBLOCK))
+            proc, log = self._start()
+            while True:  # the firmware opens requests.bin at boot; until then a writer cannot open it
+                try:
+                    fds.append(os.open(fifos[0], os.O_WRONLY | os.O_NONBLOCK))
+                    break
+                except OSError as e:
+                    if e.errno != errno.ENXIO:
+                        raise
+                if proc.poll() is not None or (deadline is not None and time.monotonic() > deadline):
+                    raise self._boot_failure(proc, log, name, "opening requests.bin", timeout)
+                time.sleep(0.002)
+            return ProcessSession(proc, log, FdLink(fds[1], fds[0]), self.memory, "qemu", counted=True,
+                                  timeout=timeout, explain=self._explain, name=name, on_cleanup=remove_fifos,
+                                  cleanup_note="QEMU killed, requests.bin/answers.bin FIFOs removed")
+        except BaseException:
+            if proc is not None:
+                kill_group(proc)
+                log.close()
+            for fd in fds:
+                os.close(fd)
+            remove_fifos()
+            raise
 
     def _uart_session(self, timeout, deadline, name):
         """The board's UART on a TCP socket QEMU listens on (pyserial socket://): QEMU waits for
@@ -311,8 +320,12 @@ class QemuProgram(Firmware):
             link = SerialLink.open(f"socket://127.0.0.1:{port}", deadline=deadline, alive=lambda: proc.poll() is None)
         except TinyTrainError:
             raise self._boot_failure(proc, log, name, f"listening on TCP port {port}", timeout) from None
+        except BaseException:  # Ctrl-C, SIGTERM while connecting: QEMU does not outlive us
+            kill_group(proc)
+            log.close()
+            raise
         return ProcessSession(proc, log, link, self.memory, "qemu", counted=True, timeout=timeout,
-                              explain=self._explain, name=name)
+                              explain=self._explain, name=name, cleanup_note="QEMU killed")
 
     def run(self, requests, timeout: float = 600.0):
         """requests: (kind, arg, payload) -> (answers, final trained params, error, stack bytes);

@@ -1,45 +1,101 @@
 """One training run end to end, as `tvm-tinytrain train` does it: data, model with a head for
 the data's classes, scheme, optional checkpoint to start from, the engine (the generated C on
 this host or on a board under QEMU, or the fp32 baseline), the epoch loop, then the outputs:
-checkpoint.npz, history.json and loss.png in the output folder."""
+checkpoint.npz, history.json and loss.png in the output folder.
+
+Everything certain to be refused (bad numbers, an output folder that cannot be written or holds
+files this program did not write, a folder another run is using) is refused before any data is
+loaded or any code built. The three outputs are replaced as one set (outputs.write_owned): a
+kill at any moment leaves every file the previous run's or this run's, and history.json names
+the checkpoint it belongs to (checkpoint_sha256), so a mixed set is detectable."""
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import math
+import numbers
+import tempfile
 import time
 from pathlib import Path
 
 from ..errors import TinyTrainError
+from ..outputs import (MANIFEST, TEMP_PREFIX, check_out_folder, check_owned, digest, output_lock, remove_stale_temps,
+                       write_owned)
 from .checkpoint import apply_checkpoint, load_checkpoint, save_checkpoint
 from .engines import HOST, CEngine, FloatEngine
 from .fit import fit
 
-OUTPUTS = ("checkpoint.npz", "history.json", "loss.png")
+OUTPUTS = ("checkpoint.npz", "history.json", "loss.png")  # replaced in this order
 
 
-def prepare_out(out, force: bool) -> Path:
-    out = Path(out)
-    clash = [name for name in OUTPUTS if (out / name).exists()]
-    if clash and not force:
-        raise TinyTrainError(f"{out} already holds {', '.join(clash)} from another run; choose a new --out "
-                             f"or pass --force to overwrite them")
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+def check_settings(epochs, warmup_epochs=0.0, lr_weight=None, lr_bias=None, train_per_class=None,
+                   test_per_class=None, engine="c", target=HOST, init=None):
+    """Numbers and combinations that no run can use, refused before anything is loaded."""
+    if engine not in ("c", "fp32"):
+        raise TinyTrainError(f"engine {engine!r}: use 'c' (the generated C) or 'fp32' (the PyTorch fp32 baseline)")
+    if engine == "fp32" and (target != HOST or init):
+        raise TinyTrainError("the fp32 engine runs on this host only and cannot start from an int8 checkpoint")
+    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
+        raise TinyTrainError(f"--epochs {epochs}: give a whole number of epochs, at least 1")
+    for flag, n in (("--train-per-class", train_per_class), ("--test-per-class", test_per_class)):
+        if n is not None and (isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1):
+            raise TinyTrainError(f"{flag} {n}: give at least 1 sample per class (or leave it out for all)")
+    if not (isinstance(warmup_epochs, numbers.Real) and math.isfinite(warmup_epochs) and warmup_epochs >= 0):
+        raise TinyTrainError(f"--warmup-epochs {warmup_epochs}: give a number of epochs >= 0")
+    for flag, lr in (("--lr-weight", lr_weight), ("--lr-bias", lr_bias)):
+        if lr is not None and not (isinstance(lr, numbers.Real) and math.isfinite(lr) and lr > 0):
+            raise TinyTrainError(f"{flag} {lr}: a learning rate must be a finite number > 0")
+
+
+def check_project_dir(project: Path, target: str):
+    """The project folder inside --out is the program's: refuse one holding a user's files."""
+    from ..codegen.emit import check_project_folder
+
+    if project.is_dir() and any(project.iterdir()) and not (project / MANIFEST).exists():
+        present = sorted(p.name for p in project.iterdir())
+        raise TinyTrainError(f"--out: {project} holds files tvm-tinytrain did not write ({', '.join(present[:4])}); "
+                             f"the project folder inside --out is the program's: move them away or choose another "
+                             f"--out")
+    check_project_folder(project, force=True, target=target)
+
+
+@contextlib.contextmanager
+def claim_out(out, force: bool, target: str = HOST):
+    """Check --out whole and hold its lock for the run (see the module's docstring)."""
+    out = check_out_folder(out)
+    check_project_dir(out / "project", target)
+    with output_lock(out):
+        remove_stale_temps(out, OUTPUTS)
+        clash = [name for name in OUTPUTS if (out / name).exists()]
+        if clash and not force:
+            raise TinyTrainError(f"{out} already holds {', '.join(clash)} from another run; choose a new --out "
+                                 f"or pass --force to overwrite them")
+        check_owned(out, OUTPUTS, what=f"--out {out}")
+        check_project_dir(out / "project", target)
+        yield out
 
 
 def train(model: str, scheme_spec, data_spec: str, epochs: int, out, *, target: str = HOST,
           engine: str = "c", lr_weight: float | None = None, lr_bias: float | None = None,
           warmup_epochs: float = 0.0, train_per_class: int | None = None, test_per_class: int | None = None,
           seed: int = 0, init: str | None = None, force: bool = False, progress: bool = True, log=print) -> dict:
+    check_settings(epochs, warmup_epochs, lr_weight, lr_bias, train_per_class, test_per_class, engine, target, init)
+    if init:
+        load_checkpoint(init)  # a bad --init is refused before any work (it is read again where it is applied)
+    with claim_out(out, force, target) as out:
+        return _train(model, scheme_spec, data_spec, epochs, out, target=target, engine=engine, lr_weight=lr_weight,
+                      lr_bias=lr_bias, warmup_epochs=warmup_epochs, train_per_class=train_per_class,
+                      test_per_class=test_per_class, seed=seed, init=init, progress=progress, log=log)
+
+
+def _train(model, scheme_spec, data_spec, epochs, out: Path, *, target, engine, lr_weight, lr_bias, warmup_epochs,
+           train_per_class, test_per_class, seed, init, progress, log) -> dict:
     from ..data.datasets import load_dataset
     from ..model_spec import load_model
     from ..passes.pipeline import build_training
     from ..schemes import resolve_scheme
 
-    if engine not in ("c", "fp32"):
-        raise TinyTrainError(f"engine {engine!r}: use 'c' (the generated C) or 'fp32' (the PyTorch fp32 baseline)")
-    if engine == "fp32" and (target != HOST or init):
-        raise TinyTrainError("the fp32 engine runs on this host only and cannot start from an int8 checkpoint")
-    out = prepare_out(out, force)
     t0 = time.time()
     shape = tuple(load_model(model).input_shape)
     data = load_dataset(data_spec, shape, train_per_class=train_per_class, test_per_class=test_per_class, seed=seed)
@@ -55,6 +111,11 @@ def train(model: str, scheme_spec, data_spec: str, epochs: int, out, *, target: 
     log(f"{graph.name} ({len(data.classes)}-class head), scheme {scheme.name}, data {data_spec}: "
         f"{len(data.train_x)} training / {len(data.test_x)} test samples, {epochs} epoch(s), "
         f"lr {scheme.lr_weight:g} (weights) / {scheme.lr_bias:g} (biases), cosine with {warmup_epochs:g} warm-up epoch(s)")
+
+    def on_epoch(e):
+        log(f"epoch {e['epoch']}/{epochs}: loss {e['loss']:.4f}, test accuracy {100 * e['test_accuracy']:.1f}% "
+            f"({e['seconds']:.0f} s)")
+
     if engine == "fp32":
         runner = FloatEngine(graph, scheme)
     else:
@@ -64,11 +125,6 @@ def train(model: str, scheme_spec, data_spec: str, epochs: int, out, *, target: 
             apply_checkpoint(program, params, where=f"checkpoint {init}")
             log(f"starting from {init} ({meta.get('model')}, scheme {meta.get('scheme')})")
         runner = CEngine(program, target=target, workdir=out / "project")
-
-    def on_epoch(e):
-        log(f"epoch {e['epoch']}/{epochs}: loss {e['loss']:.4f}, test accuracy {100 * e['test_accuracy']:.1f}% "
-            f"({e['seconds']:.0f} s)")
-
     with runner:
         hist = fit(runner, scheme, data, epochs, warmup_epochs=warmup_epochs, seed=seed, progress=progress,
                    eval_before=True, on_epoch=on_epoch)
@@ -82,12 +138,24 @@ def train(model: str, scheme_spec, data_spec: str, epochs: int, out, *, target: 
     summary = {**meta, "seconds": round(time.time() - t0, 1), "history": hist.to_json()}
     if hist.instructions:
         summary["instructions_per_step"] = sum(hist.instructions) / len(hist.instructions)
-    if engine == "c":
-        save_checkpoint(out / "checkpoint.npz", params, meta, force=True)
-    (out / "history.json").write_text(json.dumps(summary, indent=1))
-    plot_losses(hist, out / "loss.png", f"{graph.name} / {scheme.name} on {data_spec}")
+    summary = write_results(out, params if engine == "c" else None, meta, summary,
+                            plot_losses(hist, f"{graph.name} / {scheme.name} on {data_spec}"))
     log(f"test accuracy {100 * (hist.initial_accuracy or 0):.1f}% -> {100 * hist.final_accuracy:.1f}%; "
         f"wrote {', '.join(str(out / n) for n in OUTPUTS if (out / n).exists())}")
+    return summary
+
+
+def write_results(out: Path, params: dict | None, meta: dict, summary: dict, png: bytes) -> dict:
+    """checkpoint.npz (if `params`), history.json and loss.png, replaced as one set (the module's
+    docstring); returns the summary as written, with the checkpoint's sha256."""
+    files = {}
+    if params is not None:
+        with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX, suffix=".tmp", dir=out) as tmp:
+            files["checkpoint.npz"] = save_checkpoint(Path(tmp) / "checkpoint.npz", params, meta).read_bytes()
+    summary = {**summary, "checkpoint_sha256": digest(files["checkpoint.npz"]) if files else None}
+    files["history.json"] = json.dumps(summary, indent=1).encode()
+    files["loss.png"] = png
+    write_owned(out, files, what=f"--out {out}")
     return summary
 
 
@@ -104,7 +172,8 @@ def _quantize(graph, data, log):
     return quantize(graph, [data.to_float(x) for x in data.train_x[:n]], progress=False, input_q=data.input_q)
 
 
-def plot_losses(hist, path: Path, title: str):
+def plot_losses(hist, title: str) -> bytes:
+    """The loss curve (every step and a running mean) as PNG bytes."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -122,5 +191,7 @@ def plot_losses(hist, path: Path, title: str):
     ax.set_title(title, fontsize=9)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
     plt.close(fig)
+    return buf.getvalue()
