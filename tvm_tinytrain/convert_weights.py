@@ -2,24 +2,26 @@
 
 Why: a pickle is a small program, and loading one with the ordinary unpickler can run
 arbitrary code (``os.system``, ``eval``, ...).  The released weights are plain nested
-dicts/lists of numpy arrays and numbers, so we read them with a *restricted* unpickler
-that admits only the globals numpy arrays and plain containers need, and refuses
-everything else -- including torch tensors/storages (torch is never imported here).
+dicts/lists of numpy arrays and numbers, so we read them with `safe_pickle`, which admits
+only the constructions a numpy array pickle needs, each checked before it allocates, and
+refuses everything else -- including torch tensors/storages (torch is never imported here).
 The result is the same nested structure as JSON, every array replaced by
 ``{"__array__": KEY, "dtype": ..., "shape": [...]}`` where ``KEY`` is the array's dotted
 path (``blocks.3.depthwise.params.weight``) in the ``.npz`` (``allow_pickle=False``).
 
 Accepted inputs: a ``torch.save`` zip archive (``<name>/data.pkl`` inside), a legacy
 ``torch.save`` stream (``_use_new_zipfile_serialization=False``) and a ``pickle.dump`` file.
+Everything read is bounded: the file (or zip member, by its header and while inflating),
+each array and all arrays together, the nesting depth and the number of values; an array's
+key path must be a plain dotted name, so it cannot name an npz member outside the archive.
 """
 
 from __future__ import annotations
 
-import collections
-import io
 import json
 import os
-import pickle
+import re
+import stat
 import tempfile
 import zipfile
 from pathlib import Path
@@ -27,36 +29,19 @@ from pathlib import Path
 import numpy as np
 
 from .errors import WeightFileError
+from .safe_pickle import (DTYPE_CODES, MAX_TOTAL_BYTES, Dtype, Loader, NotPickle, PendingArray, Refused,
+                          TooLarge, Unadmitted)
 
-try:  # numpy >= 2
-    from numpy._core import multiarray as _multiarray, numeric as _numeric
-except ImportError:  # pragma: no cover - numpy 1.x
-    from numpy.core import multiarray as _multiarray, numeric as _numeric
-
-
-def _latin1_encode(text, encoding="latin1"):
-    """``_codecs.encode`` as protocol-2 pickles use it for ``bytes`` (latin1 only)."""
-    if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
-        raise WeightFileError(
-            f"convert_weights: refused _codecs.encode(..., {encoding!r}) in the pickle; "
-            "only latin1 (how protocol 2 stores bytes) is admitted")
-    return text.encode("latin1")
-
-
-# (module, name) -> object.  Nothing is imported by name from the file.
-_ALLOWED = {
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
-    ("collections", "OrderedDict"): collections.OrderedDict,
-    ("_codecs", "encode"): _latin1_encode,
-}
-for _mod in ("numpy.core", "numpy._core"):
-    _ALLOWED[(f"{_mod}.multiarray", "_reconstruct")] = _multiarray._reconstruct
-    _ALLOWED[(f"{_mod}.multiarray", "scalar")] = _multiarray.scalar
-    _ALLOWED[(f"{_mod}.numeric", "_frombuffer")] = _numeric._frombuffer  # protocol 5
+MAX_FILE_BYTES = MAX_TOTAL_BYTES + (64 << 20)  # the arrays plus their structure
+MAX_INFLATE_RATIO = 100   # torch.save stores members uncompressed; real weights deflate < 2x
+MAX_DEPTH = 64            # the paper's files nest 6 deep
+MAX_VALUES = 1_000_000    # the paper's files hold ~5,000
+MAX_KEY_LENGTH = 200
+SAFE_KEY = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")
 
 _REFUSAL = ("pickles can run code when loaded, so only numpy arrays and plain containers "
             "(dict, list, tuple, numbers, strings, None) are admitted")
+_TOO_LARGE = "the limits keep a hostile file from exhausting memory (a real backbone is a few MB)"
 _TORCH_HINT = (" The file holds torch tensors: load it yourself in a trusted environment "
                "and save numpy arrays instead (tensor.numpy()).")
 
@@ -64,105 +49,156 @@ _TORCH_HINT = (" The file holds torch tensors: load it yourself in a trusted env
 _TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
-    def find_class(self, module, name):
-        try:
-            return _ALLOWED[(module, name)]
-        except KeyError:
-            hint = _TORCH_HINT if module.split(".")[0] == "torch" else ""
-            raise WeightFileError(
-                f"convert_weights: refused global '{module}.{name}' in {self.source}: "
-                f"{_REFUSAL}.{hint}") from None
-
-    def persistent_load(self, pid):
-        raise WeightFileError(
-            f"convert_weights: refused persistent id {str(pid)[:80]!r} (a torch storage) in "
-            f"{self.source}: {_REFUSAL}.{_TORCH_HINT}")
-
-
-def _unpickle(stream, source):
-    """Load every object from a pickle stream with the restricted unpickler."""
-    up = _RestrictedUnpickler(stream)
-    up.source = source
+def _unpickle(data: bytes, source: str):
+    """The object of a pickle stream (or of a torch legacy stream), read with `safe_pickle`."""
+    loader = Loader(data)
     try:
-        first = up.load()
+        first = loader.load()
         if not (type(first) is int and first == _TORCH_LEGACY_MAGIC):
             return first
-        up.load(), up.load()  # protocol version, sys_info
-        obj = up.load()
-        if up.load():  # storage keys: non-empty means tensors (already refused above)
+        loader.load(), loader.load()  # protocol version, sys_info
+        obj = loader.load()
+        if loader.load():  # storage keys: non-empty means tensors (already refused above)
             raise WeightFileError(f"convert_weights: {source} holds torch storages; {_REFUSAL}.")
         return obj
-    except WeightFileError:
-        raise
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
-            IndexError, KeyError, MemoryError, OverflowError) as e:
+    except TooLarge as e:
+        raise WeightFileError(f"convert_weights: refused {e} in {source}: {_TOO_LARGE}.") from None
+    except Refused as e:
+        hint = _TORCH_HINT if ("'torch." in str(e) or "torch storage" in str(e)) else ""
+        raise WeightFileError(f"convert_weights: refused {e} in {source}: {_REFUSAL}.{hint}") from None
+    except NotPickle as e:
         raise WeightFileError(
-            f"convert_weights: {source} is truncated or not a valid pickle "
-            f"({type(e).__name__}: {e}); re-download or re-export it.") from None
+            f"convert_weights: {source} is truncated or not a valid pickle ({e}); "
+            "re-download or re-export it.") from None
+
+
+def _read_bounded(f, limit: int, what: str) -> bytes:
+    """Read ``f`` to its end, refusing it as soon as more than ``limit`` bytes arrive."""
+    chunks, total = [], 0
+    while chunk := f.read(min(1 << 20, limit + 1 - total)):
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > limit:
+            raise WeightFileError(f"convert_weights: {what} holds more than {limit:,} bytes; {_TOO_LARGE}.")
+    return b"".join(chunks)
 
 
 def _read_pkl(path: Path):
     try:
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+            raise WeightFileError(f"convert_weights: {path} is {kind}; pass the .pkl weight file.")
+        if st.st_size > MAX_FILE_BYTES:
+            raise WeightFileError(f"convert_weights: {path} is {st.st_size:,} bytes, more than the "
+                                  f"{MAX_FILE_BYTES:,} this tool reads; {_TOO_LARGE}.")
         with path.open("rb") as f:
-            head = f.read(4)
+            data = _read_bounded(f, st.st_size, str(path))
     except FileNotFoundError:
         raise WeightFileError(f"convert_weights: weight file {path} does not exist.") from None
     except OSError as e:
         raise WeightFileError(f"convert_weights: cannot read {path}: {e}.") from None
-    if head != b"PK\x03\x04":
-        with path.open("rb") as f:
-            return _unpickle(f, str(path))
+    if not data.startswith(b"PK\x03\x04"):
+        return _unpickle(data, str(path))
+    return _read_torch_zip(path)
+
+
+def _read_torch_zip(path: Path):
     try:
         with zipfile.ZipFile(path) as zf:
-            names = [n for n in zf.namelist() if n.count("/") == 1 and n.endswith("/data.pkl")]
-            if len(names) != 1:
+            infos = [i for i in zf.infolist() if i.filename.count("/") == 1 and i.filename.endswith("/data.pkl")]
+            if len(infos) != 1:
                 raise WeightFileError(
                     f"convert_weights: {path} is a zip but not a torch.save archive "
-                    f"(expected one '<name>/data.pkl', found {names or 'none'}).")
-            data = zf.read(names[0])
-    except (zipfile.BadZipFile, EOFError, OSError) as e:
+                    f"(expected one '<name>/data.pkl', found {[i.filename for i in infos] or 'none'}).")
+            info = infos[0]
+            where = f"{path}:{info.filename}"
+            if info.file_size > MAX_FILE_BYTES or (info.compress_type != zipfile.ZIP_STORED and info.file_size
+                                                   > MAX_INFLATE_RATIO * info.compress_size + (1 << 20)):
+                raise WeightFileError(
+                    f"convert_weights: {where} inflates from {info.compress_size:,} to {info.file_size:,} "
+                    f"bytes (a zip bomb?); members are limited to {MAX_FILE_BYTES:,} bytes and "
+                    f"{MAX_INFLATE_RATIO}x compression: {_TOO_LARGE}.")
+            with zf.open(info) as member:  # the header may lie: stop reading past what it declared
+                data = _read_bounded(member, info.file_size, where)
+    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, RuntimeError) as e:
         raise WeightFileError(
             f"convert_weights: {path} is a truncated or corrupt zip archive ({e}); "
             "re-download or re-export it.") from None
-    return _unpickle(io.BytesIO(data), f"{path}:{names[0]}")
+    return _unpickle(data, where)
 
 
-def _to_json(obj, key, arrays):
-    """Mirror ``obj`` as JSON-able data, moving arrays into ``arrays`` under dotted keys."""
-    where = key or "<top level>"
-    if obj is None or isinstance(obj, str):
-        return obj
-    if isinstance(obj, (bool, np.bool_)):  # numpy scalars become plain JSON numbers
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return float(obj)
-    if isinstance(obj, np.ndarray):
-        if obj.dtype.hasobject:
+class _Tree:
+    """Mirrors the unpickled object as JSON-able data, moving its arrays into ``arrays``.
+
+    Bounded: nesting depth (recursion stays shallow), number of values (a pickle can share one
+    list many times over), total array bytes written, and array key paths (npz member names).
+    """
+
+    def __init__(self):
+        self.arrays = {}
+        self.values = 0
+        self.bytes = 0
+
+    def convert(self, obj, key="", depth=0):
+        where = key or "<top level>"
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise WeightFileError(f"convert_weights: the pickle holds more than {MAX_VALUES:,} values "
+                                  f"(a list shared many times over?); {_TOO_LARGE}.")
+        if depth > MAX_DEPTH:
+            raise WeightFileError(f"convert_weights: values nested more than {MAX_DEPTH} levels deep at "
+                                  f"{where[:120]!r}...; a weight file is a shallow tree of layers.")
+        if isinstance(obj, PendingArray):
+            if obj.value is None:
+                raise WeightFileError(f"convert_weights: array at {where[:120]!r} has no data (an ndarray "
+                                      f"reduction without its state); {_REFUSAL}.")
+            obj = obj.value
+        if isinstance(obj, Unadmitted):
             raise WeightFileError(
-                f"convert_weights: array at '{where}' has dtype {obj.dtype} (Python objects), "
-                "which cannot be stored without pickle.")
-        if key in arrays:
+                f"convert_weights: {obj.kind} at {where[:120]!r} has dtype {obj.dtype}, which cannot be stored "
+                f"without pickle; only {', '.join(sorted(DTYPE_CODES))} are admitted.")
+        if obj is None or isinstance(obj, str):
+            return obj
+        if isinstance(obj, (bool, np.bool_)):  # numpy scalars become plain JSON numbers
+            return bool(obj)
+        if isinstance(obj, (int, np.integer)):
+            return int(obj)
+        if isinstance(obj, (float, np.floating)):
+            return float(obj)
+        if isinstance(obj, np.ndarray):
+            return self._array(obj, key)
+        prefix = f"{key}." if key else ""
+        if isinstance(obj, dict):
+            bad = [k for k in obj if not isinstance(k, str) or k == "__array__"]
+            if bad:
+                raise WeightFileError(
+                    f"convert_weights: dict at {where[:120]!r} has key {bad[0]!r:.60}; only string keys "
+                    "(other than '__array__') can be written to JSON.")
+            return {k: self.convert(v, prefix + k, depth + 1) for k, v in obj.items()}
+        if isinstance(obj, (list, tuple)):
+            return [self.convert(v, f"{prefix}{i}", depth + 1) for i, v in enumerate(obj)]
+        kind = "numpy.dtype" if isinstance(obj, Dtype) else type(obj).__name__
+        raise WeightFileError(
+            f"convert_weights: value at {where[:120]!r} has type {kind}, which cannot be "
+            "represented in JSON + npz (expected dict, list, tuple, number, string, None or "
+            "numpy array).")
+
+    def _array(self, array, key):
+        if len(key) > MAX_KEY_LENGTH or not SAFE_KEY.fullmatch(key):
+            raise WeightFileError(
+                f"convert_weights: array at {key[:120]!r} cannot be an npz member: the keys on its path may "
+                f"hold only letters, digits, '_' and '-' (dots join levels; at most {MAX_KEY_LENGTH} "
+                "characters); rename them in a trusted environment.")
+        if key in self.arrays:
             raise WeightFileError(f"convert_weights: two arrays map to the same key '{key}' "
                                   "(a dict key contains '.').")
-        arrays[key] = obj
-        return {"__array__": key, "dtype": str(obj.dtype), "shape": list(obj.shape)}
-    prefix = f"{key}." if key else ""
-    if isinstance(obj, dict):
-        bad = [k for k in obj if not isinstance(k, str) or k == "__array__"]
-        if bad:
-            raise WeightFileError(
-                f"convert_weights: dict at '{where}' has key {bad[0]!r}; only string keys "
-                "(other than '__array__') can be written to JSON.")
-        return {k: _to_json(v, prefix + k, arrays) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_to_json(v, f"{prefix}{i}", arrays) for i, v in enumerate(obj)]
-    raise WeightFileError(
-        f"convert_weights: value at '{where}' has type {type(obj).__name__}, which cannot be "
-        "represented in JSON + npz (expected dict, list, tuple, number, string, None or "
-        "numpy array).")
+        self.bytes += array.nbytes
+        if self.bytes > MAX_TOTAL_BYTES:
+            raise WeightFileError(f"convert_weights: the arrays to write exceed {MAX_TOTAL_BYTES:,} bytes "
+                                  f"(one array shared many times over?); {_TOO_LARGE}.")
+        self.arrays[key] = array
+        return {"__array__": key, "dtype": str(array.dtype), "shape": list(array.shape)}
 
 
 def _write_npz(f, arrays):
@@ -194,8 +230,9 @@ def convert_pkl(pkl_path, out_dir=None, force=False) -> tuple[Path, Path]:
         raise WeightFileError(
             f"convert_weights: {pkl_path} holds a {type(obj).__name__} at the top level; "
             "expected a dict of layers (first_conv, blocks, ...).")
-    arrays = {}
-    text = json.dumps(_to_json(obj, "", arrays), indent=1)
+    tree = _Tree()
+    text = json.dumps(tree.convert(obj), indent=1)
+    arrays = tree.arrays
 
     out_dir.mkdir(parents=True, exist_ok=True)
     temps = []
