@@ -28,6 +28,7 @@ from tvm_tinytrain.passes.training_graph import main_attr, op_bindings, result_f
 from tvm_tinytrain.quantization.lower import to_relax
 
 from . import templates_memory
+from .c_names import Symbols, comment, string
 from .planner import ArenaPlanner
 from .templates import CALLS as KERNEL_CALLS
 from .templates import Split, c_float
@@ -98,11 +99,12 @@ class _Emitter:
         self.const_defs: list[str] = []
         self.params = program.params
         self.updated = set(main_attr(self.train_mod, "tt.updates", []))
+        self.symbols = Symbols("tt_p_", self.params, derived=("_lead", "_rest"))
         self.split = _split_weights(self.train_mod, self._param_symbol)
 
     # -- storage -----------------------------------------------------------------------
     def _param_symbol(self, name: str) -> str:
-        return "tt_p_" + name.replace(".", "_")
+        return self.symbols[name]
 
     def _const(self, value: np.ndarray) -> str:
         value = np.ascontiguousarray(value)
@@ -137,7 +139,8 @@ class _Emitter:
             template = CALLS.get(b.op)
             if template is None:
                 raise UnsupportedOpError(f"codegen: tt op {b.op!r} (layer {b.layer!r}) has no C kernel")
-            lines.append(f"    /* {b.layer or '-'}: {b.op} */")
+            _check_numeric_attrs(b)
+            lines.append(f"    /* {comment(b.layer or '-')}: {comment(b.op)} */")
             lines.append("    " + template(b, args, out))
         return lines, exprs
 
@@ -168,7 +171,7 @@ class _Emitter:
         logits_expr = predict_exprs[logits_var]
         fp32_head = self.program.scheme.fp32_classifier
         n_classes = self.graph.num_classes
-        param_defs, table = self._param_defs()
+        param_defs, table, symbols = self._param_defs()
         model_c = _MODEL_C.format(
             consts="\n".join(self.const_defs), params="\n".join(param_defs), arena=arena, input=input_expr,
             input_bytes=int(np.prod(self.graph.input_shape)), train="\n".join(train_lines), loss=loss_expr,
@@ -178,7 +181,8 @@ class _Emitter:
             logits_type="float" if fp32_head else "int8_t",
             logits_bytes=n_classes * (4 if fp32_head else 1))
         model_h = _MODEL_H.format(input_bytes=int(np.prod(self.graph.input_shape)), n_classes=n_classes,
-                                  arena=arena, model=self.graph.name, scheme=self.program.scheme.name,
+                                  arena=arena, model=comment(self.graph.name),
+                                  scheme=comment(self.program.scheme.name),
                                   logits_type="float" if fp32_head else "int8_t",
                                   logits_doc="real-valued float32 logits of the trained fp32 classifier" if fp32_head
                                   else "int8 logits (real value = scale * (q - zero) of the classifier's output)")
@@ -197,6 +201,7 @@ class _Emitter:
             "fp32_classifier": bool(fp32_head),
             "trained_params": [self._trained_param_entry(n) for n in self.params if n in self.updated],
             "input_shape": list(self.graph.input_shape), "num_classes": n_classes,
+            "symbols": symbols,
         }
         return Project({"model.c": model_c, "model.h": model_h, "memory.json": json.dumps(memory, indent=1)}, memory)
 
@@ -210,8 +215,9 @@ class _Emitter:
         return {"name": name, "dtype": str(value.dtype), "shape": list(value.shape)}
 
     def _param_defs(self):
-        """C definitions of the parameters and the read-back table of the trained ones."""
-        defs, table = [], []
+        """C definitions of the parameters, the read-back table of the trained ones, and
+        {C symbol: parameter name} (the names as they were, for memory.json)."""
+        defs, table, symbols = [], [], {}
         for name, value in self.params.items():
             value = np.asarray(value)
             ctype = C_TYPES[str(value.dtype)]
@@ -220,13 +226,15 @@ class _Emitter:
                 lead, rest = _split_parts(value, self.split[name])
                 defs.append(f"static {ctype} {symbol}_lead[{lead.size}] = {_c_array(lead)};  /* trained */")
                 defs.append(f"static const {ctype} {symbol}_rest[{rest.size}] = {_c_array(rest)};")
-                table.append(f'    {{"{name}", (void *){symbol}_lead, {lead.nbytes}u}}')
+                table.append(f"    {{{string(name)}, (void *){symbol}_lead, {lead.nbytes}u}}")
+                symbols.update({f"{symbol}_lead": name, f"{symbol}_rest": name})
                 continue
             storage = "static" if name in self.updated else "static const"
             defs.append(f"{storage} {ctype} {symbol}[{value.size}] = {_c_array(value)};")
+            symbols[symbol] = name
             if name in self.updated:
-                table.append(f'    {{"{name}", (void *){symbol}, {_nbytes(value)}u}}')
-        return defs, table
+                table.append(f"    {{{string(name)}, (void *){symbol}, {_nbytes(value)}u}}")
+        return defs, table, symbols
 
 
 def _split_weights(mod, symbol_of) -> dict:
@@ -245,6 +253,26 @@ def _split_weights(mod, symbol_of) -> dict:
             symbol = symbol_of(name)
             split[name] = Split(f"{symbol}_lead", f"{symbol}_rest", int(meta["k"]), depthwise)
     return split
+
+
+# tt attributes that name things and never reach C; every other one is formatted into C code.
+_NAMING_ATTRS = ("layer", "grad", "update")
+
+
+def _check_numeric_attrs(b):
+    """Only numbers are formatted into kernel calls: an attribute of any other type (a string
+    from a crafted weight file, say) is refused instead of pasted into C."""
+    def numeric(value):
+        if isinstance(value, dict):
+            return all(numeric(v) for v in value.values())
+        if isinstance(value, (list, tuple)):
+            return all(numeric(v) for v in value)
+        return isinstance(value, (int, float, np.integer, np.floating))
+
+    for key, value in b.attrs.items():
+        if key not in _NAMING_ATTRS and not numeric(value):
+            raise UnsupportedOpError(f"codegen: layer {b.layer!r} ({b.op}): attribute {key!r} is {value!r}, not a "
+                                     f"number; the model's layer attributes must be numbers")
 
 
 def _split_parts(value: np.ndarray, split: Split):
