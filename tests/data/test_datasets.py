@@ -1,11 +1,14 @@
 """load_dataset: spec grammar, the int8 input conventions, subsets, seeds, errors."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 from folder_helpers import make_folder
+from PIL import Image
 
 from tvm_tinytrain.data import datasets
 from tvm_tinytrain.data.cifar10 import load_cifar10
-from tvm_tinytrain.data.datasets import IMAGE_Q, SOURCES, SPEECH_Q, Dataset, load_dataset
+from tvm_tinytrain.data.datasets import IMAGE_Q, SOURCES, SPEECH_Q, Dataset, DataSpec, load_dataset, parse_spec
 from tvm_tinytrain.data.fashion_mnist import load_fashion_mnist
 from tvm_tinytrain.data.images import resize_to, to_int8_input
 from tvm_tinytrain.errors import TinyTrainError
@@ -89,3 +92,77 @@ def test_size_guard(monkeypatch):
     monkeypatch.setattr(datasets, "MAX_BYTES", 1000)
     with pytest.raises(TinyTrainError, match="train_per_class"):
         load_dataset("mnist", (1, 28, 28), progress=False)
+
+
+def test_16_bit_folder_keeps_its_gray_levels(tmp_path):
+    """A folder of 16-bit grayscale PNGs was read as almost all white (PIL clips at 255)."""
+    for name, level in (("dark", 16448), ("light", 40000)):  # 8-bit 64 and 155.6 -> 156
+        (tmp_path / "g" / name).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(np.full((20, 30), level, np.uint16)).save(tmp_path / "g" / name / f"{i}.png")
+    d = load_dataset(str(tmp_path / "g"), (3, 8, 8), progress=False)
+    assert (d.train_x[d.train_y == 0] == -64).all()  # round(64 - 127.5), half to even
+    assert (d.train_x[d.train_y == 1] == 28).all()  # round(156 - 127.5)
+
+
+def test_folder_names_with_colons(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    make_folder(tmp_path / "my:photos", {"b": 3, "a": 3}, size=(8, 8))
+    assert parse_spec("my:photos") == DataSpec("folder", Path("my:photos"))
+    d = load_dataset("my:photos:classes=b,a", (1, 8, 8), progress=False)
+    assert d.classes == ("b", "a") and len(d.train_x) == 4
+    assert parse_spec("folder:my:photos:classes=1,0") == DataSpec("folder", Path("my:photos"), ("1", "0"))
+    make_folder(tmp_path / "my", {"c": 2, "d": 2}, size=(8, 8))  # the longest existing prefix wins
+    assert parse_spec("my:photos:classes=a,b").path == Path("my:photos")
+    assert parse_spec("my:classes=c,d") == DataSpec("folder", Path("my"), ("c", "d"))
+    with pytest.raises(TinyTrainError, match="unknown dataset 'their' in 'their:photos:classes=a,b'"):
+        parse_spec("their:photos:classes=a,b")
+    make_folder(tmp_path / "mnist", {"c": 2, "d": 2}, size=(8, 8))  # a NAME wins; ./ or folder: names the folder
+    assert parse_spec("mnist").path is None and parse_spec("./mnist").path == Path("mnist")
+    assert parse_spec("folder:mnist") == DataSpec("folder", Path("mnist"))
+
+
+def test_empty_source_is_not_the_current_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    make_folder(tmp_path, {"a": 2, "b": 2}, size=(8, 8))
+    for spec in (":classes=a,b", ":", "folder:", "folder::classes=a,b"):
+        with pytest.raises(TinyTrainError, match="empty source"):
+            parse_spec(spec)
+    assert parse_spec("./:classes=a,b") == DataSpec("folder", Path("."), ("a", "b"))
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(TinyTrainError, match="notes.txt is a file"):
+        parse_spec("notes.txt:classes=a,b")
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("cifar10:classes=0,1:classes=2,3", "classes= is given twice"),
+    ("cifar10:classes=0,,1", "empty class name"),
+    ("cifar10:classes=", "bad option 'classes='"),
+    ("cifar10:classes= ", "bad option"),
+    ("cifar10:classes", "bad option"),
+    ("cifar10:=0,1", "bad option"),
+    ("cifar10:seed=3", "bad option 'seed=3'"),
+])
+def test_bad_options(spec, message):
+    with pytest.raises(TinyTrainError, match=message):
+        parse_spec(spec)
+
+
+def test_classes_are_checked_before_an_archive_is_read(monkeypatch):
+    def never(*args, **kwargs):
+        raise AssertionError("the archive was read before the classes were checked")
+
+    monkeypatch.setitem(datasets._SHARED_IMAGES, "cifar10", (datasets.CIFAR10_CLASSES, never))
+    for classes, message in (("0,horsey", "cifar10 has no class 'horsey'"), ("-1,2", "no class '-1'"),
+                             ("10,2", "no class '10'"), ("0,airplane", "'airplane' of cifar10 is listed twice"),
+                             ("3", "keeps 1 class")):
+        with pytest.raises(TinyTrainError, match=message):
+            load_dataset(f"cifar10:classes={classes}", (3, 32, 32))
+
+
+@pytest.mark.parametrize("n", [0, -3, 1.5, True])
+def test_per_class_counts_name_the_flag(n):
+    with pytest.raises(TinyTrainError, match=r"train_per_class \(--train-per-class\) must be a positive"):
+        load_dataset("mnist", (1, 28, 28), train_per_class=n)
+    with pytest.raises(TinyTrainError, match=r"--test-per-class"):
+        load_dataset("mnist", (1, 28, 28), test_per_class=n)

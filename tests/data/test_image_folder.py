@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 from folder_helpers import make_folder
+from PIL import Image
 
 from tvm_tinytrain.data.image_folder import list_image_folder, open_image
 from tvm_tinytrain.errors import TinyTrainError
@@ -40,3 +41,39 @@ def test_errors_name_the_problem(tmp_path):
     with pytest.raises(TinyTrainError, match="broken.jpg"):
         open_image(bad)
     assert np.asarray(open_image(tmp_path / "few" / "a" / "000.JPG")).shape == (30, 40, 3)
+
+
+def test_entries_that_are_not_images_are_named(tmp_path, monkeypatch):
+    root = make_folder(tmp_path / "pets", {"dog": 3, "cat": 3})
+    (root / "cat" / "gone.png").symlink_to(tmp_path / "deleted.png")
+    with pytest.raises(TinyTrainError, match=r"cat/gone.png is a dangling link"):
+        list_image_folder(root)
+    (root / "cat" / "gone.png").unlink()
+    (root / "cat" / "album.jpg").mkdir()
+    with pytest.raises(TinyTrainError, match=r"cat/album.jpg is not a regular file"):
+        list_image_folder(root)
+    (root / "cat" / "album.jpg").rmdir()
+    (root / "cat" / ".hidden.png").write_bytes(b"editor backup")  # hidden files are not data
+    assert len(list_image_folder(root)[1]["train"]) == 4
+    real_iterdir = type(root).iterdir
+
+    def locked(self):
+        if self.name == "dog":
+            raise PermissionError(13, "Permission denied")
+        return real_iterdir(self)
+
+    monkeypatch.setattr(type(root), "iterdir", locked)
+    with pytest.raises(TinyTrainError, match=r"cannot list .*pets/dog: Permission denied"):
+        list_image_folder(root)
+
+
+def test_empty_and_truncated_images_are_named(tmp_path):
+    (tmp_path / "empty.png").write_bytes(b"")
+    with pytest.raises(TinyTrainError, match="cannot read image .*empty.png"):
+        open_image(tmp_path / "empty.png")
+    Image.new("RGB", (64, 64), (1, 2, 3)).save(tmp_path / "full.png")
+    (tmp_path / "cut.png").write_bytes((tmp_path / "full.png").read_bytes()[:60])
+    with pytest.raises(TinyTrainError, match="cannot read image .*cut.png"):
+        open_image(tmp_path / "cut.png")
+    Image.fromarray(np.full((4, 4), 65535, np.uint16)).save(tmp_path / "white16.png")
+    assert open_image(tmp_path / "white16.png").mode == "L"

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tvm_tinytrain.data.images import center_crop_resize, resize_to, to_float_input, to_int8_input
+from tvm_tinytrain.data.images import center_crop_resize, resize_to, to_8bit, to_float_input, to_int8_input
 from tvm_tinytrain.errors import TinyTrainError
 
 
@@ -49,3 +49,46 @@ def test_bad_input_is_explained():
         to_int8_input(np.zeros((3, 8, 8), dtype=np.uint8))
     with pytest.raises(TinyTrainError, match="uint8"):
         to_float_input(np.zeros((8, 8, 3), dtype=np.float32))
+
+
+# -- every PIL mode to 8 bits ---------------------------------------------------------------------------
+def test_16_bit_gray_is_scaled_by_its_range_not_clipped(tmp_path):
+    """PIL's convert clips 16-bit pixels at 255: a 16-bit PNG became all white. Each 16-bit value v
+    must become round(v * 255 / 65535), whatever the byte order of the mode."""
+    wide = np.array([[0, 128, 257, 32767], [32896, 60000, 65534, 65535]], np.uint16)
+    want = np.round(wide.astype(np.float64) * 255 / 65535).astype(np.uint8)
+    Image.fromarray(wide).save(tmp_path / "g16.png")
+    png = Image.open(tmp_path / "g16.png")
+    big_endian = Image.frombytes("I;16B", (4, 2), wide.astype(">u2").tobytes())
+    for img in (png, big_endian, Image.fromarray(wide.astype(np.int32))):
+        out = to_8bit(img)
+        assert out.mode == "L" and np.array_equal(np.asarray(out), want), img.mode
+    assert (resize_to(wide, 4)[..., 0] == np.asarray(to_8bit(png).resize((4, 4), Image.BILINEAR))).all()
+
+
+def test_modes_without_an_8_bit_meaning_are_refused():
+    with pytest.raises(TinyTrainError, match=r"x\.tif: 32-bit integer pixels range -5\.\.70000"):
+        to_8bit(Image.fromarray(np.array([[-5, 70000]], np.int32)), "x.tif")
+    with pytest.raises(TinyTrainError, match="pixel mode 'F'"):
+        to_8bit(Image.new("F", (2, 2), 0.5), "y.tif")
+    with pytest.raises(TinyTrainError, match="pixel mode 'LAB'"):
+        to_8bit(Image.new("LAB", (2, 2)))
+
+
+def test_palette_alpha_cmyk_and_1_bit():
+    pal = Image.new("P", (2, 1))
+    pal.putpalette([200, 10, 20, 0, 90, 250] + [0] * 762)
+    pal.putdata([0, 1])
+    assert np.asarray(to_8bit(pal)).tolist() == [[[200, 10, 20], [0, 90, 250]]]
+    pa = Image.merge("PA", (pal, Image.new("L", (2, 1), 0)))
+    assert np.asarray(to_8bit(pa)).tolist() == [[[200, 10, 20], [0, 90, 250]]]  # alpha dropped, not blended
+    la = Image.merge("LA", (Image.new("L", (2, 2), 77), Image.new("L", (2, 2), 0)))
+    assert to_8bit(la).mode == "L" and (np.asarray(to_8bit(la)) == 77).all()
+    rgba = Image.new("RGBA", (2, 2), (1, 2, 3, 0))
+    assert to_8bit(rgba).mode == "RGB" and (np.asarray(to_8bit(rgba)) == [1, 2, 3]).all()
+    cmyk = Image.new("CMYK", (1, 1), (0, 255, 255, 0))  # pure red in ink
+    assert np.asarray(to_8bit(cmyk)).tolist() == [[[255, 0, 0]]]
+    bits = Image.fromarray(np.array([[True, False]]))
+    assert bits.mode == "1" and np.asarray(to_8bit(bits)).tolist() == [[255, 0]]
+    rgb = Image.new("RGB", (1, 1))
+    assert to_8bit(rgb) is rgb

@@ -8,12 +8,14 @@ import heapq
 import io
 import re
 import tarfile
+import zlib
 
 import numpy as np
 from PIL import Image
 
 from ..errors import TinyTrainError
-from ..paths import data_root
+from ..paths import damaged, data_root
+from .images import to_8bit
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck")
@@ -38,6 +40,24 @@ def load_cifar10(split: str = "test", per_class: int | None = None):
     label_of = {c: i for i, c in enumerate(CIFAR10_CLASSES)}
     # per class: heap of (-num, name, bytes) holding the `per_class` smallest file numbers
     kept = [[] for _ in CIFAR10_CLASSES]
+    try:
+        _stream(path, prefix, split, per_class, label_of, kept)
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
+        raise damaged("load_cifar10", path, e) from None
+    missing = [c for c, heap in zip(CIFAR10_CLASSES, kept) if not heap]
+    if missing:
+        raise damaged("load_cifar10", path, f"no {split} images of {', '.join(missing)}; expected "
+                                            f"{prefix}<class>/NNNN.jpg for every class")
+    images, labels = [], []
+    for label, heap in enumerate(kept):
+        for _, name, data in sorted(heap, reverse=True):
+            images.append(_decode(data, name, path))
+            labels.append(label)
+    return np.stack(images), np.asarray(labels, dtype=np.int64)
+
+
+def _stream(path, prefix, split, per_class, label_of, kept):
+    """Fill `kept` (per class: heap of (-num, name, bytes), the `per_class` smallest numbers) from the archive."""
     last, in_order = "", True
     with tarfile.open(path, "r|gz") as tf:
         for member in tf:
@@ -56,21 +76,15 @@ def load_cifar10(split: str = "test", per_class: int | None = None):
                 heapq.heapreplace(heap, item)
             else:
                 heapq.heappush(heap, item)
-    images, labels = [], []
-    for label, heap in enumerate(kept):
-        for _, name, data in sorted(heap, reverse=True):
-            images.append(_decode(data, name, path))
-            labels.append(label)
-    if not images:
-        raise TinyTrainError(f"load_cifar10: no {split} images in {path}; expected {prefix}<class>/NNNN.jpg")
-    return np.stack(images), np.asarray(labels, dtype=np.int64)
 
 
 def _decode(data, name, path):
     try:
-        img = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.uint8)
+        img = np.asarray(to_8bit(Image.open(io.BytesIO(data)), f"{name} in {path}").convert("RGB"), dtype=np.uint8)
+    except TinyTrainError:
+        raise
     except Exception as e:
-        raise TinyTrainError(f"load_cifar10: cannot decode {name} in {path}: {e}") from e
+        raise damaged("load_cifar10", path, f"cannot decode {name}: {e}") from None
     if img.shape != (32, 32, 3):
         raise TinyTrainError(f"load_cifar10: {name} in {path} is {img.shape}, expected (32, 32, 3)")
     return img

@@ -5,12 +5,18 @@ preprocessing, quantization, class selection and shuffling.
 SPEC grammar::
 
     SPEC    := SOURCE [":" OPTION]*
-    SOURCE  := "cifar10" | "fashion-mnist" | "mnist" | "speech-commands" | PATH
+    SOURCE  := NAME | KIND ":" PATH | PATH
+    NAME    := "cifar10" | "fashion-mnist" | "mnist" | "speech-commands"     (the shared datasets)
+    KIND    := "folder"                                  (PATH_KINDS; a bare PATH is a folder)
     OPTION  := "classes=" CLASS ("," CLASS)*      names or indices, relabelled 0.. in that order
 
     e.g. cifar10   cifar10:classes=0,1,2   speech-commands:classes=on,off,stop,go   ~/my_photos
 
-PATH is an image folder `root/<class>/*.jpg|png` (see image_folder.py for its split).
+PATH is an image folder `root/<class>/*.jpg|png` (see image_folder.py for its split).  A
+PATH may itself hold ':': the longest prefix of the text after KIND that names an existing
+path is the PATH, the rest are options (`my:photos:classes=a,b` is the folder `my:photos`
+if it exists).  A NAME wins over a folder of that name; write `./mnist` or `folder:mnist`.
+A new kind of source is one entry of `LOADERS` (a NAME or a KIND of PATH_KINDS).
 MNIST, Speech Commands and image folders without train/ and test/ are split once by a
 fixed seed in their loaders; `seed` here only picks the per-class subsets and the order.
 
@@ -39,11 +45,12 @@ from . import logmel
 from .cifar10 import CIFAR10_CLASSES, load_cifar10
 from .fashion_mnist import FASHION_MNIST_CLASSES, load_fashion_mnist
 from .image_folder import list_image_folder, open_image
-from .images import center_crop_resize, resize_to, to_int8_input
+from .images import center_crop_resize, resize_to, to_8bit, to_int8_input
 from .mnist import MNIST_CLASSES, load_mnist
 from .speech_commands import CLASSES as SPEECH_CLASSES, CLIP_SAMPLES, load_speech_commands
 
 SOURCES = ("cifar10", "fashion-mnist", "mnist", "speech-commands")
+PATH_KINDS = ("folder",)
 OPTIONS = ("classes",)
 IMAGE_Q = QParams(1 / 127.5, 0)
 SPEECH_Q = QParams(logmel.FEATURE_SCALE, logmel.FEATURE_ZERO)
@@ -67,39 +74,83 @@ class Dataset:
         return ((x.astype(np.float32) - self.input_q.zero) * np.float32(self.input_q.scale)).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class DataSpec:
+    """A parsed `--data SPEC`: `kind` is a NAME of SOURCES or a KIND of PATH_KINDS (then `path` is set)."""
+
+    kind: str
+    path: Path | None = None
+    classes: tuple[str, ...] | None = None
+
+    @property
+    def source(self) -> str:
+        """What messages call the source: the NAME, or the path."""
+        return self.kind if self.path is None else str(self.path)
+
+
 def load_dataset(spec: str, input_shape: tuple, *, train_per_class: int | None = None,
                  test_per_class: int | None = None, seed: int = 0, progress: bool = True) -> Dataset:
     """Train and test sets of `spec` (grammar in the module docstring) for a model of input (C, H, W)."""
-    source, classes_opt = _parse(spec)
+    parsed = parse_spec(spec)
     shape = tuple(int(s) for s in input_shape)
     if len(shape) != 3 or min(shape) < 1:
         raise ShapeError(f"load_dataset: input_shape must be (C, H, W), got {tuple(input_shape)}")
-    for name, n in (("train_per_class", train_per_class), ("test_per_class", test_per_class)):
-        if n is not None and (not isinstance(n, (int, np.integer)) or n < 1):
-            raise TinyTrainError(f"load_dataset: {name} must be a positive int or None, got {n!r}")
-    loader = _speech if source == "speech-commands" else _image_source
-    out = loader(source, classes_opt, shape, (train_per_class, test_per_class), seed, progress)
+    check_per_class(train_per_class, test_per_class)
+    out = LOADERS[parsed.kind](parsed, shape, (train_per_class, test_per_class), seed, progress)
     return Dataset(spec, *out)
 
 
-def _parse(spec: str):
+def check_per_class(train_per_class, test_per_class):
+    for name, n in (("train_per_class", train_per_class), ("test_per_class", test_per_class)):
+        if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1):
+            flag = "--" + name.replace("_", "-")
+            raise TinyTrainError(f"load_dataset: {name} ({flag}) must be a positive number of samples per "
+                                 f"class, got {n!r}; leave it out to use all of them")
+
+
+def parse_spec(spec: str) -> DataSpec:
+    """The source and options of `spec`, checked without reading any data (so callers can refuse early)."""
     if not isinstance(spec, str) or not spec.strip():
         raise TinyTrainError(f"load_dataset: empty dataset spec; {_choices()}")
-    source, *options = spec.strip().split(":")
+    head, _, rest = spec.strip().partition(":")
+    if head in SOURCES:
+        return DataSpec(head, None, _options(rest.split(":") if rest else [], spec))
+    kind, text = (head, rest) if head in PATH_KINDS else ("folder", spec.strip())
+    parts = text.split(":")
+    for k in range(len(parts), 0, -1):
+        candidate = ":".join(parts[:k])
+        if candidate and Path(candidate).expanduser().exists():
+            path = Path(candidate).expanduser()
+            if kind == "folder" and not path.is_dir():
+                raise TinyTrainError(f"load_dataset: {candidate} is a file; an image folder is a folder "
+                                     f"root/<class>/*.jpg|png ({_choices()})")
+            return DataSpec(kind, path, _options(parts[k:], spec))
+    if not parts[0]:
+        raise TinyTrainError(f"load_dataset: {spec!r} has an empty source (an empty path is not the current "
+                             f"folder: write ./ for that); {_choices()}")
+    raise TinyTrainError(f"load_dataset: unknown dataset {parts[0]!r} in {spec!r}: no such dataset, file or folder; "
+                         f"{_choices()}")
+
+
+def _options(options: list[str], spec: str) -> tuple[str, ...] | None:
     classes = None
     for option in options:
         key, eq, value = option.partition("=")
-        if key not in OPTIONS or not eq or not value:
+        if key.strip() not in OPTIONS or not eq or not value.strip():
             raise TinyTrainError(f"load_dataset: bad option {option!r} in {spec!r}; options are "
                                  f"classes=A,B,... (class names or indices), e.g. cifar10:classes=0,1,2")
-        classes = [c.strip() for c in value.split(",")]
-    if source not in SOURCES and not Path(source).expanduser().is_dir():
-        raise TinyTrainError(f"load_dataset: unknown dataset {source!r}; {_choices()}")
-    return source, classes
+        if classes is not None:
+            raise TinyTrainError(f"load_dataset: classes= is given twice in {spec!r}; list every class once")
+        classes = tuple(c.strip() for c in value.split(","))
+        if "" in classes:
+            raise TinyTrainError(f"load_dataset: empty class name in {option!r} of {spec!r}; separate class "
+                                 f"names or indices by single commas")
+    return classes
 
 
 def _choices():
-    return f"use one of {', '.join(SOURCES)}, or the path of an image folder (root/<class>/*.jpg|png)"
+    return (f"use one of {', '.join(SOURCES)}, or the path of an image folder (root/<class>/*.jpg|png; "
+            f"a folder whose name holds ':' is found if it exists)")
 
 
 def _select_classes(all_classes, wanted, source):
@@ -118,7 +169,8 @@ def _select_classes(all_classes, wanted, source):
             raise TinyTrainError(f"load_dataset: {source} has no class {c!r}; its classes are "
                                  f"{', '.join(all_classes)} (or indices 0..{len(all_classes) - 1})")
         if remap[index] >= 0:
-            raise TinyTrainError(f"load_dataset: class {c!r} is listed twice in classes=")
+            raise TinyTrainError(f"load_dataset: class {all_classes[index]!r} of {source} is listed twice in "
+                                 f"classes= (as {c!r} too); list every class once")
         remap[index] = len(kept)
         kept.append(all_classes[index])
     if len(kept) < 2:
@@ -142,32 +194,36 @@ def _check_size(n, shape, source, split):
 
 # ------------------------------------------------------------------------------- images
 
-def _image_source(source, wanted, shape, per_class, seed, progress):
+_SHARED_IMAGES = {  # NAME: (classes, load(split, per_class) -> (uint8 images, labels))
+    "cifar10": (CIFAR10_CLASSES, lambda split, n: load_cifar10(split, per_class=n)),
+    "fashion-mnist": (FASHION_MNIST_CLASSES, lambda split, n: load_fashion_mnist(split)),
+    "mnist": (MNIST_CLASSES, lambda split, n: load_mnist(split)),
+}
+
+
+def _image_source(spec: DataSpec, shape, per_class, seed, progress):
     c, h, w = shape
     if c not in (1, 3) or h != w:
         raise ShapeError(f"load_dataset: image datasets need a square 1- or 3-channel input, the model "
                          f"takes {shape}")
-    if source == "cifar10":
-        all_classes = CIFAR10_CLASSES
-        splits = {s: load_cifar10(s, per_class=per_class[i]) for i, s in enumerate(("train", "test"))}
-    elif source in ("fashion-mnist", "mnist"):
-        all_classes = FASHION_MNIST_CLASSES if source == "fashion-mnist" else MNIST_CLASSES
-        load = load_fashion_mnist if source == "fashion-mnist" else load_mnist
-        splits = {s: load(s) for s in ("train", "test")}
-    else:
-        all_classes, files = list_image_folder(source)
+    crop = spec.kind == "folder"
+    if crop:
+        all_classes, files = list_image_folder(spec.path)
+        classes, remap = _select_classes(list(all_classes), spec.classes, spec.source)
         splits = {s: (np.asarray([p for p, _ in items], dtype=object), np.asarray([l for _, l in items], np.int64))
                   for s, items in files.items()}
-    classes, remap = _select_classes(list(all_classes), wanted, source)
-    crop = source not in SOURCES
+    else:  # classes are checked before the (slow) archive is read
+        all_classes, load = _SHARED_IMAGES[spec.kind]
+        classes, remap = _select_classes(list(all_classes), spec.classes, spec.source)
+        splits = {s: load(s, per_class[i]) for i, s in enumerate(("train", "test"))}
     out = []
     for i, split in enumerate(("train", "test")):
         items, labels = splits[split]
         labels = remap[labels]
         idx = _choose(labels, per_class[i], np.random.default_rng([seed, i]))
-        _check_size(len(idx), shape, source, split)
+        _check_size(len(idx), shape, spec.source, split)
         x = np.empty((len(idx), *shape), np.int8)
-        for k, j in enumerate(tqdm(idx, desc=f"{Path(source).name} {split}", unit="img", leave=False,
+        for k, j in enumerate(tqdm(idx, desc=f"{Path(spec.source).name} {split}", unit="img", leave=False,
                                    disable=not progress or len(idx) < 1000)):
             img = open_image(items[j]) if crop else Image.fromarray(items[j])
             x[k] = _image_int8(img, c, h, crop)
@@ -176,6 +232,7 @@ def _image_source(source, wanted, shape, per_class, seed, progress):
 
 
 def _image_int8(img: Image.Image, channels: int, size: int, crop: bool) -> np.ndarray:
+    img = to_8bit(img)
     if channels == 1:
         img = img.convert("L")
     px = center_crop_resize(img, size, int(round(size * 146 / 128))) if crop else resize_to(img, size)
@@ -185,13 +242,13 @@ def _image_int8(img: Image.Image, channels: int, size: int, crop: bool) -> np.nd
 
 # ------------------------------------------------------------------------------- speech
 
-def _speech(source, wanted, shape, per_class, seed, progress):
+def _speech(spec: DataSpec, shape, per_class, seed, progress):
     frames = logmel.num_frames(CLIP_SAMPLES)
     if shape[0] != 1 or shape[1] != frames:
         raise ShapeError(f"load_dataset: speech-commands gives log-mel features shaped (1, {frames}, mels) "
                          f"(1 s clips, 30 ms windows, 20 ms hop); the model takes {shape}: build it for "
                          f"input (1, {frames}, {shape[2]})")
-    classes, remap = _select_classes(list(SPEECH_CLASSES), wanted, source)
+    classes, remap = _select_classes(list(SPEECH_CLASSES), spec.classes, spec.source)
     out = []
     for i, split in enumerate(("train", "test")):
         rng = np.random.default_rng([seed, i])
@@ -208,3 +265,6 @@ def _speech(source, wanted, shape, per_class, seed, progress):
             x[start:start + 256, 0] = logmel.quantize_features(features)
         out += [x, remap[labels]]
     return (classes, *out, SPEECH_Q)
+
+
+LOADERS = {**{name: _image_source for name in _SHARED_IMAGES}, "speech-commands": _speech, "folder": _image_source}

@@ -7,11 +7,12 @@ truncated or mislabelled file is reported by name instead of yielding garbage.
 from __future__ import annotations
 
 import gzip
+import zlib
 
 import numpy as np
 
 from ..errors import TinyTrainError
-from ..paths import data_root
+from ..paths import damaged, data_root
 
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                          "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
@@ -25,10 +26,10 @@ def read_idx(path, ndim: int) -> np.ndarray:
     try:
         with gzip.open(path, "rb") as f:
             raw = f.read()
-    except (OSError, EOFError) as e:
-        raise TinyTrainError(f"read_idx: cannot read {path} ({e}); expected a gzipped IDX file") from e
+    except (OSError, EOFError, zlib.error) as e:
+        raise damaged("read_idx", path, f"{e}; expected a gzipped IDX file") from None
     if len(raw) < 4 + 4 * ndim:
-        raise TinyTrainError(f"read_idx: {path} is too short ({len(raw)} bytes) for an IDX header")
+        raise damaged("read_idx", path, f"{len(raw)} bytes, too short for an IDX header")
     magic = int(np.frombuffer(raw, ">u4", 1)[0])
     if magic != _UINT8_MAGIC + ndim:
         raise TinyTrainError(f"read_idx: {path} has magic {magic:#010x}, expected {_UINT8_MAGIC + ndim:#010x} "
@@ -36,8 +37,8 @@ def read_idx(path, ndim: int) -> np.ndarray:
     dims = tuple(int(d) for d in np.frombuffer(raw, ">u4", ndim, offset=4))
     body = np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim)
     if body.size != int(np.prod(dims)):
-        raise TinyTrainError(f"read_idx: {path} declares shape {dims} ({int(np.prod(dims))} bytes) but holds "
-                             f"{body.size} bytes; the file is truncated or corrupt")
+        raise damaged("read_idx", path, f"it declares shape {dims} ({int(np.prod(dims))} bytes) but holds "
+                                        f"{body.size} bytes")
     return body.reshape(dims)
 
 
@@ -53,6 +54,6 @@ def load_fashion_mnist(split: str = "test"):
             raise TinyTrainError(f"load_fashion_mnist: {path} not found; check the datasets folder (TINYTRAIN_DATA)")
     images, labels = read_idx(images_path, 3), read_idx(labels_path, 1)
     if len(images) != len(labels) or labels.max(initial=0) >= len(FASHION_MNIST_CLASSES):
-        raise TinyTrainError(f"load_fashion_mnist: {images_path.name} ({len(images)} images) and "
-                             f"{labels_path.name} ({len(labels)} labels, max {labels.max(initial=0)}) do not match")
+        raise damaged("load_fashion_mnist", labels_path, f"{len(labels)} labels (max {labels.max(initial=0)}) "
+                                                         f"for the {len(images)} images of {images_path.name}")
     return images, labels.astype(np.int64)

@@ -4,7 +4,8 @@ If `root` holds `train/` and `test/` folders (each `<class>/...` with the same c
 they are the split; otherwise every class is permuted with SPLIT_SEED and its first
 TEST_FRACTION (at least one image) goes to test, so the split never depends on a
 training seed.  Files are only listed here; `open_image` decodes one and names the file
-if it cannot.
+if it cannot.  An entry with an image extension that is not a readable regular file (a
+dangling link, a folder, a pipe) is an error, not skipped: it was meant as data.
 """
 from __future__ import annotations
 
@@ -14,18 +15,31 @@ import numpy as np
 from PIL import Image
 
 from ..errors import TinyTrainError
+from .images import to_8bit
 
 EXTENSIONS = (".jpg", ".jpeg", ".png")
 SPLIT_SEED = 0
 TEST_FRACTION = 0.2
 
 
+def _entries(folder: Path) -> list[Path]:
+    try:
+        return sorted(folder.iterdir())
+    except OSError as e:
+        raise TinyTrainError(f"image folder: cannot list {folder}: {e.strerror or e}; make it readable") from None
+
+
 def _classes(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return [p.name for p in _entries(folder) if p.is_dir() and not p.name.startswith(".")]
 
 
 def _files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in EXTENSIONS)
+    images = [p for p in _entries(folder) if p.suffix.lower() in EXTENSIONS and not p.name.startswith(".")]
+    for p in images:
+        if not p.is_file():
+            what = "a dangling link" if p.is_symlink() and not p.exists() else "not a regular file"
+            raise TinyTrainError(f"image folder: {p} is {what}; remove it or replace it with an image")
+    return images
 
 
 def list_image_folder(root, test_fraction: float = TEST_FRACTION):
@@ -70,10 +84,11 @@ def _check(root, classes, split):
 
 
 def open_image(path) -> Image.Image:
-    """The decoded image; TinyTrainError naming the file if it is unreadable."""
+    """The decoded image in 8-bit "L" or "RGB" (images.to_8bit); TinyTrainError naming the file if it
+    is unreadable, truncated, empty, or in a pixel mode with no 8-bit meaning."""
     try:
         img = Image.open(path)
-        img.load()
-    except Exception as e:
-        raise TinyTrainError(f"image folder: cannot read image {path}: {e}; remove or replace the file") from e
-    return img
+        img.load()  # PIL refuses a 0-pixel image here (it cannot identify it)
+    except Exception as e:  # PIL raises many types: OSError, SyntaxError, struct.error, DecompressionBombError
+        raise TinyTrainError(f"image folder: cannot read image {path}: {e}; remove or replace the file") from None
+    return to_8bit(img, f"image folder: {path}")

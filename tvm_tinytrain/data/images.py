@@ -3,15 +3,47 @@
 Backbones take 128x128 RGB: resize shorter side to 146, center-crop 128 (torchvision
 Resize+CenterCrop arithmetic), then `x_q = round(pixel - 127.5)`; the fp32 path sees the
 same real values, `(pixel - 127.5) / 127.5` (scale 1/127.5, zero point 0).
+
+Every decoded image first goes through `to_8bit`: PIL's own `convert` clips 16-bit pixels
+at 255 (a 16-bit grayscale PNG became almost all white), so wide modes are scaled here
+by their real range, and modes with no fixed range are refused.
 """
 import numpy as np
 from PIL import Image
 
-from ..errors import ShapeError
+from ..errors import ShapeError, TinyTrainError
+
+_SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N")
+_AS_RGB = ("P", "PA", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr")
+
+
+def to_8bit(img: Image.Image, where="image") -> Image.Image:
+    """`img` as 8-bit "L" or "RGB": alpha dropped, palettes applied, 16-bit scaled by 255/65535.
+
+    Mode "I" (32-bit integer, how older Pillow decodes a 16-bit PNG) is read as 16-bit if its
+    values fit 0..65535; "F" and colour spaces PIL cannot turn into RGB exactly are refused.
+    """
+    mode = img.mode
+    if mode in ("L", "RGB"):
+        return img
+    if mode == "1":
+        return img.convert("L")
+    if mode in ("LA", "La"):
+        return img.getchannel(0)
+    if mode in _AS_RGB:
+        return img.convert("RGBA").convert("RGB") if mode in ("P", "PA") else img.convert("RGB")
+    if mode in _SIXTEEN_BIT or mode == "I":
+        wide = np.asarray(img).astype(np.int64)
+        if wide.size and (wide.min() < 0 or wide.max() > 65535):
+            raise TinyTrainError(f"{where}: 32-bit integer pixels range {wide.min()}..{wide.max()}, outside the "
+                                 f"16-bit 0..65535 this reads; save it as an 8- or 16-bit PNG")
+        return Image.fromarray(((wide * 255 + 32767) // 65535).astype(np.uint8))
+    raise TinyTrainError(f"{where}: pixel mode {mode!r} has no fixed 8-bit meaning (float or {mode} colour); "
+                         f"save it as an 8- or 16-bit RGB or grayscale PNG or JPEG")
 
 
 def _rgb(img) -> Image.Image:
-    return (Image.fromarray(img) if isinstance(img, np.ndarray) else img).convert("RGB")
+    return to_8bit(Image.fromarray(img) if isinstance(img, np.ndarray) else img).convert("RGB")
 
 
 def center_crop_resize(img, size: int = 128, resize: int = 146) -> np.ndarray:

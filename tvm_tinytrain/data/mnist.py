@@ -6,10 +6,13 @@ fixed (independent of any training seed), so runs with different seeds share one
 """
 from __future__ import annotations
 
+import zipfile
+import zlib
+
 import numpy as np
 
 from ..errors import TinyTrainError
-from ..paths import data_root
+from ..paths import damaged, data_root
 
 MNIST_CLASSES = tuple(str(d) for d in range(10))
 SPLITS = ("train", "test")
@@ -28,14 +31,17 @@ def load_mnist(split: str = "test"):
     path = mnist_path()
     if not path.is_file():
         raise TinyTrainError(f"load_mnist: {path} not found; check the datasets folder (TINYTRAIN_DATA)")
+    if not zipfile.is_zipfile(path):
+        raise damaged("load_mnist", path, "not a zip (npz) archive")
     try:
         with np.load(path, allow_pickle=False) as npz:
             x, y = npz["x"], npz["y"]
-    except Exception as e:
-        raise TinyTrainError(f"load_mnist: cannot read {path} ({e}); expected an npz with uint8 x and y") from e
-    if x.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != (28, 28) or len(y) != len(x):
-        raise TinyTrainError(f"load_mnist: {path} holds x {x.dtype} {x.shape}, y {y.shape}; expected uint8 "
-                             f"(N, 28, 28) and (N,)")
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
+        raise damaged("load_mnist", path, f"{type(e).__name__}: {e}; expected an npz with uint8 x and y") from None
+    if (x.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != (28, 28) or y.shape != (len(x),)
+            or y.dtype.kind not in "iu" or y.max(initial=0) >= len(MNIST_CLASSES)):
+        raise damaged("load_mnist", path, f"it holds x {x.dtype} {x.shape}, y {y.dtype} {y.shape}; expected uint8 "
+                                          f"(N, 28, 28) and labels 0..9 shaped (N,)")
     rng = np.random.default_rng(SPLIT_SEED)
     keep = []
     for label in range(len(MNIST_CLASSES)):

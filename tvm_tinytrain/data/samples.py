@@ -9,7 +9,7 @@ import tarfile
 from PIL import Image
 
 from ..errors import TinyTrainError
-from ..paths import data_root
+from ..paths import damaged, data_root, open_tar
 
 KINDS = ("imagenet", "cifar10", "cifar100", "mnist", "fashionMNIST")
 _NAME = re.compile(r"^foolbox_samples/(?P<kind>[A-Za-z0-9]+)_(?P<index>\d+)_(?P<label>\d+)\.(png|jpg)$")
@@ -24,20 +24,24 @@ def load_samples(kind: str):
     if kind not in KINDS:
         raise TinyTrainError(f"load_samples: unknown kind {kind!r}; known kinds: {', '.join(KINDS)}")
     path = samples_path()
-    if not path.is_file():
-        raise TinyTrainError(f"load_samples: {path} not found; check the datasets folder (TINYTRAIN_DATA)")
     found = []
-    with tarfile.open(path) as tf:
-        for member in tf.getmembers():
-            m = _NAME.match(member.name)
-            if not (m and m["kind"] == kind and member.isfile()):
-                continue
-            try:
-                img = Image.open(io.BytesIO(tf.extractfile(member).read()))
-                img.load()
-            except Exception as e:
-                raise TinyTrainError(f"load_samples: cannot read {member.name} in {path}: {e}") from e
-            found.append((int(m["index"]), img, int(m["label"])))
+    try:
+        with open_tar("load_samples", path) as tf:
+            for member in tf.getmembers():
+                m = _NAME.match(member.name)
+                if m and m["kind"] == kind and member.isfile():
+                    found.append((int(m["index"]), _image(tf, member, path), int(m["label"])))
+    except (tarfile.TarError, OSError, EOFError) as e:
+        raise damaged("load_samples", path, e) from None
     if not found:
         raise TinyTrainError(f"load_samples: no {kind} samples in {path}; is it the foolbox samples tar?")
     return [(img, label) for _, img, label in sorted(found, key=lambda t: t[0])]
+
+
+def _image(tf, member, path):
+    try:
+        img = Image.open(io.BytesIO(tf.extractfile(member).read()))
+        img.load()
+    except Exception as e:  # PIL raises many types (UnidentifiedImageError, SyntaxError, ...)
+        raise damaged("load_samples", path, f"cannot read {member.name}: {e}") from None
+    return img

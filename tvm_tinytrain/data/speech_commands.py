@@ -20,7 +20,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 from ..errors import TinyTrainError
-from ..paths import data_root
+from ..paths import damaged, data_root, open_tar
 
 CLASSES = ("_silence_", "_unknown_", "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 SPLITS = ("train", "test")
@@ -42,14 +42,7 @@ def speech_commands_path():
 
 
 def _open():
-    path = speech_commands_path()
-    if not path.is_file():
-        raise TinyTrainError(f"speech commands: {path} not found; check the datasets folder (TINYTRAIN_DATA)")
-    try:
-        return tarfile.open(path)
-    except tarfile.TarError as e:
-        raise TinyTrainError(f"speech commands: {path} is not a readable tar ({e}); restore it from the "
-                             f"datasets folder (sha256 in SHA256SUMS)") from e
+    return open_tar("speech commands", speech_commands_path())
 
 
 def list_clips(tf: tarfile.TarFile) -> list[Clip]:
@@ -93,7 +86,14 @@ def load_speech_commands(split: str = "test", progress: bool = True, select=None
     if split not in SPLITS:
         raise TinyTrainError(f"load_speech_commands: split must be one of {SPLITS}, got {split!r}")
     with _open() as tf:
-        clips = split_clips(list_clips(tf))[split]
+        try:
+            all_clips = list_clips(tf)
+        except (tarfile.TarError, OSError, EOFError) as e:
+            raise damaged("speech commands", speech_commands_path(), e) from None
+        missing = sorted(set(CLASSES) - {CLASSES[c.label] for c in all_clips})
+        if missing:
+            raise damaged("speech commands", speech_commands_path(), f"no clips of {', '.join(missing)}")
+        clips = split_clips(all_clips)[split]
         if select is not None:
             clips = select(clips)
         audio = np.zeros((len(clips), CLIP_SAMPLES), np.int16)
@@ -106,8 +106,8 @@ def load_speech_commands(split: str = "test", progress: bool = True, select=None
 def _decode(tf, name):
     try:
         data, rate = sf.read(io.BytesIO(tf.extractfile(name).read()), dtype="int16")
-    except Exception as e:
-        raise TinyTrainError(f"speech commands: cannot decode {name} in {speech_commands_path()}: {e}") from e
+    except Exception as e:  # soundfile raises its own LibsndfileError, tarfile ReadError / EOFError
+        raise damaged("speech commands", tf.name or speech_commands_path(), f"cannot decode {name}: {e}") from None
     if rate != 16000 or data.ndim != 1:
         raise TinyTrainError(f"speech commands: {name} is {rate} Hz with shape {data.shape}; expected 16 kHz mono")
     return data
