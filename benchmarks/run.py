@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -221,17 +220,20 @@ def rss_launcher() -> Path:
 
     Measuring RSS of a child forked straight from this (large) Python process is wrong on Linux:
     the child's RSS high-water mark carries the parent's over exec.  Forked from this ~1 MB
-    launcher instead, the child's peak is its own."""
+    launcher instead, the child's peak is its own.  It is cached in the private per-user cache
+    (never a shared temp path another user could plant a program at) and checked before use."""
     import hashlib
 
-    path = Path(tempfile.gettempdir()) / f"tinytrain_rss_launcher_{hashlib.sha1(LAUNCHER_C.encode()).hexdigest()[:10]}"
+    from tvm_tinytrain.user_cache import building, checked_file, private_dir
+
+    path = private_dir("build") / f"rss_launcher_{hashlib.sha256(LAUNCHER_C.encode()).hexdigest()[:16]}"
     if not path.exists():
-        src = path.with_suffix(".c")
-        src.write_text(LAUNCHER_C)
-        tmp = path.with_name(path.name + f".{os.getpid()}")
-        subprocess.run(["gcc", "-O1", "-o", str(tmp), str(src)], check=True, capture_output=True)
-        os.replace(tmp, path)
-    return path
+        with building(path) as tmp:
+            result = subprocess.run(["gcc", "-O1", "-x", "c", "-", "-o", str(tmp)], input=LAUNCHER_C,
+                                    capture_output=True, text=True)
+            if result.returncode != 0:
+                raise TinyTrainError(f"benchmark: cannot build the RSS launcher:\n{result.stderr.strip()}")
+    return checked_file(path)
 
 
 def run_host_exe(exe: Path, folder: Path, memory: dict, requests) -> tuple[float, int]:

@@ -1,7 +1,9 @@
 """Compile C with the host gcc: the kernel library as a shared object (for tests through
 ctypes) or a generated project as an executable (optionally with sanitizers).
 
-Builds are cached by a hash of the sources and flags, so repeated test runs do not recompile.
+Shared objects are cached by a hash of the sources, headers and flags, so repeated test runs do
+not recompile, in the private per-user cache (tvm_tinytrain/user_cache.py): never in a shared
+temp folder, where another user could plant the library we would load.
 """
 from __future__ import annotations
 
@@ -9,10 +11,10 @@ import ctypes
 import hashlib
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 from tvm_tinytrain.errors import TinyTrainError
+from tvm_tinytrain.user_cache import building, checked_file, private_dir
 
 KERNEL_DIR = Path(__file__).resolve().parent / "kernels"
 # -ffp-contract=off: no fused multiply-add, so float results do not depend on the optimizer.
@@ -24,18 +26,13 @@ def kernel_sources() -> list[Path]:
     return sorted(KERNEL_DIR.glob("*.c"))
 
 
-def _cache_dir() -> Path:
-    path = Path(tempfile.gettempdir()) / "tvm_tinytrain_build"
-    path.mkdir(exist_ok=True)
-    return path
-
-
-def _digest(sources, flags) -> str:
+def _digest(sources, flags, include_dirs) -> str:
     h = hashlib.sha256()
     for src in sources:
         h.update(Path(src).read_bytes())
-    for header in sorted(KERNEL_DIR.glob("*.h")):
-        h.update(header.read_bytes())
+    for folder in (KERNEL_DIR, *include_dirs):
+        for header in sorted(Path(folder).glob("*.h")):
+            h.update(header.read_bytes())
     h.update(" ".join(flags).encode())
     return h.hexdigest()[:20]
 
@@ -53,13 +50,16 @@ def compile_c(sources, output: Path, flags=(), include_dirs=()):
     return output
 
 
+def shared_library(name: str, sources, flags=(), include_dirs=()) -> ctypes.CDLL:
+    """`sources` built as a shared object loaded with ctypes, cached in private_dir("build")."""
+    flags = ("-fPIC", "-shared", *flags)
+    path = private_dir("build") / f"{name}_{_digest(sources, flags, include_dirs)}.so"
+    if not path.exists():
+        with building(path) as tmp:
+            compile_c(sources, tmp, flags, include_dirs)
+    return ctypes.CDLL(str(checked_file(path)))
+
+
 def kernel_library() -> ctypes.CDLL:
     """The whole kernel library as a shared object loaded with ctypes (cached)."""
-    sources = kernel_sources()
-    flags = ("-fPIC", "-shared")
-    path = _cache_dir() / f"tt_kernels_{_digest(sources, flags)}.so"
-    if not path.exists():
-        tmp = path.with_suffix(".tmp.so")
-        compile_c(sources, tmp, flags)
-        tmp.replace(path)
-    return ctypes.CDLL(str(path))
+    return shared_library("tt_kernels", kernel_sources())

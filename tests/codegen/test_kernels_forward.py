@@ -10,11 +10,9 @@ Only the forward sources are compiled here, so these tests do not depend on the 
 library (the training kernels are tested elsewhere).
 """
 import ctypes
-import hashlib
 import re
 import shutil
 import subprocess
-import tempfile
 from ctypes import POINTER, byref, c_float, c_int, c_int8, c_int32
 from fractions import Fraction
 from pathlib import Path
@@ -69,18 +67,7 @@ SIGNATURES = {
 def _build(name, flags=(), include_dirs=()):
     """The forward kernels as a shared object, cached like host_build.kernel_library()."""
     sources = [host_build.KERNEL_DIR / f"{n}.c" for n in FORWARD]
-    h = hashlib.sha256()
-    for f in [*sources, *sorted(host_build.KERNEL_DIR.glob("*.h")), *(p for d in include_dirs
-                                                                        for p in sorted(Path(d).glob("*.h")))]:
-        h.update(f.read_bytes())
-    h.update(" ".join(flags).encode())
-    path = Path(tempfile.gettempdir()) / "tvm_tinytrain_build" / f"{name}_{h.hexdigest()[:20]}.so"
-    path.parent.mkdir(exist_ok=True)
-    if not path.exists():
-        tmp = path.with_suffix(".tmp.so")
-        host_build.compile_c(sources, tmp, ("-fPIC", "-shared", *flags), include_dirs)
-        tmp.replace(path)
-    lib = ctypes.CDLL(str(path))
+    lib = host_build.shared_library(name, sources, flags, include_dirs)
     for fn, argtypes in SIGNATURES.items():
         getattr(lib, fn).argtypes = argtypes
         getattr(lib, fn).restype = c_int
