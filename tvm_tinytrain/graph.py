@@ -124,6 +124,11 @@ class Graph:
                 if src not in seen:
                     raise TinyTrainError(f"graph {self.name!r}: layer {layer.name!r} reads {src!r} "
                                          f"before it is computed")
+            if not layer.out_shape or min(int(d) for d in layer.out_shape) < 1:
+                what = "the output layer (the head)" if layer.name == self.output else "layer"
+                raise TinyTrainError(f"graph {self.name!r}: {what} {layer.name!r} ({layer.op}) has output shape "
+                                     f"{tuple(layer.out_shape)}, an empty tensor; every layer needs at least one "
+                                     f"output (a classifier one per class)")
             seen.add(layer.name)
         if self.output not in seen:
             raise TinyTrainError(f"graph {self.name!r}: output {self.output!r} is not a layer")

@@ -40,11 +40,23 @@ def _from_python(spec: str) -> Graph:
         module = importlib.import_module(module_name)
     except ImportError as err:
         raise TinyTrainError(f"cannot import {module_name!r} for model {spec!r}: {err}") from None
+    except (Exception, SystemExit) as err:  # the user's own code: say where it failed, not how deep
+        raise TinyTrainError(f"importing {module_name!r} (model {spec!r}) raised {_describe(err)}; fix the "
+                             f"module") from None
     factory = getattr(module, func_name, None)
     if not callable(factory):
         raise TinyTrainError(f"{module_name!r} has no function {func_name!r} (model {spec!r})")
-    result = factory()
+    try:
+        result = factory()
+    except (Exception, SystemExit) as err:
+        raise TinyTrainError(f"MODEL {spec} raised {_describe(err)}; fix the function (it must return "
+                             f"(torch_module, example_input))") from None
     if not (isinstance(result, tuple) and len(result) == 2):
         raise TinyTrainError(f"{spec} must return (torch_module, example_input), got {type(result).__name__}")
     model, example = result
     return to_graph(from_torch(model, example, name=func_name if func_name != "build" else module_name.split(".")[-1]))
+
+
+def _describe(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0][:300]}" if text else type(err).__name__

@@ -179,3 +179,42 @@ def test_two_image_inputs():
     model.graph.input.append(helper.make_tensor_value_info("x2", TensorProto.FLOAT, [1, 3, 8, 8]))
     with pytest.raises(TinyTrainError, match="one image input"):
         from_onnx(model)
+
+
+def _relu6_model(opset):
+    """Conv -> BatchNormalization -> Clip(0, 6) -> GlobalAveragePool -> Flatten -> Gemm at `opset`."""
+    rng = np.random.default_rng(0)
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])
+    arrays = {"conv.weight": rng.normal(size=(4, 3, 3, 3)), "bn.scale": rng.uniform(0.5, 2, 4),
+              "bn.bias": rng.normal(size=4), "bn.mean": rng.normal(size=4), "bn.var": rng.uniform(0.5, 2, 4),
+              "fc.weight": rng.normal(size=(2, 4)), "fc.bias": rng.normal(size=2), "lo": np.array(0.0),
+              "hi": np.array(6.0)}
+    inits = [numpy_helper.from_array(v.astype(np.float32), k) for k, v in arrays.items()]
+    nodes = [helper.make_node("Conv", ["x", "conv.weight"], ["c"], name="conv", pads=[1] * 4),
+             helper.make_node("BatchNormalization", ["c", "bn.scale", "bn.bias", "bn.mean", "bn.var"], ["b"]),
+             helper.make_node("Clip", ["b", "lo", "hi"], ["r"]),
+             helper.make_node("GlobalAveragePool", ["r"], ["p"]), helper.make_node("Flatten", ["p"], ["f"]),
+             helper.make_node("Gemm", ["f", "fc.weight", "fc.bias"], ["y"], transB=1)]
+    graph = helper.make_graph(nodes, "relu6", [x], [y], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def test_every_supported_opset_imports_the_same_graph():
+    """11 (Clip's range became inputs) up to the onnx package's newest opset; outside that range the
+    importer refuses (below 11 TVM lowers Clip to TIR that cannot be trained)."""
+    from tvm_tinytrain.frontend.onnx import MIN_OPSET
+    from tvm_tinytrain.frontend.to_graph import to_graph
+    from tvm_tinytrain.reference import run_float
+
+    x = np.random.default_rng(1).normal(size=(3, 8, 8)).astype(np.float32)
+    outputs = []
+    for opset in sorted({MIN_OPSET, 13, 17, 21, onnx.defs.onnx_opset_version()}):
+        graph = to_graph(from_onnx(_relu6_model(opset)))
+        assert [(l.op, l.attrs.get("act")) for l in graph.layers] == \
+               [("conv2d", "relu6"), ("avgpool", None), ("flatten", None), ("linear", None)]
+        outputs.append(run_float(graph, x))
+    assert all(np.array_equal(outputs[0], out) for out in outputs[1:])
+    for opset in (MIN_OPSET - 1, onnx.defs.onnx_opset_version() + 1):
+        with pytest.raises(UnsupportedOpError, match=f"opset {opset}"):
+            from_onnx(_relu6_model(opset))

@@ -19,6 +19,47 @@ SUPPORTED_ONNX = {
     "Flatten", "Reshape", "Gemm", "MatMul", "Identity", "Dropout", "Constant", "Squeeze", "Transpose",
 }
 
+ONNX_DOMAINS = ("", "ai.onnx")
+# Below 11, Clip takes its range as attributes, which TVM's importer lowers to TIR that cannot be
+# trained; above the onnx package's newest opset, operator semantics are unknown to us.
+MIN_OPSET = 11
+
+
+def _check_opset(model, onnx):
+    """A declared standard opset must be in range (a file declaring none is left to onnx's checker)."""
+    newest = onnx.defs.onnx_opset_version()
+    versions = [o.version for o in model.opset_import if o.domain in ONNX_DOMAINS]
+    if versions and not MIN_OPSET <= versions[0] <= newest:
+        raise UnsupportedOpError(f"from_onnx: the model uses ONNX opset {versions[0]}; supported opsets are "
+                                 f"{MIN_OPSET}..{newest}: re-export it (torch.onnx.export(..., opset_version=17)) "
+                                 f"or convert it with onnx.version_converter")
+
+
+def _unsupported_attribute(node, onnx) -> str | None:
+    """The first attribute value the layer graph cannot represent, as 'name=value (supported: ...)'."""
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+    def ints(name):
+        value = attrs.get(name)
+        return [int(v) for v in value] if value is not None else None
+
+    if node.op_type in ("Conv", "MaxPool"):
+        dilations = ints("dilations")
+        if dilations and any(d != 1 for d in dilations):
+            return f"dilations={dilations} (supported: 1)"
+        strides = ints("strides")
+        if strides and len(set(strides)) > 1:
+            return f"strides={strides} (supported: the same stride along H and W)"
+    if node.op_type == "MaxPool":
+        kernel = ints("kernel_shape")
+        if kernel and len(set(kernel)) > 1:
+            return f"kernel_shape={kernel} (supported: square windows)"
+        if attrs.get("ceil_mode", 0):
+            return "ceil_mode=1 (supported: 0)"
+        if len(node.output) > 1 and node.output[1]:
+            return "a second output (indices; supported: the pooled values only)"
+    return None
+
 
 def from_onnx(path_or_model, name: str | None = None) -> RelaxModel:
     import onnx
@@ -31,9 +72,15 @@ def from_onnx(path_or_model, name: str | None = None) -> RelaxModel:
     model = _load(path_or_model, onnx)
     name = name or (Path(path_or_model).stem if isinstance(path_or_model, (str, Path)) else model.graph.name)
     for node in model.graph.node:
+        if node.domain not in ONNX_DOMAINS:
+            raise UnsupportedOpError(f"from_onnx: node {node.name!r} ({node.op_type}) is from operator domain "
+                                     f"{node.domain!r}; only the standard ONNX operators are supported")
         if node.op_type not in SUPPORTED_ONNX:
             raise UnsupportedOpError(f"from_onnx: operator {node.op_type} (node {node.name!r}) is not supported; "
                                      f"supported: {', '.join(sorted(SUPPORTED_ONNX))}")
+        reason = _unsupported_attribute(node, onnx)
+        if reason:
+            raise UnsupportedOpError(f"from_onnx: {node.op_type} node {node.name!r} has {reason}")
     input_shape = _input_shape(model)
     try:
         mod = tvm_from_onnx(model, keep_params_in_input=True)
@@ -64,6 +111,7 @@ def _load(path_or_model, onnx):
             model = onnx.load(str(path))
         except Exception as err:
             raise WeightFileError(f"from_onnx: {path} is not a readable ONNX file ({err})") from None
+    _check_opset(model, onnx)  # before the checker, whose message for an old opset names only a node
     try:
         onnx.checker.check_model(model)
     except Exception as err:

@@ -21,7 +21,7 @@ from .._tvm import op_name, relax, shape_of
 from ..errors import UnsupportedOpError
 from ..graph import INPUT, Graph, Layer
 from ..passes.relax_utils import bindings_of, constant_value, use_counts
-from .torch import RelaxModel
+from .torch import SUPPORTED_TEXT, RelaxModel
 
 
 def to_graph(model: RelaxModel) -> Graph:
@@ -82,22 +82,28 @@ class _Extractor:
             return None
         return next((layer for layer in reversed(self.layers) if layer.name == name), None)
 
-    def _unsupported(self, var, value):
+    def _unsupported(self, var, value, reason: str = "is not supported"):
+        """`reason` names the attribute and value when the op itself is supported."""
         op = op_name(value) or type(value).__name__
         after = self.layers[-1].name if self.layers else "the input"
         raise UnsupportedOpError(f"import: operator {op} (Relax binding {var.name}, after layer {after!r}) "
-                                 f"is not supported; supported layers are conv2d, batch norm, ReLU/ReLU6, add, "
-                                 f"max pooling, global average pooling, flatten and linear")
+                                 f"{reason}; supported layers are {SUPPORTED_TEXT}")
 
     # -- one handler per Relax op ---------------------------------------------------------
     def conv2d(self, var, call):
         weight, base = constant_value(call.args[1], self.model.params, self.binds)
         attrs = call.attrs
-        if weight is None or any(int(d) != 1 for d in attrs.dilation) or attrs.data_layout != "NCHW":
-            self._unsupported(var, call)
+        dilation = [int(d) for d in attrs.dilation]
         strides = [int(s) for s in attrs.strides]
+        if weight is None:
+            self._unsupported(var, call, "has a weight that is computed, not a parameter (not supported)")
+        if any(d != 1 for d in dilation):
+            self._unsupported(var, call, f"has dilation={tuple(dilation)} (only dilation 1 is supported)")
+        if attrs.data_layout != "NCHW":
+            self._unsupported(var, call, f"has data layout {attrs.data_layout} (only NCHW is supported)")
         if strides[0] != strides[1]:
-            self._unsupported(var, call)
+            self._unsupported(var, call, f"has strides={tuple(strides)} (only the same stride along H and W "
+                                         f"is supported)")
         layer_attrs = {"stride": strides[0], "padding": tuple(int(p) for p in attrs.padding),
                        "groups": int(attrs.groups), "act": None}
         params = {"weight": weight.astype(np.float32), "bias": np.zeros(weight.shape[0], np.float32)}
@@ -136,7 +142,8 @@ class _Extractor:
         elif lo == 0 and math.isinf(hi):
             self._activation(var, call, "relu")
         else:
-            self._unsupported(var, call)
+            self._unsupported(var, call, f"clips to [{lo:g}, {hi:g}] (only ReLU [0, inf) and ReLU6 [0, 6] are "
+                                         f"supported)")
 
     def _activation(self, var, call, act):
         layer = self._fusable(call.args[0])
@@ -147,12 +154,15 @@ class _Extractor:
 
     def max_pool2d(self, var, call):
         a = call.attrs
-        if a.ceil_mode or any(int(d) != 1 for d in a.dilation):
-            self._unsupported(var, call)
         pool = [int(k) for k in a.pool_size]
         strides = [int(s) for s in a.strides]
+        if a.ceil_mode:
+            self._unsupported(var, call, "has ceil_mode=True (only ceil_mode=False is supported)")
+        if any(int(d) != 1 for d in a.dilation):
+            self._unsupported(var, call, f"has dilation={tuple(int(d) for d in a.dilation)} (only 1 is supported)")
         if pool[0] != pool[1] or strides[0] != strides[1]:
-            self._unsupported(var, call)
+            self._unsupported(var, call, f"has pool_size={tuple(pool)}, strides={tuple(strides)} (only square "
+                                         f"windows and strides are supported)")
         attrs = {"kernel": pool[0], "stride": strides[0], "padding": tuple(int(p) for p in a.padding)}
         self._new(var, "maxpool", None, [self._source(call.args[0], var)], attrs)
 
@@ -171,7 +181,16 @@ class _Extractor:
 
     def adaptive_avg_pool2d(self, var, call):
         if tuple(shape_of(var)[2:]) != (1, 1):
-            self._unsupported(var, call)
+            self._unsupported(var, call, f"pools to {tuple(shape_of(var)[2:])} (only to (1, 1) is supported)")
+        self._new(var, "avgpool", None, [self._source(call.args[0], var)])
+
+    def avg_pool2d(self, var, call):
+        """A window over the whole map without padding is global average pooling."""
+        a = call.attrs
+        pool = tuple(int(k) for k in a.pool_size)
+        if pool != tuple(shape_of(call.args[0])[2:]) or any(int(p) for p in a.padding) or a.ceil_mode:
+            self._unsupported(var, call, f"has pool_size={pool} over a {tuple(shape_of(call.args[0])[2:])} map "
+                                         f"(only global average pooling, a window over the whole map, is supported)")
         self._new(var, "avgpool", None, [self._source(call.args[0], var)])
 
     def reshape(self, var, call):
@@ -193,6 +212,7 @@ _HANDLERS = {
     "relax.nn.max_pool2d": _Extractor.max_pool2d,
     "relax.mean": _Extractor.mean,
     "relax.nn.adaptive_avg_pool2d": _Extractor.adaptive_avg_pool2d,
+    "relax.nn.avg_pool2d": _Extractor.avg_pool2d,
     "relax.reshape": _Extractor.reshape,
     "relax.flatten": _Extractor.reshape,
     "relax.nn.dropout": _Extractor.alias,

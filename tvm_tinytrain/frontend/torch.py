@@ -73,19 +73,78 @@ def from_torch(module, example_input, name: str | None = None) -> RelaxModel:
     return RelaxModel(mod, params, name or type(module).__name__, tuple(int(s) for s in example_input.shape[1:]))
 
 
+SUPPORTED_TEXT = ("conv2d (dilation 1, the same stride along H and W), batch norm, ReLU/ReLU6, add, max pooling, "
+                  "global average pooling, flatten and linear")
+
+
 def _check_ops(exported, model_name: str):
     for node in exported.graph.nodes:
         if node.op != "call_function":
             continue
         op = getattr(node.target, "__name__", str(node.target)).split(".")[0]
-        if op in SUPPORTED_ATEN:
+        reason = None if op in SUPPORTED_ATEN else "is not supported"
+        if reason is None and op in _ATTRIBUTE_CHECKS:
+            reason = _ATTRIBUTE_CHECKS[op](node)
+        if reason is None:
             continue
         stack = node.meta.get("nn_module_stack") or {}
         where = list(stack.values())[-1] if stack else ("", model_name)
         path, cls = where[0] or "<top level>", getattr(where[1], "__name__", str(where[1])).split(".")[-1]
         raise UnsupportedOpError(f"from_torch: operator aten.{op} (graph node {node.name!r}) in module "
-                                 f"{path!r} ({cls}) is not supported; supported layers are conv2d, batch "
-                                 f"norm, ReLU/ReLU6, add, max/avg pooling, flatten and linear")
+                                 f"{path!r} ({cls}) {reason}; supported layers are {SUPPORTED_TEXT}")
+
+
+def _arg(node, index: int, name: str, default):
+    """An ATen call's argument by position or keyword (defaults are left out of the graph)."""
+    if len(node.args) > index:
+        return node.args[index]
+    return node.kwargs.get(name, default)
+
+
+def _pair(value) -> tuple:
+    values = tuple(value) if isinstance(value, (list, tuple)) else (value,)
+    return values * 2 if len(values) == 1 else values
+
+
+def _check_conv(node):
+    """aten.conv2d(x, w, b, stride, padding, dilation, groups) / convolution(..., transposed, ...)."""
+    dilation = _pair(_arg(node, 5, "dilation", 1))
+    if any(int(d) != 1 for d in dilation):
+        return f"has dilation={dilation} (only dilation 1 is supported)"
+    stride = _pair(_arg(node, 3, "stride", 1))
+    if len(set(stride)) > 1:
+        return f"has stride={stride} (only the same stride along H and W is supported)"
+    if node.target.__name__.split(".")[0] in ("convolution", "_convolution") and _arg(node, 6, "transposed", False):
+        return "is a transposed convolution (not supported)"
+    return None
+
+
+def _check_max_pool(node):
+    """aten.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode)."""
+    kernel = _pair(_arg(node, 1, "kernel_size", 1))
+    stride = _pair(_arg(node, 2, "stride", None) or kernel)
+    dilation = _pair(_arg(node, 4, "dilation", 1))
+    if any(int(d) != 1 for d in dilation):
+        return f"has dilation={dilation} (only dilation 1 is supported)"
+    if len(set(kernel)) > 1 or len(set(stride)) > 1:
+        return f"has kernel_size={kernel}, stride={stride} (only square windows and strides are supported)"
+    if _arg(node, 5, "ceil_mode", False):
+        return "has ceil_mode=True (only ceil_mode=False is supported)"
+    return None
+
+
+def _check_avg_pool(node):
+    """Only a pool over the whole map (global average pooling) is a layer of the graph."""
+    kernel = _pair(_arg(node, 1, "kernel_size", 1))
+    value = node.args[0].meta.get("val") if hasattr(node.args[0], "meta") else None
+    if value is None or tuple(value.shape[-2:]) != tuple(kernel):
+        return f"has kernel_size={kernel} (only global average pooling, a window over the whole map, is supported)"
+    return None
+
+
+_ATTRIBUTE_CHECKS = {"conv2d": _check_conv, "convolution": _check_conv, "_convolution": _check_conv,
+                     "max_pool2d": _check_max_pool, "max_pool2d_with_indices": _check_max_pool,
+                     "avg_pool2d": _check_avg_pool}
 
 
 def _unwrap_single_output(mod):
