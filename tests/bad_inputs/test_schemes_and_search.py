@@ -150,3 +150,16 @@ SEARCH_CASES = [
 @pytest.mark.parametrize("case", SCHEME_CASES + SEARCH_CASES, ids=repr)
 def test_bad_input(case, tmp_path, capsys, monkeypatch):
     run_bad(case, tmp_path, capsys, monkeypatch)
+
+
+RESUME_CASES = [
+    Case("analyze-resume-corrupt", ["analyze", "mcunet-5fps", "--data", "cifar10", "--out", "contrib.json"],
+         ("contrib.json", "not valid JSON"), setup=write("contrib.json", '{"config": ')),
+    Case("analyze-resume-bad-run", ["analyze", "mcunet-5fps", "--data", "cifar10", "--out", "contrib.json"],
+         ("contrib.json", "accuracy"), setup=results(runs=run("bias", "bias:3", k=3, accuracy=-1))),
+]
+
+
+@pytest.mark.parametrize("case", RESUME_CASES, ids=repr)
+def test_resumed_analysis_checks_its_file(case, tmp_path, capsys, monkeypatch):
+    run_bad(case, tmp_path, capsys, monkeypatch)

@@ -105,7 +105,9 @@ def analyze(config: dict, trials: list[Trial], out: Path, workers: int | None = 
     out.parent.mkdir(parents=True, exist_ok=True)
     results = {"config": config, "runs": {}}
     if out.exists():
-        results = json.loads(out.read_text())
+        from .results_file import load_results
+
+        results = load_results(out)
         if results.get("config") != config:
             raise TinyTrainError(f"{out} holds an analysis with another configuration; use a new --out file "
                                  f"(or delete {out} to start over)")
