@@ -87,16 +87,35 @@ def test_tvm_equals_reference_bit_for_bit(case):
 
 
 def test_int8_tracks_float(case):
-    """Dequantized int8 logits follow the float ones (quantization is sane, not just self-consistent)."""
+    """Dequantized int8 logits follow the float ones (quantization is sane, not just self-consistent).
+
+    Three checks, each robust to the last-bit differences between BLAS builds:
+
+    * the error relative to the logits' size is small (median over samples < 0.25);
+    * the input-dependent part of the logits (each class's mean over the samples removed) is
+      reproduced: correlation >= 0.35 over samples x classes.  An int8 model that ignored its input,
+      or mixed up classes, scores ~0 even when its logits share the float ones' common pattern;
+    * the top-1 class agrees on every sample whose float top-1 margin is clear, i.e. larger than twice
+      the typical (median) int8 error of the model.
+
+    The argmax is not compared on near-ties: on the random-weight MobileNetV2 every float top-1 margin
+    (<= 1.1) is below its int8 noise (max error ~0.7 per sample), so which of two near-equal classes
+    wins is decided by rounding; weights perturbed by 3e-7 (as another BLAS computes them) moved its
+    agreement between 5 and 7 of 10, and a fixed "6 of 10" failed on another machine.  There no
+    sample is clear and the correlation carries the check; on tiny_resnet all 10 are clear.
+    """
     graph, qg, _, tests, _ = case
     out_q = qg.q_of(qg.output)
-    agree, errors = 0, []
-    for x in tests:
-        y = run_float(graph, x)
-        y_q = out_q.scale * (run_int8(qg, quantize_input(qg, x)).astype(np.float64) - out_q.zero)
-        agree += int(np.argmax(y) == np.argmax(y_q))
-        errors.append(np.abs(y_q - y).max() / (np.abs(y).max() + 1e-9))
-    assert agree >= 6 and np.median(errors) < 0.25
+    y = np.stack([run_float(graph, x).reshape(-1) for x in tests]).astype(np.float64)
+    y_q = np.stack([out_q.scale * (run_int8(qg, quantize_input(qg, x)).reshape(-1).astype(np.float64) - out_q.zero)
+                    for x in tests])
+    error = np.abs(y_q - y).max(axis=1)
+    assert np.median(error / (np.abs(y).max(axis=1) + 1e-9)) < 0.25
+    centred, centred_q = y - y.mean(axis=0), y_q - y_q.mean(axis=0)
+    assert np.corrcoef(centred.ravel(), centred_q.ravel())[0, 1] >= 0.35
+    top2 = np.sort(y, axis=1)[:, -2:]
+    clear = top2[:, 1] - top2[:, 0] > 2 * np.median(error)
+    np.testing.assert_array_equal(y_q[clear].argmax(axis=1), y[clear].argmax(axis=1))
 
 
 def test_activation_clamps(case):
