@@ -4,15 +4,24 @@ The files are numpy-only (`<name>.npz` + `<name>.json`, see `convert_weights.py`
 a released `.pkl` becomes one): nothing here unpickles.  Layer names follow the json
 (`first_conv`, `blocks.3.depthwise`, `blocks.3.residual`, `classifier`), and the scheme
 index of each conv follows the order of the file (first conv = 0).
+
+Every field is validated as it is read (`backbone_file.py`) and every layer against the one
+before it, so a bad file is one error naming file, layer and field.  A backbone loaded by
+name must also have the paper's structure (`PAPER_STRUCTURE`): the paper's presets and
+scheme indices name its layers by position, so on a file with a block removed or duplicated
+they would land on the wrong layers.  A `.json` loaded by path is the user's own model and
+only needs to be consistent; if it bears a paper name without the paper's structure it is
+named `<name>-custom`, so the paper's presets are not applied to it.
 """
 from __future__ import annotations
 
+import hashlib
 import json
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from .backbone_file import BackboneFile, join
 from .errors import TinyTrainError, WeightFileError
 from .graph import INPUT, Graph, Layer, QParams
 from .paths import weights_dir
@@ -21,6 +30,15 @@ from .quantization.requant import add_requant, overflow_safe_bias, weight_layer_
 BACKBONES = ("mcunet-5fps", "mbv2-w0.35", "proxyless-w0.3")
 BLOCK_CONVS = ("pointwise1", "depthwise", "pointwise2")
 NEW_HEAD_LOGIT_SCALE = 1.0 / 16  # int8 logits of a fresh head cover about +-8
+MAX_SIZE = 4096      # channels, pixels
+MAX_STRIDE = 8
+MAX_KERNEL = 15
+# conv layers before the classifier, and `structure_digest` of the paper's file
+PAPER_STRUCTURE = {
+    "mcunet-5fps": (42, "3dc833fd59dde3b7252aeb4afa2c716f38cbdcf1a4da4142cb72c26ac184dbe8"),
+    "mbv2-w0.35": (51, "cba2ef23a5d9cd66e39c04f80949a308440df0b4e0684d99da7c20be623340de"),
+    "proxyless-w0.3": (60, "4df27bba1f65acf784186f61882d1b360eef3df678afa6dd093c40f7579d90f3"),
+}
 
 
 def load_backbone(name: str, num_classes: int | None = None, seed: int = 0) -> Graph:
@@ -30,9 +48,8 @@ def load_backbone(name: str, num_classes: int | None = None, seed: int = 0) -> G
     many outputs (seeded random int8 weights, zero bias) for transfer learning.
     """
     json_path = _locate(name)
-    spec = _read_json(json_path)
-    arrays = _ArrayFile(json_path.with_suffix(".npz"))
-    graph = _build(json_path.stem, spec, arrays)
+    graph = _build(json_path.stem, BackboneFile(json_path))
+    _check_paper_structure(graph, json_path, by_name=name in BACKBONES)
     if num_classes is not None:
         replace_classifier(graph, num_classes, seed)
     return graph.check()
@@ -42,7 +59,8 @@ def _locate(name: str) -> Path:
     path = Path(name)
     if path.suffix == ".json":
         if not path.is_file():
-            raise WeightFileError(f"backbone file {path} does not exist")
+            state = "is a folder, not a file" if path.is_dir() else "does not exist"
+            raise WeightFileError(f"backbone file {path} {state}; pass the path of a converted backbone .json")
         return path
     if name not in BACKBONES:
         raise TinyTrainError(f"unknown backbone {name!r}; known backbones: {', '.join(BACKBONES)} "
@@ -54,112 +72,138 @@ def _locate(name: str) -> Path:
     return path
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        spec = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise WeightFileError(f"{path}: not a readable JSON model description ({err})") from None
-    if not isinstance(spec, dict):
-        raise WeightFileError(f"{path}: expected a JSON object at the top level, found {type(spec).__name__}")
-    return spec
+def structure_digest(graph: Graph) -> str:
+    """sha256 of what the paper's presets depend on: every layer's op, wiring, shapes, stride, groups."""
+    rows = [list(graph.input_shape)] + [
+        [layer.name, layer.op, list(layer.inputs), list(layer.out_shape), layer.attrs.get("stride"),
+         layer.attrs.get("groups"), list(layer.params["weight"].shape) if layer.has_weights else None]
+        for layer in graph.layers]
+    return hashlib.sha256(json.dumps(rows).encode()).hexdigest()
 
 
-class _ArrayFile:
-    """The npz beside a json; arrays are fetched by the `{"__array__": key}` placeholders."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        if not path.is_file():
-            raise WeightFileError(f"{path} is missing (the arrays of {path.with_suffix('.json').name})")
-        try:
-            self.npz = np.load(path, allow_pickle=False)
-        except (OSError, ValueError, zipfile.BadZipFile) as err:
-            raise WeightFileError(f"{path}: not a readable npz file ({err})") from None
-
-    def get(self, placeholder, where: str, dtype: str) -> np.ndarray:
-        if not (isinstance(placeholder, dict) and "__array__" in placeholder):
-            raise WeightFileError(f"{self.path.with_suffix('.json')}: {where} should be an array placeholder, "
-                                  f"found {placeholder!r:.60}")
-        key = placeholder["__array__"]
-        try:
-            array = self.npz[key]
-        except KeyError:
-            raise WeightFileError(f"{self.path}: array {key!r} ({where}) is missing") from None
-        except (OSError, ValueError, zipfile.BadZipFile) as err:
-            raise WeightFileError(f"{self.path}: array {key!r} is corrupt ({err})") from None
-        if str(array.dtype) != dtype or list(array.shape) != list(placeholder.get("shape", array.shape)):
-            raise WeightFileError(f"{self.path}: array {key!r} is {array.dtype}{list(array.shape)}, "
-                                  f"expected {dtype}{placeholder.get('shape')}")
-        return array
+def _check_paper_structure(graph: Graph, path: Path, by_name: bool):
+    expected = PAPER_STRUCTURE.get(graph.name)
+    if expected is None:
+        return
+    convs = len(graph.weight_layers()) - 1
+    if (convs, structure_digest(graph)) == expected:
+        return
+    if not by_name:
+        graph.name = f"{graph.name}-custom"
+        return
+    detail = (f"{convs} conv layers before the classifier, the paper's has {expected[0]}" if convs != expected[0]
+              else "a layer's kernel, stride, groups, channels or wiring differs from the paper's")
+    raise WeightFileError(f"{path} is not the paper's {graph.name} ({detail}), so the paper's presets and scheme "
+                          f"indices would land on the wrong layers; restore the file (sha256sum -c SHA256SUMS in the "
+                          f"datasets folder), or load it by path ({path}) to use it as a model of your own")
 
 
-def _field(obj: dict, key: str, where: str):
-    if not isinstance(obj, dict) or key not in obj:
-        raise WeightFileError(f"model description: {where} has no field {key!r}")
-    return obj[key]
-
-
-def _build(name: str, spec: dict, arrays: _ArrayFile) -> Graph:
-    first = _field(spec, "first_conv", "top level")
-    p = _field(first, "params", "first_conv")
-    in_size = int(_field(first, "in_shape", "first_conv"))
-    graph = Graph(name, (int(first["in_channel"]), in_size, in_size), [],
-                  input_q=QParams(float(p["x_scale"]), int(p["x_zero"])))
-    current = _add_conv(graph, "first_conv", first, INPUT, arrays)
-    for i, block in enumerate(_field(spec, "blocks", "top level")):
+def _build(name: str, f: BackboneFile) -> Graph:
+    spec = f.spec
+    first = f.obj(f.field(spec, "first_conv", ""), "first_conv")
+    p = f.obj(f.field(first, "params", "first_conv"), "first_conv.params")
+    size = f.integer(first, "in_shape", "first_conv", 1, MAX_SIZE)
+    graph = Graph(name, (f.integer(first, "in_channel", "first_conv", 1, MAX_SIZE), size, size), [],
+                  input_q=QParams(f.scale(p, "x_scale", "first_conv.params"), f.zero(p, "x_zero", "first_conv.params")))
+    current = _add_conv(graph, f, "first_conv", first, INPUT)
+    blocks = f.field(spec, "blocks", "")
+    if not isinstance(blocks, list):
+        raise f.error("blocks", f"is {type(blocks).__name__}, expected a list of blocks")
+    for i, block in enumerate(blocks):
+        where = f"blocks.{i}"
+        f.obj(block, where)
+        if block.get("se") is not None:
+            raise f.error(f"{where}.se", "is a squeeze-and-excite layer, which is not supported (only null)")
+        parts = [part for part in BLOCK_CONVS if block.get(part) is not None]
+        if not parts:
+            raise f.error(where, f"has none of {', '.join(BLOCK_CONVS)}; a block needs at least one conv")
         block_input = current
-        for part in BLOCK_CONVS:
-            if block.get(part) is not None:
-                current = _add_conv(graph, f"blocks.{i}.{part}", block[part], current, arrays)
+        for part in parts:
+            current = _add_conv(graph, f, f"{where}.{part}", block[part], current)
         if block.get("residual") is not None:
-            current = _add_residual(graph, f"blocks.{i}.residual", block["residual"], block_input, current)
+            current = _add_residual(graph, f, f"{where}.residual", block["residual"], block_input, current)
     if spec.get("feature_mix") is not None:
-        current = _add_conv(graph, "feature_mix", spec["feature_mix"], current, arrays)
+        current = _add_conv(graph, f, "feature_mix", spec["feature_mix"], current)
     current = _add_global_pool(graph, current)
-    graph.output = _add_conv(graph, "classifier", _field(spec, "classifier", "top level"), current, arrays,
-                             linear=True)
+    graph.output = _add_conv(graph, f, "classifier", f.field(spec, "classifier", ""), current, linear=True)
     graph.renumber()
     return graph
 
 
-def _add_conv(graph: Graph, name: str, layer: dict, src: str, arrays: _ArrayFile, linear=False) -> str:
-    p = _field(layer, "params", name)
+def _add_conv(graph: Graph, f: BackboneFile, name: str, layer: dict, src: str, linear=False) -> str:
+    f.obj(layer, name)
     if layer.get("act") is not None:
-        raise WeightFileError(f"{name}: activation {layer['act']!r} is not folded into the output range; "
-                              f"only act=null layers are supported")
-    x_q = QParams(float(_field(p, "x_scale", name)), int(_field(p, "x_zero", name)))
-    _check_same_q(graph, src, x_q, name)
-    weight = arrays.get(p.get("weight"), f"{name}.weight", "int8")
-    w_scale = arrays.get(p.get("w_scales"), f"{name}.w_scales", "float32")
-    out_q = QParams(float(_field(p, "y_scale", name)), int(_field(p, "y_zero", name)))
-    bias = overflow_safe_bias(arrays.get(p.get("bias"), f"{name}.bias", "int32"), weight)
-    params = {"weight": weight, "bias": bias,
-              "w_scale": w_scale, **weight_layer_requant(x_q, w_scale, out_q)}
-    o = weight.shape[0]
+        raise f.error(f"{name}.act", f"is {layer['act']!r:.40}: the activation is not folded into the output "
+                                     f"range; only act=null layers are supported")
+    in_shape = graph.shape_of(src)
+    c = in_shape[0]
+    source = "the input" if src == INPUT else f"its input {src}"
+    in_c = f.integer(layer, "in_channel", name, 1, MAX_SIZE)
+    if in_c != c:
+        raise f.error(f"{name}.in_channel", f"is {in_c}, but {source} has {c} channels")
+    o = f.integer(layer, "out_channel", name, 1, MAX_SIZE)
+    kernel = f.field(layer, "kernel_size", name)
+    if not (isinstance(kernel, list) and len(kernel) == 2 and kernel[0] == kernel[1] and type(kernel[0]) is int
+            and kernel[0] % 2 == 1 and 1 <= kernel[0] <= (1 if linear else MAX_KERNEL)):
+        limit = "[1, 1] for the classifier" if linear else f"[k, k] with k odd, 1..{MAX_KERNEL} (padding k//2)"
+        raise f.error(f"{name}.kernel_size", f"is {kernel!r:.40}, expected {limit}")
+    k = kernel[0]
+    stride = f.integer(layer, "stride", name, 1, 1 if linear else MAX_STRIDE)
+    groups = f.integer(layer, "groups", name, 1, 1 if linear else c)
+    if c % groups or o % groups:
+        raise f.error(f"{name}.groups", f"is {groups}, expected a divisor of both in_channel {c} and out_channel {o}")
+    if type(layer.get("depthwise")) not in (type(None), bool) or (layer.get("depthwise") and groups != c):
+        raise f.error(f"{name}.depthwise", f"is {layer['depthwise']!r:.40} with groups={groups} and {c} input "
+                                           f"channels (a depthwise conv has groups = in_channel)")
+    if not linear:
+        if f.integer(layer, "in_shape", name, 1, MAX_SIZE) != in_shape[1]:
+            raise f.error(f"{name}.in_shape", f"is {layer['in_shape']}, but {source} is {in_shape[1]}x{in_shape[2]}")
+        out_hw = (in_shape[1] + 2 * (k // 2) - k) // stride + 1
+        if f.integer(layer, "out_shape", name, 1, MAX_SIZE) != out_hw:
+            raise f.error(f"{name}.out_shape", f"is {layer['out_shape']}, but a {k}x{k} stride-{stride} conv of "
+                                               f"{in_shape[1]}x{in_shape[2]} gives {out_hw}x{out_hw}")
+    pw = join(name, "params")
+    p = f.obj(f.field(layer, "params", name), pw)
+    x_q = QParams(f.scale(p, "x_scale", pw), f.zero(p, "x_zero", pw))
+    _check_same_q(graph, f, src, x_q, pw)
+    out_q = QParams(f.scale(p, "y_scale", pw), f.zero(p, "y_zero", pw))
+    why = f"out_channel {o}, in_channel {c} / groups {groups}, kernel {k}"
+    weight = f.array(p, "weight", pw, "int8", (o, c // groups, k, k), why)
+    bias = f.array(p, "bias", pw, "int32", (o,), f"out_channel {o}")
+    w_scale = f.array(p, "w_scales", pw, "float32", (o,), f"out_channel {o}")
+    bad = np.flatnonzero(~(np.isfinite(w_scale) & (w_scale > 0)))
+    if bad.size:
+        raise f.error(f"{pw}.w_scales", f"has {bad.size} zero, negative or non-finite values (channel {bad[0]}: "
+                                        f"{w_scale[bad[0]]}); every channel's scale must be positive and finite")
+    try:
+        requant = weight_layer_requant(x_q, w_scale, out_q)
+    except TinyTrainError as err:
+        raise f.error(pw, f"has scales the int8 arithmetic cannot represent ({err})") from None
+    params = {"weight": weight, "bias": overflow_safe_bias(bias, weight), "w_scale": w_scale, **requant}
     if linear:
         params["weight"] = weight.reshape(o, -1)
         graph.layers.append(Layer(name, "linear", (src,), (o,), {"act_min": -128, "act_max": 127},
                                   params, out_q))
         return name
-    k = int(weight.shape[2])
-    stride = int(_field(layer, "stride", name))
-    c, h, w = graph.shape_of(src)
-    pad = k // 2
-    out_hw = ((h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1)
-    attrs = {"stride": stride, "padding": (pad, pad, pad, pad), "groups": int(_field(layer, "groups", name)),
-             "act_min": -128, "act_max": 127}
-    if weight.shape[1] * attrs["groups"] != c:
-        raise WeightFileError(f"{name}: weight {list(weight.shape)} with groups={attrs['groups']} "
-                              f"does not match {c} input channels")
-    graph.layers.append(Layer(name, "conv2d", (src,), (o, *out_hw), attrs, params, out_q))
+    attrs = {"stride": stride, "padding": (k // 2,) * 4, "groups": groups, "act_min": -128, "act_max": 127}
+    graph.layers.append(Layer(name, "conv2d", (src,), (o, out_hw, out_hw), attrs, params, out_q))
     return name
 
 
-def _add_residual(graph: Graph, name: str, residual: dict, block_input: str, branch: str) -> str:
-    p = _field(residual, "params", name)
-    _check_same_q(graph, block_input, QParams(float(p["x_scale"]), int(p["x_zero"])), name)
-    out_q = QParams(float(p["y_scale"]), int(p["y_zero"]))
-    attrs = {**add_requant(graph.q_of(block_input), graph.q_of(branch), out_q), "act_min": -128, "act_max": 127}
+def _add_residual(graph: Graph, f: BackboneFile, name: str, residual: dict, block_input: str, branch: str) -> str:
+    pw = join(name, "params")
+    p = f.obj(f.field(f.obj(residual, name), "params", name), pw)
+    if graph.shape_of(block_input) != graph.shape_of(branch):
+        raise f.error(name, f"adds the block's input {block_input} {list(graph.shape_of(block_input))} to "
+                            f"{branch} {list(graph.shape_of(branch))}: the shapes differ, so the block cannot "
+                            f"have a residual (residual must be null)")
+    _check_same_q(graph, f, block_input, QParams(f.scale(p, "x_scale", pw), f.zero(p, "x_zero", pw)), pw)
+    out_q = QParams(f.scale(p, "y_scale", pw), f.zero(p, "y_zero", pw))
+    try:
+        requant = add_requant(graph.q_of(block_input), graph.q_of(branch), out_q)
+    except TinyTrainError as err:
+        raise f.error(pw, f"has scales the int8 arithmetic cannot represent ({err})") from None
+    attrs = {**requant, "act_min": -128, "act_max": 127}
     graph.layers.append(Layer(name, "add", (block_input, branch), graph.shape_of(branch), attrs, {}, out_q))
     return name
 
@@ -193,9 +237,8 @@ def replace_classifier(graph: Graph, num_classes: int, seed: int = 0):
     head.out_q = out_q
 
 
-def _check_same_q(graph: Graph, src: str, declared: QParams, name: str):
+def _check_same_q(graph: Graph, f: BackboneFile, src: str, declared: QParams, where: str):
     actual = graph.q_of(src)
     if actual.zero != declared.zero or not np.isclose(actual.scale, declared.scale, rtol=1e-6):
-        raise WeightFileError(f"{name}: declares input quantization (scale={declared.scale:.6g}, "
-                              f"zero={declared.zero}) but its input {src!r} is quantized with "
-                              f"(scale={actual.scale:.6g}, zero={actual.zero})")
+        raise f.error(where, f"declares input quantization (x_scale={declared.scale:.6g}, x_zero={declared.zero}) "
+                             f"but its input {src!r} is quantized with (scale={actual.scale:.6g}, zero={actual.zero})")

@@ -62,10 +62,10 @@ def _unpickle(data: bytes, source: str):
             raise WeightFileError(f"convert_weights: {source} holds torch storages; {_REFUSAL}.")
         return obj
     except TooLarge as e:
-        raise WeightFileError(f"convert_weights: refused {e} in {source}: {_TOO_LARGE}.") from None
+        raise WeightFileError(f"convert_weights: {source}: refused {e}; {_TOO_LARGE}.") from None
     except Refused as e:
         hint = _TORCH_HINT if ("'torch." in str(e) or "torch storage" in str(e)) else ""
-        raise WeightFileError(f"convert_weights: refused {e} in {source}: {_REFUSAL}.{hint}") from None
+        raise WeightFileError(f"convert_weights: {source}: refused {e}; {_REFUSAL}.{hint}") from None
     except NotPickle as e:
         raise WeightFileError(
             f"convert_weights: {source} is truncated or not a valid pickle ({e}); "
@@ -135,29 +135,32 @@ class _Tree:
     list many times over), total array bytes written, and array key paths (npz member names).
     """
 
-    def __init__(self):
+    def __init__(self, source):
+        self.source = source
         self.arrays = {}
         self.values = 0
         self.bytes = 0
 
+    def _error(self, text) -> WeightFileError:
+        return WeightFileError(f"convert_weights: {self.source}: {text}")
+
     def convert(self, obj, key="", depth=0):
-        where = key or "<top level>"
+        where = repr(key[:120] or "<top level>")
         self.values += 1
         if self.values > MAX_VALUES:
-            raise WeightFileError(f"convert_weights: the pickle holds more than {MAX_VALUES:,} values "
-                                  f"(a list shared many times over?); {_TOO_LARGE}.")
+            raise self._error(f"the pickle holds more than {MAX_VALUES:,} values (a list shared many times "
+                              f"over?); {_TOO_LARGE}.")
         if depth > MAX_DEPTH:
-            raise WeightFileError(f"convert_weights: values nested more than {MAX_DEPTH} levels deep at "
-                                  f"{where[:120]!r}...; a weight file is a shallow tree of layers.")
+            raise self._error(f"values nested more than {MAX_DEPTH} levels deep at {where}...; a weight file is "
+                              "a shallow tree of layers.")
         if isinstance(obj, PendingArray):
             if obj.value is None:
-                raise WeightFileError(f"convert_weights: array at {where[:120]!r} has no data (an ndarray "
-                                      f"reduction without its state); {_REFUSAL}.")
+                raise self._error(f"array at {where} has no data (an ndarray reduction without its state); "
+                                  f"{_REFUSAL}.")
             obj = obj.value
         if isinstance(obj, Unadmitted):
-            raise WeightFileError(
-                f"convert_weights: {obj.kind} at {where[:120]!r} has dtype {obj.dtype}, which cannot be stored "
-                f"without pickle; only {', '.join(sorted(DTYPE_CODES))} are admitted.")
+            raise self._error(f"{obj.kind} at {where} has dtype {obj.dtype}, which cannot be stored without "
+                              f"pickle; only {', '.join(sorted(DTYPE_CODES))} are admitted.")
         if obj is None or isinstance(obj, str):
             return obj
         if isinstance(obj, (bool, np.bool_)):  # numpy scalars become plain JSON numbers
@@ -172,31 +175,26 @@ class _Tree:
         if isinstance(obj, dict):
             bad = [k for k in obj if not isinstance(k, str) or k == "__array__"]
             if bad:
-                raise WeightFileError(
-                    f"convert_weights: dict at {where[:120]!r} has key {bad[0]!r:.60}; only string keys "
-                    "(other than '__array__') can be written to JSON.")
+                raise self._error(f"dict at {where} has key {bad[0]!r:.60}; only string keys (other than "
+                                  "'__array__') can be written to JSON.")
             return {k: self.convert(v, prefix + k, depth + 1) for k, v in obj.items()}
         if isinstance(obj, (list, tuple)):
             return [self.convert(v, f"{prefix}{i}", depth + 1) for i, v in enumerate(obj)]
         kind = "numpy.dtype" if isinstance(obj, Dtype) else type(obj).__name__
-        raise WeightFileError(
-            f"convert_weights: value at {where[:120]!r} has type {kind}, which cannot be "
-            "represented in JSON + npz (expected dict, list, tuple, number, string, None or "
-            "numpy array).")
+        raise self._error(f"value at {where} has type {kind}, which cannot be represented in JSON + npz "
+                          "(expected dict, list, tuple, number, string, None or numpy array).")
 
     def _array(self, array, key):
         if len(key) > MAX_KEY_LENGTH or not SAFE_KEY.fullmatch(key):
-            raise WeightFileError(
-                f"convert_weights: array at {key[:120]!r} cannot be an npz member: the keys on its path may "
-                f"hold only letters, digits, '_' and '-' (dots join levels; at most {MAX_KEY_LENGTH} "
-                "characters); rename them in a trusted environment.")
+            raise self._error(f"array at {key[:120]!r} cannot be an npz member: the keys on its path may hold "
+                              f"only letters, digits, '_' and '-' (dots join levels; at most {MAX_KEY_LENGTH} "
+                              "characters); rename them in a trusted environment.")
         if key in self.arrays:
-            raise WeightFileError(f"convert_weights: two arrays map to the same key '{key}' "
-                                  "(a dict key contains '.').")
+            raise self._error(f"two arrays map to the same key '{key}' (a dict key contains '.').")
         self.bytes += array.nbytes
         if self.bytes > MAX_TOTAL_BYTES:
-            raise WeightFileError(f"convert_weights: the arrays to write exceed {MAX_TOTAL_BYTES:,} bytes "
-                                  f"(one array shared many times over?); {_TOO_LARGE}.")
+            raise self._error(f"the arrays to write exceed {MAX_TOTAL_BYTES:,} bytes (one array shared many "
+                              f"times over?); {_TOO_LARGE}.")
         self.arrays[key] = array
         return {"__array__": key, "dtype": str(array.dtype), "shape": list(array.shape)}
 
@@ -230,7 +228,7 @@ def convert_pkl(pkl_path, out_dir=None, force=False) -> tuple[Path, Path]:
         raise WeightFileError(
             f"convert_weights: {pkl_path} holds a {type(obj).__name__} at the top level; "
             "expected a dict of layers (first_conv, blocks, ...).")
-    tree = _Tree()
+    tree = _Tree(pkl_path)
     text = json.dumps(tree.convert(obj), indent=1)
     arrays = tree.arrays
 

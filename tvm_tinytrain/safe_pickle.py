@@ -147,8 +147,9 @@ class _Budget:
 
     def reconstruct(self, subtype, shape, code):
         if subtype is not _refuse_ndarray or shape != (0,) or code != b"b":
-            raise Refused(f"_reconstruct{(subtype, shape, code)!r:.80}; only numpy's own form "
-                          f"_reconstruct(ndarray, (0,), b'b') is admitted")
+            kind = "ndarray" if subtype is _refuse_ndarray else type(subtype).__name__
+            raise Refused(f"_reconstruct({kind}, {shape!r:.40}, {code!r:.20}) (without its state it returns "
+                          f"uninitialised memory); only numpy's own form _reconstruct(ndarray, (0,), b'b') is admitted")
         return PendingArray(self)
 
     def frombuffer(self, buf, dtype, shape, order):
