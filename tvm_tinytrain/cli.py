@@ -73,15 +73,28 @@ def _compile(args):
     from .passes.pipeline import build_training
     from .schemes import resolve_scheme
 
+    if args.target != "host":  # a board: the toolchain its fit check needs, before any work
+        from .targets.fit import check_fit, require_toolchain
+
+        require_toolchain(args.target)
     graph = _quantized_model(args.model, args.num_classes)
     program = build_training(graph, resolve_scheme(args.scheme, graph))
     project = generate(program)
+    fit = None
+    if args.target != "host":  # linked against the board's budgets before anything is written
+        try:
+            fit = check_fit(project, args.target)
+        except TinyTrainError as err:
+            raise TinyTrainError(f"{err} Nothing was written to {args.out}.") from None
     write_project(project, args.out, force=args.force, target=args.target)
     m = project.memory
     print(f"{graph.name} / {m['scheme']} -> {args.out} (target {args.target})")
     print(f"  arena {m['arena_bytes']:,} B (first fit {m['first_fit_arena_bytes']:,} B, peak live "
           f"{m['peak_live_bytes']:,} B), trained parameters in SRAM {m['updated_param_bytes']:,} B, "
           f"constants in flash {m['const_bytes']:,} B")
+    if fit is not None:
+        print(f"  fits {args.target}: firmware flash {fit['flash_bytes']:,} B of {fit['flash_budget']}, static "
+              f"SRAM {fit['ram_bytes']:,} B of {fit['ram_budget']} (the rest is the stack)")
     print(f"  files: model.h model.c memory.json kernels/ host_main.c Makefile")
 
 
