@@ -176,8 +176,9 @@ def test_per_channel_array_length_must_be_out_channels(field, length, tmp_path):
 
 @pytest.mark.parametrize("field, value, match", [
     ("x_zero", 128, "expected an integer in -128..127"), ("y_zero", -129, "expected an integer in -128..127"),
-    ("y_scale", 0, "positive finite"), ("y_scale", -1.0, "positive finite"), ("y_scale", float("nan"), "positive finite"),
-    ("y_scale", float("inf"), "positive finite"), ("y_scale", "0.5", "positive finite"), ("x_zero", None, "null"),
+    ("y_scale", 0, "positive finite"), ("y_scale", -1.0, "positive finite"),
+    ("y_scale", float("nan"), "positive finite"), ("y_scale", float("inf"), "positive finite"),
+    ("y_scale", "0.5", "positive finite"), ("x_zero", None, "null"),
 ])
 def test_quantization_fields_are_checked(field, value, match, tmp_path):
     path = _copy_backbone(tmp_path)

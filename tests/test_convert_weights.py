@@ -378,3 +378,11 @@ def test_not_a_regular_file(make, tmp_path):
     path.mkdir() if make == "folder" else os.mkfifo(path)
     with pytest.raises(WeightFileError, match="folder|not a regular file"):
         convert_pkl(path)
+
+
+@pytest.mark.parametrize("name", [b"numpy\ndtype", b"_codecs\nencode", b"numpy._core.multiarray\n_reconstruct"])
+def test_state_on_an_admitted_global_is_refused(name, tmp_path):
+    """BUILD with slot state would setattr on what find_class returned (our wrappers, for every later load)."""
+    pkl = tmp_path / "m.pkl"
+    pkl.write_bytes(b"\x80\x02}X\x01\x00\x00\x00wc" + name + b"\nN}X\x0c\x00\x00\x00__defaults__)s\x86bs.")
+    _refused(pkl, r"refused a state \(BUILD\) for .* \(a callable\)")

@@ -99,7 +99,8 @@ class BackboneFile:
         placeholder = self.obj(self.field(obj, key, where), name)
         member = placeholder.get("__array__")
         if type(member) is not str:
-            raise self.error(name, f"has __array__ {_found(member)}, expected the name of an array in {self.npz_path.name}")
+            raise self.error(name, f"has __array__ {_found(member)}, expected the name of an array in "
+                                   f"{self.npz_path.name}")
         declared = (placeholder.get("dtype", dtype), placeholder.get("shape", list(shape)))
         if declared != (dtype, list(shape)):
             raise self.error(name, f"is declared {declared[0]}{declared[1]}, expected {dtype}{list(shape)} ({why})")

@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import WeightFileError
-from .safe_pickle import (DTYPE_CODES, MAX_TOTAL_BYTES, Dtype, Loader, NotPickle, PendingArray, Refused,
-                          TooLarge, Unadmitted)
+from .safe_pickle import (DTYPE_CODES, MAX_TOTAL_BYTES, Loader, NotPickle, PendingArray, Refused, Sealed,
+                          TooLarge, Unadmitted, Value)
 
 MAX_FILE_BYTES = MAX_TOTAL_BYTES + (64 << 20)  # the arrays plus their structure
 MAX_INFLATE_RATIO = 100   # torch.save stores members uncompressed; real weights deflate < 2x
@@ -153,10 +153,9 @@ class _Tree:
         if depth > MAX_DEPTH:
             raise self._error(f"values nested more than {MAX_DEPTH} levels deep at {where}...; a weight file is "
                               "a shallow tree of layers.")
-        if isinstance(obj, PendingArray):
-            if obj.value is None:
-                raise self._error(f"array at {where} has no data (an ndarray reduction without its state); "
-                                  f"{_REFUSAL}.")
+        if isinstance(obj, PendingArray) and obj.value is None:
+            raise self._error(f"array at {where} has no data (an ndarray reduction without its state); {_REFUSAL}.")
+        if isinstance(obj, Value):
             obj = obj.value
         if isinstance(obj, Unadmitted):
             raise self._error(f"{obj.kind} at {where} has dtype {obj.dtype}, which cannot be stored without "
@@ -180,7 +179,7 @@ class _Tree:
             return {k: self.convert(v, prefix + k, depth + 1) for k, v in obj.items()}
         if isinstance(obj, (list, tuple)):
             return [self.convert(v, f"{prefix}{i}", depth + 1) for i, v in enumerate(obj)]
-        kind = "numpy.dtype" if isinstance(obj, Dtype) else type(obj).__name__
+        kind = obj.kind if isinstance(obj, Sealed) else type(obj).__name__
         raise self._error(f"value at {where} has type {kind}, which cannot be represented in JSON + npz "
                           "(expected dict, list, tuple, number, string, None or numpy array).")
 

@@ -15,7 +15,8 @@ pickle needs (see ``pickletools.dis(pickle.dumps(np.arange(3)))``) is exactly:
 Each admitted global is a wrapper here that checks its arguments and builds the value from
 validated bytes (plain numeric / bool dtypes only, shapes non-negative, the raw bytes exactly
 the shape's size, every array and the total under a byte cap before anything is allocated);
-numpy's callables are never reachable from the file.  Before the unpickler runs, the opcodes
+numpy's callables are never reachable from the file, and every object it can reach is `Sealed`
+(a BUILD state is refused unless the object defines one).  Before the unpickler runs, the opcodes
 are scanned (``pickletools.genops``): a length prefix larger than the data left is refused
 there, so the unpickler never pre-allocates what the file merely claims.
 """
@@ -51,14 +52,42 @@ class NotPickle(Exception):
     """The bytes are not a complete, well-formed pickle (truncated, garbled)."""
 
 
-def _refuse_ndarray(*args, **kwargs):
+class Sealed:
+    """Base of every object the file can get hold of.  BUILD is a pickle's way to set attributes
+    (on classes and functions too); here it is refused unless a subclass says what its state is."""
+
+    __slots__ = ()
+    kind = "object"
+
+    def __setstate__(self, state):
+        raise Refused(f"a state (BUILD) for {self.kind}")
+
+
+class Global(Sealed):
+    """What the unpickler returns for an admitted name: calls its wrapper, nothing else."""
+
+    __slots__ = ("kind", "func")
+
+    def __init__(self, name: str, func):
+        self.kind = f"{name} (a callable)"
+        self.func = func
+
+    def __call__(self, *args):
+        return self.func(*args)
+
+
+def _refuse_ndarray(*args):
     raise Refused("a direct call of numpy.ndarray(...) (it allocates any shape and returns uninitialised or "
                   "foreign memory; only numpy's own array form, _reconstruct + its state, is admitted)")
 
 
+NDARRAY = Global("numpy.ndarray", _refuse_ndarray)  # only ever an argument of _reconstruct
+
+
 def _latin1_encode(text, encoding="latin1"):
     if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
-        raise Refused(f"_codecs.encode(..., {encoding!r}); only latin1 text (how protocol 2 stores bytes) is admitted")
+        raise Refused(f"_codecs.encode(..., {encoding!r:.40}); only latin1 text (how protocol 2 stores bytes) "
+                      f"is admitted")
     return text.encode("latin1")
 
 
@@ -68,35 +97,41 @@ def _ordered_dict(*args):
     return {}  # a dict keeps insertion order; it also accepts no BUILD state
 
 
-class Unadmitted:
+class Unadmitted(Sealed):
     """An array or scalar of a dtype that is not admitted, built from nothing; the converter names
     its key path.  (Object arrays carry a list of objects as data, strings are not weights.)"""
+
+    __slots__ = ("kind", "dtype")
 
     def __init__(self, kind: str, code):
         self.kind = kind
         self.dtype = "object (Python objects)" if str(code).startswith("O") else f"{code!r:.40}"
 
 
-class Dtype:
+class Dtype(Sealed):
     """``numpy.dtype(code, False, True)`` of the file; its BUILD state may only set the byte order.
 
     An unadmitted code gives ``dtype = None``: what is built from it becomes `Unadmitted`."""
 
+    __slots__ = ("code", "dtype", "built")
+    kind = "numpy.dtype"
+
     def __init__(self, code, align=False, copy=True):
         if align is not False or copy is not True:
-            raise Refused(f"numpy.dtype{(code, align, copy)!r:.80}; numpy pickles dtype(code, False, True)")
+            raise Refused(f"numpy.dtype({code!r:.40}, {align!r:.20}, {copy!r:.20}); numpy pickles "
+                          f"dtype(code, False, True)")
         self.code = code
         self.dtype = np.dtype(code) if type(code) is str and code in DTYPE_CODES else None
-        self._built = False
+        self.built = False
 
     def __setstate__(self, state):
         if self.dtype is None:
             return  # nothing will be built from it
-        if (self._built or not isinstance(state, tuple) or len(state) != 8 or state[0] != 3
+        if (self.built or not isinstance(state, tuple) or len(state) != 8 or state[0] != 3
                 or state[1] not in ("<", ">", "|", "=") or state[2:] != (None, None, None, -1, -1, 0)):
             raise Refused(f"dtype state {state!r:.80}; only a byte order (3, '<'|'>'|'|'|'=', None, None, None, "
                           f"-1, -1, 0) is admitted")
-        self._built = True
+        self.built = True
         if state[1] in "<>":
             self.dtype = self.dtype.newbyteorder(state[1])
 
@@ -107,6 +142,16 @@ def _as_dtype(value, what) -> Dtype:
     return value
 
 
+class Value(Sealed):
+    """An array or numpy scalar a wrapper built (``value``), or `Unadmitted`."""
+
+    __slots__ = ("value",)
+    kind = "a numpy value"
+
+    def __init__(self, value=None):
+        self.value = value
+
+
 def _scalar(dtype, data=None):
     dtype = _as_dtype(dtype, "numpy scalar")
     if dtype.dtype is None:
@@ -114,7 +159,7 @@ def _scalar(dtype, data=None):
     if not isinstance(data, bytes) or len(data) != dtype.dtype.itemsize:
         raise Refused(f"numpy scalar of {dtype.dtype} from {type(data).__name__} data; expected exactly "
                       f"{dtype.dtype.itemsize} bytes")
-    return np.frombuffer(data, dtype.dtype)[0]
+    return Value(np.frombuffer(data, dtype.dtype)[0])
 
 
 class _Budget:
@@ -135,7 +180,7 @@ class _Budget:
         nbytes = math.prod(shape) * dtype.itemsize
         if nbytes > MAX_ARRAY_BYTES:
             raise TooLarge(f"{what} of shape {shape} {dtype} ({nbytes:,} bytes); arrays are limited to "
-                          f"{MAX_ARRAY_BYTES:,} bytes")
+                           f"{MAX_ARRAY_BYTES:,} bytes")
         if not isinstance(raw, (bytes, bytearray)) or len(raw) != nbytes:
             length = len(raw) if isinstance(raw, (bytes, bytearray)) else type(raw).__name__
             raise Refused(f"{what} of shape {shape} {dtype} with {length} bytes of data; its data must be "
@@ -146,8 +191,8 @@ class _Budget:
         return np.frombuffer(raw, dtype).reshape(shape, order="F" if fortran else "C").copy(order="K")
 
     def reconstruct(self, subtype, shape, code):
-        if subtype is not _refuse_ndarray or shape != (0,) or code != b"b":
-            kind = "ndarray" if subtype is _refuse_ndarray else type(subtype).__name__
+        if subtype is not NDARRAY or shape != (0,) or code != b"b":
+            kind = "ndarray" if subtype is NDARRAY else type(subtype).__name__
             raise Refused(f"_reconstruct({kind}, {shape!r:.40}, {code!r:.20}) (without its state it returns "
                           f"uninitialised memory); only numpy's own form _reconstruct(ndarray, (0,), b'b') is admitted")
         return PendingArray(self)
@@ -155,15 +200,19 @@ class _Budget:
     def frombuffer(self, buf, dtype, shape, order):
         if order not in ("C", "F"):
             raise Refused(f"_frombuffer with order {order!r:.20}")
-        return self.array(buf, _as_dtype(dtype, "_frombuffer"), shape, order == "F", "_frombuffer array")
+        built = self.array(buf, _as_dtype(dtype, "_frombuffer"), shape, order == "F", "_frombuffer array")
+        return built if isinstance(built, Unadmitted) else Value(built)
 
 
-class PendingArray:
-    """An array from ``_reconstruct``: empty until its BUILD state gives shape, dtype and data."""
+class PendingArray(Value):
+    """An array from ``_reconstruct``: no value until its BUILD state gives shape, dtype and data."""
+
+    __slots__ = ("budget",)
+    kind = "an array"
 
     def __init__(self, budget: _Budget):
-        self._budget = budget
-        self.value = None
+        super().__init__()
+        self.budget = budget
 
     def __setstate__(self, state):
         if self.value is not None:
@@ -171,17 +220,18 @@ class PendingArray:
         if not (isinstance(state, tuple) and len(state) == 5 and state[0] == 1 and type(state[3]) is bool):
             raise Refused(f"array state {state!r:.80}; expected (1, shape, dtype, is_fortran, data)")
         _, shape, dtype, fortran, raw = state
-        self.value = self._budget.array(raw, _as_dtype(dtype, "array"), shape, fortran, "array")
+        self.value = self.budget.array(raw, _as_dtype(dtype, "array"), shape, fortran, "array")
 
 
 def _globals(budget: _Budget) -> dict:
     """(module, name) -> the wrapper a pickle may call under that name."""
-    table = {("numpy", "ndarray"): _refuse_ndarray, ("numpy", "dtype"): Dtype,
-             ("collections", "OrderedDict"): _ordered_dict, ("_codecs", "encode"): _latin1_encode}
+    table = {("numpy", "ndarray"): NDARRAY, ("numpy", "dtype"): Global("numpy.dtype", Dtype),
+             ("collections", "OrderedDict"): Global("collections.OrderedDict", _ordered_dict),
+             ("_codecs", "encode"): Global("_codecs.encode", _latin1_encode)}
     for mod in ("numpy.core", "numpy._core"):
-        table[(f"{mod}.multiarray", "_reconstruct")] = budget.reconstruct
-        table[(f"{mod}.multiarray", "scalar")] = _scalar
-        table[(f"{mod}.numeric", "_frombuffer")] = budget.frombuffer  # protocol 5
+        table[(f"{mod}.multiarray", "_reconstruct")] = Global("_reconstruct", budget.reconstruct)
+        table[(f"{mod}.multiarray", "scalar")] = Global("numpy scalar", _scalar)
+        table[(f"{mod}.numeric", "_frombuffer")] = Global("_frombuffer", budget.frombuffer)  # protocol 5
     return table
 
 

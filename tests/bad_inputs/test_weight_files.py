@@ -113,6 +113,7 @@ def _duplicate_block(i):
 
 
 LAYER = "blocks.2.depthwise"  # 48 channels, 32x32, stride 1, in a residual block
+P = f"{LAYER}.params"
 CASES = []
 
 # every field a layer needs, missing
@@ -153,11 +154,11 @@ CASES += [
     json_case("residual-on-a-strided-block", _set("blocks.3.residual", {"params": {}}),
               ("blocks.3.residual", "shapes differ")),
     json_case("x-quant-not-previous-y", _set(f"{LAYER}.params.x_zero", 5), (f"{LAYER}.params", "input quantization")),
-    json_case("scales-beyond-fixed-point", _set(f"{LAYER}.params.y_scale", 1e-30), (f"{LAYER}.params", "cannot represent")),
-    json_case("declared-bias-shape", _set(f"{LAYER}.params.bias.shape", [47]), (f"{LAYER}.params.bias", "out_channel 48")),
-    json_case("declared-weight-dtype", _set(f"{LAYER}.params.weight.dtype", "float32"), (f"{LAYER}.params.weight", "int8")),
-    json_case("placeholder-not-object", _set(f"{LAYER}.params.weight", [1, 2]), (f"{LAYER}.params.weight", "a list")),
-    json_case("placeholder-key-not-string", _set(f"{LAYER}.params.bias.__array__", 7), (f"{LAYER}.params.bias", "__array__")),
+    json_case("scales-beyond-fixed-point", _set(f"{P}.y_scale", 1e-30), (f"{P}", "cannot represent")),
+    json_case("declared-bias-shape", _set(f"{P}.bias.shape", [47]), (f"{P}.bias", "out_channel 48")),
+    json_case("declared-weight-dtype", _set(f"{P}.weight.dtype", "float32"), (f"{P}.weight", "int8")),
+    json_case("placeholder-not-object", _set(f"{P}.weight", [1, 2]), (f"{P}.weight", "a list")),
+    json_case("placeholder-key-not-string", _set(f"{P}.bias.__array__", 7), (f"{P}.bias", "__array__")),
     json_case("layer-is-a-list", _set(LAYER, [1]), (LAYER, "expected an object")),
     json_case("blocks-not-a-list", _set("blocks", {"0": None}), ("blocks", "list")),
     json_case("classifier-stride-2", _set("classifier.stride", 2), ("classifier.stride", "expected")),
@@ -174,7 +175,6 @@ CASES += [
 ]
 
 # the arrays: lengths, dtypes, values, the npz itself
-P = f"{LAYER}.params"
 CASES += [
     npz_case("bias-one-short", lambda a: a.update({f"{P}.bias": a[f"{P}.bias"][:-1]}), (f"{P}.bias", "int32[48]")),
     npz_case("w_scales-one-long", lambda a: a.update({f"{P}.w_scales": np.ones(49, np.float32)}),
