@@ -51,6 +51,12 @@ class BackboneFile:
         except _NPZ_ERRORS as err:
             raise WeightFileError(f"{self.npz_path}: not a readable npz file ({err}); {FIX}") from None
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.zip.close()
+
     def _read_json(self):
         try:
             if self.path.stat().st_size > MAX_JSON_BYTES:

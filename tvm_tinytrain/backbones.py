@@ -48,7 +48,8 @@ def load_backbone(name: str, num_classes: int | None = None, seed: int = 0) -> G
     many outputs (seeded random int8 weights, zero bias) for transfer learning.
     """
     json_path = _locate(name)
-    graph = _build(json_path.stem, BackboneFile(json_path))
+    with BackboneFile(json_path) as f:
+        graph = _build(json_path.stem, f)
     _check_paper_structure(graph, json_path, by_name=name in BACKBONES)
     if num_classes is not None:
         replace_classifier(graph, num_classes, seed)
