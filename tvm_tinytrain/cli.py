@@ -126,8 +126,11 @@ def _train(args):
 
 def _analyze(args):
     from .search.contribution import RATIOS, analyze, plan_trials
+    from .data.datasets import check_per_class, check_spec
     from .model_spec import load_model
 
+    check_spec(args.data)  # the workers read the data: a bad --data is refused before they start
+    check_per_class(args.train_per_class, args.test_per_class)
     graph = load_model(args.model, num_classes=args.num_classes)
     n_conv = len(graph.weight_layers()) - 1
     layers = args.layers if args.layers is not None else list(range(n_conv // 2, n_conv))

@@ -8,7 +8,7 @@ from PIL import Image
 
 from tvm_tinytrain.data import datasets
 from tvm_tinytrain.data.cifar10 import load_cifar10
-from tvm_tinytrain.data.datasets import IMAGE_Q, SOURCES, SPEECH_Q, Dataset, DataSpec, load_dataset, parse_spec
+from tvm_tinytrain.data.datasets import IMAGE_Q, SOURCES, SPEECH_Q, Dataset, DataSpec, check_spec, load_dataset, parse_spec
 from tvm_tinytrain.data.fashion_mnist import load_fashion_mnist
 from tvm_tinytrain.data.images import resize_to, to_int8_input
 from tvm_tinytrain.errors import TinyTrainError
@@ -115,6 +115,9 @@ def test_folder_names_with_colons(tmp_path, monkeypatch):
     make_folder(tmp_path / "my", {"c": 2, "d": 2}, size=(8, 8))  # the longest existing prefix wins
     assert parse_spec("my:photos:classes=a,b").path == Path("my:photos")
     assert parse_spec("my:classes=c,d") == DataSpec("folder", Path("my"), ("c", "d"))
+    assert check_spec("my:photos:classes=b,a").classes == ("b", "a")
+    with pytest.raises(TinyTrainError, match="my:photos has no class 'c'"):  # the folder is listed, not read
+        check_spec("my:photos:classes=a,c")
     with pytest.raises(TinyTrainError, match="unknown dataset 'their' in 'their:photos:classes=a,b'"):
         parse_spec("their:photos:classes=a,b")
     make_folder(tmp_path / "mnist", {"c": 2, "d": 2}, size=(8, 8))  # a NAME wins; ./ or folder: names the folder
@@ -152,10 +155,12 @@ def test_classes_are_checked_before_an_archive_is_read(monkeypatch):
     def never(*args, **kwargs):
         raise AssertionError("the archive was read before the classes were checked")
 
-    monkeypatch.setitem(datasets._SHARED_IMAGES, "cifar10", (datasets.CIFAR10_CLASSES, never))
+    monkeypatch.setitem(datasets._SHARED_IMAGES, "cifar10", never)
     for classes, message in (("0,horsey", "cifar10 has no class 'horsey'"), ("-1,2", "no class '-1'"),
                              ("10,2", "no class '10'"), ("0,airplane", "'airplane' of cifar10 is listed twice"),
                              ("3", "keeps 1 class")):
+        with pytest.raises(TinyTrainError, match=message):
+            check_spec(f"cifar10:classes={classes}")
         with pytest.raises(TinyTrainError, match=message):
             load_dataset(f"cifar10:classes={classes}", (3, 32, 32))
 

@@ -50,6 +50,8 @@ from .mnist import MNIST_CLASSES, load_mnist
 from .speech_commands import CLASSES as SPEECH_CLASSES, CLIP_SAMPLES, load_speech_commands
 
 SOURCES = ("cifar10", "fashion-mnist", "mnist", "speech-commands")
+CLASSES = {"cifar10": CIFAR10_CLASSES, "fashion-mnist": FASHION_MNIST_CLASSES, "mnist": MNIST_CLASSES,
+           "speech-commands": SPEECH_CLASSES}
 PATH_KINDS = ("folder",)
 OPTIONS = ("classes",)
 IMAGE_Q = QParams(1 / 127.5, 0)
@@ -132,6 +134,15 @@ def parse_spec(spec: str) -> DataSpec:
                          f"{_choices()}")
 
 
+def check_spec(spec: str) -> DataSpec:
+    """parse_spec, and the classes= of `spec` against the source's classes (a folder is listed, not
+    read): what a command that reads the data later (analyze's workers) can refuse at once."""
+    parsed = parse_spec(spec)
+    all_classes = list_image_folder(parsed.path)[0] if parsed.kind == "folder" else CLASSES[parsed.kind]
+    _select_classes(list(all_classes), parsed.classes, parsed.source)
+    return parsed
+
+
 def _options(options: list[str], spec: str) -> tuple[str, ...] | None:
     classes = None
     for option in options:
@@ -194,10 +205,10 @@ def _check_size(n, shape, source, split):
 
 # ------------------------------------------------------------------------------- images
 
-_SHARED_IMAGES = {  # NAME: (classes, load(split, per_class) -> (uint8 images, labels))
-    "cifar10": (CIFAR10_CLASSES, lambda split, n: load_cifar10(split, per_class=n)),
-    "fashion-mnist": (FASHION_MNIST_CLASSES, lambda split, n: load_fashion_mnist(split)),
-    "mnist": (MNIST_CLASSES, lambda split, n: load_mnist(split)),
+_SHARED_IMAGES = {  # NAME: load(split, per_class) -> (uint8 images, labels)
+    "cifar10": lambda split, n: load_cifar10(split, per_class=n),
+    "fashion-mnist": lambda split, n: load_fashion_mnist(split),
+    "mnist": lambda split, n: load_mnist(split),
 }
 
 
@@ -212,10 +223,9 @@ def _image_source(spec: DataSpec, shape, per_class, seed, progress):
         classes, remap = _select_classes(list(all_classes), spec.classes, spec.source)
         splits = {s: (np.asarray([p for p, _ in items], dtype=object), np.asarray([l for _, l in items], np.int64))
                   for s, items in files.items()}
-    else:  # classes are checked before the (slow) archive is read
-        all_classes, load = _SHARED_IMAGES[spec.kind]
-        classes, remap = _select_classes(list(all_classes), spec.classes, spec.source)
-        splits = {s: load(s, per_class[i]) for i, s in enumerate(("train", "test"))}
+    else:
+        classes, remap = _select_classes(list(CLASSES[spec.kind]), spec.classes, spec.source)
+        splits = {s: _SHARED_IMAGES[spec.kind](s, per_class[i]) for i, s in enumerate(("train", "test"))}
     out = []
     for i, split in enumerate(("train", "test")):
         items, labels = splits[split]

@@ -106,8 +106,10 @@ def load_checkpoint(path) -> tuple[dict, dict]:
     path = Path(path)
     if path.is_dir():
         raise WeightFileError(f"checkpoint {path} is a folder; give the checkpoint.npz file inside it")
-    if not path.is_file():
+    if not path.exists():
         raise WeightFileError(f"checkpoint {path} not found")
+    if not path.is_file():
+        raise WeightFileError(f"checkpoint {path} is not a regular file (a pipe, socket or device); give a .npz file")
     if looks_temporary(path):
         raise WeightFileError(f"{path} is the temporary file of an unfinished save, not a checkpoint; use the "
                               f".npz beside it (the save it belongs to never completed)")
