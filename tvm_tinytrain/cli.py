@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
+import os
 import signal
 import sys
 import threading
@@ -295,6 +297,18 @@ def _on_signal(signum, frame):
     raise Interrupted(signum)
 
 
+def _interruption(err: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C / SIGTERM behind `err`: itself, or one it was raised while handling (a library's
+    own clean-up can fail when interrupted half-way, e.g. TVM's BlockBuilder stack check)."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, KeyboardInterrupt):
+            return err
+        seen.add(id(err))
+        err = err.__context__
+    return None
+
+
 def _interrupted_report(err: KeyboardInterrupt) -> tuple[str, int]:
     """The one line of an interrupted command and its exit status (128 + signal: 130 for Ctrl-C
     / SIGINT, 143 for SIGTERM)."""
@@ -310,25 +324,50 @@ def main(argv=None) -> int:
     """Errors: `error: <message>` and status 2. Ctrl-C / SIGTERM: one line saying what was
     stopped and removed, and status 130 / 143."""
     args = build_parser().parse_args(argv)
-    handlers = {}
+    handlers, interrupted = {}, None
     if threading.current_thread() is threading.main_thread():
         handlers = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with contextlib.ExitStack() as stack:
             _claim_out(args, stack)
             args.run(args)
-    except TinyTrainError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt as err:
-        line, status = _interrupted_report(err)
-        _close_progress_bars()
-        print(line, file=sys.stderr)
-        return status
+    except BaseException as err:
+        cause = _interruption(err)
+        if cause is not None:
+            interrupted, cause = _interrupted_report(cause), None  # its frames may go now
+        elif isinstance(err, TinyTrainError):
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        else:
+            raise
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
-    return 0
+    if interrupted is None:
+        return 0
+    _drop_interrupted_builders()
+    _close_progress_bars()
+    print(interrupted[0], file=sys.stderr)
+    return interrupted[1]
+
+
+def _drop_interrupted_builders():
+    """A Relax build interrupted half-way leaves BlockBuilders with open blocks (on TVM's
+    class-level stack, or in reference cycles), and TVM warns about each one as it is freed,
+    at exit, after the report: free them now, quietly."""
+    relax = sys.modules.get("tvm.relax")
+    if relax is None:
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        getattr(getattr(relax, "BlockBuilder", None), "_stack", []).clear()
+        gc.collect()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _close_progress_bars():

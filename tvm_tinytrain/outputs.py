@@ -202,8 +202,9 @@ def atomic_write(path, data: bytes | str):
 
 
 def remove_stale_temps(folder, names):
-    """The temporaries a killed run left beside `names` (relative to `folder`), and our temp
-    folders: only names this module makes ('.<name>.<8 random>.tmp', '.tvm-tinytrain-*.tmp/')."""
+    """The temporaries a killed run left beside `names` (relative to `folder`), and our trial
+    files and temp folders: only names this module makes ('.<name>.<8 random>.tmp',
+    '.tvm-tinytrain-*.tmp')."""
     folder = Path(folder)
     for name in [*names, MANIFEST]:
         parent, base = (folder / name).parent, Path(name).name
@@ -213,9 +214,11 @@ def remove_stale_temps(folder, names):
                 if pattern.fullmatch(entry.name) and entry.is_file() and not entry.is_symlink():
                     entry.unlink(missing_ok=True)
     if folder.is_dir():
-        for entry in folder.glob(f"{TEMP_PREFIX}*.tmp"):
+        for entry in folder.glob(f"{TEMP_PREFIX}*.tmp"):  # trial writes, write_results' folder
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry, ignore_errors=True)
+            elif entry.is_file() or entry.is_symlink():
+                entry.unlink(missing_ok=True)
 
 
 # -- ownership -------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import io
 import json
 import math
 import numbers
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -50,6 +51,8 @@ def check_settings(epochs, warmup_epochs=0.0, lr_weight=None, lr_bias=None, trai
 
 def check_project_dir(project: Path, target: str):
     """The project folder inside --out is the program's: refuse one holding a user's files."""
+    if not os.path.lexists(project):
+        return
     from ..codegen.emit import check_project_folder
 
     if project.is_dir() and any(project.iterdir()) and not (project / MANIFEST).exists():
