@@ -60,7 +60,7 @@ class Symbols:
     only on the set of names, and no two names (nor their derived identifiers) share one."""
 
     def __init__(self, prefix: str, names, derived: tuple[str, ...] = ()):
-        self.prefix, self.derived = prefix, ("", *derived)
+        self.derived = ("", *derived)
         names = sorted(set(names))
         longest = len(prefix) + max(map(len, self.derived))
         plain = {n: prefix + n.replace(".", "_") for n in names
