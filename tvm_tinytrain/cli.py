@@ -316,8 +316,7 @@ def _interrupted_report(err: KeyboardInterrupt) -> tuple[str, int]:
     session = sys.modules.get("tvm_tinytrain.codegen.session")
     stopped = session.take_interrupted() if session is not None else []
     done = "; ".join(stopped) if stopped else "no program was running"
-    return (f"interrupted by {signal.Signals(signum).name}; {done}; no results written, nothing left running",
-            128 + signum)
+    return f"interrupted by {signal.Signals(signum).name}; {done}; nothing left running", 128 + signum
 
 
 def main(argv=None) -> int:
