@@ -51,6 +51,7 @@ RATIO_TEXT = "0, 1/8 (0.125), 1/4 (0.25), 1/2 (0.5) or 1"
 OVERRIDES = ("lr_weight", "lr_bias", "qas", "fp32_classifier")
 KEYS = ("name", "model", "about", "n_bias_update", "bias_layers", "weight_layers", "weight_ratios",
         "train_classifier") + OVERRIDES
+NAME_CHARS = 200  # a name is printed in messages and tables (and escaped wherever it reaches C)
 PRESETS = ("bias-only", "last-<k>", "full", "paper-<NN>kb")
 PAPER_FILE = Path(__file__).with_name("paper_schemes.json")
 PAPER_ALIAS_TOLERANCE = 0.05  # paper-100kb -> the model's 99kb/98kb scheme: nearest within 5%
@@ -297,6 +298,8 @@ def _check_value(key: str, value, where: str):
     if key in ("name", "model", "about"):
         if not isinstance(value, str):
             fail("a string")
+        if key != "about" and not (0 < len(value) <= NAME_CHARS and value.isprintable()):
+            fail(f"one line of 1..{NAME_CHARS} printable characters")
     elif key in ("qas", "fp32_classifier", "train_classifier"):
         if not isinstance(value, bool):
             fail("true or false")
