@@ -44,6 +44,7 @@ from pathlib import Path
 from .errors import TinyTrainError
 from .graph import WEIGHT_OPS, Graph, Layer
 from .json_files import read_json
+from .outputs import atomic_write
 from .scheme import Scheme
 
 RATIOS = (0, 0.125, 0.25, 0.5, 1)
@@ -94,7 +95,7 @@ def save_scheme(scheme_dict: dict, path) -> Path:
     _check_fields(scheme_dict, "scheme to save")
     path = Path(path)
     try:
-        path.write_text(json.dumps(scheme_dict, indent=1) + "\n")
+        atomic_write(path, json.dumps(scheme_dict, indent=1) + "\n")
     except OSError as err:
         raise TinyTrainError(f"save_scheme: cannot write {path} ({err})") from None
     return path

@@ -113,3 +113,47 @@ def test_qemu_training_stops_cleanly(tmp_path, sig, status):
     check_clean_stop(code, err, status, sig.name, out, "firmware on cortex-m7 (mps2-an500)")
     assert "QEMU killed, requests.bin/answers.bin FIFOs removed" in err
     assert not (out / "project" / "requests.bin").exists() and not (out / "project" / "answers.bin").exists()
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Live processes of process group `pgid` (zombies excluded)."""
+    members = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(pid))
+    return members
+
+
+@pytest.mark.parametrize("sig, status, to_group", [(signal.SIGINT, 130, True), (signal.SIGTERM, 143, False)])
+def test_interrupted_analysis_stops_its_workers(tmp_path, sig, status, to_group):
+    """Ctrl-C at a terminal reaches the whole process group, SIGTERM only the parent: either way the parent
+    reports once and terminates its workers at once (before, a SIGTERM left it waiting for the running
+    trials to finish, minutes here)."""
+    argv = [sys.executable, "-m", "tvm_tinytrain.cli", "analyze", "mcunet-5fps", "--data", "cifar10:classes=0,1",
+            "--train-per-class", "1000", "--test-per-class", "2", "--epochs", "5", "--layers", "40", "--ratios", "1",
+            "--bias-depths", "1", "2", "--workers", "2", "--out", str(tmp_path / "r.json")]
+    proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    deadline = time.monotonic() + 120
+    while len(_group_members(proc.pid)) < 4:  # the parent, the resource tracker and two workers
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read().decode()[-3000:]
+        time.sleep(0.1)
+    time.sleep(8)  # the workers are in their runs (loading the model and data, building the program)
+    (os.killpg if to_group else os.kill)(proc.pid, sig)
+    try:
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail(f"analyze still running 60 s after {sig.name}")
+    err = err.decode(errors="replace")
+    assert proc.returncode == status and "Traceback" not in err, err[-3000:]
+    assert [line for line in err.splitlines() if "interrupted" in line][0].split("\r")[-1].startswith(
+        f"interrupted by {sig.name}")
+    time.sleep(0.5)
+    assert _group_members(proc.pid) == []
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith((".tmp", ".lock"))]

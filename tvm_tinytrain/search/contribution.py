@@ -125,12 +125,28 @@ def analyze(config: dict, trials: list[Trial], out: Path, workers: int | None = 
         _run_ray(config_json, todo, ray_address, record)
     else:
         workers = workers or os.cpu_count() or 1
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                                   initializer=_leave_signals_to_the_parent)
+        try:
             futures = {pool.submit(run_trial, config_json, t.scheme()): t for t in todo}
             for future in as_completed(futures):
                 record(futures[future], future.result())
+        except BaseException:  # an error or Ctrl-C / SIGTERM: no run goes on without us
+            for process in list((pool._processes or {}).values()):  # no public way before Python 3.14
+                process.terminate()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown()
     bar.close()
     return results
+
+
+def _leave_signals_to_the_parent():
+    """Workers ignore Ctrl-C (the terminal sends it to the whole group): the parent reports the
+    interrupt once and terminates them."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _run_ray(config_json: str, todo: list[Trial], address: str, record):
