@@ -16,7 +16,8 @@ PATH is an image folder `root/<class>/*.jpg|png` (see image_folder.py for its sp
 PATH may itself hold ':': the longest prefix of the text after KIND that names an existing
 path is the PATH, the rest are options (`my:photos:classes=a,b` is the folder `my:photos`
 if it exists).  A NAME wins over a folder of that name; write `./mnist` or `folder:mnist`.
-A new kind of source is one entry of `LOADERS` (a NAME or a KIND of PATH_KINDS).
+A new kind of source is one entry of `LOADERS`, plus its name in SOURCES (a NAME) or
+PATH_KINDS (a KIND taking a PATH), and in CLASSES if its classes are known without reading it.
 MNIST, Speech Commands and image folders without train/ and test/ are split once by a
 fixed seed in their loaders; `seed` here only picks the per-class subsets and the order.
 
@@ -25,7 +26,8 @@ The int8 input of the model (`Dataset.input_q`: real = scale * (q - zero)):
 * images: `x_q = round(pixel - 127.5)`, i.e. scale 1/127.5, zero 0 (the paper's backbones).
   28/32-pixel sets are resized (bilinear) to H x W; folder images have their shorter side
   resized to H * 146/128 and are centre-cropped (ImageNet style).  Grayscale is repeated to
-  3 channels for an RGB model; a 1-channel model gets the luminance.
+  3 channels for an RGB model; a 1-channel model gets the luminance.  Every decoded image is
+  first 8-bit L or RGB (images.to_8bit: 16-bit scaled by its range, palettes applied, alpha dropped).
 * speech: log-mel features (logmel.py) shaped (1, frames, mels) = input_shape, so H must be
   49 (1 s, 30 ms windows, 20 ms hop) and W is the number of mel bands; quantized with the
   fixed scale 0.1, zero 12 (logmel.FEATURE_SCALE / FEATURE_ZERO).
@@ -138,9 +140,11 @@ def check_spec(spec: str) -> DataSpec:
     """parse_spec, and the classes= of `spec` against the source's classes (a folder is listed, not
     read): what a command that reads the data later (analyze's workers) can refuse at once."""
     parsed = parse_spec(spec)
-    all_classes = list_image_folder(parsed.path)[0] if parsed.kind == "folder" else CLASSES[parsed.kind]
-    _select_classes(list(all_classes), parsed.classes, parsed.source)
-    return parsed
+    if parsed.kind == "folder":
+        _select_classes(list(list_image_folder(parsed.path)[0]), parsed.classes, parsed.source)
+    elif parsed.kind in CLASSES:
+        _select_classes(list(CLASSES[parsed.kind]), parsed.classes, parsed.source)
+    return parsed  # any other kind's loader checks its classes when it reads them
 
 
 def _options(options: list[str], spec: str) -> tuple[str, ...] | None:
