@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import TinyTrainError, WeightFileError
+from ..outputs import fsync_dir
 
 FORMAT = "tvm-tinytrain checkpoint 1"
 MAX_BYTES = 1 << 30  # inflated size of all members; a whole model for a microcontroller is a few MB
@@ -82,7 +83,7 @@ def save_checkpoint(path, params: dict, meta: dict, force: bool = False) -> Path
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-        _fsync_folder(path.parent)
+        fsync_dir(path.parent)  # the rename itself durable
     except OSError as err:
         tmp.unlink(missing_ok=True)
         raise TinyTrainError(f"cannot write checkpoint {path}: {err.strerror or err}") from None
@@ -90,15 +91,6 @@ def save_checkpoint(path, params: dict, meta: dict, force: bool = False) -> Path
         tmp.unlink(missing_ok=True)
         raise
     return path
-
-
-def _fsync_folder(folder: Path):
-    """Make the rename itself durable (a crash right after it could otherwise lose the new name)."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def load_checkpoint(path) -> tuple[dict, dict]:
