@@ -218,3 +218,19 @@ def test_every_supported_opset_imports_the_same_graph():
     for opset in (MIN_OPSET - 1, onnx.defs.onnx_opset_version() + 1):
         with pytest.raises(UnsupportedOpError, match=f"opset {opset}"):
             from_onnx(_relu6_model(opset))
+
+
+def test_every_unsupported_node_is_reported_at_once():
+    model = _conv_model("Sigmoid", node_name="gate")
+    extra = [helper.make_node("HardSwish", ["y"], ["z"], name="act"),
+             helper.make_node("Conv", ["x", "conv.weight"], ["d"], name="dilated", pads=[2] * 4, dilations=[2, 2]),
+             helper.make_node("Relu", ["z"], ["r"], name="custom", domain="com.example")]
+    model.graph.node.extend(extra)
+    model.opset_import.append(helper.make_opsetid("com.example", 1))
+    with pytest.raises(UnsupportedOpError) as err:
+        from_onnx(model)
+    text = str(err.value)
+    assert text.startswith("from_onnx: 4 unsupported")
+    for fragment in ("Sigmoid is not supported: node 'gate'", "HardSwish is not supported: node 'act'",
+                     "dilations=[2, 2]", "node 'dilated'", "domain 'com.example'", "node 'custom'"):
+        assert fragment in text

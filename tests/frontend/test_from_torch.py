@@ -152,3 +152,34 @@ def test_not_a_module():
         from_torch(lambda t: t, x)
     with pytest.raises(TinyTrainError, match="torch.nn.Module"):
         from_torch(tiny_resnet.build, x)
+
+
+class _MobileNetV3ish(nn.Module):
+    """Hardswish twice, a dilated conv, a squeeze-excite gate (Hardsigmoid, multiply) and a division."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.act1 = nn.Hardswish()
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=2, dilation=2)
+        self.gate = nn.Hardsigmoid()
+        self.act2 = nn.Hardswish()
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x):
+        x = self.conv2(self.act1(self.stem(x)))
+        x = self.act2(x * self.gate(x.mean((2, 3), keepdim=True)))
+        return self.fc(x.mean((2, 3)) / 2)
+
+
+def test_every_unsupported_op_is_reported_at_once():
+    """A MobileNetV3-style model used to need one attempt per op (Hardswish, then Hardsigmoid, then ...)."""
+    with pytest.raises(UnsupportedOpError) as err:
+        from_torch(_MobileNetV3ish().eval(), torch.randn(1, 3, 16, 16))
+    lines = str(err.value).splitlines()
+    assert lines[0].startswith("from_torch: 6 unsupported") and "5 kind(s)" in lines[0]
+    assert "aten.hardswish" in lines[1] and "'act1'" in lines[1] and "'act2'" in lines[1]
+    assert "dilation=(2, 2)" in lines[2] and "'conv2'" in lines[2]
+    assert "aten.hardsigmoid" in lines[3] and "'gate'" in lines[3]
+    assert "aten.mul" in lines[4] and "aten.div" in lines[5]
+    assert lines[6].startswith("supported: conv2d")

@@ -218,3 +218,24 @@ def test_hand_built_module_without_names():
     x_val = np.random.default_rng(0).normal(size=(3, 4, 4)).astype(np.float32)
     want = np.maximum(np.einsum("oc,chw->ohw", w[:, :, 0, 0], x_val), 0)
     np.testing.assert_allclose(run_float(g, x_val), want, rtol=1e-5, atol=1e-6)
+
+
+def test_every_unsupported_binding_is_reported_at_once_without_follow_on_errors():
+    """Two unsupported ops in separate branches are both named; the add that reads one of them is not
+    reported (its own support cannot be known)."""
+    bb = relax.BlockBuilder()
+    x = relax.Var("x", tensor_type((1, 3, 4, 4), "float32"))
+    w = relax.Var("head.weight", tensor_type((2, 3, 1, 1), "float32"))
+    with bb.function("main", [x, w]):
+        with bb.dataflow():
+            conv = bb.emit(relax.op.nn.conv2d(x, w))
+            gate = bb.emit(relax.op.sigmoid(conv))
+            dilated = bb.emit(relax.op.nn.conv2d(x, w, dilation=2))
+            out = bb.emit_output(relax.op.add(gate, dilated))
+        bb.emit_func_output(out)
+    params = {"head.weight": np.ones((2, 3, 1, 1), np.float32)}
+    with pytest.raises(UnsupportedOpError) as err:
+        to_graph(RelaxModel(bb.get(), params, "hand", (3, 4, 4)))
+    text = str(err.value)
+    assert "2 unsupported" in text and "relax.sigmoid" in text and "dilation=(2, 2)" in text
+    assert "relax.add" not in text and text.splitlines()[-1].startswith("supported: conv2d")

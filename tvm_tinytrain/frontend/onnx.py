@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import ShapeError, TinyTrainError, UnsupportedOpError, WeightFileError
 from .torch import RelaxModel
+from .unsupported import Problems
 
 SUPPORTED_ONNX = {
     "Conv", "BatchNormalization", "Relu", "Clip", "Add", "MaxPool", "GlobalAveragePool", "ReduceMean",
@@ -33,6 +34,23 @@ def _check_opset(model, onnx):
         raise UnsupportedOpError(f"from_onnx: the model uses ONNX opset {versions[0]}; supported opsets are "
                                  f"{MIN_OPSET}..{newest}: re-export it (torch.onnx.export(..., opset_version=17)) "
                                  f"or convert it with onnx.version_converter")
+
+
+def _check_nodes(model, onnx):
+    """Every node the layer graph cannot represent (operator, domain or attribute), in one error."""
+    problems = Problems("from_onnx")
+    for node in model.graph.node:
+        where = f"node {node.name!r}" if node.name else f"an unnamed node with output {node.output[0]!r}"
+        if node.domain not in ONNX_DOMAINS:
+            problems.add(f"operator {node.op_type} from domain {node.domain!r} (only the standard ONNX operators "
+                         f"are supported)", where)
+        elif node.op_type not in SUPPORTED_ONNX:
+            problems.add(f"operator {node.op_type} is not supported", where)
+        else:
+            reason = _unsupported_attribute(node, onnx)
+            if reason:
+                problems.add(f"{node.op_type} with {reason}", where)
+    problems.raise_if_any(f"the ONNX operators {', '.join(sorted(SUPPORTED_ONNX))}")
 
 
 def _unsupported_attribute(node, onnx) -> str | None:
@@ -71,16 +89,7 @@ def from_onnx(path_or_model, name: str | None = None) -> RelaxModel:
 
     model = _load(path_or_model, onnx)
     name = name or (Path(path_or_model).stem if isinstance(path_or_model, (str, Path)) else model.graph.name)
-    for node in model.graph.node:
-        if node.domain not in ONNX_DOMAINS:
-            raise UnsupportedOpError(f"from_onnx: node {node.name!r} ({node.op_type}) is from operator domain "
-                                     f"{node.domain!r}; only the standard ONNX operators are supported")
-        if node.op_type not in SUPPORTED_ONNX:
-            raise UnsupportedOpError(f"from_onnx: operator {node.op_type} (node {node.name!r}) is not supported; "
-                                     f"supported: {', '.join(sorted(SUPPORTED_ONNX))}")
-        reason = _unsupported_attribute(node, onnx)
-        if reason:
-            raise UnsupportedOpError(f"from_onnx: {node.op_type} node {node.name!r} has {reason}")
+    _check_nodes(model, onnx)
     input_shape = _input_shape(model)
     try:
         mod = tvm_from_onnx(model, keep_params_in_input=True)

@@ -8,8 +8,8 @@ Patterns, in the order the frontends produce them:
     max_pool2d / mean over H, W / reshape               -> maxpool / avgpool / flatten
 
 A bias add or activation is absorbed into the layer that produces its input only when
-that layer's output has no other use.  Any other op raises UnsupportedOpError naming it
-and the layer after which it appears.
+that layer's output has no other use.  Every other op is collected, naming it and the layer
+after which it appears, and all are reported in one UnsupportedOpError.
 """
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ import math
 import numpy as np
 
 from .._tvm import op_name, relax, shape_of
-from ..errors import UnsupportedOpError
 from ..graph import INPUT, Graph, Layer
 from ..passes.relax_utils import bindings_of, constant_value, use_counts
 from .torch import SUPPORTED_TEXT, RelaxModel
+from .unsupported import Problems
 
 
 def to_graph(model: RelaxModel) -> Graph:
@@ -37,15 +37,24 @@ class _Extractor:
         self.layers: list[Layer] = []
         self.produced = {self.func.params[0]: INPUT}  # Var -> layer name whose output it is
         self.counts: dict[str, int] = {}
+        self.problems = Problems("import")
 
     def run(self) -> Graph:
+        """All bindings, collecting what cannot be represented; a binding that reads the result of an
+        unsupported one is skipped silently (its own problem, if any, is not knowable)."""
         for var, value in self.binds.items():
             if self._is_constant(var):
                 continue
             handler = _HANDLERS.get(op_name(value)) if isinstance(value, relax.Call) else None
-            if handler is None:
-                self._unsupported(var, value)
-            handler(self, var, value)
+            try:
+                if any(self.produced.get(arg) is _UNKNOWN for arg in _var_args(value)):
+                    raise _Skip
+                if handler is None:
+                    self._unsupported(var, value)
+                handler(self, var, value)
+            except _Skip:
+                self.produced[var] = _UNKNOWN
+        self.problems.raise_if_any(SUPPORTED_TEXT)
         result = self.func.body.body
         graph = Graph(self.model.name, self.model.input_shape, self.layers, output=self.produced[result])
         return graph.check()
@@ -83,11 +92,12 @@ class _Extractor:
         return next((layer for layer in reversed(self.layers) if layer.name == name), None)
 
     def _unsupported(self, var, value, reason: str = "is not supported"):
-        """`reason` names the attribute and value when the op itself is supported."""
+        """Record the problem (`reason` names the attribute and value when the op itself is supported)
+        and abandon this binding."""
         op = op_name(value) or type(value).__name__
         after = self.layers[-1].name if self.layers else "the input"
-        raise UnsupportedOpError(f"import: operator {op} (Relax binding {var.name}, after layer {after!r}) "
-                                 f"{reason}; supported layers are {SUPPORTED_TEXT}")
+        self.problems.add(f"operator {op} {reason}", f"Relax binding {var.name} after layer {after!r}")
+        raise _Skip
 
     # -- one handler per Relax op ---------------------------------------------------------
     def conv2d(self, var, call):
@@ -217,6 +227,17 @@ _HANDLERS = {
     "relax.flatten": _Extractor.reshape,
     "relax.nn.dropout": _Extractor.alias,
 }
+
+
+class _Skip(Exception):
+    """This binding cannot become (part of) a layer; the problem, if any, is recorded."""
+
+
+_UNKNOWN = object()  # what an abandoned binding produced
+
+
+def _var_args(value) -> list:
+    return [a for a in value.args if isinstance(a, relax.Var)] if isinstance(value, relax.Call) else []
 
 
 def _layer_name(param) -> str | None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ShapeError, TinyTrainError, UnsupportedOpError
+from .unsupported import Problems
 
 # ATen ops (after torch.export in eval mode) that the layer graph can represent.
 SUPPORTED_ATEN = {
@@ -78,6 +79,8 @@ SUPPORTED_TEXT = ("conv2d (dilation 1, the same stride along H and W), batch nor
 
 
 def _check_ops(exported, model_name: str):
+    """Every ATen op the layer graph cannot represent, with its torch module path, in one error."""
+    problems = Problems("from_torch")
     for node in exported.graph.nodes:
         if node.op != "call_function":
             continue
@@ -90,8 +93,8 @@ def _check_ops(exported, model_name: str):
         stack = node.meta.get("nn_module_stack") or {}
         where = list(stack.values())[-1] if stack else ("", model_name)
         path, cls = where[0] or "<top level>", getattr(where[1], "__name__", str(where[1])).split(".")[-1]
-        raise UnsupportedOpError(f"from_torch: operator aten.{op} (graph node {node.name!r}) in module "
-                                 f"{path!r} ({cls}) {reason}; supported layers are {SUPPORTED_TEXT}")
+        problems.add(f"operator aten.{op} {reason}", f"module {path!r} ({cls}, graph node {node.name!r})")
+    problems.raise_if_any(SUPPORTED_TEXT)
 
 
 def _arg(node, index: int, name: str, default):
