@@ -152,7 +152,7 @@ def test_relu6_clamp_below_127(monkeypatch):
     attrs = {"stride": 1, "padding": (0, 0, 0, 0), "groups": 1, "act": "relu6"}
     graph = Graph("g", (4, 2, 2), [Layer("c", "conv2d", (INPUT,), (4, 2, 2), attrs,
                                          {"weight": w, "bias": np.zeros(4, np.float32)})])
-    monkeypatch.setattr(ptq, "calibrate", lambda g, c, progress: {INPUT: (-10.0, 10.0), "c": (0.0, 12.0)})
+    monkeypatch.setattr(ptq, "_calibrate", lambda g, c, progress: ({INPUT: (-10.0, 10.0), "c": (0.0, 12.0)}, {}, 1))
     qg = quantize(graph, [np.zeros((4, 2, 2), np.float32)], progress=False)
     q = qg.layer("c")
     assert q.out_q == QParams(12.0 / 255, -128)
@@ -230,3 +230,63 @@ def test_lowering_needs_a_quantized_graph(resnet_graph, cifar):
     qg = quantize(resnet_graph, [to_float_input(cifar[0])], progress=False)
     with pytest.raises(TinyTrainError, match="outputs"):
         to_relax(qg, outputs="logits+features")
+
+
+# -- degenerate layers: named, not an anonymous requantize error -----------------------------------
+def _small_net(dead_channels=0, dead_bias=-1.0, zero_weights=True):
+    """conv-ReLU-conv-ReLU-pool-linear whose first conv has `dead_channels` channels that a ReLU
+    kills on any input (negative bias, and zero weights unless `zero_weights` is False)."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(),
+                        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4)).eval()
+    with torch.no_grad():
+        if zero_weights:
+            net[0].weight[:dead_channels] = 0
+        else:
+            net[0].weight[:dead_channels] *= 1e-3
+        net[0].bias[:dead_channels] = dead_bias
+    return to_graph(from_torch(net, torch.zeros(1, 3, 8, 8)))
+
+
+def _inputs(n=4):
+    return [np.random.default_rng(i).uniform(-1, 1, (3, 8, 8)).astype(np.float32) for i in range(n)]
+
+
+@pytest.mark.parametrize("zero_weights", [True, False], ids=["zero-weights", "negative-bias"])
+def test_dead_layer_is_named(zero_weights):
+    graph = _small_net(dead_channels=8, zero_weights=zero_weights)
+    with pytest.raises(TinyTrainError, match=r"layer '0' \(conv2d\) is constant on all 4 calibration sample\(s\) "
+                                             r"\(always 0\).*calibrate on more or other data.*remove the layer"):
+        quantize(graph, _inputs(), progress=False)
+
+
+def test_constant_input_is_named():
+    with pytest.raises(TinyTrainError, match=r"the model's input is constant .*always 0\.5.*real, varied inputs"):
+        quantize(_small_net(), [np.full((3, 8, 8), 0.5, np.float32)] * 3, progress=False)
+
+
+def test_dead_channels_warn_once_and_quantize():
+    graph = _small_net(dead_channels=3)
+    with pytest.warns(UserWarning) as record:
+        qgraph = quantize(graph, _inputs(), progress=False)
+    messages = [str(w.message) for w in record if "dead output channels" in str(w.message)]
+    assert len(messages) == 1 and "'0' 3 of 8" in messages[0] and "4 calibration sample(s)" in messages[0]
+    assert "'2'" not in messages[0]  # the second conv's channels all vary
+    first = qgraph.layer("0")
+    w_scale = first.params["w_scale"]
+    assert np.all(first.params["weight"][:3] == 0) and np.all(w_scale[:3] == w_scale.max())
+    x = quantize_input(qgraph, _inputs(1)[0])
+    assert run_int8(qgraph, x).shape == (4,)
+
+
+def test_healthy_model_does_not_warn():
+    import warnings
+
+    graph = _small_net()
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        quantize(graph, _inputs(), progress=False)
+    assert not [w for w in record if "quantize" in str(w.message)]
