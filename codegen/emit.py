@@ -20,6 +20,7 @@ import numpy as np
 
 from tvm_tinytrain._tvm import Constant
 from tvm_tinytrain.errors import UnsupportedOpError
+from tvm_tinytrain.graph_file import quantization_hash
 from tvm_tinytrain.passes.fuse_conv_dw_pw_rows import fuse_conv_dw_pw_rows
 from tvm_tinytrain.passes.fuse_expand_depthwise import fuse_expand_depthwise
 from tvm_tinytrain.passes.inplace_depthwise import inplace_depthwise
@@ -190,6 +191,7 @@ class _Emitter:
         const_bytes += sum(_split_parts(np.asarray(self.params[n]), sp)[1].nbytes for n, sp in self.split.items())
         const_bytes += sum(int(len(k)) - 3 for k in self.consts)  # dtype tag is 3 bytes of the key
         memory = {
+            "quantization": quantization_hash(self.graph),  # sha256 of the int8 graph (graph_file.py)
             "model": self.graph.name, "scheme": self.program.scheme.name,
             "arena_bytes": arena, "train_arena_bytes": train_plan.arena_bytes,
             "predict_arena_bytes": predict_plan.arena_bytes,

@@ -2,7 +2,8 @@
 
     tvm-tinytrain inspect MODEL [--json]
     tvm-tinytrain plan MODEL --scheme S [--num-classes N] [--json] [--dump DIR]
-    tvm-tinytrain compile MODEL --scheme S [--target T] --out DIR [--force]
+    tvm-tinytrain compile MODEL --scheme S [--target T] [--data SPEC [--calibration N]] --out DIR [--force]
+    tvm-tinytrain quantize MODEL --data SPEC [--calibration N] --out FILE [--force]
     tvm-tinytrain convert-weights FILE.pkl [--out DIR] [--force]
     tvm-tinytrain train MODEL --scheme S --data SPEC --epochs N [--target T] [--out DIR] ...
     tvm-tinytrain analyze MODEL --data SPEC --out contrib.json [--layers ...] [--workers N] [--ray ADDR]
@@ -79,7 +80,7 @@ def _compile(args):
         from .targets.fit import check_fit, require_toolchain
 
         require_toolchain(args.target)
-    graph = _quantized_model(args.model, args.num_classes)
+    graph = _quantized_model(args.model, args.num_classes, args.data, args.calibration)
     program = build_training(graph, resolve_scheme(args.scheme, graph))
     project = generate(program)
     fit = None
@@ -100,14 +101,51 @@ def _compile(args):
     print(f"  files: model.h model.c memory.json kernels/ host_main.c Makefile")
 
 
-def _quantized_model(spec, num_classes):
+def _quantized_model(spec, num_classes, data=None, calibration=None):
+    """MODEL as int8: as loaded, or an fp32 model quantized on `calibration` samples of `data`."""
+    from .data.datasets import check_spec
     from .model_spec import load_model
+    from .quantization.calibration import CALIBRATION, check_calibration, quantize_on_data
 
+    if calibration is not None:
+        check_calibration(calibration)
+    if data is not None:
+        check_spec(data)
     graph = load_model(spec, num_classes=num_classes)
     if graph.quantized:
+        if data is not None or calibration is not None:
+            print(f"note: {spec} is already int8; --data and --calibration are not used")
         return graph
-    raise TinyTrainError(f"{spec} is an fp32 model: quantize it first (tvm_tinytrain.quantization with calibration "
-                         f"images) and pass the int8 backbone .json, or use a paper backbone")
+    if data is None:
+        raise TinyTrainError(f"{spec} is an fp32 model: give --data SPEC to quantize it on {CALIBRATION} samples of "
+                             f"that dataset, or quantize it once (`tvm-tinytrain quantize {spec} --data SPEC --out "
+                             f"FILE`) and pass FILE.json as MODEL")
+    return quantize_on_data(graph, data, calibration)
+
+
+def _quantize_cmd(args):
+    from . import graph_file
+    from .data.datasets import check_spec
+    from .model_spec import load_model
+    from .outputs import check_out_file, output_lock
+    from .quantization.calibration import SEED, check_calibration, quantize_on_data
+
+    if args.calibration is not None:
+        check_calibration(args.calibration)
+    check_spec(args.data)
+    json_path, npz_path = graph_file.paths(args.out)
+    for path in (json_path, npz_path):
+        check_out_file(path, force=args.force)
+    with output_lock(json_path.parent, name=f".{json_path.name}.lock"):
+        graph = load_model(args.model)
+        if graph.quantized:
+            raise TinyTrainError(f"{args.model} is already an int8 model (a paper backbone or an int8 graph file): "
+                                 f"pass it to the other commands as it is")
+        graph = quantize_on_data(graph, args.data, args.calibration)
+        graph_file.save(graph, json_path, provenance={"model": args.model, "data": args.data,
+                                                     "calibration": args.calibration, "calibration_seed": SEED})
+    print(f"{graph.name}: int8 layer graph of {len(graph.layers)} layers, quantization "
+          f"{graph_file.quantization_hash(graph)[:16]} -> {json_path} + {npz_path.name}")
 
 
 def _convert(args):
@@ -203,9 +241,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheme", required=True, help="a preset or a scheme .json file")
     p.add_argument("--target", default="host", choices=("host", "cortex-m7", "cortex-m4", "cortex-m55"))
     p.add_argument("--num-classes", type=int, default=10, help="classes of a paper backbone's new head")
+    p.add_argument("--data", default=None, help="quantize an fp32 MODEL on samples of this dataset (as for train)")
+    p.add_argument("--calibration", type=int, default=None, help="calibration samples of --data (default 64)")
     p.add_argument("--out", required=True, help="output folder (must be new or empty, or use --force)")
     p.add_argument("--force", action="store_true", help="overwrite the generated files in a non-empty folder")
     p.set_defaults(run=_compile)
+    p = sub.add_parser("quantize", help="quantize a model once to an int8 layer-graph file (FILE.json + FILE.npz) "
+                                        "that every command takes as MODEL")
+    p.add_argument("model", help=f"MODEL: {FORMS}")
+    p.add_argument("--data", required=True, help="the dataset whose training split calibrates it (as for train)")
+    p.add_argument("--calibration", type=int, default=None,
+                   help="calibration samples, a fixed draw from the training split (default 64, or all of a "
+                        "smaller split)")
+    p.add_argument("--out", required=True, help="FILE: writes FILE.json and FILE.npz (docs/graph-file.md)")
+    p.add_argument("--force", action="store_true", help="replace an existing FILE.json / FILE.npz")
+    p.set_defaults(run=_quantize_cmd)
     p = sub.add_parser("convert-weights", help="convert the paper's .pkl backbone into numpy-only npz + json")
     p.add_argument("file", help="the .pkl file (read with a restricted unpickler: numpy arrays only)")
     p.add_argument("--out", default=None, help="output folder (default: beside the .pkl)")

@@ -1,8 +1,8 @@
 """Turn the MODEL argument of the command line into a layer graph.
 
-MODEL is one of: a paper backbone name (`mbv2-w0.35`), a converted backbone `.json`, an
-`.onnx` file, or `package.module:function` where the function returns
-`(torch_module, example_input)`.
+MODEL is one of: a paper backbone name (`mbv2-w0.35`), a converted backbone `.json`, an int8
+layer-graph `.json` written by `tvm-tinytrain quantize` (graph_file.py), an `.onnx` file, or
+`package.module:function` where the function returns `(torch_module, example_input)`.
 """
 from __future__ import annotations
 
@@ -13,12 +13,17 @@ from .backbones import BACKBONES, load_backbone
 from .errors import TinyTrainError
 from .graph import Graph
 
-FORMS = (f"a backbone name ({', '.join(BACKBONES)}), a converted backbone .json, an .onnx file, "
+FORMS = (f"a backbone name ({', '.join(BACKBONES)}), a converted backbone .json, an int8 graph .json written by "
+         f"`tvm-tinytrain quantize`, an .onnx file, "
          f"or module:function returning (torch_module, example_input)")
 
 
 def load_model(spec: str, num_classes: int | None = None) -> Graph:
     """`num_classes` gives a paper backbone a fresh head (other models keep theirs)."""
+    from . import graph_file
+
+    if graph_file.is_graph_file(spec):
+        return graph_file.load(spec)
     if spec in BACKBONES or spec.endswith(".json"):
         return load_backbone(spec, num_classes=num_classes)
     if spec.endswith(".onnx"):

@@ -8,7 +8,8 @@ epochs, accuracy, ...).  Loading replaces those tensors' initial values in a
 A checkpoint travels between people, so `load_checkpoint` trusts nothing in it: no pickle,
 a size cap read from the zip directory before anything is inflated, `__meta__` and its
 fields type-checked, plain int8 / int32 / float32 arrays only; every problem is one
-WeightFileError naming the file.  `save_checkpoint` writes a hidden `.NAME.<pid>.tmp` in the
+WeightFileError naming the file.  `quantization` in `__meta__` names the int8 graph the run trained
+(graph_file.quantization_hash); `check_quantization` refuses to resume on another.  `save_checkpoint` writes a hidden `.NAME.<pid>.tmp` in the
 same folder, fsyncs it and renames it over NAME, so a kill leaves the old or the new file;
 a name that looks like such a temp is never taken for a checkpoint.
 """
@@ -31,7 +32,7 @@ DTYPES = ("int8", "int32", "float32")  # what a training program's parameters ar
 _NUMBER = (int, float)
 META_FIELDS = {"model": str, "scheme": str, "data": str, "engine": str, "target": str,
                "epochs": int, "seed": int, "classes": list, "test_accuracy": _NUMBER,
-               "initial_accuracy": (*_NUMBER, type(None))}
+               "initial_accuracy": (*_NUMBER, type(None)), "quantization": str}
 # errors reading a member: zip damage, a bad .npy header, a compression or encryption zipfile cannot read
 _READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, RuntimeError)
 
@@ -170,7 +171,31 @@ def _meta(path: Path, raw: np.ndarray) -> dict:
             want = " or ".join(t.__name__ for t in (kind if isinstance(kind, tuple) else (kind,)))
             raise WeightFileError(f"checkpoint {path}: __meta__ field {key!r} is {json.dumps(value)[:60]}, "
                                   f"expected {want}{' of strings' if kind is list else ''}")
+    quantization = meta.get("quantization")
+    if quantization is not None and (len(quantization) != 64 or set(quantization) - set("0123456789abcdef")):
+        raise WeightFileError(f"checkpoint {path}: __meta__ field 'quantization' is {json.dumps(quantization)[:60]}, "
+                              f"expected a sha256 (64 lower-case hex digits)")
     return meta
+
+
+def check_quantization(meta: dict, expected: str, where: str, fixed: bool, log=print):
+    """Refuse a checkpoint trained on another int8 graph than the one about to be trained (its
+    `quantization` hash, graph_file.quantization_hash).  A checkpoint from before the hash was
+    recorded is taken only when `fixed`: the model's int8 graph cannot have changed (a paper
+    backbone); an fp32 model was re-quantized by every run."""
+    recorded = meta.get("quantization")
+    if recorded == expected:
+        return
+    fix = "quantize once with `tvm-tinytrain quantize` and train from that file"
+    if recorded is None and fixed:
+        log(f"warning: {where} records no quantization (written by an older tvm-tinytrain); the model's int8 graph "
+            f"is fixed, so it is used")
+        return
+    if recorded is None:
+        raise TinyTrainError(f"{where} records no quantization, and the model is fp32, quantized again by every run "
+                             f"(here to quantization {expected}), so the checkpoint's scales may differ; {fix}")
+    raise TinyTrainError(f"{where} was trained on quantization {recorded}, but the model here is quantization "
+                         f"{expected} (other scales or weights: another calibration, head or model); {fix}")
 
 
 def apply_checkpoint(program, params: dict, where: str = "checkpoint"):

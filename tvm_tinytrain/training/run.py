@@ -23,7 +23,7 @@ from pathlib import Path
 from ..errors import TinyTrainError
 from ..outputs import (MANIFEST, TEMP_PREFIX, check_out_folder, check_owned, digest, output_lock, remove_stale_temps,
                        write_owned)
-from .checkpoint import apply_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoint import apply_checkpoint, check_quantization, load_checkpoint, save_checkpoint
 from .engines import HOST, CEngine, FloatEngine
 from .fit import fit
 
@@ -95,6 +95,7 @@ def train(model: str, scheme_spec, data_spec: str, epochs: int, out, *, target: 
 def _train(model, scheme_spec, data_spec, epochs, out: Path, *, target, engine, lr_weight, lr_bias, warmup_epochs,
            train_per_class, test_per_class, seed, init, progress, log) -> dict:
     from ..data.datasets import load_dataset
+    from ..graph_file import is_graph_file, quantization_hash
     from ..model_spec import load_model
     from ..passes.pipeline import build_training
     from ..schemes import resolve_scheme
@@ -107,8 +108,12 @@ def _train(model, scheme_spec, data_spec, epochs, out: Path, *, target, engine, 
         raise TinyTrainError(f"{model} has {graph.num_classes} outputs but {data_spec} has {len(data.classes)} classes "
                              f"({', '.join(data.classes[:6])}{', ...' if len(data.classes) > 6 else ''}); give the "
                              f"model a head of that size, or choose classes with {data_spec.split(':')[0]}:classes=...")
+    fixed = graph.quantized and not is_graph_file(model)  # a paper backbone: one int8 graph, ever
     if not graph.quantized:
-        graph = _quantize(graph, data, log)
+        graph = _quantize(graph, data_spec, log)
+    quantization = quantization_hash(graph)
+    if init:
+        check_quantization(load_checkpoint(init)[1], quantization, f"checkpoint {init}", fixed, log)
     overrides = {k: v for k, v in (("lr_weight", lr_weight), ("lr_bias", lr_bias)) if v is not None}
     scheme = resolve_scheme(scheme_spec, graph, **overrides)
     log(f"{graph.name} ({len(data.classes)}-class head), scheme {scheme.name}, data {data_spec}: "
@@ -136,7 +141,7 @@ def _train(model, scheme_spec, data_spec, epochs, out: Path, *, target, engine, 
     if error:
         raise TinyTrainError(f"the generated program reported tt_error() = {error} during training")
     meta = {"model": graph.name, "scheme": scheme.name, "data": data_spec, "epochs": epochs, "engine": engine,
-            "target": target, "seed": seed, "classes": list(data.classes),
+            "target": target, "seed": seed, "classes": list(data.classes), "quantization": quantization,
             "test_accuracy": hist.final_accuracy, "initial_accuracy": hist.initial_accuracy}
     summary = {**meta, "seconds": round(time.time() - t0, 1), "history": hist.to_json()}
     if hist.instructions:
@@ -162,17 +167,13 @@ def write_results(out: Path, params: dict | None, meta: dict, summary: dict, png
     return summary
 
 
-CALIBRATION = 64  # training samples that calibrate the int8 activations of an fp32 model
+def _quantize(graph, data_spec, log):
+    """An fp32 model (torch / ONNX) becomes int8 here, on the fixed calibration draw of the data
+    (quantization/calibration.py: the same int8 graph whatever --seed or --train-per-class), so
+    train takes any supported model."""
+    from ..quantization.calibration import quantize_on_data
 
-
-def _quantize(graph, data, log):
-    """An fp32 model (torch / ONNX) becomes int8 here, calibrated on the first training samples
-    and reading its input in the dataset's quantization, so train takes any supported model."""
-    from ..quantization.ptq import quantize
-
-    n = min(CALIBRATION, len(data.train_x))
-    log(f"{graph.name} is fp32: quantizing it to int8 with {n} training samples for calibration")
-    return quantize(graph, [data.to_float(x) for x in data.train_x[:n]], progress=False, input_q=data.input_q)
+    return quantize_on_data(graph, data_spec, log=log)
 
 
 def plot_losses(hist, title: str) -> bytes:
