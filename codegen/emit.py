@@ -24,17 +24,16 @@ from tvm_tinytrain.graph_file import quantization_hash
 from tvm_tinytrain.passes.fuse_conv_dw_pw_rows import fuse_conv_dw_pw_rows
 from tvm_tinytrain.passes.fuse_expand_depthwise import fuse_expand_depthwise
 from tvm_tinytrain.passes.inplace_depthwise import inplace_depthwise
-from tvm_tinytrain.passes.memory_analysis import IN_PLACE_OPS, analyze
+from tvm_tinytrain.ops.registry import RECORDS
+from tvm_tinytrain.passes.memory_analysis import analyze, in_place
 from tvm_tinytrain.passes.training_graph import main_attr, op_bindings, result_fields
 from tvm_tinytrain.quantization.lower import to_relax
 
-from . import templates_memory
 from .c_names import Symbols, comment, string
 from .planner import ArenaPlanner
-from .templates import CALLS as KERNEL_CALLS
 from .templates import Split, c_float
 
-CALLS = {**KERNEL_CALLS, **templates_memory.CALLS}
+CALLS = {name: record.call for name, record in RECORDS.items()}  # the op records' C templates
 
 C_TYPES = {"int8": "int8_t", "int16": "int16_t", "int32": "int32_t", "int64": "int64_t", "uint32": "uint32_t",
            "float32": "float", "bool": "uint8_t", "uint8": "uint8_t"}
@@ -131,7 +130,7 @@ class _Emitter:
             args = [self._arg(arg, exprs, params) for arg in b.args]
             if b.var in report.scratch_of:  # a kernel's working buffer, last
                 args.append(f"(tt_arena + {planner.offset_of(report.scratch_of[b.var].name)})")
-            if b.op in IN_PLACE_OPS:
+            if in_place(b):
                 out = args[0]  # the update writes the parameter it reads
             else:
                 record = report.record_of[b.var]

@@ -1,4 +1,5 @@
-"""One C call per tt op: `CALLS[op](binding, args, out) -> str`.
+"""One C call per tt op: `template(binding, args, out) -> str`, named by the op's record
+(tvm_tinytrain/ops/registry.py, `call`).
 
 `args` are C expressions for the op's arguments (arena pointers, parameter arrays,
 constants, `tt_lr_weight`, ...), `out` the C expression of its output buffer.  Shapes
@@ -246,16 +247,3 @@ def sgd_s32(b, args, out):
 def sgd_f32(b, args, out):
     return f"TT_CALL(tt_sgd_f32({args[0]}, {args[1]}, {_n(b.args[0])}, {args[2]}));"
 
-
-CALLS = {
-    "conv2d_s8": conv2d_s8, "linear_s8": linear_s8, "add_s8": add_s8, "avgpool_s8": avgpool_s8,
-    "maxpool_s8": maxpool_s8, "flatten": copy, "dequantize": dequantize, "linear_f32": linear_f32,
-    "cross_entropy": cross_entropy, "cross_entropy_grad": cross_entropy_grad, "clamp_mask": clamp_mask,
-    "mask_grad": mask_grad, "grad_add": grad_add, "channel_slice": channel_slice,
-    "conv2d_grad_input": conv2d_grad_input, "conv2d_grad_weight": conv2d_grad_weight,
-    "linear_grad_input": linear_grad_input, "linear_grad_weight": linear_grad_weight, "bias_grad": bias_grad,
-    "scale_channels": scale_channels, "avgpool_grad": avgpool_grad, "maxpool_grad": maxpool_grad,
-    "reshape_grad": copy, "linear_f32_grad_input": linear_f32_grad_input,
-    "linear_f32_grad_weight": linear_f32_grad_weight, "linear_f32_grad_bias": copy,
-    "sgd_s8": sgd_s8, "sgd_s32": sgd_s32, "sgd_f32": sgd_f32,
-}

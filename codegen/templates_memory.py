@@ -1,15 +1,29 @@
 """C of the memory passes' ops (passes/fuse_grad_update.py, fuse_conv_dw_pw_rows.py,
 fuse_expand_depthwise.py, inplace_depthwise.py): readable loops over channels or row blocks
 calling the existing kernels with offset pointers, or the row kernel tt_conv_dw_pw_rows_s8.
-The last of `args` is the op's scratch, `(tt_arena + offset)`, sized by
-`memory_analysis.scratch_bytes`."""
+The last of `args` is the op's scratch, `(tt_arena + offset)`, sized by the op record's
+`scratch` (tvm_tinytrain/ops/fused.py), which equals the kernels' `*_get_buffer_size`."""
 from __future__ import annotations
 
 import numpy as np
 
-from tvm_tinytrain.passes.memory_analysis import UPDATE_ROWS, update_rows
-
 from .templates import Split, _conv_params, _f, _quant, _shape
+
+
+# Output rows of a weight whose float gradient `grad_update` holds at a time: four keeps the
+# blocked 4 x 4 pointwise gradient kernel at full speed for 16 floats per input channel
+# (TT_UPDATE_ROWS of tt_kernels.h).
+UPDATE_ROWS = 4
+
+
+def update_rows(b) -> tuple[int, int]:
+    """(rows, floats per row) of the gradient a `grad_update` op computes: the updated slice of its
+    weight, rows being output channels (depthwise: the k updated channels)."""
+    shape = _shape(b.args[0])
+    a = b.attrs["update_attrs"]
+    if b.attrs["update"] == "sgd_s8":
+        shape[0 if a["depthwise"] else 1] = a["k"]
+    return shape[0], int(np.prod(shape[1:]))
 
 
 def _conv_params_n(a, groups: str) -> str:
@@ -141,7 +155,3 @@ def grad_update(b, args, out):
         lines.append(f"        TT_CALL(tt_sgd_f32({w} + o * {per_row}, {g}, n * {per_row}, {lr}));")
     return "\n".join(lines) + "\n    }"
 
-
-CALLS = {"conv_dw_pw_rows_s8": conv_dw_pw_rows_s8, "expand_depthwise_s8": expand_depthwise_s8,
-         "depthwise_inplace_s8": depthwise_inplace_s8, "depthwise_grad_input_inplace": depthwise_grad_input_inplace,
-         "grad_update": grad_update}

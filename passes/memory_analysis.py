@@ -11,13 +11,15 @@ Parameters are reported apart from the arena: `param_bytes` (all), `updated_para
 (what training writes: the updated channel slices of int8 weights, biases, float
 parameters), which live in SRAM on a device while the rest can stay in flash.
 
-What `main` returns (the loss) lives to the end.  An element-wise op (`scale_channels`, `mask_grad`,
-`grad_add`) whose first input dies at that op writes over it: the two share one buffer; so do
-the in-place depthwise ops, whose output may be smaller than their input.  Ops computed a slice
-at a time have a scratch tensor, born and dead at the op (`scratch_bytes`): one channel for
-`expand_depthwise_s8` and the in-place depthwise ops, a few rows for `conv_dw_pw_rows_s8`,
-UPDATE_ROWS rows of the float gradient for `grad_update` (which, like the `sgd_*` ops, writes
-its parameter in place).
+What `main` returns (the loss) lives to the end.  How each op stores its output is its record's
+`writes` (tvm_tinytrain/ops/registry.py): an element-wise op (`scale_channels`, `mask_grad`,
+`grad_add`, writes=REUSES_INPUT) whose first input dies at that op writes over it: the two share
+one buffer; so do the in-place depthwise ops (OVER_INPUT), whose output may be smaller than their
+input; PARAM ops (`sgd_*`, `grad_update`) write their parameter.  Ops computed a slice at a time
+have a scratch tensor, born and dead at the op, of the record's `scratch` size (`scratch_bytes`,
+equal to the C `*_get_buffer_size` companion): one channel for `expand_depthwise_s8` and the
+in-place depthwise ops, a few rows for `conv_dw_pw_rows_s8`, UPDATE_ROWS rows of the float
+gradient for `grad_update`.
 """
 from __future__ import annotations
 
@@ -25,16 +27,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tvm_tinytrain.codegen.templates_memory import UPDATE_ROWS  # noqa: F401  (its grad_update scratch)
+from tvm_tinytrain.ops.registry import OVER_INPUT, PARAM, RECORDS, REUSES_INPUT, scratch_bytes
+
 from .training_graph import main_attr, op_bindings, result_fields
 
-IN_PLACE_OPS = {"sgd_s8", "sgd_s32", "sgd_f32", "grad_update"}
-# Element-wise float ops that may write over their first input when it dies there.
-REUSES_INPUT = {"scale_channels", "mask_grad", "grad_add"}
-# Ops that write their (possibly smaller) output over their first input, which dies there.
-WRITES_OVER_INPUT = {"depthwise_inplace_s8", "depthwise_grad_input_inplace"}
-# Output rows of a weight whose float gradient `grad_update` holds at a time: four keeps the
-# blocked 4 x 4 pointwise gradient kernel at full speed for 16 floats per input channel.
-UPDATE_ROWS = 4
+
+def in_place(b) -> bool:
+    """The op writes its first argument (a parameter) in place and allocates nothing."""
+    return RECORDS[b.op].writes == PARAM
 
 
 def tensor_bytes(ty) -> int:
@@ -43,39 +44,6 @@ def tensor_bytes(ty) -> int:
     if dtype == "bool":
         return (n + 7) // 8
     return n * np.dtype(dtype).itemsize
-
-
-def _shape(expr) -> list[int]:
-    return [int(s) for s in expr.ty.shape]
-
-
-def update_rows(b) -> tuple[int, int]:
-    """(rows, floats per row) of the gradient a `grad_update` op computes: the updated slice of its
-    weight, rows being output channels (depthwise: the k updated channels)."""
-    shape = _shape(b.args[0])
-    a = b.attrs["update_attrs"]
-    if b.attrs["update"] == "sgd_s8":
-        shape[0 if a["depthwise"] else 1] = a["k"]
-    return shape[0], int(np.prod(shape[1:]))
-
-
-def scratch_bytes(b) -> int:
-    """Working bytes an op's kernel needs besides its inputs and output."""
-    if b.op == "expand_depthwise_s8":
-        return int(np.prod(_shape(b.args[0])[2:]))  # one expanded channel
-    if b.op == "conv_dw_pw_rows_s8":  # as tt_conv_dw_pw_rows_s8_get_buffer_size
-        (_, c_in, _, w_in), (_, c_out, _, w_out) = _shape(b.args[0]), _shape(b.var)
-        (c_mid, _, kh_a, kw_a), kh_b = _shape(b.args[1]), _shape(b.args[5])[2]
-        conv = b.attrs["conv"]
-        w_mid = (w_in + conv["padding"][1] + conv["padding"][3] - kw_a) // conv["stride"] + 1
-        parts = [c_in * kh_a * w_in, c_mid * w_mid, c_mid * kh_b * w_mid, c_mid * w_out, c_out * w_out]
-        return sum((p + 7) // 8 * 8 for p in parts)  # x band, mid row, mid window, depthwise row, output row
-    if b.op in WRITES_OVER_INPUT:  # one output channel
-        return int(np.prod(_shape(b.var)[2:])) * np.dtype(str(b.var.ty.dtype)).itemsize
-    if b.op == "grad_update":
-        rows, per_row = update_rows(b)
-        return min(rows, UPDATE_ROWS) * per_row * 4
-    return 0
 
 
 @dataclass
@@ -143,13 +111,14 @@ def analyze(mod) -> MemoryReport:
         i = index[b.var]
         if scratch_bytes(b):
             scratch_of[b.var] = add(f"{b.var.name}_scratch", b, scratch_bytes(b), i, i)
-        if b.op in IN_PLACE_OPS:
+        writes = RECORDS[b.op].writes
+        if writes == PARAM:
             continue
         death = last_use.get(b.var, i)
         size = tensor_bytes(b.var.ty)
-        source = by_var.get(b.args[0]) if b.op in REUSES_INPUT | WRITES_OVER_INPUT else None
+        source = by_var.get(b.args[0]) if writes in (REUSES_INPUT, OVER_INPUT) else None
         if source is not None and source.death == i and (
-                source.bytes == size or (b.op in WRITES_OVER_INPUT and size <= source.bytes)):
+                source.bytes == size or (writes == OVER_INPUT and size <= source.bytes)):
             source.death = death  # the output takes over the dying input's buffer
             by_var[b.var] = source
             continue

@@ -21,8 +21,8 @@ from __future__ import annotations
 from tvm_tinytrain import ops
 from tvm_tinytrain._tvm import relax
 from tvm_tinytrain.errors import TinyTrainError
+from tvm_tinytrain.ops.registry import RECORDS
 
-from .gradients import RULES
 from .training_graph import copy_binding, main_attr, op_bindings, result_fields, rewrite_main
 
 
@@ -52,11 +52,12 @@ def quantized_autodiff(mod):
             g = ctx.grads.get(binding.var)
             if g is None and not is_loss:
                 continue  # nothing trainable at or below this value
-            if binding.op not in RULES:
+            rule = RECORDS[binding.op].gradient if binding.op in RECORDS else None
+            if rule is None:
                 raise TinyTrainError(f"quantized_autodiff: no gradient rule for tt op {binding.op!r} "
                                      f"(layer {binding.layer!r})")
             ctx.layer = binding.layer or "loss"
-            RULES[binding.op](ctx, binding, g)
+            rule(ctx, binding, g)
         order = [p for p in params if p in ctx.param_grads]
         ctx.order = order
         return relax.Tuple([ctx.vmap[bindings[-1].var], *(ctx.param_grads[p] for p in order)])

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from tvm_tinytrain._tvm import relax
 
-from .memory_analysis import IN_PLACE_OPS, analyze, tensor_bytes
+from .memory_analysis import analyze, in_place, tensor_bytes
 from .training_graph import copy_binding, op_bindings, result_fields, rewrite_main
 
 
@@ -47,9 +47,9 @@ def schedule(bindings, outputs) -> list[int]:
             if arg in producer:
                 deps[i].add(producer[arg])
     for i, b in enumerate(bindings):
-        if b.op in IN_PLACE_OPS:  # write after every other read of the parameter
+        if in_place(b):  # write after every other read of the parameter
             deps[i] |= users.get(b.args[0], set()) - {i}
-    size = [0 if b.op in IN_PLACE_OPS else tensor_bytes(b.var.ty) for b in bindings]
+    size = [0 if in_place(b) else tensor_bytes(b.var.ty) for b in bindings]
     remaining = {var: len(us) for var, us in users.items()}
     waiting = [len(d) for d in deps]
     dependents = [[] for _ in bindings]

@@ -202,3 +202,8 @@ int tt_conv2d_grad_input_f32(const float *d, tt_dims out, const int8_t *w, int32
     }
     return TT_OK;
 }
+
+int32_t tt_depthwise_grad_input_inplace_f32_get_buffer_size(tt_dims in)
+{
+    return in.h * in.w * (int32_t)sizeof(float);
+}

@@ -348,3 +348,13 @@ int tt_depthwise_conv2d_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t
     }
     return TT_OK;
 }
+
+int32_t tt_expand_depthwise_s8_get_buffer_size(tt_dims in)
+{
+    return in.h * in.w;
+}
+
+int32_t tt_depthwise_inplace_s8_get_buffer_size(tt_dims out)
+{
+    return out.h * out.w;
+}

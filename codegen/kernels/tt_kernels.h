@@ -65,6 +65,11 @@ int tt_depthwise_conv2d_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t
 int tt_conv2d_general_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh, int32_t kw,
                          const int32_t *bias, const int32_t *mult, const int32_t *shift,
                          const tt_conv_params *conv, const tt_quant_params *q, int8_t *y, tt_dims out);
+/* Scratch bytes of the generated loops (codegen/templates_memory.py) around tt_depthwise_conv2d_s8: a 1x1
+ * expansion + depthwise conv a channel at a time (one expanded channel of the input's size), and a
+ * depthwise conv writing over its input (one output channel). */
+int32_t tt_expand_depthwise_s8_get_buffer_size(tt_dims in);
+int32_t tt_depthwise_inplace_s8_get_buffer_size(tt_dims out);
 /* One int8 conv layer for the fused kernels: weights (out.c, in.c / groups, kh, kw), per-channel bias and
  * requantize, conv and quantization parameters. */
 typedef struct {
@@ -116,6 +121,9 @@ int tt_channel_slice_s8(const int8_t *x, tt_dims in, int32_t k, int8_t *out);
 /* dx (in) = conv_transpose(d (out), w_scale[o] * w) */
 int tt_conv2d_grad_input_f32(const float *d, tt_dims out, const int8_t *w, int32_t kh, int32_t kw,
                              const float *w_scale, const tt_conv_params *conv, float *dx, tt_dims in);
+/* Scratch bytes of a stride-1 depthwise input gradient written over d a channel at a time: one channel
+ * of dx (in). */
+int32_t tt_depthwise_grad_input_inplace_f32_get_buffer_size(tt_dims in);
 /* tt_conv2d_grad_input_f32 of a pointwise conv whose weight is split as in tt_conv2d_1x1_split_s8 */
 int tt_conv2d_1x1_grad_input_split_f32(const float *d, tt_dims out, const int8_t *w_lead, const int8_t *w_rest,
                                         int32_t k, const float *w_scale, const tt_conv_params *conv, float *dx,
@@ -157,6 +165,10 @@ int tt_sgd_s8(int8_t *w, const float *g, int32_t rows, int32_t cols, int32_t inn
  * at w + r * row_stride.  Row blocks in any order give tt_sgd_s8's result (fused gradient + update). */
 int tt_sgd_s8_rows(int8_t *w, const float *g, int32_t row0, int32_t n, int32_t row_stride, int32_t run,
                    float lr, uint32_t step, int32_t conv_index);
+/* Rows of a weight's float gradient a fused gradient + update holds at a time, and its scratch bytes
+ * for a weight slice of `rows` rows of `run` floats. */
+#define TT_UPDATE_ROWS 4
+int32_t tt_grad_update_get_buffer_size(int32_t rows, int32_t run);
 /* b = clamp(b - round_half_even(lr * g), -limit, limit) */
 int tt_sgd_s32(int32_t *b, const float *g, int32_t n, float lr, int32_t limit);
 int tt_sgd_f32(float *p, const float *g, int32_t n, float lr);

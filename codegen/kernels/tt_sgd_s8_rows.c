@@ -27,3 +27,8 @@ int tt_sgd_s8_rows(int8_t *w, const float *g, int32_t row0, int32_t n, int32_t r
     }
     return TT_OK;
 }
+
+int32_t tt_grad_update_get_buffer_size(int32_t rows, int32_t run)
+{
+    return (rows < TT_UPDATE_ROWS ? rows : TT_UPDATE_ROWS) * run * (int32_t)sizeof(float);
+}

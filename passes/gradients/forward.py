@@ -5,7 +5,6 @@ from tvm_tinytrain._tvm import relax
 from tvm_tinytrain.errors import TinyTrainError
 from tvm_tinytrain.quantization.requant import bias_limit
 
-from . import gradient
 
 
 def _const(values):
@@ -57,17 +56,14 @@ def _weight_layer(ctx, b, g, kind):
         ctx.param_grad(bias, grad, {"kind": "s32", "step": [float(s) for s in step], "limit": bias_limit(fan_in)})
 
 
-@gradient("conv2d_s8")
 def conv2d_s8(ctx, b, g):
     _weight_layer(ctx, b, g, "conv2d")
 
 
-@gradient("linear_s8")
 def linear_s8(ctx, b, g):
     _weight_layer(ctx, b, g, "linear")
 
 
-@gradient("add_s8")
 def add_s8(ctx, b, g):
     lhs, rhs = b.args
     if ctx.needs(lhs) or ctx.needs(rhs):
@@ -76,14 +72,12 @@ def add_s8(ctx, b, g):
         ctx.accumulate(rhs, d)
 
 
-@gradient("avgpool_s8")
 def avgpool_s8(ctx, b, g):
     (x,) = b.args
     if ctx.needs(x):
         ctx.accumulate(x, ctx.emit("avgpool_grad", [g], {"in_hw": _shape(x)[2:]}, "dx"))
 
 
-@gradient("maxpool_s8")
 def maxpool_s8(ctx, b, g):
     (x,) = b.args
     if ctx.needs(x):
@@ -91,19 +85,16 @@ def maxpool_s8(ctx, b, g):
         ctx.accumulate(x, ctx.emit("maxpool_grad", [g, ctx.new(x)], attrs, "dx"))
 
 
-@gradient("flatten")
 def flatten(ctx, b, g):
     (x,) = b.args
     if ctx.needs(x):
         ctx.accumulate(x, ctx.emit("reshape_grad", [g], {"shape": _shape(x)}, "dx"))
 
 
-@gradient("dequantize")
 def dequantize(ctx, b, g):
     ctx.accumulate(b.args[0], g)
 
 
-@gradient("linear_f32")
 def linear_f32(ctx, b, g):
     x, w, bias = b.args
     if ctx.needs(x):

@@ -7,9 +7,11 @@ is made of primitive Relax ops, so TVM builds and runs the module for llvm (the 
 the passes reason about whole ops (gradient rules, liveness, scheduling) and the C
 codegen maps each `tt.op` to one kernel.
 
-An op is a builder `fn(fb, args, attrs) -> expr` registered with `@op("name")`; `call`
-wraps it into a function and emits the call in the caller's block.  Tensors that the
-kernel reads (weights, multipliers, scales) are arguments, scalars are attributes.
+Each op is one `OpRecord` (registry.py), declared beside its builder `fn(fb, args, attrs) ->
+expr` in its family module: builder, gradient rule, C call, in-place behaviour, scratch size,
+kernel files.  `call` wraps the builder into a function and emits the call in the caller's
+block.  Tensors that the kernel reads (weights, multipliers, scales) are arguments, scalars
+are attributes.
 """
 from __future__ import annotations
 
@@ -17,16 +19,8 @@ import re
 
 from .._tvm import relax
 
-OPS: dict = {}
+OPS: dict = {}  # name -> builder, filled from the op records (registry.declare)
 ATTR_PREFIX = "tt."
-
-
-def op(name: str):
-    def register(builder):
-        OPS[name] = builder
-        return builder
-
-    return register
 
 
 def call(bb, name: str, args, attrs: dict | None = None, label: str = "", role: str = ""):
@@ -84,5 +78,5 @@ def _unique(bb, base: str) -> str:
     return name
 
 
-# Register the op families.
+# Declare the op families' records.
 from . import forward, loss, backward, update, fused  # noqa: E402,F401

@@ -1,8 +1,10 @@
 """Backward ops: float32 gradients with respect to real values (docs/training-semantics.md)."""
 import numpy as np
 
+from tvm_tinytrain.codegen import templates as c
+
 from .._tvm import relax
-from . import op
+from .registry import REUSES_INPUT, OpRecord, declare
 from .forward import dequantize
 
 
@@ -14,7 +16,6 @@ def _shape(expr):
     return [int(s) for s in expr.ty.shape]
 
 
-@op("clamp_mask")
 def clamp_mask(fb, args, a):
     """int8 y -> bool (act_min < y < act_max): the clamp's gradient, 1 bit per element."""
     (y,) = args
@@ -22,20 +23,17 @@ def clamp_mask(fb, args, a):
                                 relax.op.less(y, relax.const(a["act_max"], "int8")))
 
 
-@op("mask_grad")
 def mask_grad(fb, args, a):
     """(g f32, mask bool) -> g where mask else 0."""
     g, mask = args
     return relax.op.where(mask, g, _f32(0.0))
 
 
-@op("grad_add")
 def grad_add(fb, args, a):
     """Sum of the gradients of two uses of one tensor."""
     return relax.op.add(args[0], args[1])
 
 
-@op("channel_slice")
 def channel_slice(fb, args, a):
     """x[:, :k]: the part of a layer input that a sliced weight gradient needs."""
     (x,) = args
@@ -47,7 +45,6 @@ def _real_weight(fb, w, w_scale):
     return fb.emit(relax.op.multiply(relax.op.astype(w, "float32"), relax.op.reshape(w_scale, shape)))
 
 
-@op("conv2d_grad_input")
 def conv2d_grad_input(fb, args, a):
     """(d f32 (1, O, H', W'), w int8, w_scale f32 (O,)) -> dx_r f32 (1, C, H, W) = conv_transpose(d, w_r)."""
     d, w, w_scale = args
@@ -63,7 +60,6 @@ def conv2d_grad_input(fb, args, a):
                                         kernel_layout="IOHW", out_dtype="float32")
 
 
-@op("conv2d_grad_weight")
 def conv2d_grad_weight(fb, args, a):
     """(x_slice int8 (1, k, H, W), d f32 (1, O, H', W')) -> dW_r f32 (O, k, kh, kw), or (k, 1, kh, kw) depthwise."""
     x, d = args
@@ -87,14 +83,12 @@ def conv2d_grad_weight(fb, args, a):
     return grad
 
 
-@op("linear_grad_input")
 def linear_grad_input(fb, args, a):
     """(d f32 (1, O), w int8 (O, I), w_scale) -> dx_r f32 (1, I)."""
     d, w, w_scale = args
     return relax.op.matmul(d, _real_weight(fb, w, w_scale))
 
 
-@op("linear_grad_weight")
 def linear_grad_weight(fb, args, a):
     """(x_slice int8 (1, k), d f32 (1, O)) -> dW_r f32 (O, k)."""
     x, d = args
@@ -102,7 +96,6 @@ def linear_grad_weight(fb, args, a):
     return relax.op.matmul(relax.op.permute_dims(d, (1, 0)), x_r)
 
 
-@op("bias_grad")
 def bias_grad(fb, args, a):
     """d f32 (1, O, ...) -> db_r f32 (O,): the sum over positions."""
     (d,) = args
@@ -110,7 +103,6 @@ def bias_grad(fb, args, a):
     return relax.op.sum(d, axis=[0, *range(2, rank)])
 
 
-@op("scale_channels")
 def scale_channels(fb, args, a):
     """(g f32 (O, ...), scale f32 (O,)) -> g * scale per output channel (parameter gradients, QAS)."""
     g, scale = args
@@ -118,7 +110,6 @@ def scale_channels(fb, args, a):
     return relax.op.multiply(g, relax.op.reshape(scale, shape))
 
 
-@op("avgpool_grad")
 def avgpool_grad(fb, args, a):
     """g (1, C, 1, 1) -> g / (H W) broadcast to (1, C, H, W)."""
     (g,) = args
@@ -127,7 +118,6 @@ def avgpool_grad(fb, args, a):
     return relax.op.broadcast_to(scaled, (1, int(g.ty.shape[1]), h, w))
 
 
-@op("maxpool_grad")
 def maxpool_grad(fb, args, a):
     """(g, x int8) -> g routed to the first maximum of each window."""
     g, x = args
@@ -135,20 +125,17 @@ def maxpool_grad(fb, args, a):
                                              strides=(a["stride"],) * 2, padding=a["padding"])
 
 
-@op("reshape_grad")
 def reshape_grad(fb, args, a):
     (g,) = args
     return relax.op.reshape(g, a["shape"])
 
 
-@op("linear_f32_grad_input")
 def linear_f32_grad_input(fb, args, a):
     """(g (1, O), W f32 (O, I)) -> dx_r (1, I)."""
     g, w = args
     return relax.op.matmul(g, w)
 
 
-@op("linear_f32_grad_weight")
 def linear_f32_grad_weight(fb, args, a):
     """(x int8 (1, I), g (1, O)) -> dW (O, I) = g^T x_r."""
     x, g = args
@@ -156,7 +143,31 @@ def linear_f32_grad_weight(fb, args, a):
     return relax.op.matmul(relax.op.permute_dims(g, (1, 0)), x_r)
 
 
-@op("linear_f32_grad_bias")
 def linear_f32_grad_bias(fb, args, a):
     (g,) = args
     return relax.op.reshape(g, (int(g.ty.shape[1]),))
+
+
+# One record per op (registry.py): builder, C call, kernel files, gradient rule, storage.
+declare(
+    OpRecord("clamp_mask", clamp_mask, c.clamp_mask, ("tt_clamp_mask_s8.c",)),
+    OpRecord("mask_grad", mask_grad, c.mask_grad, ("tt_mask_grad_f32.c",), writes=REUSES_INPUT),
+    OpRecord("grad_add", grad_add, c.grad_add, ("tt_grad_add_f32.c",), writes=REUSES_INPUT),
+    OpRecord("channel_slice", channel_slice, c.channel_slice, ("tt_channel_slice_s8.c",)),
+    OpRecord("conv2d_grad_input", conv2d_grad_input, c.conv2d_grad_input,
+             ("tt_conv2d_grad_input_f32.c", "tt_conv2d_1x1_grad_input_split_f32.c")),
+    OpRecord("conv2d_grad_weight", conv2d_grad_weight, c.conv2d_grad_weight, ("tt_conv2d_grad_weight_f32.c",)),
+    OpRecord("linear_grad_input", linear_grad_input, c.linear_grad_input, ("tt_linear_grad_input_f32.c",)),
+    OpRecord("linear_grad_weight", linear_grad_weight, c.linear_grad_weight, ("tt_linear_grad_weight_f32.c",)),
+    OpRecord("bias_grad", bias_grad, c.bias_grad, ("tt_bias_grad_f32.c",)),
+    OpRecord("scale_channels", scale_channels, c.scale_channels, ("tt_scale_channels_f32.c",),
+             writes=REUSES_INPUT),
+    OpRecord("avgpool_grad", avgpool_grad, c.avgpool_grad, ("tt_avgpool_grad_f32.c",)),
+    OpRecord("maxpool_grad", maxpool_grad, c.maxpool_grad, ("tt_maxpool_grad_f32.c",)),
+    OpRecord("reshape_grad", reshape_grad, c.copy, ()),
+    OpRecord("linear_f32_grad_input", linear_f32_grad_input, c.linear_f32_grad_input,
+             ("tt_linear_f32_grad_input.c",)),
+    OpRecord("linear_f32_grad_weight", linear_f32_grad_weight, c.linear_f32_grad_weight,
+             ("tt_linear_f32_grad_weight.c",)),
+    OpRecord("linear_f32_grad_bias", linear_f32_grad_bias, c.copy, ()),
+)

@@ -1,8 +1,11 @@
 """Forward int8 ops, exactly as docs/int8-semantics.md specifies."""
 import numpy as np
 
+from tvm_tinytrain.codegen import templates as c
+from tvm_tinytrain.passes.gradients import forward as rule
+
 from .._tvm import relax
-from . import op
+from .registry import OpRecord, declare
 
 
 def _i64(value):
@@ -29,7 +32,6 @@ def to_int8(fb, v, lo: int, hi: int):
     return fb.emit(relax.op.astype(relax.op.clip(v, lo, hi), "int8"))
 
 
-@op("conv2d_s8")
 def conv2d_s8(fb, args, a):
     """(x int8, w int8, b int32, multiplier int64, shift int64) -> int8."""
     x, w, b, mult, shift = args
@@ -39,7 +41,6 @@ def conv2d_s8(fb, args, a):
     return requantize(fb, acc, mult, shift, a["y_zero"], a["act_min"], a["act_max"], 4)
 
 
-@op("linear_s8")
 def linear_s8(fb, args, a):
     """(x int8 (1, I), w int8 (O, I), b int32, multiplier, shift) -> int8 (1, O)."""
     x, w, b, mult, shift = args
@@ -48,7 +49,6 @@ def linear_s8(fb, args, a):
     return requantize(fb, acc, mult, shift, a["y_zero"], a["act_min"], a["act_max"], 2)
 
 
-@op("add_s8")
 def add_s8(fb, args, a):
     """((a - za) * ma + (b - zb) * mb + round) >> shift, + zy, clamp."""
     lhs, rhs = args
@@ -61,7 +61,6 @@ def add_s8(fb, args, a):
     return to_int8(fb, relax.op.add(shifted, _i64(a["y_zero"])), a["act_min"], a["act_max"])
 
 
-@op("avgpool_s8")
 def avgpool_s8(fb, args, a):
     """round_half_even(sum / n) in integers: floor quotient, up on r > n/2 or an odd tie."""
     (x,) = args
@@ -79,19 +78,16 @@ def avgpool_s8(fb, args, a):
     return to_int8(fb, relax.op.add(quotient, relax.op.astype(round_up, "int32")), -128, 127)
 
 
-@op("maxpool_s8")
 def maxpool_s8(fb, args, a):
     (x,) = args
     return relax.op.nn.max_pool2d(x, pool_size=a["kernel"], strides=a["stride"], padding=a["padding"])
 
 
-@op("flatten")
 def flatten(fb, args, a):
     (x,) = args
     return relax.op.reshape(x, (1, -1))
 
 
-@op("dequantize")
 def dequantize(fb, args, a):
     """int8 -> float32 real values: scale * (q - zero)."""
     (x,) = args
@@ -99,9 +95,23 @@ def dequantize(fb, args, a):
     return relax.op.multiply(centered_x, relax.const(a["scale"], "float32"))
 
 
-@op("linear_f32")
 def linear_f32(fb, args, a):
     """fp32 classifier on int8 features: (x int8 (1, I), W f32 (O, I), B f32 (O,)) -> f32 logits."""
     x, w, b = args
     x_real = fb.emit(dequantize(fb, [x], {"scale": a["x_scale"], "zero": a["x_zero"]}))
     return relax.op.add(relax.op.matmul(x_real, relax.op.permute_dims(w, (1, 0))), b)
+
+
+# One record per op (registry.py): builder, C call, kernel files, gradient rule, storage.
+_CONV_KERNELS = ("tt_conv2d_s8.c", "tt_conv2d_1x1_s8.c", "tt_depthwise_conv2d_s8.c", "tt_conv2d_general_s8.c",
+                "tt_conv2d_1x1_split_s8.c")
+declare(
+    OpRecord("conv2d_s8", conv2d_s8, c.conv2d_s8, _CONV_KERNELS, rule.conv2d_s8),
+    OpRecord("linear_s8", linear_s8, c.linear_s8, ("tt_linear_s8.c",), rule.linear_s8),
+    OpRecord("add_s8", add_s8, c.add_s8, ("tt_add_s8.c",), rule.add_s8),
+    OpRecord("avgpool_s8", avgpool_s8, c.avgpool_s8, ("tt_avgpool_s8.c",), rule.avgpool_s8),
+    OpRecord("maxpool_s8", maxpool_s8, c.maxpool_s8, ("tt_maxpool_s8.c",), rule.maxpool_s8),
+    OpRecord("flatten", flatten, c.copy, (), rule.flatten),
+    OpRecord("dequantize", dequantize, c.dequantize, ("tt_dequantize_s8.c",), rule.dequantize),
+    OpRecord("linear_f32", linear_f32, c.linear_f32, ("tt_linear_f32.c",), rule.linear_f32),
+)

@@ -1,12 +1,16 @@
 """Fused and in-place ops the memory passes introduce.  Each body composes the builders of the
 ops it replaces, in the same order, so TVM computes the same values bit for bit; what changes
 is only what a device keeps in memory (docs/architecture.md, "Memory passes")."""
-from . import OPS, op
+import numpy as np
+
+from tvm_tinytrain.codegen import templates_memory as c
+
+from . import OPS
 from .backward import conv2d_grad_input
 from .forward import conv2d_s8
+from .registry import OVER_INPUT, PARAM, OpRecord, declare
 
 
-@op("expand_depthwise_s8")
 def expand_depthwise_s8(fb, args, a):
     """(x, w1, b1, mult1, shift1, w2, b2, mult2, shift2) -> depthwise(expand(x)): a frozen 1x1
     expansion and the depthwise conv that is its only reader (attrs `expand`, `depthwise`).
@@ -15,21 +19,18 @@ def expand_depthwise_s8(fb, args, a):
     return conv2d_s8(fb, [expanded, *args[5:]], a["depthwise"])
 
 
-@op("depthwise_inplace_s8")
 def depthwise_inplace_s8(fb, args, a):
     """conv2d_s8 of a depthwise layer whose input dies at it: the C writes the output over the input,
     a channel at a time through a one-channel scratch."""
     return conv2d_s8(fb, args, a)
 
 
-@op("depthwise_grad_input_inplace")
 def depthwise_grad_input_inplace(fb, args, a):
     """conv2d_grad_input of a stride-1 depthwise conv (dx has d's shape): the C writes dx over d when d
     dies at it, a channel at a time through a one-channel scratch."""
     return conv2d_grad_input(fb, args, a)
 
 
-@op("grad_update")
 def grad_update(fb, args, a):
     """(w, *grad args, [scale], lr, [step]) -> updated w: a weight gradient (`grad`: conv2d_grad_weight,
     linear_grad_weight or linear_f32_grad_weight, with `grad_attrs`), optionally scaled per output
@@ -43,7 +44,6 @@ def grad_update(fb, args, a):
     return OPS[a["update"]](fb, [w, grad, *rest], a["update_attrs"])
 
 
-@op("conv_dw_pw_rows_s8")
 def conv_dw_pw_rows_s8(fb, args, a):
     """(x, 4 args of a conv, 4 of a depthwise conv, 4 of a 1x1 conv) -> the three convs in a row (attrs
     `conv`, `depthwise`, `pointwise`), all frozen and each intermediate read by the next only.  The C
@@ -51,3 +51,75 @@ def conv_dw_pw_rows_s8(fb, args, a):
     mid = fb.emit(conv2d_s8(fb, args[:5], a["conv"]))
     dw = fb.emit(conv2d_s8(fb, [mid, *args[5:9]], a["depthwise"]))
     return conv2d_s8(fb, [dw, *args[9:]], a["pointwise"])
+
+
+# Scratch sizes: the same formulas as the kernels' *_get_buffer_size companions (tested equal).
+def _shape(expr) -> list[int]:
+    return [int(s) for s in expr.ty.shape]
+
+
+def expand_depthwise_scratch(b) -> int:
+    """One expanded channel (int8) at the input's size: tt_expand_depthwise_s8_get_buffer_size."""
+    return int(np.prod(_shape(b.args[0])[2:]))
+
+
+def one_output_channel_scratch(b) -> int:
+    """One output channel, of the output's type: tt_depthwise_inplace_s8_get_buffer_size and
+    tt_depthwise_grad_input_inplace_f32_get_buffer_size."""
+    return int(np.prod(_shape(b.var)[2:])) * np.dtype(str(b.var.ty.dtype)).itemsize
+
+
+def grad_update_scratch(b) -> int:
+    """UPDATE_ROWS rows of the float gradient: tt_grad_update_get_buffer_size."""
+    rows, per_row = c.update_rows(b)
+    return min(rows, c.UPDATE_ROWS) * per_row * 4
+
+
+def _dims(expr) -> tuple:
+    return tuple(_shape(expr)[1:])
+
+
+def _conv_dw_pw_rows_args(b) -> tuple:
+    """(in, layer a, mid, layer b, out) of tt_conv_dw_pw_rows_s8_get_buffer_size."""
+    conv, (_, _, h, w) = b.attrs["conv"], _shape(b.args[0])
+    kh, kw = _shape(b.args[1])[2:]
+    top, left, bottom, right = conv["padding"]
+    mid = (_shape(b.args[5])[0], (h + top + bottom - kh) // conv["stride"] + 1,
+           (w + left + right - kw) // conv["stride"] + 1)
+    layer_a = {"kh": kh, "kw": kw, "conv": (conv["stride"], top, left, bottom, right, conv["groups"])}
+    return _dims(b.args[0]), layer_a, mid, {"kh": _shape(b.args[5])[2]}, _dims(b.var)
+
+
+def conv_dw_pw_rows_scratch(b) -> int:
+    """x band, mid row, mid window, depthwise row, output row (each 8-aligned):
+    tt_conv_dw_pw_rows_s8_get_buffer_size."""
+    (_, c_in, _, w_in), (_, c_out, _, w_out) = _shape(b.args[0]), _shape(b.var)
+    (c_mid, _, kh_a, kw_a), kh_b = _shape(b.args[1]), _shape(b.args[5])[2]
+    conv = b.attrs["conv"]
+    w_mid = (w_in + conv["padding"][1] + conv["padding"][3] - kw_a) // conv["stride"] + 1
+    parts = [c_in * kh_a * w_in, c_mid * w_mid, c_mid * kh_b * w_mid, c_mid * w_out, c_out * w_out]
+    return sum((p + 7) // 8 * 8 for p in parts)
+
+
+# One record per op (registry.py): builder, C call, kernel files, storage, scratch and its C companion.
+declare(
+    OpRecord("expand_depthwise_s8", expand_depthwise_s8, c.expand_depthwise_s8,
+             ("tt_conv2d_1x1_s8.c", "tt_depthwise_conv2d_s8.c"), scratch=expand_depthwise_scratch,
+             buffer_size="tt_expand_depthwise_s8_get_buffer_size",
+             buffer_size_args=lambda b: (_dims(b.args[0]),)),
+    OpRecord("depthwise_inplace_s8", depthwise_inplace_s8, c.depthwise_inplace_s8, ("tt_depthwise_conv2d_s8.c",),
+             writes=OVER_INPUT, scratch=one_output_channel_scratch,
+             buffer_size="tt_depthwise_inplace_s8_get_buffer_size", buffer_size_args=lambda b: (_dims(b.var),)),
+    OpRecord("depthwise_grad_input_inplace", depthwise_grad_input_inplace, c.depthwise_grad_input_inplace,
+             ("tt_conv2d_grad_input_f32.c",), writes=OVER_INPUT, scratch=one_output_channel_scratch,
+             buffer_size="tt_depthwise_grad_input_inplace_f32_get_buffer_size",
+             buffer_size_args=lambda b: (_dims(b.var),)),
+    OpRecord("grad_update", grad_update, c.grad_update,
+             ("tt_conv2d_grad_weight_f32.c", "tt_linear_grad_weight_f32.c", "tt_linear_f32_grad_weight.c",
+              "tt_scale_channels_f32.c", "tt_sgd_s8_rows.c", "tt_sgd_f32.c"),
+             writes=PARAM, scratch=grad_update_scratch, buffer_size="tt_grad_update_get_buffer_size",
+             buffer_size_args=c.update_rows),
+    OpRecord("conv_dw_pw_rows_s8", conv_dw_pw_rows_s8, c.conv_dw_pw_rows_s8, ("tt_conv_dw_pw_rows_s8.c",),
+             scratch=conv_dw_pw_rows_scratch, buffer_size="tt_conv_dw_pw_rows_s8_get_buffer_size",
+             buffer_size_args=_conv_dw_pw_rows_args),
+)

@@ -1,8 +1,10 @@
 """In-place SGD updates (docs/training-semantics.md): int32 bias, float32, int8 with stochastic rounding."""
 import numpy as np
 
+from tvm_tinytrain.codegen import templates as c
+
 from .._tvm import relax
-from . import op
+from .registry import PARAM, OpRecord, declare
 
 HASH_MIX = (0x7FEB352D, 0x846CA68B)
 STEP_MIX, LAYER_MIX = 0x9E3779B9, 0x85EBCA6B
@@ -12,7 +14,6 @@ def _u32(value):
     return relax.const(np.uint32(value), "uint32")
 
 
-@op("sgd_s32")
 def sgd_s32(fb, args, a):
     """(b int32, G f32, lr f32 ()) -> clamp(b - round_half_even(lr * G), -limit, limit)."""
     b, g, lr = args
@@ -21,7 +22,6 @@ def sgd_s32(fb, args, a):
     return relax.op.astype(relax.op.clip(new, -a["limit"], a["limit"]), "int32")
 
 
-@op("sgd_f32")
 def sgd_f32(fb, args, a):
     """(p f32, G f32, lr f32 ()) -> p - lr * G."""
     p, g, lr = args
@@ -43,7 +43,6 @@ def uniform_u32(fb, shape, step, conv_index: int):
     return fb.emit(relax.op.multiply(top24, relax.const(np.float32(2.0**-24), "float32")))
 
 
-@op("sgd_s8")
 def sgd_s8(fb, args, a):
     """(w int8, G f32 (slice), lr f32 (), step uint32 ()) -> w with its leading slice updated:
     w_slice <- clamp(floor((float(w_slice) - lr * G) + u), -127, 127)."""
@@ -60,3 +59,11 @@ def sgd_s8(fb, args, a):
         return updated
     rest = relax.op.strided_slice(w, axes=[axis], begin=[k], end=[shape[axis]])
     return relax.op.concat([updated, rest], axis=axis)
+
+
+# One record per op (registry.py): builder, C call, kernel files, gradient rule, storage.
+declare(
+    OpRecord("sgd_s32", sgd_s32, c.sgd_s32, ("tt_sgd_s32.c",), writes=PARAM),
+    OpRecord("sgd_f32", sgd_f32, c.sgd_f32, ("tt_sgd_f32.c",), writes=PARAM),
+    OpRecord("sgd_s8", sgd_s8, c.sgd_s8, ("tt_sgd_s8.c",), writes=PARAM),
+)
