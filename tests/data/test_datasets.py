@@ -10,7 +10,7 @@ from tvm_tinytrain.data import datasets
 from tvm_tinytrain.data.cifar10 import load_cifar10
 from tvm_tinytrain.data.datasets import IMAGE_Q, SOURCES, SPEECH_Q, Dataset, DataSpec, check_spec, load_dataset, parse_spec
 from tvm_tinytrain.data.fashion_mnist import load_fashion_mnist
-from tvm_tinytrain.data.images import resize_to, to_int8_input
+from tvm_tinytrain.data.images import center_crop_resize, resize_to, to_int8_input
 from tvm_tinytrain.errors import TinyTrainError
 
 
@@ -61,6 +61,34 @@ def test_speech_features():
                         progress=False).train_x.shape == (2, 1, 49, 16)
     with pytest.raises(TinyTrainError, match=r"\(1, 49, 40\)"):
         load_dataset("speech-commands", (1, 50, 40))
+    with pytest.raises(TinyTrainError, match=r"time on H: 49 frames .* mel bands on W; the model takes \(1, 40, 98\), "
+                                             r"i\.e\. 40 frames of 98 mels: build it for input \(1, 49, mels\)"):
+        load_dataset("speech-commands", (1, 40, 98))  # the hint read 98 as mel bands
+
+
+def test_non_square_image_models():
+    """An image set into an H x W model: MNIST resized, a folder resized to cover and centre-cropped."""
+    d = load_dataset("mnist:classes=0,1", (1, 28, 40), train_per_class=2, test_per_class=1, progress=False)
+    assert d.train_x.shape == (4, 1, 28, 40) and d.input_q == IMAGE_Q
+    images, labels = datasets.load_mnist("test")
+    candidates = [to_int8_input(resize_to(img, (28, 40)))[:1] for img in images[labels == d.test_y[0]]]
+    assert any(np.array_equal(d.test_x[0], c) for c in candidates)
+
+
+def test_non_square_folder_crop(tmp_path):
+    root = tmp_path / "stripes"
+    for name, colour in (("red", (255, 0, 0)), ("blue", (0, 0, 255))):
+        (root / name).mkdir(parents=True)
+        for i in range(3):
+            img = Image.new("RGB", (90, 40), (0, 255, 0))
+            img.paste(Image.new("RGB", (30, 40), colour), (30, 0))  # the middle third holds the class colour
+            img.save(root / name / f"{i}.png")
+    d = load_dataset(str(root), (3, 16, 8), progress=False)  # tall model, wide images: the centre survives
+    assert d.train_x.shape == (4, 3, 16, 8)
+    red = d.train_x[d.train_y == list(d.classes).index("red")]
+    assert (red[:, 0] == 127).all() and (red[:, 1] == -128).all()
+    px = center_crop_resize(Image.open(root / "red" / "0.png"), (16, 8), (18, 9))
+    assert px.shape == (16, 8, 3) and np.array_equal(to_int8_input(px), red[0])  # all red images are alike
 
 
 def test_image_folder_spec(tmp_path):
@@ -82,8 +110,8 @@ def test_errors():
         load_dataset("cifar10:labels=1,2", (3, 32, 32))
     with pytest.raises(TinyTrainError, match="no class 'horse'"):
         load_dataset("mnist:classes=1,horse", (1, 28, 28))
-    with pytest.raises(TinyTrainError, match="square"):
-        load_dataset("mnist", (3, 28, 32))
+    with pytest.raises(TinyTrainError, match=r"1 \(gray\) or 3 \(RGB\) channels.*\(2 channels\).*npz:"):
+        load_dataset("mnist", (2, 28, 28))
     with pytest.raises(TinyTrainError, match="train_per_class"):
         load_dataset("mnist", (1, 28, 28), train_per_class=0)
 

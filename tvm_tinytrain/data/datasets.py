@@ -7,12 +7,15 @@ SPEC grammar::
     SPEC    := SOURCE [":" OPTION]*
     SOURCE  := NAME | KIND ":" PATH | PATH
     NAME    := "cifar10" | "fashion-mnist" | "mnist" | "speech-commands"     (the shared datasets)
-    KIND    := "folder"                                  (PATH_KINDS; a bare PATH is a folder)
+    KIND    := "folder" | "npz"             (PATH_KINDS; a bare PATH is a folder, or npz if a .npz file)
     OPTION  := "classes=" CLASS ("," CLASS)*      names or indices, relabelled 0.. in that order
 
     e.g. cifar10   cifar10:classes=0,1,2   speech-commands:classes=on,off,stop,go   ~/my_photos
+         npz:imu.npz:classes=walk,run
 
-PATH is an image folder `root/<class>/*.jpg|png` (see image_folder.py for its split).  A
+A folder PATH is an image folder `root/<class>/*.jpg|png` (see image_folder.py for its split);
+an npz PATH holds the user's own float arrays x, y [, x_test, y_test, classes] of any sample
+shape (npz_arrays.py: its checks, split and the input quantization derived from it).  A
 PATH may itself hold ':': the longest prefix of the text after KIND that names an existing
 path is the PATH, the rest are options (`my:photos:classes=a,b` is the folder `my:photos`
 if it exists).  A NAME wins over a folder of that name; write `./mnist` or `folder:mnist`.
@@ -28,9 +31,13 @@ The int8 input of the model (`Dataset.input_q`: real = scale * (q - zero)):
   resized to H * 146/128 and are centre-cropped (ImageNet style).  Grayscale is repeated to
   3 channels for an RGB model; a 1-channel model gets the luminance.  Every decoded image is
   first 8-bit L or RGB (images.to_8bit: 16-bit scaled by its range, palettes applied, alpha dropped).
-* speech: log-mel features (logmel.py) shaped (1, frames, mels) = input_shape, so H must be
-  49 (1 s, 30 ms windows, 20 ms hop) and W is the number of mel bands; quantized with the
-  fixed scale 0.1, zero 12 (logmel.FEATURE_SCALE / FEATURE_ZERO).
+  The model may be non-square: images are resized (CIFAR, MNIST) or resized to cover and
+  centre-cropped (folders) to H x W.
+* speech: log-mel features (logmel.py) shaped (1, frames, mels) = input_shape, so H is time
+  and must be 49 frames (1 s, 30 ms windows, 20 ms hop) and W is the number of mel bands (any);
+  quantized with the fixed scale 0.1, zero 12 (logmel.FEATURE_SCALE / FEATURE_ZERO).
+* npz: the file's float x as given ((N, C, L) feeds a (C, 1, L) model), quantized per tensor
+  over the training x's [min, 0 .. max] (npz_arrays.py).
 """
 from __future__ import annotations
 
@@ -49,12 +56,13 @@ from .fashion_mnist import FASHION_MNIST_CLASSES, load_fashion_mnist
 from .image_folder import list_image_folder, open_image
 from .images import center_crop_resize, resize_to, to_8bit, to_int8_input
 from .mnist import MNIST_CLASSES, load_mnist
+from .npz_arrays import quantize as quantize_arrays, read_npz
 from .speech_commands import CLASSES as SPEECH_CLASSES, CLIP_SAMPLES, load_speech_commands
 
 SOURCES = ("cifar10", "fashion-mnist", "mnist", "speech-commands")
 CLASSES = {"cifar10": CIFAR10_CLASSES, "fashion-mnist": FASHION_MNIST_CLASSES, "mnist": MNIST_CLASSES,
            "speech-commands": SPEECH_CLASSES}
-PATH_KINDS = ("folder",)
+PATH_KINDS = ("folder", "npz")
 OPTIONS = ("classes",)
 IMAGE_Q = QParams(1 / 127.5, 0)
 SPEECH_Q = QParams(logmel.FEATURE_SCALE, logmel.FEATURE_ZERO)
@@ -125,9 +133,14 @@ def parse_spec(spec: str) -> DataSpec:
         candidate = ":".join(parts[:k])
         if candidate and Path(candidate).expanduser().exists():
             path = Path(candidate).expanduser()
+            if kind == "folder" and head not in PATH_KINDS and path.suffix == ".npz" and path.is_file():
+                kind = "npz"
             if kind == "folder" and not path.is_dir():
                 raise TinyTrainError(f"load_dataset: {candidate} is a file; an image folder is a folder "
-                                     f"root/<class>/*.jpg|png ({_choices()})")
+                                     f"root/<class>/*.jpg|png, and arrays are npz:FILE.npz ({_choices()})")
+            if kind == "npz" and path.is_dir():
+                raise TinyTrainError(f"load_dataset: {candidate} is a folder; npz:PATH is an .npz file of arrays "
+                                     f"x, y (an image folder is folder:PATH)")
             return DataSpec(kind, path, _options(parts[k:], spec))
     if not parts[0]:
         raise TinyTrainError(f"load_dataset: {spec!r} has an empty source (an empty path is not the current "
@@ -164,8 +177,8 @@ def _options(options: list[str], spec: str) -> tuple[str, ...] | None:
 
 
 def _choices():
-    return (f"use one of {', '.join(SOURCES)}, or the path of an image folder (root/<class>/*.jpg|png; "
-            f"a folder whose name holds ':' is found if it exists)")
+    return (f"use one of {', '.join(SOURCES)}, the path of an image folder (root/<class>/*.jpg|png; "
+            f"a folder whose name holds ':' is found if it exists), or npz:FILE.npz (your own arrays x, y)")
 
 
 def _select_classes(all_classes, wanted, source):
@@ -218,9 +231,9 @@ _SHARED_IMAGES = {  # NAME: load(split, per_class) -> (uint8 images, labels)
 
 def _image_source(spec: DataSpec, shape, per_class, seed, progress):
     c, h, w = shape
-    if c not in (1, 3) or h != w:
-        raise ShapeError(f"load_dataset: image datasets need a square 1- or 3-channel input, the model "
-                         f"takes {shape}")
+    if c not in (1, 3):
+        raise ShapeError(f"load_dataset: image datasets give 1 (gray) or 3 (RGB) channels, the model takes {shape} "
+                         f"({c} channels); for other data use npz:FILE.npz")
     crop = spec.kind == "folder"
     if crop:
         all_classes, files = list_image_folder(spec.path)
@@ -240,16 +253,17 @@ def _image_source(spec: DataSpec, shape, per_class, seed, progress):
         for k, j in enumerate(tqdm(idx, desc=f"{Path(spec.source).name} {split}", unit="img", leave=False,
                                    disable=not progress or len(idx) < 1000)):
             img = open_image(items[j]) if crop else Image.fromarray(items[j])
-            x[k] = _image_int8(img, c, h, crop)
+            x[k] = _image_int8(img, c, (h, w), crop)
         out += [x, labels[idx]]
     return (classes, *out, IMAGE_Q)
 
 
-def _image_int8(img: Image.Image, channels: int, size: int, crop: bool) -> np.ndarray:
+def _image_int8(img: Image.Image, channels: int, size: tuple, crop: bool) -> np.ndarray:
     img = to_8bit(img)
     if channels == 1:
         img = img.convert("L")
-    px = center_crop_resize(img, size, int(round(size * 146 / 128))) if crop else resize_to(img, size)
+    resize = tuple(int(round(s * 146 / 128)) for s in size)
+    px = center_crop_resize(img, size, resize) if crop else resize_to(img, size)
     q = to_int8_input(px)
     return q[:1] if channels == 1 else q
 
@@ -259,9 +273,11 @@ def _image_int8(img: Image.Image, channels: int, size: int, crop: bool) -> np.nd
 def _speech(spec: DataSpec, shape, per_class, seed, progress):
     frames = logmel.num_frames(CLIP_SAMPLES)
     if shape[0] != 1 or shape[1] != frames:
-        raise ShapeError(f"load_dataset: speech-commands gives log-mel features shaped (1, {frames}, mels) "
-                         f"(1 s clips, 30 ms windows, 20 ms hop); the model takes {shape}: build it for "
-                         f"input (1, {frames}, {shape[2]})")
+        raise ShapeError(f"load_dataset: speech-commands gives log-mel features shaped (1, frames, mels) with "
+                         f"time on H: {frames} frames (1 s clips, 30 ms windows, 20 ms hop) and any number of mel "
+                         f"bands on W; the model takes {shape}, i.e. {shape[1]} frames of {shape[2]} mels: build it "
+                         f"for input (1, {frames}, mels), e.g. (1, {frames}, 40), or bring features of your own "
+                         f"layout as npz:FILE.npz")
     classes, remap = _select_classes(list(SPEECH_CLASSES), spec.classes, spec.source)
     out = []
     for i, split in enumerate(("train", "test")):
@@ -281,4 +297,20 @@ def _speech(spec: DataSpec, shape, per_class, seed, progress):
     return (classes, *out, SPEECH_Q)
 
 
-LOADERS = {**{name: _image_source for name in _SHARED_IMAGES}, "speech-commands": _speech, "folder": _image_source}
+# ------------------------------------------------------------------------------- npz arrays
+
+def _npz(spec: DataSpec, shape, per_class, seed, progress):
+    all_classes, splits, input_q = read_npz(spec.path, shape)
+    classes, remap = _select_classes(list(all_classes), spec.classes, spec.source)
+    out = []
+    for i, split in enumerate(("train", "test")):
+        x, labels = splits[split]
+        labels = remap[labels]
+        idx = _choose(labels, per_class[i], np.random.default_rng([seed, i]))
+        _check_size(len(idx), shape, spec.source, split)
+        out += [quantize_arrays(x[idx], input_q), labels[idx]]
+    return (classes, *out, input_q)
+
+
+LOADERS = {**{name: _image_source for name in _SHARED_IMAGES}, "speech-commands": _speech, "folder": _image_source,
+           "npz": _npz}

@@ -46,22 +46,31 @@ def _rgb(img) -> Image.Image:
     return to_8bit(Image.fromarray(img) if isinstance(img, np.ndarray) else img).convert("RGB")
 
 
-def center_crop_resize(img, size: int = 128, resize: int = 146) -> np.ndarray:
-    """Shorter side -> `resize` (bilinear), center crop `size`; uint8 (size, size, 3)."""
+def _hw(size) -> tuple[int, int]:
+    return (size, size) if isinstance(size, (int, np.integer)) else (int(size[0]), int(size[1]))
+
+
+def center_crop_resize(img, size=128, resize=146) -> np.ndarray:
+    """Resize (bilinear, aspect kept) to cover `resize`, center crop `size`; uint8 (H, W, 3).
+
+    `size` and `resize` are an int (square) or (H, W): the image's side that is shorter relative
+    to the target becomes the target's `resize` side (for a square target: the shorter side)."""
     img = _rgb(img)
+    (size_h, size_w), (resize_h, resize_w) = _hw(size), _hw(resize)
     w, h = img.size
-    if w <= h:
-        new_w, new_h = resize, int(resize * h / w)
+    if w * resize_h <= h * resize_w:
+        new_w, new_h = resize_w, int(resize_w * h / w)
     else:
-        new_w, new_h = int(resize * w / h), resize
+        new_w, new_h = int(resize_h * w / h), resize_h
     img = img.resize((new_w, new_h), Image.BILINEAR)
-    top, left = int(round((new_h - size) / 2.0)), int(round((new_w - size) / 2.0))
-    return np.asarray(img.crop((left, top, left + size, top + size)), dtype=np.uint8)
+    top, left = int(round((new_h - size_h) / 2.0)), int(round((new_w - size_w) / 2.0))
+    return np.asarray(img.crop((left, top, left + size_w, top + size_h)), dtype=np.uint8)
 
 
-def resize_to(img, size: int) -> np.ndarray:
-    """Plain bilinear resize to size x size (CIFAR 32x32 into a 128 model); uint8 (size, size, 3)."""
-    return np.asarray(_rgb(img).resize((size, size), Image.BILINEAR), dtype=np.uint8)
+def resize_to(img, size) -> np.ndarray:
+    """Plain bilinear resize to `size` (int: square, or (H, W); CIFAR 32x32 into a 128 model); uint8 (H, W, 3)."""
+    h, w = _hw(size)
+    return np.asarray(_rgb(img).resize((w, h), Image.BILINEAR), dtype=np.uint8)
 
 
 def _check_hwc(pixels, who):
