@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import TinyTrainError
+from .layer_kinds import KIND_OF
 
 INPUT = "input"
 WEIGHT_OPS = ("conv2d", "linear")
-OPS = ("conv2d", "linear", "add", "avgpool", "maxpool", "flatten")
+OPS = tuple(KIND_OF)  # the layer kinds (layer_kinds.py)
 
 
 @dataclass(frozen=True)

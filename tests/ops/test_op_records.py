@@ -1,18 +1,22 @@
 """The op records are the one declaration of each tt op: every consumer reads them, each record's
 kernel files exist and hold what its C calls, and every planned scratch equals the C
-`*_get_buffer_size` companion on the real shapes of the three paper backbones."""
+`*_get_buffer_size` companion on the real shapes of the three paper backbones.  The layer kinds
+name only declared tt ops and give the graph's op set, the unsupported-op text and the docs table."""
 import re
 
 import pytest
 
-from tvm_tinytrain import ops
+from tvm_tinytrain import graph, ops
 from tvm_tinytrain.backbones import load_backbone
 from tvm_tinytrain.codegen import emit, kernel_abi
 from tvm_tinytrain.codegen.host_build import KERNEL_DIR
+from tvm_tinytrain.frontend.torch import SUPPORTED_TEXT
+from tvm_tinytrain.layer_kinds import LAYER_KINDS, LOSS_OPS, TABLE_PATH, supported_table, supported_text
 from tvm_tinytrain.ops.registry import OVER_INPUT, PARAM, RECORDS, REUSES_INPUT, OpRecord, declare
 from tvm_tinytrain.passes.memory_analysis import analyze
 from tvm_tinytrain.passes.pipeline import build_training
 from tvm_tinytrain.passes.training_graph import main_attr, op_bindings
+from tvm_tinytrain.quantization import lower
 from tvm_tinytrain.schemes import resolve_scheme
 
 BACKBONES = ("mcunet-5fps", "mbv2-w0.35", "proxyless-w0.3")
@@ -96,3 +100,21 @@ def test_the_c_of_every_op_calls_only_its_kernels(programs):
             args = [f"a{i}" for i in range(len(b.args))] + (["scratch"] if record.scratch else [])
             called = set(re.findall(r"\b(tt_[a-z0-9_]+)\(", record.call(b, args, "out")))
             assert called <= _defined_in(record.kernels), f"{where}: {b.op} calls {called}"
+
+
+def test_layer_kinds_name_only_declared_tt_ops_and_cover_all():
+    used = {t for kind in LAYER_KINDS for t in kind.tt_ops} | set(LOSS_OPS)
+    assert used == set(RECORDS)  # every tt op belongs to a layer kind (or the loss), and exists
+    assert all(kind.forward in kind.tt_ops for kind in LAYER_KINDS)
+    assert graph.OPS == tuple(k.op for k in LAYER_KINDS)
+    assert lower.OP_OF == {k.op: k.forward for k in LAYER_KINDS}
+
+
+def test_the_unsupported_op_message_lists_the_layer_kinds():
+    assert SUPPORTED_TEXT == supported_text()
+    for kind in LAYER_KINDS:
+        assert kind.layers in SUPPORTED_TEXT
+
+
+def test_the_supported_layers_table_is_up_to_date():
+    assert TABLE_PATH.read_text() == supported_table(), "run: python -m tvm_tinytrain.layer_kinds"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ShapeError, TinyTrainError, UnsupportedOpError
+from ..layer_kinds import supported_text
 from .unsupported import Problems
 
 # ATen ops (after torch.export in eval mode) that the layer graph can represent.
@@ -74,8 +75,7 @@ def from_torch(module, example_input, name: str | None = None) -> RelaxModel:
     return RelaxModel(mod, params, name or type(module).__name__, tuple(int(s) for s in example_input.shape[1:]))
 
 
-SUPPORTED_TEXT = ("conv2d (dilation 1, the same stride along H and W), batch norm, ReLU/ReLU6, add, max pooling, "
-                  "global average pooling, flatten and linear")
+SUPPORTED_TEXT = supported_text()  # from the layer kinds (tvm_tinytrain/layer_kinds.py)
 
 
 def _check_ops(exported, model_name: str):

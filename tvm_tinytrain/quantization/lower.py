@@ -14,6 +14,7 @@ from .. import ops
 from .._tvm import relax, tensor_type
 from ..errors import TinyTrainError
 from ..graph import INPUT, Graph, Layer
+from ..layer_kinds import LAYER_KINDS
 
 
 def to_relax(graph: Graph, outputs: str = "logits", params_as_inputs: bool = False):
@@ -57,8 +58,7 @@ def to_relax(graph: Graph, outputs: str = "logits", params_as_inputs: bool = Fal
     return mod
 
 
-OP_OF = {"conv2d": "conv2d_s8", "linear": "linear_s8", "add": "add_s8", "avgpool": "avgpool_s8",
-         "maxpool": "maxpool_s8", "flatten": "flatten"}
+OP_OF = {kind.op: kind.forward for kind in LAYER_KINDS}  # layer-graph op -> its tt op
 
 
 def layer_call(graph: Graph, layer: Layer, inputs: list, param_vars: dict):
