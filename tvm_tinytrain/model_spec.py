@@ -32,27 +32,24 @@ def load_model(spec: str, num_classes: int | None = None) -> Graph:
 
         return to_graph(from_onnx(spec))
     if ":" in spec and not Path(spec).exists():
-        return _from_python(spec)
+        return _from_python(spec, num_classes)
     raise TinyTrainError(f"cannot load model {spec!r}: MODEL must be {FORMS}")
 
 
-def _from_python(spec: str) -> Graph:
+def _from_python(spec: str, num_classes: int | None = None) -> Graph:
+    """`module:function`: the user's own code, imported as `python -m` would find it (the current
+    folder first, for this import only) and called with `num_classes` if it takes that parameter."""
     from .frontend.to_graph import to_graph
     from .frontend.torch import from_torch
 
     module_name, _, func_name = spec.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as err:
-        raise TinyTrainError(f"cannot import {module_name!r} for model {spec!r}: {err}") from None
-    except (Exception, SystemExit) as err:  # the user's own code: say where it failed, not how deep
-        raise TinyTrainError(f"importing {module_name!r} (model {spec!r}) raised {_describe(err)}; fix the "
-                             f"module") from None
+    module = _import_from_cwd(module_name, spec)
     factory = getattr(module, func_name, None)
     if not callable(factory):
         raise TinyTrainError(f"{module_name!r} has no function {func_name!r} (model {spec!r})")
+    kwargs = _head_argument(factory, spec, num_classes)
     try:
-        result = factory()
+        result = factory(**kwargs)
     except (Exception, SystemExit) as err:
         raise TinyTrainError(f"MODEL {spec} raised {_describe(err)}; fix the function (it must return "
                              f"(torch_module, example_input))") from None
@@ -60,6 +57,48 @@ def _from_python(spec: str) -> Graph:
         raise TinyTrainError(f"{spec} must return (torch_module, example_input), got {type(result).__name__}")
     model, example = result
     return to_graph(from_torch(model, example, name=func_name if func_name != "build" else module_name.split(".")[-1]))
+
+
+def _import_from_cwd(module_name: str, spec: str):
+    """Import with the current folder at the front of sys.path (as `python -m` has it), then put
+    sys.path back as it was: the user's folder is searched for this import, not for ours."""
+    import os
+    import sys
+
+    saved = list(sys.path)
+    sys.path.insert(0, os.getcwd())
+    importlib.invalidate_caches()  # a module written since the last import is found
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as err:
+        raise TinyTrainError(f"cannot import {module_name!r} for model {spec!r}: {err} (searched the current "
+                             f"folder {os.getcwd()} first, then the Python path)") from None
+    except (Exception, SystemExit) as err:  # the user's own code: say where it failed, not how deep
+        raise TinyTrainError(f"importing {module_name!r} (model {spec!r}) raised {_describe(err)}; fix the "
+                             f"module") from None
+    finally:
+        sys.path[:] = saved
+
+
+def _head_argument(factory, spec: str, num_classes: int | None) -> dict:
+    """{"num_classes": N} when the function has that parameter and N is known; a parameter with
+    no default and no N (inspect, plan without data) is an error saying what to add."""
+    import inspect
+
+    try:
+        parameter = inspect.signature(factory).parameters.get("num_classes")
+    except (TypeError, ValueError):  # a builtin or C callable without a signature: called as before
+        return {}
+    if parameter is None or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD,
+                                               parameter.POSITIONAL_ONLY):
+        return {}
+    if num_classes is not None:
+        return {"num_classes": int(num_classes)}
+    if parameter.default is parameter.empty:
+        raise TinyTrainError(f"MODEL {spec} needs num_classes and this command has no data to count classes "
+                             f"from; give the parameter a default (def {spec.partition(':')[2]}"
+                             f"(num_classes=10): ...) or pass --num-classes where the command has it")
+    return {}
 
 
 def _describe(err: BaseException) -> str:
