@@ -161,24 +161,31 @@ def _train(args):
     train(args.model, args.scheme, args.data, args.epochs, args.out, target=args.target, engine=args.engine,
           lr_weight=args.lr_weight, lr_bias=args.lr_bias, warmup_epochs=args.warmup_epochs,
           train_per_class=args.train_per_class, test_per_class=args.test_per_class, seed=args.seed,
-          init=args.init, force=args.force)
+          init=args.init, force=args.force, lr=args.lr)
 
 
 def _analyze(args):
-    from .search.contribution import RATIOS, analyze, plan_trials
+    from .search.contribution import RATIOS, analyze, auto_learning_rate, plan_trials
+    from .training.run import learning_rates
     from .data.datasets import check_per_class, check_spec
     from .model_spec import load_model
 
     check_spec(args.data)  # the workers read the data: a bad --data is refused before they start
     check_per_class(args.train_per_class, args.test_per_class)
+    lr, _, auto = learning_rates(args.lr, None, None)
     graph = load_model(args.model, num_classes=args.num_classes)
     n_conv = len(graph.weight_layers()) - 1
     layers = args.layers if args.layers is not None else list(range(n_conv // 2, n_conv))
     bias_ks = args.bias_depths if args.bias_depths is not None else sorted({max(1, n_conv * f // 8) for f in range(1, 9)})
     trials = plan_trials(graph, bias_ks, layers, args.ratios or RATIOS)
     config = {"model": args.model, "data": args.data, "train_per_class": args.train_per_class,
-              "test_per_class": args.test_per_class, "epochs": args.epochs, "lr": args.lr, "seed": args.seed}
-    results = analyze(config, trials, args.out, workers=args.workers, ray_address=args.ray)
+              "test_per_class": args.test_per_class, "epochs": args.epochs, "lr": lr, "seed": args.seed}
+    lr_range = None
+    if auto:
+        config, test = auto_learning_rate(config, trials)
+        lr_range = test.to_json()
+        print(test.summary())
+    results = analyze(config, trials, args.out, workers=args.workers, ray_address=args.ray, lr_range=lr_range)
     print(f"{len(results['runs'])} runs in {args.out}; baseline (classifier only) accuracy "
           f"{100 * results['runs']['baseline']['accuracy']:.1f}%")
 
@@ -271,6 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the generated C runs (a board runs under QEMU; default host)")
     p.add_argument("--engine", default="c", choices=("c", "fp32"),
                    help="c: the generated int8 program (default); fp32: the PyTorch fp32 baseline")
+    p.add_argument("--lr", default=None, help="peak learning rate of weights and biases, or 'auto': a short "
+                                              "learning-rate range test on the host build chooses it (the presets' "
+                                              "0.05 was tuned on the paper's backbones)")
     p.add_argument("--lr-weight", type=float, default=None, help="peak learning rate of weights (default: scheme's)")
     p.add_argument("--lr-bias", type=float, default=None, help="peak learning rate of biases (default: scheme's)")
     p.add_argument("--warmup-epochs", type=float, default=0.0, help="linear warm-up before the cosine decay")
@@ -294,7 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-per-class", type=int, default=20)
     p.add_argument("--test-per-class", type=int, default=20)
     p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--lr", type=float, default=0.01)
+    p.add_argument("--lr", default="0.01", help="learning rate of every run (default 0.01), or 'auto': one "
+                                                "learning-rate range test on the host build chooses it")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=None, help="local worker processes (default: all cores)")
     p.add_argument("--ray", default=None, help="run on a Ray cluster at this address ('local' starts one)")

@@ -1,7 +1,8 @@
 """One training run end to end, as `tvm-tinytrain train` does it: data, model with a head for
 the data's classes, scheme, optional checkpoint to start from, the engine (the generated C on
 this host or on a board under QEMU, or the fp32 baseline), the epoch loop, then the outputs:
-checkpoint.npz, history.json and loss.png in the output folder.
+checkpoint.npz, history.json and loss.png in the output folder (and lr_range.png with `--lr auto`,
+whose range test runs on the host build of the same C before training: lr_range.py).
 
 Everything certain to be refused (bad numbers, an output folder that cannot be written or holds
 files this program did not write, a folder another run is using) is refused before any data is
@@ -11,6 +12,7 @@ the checkpoint it belongs to (checkpoint_sha256), so a mixed set is detectable."
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import math
@@ -27,7 +29,7 @@ from .checkpoint import apply_checkpoint, check_quantization, load_checkpoint, s
 from .engines import HOST, CEngine, FloatEngine
 from .fit import fit
 
-OUTPUTS = ("checkpoint.npz", "history.json", "loss.png")  # replaced in this order
+OUTPUTS = ("checkpoint.npz", "history.json", "loss.png", "lr_range.png")  # replaced in this order
 
 
 def check_settings(epochs, warmup_epochs=0.0, lr_weight=None, lr_bias=None, train_per_class=None,
@@ -82,18 +84,40 @@ def claim_out(out, force: bool, target: str = HOST):
 def train(model: str, scheme_spec, data_spec: str, epochs: int, out, *, target: str = HOST,
           engine: str = "c", lr_weight: float | None = None, lr_bias: float | None = None,
           warmup_epochs: float = 0.0, train_per_class: int | None = None, test_per_class: int | None = None,
-          seed: int = 0, init: str | None = None, force: bool = False, progress: bool = True, log=print) -> dict:
+          seed: int = 0, init: str | None = None, force: bool = False, progress: bool = True, log=print,
+          lr: float | str | None = None) -> dict:
+    """`lr` sets both rates: a number, or "auto" for a learning-rate range test (lr_range.py)."""
+    lr_weight, lr_bias, auto = learning_rates(lr, lr_weight, lr_bias)
     check_settings(epochs, warmup_epochs, lr_weight, lr_bias, train_per_class, test_per_class, engine, target, init)
     if init:
         load_checkpoint(init)  # a bad --init is refused before any work (it is read again where it is applied)
     with claim_out(out, force, target) as out:
         return _train(model, scheme_spec, data_spec, epochs, out, target=target, engine=engine, lr_weight=lr_weight,
                       lr_bias=lr_bias, warmup_epochs=warmup_epochs, train_per_class=train_per_class,
-                      test_per_class=test_per_class, seed=seed, init=init, progress=progress, log=log)
+                      test_per_class=test_per_class, seed=seed, init=init, progress=progress, log=log, auto=auto)
+
+
+def learning_rates(lr, lr_weight, lr_bias) -> tuple:
+    """(lr_weight, lr_bias, auto) from --lr and --lr-weight / --lr-bias (--lr sets both)."""
+    if lr is None:
+        return lr_weight, lr_bias, False
+    if lr_weight is not None or lr_bias is not None:
+        raise TinyTrainError(f"--lr {lr} sets both learning rates: give --lr, or --lr-weight / --lr-bias, not both")
+    if lr == "auto":
+        return None, None, True
+    if isinstance(lr, str):
+        try:
+            lr = float(lr)
+        except ValueError:
+            raise TinyTrainError(f"--lr {lr}: give a learning rate (a number > 0) or 'auto' (a range test chooses "
+                                 f"it)") from None
+    if isinstance(lr, bool) or not (isinstance(lr, numbers.Real) and math.isfinite(lr) and lr > 0):
+        raise TinyTrainError(f"--lr {lr}: a learning rate must be a finite number > 0, or 'auto'")
+    return lr, lr, False
 
 
 def _train(model, scheme_spec, data_spec, epochs, out: Path, *, target, engine, lr_weight, lr_bias, warmup_epochs,
-           train_per_class, test_per_class, seed, init, progress, log) -> dict:
+           train_per_class, test_per_class, seed, init, progress, log, auto=False) -> dict:
     from ..data.datasets import load_dataset
     from ..graph_file import is_graph_file, quantization_hash
     from ..model_spec import load_model
@@ -116,6 +140,20 @@ def _train(model, scheme_spec, data_spec, epochs, out: Path, *, target, engine, 
         check_quantization(load_checkpoint(init)[1], quantization, f"checkpoint {init}", fixed, log)
     overrides = {k: v for k, v in (("lr_weight", lr_weight), ("lr_bias", lr_bias)) if v is not None}
     scheme = resolve_scheme(scheme_spec, graph, **overrides)
+    program = lr_test = None
+    if engine == "c" or auto:
+        program = build_training(graph, scheme)
+        if init:
+            params, meta = load_checkpoint(init)
+            apply_checkpoint(program, params, where=f"checkpoint {init}")
+            log(f"starting from {init} ({meta.get('model')}, scheme {meta.get('scheme')})")
+    if auto:
+        from .lr_range import range_test
+
+        lr_test = range_test(program, data, seed=seed)
+        log(lr_test.summary())
+        scheme = dataclasses.replace(scheme, lr_weight=lr_test.chosen, lr_bias=lr_test.chosen)
+        program = dataclasses.replace(program, scheme=scheme)  # the rates are inputs of main: same module
     log(f"{graph.name} ({len(data.classes)}-class head), scheme {scheme.name}, data {data_spec}: "
         f"{len(data.train_x)} training / {len(data.test_x)} test samples, {epochs} epoch(s), "
         f"lr {scheme.lr_weight:g} (weights) / {scheme.lr_bias:g} (biases), cosine with {warmup_epochs:g} warm-up epoch(s)")
@@ -127,11 +165,6 @@ def _train(model, scheme_spec, data_spec, epochs, out: Path, *, target, engine, 
     if engine == "fp32":
         runner = FloatEngine(graph, scheme)
     else:
-        program = build_training(graph, scheme)
-        if init:
-            params, meta = load_checkpoint(init)
-            apply_checkpoint(program, params, where=f"checkpoint {init}")
-            log(f"starting from {init} ({meta.get('model')}, scheme {meta.get('scheme')})")
         runner = CEngine(program, target=target, workdir=out / "project")
     with runner:
         hist = fit(runner, scheme, data, epochs, warmup_epochs=warmup_epochs, seed=seed, progress=progress,
@@ -143,19 +176,24 @@ def _train(model, scheme_spec, data_spec, epochs, out: Path, *, target, engine, 
     meta = {"model": graph.name, "scheme": scheme.name, "data": data_spec, "epochs": epochs, "engine": engine,
             "target": target, "seed": seed, "classes": list(data.classes), "quantization": quantization,
             "test_accuracy": hist.final_accuracy, "initial_accuracy": hist.initial_accuracy}
-    summary = {**meta, "seconds": round(time.time() - t0, 1), "history": hist.to_json()}
+    summary = {**meta, "seconds": round(time.time() - t0, 1), "history": hist.to_json(),
+               "lr_weight": scheme.lr_weight, "lr_bias": scheme.lr_bias}
+    if lr_test:
+        summary["lr_range"] = lr_test.to_json()
     if hist.instructions:
         summary["instructions_per_step"] = sum(hist.instructions) / len(hist.instructions)
-    summary = write_results(out, params if engine == "c" else None, meta, summary,
-                            plot_losses(hist, f"{graph.name} / {scheme.name} on {data_spec}"))
+    title = f"{graph.name} / {scheme.name} on {data_spec}"
+    summary = write_results(out, params if engine == "c" else None, meta, summary, plot_losses(hist, title),
+                            lr_test.plot(f"range test: {title}") if lr_test else None)
     log(f"test accuracy {100 * (hist.initial_accuracy or 0):.1f}% -> {100 * hist.final_accuracy:.1f}%; "
         f"wrote {', '.join(str(out / n) for n in OUTPUTS if (out / n).exists())}")
     return summary
 
 
-def write_results(out: Path, params: dict | None, meta: dict, summary: dict, png: bytes) -> dict:
-    """checkpoint.npz (if `params`), history.json and loss.png, replaced as one set (the module's
-    docstring); returns the summary as written, with the checkpoint's sha256."""
+def write_results(out: Path, params: dict | None, meta: dict, summary: dict, png: bytes,
+                  lr_png: bytes | None = None) -> dict:
+    """checkpoint.npz (if `params`), history.json, loss.png and lr_range.png (if `lr_png`), replaced
+    as one set (the module's docstring); returns the summary as written, with the checkpoint's sha256."""
     files = {}
     if params is not None:
         with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX, suffix=".tmp", dir=out) as tmp:
@@ -163,6 +201,8 @@ def write_results(out: Path, params: dict | None, meta: dict, summary: dict, png
     summary = {**summary, "checkpoint_sha256": digest(files["checkpoint.npz"]) if files else None}
     files["history.json"] = json.dumps(summary, indent=1).encode()
     files["loss.png"] = png
+    if lr_png is not None:
+        files["lr_range.png"] = lr_png
     write_owned(out, files, what=f"--out {out}")
     return summary
 
