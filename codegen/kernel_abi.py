@@ -1,8 +1,9 @@
 """The kernel library's C signatures as ctypes, read from tt_kernels.h: the one declaration of
 every kernel, so the ctypes tests and the scratch check never copy a signature by hand.
 
-Data pointers become c_void_p (a numpy array's `.ctypes.data`, `data_as(...)`, `byref(struct)`
-or None all pass); the header's structs become ctypes Structures of the same fields.
+Data pointers among a kernel's arguments become c_void_p (a numpy array's `.ctypes.data`,
+`data_as(...)`, `byref(struct)` or None all pass); the header's structs become ctypes
+Structures of the same fields (pointer fields typed, e.g. POINTER(c_int8)).
 """
 from __future__ import annotations
 
@@ -44,9 +45,10 @@ def structs() -> dict:
         fields = []
         for line in filter(None, (part.strip() for part in body.split(";"))):
             kind, names = re.match(r"((?:const\s+)?\w+\s*\**)\s*(.*)", line).groups()
+            base = kind.replace("const", "").strip(" *")
             for field in names.split(","):
-                stars = field.count("*") + kind.count("*")
-                fields.append((field.strip(" *"), _ctype(kind.strip(" *") + " *" * bool(stars), out)))
+                pointer = "*" in field or "*" in kind  # a typed pointer: numpy `data_as` fits it
+                fields.append((field.strip(" *"), ctypes.POINTER(_ctype(base, out)) if pointer else _ctype(base, out)))
         out[name] = type(name, (ctypes.Structure,), {"_fields_": fields})
     return out
 

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
 
 from codegen.host_build import CFLAGS, KERNEL_DIR, kernel_library
+from tvm_tinytrain.codegen import kernel_abi
 from tvm_tinytrain.reference_train import TorchTrainer, bias_limit, hash_u32, stochastic_uniform
 
 TT_OK, TT_ERR_ARG = 0, -1
@@ -33,48 +34,13 @@ BACKWARD_KERNELS = [
 ]
 
 
-class Dims(C.Structure):
-    _fields_ = [("c", C.c_int32), ("h", C.c_int32), ("w", C.c_int32)]
-
-
-class ConvParams(C.Structure):
-    _fields_ = [("stride", C.c_int32), ("pad_top", C.c_int32), ("pad_left", C.c_int32),
-                ("pad_bottom", C.c_int32), ("pad_right", C.c_int32), ("groups", C.c_int32)]
-
-
-P, I32, U32, F32 = C.c_void_p, C.c_int32, C.c_uint32, C.c_float
-SIGNATURES = {
-    "tt_cross_entropy_f32": [P, I32, I32, P],
-    "tt_cross_entropy_grad_f32": [P, I32, I32, P],
-    "tt_clamp_mask_s8": [P, I32, I32, I32, P],
-    "tt_mask_grad_f32": [P, P, I32, P],
-    "tt_grad_add_f32": [P, P, I32, P],
-    "tt_channel_slice_s8": [P, Dims, I32, P],
-    "tt_conv2d_grad_input_f32": [P, Dims, P, I32, I32, P, C.POINTER(ConvParams), P, Dims],
-    "tt_conv2d_grad_weight_f32": [P, Dims, I32, F32, P, Dims, I32, I32, C.POINTER(ConvParams), I32, P],
-    "tt_linear_grad_input_f32": [P, I32, P, P, I32, P],
-    "tt_linear_grad_weight_f32": [P, I32, I32, F32, P, I32, P],
-    "tt_bias_grad_f32": [P, I32, I32, P],
-    "tt_scale_channels_f32": [P, I32, I32, P, P],
-    "tt_avgpool_grad_f32": [P, Dims, P],
-    "tt_maxpool_grad_f32": [P, Dims, P, Dims, I32, C.POINTER(ConvParams), P],
-    "tt_linear_f32_grad_input": [P, I32, P, I32, P],
-    "tt_linear_f32_grad_weight": [P, I32, F32, I32, P, I32, P],
-    "tt_sgd_s8": [P, P, I32, I32, I32, I32, I32, F32, U32, I32],
-    "tt_sgd_s32": [P, P, I32, F32, I32],
-    "tt_sgd_f32": [P, P, I32, F32],
-    "tt_stochastic_uniform": [U32, U32, I32],
-}
+ABI = kernel_abi.structs()  # the structs and signatures of tt_kernels.h, declared there once
+Dims, ConvParams = ABI["tt_dims"], ABI["tt_conv_params"]
 
 
 @functools.lru_cache(maxsize=None)
 def lib():
-    library = kernel_library()
-    for name, argtypes in SIGNATURES.items():
-        fn = getattr(library, name)
-        fn.argtypes = argtypes
-        fn.restype = F32 if name == "tt_stochastic_uniform" else I32
-    return library
+    return kernel_abi.typed(kernel_library())
 
 
 def call(name, *args):

@@ -9,41 +9,19 @@ import numpy as np
 import pytest
 
 from codegen import host_build
+from tvm_tinytrain.codegen import kernel_abi
 from tvm_tinytrain.quantization.fixed_point import quantize_multiplier
 
 
-class Dims(ctypes.Structure):
-    _fields_ = [("c", c_int32), ("h", c_int32), ("w", c_int32)]
-
-
-class ConvParams(ctypes.Structure):
-    _fields_ = [("stride", c_int32), ("pad_top", c_int32), ("pad_left", c_int32), ("pad_bottom", c_int32),
-                ("pad_right", c_int32), ("groups", c_int32)]
-
-
-class QuantParams(ctypes.Structure):
-    _fields_ = [("x_zero", c_int32), ("y_zero", c_int32), ("act_min", c_int32), ("act_max", c_int32)]
-
-
+ABI = kernel_abi.structs()  # the structs and signatures of tt_kernels.h, declared there once
+Dims, ConvParams, QuantParams, Layer = (ABI[n] for n in ("tt_dims", "tt_conv_params", "tt_quant_params",
+                                                        "tt_conv_layer"))
 P8, P32, PF = POINTER(c_int8), POINTER(c_int32), POINTER(c_float)
-
-
-class Layer(ctypes.Structure):
-    _fields_ = [("w", P8), ("kh", c_int32), ("kw", c_int32), ("bias", P32), ("mult", P32), ("shift", P32),
-                ("conv", ConvParams), ("q", QuantParams)]
 
 
 @pytest.fixture(scope="module")
 def lib():
-    lib = host_build.kernel_library()
-    lib.tt_conv2d_s8.argtypes = [P8, Dims, P8, c_int32, c_int32, P32, P32, P32, POINTER(ConvParams),
-                                 POINTER(QuantParams), P8, Dims]
-    lib.tt_conv_dw_pw_rows_s8.argtypes = [P8, Dims, POINTER(Layer), Dims, POINTER(Layer), POINTER(Layer), P8, Dims,
-                                          P8]
-    lib.tt_conv_dw_pw_rows_s8_get_buffer_size.argtypes = [Dims, POINTER(Layer), Dims, POINTER(Layer), Dims]
-    lib.tt_sgd_s8.argtypes = [P8, PF, c_int32, c_int32, c_int32, c_int32, c_int32, c_float, c_uint32, c_int32]
-    lib.tt_sgd_s8_rows.argtypes = [P8, PF, c_int32, c_int32, c_int32, c_int32, c_float, c_uint32, c_int32]
-    return lib
+    return kernel_abi.typed(host_build.kernel_library())
 
 
 def _ptr(a, kind):
