@@ -137,3 +137,16 @@ def test_cli_train_lr_auto_prints_its_choice(tmp_path, capsys):
     printed = capsys.readouterr().out
     chosen = json.loads((tmp_path / "history.json").read_text())["lr_range"]["chosen"]
     assert f"chose {chosen:.3g}" in printed and f"lr {chosen:g} (weights) / {chosen:g} (biases)" in printed
+
+
+def test_analyze_lr_auto_runs_every_trial_at_the_chosen_rate_and_resumes(tmp_path, capsys):
+    argv = ["analyze", "mcunet-5fps", "--data", "cifar10:classes=0,1", "--train-per-class", "3", "--test-per-class",
+            "1", "--layers", "40", "--ratios", "1", "--bias-depths", "2", "--workers", "1", "--lr", "auto",
+            "--out", str(tmp_path / "r.json")]
+    assert main(argv) == 0
+    results = json.loads((tmp_path / "r.json").read_text())
+    chosen = results["lr_range"]["chosen"]
+    assert results["config"]["lr"] == chosen and results["config"]["lr_auto"] is True and START <= chosen <= STOP / 10
+    assert f"chose {chosen:.3g}" in capsys.readouterr().out and len(results["runs"]) == 3
+    assert main(argv) == 0  # the same test again: the same config, so the finished analysis is resumed, not refused
+    assert json.loads((tmp_path / "r.json").read_text()) == results

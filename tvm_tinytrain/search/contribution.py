@@ -97,13 +97,30 @@ def run_trial(config_json: str, scheme: dict) -> dict:
     return {"accuracy": hist.final_accuracy, "loss": hist.epochs[-1]["loss"], "seconds": round(time.time() - t0, 1)}
 
 
+def auto_learning_rate(config: dict, trials: list[Trial]):
+    """`analyze --lr auto`: one learning-rate range test (training/lr_range.py) for all runs, on the
+    trial that trains the most biases (the deepest bias run, else the baseline): the runs compare
+    parts of a scheme, so they share one rate. Returns (config with that "lr", the RangeTest);
+    the test is deterministic, so a resumed analysis finds the same config."""
+    from ..passes.pipeline import build_training
+    from ..schemes import resolve_scheme
+    from ..training.lr_range import range_test
+
+    graph, data = _setup(json.dumps(config, sort_keys=True))
+    trial = max(trials, key=lambda t: (t.kind == "bias", t.k))
+    program = build_training(graph, resolve_scheme(trial.scheme(), graph))
+    test = range_test(program, data, seed=config["seed"])
+    return {**config, "lr": test.chosen, "lr_auto": True}, test
+
+
 # -- the analysis ---------------------------------------------------------------------------------
 def analyze(config: dict, trials: list[Trial], out: Path, workers: int | None = None,
-            ray_address: str | None = None, progress: bool = True) -> dict:
-    """Run the trials not yet in `out` (JSON), append each result as it arrives; return the file's content."""
+            ray_address: str | None = None, progress: bool = True, lr_range: dict | None = None) -> dict:
+    """Run the trials not yet in `out` (JSON), append each result as it arrives; return the file's
+    content (with `lr_range`, the range test of `--lr auto`, if given)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    results = {"config": config, "runs": {}}
+    results = {"config": config, "runs": {}, **({"lr_range": lr_range} if lr_range else {})}
     if out.exists():
         from .results_file import load_results
 
