@@ -57,6 +57,8 @@ PRESETS = ("bias-only", "last-<k>", "full", "paper-<NN>kb")
 PAPER_FILE = Path(__file__).with_name("paper_schemes.json")
 PAPER_ALIAS_TOLERANCE = 0.05  # paper-100kb -> the model's 99kb/98kb scheme: nearest within 5%
 
+# every preset (and a scheme file without rates) takes these learning rates: 0.05, tuned on the
+# paper's backbones; on another model `train --lr auto` chooses one (training/lr_range.py)
 _DEFAULTS = {"lr_weight": Scheme.lr_weight, "lr_bias": Scheme.lr_bias, "qas": Scheme.qas,
              "fp32_classifier": Scheme.fp32_classifier, "train_classifier": True}
 
@@ -112,6 +114,9 @@ def describe(scheme: Scheme, graph: Graph) -> str:
              f"{len(body_weights)} weight layers + classifier {'trained' if head in scheme.weights else 'frozen'}; "
              f"lr_weight {scheme.lr_weight:g}, lr_bias {scheme.lr_bias:g}, QAS {'on' if scheme.qas else 'off'}, "
              f"{'fp32' if scheme.fp32_classifier else 'int8'} classifier"]
+    if (scheme.lr_weight, scheme.lr_bias) == (_DEFAULTS["lr_weight"], _DEFAULTS["lr_bias"]):
+        lines.append(f"  rates:   the presets' {scheme.lr_weight:g}, tuned on the paper's backbones; on another model "
+                     f"let `train --lr auto` choose one")
     if scheme.bias:
         lines.append(f"  biases:  indices {_ranges([index[n] for n in scheme.bias])} "
                      f"({scheme.bias[0]} .. {scheme.bias[-1]})")

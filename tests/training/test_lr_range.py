@@ -150,3 +150,13 @@ def test_analyze_lr_auto_runs_every_trial_at_the_chosen_rate_and_resumes(tmp_pat
     assert f"chose {chosen:.3g}" in capsys.readouterr().out and len(results["runs"]) == 3
     assert main(argv) == 0  # the same test again: the same config, so the finished analysis is resumed, not refused
     assert json.loads((tmp_path / "r.json").read_text()) == results
+
+
+def test_describe_says_the_presets_rates_were_tuned_on_the_paper_backbones():
+    from tvm_tinytrain.model_spec import load_model
+    from tvm_tinytrain.schemes import describe, resolve_scheme
+
+    graph = load_model("mcunet-5fps")
+    assert "tuned on the paper's backbones" in describe(resolve_scheme("bias-only", graph), graph)
+    assert "--lr auto" in describe(resolve_scheme("paper-100kb", graph), graph)
+    assert "tuned" not in describe(resolve_scheme("bias-only", graph, lr_weight=0.01), graph)
