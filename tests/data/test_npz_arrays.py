@@ -106,3 +106,14 @@ def test_derived_quantization_keeps_zero_exact(tmp_path):
     x = np.linspace(2, 5, 64, dtype=np.float32).reshape(4, 1, 16)  # all positive: the range is [0, 5]
     d = load_dataset(_write(tmp_path / "p.npz", x=x, y=np.array([0, 1, 0, 1])), (1, 1, 16), progress=False)
     assert d.input_q == QParams(pytest.approx(5 / 255), -128)
+
+
+def test_size_cap_is_read_from_the_headers(tmp_path, monkeypatch):
+    from tvm_tinytrain.data import npz_arrays
+
+    x, y = _signals(8, (1, 16), classes=2)
+    spec = _write(tmp_path / "big.npz", x=x, y=y, x_test=x, y_test=y)
+    monkeypatch.setattr(npz_arrays, "MAX_VALUES", 255)
+    monkeypatch.setattr(npz_arrays, "_read", lambda *a: pytest.fail("data read before the size check"))
+    with pytest.raises(TinyTrainError, match=r"x and x_test hold 256 values .* more than 255; write a smaller file"):
+        load_dataset(spec, (1, 1, 16), progress=False)
