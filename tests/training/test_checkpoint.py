@@ -183,3 +183,27 @@ def test_save_is_atomic_and_cleans_up(tmp_path, monkeypatch):
     (tmp_path / "d.npz").mkdir()
     with pytest.raises(TinyTrainError, match="is a folder"):
         save_checkpoint(tmp_path / "d.npz", GOOD, {}, force=True)
+
+
+HASH_A, HASH_B = "a" * 64, "b" * 64
+
+
+def test_check_quantization():
+    logs = []
+    ck.check_quantization({"quantization": HASH_A}, HASH_A, "checkpoint x", fixed=False, log=logs.append)
+    assert not logs
+    with pytest.raises(TinyTrainError, match=f"trained on quantization {HASH_A}.*quantization {HASH_B}.*quantize "
+                                             f"once with `tvm-tinytrain quantize` and train from that file"):
+        ck.check_quantization({"quantization": HASH_A}, HASH_B, "checkpoint x", fixed=True, log=logs.append)
+    ck.check_quantization({}, HASH_B, "checkpoint x", fixed=True, log=logs.append)  # an old paper-backbone run
+    assert len(logs) == 1 and logs[0].startswith("warning: checkpoint x records no quantization")
+    with pytest.raises(TinyTrainError, match="records no quantization, and the model is fp32"):
+        ck.check_quantization({}, HASH_B, "checkpoint x", fixed=False, log=logs.append)
+
+
+@pytest.mark.parametrize("value", ["abc", "A" * 64, 7, None])
+def test_quantization_field_is_a_sha256(value, tmp_path):
+    params = {"c.bias": np.zeros(2, np.int32)}
+    path = save_checkpoint(tmp_path / "c.npz", params, {"model": "m", "quantization": value})
+    with pytest.raises(WeightFileError, match="quantization"):
+        load_checkpoint(path)

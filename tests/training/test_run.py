@@ -9,7 +9,9 @@ import pytest
 from tvm_tinytrain.cli import main
 from tvm_tinytrain.errors import TinyTrainError
 from tvm_tinytrain.targets.qemu import toolchain_missing
-from tvm_tinytrain.training.checkpoint import load_checkpoint
+from tvm_tinytrain.backbones import load_backbone
+from tvm_tinytrain.graph_file import quantization_hash
+from tvm_tinytrain.training.checkpoint import load_checkpoint, save_checkpoint
 from tvm_tinytrain.training.run import train
 
 SMALL = dict(train_per_class=4, test_per_class=3, lr_weight=0.005, lr_bias=0.005, progress=False, log=lambda *a: None)
@@ -47,6 +49,20 @@ def test_checkpoint_loads_back(first, tmp_path):
     assert resumed["initial_accuracy"] == summary["test_accuracy"]
     with pytest.raises(TinyTrainError, match="not in the training program|expects"):
         train("mbv2-w0.35", "bias-only", DATA, 1, tmp_path / "other", init=str(out / "checkpoint.npz"), **SMALL)
+
+
+def test_checkpoint_records_the_quantization_and_an_old_one_is_taken_with_a_warning(first, tmp_path):
+    out, summary = first
+    params, meta = load_checkpoint(out / "checkpoint.npz")
+    assert meta["quantization"] == quantization_hash(load_backbone("mcunet-5fps", num_classes=2))
+    old = {k: v for k, v in meta.items() if k not in ("format", "quantization")}  # as written before the hash
+    save_checkpoint(tmp_path / "old.npz", params, old)
+    logs = []
+    resumed = train("mcunet-5fps", "paper-100kb", DATA, 1, tmp_path / "run", init=str(tmp_path / "old.npz"),
+                    **{**SMALL, "log": logs.append})
+    assert resumed["initial_accuracy"] == summary["test_accuracy"]
+    assert any(line.startswith(f"warning: checkpoint {tmp_path / 'old.npz'} records no quantization")
+               for line in logs)
 
 
 def test_fp32_engine_learns(tmp_path):

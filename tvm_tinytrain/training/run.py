@@ -136,8 +136,6 @@ def _train(model, scheme_spec, data_spec, epochs, out: Path, *, target, engine, 
     if not graph.quantized:
         graph = _quantize(graph, data_spec, log)
     quantization = quantization_hash(graph)
-    if init:
-        check_quantization(load_checkpoint(init)[1], quantization, f"checkpoint {init}", fixed, log)
     overrides = {k: v for k, v in (("lr_weight", lr_weight), ("lr_bias", lr_bias)) if v is not None}
     scheme = resolve_scheme(scheme_spec, graph, **overrides)
     program = lr_test = None
@@ -145,7 +143,8 @@ def _train(model, scheme_spec, data_spec, epochs, out: Path, *, target, engine, 
         program = build_training(graph, scheme)
         if init:
             params, meta = load_checkpoint(init)
-            apply_checkpoint(program, params, where=f"checkpoint {init}")
+            apply_checkpoint(program, params, where=f"checkpoint {init}")  # another model: names, shapes
+            check_quantization(meta, quantization, f"checkpoint {init}", fixed, log)  # the same, other scales
             log(f"starting from {init} ({meta.get('model')}, scheme {meta.get('scheme')})")
     if auto:
         from .lr_range import range_test
