@@ -50,14 +50,19 @@ def paths(out) -> tuple[Path, Path]:
 
 
 def is_graph_file(spec: str) -> bool:
-    """A `.json` whose top level has a "format" field (backbone files have none) is read by `load`."""
+    """A `.json` naming this format, or whose top level has a "format" field (backbone files have
+    none), is read by `load`, which then names whatever else is wrong with it."""
     path = Path(spec)
     if path.suffix != ".json" or not path.is_file():
         return False
     try:
         top = read_json(path, "model file", FIX)
-    except TinyTrainError:
-        return False  # the backbone reader names what is wrong with it
+    except TinyTrainError:  # unreadable: ours if it names the format (the backbone reader takes the rest)
+        try:
+            with path.open("rb") as f:
+                return json.dumps(FORMAT).encode() in f.read(4096)
+        except OSError:
+            return False
     return "format" in top
 
 
