@@ -71,3 +71,14 @@ def test_train_records_the_quantization_and_init_checks_it(quantized, tmp_path, 
     err = capsys.readouterr().err
     assert digest in err and "quantize once with `tvm-tinytrain quantize`" in err
     assert not (tmp_path / "c" / "checkpoint.npz").exists()
+
+
+def test_analyze_and_search_take_the_file(quantized, tmp_path, capsys):
+    json_path, _ = quantized
+    contrib, scheme = tmp_path / "contrib.json", tmp_path / "scheme.json"
+    assert main(["analyze", str(json_path), "--data", "cifar10", "--layers", "5", "--ratios", "1", "--bias-depths",
+                 "1", "--train-per-class", "1", "--test-per-class", "1", "--workers", "1", "--out", str(contrib)]) == 0
+    assert len(json.loads(contrib.read_text())["runs"]) == 3
+    assert main(["search", str(json_path), "--contrib", str(contrib), "--budget", "100KB", "--out", str(scheme)]) == 0
+    assert json.loads(scheme.read_text())["model"] == "tiny_resnet"
+    assert main(["compile", str(json_path), "--scheme", str(scheme), "--out", str(tmp_path / "p")]) == 0
