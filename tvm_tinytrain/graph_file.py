@@ -249,7 +249,8 @@ class _Reader:
             raise self.fail(f"{where}.name", "repeats an earlier layer's name (or 'input'); names are unique")
         op = self.field(row, "op", where, str, f"one of {', '.join(OPS)}")
         if op not in OPS or op not in ATTRS:
-            raise self.fail(f"{where}.op", f"is {_found(op)}, expected one of {', '.join(o for o in OPS if o in ATTRS)}")
+            known = ", ".join(o for o in OPS if o in ATTRS)
+            raise self.fail(f"{where}.op", f"is {_found(op)}, expected one of {known}")
         inputs = self.field(row, "inputs", where, list, "a list of layer names")
         arity = 2 if op == "add" else 1
         if len(inputs) != arity or not all(isinstance(s, str) for s in inputs):

@@ -8,10 +8,12 @@ epochs, accuracy, ...).  Loading replaces those tensors' initial values in a
 A checkpoint travels between people, so `load_checkpoint` trusts nothing in it: no pickle,
 a size cap read from the zip directory before anything is inflated, `__meta__` and its
 fields type-checked, plain int8 / int32 / float32 arrays only; every problem is one
-WeightFileError naming the file.  `quantization` in `__meta__` names the int8 graph the run trained
-(graph_file.quantization_hash); `check_quantization` refuses to resume on another.  `save_checkpoint` writes a hidden `.NAME.<pid>.tmp` in the
+WeightFileError naming the file.  `save_checkpoint` writes a hidden `.NAME.<pid>.tmp` in the
 same folder, fsyncs it and renames it over NAME, so a kill leaves the old or the new file;
 a name that looks like such a temp is never taken for a checkpoint.
+
+`quantization` in `__meta__` names the int8 graph the run trained (graph_file.quantization_hash);
+`check_quantization` refuses to resume a run on another.
 """
 from __future__ import annotations
 
