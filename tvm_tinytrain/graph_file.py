@@ -34,6 +34,7 @@ FORMAT = "tvm-tinytrain int8 layer graph"
 VERSION = 1
 FIX = "write it again with `tvm-tinytrain quantize MODEL --data SPEC --out FILE`"
 MAX_SIZE = 1 << 16      # a dimension, stride, padding or kernel size
+MAX_ELEMENTS = 1 << 24  # of one tensor: 16 MB of int8, far beyond a microcontroller's memory
 MAX_LAYERS = 10_000
 MAX_NPZ_BYTES = 1 << 30  # inflated; a microcontroller model is a few MB
 ATTRS = {"conv2d": ("stride", "padding", "groups", "act_min", "act_max"), "linear": ("act_min", "act_max"),
@@ -174,6 +175,14 @@ class _Reader:
             raise self.fail(_join(where, key), f"is {_found(value)}, expected {what}")
         return tuple(value)
 
+    def shape(self, obj, key, where, count=None) -> tuple[int, ...]:
+        """A tensor shape: ints() whose product (the tensor's size) is at most MAX_ELEMENTS."""
+        value = self.ints(obj, key, where, 1, MAX_SIZE, count)
+        if math.prod(value) > MAX_ELEMENTS:
+            raise self.fail(_join(where, key), f"is {list(value)}, {math.prod(value):,} elements, more than the "
+                                               f"{MAX_ELEMENTS:,} a tensor of a microcontroller model can have")
+        return value
+
     def text(self, obj, key, where) -> str:
         value = self.field(obj, key, where, str, "a name (1..200 printable characters)")
         if not 1 <= len(value) <= 200 or not value.isprintable():
@@ -200,7 +209,7 @@ class _Reader:
             raise self.fail("version", f"is {_found(version)}; this tvm-tinytrain reads version {VERSION} only "
                                        f"(a file from a newer tvm-tinytrain?)")
         name = self.text(spec, "model", "")
-        shape = self.ints(spec, "input_shape", "", 1, MAX_SIZE, 3)
+        shape = self.shape(spec, "input_shape", "", 3)
         input_q = self.qparams(spec, "input_q", "")
         self.shapes[INPUT], self.qs[INPUT] = shape, input_q
         rows = self.field(spec, "layers", "", list, "a list of layers")
@@ -258,7 +267,7 @@ class _Reader:
         for src in inputs:
             if src not in self.shapes:
                 raise self.fail(f"{where}.inputs", f"reads {src!r}, which is not 'input' nor a layer before it")
-        out_shape = self.ints(row, "out_shape", where, 1, MAX_SIZE)
+        out_shape = self.shape(row, "out_shape", where)
         attrs = self.field(row, "attrs", where, dict, "an object")
         unknown = sorted(set(attrs) - set(ATTRS[op]))
         if unknown:

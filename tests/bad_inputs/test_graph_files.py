@@ -121,6 +121,8 @@ FILE_CASES = [
     _case("input-shape-text", _json(lambda s: s.__setitem__("input_shape", "3x16x16")), "input_shape",
           "expected a list of 3 integers"),
     _case("out-shape-text", _layer(2, "out_shape", [4, "8", 8]), "layer 2 ('c2').out_shape"),
+    _case("tensor-too-large", _json(lambda s: s.__setitem__("input_shape", [3, 60000, 60000])), "input_shape",
+          "elements"),
     _case("layers-empty", _json(lambda s: s.__setitem__("layers", [])), "layers has 0 layers"),
     _case("unknown-op", _layer(2, "op", "conv3d"), "layer 2 ('c2').op", "conv3d", "expected one of"),
     _case("nan-scale", _raw_json('"scale": 0.', '"scale": NaN, "was": 0.'), "NaN"),
