@@ -190,8 +190,8 @@ class _Emitter:
         const_bytes += sum(_split_parts(np.asarray(self.params[n]), sp)[1].nbytes for n, sp in self.split.items())
         const_bytes += sum(int(len(k)) - 3 for k in self.consts)  # dtype tag is 3 bytes of the key
         memory = {
-            "quantization": quantization_hash(self.graph),  # sha256 of the int8 graph (graph_file.py)
             "model": self.graph.name, "scheme": self.program.scheme.name,
+            "quantization": quantization_hash(self.graph),  # sha256 of the int8 graph (graph_file.py)
             "arena_bytes": arena, "train_arena_bytes": train_plan.arena_bytes,
             "predict_arena_bytes": predict_plan.arena_bytes,
             "first_fit_arena_bytes": train_plan.baseline_bytes, "peak_live_bytes": train_report.peak_bytes,
