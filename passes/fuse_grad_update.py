@@ -3,7 +3,7 @@ update fused right after the gradient).
 
 A weight gradient is float32, four bytes per weight (MCUNet blocks.10.pointwise1: 240 x 48 -> 45 KB),
 and after `sgd_update` it exists whole until its update.  Fused, the C computes a few output rows'
-gradient (UPDATE_ROWS of memory_analysis), scales and applies them, then the next rows: only that
+gradient (UPDATE_ROWS of codegen/templates_memory.py), scales and applies them, then the next rows: only that
 block of the gradient is ever alive.
 
 Needs:      a training `main` after `sgd_update` (`qas` optional).

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tvm_tinytrain.codegen.templates_memory import UPDATE_ROWS  # noqa: F401  (its grad_update scratch)
 from tvm_tinytrain.ops.registry import OVER_INPUT, PARAM, RECORDS, REUSES_INPUT, scratch_bytes
 
 from .training_graph import main_attr, op_bindings, result_fields

@@ -27,8 +27,6 @@ import sys
 import threading
 from pathlib import Path
 
-import numpy as np
-
 from .errors import TinyTrainError
 
 
@@ -53,11 +51,9 @@ def _plan(args):
     graph = load_model(args.model, num_classes=args.num_classes)
     note = ""
     if not graph.quantized:
-        from .quantization.ptq import quantize
+        from .quantization.calibration import quantize_for_shapes
 
-        rng = np.random.default_rng(0)
-        graph = quantize(graph, [rng.standard_normal(graph.input_shape).astype(np.float32) for _ in range(4)],
-                         progress=False)
+        graph = quantize_for_shapes(graph)
         note = "fp32 model quantized with random calibration inputs (the memory plan depends on shapes only)"
     scheme = resolve_scheme(args.scheme, graph)
     program = build_training(graph, scheme, dump=args.dump)
@@ -98,7 +94,7 @@ def _compile(args):
     if fit is not None:
         print(f"  fits {args.target}: firmware flash {fit['flash_bytes']:,} B of {fit['flash_budget']}, static "
               f"SRAM {fit['ram_bytes']:,} B of {fit['ram_budget']} (the rest is the stack)")
-    print(f"  files: model.h model.c memory.json kernels/ host_main.c Makefile")
+    print("  files: model.h model.c memory.json kernels/ host_main.c Makefile")
 
 
 def _quantized_model(spec, num_classes, data=None, calibration=None):
@@ -161,7 +157,7 @@ def _train(args):
     train(args.model, args.scheme, args.data, args.epochs, args.out, target=args.target, engine=args.engine,
           lr_weight=args.lr_weight, lr_bias=args.lr_bias, warmup_epochs=args.warmup_epochs,
           train_per_class=args.train_per_class, test_per_class=args.test_per_class, seed=args.seed,
-          init=args.init, force=args.force, lr=args.lr)
+          init=args.init, force=args.force, lr=args.lr, calibration=args.calibration)
 
 
 def _analyze(args):
@@ -207,6 +203,10 @@ def _search(args):
         raise TinyTrainError(f"{args.contrib} is the analysis of model {recorded!r}, not of {args.model!r}; "
                              f"search it with MODEL {recorded!r} or run analyze on {args.model!r}")
     graph = load_model(args.model, num_classes=args.num_classes)
+    if not graph.quantized:  # the search needs memory figures only, which depend on shapes
+        from .quantization.calibration import quantize_for_shapes
+
+        graph = quantize_for_shapes(graph)
     check_layers(results, graph, f"contribution results {args.contrib}")
     gain_b, gain_w = gains(results)
     out = Path(args.out)
@@ -247,7 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help=f"MODEL: {FORMS}")
     p.add_argument("--scheme", required=True, help="a preset or a scheme .json file")
     p.add_argument("--target", default="host", choices=("host", "cortex-m7", "cortex-m4", "cortex-m55"))
-    p.add_argument("--num-classes", type=int, default=10, help="classes of a paper backbone's new head")
+    p.add_argument("--num-classes", type=int, default=10,
+                   help="classes of a paper backbone's new head (or of a module:function taking num_classes)")
     p.add_argument("--data", default=None, help="quantize an fp32 MODEL on samples of this dataset (as for train)")
     p.add_argument("--calibration", type=int, default=None, help="calibration samples of --data (default 64)")
     p.add_argument("--out", required=True, help="output folder (must be new or empty, or use --force)")
@@ -272,7 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="fine-tune a model on a dataset (the generated C on this host or on QEMU)")
     p.add_argument("model", help=f"MODEL: {FORMS}")
     p.add_argument("--scheme", required=True, help="a preset or a scheme .json file")
-    p.add_argument("--data", required=True, help="cifar10, fashion-mnist, mnist, speech-commands or an image folder")
+    p.add_argument("--data", required=True, help="cifar10, fashion-mnist, mnist, speech-commands, an image folder or "
+                                                 "npz:FILE.npz (arrays x, y; docs/training.md)")
+    p.add_argument("--calibration", type=int, default=None,
+                   help="samples that quantize an fp32 MODEL, a fixed draw from the training split (default 64)")
     p.add_argument("--epochs", type=int, required=True)
     p.add_argument("--target", default="host", choices=("host", "cortex-m7", "cortex-m4", "cortex-m55"),
                    help="where the generated C runs (a board runs under QEMU; default host)")
@@ -389,6 +393,7 @@ def main(argv=None) -> int:
         handlers = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with contextlib.ExitStack() as stack:
+            stack.enter_context(_plain_warnings())
             _claim_out(args, stack)
             args.run(args)
     except BaseException as err:
@@ -409,6 +414,22 @@ def main(argv=None) -> int:
     _close_progress_bars()
     print(interrupted[0], file=sys.stderr)
     return interrupted[1]
+
+
+@contextlib.contextmanager
+def _plain_warnings():
+    """Our warnings (dead channels, an old checkpoint) as `warning: <message>` lines, not Python's
+    `file.py:71: UserWarning:` form; library warnings (torch's deprecations) are not shown."""
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warnings.filterwarnings("default", module=r"tvm_tinytrain\.")
+        warnings.showwarning = show
+        yield
 
 
 def _drop_interrupted_builders():

@@ -12,7 +12,8 @@ from tvm_tinytrain.frontend.to_graph import to_graph
 from tvm_tinytrain.frontend.torch import from_torch
 from tvm_tinytrain.models.tiny_resnet import build
 from tvm_tinytrain.passes.fuse_grad_update import fuse_grad_update
-from tvm_tinytrain.passes.memory_analysis import UPDATE_ROWS, analyze
+from tvm_tinytrain.codegen.templates_memory import UPDATE_ROWS
+from tvm_tinytrain.passes.memory_analysis import analyze
 from tvm_tinytrain.passes.pipeline import build_training
 from tvm_tinytrain.passes.reorder import reorder
 from tvm_tinytrain.passes.training_graph import main_attr, op_bindings

@@ -124,7 +124,7 @@ def _check_headers(headers: dict, where: str) -> tuple:
         have, lack = ("x_test", "y_test") if "x_test" in headers else ("y_test", "x_test")
         raise TinyTrainError(f"{where} has {have} but no {lack}; give both (a test set) or neither (a fixed split "
                              f"of x, y)")
-    (x_dtype, x_shape), sample = headers["x"], headers["x"][1][1:]
+    sample = headers["x"][1][1:]
     for x_name, y_name in (("x", "y"), ("x_test", "y_test")):
         if x_name not in headers:
             continue

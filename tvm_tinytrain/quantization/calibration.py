@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
+
 from ..errors import TinyTrainError
 from ..graph import Graph
 
@@ -69,3 +71,13 @@ def quantize_on_data(graph: Graph, spec: str, n: int | None = None, log=print) -
     log(f"{graph.name} is fp32: quantizing it to int8 on {len(inputs)} calibration samples of {spec} (a fixed "
         f"draw of its training split)")
     return quantize(graph, inputs, progress=False, input_q=input_q)
+
+
+def quantize_for_shapes(graph: Graph) -> Graph:
+    """An int8 graph whose values do not matter, only its shapes (memory plans, scheme search):
+    fp32 `graph` calibrated on seeded random inputs, so no dataset is needed."""
+    from .ptq import quantize
+
+    rng = np.random.default_rng(SEED)
+    return quantize(graph, [rng.standard_normal(graph.input_shape).astype(np.float32) for _ in range(4)],
+                    progress=False)

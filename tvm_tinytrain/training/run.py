@@ -85,9 +85,14 @@ def train(model: str, scheme_spec, data_spec: str, epochs: int, out, *, target: 
           engine: str = "c", lr_weight: float | None = None, lr_bias: float | None = None,
           warmup_epochs: float = 0.0, train_per_class: int | None = None, test_per_class: int | None = None,
           seed: int = 0, init: str | None = None, force: bool = False, progress: bool = True, log=print,
-          lr: float | str | None = None) -> dict:
-    """`lr` sets both rates: a number, or "auto" for a learning-rate range test (lr_range.py)."""
+          lr: float | str | None = None, calibration: int | None = None) -> dict:
+    """`lr` sets both rates: a number, or "auto" for a learning-rate range test (lr_range.py).
+    `calibration`: samples that quantize an fp32 model (default CALIBRATION)."""
+    from ..quantization.calibration import check_calibration
+
     lr_weight, lr_bias, auto = learning_rates(lr, lr_weight, lr_bias)
+    if calibration is not None:
+        check_calibration(calibration)
     check_settings(epochs, warmup_epochs, lr_weight, lr_bias, train_per_class, test_per_class, engine, target, init)
     if init:
         load_checkpoint(init)  # a bad --init is refused before any work (it is read again where it is applied)
@@ -134,7 +139,7 @@ def _train(model, scheme_spec, data_spec, epochs, out: Path, *, target, engine, 
                              f"model a head of that size, or choose classes with {data_spec.split(':')[0]}:classes=...")
     fixed = graph.quantized and not is_graph_file(model)  # a paper backbone: one int8 graph, ever
     if not graph.quantized:
-        graph = _quantize(graph, data_spec, log)
+        graph = _quantize(graph, data_spec, calibration, log)
     quantization = quantization_hash(graph)
     overrides = {k: v for k, v in (("lr_weight", lr_weight), ("lr_bias", lr_bias)) if v is not None}
     scheme = resolve_scheme(scheme_spec, graph, **overrides)
@@ -206,13 +211,13 @@ def write_results(out: Path, params: dict | None, meta: dict, summary: dict, png
     return summary
 
 
-def _quantize(graph, data_spec, log):
+def _quantize(graph, data_spec, calibration, log):
     """An fp32 model (torch / ONNX) becomes int8 here, on the fixed calibration draw of the data
     (quantization/calibration.py: the same int8 graph whatever --seed or --train-per-class), so
     train takes any supported model."""
     from ..quantization.calibration import quantize_on_data
 
-    return quantize_on_data(graph, data_spec, log=log)
+    return quantize_on_data(graph, data_spec, calibration, log=log)
 
 
 def plot_losses(hist, title: str) -> bytes:
