@@ -101,12 +101,13 @@ def _quantized_model(spec, num_classes, data=None, calibration=None):
     """MODEL as int8: as loaded, or an fp32 model quantized on `calibration` samples of `data`."""
     from .data.datasets import check_spec
     from .model_spec import load_model
-    from .quantization.calibration import CALIBRATION, check_calibration, quantize_on_data
+    from .quantization.calibration import CALIBRATION, check_calibration, known_classes, quantize_on_data
 
     if calibration is not None:
         check_calibration(calibration)
     if data is not None:
         check_spec(data)
+        num_classes = known_classes(data) or num_classes  # a head for the data's classes
     graph = load_model(spec, num_classes=num_classes)
     if graph.quantized:
         if data is not None or calibration is not None:
@@ -124,16 +125,17 @@ def _quantize_cmd(args):
     from .data.datasets import check_spec
     from .model_spec import load_model
     from .outputs import check_out_file, output_lock
-    from .quantization.calibration import SEED, check_calibration, quantize_on_data
+    from .quantization.calibration import SEED, check_calibration, known_classes, quantize_on_data
 
     if args.calibration is not None:
         check_calibration(args.calibration)
     check_spec(args.data)
+    classes = known_classes(args.data)
     json_path, npz_path = graph_file.paths(args.out)
     for path in (json_path, npz_path):
         check_out_file(path, force=args.force)
     with output_lock(json_path.parent, name=f".{json_path.name}.lock"):
-        graph = load_model(args.model)
+        graph = load_model(args.model, num_classes=classes)  # a function taking num_classes fits the data
         if graph.quantized:
             raise TinyTrainError(f"{args.model} is already an int8 model (a paper backbone or an int8 graph file): "
                                  f"pass it to the other commands as it is")

@@ -7,6 +7,7 @@ import pytest
 
 from tvm_tinytrain import graph_file
 from tvm_tinytrain.cli import main
+from tvm_tinytrain.model_spec import load_model
 from tvm_tinytrain.training.checkpoint import load_checkpoint
 
 MODEL = "tvm_tinytrain.models.tiny_resnet:build"
@@ -82,3 +83,29 @@ def test_analyze_and_search_take_the_file(quantized, tmp_path, capsys):
     assert main(["search", str(json_path), "--contrib", str(contrib), "--budget", "100KB", "--out", str(scheme)]) == 0
     assert json.loads(scheme.read_text())["model"] == "tiny_resnet"
     assert main(["compile", str(json_path), "--scheme", str(scheme), "--out", str(tmp_path / "p")]) == 0
+
+
+USER_MODEL = '''
+import torch
+from torch import nn
+
+
+def build(num_classes: int = 10):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                          nn.Flatten(), nn.Linear(8, num_classes))
+    return model.eval(), torch.zeros(1, 3, 32, 32)
+'''
+
+
+def test_a_model_taking_num_classes_is_quantized_with_the_datas_head(tmp_path, monkeypatch, capsys):
+    """`quantize` (and `compile --data`) give a function taking num_classes the data's class count, so
+    the file trains on that data (it used to keep the function's default head of 10)."""
+    (tmp_path / "user_head_model.py").write_text(USER_MODEL)
+    monkeypatch.chdir(tmp_path)
+    assert main(["quantize", "user_head_model:build", "--data", "cifar10:classes=0,1,2", "--calibration", "6",
+                 "--out", "m.json"]) == 0
+    assert load_model("m.json").num_classes == 3
+    assert main(["compile", "user_head_model:build", "--data", "cifar10:classes=0,1,2", "--calibration", "6",
+                 "--scheme", "bias-only", "--out", "build"]) == 0
+    assert json.loads((tmp_path / "build" / "memory.json").read_text())["num_classes"] == 3

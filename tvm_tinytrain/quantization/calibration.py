@@ -28,7 +28,7 @@ def check_calibration(n) -> int:
     return int(n)
 
 
-def _known_classes(spec: str) -> int | None:
+def known_classes(spec: str) -> int | None:
     """How many classes `spec` selects, when known without reading its samples."""
     from ..data.datasets import CLASSES, parse_spec
     from ..data.image_folder import list_image_folder
@@ -51,7 +51,7 @@ def calibration_set(spec: str, input_shape, n: int | None = None):
     from ..data.datasets import load_dataset
 
     want = check_calibration(CALIBRATION if n is None else n)
-    classes = _known_classes(spec)
+    classes = known_classes(spec)
     per_class = math.ceil(want / classes) if classes else None
     data = load_dataset(spec, input_shape, train_per_class=per_class, test_per_class=1, seed=SEED, progress=False)
     if len(data.train_x) < want and per_class is not None:  # some classes are smaller: draw from all of them

@@ -99,7 +99,8 @@ def train(model: str, scheme_spec, data_spec: str, epochs: int, out, *, target: 
     with claim_out(out, force, target) as out:
         return _train(model, scheme_spec, data_spec, epochs, out, target=target, engine=engine, lr_weight=lr_weight,
                       lr_bias=lr_bias, warmup_epochs=warmup_epochs, train_per_class=train_per_class,
-                      test_per_class=test_per_class, seed=seed, init=init, progress=progress, log=log, auto=auto)
+                      test_per_class=test_per_class, seed=seed, init=init, progress=progress, log=log, auto=auto,
+                      calibration=calibration)
 
 
 def learning_rates(lr, lr_weight, lr_bias) -> tuple:
@@ -122,7 +123,7 @@ def learning_rates(lr, lr_weight, lr_bias) -> tuple:
 
 
 def _train(model, scheme_spec, data_spec, epochs, out: Path, *, target, engine, lr_weight, lr_bias, warmup_epochs,
-           train_per_class, test_per_class, seed, init, progress, log, auto=False) -> dict:
+           train_per_class, test_per_class, seed, init, progress, log, auto=False, calibration=None) -> dict:
     from ..data.datasets import load_dataset
     from ..graph_file import is_graph_file, quantization_hash
     from ..model_spec import load_model
