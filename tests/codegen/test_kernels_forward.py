@@ -9,11 +9,10 @@ under QEMU by test_dsp_paths_under_qemu (skipped without qemu-system-arm / arm-n
 Only the forward sources are compiled here, so these tests do not depend on the rest of the
 library (the training kernels are tested elsewhere).
 """
-import ctypes
 import re
 import shutil
 import subprocess
-from ctypes import POINTER, byref, c_float, c_int, c_int8, c_int32
+from ctypes import POINTER, byref, c_float, c_int8, c_int32
 from fractions import Fraction
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from codegen import host_build
+from tvm_tinytrain.codegen import host_build, kernel_abi
 from tvm_tinytrain.graph import Graph, Layer, QParams
 from tvm_tinytrain.quantization.requant import bias_limit
 from tvm_tinytrain.reference import INT8_OPS, run_int8
@@ -36,42 +35,14 @@ TT_OK, TT_ERR_ARG = 0, -1
 
 # ------------------------------------------------------------------------------- ctypes
 
-class Dims(ctypes.Structure):
-    _fields_ = [("c", c_int32), ("h", c_int32), ("w", c_int32)]
-
-
-class ConvParams(ctypes.Structure):
-    _fields_ = [("stride", c_int32), ("pad_top", c_int32), ("pad_left", c_int32), ("pad_bottom", c_int32),
-                ("pad_right", c_int32), ("groups", c_int32)]
-
-
-class QuantParams(ctypes.Structure):
-    _fields_ = [("x_zero", c_int32), ("y_zero", c_int32), ("act_min", c_int32), ("act_max", c_int32)]
-
-
-P8, P32, PF = POINTER(c_int8), POINTER(c_int32), POINTER(c_float)
-PC, PQ = POINTER(ConvParams), POINTER(QuantParams)
-_CONV = [P8, Dims, P8, c_int32, c_int32, P32, P32, P32, PC, PQ, P8, Dims]
-SIGNATURES = {
-    "tt_conv2d_s8": _CONV, "tt_depthwise_conv2d_s8": _CONV, "tt_conv2d_general_s8": _CONV,
-    "tt_conv2d_1x1_s8": [P8, Dims, P8, P32, P32, P32, PC, PQ, P8, Dims],
-    "tt_linear_s8": [P8, c_int32, P8, P32, P32, P32, c_int32, PQ, P8],
-    "tt_add_s8": [P8, P8, c_int32, c_int32, c_int32, c_int32, c_int32, c_int32, PQ, P8],
-    "tt_avgpool_s8": [P8, Dims, P8],
-    "tt_maxpool_s8": [P8, Dims, c_int32, PC, P8, Dims],
-    "tt_dequantize_s8": [P8, c_int32, c_float, c_int32, PF],
-    "tt_linear_f32": [P8, c_int32, c_float, c_int32, PF, PF, c_int32, PF],
-}
+STRUCTS = kernel_abi.structs()  # the header's structs and signatures: never copied here
+Dims, ConvParams, QuantParams = STRUCTS["tt_dims"], STRUCTS["tt_conv_params"], STRUCTS["tt_quant_params"]
 
 
 def _build(name, flags=(), include_dirs=()):
     """The forward kernels as a shared object, cached like host_build.kernel_library()."""
     sources = [host_build.KERNEL_DIR / f"{n}.c" for n in FORWARD]
-    lib = host_build.shared_library(name, sources, flags, include_dirs)
-    for fn, argtypes in SIGNATURES.items():
-        getattr(lib, fn).argtypes = argtypes
-        getattr(lib, fn).restype = c_int
-    return lib
+    return kernel_abi.typed(host_build.shared_library(name, sources, flags, include_dirs))
 
 
 @pytest.fixture(scope="module")

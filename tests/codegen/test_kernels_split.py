@@ -8,22 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tvm_tinytrain.codegen.host_build import kernel_library
+from tvm_tinytrain.codegen import kernel_abi
 
-
-class Dims(ctypes.Structure):
-    _fields_ = [("c", ctypes.c_int32), ("h", ctypes.c_int32), ("w", ctypes.c_int32)]
-
-
-class Conv(ctypes.Structure):
-    _fields_ = [(n, ctypes.c_int32) for n in ("stride", "top", "left", "bottom", "right", "groups")]
-
-
-class Quant(ctypes.Structure):
-    _fields_ = [(n, ctypes.c_int32) for n in ("x_zero", "y_zero", "act_min", "act_max")]
-
-
-LIB = kernel_library()
+STRUCTS = kernel_abi.structs()  # the header's structs and signatures: never copied here
+Dims, Conv, Quant = STRUCTS["tt_dims"], STRUCTS["tt_conv_params"], STRUCTS["tt_quant_params"]
+LIB = kernel_abi.typed()
 
 
 def ptr(a):
