@@ -288,8 +288,8 @@ def run_case(case: ModelCase, budget: Budget, work: Path) -> dict:
 # ------------------------------------------------------------------ outputs
 
 def table(results: list[dict], missing: list[str]) -> str:
-    lines = ["| model | params: torch == ONNX (losses) | accuracy before -> after, all classes (%) | --lr auto | "
-             "QEMU M7 == host | TVM == C | SRAM: static + stack (KB) | flash (KB) | instructions / step |",
+    lines = ["| model | torch == ONNX (every loss) | test accuracy before -> after, all classes (%) | --lr auto | "
+             "QEMU M7 == host | TVM step == C | M7 SRAM: static + stack (KB) | M7 flash (KB) | instructions / step |",
              "| --- | --- | ---: | ---: | --- | --- | ---: | ---: | ---: |"]
     for r in results:
         a, d = r["accuracy"]["torch"], r["device"]
