@@ -24,8 +24,7 @@ import numpy as np
 def run_scheme(scheme_name: str, args: dict) -> dict:
     from benchmarks.kws_pretrain import NEW_CLASSES, finetune_graph
     from tvm_tinytrain.data.datasets import load_dataset
-    from tvm_tinytrain.passes.pipeline import build_training
-    from tvm_tinytrain.schemes import resolve_scheme
+    from tvm_tinytrain.compiler import compile
     from tvm_tinytrain.search.memory import SchemeMemory
     from tvm_tinytrain.training.engines import CEngine
     from tvm_tinytrain.training.fit import fit
@@ -33,9 +32,10 @@ def run_scheme(scheme_name: str, args: dict) -> dict:
     t0 = time.time()
     graph = finetune_graph(seed=args["seed"])
     data = load_dataset("speech-commands", tuple(graph.input_shape), seed=args["seed"], progress=False)
-    scheme = resolve_scheme(scheme_name, graph, lr_weight=args["lr"], lr_bias=args["lr"])
+    compiled = compile(graph, scheme_name, lr_weight=args["lr"], lr_bias=args["lr"])
+    scheme = compiled.scheme
     new = np.isin(data.test_y, [data.classes.index(c) for c in NEW_CLASSES])
-    with CEngine(build_training(graph, scheme)) as engine:
+    with CEngine(compiled.program) as engine:
         before = np.array([np.argmax(engine.predict(x)) for x in data.test_x])
         hist = fit(engine, scheme, data, args["epochs"], warmup_epochs=args["warmup_epochs"], seed=args["seed"],
                    progress=False)

@@ -36,7 +36,7 @@ def run_variant(variant: str, lr: float, args: dict) -> dict:
 
     from tvm_tinytrain.backbones import load_backbone
     from tvm_tinytrain.data.datasets import load_dataset
-    from tvm_tinytrain.passes.pipeline import build_training
+    from tvm_tinytrain.compiler import compile
     from tvm_tinytrain.schemes import resolve_scheme
     from tvm_tinytrain.training.engines import CEngine, FloatEngine
     from tvm_tinytrain.training.fit import fit
@@ -49,7 +49,7 @@ def run_variant(variant: str, lr: float, args: dict) -> dict:
     graph = load_backbone(args["model"], num_classes=len(data.classes))
     scheme = resolve_scheme(args["scheme"], graph, lr_weight=lr, lr_bias=lr,
                             qas=variant != "int8")
-    engine = FloatEngine(graph, scheme) if variant == "fp32" else CEngine(build_training(graph, scheme))
+    engine = FloatEngine(graph, scheme) if variant == "fp32" else CEngine(compile(graph, scheme).program)
     with engine:
         hist = fit(engine, scheme, data, args["epochs"], warmup_epochs=args["warmup_epochs"], seed=args["seed"],
                    progress=False, eval_before=True)

@@ -110,14 +110,12 @@ def training_images(n: int):
 
 def compile_project(model: str, scheme_spec: str, folder: Path):
     """model + scheme -> generated C project in `folder`; returns the resolved scheme name."""
-    from tvm_tinytrain.codegen.emit import generate, write_project
-    from tvm_tinytrain.passes.pipeline import build_training
-    from tvm_tinytrain.schemes import resolve_scheme
+    from tvm_tinytrain.codegen.emit import write_project
+    from tvm_tinytrain.compiler import compile
 
-    graph = load_backbone(model, num_classes=10)
-    scheme = resolve_scheme(scheme_spec, graph)
-    write_project(generate(build_training(graph, scheme)), folder, force=True)
-    return scheme.name
+    compiled = compile(load_backbone(model, num_classes=10), scheme_spec)
+    write_project(compiled.project, folder, force=True)
+    return compiled.scheme.name
 
 
 def _blank_row(model, scheme, target):

@@ -21,13 +21,9 @@ import numpy as np
 from tvm_tinytrain._tvm import Constant
 from tvm_tinytrain.errors import UnsupportedOpError
 from tvm_tinytrain.graph_file import quantization_hash
-from tvm_tinytrain.passes.fuse_conv_dw_pw_rows import fuse_conv_dw_pw_rows
-from tvm_tinytrain.passes.fuse_expand_depthwise import fuse_expand_depthwise
-from tvm_tinytrain.passes.inplace_depthwise import inplace_depthwise
 from tvm_tinytrain.ops.registry import RECORDS
 from tvm_tinytrain.passes.memory_analysis import analyze, in_place
 from tvm_tinytrain.passes.training_graph import main_attr, op_bindings, result_fields
-from tvm_tinytrain.quantization.lower import to_relax
 
 from .c_names import Symbols, comment, string
 from .planner import ArenaPlanner
@@ -45,33 +41,6 @@ class Project:
     memory: dict
 
 
-def _predict_module(graph, fp32_classifier: bool, trainable: dict):
-    """The forward of tt_predict: int8 logits, or with an fp32 classifier the float logits of the
-    trained float head (the same linear_f32 op and parameters as the training step).  The forward
-    memory passes run on it as in the training step, and leave the same (`trainable`) layers alone:
-    their weights may be split between SRAM and flash."""
-    mod, params = to_relax(graph, params_as_inputs=True)
-    mod["main"] = mod["main"].with_attr("tt.trainable", trainable)
-    mod = inplace_depthwise(fuse_expand_depthwise(fuse_conv_dw_pw_rows(mod)))
-    if not fp32_classifier:
-        return mod
-    from tvm_tinytrain.passes.add_loss import add_loss
-    from tvm_tinytrain.passes.training_graph import copy_binding, rewrite_main
-
-    with_loss, _ = add_loss(mod, params, fp32_classifier=True)
-    bindings = op_bindings(with_loss)[:-1]  # drop the cross-entropy: end at the logits
-    func = with_loss["main"]
-    keep = [p for p in func.params if p.name != "label"]
-
-    def emit(bb):
-        vmap = {}
-        for b in bindings:
-            copy_binding(bb, b, vmap)
-        return vmap[bindings[-1].var]
-
-    return rewrite_main(with_loss, keep, emit, {"num_input": 1})
-
-
 def plan_arena(mod):
     """Liveness of `mod`'s main and the arena placement of its tensors: (report, planner)."""
     report = analyze(mod)
@@ -83,7 +52,11 @@ def plan_arena(mod):
 
 
 def generate(program) -> Project:
-    """The C project of a `passes.pipeline.TrainingProgram`."""
+    """The C project of a `passes.pipeline.TrainingProgram` built through its `predict` stage
+    (`tvm_tinytrain.compiler.compile` gives both)."""
+    if program.predict is None:
+        raise ValueError("generate: the program has no prediction module; build it through the pipeline's "
+                         "last stage (build_training's default stop_after='predict')")
     emitter = _Emitter(program)
     return emitter.run()
 
@@ -93,8 +66,7 @@ class _Emitter:
         self.program = program
         self.graph = program.graph
         self.train_mod = program.mod
-        self.predict_mod = _predict_module(self.graph, program.scheme.fp32_classifier,
-                                           main_attr(program.mod, "tt.trainable", {}))
+        self.predict_mod = program.predict
         self.consts: dict[bytes, str] = {}
         self.const_defs: list[str] = []
         self.params = program.params

@@ -10,20 +10,27 @@
     fuse_conv_dw_pw_rows   frozen conv -> depthwise -> 1x1 chain, one output row at a time
     fuse_expand_depthwise  frozen 1x1 expansion + its depthwise conv, a channel at a time
     inplace_depthwise   a depthwise conv whose input dies at it writes over that input
-    reorder             schedule for a small live set (must come last: it orders the updates)
+    reorder             schedule for a small live set (last of the training stages: it orders the updates)
+    predict             the forward of tt_predict, from the same lowered module: the forward memory
+                        passes, leaving the scheme's trained layers alone, and the fp32 head if any
 
 The four memory passes only change what a device keeps alive, never a value.  Order: a whole
 chain by rows first (it needs the least), then an expansion + depthwise pair that is left, then
 in place what no fusion took.
 
-`dump` (a folder) writes the module after every stage as `NN_<stage>.py` (TVMScript).
+`dump` (a folder) writes the module after every stage as `NN_<stage>.py` (TVMScript).  `check`
+checks the module after every stage (Relax well-formedness, and main a sequence of declared tt
+ops) and names the stage that broke it.  `tvm_tinytrain.compiler.compile` is the entry point.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+from tvm_tinytrain._tvm import clone_module, well_formed
+from tvm_tinytrain.errors import TinyTrainError
 from tvm_tinytrain.graph import Graph
+from tvm_tinytrain.ops.registry import RECORDS
 from tvm_tinytrain.quantization.lower import to_relax
 from tvm_tinytrain.scheme import Scheme
 
@@ -38,30 +45,31 @@ from .quantized_autodiff import quantized_autodiff
 from .reorder import reorder
 from .sgd_update import sgd_update
 from .sparse_update import sparse_update
+from .training_graph import copy_binding, main_attr, op_bindings, rewrite_main
 
 STAGES = ("lower", "add_loss", "sparse_update", "quantized_autodiff", "qas", "sgd_update", "fuse_grad_update",
-          "fuse_conv_dw_pw_rows", "fuse_expand_depthwise", "inplace_depthwise", "reorder")
+          "fuse_conv_dw_pw_rows", "fuse_expand_depthwise", "inplace_depthwise", "reorder", "predict")
 
 
 @dataclass
 class TrainingProgram:
-    """`mod.main(x, label, lr_weight, lr_bias, step, *params) -> (loss, *updated params)`."""
+    """`mod.main(x, label, lr_weight, lr_bias, step, *params) -> (loss, *updated params)`;
+    `predict.main(x, *params) -> logits` (None if the pipeline stopped before its stage)."""
 
     mod: object
     params: dict          # initial values of main's parameters, by name
     scheme: Scheme
     graph: Graph
     memory: MemoryReport
+    predict: object = None
 
     @property
     def updated(self) -> list[str]:
-        from .training_graph import main_attr
-
         return list(main_attr(self.mod, "tt.updates", []))
 
 
-def build_training(graph: Graph, scheme: Scheme, dump: str | Path | None = None,
-                   stop_after: str = "reorder", return_grads: bool = False) -> TrainingProgram:
+def build_training(graph: Graph, scheme: Scheme, dump: str | Path | None = None, stop_after: str = "predict",
+                   return_grads: bool = False, check: bool = False) -> TrainingProgram:
     """Run the stages up to `stop_after`; `return_grads` makes main also return the
     gradients (after the updated parameters), for comparison with an oracle."""
     if stop_after not in STAGES:
@@ -71,11 +79,13 @@ def build_training(graph: Graph, scheme: Scheme, dump: str | Path | None = None,
         dump.mkdir(parents=True, exist_ok=True)
 
     def stage(n, name, mod):
+        if check:
+            check_stage(mod, name)
         if dump:
             (dump / f"{n:02d}_{name}.py").write_text(mod.script())
         return name == stop_after
 
-    mod, params = to_relax(graph, params_as_inputs=True)
+    lowered, lowered_params = mod, params = to_relax(graph, params_as_inputs=True)
     done = stage(0, "lower", mod)
     steps = [("add_loss", lambda m: add_loss(m, params, scheme.fp32_classifier)),
              ("sparse_update", lambda m: sparse_update(m, scheme)),
@@ -94,5 +104,49 @@ def build_training(graph: Graph, scheme: Scheme, dump: str | Path | None = None,
             result = apply(mod)
             mod, params = result if isinstance(result, tuple) else (result, params)
         done = stage(n, name, mod)
+    predict = None
+    if not done:
+        predict = predict_module(lowered, lowered_params, scheme.fp32_classifier, main_attr(mod, "tt.trainable", {}))
+        stage(len(steps) + 1, "predict", predict)
     memory = analyze(mod) if STAGES.index(stop_after) >= STAGES.index("quantized_autodiff") else None
-    return TrainingProgram(mod, params, scheme, graph, memory)
+    return TrainingProgram(mod, params, scheme, graph, memory, predict)
+
+
+def predict_module(lowered, params: dict, fp32_classifier: bool, trainable: dict):
+    """The forward of tt_predict from the lowered module: int8 logits, or with an fp32 classifier
+    the float logits of the trained float head (the same linear_f32 op and parameters as the
+    training step).  The forward memory passes run on it as in the training step, and leave the
+    same (`trainable`) layers alone: their weights may be split between SRAM and flash."""
+    mod = clone_module(lowered)
+    mod["main"] = mod["main"].with_attr("tt.trainable", trainable)
+    mod = inplace_depthwise(fuse_expand_depthwise(fuse_conv_dw_pw_rows(mod)))
+    if not fp32_classifier:
+        return mod
+    with_loss, _ = add_loss(mod, params, fp32_classifier=True)
+    bindings = op_bindings(with_loss)[:-1]  # drop the cross-entropy: end at the logits
+    keep = [p for p in with_loss["main"].params if p.name != "label"]
+
+    def emit(bb):
+        vmap = {}
+        for b in bindings:
+            copy_binding(bb, b, vmap)
+        return vmap[bindings[-1].var]
+
+    return rewrite_main(with_loss, keep, emit, {"num_input": 1})
+
+
+def check_stage(mod, stage: str):
+    """The invariants every stage keeps: a well-formed Relax module whose main is a sequence of
+    calls of declared tt ops.  A break is a bug of that stage, named in the error."""
+    where = (f"pipeline stage {stage!r} produced a broken module (a bug of that pass: report it with the "
+             f"model and scheme, and `plan --dump DIR` shows the module after every stage)")
+    broken = well_formed(mod)
+    if broken:
+        raise TinyTrainError(f"{where}: not well-formed Relax ({broken})")
+    try:
+        ops = {b.op for b in op_bindings(mod)}
+    except ValueError as err:
+        raise TinyTrainError(f"{where}: {err}") from None
+    unknown = sorted(ops - set(RECORDS))
+    if unknown:
+        raise TinyTrainError(f"{where}: main calls {', '.join(map(repr, unknown))}, which no op record declares")

@@ -14,7 +14,7 @@ Constant = tvm.ir.expr.GenericConst
 
 __all__ = [
     "tvm", "relax", "Constant", "PyExprMutator", "mutator",
-    "tensor_type", "op_name", "shape_of", "clone_module", "build", "to_device", "from_device",
+    "tensor_type", "op_name", "shape_of", "clone_module", "well_formed", "build", "to_device", "from_device",
 ]
 
 
@@ -26,6 +26,16 @@ def tensor_type(shape, dtype):
 def clone_module(mod):
     """A copy of an IRModule, so a pass can replace functions without touching its input."""
     return mod.clone()
+
+
+def well_formed(mod) -> str | None:
+    """TVM's structural check of a Relax module (free variables, types, normal form): None, or
+    the first violation (0.27's well_formed raises it; older releases returned a bool)."""
+    try:
+        ok = relax.analysis.well_formed(mod)
+    except Exception as err:  # noqa: BLE001 - tvm-ffi maps the violation's kind to a Python class
+        return str(err).strip().splitlines()[-1][:300]
+    return None if ok in (None, True) else "tvm.relax.analysis.well_formed fails"
 
 
 def op_name(call) -> str:

@@ -1,13 +1,17 @@
 """`tvm-tinytrain`: the command line.
 
     tvm-tinytrain inspect MODEL [--json]
-    tvm-tinytrain plan MODEL --scheme S [--num-classes N] [--json] [--dump DIR]
+    tvm-tinytrain plan MODEL --scheme S [--num-classes N] [--json] [--dump DIR] [--check] [OPTIONS]
     tvm-tinytrain compile MODEL --scheme S [--target T] [--data SPEC [--calibration N]] --out DIR [--force]
+                          [--check] [OPTIONS]
     tvm-tinytrain quantize MODEL --data SPEC [--calibration N] --out FILE [--force]
     tvm-tinytrain convert-weights FILE.pkl [--out DIR] [--force]
     tvm-tinytrain train MODEL --scheme S --data SPEC --epochs N [--target T] [--out DIR] ...
     tvm-tinytrain analyze MODEL --data SPEC --out contrib.json [--layers ...] [--workers N] [--ray ADDR]
     tvm-tinytrain search MODEL --contrib contrib.json --budget 100KB --out scheme.json
+
+OPTIONS (plan, compile, train): --lr-weight X, --lr-bias X, --qas / --no-qas, --fp32-classifier /
+--no-fp32-classifier override the scheme's values (declared in options.py).
 
 Errors the user can fix are printed as one line (no traceback) with exit status 2. Every
 --out is checked (a folder or file we can write, nothing of the user's in the way) and locked
@@ -43,10 +47,11 @@ def _inspect(args):
 
 
 def _plan(args):
+    from .compiler import compile
     from .model_spec import load_model
+    from .options import overrides_from
     from .passes.memory_analysis import format_report
-    from .passes.pipeline import build_training
-    from .schemes import describe, resolve_scheme
+    from .schemes import describe
 
     graph = load_model(args.model, num_classes=args.num_classes)
     note = ""
@@ -55,9 +60,8 @@ def _plan(args):
 
         graph = quantize_for_shapes(graph)
         note = "fp32 model quantized with random calibration inputs (the memory plan depends on shapes only)"
-    scheme = resolve_scheme(args.scheme, graph)
-    program = build_training(graph, scheme, dump=args.dump)
-    report = program.memory
+    compiled = compile(graph, args.scheme, dump=args.dump, check=args.check, **overrides_from(args))
+    scheme, report = compiled.scheme, compiled.program.memory
     if args.json:
         print(json.dumps({"model": graph.name, "scheme": scheme.name, **report.to_json()}, indent=1))
         return
@@ -68,17 +72,16 @@ def _plan(args):
 
 
 def _compile(args):
-    from .codegen.emit import generate, write_project
-    from .passes.pipeline import build_training
-    from .schemes import resolve_scheme
+    from .codegen.emit import write_project
+    from .compiler import compile
+    from .options import overrides_from
 
     if args.target != "host":  # a board: the toolchain its fit check needs, before any work
         from .targets.fit import check_fit, require_toolchain
 
         require_toolchain(args.target)
     graph = _quantized_model(args.model, args.num_classes, args.data, args.calibration)
-    program = build_training(graph, resolve_scheme(args.scheme, graph))
-    project = generate(program)
+    project = compile(graph, args.scheme, check=args.check, **overrides_from(args)).project
     fit = None
     if args.target != "host":  # linked against the board's budgets before anything is written
         try:
@@ -159,7 +162,8 @@ def _train(args):
     train(args.model, args.scheme, args.data, args.epochs, args.out, target=args.target, engine=args.engine,
           lr_weight=args.lr_weight, lr_bias=args.lr_bias, warmup_epochs=args.warmup_epochs,
           train_per_class=args.train_per_class, test_per_class=args.test_per_class, seed=args.seed,
-          init=args.init, force=args.force, lr=args.lr, calibration=args.calibration)
+          init=args.init, force=args.force, lr=args.lr, calibration=args.calibration, qas=args.qas,
+          fp32_classifier=args.fp32_classifier)
 
 
 def _analyze(args):
@@ -229,6 +233,7 @@ def _search(args):
 
 def build_parser() -> argparse.ArgumentParser:
     from .model_spec import FORMS
+    from .options import add_flags
 
     parser = argparse.ArgumentParser(prog="tvm-tinytrain", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -244,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="classes of the new head of a paper backbone (default 10)")
     p.add_argument("--json", action="store_true", help="machine-readable output (peak_bytes, tensors, ops)")
     p.add_argument("--dump", default=None, help="write the Relax module after every stage into this folder")
+    add_flags(p, "plan")
     p.set_defaults(run=_plan)
     p = sub.add_parser("compile", help="generate the standalone C training program")
     p.add_argument("model", help=f"MODEL: {FORMS}")
@@ -255,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration", type=int, default=None, help="calibration samples of --data (default 64)")
     p.add_argument("--out", required=True, help="output folder (must be new or empty, or use --force)")
     p.add_argument("--force", action="store_true", help="overwrite the generated files in a non-empty folder")
+    add_flags(p, "compile")
     p.set_defaults(run=_compile)
     p = sub.add_parser("quantize", help="quantize a model once to an int8 layer-graph file (FILE.json + FILE.npz) "
                                         "that every command takes as MODEL")
@@ -287,8 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", default=None, help="peak learning rate of weights and biases, or 'auto': a short "
                                               "learning-rate range test on the host build chooses it (the presets' "
                                               "0.05 was tuned on the paper's backbones)")
-    p.add_argument("--lr-weight", type=float, default=None, help="peak learning rate of weights (default: scheme's)")
-    p.add_argument("--lr-bias", type=float, default=None, help="peak learning rate of biases (default: scheme's)")
+    add_flags(p, "train")  # --lr-weight, --lr-bias, --qas / --no-qas, --fp32-classifier (options.py)
     p.add_argument("--warmup-epochs", type=float, default=0.0, help="linear warm-up before the cosine decay")
     p.add_argument("--train-per-class", type=int, default=None, help="training samples per class (default all)")
     p.add_argument("--test-per-class", type=int, default=None, help="test samples per class (default all)")

@@ -84,13 +84,12 @@ def _accuracy(logits, held) -> tuple[int, int]:
 
 def run_training(model: str, scheme_name: str, steps: int, epochs: int, classes: str, held_per_class: int,
                  lr_weight: float, lr_bias: float, board: str = "cortex-m7", out: str | None = None) -> int:
-    from .codegen.emit import generate, write_project
+    from .codegen.emit import write_project
     from .codegen.host_runner import HostProgram
     from .codegen.protocol import PREDICT, TRAIN
     from .data.cifar10 import CIFAR10_CLASSES, load_cifar10
     from .data.images import resize_to, to_int8_input
-    from .passes.pipeline import build_training
-    from .schemes import resolve_scheme
+    from .compiler import compile
     from .targets.qemu import QemuProgram, load_board, parse_size, toolchain_missing
 
     class_ids = _class_ids(classes)
@@ -118,11 +117,11 @@ def run_training(model: str, scheme_name: str, steps: int, epochs: int, classes:
 
     # -- compile: sparse-update training graph -> C -> Cortex-M7 firmware --------------------------
     graph = load_backbone(model, num_classes=10)
-    scheme = resolve_scheme(scheme_name, graph, lr_weight=lr_weight, lr_bias=lr_bias)
-    program = build_training(graph, scheme)
+    compiled = compile(graph, scheme_name, lr_weight=lr_weight, lr_bias=lr_bias)
+    scheme = compiled.scheme
     with tempfile.TemporaryDirectory(prefix="tinytrain-demo-") as tmp:
         folder = Path(out) if out else Path(tmp)
-        write_project(generate(program), folder, force=bool(out))
+        write_project(compiled.project, folder, force=bool(out))
         prog = QemuProgram(folder, spec)
         m = prog.memory
         print(f"compiled {model} (10-class head) with scheme {scheme_name}{'' if scheme.name == scheme_name else f' ({scheme.name})'} (lr_weight {lr_weight:g}, "

@@ -41,26 +41,22 @@ import os
 import re
 from pathlib import Path
 
+from . import options as _options
 from .errors import TinyTrainError
 from .graph import WEIGHT_OPS, Graph, Layer
 from .json_files import read_json
 from .outputs import atomic_write
 from .scheme import Scheme
 
-RATIOS = (0, 0.125, 0.25, 0.5, 1)
-RATIO_TEXT = "0, 1/8 (0.125), 1/4 (0.25), 1/2 (0.5) or 1"
-OVERRIDES = ("lr_weight", "lr_bias", "qas", "fp32_classifier")
-KEYS = ("name", "model", "about", "n_bias_update", "bias_layers", "weight_layers", "weight_ratios",
-        "train_classifier") + OVERRIDES
-NAME_CHARS = 200  # a name is printed in messages and tables (and escaped wherever it reaches C)
+RATIOS = _options.RATIOS
+KEYS, OVERRIDES = _options.KEYS, _options.OVERRIDES  # declared in options.py, with their checks and defaults
 PRESETS = ("bias-only", "last-<k>", "full", "paper-<NN>kb")
 PAPER_FILE = Path(__file__).with_name("paper_schemes.json")
 PAPER_ALIAS_TOLERANCE = 0.05  # paper-100kb -> the model's 99kb/98kb scheme: nearest within 5%
 
-# every preset (and a scheme file without rates) takes these learning rates: 0.05, tuned on the
-# paper's backbones; on another model `train --lr auto` chooses one (training/lr_range.py)
-_DEFAULTS = {"lr_weight": Scheme.lr_weight, "lr_bias": Scheme.lr_bias, "qas": Scheme.qas,
-             "fp32_classifier": Scheme.fp32_classifier, "train_classifier": True}
+# every preset (and a scheme file without rates) takes the defaults of options.py: learning rates
+# 0.05, tuned on the paper's backbones; on another model `train --lr auto` chooses one (training/lr_range.py)
+_DEFAULTS = _options.DEFAULTS
 
 
 # --------------------------------------------------------------------------- public API
@@ -78,7 +74,7 @@ def resolve_scheme(spec, graph: Graph, **overrides) -> Scheme:
                              f"the overrides are {', '.join(OVERRIDES)}")
     for key, value in overrides.items():
         if value is not None:
-            _check_value(key, value, "override")
+            _options.check_value(key, value, "override")
             spec[key] = value
     return _resolve(spec, graph, where, default_name)
 
@@ -112,8 +108,7 @@ def describe(scheme: Scheme, graph: Graph) -> str:
     n_b = sum(int(graph.layer(name).params["bias"].size) for name in scheme.bias)
     lines = [f"scheme {scheme.name!r} on {graph.name}: {len(scheme.bias)} bias layers, "
              f"{len(body_weights)} weight layers + classifier {'trained' if head in scheme.weights else 'frozen'}; "
-             f"lr_weight {scheme.lr_weight:g}, lr_bias {scheme.lr_bias:g}, QAS {'on' if scheme.qas else 'off'}, "
-             f"{'fp32' if scheme.fp32_classifier else 'int8'} classifier"]
+             f"{_options.summary(scheme)}"]
     if (scheme.lr_weight, scheme.lr_bias) == (_DEFAULTS["lr_weight"], _DEFAULTS["lr_bias"]):
         lines.append(f"  rates:   the presets' {scheme.lr_weight:g}, tuned on the paper's backbones; on another model "
                      f"let `train --lr auto` choose one")
@@ -290,45 +285,11 @@ def _check_fields(spec: dict, where: str):
         raise TinyTrainError(f"{where}: unknown key {', '.join(map(repr, unknown))}{hints}; "
                              f"the allowed keys are {', '.join(KEYS)}")
     for key, value in spec.items():
-        _check_value(key, value, where)
+        _options.check_value(key, value, where)
     layers, ratios = spec.get("weight_layers", []), spec.get("weight_ratios")
     if ratios is not None and len(ratios) != len(layers):
         raise TinyTrainError(f"{where}: {len(layers)} weight_layers but {len(ratios)} weight_ratios; "
                              f"give one ratio per layer (or omit weight_ratios to update every listed layer fully)")
-
-
-def _check_value(key: str, value, where: str):
-    def fail(expected):
-        raise TinyTrainError(f"{where}: {key} must be {expected}, got {value!r:.80}")
-
-    if key in ("name", "model", "about"):
-        if not isinstance(value, str):
-            fail("a string")
-        if key != "about" and not (0 < len(value) <= NAME_CHARS and value.isprintable()):
-            fail(f"one line of 1..{NAME_CHARS} printable characters")
-    elif key in ("qas", "fp32_classifier", "train_classifier"):
-        if not isinstance(value, bool):
-            fail("true or false")
-    elif key in ("lr_weight", "lr_bias"):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-            fail("a finite number >= 0")
-    elif key == "n_bias_update":
-        if value != "all" and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-            fail('an integer >= 0 or "all"')
-    elif key in ("weight_layers", "bias_layers"):
-        if not isinstance(value, list):
-            fail("a list of layer indices (int) or layer names (str)")
-        for item in value:
-            if isinstance(item, bool) or not isinstance(item, (int, str)):
-                raise TinyTrainError(f"{where}: {key} entries are layer indices (int) or layer names (str), "
-                                     f"got {item!r:.80}")
-    elif key == "weight_ratios":
-        if not isinstance(value, list):
-            fail(f"a list of ratios, each {RATIO_TEXT}")
-        for i, ratio in enumerate(value):
-            if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or ratio not in RATIOS:
-                raise TinyTrainError(f"{where}: weight_ratios[{i}] = {ratio!r:.40} is not an allowed ratio; "
-                                     f"use {RATIO_TEXT}")
 
 
 def _resolve(spec: dict, graph: Graph, where: str, default_name: str) -> Scheme:

@@ -27,14 +27,16 @@ def test_plan_json_peak_matches_the_pipeline(capsys, expected, tmp_path):
     assert len(data["ops"]) == len(expected.ops)
     dumped = sorted(p.name for p in tmp_path.iterdir())
     assert dumped == [f"{i:02d}_{stage}.py" for i, stage in enumerate(STAGES)]
-    last = f"{len(STAGES) - 1:02d}_reorder.py"
-    assert dumped[0] == "00_lower.py" and dumped[-1] == last
+    last = f"{STAGES.index('reorder'):02d}_reorder.py"  # the last training stage; then the prediction module
+    assert dumped[0] == "00_lower.py" and dumped[-2:] == [last, f"{len(STAGES) - 1:02d}_predict.py"]
     for name in dumped:
         text = (tmp_path / name).read_text()
         assert "def main(" in text, name
     assert "sgd_s8" in (tmp_path / "05_sgd_update.py").read_text()
     assert "grad_update" in (tmp_path / last).read_text()  # fuse_grad_update
     assert "sgd_s8" not in (tmp_path / "04_qas.py").read_text()
+    predict = (tmp_path / dumped[-1]).read_text()
+    assert "conv_dw_pw_rows_s8" in predict and "sgd" not in predict and "label" not in predict  # forward only
 
 
 def test_plan_text(capsys, expected):

@@ -86,17 +86,16 @@ def _setup(config_json: str):
 
 def run_trial(config_json: str, scheme: dict) -> dict:
     """Fine-tune with `scheme` as `config` says; the final held-out accuracy."""
-    from ..passes.pipeline import build_training
-    from ..schemes import resolve_scheme
+    from ..compiler import compile
     from ..training.engines import CEngine
     from ..training.fit import fit
 
     t0 = time.time()
     graph, data = _setup(config_json)
     c = json.loads(config_json)
-    resolved = resolve_scheme(scheme, graph, lr_weight=c["lr"], lr_bias=c["lr"])
-    with CEngine(build_training(graph, resolved)) as engine:
-        hist = fit(engine, resolved, data, epochs=c["epochs"], warmup_epochs=c.get("warmup_epochs", 0),
+    compiled = compile(graph, scheme, lr_weight=c["lr"], lr_bias=c["lr"])
+    with CEngine(compiled.program) as engine:
+        hist = fit(engine, compiled.scheme, data, epochs=c["epochs"], warmup_epochs=c.get("warmup_epochs", 0),
                    seed=c["seed"], progress=False)
     return {"accuracy": hist.final_accuracy, "loss": hist.epochs[-1]["loss"], "seconds": round(time.time() - t0, 1)}
 
@@ -106,14 +105,12 @@ def auto_learning_rate(config: dict, trials: list[Trial]):
     trial that trains the most biases (the deepest bias run, else the baseline): the runs compare
     parts of a scheme, so they share one rate. Returns (config with that "lr", the RangeTest);
     the test is deterministic, so a resumed analysis finds the same config."""
-    from ..passes.pipeline import build_training
-    from ..schemes import resolve_scheme
+    from ..compiler import compile
     from ..training.lr_range import range_test
 
     graph, data = _setup(json.dumps(config, sort_keys=True))
     trial = max(trials, key=lambda t: (t.kind == "bias", t.k))
-    program = build_training(graph, resolve_scheme(trial.scheme(), graph))
-    test = range_test(program, data, seed=config["seed"])
+    test = range_test(compile(graph, trial.scheme()).program, data, seed=config["seed"])
     return {**config, "lr": test.chosen, "lr_auto": True}, test
 
 

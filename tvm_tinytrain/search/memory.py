@@ -29,13 +29,11 @@ class SchemeMemory:
         return self.breakdown(scheme_dict)["total_bytes"]
 
     def breakdown(self, scheme_dict: dict) -> dict:
-        from ..codegen.emit import generate
-        from ..passes.pipeline import build_training
-        from ..schemes import resolve_scheme
+        from ..compiler import compile
 
         key = json.dumps(scheme_dict, sort_keys=True)
         if key not in self._cache:
-            memory = generate(build_training(self.graph, resolve_scheme(scheme_dict, self.graph))).memory
+            memory = compile(self.graph, scheme_dict).memory
             self._cache[key] = {"arena_bytes": memory["arena_bytes"], "param_bytes": memory["updated_param_bytes"],
                                 "total_bytes": memory["arena_bytes"] + memory["updated_param_bytes"]}
         return self._cache[key]

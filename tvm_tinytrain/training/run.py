@@ -85,9 +85,11 @@ def train(model: str, scheme_spec, data_spec: str, epochs: int, out, *, target: 
           engine: str = "c", lr_weight: float | None = None, lr_bias: float | None = None,
           warmup_epochs: float = 0.0, train_per_class: int | None = None, test_per_class: int | None = None,
           seed: int = 0, init: str | None = None, force: bool = False, progress: bool = True, log=print,
-          lr: float | str | None = None, calibration: int | None = None) -> dict:
+          lr: float | str | None = None, calibration: int | None = None, qas: bool | None = None,
+          fp32_classifier: bool | None = None) -> dict:
     """`lr` sets both rates: a number, or "auto" for a learning-rate range test (lr_range.py).
-    `calibration`: samples that quantize an fp32 model (default CALIBRATION)."""
+    `calibration`: samples that quantize an fp32 model (default CALIBRATION).  `qas`,
+    `fp32_classifier`: override the scheme's (options.py; None keeps it)."""
     from ..quantization.calibration import check_calibration
 
     lr_weight, lr_bias, auto = learning_rates(lr, lr_weight, lr_bias)
@@ -100,7 +102,7 @@ def train(model: str, scheme_spec, data_spec: str, epochs: int, out, *, target: 
         return _train(model, scheme_spec, data_spec, epochs, out, target=target, engine=engine, lr_weight=lr_weight,
                       lr_bias=lr_bias, warmup_epochs=warmup_epochs, train_per_class=train_per_class,
                       test_per_class=test_per_class, seed=seed, init=init, progress=progress, log=log, auto=auto,
-                      calibration=calibration)
+                      calibration=calibration, qas=qas, fp32_classifier=fp32_classifier)
 
 
 def learning_rates(lr, lr_weight, lr_bias) -> tuple:
@@ -123,11 +125,12 @@ def learning_rates(lr, lr_weight, lr_bias) -> tuple:
 
 
 def _train(model, scheme_spec, data_spec, epochs, out: Path, *, target, engine, lr_weight, lr_bias, warmup_epochs,
-           train_per_class, test_per_class, seed, init, progress, log, auto=False, calibration=None) -> dict:
+           train_per_class, test_per_class, seed, init, progress, log, auto=False, calibration=None, qas=None,
+           fp32_classifier=None) -> dict:
     from ..data.datasets import load_dataset
     from ..graph_file import is_graph_file, quantization_hash
     from ..model_spec import load_model
-    from ..passes.pipeline import build_training
+    from ..compiler import compile
     from ..schemes import resolve_scheme
 
     t0 = time.time()
@@ -142,11 +145,11 @@ def _train(model, scheme_spec, data_spec, epochs, out: Path, *, target, engine, 
     if not graph.quantized:
         graph = _quantize(graph, data_spec, calibration, log)
     quantization = quantization_hash(graph)
-    overrides = {k: v for k, v in (("lr_weight", lr_weight), ("lr_bias", lr_bias)) if v is not None}
+    overrides = {"lr_weight": lr_weight, "lr_bias": lr_bias, "qas": qas, "fp32_classifier": fp32_classifier}
     scheme = resolve_scheme(scheme_spec, graph, **overrides)
     program = lr_test = None
     if engine == "c" or auto:
-        program = build_training(graph, scheme)
+        program = compile(graph, scheme).program
         if init:
             params, meta = load_checkpoint(init)
             apply_checkpoint(program, params, where=f"checkpoint {init}")  # another model: names, shapes
