@@ -73,6 +73,13 @@ SCHEME_CASES = [
     Case("preset-paper-unknown-size", plan("paper-1kb"), ("paper-1kb", "paper-49kb")),
     Case("preset-paper-other-model", plan("paper-100kb", "tvm_tinytrain.models.tiny_resnet:build"),
          ("paper-100kb", "released schemes only for")),
+    # the option flags of options.py: checked as the scheme keys are, before any graph is built
+    Case("flag-lr-weight-negative", plan("bias-only") + ["--lr-weight", "-1"],
+         ("override: lr_weight must be a finite number >= 0", "-1.0")),
+    Case("flag-lr-bias-nan", ["compile", "mcunet-5fps", "--scheme", "bias-only", "--out", "o", "--lr-bias", "nan"],
+         ("override: lr_bias must be a finite number >= 0", "nan")),
+    Case("flag-lr-weight-not-a-number", plan("bias-only") + ["--lr-weight", "fast"], ("--lr-weight", "fast")),
+    Case("flag-qas-with-a-value", plan("bias-only") + ["--qas=no"], ("--qas", "no")),
 ]
 
 

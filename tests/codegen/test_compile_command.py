@@ -34,6 +34,20 @@ def test_compile_writes_a_self_contained_project(tmp_path, capsys):
     assert (out / "host_runner").exists()
 
 
+def test_compile_flags_override_the_scheme_and_check_every_stage(tmp_path, capsys):
+    from tvm_tinytrain.codegen.templates import c_float
+    from tvm_tinytrain.compiler import compile
+
+    out = tmp_path / "proj"
+    flags = ["--lr-weight", "0.01", "--no-qas", "--fp32-classifier", "--check"]
+    assert main(["compile", "mcunet-5fps", "--scheme", "bias-only", "--out", str(out), *flags]) == 0
+    expected = compile("mcunet-5fps", "bias-only", num_classes=10, lr_weight=0.01, qas=False, fp32_classifier=True)
+    for name in ("model.c", "model.h", "memory.json"):  # the same program as the API's
+        assert (out / name).read_text() == expected.project.files[name], name
+    assert json.loads((out / "memory.json").read_text())["fp32_classifier"] is True
+    assert f"static float tt_lr_weight = {c_float(0.01)};" in (out / "model.c").read_text()
+
+
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs the ARM toolchain")
 @pytest.mark.parametrize("target", ["cortex-m7", "cortex-m4", "cortex-m55"])
 def test_project_compiles_for_cortex_m(target, tmp_path):

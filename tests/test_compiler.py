@@ -1,0 +1,121 @@
+"""`compile(model, scheme, **options)`: one pipeline run gives the training program, the prediction
+module and the C; `check=True` checks every stage and names the one that broke the module."""
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+from tvm_tinytrain._tvm import relax, tensor_type
+from tvm_tinytrain.codegen.templates import c_float
+from tvm_tinytrain.compiler import compile
+from tvm_tinytrain.errors import TinyTrainError
+from tvm_tinytrain.model_spec import load_model
+from tvm_tinytrain.passes import pipeline
+from tvm_tinytrain.passes.training_graph import op_bindings
+from tvm_tinytrain.scheme import Scheme
+
+TINY = "tvm_tinytrain.models.tiny_resnet:build"
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    from tvm_tinytrain.quantization.calibration import quantize_for_shapes
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # random calibration inputs leave dead channels
+        return quantize_for_shapes(load_model(TINY))
+
+
+def test_one_run_gives_program_prediction_and_c(tiny):
+    compiled = compile(tiny, "bias-only", check=True, qas=False, lr_weight=0.01)
+    assert compiled.scheme.qas is False and compiled.scheme.lr_weight == 0.01 and compiled.scheme.lr_bias == 0.05
+    assert compiled.program.graph is tiny and compiled.program.memory.peak_bytes > 0
+    predict_params = [p.name for p in compiled.predict["main"].params]
+    assert predict_params[0] == "x" and "label" not in predict_params  # the forward only
+    assert set(predict_params[1:]) <= set(compiled.program.params)  # the training step's parameters
+    assert "sgd" not in compiled.predict.script()
+    assert compiled.project is compiled.project  # generated once
+    memory = json.loads(compiled.project.files["memory.json"])
+    assert memory == compiled.memory and memory["scheme"] == "bias-only" and memory["fp32_classifier"] is False
+    assert f"static float tt_lr_weight = {c_float(0.01)};" in compiled.project.files["model.c"]
+
+
+def test_the_fp32_head_is_a_stage_of_the_same_pipeline(tiny):
+    compiled = compile(tiny, "bias-only", fp32_classifier=True, check=True)
+    ops = [b.op for b in op_bindings(compiled.predict)]
+    assert ops[-1] == "linear_f32"  # the trained float head ends tt_predict, as in the training step
+    assert compiled.memory["fp32_classifier"] is True
+    assert "float *logits" in compiled.project.files["model.h"]
+
+
+def test_a_resolved_scheme_takes_the_overrides(tiny):
+    scheme = Scheme("head", bias=(tiny.output,))
+    compiled = compile(tiny, scheme, lr_bias=0.2, qas=None)
+    assert compiled.scheme == Scheme("head", bias=(tiny.output,), lr_bias=0.2)
+    with pytest.raises(TinyTrainError, match="override: lr_bias must be a finite number >= 0"):
+        compile(tiny, scheme, lr_bias=-1.0)
+
+
+def test_a_model_spec_is_loaded_with_its_head():
+    assert compile("mcunet-5fps", "bias-only", num_classes=5).graph.num_classes == 5
+
+
+def test_options_are_checked():
+    with pytest.raises(TinyTrainError, match=r"unknown option 'lr'; the options are lr_weight, lr_bias, qas, "
+                                             r"fp32_classifier and check"):
+        compile("mcunet-5fps", "bias-only", lr=0.1)
+    with pytest.raises(TinyTrainError, match="compile: check must be true or false, got 'yes'"):
+        compile("mcunet-5fps", "bias-only", check="yes")
+
+
+def test_an_fp32_model_must_be_quantized_first():
+    with pytest.raises(TinyTrainError, match=r"compile: .*tiny_resnet:build is an fp32 model: quantize it first"):
+        compile(TINY, "bias-only")
+
+
+def _free_variable(mod):
+    """A module whose main returns a variable nothing defines (ill-formed Relax)."""
+    main = mod["main"]
+    stray = relax.Var("stray", tensor_type((1,), "float32"))
+    mod = mod.clone()
+    mod["main"] = relax.Function(list(main.params), stray, tensor_type((1,), "float32")).with_attrs(main.attrs)
+    return mod
+
+
+def _untyped_op(mod):
+    """A module whose main ends with a plain Relax op, no tt op record behind it."""
+    main = mod["main"]
+    bb = relax.BlockBuilder()
+    with bb.function("main", list(main.params)):
+        with bb.dataflow():
+            out = bb.emit_output(relax.op.add(main.params[0], main.params[0]))
+        bb.emit_func_output(out)
+    new = mod.clone()
+    new["main"] = bb.get()["main"].with_attrs(main.attrs)
+    return new
+
+
+@pytest.mark.parametrize("breaker, why", [(_free_variable, "not well-formed Relax"),
+                                          (_untyped_op, "is not a tt op call")])
+def test_check_names_the_stage_that_broke_the_module(tiny, monkeypatch, breaker, why):
+    monkeypatch.setattr(pipeline, "fuse_grad_update", breaker)
+    with pytest.raises(TinyTrainError, match=rf"pipeline stage 'fuse_grad_update' produced a broken module .*{why}"):
+        compile(tiny, "bias-only", check=True)
+
+
+def test_check_names_an_op_without_a_record(tiny, monkeypatch):
+    monkeypatch.setattr(pipeline, "RECORDS", {k: v for k, v in pipeline.RECORDS.items() if k != "conv2d_s8"})
+    with pytest.raises(TinyTrainError, match=r"stage 'lower' .* main calls 'conv2d_s8', which no op record declares"):
+        compile(tiny, "bias-only", check=True)
+
+
+def test_the_prediction_module_matches_the_int8_reference(tiny):
+    from tvm_tinytrain._tvm import build
+    from tvm_tinytrain.reference import run_int8
+
+    compiled = compile(tiny, "bias-only")
+    x = np.random.default_rng(0).integers(-128, 128, tiny.input_shape, dtype=np.int8)
+    params = [compiled.program.params[p.name] for p in compiled.predict["main"].params[1:]]
+    logits = build(compiled.predict)(x[None], *params)
+    np.testing.assert_array_equal(np.asarray(logits).reshape(-1), np.asarray(run_int8(tiny, x)).reshape(-1))
