@@ -119,3 +119,9 @@ def test_the_prediction_module_matches_the_int8_reference(tiny):
     params = [compiled.program.params[p.name] for p in compiled.predict["main"].params[1:]]
     logits = build(compiled.predict)(x[None], *params)
     np.testing.assert_array_equal(np.asarray(logits).reshape(-1), np.asarray(run_int8(tiny, x)).reshape(-1))
+
+
+def test_compile_is_the_public_entry_point():
+    import tvm_tinytrain as tt
+
+    assert tt.compile is compile and tt.Compiled.__module__ == "tvm_tinytrain.compiler"

@@ -7,6 +7,7 @@ Import path (each step its own module):
     to_graph(relax_model)                              -> float Graph
     quantize(graph, calibration_images)                -> int8 Graph
     to_relax(int8_graph)                               -> Relax IRModule of int8 arithmetic
+    compile(int8_graph or MODEL, scheme, **options)    -> training program + prediction module + C
     run_int8(graph, x_q) / run_float(graph, x)         -> numpy reference (the oracle)
 
 Names are resolved lazily so `import tvm_tinytrain` does not import TVM or torch.
@@ -21,6 +22,7 @@ _API = {
     "quantize": "quantization.ptq", "quantize_input": "quantization.ptq",
     "to_relax": "quantization.lower",
     "run_int8": "reference", "run_float": "reference",
+    "compile": "compiler", "Compiled": "compiler",
     "Graph": "graph", "Layer": "graph", "QParams": "graph",
     "TinyTrainError": "errors",
 }
