@@ -338,8 +338,10 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="a tiny budget (smoke test)")
     ap.add_argument("--redo", action="store_true", help="rerun models that have results")
     ap.add_argument("--work", type=Path, default=WORK)
-    ap.add_argument("--results", type=Path, default=RESULTS)
+    ap.add_argument("--results", type=Path, help=f"default {RESULTS} ({WORK}/quick with --quick: the committed "
+                                                 f"results are never mixed with a tiny budget's)")
     a = ap.parse_args(argv)
+    a.results = a.results or (a.work / "quick" if a.quick else RESULTS)
     a.results.mkdir(parents=True, exist_ok=True)
     a.work.mkdir(parents=True, exist_ok=True)
     budget = QUICK if a.quick else FULL
