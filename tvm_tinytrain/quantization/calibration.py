@@ -76,8 +76,12 @@ def quantize_on_data(graph: Graph, spec: str, n: int | None = None, log=print) -
 def quantize_for_shapes(graph: Graph) -> Graph:
     """An int8 graph whose values do not matter, only its shapes (memory plans, scheme search):
     fp32 `graph` calibrated on seeded random inputs, so no dataset is needed."""
+    import warnings
+
     from .ptq import quantize
 
     rng = np.random.default_rng(SEED)
-    return quantize(graph, [rng.standard_normal(graph.input_shape).astype(np.float32) for _ in range(4)],
-                    progress=False)
+    with warnings.catch_warnings():  # dead channels on random inputs say nothing about the model
+        warnings.simplefilter("ignore")
+        return quantize(graph, [rng.standard_normal(graph.input_shape).astype(np.float32) for _ in range(4)],
+                        progress=False)
