@@ -33,9 +33,7 @@ def programs():
             program = build_training(graph, resolve_scheme(scheme, graph))
             out.append((f"{backbone}/{scheme}", program.mod))
             if scheme == "paper-100kb":
-                predict = emit._predict_module(graph, program.scheme.fp32_classifier,
-                                               main_attr(program.mod, "tt.trainable", {}))
-                out.append((f"{backbone}/predict", predict))
+                out.append((f"{backbone}/predict", program.predict))
     return out
 
 
