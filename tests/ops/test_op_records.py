@@ -15,7 +15,7 @@ from tvm_tinytrain.layer_kinds import LAYER_KINDS, LOSS_OPS, TABLE_PATH, support
 from tvm_tinytrain.ops.registry import OVER_INPUT, PARAM, RECORDS, REUSES_INPUT, OpRecord, declare
 from tvm_tinytrain.passes.memory_analysis import analyze
 from tvm_tinytrain.passes.pipeline import build_training
-from tvm_tinytrain.passes.training_graph import main_attr, op_bindings
+from tvm_tinytrain.passes.training_graph import op_bindings
 from tvm_tinytrain.quantization import lower
 from tvm_tinytrain.schemes import resolve_scheme
 
