@@ -3,7 +3,6 @@ that names the operator, attribute and value, node or module, or the file."""
 import re
 
 import numpy as np
-import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 

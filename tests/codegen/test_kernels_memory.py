@@ -2,8 +2,7 @@
 tt_conv_dw_pw_rows_s8 (a conv -> depthwise -> 1x1 chain by rows) equals the three tt_conv2d_s8
 calls on odd shapes, strides, kernels and paddings; tt_sgd_s8_rows over row blocks equals one
 tt_sgd_s8 call, for a pointwise slice and a depthwise one."""
-import ctypes
-from ctypes import POINTER, byref, c_float, c_int8, c_int32, c_uint32
+from ctypes import POINTER, byref, c_float, c_int8, c_int32
 
 import numpy as np
 import pytest
