@@ -153,10 +153,20 @@ def _acquire(lock: str, folder: Path, what: str) -> int:
 
 # -- atomic writes ---------------------------------------------------------------------------------
 def temp_path(path: Path) -> Path:
-    """A fresh temporary name beside `path`: '.<name>.<random>.tmp'."""
+    """A fresh temporary name beside `path`: '.<name>.<random>.tmp', with the permissions an
+    ordinary new file gets (mkstemp makes it 0600, and the rename would keep that)."""
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+    finally:
+        os.close(fd)
     return Path(name)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it: put it straight back
+    os.umask(mask)
+    return mask
 
 
 def fsync_file(path: Path):

@@ -239,3 +239,15 @@ def test_search_refuses_an_unwritable_out_before_searching(tmp_path, monkeypatch
                  "--out", "f/scheme.json"]) == 2
     assert "f is a file" in capsys.readouterr().err
     assert tree(tmp_path) == {"f": b"mine"}  # exact: no lock or temporary left
+
+
+def test_results_get_the_permissions_of_an_ordinary_new_file(tmp_path):
+    """Written through a temporary file, a result is still readable as the umask allows (not 0600)."""
+    from tvm_tinytrain.outputs import atomic_write
+
+    old = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "history.json", "{}")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "history.json").stat().st_mode & 0o777 == 0o644
