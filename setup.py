@@ -3,26 +3,23 @@
 `passes/` and `codegen/` are top-level folders in the repository but install as
 `tvm_tinytrain.passes` and `tvm_tinytrain.codegen` (never as top-level `passes`/`codegen`).
 """
-from setuptools import setup
+from setuptools import find_packages, setup
+
+
+def _packages(folder: str, name: str) -> list[str]:
+    """`name` and every subpackage below `folder` (a listed package list missed passes.gradients)."""
+    return [name] + [f"{name}.{sub}" for sub in find_packages(folder)]
+
+
+PACKAGES = (_packages("tvm_tinytrain", "tvm_tinytrain") + _packages("passes", "tvm_tinytrain.passes")
+            + _packages("codegen", "tvm_tinytrain.codegen"))
 
 setup(
     name="tvm-tinytrain",
     version="0.1.0",
     description="On-device training compiler for microcontrollers, built on Apache TVM Relax",
     python_requires=">=3.11,<3.12",
-    packages=[
-        "tvm_tinytrain",
-        "tvm_tinytrain.frontend",
-        "tvm_tinytrain.quantization",
-        "tvm_tinytrain.models",
-        "tvm_tinytrain.data",
-        "tvm_tinytrain.ops",
-        "tvm_tinytrain.passes",
-        "tvm_tinytrain.codegen",
-        "tvm_tinytrain.targets",
-        "tvm_tinytrain.training",
-        "tvm_tinytrain.search",
-    ],
+    packages=PACKAGES,
     package_dir={
         "tvm_tinytrain": "tvm_tinytrain",
         "tvm_tinytrain.passes": "passes",
@@ -46,7 +43,8 @@ setup(
         "pyserial==3.5",      # the serial transport to a real board
     ],
     extras_require={
-        "test": ["pytest==9.2.0", "hypothesis==6.170.15"],
+        "test": ["pytest==9.2.0", "hypothesis==6.170.15",
+                 "setuptools==84.2.1"],  # builds the wheel in tests/test_wheel.py (bdist_wheel built in)
         "ray": ["ray==2.60.0"],  # optional: contribution analysis on a Ray cluster
     },
     entry_points={"console_scripts": ["tvm-tinytrain=tvm_tinytrain.cli:main"]},
