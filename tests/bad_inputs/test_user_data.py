@@ -56,33 +56,30 @@ def arrays(**changes):
     return data(lambda: npz(**{k: v for k, v in base.items() if v is not None}))
 
 
+def _zip(members: dict, **arrays) -> bytes:
+    """An npz of `arrays` (saved by numpy) plus raw `members` {name: bytes}."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, value in arrays.items():
+            member = io.BytesIO()
+            np.save(member, value)
+            zf.writestr(name + ".npy", member.getvalue())
+        for name, content in members.items():
+            zf.writestr(name, content)
+    return buf.getvalue()
+
+
 def forged(name, descr, shape, payload=b"\0" * 64, **others):
     """An npz whose member `name` has a hand-written .npy header (shape and dtype it does not hold)."""
     def make():
-        buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w") as zf:
-            for other, value in others.items():
-                member = io.BytesIO()
-                np.save(member, value)
-                zf.writestr(other + ".npy", member.getvalue())
-            member = io.BytesIO()
-            np.lib.format.write_array_header_1_0(member, {"descr": descr, "fortran_order": False, "shape": shape})
-            zf.writestr(name + ".npy", member.getvalue() + payload)
-        return buf.getvalue()
+        header = io.BytesIO()
+        np.lib.format.write_array_header_1_0(header, {"descr": descr, "fortran_order": False, "shape": shape})
+        return _zip({name + ".npy": header.getvalue() + payload}, **others)
     return data(make)
 
 
 def raw_member(name, content, **others):
-    def make():
-        buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w") as zf:
-            for other, value in others.items():
-                member = io.BytesIO()
-                np.save(member, value)
-                zf.writestr(other + ".npy", member.getvalue())
-            zf.writestr(name, content)
-        return buf.getvalue()
-    return data(make)
+    return data(lambda: _zip({name: content}, **others))
 
 
 X, Y = good()

@@ -213,6 +213,14 @@ def _choose(labels: np.ndarray, per_class, rng) -> np.ndarray:
     return keep[rng.permutation(len(keep))]
 
 
+def _subset(labels, remap, per_class, seed, shape, source, split):
+    """(indices of the seeded per-class subset, every label relabelled to the kept classes)."""
+    labels = remap[labels]
+    idx = _choose(labels, per_class, np.random.default_rng(seed))
+    _check_size(len(idx), shape, source, split)
+    return idx, labels
+
+
 def _check_size(n, shape, source, split):
     if n * int(np.prod(shape)) > MAX_BYTES:
         raise TinyTrainError(f"load_dataset: {n} {source} {split} inputs of {shape} need "
@@ -246,9 +254,7 @@ def _image_source(spec: DataSpec, shape, per_class, seed, progress):
     out = []
     for i, split in enumerate(("train", "test")):
         items, labels = splits[split]
-        labels = remap[labels]
-        idx = _choose(labels, per_class[i], np.random.default_rng([seed, i]))
-        _check_size(len(idx), shape, spec.source, split)
+        idx, labels = _subset(labels, remap, per_class[i], [seed, i], shape, spec.source, split)
         x = np.empty((len(idx), *shape), np.int8)
         for k, j in enumerate(tqdm(idx, desc=f"{Path(spec.source).name} {split}", unit="img", leave=False,
                                    disable=not progress or len(idx) < 1000)):
@@ -305,9 +311,7 @@ def _npz(spec: DataSpec, shape, per_class, seed, progress):
     out = []
     for i, split in enumerate(("train", "test")):
         x, labels = splits[split]
-        labels = remap[labels]
-        idx = _choose(labels, per_class[i], np.random.default_rng([seed, i]))
-        _check_size(len(idx), shape, spec.source, split)
+        idx, labels = _subset(labels, remap, per_class[i], [seed, i], shape, spec.source, split)
         out += [quantize_arrays(x[idx], input_q), labels[idx]]
     return (classes, *out, input_q)
 
