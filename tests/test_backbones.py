@@ -4,6 +4,7 @@ import shutil
 
 import numpy as np
 import pytest
+from data_isolation import only_this_data
 
 from tvm_tinytrain import _tvm
 from tvm_tinytrain.backbones import BACKBONES, load_backbone
@@ -122,9 +123,9 @@ def test_data_folder_override(tmp_path, monkeypatch):
     target = tmp_path / "weights" / "tiny-training-int8"
     target.mkdir(parents=True)
     _copy_backbone(target)
-    monkeypatch.setenv("TINYTRAIN_DATA", str(tmp_path))
+    only_this_data(monkeypatch, tmp_path, tmp_path / "cache")
     assert load_backbone("mbv2-w0.35").name == "mbv2-w0.35"
-    with pytest.raises(WeightFileError, match="TINYTRAIN_DATA"):
+    with pytest.raises(TinyTrainError, match="mcunet-5fps.json not found in TINYTRAIN_DATA .*tvm-tinytrain fetch backbones"):
         load_backbone("mcunet-5fps")
     monkeypatch.setenv("TINYTRAIN_DATA", str(tmp_path / "nowhere"))
     with pytest.raises(TinyTrainError, match="TINYTRAIN_DATA"):

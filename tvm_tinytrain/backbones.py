@@ -24,7 +24,7 @@ import numpy as np
 from .backbone_file import BackboneFile, join
 from .errors import TinyTrainError, WeightFileError
 from .graph import INPUT, Graph, Layer, QParams
-from .paths import weights_dir
+from .paths import find_data
 from .quantization.requant import add_requant, overflow_safe_bias, weight_layer_requant
 
 BACKBONES = ("mcunet-5fps", "mbv2-w0.35", "proxyless-w0.3")
@@ -66,11 +66,7 @@ def _locate(name: str) -> Path:
     if name not in BACKBONES:
         raise TinyTrainError(f"unknown backbone {name!r}; known backbones: {', '.join(BACKBONES)} "
                              f"(or pass the path of a converted .json)")
-    path = weights_dir() / f"{name}.json"
-    if not path.is_file():
-        raise WeightFileError(f"backbone {name!r}: {path} is missing. Set TINYTRAIN_DATA to the datasets "
-                              f"folder, or convert the paper's {name}.pkl with `tvm-tinytrain convert-weights`")
-    return path
+    return find_data("backbones", f"weights/tiny-training-int8/{name}.json")
 
 
 def structure_digest(graph: Graph) -> str:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from data_isolation import only_this_data
 from tvm_tinytrain.cli import main
 
 TEMP_MARKERS = (".tmp", ".partial", ".lock")
@@ -55,6 +56,8 @@ def run_bad(case: Case, folder: Path, capsys, monkeypatch) -> str:
     monkeypatch.chdir(folder)
     for key, value in case.env.items():
         monkeypatch.setenv(key, value if not callable(value) else value(folder))
+    if "TINYTRAIN_DATA" in case.env:  # a made-up datasets folder is the only one the case sees
+        only_this_data(monkeypatch, Path(os.environ["TINYTRAIN_DATA"]), folder / "empty-cache")
     if case.setup is not None:
         case.setup(folder)
     argv = [str(a) for a in (case.argv(folder) if callable(case.argv) else case.argv)]

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import TinyTrainError
-from ..paths import damaged, data_root
+from ..paths import damaged, find_data
 from .images import to_8bit
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
@@ -24,7 +24,7 @@ _NAME = re.compile(r"^cifar10_jpeg/(?P<split>train|test)/(?P<cls>[a-z]+)/(?P<num
 
 
 def cifar10_path():
-    return data_root() / "cifar10" / "cifar10_jpeg.tar.gz"
+    return find_data("cifar10", "cifar10/cifar10_jpeg.tar.gz")
 
 
 def load_cifar10(split: str = "test", per_class: int | None = None):
@@ -34,8 +34,6 @@ def load_cifar10(split: str = "test", per_class: int | None = None):
     if per_class is not None and per_class < 1:
         raise TinyTrainError(f"load_cifar10: per_class must be a positive int or None, got {per_class!r}")
     path = cifar10_path()
-    if not path.is_file():
-        raise TinyTrainError(f"load_cifar10: {path} not found; check the datasets folder (TINYTRAIN_DATA)")
     prefix = f"cifar10_jpeg/{split}/"
     label_of = {c: i for i, c in enumerate(CIFAR10_CLASSES)}
     # per class: heap of (-num, name, bytes) holding the `per_class` smallest file numbers

