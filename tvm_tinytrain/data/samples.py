@@ -9,14 +9,14 @@ import tarfile
 from PIL import Image
 
 from ..errors import TinyTrainError
-from ..paths import damaged, find_data, open_tar
+from ..paths import FORMS, damaged, find_data, open_tar
 
 KINDS = ("imagenet", "cifar10", "cifar100", "mnist", "fashionMNIST")
 _NAME = re.compile(r"^foolbox_samples/(?P<kind>[A-Za-z0-9]+)_(?P<index>\d+)_(?P<label>\d+)\.(png|jpg)$")
 
 
 def samples_path():
-    return find_data("samples", "samples/foolbox_3.3.4_samples.tar")
+    return find_data("samples", *FORMS["samples"])
 
 
 def load_samples(kind: str):

@@ -20,7 +20,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 from ..errors import TinyTrainError
-from ..paths import damaged, find_data, open_tar
+from ..paths import FORMS, damaged, find_data, open_tar
 
 CLASSES = ("_silence_", "_unknown_", "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 SPLITS = ("train", "test")
@@ -38,7 +38,7 @@ class Clip:
 
 
 def speech_commands_path():
-    return find_data("speech-commands", "speech-commands/speech_commands_test_set_v0.02_flac.tar")
+    return find_data("speech-commands", *FORMS["speech-commands"])
 
 
 def _open():
