@@ -3,7 +3,14 @@
 `passes/` and `codegen/` are top-level folders in the repository but install as
 `tvm_tinytrain.passes` and `tvm_tinytrain.codegen` (never as top-level `passes`/`codegen`).
 """
+import re
+from pathlib import Path
+
 from setuptools import find_packages, setup
+
+# The version is written once, in tvm_tinytrain/__init__.py; read as text (importing it needs the dependencies).
+VERSION = re.search(r'^__version__ = "([^"]+)"', (Path(__file__).parent / "tvm_tinytrain" / "__init__.py").read_text(),
+                    re.M).group(1)
 
 
 def _packages(folder: str, name: str) -> list[str]:
@@ -16,7 +23,7 @@ PACKAGES = (_packages("tvm_tinytrain", "tvm_tinytrain") + _packages("passes", "t
 
 setup(
     name="tvm-tinytrain",
-    version="0.1.0",
+    version=VERSION,
     description="On-device training compiler for microcontrollers, built on Apache TVM Relax",
     python_requires=">=3.11,<3.12",
     packages=PACKAGES,

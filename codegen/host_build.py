@@ -37,9 +37,14 @@ def _digest(sources, flags, include_dirs) -> str:
     return h.hexdigest()[:20]
 
 
+def host_compiler() -> str | None:
+    """The host C compiler's path (gcc, else cc), or None: `doctor` checks the same one."""
+    return shutil.which("gcc") or shutil.which("cc")
+
+
 def compile_c(sources, output: Path, flags=(), include_dirs=()):
     """Run gcc; a failure becomes a TinyTrainError carrying gcc's messages."""
-    cc = shutil.which("gcc") or shutil.which("cc")
+    cc = host_compiler()
     if cc is None:
         raise TinyTrainError("no host C compiler (gcc) found; install gcc")
     cmd = [cc, *CFLAGS, *flags, *(f"-I{d}" for d in (KERNEL_DIR, *include_dirs)), *map(str, sources),

@@ -14,6 +14,8 @@ Names are resolved lazily so `import tvm_tinytrain` does not import TVM or torch
 """
 import importlib
 
+__version__ = "0.2.0"  # the one source: setup.py reads it from here, --version and doctor print it
+
 _API = {
     "load_backbone": "backbones", "BACKBONES": "backbones",
     "from_torch": "frontend.torch", "RelaxModel": "frontend.torch",

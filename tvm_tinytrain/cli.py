@@ -9,6 +9,8 @@
     tvm-tinytrain train MODEL --scheme S --data SPEC --epochs N [--target T] [--out DIR] ...
     tvm-tinytrain analyze MODEL --data SPEC --out contrib.json [--layers ...] [--workers N] [--ray ADDR]
     tvm-tinytrain search MODEL --contrib contrib.json --budget 100KB --out scheme.json
+    tvm-tinytrain doctor            (exit 0: ready for the demo; 1: prints what is missing)
+    tvm-tinytrain --version
 
 OPTIONS (plan, compile, train): --lr-weight X, --lr-bias X, --qas / --no-qas, --fp32-classifier /
 --no-fp32-classifier override the scheme's values (declared in options.py).
@@ -231,11 +233,29 @@ def _search(args):
           f"of {budget:,} B")
 
 
+def _doctor(args) -> int:
+    from .doctor import run
+
+    return run()
+
+
+class _Version(argparse.Action):
+    """--version: the versions are looked up only when asked for."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from .doctor import version_line
+
+        print(version_line())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .model_spec import FORMS
     from .options import add_flags
 
     parser = argparse.ArgumentParser(prog="tvm-tinytrain", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="print the version of tvm-tinytrain, TVM, torch and Python, and exit")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("inspect", help="print the per-layer table of a model")
     p.add_argument("model", help=f"MODEL: {FORMS}")
@@ -332,6 +352,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="scheme .json to write (accepted by compile and train)")
     p.add_argument("--force", action="store_true")
     p.set_defaults(run=_search)
+
+    p = sub.add_parser("doctor", help="check what the demo needs: the data (where each item is found), the ARM "
+                                      "toolchain, QEMU and a host C compiler; exit 1 naming what is missing")
+    p.set_defaults(run=_doctor)
     return parser
 
 
@@ -403,7 +427,7 @@ def main(argv=None) -> int:
         with contextlib.ExitStack() as stack:
             stack.enter_context(_plain_warnings())
             _claim_out(args, stack)
-            args.run(args)
+            status = args.run(args)  # None, or a command's own status (doctor: 1 when not ready)
     except BaseException as err:
         cause = _interruption(err)
         if cause is not None:
@@ -417,7 +441,7 @@ def main(argv=None) -> int:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
     if interrupted is None:
-        return 0
+        return status or 0
     _drop_interrupted_builders()
     _close_progress_bars()
     print(interrupted[0], file=sys.stderr)
