@@ -1,4 +1,5 @@
-"""Speech Commands FLAC tar: listing, the fixed speaker-disjoint split, decoding."""
+"""Speech Commands FLAC tar (../shared): listing, the fixed speaker-disjoint split, decoding.
+The official WAV .tar.gz form is tested in test_speech_commands_wav.py."""
 import io
 import tarfile
 
@@ -14,15 +15,15 @@ COUNTS = {"yes": 419, "no": 405, "up": 425, "down": 406, "left": 412, "right": 3
 
 @pytest.fixture(scope="module")
 def clips():
-    with sc._open() as tf:
-        return sc.list_clips(tf)
+    with sc.SpeechArchive(sc.speech_commands_path()) as archive:
+        return archive.clips
 
 
 def test_listing(clips):
     assert len(clips) == 4890
     counts = np.bincount([c.label for c in clips], minlength=12)
     assert {name: int(counts[i]) for i, name in enumerate(sc.CLASSES)} == COUNTS
-    assert clips[0].speaker.startswith("_silence_/")
+    assert clips[0].speaker.startswith("_silence_/") and clips[0].name == "_silence_/1024"
     assert all("_nohash_" not in c.speaker for c in clips)
 
 
@@ -42,7 +43,7 @@ def test_split_speaker_disjoint_and_stratified(clips):
 def test_decode_selected(clips):
     audio, labels = sc.load_speech_commands("test", progress=False, select=lambda cs: cs[:3] + cs[-2:])
     assert audio.shape == (5, 16000) and audio.dtype == np.int16 and labels.dtype == np.int64
-    assert labels.tolist()[:3] == [0, 0, 0] and labels.tolist()[3:] == [2, 2]  # member-name order: "yes" sorts last
+    assert labels.tolist()[:3] == [0, 0, 0] and labels.tolist()[3:] == [2, 2]  # (class, stem) order: "yes" sorts last
     assert (np.abs(audio).max(axis=1) > 0).all()
 
 
@@ -53,12 +54,12 @@ def test_fit_pads_and_crops():
 
 
 def test_corrupt_clip_is_named(tmp_path):
-    path = tmp_path / "bad.tar"
+    path = tmp_path / "speech_commands_test_set_v0.02_flac.tar"
     with tarfile.open(path, "w") as tf:
         info = tarfile.TarInfo("speech_commands_test_set_v0.02/yes/abc_nohash_0.flac")
         info.size = 9
         tf.addfile(info, io.BytesIO(b"not flac!"))
-    with tarfile.open(path) as tf, pytest.raises(TinyTrainError, match="abc_nohash_0.flac"):
-        sc._decode(tf, "speech_commands_test_set_v0.02/yes/abc_nohash_0.flac")
+    with sc.SpeechArchive(path) as archive, pytest.raises(TinyTrainError, match="abc_nohash_0.flac"):
+        archive.decode(archive.clips[0])
     with pytest.raises(TinyTrainError, match="split"):
         sc.load_speech_commands("val")

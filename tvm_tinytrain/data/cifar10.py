@@ -1,8 +1,10 @@
-"""CIFAR-10 from the staged JPEG archive, read without unpacking.
+"""CIFAR-10 from either of its forms in the datasets folders, read without unpacking.
 
-`cifar10/cifar10_jpeg.tar.gz` holds `cifar10_jpeg/{train,test}/<class>/NNNN.jpg` (lossy,
-JPEG q~75).  A .tar.gz is not seekable, so the archive is streamed once; only the selected
-files are decoded.  Order is deterministic: class index, then file number.
+`cifar10/cifar10_jpeg.tar.gz` (the copy in ../shared) holds `cifar10_jpeg/{train,test}/<class>/NNNN.jpg`
+(lossy, JPEG q~75); `cifar10/cifar-10-binary.tar.gz` is the official binary version that `fetch` stores
+(read by `cifar10_binary.py`).  Both give the same images in the same order: class index, then the
+original batch order (the JPEG file numbers follow it), so `per_class` selects the same images from
+either.  A .tar.gz is not seekable, so the archive is streamed once; only the selected files are decoded.
 """
 import heapq
 import io
@@ -15,6 +17,7 @@ from PIL import Image
 
 from ..errors import TinyTrainError
 from ..paths import FORMS, damaged, find_data
+from .cifar10_binary import FILE_NAME as BINARY_NAME, load_binary
 from .images import to_8bit
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
@@ -24,6 +27,7 @@ _NAME = re.compile(r"^cifar10_jpeg/(?P<split>train|test)/(?P<cls>[a-z]+)/(?P<num
 
 
 def cifar10_path():
+    """The first form found (paths.FORMS order) in the first datasets folder holding one."""
     return find_data("cifar10", *FORMS["cifar10"])
 
 
@@ -34,6 +38,8 @@ def load_cifar10(split: str = "test", per_class: int | None = None):
     if per_class is not None and per_class < 1:
         raise TinyTrainError(f"load_cifar10: per_class must be a positive int or None, got {per_class!r}")
     path = cifar10_path()
+    if path.name == BINARY_NAME:
+        return load_binary(path, split, per_class, CIFAR10_CLASSES)
     prefix = f"cifar10_jpeg/{split}/"
     label_of = {c: i for i, c in enumerate(CIFAR10_CLASSES)}
     # per class: heap of (-num, name, bytes) holding the `per_class` smallest file numbers
