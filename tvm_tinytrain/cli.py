@@ -6,6 +6,7 @@
                           [--check] [OPTIONS]
     tvm-tinytrain quantize MODEL --data SPEC [--calibration N] --out FILE [--force]
     tvm-tinytrain convert-weights FILE.pkl [--out DIR] [--force]
+    tvm-tinytrain fetch NAME... | --list
     tvm-tinytrain train MODEL --scheme S --data SPEC --epochs N [--target T] [--out DIR] ...
     tvm-tinytrain analyze MODEL --data SPEC --out contrib.json [--layers ...] [--workers N] [--ray ADDR]
     tvm-tinytrain search MODEL --contrib contrib.json --budget 100KB --out scheme.json
@@ -158,6 +159,15 @@ def _convert(args):
     print(f"wrote {npz}\nwrote {js}")
 
 
+def _fetch(args):
+    from . import fetch
+
+    if args.list:
+        print("\n".join(fetch.listing()))
+        return
+    print("\n".join(fetch.report(fetch.fetch(args.names))))
+
+
 def _train(args):
     from .training.run import train
 
@@ -298,6 +308,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="output folder (default: beside the .pkl)")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     p.set_defaults(run=_convert)
+    p = sub.add_parser("fetch", help="download the backbones or a dataset (checked against recorded SHA-256) "
+                                     "into the per-user cache")
+    p.add_argument("names", nargs="*", metavar="NAME", help="backbones, cifar10, fashion-mnist, speech-commands "
+                                                            "or all")
+    p.add_argument("--list", action="store_true", help="each item, its size and where it is found now")
+    p.set_defaults(run=_fetch)
 
     p = sub.add_parser("train", help="fine-tune a model on a dataset (the generated C on this host or on QEMU)")
     p.add_argument("model", help=f"MODEL: {FORMS}")
