@@ -107,6 +107,20 @@ def linker_script(board: dict) -> str:
         min_stack=board.get("min_stack", "4K"))
 
 
+FLASH_SECTIONS = (".isr_vector", ".text", ".ARM.extab", ".ARM.exidx", ".data")  # .data's initial values too
+
+
+def elf_sections(elf) -> dict:
+    """Section name -> bytes of an ELF (arm-none-eabi-size -A); also read by benchmarks/tinyengine_peer.py."""
+    result = subprocess.run([SIZE, "-A", str(elf)], capture_output=True, text=True, check=True)
+    sections = {}
+    for line in result.stdout.splitlines():
+        fields = line.split()
+        if len(fields) == 3 and fields[0].startswith(".") and fields[1].isdigit():
+            sections[fields[0]] = int(fields[1])
+    return sections
+
+
 def toolchain_missing() -> list[str]:
     return [tool for tool in (GCC, SIZE, QEMU) if shutil.which(tool) is None]
 
@@ -157,9 +171,8 @@ class Firmware:
         self.elf = self.dir / f"firmware_{self.board['name']}{suffix}.elf"
         self.ld.write_text(linker_script(self.board))
         self._build()
-        self.sections = self._sections()
-        self.flash_bytes = sum(v for k, v in self.sections.items()
-                               if k in (".isr_vector", ".text", ".ARM.extab", ".ARM.exidx", ".data"))
+        self.sections = elf_sections(self.elf)
+        self.flash_bytes = sum(v for k, v in self.sections.items() if k in FLASH_SECTIONS)
         self.ram_bytes = self.sections.get(".data", 0) + self.sections.get(".bss", 0)  # static RAM
         self.stack_reserve = self.sections.get(".stack", 0)
 
@@ -211,16 +224,6 @@ class Firmware:
                 parts.append(f"region {region} overflowed by {n} bytes")
         return (f"firmware: {m['model']} ({m['scheme']}) does not fit board {self.board['name']}: " + "; ".join(parts)
                 + ". Choose a scheme that trains fewer layers or a smaller model, or a larger board.")
-
-    def _sections(self) -> dict:
-        result = subprocess.run([SIZE, "-A", str(self.elf)], capture_output=True, text=True, check=True)
-        sections = {}
-        for line in result.stdout.splitlines():
-            fields = line.split()
-            if len(fields) == 3 and fields[0].startswith(".") and fields[1].isdigit():
-                sections[fields[0]] = int(fields[1])
-        return sections
-
 
 
 class QemuProgram(Firmware):
