@@ -49,13 +49,14 @@ def fetch(names, progress: bool = True) -> list[tuple[str, bool, Path]]:
     """Bring the items `names` into the cache: (item, whether anything was downloaded or converted,
     its folder in the cache) for each."""
     items = resolve(names)
+    urls = {remote.rel: url_for(remote) for item in items for remote in item.files}  # a bad mirror: before any write
     results = []
     with output_lock(_folder(""), LOCK, what="cache folder"):
         for item in items:
             fresh = False
             for remote in item.files:
                 dest = _folder(str(Path(remote.rel).parent)) / Path(remote.rel).name
-                fresh |= download(url_for(remote), dest, remote.size, remote.sha256, progress)
+                fresh |= download(urls[remote.rel], dest, remote.size, remote.sha256, progress)
             if item.name == "backbones":
                 fresh |= _convert(item, fresh)
             results.append((item.name, fresh, paths.cache_data_root() / item.folder))
