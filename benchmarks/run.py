@@ -32,12 +32,14 @@ and training step 373 / 443 / 546 ms for MbV2-w0.35 / Proxyless-w0.3 / MCUNet-5F
 
 Unless --no-peers, benchmarks.peers also runs on this host (PyTorch and TVM relax.training fp32
 training steps, full and the same sparse scheme, and our C on the host) for the paper-100kb
-scheme (MCUNet only with --quick).  Outputs in --out (default out/benchmarks/<target>):
+scheme (MCUNet only with --quick).  On cortex-m7 (unless --no-tinyengine), TinyEngine, the paper's
+engine, runs its own demo (paper-49kb MCUNet) beside ours on 10 CIFAR-10 training images
+(benchmarks/tinyengine_peer.py; a one-line row when ../shared/peers is absent).  Outputs in --out (default out/benchmarks/<target>):
 summary.json, results.md, benchmark.png and peers.png; other files there are left alone, and
 these four are only replaced if they are a previous run's.
 
     python -m benchmarks.run --target cortex-m7|cortex-m4|cortex-m55|host [--out DIR] [--quick]
-                             [--models ...] [--schemes ...] [--check-steps N] [--no-peers]
+                             [--models ...] [--schemes ...] [--check-steps N] [--no-peers] [--no-tinyengine]
 """
 from __future__ import annotations
 
@@ -60,6 +62,7 @@ SCHEMES = ("bias-only", "paper-100kb", "last-2", "full")
 QUICK_SCHEMES = ("paper-100kb",)
 CHECK_STEPS, QUICK_CHECK_STEPS = 8, 3
 CLOCK_HZ = {"cortex-m7": (216e6, "216 MHz, the paper's STM32F746"),  # (clock, where it comes from)
+            "cortex-m7-sp": (216e6, "216 MHz, the paper's STM32F746"),
             "cortex-m4": (180e6, "180 MHz, assumed: an STM32F429-class part (256 KB SRAM)"),
             "cortex-m55": (400e6, "400 MHz, assumed: an Alif Ensemble-class high-performance M55")}
 # Budgets lifted to the emulated board's whole memory, to measure what does not fit.
@@ -80,6 +83,11 @@ PAPER_LINE = ("paper (MCUNetV3, sparse update + reordering, STM32F746 Cortex-M7 
               "141 / 135 / 173 KB, training step 373 / 443 / 546 ms = 80.6 M / 95.7 M / 117.9 M cycles "
               "for mbv2-w0.35 / proxyless-w0.3 / mcunet-5fps")
 HOST_REPEATS, TRIALS = 5, 3
+# Beside TinyEngine (benchmarks/tinyengine_peer.py): its demo is paper-49kb MCUNet; ours on the same images,
+# built for QEMU's double-precision FPU and for the STM32F746's single-precision one.
+TINYENGINE_IMAGES = 10
+OURS_BUILDS = {"cortex-m7": "tvm-tinytrain (-O2 -ffp-contract=off, QEMU's double-precision FPU)",
+               "cortex-m7-sp": "tvm-tinytrain (-O2 -ffp-contract=off, single-precision FPU as the STM32F746)"}
 OUTPUT_FILES = ("summary.json", "results.md", "benchmark.png", "peers.png")
 
 
@@ -307,6 +315,47 @@ def inference_row(rows, model, target):
     return None
 
 
+RATIOS = {"instructions_per_step": "step", "instructions_per_inference": "forward", "peak_sram_bytes": "peak SRAM",
+          "flash_bytes": "flash"}
+
+
+def beside_tinyengine(image, label, images, progress=lambda text: None) -> list[dict]:
+    """TinyEngine's demo and ours (paper-49kb MCUNet) on QEMU's M7, the same training images: one row
+    per engine and FPU; ours carry `ours_over_tinyengine`, the ratios to TinyEngine built with the same FPU."""
+    from benchmarks import tinyengine_peer as te
+    from tvm_tinytrain.targets.qemu import load_board
+
+    rows = te.measure(images, progress=progress)
+    for board, engine in OURS_BUILDS.items():
+        progress(f"ours {te.SCHEME} on {board}")
+        r = measure_board(te.MODEL, te.SCHEME, board, image, label, images)
+        fpu = next(f for f in load_board(board)["cflags"] if f.startswith("-mfpu="))
+        peer = next(t for t in rows if t["flags"].endswith(fpu))
+        row = {"engine": engine, "model": te.MODEL, "scheme": te.SCHEME, "target": board, "flags": fpu,
+               "measured": r["instructions_per_step"] is not None, "reason": r["error"],
+               **{k: r[k] for k in (*te.FIGURES, "static_ram_bytes", "stack_bytes", "instructions_per_step_range",
+                                    "scheme_resolved", "device_vs_host")},
+               "inference_from": "predict request on the CIFAR-10 test image"}
+        if row["measured"] and peer["measured"]:
+            row["ours_over_tinyengine"] = {"vs": peer["engine"], **{k: row[k] / peer[k] for k in RATIOS}}
+        rows.append(row)
+    return rows
+
+
+def tinyengine_markdown(rows) -> str:
+    lines = ["| engine | M instr / step | M instr / forward | peak SRAM (KB) | flash (KB) | ours / TinyEngine: "
+             + " / ".join(RATIOS.values()) + " |", "| --- | ---: | ---: | ---: | ---: | --- |"]
+    for r in rows:
+        if not r["measured"]:
+            lines.append(f"| {r['engine']} | not measured: {(r['reason'] or '').splitlines()[0]} | | | | |")
+            continue
+        ratio = r.get("ours_over_tinyengine")
+        ratio = " / ".join(f"{ratio[k]:.2f}" for k in RATIOS) if ratio else ""
+        lines.append(f"| {r['engine']} | {_m(r['instructions_per_step'])} | {_m(r['instructions_per_inference'])} | "
+                     f"{_kb(r['peak_sram_bytes'])} | {_kb(r['flash_bytes'])} | {ratio} |")
+    return "\n".join(lines)
+
+
 # -- reporting ------------------------------------------------------------------------------
 def _kb(n):
     return "" if n is None else f"{n / 1024:.1f}"
@@ -462,6 +511,8 @@ def main(argv=None):
                         help=f"training steps on CIFAR-10 images compared with the host build "
                              f"(default {CHECK_STEPS}, --quick {QUICK_CHECK_STEPS})")
     parser.add_argument("--no-peers", action="store_true", help="skip benchmarks.peers (PyTorch, TVM relax.training)")
+    parser.add_argument("--no-tinyengine", action="store_true",
+                        help="cortex-m7: skip TinyEngine and ours on its demo (paper-49kb MCUNet, benchmarks.tinyengine_peer)")
     args = parser.parse_args(argv)
     t0 = time.time()
     out = Path(args.out or f"out/benchmarks/{args.target}")
@@ -475,9 +526,12 @@ def main(argv=None):
     image, label = sample_image()
     checks = training_images(n_check) if args.target != "host" else []
     peer_models = [] if args.no_peers else (["mcunet-5fps"] if args.quick else models)
+    tinyengine = args.target == "cortex-m7" and not args.no_tinyengine
     from benchmarks import peers as peers_mod
+    from benchmarks import tinyengine_peer
 
-    bar = tqdm(total=len(models) * len(schemes) + len(peer_models) * (1 + len(peers_mod.PEERS)),
+    bar = tqdm(total=len(models) * len(schemes) + len(peer_models) * (1 + len(peers_mod.PEERS))
+               + tinyengine * (len(tinyengine_peer.VARIANTS) + len(OURS_BUILDS)),
                desc="benchmark", unit="job", file=sys.stderr)
     rows = []
     for model in models:
@@ -503,7 +557,9 @@ def main(argv=None):
 
     step.started = False
     peers = peers_mod.run_peers(peer_models, ["paper-100kb"], progress=step) if peer_models else None
-    if peers:
+    te_rows = (beside_tinyengine(image, label, training_images(TINYENGINE_IMAGES), progress=step)
+               if tinyengine else None)
+    if step.started:
         bar.update()
     bar.close()
 
@@ -517,6 +573,11 @@ def main(argv=None):
                  if args.target != "host" else "the same C built with gcc -O2 for this host, wall time")
               + f".\n{PAPER_LINE}.")
     text = header + "\n\n" + markdown(rows, args.target)
+    if te_rows is not None:
+        text += (f"\n\n## Beside TinyEngine (its demo: mcunet-5fps, paper-49kb, on {args.target})\n\n"
+                 f"{TINYENGINE_IMAGES} CIFAR-10 training images: per step = mean of one training step each; forward = "
+                 f"TinyEngine's invoke_inf() on each (mean), our predict request on the test image; ratios ours / "
+                 f"TinyEngine built with the same FPU; KB = 1024 bytes.\n\n" + tinyengine_markdown(te_rows))
     if peers is not None:
         text += "\n\n## Peers on this host\n\n" + peers_mod.markdown(peers)
     seconds = time.time() - t0
@@ -525,7 +586,7 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     summary = {"target": args.target, "latency_note": note, "clock_hz": CLOCK_HZ.get(args.target, (None,))[0],
                **version, "image_label": label, "check_steps": n_check if args.target != "host" else None,
-               "paper": PAPER, "rows": rows, "peers": peers, "seconds": round(seconds, 1)}
+               "paper": PAPER, "rows": rows, "peers": peers, "tinyengine": te_rows, "seconds": round(seconds, 1)}
     (out / "summary.json").write_text(json.dumps(summary, indent=1, default=float))
     (out / "results.md").write_text(text)
     plot(rows, args.target, out / "benchmark.png")

@@ -42,6 +42,7 @@ VARIANTS = {  # engine name -> the FPU flag
 TRAIN, INFER = 0, 1
 INPUT_BYTES, CLASSES = 128 * 128 * 3, 10
 GENERATED = Path("generated/codegen")
+FIGURES = ("instructions_per_step", "instructions_per_inference", "peak_sram_bytes", "flash_bytes")
 
 
 def locate() -> tuple[Path | None, str | None]:
@@ -132,13 +133,13 @@ def measure(images, engines=tuple(VARIANTS), folder: Path | None = None, progres
     rows = []
     for engine in engines:
         row = {"engine": engine, "model": MODEL, "scheme": SCHEME, "target": BOARD,
-               "flags": " ".join((*FLAGS, VARIANTS[engine])), "measured": False}
+               "flags": " ".join((*FLAGS, VARIANTS[engine])), "measured": False, **dict.fromkeys(FIGURES)}
         rows.append(row)
+        if progress:
+            progress(f"tinyengine: {engine}")
         if root is None:
             row["reason"] = reason
             continue
-        if progress:
-            progress(f"tinyengine: {engine}")
         try:
             with tempfile.TemporaryDirectory(prefix="tinytrain-tinyengine-") as tmp:
                 built = build(root, VARIANTS[engine], Path(folder or tmp))
