@@ -467,17 +467,34 @@ def main(argv=None) -> int:
 @contextlib.contextmanager
 def _plain_warnings():
     """Our warnings (dead channels, an old checkpoint) as `warning: <message>` lines, not Python's
-    `file.py:71: UserWarning:` form; library warnings (torch's deprecations) are not shown."""
+    `file.py:71: UserWarning:` form. A library's warnings keep Python's form and filters (the
+    user's -W): none is hidden here, so new noise is seen and silenced where it arises, by name
+    (frontend/torch.py LEAF_SPEC_NOISE), and tests/cli/test_warnings.py catches it."""
     import warnings
 
+    ours = _source_roots()
+
     def show(message, category, filename, lineno, file=None, line=None):
-        print(f"warning: {message}", file=sys.stderr)
+        if any(Path(filename).resolve().is_relative_to(root) for root in ours):
+            print(f"warning: {message}", file=sys.stderr)
+        else:
+            sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
         warnings.filterwarnings("default", module=r"tvm_tinytrain\.")
         warnings.showwarning = show
         yield
+
+
+def _source_roots() -> tuple[Path, ...]:
+    """The folders of our code: tvm_tinytrain, and passes/ and codegen/, which an editable install
+    leaves outside it (found without importing them, which would import TVM)."""
+    import importlib.util
+
+    names = ("tvm_tinytrain.passes", "tvm_tinytrain.codegen")
+    folders = [*sys.modules["tvm_tinytrain"].__path__]
+    folders += [f for n in names for f in importlib.util.find_spec(n).submodule_search_locations]
+    return tuple(Path(f).resolve() for f in folders)
 
 
 def _drop_interrupted_builders():

@@ -50,16 +50,3 @@ def test_errors_are_one_line_without_traceback(argv, message):
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("error: ") and message in result.stderr
 
-
-def test_warnings_are_plain_lines_and_only_ours(capsys):
-    """A dead-channel warning reads `warning: ...`; a library's deprecation noise is not shown."""
-    import warnings
-
-    from tvm_tinytrain.cli import _plain_warnings
-
-    with _plain_warnings():
-        warnings.warn_explicit("quantize m: dead output channels", UserWarning, "calibration.py", 71,
-                               module="tvm_tinytrain.quantization.calibration")
-        warnings.warn_explicit("isinstance(treespec, LeafSpec) is deprecated", FutureWarning, "copyreg.py", 105,
-                               module="torch.utils._pytree")
-    assert capsys.readouterr().err == "warning: quantize m: dead output channels\n"

@@ -8,6 +8,7 @@ quantize and train, so an unsupported op is reported with the torch module it si
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,12 @@ SUPPORTED_ATEN = {
     "mean", "avg_pool2d", "flatten", "view", "reshape", "_unsafe_view", "linear", "addmm", "t", "permute",
     "dropout", "clone", "contiguous", "squeeze", "getitem",
 }
+
+
+# torch 2.13 deprecates constructing its `LeafSpec`, then its own `run_decompositions` (which TVM's
+# importer calls) deep-copies the module call graph, whose LeafSpec singletons are re-constructed by
+# `copy`: a FutureWarning on every torch import that names no call of ours. Only that one is hidden.
+LEAF_SPEC_NOISE = r"`isinstance\(treespec, LeafSpec\)` is deprecated"
 
 
 @dataclass
@@ -58,7 +65,9 @@ def from_torch(module, example_input, name: str | None = None) -> RelaxModel:
         raise TinyTrainError(f"from_torch: torch.export could not capture the model: {err}") from None
     _check_ops(exported, type(module).__name__)
     try:
-        mod = from_exported_program(exported, keep_params_as_input=True)
+        with warnings.catch_warnings():  # torch's own deep copy of its LeafSpec (LEAF_SPEC_NOISE)
+            warnings.filterwarnings("ignore", message=LEAF_SPEC_NOISE, category=FutureWarning)
+            mod = from_exported_program(exported, keep_params_as_input=True)
     except Exception as err:
         raise UnsupportedOpError(f"from_torch: TVM's importer rejected the exported program: {err}") from None
     mod, detached = relax.frontend.detach_params(mod)

@@ -82,6 +82,6 @@ def quantize_for_shapes(graph: Graph) -> Graph:
 
     rng = np.random.default_rng(SEED)
     with warnings.catch_warnings():  # dead channels on random inputs say nothing about the model
-        warnings.simplefilter("ignore")
+        warnings.filterwarnings("ignore", message=r"quantize .*: dead output channels", category=UserWarning)
         return quantize(graph, [rng.standard_normal(graph.input_shape).astype(np.float32) for _ in range(4)],
                         progress=False)
