@@ -90,6 +90,7 @@ def run_training(model: str, scheme_name: str, steps: int, epochs: int, classes:
     from .data.cifar10 import CIFAR10_CLASSES, load_cifar10
     from .data.images import resize_to, to_int8_input
     from .compiler import compile
+    from .fetch import ensure_available
     from .targets.qemu import QemuProgram, load_board, parse_size, toolchain_missing
 
     class_ids = _class_ids(classes)
@@ -101,6 +102,7 @@ def run_training(model: str, scheme_name: str, steps: int, epochs: int, classes:
     if missing:
         raise TinyTrainError(f"demo: {', '.join(missing)} not found; run ./dev demo (it installs "
                              f"gcc-arm-none-eabi, libnewlib-arm-none-eabi and qemu-system-arm)")
+    ensure_available(["backbones", "cifar10"], "the demo")  # a machine without the data fetches it once
     t0 = time.time()
     spec = load_board(board)
 
