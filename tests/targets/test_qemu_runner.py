@@ -30,7 +30,8 @@ from projects import qemu_processes, write_toy
 pytestmark = pytest.mark.skipif(bool(toolchain_missing()), reason="needs arm-none-eabi-gcc and qemu-system-arm")
 
 # Schemes that fit each board's SRAM budget.
-BOARD_SCHEMES = {"cortex-m7": "paper-100kb", "cortex-m4": "paper-50kb", "cortex-m55": "paper-100kb"}
+BOARD_SCHEMES = {"cortex-m7": "paper-100kb", "cortex-m4": "paper-50kb", "cortex-m55": "paper-100kb",
+                 "cortex-m7-sp": "paper-100kb"}  # the STM32F746's single-precision FPU: float->int64 in software
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +76,7 @@ def test_board_files_use_the_project_flags():
 
 
 @pytest.mark.parametrize("board,fp32_head", [("cortex-m7", None), ("cortex-m4", None), ("cortex-m55", None),
-                                             ("cortex-m7", True)])
+                                             ("cortex-m7", True), ("cortex-m7-sp", None)])
 def test_qemu_matches_host(board, fp32_head, images, project):
     requests = requests_of(images)
     folder, (h_answers, h_params, h_error) = project(BOARD_SCHEMES[board], requests, fp32_head)
