@@ -60,10 +60,6 @@ def run_inference(model: str) -> int:
     return 0 if mismatches == 0 else 1
 
 
-def _kb(n: int) -> str:
-    return f"{n / 1024:.1f} KB"
-
-
 def _class_ids(text: str) -> list[int]:
     from .data.cifar10 import CIFAR10_CLASSES
 
@@ -91,7 +87,8 @@ def run_training(model: str, scheme_name: str, steps: int, epochs: int, classes:
     from .data.images import resize_to, to_int8_input
     from .compiler import compile
     from .fetch import ensure_available
-    from .targets.qemu import QemuProgram, load_board, parse_size, toolchain_missing
+    from .targets.footprint import footprint, format_footprint, kb
+    from .targets.qemu import QemuProgram, load_board, toolchain_missing
 
     class_ids = _class_ids(classes)
     if epochs < 1 or steps < epochs * len(class_ids):
@@ -128,7 +125,7 @@ def run_training(model: str, scheme_name: str, steps: int, epochs: int, classes:
         m = prog.memory
         print(f"compiled {model} (10-class head) with scheme {scheme_name}{'' if scheme.name == scheme_name else f' ({scheme.name})'} (lr_weight {lr_weight:g}, "
               f"lr_bias {lr_bias:g}): {len(m['trained_params'])} trained tensors, "
-              f"{_kb(m['updated_param_bytes'])} of trained parameters, activation arena {_kb(m['arena_bytes'])}; "
+              f"{kb(m['updated_param_bytes'])} of trained parameters, activation arena {kb(m['arena_bytes'])}; "
               f"firmware for {spec['name']} ({spec['qemu_machine']}) in {time.time() - t0:.0f} s")
 
         # -- run on QEMU: predict, train, predict (one run: the firmware keeps its state) -------------
@@ -158,13 +155,7 @@ def run_training(model: str, scheme_name: str, steps: int, epochs: int, classes:
     print(f"held-out accuracy (argmax of the 10 logits): before {before[0]}/{before[1]}, "
           f"after {after[0]}/{after[1]}\n")
 
-    ram_budget, flash_budget = parse_size(spec["ram"]["length"]), parse_size(spec["flash"]["length"])
-    peak = prog.ram_bytes + stack
-    print(f"memory on {spec['name']}:")
-    print(f"  peak SRAM {_kb(peak)} of {_kb(ram_budget)} ({100 * peak / ram_budget:.0f}%): static {_kb(prog.ram_bytes)} "
-          f"(activation arena with the sample's slot, trained parameters) + stack high-water mark {stack} B")
-    print(f"  flash     {_kb(prog.flash_bytes)} of {_kb(flash_budget)} ({100 * prog.flash_bytes / flash_budget:.0f}%): "
-          f"code, frozen weights and the initial trained parameters\n")
+    print(format_footprint(footprint(prog, stack)) + "\n")
 
     train_counts = counts[n_held:n_held + n_steps]
     pred_counts = counts[:n_held] + counts[-n_held:]

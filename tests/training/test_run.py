@@ -2,12 +2,14 @@
 a checkpoint that loads back (its predictions are the trained ones), the fp32 baseline
 engine, and the same losses from the generated C on QEMU Cortex-M7 as on the host."""
 import json
+import re
 
 import numpy as np
 import pytest
 
 from tvm_tinytrain.cli import main
 from tvm_tinytrain.errors import TinyTrainError
+from tvm_tinytrain.targets.footprint import format_footprint
 from tvm_tinytrain.targets.qemu import toolchain_missing
 from tvm_tinytrain.backbones import load_backbone
 from tvm_tinytrain.graph_file import quantization_hash
@@ -78,10 +80,18 @@ def test_cli_reports_a_bad_dataset_in_one_line(tmp_path, capsys):
 
 @pytest.mark.skipif(bool(toolchain_missing()), reason="needs arm-none-eabi-gcc and qemu-system-arm")
 def test_device_run_gives_the_host_losses(first, tmp_path):
-    device = train("mcunet-5fps", "paper-100kb", DATA, 1, tmp_path, target="cortex-m7", **SMALL)
+    lines = []
+    device = train("mcunet-5fps", "paper-100kb", DATA, 1, tmp_path, target="cortex-m7",
+                   **{**SMALL, "log": lines.append})
     host = train("mcunet-5fps", "paper-100kb", DATA, 1, tmp_path / "host", **SMALL)
     np.testing.assert_allclose(device["history"]["losses"], host["history"]["losses"], rtol=1e-5, atol=0)
     assert device["instructions_per_step"] > 1e6
+    # peak SRAM and flash against the board's budgets, printed as the demo prints them
+    m = device["device_memory"]
+    assert m["peak_sram_bytes"] == m["static_sram_bytes"] + m["stack_bytes"] and 0 < m["stack_bytes"] < 16 << 10
+    assert m["peak_sram_bytes"] <= m["sram_budget_bytes"] == 320 << 10 and m["flash_bytes"] <= 1 << 20
+    assert re.search(r"peak SRAM [\d.]+ KB of 320\.0 KB \(\d+%\)", format_footprint(m)) and format_footprint(m) in lines
+    assert json.loads((tmp_path / "history.json").read_text())["device_memory"] == m and "device_memory" not in host
 
 
 def test_an_fp32_torch_model_is_quantized_on_the_training_data(tmp_path, monkeypatch):

@@ -77,6 +77,15 @@ class CEngine:
         """tt_error() of the program; known once the session has ended."""
         return int(self._session.error or 0)
 
+    def footprint(self) -> dict | None:
+        """A board's peak SRAM and flash against its budgets (targets/footprint.py), None on the
+        host; known once the session has ended (the stack's high-water mark comes with the end)."""
+        if self.target == HOST:
+            return None
+        from ..targets.footprint import footprint
+
+        return footprint(self._prog, self._session.stack_bytes)
+
 
 class FloatEngine:
     """fp32 SGD (no momentum) on the dequantized weights, updating exactly a scheme's tensors."""
@@ -130,3 +139,6 @@ class FloatEngine:
 
     def error(self) -> int:
         return 0
+
+    def footprint(self) -> None:
+        return None

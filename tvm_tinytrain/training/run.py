@@ -181,6 +181,11 @@ def _train(model, scheme_spec, data_spec, epochs, out: Path, *, target, engine, 
     error = runner.error()  # tt_error() arrives when the program has ended
     if error:
         raise TinyTrainError(f"the generated program reported tt_error() = {error} during training")
+    device = runner.footprint()  # a board: peak SRAM and flash against its budgets, as the demo prints them
+    if device:
+        from ..targets.footprint import format_footprint
+
+        log(format_footprint(device))
     meta = {"model": graph.name, "scheme": scheme.name, "data": data_spec, "epochs": epochs, "engine": engine,
             "target": target, "seed": seed, "classes": list(data.classes), "quantization": quantization,
             "test_accuracy": hist.final_accuracy, "initial_accuracy": hist.initial_accuracy}
@@ -190,6 +195,8 @@ def _train(model, scheme_spec, data_spec, epochs, out: Path, *, target, engine, 
         summary["lr_range"] = lr_test.to_json()
     if hist.instructions:
         summary["instructions_per_step"] = sum(hist.instructions) / len(hist.instructions)
+    if device:
+        summary["device_memory"] = device
     title = f"{graph.name} / {scheme.name} on {data_spec}"
     summary = write_results(out, params if engine == "c" else None, meta, summary, plot_losses(hist, title),
                             lr_test.plot(f"range test: {title}") if lr_test else None)
