@@ -1,7 +1,9 @@
 """One file from the local server: downloaded once, resumed after a cut, and refused (never a cache
 entry) when truncated, corrupted or too long."""
 import hashlib
+import io
 import os
+import sys
 
 import pytest
 
@@ -127,3 +129,14 @@ def test_a_redirect_to_a_local_file_is_not_followed(tmp_path, server):
     with pytest.raises(TinyTrainError, match="set/file.bin: HTTP 302"):
         fetch_to(tmp_path, url)
     assert not (tmp_path / "file.bin").exists()
+
+
+def test_progress_bar_on_a_terminal(tmp_path, server, monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    url, _ = server
+    download(url, tmp_path / "file.bin", len(DATA), SHA)
+    shown = sys.stderr.getvalue()
+    assert "file.bin: 100%" in shown and "100k/100k" in shown
