@@ -17,10 +17,11 @@ def test_run_smoke(tmp_path):
     out.mkdir()
     (out / "notes.txt").write_text("mine")  # a user's file in the output folder survives
     main(["--target", "cortex-m7", "--quick", "--models", "mcunet-5fps", "--schemes", "paper-100kb",
-          "--check-steps", "2", "--no-peers", "--out", str(out)])
+          "--check-steps", "2", "--no-peers", "--no-tinyengine", "--out", str(out)])
 
     summary = json.loads((out / "summary.json").read_text())
     assert summary["target"] == "cortex-m7" and summary["peers"] is None and summary["check_steps"] == 2
+    assert summary["tinyengine"] is None and "Beside TinyEngine" not in (out / "results.md").read_text()
     assert len(summary["commit"]) == 40
     rows = {r["scheme"]: r for r in summary["rows"]}
     assert set(rows) == {"inference", "paper-100kb"}
