@@ -23,9 +23,11 @@ from tvm_tinytrain.errors import UnsupportedOpError
 from tvm_tinytrain.graph_file import quantization_hash
 from tvm_tinytrain.ops.registry import RECORDS
 from tvm_tinytrain.passes.memory_analysis import analyze, in_place
+from tvm_tinytrain.passes.step_inputs import SCALARS
 from tvm_tinytrain.passes.training_graph import main_attr, op_bindings, result_fields
 
 from .c_names import Symbols, comment, string
+from .host_runner import HOST_MAIN
 from .planner import ArenaPlanner
 from .templates import Split, c_float
 
@@ -122,8 +124,8 @@ class _Emitter:
         if arg in exprs:
             return exprs[arg]
         name = arg.name
-        if name in ("label", "lr_weight", "lr_bias", "step"):
-            return {"label": "label", "lr_weight": "tt_lr_weight", "lr_bias": "tt_lr_bias", "step": "tt_step"}[name]
+        if name in SCALARS:
+            return SCALARS[name].c_expr
         if name in self.split:
             return self.split[name]
         if name in self.params:
@@ -298,7 +300,7 @@ def project_files(project: Project | None, target: str = "host") -> dict:
     texts = dict(project.files) if project is not None else dict.fromkeys(PROJECT_FILES, "")
     for src in sorted(KERNEL_DIR.glob("*.[ch]")):
         texts[f"kernels/{src.name}"] = src.read_text() if project is not None else ""
-    texts["host_main.c"] = (Path(__file__).resolve().parent / "host_main.c").read_text() if project is not None else ""
+    texts["host_main.c"] = HOST_MAIN.read_text() if project is not None else ""
     texts["Makefile"] = _MAKEFILE.format(cc=cc, cflags=" ".join(CFLAGS), target_flags=flags, target=target)
     return {name: text.encode() for name, text in texts.items()}
 

@@ -21,6 +21,7 @@ from tvm_tinytrain import ops
 from tvm_tinytrain._tvm import relax, tensor_type
 from tvm_tinytrain.errors import TinyTrainError
 
+from .step_inputs import LABEL, scalar_var
 from .training_graph import copy_binding, op_bindings, result_fields, rewrite_main
 
 
@@ -34,7 +35,7 @@ def add_loss(mod, params: dict, fp32_classifier: bool = False):
     a = head.attrs
     params = dict(params)
     old_params = list(mod["main"].params)
-    label = relax.Var("label", tensor_type((), "int32"))
+    label = scalar_var(LABEL)
     new_params = [old_params[0], label]
     vmap = {}
     w_var, b_var = head.args[1], head.args[2]

@@ -45,6 +45,7 @@ from .quantized_autodiff import quantized_autodiff
 from .reorder import reorder
 from .sgd_update import sgd_update
 from .sparse_update import sparse_update
+from .step_inputs import LABEL
 from .training_graph import copy_binding, main_attr, op_bindings, rewrite_main
 
 STAGES = ("lower", "add_loss", "sparse_update", "quantized_autodiff", "qas", "sgd_update", "fuse_grad_update",
@@ -124,7 +125,7 @@ def predict_module(lowered, params: dict, fp32_classifier: bool, trainable: dict
         return mod
     with_loss, _ = add_loss(mod, params, fp32_classifier=True)
     bindings = op_bindings(with_loss)[:-1]  # drop the cross-entropy: end at the logits
-    keep = [p for p in with_loss["main"].params if p.name != "label"]
+    keep = [p for p in with_loss["main"].params if p.name != LABEL.name]
 
     def emit(bb):
         vmap = {}

@@ -13,9 +13,10 @@ Guarantees: `main(x, label, lr_weight: f32 (), lr_bias: f32 (), step: uint32 (),
 from __future__ import annotations
 
 from tvm_tinytrain import ops
-from tvm_tinytrain._tvm import relax, tensor_type
+from tvm_tinytrain._tvm import relax
 from tvm_tinytrain.errors import TinyTrainError
 
+from .step_inputs import OPTIMIZER, scalar_var
 from .training_graph import copy_binding, main_attr, op_bindings, params_by_name, result_fields, rewrite_main
 
 UPDATE_OP = {"s8": "sgd_s8", "s32": "sgd_s32", "f32": "sgd_f32"}
@@ -34,9 +35,7 @@ def sgd_update(mod, return_grads: bool = False):
     params = params_by_name(mod)
     grad_of = {g: n for n, g in zip(names, results[1:])}
     old = list(mod["main"].params)
-    lr_weight = relax.Var("lr_weight", tensor_type((), "float32"))
-    lr_bias = relax.Var("lr_bias", tensor_type((), "float32"))
-    step = relax.Var("step", tensor_type((), "uint32"))
+    lr_weight, lr_bias, step = (scalar_var(s) for s in OPTIMIZER)
     updated = {}
 
     def emit(bb):
@@ -61,6 +60,8 @@ def sgd_update(mod, return_grads: bool = False):
         grads = [vmap[g] for g in results[1:]] if return_grads else []
         return relax.Tuple([vmap[results[0]], *(updated[n] for n in names), *grads])
 
-    new = rewrite_main(mod, [*old[:2], lr_weight, lr_bias, step, *old[2:]], emit, {"num_input": 5})
+    n_in = int(main_attr(mod, "num_input"))
+    new = rewrite_main(mod, [*old[:n_in], lr_weight, lr_bias, step, *old[n_in:]], emit,
+                       {"num_input": n_in + len(OPTIMIZER)})
     new["main"] = new["main"].with_attr("tt.updates", names)
     return new

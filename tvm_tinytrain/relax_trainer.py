@@ -5,6 +5,7 @@ import numpy as np
 
 from . import _tvm
 from .errors import ShapeError
+from .passes.step_inputs import parameters, scalar_values
 
 
 class RelaxTrainer:
@@ -13,7 +14,7 @@ class RelaxTrainer:
     def __init__(self, program, optimize: bool = False):
         self.program = program
         self.run = _tvm.build(program.mod, optimize=optimize)
-        self.names = [p.name for p in program.mod["main"].params[5:]]
+        self.names = [p.name for p in parameters(program.mod)]
         self.params = {n: np.array(program.params[n]) for n in self.names}
         self.updated = program.updated
 
@@ -25,10 +26,10 @@ class RelaxTrainer:
         if np.asarray(x_q).size != int(np.prod(shape)):
             raise ShapeError(f"RelaxTrainer: input has shape {np.shape(x_q)}, the model expects {shape}")
         x_q = np.asarray(x_q, np.int8).reshape(1, *shape)
-        outs = self.run(x_q, np.array(label, np.int32),
-                        np.float32(scheme.lr_weight if lr_weight is None else lr_weight),
-                        np.float32(scheme.lr_bias if lr_bias is None else lr_bias),
-                        np.uint32(step_index), *(self.params[n] for n in self.names))
+        scalars = scalar_values(self.program.mod, label=label, step=step_index,
+                                lr_weight=scheme.lr_weight if lr_weight is None else lr_weight,
+                                lr_bias=scheme.lr_bias if lr_bias is None else lr_bias)
+        outs = self.run(x_q, *scalars, *(self.params[n] for n in self.names))
         for name, value in zip(self.updated, outs[1:]):
             self.params[name] = value
         self.grads = dict(zip(self.updated, outs[1 + len(self.updated):]))

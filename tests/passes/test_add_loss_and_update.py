@@ -9,7 +9,9 @@ from tvm_tinytrain.data.images import to_float_input
 from tvm_tinytrain.frontend.to_graph import to_graph
 from tvm_tinytrain.frontend.torch import from_torch
 from tvm_tinytrain.models.tiny_resnet import build
+from tvm_tinytrain.errors import TinyTrainError
 from tvm_tinytrain.passes.pipeline import build_training
+from tvm_tinytrain.passes.step_inputs import parameters, scalar_values
 from tvm_tinytrain.passes.training_graph import main_attr, op_bindings, result_fields
 from tvm_tinytrain.quantization.ptq import quantize, quantize_input
 from tvm_tinytrain.quantization.requant import bias_limit
@@ -144,6 +146,13 @@ def test_sgd_update_structure(tiny, spec, fp32):
     assert [_type(p) for p in main.params[2:5]] == [((), "float32"), ((), "float32"), ((), "uint32")]
     assert [p.name for p in main.params[5:]] == [p.name for p in grads["main"].params[2:]]
     assert main_attr(mod, "num_input") == 5
+    # the same, by name: what codegen and the Relax oracle read
+    assert parameters(mod) == list(main.params[5:])
+    values = scalar_values(mod, label=3, lr_weight=0.5, lr_bias=0.25, step=7)
+    assert [(v.dtype, v.item()) for v in values] == [(np.int32, 3), (np.float32, 0.5), (np.float32, 0.25),
+                                                     (np.uint32, 7)]
+    with pytest.raises(TinyTrainError, match=r"step scalars: main takes \['label', 'lr_weight', 'lr_bias', 'step'\]"):
+        scalar_values(mod, label=3, lr=0.5, step=7)
     names = main_attr(mod, "tt.updates")
     assert names == main_attr(mod, "tt.grads") == main_attr(grads, "tt.grads")
     info = main_attr(mod, "tt.grad_info")
