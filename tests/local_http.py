@@ -59,8 +59,8 @@ def _handler(state: Files):
             self.end_headers()
             if state.cut_after is not None:
                 body, state.cut_after = body[:state.cut_after], None
+            state.sent.append(len(body))  # before the client can have read it all
             self.wfile.write(body)
-            state.sent.append(len(body))
 
         def log_message(self, *args):
             pass
