@@ -259,6 +259,23 @@ class _Version(argparse.Action):
         parser.exit()
 
 
+# One working example per command, shown under its --help (tests/cli/test_help_examples.py parses
+# every one through this parser and runs the cheap ones).
+EXAMPLES = {
+    "inspect": "tvm-tinytrain inspect mcunet-5fps",
+    "plan": "tvm-tinytrain plan mcunet-5fps --scheme paper-100kb",
+    "compile": "tvm-tinytrain compile mcunet-5fps --scheme paper-100kb --target cortex-m7 --out build/m7",
+    "quantize": "tvm-tinytrain quantize tvm_tinytrain.models.resnet8:build --data cifar10 --out resnet8-int8",
+    "convert-weights": "tvm-tinytrain convert-weights mcunet-5fps.pkl --out weights/",
+    "fetch": "tvm-tinytrain fetch backbones cifar10",
+    "train": "tvm-tinytrain train mcunet-5fps --scheme paper-100kb --data cifar10:classes=0,1,2 --epochs 1 "
+             "--train-per-class 10 --target cortex-m7 --out runs/m7",
+    "analyze": "tvm-tinytrain analyze mcunet-5fps --data cifar10 --out contrib.json",
+    "search": "tvm-tinytrain search mcunet-5fps --contrib contrib.json --budget 200KB --out my-scheme.json",
+    "doctor": "tvm-tinytrain doctor",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .model_spec import FORMS
     from .options import add_flags
@@ -372,6 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("doctor", help="check what the demo needs: the data (where each item is found), the ARM "
                                       "toolchain, QEMU and a host C compiler; exit 1 naming what is missing")
     p.set_defaults(run=_doctor)
+    for name, p in sub.choices.items():
+        p.formatter_class, p.epilog = argparse.RawDescriptionHelpFormatter, f"example:\n  {EXAMPLES[name]}"
     return parser
 
 
