@@ -169,7 +169,8 @@ class _Emitter:
             "arena_bytes": arena, "train_arena_bytes": train_plan.arena_bytes,
             "predict_arena_bytes": predict_plan.arena_bytes,
             "first_fit_arena_bytes": train_plan.baseline_bytes, "peak_live_bytes": train_report.peak_bytes,
-            "updated_param_bytes": sram_param_bytes(self.program),
+            "updated_param_bytes": sram_param_bytes(self.program),  # with the optimizer state, in SRAM too
+            "optimizer_state_bytes": train_report.state_bytes,
             "const_bytes": const_bytes,
             "plan": [{"tensor": b.name, "offset": b.offset, "size": b.size, "first_op": b.first, "last_op": b.last}
                      for b in sorted(train_plan.buffers.values(), key=lambda b: b.offset)],

@@ -247,3 +247,7 @@ def sgd_s32(b, args, out):
 def sgd_f32(b, args, out):
     return f"TT_CALL(tt_sgd_f32({args[0]}, {args[1]}, {_n(b.args[0])}, {args[2]}));"
 
+
+def momentum_f32(b, args, out):
+    return f"TT_CALL(tt_momentum_f32({args[0]}, {args[1]}, {_n(b.args[0])}, {c_float(b.attrs['momentum'])}));"
+

@@ -9,7 +9,8 @@ birth <= i <= death (an op's inputs and output are live together).
 
 Parameters are reported apart from the arena: `param_bytes` (all), `updated_param_bytes`
 (what training writes: the updated channel slices of int8 weights, biases, float
-parameters), which live in SRAM on a device while the rest can stay in flash.
+parameters), which live in SRAM on a device while the rest can stay in flash, and
+`state_bytes`, the optimizer state (tvm_tinytrain/scheme.py: momentum's velocities), in SRAM too.
 
 What `main` returns (the loss) lives to the end.  How each op stores its output is its record's
 `writes` (tvm_tinytrain/ops/registry.py): an element-wise op (`scale_channels`, `mask_grad`,
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tvm_tinytrain.ops.registry import OVER_INPUT, PARAM, RECORDS, REUSES_INPUT, scratch_bytes
+from tvm_tinytrain.scheme import is_state
 
 from .training_graph import main_attr, op_bindings, result_fields
 
@@ -62,6 +64,7 @@ class MemoryReport:
     ops: list[tuple[str, str]]      # (op, layer) of each op
     param_bytes: int
     updated_param_bytes: int
+    state_bytes: int                # optimizer state (SGD momentum's velocities), in SRAM beside them
     record_of: dict = field(default_factory=dict, repr=False)  # Relax var -> its Tensor (buffer)
     scratch_of: dict = field(default_factory=dict, repr=False)  # Relax var -> its op's scratch Tensor
     peak_bytes: int = field(init=False)
@@ -76,7 +79,7 @@ class MemoryReport:
 
     def to_json(self) -> dict:
         return {"peak_bytes": self.peak_bytes, "peak_op": self.peak_op, "param_bytes": self.param_bytes,
-                "updated_param_bytes": self.updated_param_bytes,
+                "updated_param_bytes": self.updated_param_bytes, "state_bytes": self.state_bytes,
                 "tensors": [dict(t.__dict__) for t in self.tensors],
                 "ops": [{"index": i, "op": op, "layer": layer, "live_bytes": self.live[i]}
                         for i, (op, layer) in enumerate(self.ops)]}
@@ -126,11 +129,12 @@ def analyze(mod) -> MemoryReport:
     for t in tensors:
         for i in range(t.birth, t.death + 1):
             live[i] += t.bytes
-    params = func.params[n_inputs:]
+    params = [p for p in func.params[n_inputs:] if not is_state(p.name)]
     param_bytes = sum(tensor_bytes(p.ty) for p in params)
+    state_bytes = sum(tensor_bytes(p.ty) for p in func.params[n_inputs:] if is_state(p.name))
     updated = _updated_param_bytes(mod, {p.name: p for p in params})
-    return MemoryReport(tensors, live, [(b.op, b.layer) for b in bindings], param_bytes, updated, by_var,
-                        scratch_of)
+    return MemoryReport(tensors, live, [(b.op, b.layer) for b in bindings], param_bytes, updated, state_bytes,
+                        by_var, scratch_of)
 
 
 def _updated_param_bytes(mod, params) -> int:
@@ -150,7 +154,8 @@ def _updated_param_bytes(mod, params) -> int:
 def format_report(report: MemoryReport, top: int = 8) -> str:
     lines = [f"peak live bytes {report.peak_bytes:,} at op {report.peak_op} "
              f"({report.ops[report.peak_op][0]} of {report.ops[report.peak_op][1] or '-'})",
-             f"parameters {report.param_bytes:,} bytes, of which updated {report.updated_param_bytes:,} bytes",
+             f"parameters {report.param_bytes:,} bytes, of which updated {report.updated_param_bytes:,} bytes"
+             + (f"; optimizer state (momentum) {report.state_bytes:,} bytes" if report.state_bytes else ""),
              "live at the peak:"]
     biggest = sorted(report.live_at(report.peak_op), key=lambda t: -t.bytes)
     for t in biggest[:top]:

@@ -23,7 +23,7 @@ def test_the_docs_table_is_up_to_date():
 
 def test_schemes_read_the_declarations():
     assert schemes.KEYS == tuple(o.name for o in OPTIONS if o.scheme_key)
-    assert schemes.OVERRIDES == OVERRIDES == ("lr_weight", "lr_bias", "qas", "fp32_classifier")
+    assert schemes.OVERRIDES == OVERRIDES == ("lr_weight", "lr_bias", "qas", "fp32_classifier", "momentum")
 
 
 def test_a_preset_takes_every_declared_default(graph):

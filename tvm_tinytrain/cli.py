@@ -95,7 +95,8 @@ def _compile(args):
     m = project.memory
     print(f"{graph.name} / {m['scheme']} -> {args.out} (target {args.target})")
     print(f"  arena {m['arena_bytes']:,} B (first fit {m['first_fit_arena_bytes']:,} B, peak live "
-          f"{m['peak_live_bytes']:,} B), trained parameters in SRAM {m['updated_param_bytes']:,} B, "
+          f"{m['peak_live_bytes']:,} B), trained parameters in SRAM {m['updated_param_bytes']:,} B"
+          f"{_state_note(m)}, "
           f"constants in flash {m['const_bytes']:,} B")
     if fit is not None:
         print(f"  fits {args.target}: firmware flash {fit['flash_bytes']:,} B of {fit['flash_budget']}, static "
@@ -169,13 +170,14 @@ def _fetch(args):
 
 
 def _train(args):
+    from .options import overrides_from
     from .training.run import train
 
+    overrides = {k: v for k, v in overrides_from(args).items() if k not in ("lr_weight", "lr_bias")}  # with --lr
     train(args.model, args.scheme, args.data, args.epochs, args.out, target=args.target, engine=args.engine,
           lr_weight=args.lr_weight, lr_bias=args.lr_bias, warmup_epochs=args.warmup_epochs,
           train_per_class=args.train_per_class, test_per_class=args.test_per_class, seed=args.seed,
-          init=args.init, force=args.force, lr=args.lr, calibration=args.calibration, qas=args.qas,
-          fp32_classifier=args.fp32_classifier)
+          init=args.init, force=args.force, lr=args.lr, calibration=args.calibration, overrides=overrides)
 
 
 def _analyze(args):
@@ -241,6 +243,11 @@ def _search(args):
           f"(ratios {spec['weight_ratios']}); summed gain {100 * found['gain']:+.1f} points; memory "
           f"{m['total_bytes']:,} B (arena {m.get('arena_bytes', 0):,} + trained parameters {m.get('param_bytes', 0):,}) "
           f"of {budget:,} B")
+
+
+def _state_note(memory: dict) -> str:
+    state = memory.get("optimizer_state_bytes", 0)
+    return f" (of which optimizer state {state:,} B: momentum)" if state else ""
 
 
 def _doctor(args) -> int:

@@ -25,7 +25,7 @@ class LayerKind:
 
 
 _CONV_BACKWARD = ("clamp_mask", "mask_grad", "channel_slice", "scale_channels", "bias_grad", "sgd_s8", "sgd_s32",
-                  "grad_update", "grad_add")
+                  "momentum_f32", "grad_update", "grad_add")
 LAYER_KINDS = (
     LayerKind("conv2d", "conv2d_s8",
               ("conv2d_s8", "expand_depthwise_s8", "depthwise_inplace_s8", "conv_dw_pw_rows_s8", "conv2d_grad_input",

@@ -67,6 +67,11 @@ def _rate(key, value, where):
         _fail(key, value, where, "a finite number >= 0")
 
 
+def _momentum(key, value, where):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        _fail(key, value, where, "a number in [0, 1) (0: plain SGD)")
+
+
 def _n_bias(key, value, where):
     if value != "all" and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
         _fail(key, value, where, 'an integer >= 0 or "all"')
@@ -112,6 +117,10 @@ OPTIONS = (
     Option("fp32_classifier", Scheme.fp32_classifier, "`false`", "train a float32 copy of the classifier",
            _bool, override=True, commands=("plan", "compile", "train"),
            summary=lambda v: f"{'fp32' if v else 'int8'} classifier"),
+    Option("momentum", Scheme.momentum, "0", "SGD momentum (v <- m v + G, the update applies v); above 0 every "
+           "trained value keeps a float32 velocity in SRAM (plan reports it as optimizer state)", _momentum,
+           override=True, commands=("plan", "compile", "train"),
+           summary=lambda v: f"SGD momentum {v:g}" if v else ""),
     Option("check", False, "`false`", "check every pipeline stage's module (Relax well-formedness, tt ops "
            "only) and name the stage that broke it", _bool, scheme_key=False, commands=("plan", "compile")),
 )
@@ -147,7 +156,8 @@ def overrides_from(args) -> dict:
 
 def summary(scheme: Scheme) -> str:
     """`describe`'s view of the overrides: 'lr_weight 0.05, lr_bias 0.05, QAS on, int8 classifier'."""
-    return ", ".join(o.summary(getattr(scheme, o.name)) for o in OPTIONS if o.summary)
+    parts = (o.summary(getattr(scheme, o.name)) for o in OPTIONS if o.summary)
+    return ", ".join(part for part in parts if part)  # an empty part: the setting is off and unremarkable
 
 
 TABLE_PATH = Path(__file__).resolve().parent.parent / "docs" / "schemes.md"

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 
 from .errors import ShapeError, TinyTrainError, UnsupportedOpError
 from .graph import INPUT, Graph, Layer
-from .scheme import Scheme
+from .scheme import Scheme, is_state, state_name
 
 U32 = 0xFFFFFFFF
 HASH_STEP = 0x9E3779B9
@@ -212,6 +212,7 @@ class TorchTrainer:
         self.weights = {layer.name: _WeightLayer(layer, self.graph) for layer in self.graph.weight_layers()}
         self.head = self._layers[self.graph.output]
         self.W = self.B = None
+        self.velocity: dict[str, torch.Tensor] = {}  # optimizer state with momentum, by state name
         if scheme.fp32_classifier:
             if self.head.op != "linear":
                 raise TinyTrainError(f"reference_train: fp32_classifier needs a linear output layer, "
@@ -420,6 +421,7 @@ class TorchTrainer:
             s_w = wl.s_w[: dw.shape[0]].reshape((-1,) + (1,) * (dw.dim() - 1))
             g_w = dw / s_w if s.qas else s_w * dw
             result.grads[f"{layer.name}.weight"] = g_w.numpy().copy()
+            g_w = self._with_momentum(f"{layer.name}.weight", g_w, result)
             rows, cols = _slice_rows(layer, s.weights[layer.name])
             old = wl.w[rows, cols]
             u = stochastic_uniform(self._step, layer.conv_index, old.numel()).reshape(old.shape)
@@ -432,11 +434,23 @@ class TorchTrainer:
             s_wx = wl.s_w * wl.s_x
             g_b = db / s_wx if s.qas else s_wx * db
             result.grads[f"{layer.name}.bias"] = g_b.numpy().copy()
+            g_b = self._with_momentum(f"{layer.name}.bias", g_b, result)
             delta = torch.round(lr_b * g_b)
             delta = torch.clamp(delta, -2.0**31, 2.0**31).to(torch.int64)
             limit = bias_limit(wl.w[0].numel())
             wl.b = torch.clamp(wl.b - delta, -limit, limit)
             result.params[f"{layer.name}.bias"] = wl.b.numpy().astype(np.int32)
+
+    def _with_momentum(self, param: str, g, result: StepResult):
+        """SGD momentum: v <- m v + g (float32, product and sum rounded separately), applied instead of g."""
+        if not self.scheme.momentum:
+            return g
+        name = state_name(param)
+        v = self.velocity.get(name, torch.zeros_like(g))
+        v = torch.tensor(self.scheme.momentum, dtype=torch.float32) * v + g
+        self.velocity[name] = v
+        result.params[name] = v.numpy().copy()
+        return v
 
     def _fp32_head_backward(self, g_l, x_r, need_dx: bool, result: StepResult):
         head, s = self.head, self.scheme
@@ -447,11 +461,12 @@ class TorchTrainer:
             k = s.weights[head.name]
             dW = torch.outer(g_l, x_r[:k])
             result.grads[f"{head.name}.weight"] = dW.numpy().copy()
+            dW = self._with_momentum(f"{head.name}.weight", dW, result)
             self.W[:, :k] = self.W[:, :k] - lr_w * dW
             result.params[f"{head.name}.weight"] = self.W.numpy().copy()
         if head.name in s.bias:
             result.grads[f"{head.name}.bias"] = g_l.numpy().copy()
-            self.B = self.B - lr_b * g_l
+            self.B = self.B - lr_b * self._with_momentum(f"{head.name}.bias", g_l, result)
             result.params[f"{head.name}.bias"] = self.B.numpy().copy()
         return dx
 
@@ -554,6 +569,9 @@ class TorchTrainer:
         """Set trainable params (as returned by `params()`), e.g. to start the next step from
         another implementation's state so that each step is compared on its own."""
         for name, value in params.items():
+            if is_state(name):
+                self.velocity[name] = torch.from_numpy(np.asarray(value, np.float32).copy())
+                continue
             layer, key = name.rsplit(".", 1)
             if self.W is not None and layer == self.head.name:
                 target = self.W if key == "weight" else self.B

@@ -172,6 +172,8 @@ int32_t tt_grad_update_get_buffer_size(int32_t rows, int32_t run);
 /* b = clamp(b - round_half_even(lr * g), -limit, limit) */
 int tt_sgd_s32(int32_t *b, const float *g, int32_t n, float lr, int32_t limit);
 int tt_sgd_f32(float *p, const float *g, int32_t n, float lr);
+/* v = mu * v + g (SGD momentum state, updated in place) */
+int tt_momentum_f32(float *v, const float *g, int32_t n, float mu);
 /* The uniform number in [0, 1) of element `index` (exposed for tests). */
 float tt_stochastic_uniform(uint32_t index, uint32_t step, int32_t conv_index);
 

@@ -20,6 +20,7 @@ from tvm_tinytrain.errors import TinyTrainError
 from tvm_tinytrain.passes.pipeline import build_training
 from tvm_tinytrain.quantization.lower import to_relax
 from tvm_tinytrain.relax_trainer import RelaxTrainer
+from tvm_tinytrain.scheme import is_state
 from tvm_tinytrain.schemes import resolve_scheme
 
 STEPS = 3
@@ -132,3 +133,13 @@ def test_output_folder_is_not_overwritten(tmp_path):
         write_project(project, tmp_path)
     write_project(project, tmp_path, force=True)
     assert (tmp_path / "notes.txt").read_text() == "mine" and (tmp_path / "model.c").exists()
+
+
+def test_momentum_state_lives_in_sram_and_is_read_back(images, tmp_path):
+    """SGD with momentum: the C keeps every trained tensor's velocity in SRAM, updates it right after
+    the gradient and reads it back; it equals TVM's after the steps like a trained float value."""
+    host = compare("mcunet-5fps", "paper-100kb", images, tmp_path, momentum=0.9)
+    entries = {e["name"]: e for e in host.memory["trained_params"]}
+    states = [n for n in entries if is_state(n)]
+    assert states and len(states) == len(entries) - len(states)
+    assert "tt_momentum_f32" in (tmp_path / "model.c").read_text()

@@ -30,7 +30,7 @@ BACKWARD_KERNELS = [
     "tt_grad_add_f32", "tt_channel_slice_s8", "tt_conv2d_grad_input_f32", "tt_conv2d_grad_weight_f32",
     "tt_linear_grad_input_f32", "tt_linear_grad_weight_f32", "tt_bias_grad_f32", "tt_scale_channels_f32",
     "tt_avgpool_grad_f32", "tt_maxpool_grad_f32", "tt_linear_f32_grad_input", "tt_linear_f32_grad_weight",
-    "tt_sgd_s8", "tt_sgd_s32", "tt_sgd_f32",
+    "tt_sgd_s8", "tt_sgd_s32", "tt_sgd_f32", "tt_momentum_f32",
 ]
 
 
@@ -625,6 +625,17 @@ def test_sgd_f32_exact(n, lr, seed):
     got = p.copy()
     assert call("tt_sgd_f32", ptr(got), ptr(g), n, np.float32(lr)) == TT_OK
     np.testing.assert_array_equal(got, p - np.float32(lr) * g)
+
+
+@SETTINGS
+@given(n=st.integers(0, 50), mu=st.floats(0.0, 0.875, width=32), seed=st.integers(0, 2**32 - 1))
+def test_momentum_f32_exact(n, mu, seed):
+    """v = mu v + g with the product rounded before the sum, as numpy (and the Relax oracle) compute it."""
+    rng = rng_of(seed)
+    v, g = (rng.standard_normal(n).astype(np.float32) for _ in range(2))
+    got = v.copy()
+    assert call("tt_momentum_f32", ptr(got), ptr(g), n, np.float32(mu)) == TT_OK
+    np.testing.assert_array_equal(got, np.float32(mu) * v + g)
 
 
 # ------------------------------------------------------------------------------ Cortex-M

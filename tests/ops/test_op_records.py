@@ -41,8 +41,8 @@ def test_every_consumer_reads_the_records():
     assert ops.OPS == {name: r.builder for name, r in RECORDS.items()}
     assert emit.CALLS == {name: r.call for name, r in RECORDS.items()}
     stored = {name: r.writes for name, r in RECORDS.items() if r.writes != "new"}
-    assert stored == {"sgd_s8": PARAM, "sgd_s32": PARAM, "sgd_f32": PARAM, "grad_update": PARAM,
-                      "scale_channels": REUSES_INPUT, "mask_grad": REUSES_INPUT, "grad_add": REUSES_INPUT,
+    assert stored == {"sgd_s8": PARAM, "sgd_s32": PARAM, "sgd_f32": PARAM, "momentum_f32": PARAM,
+                      "grad_update": PARAM, "scale_channels": REUSES_INPUT, "mask_grad": REUSES_INPUT, "grad_add": REUSES_INPUT,
                       "depthwise_inplace_s8": OVER_INPUT, "depthwise_grad_input_inplace": OVER_INPUT}
 
 

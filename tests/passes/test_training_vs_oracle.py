@@ -17,6 +17,7 @@ from tvm_tinytrain.passes.pipeline import build_training
 from tvm_tinytrain.quantization.lower import to_relax
 from tvm_tinytrain.reference_train import TorchTrainer
 from tvm_tinytrain.relax_trainer import RelaxTrainer
+from tvm_tinytrain.scheme import is_state, state_name
 from tvm_tinytrain.schemes import resolve_scheme
 
 STEPS = 3
@@ -91,7 +92,8 @@ def run_and_compare(name, scheme_spec, images, forwards, **overrides):
             # One unit at a rounding boundary; beyond that only as far as a 1e-5 relative
             # gradient difference moves a huge update (QAS on near-dead channels: s_w ~ 1e-8).
             lr = scheme.lr_bias if pname.endswith(".bias") else scheme.lr_weight
-            update = np.abs(lr * ref.grads[pname]).astype(np.float64)
+            applied = ref.params.get(state_name(pname), ref.grads[pname])  # the velocity, with momentum
+            update = np.abs(lr * applied).astype(np.float64)
             if pname.endswith(".weight"):
                 update = _pad_to(update, value.shape)
             allowed = 1 + np.ceil(1e-5 * update)
@@ -113,3 +115,12 @@ def test_relax_training_step_matches_oracle(name, scheme, images, forwards):
 def test_fp32_classifier_and_no_qas(images, forwards):
     run_and_compare("mcunet-5fps", "paper-100kb", images, forwards, fp32_classifier=True)
     run_and_compare("mcunet-5fps", "paper-100kb", images, forwards, qas=False)
+
+
+def test_momentum(images, forwards):
+    """SGD with momentum: each trained tensor's velocity is part of the step's state (compared like a
+    float parameter and carried into the next step), and the update applies it."""
+    relax_side = run_and_compare("mcunet-5fps", "paper-100kb", images, forwards, momentum=0.9,
+                                 fp32_classifier=True)
+    states = [n for n in relax_side.updated if is_state(n)]
+    assert len(states) == len(relax_side.grads) and all(np.any(relax_side.params[n]) for n in states)

@@ -22,6 +22,7 @@ from tvm_tinytrain.data.cifar10 import load_cifar10
 from tvm_tinytrain.data.images import resize_to, to_int8_input
 from tvm_tinytrain.errors import TinyTrainError
 from tvm_tinytrain.passes.pipeline import build_training
+from tvm_tinytrain.scheme import is_state
 from tvm_tinytrain.schemes import resolve_scheme
 from tvm_tinytrain.targets.qemu import QemuProgram, board_names, load_board, parse_size, toolchain_missing
 
@@ -47,12 +48,13 @@ _projects = {}
 def project(tmp_path_factory):
     """scheme -> (folder of the generated MCUNet-5fps project, its host run of the requests)."""
 
-    def make(scheme, requests, fp32_classifier=None):
-        key = scheme, fp32_classifier
+    def make(scheme, requests, fp32_classifier=None, momentum=None):
+        key = scheme, fp32_classifier, momentum
         if key not in _projects:
             graph = load_backbone("mcunet-5fps", num_classes=10)
             folder = tmp_path_factory.mktemp(scheme)
-            program = build_training(graph, resolve_scheme(scheme, graph, fp32_classifier=fp32_classifier))
+            program = build_training(graph, resolve_scheme(scheme, graph, fp32_classifier=fp32_classifier,
+                                                           momentum=momentum))
             write_project(generate(program), folder)
             _projects[key] = folder, HostProgram(folder).run(requests)
         return _projects[key]
@@ -75,11 +77,13 @@ def test_board_files_use_the_project_flags():
         load_board("cortex-m99")
 
 
-@pytest.mark.parametrize("board,fp32_head", [("cortex-m7", None), ("cortex-m4", None), ("cortex-m55", None),
-                                             ("cortex-m7", True), ("cortex-m7-sp", None)])
-def test_qemu_matches_host(board, fp32_head, images, project):
+@pytest.mark.parametrize("board,fp32_head,momentum", [
+    ("cortex-m7", None, None), ("cortex-m4", None, None), ("cortex-m55", None, None), ("cortex-m7", True, None),
+    ("cortex-m7-sp", None, None), ("cortex-m7", None, 0.9)])  # momentum: the velocities read back too
+def test_qemu_matches_host(board, fp32_head, momentum, images, project):
     requests = requests_of(images)
-    folder, (h_answers, h_params, h_error) = project(BOARD_SCHEMES[board], requests, fp32_head)
+    scheme = "paper-49kb" if momentum else BOARD_SCHEMES[board]  # (paper-100kb's velocities exceed the SRAM)
+    folder, (h_answers, h_params, h_error) = project(scheme, requests, fp32_head, momentum)
     prog = QemuProgram(folder, board)
     answers, params, error, stack = prog.run(requests, timeout=120)
     counts = prog.last_counts
@@ -101,7 +105,8 @@ def test_qemu_matches_host(board, fp32_head, images, project):
     assert 0 < stack <= parse_size(spec["ram"]["length"]) - prog.ram_bytes
     print(f"\n{board}{' fp32 head' if fp32_head else ''}: flash {prog.flash_bytes} B, static RAM {prog.ram_bytes} B, "
           f"stack {stack} B, instructions per step {counts[:2]}, per prediction {counts[2]}")
-    if board == "cortex-m7" and not fp32_head:  # the same requests again: the same counts
+    assert any(is_state(name) for name in params) == bool(momentum)
+    if board == "cortex-m7" and not fp32_head and not momentum:  # the same requests again: the same counts
         again = prog.run(requests, timeout=120)
         assert prog.last_counts == counts
         assert again[0][:2] == answers[:2]

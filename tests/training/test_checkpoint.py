@@ -11,6 +11,7 @@ import pytest
 from tvm_tinytrain.backbones import load_backbone
 from tvm_tinytrain.errors import TinyTrainError, WeightFileError
 from tvm_tinytrain.passes.pipeline import build_training
+from tvm_tinytrain.scheme import is_state
 from tvm_tinytrain.schemes import resolve_scheme
 from tvm_tinytrain.training import checkpoint as ck
 from tvm_tinytrain.training.checkpoint import apply_checkpoint, load_checkpoint, save_checkpoint, whole_params
@@ -48,6 +49,22 @@ def test_round_trip_into_a_program(graph, tmp_path):
     np.testing.assert_array_equal(fresh.params[name], changed)
     with pytest.raises(TinyTrainError, match="exists"):
         save_checkpoint(path, {name: changed}, {})
+
+
+def test_momentum_state_round_trips_and_is_dropped_without_momentum(graph, tmp_path):
+    """The velocities are part of a momentum program's state: a checkpoint carries them into
+    another momentum program; a program without momentum takes the trained values alone."""
+    program = build_training(graph, resolve_scheme("last-1", graph, momentum=0.9))
+    states = [n for n in program.updated if is_state(n)]
+    assert states and all(not np.any(program.params[n]) for n in states)  # they start at zero
+    trained = {n: np.asarray(program.params[n]) + (1 if is_state(n) else 0) for n in program.updated}
+    params, _ = load_checkpoint(save_checkpoint(tmp_path / "ck.npz", trained, {"model": graph.name}))
+    fresh = build_training(graph, resolve_scheme("last-1", graph, momentum=0.9))
+    apply_checkpoint(fresh, params)
+    assert all(np.all(fresh.params[n] == 1) for n in states)
+    plain = build_training(graph, resolve_scheme("last-1", graph))
+    apply_checkpoint(plain, params)
+    assert not any(is_state(n) for n in plain.params)
 
 
 def test_mismatches_and_bad_files_are_explained(graph, tmp_path):

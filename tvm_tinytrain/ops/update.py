@@ -1,4 +1,5 @@
-"""In-place SGD updates (docs/training-semantics.md): int32 bias, float32, int8 with stochastic rounding."""
+"""In-place SGD updates (docs/training-semantics.md): int32 bias, float32, int8 with stochastic rounding;
+the momentum state they apply when the scheme has momentum."""
 import numpy as np
 
 from tvm_tinytrain.codegen import templates as c
@@ -26,6 +27,12 @@ def sgd_f32(fb, args, a):
     """(p f32, G f32, lr f32 ()) -> p - lr * G."""
     p, g, lr = args
     return relax.op.subtract(p, relax.op.multiply(lr, g))
+
+
+def momentum_f32(fb, args, a):
+    """(v f32, G f32) -> momentum * v + G: the optimizer state of SGD with momentum (the update applies it)."""
+    v, g = args
+    return relax.op.add(relax.op.multiply(relax.const(np.float32(a["momentum"]), "float32"), v), g)
 
 
 def uniform_u32(fb, shape, step, conv_index: int):
@@ -66,4 +73,5 @@ declare(
     OpRecord("sgd_s32", sgd_s32, c.sgd_s32, ("tt_sgd_s32.c",), writes=PARAM),
     OpRecord("sgd_f32", sgd_f32, c.sgd_f32, ("tt_sgd_f32.c",), writes=PARAM),
     OpRecord("sgd_s8", sgd_s8, c.sgd_s8, ("tt_sgd_s8.c",), writes=PARAM),
+    OpRecord("momentum_f32", momentum_f32, c.momentum_f32, ("tt_momentum_f32.c",), writes=PARAM),
 )

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import TinyTrainError, WeightFileError
 from ..outputs import fsync_dir
+from ..scheme import is_state
 
 FORMAT = "tvm-tinytrain checkpoint 1"
 MAX_BYTES = 1 << 30  # inflated size of all members; a whole model for a microcontroller is a few MB
@@ -201,8 +202,12 @@ def check_quantization(meta: dict, expected: str, where: str, fixed: bool, log=p
 
 
 def apply_checkpoint(program, params: dict, where: str = "checkpoint"):
-    """Use checkpoint values as the initial values of `program`'s parameters (in place)."""
+    """Use checkpoint values as the initial values of `program`'s parameters (in place).  Optimizer
+    state (momentum's velocities) carries over when the program has it too; a program without
+    momentum starts from the trained values alone, as an optimizer reset does."""
     for name, value in params.items():
+        if is_state(name) and name not in program.params:
+            continue
         if name not in program.params:
             known = [n for n in program.params if n.endswith((".weight", ".bias"))]
             raise TinyTrainError(f"{where}: parameter {name!r} is not in the training program of "

@@ -88,7 +88,8 @@ class CEngine:
 
 
 class FloatEngine:
-    """fp32 SGD (no momentum) on the dequantized weights, updating exactly a scheme's tensors."""
+    """fp32 SGD (with the scheme's momentum, as torch defines it) on the dequantized weights, updating
+    exactly a scheme's tensors."""
 
     def __init__(self, graph, scheme):
         import torch
@@ -108,7 +109,7 @@ class FloatEngine:
         lr = {"weight": scheme.lr_weight, "bias": scheme.lr_bias}
         params = {"weight": weights, "bias": bias_params}
         self.opt = torch.optim.SGD([{"params": params[k], "lr": lr[k]} for k in self._kinds], lr=scheme.lr_weight,
-                                   momentum=0.0)
+                                   momentum=scheme.momentum)
         self.loss_fn = torch.nn.CrossEntropyLoss()
         self.instructions = None
 

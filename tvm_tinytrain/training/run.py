@@ -85,11 +85,10 @@ def train(model: str, scheme_spec, data_spec: str, epochs: int, out, *, target: 
           engine: str = "c", lr_weight: float | None = None, lr_bias: float | None = None,
           warmup_epochs: float = 0.0, train_per_class: int | None = None, test_per_class: int | None = None,
           seed: int = 0, init: str | None = None, force: bool = False, progress: bool = True, log=print,
-          lr: float | str | None = None, calibration: int | None = None, qas: bool | None = None,
-          fp32_classifier: bool | None = None) -> dict:
+          lr: float | str | None = None, calibration: int | None = None, overrides: dict | None = None) -> dict:
     """`lr` sets both rates: a number, or "auto" for a learning-rate range test (lr_range.py).
-    `calibration`: samples that quantize an fp32 model (default CALIBRATION).  `qas`,
-    `fp32_classifier`: override the scheme's (options.py; None keeps it)."""
+    `calibration`: samples that quantize an fp32 model (default CALIBRATION).  `overrides`: the
+    scheme's other settings to override (qas, fp32_classifier, momentum: options.py)."""
     from ..quantization.calibration import check_calibration
 
     lr_weight, lr_bias, auto = learning_rates(lr, lr_weight, lr_bias)
@@ -102,7 +101,7 @@ def train(model: str, scheme_spec, data_spec: str, epochs: int, out, *, target: 
         return _train(model, scheme_spec, data_spec, epochs, out, target=target, engine=engine, lr_weight=lr_weight,
                       lr_bias=lr_bias, warmup_epochs=warmup_epochs, train_per_class=train_per_class,
                       test_per_class=test_per_class, seed=seed, init=init, progress=progress, log=log, auto=auto,
-                      calibration=calibration, qas=qas, fp32_classifier=fp32_classifier)
+                      calibration=calibration, overrides=overrides or {})
 
 
 def learning_rates(lr, lr_weight, lr_bias) -> tuple:
@@ -125,8 +124,8 @@ def learning_rates(lr, lr_weight, lr_bias) -> tuple:
 
 
 def _train(model, scheme_spec, data_spec, epochs, out: Path, *, target, engine, lr_weight, lr_bias, warmup_epochs,
-           train_per_class, test_per_class, seed, init, progress, log, auto=False, calibration=None, qas=None,
-           fp32_classifier=None) -> dict:
+           train_per_class, test_per_class, seed, init, progress, log, auto=False, calibration=None,
+           overrides=None) -> dict:
     from ..data.datasets import load_dataset
     from ..graph_file import is_graph_file, quantization_hash
     from ..model_spec import load_model
@@ -145,8 +144,7 @@ def _train(model, scheme_spec, data_spec, epochs, out: Path, *, target, engine, 
     if not graph.quantized:
         graph = _quantize(graph, data_spec, calibration, log)
     quantization = quantization_hash(graph)
-    overrides = {"lr_weight": lr_weight, "lr_bias": lr_bias, "qas": qas, "fp32_classifier": fp32_classifier}
-    scheme = resolve_scheme(scheme_spec, graph, **overrides)
+    scheme = resolve_scheme(scheme_spec, graph, lr_weight=lr_weight, lr_bias=lr_bias, **(overrides or {}))
     program = lr_test = None
     if engine == "c" or auto:
         program = compile(graph, scheme).program
