@@ -349,6 +349,7 @@ def write_project(project: Project, out: Path, force: bool = False, target: str 
 TARGET_FLAGS = {
     "host": ("gcc", ""),
     "cortex-m7": ("arm-none-eabi-gcc", "-mcpu=cortex-m7 -mthumb -mfpu=fpv5-d16 -mfloat-abi=hard"),
+    "cortex-m7-sp": ("arm-none-eabi-gcc", "-mcpu=cortex-m7 -mthumb -mfpu=fpv5-sp-d16 -mfloat-abi=hard"),  # the F746
     "cortex-m4": ("arm-none-eabi-gcc", "-mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard"),
     "cortex-m55": ("arm-none-eabi-gcc", "-mcpu=cortex-m55 -mthumb -mfloat-abi=hard"),
 }

@@ -266,6 +266,10 @@ class _Version(argparse.Action):
         parser.exit()
 
 
+# Where generated C runs: this host, or a board under QEMU (codegen/emit.py TARGET_FLAGS, tests check
+# they agree; cortex-m7-sp is the STM32F746's single-precision FPU).
+TARGETS = ("host", "cortex-m7", "cortex-m7-sp", "cortex-m4", "cortex-m55")
+
 # One working example per command, shown under its --help (tests/cli/test_help_examples.py parses
 # every one through this parser and runs the cheap ones).
 EXAMPLES = {
@@ -308,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compile", help="generate the standalone C training program")
     p.add_argument("model", help=f"MODEL: {FORMS}")
     p.add_argument("--scheme", required=True, help="a preset or a scheme .json file")
-    p.add_argument("--target", default="host", choices=("host", "cortex-m7", "cortex-m4", "cortex-m55"))
+    p.add_argument("--target", default="host", choices=TARGETS)
     p.add_argument("--num-classes", type=int, default=10,
                    help="classes of a paper backbone's new head (or of a module:function taking num_classes)")
     p.add_argument("--data", default=None, help="quantize an fp32 MODEL on samples of this dataset (as for train)")
@@ -347,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration", type=int, default=None,
                    help="samples that quantize an fp32 MODEL, a fixed draw from the training split (default 64)")
     p.add_argument("--epochs", type=int, required=True)
-    p.add_argument("--target", default="host", choices=("host", "cortex-m7", "cortex-m4", "cortex-m55"),
+    p.add_argument("--target", default="host", choices=TARGETS,
                    help="where the generated C runs (a board runs under QEMU; default host)")
     p.add_argument("--engine", default="c", choices=("c", "fp32"),
                    help="c: the generated int8 program (default); fp32: the PyTorch fp32 baseline")

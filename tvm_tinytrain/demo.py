@@ -31,6 +31,7 @@ DEFAULT_CLASSES = "airplane,automobile,frog"
 # the loss on this subset diverges; at 0.001 it falls about 1.7 -> 0.6 -> 0.25 over 3 epochs.
 DEFAULT_LR = 0.001
 CLOCK_HZ = 216e6  # STM32F746 maximum core clock
+DATA_NEEDED = ("backbones", "cifar10")  # what the training demo reads (fetched when found nowhere)
 
 
 def run_inference(model: str) -> int:
@@ -99,7 +100,7 @@ def run_training(model: str, scheme_name: str, steps: int, epochs: int, classes:
     if missing:
         raise TinyTrainError(f"demo: {', '.join(missing)} not found; run ./dev demo (it installs "
                              f"gcc-arm-none-eabi, libnewlib-arm-none-eabi and qemu-system-arm)")
-    ensure_available(["backbones", "cifar10"], "the demo")  # a machine without the data fetches it once
+    ensure_available(DATA_NEEDED, "the demo")  # a machine without the data fetches it once
     t0 = time.time()
     spec = load_board(board)
 

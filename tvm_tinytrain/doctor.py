@@ -16,10 +16,10 @@ from pathlib import Path
 
 from . import __version__, paths
 from .codegen.host_build import host_compiler
+from .demo import DATA_NEEDED as DEMO_ITEMS  # what `./dev demo` reads
 from .errors import TinyTrainError
 from .targets.qemu import GCC, QEMU, SIZE
 
-DEMO_ITEMS = ("backbones", "cifar10")  # what `./dev demo` reads
 APT_INSTALL = "sudo apt-get install --no-install-recommends"
 
 

@@ -7,11 +7,12 @@ import sys
 import pytest
 
 from tvm_tinytrain.backbones import load_backbone
-from tvm_tinytrain.cli import main
-from tvm_tinytrain.codegen.emit import generate
+from tvm_tinytrain.cli import TARGETS, main
+from tvm_tinytrain.codegen.emit import TARGET_FLAGS, generate
 from tvm_tinytrain.errors import UnsupportedOpError
 from tvm_tinytrain.passes.pipeline import build_training
 from tvm_tinytrain.schemes import resolve_scheme
+from tvm_tinytrain.targets.qemu import load_board
 
 
 def test_compile_writes_a_self_contained_project(tmp_path, capsys):
@@ -49,13 +50,20 @@ def test_compile_flags_override_the_scheme_and_check_every_stage(tmp_path, capsy
 
 
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs the ARM toolchain")
-@pytest.mark.parametrize("target", ["cortex-m7", "cortex-m4", "cortex-m55"])
+@pytest.mark.parametrize("target", ["cortex-m7", "cortex-m7-sp", "cortex-m4", "cortex-m55"])
 def test_project_compiles_for_cortex_m(target, tmp_path):
     out = tmp_path / target
     assert main(["compile", "mcunet-5fps", "--scheme", "paper-100kb", "--target", target, "--out", str(out)]) == 0
     result = subprocess.run(["make", "-s", "-j2", "-C", str(out)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert (out / "libmodel.a").exists()
+
+
+def test_every_target_has_flags_and_a_board():
+    """The CLI's targets, the generated Makefile's flags and the board files name the same boards."""
+    assert set(TARGETS) == set(TARGET_FLAGS)
+    for target in TARGETS[1:]:
+        assert " ".join(load_board(target)["cflags"]) == TARGET_FLAGS[target][1], target
 
 
 def test_refuses_a_folder_with_user_files(tmp_path):
