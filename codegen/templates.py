@@ -139,6 +139,14 @@ def clamp_mask(b, args, out):
 def mask_grad(b, args, out):
     return f"TT_CALL(tt_mask_grad_f32({args[0]}, {args[1]}, {_n(b.var)}, {out}));"
 
+def mse(b, args, out):
+    return f"TT_CALL(tt_mse_f32({args[0]}, {args[1]}, {_n(b.args[0])}, {out}));"
+
+
+def mse_grad(b, args, out):
+    return f"TT_CALL(tt_mse_grad_f32({args[0]}, {args[1]}, {_n(b.args[0])}, {out}));"
+
+
 
 def grad_add(b, args, out):
     return f"TT_CALL(tt_grad_add_f32({args[0]}, {args[1]}, {_n(b.var)}, {out}));"

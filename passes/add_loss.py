@@ -1,9 +1,10 @@
-"""add_loss: turn the int8 forward into a function that returns the cross-entropy loss.
+"""add_loss: turn the int8 forward into a function that returns the loss (cross-entropy or MSE).
 
 Needs:      `main(x, *params)` from `to_relax(graph, params_as_inputs=True)`, returning the
             int8 logits of the classifier (a `linear_s8` call).
-Guarantees: `main(x, label: int32 (), *params) -> loss: float32 ()`.  The logits enter the
-            loss as real values: `dequantize` of the int8 logits, or, with
+Guarantees: `main(x, label: int32 (), *params) -> loss: float32 ()`, or with `loss="mse"`
+            `main(x, target: float32 (1, N), *params)`: the target replaces the label (LOSSES:
+            each loss's op and step input).  The logits enter the loss as real values: `dequantize` of the int8 logits, or, with
             `fp32_classifier=True`, the classifier call becomes `linear_f32` on float32
             parameters `classifier.weight` (O, I) / `classifier.bias` (O,) initialised to
             `s_w * w` and `s_w * s_x * b` (the paper found +2.3 % accuracy keeping it fp32).
@@ -21,11 +22,13 @@ from tvm_tinytrain import ops
 from tvm_tinytrain._tvm import relax, tensor_type
 from tvm_tinytrain.errors import TinyTrainError
 
-from .step_inputs import LABEL, scalar_var
+from .step_inputs import LABEL, TARGET, scalar_var
 from .training_graph import copy_binding, op_bindings, result_fields, rewrite_main
 
+LOSSES = {"cross_entropy": ("cross_entropy", LABEL), "mse": ("mse", TARGET)}  # loss -> (tt op, step input)
 
-def add_loss(mod, params: dict, fp32_classifier: bool = False):
+
+def add_loss(mod, params: dict, fp32_classifier: bool = False, loss: str = "cross_entropy"):
     bindings = op_bindings(mod)
     results = result_fields(mod)
     if len(results) != 1 or not bindings or bindings[-1].var != results[0] or bindings[-1].op != "linear_s8":
@@ -35,7 +38,10 @@ def add_loss(mod, params: dict, fp32_classifier: bool = False):
     a = head.attrs
     params = dict(params)
     old_params = list(mod["main"].params)
-    label = scalar_var(LABEL)
+    if loss not in LOSSES:
+        raise TinyTrainError(f"add_loss: unknown loss {loss!r}; use one of {', '.join(LOSSES)}")
+    loss_op, step_input = LOSSES[loss]
+    label = scalar_var(step_input, () if step_input is LABEL else tuple(int(d) for d in head.var.ty.shape))
     new_params = [old_params[0], label]
     vmap = {}
     w_var, b_var = head.args[1], head.args[2]
@@ -59,7 +65,7 @@ def add_loss(mod, params: dict, fp32_classifier: bool = False):
             y = copy_binding(bb, head, vmap)
             logits = ops.call(bb, "dequantize", [y], {"scale": a["y_scale"], "zero": a["y_zero"]},
                               label=head.layer, role="logits")
-        return ops.call(bb, "cross_entropy", [logits, label], {}, label="loss", role="value")
+        return ops.call(bb, loss_op, [logits, label], {}, label="loss", role="value")
 
     return rewrite_main(mod, new_params, emit, {"num_input": 2}), params
 

@@ -88,7 +88,7 @@ def build_training(graph: Graph, scheme: Scheme, dump: str | Path | None = None,
 
     lowered, lowered_params = mod, params = to_relax(graph, params_as_inputs=True)
     done = stage(0, "lower", mod)
-    steps = [("add_loss", lambda m: add_loss(m, params, scheme.fp32_classifier)),
+    steps = [("add_loss", lambda m: add_loss(m, params, scheme.fp32_classifier, scheme.loss)),
              ("sparse_update", lambda m: sparse_update(m, scheme)),
              ("quantized_autodiff", quantized_autodiff),
              ("qas", qas if scheme.qas else None),

@@ -23,6 +23,7 @@ from tvm_tinytrain._tvm import relax
 from tvm_tinytrain.errors import TinyTrainError
 from tvm_tinytrain.ops.registry import RECORDS
 
+from .add_loss import LOSSES
 from .training_graph import copy_binding, main_attr, op_bindings, result_fields, rewrite_main
 
 
@@ -34,8 +35,8 @@ def quantized_autodiff(mod):
         raise TinyTrainError("quantized_autodiff: the module already has a backward")
     bindings = op_bindings(mod)
     results = result_fields(mod)
-    if len(results) != 1 or bindings[-1].op != "cross_entropy":
-        raise TinyTrainError("quantized_autodiff: main must return the loss of a cross_entropy op (run add_loss)")
+    if len(results) != 1 or bindings[-1].op not in {op for op, _ in LOSSES.values()}:
+        raise TinyTrainError("quantized_autodiff: main must return the loss of a loss op (run add_loss)")
     params = list(mod["main"].params)
     trainable = {p: int(trainable_names[p.name]) for p in params if p.name in trainable_names}
     missing = set(trainable_names) - {p.name for p in trainable}

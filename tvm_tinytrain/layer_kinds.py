@@ -47,7 +47,7 @@ LAYER_KINDS = (
               "it may be trained in float32 (fp32_classifier)"),
 )
 KIND_OF = {kind.op: kind for kind in LAYER_KINDS}
-LOSS_OPS = ("cross_entropy", "cross_entropy_grad")  # added by the training passes, not by a layer
+LOSS_OPS = ("cross_entropy", "cross_entropy_grad", "mse", "mse_grad")  # added by the training passes, not by a layer
 
 
 def supported_text() -> str:

@@ -72,6 +72,14 @@ def _momentum(key, value, where):
         _fail(key, value, where, "a number in [0, 1) (0: plain SGD)")
 
 
+LOSSES = ("cross_entropy", "mse")
+
+
+def _loss(key, value, where):
+    if value not in LOSSES:
+        _fail(key, value, where, '"cross_entropy" (a class label per sample) or "mse" (a float target per sample)')
+
+
 def _n_bias(key, value, where):
     if value != "all" and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
         _fail(key, value, where, 'an integer >= 0 or "all"')
@@ -121,6 +129,10 @@ OPTIONS = (
            "trained value keeps a float32 velocity in SRAM (plan reports it as optimizer state)", _momentum,
            override=True, commands=("plan", "compile", "train"),
            summary=lambda v: f"SGD momentum {v:g}" if v else ""),
+    Option("loss", Scheme.loss, "`cross_entropy`", "the training loss: `cross_entropy` on class labels, or "
+           "`mse`, the mean squared error of the real-valued output against a float32 target shaped like it "
+           "(an autoencoder: the target is the input)", _loss, override=True, commands=("plan", "compile", "train"),
+           summary=lambda v: "MSE loss" if v == "mse" else "", doc="see [training-semantics.md](training-semantics.md)"),
     Option("check", False, "`false`", "check every pipeline stage's module (Relax well-formedness, tt ops "
            "only) and name the stage that broke it", _bool, scheme_key=False, commands=("plan", "compile")),
 )
@@ -145,6 +157,8 @@ def add_flags(parser: argparse.ArgumentParser, command: str):
         elif isinstance(o.default, bool):
             parser.add_argument(o.flag, action=argparse.BooleanOptionalAction, default=None,
                                 help=f"{o.help} (default: the scheme's)")
+        elif isinstance(o.default, str):
+            parser.add_argument(o.flag, default=None, help=f"{o.help} (default: the scheme's)")
         else:
             parser.add_argument(o.flag, type=float, default=None, help=f"{o.help} (default: the scheme's)")
 

@@ -472,10 +472,13 @@ class TorchTrainer:
 
     # ---------------------------------------------------------------------- step
 
-    def step(self, x_q, label: int, step_index: int, lr_weight: float | None = None,
+    def step(self, x_q, label, step_index: int, lr_weight: float | None = None,
              lr_bias: float | None = None) -> StepResult:
-        """Forward, loss, backward and SGD update on one sample; returns what the step computed."""
-        if isinstance(label, bool) or not isinstance(label, (int, np.integer)) or \
+        """Forward, loss, backward and SGD update on one sample (`label`: a class index, or with the
+        MSE loss the float32 target, shaped like the output); returns what the step computed."""
+        if self.scheme.loss == "mse":
+            label = self._check_target(label)
+        elif isinstance(label, bool) or not isinstance(label, (int, np.integer)) or \
                 not 0 <= int(label) < self.graph.num_classes:
             raise TinyTrainError(f"reference_train: label {label!r} is not a class index of "
                                  f"{self.graph.name!r} (0..{self.graph.num_classes - 1})")
@@ -489,17 +492,34 @@ class TorchTrainer:
         self._lr_w = torch.tensor(float(lr_w), dtype=torch.float32)   # the step's float32 inputs
         self._lr_b = torch.tensor(float(lr_b), dtype=torch.float32)
         self._step = int(step_index) & U32
-        return self._step_impl(self._check_input(x_q), int(label))
+        return self._step_impl(self._check_input(x_q), label if self.scheme.loss == "mse" else int(label))
 
-    def _step_impl(self, x, label: int) -> StepResult:
-        values = self._forward(x)
-        logits = self._logits(values)
+    def _check_target(self, target) -> torch.Tensor:
+        t = np.asarray(target)
+        n = self.graph.num_classes
+        if t.dtype != np.float32 or t.size != n or not np.isfinite(t).all():
+            raise TinyTrainError(f"reference_train: the MSE target must be {n} finite float32 values (the output's "
+                                 f"size), got {t.dtype} {tuple(t.shape)}")
+        return torch.from_numpy(t.reshape(-1).copy())
+
+    @staticmethod
+    def _loss_and_grad(logits, label):
+        """(loss, gradient of the real output): cross-entropy on a class index, or the MSE on a
+        float32 target: sum((y - t)^2) / n and ((y - t) * 2) / n."""
+        if isinstance(label, torch.Tensor):
+            d = logits - label
+            n = torch.tensor(float(d.numel()), dtype=torch.float32)
+            return (d * d).sum() / n, (d * 2.0) / n
         m = logits.max()
         lse = m + torch.log(torch.exp(logits - m).sum())
-        loss = lse - logits[label]
         onehot = torch.zeros_like(logits)
         onehot[label] = 1.0
-        g_l = torch.exp(logits - lse) - onehot
+        return lse - logits[label], torch.exp(logits - lse) - onehot
+
+    def _step_impl(self, x, label) -> StepResult:
+        values = self._forward(x)
+        logits = self._logits(values)
+        loss, g_l = self._loss_and_grad(logits, label)
 
         result = StepResult(loss=float(loss), logits=logits.numpy().copy(),
                             activations={n: v.numpy().astype(np.int8) for n, v in values.items() if n != INPUT})

@@ -35,6 +35,7 @@ class Scheme:
     qas: bool = True
     fp32_classifier: bool = False
     momentum: float = 0.0       # SGD momentum; > 0 gives each trained tensor a float32 velocity (optimizer state)
+    loss: str = "cross_entropy"  # or "mse": mean squared error against a float32 target shaped like the output
 
     def updates(self, layer: str) -> bool:
         return layer in self.weights or layer in self.bias

@@ -64,7 +64,7 @@ _DEFAULTS = _options.DEFAULTS
 def resolve_scheme(spec, graph: Graph, **overrides) -> Scheme:
     """A preset name, a path to a JSON scheme file, or a dict -> the Scheme for `graph`.
 
-    `overrides` (lr_weight, lr_bias, qas, fp32_classifier, momentum; None = keep) win over the spec.
+    `overrides` (lr_weight, lr_bias, qas, fp32_classifier, momentum, loss; None = keep) win over the spec.
     """
     spec, where, default_name = _load(spec, graph)
     spec = dict(spec)
@@ -353,7 +353,8 @@ def _resolve(spec: dict, graph: Graph, where: str, default_name: str) -> Scheme:
                   bias=tuple(name for name in order if name in bias),
                   weights={name: weights[name] for name in order if name in weights},
                   lr_weight=float(get("lr_weight")), lr_bias=float(get("lr_bias")),
-                  qas=get("qas"), fp32_classifier=get("fp32_classifier"), momentum=float(get("momentum")))
+                  qas=get("qas"), fp32_classifier=get("fp32_classifier"), momentum=float(get("momentum")),
+                  loss=get("loss"))
 
 
 def _layer(ref, graph: Graph, where: str, key: str) -> Layer:

@@ -117,6 +117,10 @@ int tt_mask_grad_f32(const float *g, const uint8_t *mask, int32_t n, float *out)
 /* out = a + b; out may alias a */
 int tt_grad_add_f32(const float *a, const float *b, int32_t n, float *out);
 /* out = x[:k] (the k leading channels) */
+/* loss = sum((y - target)^2) / n, summed in index order (the MSE loss, loss = "mse") */
+int tt_mse_f32(const float *y, const float *target, int32_t n, float *loss);
+/* dy = ((y - target) * 2) / n */
+int tt_mse_grad_f32(const float *y, const float *target, int32_t n, float *dy);
 int tt_channel_slice_s8(const int8_t *x, tt_dims in, int32_t k, int8_t *out);
 /* dx (in) = conv_transpose(d (out), w_scale[o] * w) */
 int tt_conv2d_grad_input_f32(const float *d, tt_dims out, const int8_t *w, int32_t kh, int32_t kw,

@@ -1,4 +1,8 @@
-"""Cross-entropy on real-valued logits (float32), and its gradient softmax - onehot."""
+"""The losses on the real-valued output (float32): cross-entropy against a class label (gradient
+softmax - onehot), and the mean squared error against a float32 target shaped like the output
+(gradient 2 (y - t) / n)."""
+import numpy as np
+
 from tvm_tinytrain.codegen import templates as c
 from tvm_tinytrain.passes.gradients import loss as rule
 
@@ -32,8 +36,28 @@ def cross_entropy_grad(fb, args, a):
     return relax.op.subtract(softmax, _one_hot(fb, logits, label))
 
 
+def _f32(value):
+    return relax.const(np.float32(value), "float32")
+
+
+def mse(fb, args, a):
+    """(y f32 (1, N), target f32 (1, N)) -> loss f32 () = sum((y - t)^2) / N."""
+    y, target = args
+    d = fb.emit(relax.op.subtract(y, target))
+    return relax.op.divide(relax.op.sum(relax.op.multiply(d, d)), _f32(int(np.prod(y.ty.shape))))
+
+
+def mse_grad(fb, args, a):
+    """(y, target) -> ((y - t) * 2) / N, f32 (1, N): one rounding, in the division (2x is exact)."""
+    y, target = args
+    d = fb.emit(relax.op.subtract(y, target))
+    return relax.op.divide(relax.op.multiply(d, _f32(2.0)), _f32(int(np.prod(y.ty.shape))))
+
+
 # One record per op (registry.py): builder, C call, kernel files, gradient rule, storage.
 declare(
     OpRecord("cross_entropy", cross_entropy, c.cross_entropy, ("tt_cross_entropy_f32.c",), rule.cross_entropy),
     OpRecord("cross_entropy_grad", cross_entropy_grad, c.cross_entropy_grad, ("tt_cross_entropy_grad_f32.c",)),
+    OpRecord("mse", mse, c.mse, ("tt_mse_f32.c",), rule.mse),
+    OpRecord("mse_grad", mse_grad, c.mse_grad, ("tt_mse_grad_f32.c",)),
 )
