@@ -97,14 +97,22 @@ def add_s8(b, args, out):
                   f"{a['multiplier_a']}, {a['multiplier_b']}, {a['shift']}, &q, {out}));")
 
 
+def _pool_params(a) -> str:
+    (kh, kw), (sh, sw), (top, left, bottom, right) = a["kernel"], a["stride"], a["padding"]
+    return f"static const tt_pool_params p = {{{kh}, {kw}, {sh}, {sw}, {top}, {left}, {bottom}, {right}}};"
+
+
 def avgpool_s8(b, args, out):
-    return f"TT_CALL(tt_avgpool_s8({args[0]}, {_dims(b.args[0])}, {out}));"
+    a = b.attrs
+    if "kernel" not in a:  # global
+        return f"TT_CALL(tt_avgpool_s8({args[0]}, {_dims(b.args[0])}, {out}));"
+    return _block(_pool_params(a), f"TT_CALL(tt_avgpool_window_s8({args[0]}, {_dims(b.args[0])}, &p, {a['x_zero']}, "
+                                   f"{int(a['count_include_pad'])}, {out}, {_dims(b.var)}));")
 
 
 def maxpool_s8(b, args, out):
-    a = b.attrs
-    return _block(_conv_params(a, groups=1),
-                  f"TT_CALL(tt_maxpool_s8({args[0]}, {_dims(b.args[0])}, {a['kernel']}, &p, {out}, {_dims(b.var)}));")
+    return _block(_pool_params(b.attrs),
+                  f"TT_CALL(tt_maxpool_s8({args[0]}, {_dims(b.args[0])}, &p, {out}, {_dims(b.var)}));")
 
 
 def copy(b, args, out):
@@ -131,14 +139,6 @@ def cross_entropy_grad(b, args, out):
     return f"TT_CALL(tt_cross_entropy_grad_f32({args[0]}, {_n(b.args[0])}, {args[1]}, {out}));"
 
 
-def clamp_mask(b, args, out):
-    a = b.attrs
-    return f"TT_CALL(tt_clamp_mask_s8({args[0]}, {_n(b.args[0])}, {a['act_min']}, {a['act_max']}, {out}));"
-
-
-def mask_grad(b, args, out):
-    return f"TT_CALL(tt_mask_grad_f32({args[0]}, {args[1]}, {_n(b.var)}, {out}));"
-
 def mse(b, args, out):
     return f"TT_CALL(tt_mse_f32({args[0]}, {args[1]}, {_n(b.args[0])}, {out}));"
 
@@ -146,6 +146,14 @@ def mse(b, args, out):
 def mse_grad(b, args, out):
     return f"TT_CALL(tt_mse_grad_f32({args[0]}, {args[1]}, {_n(b.args[0])}, {out}));"
 
+
+def clamp_mask(b, args, out):
+    a = b.attrs
+    return f"TT_CALL(tt_clamp_mask_s8({args[0]}, {_n(b.args[0])}, {a['act_min']}, {a['act_max']}, {out}));"
+
+
+def mask_grad(b, args, out):
+    return f"TT_CALL(tt_mask_grad_f32({args[0]}, {args[1]}, {_n(b.var)}, {out}));"
 
 
 def grad_add(b, args, out):
@@ -213,14 +221,17 @@ def scale_channels(b, args, out):
 
 
 def avgpool_grad(b, args, out):
-    return f"TT_CALL(tt_avgpool_grad_f32({args[0]}, {_dims(b.var)}, {out}));"
+    a = b.attrs
+    if "kernel" not in a:  # global
+        return f"TT_CALL(tt_avgpool_grad_f32({args[0]}, {_dims(b.var)}, {out}));"
+    return _block(_pool_params(a), f"TT_CALL(tt_avgpool_window_grad_f32({args[0]}, {_dims(b.args[0])}, &p, "
+                                   f"{int(a['count_include_pad'])}, {out}, {_dims(b.var)}));")
 
 
 def maxpool_grad(b, args, out):
-    a = b.attrs
-    return _block(_conv_params(a, groups=1),
+    return _block(_pool_params(b.attrs),
                   f"TT_CALL(tt_maxpool_grad_f32({args[0]}, {_dims(b.args[0])}, {args[1]}, {_dims(b.args[1])}, "
-                  f"{a['kernel']}, &p, {out}));")
+                  f"&p, {out}));")
 
 
 def linear_f32_grad_input(b, args, out):

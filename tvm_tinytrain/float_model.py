@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import pooling
 from .graph import INPUT, Graph
 from .scheme import Scheme
 
@@ -73,12 +74,15 @@ class FloatNet(nn.Module):
                 y = self.mods[_key(layer.name)](a)
             elif layer.op == "add":
                 y = a + env[layer.inputs[1]]
-            elif layer.op == "avgpool":
+            elif layer.op == "avgpool" and pooling.is_global(layer.attrs):
                 y = F.adaptive_avg_pool2d(a, 1)
+            elif layer.op == "avgpool":  # zero padding, then the window sums over pooling.divisors
+                kernel, stride, (top, left, bottom, right) = pooling.window(layer.attrs)
+                n = torch.from_numpy(pooling.divisors(layer.attrs, tuple(a.shape[2:])).astype(np.float32))
+                y = F.avg_pool2d(F.pad(a, (left, right, top, bottom)), kernel, stride) * (kernel[0] * kernel[1]) / n
             elif layer.op == "maxpool":
-                k, s = layer.attrs["kernel"], layer.attrs["stride"]
-                p = layer.attrs.get("padding", 0)
-                y = F.max_pool2d(a, k, s, p if isinstance(p, int) else p[0])
+                kernel, stride, (top, left, bottom, right) = pooling.window(layer.attrs)
+                y = F.max_pool2d(F.pad(a, (left, right, top, bottom), value=-float("inf")), kernel, stride)
             elif layer.op == "flatten":
                 y = a.flatten(1)
             else:

@@ -12,9 +12,12 @@ Layers, in execution order (batch size 1, NCHW):
              attrs stride, padding (top, left, bottom, right), groups, act
     linear   inputs (x,)      params weight (O, I), bias (O,)           attrs act
     add      inputs (a, b)    attrs act
-    avgpool  inputs (x,)      global average pool to (C, 1, 1)
-    maxpool  inputs (x,)      attrs kernel, stride, padding
+    avgpool  inputs (x,)      global average pool to (C, 1, 1); with attrs kernel, stride, padding,
+                              count_include_pad a windowed one (tvm_tinytrain/pooling.py)
+    maxpool  inputs (x,)      attrs kernel, stride, padding (tvm_tinytrain/pooling.py)
     flatten  inputs (x,)      (C, H, W) -> (C*H*W,)
+    lut      inputs (x,)      attrs fn (quantization/lut.py FUNCTIONS), alpha (LeakyReLU's slope);
+                              quantized: params table int8 (256,), derived from the quantization
 
 `act` is None, "relu" or "relu6".  In a quantized graph each layer also has `out_q`
 (scale, zero) for its output tensor, conv/linear carry int8 weights, int32 bias,

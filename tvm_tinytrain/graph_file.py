@@ -25,9 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from .backbone_file import _NPZ_ERRORS, _npy_header
+from . import pooling
 from .errors import TinyTrainError, WeightFileError
 from .graph import INPUT, OPS, Graph, Layer, QParams
 from .json_files import read_json
+from .quantization import lut
 from .quantization.requant import add_requant, bias_limit, weight_layer_requant
 
 FORMAT = "tvm-tinytrain int8 layer graph"
@@ -38,7 +40,9 @@ MAX_ELEMENTS = 1 << 24  # of one tensor: 16 MB of int8, far beyond a microcontro
 MAX_LAYERS = 10_000
 MAX_NPZ_BYTES = 1 << 30  # inflated; a microcontroller model is a few MB
 ATTRS = {"conv2d": ("stride", "padding", "groups", "act_min", "act_max"), "linear": ("act_min", "act_max"),
-         "add": ("act_min", "act_max"), "avgpool": (), "maxpool": ("kernel", "stride", "padding"), "flatten": ()}
+         "add": ("act_min", "act_max"), "avgpool": ("kernel", "stride", "padding", "count_include_pad"), "maxpool": ("kernel", "stride", "padding"),
+         "flatten": ()}
+ATTRS["lut"] = ("fn", "alpha")  # its table follows from fn, alpha and the quantization: recomputed, never stored
 PARAMS = {"conv2d": ("weight", "bias", "w_scale"), "linear": ("weight", "bias", "w_scale")}
 DERIVED = ("multiplier", "shift", "multiplier_a", "multiplier_b")  # recomputed from the scales, never stored
 
@@ -399,26 +403,46 @@ def _add(r: _Reader, archive, layer, where, attrs, params, x_shapes, x_q):
     layer.attrs.update(requant)
 
 
+def _pair(r: _Reader, attrs, key, where) -> tuple[int, int]:
+    """An int (the same along H and W) or a list of two ints, each in 1..MAX_SIZE."""
+    if isinstance(attrs.get(key), int) and not isinstance(attrs.get(key), bool):
+        value = r.integer(attrs, key, where, 1, MAX_SIZE)
+        return value, value
+    return r.ints(attrs, key, where, 1, MAX_SIZE, 2)
+
+
+def _window(r: _Reader, layer, where, attrs, x_shape, what: str):
+    """The pool window (kernel, stride, padding), checked against the input and the stored out_shape."""
+    c, h, w = x_shape
+    window = {"kernel": _pair(r, attrs, "kernel", f"{where}.attrs"), "stride": _pair(r, attrs, "stride", f"{where}.attrs"),
+              "padding": r.ints(attrs, "padding", f"{where}.attrs", 0, MAX_SIZE, 4)}
+    reason = pooling.problem(window, (h, w))
+    if reason:
+        raise r.fail(f"{where}.attrs", f"describe a window that does not fit its {h}x{w} input ({reason})")
+    (kh, kw), (sh, sw), _ = pooling.window(window)
+    r.expect_shape(layer, where, (c, *pooling.out_hw(window, (h, w))),
+                   f"a {kh}x{kw} stride-{(sh, sw)} {what} of its {c}x{h}x{w} input")
+    layer.attrs.update(window)
+
+
 def _avgpool(r: _Reader, archive, layer, where, attrs, params, x_shapes, x_q):
     (x_shape,) = x_shapes
     r.rank(where, x_shape, 3, "avgpool")
-    r.expect_shape(layer, where, (x_shape[0], 1, 1), "global average pooling")
+    if attrs:  # windowed: all four attrs
+        _window(r, layer, where, attrs, x_shape, "average pool")
+        if not isinstance(attrs.get("count_include_pad"), bool):
+            raise r.fail(f"{where}.attrs.count_include_pad", f"is {_found(attrs.get('count_include_pad'))}, expected "
+                                                             f"true or false")
+        layer.attrs["count_include_pad"] = attrs["count_include_pad"]
+    else:
+        r.expect_shape(layer, where, (x_shape[0], 1, 1), "global average pooling")
     r.same_q(layer, where, x_q)
 
 
 def _maxpool(r: _Reader, archive, layer, where, attrs, params, x_shapes, x_q):
     (x_shape,) = x_shapes
     r.rank(where, x_shape, 3, "maxpool")
-    c, h, w = x_shape
-    k = r.integer(attrs, "kernel", f"{where}.attrs", 1, MAX_SIZE)
-    stride = r.integer(attrs, "stride", f"{where}.attrs", 1, MAX_SIZE)
-    pt, pl, pb, pr = r.ints(attrs, "padding", f"{where}.attrs", 0, MAX_SIZE, 4)
-    if h + pt + pb < k or w + pl + pr < k or max(pt, pl, pb, pr) >= k:
-        raise r.fail(f"{where}.attrs", f"kernel {k} with padding {[pt, pl, pb, pr]} does not fit its {h}x{w} "
-                                       f"input (the kernel must cover the padding and fit the padded input)")
-    r.expect_shape(layer, where, (c, (h + pt + pb - k) // stride + 1, (w + pl + pr - k) // stride + 1),
-                   f"a {k}x{k} stride-{stride} max pool of its {c}x{h}x{w} input")
-    layer.attrs.update(kernel=k, stride=stride, padding=(pt, pl, pb, pr))
+    _window(r, layer, where, attrs, x_shape, "max pool")
     r.same_q(layer, where, x_q)
 
 
@@ -427,5 +451,18 @@ def _flatten(r: _Reader, archive, layer, where, attrs, params, x_shapes, x_q):
     r.same_q(layer, where, x_q)
 
 
+def _lut(r: _Reader, archive, layer, where, attrs, params, x_shapes, x_q):
+    """A known function and slope; its table is rebuilt from them and the stored scales."""
+    fn = r.field(attrs, "fn", f"{where}.attrs", str, f"one of {', '.join(lut.FUNCTIONS)}")
+    alpha = r.field(attrs, "alpha", f"{where}.attrs", (int, float), "a number (LeakyReLU's slope, else 0)")
+    try:
+        lut.check(fn, alpha, "")
+    except TinyTrainError as err:
+        raise r.fail(f"{where}.attrs", str(err).lstrip(": ")) from None
+    r.expect_shape(layer, where, x_shapes[0], "an elementwise function of its input")
+    layer.attrs.update(fn=fn, alpha=float(alpha))
+    layer.params["table"] = lut.table(fn, float(alpha), x_q, layer.out_q)
+
+
 _CHECK = {"conv2d": _conv2d, "linear": _linear, "add": _add, "avgpool": _avgpool, "maxpool": _maxpool,
-          "flatten": _flatten}
+          "flatten": _flatten, "lut": _lut}

@@ -36,15 +36,23 @@ LAYER_KINDS = (
     LayerKind("add", "add_s8", ("add_s8", "clamp_mask", "mask_grad", "grad_add"), "add",
               "two tensors of the same shape (residual connections); a ReLU after it is folded"),
     LayerKind("maxpool", "maxpool_s8", ("maxpool_s8", "maxpool_grad"), "max pooling",
-              "square window and the same stride along H and W"),
-    LayerKind("avgpool", "avgpool_s8", ("avgpool_s8", "avgpool_grad"), "global average pooling",
-              "over the whole map only (to C x 1 x 1), e.g. AdaptiveAvgPool2d(1) or a mean over H and W"),
+              "any kernel (kh, kw), stride (sh, sw) and padding (top, left, bottom, right) smaller than the kernel; "
+              "dilation 1, ceil_mode off"),
+    LayerKind("avgpool", "avgpool_s8", ("avgpool_s8", "avgpool_grad"), "average pooling",
+              "global (AdaptiveAvgPool2d(1), GlobalAveragePool, a mean over H and W), AdaptiveAvgPool2d to a size "
+              "dividing the input, or any kernel, stride and padding smaller than the kernel with or without "
+              "count_include_pad (torch AvgPool2d, ONNX AveragePool); ceil_mode off, no divisor_override"),
     LayerKind("flatten", "flatten", ("flatten", "reshape_grad"), "flatten", "(C, H, W) -> (C*H*W,)"),
     LayerKind("linear", "linear_s8",
               ("linear_s8", "linear_grad_input", "linear_grad_weight", *_CONV_BACKWARD, "linear_f32", "dequantize",
                "linear_f32_grad_input", "linear_f32_grad_weight", "linear_f32_grad_bias", "sgd_f32"),
               "linear", "on a flattened or pooled feature vector; ReLU/ReLU6 after it is folded; as the classifier "
               "it may be trained in float32 (fp32_classifier)"),
+    LayerKind("lut", "lut_s8", ("lut_s8", "lut_grad", "interval_mask", "select_grad"),
+              "Hardswish, Hardsigmoid, Sigmoid, SiLU, Tanh, LeakyReLU",
+              "elementwise on any shape, as a 256-entry int8 table per layer (exact for every input); ONNX's "
+              "x * Sigmoid(x) is SiLU; the backward keeps the int8 input, or 1 bit per element for LeakyReLU "
+              "and Hardsigmoid"),
 )
 KIND_OF = {kind.op: kind for kind in LAYER_KINDS}
 LOSS_OPS = ("cross_entropy", "cross_entropy_grad", "mse", "mse_grad")  # added by the training passes, not by a layer

@@ -21,7 +21,9 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .errors import ShapeError, TinyTrainError, UnsupportedOpError
+from . import pooling
 from .graph import INPUT, Graph, Layer
+from .quantization.lut import apply_float
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -176,7 +178,12 @@ def _add_float(layer, args, graph):
 
 
 def _avgpool_float(layer, args, graph):
-    return args[0].mean(axis=(1, 2), keepdims=True, dtype=np.float32)
+    x = args[0]
+    if pooling.is_global(layer.attrs):
+        return x.mean(axis=(1, 2), keepdims=True, dtype=np.float32)
+    (kh, kw), (sh, sw), pad = pooling.window(layer.attrs)
+    sums = _windows(_pad(x, pad, 0), kh, kw, sh, sw, layer).sum(axis=(3, 4), dtype=np.float32)
+    return sums / pooling.divisors(layer.attrs, x.shape[1:]).astype(np.float32)
 
 
 def _maxpool(layer, x, pad_value):
@@ -232,12 +239,19 @@ def _add_int8(layer, args, graph):
 
 
 def _avgpool_int8(layer, args, graph):
-    """round_half_even(sum / (H*W)), exactly in integers; keeps the input's quantization."""
-    x = args[0]
-    n = x.shape[1] * x.shape[2]
-    q, r = np.divmod(x.astype(np.int64).sum(axis=(1, 2), keepdims=True), n)  # floor, 0 <= r < n
-    q += (2 * r > n) | ((2 * r == n) & (q % 2 == 1))
-    return np.clip(q, -128, 127).astype(np.int8)
+    """round_half_even(window sum / n), exactly in integers; keeps the input's quantization. Padding
+    holds the zero point (real 0); n is the window size or, without count_include_pad, the number of
+    input elements in it (docs/int8-semantics.md)."""
+    x = args[0].astype(np.int64)
+    if pooling.is_global(layer.attrs):
+        total, n = x.sum(axis=(1, 2), keepdims=True), x.shape[1] * x.shape[2]
+    else:
+        (kh, kw), (sh, sw), pad = pooling.window(layer.attrs)
+        n = pooling.divisors(layer.attrs, x.shape[1:])
+        valid = _windows(_pad(np.ones_like(x[:1]), pad, 0), kh, kw, sh, sw, layer).sum(axis=(3, 4))
+        zero = graph.q_of(layer.inputs[0]).zero
+        total = _windows(_pad(x, pad, 0), kh, kw, sh, sw, layer).sum(axis=(3, 4)) + (n - valid) * zero
+    return np.clip(pooling.round_half_even_div(total, n), -128, 127).astype(np.int8)
 
 
 def _maxpool_int8(layer, args, graph):
@@ -245,10 +259,22 @@ def _maxpool_int8(layer, args, graph):
     return _maxpool(layer, args[0], np.int8(-128))
 
 
+def _lut_float(layer, args, graph):
+    return apply_float(layer.attrs["fn"], layer.attrs.get("alpha", 0.0), args[0])
+
+
+def _lut_int8(layer, args, graph):
+    """table[x + 128]: the layer's function, exact for every int8 input (quantization/lut.py)."""
+    table = _param(layer, "table", "int8")
+    if table.shape != (256,):
+        raise TinyTrainError(f"layer {layer.name!r} (lut): table has shape {table.shape}, expected (256,)")
+    return table[args[0].astype(np.int64) + 128]
+
+
 FLOAT_OPS = {"conv2d": _conv2d_float, "linear": _linear_float, "add": _add_float,
-             "avgpool": _avgpool_float, "maxpool": _maxpool_float, "flatten": _flatten}
+             "avgpool": _avgpool_float, "maxpool": _maxpool_float, "flatten": _flatten, "lut": _lut_float}
 INT8_OPS = {"conv2d": _conv2d_int8, "linear": _linear_int8, "add": _add_int8,
-            "avgpool": _avgpool_int8, "maxpool": _maxpool_int8, "flatten": _flatten}
+            "avgpool": _avgpool_int8, "maxpool": _maxpool_int8, "flatten": _flatten, "lut": _lut_int8}
 
 
 # -------------------------------------------------------------------------- executor

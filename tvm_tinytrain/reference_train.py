@@ -13,7 +13,8 @@ Arithmetic:
   provably below 2**24 (depthwise convs: float64 depthwise convolution is very slow in
   torch); requantization is int64 integer arithmetic.
 * backward: float32, layer by layer from the output with explicit formulas (im2col for
-  dW_r, conv_transpose for dx_r, a first-maximum scatter for maxpool); no autograd.
+  dW_r, conv_transpose for dx_r, a first-maximum scatter for maxpool); no autograd, except for the
+  lut layer's f', taken from torch's own definition of the function (TORCH_FUNCTIONS).
 * updates: the spec's rounding, in float32 (torch.round is half to even) and, for the
   stochastic rounding hash, uint32 arithmetic emulated on int64 tensors.
 
@@ -33,6 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import pooling
 from .errors import ShapeError, TinyTrainError, UnsupportedOpError
 from .graph import INPUT, Graph, Layer
 from .scheme import Scheme, is_state, state_name
@@ -42,6 +44,15 @@ HASH_STEP = 0x9E3779B9
 HASH_CONV = 0x85EBCA6B
 HASH_MUL1 = 0x7FEB352D
 HASH_MUL2 = 0x846CA68B
+
+
+# The lut layer's functions as torch defines them (its backward's f'); quantization/lut.py has the
+# numpy definitions the tables are built from.
+TORCH_FUNCTIONS = {
+    "hardswish": lambda x, a: F.hardswish(x), "hardsigmoid": lambda x, a: F.hardsigmoid(x),
+    "sigmoid": lambda x, a: torch.sigmoid(x), "silu": lambda x, a: F.silu(x), "tanh": lambda x, a: torch.tanh(x),
+    "leaky_relu": lambda x, a: F.leaky_relu(x, a),
+}
 
 
 # ------------------------------------------------------------ stochastic rounding
@@ -290,10 +301,17 @@ class TorchTrainer:
         return _requantize(v, torch.tensor(1, dtype=torch.int64), shift, self.graph.q_of(layer.name).zero,
                            *_act_range(layer))
 
-    @staticmethod
-    def _avgpool_int8(x):
-        n = x.shape[1] * x.shape[2]
-        s = x.sum(dim=(1, 2), keepdim=True)
+    def _avgpool_int8(self, layer: Layer, x):
+        if pooling.is_global(layer.attrs):
+            n = x.shape[1] * x.shape[2]
+            s = x.sum(dim=(1, 2), keepdim=True)
+        else:  # window sums of x - zero (padding: 0, the zero point) by a ones depthwise conv, exact in f64
+            zero = self.graph.q_of(layer.inputs[0]).zero
+            (kh, kw), stride, padding = pooling.window(layer.attrs)
+            xp = _torch_pad((x - zero).to(torch.float64)[None], padding)
+            ones = torch.ones(x.shape[0], 1, kh, kw, dtype=torch.float64)
+            n = torch.from_numpy(pooling.divisors(layer.attrs, tuple(x.shape[1:])))
+            s = torch.round(F.conv2d(xp, ones, stride=stride, groups=x.shape[0])[0]).to(torch.int64) + n * zero
         q = torch.div(s, n, rounding_mode="floor")
         r = s - q * n
         q = q + ((2 * r > n) | ((2 * r == n) & (q % 2 == 1))).to(torch.int64)
@@ -324,11 +342,13 @@ class TorchTrainer:
             elif layer.op == "add":
                 y = self._add_int8(layer, *args)
             elif layer.op == "avgpool":
-                y = self._avgpool_int8(args[0])
+                y = self._avgpool_int8(layer, args[0])
             elif layer.op == "maxpool":
                 y = self._maxpool_int8(layer, args[0])
             elif layer.op == "flatten":
                 y = args[0].reshape(-1)
+            elif layer.op == "lut":
+                y = torch.as_tensor(layer.params["table"]).to(torch.int64)[args[0] + 128]
             else:
                 raise UnsupportedOpError(f"reference_train: layer {layer.name!r} has unknown op {layer.op!r}")
             if tuple(y.shape) != tuple(layer.out_shape):
@@ -393,6 +413,17 @@ class TorchTrainer:
         dx = wl.w_r().t() @ d if need_dx else None
         dw = torch.outer(d, x_r[:k]) if k is not None else None
         return dx, dw, (d.clone() if need_db else None)
+
+    @staticmethod
+    def _avgpool_backward(layer: Layer, g, in_hw):
+        """g / n spread evenly over each window (a transposed ones conv), the padding cut off."""
+        (kh, kw), stride, (top, left, bottom, right) = pooling.window(layer.attrs)
+        c, h, w = g.shape[0], *in_hw
+        n = torch.from_numpy(pooling.divisors(layer.attrs, in_hw).astype(np.float32))
+        spread = F.conv_transpose2d((g / n)[None], torch.ones(c, 1, kh, kw), stride=stride, groups=c)[0]
+        dxp = torch.zeros(c, h + top + bottom, w + left + right)
+        dxp[:, :spread.shape[1], :spread.shape[2]] = spread
+        return dxp[:, top:top + h, left:left + w]
 
     @staticmethod
     def _maxpool_backward(layer: Layer, g, x, kernel, stride, padding):
@@ -560,9 +591,16 @@ class TorchTrainer:
             return (d, d)
         if layer.op == "avgpool":
             c, h, w = values[layer.inputs[0]].shape
-            return ((g.reshape(c, 1, 1) / float(h * w)).expand(c, h, w).clone(),)
+            if pooling.is_global(layer.attrs):
+                return ((g.reshape(c, 1, 1) / float(h * w)).expand(c, h, w).clone(),)
+            return (self._avgpool_backward(layer, g, (h, w)),)
         if layer.op == "flatten":
             return (g.reshape(values[layer.inputs[0]].shape),)
+        if layer.op == "lut":
+            with torch.enable_grad():
+                x_r = self._real(layer.inputs[0], values).detach().requires_grad_(True)
+                y_r = TORCH_FUNCTIONS[layer.attrs["fn"]](x_r, float(layer.attrs.get("alpha", 0.0)))
+                return (torch.autograd.grad(y_r, x_r, g)[0],)
         if layer.op == "maxpool":
             kernel, stride, padding = self._maxpool_geometry(layer)
             return (self._maxpool_backward(layer, g, values[layer.inputs[0]], kernel, stride, padding),)

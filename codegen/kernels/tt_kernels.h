@@ -39,6 +39,13 @@ typedef struct {
     int32_t groups;
 } tt_conv_params;
 
+/* A pooling window: kernel kh x kw, strides along H and W, padding (tt_pool.h checks it). */
+typedef struct {
+    int32_t kh, kw;
+    int32_t stride_h, stride_w;
+    int32_t pad_top, pad_left, pad_bottom, pad_right;
+} tt_pool_params;
+
 typedef struct {
     int32_t x_zero, y_zero;
     int32_t act_min, act_max;
@@ -94,8 +101,11 @@ int tt_add_s8(const int8_t *a, const int8_t *b, int32_t n, int32_t a_zero, int32
               int32_t mult_b, int32_t shift, const tt_quant_params *q, int8_t *y);
 /* Global average pool: y[c] = round_half_even(sum_hw x[c] / (h * w)). */
 int tt_avgpool_s8(const int8_t *x, tt_dims in, int8_t *y);
-int tt_maxpool_s8(const int8_t *x, tt_dims in, int32_t kernel, const tt_conv_params *pool, int8_t *y,
-                  tt_dims out);
+/* Windowed average pool: y = round_half_even((window sum, padding = x_zero) / n), n = kh * kw with
+ * count_include_pad, else the input elements in the window. */
+int tt_avgpool_window_s8(const int8_t *x, tt_dims in, const tt_pool_params *pool, int32_t x_zero,
+                         int32_t count_include_pad, int8_t *y, tt_dims out);
+int tt_maxpool_s8(const int8_t *x, tt_dims in, const tt_pool_params *pool, int8_t *y, tt_dims out);
 /* out[i] = scale * (x[i] - zero) */
 int tt_dequantize_s8(const int8_t *x, int32_t n, float scale, int32_t zero, float *out);
 /* fp32 classifier on int8 features: y = W (x_scale (x - x_zero)) + B */
@@ -107,6 +117,10 @@ int tt_linear_f32(const int8_t *x, int32_t in_features, float x_scale, int32_t x
 int tt_cross_entropy_f32(const float *logits, int32_t n, int32_t label, float *loss);
 /* dlogits = softmax(logits) - onehot(label) */
 int tt_cross_entropy_grad_f32(const float *logits, int32_t n, int32_t label, float *dlogits);
+/* loss = sum((y - target)^2) / n, summed in index order (the MSE loss, loss = "mse") */
+int tt_mse_f32(const float *y, const float *target, int32_t n, float *loss);
+/* dy = ((y - target) * 2) / n */
+int tt_mse_grad_f32(const float *y, const float *target, int32_t n, float *dy);
 
 /* ---- backward, float32 gradients of real values ----------------------------------- */
 
@@ -114,13 +128,15 @@ int tt_cross_entropy_grad_f32(const float *logits, int32_t n, int32_t label, flo
 int tt_clamp_mask_s8(const int8_t *y, int32_t n, int32_t act_min, int32_t act_max, uint8_t *mask);
 /* out[i] = mask bit i ? g[i] : 0; out may alias g */
 int tt_mask_grad_f32(const float *g, const uint8_t *mask, int32_t n, float *out);
+/* lut layer: y[i] = table[x[i] + 128] (table int8 (256,)); y may alias x */
+int tt_lut_s8(const int8_t *x, int32_t n, const int8_t *table, int8_t *y);
+/* out[i] = g[i] * dtable[x[i] + 128] (dtable f32 (256,): f' per input code); out may alias g */
+int tt_lut_grad_f32(const float *g, const int8_t *x, int32_t n, const float *dtable, float *out);
+/* out[i] = g[i] * (mask bit i ? inside : outside), mask as tt_clamp_mask_s8 writes it; out may alias g */
+int tt_select_grad_f32(const float *g, const uint8_t *mask, int32_t n, float inside, float outside, float *out);
 /* out = a + b; out may alias a */
 int tt_grad_add_f32(const float *a, const float *b, int32_t n, float *out);
 /* out = x[:k] (the k leading channels) */
-/* loss = sum((y - target)^2) / n, summed in index order (the MSE loss, loss = "mse") */
-int tt_mse_f32(const float *y, const float *target, int32_t n, float *loss);
-/* dy = ((y - target) * 2) / n */
-int tt_mse_grad_f32(const float *y, const float *target, int32_t n, float *dy);
 int tt_channel_slice_s8(const int8_t *x, tt_dims in, int32_t k, int8_t *out);
 /* dx (in) = conv_transpose(d (out), w_scale[o] * w) */
 int tt_conv2d_grad_input_f32(const float *d, tt_dims out, const int8_t *w, int32_t kh, int32_t kw,
@@ -150,8 +166,11 @@ int tt_scale_channels_f32(const float *g, int32_t channels, int32_t inner, const
 /* dx[c][h][w] = g[c] / (in.h * in.w) */
 int tt_avgpool_grad_f32(const float *g, tt_dims in, float *dx);
 /* g routed to the first maximum (row-major) of each window, summed over overlapping windows */
-int tt_maxpool_grad_f32(const float *g, tt_dims out, const int8_t *x, tt_dims in, int32_t kernel,
-                        const tt_conv_params *pool, float *dx);
+int tt_maxpool_grad_f32(const float *g, tt_dims out, const int8_t *x, tt_dims in, const tt_pool_params *pool,
+                        float *dx);
+/* Windowed average pool backward: g[c][oy][ox] / n spread evenly over the window's input elements */
+int tt_avgpool_window_grad_f32(const float *g, tt_dims out, const tt_pool_params *pool, int32_t count_include_pad,
+                               float *dx, tt_dims in);
 /* fp32 classifier: dx = g . W ; dW = g^T . x_scale (x - x_zero) */
 int tt_linear_f32_grad_input(const float *g, int32_t out_features, const float *w, int32_t in_features,
                              float *dx);

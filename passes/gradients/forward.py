@@ -75,7 +75,8 @@ def add_s8(ctx, b, g):
 def avgpool_s8(ctx, b, g):
     (x,) = b.args
     if ctx.needs(x):
-        ctx.accumulate(x, ctx.emit("avgpool_grad", [g], {"in_hw": _shape(x)[2:]}, "dx"))
+        window = {k: b.attrs[k] for k in ("kernel", "stride", "padding", "count_include_pad") if k in b.attrs}
+        ctx.accumulate(x, ctx.emit("avgpool_grad", [g], {"in_hw": _shape(x)[2:], **window}, "dx"))
 
 
 def maxpool_s8(ctx, b, g):

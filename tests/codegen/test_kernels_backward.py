@@ -20,7 +20,9 @@ import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
 
 from codegen.host_build import CFLAGS, KERNEL_DIR, kernel_library
+from tvm_tinytrain import pooling
 from tvm_tinytrain.codegen import kernel_abi
+from tvm_tinytrain.graph import Layer
 from tvm_tinytrain.reference_train import TorchTrainer, bias_limit, hash_u32, stochastic_uniform
 
 TT_OK, TT_ERR_ARG = 0, -1
@@ -29,13 +31,14 @@ BACKWARD_KERNELS = [
     "tt_cross_entropy_f32", "tt_cross_entropy_grad_f32", "tt_clamp_mask_s8", "tt_mask_grad_f32",
     "tt_grad_add_f32", "tt_channel_slice_s8", "tt_conv2d_grad_input_f32", "tt_conv2d_grad_weight_f32",
     "tt_linear_grad_input_f32", "tt_linear_grad_weight_f32", "tt_bias_grad_f32", "tt_scale_channels_f32",
-    "tt_avgpool_grad_f32", "tt_maxpool_grad_f32", "tt_linear_f32_grad_input", "tt_linear_f32_grad_weight",
+    "tt_avgpool_grad_f32", "tt_maxpool_grad_f32", "tt_avgpool_window_grad_f32", "tt_linear_f32_grad_input",
+    "tt_linear_f32_grad_weight",
     "tt_sgd_s8", "tt_sgd_s32", "tt_sgd_f32", "tt_momentum_f32",
 ]
 
 
 ABI = kernel_abi.structs()  # the structs and signatures of tt_kernels.h, declared there once
-Dims, ConvParams = ABI["tt_dims"], ABI["tt_conv_params"]
+Dims, ConvParams, PoolParams = ABI["tt_dims"], ABI["tt_conv_params"], ABI["tt_pool_params"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -427,34 +430,35 @@ def test_conv_grads_bad_arguments():
 # ------------------------------------------------------------------------------ maxpool
 
 @SETTINGS
-@given(c=st.integers(1, 5), kernel=st.integers(1, 4), stride=st.integers(1, 3), seed=st.integers(0, 2**32 - 1),
+@given(c=st.integers(1, 5), kernel=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+       stride=st.tuples(st.integers(1, 3), st.integers(1, 3)), seed=st.integers(0, 2**32 - 1),
        narrow=st.booleans(), data=st.data())
 def test_maxpool_grad_matches_oracle(c, kernel, stride, seed, narrow, data):
-    pad = tuple(data.draw(st.integers(0, kernel)) for _ in range(4))       # may exceed kernel // 2
+    """Non-square kernels and strides; pads up to the kernel, so some windows lie wholly in the padding."""
+    (kh, kw), (sh, sw) = kernel, stride
+    pad = tuple(data.draw(st.integers(0, k)) for k in (kh, kw, kh, kw))   # may exceed kernel // 2
     top, left, bottom, right = pad
-    h = data.draw(st.integers(max(1, kernel - top - bottom), 10))
-    w = data.draw(st.integers(max(1, kernel - left - right), 10))
-    oh, ow = (h + top + bottom - kernel) // stride + 1, (w + left + right - kernel) // stride + 1
+    h = data.draw(st.integers(max(1, kh - top - bottom), 10))
+    w = data.draw(st.integers(max(1, kw - left - right), 10))
+    oh, ow = (h + top + bottom - kh) // sh + 1, (w + left + right - kw) // sw + 1
     rng = rng_of(seed)
     x = rng.integers(-2, 3, (c, h, w)) if narrow else rng.integers(-128, 128, (c, h, w))   # narrow: many ties
     x = x.astype(np.int8)
     g = rng.standard_normal((c, oh, ow)).astype(np.float32)
     dx, full = out_buffer((c, h, w))
-    rc = call("tt_maxpool_grad_f32", ptr(g), Dims(c, oh, ow), ptr(x), Dims(c, h, w), kernel,
-              C.byref(ConvParams(stride, top, left, bottom, right, 1)), ptr(dx))
-    assert rc == TT_OK
+    pool = C.byref(PoolParams(kh, kw, sh, sw, *pad))
+    assert call("tt_maxpool_grad_f32", ptr(g), Dims(c, oh, ow), ptr(x), Dims(c, h, w), pool, ptr(dx)) == TT_OK
     check_tail(full, dx.size)
     ref = TorchTrainer._maxpool_backward(None, torch.from_numpy(g), torch.from_numpy(x.astype(np.int64)),
-                                         (kernel, kernel), (stride, stride), pad).numpy()
+                                         kernel, stride, pad).numpy()
     ref_abs = TorchTrainer._maxpool_backward(None, torch.from_numpy(np.abs(g)), torch.from_numpy(x.astype(np.int64)),
-                                             (kernel, kernel), (stride, stride), pad).numpy()
+                                             kernel, stride, pad).numpy()
     assert_close(dx, ref, ref_abs, rel=1e-6)
     # the same routing exactly, with gradients that sum without rounding
     g_int = rng.integers(-8, 9, g.shape).astype(np.float32)
-    assert call("tt_maxpool_grad_f32", ptr(g_int), Dims(c, oh, ow), ptr(x), Dims(c, h, w), kernel,
-                C.byref(ConvParams(stride, top, left, bottom, right, 1)), ptr(dx)) == TT_OK
+    assert call("tt_maxpool_grad_f32", ptr(g_int), Dims(c, oh, ow), ptr(x), Dims(c, h, w), pool, ptr(dx)) == TT_OK
     ref = TorchTrainer._maxpool_backward(None, torch.from_numpy(g_int), torch.from_numpy(x.astype(np.int64)),
-                                         (kernel, kernel), (stride, stride), pad).numpy()
+                                         kernel, stride, pad).numpy()
     np.testing.assert_array_equal(dx, ref)
 
 
@@ -462,9 +466,49 @@ def test_maxpool_grad_first_maximum_row_major():
     x = np.array([[[1, 5, 5], [5, 2, 5]]], np.int8)        # (1, 2, 3), one 2x3 window
     g = np.array([[[3.0]]], np.float32)
     dx = np.full((1, 2, 3), np.nan, np.float32)
-    assert call("tt_maxpool_grad_f32", ptr(g), Dims(1, 1, 1), ptr(x), Dims(1, 2, 3), 3,
-                C.byref(ConvParams(1, 0, 0, 1, 0, 1)), ptr(dx)) == TT_OK
+    assert call("tt_maxpool_grad_f32", ptr(g), Dims(1, 1, 1), ptr(x), Dims(1, 2, 3),
+                C.byref(PoolParams(2, 3, 1, 1, 0, 0, 0, 0)), ptr(dx)) == TT_OK
     np.testing.assert_array_equal(dx, [[[0, 3, 0], [0, 0, 0]]])
+
+
+@SETTINGS
+@given(c=st.integers(1, 5), kernel=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+       stride=st.tuples(st.integers(1, 3), st.integers(1, 3)), include_pad=st.booleans(),
+       seed=st.integers(0, 2**32 - 1), data=st.data())
+def test_avgpool_window_grad_matches_oracle(c, kernel, stride, include_pad, seed, data):
+    """g / n spread over each window (n with or without the padding), against the PyTorch oracle's
+    transposed conv; exactly when every g / n is exact (g a multiple of n)."""
+    (kh, kw), (sh, sw) = kernel, stride
+    pad = tuple(data.draw(st.integers(0, k - 1)) for k in (kh, kw, kh, kw))
+    top, left, bottom, right = pad
+    h = data.draw(st.integers(max(1, kh - top - bottom), 10))
+    w = data.draw(st.integers(max(1, kw - left - right), 10))
+    oh, ow = (h + top + bottom - kh) // sh + 1, (w + left + right - kw) // sw + 1
+    attrs = {"kernel": kernel, "stride": stride, "padding": pad, "count_include_pad": include_pad}
+    layer = Layer("pool", "avgpool", ("input",), (c, oh, ow), attrs)
+    rng = rng_of(seed)
+    g = rng.standard_normal((c, oh, ow)).astype(np.float32)
+    dx, full = out_buffer((c, h, w))
+    pool = C.byref(PoolParams(kh, kw, sh, sw, *pad))
+    assert call("tt_avgpool_window_grad_f32", ptr(g), Dims(c, oh, ow), pool, int(include_pad), ptr(dx),
+                Dims(c, h, w)) == TT_OK
+    check_tail(full, dx.size)
+    ref = TorchTrainer._avgpool_backward(layer, torch.from_numpy(g), (h, w)).numpy()
+    ref_abs = TorchTrainer._avgpool_backward(layer, torch.from_numpy(np.abs(g)), (h, w)).numpy()
+    assert_close(dx, ref, ref_abs, rel=1e-6)
+    g_exact = (rng.integers(-8, 9, g.shape) * pooling.divisors(attrs, (h, w))).astype(np.float32)
+    assert call("tt_avgpool_window_grad_f32", ptr(g_exact), Dims(c, oh, ow), pool, int(include_pad), ptr(dx),
+                Dims(c, h, w)) == TT_OK
+    np.testing.assert_array_equal(dx, TorchTrainer._avgpool_backward(layer, torch.from_numpy(g_exact), (h, w)).numpy())
+
+
+def test_avgpool_window_grad_rejects_a_window_that_does_not_fit():
+    g, dx = np.zeros((1, 2, 2), np.float32), np.zeros((1, 3, 3), np.float32)
+    ok = PoolParams(2, 2, 1, 1, 0, 0, 0, 0)
+    assert call("tt_avgpool_window_grad_f32", ptr(g), Dims(1, 2, 2), C.byref(ok), 1, ptr(dx), Dims(1, 3, 3)) == TT_OK
+    assert call("tt_avgpool_window_grad_f32", ptr(g), Dims(1, 2, 2), C.byref(ok), 1, ptr(dx), Dims(1, 4, 3)) == -1
+    bad = PoolParams(2, 2, 0, 1, 0, 0, 0, 0)                # stride 0
+    assert call("tt_avgpool_window_grad_f32", ptr(g), Dims(1, 2, 2), C.byref(bad), 1, ptr(dx), Dims(1, 3, 3)) == -1
 
 
 # ------------------------------------------------------------------------------- linear

@@ -29,7 +29,7 @@ SETTINGS = settings(max_examples=40, deadline=None)
 I8 = st.integers(-128, 127)
 HERE = Path(__file__).resolve().parent
 FORWARD = ["tt_conv2d_s8", "tt_conv2d_1x1_s8", "tt_depthwise_conv2d_s8", "tt_conv2d_general_s8", "tt_linear_s8",
-           "tt_add_s8", "tt_avgpool_s8", "tt_maxpool_s8", "tt_dequantize_s8", "tt_linear_f32"]
+           "tt_add_s8", "tt_avgpool_s8", "tt_avgpool_window_s8", "tt_maxpool_s8", "tt_dequantize_s8", "tt_linear_f32"]
 TT_OK, TT_ERR_ARG = 0, -1
 
 
@@ -37,6 +37,7 @@ TT_OK, TT_ERR_ARG = 0, -1
 
 STRUCTS = kernel_abi.structs()  # the header's structs and signatures: never copied here
 Dims, ConvParams, QuantParams = STRUCTS["tt_dims"], STRUCTS["tt_conv_params"], STRUCTS["tt_quant_params"]
+PoolParams = STRUCTS["tt_pool_params"]
 
 
 def _build(name, flags=(), include_dirs=()):
@@ -355,27 +356,74 @@ def test_avgpool_ties_round_half_to_even(lib, n):
     assert [int(v) for v in x.astype(np.int64).sum(axis=(1, 2))] == sums
     expect = [round(Fraction(s, n)) for s in sums]  # Python rounds half to even
     np.testing.assert_array_equal(call_avgpool(lib, x), expect)
-    np.testing.assert_array_equal(INT8_OPS["avgpool"](None, [x], None).reshape(-1), expect)
+    layer = Layer("pool", "avgpool", ("input",), (len(sums), 1, 1))
+    np.testing.assert_array_equal(INT8_OPS["avgpool"](layer, [x], None).reshape(-1), expect)
+
+
+def _window_case(data, c, kernel, stride, max_pad):
+    """(x shape, out shape, padding) of a random window on a random map that it fits."""
+    (kh, kw), (sh, sw) = kernel, stride
+    top, left, bottom, right = pad = tuple(data.draw(st.integers(0, max_pad(k))) for k in (kh, kw, kh, kw))
+    h = data.draw(st.integers(max(1, kh - top - bottom), 20))
+    w = data.draw(st.integers(max(1, kw - left - right), 20))
+    return (c, h, w), (c, (h + top + bottom - kh) // sh + 1, (w + left + right - kw) // sw + 1), pad
+
+
+WINDOWS = dict(kernel=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+               stride=st.tuples(st.integers(1, 3), st.integers(1, 3)), c=st.integers(1, 40),
+               seed=st.integers(0, 2**32 - 1))
 
 
 @SETTINGS
-@given(data=st.data(), kernel=st.integers(1, 4), stride=st.integers(1, 3), c=st.integers(1, 40),
-       seed=st.integers(0, 2**32 - 1))
+@given(data=st.data(), **WINDOWS)
 def test_maxpool_matches_reference(lib, data, kernel, stride, c, seed):
-    """Pads up to the kernel size, so some windows lie wholly in the padding (-128 both sides)."""
-    top, left, bottom, right = (data.draw(st.integers(0, kernel)) for _ in range(4))
-    h = data.draw(st.integers(max(1, kernel - top - bottom), 20))
-    w = data.draw(st.integers(max(1, kernel - left - right), 20))
-    oh, ow = (h + top + bottom - kernel) // stride + 1, (w + left + right - kernel) // stride + 1
-    x = np.random.default_rng(seed).integers(-128, 128, (c, h, w), dtype=np.int8)
-    layer = Layer("mp", "maxpool", ("input",), (c, oh, ow),
-                  attrs=dict(kernel=kernel, stride=stride, padding=(top, left, bottom, right)))
+    """Non-square kernels and strides; pads up to the kernel size, so some windows lie wholly in the
+    padding (-128 both sides)."""
+    shape, out_shape, pad = _window_case(data, c, kernel, stride, lambda k: k)
+    x = np.random.default_rng(seed).integers(-128, 128, shape, dtype=np.int8)
+    layer = Layer("mp", "maxpool", ("input",), out_shape, attrs=dict(kernel=kernel, stride=stride, padding=pad))
     expect = INT8_OPS["maxpool"](layer, [x], None)
-    y = np.zeros((c, oh, ow), np.int8)
-    pool = ConvParams(stride, top, left, bottom, right, 1)
-    assert lib.tt_maxpool_s8(ptr(x, c_int8), Dims(c, h, w), kernel, byref(pool), ptr(y, c_int8),
-                             Dims(c, oh, ow)) == TT_OK
+    y = np.zeros(out_shape, np.int8)
+    pool = PoolParams(*kernel, *stride, *pad)
+    assert lib.tt_maxpool_s8(ptr(x, c_int8), Dims(*shape), byref(pool), ptr(y, c_int8), Dims(*out_shape)) == TT_OK
     np.testing.assert_array_equal(y, expect)
+
+
+@SETTINGS
+@given(data=st.data(), include_pad=st.booleans(), zero=I8, narrow=st.booleans(), **WINDOWS)
+def test_avgpool_window_matches_reference(lib, data, kernel, stride, c, seed, include_pad, zero, narrow):
+    """Windowed average pool: padding holds the zero point, n with or without it; narrow values make
+    ties (x.5) frequent, so the round-half-to-even branch is exercised."""
+    shape, out_shape, pad = _window_case(data, c, kernel, stride, lambda k: k - 1)
+    rng = np.random.default_rng(seed)
+    x = (rng.integers(-2, 2, shape) * 64).astype(np.int8) if narrow else rng.integers(-128, 128, shape, dtype=np.int8)
+    attrs = dict(kernel=kernel, stride=stride, padding=pad, count_include_pad=include_pad)
+    layer = Layer("ap", "avgpool", ("input",), out_shape, attrs=attrs)
+    graph = Graph("g", shape, [layer], input_q=QParams(0.1, zero))
+    expect = INT8_OPS["avgpool"](layer, [x], graph)
+    y = np.zeros(out_shape, np.int8)
+    pool = PoolParams(*kernel, *stride, *pad)
+    assert lib.tt_avgpool_window_s8(ptr(x, c_int8), Dims(*shape), byref(pool), zero, int(include_pad),
+                                    ptr(y, c_int8), Dims(*out_shape)) == TT_OK
+    np.testing.assert_array_equal(y, expect)
+    # the definition, in exact fractions: padding is the zero point, n what count_include_pad says
+    xp = np.pad(x.astype(np.int64), ((0, 0), pad[0::2], pad[1::2]), constant_values=zero)
+    inside = np.pad(np.ones(shape[1:], np.int64), (pad[0::2], pad[1::2]))
+    (kh, kw), (sh, sw) = kernel, stride
+    for ch, oy, ox in np.ndindex(*out_shape):
+        rows, cols = slice(oy * sh, oy * sh + kh), slice(ox * sw, ox * sw + kw)
+        n = kh * kw if include_pad else int(inside[rows, cols].sum())
+        window = xp[ch, rows, cols] if include_pad else xp[ch, rows, cols][inside[rows, cols] == 1]
+        assert expect[ch, oy, ox] == max(-128, min(127, round(Fraction(int(window.sum()), n))))
+
+
+def test_avgpool_window_global_window_is_the_global_pool(lib):
+    """A window over the whole map gives what tt_avgpool_s8 gives (the two definitions agree)."""
+    x = np.random.default_rng(3).integers(-128, 128, (6, 5, 7), dtype=np.int8)
+    y = np.zeros((6, 1, 1), np.int8)
+    assert lib.tt_avgpool_window_s8(ptr(x, c_int8), Dims(6, 5, 7), byref(PoolParams(5, 7, 5, 7, 0, 0, 0, 0)), 0, 1,
+                                    ptr(y, c_int8), Dims(6, 1, 1)) == TT_OK
+    np.testing.assert_array_equal(y.reshape(-1), call_avgpool(lib, x))
 
 
 # ------------------------------------------------------------------------------- float
@@ -481,13 +529,19 @@ def test_other_argument_errors(lib):
     assert lib.tt_avgpool_s8(P(x), Dims(2, 2, 2), P(y)) == 0
     assert lib.tt_avgpool_s8(P(x), Dims(2, 0, 2), P(y)) == -1
     assert lib.tt_avgpool_s8(None, Dims(2, 2, 2), P(y)) == -1
-    # maxpool: out dims must be what the window gives
-    pool = ConvParams(2, 0, 0, 0, 0, 1)
-    assert lib.tt_maxpool_s8(P(x), Dims(2, 2, 2), 2, byref(pool), P(y), Dims(2, 1, 1)) == 0
-    assert lib.tt_maxpool_s8(P(x), Dims(2, 2, 2), 2, byref(pool), P(y), Dims(2, 2, 1)) == -1
-    assert lib.tt_maxpool_s8(P(x), Dims(2, 2, 2), 2, byref(pool), P(y), Dims(1, 1, 1)) == -1
-    assert lib.tt_maxpool_s8(P(x), Dims(2, 2, 2), 3, byref(pool), P(y), Dims(2, 1, 1)) == -1
-    assert lib.tt_maxpool_s8(P(x), Dims(2, 2, 2), 2, None, P(y), Dims(2, 1, 1)) == -1
+    # maxpool and the windowed average: out dims must be what the window gives
+    pool, big = PoolParams(2, 2, 2, 2, 0, 0, 0, 0), PoolParams(3, 2, 2, 2, 0, 0, 0, 0)
+    assert lib.tt_maxpool_s8(P(x), Dims(2, 2, 2), byref(pool), P(y), Dims(2, 1, 1)) == 0
+    assert lib.tt_maxpool_s8(P(x), Dims(2, 2, 2), byref(pool), P(y), Dims(2, 2, 1)) == -1
+    assert lib.tt_maxpool_s8(P(x), Dims(2, 2, 2), byref(pool), P(y), Dims(1, 1, 1)) == -1
+    assert lib.tt_maxpool_s8(P(x), Dims(2, 2, 2), byref(big), P(y), Dims(2, 1, 1)) == -1
+    assert lib.tt_maxpool_s8(P(x), Dims(2, 2, 2), None, P(y), Dims(2, 1, 1)) == -1
+    assert lib.tt_avgpool_window_s8(P(x), Dims(2, 2, 2), byref(pool), 0, 1, P(y), Dims(2, 1, 1)) == 0
+    assert lib.tt_avgpool_window_s8(P(x), Dims(2, 2, 2), byref(big), 0, 1, P(y), Dims(2, 1, 1)) == -1
+    assert lib.tt_avgpool_window_s8(P(x), Dims(2, 2, 2), byref(pool), 200, 1, P(y), Dims(2, 1, 1)) == -1
+    # count_include_pad off and a window wholly in the padding: nothing to divide by
+    corner = PoolParams(2, 2, 2, 2, 2, 2, 0, 0)
+    assert lib.tt_avgpool_window_s8(P(x), Dims(2, 2, 2), byref(corner), 0, 0, P(y), Dims(2, 2, 2)) == -1
     # dequantize, linear_f32
     assert lib.tt_dequantize_s8(P(x), -1, 1.0, 0, P(f, c_float)) == -1
     assert lib.tt_dequantize_s8(P(x), 8, 1.0, 0, None) == -1

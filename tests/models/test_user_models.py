@@ -16,6 +16,7 @@ OPS = {
     "mlp_head_cnn": ["conv2d", "maxpool", "conv2d", "maxpool", "conv2d", "flatten", "linear", "linear"],
     "temporal_cnn": ["conv2d"] * 4 + ["avgpool", "flatten", "linear"],
     "vgg_small": ["conv2d", "conv2d", "maxpool"] * 3 + ["avgpool", "flatten", "linear"],
+    "pooled_cnn": ["conv2d", "maxpool", "conv2d", "avgpool", "conv2d", "avgpool", "avgpool", "flatten", "linear"],
 }
 
 

@@ -16,7 +16,7 @@ from .torch import RelaxModel
 from .unsupported import Problems
 
 SUPPORTED_ONNX = {
-    "Conv", "BatchNormalization", "Relu", "Clip", "Add", "MaxPool", "GlobalAveragePool", "ReduceMean",
+    "Conv", "BatchNormalization", "Relu", "Clip", "Add", "MaxPool", "AveragePool", "GlobalAveragePool", "ReduceMean",
     "Flatten", "Reshape", "Gemm", "MatMul", "Identity", "Dropout", "Constant", "Squeeze", "Transpose",
 }
 
@@ -61,17 +61,14 @@ def _unsupported_attribute(node, onnx) -> str | None:
         value = attrs.get(name)
         return [int(v) for v in value] if value is not None else None
 
-    if node.op_type in ("Conv", "MaxPool"):
+    if node.op_type in ("Conv", "MaxPool", "AveragePool"):
         dilations = ints("dilations")
         if dilations and any(d != 1 for d in dilations):
             return f"dilations={dilations} (supported: 1)"
         strides = ints("strides")
-        if strides and len(set(strides)) > 1:
+        if node.op_type == "Conv" and strides and len(set(strides)) > 1:
             return f"strides={strides} (supported: the same stride along H and W)"
-    if node.op_type == "MaxPool":
-        kernel = ints("kernel_shape")
-        if kernel and len(set(kernel)) > 1:
-            return f"kernel_shape={kernel} (supported: square windows)"
+    if node.op_type in ("MaxPool", "AveragePool"):
         if attrs.get("ceil_mode", 0):
             return "ceil_mode=1 (supported: 0)"
         if len(node.output) > 1 and node.output[1]:

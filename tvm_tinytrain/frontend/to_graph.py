@@ -5,7 +5,7 @@ Patterns, in the order the frontends produce them:
     conv2d(x, W) [+ bias] [relu | clip(0, 6)]          -> conv2d layer (act None/relu/relu6)
     matmul(x, permute_dims(W)) [+ bias] [relu]          -> linear layer
     add(a, b) of two layer outputs [relu]               -> add layer
-    max_pool2d / mean over H, W / reshape               -> maxpool / avgpool / flatten
+    max_pool2d / avg_pool2d / mean over H, W / reshape  -> maxpool / avgpool / flatten
 
 A bias add or activation is absorbed into the layer that produces its input only when
 that layer's output has no other use.  Every other op is collected, naming it and the layer
@@ -18,8 +18,10 @@ import math
 import numpy as np
 
 from .._tvm import op_name, relax, shape_of
+from .. import pooling
 from ..graph import INPUT, Graph, Layer
 from ..passes.relax_utils import bindings_of, constant_value, use_counts
+from .elementwise import find_activations
 from .torch import SUPPORTED_TEXT, RelaxModel
 from .unsupported import Problems
 
@@ -38,12 +40,17 @@ class _Extractor:
         self.produced = {self.func.params[0]: INPUT}  # Var -> layer name whose output it is
         self.counts: dict[str, int] = {}
         self.problems = Problems("import")
+        self.activations = find_activations(self.func, model.params, self.binds, self.uses)
+        self.in_activation = {v for _, _, _, chain in self.activations.values() for v in chain}
 
     def run(self) -> Graph:
         """All bindings, collecting what cannot be represented; a binding that reads the result of an
         unsupported one is skipped silently (its own problem, if any, is not knowable)."""
         for var, value in self.binds.items():
             if self._is_constant(var):
+                continue
+            if var in self.in_activation:
+                self._activation_layer(var)
                 continue
             handler = _HANDLERS.get(op_name(value)) if isinstance(value, relax.Call) else None
             try:
@@ -98,6 +105,19 @@ class _Extractor:
         after = self.layers[-1].name if self.layers else "the input"
         self.problems.add(f"operator {op} {reason}", f"Relax binding {var.name} after layer {after!r}")
         raise _Skip
+
+    def _activation_layer(self, var):
+        """The end of an elementwise chain (frontend/elementwise.py) becomes one lut layer."""
+        if var not in self.activations:
+            return
+        root, fn, alpha, chain = self.activations[var]
+        if self.produced.get(root) is _UNKNOWN:
+            self.produced[var] = _UNKNOWN
+            return
+        try:
+            self._new(var, "lut", None, [self._source(root, var)], {"fn": fn, "alpha": alpha})
+        except _Skip:
+            self.produced[var] = _UNKNOWN
 
     # -- one handler per Relax op ---------------------------------------------------------
     def conv2d(self, var, call):
@@ -162,19 +182,25 @@ class _Extractor:
         layer.attrs["act"] = act
         self.produced[var] = layer.name
 
-    def max_pool2d(self, var, call):
+    def _window(self, var, call, count_include_pad=None) -> dict:
+        """A pool's window attrs (pooling.normalized), the unsupported ones named with their values."""
         a = call.attrs
-        pool = [int(k) for k in a.pool_size]
-        strides = [int(s) for s in a.strides]
         if a.ceil_mode:
             self._unsupported(var, call, "has ceil_mode=True (only ceil_mode=False is supported)")
         if any(int(d) != 1 for d in a.dilation):
             self._unsupported(var, call, f"has dilation={tuple(int(d) for d in a.dilation)} (only 1 is supported)")
-        if pool[0] != pool[1] or strides[0] != strides[1]:
-            self._unsupported(var, call, f"has pool_size={tuple(pool)}, strides={tuple(strides)} (only square "
-                                         f"windows and strides are supported)")
-        attrs = {"kernel": pool[0], "stride": strides[0], "padding": tuple(int(p) for p in a.padding)}
-        self._new(var, "maxpool", None, [self._source(call.args[0], var)], attrs)
+        pad = [int(p) for p in a.padding]
+        attrs = pooling.normalized({"kernel": [int(k) for k in a.pool_size], "stride": [int(s) for s in a.strides],
+                                    "padding": pad if len(pad) != 2 else [pad[0], pad[1], pad[0], pad[1]]})
+        if count_include_pad is not None:
+            attrs["count_include_pad"] = count_include_pad
+        reason = pooling.problem(attrs, shape_of(call.args[0])[2:])
+        if reason:
+            self._unsupported(var, call, f"has {reason}")
+        return attrs
+
+    def max_pool2d(self, var, call):
+        self._new(var, "maxpool", None, [self._source(call.args[0], var)], self._window(var, call))
 
     def mean(self, var, call):
         src = self._source(call.args[0], var)
@@ -190,18 +216,28 @@ class _Extractor:
         self._new(var, "flatten", None, [pooled.name])
 
     def adaptive_avg_pool2d(self, var, call):
-        if tuple(shape_of(var)[2:]) != (1, 1):
-            self._unsupported(var, call, f"pools to {tuple(shape_of(var)[2:])} (only to (1, 1) is supported)")
-        self._new(var, "avgpool", None, [self._source(call.args[0], var)])
+        """To (1, 1): global; to a size dividing the input: the plain average pool it equals."""
+        in_hw, out_hw = tuple(shape_of(call.args[0])[2:]), tuple(shape_of(var)[2:])
+        if out_hw == (1, 1):
+            self._new(var, "avgpool", None, [self._source(call.args[0], var)])
+            return
+        if any(o < 1 or i % o for i, o in zip(in_hw, out_hw)):
+            self._unsupported(var, call, f"pools a {in_hw} map to {out_hw} (only to sizes dividing the input are "
+                                         f"supported)")
+        step = [i // o for i, o in zip(in_hw, out_hw)]
+        attrs = {"kernel": tuple(step), "stride": tuple(step), "padding": (0, 0, 0, 0), "count_include_pad": True}
+        self._new(var, "avgpool", None, [self._source(call.args[0], var)], attrs)
 
     def avg_pool2d(self, var, call):
-        """A window over the whole map without padding is global average pooling."""
+        """A window over the whole map without padding is global average pooling; any other window is a
+        windowed average pool (count_include_pad as the op says)."""
         a = call.attrs
         pool = tuple(int(k) for k in a.pool_size)
-        if pool != tuple(shape_of(call.args[0])[2:]) or any(int(p) for p in a.padding) or a.ceil_mode:
-            self._unsupported(var, call, f"has pool_size={pool} over a {tuple(shape_of(call.args[0])[2:])} map "
-                                         f"(only global average pooling, a window over the whole map, is supported)")
-        self._new(var, "avgpool", None, [self._source(call.args[0], var)])
+        if pool == tuple(shape_of(call.args[0])[2:]) and not any(int(p) for p in a.padding) and not a.ceil_mode:
+            self._new(var, "avgpool", None, [self._source(call.args[0], var)])
+            return
+        attrs = self._window(var, call, bool(a.count_include_pad))
+        self._new(var, "avgpool", None, [self._source(call.args[0], var)], attrs)
 
     def reshape(self, var, call):
         out = shape_of(var)

@@ -24,6 +24,9 @@ SUPPORTED_ATEN = {
     "add", "add_", "max_pool2d", "max_pool2d_with_indices", "adaptive_avg_pool2d", "_adaptive_avg_pool2d",
     "mean", "avg_pool2d", "flatten", "view", "reshape", "_unsafe_view", "linear", "addmm", "t", "permute",
     "dropout", "clone", "contiguous", "squeeze", "getitem",
+    # elementwise int8 table layers (layer kind lut, quantization/lut.py)
+    "hardswish", "hardswish_", "hardsigmoid", "hardsigmoid_", "sigmoid", "sigmoid_", "silu", "silu_", "tanh", "tanh_",
+    "leaky_relu", "leaky_relu_",
 }
 
 
@@ -133,24 +136,20 @@ def _check_conv(node):
 
 def _check_max_pool(node):
     """aten.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode)."""
-    kernel = _pair(_arg(node, 1, "kernel_size", 1))
-    stride = _pair(_arg(node, 2, "stride", None) or kernel)
     dilation = _pair(_arg(node, 4, "dilation", 1))
     if any(int(d) != 1 for d in dilation):
         return f"has dilation={dilation} (only dilation 1 is supported)"
-    if len(set(kernel)) > 1 or len(set(stride)) > 1:
-        return f"has kernel_size={kernel}, stride={stride} (only square windows and strides are supported)"
     if _arg(node, 5, "ceil_mode", False):
         return "has ceil_mode=True (only ceil_mode=False is supported)"
     return None
 
 
 def _check_avg_pool(node):
-    """Only a pool over the whole map (global average pooling) is a layer of the graph."""
-    kernel = _pair(_arg(node, 1, "kernel_size", 1))
-    value = node.args[0].meta.get("val") if hasattr(node.args[0], "meta") else None
-    if value is None or tuple(value.shape[-2:]) != tuple(kernel):
-        return f"has kernel_size={kernel} (only global average pooling, a window over the whole map, is supported)"
+    """aten.avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)."""
+    if _arg(node, 4, "ceil_mode", False):
+        return "has ceil_mode=True (only ceil_mode=False is supported)"
+    if _arg(node, 6, "divisor_override", None) is not None:
+        return f"has divisor_override={_arg(node, 6, 'divisor_override', None)} (only None is supported)"
     return None
 
 

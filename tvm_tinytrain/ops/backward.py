@@ -3,6 +3,7 @@ import numpy as np
 
 from tvm_tinytrain.codegen import templates as c
 
+from .. import pooling
 from .._tvm import relax
 from .registry import REUSES_INPUT, OpRecord, declare
 from .forward import dequantize
@@ -111,18 +112,29 @@ def scale_channels(fb, args, a):
 
 
 def avgpool_grad(fb, args, a):
-    """g (1, C, 1, 1) -> g / (H W) broadcast to (1, C, H, W)."""
+    """Global: g (1, C, 1, 1) -> g / (H W) broadcast to (1, C, H, W). Windowed: g / n spread over each
+    window by a transposed ones depthwise conv (padding positions are cut off)."""
     (g,) = args
     h, w = a["in_hw"]
-    scaled = relax.op.multiply(g, _f32(1.0 / (h * w)))
-    return relax.op.broadcast_to(scaled, (1, int(g.ty.shape[1]), h, w))
+    channels = int(g.ty.shape[1])
+    if "kernel" not in a:
+        scaled = relax.op.multiply(g, _f32(1.0 / (h * w)))
+        return relax.op.broadcast_to(scaled, (1, channels, h, w))
+    (kh, kw), (sh, sw), (top, left, bottom, right) = a["kernel"], a["stride"], a["padding"]
+    grad_h, grad_w = _shape(g)[2:]
+    n = relax.const(pooling.divisors(a, (h, w))[None, None].astype(np.float32), "float32")
+    ones = relax.const(np.ones((channels, 1, kh, kw), np.float32), "float32")
+    out_h, out_w = (grad_h - 1) * sh - top - bottom + kh, (grad_w - 1) * sw - left - right + kw
+    return relax.op.nn.conv2d_transpose(fb.emit(relax.op.divide(g, n)), ones, strides=(sh, sw),
+                                        padding=a["padding"], output_padding=(h - out_h, w - out_w),
+                                        groups=channels, kernel_layout="IOHW", out_dtype="float32")
 
 
 def maxpool_grad(fb, args, a):
     """(g, x int8) -> g routed to the first maximum of each window."""
     g, x = args
-    return relax.op.grad.max_pool2d_backward(g, relax.op.astype(x, "float32"), pool_size=(a["kernel"],) * 2,
-                                             strides=(a["stride"],) * 2, padding=a["padding"])
+    return relax.op.grad.max_pool2d_backward(g, relax.op.astype(x, "float32"), pool_size=a["kernel"],
+                                             strides=a["stride"], padding=a["padding"])
 
 
 def reshape_grad(fb, args, a):
@@ -162,7 +174,7 @@ declare(
     OpRecord("bias_grad", bias_grad, c.bias_grad, ("tt_bias_grad_f32.c",)),
     OpRecord("scale_channels", scale_channels, c.scale_channels, ("tt_scale_channels_f32.c",),
              writes=REUSES_INPUT),
-    OpRecord("avgpool_grad", avgpool_grad, c.avgpool_grad, ("tt_avgpool_grad_f32.c",)),
+    OpRecord("avgpool_grad", avgpool_grad, c.avgpool_grad, ("tt_avgpool_grad_f32.c", "tt_avgpool_window_grad_f32.c")),
     OpRecord("maxpool_grad", maxpool_grad, c.maxpool_grad, ("tt_maxpool_grad_f32.c",)),
     OpRecord("reshape_grad", reshape_grad, c.copy, ()),
     OpRecord("linear_f32_grad_input", linear_f32_grad_input, c.linear_f32_grad_input,

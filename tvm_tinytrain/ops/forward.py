@@ -4,6 +4,7 @@ import numpy as np
 from tvm_tinytrain.codegen import templates as c
 from tvm_tinytrain.passes.gradients import forward as rule
 
+from .. import pooling
 from .._tvm import relax
 from .registry import OpRecord, declare
 
@@ -62,19 +63,31 @@ def add_s8(fb, args, a):
 
 
 def avgpool_s8(fb, args, a):
-    """round_half_even(sum / n) in integers: floor quotient, up on r > n/2 or an odd tie."""
+    """round_half_even(sum / n) in integers: floor quotient, up on r > n/2 or an odd tie. Windowed
+    (attrs kernel, ...): the window sum of x - x_zero by a ones depthwise conv (padding 0 is the zero
+    point) plus n * x_zero, n per output position (pooling.divisors)."""
     (x,) = args
-    n = int(np.prod([int(s) for s in list(x.ty.shape)[2:]]))
+    in_hw = [int(s) for s in list(x.ty.shape)[2:]]
 
     def i32(v):
-        return relax.const(v, "int32")
+        return relax.const(np.asarray(v, np.int32), "int32")
 
-    total = fb.emit(relax.op.sum(relax.op.astype(x, "int32"), axis=[2, 3], keepdims=True))
-    quotient = fb.emit(relax.op.floor_divide(total, i32(n)))
-    twice_rem = fb.emit(relax.op.multiply(relax.op.subtract(total, relax.op.multiply(quotient, i32(n))), i32(2)))
+    if "kernel" in a:
+        channels = int(x.ty.shape[1])
+        ones = relax.const(np.ones((channels, 1, *a["kernel"]), np.int8), "int8")
+        window_sum = relax.op.nn.conv2d(centered(fb, x, a["x_zero"]), ones, strides=a["stride"],
+                                        padding=a["padding"], groups=channels, out_dtype="int32")
+        n_value = pooling.divisors(a, in_hw)
+        n = i32(n_value[None, None])
+        total = fb.emit(relax.op.add(window_sum, i32(n_value[None, None] * a["x_zero"])))
+    else:
+        n = i32(int(np.prod(in_hw)))
+        total = fb.emit(relax.op.sum(relax.op.astype(x, "int32"), axis=[2, 3], keepdims=True))
+    quotient = fb.emit(relax.op.floor_divide(total, n))
+    twice_rem = fb.emit(relax.op.multiply(relax.op.subtract(total, relax.op.multiply(quotient, n)), i32(2)))
     odd = relax.op.equal(relax.op.bitwise_and(quotient, i32(1)), i32(1))
-    round_up = relax.op.logical_or(relax.op.greater(twice_rem, i32(n)),
-                                   relax.op.logical_and(relax.op.equal(twice_rem, i32(n)), odd))
+    round_up = relax.op.logical_or(relax.op.greater(twice_rem, n),
+                                   relax.op.logical_and(relax.op.equal(twice_rem, n), odd))
     return to_int8(fb, relax.op.add(quotient, relax.op.astype(round_up, "int32")), -128, 127)
 
 
@@ -109,7 +122,7 @@ declare(
     OpRecord("conv2d_s8", conv2d_s8, c.conv2d_s8, _CONV_KERNELS, rule.conv2d_s8),
     OpRecord("linear_s8", linear_s8, c.linear_s8, ("tt_linear_s8.c",), rule.linear_s8),
     OpRecord("add_s8", add_s8, c.add_s8, ("tt_add_s8.c",), rule.add_s8),
-    OpRecord("avgpool_s8", avgpool_s8, c.avgpool_s8, ("tt_avgpool_s8.c",), rule.avgpool_s8),
+    OpRecord("avgpool_s8", avgpool_s8, c.avgpool_s8, ("tt_avgpool_s8.c", "tt_avgpool_window_s8.c"), rule.avgpool_s8),
     OpRecord("maxpool_s8", maxpool_s8, c.maxpool_s8, ("tt_maxpool_s8.c",), rule.maxpool_s8),
     OpRecord("flatten", flatten, c.copy, (), rule.flatten),
     OpRecord("dequantize", dequantize, c.dequantize, ("tt_dequantize_s8.c",), rule.dequantize),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import ops
+from .. import ops, pooling
 from .._tvm import relax, tensor_type
 from ..errors import TinyTrainError
 from ..graph import INPUT, Graph, Layer
@@ -83,5 +83,14 @@ def layer_call(graph: Graph, layer: Layer, inputs: list, param_vars: dict):
                  **{k: a[k] for k in ("multiplier_a", "multiplier_b", "shift", "act_min", "act_max")}}
         return inputs, attrs
     if layer.op == "maxpool":
-        return inputs, {"kernel": a["kernel"], "stride": a["stride"], "padding": list(a["padding"])}
+        return inputs, {k: list(v) for k, v in pooling.normalized(a).items()}
+    if layer.op == "avgpool" and not pooling.is_global(a):
+        window = {k: list(v) for k, v in pooling.normalized(a).items() if k != "count_include_pad"}
+        return inputs, {**window, "count_include_pad": bool(a.get("count_include_pad", True)),
+                        "x_zero": graph.q_of(layer.inputs[0]).zero}
+    if layer.op == "lut":  # the scales and zero points are what the gradient rule builds f' from
+        x_q = graph.q_of(layer.inputs[0])
+        attrs = {"fn": a["fn"], "alpha": float(a["alpha"]), "x_scale": x_q.scale, "x_zero": x_q.zero,
+                 "y_scale": layer.out_q.scale, "y_zero": layer.out_q.zero}
+        return [*inputs, relax.const(np.asarray(layer.params["table"], np.int8), "int8")], attrs
     return inputs, {}
