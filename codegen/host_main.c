@@ -5,6 +5,7 @@
  *
  * The byte format is codegen/protocol.py's: records [int32 kind][int32 arg][payload]:
  *   0 TRAIN    arg = label, payload int8 input[TT_INPUT_BYTES]  -> float32 loss
+ *              (TT_TARGET_FLOATS > 0, the MSE loss: then float32 target[TT_TARGET_FLOATS])
  *   1 PREDICT  payload int8 input[TT_INPUT_BYTES]               -> logits (TT_LOGITS_TYPE)
  *   2 SET_LR   payload float32 lr_weight, lr_bias               -> nothing
  *   3 PARAMS   no payload                                       -> every trained parameter
@@ -55,6 +56,9 @@ int main(int argc, char **argv)
     int32_t header[2], status;
     float rates[2], loss;
     size_t got;
+#if TT_TARGET_FLOATS > 0
+    static float target[TT_TARGET_FLOATS];
+#endif
 
     if (argc != 3) {
         fprintf(stderr, "usage: %s REQUESTS ANSWERS   (files, FIFOs or - for stdin/stdout)\n", argv[0]);
@@ -70,7 +74,12 @@ int main(int argc, char **argv)
         switch (header[0]) {
         case 0:
             read_exact(input, TT_INPUT_BYTES);
+#if TT_TARGET_FLOATS > 0
+            read_exact(target, sizeof target);
+            loss = tt_train_step(input, target);
+#else
             loss = tt_train_step(input, header[1]);
+#endif
             send(&loss, sizeof loss);
             break;
         case 1:

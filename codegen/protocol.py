@@ -4,6 +4,8 @@ FIFOs/files or a UART). One format everywhere, so one `Session` (session.py) dri
 
 requests: records of [int32 kind][int32 arg][payload]
     TRAIN    arg = label, payload = int8 input       answer: float32 loss
+             (MSE loss, memory.json "loss": "mse": arg = 0, payload = int8 input then the float32
+              target, num_classes values; Python callers give the target as the arg)
     PREDICT  arg = 0,     payload = int8 input       answer: the logits (int8, or float32 with an
                                                               fp32 classifier)
     SET_LR   arg = 0,     payload = float32 lr_weight, float32 lr_bias (tt_set_learning_rates)
@@ -35,13 +37,17 @@ def input_bytes(memory: dict) -> int:
 
 
 def encode_request(kind: int, arg: int, payload, memory: dict, who: str) -> bytes:
-    """One record: payload is the int8 input (TRAIN/PREDICT), (lr_weight, lr_bias) (SET_LR), None (PARAMS)."""
+    """One record: payload is the int8 input (TRAIN/PREDICT), (lr_weight, lr_bias) (SET_LR), None (PARAMS);
+    a TRAIN's arg is the label, or with the MSE loss the float32 target (sent after the input)."""
     if kind in (TRAIN, PREDICT):
         x = np.asarray(payload, np.int8).reshape(-1)
         if x.size != input_bytes(memory):
             raise TinyTrainError(f"{who}: input has {x.size} values, the model takes {input_bytes(memory)} "
                                  f"(shape {tuple(memory['input_shape'])})")
         body = x.tobytes()
+        if kind == TRAIN and memory.get("loss") == "mse":
+            body += _target_bytes(arg, memory, who)
+            arg = 0
     elif kind == SET_LR:
         lr_weight, lr_bias = payload
         body = struct.pack("<ff", lr_weight, lr_bias)
@@ -50,6 +56,14 @@ def encode_request(kind: int, arg: int, payload, memory: dict, who: str) -> byte
     else:
         raise TinyTrainError(f"{who}: unknown request kind {kind!r}; use TRAIN, PREDICT, SET_LR, PARAMS or END")
     return struct.pack("<ii", kind, int(arg)) + body
+
+
+def _target_bytes(target, memory: dict, who: str) -> bytes:
+    t = np.asarray(target, np.float32).reshape(-1)
+    if t.size != memory["num_classes"] or not np.isfinite(t).all():
+        raise TinyTrainError(f"{who}: the MSE target must be {memory['num_classes']} finite float32 values (the "
+                             f"model's output size), got {t.size} values")
+    return t.tobytes()
 
 
 def encode_requests(requests, memory: dict, who: str) -> bytes:

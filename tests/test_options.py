@@ -1,5 +1,7 @@
 """options.py declares every scheme / compile option once: the scheme keys, their checks and
 defaults, the overrides, `describe`, the CLI flags and the docs table all follow from OPTIONS."""
+import argparse
+
 import pytest
 
 from tvm_tinytrain import options, schemes
@@ -23,7 +25,7 @@ def test_the_docs_table_is_up_to_date():
 
 def test_schemes_read_the_declarations():
     assert schemes.KEYS == tuple(o.name for o in OPTIONS if o.scheme_key)
-    assert schemes.OVERRIDES == OVERRIDES == ("lr_weight", "lr_bias", "qas", "fp32_classifier", "momentum")
+    assert schemes.OVERRIDES == OVERRIDES == ("lr_weight", "lr_bias", "qas", "fp32_classifier", "momentum", "loss")
 
 
 def test_a_preset_takes_every_declared_default(graph):
@@ -39,7 +41,7 @@ def test_every_option_checks_its_value(option):
 
 
 @pytest.mark.parametrize("key, value", [("lr_weight", -0.1), ("lr_bias", float("nan")), ("qas", 1),
-                                        ("fp32_classifier", "yes")])
+                                        ("fp32_classifier", "yes"), ("loss", "l2")])
 def test_an_override_is_checked_as_the_json_key_is(graph, key, value):
     with pytest.raises(TinyTrainError, match=rf"override: {key} must be"):
         schemes.resolve_scheme("bias-only", graph, **{key: value})
@@ -75,3 +77,11 @@ def test_the_cli_overrides_reach_the_plan(capsys):
     assert "lr_bias 0.01, QAS off, int8 classifier" in capsys.readouterr().out
     assert main(["plan", "mcunet-5fps", "--scheme", "bias-only", "--lr-weight", "-1"]) == 2
     assert "error: override: lr_weight must be a finite number >= 0, got -1.0" in capsys.readouterr().err
+
+
+def test_the_loss_flag_takes_a_name():
+    """A string option is a --flag NAME (no float conversion); its value is checked as the JSON key's is."""
+    parser = argparse.ArgumentParser()
+    options.add_flags(parser, "train")
+    assert options.overrides_from(parser.parse_args(["--loss", "mse"]))["loss"] == "mse"
+    assert "loss" not in options.overrides_from(parser.parse_args([]))

@@ -4,6 +4,7 @@
  *
  * Requests: records [int32 kind][int32 arg][payload]
  *   0 TRAIN    arg = label, payload int8 input[TT_INPUT_BYTES]  -> float32 loss
+ *              (TT_TARGET_FLOATS > 0, the MSE loss: then float32 target[TT_TARGET_FLOATS])
  *   1 PREDICT  payload int8 input[TT_INPUT_BYTES]               -> logits (TT_LOGITS_TYPE)
  *   2 SET_LR   payload float32 lr_weight, lr_bias               -> nothing
  *   3 PARAMS   no payload                                       -> every trained parameter
@@ -58,6 +59,9 @@ int main(void)
     int32_t header[2], status, stack, got;
     float rates[2], loss;
     uint64_t start, spent;
+#if TT_TARGET_FLOATS > 0
+    static float target[TT_TARGET_FLOATS]; /* static: counted in the firmware's SRAM by the linker */
+#endif
 
     if (tt_link_open() != 0)
         fail("tt firmware: cannot open the request stream (requests.bin / answers.bin)\n");
@@ -65,8 +69,14 @@ int main(void)
         switch (header[0]) {
         case 0:
             read_exact(input, TT_INPUT_BYTES);
+#if TT_TARGET_FLOATS > 0
+            read_exact(target, (int32_t)sizeof target);
+            start = tt_instructions();
+            loss = tt_train_step(input, target);
+#else
             start = tt_instructions();
             loss = tt_train_step(input, header[1]);
+#endif
             spent = tt_instructions() - start;
             send(&loss, sizeof loss);
             break;
