@@ -11,7 +11,7 @@
  */
 #include <string.h>
 
-#include "tt_kernels.h"
+#include "tt_float_util.h"
 
 /* dx[c][p] = sum over o (in order) of (d[o][p] * w_scale[o]) * w[o * w_stride + c], c < channels, p < hw */
 static void split_part(const float *d, int32_t out_c, int32_t hw, const int8_t *w, int32_t w_stride,
@@ -30,10 +30,14 @@ static void split_part(const float *d, int32_t out_c, int32_t hw, const int8_t *
                 const float sc = w_scale[o], wa = (float)wo[0], wb = (float)wo[1];
                 const float g0 = dp[0] * sc, g1 = dp[1] * sc, g2 = dp[2] * sc, g3 = dp[3] * sc, g4 = dp[4] * sc,
                             g5 = dp[5] * sc, g6 = dp[6] * sc, g7 = dp[7] * sc;
-                a0 += g0 * wa, a1 += g1 * wa, a2 += g2 * wa, a3 += g3 * wa;
-                a4 += g4 * wa, a5 += g5 * wa, a6 += g6 * wa, a7 += g7 * wa;
-                b0 += g0 * wb, b1 += g1 * wb, b2 += g2 * wb, b3 += g3 * wb;
-                b4 += g4 * wb, b5 += g5 * wb, b6 += g6 * wb, b7 += g7 * wb;
+                a0 = tt_mla_f32(a0, g0, wa), a1 = tt_mla_f32(a1, g1, wa),
+                a2 = tt_mla_f32(a2, g2, wa), a3 = tt_mla_f32(a3, g3, wa);
+                a4 = tt_mla_f32(a4, g4, wa), a5 = tt_mla_f32(a5, g5, wa),
+                a6 = tt_mla_f32(a6, g6, wa), a7 = tt_mla_f32(a7, g7, wa);
+                b0 = tt_mla_f32(b0, g0, wb), b1 = tt_mla_f32(b1, g1, wb),
+                b2 = tt_mla_f32(b2, g2, wb), b3 = tt_mla_f32(b3, g3, wb);
+                b4 = tt_mla_f32(b4, g4, wb), b5 = tt_mla_f32(b5, g5, wb),
+                b6 = tt_mla_f32(b6, g6, wb), b7 = tt_mla_f32(b7, g7, wb);
             }
             dx0[p] = a0, dx0[p + 1] = a1, dx0[p + 2] = a2, dx0[p + 3] = a3;
             dx0[p + 4] = a4, dx0[p + 5] = a5, dx0[p + 6] = a6, dx0[p + 7] = a7;
@@ -44,8 +48,8 @@ static void split_part(const float *d, int32_t out_c, int32_t hw, const int8_t *
             float a = 0.0f, b = 0.0f;
             for (int32_t o = 0; o < out_c; ++o) {
                 const float g = d[o * hw + p] * w_scale[o];
-                a += g * (float)w[o * w_stride + c];
-                b += g * (float)w[o * w_stride + c + 1];
+                a = tt_mla_f32(a, g, (float)w[o * w_stride + c]);
+                b = tt_mla_f32(b, g, (float)w[o * w_stride + c + 1]);
             }
             dx0[p] = a, dx1[p] = b;
         }
@@ -53,7 +57,8 @@ static void split_part(const float *d, int32_t out_c, int32_t hw, const int8_t *
     for (; c < channels; ++c) /* an odd last channel */
         for (int32_t p = 0; p < hw; ++p) {
             float a = 0.0f;
-            for (int32_t o = 0; o < out_c; ++o) a += (d[o * hw + p] * w_scale[o]) * (float)w[o * w_stride + c];
+            for (int32_t o = 0; o < out_c; ++o)
+                a = tt_mla_f32(a, d[o * hw + p] * w_scale[o], (float)w[o * w_stride + c]);
             dx[c * hw + p] = a;
         }
 }
@@ -86,9 +91,9 @@ int tt_conv2d_1x1_grad_input_split_f32(const float *d, tt_dims out, const int8_t
                 const float g = d[(o * out.h + oy) * out.w + ox] * w_scale[o];
                 float *dxp = dx + iy * in.w + ix;
                 for (int32_t c = 0; c < k; c++)
-                    dxp[c * plane] += g * (float)lead_o[c];
+                    dxp[c * plane] = tt_mla_f32(dxp[c * plane], g, (float)lead_o[c]);
                 for (int32_t c = 0; c < rest; c++)
-                    dxp[(k + c) * plane] += g * (float)rest_o[c];
+                    dxp[(k + c) * plane] = tt_mla_f32(dxp[(k + c) * plane], g, (float)rest_o[c]);
             }
         }
     }

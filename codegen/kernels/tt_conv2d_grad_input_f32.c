@@ -49,10 +49,14 @@ void tt_pointwise_grad_input_f32(const float *d, int32_t out_c, int32_t hw, cons
                     const float wa = col_a[i], wb = col_b[i];
                     const float d0 = dp[0], d1 = dp[1], d2 = dp[2], d3 = dp[3], d4 = dp[4], d5 = dp[5],
                                 d6 = dp[6], d7 = dp[7];
-                    a0 += d0 * wa, a1 += d1 * wa, a2 += d2 * wa, a3 += d3 * wa;
-                    a4 += d4 * wa, a5 += d5 * wa, a6 += d6 * wa, a7 += d7 * wa;
-                    b0 += d0 * wb, b1 += d1 * wb, b2 += d2 * wb, b3 += d3 * wb;
-                    b4 += d4 * wb, b5 += d5 * wb, b6 += d6 * wb, b7 += d7 * wb;
+                    a0 = tt_mla_f32(a0, d0, wa), a1 = tt_mla_f32(a1, d1, wa),
+                    a2 = tt_mla_f32(a2, d2, wa), a3 = tt_mla_f32(a3, d3, wa);
+                    a4 = tt_mla_f32(a4, d4, wa), a5 = tt_mla_f32(a5, d5, wa),
+                    a6 = tt_mla_f32(a6, d6, wa), a7 = tt_mla_f32(a7, d7, wa);
+                    b0 = tt_mla_f32(b0, d0, wb), b1 = tt_mla_f32(b1, d1, wb),
+                    b2 = tt_mla_f32(b2, d2, wb), b3 = tt_mla_f32(b3, d3, wb);
+                    b4 = tt_mla_f32(b4, d4, wb), b5 = tt_mla_f32(b5, d5, wb),
+                    b6 = tt_mla_f32(b6, d6, wb), b7 = tt_mla_f32(b7, d7, wb);
                 }
                 dx0[p] = a0, dx0[p + 1] = a1, dx0[p + 2] = a2, dx0[p + 3] = a3;
                 dx0[p + 4] = a4, dx0[p + 5] = a5, dx0[p + 6] = a6, dx0[p + 7] = a7;
@@ -62,8 +66,8 @@ void tt_pointwise_grad_input_f32(const float *d, int32_t out_c, int32_t hw, cons
             for (; p < hw; ++p) {
                 float a = o0 > 0 ? dx0[p] : 0.0f, b = o0 > 0 ? dx1[p] : 0.0f;
                 for (int32_t i = 0; i < n; ++i) {
-                    a += d_chunk[i * hw + p] * col_a[i];
-                    b += d_chunk[i * hw + p] * col_b[i];
+                    a = tt_mla_f32(a, d_chunk[i * hw + p], col_a[i]);
+                    b = tt_mla_f32(b, d_chunk[i * hw + p], col_b[i]);
                 }
                 dx0[p] = a, dx1[p] = b;
             }
@@ -72,7 +76,8 @@ void tt_pointwise_grad_input_f32(const float *d, int32_t out_c, int32_t hw, cons
     for (; c < channels; ++c) /* an odd last channel */
         for (int32_t p = 0; p < hw; ++p) {
             float a = 0.0f;
-            for (int32_t o = 0; o < out_c; ++o) a += d[o * hw + p] * (w_scale[o] * (float)w[o * w_stride + c]);
+            for (int32_t o = 0; o < out_c; ++o)
+                a = tt_mla_f32(a, d[o * hw + p], w_scale[o] * (float)w[o * w_stride + c]);
             dx[c * hw + p] = a;
         }
 }
@@ -122,7 +127,8 @@ static void depthwise_grad_input(const float *d, tt_dims out, const int8_t *w, i
                         const float *dp = dpad + (iy + kh - 1 - ky) * pw + ix + kw - 1, *wrow = wr + ky * kw;
                         for (int32_t kx = 0; kx < kw; ++kx, --dp) {
                             const float wv = wrow[kx];
-                            a0 += dp[0] * wv, a1 += dp[1] * wv, a2 += dp[2] * wv, a3 += dp[3] * wv;
+                            a0 = tt_mla_f32(a0, dp[0], wv), a1 = tt_mla_f32(a1, dp[1], wv),
+                            a2 = tt_mla_f32(a2, dp[2], wv), a3 = tt_mla_f32(a3, dp[3], wv);
                         }
                     }
                     float *o = dxc + iy * in.w + ix;
@@ -132,7 +138,7 @@ static void depthwise_grad_input(const float *d, tt_dims out, const int8_t *w, i
                     float a = 0.0f;
                     for (int32_t ky = ky_lo; ky <= ky_hi; ++ky)
                         for (int32_t kx = 0; kx < kw; ++kx)
-                            a += dpad[(iy + kh - 1 - ky) * pw + ix + kw - 1 - kx] * wr[ky * kw + kx];
+                            a = tt_mla_f32(a, dpad[(iy + kh - 1 - ky) * pw + ix + kw - 1 - kx], wr[ky * kw + kx]);
                     dxc[iy * in.w + ix] = a;
                 }
             }
@@ -150,7 +156,7 @@ static void depthwise_grad_input(const float *d, tt_dims out, const int8_t *w, i
                     const float *drow = dch + (iy + pt - ky0) / s * out.w + (ix + pl - kx0) / s;
                     for (int32_t ky = ky0; ky <= ky_hi; ky += s, drow -= out.w) {
                         const float *dp = drow, *wp = wr + ky * kw + kx0;
-                        for (int32_t kx = kx0; kx <= kx_hi; kx += s, --dp, wp += s) acc += dp[0] * wp[0];
+                        for (int32_t kx = kx0; kx <= kx_hi; kx += s, --dp, wp += s) acc = tt_mla_f32(acc, dp[0], wp[0]);
                     }
                 }
                 dxc[iy * in.w + ix] = acc;
@@ -194,7 +200,8 @@ int tt_conv2d_grad_input_f32(const float *d, tt_dims out, const int8_t *w, int32
                     for (int32_t oy = oy0; oy < oy1; ++oy) {
                         const float *drow = dch + oy * out.w;
                         float *xrow = dxc + (oy * s + ky - conv->pad_top) * in.w;
-                        for (int32_t ox = ox0; ox < ox1; ++ox) xrow[ox * s + col0] += drow[ox] * wr;
+                        for (int32_t ox = ox0; ox < ox1; ++ox)
+                            xrow[ox * s + col0] = tt_mla_f32(xrow[ox * s + col0], drow[ox], wr);
                     }
                 }
             }

@@ -34,10 +34,14 @@ static void pointwise_grad_weight(const int8_t *x, int32_t x_zero, float x_scale
                 for (int32_t p = 0; p < hw; ++p) {
                     const float v0 = xf[0][p], v1 = xf[1][p], v2 = xf[2][p], v3 = xf[3][p];
                     const float e0 = d0[p], e1 = d1[p], e2 = d2[p], e3 = d3[p];
-                    a00 += e0 * v0, a01 += e0 * v1, a02 += e0 * v2, a03 += e0 * v3;
-                    a10 += e1 * v0, a11 += e1 * v1, a12 += e1 * v2, a13 += e1 * v3;
-                    a20 += e2 * v0, a21 += e2 * v1, a22 += e2 * v2, a23 += e2 * v3;
-                    a30 += e3 * v0, a31 += e3 * v1, a32 += e3 * v2, a33 += e3 * v3;
+                    a00 = tt_mla_f32(a00, e0, v0), a01 = tt_mla_f32(a01, e0, v1),
+                    a02 = tt_mla_f32(a02, e0, v2), a03 = tt_mla_f32(a03, e0, v3);
+                    a10 = tt_mla_f32(a10, e1, v0), a11 = tt_mla_f32(a11, e1, v1),
+                    a12 = tt_mla_f32(a12, e1, v2), a13 = tt_mla_f32(a13, e1, v3);
+                    a20 = tt_mla_f32(a20, e2, v0), a21 = tt_mla_f32(a21, e2, v1),
+                    a22 = tt_mla_f32(a22, e2, v2), a23 = tt_mla_f32(a23, e2, v3);
+                    a30 = tt_mla_f32(a30, e3, v0), a31 = tt_mla_f32(a31, e3, v1),
+                    a32 = tt_mla_f32(a32, e3, v2), a33 = tt_mla_f32(a33, e3, v3);
                 }
                 float *r0 = dw + o * cols + c, *r1 = r0 + cols, *r2 = r1 + cols, *r3 = r2 + cols;
                 r0[0] = x_scale * a00, r0[1] = x_scale * a01, r0[2] = x_scale * a02, r0[3] = x_scale * a03;
@@ -54,10 +58,10 @@ static void pointwise_grad_weight(const int8_t *x, int32_t x_zero, float x_scale
             float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
             for (int32_t p = 0; p < hw; ++p) {
                 const float xv = (float)(xc[p] - x_zero);
-                a0 += d0[p] * xv;
-                a1 += d1[p] * xv;
-                a2 += d2[p] * xv;
-                a3 += d3[p] * xv;
+                a0 = tt_mla_f32(a0, d0[p], xv);
+                a1 = tt_mla_f32(a1, d1[p], xv);
+                a2 = tt_mla_f32(a2, d2[p], xv);
+                a3 = tt_mla_f32(a3, d3[p], xv);
             }
             dw[o * cols + cc] = x_scale * a0;
             dw[(o + 1) * cols + cc] = x_scale * a1;
@@ -69,7 +73,7 @@ static void pointwise_grad_weight(const int8_t *x, int32_t x_zero, float x_scale
         for (int32_t cc = 0; cc < cols; ++cc) {
             const int8_t *xc = x + cc * hw;
             float a = 0.0f;
-            for (int32_t p = 0; p < hw; ++p) a += d[o * hw + p] * (float)(xc[p] - x_zero);
+            for (int32_t p = 0; p < hw; ++p) a = tt_mla_f32(a, d[o * hw + p], (float)(xc[p] - x_zero));
             dw[o * cols + cc] = x_scale * a;
         }
 }
@@ -114,7 +118,7 @@ int tt_conv2d_grad_weight_f32(const int8_t *x, tt_dims x_dims, int32_t x_zero, f
                         const float *drow = dch + oy * out.w;
                         const int8_t *xrow = xc + (oy * s + ky - conv->pad_top) * x_dims.w;
                         for (int32_t ox = ox0; ox < ox1; ++ox)
-                            acc += drow[ox] * (float)(xrow[ox * s + col0] - x_zero);
+                            acc = tt_mla_f32(acc, drow[ox], (float)(xrow[ox * s + col0] - x_zero));
                     }
                     dwk[ky * kw + kx] = x_scale * acc;
                 }

@@ -66,6 +66,20 @@ static inline float tt_log_sum_exp(const float *logits, int32_t n)
     return m + tt_logf(sum);
 }
 
+/* acc + a * b, the product rounded before the add, as the host computes it (-ffp-contract=off).
+ * GCC emits no multiply-accumulate under -ffp-contract=off; with a single-precision FPU, VMLA.F32 is
+ * this operation in one instruction (unfused: it rounds the product, unlike VFMA, so device == host
+ * bit for bit). */
+static inline float tt_mla_f32(float acc, float a, float b)
+{
+#if defined(__ARM_FP) && (__ARM_FP & 4)
+    __asm__("vmla.f32 %0, %1, %2" : "+t"(acc) : "t"(a), "t"(b));
+    return acc;
+#else
+    return acc + a * b;
+#endif
+}
+
 /* Output positions [*lo, *hi) along one axis whose input position o * stride + tap - pad lies
  * inside [0, n_in): the positions where kernel tap `tap` reads the input rather than padding. */
 static inline void tt_tap_range(int32_t tap, int32_t pad, int32_t stride, int32_t n_in, int32_t n_out,

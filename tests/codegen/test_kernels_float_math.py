@@ -1,13 +1,17 @@
 """tt_expf / tt_logf, the loss's exp and log: within a few 1e-7 of the exact values, and the same
 bits on this host and on emulated Cortex-M4 / M7 (newlib's expf / logf differ on the M4, which
-made a training run on it drift from the host's)."""
+made a training run on it drift from the host's).  tt_mla_f32, the backward kernels' multiply-accumulate
+(VMLA.F32 on a Cortex-M FPU, a separate multiply and add on the host): the same bits too, on a sweep
+whose fused (FMA) result differs; and the float backward kernels built for every board use it."""
+import re
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from tvm_tinytrain.codegen import host_build
-from tvm_tinytrain.targets.qemu import toolchain_missing
+from tvm_tinytrain.targets.qemu import load_board, toolchain_missing
 
 
 HERE = Path(__file__).resolve().parent
@@ -20,13 +24,41 @@ def host_result(tmp_path_factory):
     exe = tmp_path_factory.mktemp("float_math") / "check"
     subprocess.run(["gcc", *host_build.CFLAGS, f"-I{host_build.KERNEL_DIR}", str(SOURCE), "-o", str(exe), "-lm"],
                    check=True)
-    digest, err_exp, err_log = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split()
-    return digest, float(err_exp), float(err_log)
+    digest, err_exp, err_log, fused = subprocess.run([str(exe)], capture_output=True, text=True,
+                                                     check=True).stdout.split()
+    return digest, float(err_exp), float(err_log), fused
 
 
 def test_accuracy(host_result):
-    _, err_exp, err_log = host_result
+    _, err_exp, err_log, _ = host_result
     assert err_exp < 2e-7 and err_log < 3e-7
+
+
+def test_sweep_tells_fused_from_unfused(host_result):
+    """A VFMA in place of VMLA would change the device's digest: the sweep's fused sums differ."""
+    assert host_result[0] != host_result[3]
+
+
+# The float kernels whose dot products run through tt_mla_f32.
+MLA_KERNELS = ("tt_conv2d_grad_weight_f32", "tt_conv2d_grad_input_f32", "tt_conv2d_1x1_grad_input_split_f32",
+               "tt_linear_grad_input_f32", "tt_linear_f32_grad_input", "tt_linear_f32")
+
+
+@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None or shutil.which("arm-none-eabi-objdump") is None,
+                    reason="needs arm-none-eabi-gcc")
+@pytest.mark.parametrize("board", ["cortex-m4", "cortex-m7", "cortex-m7-sp", "cortex-m55"])
+def test_backward_kernels_multiply_accumulate_unfused(tmp_path, board):
+    """Every float kernel's accumulation is one VMLA.F32 (-ffp-contract=off alone gives vmul + vadd),
+    and no fused multiply-add, whose single rounding the host does not do, appears."""
+    for name in MLA_KERNELS:
+        obj = tmp_path / f"{name}.o"
+        subprocess.run(["arm-none-eabi-gcc", *host_build.CFLAGS, *load_board(board)["cflags"],
+                        f"-I{host_build.KERNEL_DIR}", "-c", str(host_build.KERNEL_DIR / f"{name}.c"), "-o", str(obj)],
+                       check=True)
+        text = subprocess.run(["arm-none-eabi-objdump", "-d", str(obj)], capture_output=True, text=True,
+                              check=True).stdout
+        assert "vmla.f32" in text, (board, name)
+        assert not re.search(r"\bv(fma|fms|fnma|fnms)", text), (board, name)
 
 
 @pytest.mark.skipif(bool(toolchain_missing()), reason="needs arm-none-eabi-gcc and qemu-system-arm")
