@@ -1,0 +1,121 @@
+"""Local pooling end to end on models/pooled_cnn.py (a non-square max pool with unequal strides, a
+padded average pool, AdaptiveAvgPool2d to a dividing size): torch and ONNX import to the same layers,
+TVM's int8 forward equals the numpy reference bit for bit, and a full training step agrees three
+ways: the PyTorch oracle, the Relax step, and the generated C on the host."""
+import numpy as np
+import pytest
+import torch
+
+from tvm_tinytrain import _tvm
+from tvm_tinytrain.codegen.emit import generate, write_project
+from tvm_tinytrain.codegen.host_runner import HostProgram
+from tvm_tinytrain.codegen.protocol import TRAIN
+from tvm_tinytrain.data.cifar10 import load_cifar10
+from tvm_tinytrain.data.images import resize_to, to_float_input
+from tvm_tinytrain.frontend.onnx import from_onnx
+from tvm_tinytrain.frontend.to_graph import to_graph
+from tvm_tinytrain.frontend.torch import from_torch
+from tvm_tinytrain.models import pooled_cnn
+from tvm_tinytrain.passes.pipeline import build_training
+from tvm_tinytrain.quantization.lower import to_relax
+from tvm_tinytrain.quantization.ptq import quantize, quantize_input
+from tvm_tinytrain.reference import run_int8
+from tvm_tinytrain.reference_train import TorchTrainer
+from tvm_tinytrain.relax_trainer import RelaxTrainer
+from tvm_tinytrain.schemes import resolve_scheme
+
+STEPS = 3
+POOLS = {"pool1": ("maxpool", {"kernel": (2, 3), "stride": (2, 1), "padding": (1, 1, 1, 1)}),
+         "pool2": ("avgpool", {"kernel": (3, 3), "stride": (2, 2), "padding": (1, 1, 1, 1), "count_include_pad": True}),
+         "pool3": ("avgpool", {"kernel": (1, 2), "stride": (1, 2), "padding": (0, 0, 0, 0), "count_include_pad": True}),
+         "pool4": ("avgpool", {})}
+
+
+@pytest.fixture(scope="module")
+def case():
+    """(float graph, int8 graph, int8 inputs with labels) on 16x16 CIFAR-10 images."""
+    model, x = pooled_cnn.build()
+    graph = to_graph(from_torch(model, x, name="pooled_cnn"))
+    pixels, labels = load_cifar10("test", per_class=2)
+    inputs = [to_float_input(resize_to(p, 16)) for p in pixels]
+    qgraph = quantize(graph, inputs[:12], progress=False)
+    samples = [(quantize_input(qgraph, x)[0], int(y)) for x, y in zip(inputs[12:], labels[12:])]
+    return graph, qgraph, samples
+
+
+def _pools(graph):
+    return {layer.name: (layer.op, layer.attrs) for layer in graph.layers if layer.op in ("maxpool", "avgpool")}
+
+
+def test_torch_import_keeps_every_window(case):
+    graph, _, _ = case
+    pools = {name: (op, {k: tuple(v) if isinstance(v, (list, tuple)) else v for k, v in attrs.items()})
+             for name, (op, attrs) in _pools(graph).items()}
+    assert list(pools.values()) == list(POOLS.values())
+    assert [l.out_shape for l in graph.layers if l.op in ("maxpool", "avgpool")] == \
+        [(8, 9, 16), (12, 5, 8), (16, 5, 4), (16, 1, 1)]
+
+
+def test_onnx_import_gives_the_same_layers_and_values(case, tmp_path):
+    """ONNX AveragePool exports count_include_pad=1 for torch's default; the graph computes the same."""
+    graph, _, _ = case
+    model, x = pooled_cnn.build()
+    path = tmp_path / "pooled.onnx"
+    torch.onnx.export(model, (x,), str(path), input_names=["x"], dynamo=False)
+    onnx_graph = to_graph(from_onnx(path))
+    assert [l.op for l in onnx_graph.layers] == [l.op for l in graph.layers]
+    assert [l.out_shape for l in onnx_graph.layers] == [l.out_shape for l in graph.layers]
+    from tvm_tinytrain.reference import run_float
+    with torch.no_grad():
+        expect = model(x).numpy()[0]
+    np.testing.assert_allclose(run_float(onnx_graph, x.numpy()[0]), expect, atol=1e-4, rtol=1e-4)
+
+
+def test_tvm_int8_forward_equals_the_reference(case):
+    _, qgraph, samples = case
+    built = _tvm.build(to_relax(qgraph, outputs="all"))
+    for x_q, _ in samples[:4]:
+        ref = run_int8(qgraph, x_q, return_all=True)
+        for out, layer in zip(built(x_q[None]), qgraph.layers):
+            np.testing.assert_array_equal(out.reshape(ref[layer.name].shape), ref[layer.name], err_msg=layer.name)
+
+
+def _max_rel(a, b):
+    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
+
+
+def test_full_training_step_relax_equals_oracle_and_c(case, tmp_path):
+    """Every layer trained, so the backward runs through every pool: Relax vs the PyTorch oracle (int8
+    activations exact, gradients 1e-5, updates within one unit), then the C on the host vs Relax."""
+    _, qgraph, samples = case
+    scheme = resolve_scheme("full", qgraph)
+    relax_side = RelaxTrainer(build_training(qgraph, scheme, return_grads=True))
+    oracle = TorchTrainer(qgraph, scheme)
+    for step, (x, label) in enumerate(samples[:STEPS]):
+        loss = relax_side.step(x, label, step)
+        ref = oracle.step(x, label, step)
+        assert abs(loss - ref.loss) <= 1e-5 * abs(ref.loss) + 1e-6, (loss, ref.loss)
+        assert set(relax_side.grads) == set(ref.grads)
+        for name, grad in relax_side.grads.items():
+            assert _max_rel(grad, ref.grads[name]) <= 1e-5, (name, _max_rel(grad, ref.grads[name]))
+        for name in relax_side.updated:
+            diff = np.abs(relax_side.params[name].astype(np.float64) - ref.params[name].astype(np.float64))
+            assert diff.max() <= (1e-5 * np.abs(ref.params[name]).max() if ref.params[name].dtype == np.float32 else 1)
+        oracle.load_params(relax_side.params)
+
+    program = build_training(qgraph, scheme)
+    write_project(generate(program), tmp_path)
+    answers, c_params, error = HostProgram(tmp_path, sanitize=True).run(
+        [(TRAIN, label, x) for x, label in samples[:STEPS]])
+    assert error == 0
+    relax_c = RelaxTrainer(program)
+    for step, (x, label) in enumerate(samples[:STEPS]):
+        loss = relax_c.step(x, label, step)
+        assert abs(answers[step] - loss) <= 1e-5 * abs(loss) + 1e-6, (step, answers[step], loss)
+    differ = total = 0
+    for name, value in relax_c.params.items():
+        if name in c_params:
+            diff = np.abs(c_params[name].astype(np.int64) - value.astype(np.int64))
+            assert diff.max() <= 1, name
+            differ, total = differ + int(diff.sum()), total + value.size
+    assert total and differ <= max(3, total // 1000)
