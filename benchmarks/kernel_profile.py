@@ -10,7 +10,10 @@ does not fit), with two changes made only for this measurement:
   (the input is embedded in flash), then the table is printed on QEMU's stderr (semihosting).
 
 The line of each call is mapped back to its layer and kernel (the comment the emitter puts above
-it); conv2d_s8 calls are split into the kernel the dispatcher picks (1x1 / depthwise / general).
+it); conv2d_s8 calls are split into the kernel the dispatcher picks (1x1 / depthwise / general). Each
+call's multiply-accumulates follow from its arguments, read by position, so each kernel class gets
+instructions per MAC and their ratio to the arithmetic floor (int8: 0.5, two per SMLAD; float: 1, one
+VMLA).
 
     python -m benchmarks.kernel_profile [--model mcunet-5fps] [--scheme paper-100kb]
                                         [--board cortex-m7] [--top 25] [--json out.json]
@@ -107,55 +110,132 @@ PROFILED_CALL = ("#define TT_CALL(call) do { uint64_t tt_instructions(void); "  
                  "if (tt_rc_ != TT_OK && tt_error_line == 0) tt_error_line = __LINE__; } while (0)")
 _COMMENT = re.compile(r"/\* (\S+): (\w+) \*/")
 _KERNEL = re.compile(r"TT_CALL\((tt_\w+)\(")
+_ROW_LOOP = re.compile(r"for \(int32_t o = 0; o < (\d+); o \+= \d+\)")
 
 
-class ProfiledProgram(QemuProgram):
-    """QemuProgram with the profiling main instead of the request/answer firmware main."""
+def call_args(line: str, start: int) -> list[str]:
+    """The top-level arguments of the call whose '(' is at line[start - 1]: split by position, not by
+    what the arguments are named (a user's parameter names are mangled and hashed, and a split or
+    per-channel weight is an expression)."""
+    args, depth, cur = [], 0, []
+    for ch in line[start:]:
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            if depth == 0:
+                break
+            depth -= 1
+        if ch == "," and depth == 0:
+            args.append("".join(cur).strip())
+            cur = []
+        else:
+            cur.append(ch)
+    return args + ["".join(cur).strip()]
 
-    def sources(self):
-        return [p for p in super().sources() if p.name != "device_main.c"] + [self.dir / "tt_profile_main.c"]
+
+def _ints(text: str, n: dict) -> list[int]:
+    """The comma-separated values of a C initializer, `n` (a row block) resolved from `n`."""
+    return [int(v) if re.fullmatch(r"-?\d+", v) else n[v] for v in (t.strip() for t in text.split(","))]
 
 
-def conv_kind(line: str) -> str:
-    """Which kernel tt_conv2d_s8 dispatches to, from the generated call's literal arguments."""
+def _dims(arg: str, n: dict) -> list[int]:
+    return _ints(re.fullmatch(r"\(tt_dims\)\{([^}]*)\}", arg).group(1), n)
+
+
+def _groups(line: str, n: dict) -> int:
     p = re.search(r"tt_conv_params p = \{([^}]*)\}", line)
-    groups = int(p.group(1).split(",")[5]) if p else 1
-    dims = [tuple(map(int, d.split(","))) for d in re.findall(r"\(tt_dims\)\{([^}]*)\}", line)]
-    kh_kw = re.search(r"tt_p_\w+_weight, (\d+), (\d+),", line)
-    kh, kw = (int(kh_kw.group(1)), int(kh_kw.group(2))) if kh_kw else (1, 1)
-    if kh == 1 and kw == 1 and groups == 1:
-        stride = int(p.group(1).split(",")[0]) if p else 1
-        return "conv2d_1x1_s8" + ("" if stride == 1 else f" (stride {stride})")
-    if len(dims) == 2 and groups == dims[0][0] == dims[1][0]:
-        stride = int(p.group(1).split(",")[0]) if p else 1
-        return f"depthwise_conv2d_s8 {kh}x{kw} s{stride}"
-    return f"conv2d_general_s8 {kh}x{kw}"
+    return _ints(p.group(1), n)[5] if p else 1
+
+
+def _layer(line: str, name: str, n: dict) -> tuple[int, int, int]:
+    """(kh, kw, groups) of a fused kernel's `tt_conv_layer <name> = {w, kh, kw, ..., {conv}, {quant}}`."""
+    body = re.search(r"tt_conv_layer " + name + r" = \{(.*?)\}\};", line).group(1)
+    top = call_args(body + ")", 0)
+    return int(top[1]), int(top[2]), _ints(top[6].strip("{}"), n)[5]
+
+
+def macs(kernel: str, a: list[str], line: str, n: dict) -> int:
+    """Multiply-accumulates of one call (0 for the elementwise kernels)."""
+    d = lambda i: _dims(a[i], n)  # noqa: E731
+    if kernel == "conv2d_s8":
+        (ci, _, _), (co, oh, ow) = d(1), d(-1)
+        return co * oh * ow * _ints(a[3], n)[0] * _ints(a[4], n)[0] * ci // _groups(line, n)
+    if kernel in ("conv2d_1x1_s8", "conv2d_1x1_split_s8"):
+        (ci, _, _), (co, oh, ow) = d(1), d(-1)
+        return co * oh * ow * ci
+    if kernel == "depthwise_conv2d_s8":
+        co, oh, ow = d(-1)
+        return co * oh * ow * _ints(a[3], n)[0] * _ints(a[4], n)[0]
+    if kernel == "conv_dw_pw_rows_s8":
+        (ci, _, _), (cm, mh, mw), (co, oh, ow) = d(1), d(3), d(7)
+        (kha, kwa, ga), (khb, kwb, _) = _layer(line, "a", n), _layer(line, "b", n)
+        return cm * mh * mw * kha * kwa * ci // ga + cm * oh * ow * khb * kwb + co * oh * ow * cm
+    if kernel == "conv2d_grad_input_f32":
+        (co, oh, ow), (ci, _, _) = d(1), d(-1)
+        return co * oh * ow * _ints(a[3], n)[0] * _ints(a[4], n)[0] * ci // _groups(line, n)
+    if kernel == "conv2d_1x1_grad_input_split_f32":
+        (co, oh, ow), (ci, _, _) = d(1), d(-1)
+        return co * oh * ow * ci
+    if kernel == "conv2d_grad_weight_f32":
+        (k, _, _), (co, oh, ow) = d(1), d(5)
+        taps = oh * ow * _ints(a[6], n)[0] * _ints(a[7], n)[0]
+        return (k * (co // _groups(line, n)) if _ints(a[9], n)[0] else co * k) * taps
+    if kernel in ("linear_s8", "linear_f32"):
+        return _ints(a[1], n)[0] * _ints(a[6], n)[0]
+    if kernel in ("linear_grad_input_f32", "linear_f32_grad_input"):
+        return _ints(a[1], n)[0] * _ints(a[4], n)[0]
+    if kernel == "linear_grad_weight_f32":
+        return _ints(a[1], n)[0] * _ints(a[5], n)[0]
+    if kernel == "linear_f32_grad_weight":
+        return _ints(a[1], n)[0] * _ints(a[5], n)[0]
+    return 0
+
+
+def kernel_class(kernel: str, a: list[str], line: str, n: dict) -> str:
+    """The kernel a call runs, from its arguments by position: conv2d_s8 split into the kernel its
+    dispatcher picks (1x1 / depthwise / general), the depthwise conv and the conv gradients by kernel
+    size and stride ("dw": depthwise, also a one-channel call of the memory passes' loops)."""
+    conv = re.search(r"tt_conv_params p = \{([^}]*)\}", line)
+    stride = _ints(conv.group(1), n)[0] if conv else 1
+    if kernel in ("conv2d_s8", "depthwise_conv2d_s8", "conv2d_grad_input_f32"):
+        kh, kw = _ints(a[3], n)[0], _ints(a[4], n)[0]
+        (c0, _, _), (c1, _, _) = _dims(a[1], n), _dims(a[-1], n)
+        dw = _groups(line, n) == c0 == c1 and kh * kw > 1
+        if kernel == "conv2d_grad_input_f32":
+            return f"{kernel} {kh}x{kw}{' dw' if dw else ''} s{stride}"
+        if kh == kw == 1 and _groups(line, n) == 1:
+            return "conv2d_1x1_s8" + ("" if stride == 1 else f" (stride {stride})")
+        return f"depthwise_conv2d_s8 {kh}x{kw} s{stride}" if dw or kernel != "conv2d_s8" else \
+            f"conv2d_general_s8 {kh}x{kw}"
+    if kernel == "conv2d_grad_weight_f32":
+        return f"{kernel} {a[6]}x{a[7]}" + (" dw" if _ints(a[9], n)[0] else "")
+    return kernel
 
 
 def call_sites(model_c: str) -> dict[int, dict]:
-    """line number -> {layer, op, kernel, text} for every TT_CALL in model.c."""
-    sites, comment = {}, ("?", "?")
+    """line number -> {layer, op, kernel, macs, per_call, text} for every TT_CALL in model.c. Inside a
+    grad_update loop over row blocks of `n` rows, `macs` are those of all its calls (n = all rows) and
+    `per_call` is False; otherwise `macs` are one call's."""
+    sites, comment, rows, above = {}, ("?", "?"), None, ""
     for number, line in enumerate(model_c.splitlines(), start=1):
         c = _COMMENT.search(line)
         if c and "TT_CALL" not in line:
-            comment = (c.group(1), c.group(2))
+            comment, rows, above = (c.group(1), c.group(2)), None, ""
+        if ("tt_conv_layer " in line or "tt_conv_params p" in line) and "TT_CALL" not in line:
+            above = (above if "tt_conv_layer " in line else "") + line  # a call's parameters, a line above it
+        loop = _ROW_LOOP.search(line)
+        if loop:
+            rows = int(loop.group(1))
         k = _KERNEL.search(line)
         if k:
-            kernel = k.group(1)[3:]
-            if kernel in ("conv2d_s8",):
-                kernel = conv_kind(line)
-            elif kernel == "conv2d_grad_input_f32" or kernel == "conv2d_grad_weight_f32":
-                kernel += " " + conv_grad_kind(line, kernel)
-            sites[number] = dict(layer=comment[0], op=comment[1], kernel=kernel, text=line.strip())
+            kernel, args = k.group(1)[3:], call_args(line, k.end())
+            n = {"n": rows} if rows is not None else {}
+            per_call = rows is None or not re.search(r"\bn\b", line)
+            context = line if "tt_conv_params p" in line else above + line
+            sites[number] = dict(layer=comment[0], op=comment[1], kernel=kernel_class(kernel, args, context, n),
+                                 macs=macs(kernel, args, context, n), per_call=per_call, text=line.strip())
+            above = ""
     return sites
-
-
-def conv_grad_kind(line: str, kernel: str) -> str:
-    p = re.search(r"tt_conv_params p = \{([^}]*)\}", line)
-    groups = int(p.group(1).split(",")[5]) if p else 1
-    ks = re.findall(r"\}, (?:tt_p_\w+_weight, )?(\d+), (\d+),", line)
-    kh = ks[0] if ks else ("?", "?")
-    return f"{kh[0]}x{kh[1]}" + (" dw" if groups > 1 else "")
 
 
 def profile(model: str, scheme: str, board: str, workdir: Path) -> dict:
@@ -187,10 +267,38 @@ def profile(model: str, scheme: str, board: str, workdir: Path) -> dict:
         if len(f) >= 4 and f[0] == "TTPROF" and f[1] == "total":
             result["totals"][f[2]] = int(f[3])
         elif len(f) == 5 and f[0] == "TTPROF":
-            site = sites.get(int(f[2]), dict(layer="?", op="?", kernel="?"))
-            result["calls"].append(dict(request=f[1], line=int(f[2]), calls=int(f[3]), instructions=int(f[4]),
+            site = sites.get(int(f[2]), dict(layer="?", op="?", kernel="?", macs=0, per_call=True))
+            calls = int(f[3])
+            result["calls"].append(dict(request=f[1], line=int(f[2]), calls=calls, instructions=int(f[4]),
+                                        macs=site["macs"] * (calls if site["per_call"] else 1),
                                         layer=site["layer"], op=site["op"], kernel=site["kernel"]))
     return result
+
+
+# The arithmetic floor in instructions per MAC: int8 at two per SMLAD, float at one per VMLA.
+FLOOR = {"s8": 0.5, "f32": 1.0}
+
+
+def floor_per_mac(kernel: str) -> float:
+    return FLOOR["f32" if "_f32" in kernel.split()[0] else "s8"]
+
+
+def by_kernel(result: dict, request: str) -> list[dict]:
+    """One row per kernel class: calls, instructions, MACs, instructions per MAC and its ratio to the
+    floor, largest first."""
+    rows = defaultdict(lambda: dict(calls=0, instructions=0, macs=0))
+    for c in result["calls"]:
+        if c["request"] == request:
+            r = rows[c["kernel"]]
+            r["calls"] += c["calls"]
+            r["instructions"] += c["instructions"]
+            r["macs"] += c.get("macs", 0)
+    out = []
+    for kernel, r in sorted(rows.items(), key=lambda kv: -kv[1]["instructions"]):
+        per_mac = r["instructions"] / r["macs"] if r["macs"] else None
+        out.append(dict(kernel=kernel, **r, per_mac=per_mac,
+                        to_floor=per_mac / floor_per_mac(kernel) if per_mac else None))
+    return out
 
 
 def report(result: dict, top: int) -> str:
@@ -199,16 +307,16 @@ def report(result: dict, top: int) -> str:
     for request in result["totals"]:
         calls = [c for c in result["calls"] if c["request"] == request]
         total = result["totals"][request]
-        by_kernel = defaultdict(lambda: [0, 0])
-        for c in calls:
-            by_kernel[c["kernel"]][0] += c["instructions"]
-            by_kernel[c["kernel"]][1] += c["calls"]
         covered = sum(c["instructions"] for c in calls)
         out.append(f"\n== {request}: {total / 1e6:.2f} M instructions "
                    f"(kernel calls {covered / 1e6:.2f} M, rest {(total - covered) / 1e6:.2f} M)")
-        out.append(f"{'kernel':44} {'calls':>5} {'M instr':>9} {'share':>6}")
-        for kernel, (n, k) in sorted(by_kernel.items(), key=lambda kv: -kv[1][0]):
-            out.append(f"{kernel:44} {k:5d} {n / 1e6:9.2f} {100 * n / total:5.1f}%")
+        out.append(f"{'kernel':44} {'calls':>5} {'M instr':>9} {'share':>6} {'M MACs':>8} {'instr/MAC':>9} "
+                   f"{'x floor':>7}")
+        for r in by_kernel(result, request):
+            mac = (f"{r['macs'] / 1e6:8.2f} {r['per_mac']:9.2f} {r['to_floor']:7.1f}" if r["macs"]
+                   else f"{'':8} {'':9} {'':7}")
+            out.append(f"{r['kernel']:44} {r['calls']:5d} {r['instructions'] / 1e6:9.2f} "
+                       f"{100 * r['instructions'] / total:5.1f}% {mac}")
         out.append(f"\n-- top {top} calls ({request})")
         for c in sorted(calls, key=lambda c: -c["instructions"])[:top]:
             out.append(f"{c['layer'] + ' ' + c['op']:44} {c['kernel']:36} {c['instructions'] / 1e6:8.2f} M")

@@ -1,0 +1,72 @@
+"""benchmarks.kernel_profile's reading of model.c: each call's kernel class and multiply-accumulates from
+its arguments by position, whatever the parameters are named (a user model's names are mangled and
+hashed, a split or per-channel weight is an expression), with the parameters the memory passes' loops
+put a line above the call and a grad_update's row blocks of `n` rows counted once for all rows.
+The lines are the emitter's (codegen/templates*.py) for MCUNet paper-100kb, names made hashed."""
+from benchmarks.kernel_profile import by_kernel, call_sites
+
+W = "tt_p_features_3_conv_0_weight_0a1b2c3d4e"  # codegen/c_names.py: stem + hash, no `_weight` suffix
+MODEL_C = f"""\
+    /* features.3: conv2d_s8 */
+    {{ static const tt_conv_params p = {{1, 0, 0, 0, 0, 1}}; static const tt_quant_params q = {{-128, 2, -128, 127}}; TT_CALL(tt_conv2d_s8(((int8_t *)(tt_arena + 10240)), (tt_dims){{160, 8, 8}}, {W}, 1, 1, tt_c9, tt_c46, tt_c47, &p, &q, ((int8_t *)(tt_arena + 76800)), (tt_dims){{48, 8, 8}})); }}
+    /* features.4: depthwise_inplace_s8 */
+    for (int32_t c = 0; c < 160; ++c) {{  /* channel c */
+        {{ static const tt_conv_params p = {{2, 2, 2, 2, 2, 1}}; static const tt_quant_params q = {{-128, -128, -128, 127}};
+          TT_CALL(tt_depthwise_conv2d_s8(((int8_t *)(tt_arena + 2560)) + c * 64, (tt_dims){{1, 8, 8}}, {W} + c * 25, 5, 5, tt_c1 + c, tt_c44 + c, tt_c45 + c, &p, &q, (int8_t *)(tt_arena + 0), (tt_dims){{1, 4, 4}})); }}
+        memcpy(((int8_t *)(tt_arena + 2560)) + c * 64, (tt_arena + 0), 64);
+    }}
+    /* features.5: depthwise_grad_input_inplace */
+    for (int32_t c = 0; c < 384; ++c) {{  /* channel c */
+        {{ static const tt_conv_params p = {{1, 2, 2, 2, 2, 1}};
+          TT_CALL(tt_conv2d_grad_input_f32(((float *)(tt_arena + 0)) + c * 16, (tt_dims){{1, 4, 4}}, (c < 8 ? {W}_lead + c * 25 : {W}_rest + (c - 8) * 25), 5, 5, tt_c98 + c, &p, (float *)(tt_arena + 26112), (tt_dims){{1, 4, 4}})); }}
+    }}
+    /* features.6: grad_update */
+    for (int32_t o = 0; o < 384; o += 4) {{  /* the gradient of rows o..o+n-1, then their update */
+        const int32_t n = 384 - o < 4 ? 384 - o : 4;
+        {{ static const tt_conv_params p = {{1, 0, 0, 0, 0, 1}}; TT_CALL(tt_conv2d_grad_weight_f32(((int8_t *)(tt_arena + 53728)), (tt_dims){{12, 4, 4}}, -1, 0.0316167623f, ((float *)(tt_arena + 0)) + o * 16, (tt_dims){{n, 4, 4}}, 1, 1, &p, 0, ((float *)(tt_arena + 30720)))); }}
+        TT_CALL(tt_sgd_s8_rows({W}_lead, ((float *)(tt_arena + 30720)), o, n, 12, 12, tt_lr_weight, tt_step, 36));
+    }}
+    /* stem: conv_dw_pw_rows_s8 */
+    {{ static const tt_conv_layer a = {{{W}, 3, 3, tt_c2, tt_c0, tt_c1, {{2, 1, 1, 1, 1, 1}}, {{0, -128, -128, 127}}}};
+      static const tt_conv_layer b = {{tt_c7, 3, 3, tt_c8, tt_c2, tt_c3, {{1, 1, 1, 1, 1, 16}}, {{-128, -128, -128, 127}}}};
+      static const tt_conv_layer c = {{tt_c9, 1, 1, tt_c10, tt_c4, tt_c5, {{1, 0, 0, 0, 0, 1}}, {{-128, -6, -128, 127}}}};
+      TT_CALL(tt_conv_dw_pw_rows_s8(((int8_t *)(tt_arena + 0)), (tt_dims){{3, 128, 128}}, &a, (tt_dims){{16, 64, 64}}, &b, &c, ((int8_t *)(tt_arena + 49152)), (tt_dims){{8, 64, 64}}, (int8_t *)(tt_arena + 81920))); }}
+"""
+
+
+def sites_by_layer():
+    """layer -> its first call (a grad_update's gradient, before its update)."""
+    first = {}
+    for site in call_sites(MODEL_C).values():
+        first.setdefault(site["layer"], site)
+    return first
+
+
+def test_kernel_classes_by_argument_position():
+    s = sites_by_layer()
+    assert s["features.3"]["kernel"] == "conv2d_1x1_s8"
+    assert s["features.4"]["kernel"] == "depthwise_conv2d_s8 5x5 s2"
+    assert s["features.5"]["kernel"] == "conv2d_grad_input_f32 5x5 dw s1"
+    assert s["features.6"]["kernel"] == "conv2d_grad_weight_f32 1x1"
+    assert s["stem"]["kernel"] == "conv_dw_pw_rows_s8"
+
+
+def test_macs_per_call_and_per_row_loop():
+    s = sites_by_layer()
+    assert (s["features.3"]["macs"], s["features.3"]["per_call"]) == (48 * 64 * 160, True)
+    assert (s["features.4"]["macs"], s["features.4"]["per_call"]) == (16 * 25, True)
+    assert (s["features.5"]["macs"], s["features.5"]["per_call"]) == (16 * 25, True)
+    assert (s["features.6"]["macs"], s["features.6"]["per_call"]) == (384 * 12 * 16, False)  # all 96 blocks
+    assert s["stem"]["macs"] == 16 * 64 * 64 * 9 * 3 + 16 * 64 * 64 * 9 + 8 * 64 * 64 * 16
+
+
+def test_by_kernel_counts_macs_of_every_call_and_the_floor():
+    s = sites_by_layer()
+    calls = [("features.4", 160, 640_000), ("features.6", 96, 300_000)]
+    result = {"calls": [dict(request="train", calls=n, instructions=i, kernel=s[layer]["kernel"],
+                             macs=s[layer]["macs"] * (n if s[layer]["per_call"] else 1)) for layer, n, i in calls]}
+    rows = {r["kernel"]: r for r in by_kernel(result, "train")}
+    dw = rows["depthwise_conv2d_s8 5x5 s2"]
+    assert dw["macs"] == 160 * 400 and dw["per_mac"] == 10.0 and dw["to_floor"] == 20.0  # int8: 0.5 per MAC
+    gw = rows["conv2d_grad_weight_f32 1x1"]
+    assert gw["macs"] == 384 * 12 * 16 and gw["to_floor"] == gw["per_mac"]  # float: 1 per MAC
