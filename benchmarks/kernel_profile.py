@@ -113,6 +113,13 @@ _KERNEL = re.compile(r"TT_CALL\((tt_\w+)\(")
 _ROW_LOOP = re.compile(r"for \(int32_t o = 0; o < (\d+); o \+= \d+\)")
 
 
+class ProfiledProgram(QemuProgram):
+    """QemuProgram with the profiling main instead of the request/answer firmware main."""
+
+    def sources(self):
+        return [p for p in super().sources() if p.name != "device_main.c"] + [self.dir / "tt_profile_main.c"]
+
+
 def call_args(line: str, start: int) -> list[str]:
     """The top-level arguments of the call whose '(' is at line[start - 1]: split by position, not by
     what the arguments are named (a user's parameter names are mangled and hashed, and a split or

@@ -3,7 +3,8 @@ its arguments by position, whatever the parameters are named (a user model's nam
 hashed, a split or per-channel weight is an expression), with the parameters the memory passes' loops
 put a line above the call and a grad_update's row blocks of `n` rows counted once for all rows.
 The lines are the emitter's (codegen/templates*.py) for MCUNet paper-100kb, names made hashed."""
-from benchmarks.kernel_profile import by_kernel, call_sites
+from benchmarks.kernel_profile import ProfiledProgram, by_kernel, call_sites
+from tvm_tinytrain.targets.qemu import QemuProgram
 
 W = "tt_p_features_3_conv_0_weight_0a1b2c3d4e"  # codegen/c_names.py: stem + hash, no `_weight` suffix
 MODEL_C = f"""\
@@ -70,3 +71,7 @@ def test_by_kernel_counts_macs_of_every_call_and_the_floor():
     assert dw["macs"] == 160 * 400 and dw["per_mac"] == 10.0 and dw["to_floor"] == 20.0  # int8: 0.5 per MAC
     gw = rows["conv2d_grad_weight_f32 1x1"]
     assert gw["macs"] == 384 * 12 * 16 and gw["to_floor"] == gw["per_mac"]  # float: 1 per MAC
+
+
+def test_the_profiled_firmware_is_a_qemu_program():
+    assert issubclass(ProfiledProgram, QemuProgram)
