@@ -62,7 +62,7 @@ def test_tiny_resnet_layers(resnet):
     shapes = {l.name: l.out_shape for l in g.layers}
     assert shapes["stem.0"] == (16, 32, 32) and shapes["maxpool"] == (16, 16, 16)
     assert shapes["add2"] == (32, 8, 8) and shapes["avgpool"] == (32, 1, 1) and shapes["flatten"] == (32,)
-    assert g.layer("maxpool").attrs == {"kernel": 3, "stride": 2, "padding": (1, 1, 1, 1)}
+    assert g.layer("maxpool").attrs == {"kernel": (3, 3), "stride": (2, 2), "padding": (1, 1, 1, 1)}
     conv = g.layer("layer2.conv1").attrs
     assert (conv["stride"], conv["padding"], conv["groups"]) == (2, (1, 1, 1, 1), 1)
     assert g.layer("layer2.downsample.0").attrs["padding"] == (0, 0, 0, 0)
@@ -165,13 +165,34 @@ def test_unsupported_relax_op_names_op_and_previous_layer(model, op, after):
     assert op in str(err.value) and f"after layer {after}" in str(err.value)
 
 
-def test_local_average_pool_is_refused_at_the_torch_check_with_its_window():
-    """aten.avg_pool2d is supported only as global pooling: the first check says so (it used to pass it on
-    and fail in a second stage, while the message listed "avg pooling" as supported)."""
+def test_local_average_pool_imports_as_a_windowed_pool():
+    """aten.avg_pool2d with a window smaller than the map is a windowed avgpool layer (it used to be
+    refused as not global)."""
+    graph = to_graph(from_torch(_LocalAvgPool().eval(), torch.randn(1, 3, 8, 8)))
+    pool = graph.layers[1]
+    assert pool.op == "avgpool" and pool.out_shape == (4, 4, 4)
+    assert pool.attrs == {"kernel": (2, 2), "stride": (2, 2), "padding": (0, 0, 0, 0), "count_include_pad": True}
+
+
+@pytest.mark.parametrize("pool, reason", [
+    (lambda y: F.avg_pool2d(y, 3, 2, ceil_mode=True), "ceil_mode=True"),
+    (lambda y: F.avg_pool2d(y, 2, divisor_override=3), "divisor_override=3"),
+    (lambda y: F.max_pool2d(y, 2, dilation=2), "dilation=(2, 2)"),
+])
+def test_pool_forms_still_refused_at_the_torch_check_all_at_once(pool, reason):
+    """What a pool layer cannot represent is named at the first check, beside any other problem."""
+    class Pooled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3, padding=1, dilation=2)  # a second problem, reported too
+
+        def forward(self, x):
+            return pool(self.conv(x))
+
     with pytest.raises(UnsupportedOpError) as err:
-        from_torch(_LocalAvgPool().eval(), torch.randn(1, 3, 8, 8))
-    assert "aten.avg_pool2d" in str(err.value) and "kernel_size=(2, 2)" in str(err.value)
-    assert "global average pooling" in str(err.value)
+        from_torch(Pooled().eval(), torch.randn(1, 3, 9, 9))
+    assert reason in str(err.value) and "dilation=(2, 2) (only dilation 1" in str(err.value)
+    assert "2 unsupported" in str(err.value)
 
 
 def test_average_pool_over_the_whole_map_is_global_pooling():
