@@ -240,7 +240,7 @@ def _split_weights(mod, symbol_of) -> dict:
 
 
 # tt attributes that name things and never reach C; every other one is formatted into C code.
-_NAMING_ATTRS = ("layer", "grad", "update")
+_NAMING_ATTRS = ("layer", "grad", "update", "fn")  # fn: the lut layer's function, whose tables reach C
 
 
 def _check_numeric_attrs(b):

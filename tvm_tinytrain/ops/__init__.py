@@ -79,4 +79,4 @@ def _unique(bb, base: str) -> str:
 
 
 # Declare the op families' records.
-from . import forward, loss, backward, update, fused  # noqa: E402,F401
+from . import forward, loss, backward, update, fused, lut  # noqa: E402,F401

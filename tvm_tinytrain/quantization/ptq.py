@@ -24,6 +24,7 @@ from tqdm import tqdm
 from ..errors import ShapeError, TinyTrainError
 from ..graph import INPUT, Graph, Layer, QParams
 from ..reference import run_float
+from . import lut
 from .requant import add_requant, overflow_safe_bias, weight_layer_requant
 
 INT32_MAX = 2**31 - 1
@@ -146,12 +147,21 @@ def _add(qgraph: Graph, layer: Layer, ranges) -> Layer:
     return Layer(layer.name, "add", layer.inputs, layer.out_shape, attrs, {}, out_q)
 
 
+def _lut(qgraph: Graph, layer: Layer, ranges) -> Layer:
+    """The function's table from the input's and the output's quantization (the output's range is
+    the function's own when bounded: Sigmoid, Hardsigmoid [0, 1], Tanh [-1, 1])."""
+    fn, alpha = layer.attrs["fn"], float(layer.attrs.get("alpha", 0.0))
+    out_q = activation_q(*lut.output_q(fn, ranges[layer.name]))
+    table = lut.table(fn, alpha, qgraph.q_of(layer.inputs[0]), out_q)
+    return Layer(layer.name, "lut", layer.inputs, layer.out_shape, {"fn": fn, "alpha": alpha}, {"table": table}, out_q)
+
+
 def _same_q(qgraph: Graph, layer: Layer, ranges) -> Layer:
     return Layer(layer.name, layer.op, layer.inputs, layer.out_shape, dict(layer.attrs), {},
                  qgraph.q_of(layer.inputs[0]))
 
 
 _MIN_SPAN = 1e-8  # a real range narrower than this has no usable int8 scale
-_CALIBRATED = ("conv2d", "linear", "add")  # the ops whose output scale comes from calibration
+_CALIBRATED = ("conv2d", "linear", "add", "lut")  # the ops whose output scale comes from calibration
 _QUANTIZE = {"conv2d": _weight_layer, "linear": _weight_layer, "add": _add,
-             "avgpool": _same_q, "maxpool": _same_q, "flatten": _same_q}
+             "avgpool": _same_q, "maxpool": _same_q, "flatten": _same_q, "lut": _lut}

@@ -1,0 +1,94 @@
+"""The lut layer (Hardswish, Hardsigmoid, Sigmoid, SiLU, Tanh, LeakyReLU) end to end, per function:
+torch import, PTQ, TVM int8 forward == numpy reference bit for bit, the quantized forward close to
+the float torch model, and a training step three ways: the PyTorch oracle, the TVM Relax step and
+the generated C on the host (gradients through two activations, `full` scheme)."""
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from tvm_tinytrain import _tvm
+from tvm_tinytrain.codegen.emit import generate, write_project
+from tvm_tinytrain.codegen.host_runner import HostProgram
+from tvm_tinytrain.codegen.protocol import TRAIN
+from tvm_tinytrain.frontend.to_graph import to_graph
+from tvm_tinytrain.frontend.torch import from_torch
+from tvm_tinytrain.passes.pipeline import build_training
+from tvm_tinytrain.quantization.lower import to_relax
+from tvm_tinytrain.quantization.ptq import quantize, quantize_input
+from tvm_tinytrain.reference import run_int8
+from tvm_tinytrain.reference_train import TorchTrainer
+from tvm_tinytrain.relax_trainer import RelaxTrainer
+from tvm_tinytrain.schemes import resolve_scheme
+
+ACTIVATIONS = {"hardswish": nn.Hardswish, "hardsigmoid": nn.Hardsigmoid, "sigmoid": nn.Sigmoid, "silu": nn.SiLU,
+               "tanh": nn.Tanh, "leaky_relu": lambda: nn.LeakyReLU(0.1)}
+SHAPE = (3, 12, 12)
+
+
+def act_cnn(act) -> nn.Module:
+    """Two convs, each followed by the activation, then global pooling and a classifier."""
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.BatchNorm2d(8), act(),
+                         nn.Conv2d(8, 8, 3, padding=1), act(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                         nn.Linear(8, 5)).eval()
+
+
+def samples(n, seed=0):
+    return np.random.default_rng(seed).normal(0, 1.5, (n, *SHAPE)).astype(np.float32)
+
+
+def quantized(fn):
+    model = act_cnn(ACTIVATIONS[fn])
+    graph = to_graph(from_torch(model, torch.from_numpy(samples(1))))
+    assert [l.attrs["fn"] for l in graph.layers if l.op == "lut"] == [fn, fn]
+    return model, quantize(graph, samples(16), progress=False)
+
+
+@pytest.mark.parametrize("fn", ACTIVATIONS)
+def test_forward_tvm_equals_reference_and_follows_torch(fn):
+    model, graph = quantized(fn)
+    if fn == "leaky_relu":
+        assert [l.attrs["alpha"] for l in graph.layers if l.op == "lut"] == pytest.approx([0.1, 0.1])
+    forward = _tvm.build(to_relax(graph, outputs="all"))
+    for x in samples(4, seed=1):
+        x_q = quantize_input(graph, x)
+        ref = run_int8(graph, x_q, return_all=True)
+        for value, layer in zip(forward(x_q), graph.layers):
+            np.testing.assert_array_equal(value.reshape(layer.out_shape), ref[layer.name], err_msg=layer.name)
+        with torch.no_grad():
+            want = model(torch.from_numpy(x[None])).numpy().reshape(-1)
+        q = graph.layer(graph.output).out_q
+        got = q.scale * (ref[graph.output].astype(np.float32) - q.zero)
+        # loose: two int8 activations and three int8 weight layers of rounding on a random net
+        assert np.abs(got - want).max() <= 0.1 * np.abs(want).max() + 4 * q.scale, (got, want)
+
+
+@pytest.mark.parametrize("fn", ACTIVATIONS)
+def test_training_step_oracle_relax_and_c_agree(fn, tmp_path):
+    _, graph = quantized(fn)
+    scheme = resolve_scheme("full", graph)
+    program = build_training(graph, scheme, return_grads=True)
+    relax_side, oracle = RelaxTrainer(program), TorchTrainer(graph, scheme)
+    data = [(quantize_input(graph, x)[0], label) for label, x in enumerate(samples(3, seed=2))]
+    for step, (x, label) in enumerate(data):
+        loss = relax_side.step(x, label, step)
+        ref = oracle.step(x, label, step)
+        assert abs(loss - ref.loss) <= 1e-5 * abs(ref.loss) + 1e-6
+        assert set(relax_side.grads) == set(ref.grads)
+        for name, grad in relax_side.grads.items():
+            err = np.abs(grad - ref.grads[name]).max() / max(np.abs(ref.grads[name]).max(), 1e-30)
+            assert err <= 1e-5, (name, err)
+        for name in relax_side.updated:
+            diff = np.abs(relax_side.params[name].astype(np.int64) - ref.params[name].astype(np.int64))
+            assert diff.max() <= 1, name
+        oracle.load_params(relax_side.params)
+    c_side = RelaxTrainer(build_training(graph, scheme))
+    write_project(generate(c_side.program), tmp_path)
+    answers, c_params, error = HostProgram(tmp_path, sanitize=True).run([(TRAIN, y, x) for x, y in data])
+    assert error == 0
+    for step, (x, label) in enumerate(data):
+        loss = c_side.step(x, label, step)
+        assert abs(answers[step] - loss) <= 1e-5 * abs(loss) + 1e-6, (step, answers[step], loss)
+    for name, value in c_params.items():
+        assert np.abs(value.astype(np.int64) - c_side.params[name].astype(np.int64)).max() <= 1, name
