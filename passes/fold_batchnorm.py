@@ -1,8 +1,9 @@
-"""fold_batchnorm: fold inference-mode batch norms into the conv2d before them.
+"""fold_batchnorm: fold inference-mode batch norms into the conv2d / conv1d / linear before them.
 
 Needs:      `main` in detached-params form (weights are function parameters whose values
             are in `params`, keyed by parameter name), batch norms with training=False.
-Guarantees: every `nn.batch_norm(conv2d(x, W) [+ b])[0]` becomes `conv2d(x, W') + b'`;
+Guarantees: every `nn.batch_norm(conv2d(x, W) [+ b])[0]` becomes `conv2d(x, W') + b'` (conv1d the
+            same; a linear `matmul(x, permute_dims(W)) [+ b]`, i.e. BatchNorm1d after Linear, too);
             `params[W]` holds the folded weight, the bias parameter is `<conv>.bias`
             (the conv's own bias, updated, or a new parameter named after the weight:
             `features.0.0.weight` -> `features.0.0.bias`).  Batch norms that do not follow
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tvm_tinytrain._tvm import PyExprMutator, clone_module, mutator, op_name, relax, tensor_type
+from tvm_tinytrain._tvm import PyExprMutator, clone_module, mutator, op_name, relax, shape_of, tensor_type
 from tvm_tinytrain.errors import TinyTrainError
 
 from .relax_utils import bindings_of, constant_value, replace_params, use_counts
@@ -58,13 +59,15 @@ def _plan(func, params: dict):
         source = _conv_source(bn.args[0], binds, uses, params)
         if source is None or uses.get(bn_var, 0) != 1:
             continue
-        conv_var, weight_var, bias_var = source
+        conv_var, weight_var, bias_var, axis = source
         gamma, beta, mean, variance = (constant_value(a, params, binds)[0] for a in bn.args[1:5])
         if any(v is None for v in (gamma, beta, mean, variance)):
             continue
         scale = gamma / np.sqrt(variance + float(bn.attrs.epsilon))
         weight = params[weight_var.name]
-        params[weight_var.name] = (weight * scale.reshape(-1, 1, 1, 1)).astype(weight.dtype)
+        shape = [1] * weight.ndim
+        shape[axis] = -1
+        params[weight_var.name] = (weight * scale.reshape(shape)).astype(weight.dtype)
         old_bias = params[bias_var.name].reshape(-1) if bias_var is not None else 0.0
         bias = ((old_bias - mean) * scale + beta).astype(weight.dtype)
         if bias_var is not None:
@@ -81,8 +84,26 @@ def _plan(func, params: dict):
     return plan, new_params
 
 
+_WEIGHT_OPS = ("relax.nn.conv2d", "relax.nn.conv1d", "relax.matmul")  # output channel = axis 0 of W
+
+
+def _weight_of(value, binds, uses):
+    """(W, its output-channel axis) of conv2d(x, W), conv1d(x, W) (axis 0), matmul(x, permute_dims(W))
+    (torch's linear: axis 0) or matmul(x, W^T) (ONNX's bias-free Linear: axis 1); W is checked by the caller."""
+    weight = value.args[1]
+    if op_name(value) != "relax.matmul":
+        return weight, 0
+    transpose = binds.get(weight)
+    if isinstance(transpose, relax.Call) and op_name(transpose) == "relax.permute_dims":
+        if uses.get(weight, 0) != 1 or [int(a) for a in transpose.attrs.axes] != [1, 0]:
+            return None, 0
+        return transpose.args[0], 0
+    return weight, 1
+
+
 def _conv_source(data, binds, uses, params):
-    """(conv var, weight param, bias param or None) if `data` is conv2d(x, W) [+ b], used once."""
+    """(conv var, weight param, bias param or None, the weight's output-channel axis) if `data` is
+    conv2d / conv1d / linear (x, W) [+ b], used once."""
     if uses.get(data, 0) != 1:
         return None
     value = binds.get(data)
@@ -90,7 +111,7 @@ def _conv_source(data, binds, uses, params):
     if isinstance(value, relax.Call) and op_name(value) == "relax.add":
         for conv_arg, bias_arg in ((value.args[0], value.args[1]), (value.args[1], value.args[0])):
             conv = binds.get(conv_arg)
-            if isinstance(conv, relax.Call) and op_name(conv) == "relax.nn.conv2d":
+            if isinstance(conv, relax.Call) and op_name(conv) in _WEIGHT_OPS:
                 bias_value, bias_var = constant_value(bias_arg, params, binds)
                 if bias_value is None or bias_var is None or uses.get(conv_arg, 0) != 1:
                     return None
@@ -98,12 +119,12 @@ def _conv_source(data, binds, uses, params):
                 break
         else:
             return None
-    if not (isinstance(value, relax.Call) and op_name(value) == "relax.nn.conv2d"):
+    if not (isinstance(value, relax.Call) and op_name(value) in _WEIGHT_OPS):
         return None
-    weight = value.args[1]
+    weight, axis = _weight_of(value, binds, uses)
     if not (isinstance(weight, relax.Var) and weight.name in params and uses.get(weight, 0) == 1):
         return None
-    return data, weight, bias_var
+    return data, weight, bias_var, axis
 
 
 def _bias_name(weight_name: str) -> str:
@@ -126,7 +147,8 @@ class _Folder(PyExprMutator):
         source, bias_var = self.plan[binding.var]
         source = self.visit_expr(source)
         if bias_var is not None:
-            source = relax.op.add(source, relax.op.reshape(bias_var, (1, -1, 1, 1)))
+            rank = len(shape_of(source))
+            source = relax.op.add(source, relax.op.reshape(bias_var, (1, -1) + (1,) * (rank - 2)))
         if not isinstance(binding.var, relax.DataflowVar):
             # The dataflow block's output (e.g. a model ending in conv + BN): keep it an output var.
             source = self.builder_.emit_output(source, name_hint=binding.var.name)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ShapeError, TinyTrainError, UnsupportedOpError, WeightFileError
-from .torch import RelaxModel
+from .torch import RelaxModel, layer_input_shape
 from .unsupported import Problems
 
 SUPPORTED_ONNX = {
@@ -134,7 +134,7 @@ def _input_shape(model) -> tuple[int, ...]:
         raise TinyTrainError(f"from_onnx: expected one image input, found {[i.name for i in inputs]}")
     dims = inputs[0].type.tensor_type.shape.dim
     shape = tuple(d.dim_value if d.HasField("dim_value") else None for d in dims)
-    if len(shape) != 4 or None in shape or shape[0] != 1:
+    if len(shape) not in (3, 4) or None in shape or shape[0] != 1:
         raise ShapeError(f"from_onnx: input {inputs[0].name!r} has shape {shape}; export the model with a "
-                         f"fixed input shape (1, C, H, W)")
-    return shape[1:]
+                         f"fixed input shape (1, C, H, W) or (1, C, L)")
+    return layer_input_shape(shape)

@@ -7,6 +7,10 @@ Patterns, in the order the frontends produce them:
     add(a, b) of two layer outputs [relu]               -> add layer
     max_pool2d / avg_pool2d / mean over H, W / reshape  -> maxpool / avgpool / flatten
 
+The 1-D family (N x C x L) is the 2-D one with H = 1: a (1, C, L) tensor is the layer shape
+(C, 1, L), conv1d a conv2d with a 1 x k kernel, and the importer's expand_dims / squeeze of the
+H axis around a 1-D pool are no-ops on that layout.
+
 A bias add or activation is absorbed into the layer that produces its input only when
 that layer's output has no other use.  Every other op is collected, naming it and the layer
 after which it appears, and all are reported in one UnsupportedOpError.
@@ -83,7 +87,7 @@ class _Extractor:
 
     def _new(self, var, op, base_name, inputs, attrs=None, params=None):
         name = base_name or self._auto_name(op)
-        layer = Layer(name, op, tuple(inputs), shape_of(var)[1:], attrs or {}, params or {})
+        layer = Layer(name, op, tuple(inputs), _layer_shape(var), attrs or {}, params or {})
         self.layers.append(layer)
         self.produced[var] = name
         return layer
@@ -158,6 +162,31 @@ class _Extractor:
         params = {"weight": weight.astype(np.float32), "bias": np.zeros(weight.shape[0], np.float32)}
         self._new(var, "conv2d", _layer_name(base), [self._source(call.args[0], var)], layer_attrs, params)
 
+    def conv1d(self, var, call):
+        """conv1d(x (1, C, L), W (O, C/g, k)) is the conv2d of a (C, 1, L) map with a 1 x k kernel."""
+        weight, base = constant_value(call.args[1], self.model.params, self.binds)
+        attrs = call.attrs
+        if weight is None:
+            self._unsupported(var, call, "has a weight that is computed, not a parameter (not supported)")
+        if int(attrs.dilation[0]) != 1:
+            self._unsupported(var, call, f"has dilation={int(attrs.dilation[0])} (only dilation 1 is supported)")
+        if attrs.data_layout != "NCW":
+            self._unsupported(var, call, f"has data layout {attrs.data_layout} (only NCW is supported)")
+        left, right = (int(p) for p in attrs.padding)
+        # stride s along W and, harmlessly, along H: a 1-row kernel on a 1-row map gives 1 row for any s
+        layer_attrs = {"stride": int(attrs.strides[0]), "padding": (0, left, 0, right), "groups": int(attrs.groups),
+                       "act": None}
+        params = {"weight": weight.astype(np.float32)[:, :, None, :],
+                  "bias": np.zeros(weight.shape[0], np.float32)}
+        self._new(var, "conv2d", _layer_name(base), [self._source(call.args[0], var)], layer_attrs, params)
+
+    def height_axis(self, var, call):
+        """expand_dims / squeeze of the H axis of a 1-D tensor: the layer shape (C, 1, L) already has it."""
+        src, out = shape_of(call.args[0]), shape_of(var)
+        if sorted((len(src), len(out))) != [3, 4] or _layer_shape(var) != _layer_shape(call.args[0]):
+            self._unsupported(var, call)
+        self.alias(var, call)
+
     def matmul(self, var, call):
         weight_t, base = constant_value(call.args[1], self.model.params, self.binds)
         if weight_t is None or weight_t.ndim != 2:
@@ -208,12 +237,14 @@ class _Extractor:
             self._unsupported(var, call, "has ceil_mode=True (only ceil_mode=False is supported)")
         if any(int(d) != 1 for d in a.dilation):
             self._unsupported(var, call, f"has dilation={tuple(int(d) for d in a.dilation)} (only 1 is supported)")
-        pad = [int(p) for p in a.padding]
-        attrs = pooling.normalized({"kernel": [int(k) for k in a.pool_size], "stride": [int(s) for s in a.strides],
+        kernel, stride, pad = ([int(v) for v in values] for values in (a.pool_size, a.strides, a.padding))
+        if len(kernel) == 1:  # a 1-D pool: along W of the (C, 1, L) layout
+            kernel, stride, pad = [1, kernel[0]], [1, stride[0]], [0, pad[0], 0, pad[1]]
+        attrs = pooling.normalized({"kernel": kernel, "stride": stride,
                                     "padding": pad if len(pad) != 2 else [pad[0], pad[1], pad[0], pad[1]]})
         if count_include_pad is not None:
             attrs["count_include_pad"] = count_include_pad
-        reason = pooling.problem(attrs, shape_of(call.args[0])[2:])
+        reason = pooling.problem(attrs, _layer_shape(call.args[0])[1:])
         if reason:
             self._unsupported(var, call, f"has {reason}")
         return attrs
@@ -225,13 +256,13 @@ class _Extractor:
         src = self._source(call.args[0], var)
         rank = len(shape_of(call.args[0]))
         axes = sorted(int(ax) % rank for ax in call.attrs.axis)
-        if rank != 4 or axes != [2, 3]:
+        if (rank, axes) not in ((4, [2, 3]), (3, [2])):  # over H, W, or over L of a 1-D tensor
             self._unsupported(var, call)
         if call.attrs.keepdims:
             self._new(var, "avgpool", None, [src])
             return
         pooled = self._new(var, "avgpool", None, [src])
-        pooled.out_shape = (*shape_of(var)[1:], 1, 1)
+        pooled.out_shape = (shape_of(var)[1], 1, 1)
         self._new(var, "flatten", None, [pooled.name])
 
     def adaptive_avg_pool2d(self, var, call):
@@ -253,6 +284,7 @@ class _Extractor:
         a = call.attrs
         pool = tuple(int(k) for k in a.pool_size)
         if pool == tuple(shape_of(call.args[0])[2:]) and not any(int(p) for p in a.padding) and not a.ceil_mode:
+            # over the whole map (or the whole length of a 1-D tensor): global
             self._new(var, "avgpool", None, [self._source(call.args[0], var)])
             return
         attrs = self._window(var, call, bool(a.count_include_pad))
@@ -270,11 +302,16 @@ class _Extractor:
 
 _HANDLERS = {
     "relax.nn.conv2d": _Extractor.conv2d,
+    "relax.nn.conv1d": _Extractor.conv1d,
+    "relax.expand_dims": _Extractor.height_axis,
+    "relax.squeeze": _Extractor.height_axis,
     "relax.matmul": _Extractor.matmul,
     "relax.add": _Extractor.add,
     "relax.nn.relu": _Extractor.relu,
     "relax.clip": _Extractor.clip,
     "relax.nn.max_pool2d": _Extractor.max_pool2d,
+    "relax.nn.max_pool1d": _Extractor.max_pool2d,
+    "relax.nn.avg_pool1d": _Extractor.avg_pool2d,
     "relax.mean": _Extractor.mean,
     "relax.nn.adaptive_avg_pool2d": _Extractor.adaptive_avg_pool2d,
     "relax.nn.avg_pool2d": _Extractor.avg_pool2d,
@@ -293,6 +330,12 @@ _UNKNOWN = object()  # what an abandoned binding produced
 
 def _var_args(value) -> list:
     return [a for a in value.args if isinstance(a, relax.Var)] if isinstance(value, relax.Call) else []
+
+
+def _layer_shape(var) -> tuple:
+    """A value's shape without the batch axis; a 1-D (1, C, L) tensor as (C, 1, L)."""
+    shape = tuple(shape_of(var)[1:])
+    return (shape[0], 1, shape[1]) if len(shape) == 2 else shape
 
 
 def _layer_name(param) -> str | None:

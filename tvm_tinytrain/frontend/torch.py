@@ -19,10 +19,11 @@ from .unsupported import Problems
 
 # ATen ops (after torch.export in eval mode) that the layer graph can represent.
 SUPPORTED_ATEN = {
-    "conv2d", "convolution", "_convolution", "batch_norm", "_native_batch_norm_legit_no_training",
+    "conv2d", "conv1d", "convolution", "_convolution", "batch_norm", "_native_batch_norm_legit_no_training",
     "relu", "relu_", "relu6", "hardtanh", "hardtanh_", "clamp", "clip",
     "add", "add_", "max_pool2d", "max_pool2d_with_indices", "adaptive_avg_pool2d", "_adaptive_avg_pool2d",
-    "mean", "avg_pool2d", "flatten", "view", "reshape", "_unsafe_view", "linear", "addmm", "t", "permute",
+    "mean", "avg_pool2d", "max_pool1d", "max_pool1d_with_indices", "avg_pool1d", "adaptive_avg_pool1d",
+    "flatten", "view", "reshape", "_unsafe_view", "linear", "addmm", "t", "permute",
     "dropout", "clone", "contiguous", "squeeze", "getitem",
     # elementwise int8 table layers (layer kind lut, quantization/lut.py)
     "hardswish", "hardswish_", "hardsigmoid", "hardsigmoid_", "sigmoid", "sigmoid_", "silu", "silu_", "tanh", "tanh_",
@@ -47,7 +48,8 @@ class RelaxModel:
 
 
 def from_torch(module, example_input, name: str | None = None) -> RelaxModel:
-    """Import a torch.nn.Module (evaluated in eval mode on `example_input`, shape (1, C, H, W))."""
+    """Import a torch.nn.Module (evaluated in eval mode on `example_input`, shape (1, C, H, W), or
+    (1, C, L) for the 1-D family, whose layer graph input is then (C, 1, L))."""
     import torch
 
     from tvm_tinytrain._tvm import relax
@@ -58,9 +60,10 @@ def from_torch(module, example_input, name: str | None = None) -> RelaxModel:
 
     if not isinstance(module, torch.nn.Module):
         raise TinyTrainError(f"from_torch: expected a torch.nn.Module, got {type(module).__name__}")
-    if not (isinstance(example_input, torch.Tensor) and example_input.dim() == 4 and example_input.shape[0] == 1):
+    if not (isinstance(example_input, torch.Tensor) and example_input.dim() in (3, 4) and example_input.shape[0] == 1):
         shape = tuple(example_input.shape) if hasattr(example_input, "shape") else type(example_input).__name__
-        raise ShapeError(f"from_torch: example_input must be a float tensor shaped (1, C, H, W), got {shape}")
+        raise ShapeError(f"from_torch: example_input must be a float tensor shaped (1, C, H, W) or (1, C, L), "
+                         f"got {shape}")
     module = module.eval()
     try:
         exported = torch.export.export(module, (example_input.float(),))
@@ -84,7 +87,13 @@ def from_torch(module, example_input, name: str | None = None) -> RelaxModel:
     mod = relax.transform.CanonicalizeBindings()(mod)  # max_pool2d's (values, indices) tuple -> values
     mod = relax.transform.DeadCodeElimination(["main"])(mod)  # and drop the unused indices
     mod, params = fold_batchnorm(mod, params)
-    return RelaxModel(mod, params, name or type(module).__name__, tuple(int(s) for s in example_input.shape[1:]))
+    return RelaxModel(mod, params, name or type(module).__name__, layer_input_shape(example_input.shape))
+
+
+def layer_input_shape(shape) -> tuple[int, ...]:
+    """(1, C, H, W) -> (C, H, W); a 1-D (1, C, L) -> (C, 1, L), the layer graph's layout for it."""
+    shape = tuple(int(s) for s in shape[1:])
+    return (shape[0], 1, shape[1]) if len(shape) == 2 else shape
 
 
 SUPPORTED_TEXT = supported_text()  # from the layer kinds (tvm_tinytrain/layer_kinds.py)
@@ -153,9 +162,11 @@ def _check_avg_pool(node):
     return None
 
 
-_ATTRIBUTE_CHECKS = {"conv2d": _check_conv, "convolution": _check_conv, "_convolution": _check_conv,
-                     "max_pool2d": _check_max_pool, "max_pool2d_with_indices": _check_max_pool,
-                     "avg_pool2d": _check_avg_pool}
+_ATTRIBUTE_CHECKS = {"conv2d": _check_conv, "conv1d": _check_conv, "convolution": _check_conv,
+                     "_convolution": _check_conv, "max_pool2d": _check_max_pool,
+                     "max_pool2d_with_indices": _check_max_pool, "max_pool1d": _check_max_pool,
+                     "max_pool1d_with_indices": _check_max_pool, "avg_pool2d": _check_avg_pool,
+                     "avg_pool1d": _check_avg_pool}
 
 
 def _unwrap_single_output(mod):

@@ -13,13 +13,13 @@ def randomize_(model: nn.Module, seed: int = 0) -> nn.Module:
     """Overwrite every conv/BN/linear parameter from a private generator (global RNG untouched)."""
     g = torch.Generator().manual_seed(seed)
     for m in model.modules():
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
+        if isinstance(m, (nn.Conv2d, nn.Conv1d, nn.Linear)):
             fan_in = m.weight[0].numel()
-            gain = 2.0 if isinstance(m, nn.Conv2d) else 1.0
+            gain = 1.0 if isinstance(m, nn.Linear) else 2.0
             m.weight.copy_(torch.randn(m.weight.shape, generator=g) * (gain / fan_in) ** 0.5)
             if m.bias is not None:
                 m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.01)
-        elif isinstance(m, nn.BatchNorm2d):
+        elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):
             n = m.num_features
             m.weight.copy_(torch.rand(n, generator=g) + 0.5)          # gamma in [0.5, 1.5)
             m.bias.copy_(torch.randn(n, generator=g) * 0.1)           # beta
