@@ -5,44 +5,20 @@ the generated C on the host (gradients through two activations, `full` scheme)."
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from tvm_tinytrain import _tvm
 from tvm_tinytrain.codegen.emit import generate, write_project
 from tvm_tinytrain.codegen.host_runner import HostProgram
 from tvm_tinytrain.codegen.protocol import TRAIN
-from tvm_tinytrain.frontend.to_graph import to_graph
-from tvm_tinytrain.frontend.torch import from_torch
 from tvm_tinytrain.passes.pipeline import build_training
 from tvm_tinytrain.quantization.lower import to_relax
-from tvm_tinytrain.quantization.ptq import quantize, quantize_input
+from tvm_tinytrain.quantization.ptq import quantize_input
 from tvm_tinytrain.reference import run_int8
 from tvm_tinytrain.reference_train import TorchTrainer
 from tvm_tinytrain.relax_trainer import RelaxTrainer
 from tvm_tinytrain.schemes import resolve_scheme
 
-ACTIVATIONS = {"hardswish": nn.Hardswish, "hardsigmoid": nn.Hardsigmoid, "sigmoid": nn.Sigmoid, "silu": nn.SiLU,
-               "tanh": nn.Tanh, "leaky_relu": lambda: nn.LeakyReLU(0.1)}
-SHAPE = (3, 12, 12)
-
-
-def act_cnn(act) -> nn.Module:
-    """Two convs, each followed by the activation, then global pooling and a classifier."""
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.BatchNorm2d(8), act(),
-                         nn.Conv2d(8, 8, 3, padding=1), act(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                         nn.Linear(8, 5)).eval()
-
-
-def samples(n, seed=0):
-    return np.random.default_rng(seed).normal(0, 1.5, (n, *SHAPE)).astype(np.float32)
-
-
-def quantized(fn):
-    model = act_cnn(ACTIVATIONS[fn])
-    graph = to_graph(from_torch(model, torch.from_numpy(samples(1))))
-    assert [l.attrs["fn"] for l in graph.layers if l.op == "lut"] == [fn, fn]
-    return model, quantize(graph, samples(16), progress=False)
+from lut_models import ACTIVATIONS, quantized, samples
 
 
 @pytest.mark.parametrize("fn", ACTIVATIONS)
@@ -92,3 +68,26 @@ def test_training_step_oracle_relax_and_c_agree(fn, tmp_path):
         assert abs(answers[step] - loss) <= 1e-5 * abs(loss) + 1e-6, (step, answers[step], loss)
     for name, value in c_params.items():
         assert np.abs(value.astype(np.int64) - c_side.params[name].astype(np.int64)).max() <= 1, name
+
+
+@pytest.mark.parametrize("fn, kept", [("hardswish", "lut_grad"), ("leaky_relu", "interval_mask"),
+                                      ("hardsigmoid", "interval_mask"), ("sigmoid", "lut_grad")])
+def test_memory_analysis_counts_what_the_backward_keeps(fn, kept):
+    """A two-valued f' keeps 1 bit per element from the forward into the backward, and the lookup
+    then writes over its dying int8 input; a varying f' keeps the int8 input, 1 byte per element,
+    until its lut_grad, beside the lookup's own output."""
+    _, graph = quantized(fn)
+    memory = build_training(graph, resolve_scheme("full", graph)).memory
+    backward_starts = next(i for i, (op, _) in enumerate(memory.ops) if op == "cross_entropy_grad")
+    for layer in (l for l in graph.layers if l.op == "lut"):
+        n = int(np.prod(layer.out_shape))
+        x = next(t for t in memory.tensors if t.layer == layer.inputs[0] and t.op == "conv2d_s8")
+        own = [t for t in memory.tensors if t.layer == layer.name]
+        users = [i for i, (op, name) in enumerate(memory.ops) if name == layer.name and op == kept]
+        assert len(users) == 1
+        if kept == "interval_mask":
+            assert [(t.op, t.bytes) for t in own] == [("interval_mask", (n + 7) // 8)]
+            assert own[0].birth < backward_starts <= own[0].death
+        else:
+            assert x.bytes == n and x.death >= users[0] > backward_starts
+            assert [t.op for t in own] == ["lut_s8"]
