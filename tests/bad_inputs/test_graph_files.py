@@ -86,6 +86,19 @@ def _attr(i, key, value):
     return _json(lambda spec: spec["layers"][i]["attrs"].__setitem__(key, value))
 
 
+def _with_lut(**changes):
+    """The valid file with a lut layer (LeakyReLU) between the add and the pooling, then `changes`
+    to that layer's fields (attrs merged)."""
+    def change(spec):
+        row = {"name": "act", "op": "lut", "inputs": ["add"], "out_shape": [4, 8, 8],
+               "attrs": {"fn": "leaky_relu", "alpha": 0.1}, "out_q": dict(spec["layers"][3]["out_q"]), "params": {}}
+        row["attrs"].update(changes.pop("attrs", {}))
+        row.update(changes)
+        spec["layers"].insert(4, row)
+        spec["layers"][5]["inputs"] = ["act"]
+    return _json(change)
+
+
 def _case(id, setup, *expect, command="inspect"):
     argv = ["inspect", "net.json"] if command == "inspect" else ["plan", "net.json", "--scheme", "bias-only"]
     return Case(id, argv, ("net.json", *expect), setup=setup)
@@ -171,6 +184,13 @@ FILE_CASES = [
           "layer 2 ('c2').params.w_scale", "channel 1"),
     _case("bias-overflow", _npz(lambda a: a["layer6.bias"].__setitem__(0, 2**31 - 1)),
           "layer 6 ('fc').params.bias", "overflow"),
+    _case("lut-unknown-function", _with_lut(attrs={"fn": "gelu"}), "layer 4 ('act').attrs", "'gelu' is not supported"),
+    _case("lut-slope-huge", _with_lut(attrs={"alpha": 1e300}), "layer 4 ('act').attrs", "alpha is 1e+300"),
+    _case("lut-slope-text", _with_lut(attrs={"alpha": "0.1"}), "layer 4 ('act').attrs.alpha", "expected a number"),
+    _case("lut-no-function", _with_lut(attrs={"fn": None}), "layer 4 ('act').attrs.fn"),
+    _case("lut-stored-table", _with_lut(params={"table": {"__array__": "layer0.bias", "dtype": "int32", "shape": [4]}}),
+          "layer 4 ('act').params", "'table'"),
+    _case("lut-shape-changes", _with_lut(out_shape=[4, 4, 4]), "layer 4 ('act').out_shape", "elementwise"),
     _case("npz-of-another-quantization", _npz(lambda a: a["layer2.weight"].__setitem__((0, 0, 0, 0), 77)),
           "quantization_hash", "another quantization"),
 ]
