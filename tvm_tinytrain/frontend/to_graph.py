@@ -26,7 +26,6 @@ from .. import pooling
 from ..graph import INPUT, Graph, Layer
 from ..passes.relax_utils import bindings_of, constant_value, use_counts
 from .elementwise import find_activations
-from .elementwise import find_activations
 from .torch import SUPPORTED_TEXT, RelaxModel
 from .unsupported import Problems
 
@@ -47,17 +46,12 @@ class _Extractor:
         self.problems = Problems("import")
         self.activations = find_activations(self.func, model.params, self.binds, self.uses)
         self.in_activation = {v for _, _, _, chain in self.activations.values() for v in chain}
-        self.activations = find_activations(self.func, model.params, self.binds, self.uses)
-        self.in_activation = {v for _, _, _, chain in self.activations.values() for v in chain}
 
     def run(self) -> Graph:
         """All bindings, collecting what cannot be represented; a binding that reads the result of an
         unsupported one is skipped silently (its own problem, if any, is not knowable)."""
         for var, value in self.binds.items():
             if self._is_constant(var):
-                continue
-            if var in self.in_activation:
-                self._activation_layer(var)
                 continue
             if var in self.in_activation:
                 self._activation_layer(var)
@@ -115,19 +109,6 @@ class _Extractor:
         after = self.layers[-1].name if self.layers else "the input"
         self.problems.add(f"operator {op} {reason}", f"Relax binding {var.name} after layer {after!r}")
         raise _Skip
-
-    def _activation_layer(self, var):
-        """The end of an elementwise chain (frontend/elementwise.py) becomes one lut layer."""
-        if var not in self.activations:
-            return
-        root, fn, alpha, chain = self.activations[var]
-        if self.produced.get(root) is _UNKNOWN:
-            self.produced[var] = _UNKNOWN
-            return
-        try:
-            self._new(var, "lut", None, [self._source(root, var)], {"fn": fn, "alpha": alpha})
-        except _Skip:
-            self.produced[var] = _UNKNOWN
 
     def _activation_layer(self, var):
         """The end of an elementwise chain (frontend/elementwise.py) becomes one lut layer."""
