@@ -18,8 +18,6 @@ Layers, in execution order (batch size 1, NCHW):
     flatten  inputs (x,)      (C, H, W) -> (C*H*W,)
     lut      inputs (x,)      attrs fn (quantization/lut.py FUNCTIONS), alpha (LeakyReLU's slope);
                               quantized: params table int8 (256,), derived from the quantization
-    lut      inputs (x,)      attrs fn (quantization/lut.py FUNCTIONS), alpha (LeakyReLU's slope);
-                              quantized: params table int8 (256,), derived from the quantization
 
 `act` is None, "relu" or "relu6".  In a quantized graph each layer also has `out_q`
 (scale, zero) for its output tensor, conv/linear carry int8 weights, int32 bias,

@@ -30,7 +30,6 @@ from .errors import TinyTrainError, WeightFileError
 from .graph import INPUT, OPS, Graph, Layer, QParams
 from .json_files import read_json
 from .quantization import lut
-from .quantization import lut
 from .quantization.requant import add_requant, bias_limit, weight_layer_requant
 
 FORMAT = "tvm-tinytrain int8 layer graph"
@@ -43,7 +42,6 @@ MAX_NPZ_BYTES = 1 << 30  # inflated; a microcontroller model is a few MB
 ATTRS = {"conv2d": ("stride", "padding", "groups", "act_min", "act_max"), "linear": ("act_min", "act_max"),
          "add": ("act_min", "act_max"), "avgpool": ("kernel", "stride", "padding", "count_include_pad"), "maxpool": ("kernel", "stride", "padding"),
          "flatten": ()}
-ATTRS["lut"] = ("fn", "alpha")  # its table follows from fn, alpha and the quantization: recomputed, never stored
 ATTRS["lut"] = ("fn", "alpha")  # its table follows from fn, alpha and the quantization: recomputed, never stored
 PARAMS = {"conv2d": ("weight", "bias", "w_scale"), "linear": ("weight", "bias", "w_scale")}
 DERIVED = ("multiplier", "shift", "multiplier_a", "multiplier_b")  # recomputed from the scales, never stored
@@ -451,19 +449,6 @@ def _maxpool(r: _Reader, archive, layer, where, attrs, params, x_shapes, x_q):
 def _flatten(r: _Reader, archive, layer, where, attrs, params, x_shapes, x_q):
     r.expect_shape(layer, where, (int(np.prod(x_shapes[0])),), "flattening its input")
     r.same_q(layer, where, x_q)
-
-
-def _lut(r: _Reader, archive, layer, where, attrs, params, x_shapes, x_q):
-    """A known function and slope; its table is rebuilt from them and the stored scales."""
-    fn = r.field(attrs, "fn", f"{where}.attrs", str, f"one of {', '.join(lut.FUNCTIONS)}")
-    alpha = r.field(attrs, "alpha", f"{where}.attrs", (int, float), "a number (LeakyReLU's slope, else 0)")
-    try:
-        lut.check(fn, alpha, "")
-    except TinyTrainError as err:
-        raise r.fail(f"{where}.attrs", str(err).lstrip(": ")) from None
-    r.expect_shape(layer, where, x_shapes[0], "an elementwise function of its input")
-    layer.attrs.update(fn=fn, alpha=float(alpha))
-    layer.params["table"] = lut.table(fn, float(alpha), x_q, layer.out_q)
 
 
 def _lut(r: _Reader, archive, layer, where, attrs, params, x_shapes, x_q):

@@ -24,7 +24,6 @@ from .errors import ShapeError, TinyTrainError, UnsupportedOpError
 from . import pooling
 from .graph import INPUT, Graph, Layer
 from .quantization.lut import apply_float
-from .quantization.lut import apply_float
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -258,18 +257,6 @@ def _avgpool_int8(layer, args, graph):
 def _maxpool_int8(layer, args, graph):
     # -128 padding never wins against a real value, i.e. outside positions are ignored
     return _maxpool(layer, args[0], np.int8(-128))
-
-
-def _lut_float(layer, args, graph):
-    return apply_float(layer.attrs["fn"], layer.attrs.get("alpha", 0.0), args[0])
-
-
-def _lut_int8(layer, args, graph):
-    """table[x + 128]: the layer's function, exact for every int8 input (quantization/lut.py)."""
-    table = _param(layer, "table", "int8")
-    if table.shape != (256,):
-        raise TinyTrainError(f"layer {layer.name!r} (lut): table has shape {table.shape}, expected (256,)")
-    return table[args[0].astype(np.int64) + 128]
 
 
 def _lut_float(layer, args, graph):

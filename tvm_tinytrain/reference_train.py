@@ -55,15 +55,6 @@ TORCH_FUNCTIONS = {
 }
 
 
-# The lut layer's functions as torch defines them (its backward's f'); quantization/lut.py has the
-# numpy definitions the tables are built from.
-TORCH_FUNCTIONS = {
-    "hardswish": lambda x, a: F.hardswish(x), "hardsigmoid": lambda x, a: F.hardsigmoid(x),
-    "sigmoid": lambda x, a: torch.sigmoid(x), "silu": lambda x, a: F.silu(x), "tanh": lambda x, a: torch.tanh(x),
-    "leaky_relu": lambda x, a: F.leaky_relu(x, a),
-}
-
-
 # ------------------------------------------------------------ stochastic rounding
 
 def _mul_u32(n: torch.Tensor, c: int) -> torch.Tensor:
@@ -605,11 +596,6 @@ class TorchTrainer:
             return (self._avgpool_backward(layer, g, (h, w)),)
         if layer.op == "flatten":
             return (g.reshape(values[layer.inputs[0]].shape),)
-        if layer.op == "lut":
-            with torch.enable_grad():
-                x_r = self._real(layer.inputs[0], values).detach().requires_grad_(True)
-                y_r = TORCH_FUNCTIONS[layer.attrs["fn"]](x_r, float(layer.attrs.get("alpha", 0.0)))
-                return (torch.autograd.grad(y_r, x_r, g)[0],)
         if layer.op == "lut":
             with torch.enable_grad():
                 x_r = self._real(layer.inputs[0], values).detach().requires_grad_(True)

@@ -134,12 +134,6 @@ int tt_lut_s8(const int8_t *x, int32_t n, const int8_t *table, int8_t *y);
 int tt_lut_grad_f32(const float *g, const int8_t *x, int32_t n, const float *dtable, float *out);
 /* out[i] = g[i] * (mask bit i ? inside : outside), mask as tt_clamp_mask_s8 writes it; out may alias g */
 int tt_select_grad_f32(const float *g, const uint8_t *mask, int32_t n, float inside, float outside, float *out);
-/* lut layer: y[i] = table[x[i] + 128] (table int8 (256,)); y may alias x */
-int tt_lut_s8(const int8_t *x, int32_t n, const int8_t *table, int8_t *y);
-/* out[i] = g[i] * dtable[x[i] + 128] (dtable f32 (256,): f' per input code); out may alias g */
-int tt_lut_grad_f32(const float *g, const int8_t *x, int32_t n, const float *dtable, float *out);
-/* out[i] = g[i] * (mask bit i ? inside : outside), mask as tt_clamp_mask_s8 writes it; out may alias g */
-int tt_select_grad_f32(const float *g, const uint8_t *mask, int32_t n, float inside, float outside, float *out);
 /* out = a + b; out may alias a */
 int tt_grad_add_f32(const float *a, const float *b, int32_t n, float *out);
 /* out = x[:k] (the k leading channels) */

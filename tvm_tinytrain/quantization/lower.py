@@ -93,9 +93,4 @@ def layer_call(graph: Graph, layer: Layer, inputs: list, param_vars: dict):
         attrs = {"fn": a["fn"], "alpha": float(a["alpha"]), "x_scale": x_q.scale, "x_zero": x_q.zero,
                  "y_scale": layer.out_q.scale, "y_zero": layer.out_q.zero}
         return [*inputs, relax.const(np.asarray(layer.params["table"], np.int8), "int8")], attrs
-    if layer.op == "lut":  # the scales and zero points are what the gradient rule builds f' from
-        x_q = graph.q_of(layer.inputs[0])
-        attrs = {"fn": a["fn"], "alpha": float(a["alpha"]), "x_scale": x_q.scale, "x_zero": x_q.zero,
-                 "y_scale": layer.out_q.scale, "y_zero": layer.out_q.zero}
-        return [*inputs, relax.const(np.asarray(layer.params["table"], np.int8), "int8")], attrs
     return inputs, {}
