@@ -6,6 +6,7 @@ Patterns, in the order the frontends produce them:
     matmul(x, permute_dims(W)) [+ bias] [relu]          -> linear layer
     add(a, b) of two layer outputs [relu]               -> add layer
     max_pool2d / avg_pool2d / mean over H, W / reshape  -> maxpool / avgpool / flatten
+    a chain of elementwise ops that is one activation   -> lut layer (frontend/elementwise.py)
 
 The 1-D family (N x C x L) is the 2-D one with H = 1: a (1, C, L) tensor is the layer shape
 (C, 1, L), conv1d a conv2d with a 1 x k kernel, and the importer's expand_dims / squeeze of the
