@@ -10,10 +10,17 @@ import numpy as np
 from .templates import Split, _conv_params, _f, _quant, _shape
 
 
-# Output rows of a weight whose float gradient `grad_update` holds at a time: four keeps the
-# blocked 4 x 4 pointwise gradient kernel at full speed for 16 floats per input channel
-# (TT_UPDATE_ROWS of tt_kernels.h).
+# Output rows of a weight whose float gradient `grad_update` holds at a time: at least four (the blocked
+# 4 x 4 pointwise gradient kernel at full speed), more, in fours, while they fit UPDATE_BYTES: the kernel
+# converts its int8 input to float once per call, for all the rows of the block (TT_UPDATE_ROWS and
+# TT_UPDATE_BYTES of tt_kernels.h).
 UPDATE_ROWS = 4
+UPDATE_BYTES = 2048
+
+
+def update_block(rows: int, per_row: int) -> int:
+    """Rows of gradient per call of a `grad_update` op (tt_grad_update_get_buffer_size's rule)."""
+    return min(rows, max(UPDATE_ROWS, UPDATE_BYTES // (per_row * 4) // 4 * 4))
 
 
 def update_rows(b) -> tuple[int, int]:
@@ -116,7 +123,7 @@ def grad_update(b, args, out):
     w, x, d, *rest, scratch = args
     scale = rest.pop(0) if a["scaled"] else None
     rows, per_row = update_rows(b)
-    block = min(rows, UPDATE_ROWS)
+    block = update_block(rows, per_row)
     g = f"((float *){scratch})"
     if a["grad"] == "conv2d_grad_weight":
         _, k, h, wd = _shape(b.args[1])

@@ -19,8 +19,8 @@ one buffer; so do the in-place depthwise ops (OVER_INPUT), whose output may be s
 input; PARAM ops (`sgd_*`, `grad_update`) write their parameter.  Ops computed a slice at a time
 have a scratch tensor, born and dead at the op, of the record's `scratch` size (`scratch_bytes`,
 equal to the C `*_get_buffer_size` companion): one channel for `expand_depthwise_s8` and the
-in-place depthwise ops, a few rows for `conv_dw_pw_rows_s8`, UPDATE_ROWS rows of the float
-gradient for `grad_update`.
+in-place depthwise ops, a few rows for `conv_dw_pw_rows_s8`, a block of rows of the float
+gradient for `grad_update` (update_block: 4 rows, more in 2 KB).
 """
 from __future__ import annotations
 

@@ -188,9 +188,12 @@ int tt_sgd_s8(int8_t *w, const float *g, int32_t rows, int32_t cols, int32_t inn
  * at w + r * row_stride.  Row blocks in any order give tt_sgd_s8's result (fused gradient + update). */
 int tt_sgd_s8_rows(int8_t *w, const float *g, int32_t row0, int32_t n, int32_t row_stride, int32_t run,
                    float lr, uint32_t step, int32_t conv_index);
-/* Rows of a weight's float gradient a fused gradient + update holds at a time, and its scratch bytes
- * for a weight slice of `rows` rows of `run` floats. */
+/* Rows of a weight's float gradient a fused gradient + update holds at a time: TT_UPDATE_ROWS, or more (a
+ * multiple of 4) while they fit TT_UPDATE_BYTES (the weight gradient converts its int8 input to float once
+ * per call, for all the rows of the block); and its scratch bytes for a weight slice of `rows` rows of `run`
+ * floats. */
 #define TT_UPDATE_ROWS 4
+#define TT_UPDATE_BYTES 2048
 int32_t tt_grad_update_get_buffer_size(int32_t rows, int32_t run);
 /* b = clamp(b - round_half_even(lr * g), -limit, limit) */
 int tt_sgd_s32(int32_t *b, const float *g, int32_t n, float lr, int32_t limit);

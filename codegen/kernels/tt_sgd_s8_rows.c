@@ -30,5 +30,7 @@ int tt_sgd_s8_rows(int8_t *w, const float *g, int32_t row0, int32_t n, int32_t r
 
 int32_t tt_grad_update_get_buffer_size(int32_t rows, int32_t run)
 {
-    return (rows < TT_UPDATE_ROWS ? rows : TT_UPDATE_ROWS) * run * (int32_t)sizeof(float);
+    int32_t block = TT_UPDATE_BYTES / (run * (int32_t)sizeof(float)) / 4 * 4;
+    if (block < TT_UPDATE_ROWS) block = TT_UPDATE_ROWS;
+    return (rows < block ? rows : block) * run * (int32_t)sizeof(float);
 }

@@ -70,9 +70,9 @@ def one_output_channel_scratch(b) -> int:
 
 
 def grad_update_scratch(b) -> int:
-    """UPDATE_ROWS rows of the float gradient: tt_grad_update_get_buffer_size."""
+    """A block of rows of the float gradient (update_block): tt_grad_update_get_buffer_size."""
     rows, per_row = c.update_rows(b)
-    return min(rows, c.UPDATE_ROWS) * per_row * 4
+    return c.update_block(rows, per_row) * per_row * 4
 
 
 def _dims(expr) -> tuple:
