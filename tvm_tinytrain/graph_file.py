@@ -403,11 +403,11 @@ def _add(r: _Reader, archive, layer, where, attrs, params, x_shapes, x_q):
     layer.attrs.update(requant)
 
 
-def _pair(r: _Reader, attrs, key, where) -> tuple[int, int]:
-    """An int (the same along H and W) or a list of two ints, each in 1..MAX_SIZE."""
+def _pair(r: _Reader, attrs, key, where):
+    """An int (the same along H and W) or a list of two ints, each in 1..MAX_SIZE, kept in the form
+    it was written in (the quantization hash covers the attrs as written)."""
     if isinstance(attrs.get(key), int) and not isinstance(attrs.get(key), bool):
-        value = r.integer(attrs, key, where, 1, MAX_SIZE)
-        return value, value
+        return r.integer(attrs, key, where, 1, MAX_SIZE)
     return r.ints(attrs, key, where, 1, MAX_SIZE, 2)
 
 

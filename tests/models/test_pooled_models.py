@@ -119,3 +119,19 @@ def test_full_training_step_relax_equals_oracle_and_c(case, tmp_path):
             assert diff.max() <= 1, name
             differ, total = differ + int(diff.sum()), total + value.size
     assert total and differ <= max(3, total // 1000)
+
+
+def test_graph_file_round_trip_keeps_every_window(case, tmp_path):
+    """quantize --out writes the windows; loading checks them against the shapes and gives the same
+    int8 values (the quantization hash covers the attrs as written)."""
+    from tvm_tinytrain import graph_file
+
+    _, qgraph, samples = case
+    json_path, _ = graph_file.save(qgraph, tmp_path / "pooled")
+    loaded = graph_file.load(json_path)
+    assert _pools(loaded).keys() == _pools(qgraph).keys()
+    for (op, attrs), (op2, attrs2) in zip(_pools(loaded).values(), _pools(qgraph).values()):
+        assert op == op2 and {k: list(v) if isinstance(v, tuple) else v for k, v in attrs.items()} == \
+            {k: list(v) if isinstance(v, tuple) else v for k, v in attrs2.items()}
+    x_q = samples[0][0]
+    np.testing.assert_array_equal(run_int8(loaded, x_q), run_int8(qgraph, x_q))
