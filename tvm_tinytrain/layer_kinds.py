@@ -30,9 +30,10 @@ LAYER_KINDS = (
     LayerKind("conv2d", "conv2d_s8",
               ("conv2d_s8", "expand_depthwise_s8", "depthwise_inplace_s8", "conv_dw_pw_rows_s8", "conv2d_grad_input",
                "depthwise_grad_input_inplace", "conv2d_grad_weight", *_CONV_BACKWARD),
-              "conv2d (dilation 1, the same stride along H and W)",
+              "conv2d and conv1d (dilation 1, the same stride along H and W)",
               "any kernel size, stride, padding; groups 1 or depthwise; batch norm and ReLU/ReLU6 after it are "
-              "folded into it"),
+              "folded into it; a Conv1d on (N, C, L) is a 1 x k conv2d of the (C, 1, L) map (the 1-D family: "
+              "MaxPool1d / AvgPool1d / AdaptiveAvgPool1d become 1 x k pools, BatchNorm1d is folded)"),
     LayerKind("add", "add_s8", ("add_s8", "clamp_mask", "mask_grad", "grad_add"), "add",
               "two tensors of the same shape (residual connections); a ReLU after it is folded"),
     LayerKind("maxpool", "maxpool_s8", ("maxpool_s8", "maxpool_grad"), "max pooling",
@@ -46,7 +47,8 @@ LAYER_KINDS = (
     LayerKind("linear", "linear_s8",
               ("linear_s8", "linear_grad_input", "linear_grad_weight", *_CONV_BACKWARD, "linear_f32", "dequantize",
                "linear_f32_grad_input", "linear_f32_grad_weight", "linear_f32_grad_bias", "sgd_f32"),
-              "linear", "on a flattened or pooled feature vector; ReLU/ReLU6 after it is folded; as the classifier "
+              "linear", "on a flattened or pooled feature vector; BatchNorm1d and ReLU/ReLU6 after it are folded; "
+              "as the classifier "
               "it may be trained in float32 (fp32_classifier)"),
     LayerKind("lut", "lut_s8", ("lut_s8", "lut_grad", "interval_mask", "select_grad"),
               "Hardswish, Hardsigmoid, Sigmoid, SiLU, Tanh, LeakyReLU",
