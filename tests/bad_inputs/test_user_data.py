@@ -88,6 +88,10 @@ NAN[2, 1, 5] = np.nan
 INF = X.copy()
 INF[4, 0, 0] = -np.inf
 ONE_D = good()[0][:, 0]  # (6, 16): no channel axis
+MSE = ["--loss", "mse", "--lr", "0.001"]
+T = np.random.default_rng(1).standard_normal((6, 3)).astype(np.float32)  # targets of the 3 outputs
+T_NAN = T.copy()
+T_NAN[1, 2] = np.nan
 
 CASES = [
     # not an npz, or not one np.load may open
@@ -158,6 +162,36 @@ CASES = [
          setup=arrays()),
     Case("classes-option-keeps-one", train(f"npz:{FILE}:classes=1"), ("keeps 1 class", "at least 2"),
          setup=arrays()),
+    # float targets for the MSE loss: t beside x, or the spec's targets=inputs (tinynet has 3 outputs)
+    Case("mse-on-labels", train() + MSE, ("d.npz has class labels, not float targets", "targets=inputs"),
+         setup=arrays()),
+    Case("t-without-mse", train(), ("d.npz holds float targets (t)", "--loss mse"), setup=arrays(y=None, t=T)),
+    Case("targets-inputs-without-mse", train(f"npz:{FILE}:targets=inputs"), ("targets=inputs", "--loss mse"),
+         setup=arrays(y=None)),
+    Case("t-wrong-size", train() + MSE, ("t holds 5 values per sample, the model has 3 outputs", "(N, 3)"),
+         setup=arrays(y=None, t=np.zeros((6, 5), np.float32))),
+    Case("targets-inputs-wrong-size", train(f"npz:{FILE}:targets=inputs") + MSE,
+         ("each input holds 32 values per sample, the model has 3 outputs", "flattened input"), setup=arrays(y=None)),
+    Case("t-float64", train() + MSE, ("t is float64 (6, 3)", "float32 (N, K)"), setup=arrays(y=None, t=T.astype(float))),
+    Case("t-3d", train() + MSE, ("t is float32 (6, 1, 3)", "reshape(len(t), -1)"), setup=arrays(y=None, t=T[:, None])),
+    Case("t-length-mismatch", train() + MSE, ("x holds 6 samples but t 4 targets",), setup=arrays(y=None, t=T[:4])),
+    Case("t-nan", train() + MSE, ("t holds NaN (sample 1", "targets must be finite"), setup=arrays(y=None, t=T_NAN)),
+    Case("t-test-nan", train() + MSE, ("t_test holds inf (sample 0",),
+         setup=arrays(y=None, t=T, x_test=X[:2], t_test=np.full((2, 3), np.inf, np.float32))),
+    Case("t-test-without-t", train() + MSE, ("has t_test but no t",),
+         setup=arrays(t_test=T[:2], x_test=X[:2], y_test=Y[:2])),
+    Case("x-test-without-t-test", train() + MSE, ("has t and x_test but no t_test",),
+         setup=arrays(y=None, t=T, x_test=X[:2])),
+    Case("t-and-targets-inputs", train(f"npz:{FILE}:targets=inputs") + MSE, ("holds targets t", "targets=inputs"),
+         setup=arrays(y=None, t=T)),
+    Case("y-test-without-y", train() + MSE, ("has y_test but no y",),
+         setup=arrays(y=None, t=T, x_test=X[:2], t_test=T[:2], y_test=Y[:2])),
+    Case("targets-option-unknown", train(f"npz:{FILE}:targets=labels") + MSE, ("targets=labels", "targets=inputs"),
+         setup=arrays(y=None)),
+    Case("classes-option-without-labels", train(f"npz:{FILE}:targets=inputs:classes=0") + MSE,
+         ("classes=", "selects by the labels y", "the file has none"), setup=arrays(y=None)),
+    Case("t-object-array", train() + MSE, ("'t' is an object array", "pickle"),
+         setup=arrays(y=None, t=np.array([{}] * 6, dtype=object))),
 ]
 
 

@@ -26,3 +26,24 @@ def test_each_kind_moves_with_its_own_rate(setup, lr_weight, lr_bias):
     moved = {name for name in before if not np.array_equal(before[name], after[name])}
     kinds = {name.rsplit(".", 1)[1] for name in moved}
     assert kinds == ({"bias"} if lr_weight == 0 else {"weight"})
+
+
+def test_fp32_engine_mse_is_torch_mean_mse_and_its_gradient():
+    """With the MSE loss the fp32 engine's loss is torch's MSELoss(reduction='mean') of the output
+    against the float32 target, and an SGD step moves the output bias by lr * 2 (y - t) / n."""
+    import torch
+    from mse_autoencoder import int8_autoencoder
+
+    graph, pairs = int8_autoencoder()
+    head = graph.output
+    scheme = resolve_scheme({"name": "head-bias", "n_bias_update": 0, "bias_layers": [head], "train_classifier": False},
+                            graph, loss="mse", lr_weight=0.1, lr_bias=0.1)
+    engine = FloatEngine(graph, scheme)
+    x, target = pairs[0]
+    y = engine.output(x)
+    bias = engine.net.module(head).bias.detach().numpy().copy()
+    loss = engine.train(x, target)
+    expected = torch.nn.functional.mse_loss(torch.from_numpy(y), torch.from_numpy(target), reduction="mean")
+    assert loss == pytest.approx(float(expected), rel=1e-6)
+    moved = bias - engine.net.module(head).bias.detach().numpy()
+    np.testing.assert_allclose(moved, 0.1 * 2 * (y - target) / y.size, rtol=1e-4, atol=1e-9)

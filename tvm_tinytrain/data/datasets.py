@@ -9,13 +9,17 @@ SPEC grammar::
     NAME    := "cifar10" | "fashion-mnist" | "mnist" | "speech-commands"     (the shared datasets)
     KIND    := "folder" | "npz"             (PATH_KINDS; a bare PATH is a folder, or npz if a .npz file)
     OPTION  := "classes=" CLASS ("," CLASS)*      names or indices, relabelled 0.. in that order
+             | "targets=inputs"                    float targets for the MSE loss: each input itself
+                                                   (an autoencoder; one class may then be kept)
 
     e.g. cifar10   cifar10:classes=0,1,2   speech-commands:classes=on,off,stop,go   ~/my_photos
-         npz:imu.npz:classes=walk,run
+         npz:imu.npz:classes=walk,run   npz:frames.npz:targets=inputs
 
 A folder PATH is an image folder `root/<class>/*.jpg|png` (see image_folder.py for its split);
 an npz PATH holds the user's own float arrays x, y [, x_test, y_test, classes] of any sample
-shape (npz_arrays.py: its checks, split and the input quantization derived from it).  A
+shape, or x [, y] with float targets t [, x_test, t_test] for the MSE loss (npz_arrays.py: its
+checks, split and the input quantization derived from it).  `Dataset.targets` says what a sample
+is trained towards: None (the class label), "t" (the file's targets) or "inputs".  A
 PATH may itself hold ':': the longest prefix of the text after KIND that names an existing
 path is the PATH, the rest are options (`my:photos:classes=a,b` is the folder `my:photos`
 if it exists).  A NAME wins over a folder of that name; write `./mnist` or `folder:mnist`.
@@ -56,14 +60,15 @@ from .fashion_mnist import FASHION_MNIST_CLASSES, load_fashion_mnist
 from .image_folder import list_image_folder, open_image
 from .images import center_crop_resize, resize_to, to_8bit, to_int8_input
 from .mnist import MNIST_CLASSES, load_mnist
-from .npz_arrays import quantize as quantize_arrays, read_npz
+from .npz_arrays import UNLABELLED, quantize as quantize_arrays, read_npz
 from .speech_commands import CLASSES as SPEECH_CLASSES, CLIP_SAMPLES, load_speech_commands
 
 SOURCES = ("cifar10", "fashion-mnist", "mnist", "speech-commands")
 CLASSES = {"cifar10": CIFAR10_CLASSES, "fashion-mnist": FASHION_MNIST_CLASSES, "mnist": MNIST_CLASSES,
            "speech-commands": SPEECH_CLASSES}
 PATH_KINDS = ("folder", "npz")
-OPTIONS = ("classes",)
+OPTIONS = ("classes", "targets")
+TARGETS = ("inputs",)  # the values of targets=
 IMAGE_Q = QParams(1 / 127.5, 0)
 SPEECH_Q = QParams(logmel.FEATURE_SCALE, logmel.FEATURE_ZERO)
 MAX_BYTES = 2 << 30  # refuse to build int8 arrays larger than this; ask for a per-class subset
@@ -71,7 +76,8 @@ MAX_BYTES = 2 << 30  # refuse to build int8 arrays larger than this; ask for a p
 
 @dataclass
 class Dataset:
-    """int8 inputs (N, C, H, W) in `input_q`, int64 labels indexing `classes`."""
+    """int8 inputs (N, C, H, W) in `input_q`, int64 labels indexing `classes`; with float targets
+    (the MSE loss) `targets` is "t" (train_t / test_t: float32 (N, K)) or "inputs"."""
 
     name: str
     classes: tuple[str, ...]
@@ -80,10 +86,39 @@ class Dataset:
     test_x: np.ndarray
     test_y: np.ndarray
     input_q: QParams
+    targets: str | None = None
+    train_t: np.ndarray | None = None
+    test_t: np.ndarray | None = None
 
     def to_float(self, x: np.ndarray) -> np.ndarray:
         """The real values the int8 codes stand for: what an fp32 model of the same input sees."""
         return ((x.astype(np.float32) - self.input_q.zero) * np.float32(self.input_q.scale)).astype(np.float32)
+
+    def target(self, split: str, i: int) -> np.ndarray:
+        """The float32 MSE target (K,) of sample `i` of `split` ("train" / "test"): the file's t, or
+        with targets=inputs the real values of the int8 input (what the model sees, not the raw file)."""
+        if self.targets == "inputs":
+            return self.to_float(getattr(self, f"{split}_x")[i]).reshape(-1)
+        return getattr(self, f"{split}_t")[i]
+
+
+def check_loss(data: Dataset, loss: str, outputs: int):
+    """`data` fits a model of `outputs` outputs trained with `loss` (labels for cross-entropy, float
+    targets of the output's size for MSE): the one place that pairs a dataset with a loss."""
+    if loss == "mse" and data.targets is None:
+        raise TinyTrainError(f"--loss mse: {data.name} has class labels, not float targets; give an npz with "
+                             f"targets t (N, {outputs}), or add :targets=inputs to the spec for an autoencoder")
+    if loss != "mse" and data.targets is not None:
+        raise TinyTrainError(f"{data.name} holds float targets ({'t' if data.targets == 't' else 'targets=inputs'}), "
+                             f"not class labels; train it with --loss mse (or drop the targets for a classifier)")
+    if loss == "mse":
+        size = int(np.prod(data.train_x.shape[1:])) if data.targets == "inputs" else int(data.train_t.shape[1])
+        if size != outputs:
+            what = "targets=inputs: each input" if data.targets == "inputs" else "t"
+            raise ShapeError(f"{data.name}: {what} holds {size} values per sample, the model has {outputs} outputs; "
+                             f"the MSE target is shaped like the output: "
+                             + ("an autoencoder's output is its flattened input" if data.targets == "inputs"
+                                else f"write t as (N, {outputs})"))
 
 
 @dataclass(frozen=True)
@@ -93,6 +128,7 @@ class DataSpec:
     kind: str
     path: Path | None = None
     classes: tuple[str, ...] | None = None
+    targets: str | None = None  # "inputs" (targets=inputs), or None
 
     @property
     def source(self) -> str:
@@ -109,6 +145,8 @@ def load_dataset(spec: str, input_shape: tuple, *, train_per_class: int | None =
         raise ShapeError(f"load_dataset: input_shape must be (C, H, W), got {tuple(input_shape)}")
     check_per_class(train_per_class, test_per_class)
     out = LOADERS[parsed.kind](parsed, shape, (train_per_class, test_per_class), seed, progress)
+    if parsed.targets == "inputs":
+        return Dataset(spec, *out[:7], targets="inputs")
     return Dataset(spec, *out)
 
 
@@ -126,7 +164,7 @@ def parse_spec(spec: str) -> DataSpec:
         raise TinyTrainError(f"load_dataset: empty dataset spec; {_choices()}")
     head, _, rest = spec.strip().partition(":")
     if head in SOURCES:
-        return DataSpec(head, None, _options(rest.split(":") if rest else [], spec))
+        return DataSpec(head, None, *_options(rest.split(":") if rest else [], spec))
     kind, text = (head, rest) if head in PATH_KINDS else ("folder", spec.strip())
     parts = text.split(":")
     for k in range(len(parts), 0, -1):
@@ -141,7 +179,7 @@ def parse_spec(spec: str) -> DataSpec:
             if kind == "npz" and path.is_dir():
                 raise TinyTrainError(f"load_dataset: {candidate} is a folder; npz:PATH is an .npz file of arrays "
                                      f"x, y (an image folder is folder:PATH)")
-            return DataSpec(kind, path, _options(parts[k:], spec))
+            return DataSpec(kind, path, *_options(parts[k:], spec))
     if not parts[0]:
         raise TinyTrainError(f"load_dataset: {spec!r} has an empty source (an empty path is not the current "
                              f"folder: write ./ for that); {_choices()}")
@@ -154,26 +192,34 @@ def check_spec(spec: str) -> DataSpec:
     read): what a command that reads the data later (analyze's workers) can refuse at once."""
     parsed = parse_spec(spec)
     if parsed.kind == "folder":
-        _select_classes(list(list_image_folder(parsed.path)[0]), parsed.classes, parsed.source)
+        _select_classes(list(list_image_folder(parsed.path)[0]), parsed.classes, parsed.source, parsed.targets)
     elif parsed.kind in CLASSES:
-        _select_classes(list(CLASSES[parsed.kind]), parsed.classes, parsed.source)
+        _select_classes(list(CLASSES[parsed.kind]), parsed.classes, parsed.source, parsed.targets)
     return parsed  # any other kind's loader checks its classes when it reads them
 
 
-def _options(options: list[str], spec: str) -> tuple[str, ...] | None:
-    classes = None
+def _options(options: list[str], spec: str) -> tuple:
+    """(classes or None, targets or None) of the spec's options."""
+    classes = targets = None
     for option in options:
         key, eq, value = option.partition("=")
         if key.strip() not in OPTIONS or not eq or not value.strip():
             raise TinyTrainError(f"load_dataset: bad option {option!r} in {spec!r}; options are "
-                                 f"classes=A,B,... (class names or indices), e.g. cifar10:classes=0,1,2")
+                                 f"classes=A,B,... (class names or indices), e.g. cifar10:classes=0,1,2, and "
+                                 f"targets=inputs (an autoencoder's MSE targets)")
+        if key.strip() == "targets":
+            if value.strip() not in TARGETS or targets is not None:
+                raise TinyTrainError(f"load_dataset: {option!r} in {spec!r}: the one targets= option is "
+                                     f"targets=inputs, given once (float targets of your own are an npz's t array)")
+            targets = value.strip()
+            continue
         if classes is not None:
             raise TinyTrainError(f"load_dataset: classes= is given twice in {spec!r}; list every class once")
         classes = tuple(c.strip() for c in value.split(","))
         if "" in classes:
             raise TinyTrainError(f"load_dataset: empty class name in {option!r} of {spec!r}; separate class "
                                  f"names or indices by single commas")
-    return classes
+    return classes, targets
 
 
 def _choices():
@@ -181,8 +227,8 @@ def _choices():
             f"a folder whose name holds ':' is found if it exists), or npz:FILE.npz (your own arrays x, y)")
 
 
-def _select_classes(all_classes, wanted, source):
-    """(kept class names, old label -> new label or -1)."""
+def _select_classes(all_classes, wanted, source, targets=None):
+    """(kept class names, old label -> new label or -1); with float targets one class may be kept."""
     remap = np.full(len(all_classes), -1, np.int64)
     if wanted is None:
         remap[:] = np.arange(len(all_classes))
@@ -201,7 +247,7 @@ def _select_classes(all_classes, wanted, source):
                                  f"classes= (as {c!r} too); list every class once")
         remap[index] = len(kept)
         kept.append(all_classes[index])
-    if len(kept) < 2:
+    if len(kept) < (1 if targets else 2):
         raise TinyTrainError(f"load_dataset: classes= keeps {len(kept)} class; a classifier needs at least 2")
     return tuple(kept), remap
 
@@ -245,11 +291,11 @@ def _image_source(spec: DataSpec, shape, per_class, seed, progress):
     crop = spec.kind == "folder"
     if crop:
         all_classes, files = list_image_folder(spec.path)
-        classes, remap = _select_classes(list(all_classes), spec.classes, spec.source)
+        classes, remap = _select_classes(list(all_classes), spec.classes, spec.source, spec.targets)
         splits = {s: (np.asarray([p for p, _ in items], dtype=object), np.asarray([l for _, l in items], np.int64))
                   for s, items in files.items()}
     else:
-        classes, remap = _select_classes(list(CLASSES[spec.kind]), spec.classes, spec.source)
+        classes, remap = _select_classes(list(CLASSES[spec.kind]), spec.classes, spec.source, spec.targets)
         splits = {s: _SHARED_IMAGES[spec.kind](s, per_class[i]) for i, s in enumerate(("train", "test"))}
     out = []
     for i, split in enumerate(("train", "test")):
@@ -284,7 +330,7 @@ def _speech(spec: DataSpec, shape, per_class, seed, progress):
                          f"bands on W; the model takes {shape}, i.e. {shape[1]} frames of {shape[2]} mels: build it "
                          f"for input (1, {frames}, mels), e.g. (1, {frames}, 40), or bring features of your own "
                          f"layout as npz:FILE.npz")
-    classes, remap = _select_classes(list(SPEECH_CLASSES), spec.classes, spec.source)
+    classes, remap = _select_classes(list(SPEECH_CLASSES), spec.classes, spec.source, spec.targets)
     out = []
     for i, split in enumerate(("train", "test")):
         rng = np.random.default_rng([seed, i])
@@ -306,14 +352,21 @@ def _speech(spec: DataSpec, shape, per_class, seed, progress):
 # ------------------------------------------------------------------------------- npz arrays
 
 def _npz(spec: DataSpec, shape, per_class, seed, progress):
-    all_classes, splits, input_q = read_npz(spec.path, shape)
-    classes, remap = _select_classes(list(all_classes), spec.classes, spec.source)
-    out = []
+    all_classes, splits, input_q = read_npz(spec.path, shape, inputs_as_targets=spec.targets == "inputs")
+    if spec.classes is not None and all_classes == (UNLABELLED,):
+        raise TinyTrainError(f"load_dataset: classes= in {spec.source} selects by the labels y, and the file has "
+                             f"none; add y (and y_test) to the file, or drop classes=")
+    classes, remap = _select_classes(list(all_classes), spec.classes, spec.source,
+                                     spec.targets or ("t" if splits["train"][2] is not None else None))
+    out, targets = [], []
     for i, split in enumerate(("train", "test")):
-        x, labels = splits[split]
+        x, labels, t = splits[split]
         idx, labels = _subset(labels, remap, per_class[i], [seed, i], shape, spec.source, split)
         out += [quantize_arrays(x[idx], input_q), labels[idx]]
-    return (classes, *out, input_q)
+        targets.append(None if t is None else t[idx])
+    if targets[0] is None:
+        return (classes, *out, input_q)
+    return (classes, *out, input_q, "t", *targets)
 
 
 LOADERS = {**{name: _image_source for name in _SHARED_IMAGES}, "speech-commands": _speech, "folder": _image_source,

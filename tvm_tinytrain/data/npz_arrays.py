@@ -7,6 +7,12 @@ The file is an `np.savez` archive of
     y        integer (N,)                                         labels 0..K-1
     x_test   float32 (M, same sample shape), y_test integer (M,)  optional, both or neither
     classes  str (K,)                                             optional class names (default "0".."K-1")
+    t        float32 (N, K)                                       optional regression targets (the MSE loss),
+    t_test   float32 (M, K)                                       K = the model's outputs; t_test with x_test
+
+With float targets (t, or the spec's targets=inputs: the target is the input itself, for an
+autoencoder) the labels y / y_test are optional: without them the file is one class "all" (no
+classes= selection), split as one.
 
 A 1-D sample (C, L) is fed to a model whose input is (C, 1, L) (the layer graph is 2-D: a 1-D
 conv is a Conv2d with (1, k) kernels).  Without x_test, every class is split by the image
@@ -32,7 +38,8 @@ from ..errors import ShapeError, TinyTrainError
 from ..graph import QParams
 from .image_folder import SPLIT_SEED, TEST_FRACTION
 
-MEMBERS = ("x", "y", "x_test", "y_test", "classes")
+MEMBERS = ("x", "y", "x_test", "y_test", "classes", "t", "t_test")
+UNLABELLED = "all"     # the one class of regression data without labels
 MAX_VALUES = 1 << 29   # float32 values of x and x_test together (2 GiB); ask for a smaller file
 MAX_CLASSES = 10_000
 MAX_NAME = 100         # characters of a class name
@@ -40,9 +47,10 @@ _READ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, N
 _SAVE = "save it with np.savez(PATH, x=x.astype(np.float32), y=y.astype(np.int64))"
 
 
-def read_npz(path: Path, input_shape: tuple) -> tuple:
-    """(class names, {"train": (x, y), "test": (x, y)} with float32 x shaped (n, *input_shape) and
-    int64 y, input QParams) of the file at `path` for a model of input (C, H, W)."""
+def read_npz(path: Path, input_shape: tuple, inputs_as_targets: bool = False) -> tuple:
+    """(class names, {"train": (x, y, t), "test": (x, y, t)} with float32 x shaped (n, *input_shape),
+    int64 y and float32 targets t (n, K) or None, input QParams) of the file at `path` for a model of
+    input (C, H, W).  `inputs_as_targets`: the spec's targets=inputs (no t in the file, y optional)."""
     where = f"npz data {path}"
     if not path.is_file():
         raise TinyTrainError(f"{where} is not a regular file; give an .npz file ({_SAVE})")
@@ -51,17 +59,22 @@ def read_npz(path: Path, input_shape: tuple) -> tuple:
     try:
         with zipfile.ZipFile(path) as archive:
             headers = _headers(archive, where)
-            sample = _check_headers(headers, where)
+            sample = _check_headers(headers, where, inputs_as_targets)
             _check_model_shape(sample, tuple(input_shape), where)
             arrays = {name: _read(archive, name, where) for name in headers}
     except _READ_ERRORS as err:
         raise TinyTrainError(f"{where}: cannot read the archive ({type(err).__name__}: {err}); {_SAVE}") from None
-    classes = _classes(arrays, where)
-    splits = {"train": (arrays["x"], arrays["y"])}
+    if "y" in arrays:
+        classes = _classes(arrays, where)
+    else:  # regression data without labels: one class
+        arrays.update({y: np.zeros(len(arrays[x]), np.int64) for x, y in (("x", "y"), ("x_test", "y_test"))
+                       if x in arrays})
+        classes = (UNLABELLED,)
+    splits = {"train": (arrays["x"], arrays["y"], arrays.get("t"))}
     if "x_test" in arrays:
-        splits["test"] = (arrays["x_test"], arrays["y_test"])
-    for split, (x, y) in splits.items():
-        _check_values(x, y, len(classes), where, "" if split == "train" else "_test")
+        splits["test"] = (arrays["x_test"], arrays["y_test"], arrays.get("t_test"))
+    for split, (x, y, t) in splits.items():
+        _check_values(x, y, t, len(classes), where, "" if split == "train" else "_test")
     missing = sorted(set(range(len(classes))) - set(np.unique(splits["train"][1]).tolist()))
     if missing:
         raise TinyTrainError(f"{where}: no training samples (y) of class(es) {[classes[i] for i in missing][:8]}; "
@@ -75,8 +88,8 @@ def read_npz(path: Path, input_shape: tuple) -> tuple:
                              f"input scale can be derived from them")
     from ..quantization.ptq import activation_q
 
-    return classes, {s: (xs.reshape(len(xs), *input_shape), ys.astype(np.int64)) for s, (xs, ys) in splits.items()}, \
-        activation_q(lo, hi)
+    return classes, {s: (xs.reshape(len(xs), *input_shape), ys.astype(np.int64), ts)
+                     for s, (xs, ys, ts) in splits.items()}, activation_q(lo, hi)
 
 
 def quantize(x: np.ndarray, q: QParams) -> np.ndarray:
@@ -115,12 +128,18 @@ def _headers(archive: zipfile.ZipFile, where: str) -> dict:
     return headers
 
 
-def _check_headers(headers: dict, where: str) -> tuple:
+def _check_headers(headers: dict, where: str, inputs_as_targets: bool = False) -> tuple:
     """dtype and shape of every member; the shape of one sample."""
-    for required in ("x", "y"):
+    _check_target_headers(headers, where, inputs_as_targets)
+    regression = inputs_as_targets or "t" in headers
+    for required in ("x",) if regression else ("x", "y"):
         if required not in headers:
-            raise TinyTrainError(f"{where} has no {required!r} array; it needs x (inputs) and y (labels): {_SAVE}")
-    if ("x_test" in headers) != ("y_test" in headers):
+            raise TinyTrainError(f"{where} has no {required!r} array; it needs x (inputs) and y (labels), or float "
+                                 f"targets t (or the spec's :targets=inputs) for the MSE loss: {_SAVE}")
+    if "y" not in headers and "y_test" in headers:
+        raise TinyTrainError(f"{where} has y_test but no y; labels are optional with float targets, but give them "
+                             f"for both splits or neither")
+    if "y" in headers and ("x_test" in headers) != ("y_test" in headers):
         have, lack = ("x_test", "y_test") if "x_test" in headers else ("y_test", "x_test")
         raise TinyTrainError(f"{where} has {have} but no {lack}; give both (a test set) or neither (a fixed split "
                              f"of x, y)")
@@ -128,7 +147,8 @@ def _check_headers(headers: dict, where: str) -> tuple:
     for x_name, y_name in (("x", "y"), ("x_test", "y_test")):
         if x_name not in headers:
             continue
-        (dtype, shape), (y_dtype, y_shape) = headers[x_name], headers[y_name]
+        _check_target_shape(headers, x_name, where)
+        dtype, shape = headers[x_name]
         if dtype != np.float32:
             raise TinyTrainError(f"{where}: {x_name} is {dtype}, expected float32 (the real values the model sees, "
                                  f"quantized to int8 here); convert it with {x_name}.astype(np.float32)")
@@ -140,6 +160,9 @@ def _check_headers(headers: dict, where: str) -> tuple:
         if shape[1:] != sample:
             raise TinyTrainError(f"{where}: {x_name} samples are {shape[1:]}, x samples are {sample}; every input "
                                  f"must have the model's shape")
+        if y_name not in headers:
+            continue
+        y_dtype, y_shape = headers[y_name]
         if y_dtype.kind not in "iu" or len(y_shape) != 1:
             raise TinyTrainError(f"{where}: {y_name} is {y_dtype} {y_shape}, expected integer labels (N,), e.g. "
                                  f"{y_name}.astype(np.int64)")
@@ -156,6 +179,33 @@ def _check_headers(headers: dict, where: str) -> tuple:
             raise TinyTrainError(f"{where}: classes is {dtype} {shape}, expected 2..{MAX_CLASSES} class names as a "
                                  f"str array, e.g. np.array(['left', 'right'])")
     return sample
+
+
+def _check_target_headers(headers: dict, where: str, inputs_as_targets: bool):
+    """Which target arrays may appear together (before any of their shapes is looked at)."""
+    if inputs_as_targets and ("t" in headers or "t_test" in headers):
+        raise TinyTrainError(f"{where} holds targets t, but the spec says targets=inputs; drop :targets=inputs to "
+                             f"train on t, or leave t out of the file to reconstruct the inputs")
+    if "t_test" in headers and "t" not in headers:
+        raise TinyTrainError(f"{where} has t_test but no t; give training targets t (or leave t_test out)")
+    if "t" in headers and ("x_test" in headers) != ("t_test" in headers):
+        have, lack = ("x_test", "t_test") if "x_test" in headers else ("t_test", "x_test")
+        raise TinyTrainError(f"{where} has t and {have} but no {lack}; with float targets a test set is x_test with "
+                             f"t_test (or neither: a fixed split of x, t)")
+
+
+def _check_target_shape(headers: dict, x_name: str, where: str):
+    t_name = "t" + x_name[1:]
+    if t_name not in headers:
+        return
+    (t_dtype, t_shape), n = headers[t_name], headers[x_name][1][0]
+    if t_dtype != np.float32 or len(t_shape) != 2:
+        raise TinyTrainError(f"{where}: {t_name} is {t_dtype} {t_shape}, expected float32 (N, K) targets, one row "
+                             f"of the model's K outputs per sample: {t_name}.reshape(len({t_name}), -1)"
+                             f".astype(np.float32)")
+    if t_shape[0] != n:
+        raise TinyTrainError(f"{where}: {x_name} holds {n} samples but {t_name} {t_shape[0]} targets; give one "
+                             f"target row per sample")
 
 
 def _check_model_shape(sample: tuple, input_shape: tuple, where: str):
@@ -201,13 +251,16 @@ def _classes(arrays: dict, where: str) -> tuple[str, ...]:
     return tuple(str(i) for i in range(top + 1))
 
 
-def _check_values(x: np.ndarray, y: np.ndarray, num_classes: int, where: str, suffix: str):
-    bad = ~np.isfinite(x.reshape(len(x), -1)).all(axis=1)
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        what = "NaN" if np.isnan(x[first]).any() else "inf"
-        raise TinyTrainError(f"{where}: x{suffix} holds {what} (sample {first}, {int(bad.sum())} sample(s) in all); "
-                             f"inputs must be finite numbers")
+def _check_values(x: np.ndarray, y: np.ndarray, t, num_classes: int, where: str, suffix: str):
+    for name, values, what in (("x", x, "inputs"), ("t", t, "targets")):
+        if values is None:
+            continue
+        bad = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            kind = "NaN" if np.isnan(values[first]).any() else "inf"
+            raise TinyTrainError(f"{where}: {name}{suffix} holds {kind} (sample {first}, {int(bad.sum())} sample(s) "
+                                 f"in all); {what} must be finite numbers")
     out = (y < 0) | (y >= num_classes)
     if out.any():
         first = int(np.flatnonzero(out)[0])
@@ -215,8 +268,8 @@ def _check_values(x: np.ndarray, y: np.ndarray, num_classes: int, where: str, su
                              f"0..{num_classes - 1} ({num_classes} classes); labels are class indices")
 
 
-def _split(x: np.ndarray, y: np.ndarray, classes: tuple, where: str) -> dict:
-    """The fixed per-class split of x, y when the file has no test set."""
+def _split(x: np.ndarray, y: np.ndarray, t, classes: tuple, where: str) -> dict:
+    """The fixed per-class split of x, y (and t) when the file has no test set."""
     rng = np.random.default_rng(SPLIT_SEED)
     train, test = [], []
     for c in range(len(classes)):
@@ -229,4 +282,4 @@ def _split(x: np.ndarray, y: np.ndarray, classes: tuple, where: str) -> dict:
         test.append(np.sort(order[:n_test]))
         train.append(np.sort(order[n_test:]))
     train, test = np.concatenate(train), np.concatenate(test)
-    return {"train": (x[train], y[train]), "test": (x[test], y[test])}
+    return {s: (x[i], y[i], None if t is None else t[i]) for s, i in (("train", train), ("test", test))}

@@ -2,8 +2,9 @@
 as the experiments' fp32 baseline, PyTorch on the dequantized weights.
 
 Both have the same small interface, so the epoch loop (fit.py) does not care which runs:
-`train(x_int8, label) -> loss`, `predict(x_int8) -> logits`, `set_learning_rates(w, b)`,
-`params()`; used as a context manager.
+`train(x_int8, label) -> loss` (with the MSE loss, the label is the float32 target),
+`predict(x_int8) -> logits`, `output(x_int8) -> the real-valued output` (what the loss sees),
+`set_learning_rates(w, b)`, `params()`; used as a context manager.
 """
 from __future__ import annotations
 
@@ -60,11 +61,21 @@ class CEngine:
         """Instructions the last request took (a board only; None on the host)."""
         return self._s.instructions
 
-    def train(self, x, label: int) -> float:
+    def train(self, x, label) -> float:
+        if self.program.scheme.loss == "mse":
+            return float(self._s.train(x, np.asarray(label, np.float32)))
         return float(self._s.train(x, int(label)))
 
     def predict(self, x) -> np.ndarray:
         return np.asarray(self._s.predict(x), np.float32)
+
+    def output(self, x) -> np.ndarray:
+        """The real values the loss sees: the int8 output dequantized (an fp32 head's as they are)."""
+        y = self.predict(x)
+        if self.program.scheme.fp32_classifier:
+            return y
+        q = self.program.graph.q_of(self.program.graph.output)
+        return (np.float32(q.scale) * (y - np.float32(q.zero))).astype(np.float32)
 
     def set_learning_rates(self, lr_weight: float, lr_bias: float):
         self._s.set_learning_rates(float(lr_weight), float(lr_bias))
@@ -89,7 +100,7 @@ class CEngine:
 
 class FloatEngine:
     """fp32 SGD (with the scheme's momentum, as torch defines it) on the dequantized weights, updating
-    exactly a scheme's tensors."""
+    exactly a scheme's tensors, with the scheme's loss (cross-entropy, or torch's mean MSE)."""
 
     def __init__(self, graph, scheme):
         import torch
@@ -110,7 +121,8 @@ class FloatEngine:
         params = {"weight": weights, "bias": bias_params}
         self.opt = torch.optim.SGD([{"params": params[k], "lr": lr[k]} for k in self._kinds], lr=scheme.lr_weight,
                                    momentum=scheme.momentum)
-        self.loss_fn = torch.nn.CrossEntropyLoss()
+        self.mse = scheme.loss == "mse"
+        self.loss_fn = torch.nn.MSELoss(reduction="mean") if self.mse else torch.nn.CrossEntropyLoss()
         self.instructions = None
 
     def __enter__(self):
@@ -119,10 +131,13 @@ class FloatEngine:
     def __exit__(self, *exc):
         return False
 
-    def train(self, x, label: int) -> float:
+    def train(self, x, label) -> float:
         self.net.train()
         self.opt.zero_grad(set_to_none=True)
-        loss = self.loss_fn(self.net(self.net.input_tensor(x)), self.torch.tensor([int(label)]))
+        y = self.net(self.net.input_tensor(x))
+        target = self.torch.tensor(np.asarray(label, np.float32).reshape(y.shape)) if self.mse \
+            else self.torch.tensor([int(label)])
+        loss = self.loss_fn(y, target)
         loss.backward()
         self.opt.step()
         return float(loss.detach())
@@ -130,6 +145,9 @@ class FloatEngine:
     def predict(self, x) -> np.ndarray:
         with self.torch.no_grad():
             return self.net(self.net.input_tensor(x))[0].numpy()
+
+    def output(self, x) -> np.ndarray:
+        return self.predict(x)
 
     def set_learning_rates(self, lr_weight: float, lr_bias: float):
         for group, kind in zip(self.opt.param_groups, self._kinds):

@@ -1,5 +1,8 @@
 """The epoch loop: shuffled batch-1 SGD steps with a warm-up + cosine schedule, a held-out
-evaluation after every epoch, progress on a tqdm bar.  The engine decides where steps run."""
+evaluation after every epoch, progress on a tqdm bar.  The engine decides where steps run.
+
+Data with float targets (the MSE loss: `Dataset.targets`) is trained towards each sample's target
+and evaluated by the mean reconstruction error instead of accuracy (History.metric "error")."""
 from __future__ import annotations
 
 import time
@@ -15,17 +18,26 @@ from .schedule import cosine_warmup
 @dataclass
 class History:
     losses: list = field(default_factory=list)          # every training step, in order
-    epochs: list = field(default_factory=list)          # {"epoch", "loss", "test_accuracy", "lr_factor", "seconds"}
-    initial_accuracy: float | None = None
+    epochs: list = field(default_factory=list)          # {"epoch", "loss", "test_<metric>", "lr_factor", "seconds"}
+    initial: float | None = None                        # the held-out metric before training
     instructions: list = field(default_factory=list)    # per training step, on a board
+    metric: str = "accuracy"                            # or "error": mean reconstruction error (MSE loss)
+
+    @property
+    def final(self):
+        return self.epochs[-1][f"test_{self.metric}"] if self.epochs else self.initial
+
+    @property
+    def initial_accuracy(self):
+        return self.initial if self.metric == "accuracy" else None
 
     @property
     def final_accuracy(self):
-        return self.epochs[-1]["test_accuracy"] if self.epochs else self.initial_accuracy
+        return self.final if self.metric == "accuracy" else None
 
     def to_json(self) -> dict:
-        return {"losses": [float(v) for v in self.losses], "epochs": self.epochs,
-                "initial_accuracy": self.initial_accuracy, "final_accuracy": self.final_accuracy}
+        return {"losses": [float(v) for v in self.losses], "epochs": self.epochs, "metric": self.metric,
+                f"initial_{self.metric}": self.initial, f"final_{self.metric}": self.final}
 
 
 def evaluate(engine, xs, ys, desc: str = "eval", progress: bool = True) -> float:
@@ -38,6 +50,16 @@ def evaluate(engine, xs, ys, desc: str = "eval", progress: bool = True) -> float
     return hits / len(xs)
 
 
+def reconstruction_error(engine, data, desc: str = "eval", progress: bool = True) -> float:
+    """Mean over `data`'s test samples of the MSE of `engine.output` against each sample's target
+    (what the MSE loss computes, on held-out data)."""
+    if len(data.test_x) == 0:
+        raise TinyTrainError("evaluate: no test samples")
+    errors = [float(np.mean((engine.output(x).reshape(-1) - data.target("test", i)) ** 2))
+              for i, x in enumerate(tqdm(data.test_x, desc=desc, leave=False, disable=not progress))]
+    return float(np.mean(errors))
+
+
 def fit(engine, scheme, data, epochs: int, warmup_epochs: float = 0.0, seed: int = 0,
         progress: bool = True, eval_before: bool = False, on_epoch=None) -> History:
     """Train `engine` on `data.train_x/train_y` for `epochs`, evaluating on `data.test_x/test_y`."""
@@ -47,9 +69,16 @@ def fit(engine, scheme, data, epochs: int, warmup_epochs: float = 0.0, seed: int
     total = epochs * n
     warmup = min(int(round(warmup_epochs * n)), total - 1)
     rng = np.random.default_rng(seed)
-    hist = History()
+    regression = getattr(data, "targets", None) is not None
+    hist = History(metric="error" if regression else "accuracy")
+
+    def score(desc):
+        if regression:
+            return reconstruction_error(engine, data, desc, progress)
+        return evaluate(engine, data.test_x, data.test_y, desc, progress)
+
     if eval_before:
-        hist.initial_accuracy = evaluate(engine, data.test_x, data.test_y, "eval (before)", progress)
+        hist.initial = score("eval (before)")
     step = 0
     for epoch in range(epochs):
         t0, order = time.time(), rng.permutation(n)
@@ -58,7 +87,7 @@ def fit(engine, scheme, data, epochs: int, warmup_epochs: float = 0.0, seed: int
         for i in bar:
             factor = cosine_warmup(step, total, warmup)
             engine.set_learning_rates(factor * scheme.lr_weight, factor * scheme.lr_bias)
-            loss = engine.train(data.train_x[i], int(data.train_y[i]))
+            loss = engine.train(data.train_x[i], data.target("train", i) if regression else int(data.train_y[i]))
             if not np.isfinite(loss):
                 raise TinyTrainError(f"fit: the loss became {loss} at step {step} (epoch {epoch + 1}); lower the "
                                      f"learning rates (now {scheme.lr_weight:g} / {scheme.lr_bias:g})")
@@ -69,8 +98,8 @@ def fit(engine, scheme, data, epochs: int, warmup_epochs: float = 0.0, seed: int
             if len(losses) % 50 == 0:
                 bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
         hist.losses += losses
-        acc = evaluate(engine, data.test_x, data.test_y, f"eval {epoch + 1}/{epochs}", progress)
-        hist.epochs.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "test_accuracy": acc,
+        hist.epochs.append({"epoch": epoch + 1, "loss": float(np.mean(losses)),
+                            f"test_{hist.metric}": score(f"eval {epoch + 1}/{epochs}"),
                             "lr_factor": float(factor), "seconds": round(time.time() - t0, 2)})
         if on_epoch:
             on_epoch(hist.epochs[-1])

@@ -126,7 +126,7 @@ def learning_rates(lr, lr_weight, lr_bias) -> tuple:
 def _train(model, scheme_spec, data_spec, epochs, out: Path, *, target, engine, lr_weight, lr_bias, warmup_epochs,
            train_per_class, test_per_class, seed, init, progress, log, auto=False, calibration=None,
            overrides=None) -> dict:
-    from ..data.datasets import load_dataset
+    from ..data.datasets import check_loss, load_dataset
     from ..graph_file import is_graph_file, quantization_hash
     from ..model_spec import load_model
     from ..compiler import compile
@@ -135,8 +135,9 @@ def _train(model, scheme_spec, data_spec, epochs, out: Path, *, target, engine, 
     t0 = time.time()
     shape = tuple(load_model(model).input_shape)
     data = load_dataset(data_spec, shape, train_per_class=train_per_class, test_per_class=test_per_class, seed=seed)
-    graph = load_model(model, num_classes=len(data.classes))
-    if graph.num_classes != len(data.classes):
+    regression = data.targets is not None  # float targets: the model keeps its output, whatever the classes
+    graph = load_model(model, num_classes=None if regression else len(data.classes))
+    if not regression and graph.num_classes != len(data.classes):
         raise TinyTrainError(f"{model} has {graph.num_classes} outputs but {data_spec} has {len(data.classes)} classes "
                              f"({', '.join(data.classes[:6])}{', ...' if len(data.classes) > 6 else ''}); give the "
                              f"model a head of that size, or choose classes with {data_spec.split(':')[0]}:classes=...")
@@ -145,6 +146,10 @@ def _train(model, scheme_spec, data_spec, epochs, out: Path, *, target, engine, 
         graph = _quantize(graph, data_spec, calibration, log)
     quantization = quantization_hash(graph)
     scheme = resolve_scheme(scheme_spec, graph, lr_weight=lr_weight, lr_bias=lr_bias, **(overrides or {}))
+    check_loss(data, scheme.loss, graph.num_classes)
+    if auto and scheme.loss == "mse":
+        raise TinyTrainError("--lr auto: the learning-rate range test measures the cross-entropy loss only; give "
+                             "--lr (e.g. --lr 1e-3) with --loss mse")
     program = lr_test = None
     if engine == "c" or auto:
         program = compile(graph, scheme).program
@@ -160,12 +165,13 @@ def _train(model, scheme_spec, data_spec, epochs, out: Path, *, target, engine, 
         log(lr_test.summary())
         scheme = dataclasses.replace(scheme, lr_weight=lr_test.chosen, lr_bias=lr_test.chosen)
         program = dataclasses.replace(program, scheme=scheme)  # the rates are inputs of main: same module
-    log(f"{graph.name} ({len(data.classes)}-class head), scheme {scheme.name}, data {data_spec}: "
+    head = f"{graph.num_classes} outputs, MSE loss" if regression else f"{len(data.classes)}-class head"
+    log(f"{graph.name} ({head}), scheme {scheme.name}, data {data_spec}: "
         f"{len(data.train_x)} training / {len(data.test_x)} test samples, {epochs} epoch(s), "
         f"lr {scheme.lr_weight:g} (weights) / {scheme.lr_bias:g} (biases), cosine with {warmup_epochs:g} warm-up epoch(s)")
 
     def on_epoch(e):
-        log(f"epoch {e['epoch']}/{epochs}: loss {e['loss']:.4f}, test accuracy {100 * e['test_accuracy']:.1f}% "
+        log(f"epoch {e['epoch']}/{epochs}: loss {e['loss']:.4f}, {_score(e.get('test_accuracy'), e.get('test_error'))} "
             f"({e['seconds']:.0f} s)")
 
     if engine == "fp32":
@@ -186,7 +192,7 @@ def _train(model, scheme_spec, data_spec, epochs, out: Path, *, target, engine, 
         log(format_footprint(device))
     meta = {"model": graph.name, "scheme": scheme.name, "data": data_spec, "epochs": epochs, "engine": engine,
             "target": target, "seed": seed, "classes": list(data.classes), "quantization": quantization,
-            "test_accuracy": hist.final_accuracy, "initial_accuracy": hist.initial_accuracy}
+            "loss": scheme.loss, f"test_{hist.metric}": hist.final, f"initial_{hist.metric}": hist.initial}
     summary = {**meta, "seconds": round(time.time() - t0, 1), "history": hist.to_json(),
                "lr_weight": scheme.lr_weight, "lr_bias": scheme.lr_bias}
     if lr_test:
@@ -196,11 +202,18 @@ def _train(model, scheme_spec, data_spec, epochs, out: Path, *, target, engine, 
     if device:
         summary["device_memory"] = device
     title = f"{graph.name} / {scheme.name} on {data_spec}"
-    summary = write_results(out, params if engine == "c" else None, meta, summary, plot_losses(hist, title),
-                            lr_test.plot(f"range test: {title}") if lr_test else None)
-    log(f"test accuracy {100 * (hist.initial_accuracy or 0):.1f}% -> {100 * hist.final_accuracy:.1f}%; "
+    summary = write_results(out, params if engine == "c" else None, meta, summary,
+                            plot_losses(hist, title, scheme.loss), lr_test.plot(f"range test: {title}") if lr_test else None)
+    before = f"{hist.initial:.4f}" if regression else f"{100 * (hist.initial or 0):.1f}%"
+    after = f"{hist.final:.4f}" if regression else f"{100 * hist.final:.1f}%"
+    log(f"{'test reconstruction error (MSE)' if regression else 'test accuracy'} {before} -> {after}; "
         f"wrote {', '.join(str(out / n) for n in OUTPUTS if (out / n).exists())}")
     return summary
+
+
+def _score(accuracy, error) -> str:
+    """An epoch's held-out figure: accuracy, or the mean reconstruction error of the MSE loss."""
+    return f"test accuracy {100 * accuracy:.1f}%" if error is None else f"test reconstruction error (MSE) {error:.4f}"
 
 
 def write_results(out: Path, params: dict | None, meta: dict, summary: dict, png: bytes,
@@ -229,8 +242,9 @@ def _quantize(graph, data_spec, calibration, log):
     return quantize_on_data(graph, data_spec, calibration, log=log)
 
 
-def plot_losses(hist, title: str) -> bytes:
-    """The loss curve (every step and a running mean) as PNG bytes."""
+def plot_losses(hist, title: str, loss: str = "cross_entropy") -> bytes:
+    """The loss curve (every step and a running mean) as PNG bytes, with the held-out
+    reconstruction error after each epoch beside it for the MSE loss."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -244,7 +258,11 @@ def plot_losses(hist, title: str) -> bytes:
     ax.plot(losses, alpha=0.25, label="per step")
     ax.plot(np.arange(len(smooth)) + window - 1, smooth, label=f"mean of {window}")
     ax.set_xlabel("training step")
-    ax.set_ylabel("cross-entropy loss")
+    ax.set_ylabel("MSE loss (training sample)" if loss == "mse" else "cross-entropy loss")
+    if hist.metric == "error" and hist.epochs:
+        steps = np.cumsum([0] + [len(losses) // len(hist.epochs)] * len(hist.epochs))
+        ax.plot(steps, [hist.initial, *(e["test_error"] for e in hist.epochs)], "o-",
+                label="held-out reconstruction error")
     ax.set_title(title, fontsize=9)
     ax.legend()
     fig.tight_layout()
