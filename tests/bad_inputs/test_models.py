@@ -127,6 +127,10 @@ TORCH_FUNCTIONS = {
                      ("'pool'", "aten.avg_pool2d", "ceil_mode=True")),
     "avgpool-divisor": ("def build():\n    return Pooled(nn.AvgPool2d(2, divisor_override=3)), x\n",
                         ("'pool'", "divisor_override=3")),
+    "conv1d-all-at-once": ("def build():\n    return nn.Sequential(nn.Conv1d(3, 8, 3, dilation=2), nn.ReLU(), "
+                           "nn.MaxPool1d(3, 2, ceil_mode=True), nn.AvgPool1d(2, ceil_mode=True), nn.AdaptiveAvgPool1d(1), "
+                           "nn.Flatten(), nn.Linear(8, 4)), torch.zeros(1, 3, 32)\n",
+                           ("3 unsupported", "aten.conv1d", "aten.max_pool1d", "aten.avg_pool1d", "ceil_mode=True")),
     "adaptive-avgpool-uneven": ("def build():\n    return Pooled(nn.AdaptiveAvgPool2d(5)), x\n",
                                 ("pools a (16, 16) map to (5, 5)", "sizes dividing the input")),
     "maxpool-ceil": ("def build():\n    return Pooled(nn.MaxPool2d(3, 2, ceil_mode=True)), x\n",
