@@ -143,7 +143,7 @@ def relax_net(graph, scheme=None):
                                      groups=layer.attrs["groups"])
                 elif layer.op == "add":
                     y = a + env[layer.inputs[1]]
-                elif layer.op == "avgpool":
+                elif layer.op == "avgpool" and not layer.attrs:  # global (a windowed one is refused below)
                     y = a.mean((2, 3), keepdim=True)
                 elif layer.op == "flatten":
                     y = a.flatten(1)
