@@ -135,3 +135,37 @@ def test_graph_file_round_trip_keeps_every_window(case, tmp_path):
             {k: list(v) if isinstance(v, tuple) else v for k, v in attrs2.items()}
     x_q = samples[0][0]
     np.testing.assert_array_equal(run_int8(loaded, x_q), run_int8(qgraph, x_q))
+
+
+class _ExcludePad(torch.nn.Module):
+    """A padded, non-square average pool that divides by the input elements only."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+        self.pool = torch.nn.AvgPool2d((3, 2), (1, 2), (1, 0), count_include_pad=False)
+
+    def forward(self, x):
+        return self.pool(torch.relu(self.conv(x))).flatten(1)
+
+
+def test_count_include_pad_false_through_torch_and_onnx(tmp_path):
+    """torch's count_include_pad=False and ONNX's count_include_pad=0 both become the windowed avgpool
+    without it; the float graph computes torch's values, and its int8 forward is TVM == reference."""
+    model, x = _ExcludePad().eval(), torch.randn(1, 3, 6, 8)
+    path = tmp_path / "exclude.onnx"
+    torch.onnx.export(model, (x,), str(path), input_names=["x"], dynamo=False)
+    with torch.no_grad():
+        expect = model(x).numpy()[0]
+    for graph in (to_graph(from_torch(model, x)), to_graph(from_onnx(path))):
+        pool = graph.layers[1]
+        assert pool.op == "avgpool" and pool.attrs["count_include_pad"] is False and pool.out_shape == (4, 6, 4)
+        from tvm_tinytrain.reference import run_float
+        np.testing.assert_allclose(run_float(graph, x.numpy()[0]), expect, atol=1e-5, rtol=1e-5)
+    rng = np.random.default_rng(1)
+    qgraph = quantize(graph, list(rng.standard_normal((8, 3, 6, 8)).astype(np.float32)), progress=False)
+    built = _tvm.build(to_relax(qgraph, outputs="all"))
+    x_q = quantize_input(qgraph, rng.standard_normal((3, 6, 8)).astype(np.float32))
+    ref = run_int8(qgraph, x_q[0], return_all=True)
+    for out, layer in zip(built(x_q), qgraph.layers):
+        np.testing.assert_array_equal(out.reshape(ref[layer.name].shape), ref[layer.name], err_msg=layer.name)
