@@ -95,3 +95,16 @@ def test_check_loss_pairs_data_and_loss(tmp_path):
     check_loss(inputs, "mse", 16)
     with pytest.raises(ShapeError, match="each input holds 16 values per sample, the model has 3 outputs"):
         check_loss(inputs, "mse", 3)
+
+
+def test_size_cap_counts_the_targets(tmp_path, monkeypatch):
+    """Targets are float arrays as large as the inputs can be: the cap on values read from the
+    headers counts them too, before any data is read."""
+    from tvm_tinytrain.data import npz_arrays
+
+    x, t = _xt(8)
+    spec = _write(tmp_path / "big.npz", x=x, t=np.zeros((8, 30), np.float32))
+    monkeypatch.setattr(npz_arrays, "MAX_VALUES", 8 * 16 + 8 * 30 - 1)
+    monkeypatch.setattr(npz_arrays, "_read", lambda *a: pytest.fail("data read before the size check"))
+    with pytest.raises(TinyTrainError, match=r"x and t hold 368 values .* more than 367"):
+        load_dataset(spec, (2, 1, 8), progress=False)

@@ -40,7 +40,7 @@ from .image_folder import SPLIT_SEED, TEST_FRACTION
 
 MEMBERS = ("x", "y", "x_test", "y_test", "classes", "t", "t_test")
 UNLABELLED = "all"     # the one class of regression data without labels
-MAX_VALUES = 1 << 29   # float32 values of x and x_test together (2 GiB); ask for a smaller file
+MAX_VALUES = 1 << 29   # float32 values of x, x_test, t and t_test together (2 GiB); ask for a smaller file
 MAX_CLASSES = 10_000
 MAX_NAME = 100         # characters of a class name
 _READ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError)
@@ -169,10 +169,11 @@ def _check_headers(headers: dict, where: str, inputs_as_targets: bool = False) -
         if y_shape[0] != shape[0]:
             raise TinyTrainError(f"{where}: {x_name} holds {shape[0]} samples but {y_name} {y_shape[0]} labels; "
                                  f"give one label per sample")
-    values = sum(int(np.prod(headers[n][1], dtype=np.float64)) for n in ("x", "x_test") if n in headers)
+    floats = [n for n in ("x", "x_test", "t", "t_test") if n in headers]
+    values = sum(int(np.prod(headers[n][1], dtype=np.float64)) for n in floats)
     if values > MAX_VALUES:
-        raise TinyTrainError(f"{where}: x and x_test hold {values:,} values ({values * 4 / 2**30:.1f} GiB), more than "
-                             f"{MAX_VALUES:,}; write a smaller file (fewer samples per class)")
+        raise TinyTrainError(f"{where}: {' and '.join(floats)} hold {values:,} values ({values * 4 / 2**30:.1f} GiB), "
+                             f"more than {MAX_VALUES:,}; write a smaller file (fewer samples per class)")
     if "classes" in headers:
         dtype, shape = headers["classes"]
         if dtype.kind != "U" or len(shape) != 1 or not 2 <= shape[0] <= MAX_CLASSES:
