@@ -190,6 +190,8 @@ CASES = [
          setup=arrays(y=None)),
     Case("classes-option-without-labels", train(f"npz:{FILE}:targets=inputs:classes=0") + MSE,
          ("classes=", "selects by the labels y", "the file has none"), setup=arrays(y=None)),
+    Case("lr-auto-with-mse", train() + ["--loss", "mse", "--lr", "auto"], ("--lr auto", "cross-entropy", "--loss mse"),
+         setup=arrays(y=None, t=T)),
     Case("t-object-array", train() + MSE, ("'t' is an object array", "pickle"),
          setup=arrays(y=None, t=np.array([{}] * 6, dtype=object))),
 ]
