@@ -53,18 +53,27 @@ def structs() -> dict:
     return out
 
 
+def _declarations() -> dict:
+    """{kernel name: (return type, [parameter declarations without their names])} of tt_kernels.h."""
+    return {name: (ret, [re.sub(r"\w+$", "", p).strip() for p in " ".join(params.split()).split(",") if p.strip()])
+            for ret, name, params in _PROTO.findall(_header())}
+
+
 @lru_cache(maxsize=None)
 def signatures() -> dict:
     """{kernel name: (restype, [argtypes])} of every function tt_kernels.h declares."""
     types = structs()
-    out = {}
-    for ret, name, params in _PROTO.findall(_header()):
-        args = []
-        for param in filter(None, (p.strip() for p in " ".join(params.split()).split(","))):
-            decl = re.sub(r"\w+$", "", param).strip()  # drop the parameter's name
-            args.append(_ctype(decl, types))
-        out[name] = (None if ret == "void" else SCALARS[ret], args)
-    return out
+    return {name: (None if ret == "void" else SCALARS[ret], [_ctype(decl, types) for decl in decls])
+            for name, (ret, decls) in _declarations().items()}
+
+
+@lru_cache(maxsize=None)
+def pointees() -> dict:
+    """{kernel name: [the struct a pointer parameter points to, else None]}: a dict argument of `call`
+    becomes that struct (two structs may share field names: tt_pool_params and tt_conv_layer's kh)."""
+    types = structs()
+    return {name: [base if "*" in decl and (base := decl.replace("const", "").strip(" *")) in types else None
+                   for decl in decls] for name, (_, decls) in _declarations().items()}
 
 
 def typed(library: ctypes.CDLL | None = None) -> ctypes.CDLL:
@@ -83,14 +92,14 @@ def call(name: str, *values, library: ctypes.CDLL | None = None):
     restype, argtypes = signatures()[name]
     fn = getattr(kernel_library() if library is None else library, name)
     fn.restype, fn.argtypes = restype, argtypes
-    return fn(*(_convert(v, t) for v, t in zip(values, argtypes, strict=True)))
+    return fn(*(_convert(v, t, s) for v, t, s in zip(values, argtypes, pointees()[name], strict=True)))
 
 
-def _convert(value, argtype):
+def _convert(value, argtype, pointee):
     if isinstance(value, tuple):
         return argtype(*value)
-    if isinstance(value, dict):  # by pointer: the header's struct with these fields
-        struct = next(s for s in structs().values() if set(value) <= {f for f, _ in s._fields_})
+    if isinstance(value, dict):  # by pointer: the header's struct the parameter points to
+        struct = structs()[pointee]
         fields = dict(struct._fields_)
         return ctypes.byref(struct(**{k: fields[k](*v) if isinstance(v, tuple) else v for k, v in value.items()}))
     return value

@@ -75,8 +75,8 @@ ONNX_CASES = [
     Case("onnx-dynamic-batch", INSPECT, ("fixed input shape",), setup=onnx_model(batch="N")),
     Case("onnx-two-inputs", INSPECT, ("one image input",), setup=onnx_model(inputs=2)),
 ] + [Case(f"onnx-op-{op.lower()}", INSPECT, (op, "head/act_7", "supported"), setup=onnx_model(node=(op, attrs, 1)))
-     for op, attrs in [("Sigmoid", {}), ("HardSwish", {}), ("LeakyRelu", {"alpha": 0.1}), ("Softmax", {}),
-                       ("Tanh", {}), ("Elu", {}), ("Resize", {})]]
+     for op, attrs in [("Softplus", {}), ("Selu", {}), ("ThresholdedRelu", {"alpha": 0.1}), ("Softmax", {}),
+                       ("Softsign", {}), ("Elu", {}), ("Resize", {})]]  # (Sigmoid, HardSwish, ...: the lut layer)
 # the opset cases share one builder; give each the model it names
 for case in ONNX_CASES:
     match = re.fullmatch(r"onnx-opset-(\d+)", case.id)
@@ -135,8 +135,8 @@ TORCH_FUNCTIONS = {
                                 ("pools a (16, 16) map to (5, 5)", "sizes dividing the input")),
     "maxpool-ceil": ("def build():\n    return Pooled(nn.MaxPool2d(3, 2, ceil_mode=True)), x\n",
                      ("'pool'", "ceil_mode=True")),
-    "sigmoid": ("def build():\n    return Pooled(nn.Identity(), nn.Sigmoid()), x\n", ("aten.sigmoid", "'act'")),
-    "hardswish": ("def build():\n    return Pooled(nn.Identity(), nn.Hardswish()), x\n", ("aten.hardswish", "'act'")),
+    "gelu": ("def build():\n    return Pooled(nn.Identity(), nn.GELU()), x\n", ("aten.gelu", "'act'")),
+    "softplus": ("def build():\n    return Pooled(nn.Identity(), nn.Softplus()), x\n", ("aten.softplus", "'act'")),
     "shape-mismatch": ("def build():\n    return Net(), torch.zeros(1, 4, 16, 16)\n", ("torch.export",)),
 }
 
