@@ -74,6 +74,8 @@ class FloatNet(nn.Module):
                 y = self.mods[_key(layer.name)](a)
             elif layer.op == "add":
                 y = a + env[layer.inputs[1]]
+            elif layer.op == "concat":
+                y = torch.cat([env[src] for src in layer.inputs], 1)
             elif layer.op == "avgpool" and pooling.is_global(layer.attrs):
                 y = F.adaptive_avg_pool2d(a, 1)
             elif layer.op == "avgpool":  # zero padding, then the window sums over pooling.divisors

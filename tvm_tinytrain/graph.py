@@ -18,6 +18,8 @@ Layers, in execution order (batch size 1, NCHW):
     flatten  inputs (x,)      (C, H, W) -> (C*H*W,)
     lut      inputs (x,)      attrs fn (quantization/lut.py FUNCTIONS), alpha (LeakyReLU's slope);
                               quantized: params table int8 (256,), derived from the quantization
+    mul      inputs (x, gate) gate (C, 1, 1) broadcast over x's H x W, or x's shape; attrs act;
+                              quantized: attrs multiplier, shift (x_scale * g_scale / y_scale)
 
 `act` is None, "relu" or "relu6".  In a quantized graph each layer also has `out_q`
 (scale, zero) for its output tensor, conv/linear carry int8 weights, int32 bias,

@@ -55,6 +55,10 @@ LAYER_KINDS = (
               "elementwise on any shape, as a 256-entry int8 table per layer (exact for every input); ONNX's "
               "x * Sigmoid(x) is SiLU; the backward keeps the int8 input, or 1 bit per element for LeakyReLU "
               "and Hardsigmoid"),
+    LayerKind("mul", "mul_s8", ("mul_s8", "clamp_mask", "mask_grad", "mul_grad_input", "mul_grad_gate", "grad_add"),
+              "multiply of two tensors (torch x * gate, ONNX Mul)",
+              "x (C, H, W) times a gate (C, 1, 1) broadcast over H x W (squeeze-and-excitation), or two tensors of "
+              "one shape; requantized with one multiplier and shift; the backward keeps both int8 inputs"),
 )
 KIND_OF = {kind.op: kind for kind in LAYER_KINDS}
 LOSS_OPS = ("cross_entropy", "cross_entropy_grad", "mse", "mse_grad")  # added by the training passes, not by a layer

@@ -238,6 +238,28 @@ def _add_int8(layer, args, graph):
     return _requantize(v, 1, np.int64(layer.attrs["shift"]), graph.q_of(layer.name).zero, *_act_range(layer))
 
 
+def _gated(layer, args):
+    """(x, gate): the gate (C, 1, 1) or x's shape, broadcast over x's H x W."""
+    x, g = args
+    if x.ndim != 3 or g.shape not in (x.shape, (x.shape[0], 1, 1)):
+        raise TinyTrainError(f"layer {layer.name!r} (mul): inputs {layer.inputs} have shapes {x.shape} and "
+                             f"{g.shape}; the second must be (C, 1, 1) or the first's shape")
+    return x, g
+
+
+def _mul_float(layer, args, graph):
+    x, g = _gated(layer, args)
+    return _act(x * g, layer.attrs.get("act"))
+
+
+def _mul_int8(layer, args, graph):
+    x, g = _gated(layer, args)
+    x_zero, g_zero = (graph.q_of(name).zero for name in layer.inputs)
+    acc = (x.astype(np.int64) - x_zero) * (g.astype(np.int64) - g_zero)
+    return _requantize(acc, np.int64(layer.attrs["multiplier"]), np.int64(layer.attrs["shift"]),
+                       graph.q_of(layer.name).zero, *_act_range(layer))
+
+
 def _avgpool_int8(layer, args, graph):
     """round_half_even(window sum / n), exactly in integers; keeps the input's quantization. Padding
     holds the zero point (real 0); n is the window size or, without count_include_pad, the number of
@@ -271,9 +293,9 @@ def _lut_int8(layer, args, graph):
     return table[args[0].astype(np.int64) + 128]
 
 
-FLOAT_OPS = {"conv2d": _conv2d_float, "linear": _linear_float, "add": _add_float,
+FLOAT_OPS = {"conv2d": _conv2d_float, "linear": _linear_float, "add": _add_float, "mul": _mul_float,
              "avgpool": _avgpool_float, "maxpool": _maxpool_float, "flatten": _flatten, "lut": _lut_float}
-INT8_OPS = {"conv2d": _conv2d_int8, "linear": _linear_int8, "add": _add_int8,
+INT8_OPS = {"conv2d": _conv2d_int8, "linear": _linear_int8, "add": _add_int8, "mul": _mul_int8,
             "avgpool": _avgpool_int8, "maxpool": _maxpool_int8, "flatten": _flatten, "lut": _lut_int8}
 
 

@@ -328,6 +328,12 @@ class TorchTrainer:
         xp = _torch_pad(x.to(torch.float64)[None], padding, value=-float("inf"))
         return torch.round(F.max_pool2d(xp, kernel, stride)[0]).to(torch.int64)
 
+    def _mul_int8(self, layer: Layer, x, gate):
+        """(x - zx) * (g - zg), the gate (C, 1, 1) broadcast over H x W, requantized as the layer says."""
+        zx, zg = (self.graph.q_of(src).zero for src in layer.inputs)
+        mult, shift = (torch.tensor(int(layer.attrs[k]), dtype=torch.int64) for k in ("multiplier", "shift"))
+        return _requantize((x - zx) * (gate - zg), mult, shift, self.graph.q_of(layer.name).zero, *_act_range(layer))
+
     def _forward(self, x) -> dict[str, torch.Tensor]:
         """int64 tensors of every tensor's int8 values ("input" included), plus the fp32 logits."""
         values = {INPUT: x}
@@ -349,6 +355,8 @@ class TorchTrainer:
                 y = args[0].reshape(-1)
             elif layer.op == "lut":
                 y = torch.as_tensor(layer.params["table"]).to(torch.int64)[args[0] + 128]
+            elif layer.op == "mul":
+                y = self._mul_int8(layer, *args)
             else:
                 raise UnsupportedOpError(f"reference_train: layer {layer.name!r} has unknown op {layer.op!r}")
             if tuple(y.shape) != tuple(layer.out_shape):
@@ -601,6 +609,11 @@ class TorchTrainer:
                 x_r = self._real(layer.inputs[0], values).detach().requires_grad_(True)
                 y_r = TORCH_FUNCTIONS[layer.attrs["fn"]](x_r, float(layer.attrs.get("alpha", 0.0)))
                 return (torch.autograd.grad(y_r, x_r, g)[0],)
+        if layer.op == "mul":  # y_r = x_r * g_r: each factor's gradient is d times the other's real value
+            d = g * self._mask(values[layer.name], layer)
+            x_r, g_r = (self._real(src, values) for src in layer.inputs)
+            d_gate = d * x_r
+            return (d * g_r, d_gate if g_r.shape == x_r.shape else d_gate.sum((1, 2), keepdim=True))
         if layer.op == "maxpool":
             kernel, stride, padding = self._maxpool_geometry(layer)
             return (self._maxpool_backward(layer, g, values[layer.inputs[0]], kernel, stride, padding),)

@@ -7,6 +7,7 @@ Patterns, in the order the frontends produce them:
     add(a, b) of two layer outputs [relu]               -> add layer
     max_pool2d / avg_pool2d / mean over H, W / reshape  -> maxpool / avgpool / flatten
     a chain of elementwise ops that is one activation   -> lut layer (frontend/elementwise.py)
+    multiply(x, gate) of two layer outputs, any other   -> mul layer (the (C, 1, 1) factor is the gate)
 
 The 1-D family (N x C x L) is the 2-D one with H = 1: a (1, C, L) tensor is the layer shape
 (C, 1, L), conv1d a conv2d with a 1 x k kernel, and the importer's expand_dims / squeeze of the
@@ -207,7 +208,7 @@ class _Extractor:
 
     def _activation(self, var, call, act):
         layer = self._fusable(call.args[0])
-        if layer is None or layer.op not in ("conv2d", "linear", "add") or layer.attrs["act"] is not None:
+        if layer is None or layer.op not in ("conv2d", "linear", "add", "mul") or layer.attrs["act"] is not None:
             self._unsupported(var, call)
         layer.attrs["act"] = act
         self.produced[var] = layer.name
@@ -281,6 +282,21 @@ class _Extractor:
     def alias(self, var, call):
         self.produced[var] = self._source(call.args[0], var)
 
+    def multiply(self, var, call):
+        """A product of two layer outputs (one that is not an activation: elementwise.py took those), as
+        squeeze-and-excitation's x * gate: a (N, C, H, W) tensor by a (N, C, 1, 1) gate or by its own shape."""
+        factors = list(call.args)
+        if any(constant_value(f, self.model.params, self.binds)[0] is not None for f in factors):
+            self._unsupported(var, call, "multiplies by a constant (only a product of two tensors is supported)")
+        out = tuple(shape_of(var))
+        if tuple(shape_of(factors[0])) != out:
+            factors.reverse()
+        gate = tuple(shape_of(factors[1]))
+        if len(out) != 4 or tuple(shape_of(factors[0])) != out or gate not in (out, (out[0], out[1], 1, 1)):
+            self._unsupported(var, call, f"multiplies shapes {[list(shape_of(f)) for f in call.args]} (supported: "
+                                         f"N x C x H x W by N x C x 1 x 1 or by the same shape)")
+        self._new(var, "mul", None, [self._source(f, var) for f in factors], {"act": None})
+
 
 _HANDLERS = {
     "relax.nn.conv2d": _Extractor.conv2d,
@@ -300,6 +316,7 @@ _HANDLERS = {
     "relax.reshape": _Extractor.reshape,
     "relax.flatten": _Extractor.reshape,
     "relax.nn.dropout": _Extractor.alias,
+    "relax.multiply": _Extractor.multiply,
 }
 
 

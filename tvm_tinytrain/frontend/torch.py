@@ -21,7 +21,7 @@ from .unsupported import Problems
 SUPPORTED_ATEN = {
     "conv2d", "conv1d", "convolution", "_convolution", "batch_norm", "_native_batch_norm_legit_no_training",
     "relu", "relu_", "relu6", "hardtanh", "hardtanh_", "clamp", "clip",
-    "add", "add_", "max_pool2d", "max_pool2d_with_indices", "adaptive_avg_pool2d", "_adaptive_avg_pool2d",
+    "add", "add_", "mul", "mul_", "max_pool2d", "max_pool2d_with_indices", "adaptive_avg_pool2d", "_adaptive_avg_pool2d",
     "mean", "avg_pool2d", "max_pool1d", "max_pool1d_with_indices", "avg_pool1d", "adaptive_avg_pool1d",
     "flatten", "view", "reshape", "_unsafe_view", "linear", "addmm", "t", "permute",
     "dropout", "clone", "contiguous", "squeeze", "getitem",

@@ -93,4 +93,8 @@ def layer_call(graph: Graph, layer: Layer, inputs: list, param_vars: dict):
         attrs = {"fn": a["fn"], "alpha": float(a["alpha"]), "x_scale": x_q.scale, "x_zero": x_q.zero,
                  "y_scale": layer.out_q.scale, "y_zero": layer.out_q.zero}
         return [*inputs, relax.const(np.asarray(layer.params["table"], np.int8), "int8")], attrs
+    if layer.op == "mul":  # the scales are what the gradient rule dequantizes each factor with
+        qx, qg = (graph.q_of(s) for s in layer.inputs)
+        return inputs, {"x_zero": qx.zero, "g_zero": qg.zero, "y_zero": layer.out_q.zero, "x_scale": qx.scale,
+                        "g_scale": qg.scale, **{k: a[k] for k in ("multiplier", "shift", "act_min", "act_max")}}
     return inputs, {}

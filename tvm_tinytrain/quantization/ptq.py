@@ -25,7 +25,7 @@ from ..errors import ShapeError, TinyTrainError
 from ..graph import INPUT, Graph, Layer, QParams
 from ..reference import run_float
 from . import lut
-from .requant import add_requant, overflow_safe_bias, weight_layer_requant
+from .requant import add_requant, mul_requant, overflow_safe_bias, weight_layer_requant
 
 INT32_MAX = 2**31 - 1
 
@@ -147,6 +147,13 @@ def _add(qgraph: Graph, layer: Layer, ranges) -> Layer:
     return Layer(layer.name, "add", layer.inputs, layer.out_shape, attrs, {}, out_q)
 
 
+def _mul(qgraph: Graph, layer: Layer, ranges) -> Layer:
+    out_q = activation_q(*ranges[layer.name])
+    qx, qg = (qgraph.q_of(s) for s in layer.inputs)
+    attrs = {**mul_requant(qx, qg, out_q), **_clamp(layer.attrs.get("act"), out_q)}
+    return Layer(layer.name, "mul", layer.inputs, layer.out_shape, attrs, {}, out_q)
+
+
 def _lut(qgraph: Graph, layer: Layer, ranges) -> Layer:
     """The function's table from the input's and the output's quantization (the output's range is
     the function's own when bounded: Sigmoid, Hardsigmoid [0, 1], Tanh [-1, 1])."""
@@ -162,6 +169,6 @@ def _same_q(qgraph: Graph, layer: Layer, ranges) -> Layer:
 
 
 _MIN_SPAN = 1e-8  # a real range narrower than this has no usable int8 scale
-_CALIBRATED = ("conv2d", "linear", "add", "lut")  # the ops whose output scale comes from calibration
-_QUANTIZE = {"conv2d": _weight_layer, "linear": _weight_layer, "add": _add,
+_CALIBRATED = ("conv2d", "linear", "add", "lut", "mul")  # the ops whose output scale comes from calibration
+_QUANTIZE = {"conv2d": _weight_layer, "linear": _weight_layer, "add": _add, "mul": _mul,
              "avgpool": _same_q, "maxpool": _same_q, "flatten": _same_q, "lut": _lut}
