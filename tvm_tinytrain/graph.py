@@ -12,6 +12,8 @@ Layers, in execution order (batch size 1, NCHW):
              attrs stride, padding (top, left, bottom, right), groups, act
     linear   inputs (x,)      params weight (O, I), bias (O,)           attrs act
     add      inputs (a, b)    attrs act
+    concat   inputs (x1, x2, ...) along channels, same H x W; quantized: attrs multipliers, shifts
+                              (one per input, quantization/concat.py)
     avgpool  inputs (x,)      global average pool to (C, 1, 1); with attrs kernel, stride, padding,
                               count_include_pad a windowed one (tvm_tinytrain/pooling.py)
     maxpool  inputs (x,)      attrs kernel, stride, padding (tvm_tinytrain/pooling.py)

@@ -36,6 +36,9 @@ LAYER_KINDS = (
               "MaxPool1d / AvgPool1d / AdaptiveAvgPool1d become 1 x k pools, BatchNorm1d is folded)"),
     LayerKind("add", "add_s8", ("add_s8", "clamp_mask", "mask_grad", "grad_add"), "add",
               "two tensors of the same shape (residual connections); a ReLU after it is folded"),
+    LayerKind("concat", "concat_s8", ("concat_s8", "concat_grad"), "channel concatenation (torch.cat / ONNX Concat)",
+              "2 or more tensors of the same H x W along channels (inception- and U-Net-style joins); each input "
+              "requantized to the output's quantization (a copy when it has it); the backward keeps nothing"),
     LayerKind("maxpool", "maxpool_s8", ("maxpool_s8", "maxpool_grad"), "max pooling",
               "any kernel (kh, kw), stride (sh, sw) and padding (top, left, bottom, right) smaller than the kernel; "
               "dilation 1, ceil_mode off"),

@@ -293,10 +293,33 @@ def _lut_int8(layer, args, graph):
     return table[args[0].astype(np.int64) + 128]
 
 
+def _concat_parts(layer, args):
+    """The inputs, checked: 2 or more (C_i, H, W) tensors of one H x W."""
+    if len(args) < 2 or any(a.ndim != 3 or a.shape[1:] != args[0].shape[1:] for a in args):
+        raise TinyTrainError(f"layer {layer.name!r} (concat): inputs {layer.inputs} have shapes "
+                             f"{[a.shape for a in args]}; it joins 2 or more (C, H, W) maps of one H x W")
+    return args
+
+
+def _concat_float(layer, args, graph):
+    return np.concatenate(_concat_parts(layer, args), axis=0)
+
+
+def _concat_int8(layer, args, graph):
+    """Each input requantized to the output's quantization (quantization/concat.py), then joined."""
+    y_zero = graph.q_of(layer.name).zero
+    parts = [_requantize(x.astype(np.int64) - graph.q_of(src).zero, np.int64(m), np.int64(s), y_zero, -128, 127)
+             for x, src, m, s in zip(_concat_parts(layer, args), layer.inputs, layer.attrs["multipliers"],
+                                     layer.attrs["shifts"], strict=True)]
+    return np.concatenate(parts, axis=0)
+
+
 FLOAT_OPS = {"conv2d": _conv2d_float, "linear": _linear_float, "add": _add_float, "mul": _mul_float,
-             "avgpool": _avgpool_float, "maxpool": _maxpool_float, "flatten": _flatten, "lut": _lut_float}
+             "avgpool": _avgpool_float, "maxpool": _maxpool_float, "flatten": _flatten, "lut": _lut_float,
+             "concat": _concat_float}
 INT8_OPS = {"conv2d": _conv2d_int8, "linear": _linear_int8, "add": _add_int8, "mul": _mul_int8,
-            "avgpool": _avgpool_int8, "maxpool": _maxpool_int8, "flatten": _flatten, "lut": _lut_int8}
+            "avgpool": _avgpool_int8, "maxpool": _maxpool_int8, "flatten": _flatten, "lut": _lut_int8,
+            "concat": _concat_int8}
 
 
 # -------------------------------------------------------------------------- executor

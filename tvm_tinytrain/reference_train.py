@@ -301,6 +301,14 @@ class TorchTrainer:
         return _requantize(v, torch.tensor(1, dtype=torch.int64), shift, self.graph.q_of(layer.name).zero,
                            *_act_range(layer))
 
+    def _concat_int8(self, layer: Layer, *xs):
+        """Each input requantized to the output's quantization (quantization/concat.py), joined on channels."""
+        y_zero = self.graph.q_of(layer.name).zero
+        parts = [_requantize(x - self.graph.q_of(src).zero, torch.tensor(int(m), dtype=torch.int64),
+                             torch.tensor(int(s), dtype=torch.int64), y_zero, -128, 127)
+                 for x, src, m, s in zip(xs, layer.inputs, layer.attrs["multipliers"], layer.attrs["shifts"])]
+        return torch.cat(parts, 0)
+
     def _avgpool_int8(self, layer: Layer, x):
         if pooling.is_global(layer.attrs):
             n = x.shape[1] * x.shape[2]
@@ -347,6 +355,8 @@ class TorchTrainer:
                 y = self._linear_int8(layer, args[0])
             elif layer.op == "add":
                 y = self._add_int8(layer, *args)
+            elif layer.op == "concat":
+                y = self._concat_int8(layer, *args)
             elif layer.op == "avgpool":
                 y = self._avgpool_int8(layer, args[0])
             elif layer.op == "maxpool":
@@ -597,6 +607,8 @@ class TorchTrainer:
         if layer.op == "add":
             d = g * self._mask(values[layer.name], layer)
             return (d, d)
+        if layer.op == "concat":  # straight through: each input's channels of g (docs/training-semantics.md)
+            return tuple(torch.split(g, [int(values[src].shape[0]) for src in layer.inputs], 0))
         if layer.op == "avgpool":
             c, h, w = values[layer.inputs[0]].shape
             if pooling.is_global(layer.attrs):

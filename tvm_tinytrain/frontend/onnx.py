@@ -18,6 +18,7 @@ from .unsupported import Problems
 SUPPORTED_ONNX = {
     "Conv", "BatchNormalization", "Relu", "Clip", "Add", "MaxPool", "AveragePool", "GlobalAveragePool", "ReduceMean",
     "Flatten", "Reshape", "Gemm", "MatMul", "Identity", "Dropout", "Constant", "Squeeze", "Transpose",
+    "Concat",
     # elementwise int8 table layers; Mul: SiLU's x * Sigmoid(x) (frontend/elementwise.py), else the mul layer
     "HardSwish", "HardSigmoid", "Sigmoid", "Tanh", "LeakyRelu", "Mul",
 }

@@ -5,6 +5,7 @@ Patterns, in the order the frontends produce them:
     conv2d(x, W) [+ bias] [relu | clip(0, 6)]          -> conv2d layer (act None/relu/relu6)
     matmul(x, permute_dims(W)) [+ bias] [relu]          -> linear layer
     add(a, b) of two layer outputs [relu]               -> add layer
+    concat((a, b, ...), axis=1) of layer outputs         -> concat layer
     max_pool2d / avg_pool2d / mean over H, W / reshape  -> maxpool / avgpool / flatten
     a chain of elementwise ops that is one activation   -> lut layer (frontend/elementwise.py)
     multiply(x, gate) of two layer outputs, any other   -> mul layer (the (C, 1, 1) factor is the gate)
@@ -193,6 +194,23 @@ class _Extractor:
         inputs = [self._source(a, var), self._source(b, var)]
         self._new(var, "add", None, inputs, {"act": None})
 
+    def concat(self, var, call):
+        """concat along channels (axis 1 of (1, C, H, W) or of a 1-D (1, C, L)) of 2 or more layer outputs."""
+        fields = call.args[0]
+        fields = self.binds.get(fields, fields) if isinstance(fields, relax.Var) else fields
+        if not isinstance(fields, relax.Tuple):
+            self._unsupported(var, call, "joins a tuple that is not written out (not supported)")
+        if any(self.produced.get(f) is _UNKNOWN for f in fields.fields):
+            raise _Skip
+        rank = len(shape_of(var))
+        axis = int(call.attrs.axis) % rank if call.attrs.axis is not None else None
+        if rank not in (3, 4) or axis != 1:
+            self._unsupported(var, call, f"joins along axis {call.attrs.axis} of a {rank}-D tensor (only along "
+                                         f"channels, axis 1 of N x C x H x W or N x C x L, is supported)")
+        if len(fields.fields) < 2:
+            self._unsupported(var, call, "joins fewer than 2 tensors (not supported)")
+        self._new(var, "concat", None, [self._source(f, var) for f in fields.fields])
+
     def relu(self, var, call):
         self._activation(var, call, "relu")
 
@@ -305,6 +323,7 @@ _HANDLERS = {
     "relax.squeeze": _Extractor.height_axis,
     "relax.matmul": _Extractor.matmul,
     "relax.add": _Extractor.add,
+    "relax.concat": _Extractor.concat,
     "relax.nn.relu": _Extractor.relu,
     "relax.clip": _Extractor.clip,
     "relax.nn.max_pool2d": _Extractor.max_pool2d,

@@ -24,7 +24,7 @@ SUPPORTED_ATEN = {
     "add", "add_", "mul", "mul_", "max_pool2d", "max_pool2d_with_indices", "adaptive_avg_pool2d", "_adaptive_avg_pool2d",
     "mean", "avg_pool2d", "max_pool1d", "max_pool1d_with_indices", "avg_pool1d", "adaptive_avg_pool1d",
     "flatten", "view", "reshape", "_unsafe_view", "linear", "addmm", "t", "permute",
-    "dropout", "clone", "contiguous", "squeeze", "getitem",
+    "dropout", "clone", "contiguous", "squeeze", "getitem", "cat", "concat",
     # elementwise int8 table layers (layer kind lut, quantization/lut.py)
     "hardswish", "hardswish_", "hardsigmoid", "hardsigmoid_", "sigmoid", "sigmoid_", "silu", "silu_", "tanh", "tanh_",
     "leaky_relu", "leaky_relu_",

@@ -82,6 +82,9 @@ def layer_call(graph: Graph, layer: Layer, inputs: list, param_vars: dict):
         attrs = {"a_zero": qa.zero, "b_zero": qb.zero, "y_zero": layer.out_q.zero,
                  **{k: a[k] for k in ("multiplier_a", "multiplier_b", "shift", "act_min", "act_max")}}
         return inputs, attrs
+    if layer.op == "concat":
+        return inputs, {"x_zeros": [graph.q_of(s).zero for s in layer.inputs], "y_zero": layer.out_q.zero,
+                        "multipliers": list(a["multipliers"]), "shifts": list(a["shifts"])}
     if layer.op == "maxpool":
         return inputs, {k: list(v) for k, v in pooling.normalized(a).items()}
     if layer.op == "avgpool" and not pooling.is_global(a):

@@ -6,7 +6,7 @@ calibration images (with 0 always representable), except the input's when the da
 it (`input_q`: the images' x_q = round(pixel - 127.5), a dataset's feature quantization).
 ReLU / ReLU6 fold into the clamp (`act_min` = the zero point, `act_max` = the code of 6.0).
 Pooling, max-pooling and flatten keep their input's quantization, as docs/int8-semantics.md
-requires.
+requires; a concat's output covers its inputs' ranges (quantization/concat.py).
 
 Degenerate layers are named, not left to fail later with an anonymous requantize error: a
 tensor that is constant on the calibration data has no range to take a scale from (TinyTrainError
@@ -24,7 +24,7 @@ from tqdm import tqdm
 from ..errors import ShapeError, TinyTrainError
 from ..graph import INPUT, Graph, Layer, QParams
 from ..reference import run_float
-from . import lut
+from . import concat, lut
 from .requant import add_requant, mul_requant, overflow_safe_bias, weight_layer_requant
 
 INT32_MAX = 2**31 - 1
@@ -163,6 +163,13 @@ def _lut(qgraph: Graph, layer: Layer, ranges) -> Layer:
     return Layer(layer.name, "lut", layer.inputs, layer.out_shape, {"fn": fn, "alpha": alpha}, {"table": table}, out_q)
 
 
+def _concat(qgraph: Graph, layer: Layer, ranges) -> Layer:
+    """The output covers every input's representable range (quantization/concat.py): no calibration."""
+    in_qs = [qgraph.q_of(s) for s in layer.inputs]
+    out_q = concat.output_q(in_qs)
+    return Layer(layer.name, "concat", layer.inputs, layer.out_shape, concat.requant(in_qs, out_q), {}, out_q)
+
+
 def _same_q(qgraph: Graph, layer: Layer, ranges) -> Layer:
     return Layer(layer.name, layer.op, layer.inputs, layer.out_shape, dict(layer.attrs), {},
                  qgraph.q_of(layer.inputs[0]))
@@ -171,4 +178,5 @@ def _same_q(qgraph: Graph, layer: Layer, ranges) -> Layer:
 _MIN_SPAN = 1e-8  # a real range narrower than this has no usable int8 scale
 _CALIBRATED = ("conv2d", "linear", "add", "lut", "mul")  # the ops whose output scale comes from calibration
 _QUANTIZE = {"conv2d": _weight_layer, "linear": _weight_layer, "add": _add, "mul": _mul,
-             "avgpool": _same_q, "maxpool": _same_q, "flatten": _same_q, "lut": _lut}
+             "avgpool": _same_q, "maxpool": _same_q, "flatten": _same_q, "lut": _lut,
+             "concat": _concat}
