@@ -30,7 +30,7 @@ from .errors import TinyTrainError, WeightFileError
 from .graph import INPUT, OPS, Graph, Layer, QParams
 from .json_files import read_json
 from .quantization import lut
-from .quantization.requant import add_requant, bias_limit, weight_layer_requant
+from .quantization.requant import add_requant, bias_limit, mul_requant, weight_layer_requant
 
 FORMAT = "tvm-tinytrain int8 layer graph"
 VERSION = 1
@@ -43,6 +43,7 @@ ATTRS = {"conv2d": ("stride", "padding", "groups", "act_min", "act_max"), "linea
          "add": ("act_min", "act_max"), "avgpool": ("kernel", "stride", "padding", "count_include_pad"), "maxpool": ("kernel", "stride", "padding"),
          "flatten": ()}
 ATTRS["lut"] = ("fn", "alpha")  # its table follows from fn, alpha and the quantization: recomputed, never stored
+ATTRS["mul"] = ("act_min", "act_max")  # multiplier, shift: DERIVED
 PARAMS = {"conv2d": ("weight", "bias", "w_scale"), "linear": ("weight", "bias", "w_scale")}
 DERIVED = ("multiplier", "shift", "multiplier_a", "multiplier_b")  # recomputed from the scales, never stored
 
@@ -265,7 +266,7 @@ class _Reader:
             known = ", ".join(o for o in OPS if o in ATTRS)
             raise self.fail(f"{where}.op", f"is {_found(op)}, expected one of {known}")
         inputs = self.field(row, "inputs", where, list, "a list of layer names")
-        arity = 2 if op == "add" else 1
+        arity = 2 if op in ("add", "mul") else 1
         if len(inputs) != arity or not all(isinstance(s, str) for s in inputs):
             raise self.fail(f"{where}.inputs", f"is {_found(inputs)}, expected {arity} layer name(s)")
         for src in inputs:
@@ -403,6 +404,21 @@ def _add(r: _Reader, archive, layer, where, attrs, params, x_shapes, x_q):
     layer.attrs.update(requant)
 
 
+def _mul(r: _Reader, archive, layer, where, attrs, params, x_shapes, x_q):
+    x, gate = (tuple(s) for s in x_shapes)
+    if len(x) != 3 or gate not in (x, (x[0], 1, 1)):
+        raise r.fail(f"{where}.inputs", f"multiplies tensors of shapes {list(x)} and {list(gate)}; a mul needs the "
+                                        f"second (the gate) shaped [C, 1, 1] or equal to the first")
+    r.expect_shape(layer, where, x, "the product of its inputs")
+    r.act(layer, where, attrs)
+    try:
+        requant = mul_requant(x_q, r.qs[layer.inputs[1]], layer.out_q)
+    except TinyTrainError as err:
+        raise r.fail(f"{where}.out_q", f"and its inputs' scales give a requantize scale the int8 arithmetic cannot "
+                                       f"represent ({err})") from None
+    layer.attrs.update(requant)
+
+
 def _pair(r: _Reader, attrs, key, where):
     """An int (the same along H and W) or a list of two ints, each in 1..MAX_SIZE, kept in the form
     it was written in (the quantization hash covers the attrs as written)."""
@@ -466,3 +482,4 @@ def _lut(r: _Reader, archive, layer, where, attrs, params, x_shapes, x_q):
 
 _CHECK = {"conv2d": _conv2d, "linear": _linear, "add": _add, "avgpool": _avgpool, "maxpool": _maxpool,
           "flatten": _flatten, "lut": _lut}
+_CHECK["mul"] = _mul

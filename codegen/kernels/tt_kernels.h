@@ -132,6 +132,15 @@ int tt_mse_grad_f32(const float *y, const float *target, int32_t n, float *dy);
 int tt_clamp_mask_s8(const int8_t *y, int32_t n, int32_t act_min, int32_t act_max, uint8_t *mask);
 /* out[i] = mask bit i ? g[i] : 0; out may alias g */
 int tt_mask_grad_f32(const float *g, const uint8_t *mask, int32_t n, float *out);
+/* mul layer: y[c, i] = requantize((x[c, i] - q->x_zero) * (g[c, g_hw == 1 ? 0 : i] - g_zero)), g_hw 1 or hw;
+ * y may alias x */
+int tt_mul_s8(const int8_t *x, const int8_t *g, int32_t c, int32_t hw, int32_t g_hw, int32_t g_zero, int32_t mult,
+              int32_t shift, const tt_quant_params *q, int8_t *y);
+/* out[c, i] = d[c, i] * (other[c, o_hw == 1 ? 0 : i] - zero) * scale; out may alias d */
+int tt_mul_grad_input_f32(const float *d, const int8_t *other, int32_t c, int32_t hw, int32_t o_hw, float scale,
+                          int32_t zero, float *out);
+/* out[c] = sum over i in order of (x[c, i] - zero) * scale * d[c, i] */
+int tt_mul_grad_gate_f32(const float *d, const int8_t *x, int32_t c, int32_t hw, float scale, int32_t zero, float *out);
 /* lut layer: y[i] = table[x[i] + 128] (table int8 (256,)); y may alias x */
 int tt_lut_s8(const int8_t *x, int32_t n, const int8_t *table, int8_t *y);
 /* out[i] = g[i] * dtable[x[i] + 128] (dtable f32 (256,): f' per input code); out may alias g */

@@ -22,6 +22,12 @@ def add_requant(a_q: QParams, b_q: QParams, out_q: QParams) -> dict:
     return {"multiplier_a": mult_a, "multiplier_b": mult_b, "shift": shift}
 
 
+def mul_requant(x_q: QParams, g_q: QParams, out_q: QParams) -> dict:
+    """Attrs of a mul: the product of the two centred inputs rescaled by x_scale * g_scale / y_scale."""
+    mult, shift = quantize_multiplier(x_q.scale * g_q.scale / out_q.scale)
+    return {"multiplier": int(mult[0]), "shift": int(shift[0])}
+
+
 
 def bias_limit(fan_in: int) -> int:
     """The largest |bias| for which bias + sum((x - x_zero) * w) fits int32 for ANY int8 weights
