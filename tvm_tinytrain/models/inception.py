@@ -32,6 +32,7 @@ class InceptionCNN(nn.Module):
         return self.classifier(self.pool(self.mix(x)).flatten(1))
 
 
-def build(num_classes: int = 10, seed: int = 0):
-    """(model in eval mode with seeded random weights and BN statistics, 1x3x16x16 input)."""
+def build(num_classes: int = 10, seed: int = 1):
+    """(model in eval mode with seeded random weights and BN statistics, 1x3x16x16 input); seed 1 leaves
+    no output channel dead on CIFAR-10."""
     return randomize_(InceptionCNN(num_classes), seed), example_input((1, *INPUT_SHAPE), seed)
