@@ -1,9 +1,15 @@
 """Compile C with the host gcc: the kernel library as a shared object (for tests through
 ctypes) or a generated project as an executable (optionally with sanitizers).
 
-Shared objects are cached by a hash of the sources, headers and flags, so repeated test runs do
-not recompile, in the private per-user cache (tvm_tinytrain/user_cache.py): never in a shared
-temp folder, where another user could plant the library we would load.
+Host builds (the kernel library, the host runner) are `-O3 -march=native` on top of CFLAGS, for
+speed: -ffp-contract=off stays and there is no -ffast-math, so GCC neither contracts nor reorders
+float arithmetic and every value equals the portable and device builds' (the x86 SIMD paths keep
+each output's summation order). Board builds and the generated Makefile keep CFLAGS alone.
+
+Shared objects are cached by a hash of the sources, headers, flags and the CPU features
+-march=native means here (a library built for this CPU must not be loaded on a CPU lacking them),
+so repeated test runs do not recompile, in the private per-user cache (tvm_tinytrain/user_cache.py):
+never in a shared temp folder, where another user could plant the library we would load.
 """
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ import ctypes
 import hashlib
 import shutil
 import subprocess
+from functools import lru_cache
 from pathlib import Path
 
 from tvm_tinytrain.errors import TinyTrainError
@@ -19,6 +26,7 @@ from tvm_tinytrain.user_cache import building, checked_file, private_dir
 KERNEL_DIR = Path(__file__).resolve().parent / "kernels"
 # -ffp-contract=off: no fused multiply-add, so float results do not depend on the optimizer.
 CFLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-ffp-contract=off")
+NATIVE = ("-O3", "-march=native")
 SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g")
 
 
@@ -34,7 +42,26 @@ def _digest(sources, flags, include_dirs) -> str:
         for header in sorted(Path(folder).glob("*.h")):
             h.update(header.read_bytes())
     h.update(" ".join(flags).encode())
+    if "-march=native" in flags:
+        h.update(native_macros().encode())
     return h.hexdigest()[:20]
+
+
+@lru_cache(maxsize=None)
+def native_macros() -> str:
+    """The macros the host compiler predefines with -march=native (__AVX2__, __AVX512F__, tuning,
+    ...): what a native build assumes of this CPU, so it keys the cache; "" if there is no compiler
+    or it refuses the flag."""
+    cc = host_compiler()
+    if cc is None:
+        return ""
+    result = subprocess.run([cc, "-march=native", "-dM", "-E", "-"], input="", capture_output=True, text=True)
+    return result.stdout if result.returncode == 0 else ""
+
+
+def host_flags() -> tuple:
+    """-O3, and -march=native where the host compiler accepts it (gcc does on x86-64 and Arm64)."""
+    return NATIVE if native_macros() else NATIVE[:1]
 
 
 def host_compiler() -> str | None:
@@ -66,5 +93,6 @@ def shared_library(name: str, sources, flags=(), include_dirs=()) -> ctypes.CDLL
 
 
 def kernel_library() -> ctypes.CDLL:
-    """The whole kernel library as a shared object loaded with ctypes (cached)."""
-    return shared_library("tt_kernels", kernel_sources())
+    """The whole kernel library as a shared object loaded with ctypes (cached), built like the host
+    runner (host_flags()), so the kernel tests check the paths the host runs."""
+    return shared_library("tt_kernels", kernel_sources(), host_flags())

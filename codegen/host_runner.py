@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tvm_tinytrain.errors import TinyTrainError
 
-from .host_build import SANITIZE, compile_c, kernel_sources
+from .host_build import SANITIZE, compile_c, host_flags, kernel_sources
 from .session import FdLink, ProcessSession, kill_group
 
 HOST_MAIN = Path(__file__).resolve().parent / "host_main.c"
@@ -37,7 +37,7 @@ class HostProgram:
         self.dir = Path(project_dir)
         self.memory = json.loads((self.dir / "memory.json").read_text())
         self.exe = self.dir / ("host_runner_asan" if sanitize else "host_runner")
-        flags = ("-O1", *SANITIZE) if sanitize else ("-O2",)
+        flags = ("-O1", *SANITIZE) if sanitize else host_flags()
         compile_c([self.dir / "model.c", HOST_MAIN, *kernel_sources()], self.exe, flags, include_dirs=(self.dir,))
 
     def session(self, timeout: float | None = 600.0) -> ProcessSession:

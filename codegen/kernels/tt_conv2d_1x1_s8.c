@@ -9,8 +9,12 @@
  * channels by four pixels at a time through tt_pointwise_2x4_dsp (tt_pointwise_dsp.h: SMLAD on
  * channel pairs, weights unpacked once per four channels). The int32 sums are the same integers as
  * the portable loop's, so the output is identical bit for bit.
+ *
+ * x86-64 path (__AVX2__, host builds with -march=native; same cases): four output channels by
+ * sixteen pixels at a time through tt_pointwise_avx2 (tt_pointwise_avx2.h), the same int32 sums.
  */
 #include "tt_kernels.h"
+#include "tt_pointwise_avx2.h"
 #include "tt_pointwise_dsp.h"
 #include "tt_requant.h"
 
@@ -68,6 +72,11 @@ int tt_conv2d_1x1_s8(const int8_t *x, tt_dims in, const int8_t *w, const int32_t
         conv1x1_dsp(x, in.c, plane, w, bias, mult, shift, q, y, out.c);
         return TT_OK;
     }
+#endif
+#if defined(__AVX2__)
+    if (s == 1 && out.h == in.h && out.w == in.w && /* no padding */
+        tt_pointwise_avx2(x, plane, w, in.c, w, 0, bias, mult, shift, q, y, out.c))
+        return TT_OK;
 #endif
     for (int32_t o = 0; o < out.c; o++) {
         const int8_t *wo = w + o * in.c;

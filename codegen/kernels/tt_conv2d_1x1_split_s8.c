@@ -6,8 +6,10 @@
  *
  * DSP path (TT_USE_DSP, stride 1 without padding): as tt_conv2d_1x1_s8's, the two weight parts
  * one after the other through tt_pointwise_2x4_dsp (the same int32 sums, bit for bit).
+ * x86-64 path (__AVX2__, same cases): tt_pointwise_avx2 over both parts (tt_pointwise_avx2.h).
  */
 #include "tt_kernels.h"
+#include "tt_pointwise_avx2.h"
 #include "tt_pointwise_dsp.h"
 #include "tt_requant.h"
 
@@ -61,6 +63,11 @@ int tt_conv2d_1x1_split_s8(const int8_t *x, tt_dims in, const int8_t *w_lead, co
         split_dsp(x, in.c, plane, w_lead, w_rest, k, bias, mult, shift, q, y, out.c);
         return TT_OK;
     }
+#endif
+#if defined(__AVX2__)
+    if (s == 1 && out.h == in.h && out.w == in.w && /* no padding */
+        tt_pointwise_avx2(x, plane, w_lead, k, w_rest, rest, bias, mult, shift, q, y, out.c))
+        return TT_OK;
 #endif
     for (int32_t o = 0; o < out.c; o++) {
         const int8_t *lead_o = w_lead + o * k, *rest_o = w_rest + o * rest;

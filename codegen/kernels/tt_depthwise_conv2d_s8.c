@@ -16,7 +16,11 @@
  * one output row), where every output is an inside one; only maps too wide for that take the
  * portable loop at their borders. The int32 sums are the same integers as the portable loop's, so
  * the output is identical bit for bit.
+ *
+ * x86-64 path (__AVX2__, host builds with -march=native; strides 1 and 2, padded channels up to
+ * 16 KB): sixteen outputs of a row at a time from a padded channel copy, tt_depthwise_avx2.h.
  */
+#include "tt_depthwise_avx2.h"
 #include "tt_kernels.h"
 #include "tt_requant.h"
 
@@ -251,6 +255,10 @@ int tt_depthwise_conv2d_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t
         !tt_conv_args_ok(x, in, w, kh, kw, bias, mult, shift, conv, q, y, out))
         return TT_ERR_ARG;
     const int32_t s = conv->stride, plane = in.h * in.w;
+#if defined(__AVX2__)
+    if (tt_depthwise_avx2(x, in, w, kh, kw, bias, mult, shift, conv, q, y, out))
+        return TT_OK;
+#endif
 #if TT_USE_DSP
     /* outputs ox in [ox_lo, ox_hi) have 0 <= ox * s - pad_left and ox * s - pad_left + kw <= in.w */
     int32_t ox_lo = (conv->pad_left + s - 1) / s, ox_hi = in.w - kw + conv->pad_left < 0 ? 0

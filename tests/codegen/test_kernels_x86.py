@@ -1,0 +1,164 @@
+"""The x86-64 paths of the int8 kernels (AVX2 under `#if defined(__AVX2__)`, taken by the fast host
+build, codegen/host_build.host_flags) equal the portable C bit for bit: the same kernel files built
+without AVX2 (-mno-avx2), with -mavx2 and with the host build's own flags, run on random shapes and
+values (hypothesis), as the Cortex-M DSP paths are checked against the portable ones.
+
+The cases aim at the AVX2 blocking: channel counts odd and even across the 2-channel pairs, output
+channels not a multiple of the 4-channel block, pixel counts around the 16-pixel block and its tail;
+depthwise rows around the 16-output block, strides 1 to 3 (3 stays portable), asymmetric padding.
+"""
+import platform
+from ctypes import byref
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from tvm_tinytrain.codegen import host_build, kernel_abi
+
+pytestmark = pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64")
+                                or "__AVX2__" not in host_build.native_macros(),
+                                reason="needs an x86-64 host with AVX2")
+
+SOURCES = [host_build.KERNEL_DIR / f"{n}.c" for n in ("tt_conv2d_1x1_s8", "tt_conv2d_1x1_split_s8",
+                                                               "tt_depthwise_conv2d_s8")]
+BUILDS = {"portable": ("-mno-avx2",), "avx2": ("-O3", "-mavx2"), "host": host_build.host_flags()}
+STRUCTS = kernel_abi.structs()
+Dims, ConvParams, QuantParams = STRUCTS["tt_dims"], STRUCTS["tt_conv_params"], STRUCTS["tt_quant_params"]
+SETTINGS = settings(max_examples=60, deadline=None)
+
+
+@pytest.fixture(scope="module")
+def libs():
+    return {name: kernel_abi.typed(host_build.shared_library(f"tt_x86_{name}", SOURCES, flags))
+            for name, flags in BUILDS.items()}
+
+
+def _values(draw, rng, shape):
+    """Random int8 values, or (one case in four) all at one end of the range: the largest sums."""
+    if draw(st.integers(0, 3)) == 0:
+        return np.full(shape, draw(st.sampled_from([-128, 127])), np.int8)
+    return rng.integers(-128, 128, shape, dtype=np.int8)
+
+
+def _requant(draw, rng, n, fan_in):
+    """Biases, multipliers in [2^30, 2^31) and shifts that put a typical sum (sqrt(fan_in) 74^2) in
+    the int8 range, +-2; mostly the full clamp range,
+    otherwise nearly every output saturates and would hide a wrong sum."""
+    base = 30 + int(round(np.log2(np.sqrt(fan_in) * 74 * 74 / 40)))
+    lo = -128 if draw(st.integers(0, 3)) else draw(st.integers(-128, 127))
+    return dict(bias=rng.integers(-2**14, 2**14, n).astype(np.int32),
+                mult=rng.integers(2**30, 2**31, n).astype(np.int32),
+                shift=(base + rng.integers(-2, 3, n)).astype(np.int32),
+                q=dict(x_zero=draw(st.integers(-128, 127)), y_zero=draw(st.integers(-128, 127)), lo=lo,
+                       hi=127 if lo == -128 else draw(st.integers(lo, 127))))
+
+
+@st.composite
+def pointwise(draw):
+    """x (c, h, w) with c 1..80, h * w around multiples of 16; o 1..13; split at k."""
+    c, o = draw(st.integers(1, 80)), draw(st.integers(1, 13))
+    h, w = draw(st.integers(1, 9)), draw(st.sampled_from([1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 33]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    return dict(x=_values(draw, rng, (c, h, w)), w=_values(draw, rng, (o, c)), k=draw(st.integers(1, max(1, c - 1))),
+                **_requant(draw, rng, o, c))
+
+
+def _run(lib, case, split):
+    x, w = case["x"], case["w"]
+    (c, h, wd), o = x.shape, w.shape[0]
+    q = case["q"]
+    y = np.full((o, h, wd), 99, np.int8)
+    conv, quant = ConvParams(1, 0, 0, 0, 0, 1), QuantParams(q["x_zero"], q["y_zero"], q["lo"], q["hi"])
+    common = (case["bias"].ctypes.data, case["mult"].ctypes.data, case["shift"].ctypes.data, byref(conv),
+              byref(quant), y.ctypes.data, Dims(o, h, wd))
+    if split:
+        k = case["k"]
+        lead, rest = np.ascontiguousarray(w[:, :k]), np.ascontiguousarray(w[:, k:])
+        rc = lib.tt_conv2d_1x1_split_s8(x.ctypes.data, Dims(c, h, wd), lead.ctypes.data, rest.ctypes.data, k, *common)
+    else:
+        rc = lib.tt_conv2d_1x1_s8(x.ctypes.data, Dims(c, h, wd), w.ctypes.data, *common)
+    assert rc == 0
+    return y
+
+
+@SETTINGS
+@given(case=pointwise())
+def test_conv2d_1x1_avx2_equals_portable(libs, case):
+    outputs = {name: _run(lib, case, split=False) for name, lib in libs.items()}
+    for name in ("avx2", "host"):
+        np.testing.assert_array_equal(outputs[name], outputs["portable"], err_msg=name)
+
+
+@SETTINGS
+@given(case=pointwise().filter(lambda case: case["x"].shape[0] > 1))
+def test_conv2d_1x1_split_avx2_equals_portable(libs, case):
+    outputs = {name: _run(lib, case, split=True) for name, lib in libs.items()}
+    for name in ("avx2", "host"):
+        np.testing.assert_array_equal(outputs[name], outputs["portable"], err_msg=name)
+    np.testing.assert_array_equal(outputs["portable"], _run(libs["portable"], case, split=False))
+
+
+@st.composite
+def depthwise(draw):
+    """x (c, h, w) with w up to 40, kernels 1..7 (non-square), strides 1..3, padding below the kernel."""
+    c, kh, kw, s = (draw(st.integers(1, 6)), draw(st.integers(1, 7)), draw(st.integers(1, 7)),
+                    draw(st.sampled_from([1, 1, 2, 2, 3])))
+    top, bottom, left, right = (draw(st.integers(0, k - 1)) for k in (kh, kh, kw, kw))
+    h, w = draw(st.integers(max(1, kh - top - bottom), 12)), draw(st.integers(max(1, kw - left - right), 40))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    return dict(x=_values(draw, rng, (c, h, w)), w=_values(draw, rng, (c, kh, kw)), stride=s,
+                padding=(top, left, bottom, right), **_requant(draw, rng, c, kh * kw))
+
+
+def _run_depthwise(lib, case):
+    (c, h, w), (_, kh, kw), s = case["x"].shape, case["w"].shape, case["stride"]
+    top, left, bottom, right = case["padding"]
+    oh, ow = (h + top + bottom - kh) // s + 1, (w + left + right - kw) // s + 1
+    q = case["q"]
+    y = np.full((c, oh, ow), 99, np.int8)
+    conv, quant = ConvParams(s, top, left, bottom, right, c), QuantParams(q["x_zero"], q["y_zero"], q["lo"], q["hi"])
+    assert lib.tt_depthwise_conv2d_s8(case["x"].ctypes.data, Dims(c, h, w), case["w"].ctypes.data, kh, kw,
+                                      case["bias"].ctypes.data, case["mult"].ctypes.data, case["shift"].ctypes.data,
+                                      byref(conv), byref(quant), y.ctypes.data, Dims(c, oh, ow)) == 0
+    return y
+
+
+@SETTINGS
+@given(case=depthwise())
+def test_depthwise_avx2_equals_portable(libs, case):
+    outputs = {name: _run_depthwise(lib, case) for name, lib in libs.items()}
+    for name in ("avx2", "host"):
+        np.testing.assert_array_equal(outputs[name], outputs["portable"], err_msg=name)
+
+
+def test_large_depthwise_maps_take_the_portable_loop(libs):
+    """A padded channel larger than the AVX2 path's stack buffer: still the same values."""
+    rng = np.random.default_rng(7)
+    case = dict(x=rng.integers(-128, 128, (2, 130, 130), dtype=np.int8),
+                w=rng.integers(-128, 128, (2, 3, 3), dtype=np.int8),
+                stride=1, padding=(1, 1, 1, 1), bias=np.array([5, -9], np.int32), mult=np.full(2, 2**30, np.int32),
+                shift=np.full(2, 38, np.int32), q=dict(x_zero=-7, y_zero=4, lo=-128, hi=127))
+    np.testing.assert_array_equal(_run_depthwise(libs["avx2"], case), _run_depthwise(libs["portable"], case))
+
+
+def test_many_channels_take_the_portable_loop(libs):
+    """More input channels than the AVX2 path's stack holds weight pairs for: still the same values."""
+    rng = np.random.default_rng(5)
+    c = 2 * 640 + 3
+    case = dict(x=rng.integers(-128, 128, (c, 3, 7), dtype=np.int8), w=rng.integers(-128, 128, (5, c), dtype=np.int8),
+                bias=np.zeros(5, np.int32), mult=np.full(5, 2**30, np.int32), shift=np.full(5, 40, np.int32),
+                q=dict(x_zero=3, y_zero=-2, lo=-128, hi=127), k=700)
+    for split in (False, True):
+        np.testing.assert_array_equal(_run(libs["avx2"], case, split), _run(libs["portable"], case, split))
+
+
+def test_native_builds_are_cached_per_cpu(monkeypatch):
+    """A -march=native library's cache name follows the CPU features the compiler reports, so a
+    build for one CPU is never loaded on another; other builds do not depend on them."""
+    sources, native, plain = host_build.kernel_sources(), ("-O3", "-march=native"), ("-O3",)
+    here = host_build._digest(sources, native, ())
+    plain_here = host_build._digest(sources, plain, ())
+    monkeypatch.setattr(host_build, "native_macros", lambda: "#define __AVX512F__ 1\n")
+    assert host_build._digest(sources, native, ()) != here
+    assert host_build._digest(sources, plain, ()) == plain_here
