@@ -59,13 +59,15 @@ def test_onnx_hardsigmoid_takes_torch_alpha_and_beta_only():
 
 
 def test_a_product_of_two_tensors_is_not_silu():
-    """Sigmoid(conv0(x)) * conv1(x) (a gate, as in squeeze-and-excitation): the sigmoid imports, the
-    product of two tensors is named."""
+    """Sigmoid(conv0(x)) * conv1(x) (a gate, as in squeeze-and-excitation): the sigmoid imports as a lut
+    layer, the product of two tensors as a mul layer (not as SiLU)."""
     nodes = [helper.make_node("Sigmoid", ["c"], ["s"], name="sig"),
              helper.make_node("Conv", ["x", "conv.weight"], ["c2"], name="conv1", pads=[1] * 4),
              helper.make_node("Mul", ["c2", "s"], ["y"], name="mul")]
-    with pytest.raises(UnsupportedOpError, match="relax.multiply"):
-        to_graph(from_onnx(_onnx_model(nodes)))
+    graph = to_graph(from_onnx(_onnx_model(nodes)))
+    assert [(l.op, l.attrs.get("fn")) for l in graph.layers] == [("conv2d", None), ("conv2d", None),
+                                                                  ("lut", "sigmoid"), ("mul", None)]
+    assert graph.layers[-1].inputs[1] == graph.layers[2].name
 
 
 def test_still_unsupported_activations_are_listed_together():
