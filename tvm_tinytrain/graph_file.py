@@ -29,7 +29,7 @@ from . import pooling
 from .errors import TinyTrainError, WeightFileError
 from .graph import INPUT, OPS, Graph, Layer, QParams
 from .json_files import read_json
-from .quantization import lut
+from .quantization import concat, lut
 from .quantization.requant import add_requant, bias_limit, mul_requant, weight_layer_requant
 
 FORMAT = "tvm-tinytrain int8 layer graph"
@@ -44,8 +44,11 @@ ATTRS = {"conv2d": ("stride", "padding", "groups", "act_min", "act_max"), "linea
          "flatten": ()}
 ATTRS["lut"] = ("fn", "alpha")  # its table follows from fn, alpha and the quantization: recomputed, never stored
 ATTRS["mul"] = ("act_min", "act_max")  # multiplier, shift: DERIVED
+ATTRS["concat"] = ()  # multipliers, shifts: DERIVED
+MAX_CONCAT_INPUTS = 256
 PARAMS = {"conv2d": ("weight", "bias", "w_scale"), "linear": ("weight", "bias", "w_scale")}
-DERIVED = ("multiplier", "shift", "multiplier_a", "multiplier_b")  # recomputed from the scales, never stored
+# recomputed from the scales, never stored
+DERIVED = ("multiplier", "shift", "multiplier_a", "multiplier_b", "multipliers", "shifts")
 
 
 def paths(out) -> tuple[Path, Path]:
@@ -267,7 +270,11 @@ class _Reader:
             raise self.fail(f"{where}.op", f"is {_found(op)}, expected one of {known}")
         inputs = self.field(row, "inputs", where, list, "a list of layer names")
         arity = 2 if op in ("add", "mul") else 1
-        if len(inputs) != arity or not all(isinstance(s, str) for s in inputs):
+        if op == "concat":
+            if not 2 <= len(inputs) <= MAX_CONCAT_INPUTS or not all(isinstance(s, str) for s in inputs):
+                raise self.fail(f"{where}.inputs", f"is {_found(inputs)}, expected 2 to {MAX_CONCAT_INPUTS} layer "
+                                                   f"names (a concat joins two or more tensors)")
+        elif len(inputs) != arity or not all(isinstance(s, str) for s in inputs):
             raise self.fail(f"{where}.inputs", f"is {_found(inputs)}, expected {arity} layer name(s)")
         for src in inputs:
             if src not in self.shapes:
@@ -419,6 +426,21 @@ def _mul(r: _Reader, archive, layer, where, attrs, params, x_shapes, x_q):
     layer.attrs.update(requant)
 
 
+def _concat(r: _Reader, archive, layer, where, attrs, params, x_shapes, x_q):
+    """(C_i, H, W) maps of one H x W, joined along channels; the requantize constants follow from the scales."""
+    for src, shape in zip(layer.inputs, x_shapes):
+        if len(shape) != 3 or shape[1:] != x_shapes[0][1:]:
+            raise r.fail(f"{where}.inputs", f"joins {src!r} of shape {list(shape)} to maps of shapes "
+                                            f"{[list(s) for s in x_shapes]}; a concat needs (C, H, W) maps of one "
+                                            f"H x W")
+    r.expect_shape(layer, where, (sum(s[0] for s in x_shapes), *x_shapes[0][1:]), "the join of its inputs' channels")
+    try:
+        layer.attrs.update(concat.requant([r.qs[s] for s in layer.inputs], layer.out_q))
+    except TinyTrainError as err:
+        raise r.fail(f"{where}.out_q", f"and its inputs' scales give a requantize scale the int8 arithmetic cannot "
+                                       f"represent ({err})") from None
+
+
 def _pair(r: _Reader, attrs, key, where):
     """An int (the same along H and W) or a list of two ints, each in 1..MAX_SIZE, kept in the form
     it was written in (the quantization hash covers the attrs as written)."""
@@ -481,5 +503,5 @@ def _lut(r: _Reader, archive, layer, where, attrs, params, x_shapes, x_q):
 
 
 _CHECK = {"conv2d": _conv2d, "linear": _linear, "add": _add, "avgpool": _avgpool, "maxpool": _maxpool,
-          "flatten": _flatten, "lut": _lut}
+          "flatten": _flatten, "lut": _lut, "concat": _concat}
 _CHECK["mul"] = _mul

@@ -99,6 +99,18 @@ def _with_lut(**changes):
     return _json(change)
 
 
+def _with_concat(**changes):
+    """The valid file with a concat layer joining the add and the max pool ((4, 8, 8) each) after the
+    add (nothing reads it), then `changes` to that layer's fields (attrs merged)."""
+    def change(spec):
+        row = {"name": "join", "op": "concat", "inputs": ["add", "pool"], "out_shape": [8, 8, 8],
+               "attrs": {}, "out_q": dict(spec["layers"][3]["out_q"]), "params": {}}
+        row["attrs"].update(changes.pop("attrs", {}))
+        row.update(changes)
+        spec["layers"].insert(4, row)
+    return _json(change)
+
+
 def _case(id, setup, *expect, command="inspect"):
     argv = ["inspect", "net.json"] if command == "inspect" else ["plan", "net.json", "--scheme", "bias-only"]
     return Case(id, argv, ("net.json", *expect), setup=setup)
@@ -205,6 +217,17 @@ FILE_CASES = [
     _case("lut-stored-table", _with_lut(params={"table": {"__array__": "layer0.bias", "dtype": "int32", "shape": [4]}}),
           "layer 4 ('act').params", "'table'"),
     _case("lut-shape-changes", _with_lut(out_shape=[4, 4, 4]), "layer 4 ('act').out_shape", "elementwise"),
+    _case("concat-one-input", _with_concat(inputs=["add"]), "layer 4 ('join').inputs", "2 to 256 layer names"),
+    _case("concat-input-not-a-name", _with_concat(inputs=["add", 3]), "layer 4 ('join').inputs", "2 to 256"),
+    _case("concat-map-sizes-differ", _with_concat(inputs=["add", "c1"]), "layer 4 ('join').inputs", "one H x W"),
+    _case("concat-flat-input", _with_concat(inputs=["add", "flat"]), "layer 4 ('join').inputs",
+          "reads 'flat', which is not 'input' nor a layer before it"),
+    _case("concat-channels-miscounted", _with_concat(out_shape=[4, 8, 8]), "layer 4 ('join').out_shape",
+          "the join of its inputs' channels gives [8, 8, 8]"),
+    _case("concat-stored-multipliers", _with_concat(attrs={"multipliers": [1, 2]}), "layer 4 ('join').attrs",
+          "'multipliers', which a concat layer does not have"),
+    _case("concat-degenerate-scale", _with_concat(out_q={"scale": 1e-300, "zero": 0}), "layer 4 ('join').out_q",
+          "requantize scale"),
     _case("npz-of-another-quantization", _npz(lambda a: a["layer2.weight"].__setitem__((0, 0, 0, 0), 77)),
           "quantization_hash", "another quantization"),
 ]

@@ -3,6 +3,8 @@ torch.cat): torch and ONNX import to the same layers and values, PTQ's output qu
 join, TVM's int8 forward equals the numpy reference bit for bit, a training step agrees three ways
 (the PyTorch oracle, the Relax step, the generated C on the host), the backward keeps nothing of the
 join, and a graph file round trip gives the same int8 values."""
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -141,3 +143,18 @@ def test_the_backward_keeps_nothing_of_the_join(case):
     own = sorted((t.op, t.bytes) for t in memory.tensors if t.layer == "concat")
     slices = sorted(("concat_grad", 4 * int(np.prod(qgraph.layer(b).out_shape))) for b in BRANCHES)
     assert own == sorted([*slices, ("concat_s8", 16 * 8 * 8)])
+
+
+def test_graph_file_round_trip_rebuilds_the_join(case, tmp_path):
+    """quantize --out stores the join without its multipliers and shifts; loading recomputes them from
+    the scales, and the loaded graph computes the same int8 values."""
+    from tvm_tinytrain import graph_file
+
+    _, qgraph, samples = case
+    json_path, _ = graph_file.save(qgraph, tmp_path / "inception")
+    row = next(r for r in json.loads(json_path.read_text())["layers"] if r["op"] == "concat")
+    assert row["inputs"] == list(BRANCHES) and row["attrs"] == {}
+    loaded = graph_file.load(json_path)
+    assert loaded.layer("concat").attrs == qgraph.layer("concat").attrs
+    for x_q, _ in samples[:2]:
+        np.testing.assert_array_equal(run_int8(loaded, x_q), run_int8(qgraph, x_q))
