@@ -12,7 +12,11 @@
  * the pairs (w_k, w_k+1), (w_k+2, w_k+3) (SXTB16, PKHBT/PKHTB) and every output channel is SMLAD
  * over the windows' int16 pairs: 16 multiply-adds per weight load, the gather shared by all output
  * channels. The int32 sums are the same integers, so the output is identical bit for bit.
+ *
+ * x86-64 path (__AVX2__, host builds with -march=native; strides 1 and 2, any groups, strips up to
+ * 16 KB): sixteen outputs of a row at a time from padded input rows, tt_conv_general_avx2.h.
  */
+#include "tt_conv_general_avx2.h"
 #include "tt_kernels.h"
 #include "tt_requant.h"
 
@@ -133,6 +137,10 @@ int tt_conv2d_general_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t k
 {
     if (!tt_conv_args_ok(x, in, w, kh, kw, bias, mult, shift, conv, q, y, out))
         return TT_ERR_ARG;
+#if defined(__AVX2__)
+    if (tt_conv_general_avx2(x, in, w, kh, kw, bias, mult, shift, conv, q, y, out))
+        return TT_OK;
+#endif
 #if TT_USE_DSP
     if (conv->groups == 1 && in.c * kh * kw <= GENERAL_DSP_MAX_K) {
         general_dsp(x, in, w, kh, kw, bias, mult, shift, conv, q, y, out);

@@ -5,7 +5,8 @@ values (hypothesis), as the Cortex-M DSP paths are checked against the portable 
 
 The cases aim at the AVX2 blocking: channel counts odd and even across the 2-channel pairs, output
 channels not a multiple of the 4-channel block, pixel counts around the 16-pixel block and its tail;
-depthwise rows around the 16-output block, strides 1 to 3 (3 stays portable), asymmetric padding.
+depthwise and general (dense, grouped) conv rows around the 16-output block, strides 1 to 3 (3 stays
+portable), asymmetric padding.
 """
 import platform
 from ctypes import byref
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "am
                                 reason="needs an x86-64 host with AVX2")
 
 SOURCES = [host_build.KERNEL_DIR / f"{n}.c" for n in ("tt_conv2d_1x1_s8", "tt_conv2d_1x1_split_s8",
-                                                               "tt_depthwise_conv2d_s8")]
+                                                               "tt_depthwise_conv2d_s8", "tt_conv2d_general_s8")]
 BUILDS = {"portable": ("-mno-avx2",), "avx2": ("-O3", "-mavx2"), "host": host_build.host_flags()}
 STRUCTS = kernel_abi.structs()
 Dims, ConvParams, QuantParams = STRUCTS["tt_dims"], STRUCTS["tt_conv_params"], STRUCTS["tt_quant_params"]
@@ -100,46 +101,62 @@ def test_conv2d_1x1_split_avx2_equals_portable(libs, case):
 
 
 @st.composite
-def depthwise(draw):
-    """x (c, h, w) with w up to 40, kernels 1..7 (non-square), strides 1..3, padding below the kernel."""
-    c, kh, kw, s = (draw(st.integers(1, 6)), draw(st.integers(1, 7)), draw(st.integers(1, 7)),
-                    draw(st.sampled_from([1, 1, 2, 2, 3])))
+def window_conv(draw, groups=None):
+    """x (c, h, w) with w up to 40, kernels 1..7 (non-square), strides 1..3, padding below the kernel;
+    depthwise (groups=None: groups = c = o) or groups 1..3 with 1..3 input and 1..5 output channels each."""
+    g = draw(st.integers(1, 3)) if groups else None
+    c, o = (g * draw(st.integers(1, 3)), g * draw(st.integers(1, 5))) if groups else (draw(st.integers(1, 6)),) * 2
+    kh, kw, s = draw(st.integers(1, 7)), draw(st.integers(1, 7)), draw(st.sampled_from([1, 1, 2, 2, 3]))
     top, bottom, left, right = (draw(st.integers(0, k - 1)) for k in (kh, kh, kw, kw))
     h, w = draw(st.integers(max(1, kh - top - bottom), 12)), draw(st.integers(max(1, kw - left - right), 40))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    return dict(x=_values(draw, rng, (c, h, w)), w=_values(draw, rng, (c, kh, kw)), stride=s,
-                padding=(top, left, bottom, right), **_requant(draw, rng, c, kh * kw))
+    return dict(x=_values(draw, rng, (c, h, w)), w=_values(draw, rng, (o, c // (g or c), kh, kw)), stride=s,
+                groups=g or c, padding=(top, left, bottom, right), **_requant(draw, rng, o, c // (g or c) * kh * kw))
 
 
-def _run_depthwise(lib, case):
-    (c, h, w), (_, kh, kw), s = case["x"].shape, case["w"].shape, case["stride"]
+def _run_window(lib, case, fn="tt_depthwise_conv2d_s8"):
+    (c, h, w), (o, _, kh, kw), s = case["x"].shape, case["w"].shape, case["stride"]
     top, left, bottom, right = case["padding"]
     oh, ow = (h + top + bottom - kh) // s + 1, (w + left + right - kw) // s + 1
     q = case["q"]
-    y = np.full((c, oh, ow), 99, np.int8)
-    conv, quant = ConvParams(s, top, left, bottom, right, c), QuantParams(q["x_zero"], q["y_zero"], q["lo"], q["hi"])
-    assert lib.tt_depthwise_conv2d_s8(case["x"].ctypes.data, Dims(c, h, w), case["w"].ctypes.data, kh, kw,
-                                      case["bias"].ctypes.data, case["mult"].ctypes.data, case["shift"].ctypes.data,
-                                      byref(conv), byref(quant), y.ctypes.data, Dims(c, oh, ow)) == 0
+    y = np.full((o, oh, ow), 99, np.int8)
+    conv = ConvParams(s, top, left, bottom, right, case["groups"])
+    quant = QuantParams(q["x_zero"], q["y_zero"], q["lo"], q["hi"])
+    assert getattr(lib, fn)(case["x"].ctypes.data, Dims(c, h, w), case["w"].ctypes.data, kh, kw,
+                            case["bias"].ctypes.data, case["mult"].ctypes.data, case["shift"].ctypes.data,
+                            byref(conv), byref(quant), y.ctypes.data, Dims(o, oh, ow)) == 0
     return y
 
 
 @SETTINGS
-@given(case=depthwise())
+@given(case=window_conv())
 def test_depthwise_avx2_equals_portable(libs, case):
-    outputs = {name: _run_depthwise(lib, case) for name, lib in libs.items()}
+    outputs = {name: _run_window(lib, case) for name, lib in libs.items()}
     for name in ("avx2", "host"):
         np.testing.assert_array_equal(outputs[name], outputs["portable"], err_msg=name)
 
 
-def test_large_depthwise_maps_take_the_portable_loop(libs):
-    """A padded channel larger than the AVX2 path's stack buffer: still the same values."""
+@SETTINGS
+@given(case=window_conv(groups=True))
+def test_conv2d_general_avx2_equals_portable(libs, case):
+    outputs = {name: _run_window(lib, case, "tt_conv2d_general_s8") for name, lib in libs.items()}
+    for name in ("avx2", "host"):
+        np.testing.assert_array_equal(outputs[name], outputs["portable"], err_msg=name)
+
+
+def test_large_maps_take_the_portable_loop(libs):
+    """A padded channel (depthwise) or strip (general) larger than the AVX2 paths' stack buffer: still
+    the same values."""
     rng = np.random.default_rng(7)
     case = dict(x=rng.integers(-128, 128, (2, 130, 130), dtype=np.int8),
-                w=rng.integers(-128, 128, (2, 3, 3), dtype=np.int8),
-                stride=1, padding=(1, 1, 1, 1), bias=np.array([5, -9], np.int32), mult=np.full(2, 2**30, np.int32),
+                w=rng.integers(-128, 128, (2, 1, 3, 3), dtype=np.int8), groups=2, stride=1, padding=(1, 1, 1, 1),
+                bias=np.array([5, -9], np.int32), mult=np.full(2, 2**30, np.int32),
                 shift=np.full(2, 38, np.int32), q=dict(x_zero=-7, y_zero=4, lo=-128, hi=127))
-    np.testing.assert_array_equal(_run_depthwise(libs["avx2"], case), _run_depthwise(libs["portable"], case))
+    np.testing.assert_array_equal(_run_window(libs["avx2"], case), _run_window(libs["portable"], case))
+    wide = dict(case, x=rng.integers(-128, 128, (48, 4, 130), dtype=np.int8),
+                w=rng.integers(-128, 128, (2, 48, 3, 3), dtype=np.int8), groups=1)
+    np.testing.assert_array_equal(_run_window(libs["avx2"], wide, "tt_conv2d_general_s8"),
+                                  _run_window(libs["portable"], wide, "tt_conv2d_general_s8"))
 
 
 def test_many_channels_take_the_portable_loop(libs):
