@@ -111,6 +111,19 @@ def _with_concat(**changes):
     return _json(change)
 
 
+def _with_mul(**changes):
+    """The valid file with a mul layer (squeeze-and-excitation's x * gate: the add's (4, 8, 8) map times
+    the global pool's (4, 1, 1)) after the pool (nothing reads it), then `changes` to that layer's fields
+    (attrs merged)."""
+    def change(spec):
+        row = {"name": "se", "op": "mul", "inputs": ["add", "gap"], "out_shape": [4, 8, 8],
+               "attrs": {"act_min": -128, "act_max": 127}, "out_q": dict(spec["layers"][3]["out_q"]), "params": {}}
+        row["attrs"].update(changes.pop("attrs", {}))
+        row.update(changes)
+        spec["layers"].insert(5, row)
+    return _json(change)
+
+
 def _case(id, setup, *expect, command="inspect"):
     argv = ["inspect", "net.json"] if command == "inspect" else ["plan", "net.json", "--scheme", "bias-only"]
     return Case(id, argv, ("net.json", *expect), setup=setup)
@@ -227,6 +240,17 @@ FILE_CASES = [
     _case("concat-stored-multipliers", _with_concat(attrs={"multipliers": [1, 2]}), "layer 4 ('join').attrs",
           "'multipliers', which a concat layer does not have"),
     _case("concat-degenerate-scale", _with_concat(out_q={"scale": 1e-300, "zero": 0}), "layer 4 ('join').out_q",
+          "requantize scale"),
+    _case("mul-one-input", _with_mul(inputs=["add"]), "layer 5 ('se').inputs", "expected 2 layer name(s)"),
+    _case("mul-gate-not-per-channel", _with_mul(inputs=["add", "c1"]), "layer 5 ('se').inputs",
+          "shapes [4, 8, 8] and [4, 16, 16]", "[C, 1, 1]"),
+    _case("mul-gate-first", _with_mul(inputs=["gap", "add"]), "layer 5 ('se').inputs", "the gate"),
+    _case("mul-shape-changes", _with_mul(out_shape=[4, 4, 4]), "layer 5 ('se').out_shape", "product of its inputs"),
+    _case("mul-stored-multiplier", _with_mul(attrs={"multiplier": 5}), "layer 5 ('se').attrs",
+          "'multiplier', which a mul layer does not have"),
+    _case("mul-clamp-inverted", _with_mul(attrs={"act_min": 10, "act_max": 5}), "layer 5 ('se').attrs.act_max"),
+    _case("mul-no-clamp", _with_mul(attrs={"act_min": None}), "layer 5 ('se').attrs.act_min"),
+    _case("mul-degenerate-scale", _with_mul(out_q={"scale": 1e-300, "zero": 0}), "layer 5 ('se').out_q",
           "requantize scale"),
     _case("npz-of-another-quantization", _npz(lambda a: a["layer2.weight"].__setitem__((0, 0, 0, 0), 77)),
           "quantization_hash", "another quantization"),
