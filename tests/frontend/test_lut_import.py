@@ -1,7 +1,8 @@
 """Importing the lut layer's activations: from ONNX (torch's dynamo export: HardSwish, HardSigmoid,
 Sigmoid, Tanh, LeakyRelu nodes and SiLU's Sigmoid + Mul) to the same layer graph as from torch, whose
 int8 forward in TVM equals the numpy reference bit for bit; an ONNX HardSigmoid with other than
-torch's alpha / beta, a Mul of two different tensors and GELU are reported, all at once; the graph
+torch's alpha / beta and GELU are reported, all at once (a Mul of two different tensors is the mul
+layer, not SiLU); the graph
 file stores a lut layer's function and slope, and rebuilds the same tables when loaded."""
 import numpy as np
 import onnx
