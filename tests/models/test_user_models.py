@@ -17,6 +17,7 @@ OPS = {
     "temporal_cnn": ["conv2d"] * 4 + ["avgpool", "flatten", "linear"],
     "vgg_small": ["conv2d", "conv2d", "maxpool"] * 3 + ["avgpool", "flatten", "linear"],
     "pooled_cnn": ["conv2d", "maxpool", "conv2d", "avgpool", "conv2d", "avgpool", "avgpool", "flatten", "linear"],
+    "inception": ["conv2d"] * 4 + ["maxpool", "conv2d", "concat", "conv2d", "avgpool", "flatten", "linear"],
 }
 
 
