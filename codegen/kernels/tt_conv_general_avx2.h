@@ -8,7 +8,8 @@
  * removes); then every output channel sums sixteen neighbouring outputs at once over its group's
  * channels and taps with tt_dw_window16_avx2 (tt_depthwise_avx2.h). The lanes are independent
  * outputs and each output's sum is an integer sum, exact in any order: the same int32 as the
- * portable loop's, so the output is identical bit for bit (tests/codegen/test_kernels_x86.py).
+ * portable loop's, so the output is identical bit for bit (tests/codegen/test_kernels_x86.py);
+ * tt_requant_avx2.h requantizes them.
  */
 #ifndef TT_CONV_GENERAL_AVX2_H
 #define TT_CONV_GENERAL_AVX2_H
@@ -17,7 +18,7 @@
 
 #include "tt_depthwise_avx2.h"
 #include "tt_kernels.h"
-#include "tt_requant.h"
+#include "tt_requant_avx2.h"
 
 #if defined(__AVX2__)
 
@@ -52,14 +53,10 @@ static inline int tt_conv_general_avx2(const int8_t *x, tt_dims in, const int8_t
             int8_t *yr = y + (o * out.h + oy) * out.w;
             for (int32_t ox = 0; ox < out.w; ox += 16) {
                 __m256i acc[2] = {start, start};
-                int32_t sums[16];
                 for (int32_t c = 0; c < cg; c++)
                     tt_dw_window16_avx2(group + c * kh * pw + ox * s, pw, s, wo + c * taps, kh, kw, acc);
-                _mm256_storeu_si256((__m256i *)sums, acc[0]);
-                _mm256_storeu_si256((__m256i *)(sums + 8), acc[1]);
-                const int32_t valid = out.w - ox < 16 ? out.w - ox : 16;
-                for (int32_t i = 0; i < valid; i++)
-                    yr[ox + i] = tt_requantize(sums[i], mult[o], shift[o], y_zero, lo, hi);
+                tt_requantize16_avx2(acc[0], acc[1], mult[o], shift[o], y_zero, lo, hi, yr + ox,
+                                     out.w - ox < 16 ? out.w - ox : 16);
             }
         }
     }

@@ -4,11 +4,13 @@
  *
  * Each channel is copied into a stack buffer bordered with x_zero (so every window lies inside it;
  * x_zero adds x_zero * w, which the start value bias - x_zero * sum w removes), then sixteen
- * neighbouring outputs of a row are summed at once, one tap (ky, kx) at a time: stride 1 widens
- * eight int8 inputs to int32 and multiplies by the broadcast weight; stride 2 widens 32 inputs to
- * int16 and VPMADDWD with the pair (w, 0) keeps the even ones' products. The lanes are independent
+ * neighbouring outputs of a row are summed at once, one tap (ky, kx) at a time, by VPMADDWD with
+ * the int16 pair (w, 0): stride 1 widens eight int8 inputs to int32 lanes (the low int16 of each is
+ * x, so the lane gets x w); stride 2 widens 32 inputs to int16 and the pair keeps the even ones'
+ * products. The lanes are independent
  * outputs and each output's sum is an integer sum, exact in any order: the same int32 as the
- * portable loop's, so the output is identical bit for bit (tests/codegen/test_kernels_x86.py).
+ * portable loop's, so the output is identical bit for bit (tests/codegen/test_kernels_x86.py);
+ * tt_requant_avx2.h requantizes them.
  */
 #ifndef TT_DEPTHWISE_AVX2_H
 #define TT_DEPTHWISE_AVX2_H
@@ -16,7 +18,7 @@
 #include <string.h>
 
 #include "tt_kernels.h"
-#include "tt_requant.h"
+#include "tt_requant_avx2.h"
 
 #if defined(__AVX2__)
 #include <immintrin.h>
@@ -31,14 +33,13 @@ static inline void tt_dw_window16_avx2(const int8_t *xp, int32_t pw, int32_t s, 
 {
     for (int32_t ky = 0; ky < kh; ky++, xp += pw, wc += kw)
         for (int32_t kx = 0; kx < kw; kx++) {
-            if (s == 1) {
-                const __m256i wv = _mm256_set1_epi32(wc[kx]);
+            const __m256i wv = _mm256_set1_epi32((int32_t)(uint16_t)wc[kx]); /* int16 pair (w, 0) */
+            if (s == 1) { /* int32 lanes x, whose low int16 is x: VPMADDWD with (w, 0) gives x w */
                 const __m256i a = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(xp + kx)));
                 const __m256i b = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(xp + kx + 8)));
-                acc[0] = _mm256_add_epi32(acc[0], _mm256_mullo_epi32(a, wv));
-                acc[1] = _mm256_add_epi32(acc[1], _mm256_mullo_epi32(b, wv));
+                acc[0] = _mm256_add_epi32(acc[0], _mm256_madd_epi16(a, wv));
+                acc[1] = _mm256_add_epi32(acc[1], _mm256_madd_epi16(b, wv));
             } else {
-                const __m256i wv = _mm256_set1_epi32((int32_t)(uint16_t)wc[kx]); /* (w, 0) */
                 const __m256i a = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(xp + kx)));
                 const __m256i b = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(xp + kx + 16)));
                 acc[0] = _mm256_add_epi32(acc[0], _mm256_madd_epi16(a, wv));
@@ -73,13 +74,9 @@ static inline int tt_depthwise_avx2(const int8_t *x, tt_dims in, const int8_t *w
             int8_t *yr = y + (c * out.h + oy) * out.w;
             for (int32_t ox = 0; ox < out.w; ox += 16) {
                 __m256i acc[2] = {start, start};
-                int32_t sums[16];
                 tt_dw_window16_avx2(padded + oy * s * pw + ox * s, pw, s, wc, kh, kw, acc);
-                _mm256_storeu_si256((__m256i *)sums, acc[0]);
-                _mm256_storeu_si256((__m256i *)(sums + 8), acc[1]);
-                const int32_t valid = out.w - ox < 16 ? out.w - ox : 16;
-                for (int32_t i = 0; i < valid; i++)
-                    yr[ox + i] = tt_requantize(sums[i], mult[c], shift[c], y_zero, lo, hi);
+                tt_requantize16_avx2(acc[0], acc[1], mult[c], shift[c], y_zero, lo, hi, yr + ox,
+                                     out.w - ox < 16 ? out.w - ox : 16);
             }
         }
     }

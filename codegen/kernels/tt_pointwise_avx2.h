@@ -9,7 +9,7 @@
  * values (|x w| <= 2^14, a pair's sum fits), the zero point folded into the start value
  * bias - x_zero * sum w. The vector lanes are independent outputs; each output's sum is an integer
  * sum, which any order gives exactly: the same int32 as the portable loop's, so the output is
- * identical bit for bit (tests/codegen/test_kernels_x86.py).
+ * identical bit for bit (tests/codegen/test_kernels_x86.py); tt_requant_avx2.h requantizes them.
  */
 #ifndef TT_POINTWISE_AVX2_H
 #define TT_POINTWISE_AVX2_H
@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "tt_kernels.h"
-#include "tt_requant.h"
+#include "tt_requant_avx2.h"
 
 #if defined(__AVX2__)
 #include <immintrin.h>
@@ -101,14 +101,9 @@ static inline int tt_pointwise_avx2(const int8_t *x, int32_t hw, const int8_t *w
             tt_pointwise_4x16_avx2(x + p, hw, k, pairs, valid, acc);
             if (rest)
                 tt_pointwise_4x16_avx2(x + k * hw + p, hw, rest, pairs + 4 * lead_pairs, valid, acc);
-            for (int32_t j = 0; j < 4; j++) {
-                int32_t sums[16];
-                _mm256_storeu_si256((__m256i *)sums, acc[2 * j]);
-                _mm256_storeu_si256((__m256i *)(sums + 8), acc[2 * j + 1]);
-                int8_t *yo = y + oj[j] * hw + p;
-                for (int32_t i = 0; i < valid; i++)
-                    yo[i] = tt_requantize(sums[i], mult[oj[j]], shift[oj[j]], y_zero, lo, hi);
-            }
+            for (int32_t j = 0; j < 4; j++)
+                tt_requantize16_avx2(acc[2 * j], acc[2 * j + 1], mult[oj[j]], shift[oj[j]], y_zero, lo, hi,
+                                     y + oj[j] * hw + p, valid);
         }
     }
     return 1;

@@ -44,13 +44,17 @@ def _values(draw, rng, shape):
 
 def _requant(draw, rng, n, fan_in):
     """Biases, multipliers in [2^30, 2^31) and shifts that put a typical sum (sqrt(fan_in) 74^2) in
-    the int8 range, +-2; mostly the full clamp range,
-    otherwise nearly every output saturates and would hide a wrong sum."""
-    base = 30 + int(round(np.log2(np.sqrt(fan_in) * 74 * 74 / 40)))
+    the int8 range, +-2 (all above 32); or (one case in three) shifts 30..33 around the requantize's
+    branches at 32 with multipliers in [2^16, 2^20) for the same purpose. Mostly the full clamp
+    range: otherwise nearly every output saturates and would hide a wrong sum."""
+    if draw(st.integers(0, 2)):
+        base = 30 + int(round(np.log2(np.sqrt(fan_in) * 74 * 74 / 40)))
+        mult, shift = rng.integers(2**30, 2**31, n), base + rng.integers(-2, 3, n)
+    else:
+        mult, shift = rng.integers(2**16, 2**20, n), rng.integers(30, 34, n)
     lo = -128 if draw(st.integers(0, 3)) else draw(st.integers(-128, 127))
-    return dict(bias=rng.integers(-2**14, 2**14, n).astype(np.int32),
-                mult=rng.integers(2**30, 2**31, n).astype(np.int32),
-                shift=(base + rng.integers(-2, 3, n)).astype(np.int32),
+    return dict(bias=rng.integers(-2**14, 2**14, n).astype(np.int32), mult=mult.astype(np.int32),
+                shift=shift.astype(np.int32),
                 q=dict(x_zero=draw(st.integers(-128, 127)), y_zero=draw(st.integers(-128, 127)), lo=lo,
                        hi=127 if lo == -128 else draw(st.integers(lo, 127))))
 
@@ -157,6 +161,20 @@ def test_large_maps_take_the_portable_loop(libs):
                 w=rng.integers(-128, 128, (2, 48, 3, 3), dtype=np.int8), groups=1)
     np.testing.assert_array_equal(_run_window(libs["avx2"], wide, "tt_conv2d_general_s8"),
                                   _run_window(libs["portable"], wide, "tt_conv2d_general_s8"))
+
+
+def test_requantize_ties_round_as_portable(libs):
+    """Sums exactly halfway between two outputs (and +-1, +-2 off) at shifts 31 to 40, positive and
+    negative: the AVX2 requantize rounds them as the portable one (half towards +infinity)."""
+    shifts = np.array([31, 32, 33, 40] * 2, np.int32)
+    signs = np.repeat([1, -1], 4)
+    ties = signs * 3 * 2 ** (shifts.astype(np.int64) - 17)  # acc * 2^16 is (odd) * 2^(shift - 1)
+    x = np.tile(np.array([0, 1, -1, 2, -2, 0, 0, 1, -1, 0, 0, 0, 2, -2, 0, 0, 1], np.int8), 3).reshape(1, 3, 17)
+    case = dict(x=x, w=np.ones((8, 1), np.int8), bias=ties.astype(np.int32), mult=np.full(8, 2**16, np.int32),
+                shift=shifts, q=dict(x_zero=0, y_zero=0, lo=-128, hi=127), k=1)
+    portable = _run(libs["portable"], case, split=False)
+    assert set(np.unique(portable[:, 0, 0])) == {-1, 2}  # the ties at x = 0: +-1.5 -> 2, -1
+    np.testing.assert_array_equal(_run(libs["avx2"], case, split=False), portable)
 
 
 def test_many_channels_take_the_portable_loop(libs):
