@@ -68,7 +68,7 @@ def write_outputs(summary: dict, out: Path):
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     cfg, rows = summary["config"], summary["results"]
     paper = PAPER.get(cfg["model"], {})
-    lines = [f"| variant | lr | test accuracy (%) | before fine-tuning (%) | paper (%) | minutes |",
+    lines = ["| variant | lr | test accuracy (%) | before fine-tuning (%) | paper (%) | minutes |",
              "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
         lines.append(f"| {r['variant']} | {r['lr']:g} | {100 * r['accuracy']:.1f} | {100 * r['initial_accuracy']:.1f} | "

@@ -403,7 +403,7 @@ def markdown(rows, target) -> str:
                          f"{_f(r['ms_per_inference'], '{:.1f}')} | {_kb(r['peak_sram_bytes'])} | "
                          f"{_f(r['paper_peak_kb'])} | {_f(r['paper_latency_ms'])} |")
     else:
-        lines = [f"| model | scheme | fits | peak SRAM (KB) | flash (KB) | M instr / step | M instr / inference | "
+        lines = ["| model | scheme | fits | peak SRAM (KB) | flash (KB) | M instr / step | M instr / inference | "
                  f"est. ms / step | device == host | paper peak (KB) | paper M cycles / step | paper ms |",
                  "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |"]
         for r in rows:

@@ -2,7 +2,6 @@
 the forward lookup bit for bit (also in place), the backward's two forms bit for bit with the same
 float32 product (g * f'[x + 128]; g * inside / outside under a bit mask), the interval mask (the
 clamp-mask kernel with bounds -129..128), argument checks, and no write past an output's end."""
-import ctypes as C
 import functools
 
 import numpy as np

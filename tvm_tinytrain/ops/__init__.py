@@ -79,5 +79,4 @@ def _unique(bb, base: str) -> str:
 
 
 # Declare the op families' records.
-from . import forward, loss, backward, update, fused, lut, concat  # noqa: E402,F401
-from . import mul  # noqa: E402,F401
+from . import forward, loss, backward, update, fused, lut, concat, mul  # noqa: E402,F401
