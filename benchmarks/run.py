@@ -404,7 +404,7 @@ def markdown(rows, target) -> str:
                          f"{_f(r['paper_peak_kb'])} | {_f(r['paper_latency_ms'])} |")
     else:
         lines = ["| model | scheme | fits | peak SRAM (KB) | flash (KB) | M instr / step | M instr / inference | "
-                 f"est. ms / step | device == host | paper peak (KB) | paper M cycles / step | paper ms |",
+                 "est. ms / step | device == host | paper peak (KB) | paper M cycles / step | paper ms |",
                  "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |"]
         for r in rows:
             step_ms = r["inference_latency_ms_estimate"] if r["scheme"] == "inference" else r["latency_ms_estimate"]
