@@ -9,7 +9,7 @@
                its backbone, so the network itself carries the scheme (`RelaxNet`): frozen
                tensors are buffers, which the importer binds as constants, and a weight trained
                on its leading k input channels is cat(trainable slice, frozen rest).
-  ours-host    our generated C built with gcc -O2 for this host (HostProgram), ms/step.
+  ours-host    our generated C built for this host (HostProgram: gcc -O3 -march=native), ms/step.
 
 SGD at the scheme's weight learning rate, batch 1; ms/step: median of 10 steps after 2 warm-up
 steps (ours: the fastest of 3 runs of 10 steps, minus a 1-request run).
@@ -33,7 +33,7 @@ from tvm_tinytrain.errors import TinyTrainError
 
 STEPS, WARMUP = 10, 2
 LOSSES_KEPT = 3  # first-step losses reported, to compare the peers' arithmetic
-OURS = "ours-host (C, gcc -O2, int8)"
+OURS = "ours-host (C, gcc -O3 -march=native, int8)"
 PEERS = {"torch-sparse": "pytorch fp32, same sparse scheme", "torch-full": "pytorch fp32, full update",
          "relax-sparse": "tvm relax.training fp32, same sparse scheme",
          "relax-full": "tvm relax.training fp32, full update"}

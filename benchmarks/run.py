@@ -570,7 +570,7 @@ def main(argv=None):
               + (f"{n_check} training steps on CIFAR-10 training images, all resized to 128x128; instructions counted "
                  f"by QEMU (mean per step); est. ms: {note}; device == host: the loss sequence of those steps "
                  f"on QEMU vs the host build of the same C"
-                 if args.target != "host" else "the same C built with gcc -O2 for this host, wall time")
+                 if args.target != "host" else "the same C built with gcc -O3 -march=native for this host, wall time")
               + f".\n{PAPER_LINE}.")
     text = header + "\n\n" + markdown(rows, args.target)
     if te_rows is not None:
