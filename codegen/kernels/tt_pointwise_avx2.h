@@ -22,26 +22,40 @@
 #if defined(__AVX2__)
 #include <immintrin.h>
 
-/* Weight pairs of four outputs held on the stack: in.c up to 2 * TT_AVX2_PAIRS (else portable). */
+/* Weights of four outputs held on the stack as int16: in.c up to 2 * TT_AVX2_PAIRS (else portable). */
 #define TT_AVX2_PAIRS 640
 
-/* pairs[i * 4 + j] = (w_j[2i], w_j[2i + 1]) as two int16 in one int32 (0 past n). */
-static inline void tt_pack_pairs4(const int8_t *const rows[4], int32_t n, int32_t *pairs)
+/* dst[0 .. n) = row widened to int16, dst[n] = 0 if n is odd (so dst holds whole pairs (w[c], w[c+1]),
+ * each one int32); returns sum row[0 .. n). */
+static inline int32_t tt_widen_row_avx2(const int8_t *row, int32_t n, int16_t *dst)
 {
-    for (int32_t c = 0; c < n; c += 2)
-        for (int32_t j = 0; j < 4; j++) {
-            const int32_t hi = c + 1 < n ? rows[j][c + 1] : 0;
-            pairs[(c / 2) * 4 + j] = (int32_t)((uint32_t)(uint16_t)rows[j][c] | ((uint32_t)(uint16_t)hi << 16));
-        }
+    __m256i sums = _mm256_setzero_si256();
+    int32_t c = 0, total = 0;
+    for (; c + 16 <= n; c += 16) {
+        const __m256i v = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(row + c)));
+        _mm256_storeu_si256((__m256i *)(dst + c), v);
+        sums = _mm256_add_epi32(sums, _mm256_madd_epi16(v, _mm256_set1_epi16(1)));
+    }
+    for (; c < n; c++) {
+        dst[c] = row[c];
+        total += row[c];
+    }
+    if (n & 1)
+        dst[n] = 0;
+    int32_t lanes[8];
+    _mm256_storeu_si256((__m256i *)lanes, sums);
+    for (int32_t i = 0; i < 8; i++)
+        total += lanes[i];
+    return total;
 }
 
 /* acc[2j], acc[2j+1] (pixels 0-7, 8-15) += sum_{c < n} x[c * hw + k] * w_j[c] over `valid` <= 16
  * pixels from x (the lanes past `valid` add products of zeros). Reads only x[c * hw + 0 .. valid). */
-static inline void tt_pointwise_4x16_avx2(const int8_t *x, int32_t hw, int32_t n, const int32_t *pairs,
+static inline void tt_pointwise_4x16_avx2(const int8_t *x, int32_t hw, int32_t n, const int16_t *const w16[4],
                                           int32_t valid, __m256i acc[8])
 {
     int8_t tail[2][16] = {{0}};
-    for (int32_t c = 0; c < n; c += 2, x += 2 * hw, pairs += 4) {
+    for (int32_t c = 0; c < n; c += 2, x += 2 * hw) {
         __m128i r0, r1 = _mm_setzero_si128();
         if (valid == 16) {
             r0 = _mm_loadu_si128((const __m128i *)x);
@@ -57,7 +71,9 @@ static inline void tt_pointwise_4x16_avx2(const int8_t *x, int32_t hw, int32_t n
         const __m256i lo = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(r0, r1)); /* (x[c], x[c+1]) of pixels 0-7 */
         const __m256i hi = _mm256_cvtepi8_epi16(_mm_unpackhi_epi8(r0, r1)); /* pixels 8-15 */
         for (int32_t j = 0; j < 4; j++) {
-            const __m256i wp = _mm256_set1_epi32(pairs[j]);
+            int32_t pair; /* (w_j[c], w_j[c+1]) */
+            memcpy(&pair, w16[j] + c, 4);
+            const __m256i wp = _mm256_set1_epi32(pair);
             acc[2 * j] = _mm256_add_epi32(acc[2 * j], _mm256_madd_epi16(lo, wp));
             acc[2 * j + 1] = _mm256_add_epi32(acc[2 * j + 1], _mm256_madd_epi16(hi, wp));
         }
@@ -74,33 +90,28 @@ static inline int tt_pointwise_avx2(const int8_t *x, int32_t hw, const int8_t *w
     const int32_t lead_pairs = (k + 1) / 2, rest_pairs = (rest + 1) / 2;
     if (lead_pairs + rest_pairs > TT_AVX2_PAIRS)
         return 0;
-    int32_t pairs[4 * TT_AVX2_PAIRS];
+    int16_t w16[4][2 * TT_AVX2_PAIRS];
+    const int16_t *lead16[4], *rest16[4];
     const int32_t x_zero = q->x_zero, y_zero = q->y_zero, lo = q->act_min, hi = q->act_max;
     for (int32_t o = 0; o < out_c; o += 4) {
         int32_t oj[4], start[4];
-        const int8_t *lead[4], *rows[4];
         for (int32_t j = 0; j < 4; j++) { /* the last block repeats its last channel */
             oj[j] = o + j < out_c ? o + j : out_c - 1;
-            lead[j] = w_lead + oj[j] * k;
-            rows[j] = rest ? w_rest + oj[j] * rest : lead[j];
-            int32_t w_sum = 0;
-            for (int32_t c = 0; c < k; c++)
-                w_sum += lead[j][c];
-            for (int32_t c = 0; c < rest; c++)
-                w_sum += rows[j][c];
+            int32_t w_sum = tt_widen_row_avx2(w_lead + oj[j] * k, k, w16[j]);
+            if (rest)
+                w_sum += tt_widen_row_avx2(w_rest + oj[j] * rest, rest, w16[j] + 2 * lead_pairs);
+            lead16[j] = w16[j];
+            rest16[j] = w16[j] + 2 * lead_pairs;
             start[j] = bias[oj[j]] - x_zero * w_sum; /* |x_zero * w_sum| <= 128 * 128 * channels */
         }
-        tt_pack_pairs4(lead, k, pairs);
-        if (rest)
-            tt_pack_pairs4(rows, rest, pairs + 4 * lead_pairs);
         for (int32_t p = 0; p < hw; p += 16) {
             const int32_t valid = hw - p < 16 ? hw - p : 16;
             __m256i acc[8];
             for (int32_t j = 0; j < 4; j++)
                 acc[2 * j] = acc[2 * j + 1] = _mm256_set1_epi32(start[j]);
-            tt_pointwise_4x16_avx2(x + p, hw, k, pairs, valid, acc);
+            tt_pointwise_4x16_avx2(x + p, hw, k, lead16, valid, acc);
             if (rest)
-                tt_pointwise_4x16_avx2(x + k * hw + p, hw, rest, pairs + 4 * lead_pairs, valid, acc);
+                tt_pointwise_4x16_avx2(x + k * hw + p, hw, rest, rest16, valid, acc);
             for (int32_t j = 0; j < 4; j++)
                 tt_requantize16_avx2(acc[2 * j], acc[2 * j + 1], mult[oj[j]], shift[oj[j]], y_zero, lo, hi,
                                      y + oj[j] * hw + p, valid);
