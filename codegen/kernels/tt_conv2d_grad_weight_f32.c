@@ -9,20 +9,63 @@
  * x_scale is applied once at the end.
  * Pointwise convs with stride 1 and no padding take pointwise_grad_weight: the same sums in the same
  * order (over positions, from 0), four output by four input channels at a time, the input values
- * converted to float once for all output channels; the same floats bit for bit. */
+ * converted to float once for all output channels; the same floats bit for bit.
+ * x86-64 path (__AVX2__, host builds with -march=native): pointwise_grad_weight_avx2 takes sixteen
+ * input channels at a time (one output weight per lane, each lane the same sum over p in the same
+ * order, multiply then add: the same floats bit for bit, tests/codegen/test_kernels_x86.py). */
 #include "tt_float_util.h"
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 
 /* dw[o][c] = x_scale * sum over p (in order) of d[o][p] * (x[c][p] - x_zero), o < rows, c < cols; four
  * output by four input channels at a time (each d value and each input value used four times). Four
  * input channels of at most GW_MAX_HW positions are converted to float once, into a stack block, for
  * all output channels. */
 #define GW_MAX_HW 64
+#if defined(__AVX2__)
+/* dw[o][c] of pointwise_grad_weight for the channels c < cols & ~15 (all rows), when hw <= GW_MAX_HW:
+ * the input of sixteen channels transposed to float once (xt[p] = x[c .. c+15][p] - x_zero), then
+ * lane j of each output row sums d[o][p] * xt[p][j] over p from 0. Returns the channels done. */
+static int32_t pointwise_grad_weight_avx2(const int8_t *x, int32_t x_zero, float x_scale, const float *d,
+                                          int32_t rows, int32_t cols, int32_t hw, float *dw)
+{
+    float xt[GW_MAX_HW][16];
+    if (hw > GW_MAX_HW)
+        return 0;
+    const __m256 scale = _mm256_set1_ps(x_scale);
+    int32_t c = 0;
+    for (; c + 16 <= cols; c += 16) {
+        for (int32_t j = 0; j < 16; ++j)
+            for (int32_t p = 0; p < hw; ++p) xt[p][j] = (float)(x[(c + j) * hw + p] - x_zero);
+        for (int32_t o = 0; o < rows; ++o) {
+            const float *dr = d + o * hw;
+            __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+            for (int32_t p = 0; p < hw; ++p) {
+                const __m256 e = _mm256_set1_ps(dr[p]);
+                a0 = _mm256_add_ps(a0, _mm256_mul_ps(e, _mm256_loadu_ps(xt[p])));
+                a1 = _mm256_add_ps(a1, _mm256_mul_ps(e, _mm256_loadu_ps(xt[p] + 8)));
+            }
+            _mm256_storeu_ps(dw + o * cols + c, _mm256_mul_ps(scale, a0));
+            _mm256_storeu_ps(dw + o * cols + c + 8, _mm256_mul_ps(scale, a1));
+        }
+    }
+    return c;
+}
+#endif
+
 static void pointwise_grad_weight(const int8_t *x, int32_t x_zero, float x_scale, const float *d, int32_t rows,
                                   int32_t cols, int32_t hw, float *dw)
 {
     float xf[4][GW_MAX_HW];
     const int32_t rows4 = rows & ~3;
-    int32_t c = 0;
+#if defined(__AVX2__)
+    const int32_t done = pointwise_grad_weight_avx2(x, x_zero, x_scale, d, rows, cols, hw, dw);
+#else
+    const int32_t done = 0;
+#endif
+    int32_t c = done;
     if (hw <= GW_MAX_HW)
         for (; c + 4 <= cols; c += 4) {
             for (int32_t j = 0; j < 4; ++j)
@@ -70,7 +113,7 @@ static void pointwise_grad_weight(const int8_t *x, int32_t x_zero, float x_scale
         }
     }
     for (int32_t o = rows4; o < rows; ++o)
-        for (int32_t cc = 0; cc < cols; ++cc) {
+        for (int32_t cc = done; cc < cols; ++cc) {
             const int8_t *xc = x + cc * hw;
             float a = 0.0f;
             for (int32_t p = 0; p < hw; ++p) a = tt_mla_f32(a, d[o * hw + p], (float)(xc[p] - x_zero));

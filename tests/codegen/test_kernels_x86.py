@@ -6,7 +6,8 @@ values (hypothesis), as the Cortex-M DSP paths are checked against the portable 
 The cases aim at the AVX2 blocking: channel counts odd and even across the 2-channel pairs, output
 channels not a multiple of the 4-channel block, pixel counts around the 16-pixel block and its tail;
 depthwise and general (dense, grouped) conv rows around the 16-output block, strides 1 to 3 (3 stays
-portable), asymmetric padding.
+portable), asymmetric padding; the 1x1 weight gradient (floats: the same bits) on channel counts
+around its 16-channel block and maps up to and past its 64-position limit.
 """
 import platform
 from ctypes import byref
@@ -22,7 +23,8 @@ pytestmark = pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "am
                                 reason="needs an x86-64 host with AVX2")
 
 SOURCES = [host_build.KERNEL_DIR / f"{n}.c" for n in ("tt_conv2d_1x1_s8", "tt_conv2d_1x1_split_s8",
-                                                               "tt_depthwise_conv2d_s8", "tt_conv2d_general_s8")]
+                                                               "tt_depthwise_conv2d_s8", "tt_conv2d_general_s8",
+                                                               "tt_conv2d_grad_weight_f32")]
 BUILDS = {"portable": ("-mno-avx2",), "avx2": ("-O3", "-mavx2"), "host": host_build.host_flags()}
 STRUCTS = kernel_abi.structs()
 Dims, ConvParams, QuantParams = STRUCTS["tt_dims"], STRUCTS["tt_conv_params"], STRUCTS["tt_quant_params"]
@@ -161,6 +163,26 @@ def test_large_maps_take_the_portable_loop(libs):
                 w=rng.integers(-128, 128, (2, 48, 3, 3), dtype=np.int8), groups=1)
     np.testing.assert_array_equal(_run_window(libs["avx2"], wide, "tt_conv2d_general_s8"),
                                   _run_window(libs["portable"], wide, "tt_conv2d_general_s8"))
+
+
+@SETTINGS
+@given(k=st.integers(1, 40), o=st.integers(1, 9), h=st.integers(1, 9), w=st.sampled_from([1, 3, 7, 8, 9]),
+       x_zero=st.integers(-128, 127), seed=st.integers(0, 2**32 - 1))
+def test_pointwise_grad_weight_avx2_equals_portable(libs, k, o, h, w, x_zero, seed):
+    """dw = x_scale * sum over positions (in order) of d[o] * (x[c] - x_zero), float32 bit for bit;
+    d spans magnitudes (and signs), so a reordered sum would round differently."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-128, 128, (k, h, w), dtype=np.int8)
+    d = (rng.standard_normal((o, h, w)) * 10.0 ** rng.integers(-6, 4, (o, h, w))).astype(np.float32)
+    conv = ConvParams(1, 0, 0, 0, 0, 1)
+    outputs = {}
+    for name, lib in libs.items():
+        dw = np.full((o, k), np.nan, np.float32)
+        assert lib.tt_conv2d_grad_weight_f32(x.ctypes.data, Dims(k, h, w), x_zero, 0.0173, d.ctypes.data,
+                                             Dims(o, h, w), 1, 1, byref(conv), 0, dw.ctypes.data) == 0
+        outputs[name] = dw.view(np.uint32)
+    for name in ("avx2", "host"):
+        np.testing.assert_array_equal(outputs[name], outputs["portable"], err_msg=name)
 
 
 def test_requantize_ties_round_as_portable(libs):
