@@ -7,7 +7,9 @@ The cases aim at the AVX2 blocking: channel counts odd and even across the 2-cha
 channels not a multiple of the 4-channel block, pixel counts around the 16-pixel block and its tail;
 depthwise and general (dense, grouped) conv rows around the 16-output block, strides 1 to 3 (3 stays
 portable), asymmetric padding; the 1x1 weight gradient (floats: the same bits) on channel counts
-around its 16-channel block and maps up to and past its 64-position limit.
+around its 16-channel block and maps up to and past its 64-position limit; the 1x1 input gradient
+(no intrinsics: GCC vectorises its portable loop in the -O3 -mavx2 / native builds) on maps around
+its 8-pixel block and output channels past its 64-channel chunk.
 """
 import platform
 from ctypes import byref
@@ -24,7 +26,7 @@ pytestmark = pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "am
 
 SOURCES = [host_build.KERNEL_DIR / f"{n}.c" for n in ("tt_conv2d_1x1_s8", "tt_conv2d_1x1_split_s8",
                                                                "tt_depthwise_conv2d_s8", "tt_conv2d_general_s8",
-                                                               "tt_conv2d_grad_weight_f32")]
+                                                               "tt_conv2d_grad_weight_f32", "tt_conv2d_grad_input_f32")]
 BUILDS = {"portable": ("-mno-avx2",), "avx2": ("-O3", "-mavx2"), "host": host_build.host_flags()}
 STRUCTS = kernel_abi.structs()
 Dims, ConvParams, QuantParams = STRUCTS["tt_dims"], STRUCTS["tt_conv_params"], STRUCTS["tt_quant_params"]
@@ -181,6 +183,27 @@ def test_pointwise_grad_weight_avx2_equals_portable(libs, k, o, h, w, x_zero, se
         assert lib.tt_conv2d_grad_weight_f32(x.ctypes.data, Dims(k, h, w), x_zero, 0.0173, d.ctypes.data,
                                              Dims(o, h, w), 1, 1, byref(conv), 0, dw.ctypes.data) == 0
         outputs[name] = dw.view(np.uint32)
+    for name in ("avx2", "host"):
+        np.testing.assert_array_equal(outputs[name], outputs["portable"], err_msg=name)
+
+
+@SETTINGS
+@given(c=st.integers(1, 7), o=st.integers(1, 80), h=st.integers(1, 6), w=st.sampled_from([1, 3, 4, 8, 9, 16]),
+       seed=st.integers(0, 2**32 - 1))
+def test_pointwise_grad_input_vectorised_builds_equal_portable(libs, c, o, h, w, seed):
+    """dx[c] = sum over o (in order) of d[o] * (w_scale[o] * w[o, c]), float32 bit for bit in the
+    builds GCC vectorises."""
+    rng = np.random.default_rng(seed)
+    wt = rng.integers(-128, 128, (o, c), dtype=np.int8)
+    scale = (rng.random(o) * 10.0 ** rng.integers(-4, 1, o)).astype(np.float32)
+    d = (rng.standard_normal((o, h, w)) * 10.0 ** rng.integers(-6, 4, (o, h, w))).astype(np.float32)
+    conv = ConvParams(1, 0, 0, 0, 0, 1)
+    outputs = {}
+    for name, lib in libs.items():
+        dx = np.full((c, h, w), np.nan, np.float32)
+        assert lib.tt_conv2d_grad_input_f32(d.ctypes.data, Dims(o, h, w), wt.ctypes.data, 1, 1, scale.ctypes.data,
+                                            byref(conv), dx.ctypes.data, Dims(c, h, w)) == 0
+        outputs[name] = dx.view(np.uint32)
     for name in ("avx2", "host"):
         np.testing.assert_array_equal(outputs[name], outputs["portable"], err_msg=name)
 
