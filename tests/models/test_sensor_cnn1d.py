@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from three_way import c_matches_relax, relax_matches_oracle
 from tvm_tinytrain import _tvm
 from tvm_tinytrain.codegen.emit import generate, write_project
 from tvm_tinytrain.codegen.host_runner import HostProgram
@@ -19,8 +20,6 @@ from tvm_tinytrain.passes.pipeline import build_training
 from tvm_tinytrain.quantization.lower import to_relax
 from tvm_tinytrain.quantization.ptq import quantize, quantize_input
 from tvm_tinytrain.reference import run_float, run_int8
-from tvm_tinytrain.reference_train import TorchTrainer
-from tvm_tinytrain.relax_trainer import RelaxTrainer
 from tvm_tinytrain.schemes import resolve_scheme
 from tvm_tinytrain.targets.qemu import QemuProgram, toolchain_missing
 
@@ -91,10 +90,6 @@ def test_tvm_int8_forward_equals_the_reference(case):
             np.testing.assert_array_equal(out.reshape(ref[layer.name].shape), ref[layer.name], err_msg=layer.name)
 
 
-def _max_rel(a, b):
-    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
-
-
 @pytest.fixture(scope="module")
 def project(case, tmp_path_factory):
     """The generated C project of the full scheme."""
@@ -107,33 +102,8 @@ def project(case, tmp_path_factory):
 def test_full_training_step_relax_equals_oracle_and_c(case, project):
     _, _, qgraph, samples = case
     scheme = resolve_scheme("full", qgraph)
-    relax_side = RelaxTrainer(build_training(qgraph, scheme, return_grads=True))
-    oracle = TorchTrainer(qgraph, scheme)
-    for step, (x, label) in enumerate(samples[:STEPS]):
-        loss = relax_side.step(x, label, step)
-        ref = oracle.step(x, label, step)
-        assert abs(loss - ref.loss) <= 1e-5 * abs(ref.loss) + 1e-6, (loss, ref.loss)
-        assert set(relax_side.grads) == set(ref.grads)
-        for name, grad in relax_side.grads.items():
-            assert _max_rel(grad, ref.grads[name]) <= 1e-5, (name, _max_rel(grad, ref.grads[name]))
-        for name in relax_side.updated:
-            assert np.abs(relax_side.params[name].astype(np.int64) - ref.params[name].astype(np.int64)).max() <= 1
-        oracle.load_params(relax_side.params)
-
-    answers, c_params, error = HostProgram(project, sanitize=True).run(
-        [(TRAIN, label, x) for x, label in samples[:STEPS]])
-    assert error == 0
-    relax_c = RelaxTrainer(build_training(qgraph, scheme))
-    for step, (x, label) in enumerate(samples[:STEPS]):
-        loss = relax_c.step(x, label, step)
-        assert abs(answers[step] - loss) <= 1e-5 * abs(loss) + 1e-6, (step, answers[step], loss)
-    differ = total = 0
-    for name, value in relax_c.params.items():
-        if name in c_params:
-            diff = np.abs(c_params[name].astype(np.int64) - value.astype(np.int64))
-            assert diff.max() <= 1, name
-            differ, total = differ + int(diff.sum()), total + value.size
-    assert total and differ <= max(3, total // 1000)
+    relax_matches_oracle(qgraph, scheme, samples[:STEPS])
+    c_matches_relax(qgraph, scheme, samples[:STEPS], project)
 
 
 @pytest.mark.skipif(bool(toolchain_missing()), reason="needs arm-none-eabi-gcc and qemu-system-arm")

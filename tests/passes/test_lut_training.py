@@ -6,16 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from three_way import c_matches_relax, relax_matches_oracle
 from tvm_tinytrain import _tvm
-from tvm_tinytrain.codegen.emit import generate, write_project
-from tvm_tinytrain.codegen.host_runner import HostProgram
-from tvm_tinytrain.codegen.protocol import TRAIN
 from tvm_tinytrain.passes.pipeline import build_training
 from tvm_tinytrain.quantization.lower import to_relax
 from tvm_tinytrain.quantization.ptq import quantize_input
 from tvm_tinytrain.reference import run_int8
-from tvm_tinytrain.reference_train import TorchTrainer
-from tvm_tinytrain.relax_trainer import RelaxTrainer
 from tvm_tinytrain.schemes import resolve_scheme
 
 from lut_models import ACTIVATIONS, quantized, samples
@@ -44,30 +40,9 @@ def test_forward_tvm_equals_reference_and_follows_torch(fn):
 def test_training_step_oracle_relax_and_c_agree(fn, tmp_path):
     _, graph = quantized(fn)
     scheme = resolve_scheme("full", graph)
-    program = build_training(graph, scheme, return_grads=True)
-    relax_side, oracle = RelaxTrainer(program), TorchTrainer(graph, scheme)
     data = [(quantize_input(graph, x)[0], label) for label, x in enumerate(samples(3, seed=2))]
-    for step, (x, label) in enumerate(data):
-        loss = relax_side.step(x, label, step)
-        ref = oracle.step(x, label, step)
-        assert abs(loss - ref.loss) <= 1e-5 * abs(ref.loss) + 1e-6
-        assert set(relax_side.grads) == set(ref.grads)
-        for name, grad in relax_side.grads.items():
-            err = np.abs(grad - ref.grads[name]).max() / max(np.abs(ref.grads[name]).max(), 1e-30)
-            assert err <= 1e-5, (name, err)
-        for name in relax_side.updated:
-            diff = np.abs(relax_side.params[name].astype(np.int64) - ref.params[name].astype(np.int64))
-            assert diff.max() <= 1, name
-        oracle.load_params(relax_side.params)
-    c_side = RelaxTrainer(build_training(graph, scheme))
-    write_project(generate(c_side.program), tmp_path)
-    answers, c_params, error = HostProgram(tmp_path, sanitize=True).run([(TRAIN, y, x) for x, y in data])
-    assert error == 0
-    for step, (x, label) in enumerate(data):
-        loss = c_side.step(x, label, step)
-        assert abs(answers[step] - loss) <= 1e-5 * abs(loss) + 1e-6, (step, answers[step], loss)
-    for name, value in c_params.items():
-        assert np.abs(value.astype(np.int64) - c_side.params[name].astype(np.int64)).max() <= 1, name
+    relax_matches_oracle(graph, scheme, data)
+    c_matches_relax(graph, scheme, data, tmp_path)
 
 
 @pytest.mark.parametrize("fn, kept", [("hardswish", "lut_grad"), ("leaky_relu", "interval_mask"),
