@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
+from device_equals_host import device_equals_host
 from tvm_tinytrain import _tvm
 from tvm_tinytrain.cli import main
 from tvm_tinytrain.codegen.emit import generate, write_project
-from tvm_tinytrain.codegen.host_runner import HostProgram
 from tvm_tinytrain.codegen.protocol import PREDICT, TRAIN
 from tvm_tinytrain.frontend.onnx import from_onnx
 from tvm_tinytrain.frontend.to_graph import to_graph
@@ -22,7 +22,7 @@ from tvm_tinytrain.quantization.ptq import quantize, quantize_input
 from tvm_tinytrain.reference import run_float, run_int8
 from tvm_tinytrain.schemes import resolve_scheme
 from tvm_tinytrain.targets.fit import check_fit
-from tvm_tinytrain.targets.qemu import QemuProgram, toolchain_missing
+from tvm_tinytrain.targets.qemu import toolchain_missing
 
 
 def images(n, seed=0):
@@ -89,11 +89,4 @@ def test_full_training_fits_the_cortex_m7_and_equals_the_host(case, tmp_path):
     write_project(project, tmp_path)
     xs = [quantize_input(qgraph, x)[0] for x in images(3, seed=6)]
     requests = [(TRAIN, 1, xs[0]), (TRAIN, 7, xs[1]), (PREDICT, 0, xs[2])]
-    h_answers, h_params, h_error = HostProgram(tmp_path).run(requests)
-    answers, params, error, _ = QemuProgram(tmp_path, "cortex-m7").run(requests, timeout=300)
-    assert error == h_error == 0
-    assert answers[:2] == h_answers[:2] and all(np.isfinite(answers[:2]))
-    np.testing.assert_array_equal(answers[2], h_answers[2])
-    assert params.keys() == h_params.keys() and params
-    for name, value in h_params.items():
-        np.testing.assert_array_equal(params[name], value, err_msg=name)
+    device_equals_host(tmp_path, requests, timeout=300)
