@@ -19,6 +19,7 @@ class Files:
         self.sent: list[int] = []
         self.cut_after: int | None = None  # close the connection after this many body bytes, once
         self.ignore_range = False
+        self.no_length = False  # no Content-Length: the body ends when the connection closes (HTTP/1.0)
         self.redirects: dict[str, str] = {}  # path -> Location of a 302 answer
 
 
@@ -55,7 +56,8 @@ def _handler(state: Files):
             else:
                 self.send_response(200)
             body = data[start:]
-            self.send_header("Content-Length", str(len(body)))
+            if not state.no_length:
+                self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             if state.cut_after is not None:
                 body, state.cut_after = body[:state.cut_after], None

@@ -31,8 +31,8 @@ def test_bad_fetch_input(case, tmp_path, capsys, monkeypatch):
 MIRRORS = [  # what the mirror serves at mcunet-5fps.pkl's path, and what the message must say
     ("wrong-file", {PKL.rel: bytes(PKL.size)}, ("mcunet-5fps.pkl", f"not the recorded {PKL.sha256}",
                                                "refused and removed", "check the mirror's copy")),
-    ("too-long-file", {PKL.rel: bytes(PKL.size + 1)}, ("sent more than the recorded 1,024,367 bytes",
-                                                       "refused and removed")),
+    ("too-long-file", {PKL.rel: bytes(PKL.size + 1)}, ("is 1,024,368 bytes, the recorded file 1,024,367",
+                                                       "not the original", "nothing kept")),
     ("missing-file", {}, ("weights/tiny-training-pkl/mcunet-5fps.pkl", "HTTP 404", "TINYTRAIN_MIRROR")),
 ]
 

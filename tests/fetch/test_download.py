@@ -66,9 +66,9 @@ def test_a_part_longer_than_the_file_restarts(tmp_path, server):
 def test_a_416_answer_restarts(tmp_path):
     with serving({"f": DATA[:100]}) as (base, state):  # the server's file is shorter than our .part
         (tmp_path / "file.bin.part").write_bytes(DATA[:500])
-        with pytest.raises(TinyTrainError, match="stopped after 100 of 102,400 bytes"):
+        with pytest.raises(TinyTrainError, match="is 100 bytes, the recorded file 102,400: not the original"):
             fetch_to(tmp_path, f"{base}/f")
-        assert state.requests == [("f", "bytes=500-"), ("f", None)]
+        assert state.requests == [("f", "bytes=500-"), ("f", None)] and os.listdir(tmp_path) == []
 
 
 def test_corrupted_download_is_refused_and_removed(tmp_path):
@@ -82,14 +82,25 @@ def test_corrupted_download_is_refused_and_removed(tmp_path):
 
 
 def test_truncated_file_is_refused(tmp_path):
-    with serving({"f": DATA[:-1]}) as (base, _):  # a whole answer, one byte short
-        with pytest.raises(TinyTrainError, match="stopped after 102,399 of 102,400 bytes"):
+    """A server whose file is one byte short (it says so: Content-Length, or Content-Range's total when
+    resuming) serves another file: refused before anything is written, nothing kept to resume."""
+    with serving({"f": DATA[:-1]}) as (base, state):
+        with pytest.raises(TinyTrainError, match=r"f is 102,399 bytes, the recorded file 102,400: not the original, "
+                                                 r"refused \(nothing kept\); if TINYTRAIN_MIRROR is set"):
             fetch_to(tmp_path, f"{base}/f")
-    assert not (tmp_path / "file.bin").exists()
+        assert os.listdir(tmp_path) == []
+        (tmp_path / "file.bin.part").write_bytes(DATA[:1000])
+        with pytest.raises(TinyTrainError, match="is 102,399 bytes, the recorded file 102,400"):
+            fetch_to(tmp_path, f"{base}/f")
+        assert state.requests[-1] == ("f", "bytes=1000-") and os.listdir(tmp_path) == []
 
 
 def test_too_long_file_is_refused_and_removed(tmp_path):
-    with serving({"f": DATA + b"!"}) as (base, _):
+    with serving({"f": DATA + b"!"}) as (base, state):
+        with pytest.raises(TinyTrainError, match="is 102,401 bytes, the recorded file 102,400: not the original"):
+            fetch_to(tmp_path, f"{base}/f")
+        assert os.listdir(tmp_path) == []
+        state.no_length = True  # a server that does not say its size: refused once past the recorded size
         with pytest.raises(TinyTrainError, match="sent more than the recorded 102,400 bytes: refused and removed"):
             fetch_to(tmp_path, f"{base}/f")
     assert os.listdir(tmp_path) == []

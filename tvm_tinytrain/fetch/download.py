@@ -110,10 +110,18 @@ def _get(url: str, part: Path, have: int, size: int, progress: bool):
             match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
             if not match or int(match.group(1)) != have:
                 raise _Restart()
+            total = None if match.group(2) == "*" else int(match.group(2))
         elif response.status == 200:
-            have = 0
+            have, length = 0, response.headers.get("Content-Length")
+            total = int(length) if length and length.isdigit() else None
         else:
             raise TinyTrainError(f"fetch: {url}: unexpected HTTP {response.status}; {FIX}")
+        if total is not None and total != size:  # a whole other file: nothing to resume
+            part.unlink(missing_ok=True)
+            raise TinyTrainError(f"fetch: {url} is {total:,} bytes, the recorded file {size:,}: not the original, "
+                                 f"refused (nothing kept); if {MIRROR_VAR} is set, its copy differs from the "
+                                 f"original (copies can: ../shared/datasets' Fashion-MNIST .gz files differ from "
+                                 f"the upstream ones in their gzip header)")
         _receive(response, url, part, have, size, progress)
 
 
