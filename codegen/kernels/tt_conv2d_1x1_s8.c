@@ -7,7 +7,8 @@
  *
  * DSP path (TT_USE_DSP, stride 1 without padding, i.e. a plain matrix product): two output
  * channels by four pixels at a time through tt_pointwise_2x4_dsp (tt_pointwise_dsp.h: SMLAD on
- * channel pairs, weights unpacked once per four channels). The int32 sums are the same integers as
+ * channel pairs, weights unpacked once per four channels), an odd last channel (expand_depthwise's
+ * one-channel calls) by tt_pointwise_1x4_dsp. The int32 sums are the same integers as
  * the portable loop's, so the output is identical bit for bit.
  *
  * x86-64 path (__AVX2__, host builds with -march=native; same cases): four output channels by
@@ -28,6 +29,22 @@ static int32_t dot_channels(const int8_t *x, int32_t plane, const int8_t *w, int
 }
 
 #if TT_USE_DSP
+/* y[o, :] of one output channel o (an odd last one), four pixels at a time through tt_pointwise_1x4_dsp. */
+static void channel1x1_dsp(const int8_t *x, int32_t channels, int32_t hw, const int8_t *wo, int32_t bias_o,
+                           int32_t mult_o, int32_t shift_o, const tt_quant_params *q, int8_t *yo)
+{
+    const int32_t x_zero = q->x_zero, y_zero = q->y_zero, lo = q->act_min, hi = q->act_max;
+    const int32_t start = bias_o - x_zero * tt_weight_sum(wo, channels); /* see conv1x1_dsp */
+    int32_t p = 0;
+    for (; p + 4 <= hw; p += 4) {
+        int32_t a[4] = {start, start, start, start};
+        tt_pointwise_1x4_dsp(x + p, hw, channels, wo, a);
+        tt_requantize4(a, mult_o, shift_o, y_zero, lo, hi, yo + p);
+    }
+    for (; p < hw; p++)
+        yo[p] = tt_requantize(dot_channels(x + p, hw, wo, channels, x_zero, bias_o), mult_o, shift_o, y_zero, lo, hi);
+}
+
 /* y[o, :] for all o when the conv is a matrix product over hw = in.h * in.w pixels. */
 static void conv1x1_dsp(const int8_t *x, int32_t channels, int32_t hw, const int8_t *w, const int32_t *bias,
                         const int32_t *mult, const int32_t *shift, const tt_quant_params *q, int8_t *y,
@@ -35,8 +52,9 @@ static void conv1x1_dsp(const int8_t *x, int32_t channels, int32_t hw, const int
 {
     /* in locals: the int8 stores to y may alias anything, so the compiler would reload them */
     const int32_t x_zero = q->x_zero, y_zero = q->y_zero, lo = q->act_min, hi = q->act_max;
-    for (int32_t o = 0; o < out_c; o += 2) {
-        const int32_t o1 = o + 1 < out_c ? o + 1 : o; /* an odd last channel is computed twice */
+    int32_t o = 0;
+    for (; o + 2 <= out_c; o += 2) {
+        const int32_t o1 = o + 1;
         const int8_t *wa = w + o * channels, *wb = w + o1 * channels;
         const int32_t mult_a = mult[o], shift_a = shift[o], mult_b = mult[o1], shift_b = shift[o1];
         int8_t *ya = y + o * hw, *yb = y + o1 * hw;
@@ -57,6 +75,8 @@ static void conv1x1_dsp(const int8_t *x, int32_t channels, int32_t hw, const int
                                   lo, hi);
         }
     }
+    if (o < out_c) /* an odd last channel, alone */
+        channel1x1_dsp(x, channels, hw, w + o * channels, bias[o], mult[o], shift[o], q, y + o * hw);
 }
 #endif
 

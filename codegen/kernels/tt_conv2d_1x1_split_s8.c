@@ -5,7 +5,8 @@
  * TT_ERR_ARG: as tt_conv2d_1x1_s8, or k outside [1, in.c) / w_rest NULL.
  *
  * DSP path (TT_USE_DSP, stride 1 without padding): as tt_conv2d_1x1_s8's, the two weight parts
- * one after the other through tt_pointwise_2x4_dsp (the same int32 sums, bit for bit).
+ * one after the other through tt_pointwise_2x4_dsp, an odd last channel through tt_pointwise_1x4_dsp
+ * (the same int32 sums, bit for bit).
  * x86-64 path (__AVX2__, same cases): tt_pointwise_avx2 over both parts (tt_pointwise_avx2.h).
  */
 #include "tt_kernels.h"
@@ -14,6 +15,15 @@
 #include "tt_requant.h"
 
 #if TT_USE_DSP
+/* acc + sum_c (x[c * hw] - x_zero) * w[c] over the concatenated weight (lead: c < k, rest: c >= k) */
+static int32_t dot_split(const int8_t *x, int32_t hw, int32_t channels, const int8_t *lead, const int8_t *rest,
+                         int32_t k, int32_t x_zero, int32_t acc)
+{
+    for (int32_t c = 0; c < channels; c++)
+        acc += (x[c * hw] - x_zero) * (c < k ? lead[c] : rest[c - k]);
+    return acc;
+}
+
 /* The whole output when the conv is a matrix product over hw = in.h * in.w pixels. */
 static void split_dsp(const int8_t *x, int32_t channels, int32_t hw, const int8_t *w_lead, const int8_t *w_rest,
                       int32_t k, const int32_t *bias, const int32_t *mult, const int32_t *shift,
@@ -21,8 +31,9 @@ static void split_dsp(const int8_t *x, int32_t channels, int32_t hw, const int8_
 {
     const int32_t rest = channels - k;
     const int32_t x_zero = q->x_zero, y_zero = q->y_zero, lo = q->act_min, hi = q->act_max; /* see conv1x1_dsp */
-    for (int32_t o = 0; o < out_c; o += 2) {
-        const int32_t o1 = o + 1 < out_c ? o + 1 : o; /* an odd last channel is computed twice */
+    int32_t o = 0;
+    for (; o + 2 <= out_c; o += 2) {
+        const int32_t o1 = o + 1;
         const int8_t *la = w_lead + o * k, *lb = w_lead + o1 * k, *ra = w_rest + o * rest, *rb = w_rest + o1 * rest;
         const int32_t mult_a = mult[o], shift_a = shift[o], mult_b = mult[o1], shift_b = shift[o1];
         const int32_t start_a = bias[o] - x_zero * (tt_weight_sum(la, k) + tt_weight_sum(ra, rest));
@@ -37,15 +48,26 @@ static void split_dsp(const int8_t *x, int32_t channels, int32_t hw, const int8_
             tt_requantize4(b, mult_b, shift_b, y_zero, lo, hi, yb + p);
         }
         for (; p < hw; p++) {
-            int32_t acc_a = bias[o], acc_b = bias[o1];
-            for (int32_t c = 0; c < channels; c++) {
-                const int32_t v = x[c * hw + p] - x_zero;
-                acc_a += v * (c < k ? la[c] : ra[c - k]);
-                acc_b += v * (c < k ? lb[c] : rb[c - k]);
-            }
-            ya[p] = tt_requantize(acc_a, mult_a, shift_a, y_zero, lo, hi);
-            yb[p] = tt_requantize(acc_b, mult_b, shift_b, y_zero, lo, hi);
+            ya[p] = tt_requantize(dot_split(x + p, hw, channels, la, ra, k, x_zero, bias[o]), mult_a, shift_a, y_zero,
+                                  lo, hi);
+            yb[p] = tt_requantize(dot_split(x + p, hw, channels, lb, rb, k, x_zero, bias[o1]), mult_b, shift_b,
+                                  y_zero, lo, hi);
         }
+    }
+    if (o < out_c) { /* an odd last channel, alone (tt_pointwise_1x4_dsp) */
+        const int8_t *la = w_lead + o * k, *ra = w_rest + o * rest;
+        const int32_t start = bias[o] - x_zero * (tt_weight_sum(la, k) + tt_weight_sum(ra, rest));
+        int8_t *ya = y + o * hw;
+        int32_t p = 0;
+        for (; p + 4 <= hw; p += 4) {
+            int32_t a[4] = {start, start, start, start};
+            tt_pointwise_1x4_dsp(x + p, hw, k, la, a);
+            tt_pointwise_1x4_dsp(x + k * hw + p, hw, rest, ra, a);
+            tt_requantize4(a, mult[o], shift[o], y_zero, lo, hi, ya + p);
+        }
+        for (; p < hw; p++)
+            ya[p] = tt_requantize(dot_split(x + p, hw, channels, la, ra, k, x_zero, bias[o]), mult[o], shift[o], y_zero,
+                                  lo, hi);
     }
 }
 #endif

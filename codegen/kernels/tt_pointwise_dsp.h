@@ -20,11 +20,18 @@
 #include "tt_dsp.h"
 
 /* sum_{c < n} w[c]: with it the zero point leaves the inner loop,
- * sum (x - x_zero) * w = sum x * w - x_zero * sum w (integers: the same value). */
+ * sum (x - x_zero) * w = sum x * w - x_zero * sum w (integers: the same value). Four weights per
+ * word (SXTB16 pairs summed by SMLAD with (1, 1)): the kernels take it once per output channel and
+ * call, which a byte loop made a tenth of a one-row 1x1 call. */
 static inline int32_t tt_weight_sum(const int8_t *w, int32_t n)
 {
-    int32_t s = 0;
-    for (int32_t c = 0; c < n; c++)
+    int32_t s = 0, c = 0;
+    for (; c + 4 <= n; c += 4) {
+        const uint32_t v = tt_load32(w + c);
+        s = __smlad(__sxtb16((int32_t)v), 0x00010001, s);
+        s = __smlad(tt_sxtb16_ror8(v), 0x00010001, s);
+    }
+    for (; c < n; c++)
         s += w[c];
     return s;
 }
@@ -88,6 +95,39 @@ static inline void tt_pointwise_2x4_dsp(const int8_t *x, int32_t hw, int32_t cha
         b3 += xc[3] * wb[c];
     }
     a[0] = a0, a[1] = a1, a[2] = a2, a[3] = a3, b[0] = b0, b[1] = b1, b[2] = b2, b[3] = b3;
+}
+
+/* a[k] += sum_{c < channels} x[c * hw + k] * w[c], k = 0..3: tt_pointwise_2x4_dsp for one output
+ * channel (an odd last channel, and the one-channel calls of expand_depthwise, which the 2x4 block
+ * computed twice). The same pairing of channels (c, c + 2), so the same integer sums. */
+static inline void tt_pointwise_1x4_dsp(const int8_t *x, int32_t hw, int32_t channels, const int8_t *w, int32_t a[4])
+{
+    int32_t a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+    const int8_t *xc = x;
+    int32_t c = 0;
+    for (; c + 4 <= channels; c += 4, xc += 4 * hw) {
+        const uint32_t wv = tt_load32(w + c);
+        const int32_t w02 = __sxtb16((int32_t)wv), w13 = tt_sxtb16_ror8(wv);
+        const uint32_t v0 = tt_load32(xc), v1 = tt_load32(xc + hw), v2 = tt_load32(xc + 2 * hw),
+                       v3 = tt_load32(xc + 3 * hw);
+        const uint32_t t02 = tt_pack_lo(v0, v2), u02 = tt_pack_hi(v0, v2), t13 = tt_pack_lo(v1, v3),
+                       u13 = tt_pack_hi(v1, v3);
+        a0 = __smlad(__sxtb16((int32_t)t02), w02, a0);
+        a1 = __smlad(tt_sxtb16_ror8(t02), w02, a1);
+        a2 = __smlad(__sxtb16((int32_t)u02), w02, a2);
+        a3 = __smlad(tt_sxtb16_ror8(u02), w02, a3);
+        a0 = __smlad(__sxtb16((int32_t)t13), w13, a0);
+        a1 = __smlad(tt_sxtb16_ror8(t13), w13, a1);
+        a2 = __smlad(__sxtb16((int32_t)u13), w13, a2);
+        a3 = __smlad(tt_sxtb16_ror8(u13), w13, a3);
+    }
+    for (; c < channels; c++, xc += hw) {
+        a0 += xc[0] * w[c];
+        a1 += xc[1] * w[c];
+        a2 += xc[2] * w[c];
+        a3 += xc[3] * w[c];
+    }
+    a[0] = a0, a[1] = a1, a[2] = a2, a[3] = a3;
 }
 #endif
 
