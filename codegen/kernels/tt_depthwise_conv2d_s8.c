@@ -191,58 +191,64 @@ static inline void window4_s2_dsp(const int8_t *x, int32_t in_w, const int8_t *w
     *a0 = r0, *a1 = r1, *a2 = r2, *a3 = r3;
 }
 
-/* Outputs [ox0, ox1) of one row of one channel, all windows inside the input; x: the input at the
- * top-left of output ox0's window. */
-static void interior_row_dsp(const int8_t *x, int32_t in_w, const int8_t *wc, int32_t kh, int32_t kw, int32_t s,
-                             int32_t n, int32_t start, int32_t mult, int32_t shift, const tt_quant_params *q,
-                             int8_t *yr)
+/* Outputs [0, n) of `rows` rows of one channel, all windows inside the input; x: the input at the
+ * top-left of the first row's first window, x_step / y_step: from one row to the next in x / yr. The
+ * 3x3 weight words are built once for all the rows (a small map's channel is one call). */
+static void interior_rows_dsp(const int8_t *x, int32_t in_w, int32_t x_step, const int8_t *wc, int32_t kh,
+                              int32_t kw, int32_t s, int32_t n, int32_t rows, int32_t start, int32_t mult,
+                              int32_t shift, const tt_quant_params *q, int8_t *yr, int32_t y_step)
 {
     const int32_t y_zero = q->y_zero, lo = q->act_min, hi = q->act_max; /* locals: int8 stores alias anything */
-    int32_t ox = 0;
-    if (kh == 3 && kw == 3 && s <= 2) { /* a loop of its own: the weight words stay in registers */
-        int32_t w02[3], w1[3];
+    const int is3x3 = kh == 3 && kw == 3 && s <= 2; /* a loop of its own: the weight words stay in registers */
+    int32_t w02[3] = {0, 0, 0}, w1[3] = {0, 0, 0};
+    if (is3x3)
         for (int32_t ky = 0; ky < 3; ky++) {
             w02[ky] = (int32_t)(((uint32_t)wc[3 * ky] & 0xFFFFu) | ((uint32_t)wc[3 * ky + 2] << 16));
             w1[ky] = wc[3 * ky + 1];
         }
-        for (; ox + 4 <= n; ox += 4, x += 4 * s) {
-            int32_t a[4] = {start, start, start, start};
-            if (s == 1) {
-                window4_3x3_dsp(x, in_w, w02, w1, &a[0], &a[1], &a[2], &a[3]);
-            } else {
-                row4_3x3_s2_dsp(x, w02[0], w1[0], &a[0], &a[1], &a[2], &a[3]);
-                row4_3x3_s2_dsp(x + in_w, w02[1], w1[1], &a[0], &a[1], &a[2], &a[3]);
-                row4_3x3_s2_dsp(x + 2 * in_w, w02[2], w1[2], &a[0], &a[1], &a[2], &a[3]);
+    for (int32_t r = 0; r < rows; r++, x += x_step, yr += y_step) {
+        const int8_t *xr = x;
+        int32_t ox = 0;
+        if (is3x3) {
+            for (; ox + 4 <= n; ox += 4, xr += 4 * s) {
+                int32_t a[4] = {start, start, start, start};
+                if (s == 1) {
+                    window4_3x3_dsp(xr, in_w, w02, w1, &a[0], &a[1], &a[2], &a[3]);
+                } else {
+                    row4_3x3_s2_dsp(xr, w02[0], w1[0], &a[0], &a[1], &a[2], &a[3]);
+                    row4_3x3_s2_dsp(xr + in_w, w02[1], w1[1], &a[0], &a[1], &a[2], &a[3]);
+                    row4_3x3_s2_dsp(xr + 2 * in_w, w02[2], w1[2], &a[0], &a[1], &a[2], &a[3]);
+                }
+                tt_requantize4(a, mult, shift, y_zero, lo, hi, yr + ox);
             }
-            tt_requantize4(a, mult, shift, y_zero, lo, hi, yr + ox);
+        } else {
+            for (; ox + 4 <= n; ox += 4, xr += 4 * s) {
+                int32_t a[4] = {start, start, start, start};
+                /* kw 5 and 7 (the usual larger windows) as constants, so their tap loops unroll */
+                if (s == 1 && kw == 5)
+                    window4_s1_dsp(xr, in_w, wc, kh, 5, &a[0], &a[1], &a[2], &a[3]);
+                else if (s == 1 && kw == 7)
+                    window4_s1_dsp(xr, in_w, wc, kh, 7, &a[0], &a[1], &a[2], &a[3]);
+                else if (s == 1)
+                    window4_s1_dsp(xr, in_w, wc, kh, kw, &a[0], &a[1], &a[2], &a[3]);
+                else if (s == 2 && kw == 5)
+                    window4_s2_dsp(xr, in_w, wc, kh, 5, &a[0], &a[1], &a[2], &a[3]);
+                else if (s == 2 && kw == 7)
+                    window4_s2_dsp(xr, in_w, wc, kh, 7, &a[0], &a[1], &a[2], &a[3]);
+                else if (s == 2)
+                    window4_s2_dsp(xr, in_w, wc, kh, kw, &a[0], &a[1], &a[2], &a[3]);
+                else
+                    window4(xr, in_w, s, wc, kh, kw, &a[0], &a[1], &a[2], &a[3]);
+                tt_requantize4(a, mult, shift, y_zero, lo, hi, yr + ox);
+            }
         }
-    } else {
-        for (; ox + 4 <= n; ox += 4, x += 4 * s) {
-            int32_t a[4] = {start, start, start, start};
-            /* kw 5 and 7 (the usual larger windows) as constants, so their tap loops unroll */
-            if (s == 1 && kw == 5)
-                window4_s1_dsp(x, in_w, wc, kh, 5, &a[0], &a[1], &a[2], &a[3]);
-            else if (s == 1 && kw == 7)
-                window4_s1_dsp(x, in_w, wc, kh, 7, &a[0], &a[1], &a[2], &a[3]);
-            else if (s == 1)
-                window4_s1_dsp(x, in_w, wc, kh, kw, &a[0], &a[1], &a[2], &a[3]);
-            else if (s == 2 && kw == 5)
-                window4_s2_dsp(x, in_w, wc, kh, 5, &a[0], &a[1], &a[2], &a[3]);
-            else if (s == 2 && kw == 7)
-                window4_s2_dsp(x, in_w, wc, kh, 7, &a[0], &a[1], &a[2], &a[3]);
-            else if (s == 2)
-                window4_s2_dsp(x, in_w, wc, kh, kw, &a[0], &a[1], &a[2], &a[3]);
-            else
-                window4(x, in_w, s, wc, kh, kw, &a[0], &a[1], &a[2], &a[3]);
-            tt_requantize4(a, mult, shift, y_zero, lo, hi, yr + ox);
+        for (; ox < n; ox++, xr += s) {
+            int32_t acc = start;
+            for (int32_t ky = 0; ky < kh; ky++)
+                for (int32_t kx = 0; kx < kw; kx++)
+                    acc += xr[ky * in_w + kx] * wc[ky * kw + kx];
+            yr[ox] = tt_requantize(acc, mult, shift, y_zero, lo, hi);
         }
-    }
-    for (; ox < n; ox++, x += s) {
-        int32_t acc = start;
-        for (int32_t ky = 0; ky < kh; ky++)
-            for (int32_t kx = 0; kx < kw; kx++)
-                acc += x[ky * in_w + kx] * wc[ky * kw + kx];
-        yr[ox] = tt_requantize(acc, mult, shift, y_zero, lo, hi);
     }
 }
 #endif
@@ -295,8 +301,8 @@ int tt_depthwise_conv2d_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t
                             row[i] = x_zero;
                     }
                 }
-                interior_row_dsp(strip, pw, wc, kh, kw, s, out.w, start, mult[c], shift[c], q,
-                                 y + (c * out.h + oy) * out.w);
+                interior_rows_dsp(strip, pw, 0, wc, kh, kw, s, out.w, 1, start, mult[c], shift[c], q,
+                                  y + (c * out.h + oy) * out.w, 0);
             }
         }
         return TT_OK;
@@ -305,18 +311,17 @@ int tt_depthwise_conv2d_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t
         /* a small padded map: each channel copied into a buffer whose border holds x_zero, so that
          * every window lies inside it (x_zero adds x_zero * w, which the folded start removes) */
         int8_t padded[DW_PADDED_BYTES];
+        memset(padded, q->x_zero, (size_t)(ph * pw)); /* the border, the same for every channel */
         for (int32_t c = 0; c < in.c; c++) {
             const int8_t *wc = w + c * kh * kw;
-            memset(padded, q->x_zero, (size_t)(ph * pw));
             for (int32_t iy = 0; iy < in.h; iy++)
                 memcpy(padded + (iy + conv->pad_top) * pw + conv->pad_left, x + c * plane + iy * in.w, (size_t)in.w);
             int32_t w_sum = 0;
             for (int32_t i = 0; i < kh * kw; i++)
                 w_sum += wc[i];
             const int32_t start = bias[c] - q->x_zero * w_sum; /* |x_zero * w_sum| <= 128 * 128 * kh * kw */
-            for (int32_t oy = 0; oy < out.h; oy++)
-                interior_row_dsp(padded + oy * s * pw, pw, wc, kh, kw, s, out.w, start, mult[c], shift[c], q,
-                                 y + (c * out.h + oy) * out.w);
+            interior_rows_dsp(padded, pw, s * pw, wc, kh, kw, s, out.w, out.h, start, mult[c], shift[c], q,
+                              y + c * out.h * out.w, out.w);
         }
         return TT_OK;
     }
@@ -338,8 +343,8 @@ int tt_depthwise_conv2d_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t
                     yr[ox] = tt_requantize(window_sum(xc, in, wc, kh, kw, iy0, ox * s - conv->pad_left, q->x_zero,
                                                       bias[c]),
                                            mult[c], shift[c], q->y_zero, q->act_min, q->act_max);
-                interior_row_dsp(xc + iy0 * in.w + ox_lo * s - conv->pad_left, in.w, wc, kh, kw, s, ox_hi - ox_lo,
-                                 start, mult[c], shift[c], q, yr + ox_lo);
+                interior_rows_dsp(xc + iy0 * in.w + ox_lo * s - conv->pad_left, in.w, 0, wc, kh, kw, s,
+                                  ox_hi - ox_lo, 1, start, mult[c], shift[c], q, yr + ox_lo, 0);
                 for (int32_t ox = ox_hi; ox < out.w; ox++)
                     yr[ox] = tt_requantize(window_sum(xc, in, wc, kh, kw, iy0, ox * s - conv->pad_left, q->x_zero,
                                                       bias[c]),
