@@ -8,6 +8,8 @@ the last two blocks (`last-2`), several ways with the same schedule, data and se
   int8-paper        the paper's int8 baseline (its code's `sgd` optimizer, no QAS): momentum 0.9
                     and a float32 classifier, the rest as int8
   int8+QAS-paper    the paper's QAS run (`sgd_scale`): QAS, momentum 0.9, a float32 classifier
+  int8-paper-nomom, int8+QAS-paper-nomom   the same without momentum (`sgd_nomom`, `sgd_scale_nomom`:
+                    the optimizers of the paper's memory-bound main results)
   fp32-paper        fp32 SGD with momentum 0.9
 
 The paper's figures (MCUNet, an average over its transfer datasets): 86.0 / 75.4 / 86.9.  What
@@ -59,6 +61,10 @@ VARIANTS = {
                           fp32_classifier=True, momentum=PAPER_MOMENTUM),
     "int8+QAS-paper": Variant("int8 SGD-M + QAS, fp32 classifier (the paper's QAS run)", "c",
                               fp32_classifier=True, momentum=PAPER_MOMENTUM),
+    "int8-paper-nomom": Variant("int8 SGD, no QAS, fp32 classifier (the paper's `sgd_nomom`)", "c", qas=False,
+                                fp32_classifier=True),
+    "int8+QAS-paper-nomom": Variant("int8 SGD + QAS, fp32 classifier (the paper's `sgd_scale_nomom`)", "c",
+                                    fp32_classifier=True),
     "fp32-paper": Variant("fp32 SGD-M (PyTorch)", "fp32", momentum=PAPER_MOMENTUM),
 }
 DEFAULT_VARIANTS = ("fp32", "int8", "int8+QAS")

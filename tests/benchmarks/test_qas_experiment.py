@@ -20,7 +20,8 @@ def graph():
 
 @pytest.mark.parametrize("name,qas,fp32_head,momentum", [
     ("int8", False, False, 0.0), ("int8+QAS", True, False, 0.0),
-    ("int8-paper", False, True, 0.9), ("int8+QAS-paper", True, True, 0.9), ("fp32-paper", True, False, 0.9)])
+    ("int8-paper", False, True, 0.9), ("int8+QAS-paper", True, True, 0.9), ("int8-paper-nomom", False, True, 0.0),
+    ("int8+QAS-paper-nomom", True, True, 0.0), ("fp32-paper", True, False, 0.9)])
 def test_variant_schemes_as_documented(graph, name, qas, fp32_head, momentum):
     scheme = qe.variant_scheme(name, "last-1", graph, LR)
     assert (scheme.qas, scheme.fp32_classifier, scheme.momentum) == (qas, fp32_head, momentum)
