@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tvm_tinytrain import conv_geometry
 from tvm_tinytrain._tvm import Constant
 from tvm_tinytrain.errors import UnsupportedOpError
 from tvm_tinytrain.graph_file import quantization_hash
@@ -232,7 +233,7 @@ def _split_weights(mod, symbol_of) -> dict:
         meta = info[name]
         depthwise = bool(meta["depthwise"])
         channels = o if depthwise else i
-        pointwise = kh == kw == 1 and b.attrs["groups"] == 1
+        pointwise = kh == kw == 1 and b.attrs["groups"] == 1 and conv_geometry.is_plain(b.attrs)
         if meta["k"] < channels and (pointwise or (depthwise and b.attrs["groups"] == o)):
             symbol = symbol_of(name)
             split[name] = Split(f"{symbol}_lead", f"{symbol}_rest", int(meta["k"]), depthwise)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tvm_tinytrain import conv_geometry
+
 
 @dataclass(frozen=True)
 class Split:
@@ -52,6 +54,19 @@ def _conv_params(a, groups=None) -> str:
     return f"static const tt_conv_params p = {{{a['stride']}, {top}, {left}, {bottom}, {right}, {g}}};"
 
 
+def _conv_call(a, kernel: str, groups=None) -> tuple[str, str]:
+    """(the declaration of `p`, the kernel to call) for a conv kernel named `tt_conv2d_<op>`: the plain
+    geometry (conv_geometry.is_plain) takes `kernel` and its specialised paths with tt_conv_params, any
+    other stride / dilation the tt_conv2d_geom_<op> kernel with tt_conv_geom. The one place that picks."""
+    if conv_geometry.is_plain(a):
+        return _conv_params(a, groups), kernel
+    top, left, bottom, right = a["padding"]
+    (sh, sw), (dh, dw) = conv_geometry.strides(a), conv_geometry.dilations(a)
+    g = a.get("groups", 1) if groups is None else groups
+    return (f"static const tt_conv_geom p = {{{sh}, {sw}, {dh}, {dw}, {top}, {left}, {bottom}, {right}, {g}}};",
+            kernel.replace("tt_conv2d_", "tt_conv2d_geom_", 1))
+
+
 def _quant(a, x_zero=None) -> str:
     xz = a.get("x_zero", 0) if x_zero is None else x_zero
     return f"static const tt_quant_params q = {{{xz}, {a['y_zero']}, {a['act_min']}, {a['act_max']}}};"
@@ -73,13 +88,15 @@ def conv2d_s8(b, args, out):
         (_, c, h, wd), (_, _, oh, ow) = _shape(b.args[0]), _shape(b.var)
         calls = []
         for part, (first, count, weight) in enumerate(((0, w.k, w.lead), (w.k, c - w.k, w.rest))):
-            calls.append(_block(_conv_params(a, groups=count), _quant(a),
-                                f"TT_CALL(tt_conv2d_s8({x} + {first * h * wd}, (tt_dims){{{count}, {h}, {wd}}}, "
+            params, kernel = _conv_call(a, "tt_conv2d_s8", groups=count)
+            calls.append(_block(params, _quant(a),
+                                f"TT_CALL({kernel}({x} + {first * h * wd}, (tt_dims){{{count}, {h}, {wd}}}, "
                                 f"{weight}, {kh}, {kw}, {bias} + {first}, {mult} + {first}, {shift} + {first}, &p, "
                                 f"&q, {out} + {first * oh * ow}, (tt_dims){{{count}, {oh}, {ow}}}));"))
         return " ".join(calls)
-    return _block(_conv_params(a), _quant(a),
-                  f"TT_CALL(tt_conv2d_s8({x}, {_dims(b.args[0])}, {w}, {kh}, {kw}, {bias}, {mult}, {shift}, &p, &q, "
+    params, kernel = _conv_call(a, "tt_conv2d_s8")
+    return _block(params, _quant(a),
+                  f"TT_CALL({kernel}({x}, {_dims(b.args[0])}, {w}, {kh}, {kw}, {bias}, {mult}, {shift}, &p, &q, "
                   f"{out}, {_dims(b.var)}));")
 
 
@@ -176,13 +193,15 @@ def conv2d_grad_input(b, args, out):
         (_, c, oh, ow), (_, _, h, wd) = _shape(b.args[0]), _shape(b.var)
         calls = []
         for first, count, weight in ((0, w.k, w.lead), (w.k, c - w.k, w.rest)):
-            calls.append(_block(_conv_params(a, groups=count),
-                                f"TT_CALL(tt_conv2d_grad_input_f32({d} + {first * oh * ow}, (tt_dims){{{count}, {oh}, "
+            params, kernel = _conv_call(a, "tt_conv2d_grad_input_f32", groups=count)
+            calls.append(_block(params,
+                                f"TT_CALL({kernel}({d} + {first * oh * ow}, (tt_dims){{{count}, {oh}, "
                                 f"{ow}}}, {weight}, {kh}, {kw}, {w_scale} + {first}, &p, {out} + {first * h * wd}, "
                                 f"(tt_dims){{{count}, {h}, {wd}}}));"))
         return " ".join(calls)
-    return _block(_conv_params(a),
-                  f"TT_CALL(tt_conv2d_grad_input_f32({d}, {_dims(b.args[0])}, {w}, {kh}, {kw}, {w_scale}, "
+    params, kernel = _conv_call(a, "tt_conv2d_grad_input_f32")
+    return _block(params,
+                  f"TT_CALL({kernel}({d}, {_dims(b.args[0])}, {w}, {kh}, {kw}, {w_scale}, "
                   f"&p, {out}, {_dims(b.var)}));")
 
 
@@ -190,8 +209,9 @@ def conv2d_grad_weight(b, args, out):
     a = b.attrs
     kh, kw = a["kernel"]
     groups = _shape(b.args[1])[1] if a["depthwise"] else 1  # depthwise: one group per channel of d
-    return _block(_conv_params(a, groups=groups),
-                  f"TT_CALL(tt_conv2d_grad_weight_f32({args[0]}, {_dims(b.args[0])}, {a['x_zero']}, {_f(a['x_scale'])}, "
+    params, kernel = _conv_call(a, "tt_conv2d_grad_weight_f32", groups=groups)
+    return _block(params,
+                  f"TT_CALL({kernel}({args[0]}, {_dims(b.args[0])}, {a['x_zero']}, {_f(a['x_scale'])}, "
                   f"{args[1]}, {_dims(b.args[1])}, {kh}, {kw}, &p, {a['depthwise']}, {out}));")
 
 

@@ -22,7 +22,7 @@ Guarantees: every `m = conv2d_s8(x, ...)` (groups 1, any kernel) read only by a 
 """
 from __future__ import annotations
 
-from tvm_tinytrain import ops
+from tvm_tinytrain import conv_geometry, ops
 
 from .relax_utils import use_counts
 from .training_graph import fuse_chains, main_attr, op_bindings, tt_attrs
@@ -54,7 +54,7 @@ def _plan(mod, bindings) -> dict:
             continue
         dw = conv_reading(b)
         conv = conv_reading(dw) if dw is not None and _depthwise(dw) else None
-        if conv is None or conv.attrs["groups"] != 1 or conv.var in taken:
+        if conv is None or conv.attrs["groups"] != 1 or not conv_geometry.is_plain(conv.attrs) or conv.var in taken:
             continue  # a 1x1 ending one chain cannot also start the next (depthwise-separable nets)
         names = {getattr(a, "name", None) for c in (conv, dw, b) for a in c.args[1:3]}
         if not trained & names:
@@ -65,8 +65,9 @@ def _plan(mod, bindings) -> dict:
 
 def _pointwise(b) -> bool:
     return ([int(s) for s in b.args[1].ty.shape][2:] == [1, 1] and b.attrs["groups"] == 1 and b.attrs["stride"] == 1
-            and list(b.attrs["padding"]) == [0, 0, 0, 0])
+            and list(b.attrs["padding"]) == [0, 0, 0, 0] and conv_geometry.is_plain(b.attrs))
 
 
 def _depthwise(b) -> bool:
-    return b.attrs["groups"] == int(b.args[0].ty.shape[1]) == int(b.var.ty.shape[1]) > 1
+    return (b.attrs["groups"] == int(b.args[0].ty.shape[1]) == int(b.var.ty.shape[1]) > 1
+            and conv_geometry.is_plain(b.attrs))

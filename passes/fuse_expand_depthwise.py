@@ -20,7 +20,7 @@ Guarantees: every `h = conv2d_s8(x, w1, b1, m1, s1)` (1x1, groups 1) read only b
 """
 from __future__ import annotations
 
-from tvm_tinytrain import ops
+from tvm_tinytrain import conv_geometry, ops
 
 from .relax_utils import use_counts
 from .training_graph import fuse_chains, main_attr, op_bindings, tt_attrs
@@ -52,8 +52,10 @@ def _plan(mod, bindings) -> dict:
 
 
 def _pointwise(b) -> bool:
-    return [int(s) for s in b.args[1].ty.shape][2:] == [1, 1] and b.attrs["groups"] == 1
+    return ([int(s) for s in b.args[1].ty.shape][2:] == [1, 1] and b.attrs["groups"] == 1
+            and conv_geometry.is_plain(b.attrs))
 
 
 def _depthwise(b) -> bool:
-    return b.attrs["groups"] == int(b.args[0].ty.shape[1]) == int(b.var.ty.shape[1]) > 1
+    return (b.attrs["groups"] == int(b.args[0].ty.shape[1]) == int(b.var.ty.shape[1]) > 1
+            and conv_geometry.is_plain(b.attrs))

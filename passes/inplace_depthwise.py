@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tvm_tinytrain import ops
+from tvm_tinytrain import conv_geometry, ops
 
 from .relax_utils import use_counts
 from .training_graph import copy_binding, op_bindings, result_expr, rewrite_main
@@ -64,7 +64,7 @@ def _gradient(b) -> bool:
 
 
 def _depthwise(attrs, x, y) -> bool:
-    return attrs["groups"] == _shape(x)[1] == _shape(y)[1] > 1
+    return attrs["groups"] == _shape(x)[1] == _shape(y)[1] > 1 and conv_geometry.is_plain(attrs)
 
 
 def _shape(var) -> list[int]:

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import pooling
+from . import conv_geometry, pooling
 from .graph import INPUT, Graph
 from .scheme import Scheme
 
@@ -45,8 +45,8 @@ class FloatNet(nn.Module):
                 if layer.op == "conv2d":
                     o, ipg, kh, kw = w.shape
                     t, l, bo, r = layer.attrs["padding"]
-                    m = nn.Conv2d(ipg * layer.attrs["groups"], o, (kh, kw), layer.attrs["stride"], 0,
-                                  groups=layer.attrs["groups"])
+                    m = nn.Conv2d(ipg * layer.attrs["groups"], o, (kh, kw), conv_geometry.strides(layer.attrs), 0,
+                                  conv_geometry.dilations(layer.attrs), groups=layer.attrs["groups"])
                     pad = (l, r, t, bo)
                 else:
                     m = nn.Linear(w.shape[1], w.shape[0])

@@ -9,7 +9,7 @@ same specification without sharing any arithmetic.
 Layers, in execution order (batch size 1, NCHW):
 
     conv2d   inputs (x,)      params weight (O, I/groups, kh, kw), bias (O,)
-             attrs stride, padding (top, left, bottom, right), groups, act
+             attrs stride, dilation (conv_geometry.py), padding (top, left, bottom, right), groups, act
     linear   inputs (x,)      params weight (O, I), bias (O,)           attrs act
     add      inputs (a, b)    attrs act
     concat   inputs (x1, x2, ...) along channels, same H x W; quantized: attrs multipliers, shifts

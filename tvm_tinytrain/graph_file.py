@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .backbone_file import _NPZ_ERRORS, _npy_header
-from . import pooling
+from . import conv_geometry, pooling
 from .errors import TinyTrainError, WeightFileError
 from .graph import INPUT, OPS, Graph, Layer, QParams
 from .json_files import read_json
@@ -39,7 +39,7 @@ MAX_SIZE = 1 << 16      # a dimension, stride, padding or kernel size
 MAX_ELEMENTS = 1 << 24  # of one tensor: 16 MB of int8, far beyond a microcontroller's memory
 MAX_LAYERS = 10_000
 MAX_NPZ_BYTES = 1 << 30  # inflated; a microcontroller model is a few MB
-ATTRS = {"conv2d": ("stride", "padding", "groups", "act_min", "act_max"), "linear": ("act_min", "act_max"),
+ATTRS = {"conv2d": ("stride", "dilation", "padding", "groups", "act_min", "act_max"), "linear": ("act_min", "act_max"),
          "add": ("act_min", "act_max"), "avgpool": ("kernel", "stride", "padding", "count_include_pad"), "maxpool": ("kernel", "stride", "padding"),
          "flatten": ()}
 ATTRS["lut"] = ("fn", "alpha")  # its table follows from fn, alpha and the quantization: recomputed, never stored
@@ -365,7 +365,9 @@ def _conv2d(r: _Reader, archive, layer, where, attrs, params, x_shapes, x_q):
     (x_shape,) = x_shapes
     r.rank(where, x_shape, 3, "conv2d")
     c, h, w = x_shape
-    stride = r.integer(attrs, "stride", f"{where}.attrs", 1, MAX_SIZE)
+    geometry = {"stride": _pair(r, attrs, "stride", f"{where}.attrs")}
+    if "dilation" in attrs:
+        geometry["dilation"] = _pair(r, attrs, "dilation", f"{where}.attrs")
     pt, pl, pb, pr = r.ints(attrs, "padding", f"{where}.attrs", 0, MAX_SIZE, 4)
     groups = r.integer(attrs, "groups", f"{where}.attrs", 1, c)
     o = layer.out_shape[0]
@@ -377,11 +379,15 @@ def _conv2d(r: _Reader, archive, layer, where, attrs, params, x_shapes, x_q):
     if len(declared) != 4 or not all(type(v) is int and 1 <= v <= MAX_SIZE for v in declared[2:]):
         raise r.fail(f"{where}.params.weight.shape", f"is {_found(declared)}, expected [out, in / groups, kh, kw]")
     kh, kw = declared[2:]
-    if h + pt + pb < kh or w + pl + pr < kw:
-        raise r.fail(f"{where}.params.weight", f"has a {kh}x{kw} kernel, larger than its padded {h}x{w} input")
-    r.expect_shape(layer, where, (o, (h + pt + pb - kh) // stride + 1, (w + pl + pr - kw) // stride + 1),
-                   f"a {kh}x{kw} stride-{stride} conv of its {c}x{h}x{w} input with padding {[pt, pl, pb, pr]}")
-    layer.attrs.update(stride=stride, padding=(pt, pl, pb, pr), groups=groups)
+    (dh, dw), stride = conv_geometry.dilations(geometry), geometry["stride"]
+    span_h, span_w = conv_geometry.extent(kh, dh), conv_geometry.extent(kw, dw)
+    if h + pt + pb < span_h or w + pl + pr < span_w:
+        raise r.fail(f"{where}.params.weight", f"has a {kh}x{kw} kernel spanning {span_h}x{span_w} (dilation "
+                                               f"{(dh, dw)}), larger than its padded {h}x{w} input")
+    r.expect_shape(layer, where, (o, *conv_geometry.out_hw({**geometry, "padding": (pt, pl, pb, pr)}, (kh, kw), (h, w))),
+                   f"a {kh}x{kw} stride-{stride} dilation-{(dh, dw)} conv of its {c}x{h}x{w} input with padding "
+                   f"{[pt, pl, pb, pr]}")
+    layer.attrs.update(geometry, padding=(pt, pl, pb, pr), groups=groups)
     r.act(layer, where, attrs)
     r.weights(archive, layer, where, params, x_q, (o, c // groups, kh, kw),
               f"{o} output channels, {c} input channels / groups {groups}, kernel {kh}x{kw}")

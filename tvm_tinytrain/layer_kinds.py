@@ -30,9 +30,10 @@ LAYER_KINDS = (
     LayerKind("conv2d", "conv2d_s8",
               ("conv2d_s8", "expand_depthwise_s8", "depthwise_inplace_s8", "conv_dw_pw_rows_s8", "conv2d_grad_input",
                "depthwise_grad_input_inplace", "conv2d_grad_weight", *_CONV_BACKWARD),
-              "conv2d and conv1d (dilation 1, the same stride along H and W)",
-              "any kernel size, stride, padding; groups 1 or depthwise; batch norm and ReLU/ReLU6 after it are "
-              "folded into it; a Conv1d on (N, C, L) is a 1 x k conv2d of the (C, 1, L) map (the 1-D family: "
+              "conv2d and conv1d",
+              "any kernel size and padding, stride (sh, sw) and dilation (dh, dw) (one stride and no dilation take "
+              "the fast kernels, any other the portable tt_conv2d_geom ones); groups 1 or depthwise; batch norm and "
+              "ReLU/ReLU6 after it are folded into it; a Conv1d on (N, C, L) is a 1 x k conv2d of the (C, 1, L) map (the 1-D family: "
               "MaxPool1d / AvgPool1d / AdaptiveAvgPool1d become 1 x k pools, BatchNorm1d is folded)"),
     LayerKind("add", "add_s8", ("add_s8", "clamp_mask", "mask_grad", "grad_add"), "add",
               "two tensors of the same shape (residual connections); a ReLU after it is folded"),

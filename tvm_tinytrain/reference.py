@@ -21,7 +21,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .errors import ShapeError, TinyTrainError, UnsupportedOpError
-from . import pooling
+from . import conv_geometry, pooling
 from .graph import INPUT, Graph, Layer
 from .quantization.lut import apply_float
 
@@ -117,9 +117,15 @@ def _conv(x, w, layer):
     exact integers for the int8 graph).
     """
     c = x.shape[0]
-    o, cg, kh, kw = w.shape
     groups = int(layer.attrs.get("groups", 1))
-    sh, sw = _pair(layer.attrs.get("stride", 1))
+    sh, sw = conv_geometry.strides(layer.attrs)
+    dh, dw = conv_geometry.dilations(layer.attrs)
+    if (dh, dw) != (1, 1):  # a dilated kernel is the dense one with zeros between its taps: they add 0
+        dense = np.zeros(w.shape[:2] + (conv_geometry.extent(w.shape[2], dh), conv_geometry.extent(w.shape[3], dw)),
+                         w.dtype)
+        dense[:, :, ::dh, ::dw] = w
+        w = dense
+    o, cg, kh, kw = w.shape
     if groups < 1 or c % groups or o % groups or cg != c // groups:
         raise TinyTrainError(f"layer {layer.name!r}: weight {w.shape} with groups={groups} does not fit "
                              f"an input with {c} channels")

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import pooling
+from . import conv_geometry, pooling
 from .errors import ShapeError, TinyTrainError, UnsupportedOpError
 from .graph import INPUT, Graph, Layer
 from .scheme import Scheme, is_state, state_name
@@ -279,8 +279,8 @@ class TorchTrainer:
         wl = self.weights[layer.name]
         xf = (x - wl.x_q.zero).to(wl.w_exact.dtype)
         xp = _torch_pad(xf[None], _pad4(layer.attrs.get("padding")))
-        acc = F.conv2d(xp, wl.w_exact, stride=_pair(layer.attrs.get("stride", 1)),
-                       groups=int(layer.attrs.get("groups", 1)))[0]
+        acc = F.conv2d(xp, wl.w_exact, stride=conv_geometry.strides(layer.attrs),
+                       dilation=conv_geometry.dilations(layer.attrs), groups=int(layer.attrs.get("groups", 1)))[0]
         acc = torch.round(acc).to(torch.int64) + wl.b.reshape(-1, 1, 1)
         return _requantize(acc, wl.mult.reshape(-1, 1, 1), wl.shift.reshape(-1, 1, 1), wl.y_q.zero,
                            *_act_range(layer))
@@ -401,7 +401,7 @@ class TorchTrainer:
     def _conv_backward(self, layer: Layer, d, x_r, need_dx: bool, k: int | None, need_db: bool):
         """dx_r (or None), dW_r[slice] (or None), db_r (or None) of a conv2d, all float32."""
         wl = self.weights[layer.name]
-        stride = _pair(layer.attrs.get("stride", 1))
+        stride, dilation = conv_geometry.strides(layer.attrs), conv_geometry.dilations(layer.attrs)
         padding = _pad4(layer.attrs.get("padding"))
         groups = int(layer.attrs.get("groups", 1))
         o, cg, kh, kw = wl.w.shape
@@ -413,14 +413,14 @@ class TorchTrainer:
             db = d.sum(dim=(1, 2))
         if k is not None:
             # im2col of the padded real input: rows (c, ky, kx), columns output positions
-            cols = F.unfold(_torch_pad(x_r[None], padding), (kh, kw), stride=stride)[0]
+            cols = F.unfold(_torch_pad(x_r[None], padding), (kh, kw), dilation=dilation, stride=stride)[0]
             cols = cols.reshape(groups, cg * kh * kw, -1)
             dg = d.reshape(groups, o // groups, -1)
             dw = torch.bmm(dg, cols.transpose(1, 2)).reshape(o, cg, kh, kw)
             rows, cols_ = _slice_rows(layer, k)
             dw = dw[rows, cols_]
         if need_dx:
-            full = F.conv_transpose2d(d[None], wl.w_r(), stride=stride, groups=groups)[0]
+            full = F.conv_transpose2d(d[None], wl.w_r(), stride=stride, groups=groups, dilation=dilation)[0]
             full = F.pad(full, (0, wp - full.shape[2], 0, hp - full.shape[1]))  # rows/cols no window reached
             dx = full[:, top:top + h, left:left + w]
         return dx, dw, db

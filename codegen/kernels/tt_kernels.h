@@ -39,6 +39,14 @@ typedef struct {
     int32_t groups;
 } tt_conv_params;
 
+/* A conv of any geometry (the tt_conv2d_geom_* kernels): strides and dilations along H and W. */
+typedef struct {
+    int32_t stride_h, stride_w;
+    int32_t dilation_h, dilation_w;
+    int32_t pad_top, pad_left, pad_bottom, pad_right;
+    int32_t groups;
+} tt_conv_geom;
+
 /* A pooling window: kernel kh x kw, strides along H and W, padding (tt_pool.h checks it). */
 typedef struct {
     int32_t kh, kw;
@@ -57,6 +65,10 @@ typedef struct {
 int tt_conv2d_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh, int32_t kw, const int32_t *bias,
                  const int32_t *mult, const int32_t *shift, const tt_conv_params *conv,
                  const tt_quant_params *q, int8_t *y, tt_dims out);
+/* tt_conv2d_s8 with strides (sh, sw) and dilations (dh, dw): any geometry, portable loops only. */
+int tt_conv2d_geom_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh, int32_t kw, const int32_t *bias,
+                      const int32_t *mult, const int32_t *shift, const tt_conv_geom *g, const tt_quant_params *q,
+                      int8_t *y, tt_dims out);
 int tt_conv2d_1x1_s8(const int8_t *x, tt_dims in, const int8_t *w, const int32_t *bias, const int32_t *mult,
                      const int32_t *shift, const tt_conv_params *conv, const tt_quant_params *q, int8_t *y,
                      tt_dims out);
@@ -154,6 +166,9 @@ int tt_channel_slice_s8(const int8_t *x, tt_dims in, int32_t k, int8_t *out);
 /* dx (in) = conv_transpose(d (out), w_scale[o] * w) */
 int tt_conv2d_grad_input_f32(const float *d, tt_dims out, const int8_t *w, int32_t kh, int32_t kw,
                              const float *w_scale, const tt_conv_params *conv, float *dx, tt_dims in);
+/* tt_conv2d_grad_input_f32 of a tt_conv2d_geom_s8 conv (any strides and dilations) */
+int tt_conv2d_geom_grad_input_f32(const float *d, tt_dims out, const int8_t *w, int32_t kh, int32_t kw,
+                                  const float *w_scale, const tt_conv_geom *g, float *dx, tt_dims in);
 /* Scratch bytes of a stride-1 depthwise input gradient written over d a channel at a time: one channel
  * of dx (in). */
 int32_t tt_depthwise_grad_input_inplace_f32_get_buffer_size(tt_dims in);
@@ -166,6 +181,10 @@ int tt_conv2d_1x1_grad_input_split_f32(const float *d, tt_dims out, const int8_t
 int tt_conv2d_grad_weight_f32(const int8_t *x, tt_dims x_dims, int32_t x_zero, float x_scale, const float *d,
                               tt_dims out, int32_t kh, int32_t kw, const tt_conv_params *conv,
                               int32_t depthwise, float *dw);
+/* tt_conv2d_grad_weight_f32 of a tt_conv2d_geom_s8 conv (any strides and dilations) */
+int tt_conv2d_geom_grad_weight_f32(const int8_t *x, tt_dims x_dims, int32_t x_zero, float x_scale, const float *d,
+                                   tt_dims out, int32_t kh, int32_t kw, const tt_conv_geom *g, int32_t depthwise,
+                                   float *dw);
 /* dx (in_features) = d (out_features) . (w_scale[o] * w) */
 int tt_linear_grad_input_f32(const float *d, int32_t out_features, const int8_t *w, const float *w_scale,
                              int32_t in_features, float *dx);

@@ -22,6 +22,11 @@ def _masked(ctx, b, g):
     return ctx.emit("mask_grad", [g, mask], {}, "dacc")
 
 
+def _geometry(a) -> dict:
+    """The forward conv's stride and, when it has one, dilation, passed on to its gradient ops."""
+    return {k: a[k] for k in ("stride", "dilation") if k in a}
+
+
 def _weight_layer(ctx, b, g, kind):
     x, w, bias = b.args[:3]
     a = b.attrs
@@ -32,7 +37,7 @@ def _weight_layer(ctx, b, g, kind):
     w_scale = np.asarray(a["w_scale"], np.float32)
     depthwise = kind == "conv2d" and a["groups"] > 1
     if need_x:
-        attrs = ({"stride": a["stride"], "padding": a["padding"], "groups": a["groups"], "in_hw": _shape(x)[2:]}
+        attrs = ({**_geometry(a), "padding": a["padding"], "groups": a["groups"], "in_hw": _shape(x)[2:]}
                  if kind == "conv2d" else {})
         ctx.accumulate(x, ctx.emit(f"{kind}_grad_input", [d, ctx.new(w), _const(w_scale)], attrs, "dx"))
     if k_w:
@@ -42,7 +47,7 @@ def _weight_layer(ctx, b, g, kind):
         x_used = ctx.new(x) if k_w == channels else ctx.emit("channel_slice", [ctx.new(x)], {"k": k_w}, "x_slice")
         attrs = {"x_scale": a["x_scale"], "x_zero": a["x_zero"]}
         if kind == "conv2d":
-            attrs.update(stride=a["stride"], padding=a["padding"], kernel=_shape(w)[2:], depthwise=int(depthwise))
+            attrs.update(_geometry(a), padding=a["padding"], kernel=_shape(w)[2:], depthwise=int(depthwise))
         real = ctx.emit(f"{kind}_grad_weight", [x_used, d], attrs, "dw_real")
         step = w_scale[:k_w] if depthwise else w_scale
         grad = ctx.emit("scale_channels", [real, _const(step)], {}, "dw")

@@ -155,14 +155,14 @@ def test_not_a_module():
 
 
 class _MobileNetV3ish(nn.Module):
-    """GELU twice, a dilated conv, a squeeze-excite gate (Softplus; its multiply is the mul layer's now) and a
+    """GELU twice, a transposed conv, a squeeze-excite gate (Softplus; its multiply is the mul layer's now) and a
     division (Hardswish and Hardsigmoid, once here, are the lut layer's now)."""
 
     def __init__(self):
         super().__init__()
         self.stem = nn.Conv2d(3, 8, 3, padding=1)
         self.act1 = nn.GELU()
-        self.conv2 = nn.Conv2d(8, 8, 3, padding=2, dilation=2)
+        self.conv2 = nn.ConvTranspose2d(8, 8, 3, padding=1)
         self.gate = nn.Softplus()
         self.act2 = nn.GELU()
         self.fc = nn.Linear(8, 10)
@@ -180,7 +180,7 @@ def test_every_unsupported_op_is_reported_at_once():
     lines = str(err.value).splitlines()
     assert lines[0].startswith("from_torch: 5 unsupported") and "4 kind(s)" in lines[0]
     assert "aten.gelu" in lines[1] and "'act1'" in lines[1] and "'act2'" in lines[1]
-    assert "dilation=(2, 2)" in lines[2] and "'conv2'" in lines[2]
+    assert "aten.conv_transpose2d" in lines[2] and "'conv2'" in lines[2]
     assert "aten.softplus" in lines[3] and "'gate'" in lines[3]
     assert "aten.div" in lines[4] and "aten.mul" not in str(err.value).split("supported:")[0]
     assert lines[5].startswith("supported: conv2d")

@@ -64,14 +64,10 @@ def _unsupported_attribute(node, onnx) -> str | None:
         value = attrs.get(name)
         return [int(v) for v in value] if value is not None else None
 
-    if node.op_type in ("Conv", "MaxPool", "AveragePool"):
+    if node.op_type in ("MaxPool", "AveragePool"):
         dilations = ints("dilations")
         if dilations and any(d != 1 for d in dilations):
             return f"dilations={dilations} (supported: 1)"
-        strides = ints("strides")
-        if node.op_type == "Conv" and strides and len(set(strides)) > 1:
-            return f"strides={strides} (supported: the same stride along H and W)"
-    if node.op_type in ("MaxPool", "AveragePool"):
         if attrs.get("ceil_mode", 0):
             return "ceil_mode=1 (supported: 0)"
         if len(node.output) > 1 and node.output[1]:

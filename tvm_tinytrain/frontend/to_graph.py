@@ -25,7 +25,7 @@ import math
 import numpy as np
 
 from .._tvm import op_name, relax, shape_of
-from .. import pooling
+from .. import conv_geometry, pooling
 from ..graph import INPUT, Graph, Layer
 from ..passes.relax_utils import bindings_of, constant_value, use_counts
 from .elementwise import find_activations
@@ -134,14 +134,9 @@ class _Extractor:
         strides = [int(s) for s in attrs.strides]
         if weight is None:
             self._unsupported(var, call, "has a weight that is computed, not a parameter (not supported)")
-        if any(d != 1 for d in dilation):
-            self._unsupported(var, call, f"has dilation={tuple(dilation)} (only dilation 1 is supported)")
         if attrs.data_layout != "NCHW":
             self._unsupported(var, call, f"has data layout {attrs.data_layout} (only NCHW is supported)")
-        if strides[0] != strides[1]:
-            self._unsupported(var, call, f"has strides={tuple(strides)} (only the same stride along H and W "
-                                         f"is supported)")
-        layer_attrs = {"stride": strides[0], "padding": tuple(int(p) for p in attrs.padding),
+        layer_attrs = {**conv_geometry.compact(strides, dilation), "padding": tuple(int(p) for p in attrs.padding),
                        "groups": int(attrs.groups), "act": None}
         params = {"weight": weight.astype(np.float32), "bias": np.zeros(weight.shape[0], np.float32)}
         self._new(var, "conv2d", _layer_name(base), [self._source(call.args[0], var)], layer_attrs, params)
@@ -152,14 +147,12 @@ class _Extractor:
         attrs = call.attrs
         if weight is None:
             self._unsupported(var, call, "has a weight that is computed, not a parameter (not supported)")
-        if int(attrs.dilation[0]) != 1:
-            self._unsupported(var, call, f"has dilation={int(attrs.dilation[0])} (only dilation 1 is supported)")
         if attrs.data_layout != "NCW":
             self._unsupported(var, call, f"has data layout {attrs.data_layout} (only NCW is supported)")
         left, right = (int(p) for p in attrs.padding)
         # stride s along W and, harmlessly, along H: a 1-row kernel on a 1-row map gives 1 row for any s
-        layer_attrs = {"stride": int(attrs.strides[0]), "padding": (0, left, 0, right), "groups": int(attrs.groups),
-                       "act": None}
+        geometry = conv_geometry.compact(int(attrs.strides[0]), (1, int(attrs.dilation[0])))
+        layer_attrs = {**geometry, "padding": (0, left, 0, right), "groups": int(attrs.groups), "act": None}
         params = {"weight": weight.astype(np.float32)[:, :, None, :],
                   "bias": np.zeros(weight.shape[0], np.float32)}
         self._new(var, "conv2d", _layer_name(base), [self._source(call.args[0], var)], layer_attrs, params)

@@ -132,12 +132,6 @@ def _pair(value) -> tuple:
 
 def _check_conv(node):
     """aten.conv2d(x, w, b, stride, padding, dilation, groups) / convolution(..., transposed, ...)."""
-    dilation = _pair(_arg(node, 5, "dilation", 1))
-    if any(int(d) != 1 for d in dilation):
-        return f"has dilation={dilation} (only dilation 1 is supported)"
-    stride = _pair(_arg(node, 3, "stride", 1))
-    if len(set(stride)) > 1:
-        return f"has stride={stride} (only the same stride along H and W is supported)"
     if node.target.__name__.split(".")[0] in ("convolution", "_convolution") and _arg(node, 6, "transposed", False):
         return "is a transposed convolution (not supported)"
     return None

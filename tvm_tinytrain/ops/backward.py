@@ -3,7 +3,7 @@ import numpy as np
 
 from tvm_tinytrain.codegen import templates as c
 
-from .. import pooling
+from .. import conv_geometry, pooling
 from .._tvm import relax
 from .registry import REUSES_INPUT, OpRecord, declare
 from .forward import dequantize
@@ -53,12 +53,12 @@ def conv2d_grad_input(fb, args, a):
     _, _, kh, kw = _shape(w)
     in_h, in_w = a["in_hw"]
     top, left, bottom, right = a["padding"]
-    stride = a["stride"]
-    out_h = (grad_h - 1) * stride - top - bottom + kh
-    out_w = (grad_w - 1) * stride - left - right + kw
-    return relax.op.nn.conv2d_transpose(d, _real_weight(fb, w, w_scale), strides=stride, padding=a["padding"],
-                                        output_padding=(in_h - out_h, in_w - out_w), groups=a["groups"],
-                                        kernel_layout="IOHW", out_dtype="float32")
+    (sh, sw), (dh, dw) = conv_geometry.strides(a), conv_geometry.dilations(a)
+    out_h = (grad_h - 1) * sh - top - bottom + conv_geometry.extent(kh, dh)
+    out_w = (grad_w - 1) * sw - left - right + conv_geometry.extent(kw, dw)
+    return relax.op.nn.conv2d_transpose(d, _real_weight(fb, w, w_scale), strides=(sh, sw), padding=a["padding"],
+                                        output_padding=(in_h - out_h, in_w - out_w), dilation=(dh, dw),
+                                        groups=a["groups"], kernel_layout="IOHW", out_dtype="float32")
 
 
 def conv2d_grad_weight(fb, args, a):
@@ -75,7 +75,9 @@ def conv2d_grad_weight(fb, args, a):
         groups = k
     else:
         groups = 1
-    grad = fb.emit(relax.op.nn.conv2d(x_r, d, strides=1, padding=a["padding"], dilation=a["stride"], groups=groups,
+    # dW[ky, kx] sums x at (oy * s + ky * d) over the output: d as a kernel dilated by the stride, stepped by d
+    grad = fb.emit(relax.op.nn.conv2d(x_r, d, strides=conv_geometry.dilations(a), padding=a["padding"],
+                                      dilation=conv_geometry.strides(a), groups=groups,
                                       data_layout="CNHW", kernel_layout="IOHW", out_layout="CNHW",
                                       out_dtype="float32"))
     shape = _shape(grad)
@@ -167,8 +169,9 @@ declare(
     OpRecord("grad_add", grad_add, c.grad_add, ("tt_grad_add_f32.c",), writes=REUSES_INPUT),
     OpRecord("channel_slice", channel_slice, c.channel_slice, ("tt_channel_slice_s8.c",)),
     OpRecord("conv2d_grad_input", conv2d_grad_input, c.conv2d_grad_input,
-             ("tt_conv2d_grad_input_f32.c", "tt_conv2d_1x1_grad_input_split_f32.c")),
-    OpRecord("conv2d_grad_weight", conv2d_grad_weight, c.conv2d_grad_weight, ("tt_conv2d_grad_weight_f32.c",)),
+             ("tt_conv2d_grad_input_f32.c", "tt_conv2d_1x1_grad_input_split_f32.c", "tt_conv2d_geom_grad_input_f32.c")),
+    OpRecord("conv2d_grad_weight", conv2d_grad_weight, c.conv2d_grad_weight,
+             ("tt_conv2d_grad_weight_f32.c", "tt_conv2d_geom_grad_weight_f32.c")),
     OpRecord("linear_grad_input", linear_grad_input, c.linear_grad_input, ("tt_linear_grad_input_f32.c",)),
     OpRecord("linear_grad_weight", linear_grad_weight, c.linear_grad_weight, ("tt_linear_grad_weight_f32.c",)),
     OpRecord("bias_grad", bias_grad, c.bias_grad, ("tt_bias_grad_f32.c",)),

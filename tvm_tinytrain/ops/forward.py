@@ -37,7 +37,7 @@ def conv2d_s8(fb, args, a):
     """(x int8, w int8, b int32, multiplier int64, shift int64) -> int8."""
     x, w, b, mult, shift = args
     conv = relax.op.nn.conv2d(centered(fb, x, a["x_zero"]), w, strides=a["stride"], padding=a["padding"],
-                              groups=a["groups"], out_dtype="int32")
+                              dilation=a.get("dilation", 1), groups=a["groups"], out_dtype="int32")
     acc = fb.emit(relax.op.add(conv, relax.op.reshape(b, (1, -1, 1, 1))))
     return requantize(fb, acc, mult, shift, a["y_zero"], a["act_min"], a["act_max"], 4)
 
@@ -117,7 +117,7 @@ def linear_f32(fb, args, a):
 
 # One record per op (registry.py): builder, C call, kernel files, gradient rule, storage.
 _CONV_KERNELS = ("tt_conv2d_s8.c", "tt_conv2d_1x1_s8.c", "tt_depthwise_conv2d_s8.c", "tt_conv2d_general_s8.c",
-                "tt_conv2d_1x1_split_s8.c")
+                "tt_conv2d_1x1_split_s8.c", "tt_conv2d_geom_s8.c")
 declare(
     OpRecord("conv2d_s8", conv2d_s8, c.conv2d_s8, _CONV_KERNELS, rule.conv2d_s8),
     OpRecord("linear_s8", linear_s8, c.linear_s8, ("tt_linear_s8.c",), rule.linear_s8),

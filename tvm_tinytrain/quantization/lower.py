@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import ops, pooling
+from .. import conv_geometry, ops, pooling
 from .._tvm import relax, tensor_type
 from ..errors import TinyTrainError
 from ..graph import INPUT, Graph, Layer
@@ -75,7 +75,9 @@ def layer_call(graph: Graph, layer: Layer, inputs: list, param_vars: dict):
                 relax.const(np.asarray(layer.params["multiplier"], np.int64), "int64"),
                 relax.const(np.asarray(layer.params["shift"], np.int64), "int64")]
         if layer.op == "conv2d":
-            clamp.update(stride=a["stride"], padding=list(a["padding"]), groups=a["groups"])
+            geometry = conv_geometry.compact(a["stride"], a.get("dilation", 1))
+            clamp.update({k: list(v) if isinstance(v, tuple) else v for k, v in geometry.items()},
+                         padding=list(a["padding"]), groups=a["groups"])
         return args, clamp
     if layer.op == "add":
         qa, qb = (graph.q_of(s) for s in layer.inputs)
