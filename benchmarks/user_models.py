@@ -164,7 +164,7 @@ def band_envelopes(path: Path):
     samples (1 s at 128 Hz, an accelerometer's shape and rate): the log energy of three frequency
     bands in consecutive 125-sample frames, each band standardised by the training clips' mean and
     standard deviation; labels are the 12 classes."""
-    from tvm_tinytrain.data.speech_commands import load_speech_commands
+    from tvm_tinytrain.data.speech_commands import CLASSES, load_speech_commands
 
     def envelopes(audio):
         frames = audio[:, :128 * ENVELOPE_HOP].astype(np.float32).reshape(len(audio), 128, ENVELOPE_HOP) / 32768
@@ -175,7 +175,7 @@ def band_envelopes(path: Path):
     (x, y), (x_test, y_test) = [(envelopes(a), labels) for a, labels in
                                 (load_speech_commands(split, progress=False) for split in ("train", "test"))]
     mean, std = x.mean(axis=(0, 2), keepdims=True), x.std(axis=(0, 2), keepdims=True)
-    np.savez(path, x=(x - mean) / std, y=y, x_test=(x_test - mean) / std, y_test=y_test)
+    np.savez(path, x=(x - mean) / std, y=y, x_test=(x_test - mean) / std, y_test=y_test, classes=np.array(CLASSES))
 
 
 NPZ_BUILDERS = {"logmel_sequences": logmel_sequences, "band_envelopes": band_envelopes}
