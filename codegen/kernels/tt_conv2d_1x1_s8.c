@@ -45,6 +45,34 @@ static void channel1x1_dsp(const int8_t *x, int32_t channels, int32_t hw, const 
         yo[p] = tt_requantize(dot_channels(x + p, hw, wo, channels, x_zero, bias_o), mult_o, shift_o, y_zero, lo, hi);
 }
 
+/* y[o, :] for all o, four pixels at a time packed once (tt_pointwise_pack4_dsp) and read by every
+ * output channel one by one: channels <= TT_PW_PACK_CHANNELS. */
+static void packed1x1_dsp(const int8_t *x, int32_t channels, int32_t hw, const int8_t *w, const int32_t *bias,
+                          const int32_t *mult, const int32_t *shift, const tt_quant_params *q, int8_t *y,
+                          int32_t out_c)
+{
+    const int32_t x_zero = q->x_zero, y_zero = q->y_zero, lo = q->act_min, hi = q->act_max; /* see conv1x1_dsp */
+    const int32_t quads = channels / 4;
+    int32_t packed[2 * TT_PW_PACK_CHANNELS];
+    int32_t p = 0;
+    for (; p + 4 <= hw; p += 4) {
+        tt_pointwise_pack4_dsp(x + p, hw, quads, x_zero, packed);
+        const int8_t *wo = w;
+        for (int32_t o = 0; o < out_c; o++, wo += channels) {
+            int32_t a[4] = {bias[o], bias[o], bias[o], bias[o]};
+            tt_pointwise_packed_1x4_dsp(packed, quads, wo, a);
+            for (int32_t c = 4 * quads; c < channels; c++) /* the last channels % 4 */
+                for (int32_t k = 0; k < 4; k++)
+                    a[k] += (x[c * hw + p + k] - x_zero) * wo[c];
+            tt_requantize4(a, mult[o], shift[o], y_zero, lo, hi, y + o * hw + p);
+        }
+    }
+    for (; p < hw; p++)
+        for (int32_t o = 0; o < out_c; o++)
+            y[o * hw + p] = tt_requantize(dot_channels(x + p, hw, w + o * channels, channels, x_zero, bias[o]), mult[o],
+                                          shift[o], y_zero, lo, hi);
+}
+
 /* y[o, :] for all o when the conv is a matrix product over hw = in.h * in.w pixels. */
 static void conv1x1_dsp(const int8_t *x, int32_t channels, int32_t hw, const int8_t *w, const int32_t *bias,
                         const int32_t *mult, const int32_t *shift, const tt_quant_params *q, int8_t *y,
@@ -89,7 +117,10 @@ int tt_conv2d_1x1_s8(const int8_t *x, tt_dims in, const int8_t *w, const int32_t
     const int32_t s = conv->stride, plane = in.h * in.w;
 #if TT_USE_DSP
     if (s == 1 && out.h == in.h && out.w == in.w) { /* no padding */
-        conv1x1_dsp(x, in.c, plane, w, bias, mult, shift, q, y, out.c);
+        if (in.c <= TT_PW_PACK_CHANNELS && out.c >= 4) /* packing pays for itself from four outputs */
+            packed1x1_dsp(x, in.c, plane, w, bias, mult, shift, q, y, out.c);
+        else
+            conv1x1_dsp(x, in.c, plane, w, bias, mult, shift, q, y, out.c);
         return TT_OK;
     }
 #endif

@@ -22,7 +22,7 @@ static inline uint32_t tt_load32(const int8_t *p) /* unaligned: Cortex-M4/M7/M55
     return v;
 }
 
-/* PKHBT (low halves of a, b), PKHTB (high halves of a, b), SXTB16 of v rotated by 8 (bytes 1 and 3).
+/* PKHBT (low halves of a, b), PKHTB (high halves of a, b), SXTB16 / SXTAB16 of v rotated by 8 (bytes 1 and 3).
  * Written as instructions on Arm (GCC does not always find them: a plain-C PKH costs three
  * instructions and the rotation one more); plain C elsewhere (the host tests, acle_emul). */
 #if defined(__arm__)
@@ -44,6 +44,12 @@ static inline int32_t tt_sxtb16_ror8(uint32_t v)
     __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
     return r;
 }
+static inline int32_t tt_sxtab16_ror8(int32_t a, uint32_t v) /* a + SXTB16 of v rotated by 8, per halfword */
+{
+    int32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
+    return r;
+}
 #else
 static inline uint32_t tt_pack_lo(uint32_t a, uint32_t b)
 {
@@ -56,6 +62,10 @@ static inline uint32_t tt_pack_hi(uint32_t a, uint32_t b)
 static inline int32_t tt_sxtb16_ror8(uint32_t v)
 {
     return __sxtb16((int32_t)((v >> 8) | (v << 24)));
+}
+static inline int32_t tt_sxtab16_ror8(int32_t a, uint32_t v)
+{
+    return __sxtab16(a, (int32_t)((v >> 8) | (v << 24)));
 }
 #endif
 

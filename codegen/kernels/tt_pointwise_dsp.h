@@ -129,6 +129,49 @@ static inline void tt_pointwise_1x4_dsp(const int8_t *x, int32_t hw, int32_t cha
     }
     a[0] = a0, a[1] = a1, a[2] = a2, a[3] = a3;
 }
+
+/* Input channels a packed block of four pixels holds at most: two int16 pairs a channel, 1 KB of stack. */
+#define TT_PW_PACK_CHANNELS 128
+
+/* The four pixels x[c * hw + 0 .. 3] of the first 4 * quads channels, less the zero point, as the SMLAD
+ * operands of tt_pointwise_packed_1x4_dsp: for channels c = 4g .. 4g + 3 and pixel k, q[8g + 2k] =
+ * (x[c, k] - x_zero, x[c+2, k] - x_zero) and q[8g + 2k + 1] the same for c + 1, c + 3 (int16 halves:
+ * |x - x_zero| <= 255). Built once per block of pixels, read by every output channel. */
+static inline void tt_pointwise_pack4_dsp(const int8_t *x, int32_t hw, int32_t quads, int32_t x_zero, int32_t *q)
+{
+    const int32_t nz = (int32_t)(((uint32_t)-x_zero & 0xFFFFu) | ((uint32_t)-x_zero << 16)); /* (-x_zero, -x_zero) */
+    for (int32_t g = 0; g < quads; g++, x += 4 * hw, q += 8) {
+        const uint32_t v0 = tt_load32(x), v1 = tt_load32(x + hw), v2 = tt_load32(x + 2 * hw),
+                       v3 = tt_load32(x + 3 * hw);
+        const uint32_t t02 = tt_pack_lo(v0, v2), u02 = tt_pack_hi(v0, v2), t13 = tt_pack_lo(v1, v3),
+                       u13 = tt_pack_hi(v1, v3); /* bytes (c p0, c p1, c+2 p0, c+2 p1), ... */
+        q[0] = __sxtab16(nz, (int32_t)t02), q[1] = __sxtab16(nz, (int32_t)t13);
+        q[2] = tt_sxtab16_ror8(nz, t02), q[3] = tt_sxtab16_ror8(nz, t13);
+        q[4] = __sxtab16(nz, (int32_t)u02), q[5] = __sxtab16(nz, (int32_t)u13);
+        q[6] = tt_sxtab16_ror8(nz, u02), q[7] = tt_sxtab16_ror8(nz, u13);
+    }
+}
+
+/* a[k] += sum_{c < 4 * quads} (x[c, k] - x_zero) * w[c], k = 0..3, from q of tt_pointwise_pack4_dsp: per
+ * four channels one weight word and eight SMLAD, the pixels' pairs read in order. The sum of
+ * tt_conv2d_1x1_s8's portable loop, the zero point inside (no weight sum): the same integers. */
+static inline void tt_pointwise_packed_1x4_dsp(const int32_t *q, int32_t quads, const int8_t *w, int32_t a[4])
+{
+    int32_t a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+    for (const int32_t *end = q + 8 * quads; q < end; q += 8, w += 4) {
+        const uint32_t wv = tt_load32(w);
+        const int32_t w02 = __sxtb16((int32_t)wv), w13 = tt_sxtb16_ror8(wv);
+        int32_t e = q[0], o = q[1];
+        a0 = __smlad(o, w13, __smlad(e, w02, a0));
+        e = q[2], o = q[3];
+        a1 = __smlad(o, w13, __smlad(e, w02, a1));
+        e = q[4], o = q[5];
+        a2 = __smlad(o, w13, __smlad(e, w02, a2));
+        e = q[6], o = q[7];
+        a3 = __smlad(o, w13, __smlad(e, w02, a3));
+    }
+    a[0] = a0, a[1] = a1, a[2] = a2, a[3] = a3;
+}
 #endif
 
 #endif /* TT_POINTWISE_DSP_H */

@@ -2,7 +2,8 @@
  * The TT_USE_DSP paths of tt_conv2d_1x1_s8, tt_conv2d_1x1_split_s8, tt_depthwise_conv2d_s8 and
  * tt_conv2d_general_s8 (dense, channels 1..8 so that most windows fit its im2col path) against their
  * portable loops (ref_kernels.c: the same sources with TT_NO_DSP), byte for byte, on pseudo-random
- * cases: channels 1..24 (odd too), h, w 1..20 (depthwise up to 40: maps too large for its padded
+ * cases: channels 1..24 (odd too; a quarter of the 1x1 cases 120..136 input channels on maps up to
+ * 9 x 9, both sides of the packed path's limit), h, w 1..20 (depthwise up to 40: maps too large for its padded
  * channel copy), kernels 1..7 (even too), strides 1..3 (mostly 1, where the DSP paths apply),
  * asymmetric padding, random zero points, biases, multipliers, shifts.
  * Buffers are malloc'd at their exact size, so an over-read shows under AddressSanitizer.
@@ -109,7 +110,8 @@ static void check_case(int kind)
 {
     const int depthwise = kind == DEPTHWISE, windowed = depthwise || kind == GENERAL;
     const int32_t kernels[] = {1, 2, 3, 3, 4, 5, 7};
-    const int32_t c = kind == GENERAL ? uniform(1, 8) : uniform(kind == SPLIT ? 2 : 1, 24);
+    const int wide = (kind == POINTWISE || kind == SPLIT) && uniform(0, 3) == 0; /* around TT_PW_PACK_CHANNELS */
+    const int32_t c = kind == GENERAL ? uniform(1, 8) : wide ? uniform(120, 136) : uniform(kind == SPLIT ? 2 : 1, 24);
     const int32_t o = depthwise ? c : uniform(1, 24);
     const int32_t kh = windowed ? kernels[rnd() % 7] : 1, kw = windowed ? kernels[rnd() % 7] : 1;
     tt_conv_params conv = {uniform(1, 4) <= 2 ? 1 : uniform(1, 3), 0, 0, 0, 0, depthwise ? c : 1};
@@ -120,7 +122,7 @@ static void check_case(int kind)
         conv.pad_right = uniform(0, kw - (kw > 1));
     }
     const int32_t hmin = kh - conv.pad_top - conv.pad_bottom, wmin = kw - conv.pad_left - conv.pad_right;
-    const int32_t size = depthwise && uniform(0, 3) == 0 ? 40 : 20; /* 40: maps the padded copy does not fit */
+    const int32_t size = depthwise && uniform(0, 3) == 0 ? 40 : wide ? 9 : 20; /* 40: maps the padded copy does not fit */
     const tt_dims in = {c, uniform(hmin > 1 ? hmin : 1, size), uniform(wmin > 1 ? wmin : 1, size)};
     const tt_dims out = {o, (in.h + conv.pad_top + conv.pad_bottom - kh) / conv.stride + 1,
                          (in.w + conv.pad_left + conv.pad_right - kw) / conv.stride + 1};
