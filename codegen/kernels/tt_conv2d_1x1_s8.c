@@ -5,11 +5,13 @@
  * An output whose input position lies in the padding is requant(bias[o]).
  * TT_ERR_ARG: as tt_conv_args_ok (tt_requant.h), or groups != 1.
  *
- * DSP path (TT_USE_DSP, stride 1 without padding, i.e. a plain matrix product): two output
- * channels by four pixels at a time through tt_pointwise_2x4_dsp (tt_pointwise_dsp.h: SMLAD on
- * channel pairs, weights unpacked once per four channels), an odd last channel (expand_depthwise's
- * one-channel calls) by tt_pointwise_1x4_dsp. The int32 sums are the same integers as
- * the portable loop's, so the output is identical bit for bit.
+ * DSP path (TT_USE_DSP, stride 1 without padding, i.e. a plain matrix product; tt_pointwise_dsp.h):
+ * up to TT_PW_PACK_CHANNELS input channels and from four outputs, four pixels at a time packed once as
+ * SMLAD pairs less the zero point (1 KB of stack), then one output channel after the other, one weight
+ * word and eight SMLAD per four channels. Wider inputs: two output channels by four pixels at a time
+ * through tt_pointwise_2x4_dsp (SMLAD on channel pairs, weights unpacked once per four channels), an
+ * odd last channel (expand_depthwise's one-channel calls) by tt_pointwise_1x4_dsp. The int32 sums are
+ * the same integers as the portable loop's, so the output is identical bit for bit.
  *
  * x86-64 path (__AVX2__, host builds with -march=native; same cases): four output channels by
  * sixteen pixels at a time through tt_pointwise_avx2 (tt_pointwise_avx2.h), the same int32 sums.
@@ -52,18 +54,14 @@ static void packed1x1_dsp(const int8_t *x, int32_t channels, int32_t hw, const i
                           int32_t out_c)
 {
     const int32_t x_zero = q->x_zero, y_zero = q->y_zero, lo = q->act_min, hi = q->act_max; /* see conv1x1_dsp */
-    const int32_t quads = channels / 4;
     int32_t packed[2 * TT_PW_PACK_CHANNELS];
     int32_t p = 0;
     for (; p + 4 <= hw; p += 4) {
-        tt_pointwise_pack4_dsp(x + p, hw, quads, x_zero, packed);
+        tt_pointwise_pack4_dsp(x + p, hw, channels / 4, x_zero, packed);
         const int8_t *wo = w;
         for (int32_t o = 0; o < out_c; o++, wo += channels) {
             int32_t a[4] = {bias[o], bias[o], bias[o], bias[o]};
-            tt_pointwise_packed_1x4_dsp(packed, quads, wo, a);
-            for (int32_t c = 4 * quads; c < channels; c++) /* the last channels % 4 */
-                for (int32_t k = 0; k < 4; k++)
-                    a[k] += (x[c * hw + p + k] - x_zero) * wo[c];
+            tt_pointwise_packed_part_dsp(packed, x + p, hw, channels, x_zero, wo, a);
             tt_requantize4(a, mult[o], shift[o], y_zero, lo, hi, y + o * hw + p);
         }
     }

@@ -5,7 +5,8 @@
  * TT_ERR_ARG: as tt_conv2d_1x1_s8, or k outside [1, in.c) / w_rest NULL.
  *
  * DSP path (TT_USE_DSP, stride 1 without padding): as tt_conv2d_1x1_s8's, the two weight parts
- * one after the other through tt_pointwise_2x4_dsp, an odd last channel through tt_pointwise_1x4_dsp
+ * one after the other: packed blocks of four pixels (up to TT_PW_PACK_CHANNELS input channels, four
+ * outputs or more), else tt_pointwise_2x4_dsp and, for an odd last channel, tt_pointwise_1x4_dsp
  * (the same int32 sums, bit for bit).
  * x86-64 path (__AVX2__, same cases): tt_pointwise_avx2 over both parts (tt_pointwise_avx2.h).
  */
@@ -22,6 +23,33 @@ static int32_t dot_split(const int8_t *x, int32_t hw, int32_t channels, const in
     for (int32_t c = 0; c < channels; c++)
         acc += (x[c * hw] - x_zero) * (c < k ? lead[c] : rest[c - k]);
     return acc;
+}
+
+/* The whole output as packed1x1_dsp (tt_conv2d_1x1_s8.c) computes it, each packed block of four pixels
+ * in two parts, the lead's channels then the rest's: channels <= TT_PW_PACK_CHANNELS. */
+static void packed_split_dsp(const int8_t *x, int32_t channels, int32_t hw, const int8_t *w_lead,
+                             const int8_t *w_rest, int32_t k, const int32_t *bias, const int32_t *mult,
+                             const int32_t *shift, const tt_quant_params *q, int8_t *y, int32_t out_c)
+{
+    const int32_t rest = channels - k, rest_at = 8 * (k / 4); /* the rest's quads follow the lead's */
+    const int32_t x_zero = q->x_zero, y_zero = q->y_zero, lo = q->act_min, hi = q->act_max; /* see conv1x1_dsp */
+    int32_t packed[2 * TT_PW_PACK_CHANNELS];
+    int32_t p = 0;
+    for (; p + 4 <= hw; p += 4) {
+        tt_pointwise_pack4_dsp(x + p, hw, k / 4, x_zero, packed);
+        tt_pointwise_pack4_dsp(x + k * hw + p, hw, rest / 4, x_zero, packed + rest_at);
+        for (int32_t o = 0; o < out_c; o++) {
+            int32_t a[4] = {bias[o], bias[o], bias[o], bias[o]};
+            tt_pointwise_packed_part_dsp(packed, x + p, hw, k, x_zero, w_lead + o * k, a);
+            tt_pointwise_packed_part_dsp(packed + rest_at, x + k * hw + p, hw, rest, x_zero, w_rest + o * rest, a);
+            tt_requantize4(a, mult[o], shift[o], y_zero, lo, hi, y + o * hw + p);
+        }
+    }
+    for (; p < hw; p++)
+        for (int32_t o = 0; o < out_c; o++)
+            y[o * hw + p] = tt_requantize(dot_split(x + p, hw, channels, w_lead + o * k, w_rest + o * rest, k, x_zero,
+                                                    bias[o]),
+                                          mult[o], shift[o], y_zero, lo, hi);
 }
 
 /* The whole output when the conv is a matrix product over hw = in.h * in.w pixels. */
@@ -82,7 +110,10 @@ int tt_conv2d_1x1_split_s8(const int8_t *x, tt_dims in, const int8_t *w_lead, co
     const int32_t s = conv->stride, plane = in.h * in.w, rest = in.c - k;
 #if TT_USE_DSP
     if (s == 1 && out.h == in.h && out.w == in.w) { /* no padding */
-        split_dsp(x, in.c, plane, w_lead, w_rest, k, bias, mult, shift, q, y, out.c);
+        if (in.c <= TT_PW_PACK_CHANNELS && out.c >= 4) /* as tt_conv2d_1x1_s8 */
+            packed_split_dsp(x, in.c, plane, w_lead, w_rest, k, bias, mult, shift, q, y, out.c);
+        else
+            split_dsp(x, in.c, plane, w_lead, w_rest, k, bias, mult, shift, q, y, out.c);
         return TT_OK;
     }
 #endif

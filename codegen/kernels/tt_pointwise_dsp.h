@@ -172,6 +172,18 @@ static inline void tt_pointwise_packed_1x4_dsp(const int32_t *q, int32_t quads, 
     }
     a[0] = a0, a[1] = a1, a[2] = a2, a[3] = a3;
 }
+
+/* a[k] += sum_{c < channels} (x[c * hw + k] - x_zero) * w[c], k = 0..3: the channels' quads from q
+ * (tt_pointwise_pack4_dsp of x), the last channels % 4 one by one from x. */
+static inline void tt_pointwise_packed_part_dsp(const int32_t *q, const int8_t *x, int32_t hw, int32_t channels,
+                                                int32_t x_zero, const int8_t *w, int32_t a[4])
+{
+    const int32_t quads = channels / 4;
+    tt_pointwise_packed_1x4_dsp(q, quads, w, a);
+    for (int32_t c = 4 * quads; c < channels; c++)
+        for (int32_t k = 0; k < 4; k++)
+            a[k] += (x[c * hw + k] - x_zero) * w[c];
+}
 #endif
 
 #endif /* TT_POINTWISE_DSP_H */
