@@ -27,7 +27,9 @@ time; the paper simulated batches of 64), no augmentation.  Like the paper: 128x
         [--seeds 0 1 2] [--variants int8 int8-paper] [--lrs int8=0.005,5 int8-paper=0.0004]
 
 writes summary.json, results.md (mean and standard error over the seeds) and qas.png into --out
-(default out/qas_<model>/).
+(default out/qas_<model>/).  `--body-changes --variants int8-paper int8+QAS-paper --lrs ...` instead
+counts the int8 weights and int32 biases below the classifier that one epoch at each variant's first
+rate changes: whether a variant trains the body at all.
 """
 from __future__ import annotations
 
@@ -108,6 +110,31 @@ def run_variant(variant: str, lr: float, seed: int, args: dict) -> dict:
     return {"variant": variant, "lr": lr, "seed": seed, "scheme": scheme.name, "accuracy": hist.final_accuracy,
             "initial_accuracy": hist.initial_accuracy, "epochs": hist.epochs,
             "losses": hist.losses, "seconds": round(time.time() - t0, 1)}
+
+
+def body_changes(variant: str, model: str, scheme_spec, lr: float, images_per_class: int = 100) -> dict:
+    """Per trained int8/int32 tensor below the classifier: how many values one epoch at the constant
+    rate `lr` changes, and the largest change in units, i.e. whether the variant trains the body at all."""
+    import numpy as np
+
+    from tvm_tinytrain.backbones import load_backbone
+    from tvm_tinytrain.data.datasets import load_dataset
+    from tvm_tinytrain.scheme import is_state
+
+    shape = tuple(load_backbone(model).input_shape)
+    data = load_dataset("cifar10", shape, train_per_class=images_per_class, test_per_class=1, seed=0, progress=False)
+    graph = load_backbone(model, num_classes=len(data.classes), seed=0)
+    with make_engine(variant, graph, variant_scheme(variant, scheme_spec, graph, lr)) as engine:
+        before = engine.params()
+        for i in np.random.default_rng(0).permutation(len(data.train_x)):
+            engine.train(data.train_x[i], int(data.train_y[i]))
+        after = engine.params()
+    changes = {}
+    for name in sorted(before):
+        if not is_state(name) and not name.startswith(graph.output + "."):
+            d = np.abs(after[name].astype(np.int64) - before[name].astype(np.int64))
+            changes[name] = {"changed": int(np.count_nonzero(d)), "size": int(d.size), "max_units": int(d.max())}
+    return changes
 
 
 def mean_se(values) -> tuple[float, float]:
@@ -197,11 +224,19 @@ def main(argv=None):
     parser.add_argument("--variants", nargs="+", default=list(DEFAULT_VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default=None)
+    parser.add_argument("--body-changes", action="store_true",
+                        help="instead: count the body's values each variant changes in one epoch at its first rate")
     a = parser.parse_args(argv)
     cfg = {k: getattr(a, k) for k in ("model", "scheme", "train_per_class", "test_per_class", "epochs",
                                       "warmup_epochs")}
     out = Path(a.out or f"out/qas_{a.model}")
     rates = parse_lrs(a.lrs, a.lr)
+    if a.body_changes:
+        for v in a.variants:
+            for layer, c in body_changes(v, a.model, a.scheme, rates[v][0], a.train_per_class).items():
+                print(f"{v} (lr {rates[v][0]:g}) {layer}: {c['changed']} of {c['size']} changed, "
+                      f"at most {c['max_units']} units", flush=True)
+        return
     jobs = [(v, lr, seed) for v in a.variants for lr in rates[v] for seed in a.seeds]
     rows = []
     if (out / "summary.json").exists():

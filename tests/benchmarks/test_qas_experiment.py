@@ -75,3 +75,15 @@ def test_table_groups_seeds(tmp_path):
     assert body[0].startswith("| fp32 |") and "| 70.0 ± 0.0 | 1 |" in body[0]
     assert body[1].startswith("| int8-paper |") and "| 0.0004 | 55.0 ± 5.0 | 2 | 10.0 | 75.4 | 1.0 |" in body[1]
     assert (tmp_path / "qas.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_body_changes_counts_what_qas_moves():
+    """In 100 steps without QAS at the paper's rate, the body's int32 biases keep every value; with QAS
+    they move (the counts the docs quote for the full epoch)."""
+    plain = qe.body_changes("int8-paper", "mcunet-5fps", "last-1", LR, images_per_class=10)
+    qas = qe.body_changes("int8+QAS-paper", "mcunet-5fps", "last-1", LR, images_per_class=10)
+    assert plain.keys() == qas.keys() and "classifier.weight" not in plain
+    biases = [name for name in plain if name.endswith(".bias")]
+    assert biases and all(plain[b]["changed"] == 0 for b in biases)
+    assert sum(qas[b]["changed"] for b in biases) > 0
