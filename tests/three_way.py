@@ -61,6 +61,8 @@ def c_matches_relax(graph, scheme, samples, folder) -> dict:
     differ = total = 0
     for name, value in c_params.items():
         expected = relax_side.params[name]
+        # a split weight (trained leading channels in SRAM, the rest frozen in flash) reads back its lead
+        expected = expected[tuple(slice(0, n) for n in value.shape)] if value.ndim == expected.ndim else expected
         _close(value, expected, name)
         if expected.dtype != np.float32:
             differ += int((value != expected).sum())

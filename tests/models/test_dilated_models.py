@@ -19,6 +19,7 @@ from tvm_tinytrain.passes.pipeline import build_training
 from tvm_tinytrain.quantization.lower import to_relax
 from tvm_tinytrain.quantization.ptq import quantize, quantize_input
 from tvm_tinytrain.reference import run_int8
+from tvm_tinytrain.scheme import Scheme
 from tvm_tinytrain.schemes import resolve_scheme
 
 STEPS = 3
@@ -106,3 +107,16 @@ def test_prediction_program_uses_no_fused_forward():
     model_c = generate(build_training(qgraph, resolve_scheme("bias-only", qgraph))).files["model.c"]
     assert "tt_conv2d_geom_s8(" in model_c
     assert not any(k in model_c for k in ("tt_conv_dw_pw_rows_s8(", "tt_depthwise_inplace", "expand_depthwise"))
+
+
+def test_channel_slices_of_the_geometry_layers_three_ways(tmp_path):
+    """A sparse scheme on the 2-D net: 4 of the 8 channels of the dilated depthwise conv (its weight split
+    into trained and frozen rows, one geometry kernel call per part) and 4 of the 8 input channels of the
+    (2, 1)-strided conv, with both biases: oracle == Relax == C."""
+    model, x = dilated_cnn.build()
+    qgraph, samples = _calibrate(to_graph(from_torch(model, x)), 4)
+    scheme = Scheme("geometry-slices", bias=("features.3", "features.6"), weights={"features.3": 4, "features.6": 4})
+    relax_matches_oracle(qgraph, scheme, samples[:STEPS])
+    c_matches_relax(qgraph, scheme, samples[:STEPS], tmp_path)
+    model_c = (tmp_path / "model.c").read_text()
+    assert "_lead" in model_c and "_rest" in model_c and model_c.count("tt_conv2d_geom_s8(") >= 3
