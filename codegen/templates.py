@@ -54,16 +54,18 @@ def _conv_params(a, groups=None) -> str:
     return f"static const tt_conv_params p = {{{a['stride']}, {top}, {left}, {bottom}, {right}, {g}}};"
 
 
-def _conv_call(a, kernel: str, groups=None) -> tuple[str, str]:
+def _conv_call(a, kernel: str, groups=None, static: bool = True) -> tuple[str, str]:
     """(the declaration of `p`, the kernel to call) for a conv kernel named `tt_conv2d_<op>`: the plain
     geometry (conv_geometry.is_plain) takes `kernel` and its specialised paths with tt_conv_params, any
-    other stride / dilation the tt_conv2d_geom_<op> kernel with tt_conv_geom. The one place that picks."""
-    if conv_geometry.is_plain(a):
-        return _conv_params(a, groups), kernel
+    other stride / dilation the tt_conv2d_geom_<op> kernel with tt_conv_geom. The one place that picks.
+    `groups` may be a C expression, then with static=False (a local computed at run time)."""
     top, left, bottom, right = a["padding"]
-    (sh, sw), (dh, dw) = conv_geometry.strides(a), conv_geometry.dilations(a)
     g = a.get("groups", 1) if groups is None else groups
-    return (f"static const tt_conv_geom p = {{{sh}, {sw}, {dh}, {dw}, {top}, {left}, {bottom}, {right}, {g}}};",
+    qualifier = "static const " if static else ""
+    if conv_geometry.is_plain(a):
+        return f"{qualifier}tt_conv_params p = {{{a['stride']}, {top}, {left}, {bottom}, {right}, {g}}};", kernel
+    (sh, sw), (dh, dw) = conv_geometry.strides(a), conv_geometry.dilations(a)
+    return (f"{qualifier}tt_conv_geom p = {{{sh}, {sw}, {dh}, {dw}, {top}, {left}, {bottom}, {right}, {g}}};",
             kernel.replace("tt_conv2d_", "tt_conv2d_geom_", 1))
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .templates import Split, _conv_params, _f, _quant, _shape
+from .templates import Split, _conv_call, _conv_params, _f, _quant, _shape
 
 
 # Output rows of a weight whose float gradient `grad_update` holds at a time: at least four (the blocked
@@ -31,12 +31,6 @@ def update_rows(b) -> tuple[int, int]:
     if b.attrs["update"] == "sgd_s8":
         shape[0 if a["depthwise"] else 1] = a["k"]
     return shape[0], int(np.prod(shape[1:]))
-
-
-def _conv_params_n(a, groups: str) -> str:
-    """Conv parameters whose group count is a C expression (a block of depthwise channels)."""
-    top, left, bottom, right = a["padding"]
-    return f"tt_conv_params p = {{{a['stride']}, {top}, {left}, {bottom}, {right}, {groups}}};"
 
 
 def _depthwise_row(w, size: int) -> str:
@@ -129,12 +123,12 @@ def grad_update(b, args, out):
         _, k, h, wd = _shape(b.args[1])
         _, _, oh, ow = _shape(b.args[2])
         kh, kw = ga["kernel"]
-        if ga["depthwise"]:  # rows are channels: channel o of x and of d
-            grad = (f"{{ {_conv_params_n(ga, 'n')} TT_CALL(tt_conv2d_grad_weight_f32({x} + o * {h * wd}, "
-                    f"(tt_dims){{n, {h}, {wd}}}, ")
+        if ga["depthwise"]:  # rows are channels: channel o of x and of d (n of them: the groups, a local)
+            params, kernel = _conv_call(ga, "tt_conv2d_grad_weight_f32", groups="n", static=False)
+            grad = f"{{ {params} TT_CALL({kernel}({x} + o * {h * wd}, (tt_dims){{n, {h}, {wd}}}, "
         else:
-            grad = (f"{{ {_conv_params(ga, groups=1)} TT_CALL(tt_conv2d_grad_weight_f32({x}, "
-                    f"(tt_dims){{{k}, {h}, {wd}}}, ")
+            params, kernel = _conv_call(ga, "tt_conv2d_grad_weight_f32", groups=1)
+            grad = f"{{ {params} TT_CALL({kernel}({x}, (tt_dims){{{k}, {h}, {wd}}}, "
         grad += (f"{ga['x_zero']}, {_f(ga['x_scale'])}, {d} + o * {oh * ow}, (tt_dims){{n, {oh}, {ow}}}, {kh}, {kw}, "
                  f"&p, {ga['depthwise']}, {g})); }}")
     elif a["grad"] == "linear_grad_weight":

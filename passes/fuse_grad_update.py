@@ -23,7 +23,7 @@ Guarantees: every chain  `r = G(x, d)` [-> `g = scale_channels(r, s)`] -> `w' = 
 """
 from __future__ import annotations
 
-from tvm_tinytrain import conv_geometry, ops
+from tvm_tinytrain import ops
 
 from .memory_analysis import tensor_bytes
 from .relax_utils import use_counts
@@ -60,8 +60,6 @@ def _plan(mod, bindings) -> dict:
         grad = chain[0]
         if grad is None or grad.op not in GRAD_OPS or any(uses.get(c.var) != 1 for c in chain):
             continue
-        if not conv_geometry.is_plain(grad.attrs):
-            continue  # its rows loop calls the plain-geometry weight gradient kernel
         if b.args[0] in passes_down and tensor_bytes(grad.var.ty) < tensor_bytes(grad.args[0].ty):
             continue  # waiting for the input gradient would keep a larger layer input alive
         plan[b.var] = chain

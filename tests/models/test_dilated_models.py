@@ -4,6 +4,8 @@ and 4, depthwise and strided): torch and ONNX import to the same int8 graph, TVM
 equals the numpy reference bit for bit, a full training step (weights, and through each layer the
 input gradient) agrees three ways (PyTorch oracle, Relax, C on the host: the tt_conv2d_geom_* kernels),
 and the graph file keeps the geometry."""
+import functools
+
 import numpy as np
 import pytest
 import torch
@@ -16,6 +18,7 @@ from tvm_tinytrain.frontend.to_graph import to_graph
 from tvm_tinytrain.frontend.torch import from_torch
 from tvm_tinytrain.models import dilated_cnn
 from tvm_tinytrain.passes.pipeline import build_training
+from tvm_tinytrain.passes.training_graph import op_bindings
 from tvm_tinytrain.quantization.lower import to_relax
 from tvm_tinytrain.quantization.ptq import quantize, quantize_input
 from tvm_tinytrain.reference import run_int8
@@ -42,12 +45,17 @@ def _calibrate(graph, seed):
     return qgraph, [(quantize_input(qgraph, x)[0], i % 3) for i, x in enumerate(inputs[8:])]
 
 
+@functools.cache
+def _case(kind):
+    """(kind, torch model, example input, float graph, int8 graph, int8 samples with labels)."""
+    model, x = BUILD[kind]()
+    graph = to_graph(from_torch(model, x, name=f"dilated_{kind}"))
+    return (kind, model, x, graph, *_calibrate(graph, 3))
+
+
 @pytest.fixture(scope="module", params=["2d", "1d"])
 def case(request):
-    """(kind, torch model, example input, float graph, int8 graph, int8 samples with labels)."""
-    model, x = BUILD[request.param]()
-    graph = to_graph(from_torch(model, x, name=f"dilated_{request.param}"))
-    return (request.param, model, x, graph, *_calibrate(graph, 3))
+    return _case(request.param)
 
 
 def test_torch_import_keeps_strides_and_dilations(case):
@@ -78,16 +86,26 @@ def test_tvm_int8_forward_equals_the_reference(case):
             np.testing.assert_array_equal(out.reshape(ref[layer.name].shape), ref[layer.name], err_msg=layer.name)
 
 
-def test_full_training_step_relax_equals_oracle_and_c(case, tmp_path):
+def _fused(qgraph, scheme) -> set:
+    """The conv layers whose weight gradient runs inside grad_update's rows loop."""
+    return {b.layer for b in op_bindings(build_training(qgraph, scheme).mod)
+            if b.op == "grad_update" and b.attrs["grad"] == "conv2d_grad_weight"}
+
+
+@pytest.mark.parametrize("kind", ["2d", pytest.param("1d", marks=pytest.mark.slow)])  # 2d has every geometry
+def test_full_training_step_relax_equals_oracle_and_c(kind, tmp_path):
     """Every layer trained: each conv's weight gradient, and the input gradient through the two upper
-    ones; the C calls the geometry kernels for every conv (no fast path takes them)."""
-    _, _, _, _, qgraph, samples = case
+    ones; the C calls the geometry kernels for every conv (no fast path takes them), the groups-1
+    weight gradients inside grad_update's rows loop (the depthwise one is left alone by that pass's
+    memory rule: its input gradient is needed below)."""
+    _, _, _, _, qgraph, samples = _case(kind)
     scheme = resolve_scheme("full", qgraph)
     relax_matches_oracle(qgraph, scheme, samples[:STEPS])
     c_matches_relax(qgraph, scheme, samples[:STEPS], tmp_path)
     model_c = (tmp_path / "model.c").read_text()
     for kernel in ("tt_conv2d_geom_s8", "tt_conv2d_geom_grad_input_f32", "tt_conv2d_geom_grad_weight_f32"):
         assert kernel + "(" in model_c, kernel
+    assert _fused(qgraph, scheme) == {l.name for l in qgraph.layers if l.op == "conv2d" and l.attrs["groups"] == 1}
     assert not any(k + "(" in model_c for k in ("tt_conv2d_s8", "tt_conv2d_grad_input_f32", "tt_conv2d_grad_weight_f32"))
 
 
@@ -112,7 +130,8 @@ def test_prediction_program_uses_no_fused_forward():
 def test_channel_slices_of_the_geometry_layers_three_ways(tmp_path):
     """A sparse scheme on the 2-D net: 4 of the 8 channels of the dilated depthwise conv (its weight split
     into trained and frozen rows, one geometry kernel call per part) and 4 of the 8 input channels of the
-    (2, 1)-strided conv, with both biases: oracle == Relax == C."""
+    (2, 1)-strided conv, with both biases: oracle == Relax == C. Nothing below is trained, so both weight
+    gradients run in grad_update's rows loop, the depthwise one a block of channels at a time."""
     model, x = dilated_cnn.build()
     qgraph, samples = _calibrate(to_graph(from_torch(model, x)), 4)
     scheme = Scheme("geometry-slices", bias=("features.3", "features.6"), weights={"features.3": 4, "features.6": 4})
@@ -120,3 +139,4 @@ def test_channel_slices_of_the_geometry_layers_three_ways(tmp_path):
     c_matches_relax(qgraph, scheme, samples[:STEPS], tmp_path)
     model_c = (tmp_path / "model.c").read_text()
     assert "_lead" in model_c and "_rest" in model_c and model_c.count("tt_conv2d_geom_s8(") >= 3
+    assert _fused(qgraph, scheme) == {"features.3", "features.6"}
