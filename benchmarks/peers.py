@@ -29,6 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from tvm_tinytrain import conv_geometry
 from tvm_tinytrain.errors import TinyTrainError
 
 STEPS, WARMUP = 10, 2
@@ -139,8 +140,8 @@ def relax_net(graph, scheme=None):
                     if layer.op == "linear":
                         y = F.linear(a, w, getattr(self, f"b{i}"))
                     else:
-                        y = F.conv2d(a, w, getattr(self, f"b{i}"), layer.attrs["stride"], (pad[2], pad[0]),
-                                     groups=layer.attrs["groups"])
+                        y = F.conv2d(a, w, getattr(self, f"b{i}"), conv_geometry.strides(layer.attrs), (pad[2], pad[0]),
+                                     conv_geometry.dilations(layer.attrs), groups=layer.attrs["groups"])
                 elif layer.op == "add":
                     y = a + env[layer.inputs[1]]
                 elif layer.op == "avgpool" and not layer.attrs:  # global (a windowed one is refused below)
