@@ -381,12 +381,12 @@ def _conv2d(r: _Reader, archive, layer, where, attrs, params, x_shapes, x_q):
     kh, kw = declared[2:]
     (dh, dw), stride = conv_geometry.dilations(geometry), geometry["stride"]
     span_h, span_w = conv_geometry.extent(kh, dh), conv_geometry.extent(kw, dw)
+    dilated = f" dilation-{(dh, dw)}" if "dilation" in geometry else ""
     if h + pt + pb < span_h or w + pl + pr < span_w:
-        raise r.fail(f"{where}.params.weight", f"has a {kh}x{kw} kernel spanning {span_h}x{span_w} (dilation "
-                                               f"{(dh, dw)}), larger than its padded {h}x{w} input")
+        spanning = f" spanning {span_h}x{span_w} ({dilated.strip()})" if dilated else ""
+        raise r.fail(f"{where}.params.weight", f"has a {kh}x{kw} kernel{spanning}, larger than its padded {h}x{w} input")
     r.expect_shape(layer, where, (o, *conv_geometry.out_hw({**geometry, "padding": (pt, pl, pb, pr)}, (kh, kw), (h, w))),
-                   f"a {kh}x{kw} stride-{stride} dilation-{(dh, dw)} conv of its {c}x{h}x{w} input with padding "
-                   f"{[pt, pl, pb, pr]}")
+                   f"a {kh}x{kw} stride-{stride}{dilated} conv of its {c}x{h}x{w} input with padding {[pt, pl, pb, pr]}")
     layer.attrs.update(geometry, padding=(pt, pl, pb, pr), groups=groups)
     r.act(layer, where, attrs)
     r.weights(archive, layer, where, params, x_q, (o, c // groups, kh, kw),
