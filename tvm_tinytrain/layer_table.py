@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import conv_geometry
 from .graph import Graph
 
 COLUMNS = ("index", "layer", "op", "in_shape", "out_shape", "macs", "params", "weight_bytes", "act_bytes")
@@ -24,7 +25,7 @@ def layer_rows(graph: Graph) -> list[dict]:
         rows.append({
             "index": layer.conv_index,
             "layer": layer.name,
-            "op": layer.op + (f"/dw{weight.shape[2]}x{weight.shape[3]}" if _depthwise(layer) else ""),
+            "op": layer.op + (f"/dw{weight.shape[2]}x{weight.shape[3]}" if _depthwise(layer) else "") + _geometry(layer),
             "in_shape": list(in_shape),
             "out_shape": list(layer.out_shape),
             "macs": layer.macs(in_shape),
@@ -33,6 +34,14 @@ def layer_rows(graph: Graph) -> list[dict]:
             "act_bytes": int(np.prod(layer.out_shape)),
         })
     return rows
+
+
+def _geometry(layer) -> str:
+    """`/s2x1` for unequal strides, `/d2x2` for a dilation: what runs on the portable geometry kernels."""
+    if layer.op != "conv2d" or conv_geometry.is_plain(layer.attrs):
+        return ""
+    (sh, sw), (dh, dw) = conv_geometry.strides(layer.attrs), conv_geometry.dilations(layer.attrs)
+    return (f"/s{sh}x{sw}" if sh != sw else "") + (f"/d{dh}x{dw}" if (dh, dw) != (1, 1) else "")
 
 
 def _depthwise(layer) -> bool:

@@ -16,6 +16,7 @@ from tvm_tinytrain.codegen.emit import generate
 from tvm_tinytrain.frontend.onnx import from_onnx
 from tvm_tinytrain.frontend.to_graph import to_graph
 from tvm_tinytrain.frontend.torch import from_torch
+from tvm_tinytrain.layer_table import layer_rows
 from tvm_tinytrain.models import dilated_cnn
 from tvm_tinytrain.passes.pipeline import build_training
 from tvm_tinytrain.passes.training_graph import op_bindings
@@ -61,6 +62,13 @@ def case(request):
 def test_torch_import_keeps_strides_and_dilations(case):
     kind, _, _, graph, _, _ = case
     assert _geometry(graph) == GEOMETRY[kind]
+
+
+def test_inspect_names_the_geometry(case):
+    kind, _, _, graph, _, _ = case
+    ops = [row["op"] for row in layer_rows(graph) if row["op"].startswith("conv2d")]
+    assert ops == {"2d": ["conv2d/d2x2", "conv2d/dw3x3/s1x2/d2x1", "conv2d/s2x1"],
+                   "1d": ["conv2d/d1x2", "conv2d/dw1x3/d1x4", "conv2d/d1x4"]}[kind]
 
 
 def test_onnx_import_gives_the_same_int8_graph(case, tmp_path):
