@@ -47,23 +47,49 @@ static void channel1x1_dsp(const int8_t *x, int32_t channels, int32_t hw, const 
         yo[p] = tt_requantize(dot_channels(x + p, hw, wo, channels, x_zero, bias_o), mult_o, shift_o, y_zero, lo, hi);
 }
 
+/* Every output channel requantizes by tt_requantize_hi_ssat: shifts above 32, the full int8 range. */
+static int ssat_requant(const int32_t *shift, int32_t out_c, const tt_quant_params *q)
+{
+    if (q->act_min != -128 || q->act_max != 127)
+        return 0;
+    for (int32_t o = 0; o < out_c; o++)
+        if (shift[o] <= 32)
+            return 0;
+    return 1;
+}
+
 /* y[o, :] for all o, four pixels at a time packed once (tt_pointwise_pack4_dsp) and read by every
- * output channel one by one: channels <= TT_PW_PACK_CHANNELS. */
+ * output channel one by one: channels <= TT_PW_PACK_CHANNELS. When every channel takes the SSAT
+ * requantization (the paper's backbones) its loop is one of its own: a small body whose sums and
+ * pointers stay in registers. */
 static void packed1x1_dsp(const int8_t *x, int32_t channels, int32_t hw, const int8_t *w, const int32_t *bias,
                           const int32_t *mult, const int32_t *shift, const tt_quant_params *q, int8_t *y,
                           int32_t out_c)
 {
     const int32_t x_zero = q->x_zero, y_zero = q->y_zero, lo = q->act_min, hi = q->act_max; /* see conv1x1_dsp */
+    const int ssat = ssat_requant(shift, out_c, q);
     int32_t packed[2 * TT_PW_PACK_CHANNELS];
     int32_t p = 0;
     for (; p + 4 <= hw; p += 4) {
         tt_pointwise_pack4_dsp(x + p, hw, channels / 4, x_zero, packed);
         const int8_t *wo = w;
-        for (int32_t o = 0; o < out_c; o++, wo += channels) {
-            int32_t a[4] = {bias[o], bias[o], bias[o], bias[o]};
-            tt_pointwise_packed_part_dsp(packed, x + p, hw, channels, x_zero, wo, a);
-            tt_requantize4(a, mult[o], shift[o], y_zero, lo, hi, y + o * hw + p);
-        }
+        int8_t *yo = y + p;
+        if (ssat)
+            for (int32_t o = 0; o < out_c; o++, wo += channels, yo += hw) {
+                int32_t a[4] = {bias[o], bias[o], bias[o], bias[o]};
+                tt_pointwise_packed_part_dsp(packed, x + p, hw, channels, x_zero, wo, a);
+                const int32_t t = shift[o] - 32, round = 1 << (t - 1), m = mult[o];
+                yo[0] = tt_requantize_hi_ssat(a[0], m, t, round, y_zero);
+                yo[1] = tt_requantize_hi_ssat(a[1], m, t, round, y_zero);
+                yo[2] = tt_requantize_hi_ssat(a[2], m, t, round, y_zero);
+                yo[3] = tt_requantize_hi_ssat(a[3], m, t, round, y_zero);
+            }
+        else
+            for (int32_t o = 0; o < out_c; o++, wo += channels, yo += hw) {
+                int32_t a[4] = {bias[o], bias[o], bias[o], bias[o]};
+                tt_pointwise_packed_part_dsp(packed, x + p, hw, channels, x_zero, wo, a);
+                tt_requantize4(a, mult[o], shift[o], y_zero, lo, hi, yo);
+            }
     }
     for (; p < hw; p++)
         for (int32_t o = 0; o < out_c; o++)
