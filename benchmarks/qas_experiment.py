@@ -170,7 +170,8 @@ def write_outputs(summary: dict, out: Path):
         acc, se = mean_se([100 * r["accuracy"] for r in rs])
         before, _ = mean_se([100 * r["initial_accuracy"] for r in rs])
         minutes = sum(r["seconds"] for r in rs) / len(rs) / 60
-        lines.append(f"| {name} | {VARIANTS[name].label} | {lr:g} | {acc:.1f} ± {se:.1f} | {len(rs)} | {before:.1f} | "
+        spread = f" ± {se:.1f}" if len(rs) > 1 else ""  # one seed has no standard error
+        lines.append(f"| {name} | {VARIANTS[name].label} | {lr:g} | {acc:.1f}{spread} | {len(rs)} | {before:.1f} | "
                      f"{paper.get(name, '')} | {minutes:.1f} |")
     setup = (f"{cfg['model']}, scheme {cfg['scheme']}, CIFAR-10 {cfg['train_per_class']} train + "
              f"{cfg['test_per_class']} test images per class at 128x128, {cfg['epochs']} epochs, batch 1, "
