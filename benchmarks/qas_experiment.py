@@ -177,7 +177,9 @@ def write_outputs(summary: dict, out: Path):
              f"{cfg['test_per_class']} test images per class at 128x128, {cfg['epochs']} epochs, batch 1, "
              f"cosine with {cfg['warmup_epochs']:g} warm-up epoch(s); mean ± standard error over seeds")
     (out / "results.md").write_text(f"{setup}\n\n" + "\n".join(lines) + "\n")
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (a, b) = plt.subplots(1, 2, figsize=(13, 4.6))
+    for ax in (a, b):
+        ax.set_prop_cycle(color=plt.cm.tab20.colors)  # one colour per (variant, rate): up to 20 lines
     for (name, lr), rs in groups.items():
         epochs = [e["epoch"] for e in rs[0]["epochs"]]
         accs = [mean_se([100 * r["initial_accuracy"] for r in rs])[0]] + \
@@ -185,9 +187,10 @@ def write_outputs(summary: dict, out: Path):
         losses = [mean_se([r["epochs"][i]["loss"] for r in rs])[0] for i in range(len(epochs))]
         a.plot([0] + epochs, accs, marker="o", label=f"{name} (lr {lr:g})")
         b.plot(epochs, losses, marker="o", label=f"{name} (lr {lr:g})")
-    a.set_xlabel("epoch"), a.set_ylabel("test accuracy (%), mean over seeds"), a.legend(fontsize=6)
+    a.set_xlabel("epoch"), a.set_ylabel("test accuracy (%), mean over seeds")
     a.set_title("held-out accuracy")
-    b.set_xlabel("epoch"), b.set_ylabel("mean training loss"), b.legend(fontsize=6), b.set_title("training loss")
+    b.set_xlabel("epoch"), b.set_ylabel("mean training loss"), b.set_title("training loss")
+    b.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1))
     fig.suptitle(setup, fontsize=7)
     fig.tight_layout()
     fig.savefig(out / "qas.png", dpi=120)
