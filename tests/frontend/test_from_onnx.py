@@ -1,4 +1,6 @@
 """from_onnx: torch-exported ONNX files -> fp32 Relax in the torch frontend's form."""
+import importlib
+
 import numpy as np
 import onnx
 import pytest
@@ -6,13 +8,16 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 from tvm_tinytrain import _tvm
+from tvm_tinytrain.cli import main
 from tvm_tinytrain.data.cifar10 import load_cifar10
 from tvm_tinytrain.data.images import resize_to, to_float_input
 from tvm_tinytrain.errors import ShapeError, TinyTrainError, UnsupportedOpError, WeightFileError
 from tvm_tinytrain.frontend.onnx import from_onnx
 from tvm_tinytrain.frontend.to_graph import to_graph
 from tvm_tinytrain.frontend.torch import from_torch
+from tvm_tinytrain.graph_file import quantization_hash
 from tvm_tinytrain.passes.relax_utils import bindings_of
+from tvm_tinytrain.quantization.ptq import quantize
 from tvm_tinytrain.reference import run_float
 
 from frontend_helpers import MODELS, torch_logits
@@ -234,3 +239,92 @@ def test_every_unsupported_node_is_reported_at_once():
     for fragment in ("Softplus is not supported: node 'gate'", "Elu is not supported: node 'act'",
                      "dilations=[2, 2]", "node 'dilated'", "domain 'com.example'", "node 'custom'"):
         assert fragment in text
+
+
+# -- Unsqueeze / Squeeze: the H axis of a 1-D tensor ----------------------------------------
+
+@pytest.mark.filterwarnings("ignore:.*dead output channels")  # random weights: the same warning for both imports
+@pytest.mark.parametrize("name", ["sensor_cnn1d", "temporal_cnn"])
+def test_dynamo_export_of_the_1d_models_gives_the_torch_int8_graph(name, tmp_path):
+    """torch's default (dynamo) exporter writes sensor_cnn1d's AdaptiveAvgPool1d as Unsqueeze -> AveragePool
+    -> Squeeze; its import is the torch import's layer graph, to the same int8 graph (quantization hash)."""
+    module = importlib.import_module(f"tvm_tinytrain.models.{name}")
+    model, x = module.build()
+    path = tmp_path / f"{name}.onnx"
+    torch.onnx.export(model, (x,), str(path), dynamo=True)
+    ops = [n.op_type for n in onnx.load(str(path)).graph.node]
+    assert ("Unsqueeze" in ops and "Squeeze" in ops) == (name == "sensor_cnn1d")
+    from_torch_graph, from_onnx_graph = to_graph(from_torch(model, x, name=name)), to_graph(from_onnx(path, name=name))
+    assert [(l.name, l.op, l.inputs, l.attrs, l.out_shape) for l in from_onnx_graph.layers] == \
+           [(l.name, l.op, l.inputs, l.attrs, l.out_shape) for l in from_torch_graph.layers]
+    calibration = np.random.default_rng(0).normal(0, 1, (8, *module.INPUT_SHAPE)).astype(np.float32)
+    calibration = calibration.reshape(8, *from_torch_graph.input_shape)
+    hashes = {quantization_hash(quantize(g, calibration, progress=False)) for g in (from_torch_graph, from_onnx_graph)}
+    assert len(hashes) == 1
+
+
+def _signal_model(nodes, y_shape, inits=(), opset=17):
+    """x (1, 3, 8) -> Conv of kernel 3 -> c (1, 4, 8) -> nodes -> y of `y_shape`."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, y_shape)
+    w = numpy_helper.from_array(np.random.default_rng(0).normal(size=(4, 3, 3)).astype(np.float32), "conv.weight")
+    conv = helper.make_node("Conv", ["x", "conv.weight"], ["c"], name="conv0", pads=[1, 1])
+    graph = helper.make_graph([conv, *nodes], "signal", [x], [y], [w, *inits])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    onnx.checker.check_model(model)
+    return model
+
+
+def _axes(name, values):
+    return numpy_helper.from_array(np.array(values, np.int64), name)
+
+
+def _height_pool(opset):
+    """c -> Unsqueeze(-2) -> MaxPool (1, 2) -> Squeeze(-2) -> y (1, 4, 4): axes as an input from opset 13, an
+    attribute before."""
+    if opset >= 13:
+        up = helper.make_node("Unsqueeze", ["c", "h"], ["u"], name="up")
+        down = helper.make_node("Squeeze", ["p", "h"], ["y"], name="down")
+        inits = [_axes("h", [-2])]
+    else:
+        up = helper.make_node("Unsqueeze", ["c"], ["u"], name="up", axes=[-2])
+        down = helper.make_node("Squeeze", ["p"], ["y"], name="down", axes=[-2])
+        inits = []
+    pool = helper.make_node("MaxPool", ["u"], ["p"], name="pool", kernel_shape=[1, 2], strides=[1, 2])
+    return _signal_model([up, pool, down], [1, 4, 4], inits, opset)
+
+
+@pytest.mark.parametrize("opset", [11, 17])
+def test_unsqueeze_pool_squeeze_of_the_height_axis_is_a_1d_pool(opset):
+    graph = to_graph(from_onnx(_height_pool(opset)))
+    assert [(l.op, l.out_shape) for l in graph.layers] == [("conv2d", (4, 1, 8)), ("maxpool", (4, 1, 4))]
+    assert graph.layers[1].attrs == {"kernel": (1, 2), "stride": (1, 2), "padding": (0, 0, 0, 0)}
+
+
+REFUSED = {  # node name: (nodes, y shape, initializers, what the message says)
+    "up_w": ([helper.make_node("Unsqueeze", ["c", "a3"], ["y"], name="up_w")], [1, 4, 8, 1], [_axes("a3", [3])],
+             "Unsqueeze with axes=[3] on an input of shape [1, 4, 8]"),
+    "up_twice": ([helper.make_node("Unsqueeze", ["c", "a2"], ["u"], name="up"),
+                  helper.make_node("Unsqueeze", ["u", "a2"], ["y"], name="up_twice")], [1, 4, 1, 1, 8],
+                 [_axes("a2", [2])], "Unsqueeze with axes=[2] on an input of shape [1, 4, 1, 8]"),
+    "drop_batch": ([helper.make_node("Unsqueeze", ["c", "a2"], ["u"], name="up"),
+                    helper.make_node("Squeeze", ["u", "a0"], ["y"], name="drop_batch")], [4, 1, 8],
+                   [_axes("a2", [2]), _axes("a0", [0])], "Squeeze with axes=[0] on an input of shape [1, 4, 1, 8]"),
+    "every_axis": ([helper.make_node("Unsqueeze", ["c", "a2"], ["u"], name="up"),
+                    helper.make_node("Squeeze", ["u"], ["y"], name="every_axis")], [4, 8], [_axes("a2", [2])],
+                   "Squeeze with no axes"),
+    "computed": ([helper.make_node("Identity", ["a2"], ["k"], name="copy"),
+                  helper.make_node("Unsqueeze", ["c", "k"], ["y"], name="computed")], [1, 4, 1, 8], [_axes("a2", [2])],
+                 "Unsqueeze with axes computed at run time by 'k'"),
+}
+
+
+@pytest.mark.parametrize("node", sorted(REFUSED))
+def test_any_other_unsqueeze_or_squeeze_is_refused_naming_the_node(node, tmp_path, capsys):
+    nodes, y_shape, inits, message = REFUSED[node]
+    path = tmp_path / "model.onnx"
+    onnx.save(_signal_model(nodes, y_shape, inits), str(path))
+    assert main(["inspect", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{message} (supported: Unsqueeze / Squeeze of axis 2 or -2" in err and f"node {node!r}" in err
+    assert "Traceback" not in err

@@ -3,7 +3,10 @@
 TVM's ONNX importer is exact for inference but lowers Clip to `call_tir`s (no
 gradient); `restore_onnx_ops` puts Relax ops back so the model can be trained.
 Parameters keep the ONNX initializer names (`features.3.conv.0.weight` for a model
-exported from torch).
+exported from torch).  torch's dynamo exporter writes a 1-D pool it has no 1-D ONNX form for
+(AdaptiveAvgPool1d) as Unsqueeze(axes=[-2]) -> 2-D pool -> Squeeze(axes=[-2]): the H axis of the
+layer graph's (C, 1, L) layout, so those two are taken (to_graph reads them as no-ops); any other
+Unsqueeze / Squeeze is refused here, naming its node.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from .unsupported import Problems
 
 SUPPORTED_ONNX = {
     "Conv", "BatchNormalization", "Relu", "Clip", "Add", "MaxPool", "AveragePool", "GlobalAveragePool", "ReduceMean",
-    "Flatten", "Reshape", "Gemm", "MatMul", "Identity", "Dropout", "Constant", "Squeeze", "Transpose",
+    "Flatten", "Reshape", "Gemm", "MatMul", "Identity", "Dropout", "Constant", "Squeeze", "Unsqueeze", "Transpose",
     "Concat",
     # elementwise int8 table layers; Mul: SiLU's x * Sigmoid(x) (frontend/elementwise.py), else the mul layer
     "HardSwish", "HardSigmoid", "Sigmoid", "Tanh", "LeakyRelu", "Mul",
@@ -42,6 +45,7 @@ def _check_opset(model, onnx):
 def _check_nodes(model, onnx):
     """Every node the layer graph cannot represent (operator, domain or attribute), in one error."""
     problems = Problems("from_onnx")
+    shapes = _Shapes(model, onnx)
     for node in model.graph.node:
         where = f"node {node.name!r}" if node.name else f"an unnamed node with output {node.output[0]!r}"
         if node.domain not in ONNX_DOMAINS:
@@ -50,7 +54,7 @@ def _check_nodes(model, onnx):
         elif node.op_type not in SUPPORTED_ONNX:
             problems.add(f"operator {node.op_type} is not supported", where)
         else:
-            reason = _unsupported_attribute(node, onnx)
+            reason = _unsupported_attribute(node, onnx) or _height_axis_problem(node, onnx, shapes)
             if reason:
                 problems.add(f"{node.op_type} with {reason}", where)
     problems.raise_if_any(f"the ONNX operators {', '.join(sorted(SUPPORTED_ONNX))}")
@@ -73,6 +77,64 @@ def _unsupported_attribute(node, onnx) -> str | None:
         if len(node.output) > 1 and node.output[1]:
             return "a second output (indices; supported: the pooled values only)"
     return None
+
+
+class _Shapes:
+    """Static shapes (onnx shape inference, run only if a node asks) and constant values of a model's tensors."""
+
+    def __init__(self, model, onnx):
+        self.model, self.onnx, self._shapes = model, onnx, None
+        self._tensors = {i.name: i for i in model.graph.initializer}
+        for node in model.graph.node:
+            if node.op_type == "Constant":
+                self._tensors.update({node.output[0]: a.t for a in node.attribute if a.name == "value"})
+
+    def constant(self, name: str):
+        """The value of an initializer or a Constant node's output, else None."""
+        tensor = self._tensors.get(name)
+        return None if tensor is None else self.onnx.numpy_helper.to_array(tensor)
+
+    def shape(self, name: str) -> tuple | None:
+        """The tensor's dims (None for a dim without a fixed size), or None when its rank is unknown."""
+        if self._shapes is None:
+            try:
+                graph = self.onnx.shape_inference.infer_shapes(self.model).graph
+            except Exception:  # an uninferable model: every shape unknown, its nodes refused below
+                graph = self.model.graph
+            infos = [*graph.input, *graph.value_info, *graph.output]
+            self._shapes = {i.name: tuple(d.dim_value if d.HasField("dim_value") else None
+                                          for d in i.type.tensor_type.shape.dim)
+                            for i in infos if i.type.tensor_type.HasField("shape")}
+            self._shapes.update({n: tuple(t.dims) for n, t in self._tensors.items()})
+        return self._shapes.get(name)
+
+
+def _height_axis_problem(node, onnx, shapes: _Shapes) -> str | None:
+    """Why an Unsqueeze / Squeeze is not the H axis of a 1-D tensor: Unsqueeze of axis 2 (or -2) of an
+    (N, C, L) tensor, Squeeze of that axis of an (N, C, 1, L) one, the only form the layer graph has."""
+    if node.op_type not in ("Unsqueeze", "Squeeze"):
+        return None
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+    axes = attrs.get("axes")  # opset 11; an input from opset 13
+    if axes is None and len(node.input) > 1 and node.input[1]:
+        axes = shapes.constant(node.input[1])
+        if axes is None:
+            return f"axes computed at run time by {node.input[1]!r} ({_HEIGHT_AXIS})"
+    if axes is None:
+        return f"no axes ({_HEIGHT_AXIS})"
+    axes = [int(a) for a in np.asarray(axes).reshape(-1)]
+    shape = shapes.shape(node.input[0])
+    rank_in = 3 if node.op_type == "Unsqueeze" else 4
+    if shape is None or len(shape) != rank_in:
+        found = "an input of unknown rank" if shape is None else f"an input of shape {list(shape)}"
+        return f"axes={axes} on {found} ({_HEIGHT_AXIS})"
+    if axes not in ([2], [-2]) or (node.op_type == "Squeeze" and shape[2] != 1):
+        return f"axes={axes} on an input of shape {list(shape)} ({_HEIGHT_AXIS})"
+    return None
+
+
+_HEIGHT_AXIS = ("supported: Unsqueeze / Squeeze of axis 2 or -2 between N x C x L and N x C x 1 x L, as torch's "
+                "dynamo exporter writes a 1-D pool; remove the node or reshape the model to that form")
 
 
 def from_onnx(path_or_model, name: str | None = None) -> RelaxModel:
