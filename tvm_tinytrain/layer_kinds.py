@@ -34,7 +34,8 @@ LAYER_KINDS = (
               "any kernel size and padding, stride (sh, sw) and dilation (dh, dw) (one stride and no dilation take "
               "the fast kernels, any other the portable tt_conv2d_geom ones); groups 1 or depthwise; batch norm and "
               "ReLU/ReLU6 after it are folded into it; a Conv1d on (N, C, L) is a 1 x k conv2d of the (C, 1, L) map (the 1-D family: "
-              "MaxPool1d / AvgPool1d / AdaptiveAvgPool1d become 1 x k pools, BatchNorm1d is folded)"),
+              "MaxPool1d / AvgPool1d / AdaptiveAvgPool1d become 1 x k pools, also from ONNX as torch's dynamo "
+              "exporter writes them (Unsqueeze -> 2-D pool -> Squeeze of the H axis), BatchNorm1d is folded)"),
     LayerKind("add", "add_s8", ("add_s8", "clamp_mask", "mask_grad", "grad_add"), "add",
               "two tensors of the same shape (residual connections); a ReLU after it is folded"),
     LayerKind("concat", "concat_s8", ("concat_s8", "concat_grad"), "channel concatenation (torch.cat / ONNX Concat)",
