@@ -54,15 +54,16 @@ def _conv_params(a, groups=None) -> str:
     return f"static const tt_conv_params p = {{{a['stride']}, {top}, {left}, {bottom}, {right}, {g}}};"
 
 
-def _conv_call(a, kernel: str, groups=None, static: bool = True) -> tuple[str, str]:
+def _conv_call(a, kernel: str, groups=None, static: bool = True, portable: bool = False) -> tuple[str, str]:
     """(the declaration of `p`, the kernel to call) for a conv kernel named `tt_conv2d_<op>`: the plain
     geometry (conv_geometry.is_plain) takes `kernel` and its specialised paths with tt_conv_params, any
     other stride / dilation the tt_conv2d_geom_<op> kernel with tt_conv_geom. The one place that picks.
-    `groups` may be a C expression, then with static=False (a local computed at run time)."""
+    `groups` may be a C expression, then with static=False (a local computed at run time). `portable`
+    takes the geometry kernel whatever the geometry (a grouped conv's weight gradient: only it has one)."""
     top, left, bottom, right = a["padding"]
     g = a.get("groups", 1) if groups is None else groups
     qualifier = "static const " if static else ""
-    if conv_geometry.is_plain(a):
+    if conv_geometry.is_plain(a) and not portable:
         return f"{qualifier}tt_conv_params p = {{{a['stride']}, {top}, {left}, {bottom}, {right}, {g}}};", kernel
     (sh, sw), (dh, dw) = conv_geometry.strides(a), conv_geometry.dilations(a)
     return (f"{qualifier}tt_conv_geom p = {{{sh}, {sw}, {dh}, {dw}, {top}, {left}, {bottom}, {right}, {g}}};",
@@ -180,7 +181,12 @@ def grad_add(b, args, out):
 
 
 def channel_slice(b, args, out):
-    return f"TT_CALL(tt_channel_slice_s8({args[0]}, {_dims(b.args[0])}, {b.attrs['k']}, {out}));"
+    groups, k = b.attrs.get("groups", 1), b.attrs["k"]
+    if groups == 1:
+        return f"TT_CALL(tt_channel_slice_s8({args[0]}, {_dims(b.args[0])}, {k}, {out}));"
+    _, c, h, w = _shape(b.args[0])  # each group's leading k channels, group after group
+    return " ".join(f"TT_CALL(tt_channel_slice_s8({args[0]} + {i * (c // groups) * h * w}, "
+                    f"(tt_dims){{{c // groups}, {h}, {w}}}, {k}, {out} + {i * k * h * w}));" for i in range(groups))
 
 
 def conv2d_grad_input(b, args, out):
@@ -210,8 +216,9 @@ def conv2d_grad_input(b, args, out):
 def conv2d_grad_weight(b, args, out):
     a = b.attrs
     kh, kw = a["kernel"]
-    groups = _shape(b.args[1])[1] if a["depthwise"] else 1  # depthwise: one group per channel of d
-    params, kernel = _conv_call(a, "tt_conv2d_grad_weight_f32", groups=groups)
+    # depthwise: one group per channel of d; grouped (attr groups): x holds each group's leading k channels
+    groups = _shape(b.args[1])[1] if a["depthwise"] else a.get("groups", 1)
+    params, kernel = _conv_call(a, "tt_conv2d_grad_weight_f32", groups=groups, portable=groups > 1 and not a["depthwise"])
     return _block(params,
                   f"TT_CALL({kernel}({args[0]}, {_dims(b.args[0])}, {a['x_zero']}, {_f(a['x_scale'])}, "
                   f"{args[1]}, {_dims(b.args[1])}, {kh}, {kw}, &p, {a['depthwise']}, {out}));")

@@ -60,6 +60,8 @@ def _plan(mod, bindings) -> dict:
         grad = chain[0]
         if grad is None or grad.op not in GRAD_OPS or any(uses.get(c.var) != 1 for c in chain):
             continue
+        if grad.attrs.get("groups", 1) > 1:
+            continue  # a grouped conv's rows need their own group's input channels: its gradient stays whole
         if b.args[0] in passes_down and tensor_bytes(grad.var.ty) < tensor_bytes(grad.args[0].ty):
             continue  # waiting for the input gradient would keep a larger layer input alive
         plan[b.var] = chain

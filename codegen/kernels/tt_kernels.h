@@ -181,7 +181,8 @@ int tt_conv2d_1x1_grad_input_split_f32(const float *d, tt_dims out, const int8_t
 int tt_conv2d_grad_weight_f32(const int8_t *x, tt_dims x_dims, int32_t x_zero, float x_scale, const float *d,
                               tt_dims out, int32_t kh, int32_t kw, const tt_conv_params *conv,
                               int32_t depthwise, float *dw);
-/* tt_conv2d_grad_weight_f32 of a tt_conv2d_geom_s8 conv (any strides and dilations) */
+/* tt_conv2d_grad_weight_f32 of a tt_conv2d_geom_s8 conv (any strides and dilations); also a grouped conv
+ * (depthwise 0, g->groups > 1): x holds each group's k leading channels (x_dims.c == groups * k), dw (out.c, k, kh, kw) */
 int tt_conv2d_geom_grad_weight_f32(const int8_t *x, tt_dims x_dims, int32_t x_zero, float x_scale, const float *d,
                                    tt_dims out, int32_t kh, int32_t kw, const tt_conv_geom *g, int32_t depthwise,
                                    float *dw);

@@ -35,19 +35,26 @@ def _weight_layer(ctx, b, g, kind):
         return
     d = _masked(ctx, b, g)
     w_scale = np.asarray(a["w_scale"], np.float32)
-    depthwise = kind == "conv2d" and a["groups"] > 1
+    groups = a["groups"] if kind == "conv2d" else 1
+    depthwise = groups > 1 and _shape(w)[1] == 1  # else grouped: each group's leading k of its inputs
     if need_x:
         attrs = ({**_geometry(a), "padding": a["padding"], "groups": a["groups"], "in_hw": _shape(x)[2:]}
                  if kind == "conv2d" else {})
         ctx.accumulate(x, ctx.emit(f"{kind}_grad_input", [d, ctx.new(w), _const(w_scale)], attrs, "dx"))
     if k_w:
-        if depthwise and a["groups"] != _shape(w)[0]:
-            raise TinyTrainError(f"quantized_autodiff: weight gradient of grouped conv {b.layer!r} is not supported")
-        channels = _shape(x)[1]
-        x_used = ctx.new(x) if k_w == channels else ctx.emit("channel_slice", [ctx.new(x)], {"k": k_w}, "x_slice")
+        if depthwise and groups != _shape(w)[0]:
+            raise TinyTrainError(f"quantized_autodiff: weight gradient of depthwise conv {b.layer!r} with a channel "
+                                 f"multiplier ({_shape(w)[0]} outputs of {groups} channels) is not supported; "
+                                 f"train its bias only")
+        per_group = 1 if depthwise else groups  # grouped: x_slice holds the leading k channels of each group
+        channels = _shape(x)[1] // per_group
+        slice_attrs = {"k": k_w, **({"groups": groups} if per_group > 1 else {})}
+        x_used = ctx.new(x) if k_w == channels else ctx.emit("channel_slice", [ctx.new(x)], slice_attrs, "x_slice")
         attrs = {"x_scale": a["x_scale"], "x_zero": a["x_zero"]}
         if kind == "conv2d":
             attrs.update(_geometry(a), padding=a["padding"], kernel=_shape(w)[2:], depthwise=int(depthwise))
+            if per_group > 1:
+                attrs["groups"] = groups
         real = ctx.emit(f"{kind}_grad_weight", [x_used, d], attrs, "dw_real")
         step = w_scale[:k_w] if depthwise else w_scale
         grad = ctx.emit("scale_channels", [real, _const(step)], {}, "dw")

@@ -36,9 +36,16 @@ def grad_add(fb, args, a):
 
 
 def channel_slice(fb, args, a):
-    """x[:, :k]: the part of a layer input that a sliced weight gradient needs."""
+    """x[:, :k]: the part of a layer input that a sliced weight gradient needs; with `groups`, the
+    leading k channels of each group (a grouped conv's weight[:, :k] reads those), group after group."""
     (x,) = args
-    return relax.op.strided_slice(x, axes=[1], begin=[0], end=[a["k"]])
+    groups = a.get("groups", 1)
+    if groups == 1:
+        return relax.op.strided_slice(x, axes=[1], begin=[0], end=[a["k"]])
+    _, c, h, w = _shape(x)
+    by_group = fb.emit(relax.op.reshape(x, (1, groups, c // groups, h, w)))
+    lead = fb.emit(relax.op.strided_slice(by_group, axes=[2], begin=[0], end=[a["k"]]))
+    return relax.op.reshape(lead, (1, groups * a["k"], h, w))
 
 
 def _real_weight(fb, w, w_scale):
@@ -62,7 +69,8 @@ def conv2d_grad_input(fb, args, a):
 
 
 def conv2d_grad_weight(fb, args, a):
-    """(x_slice int8 (1, k, H, W), d f32 (1, O, H', W')) -> dW_r f32 (O, k, kh, kw), or (k, 1, kh, kw) depthwise."""
+    """(x_slice int8 (1, k, H, W), d f32 (1, O, H', W')) -> dW_r f32 (O, k, kh, kw), or (k, 1, kh, kw) depthwise;
+    a grouped conv (attr `groups`): x_slice (1, groups * k, H, W), each group's leading k (channel_slice)."""
     x, d = args
     k = _shape(x)[1]
     kh, kw = a["kernel"]
@@ -74,7 +82,9 @@ def conv2d_grad_weight(fb, args, a):
         x_r = fb.emit(relax.op.reshape(x_r, (k, 1, in_h, in_w)))
         groups = k
     else:
-        groups = 1
+        groups = a.get("groups", 1)
+        if groups > 1:  # grouped: group g's channels are the batch of the g-th of `groups` one-channel convs
+            x_r = fb.emit(relax.op.reshape(x_r, (groups, k // groups, in_h, in_w)))
     # dW[ky, kx] sums x at (oy * s + ky * d) over the output: d as a kernel dilated by the stride, stepped by d
     grad = fb.emit(relax.op.nn.conv2d(x_r, d, strides=conv_geometry.dilations(a), padding=a["padding"],
                                       dilation=conv_geometry.strides(a), groups=groups,
