@@ -32,7 +32,8 @@ LAYER_KINDS = (
                "depthwise_grad_input_inplace", "conv2d_grad_weight", *_CONV_BACKWARD),
               "conv2d and conv1d",
               "any kernel size and padding, stride (sh, sw) and dilation (dh, dw) (one stride and no dilation take "
-              "the fast kernels, any other the portable tt_conv2d_geom ones); groups 1 or depthwise; batch norm and "
+              "the fast kernels, any other the portable tt_conv2d_geom ones); any groups (1, depthwise, or grouped: "
+              "a grouped conv's weight[:, :k] slice trains the leading k input channels of every group); batch norm and "
               "ReLU/ReLU6 after it are folded into it; a Conv1d on (N, C, L) is a 1 x k conv2d of the (C, 1, L) map (the 1-D family: "
               "MaxPool1d / AvgPool1d / AdaptiveAvgPool1d become 1 x k pools, also from ONNX as torch's dynamo "
               "exporter writes them (Unsqueeze -> 2-D pool -> Squeeze of the H axis), BatchNorm1d is folded)"),

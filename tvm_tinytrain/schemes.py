@@ -26,7 +26,8 @@ The scheme index of a layer is its position among the conv2d/linear layers, firs
 from the input = 0, classifier last (`Layer.conv_index`, the `index` column of
 `tvm-tinytrain inspect MODEL`); these are the paper's indices.  For a depthwise conv
 C_in is its channel count (= groups: the first k rows of its (C, 1, kh, kw) weight);
-for any other conv or linear layer it is `weight.shape[1]` (the slice weight[:, :k]).
+for any other conv or linear layer it is `weight.shape[1]` (the slice weight[:, :k]; for a
+grouped conv the inputs of one group: the leading k of each group's channels).
 
 Presets: `bias-only`, `last-<k>`, `full`, and `paper-<NN>kb` (the paper's released
 schemes for the graph's backbone, tvm_tinytrain/paper_schemes.json).  docs/schemes.md
@@ -382,7 +383,8 @@ def _layer(ref, graph: Graph, where: str, key: str) -> Layer:
 
 def _is_depthwise(layer: Layer) -> bool:
     groups = layer.attrs.get("groups", 1)
-    return layer.op == "conv2d" and groups > 1 and groups == layer.params["weight"].shape[0]
+    shape = layer.params["weight"].shape
+    return layer.op == "conv2d" and groups > 1 and groups == shape[0] and shape[1] == 1
 
 
 def _weight_elements(layer: Layer, k: int) -> int:

@@ -1,6 +1,6 @@
 """The tt_conv2d_geom_* kernels (any strides (sh, sw) and dilations (dh, dw)) through ctypes, on random
-geometries (hypothesis): the int8 forward equals the numpy reference (reference.py) bit for bit, the
-float input and weight gradients equal PyTorch's conv_transpose2d / unfold in float64 within float32
+geometries (hypothesis, groups 1, depthwise and grouped): the int8 forward equals the numpy reference
+(reference.py) bit for bit, the float input and weight gradients equal PyTorch's conv_transpose2d / unfold in float64 within float32
 rounding, and on the plain geometry (one stride, no dilation) each equals the existing kernel's generic
 path bit for bit (the same loops, the same summation order)."""
 from ctypes import POINTER, byref, c_float, c_int8, c_int32
@@ -146,27 +146,31 @@ def test_geom_input_gradient_matches_torch(lib, case, seed):
     np.testing.assert_allclose(dx, expect, rtol=1e-5, atol=1e-5 * max(np.abs(expect).max(), 1e-30))
 
 
-def _weight_grad(lib, fn, params, case, x, d, depthwise, k, x_zero, x_scale):
-    xk = np.ascontiguousarray(x[:k])
+def _weight_grad(lib, fn, params, case, x, d, depthwise, k, x_zero, x_scale, groups=1):
+    """`groups` > 1: a grouped conv's weight[:, :k], x the leading k channels of each group, group after group."""
+    xk = np.ascontiguousarray(x.reshape(groups, -1, case["h"], case["w"])[:, :k].reshape(-1, case["h"], case["w"]))
     rows, cols = (k, 1) if depthwise else (case["o"], k)
     dw = np.full((rows, cols, case["kh"], case["kw"]), np.nan, np.float32)
-    rc = getattr(lib, fn)(ptr(xk, c_int8), Dims(k, case["h"], case["w"]), x_zero, x_scale, ptr(d, c_float),
+    rc = getattr(lib, fn)(ptr(xk, c_int8), Dims(len(xk), case["h"], case["w"]), x_zero, x_scale, ptr(d, c_float),
                           Dims(case["o"], case["oh"], case["ow"]), case["kh"], case["kw"], byref(params),
                           int(depthwise), ptr(dw, c_float))
     return rc, dw
 
 
 @SETTINGS
-@given(case=geometries(kinds=("dense", "depthwise")), seed=st.integers(0, 2**32 - 1), data=st.data())
+@given(case=geometries(), seed=st.integers(0, 2**32 - 1), data=st.data())
 def test_geom_weight_gradient_matches_torch(lib, case, seed, data):
-    """Groups 1 on the k leading input channels, depthwise on the k leading channels (grouped convs
-    have no weight gradient)."""
-    depthwise = case["groups"] > 1
+    """Groups 1 on the k leading input channels, depthwise on the k leading channels, grouped on the k
+    leading input channels of every group (weight[:, :k])."""
+    groups = case["groups"]
+    depthwise = groups == case["c"] == case["o"] > 1
+    grouped = groups > 1 and not depthwise
     rng, x, w, d, _ = _data(case, seed)
-    k = data.draw(st.integers(1, case["c"]))
+    k = data.draw(st.integers(1, case["c"] // groups if grouped else case["c"]))
     x_zero, x_scale = int(rng.integers(-128, 128)), float(np.float32(rng.uniform(1e-3, 5e-2)))
-    params = _geom(case, groups=case["o"] if depthwise else 1)
-    rc, dw = _weight_grad(lib, "tt_conv2d_geom_grad_weight_f32", params, case, x, d, depthwise, k, x_zero, x_scale)
+    params = _geom(case, groups=case["o"] if depthwise else groups)
+    rc, dw = _weight_grad(lib, "tt_conv2d_geom_grad_weight_f32", params, case, x, d, depthwise, k, x_zero, x_scale,
+                          groups=groups if grouped else 1)
     assert rc == TT_OK
     x_r = torch.from_numpy((x.astype(np.float64) - x_zero) * x_scale)
     cols = F.unfold(F.pad(x_r[None], (case["padding"][1], case["padding"][3], case["padding"][0], case["padding"][2])),
@@ -175,6 +179,10 @@ def test_geom_weight_gradient_matches_torch(lib, case, seed, data):
     d64 = torch.from_numpy(d.astype(np.float64)).reshape(case["o"], -1)
     if depthwise:
         expect = torch.einsum("cp,ctp->ct", d64[:k], cols[:k]).reshape(k, 1, case["kh"], case["kw"])
+    elif grouped:  # output o reads input channel (o's group) * C/groups + i
+        by_group = cols.reshape(groups, case["c"] // groups, case["kh"] * case["kw"], -1)[:, :k]
+        expect = torch.einsum("gmp,gctp->gmct", d64.reshape(groups, case["o"] // groups, -1), by_group)
+        expect = expect.reshape(case["o"], k, case["kh"], case["kw"])
     else:
         expect = torch.einsum("op,ctp->oct", d64, cols[:k]).reshape(case["o"], k, case["kh"], case["kw"])
     expect = expect.numpy()
