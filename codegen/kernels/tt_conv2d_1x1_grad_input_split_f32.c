@@ -13,14 +13,36 @@
 
 #include "tt_float_util.h"
 
-/* dx[c][p] = sum over o (in order) of (d[o][p] * w_scale[o]) * w[o * w_stride + c], c < channels, p < hw */
+/* dx[c][p] = sum over o (in order) of (d[o][p] * w_scale[o]) * w[o * w_stride + c], c < channels, p < hw.
+ * On a Cortex-M FPU the blocks of eight pixels of every channel pair are tt_mla_2x8_scaled_f32's asm loop,
+ * reading (w[o][c], w[o][c + 1], w_scale[o]) triplets made once per SPLIT_CHUNK outputs (a sum spanning
+ * chunks kept in dx between them, stored and reloaded exactly); the C loops do the rest. */
+#define SPLIT_CHUNK 64
 static void split_part(const float *d, int32_t out_c, int32_t hw, const int8_t *w, int32_t w_stride,
                        const float *w_scale, int32_t channels, float *dx)
 {
+    int32_t p_asm = 0; /* pixels [0, p_asm) of every channel pair done by the asm loop */
+#ifdef TT_MLA_2X8_ASM
+    p_asm = hw / 8 * 8;
+    float col[3 * SPLIT_CHUNK];
+    static const float zeros[8];
+    for (int32_t c = 0; p_asm > 0 && c + 2 <= channels; c += 2) {
+        float *dx0 = dx + c * hw, *dx1 = dx0 + hw;
+        for (int32_t o0 = 0; o0 < out_c; o0 += SPLIT_CHUNK) {
+            const int32_t n = out_c - o0 < SPLIT_CHUNK ? out_c - o0 : SPLIT_CHUNK;
+            const int8_t *wo = w + o0 * w_stride + c;
+            for (int32_t i = 0; i < n; ++i, wo += w_stride)
+                col[3 * i] = (float)wo[0], col[3 * i + 1] = (float)wo[1], col[3 * i + 2] = w_scale[o0 + i];
+            for (int32_t p = 0; p < p_asm; p += 8)
+                tt_mla_2x8_scaled_f32(dx0 + p, dx1 + p, o0 > 0 ? dx0 + p : zeros, o0 > 0 ? dx1 + p : zeros,
+                                      d + o0 * hw + p, hw, col, n);
+        }
+    }
+#endif
     int32_t c = 0;
     for (; c + 2 <= channels; c += 2) {
         float *dx0 = dx + c * hw, *dx1 = dx0 + hw;
-        int32_t p = 0;
+        int32_t p = p_asm;
         for (; p + 8 <= hw; p += 8) {
             float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f, a4 = 0.0f, a5 = 0.0f, a6 = 0.0f, a7 = 0.0f;
             float b0 = 0.0f, b1 = 0.0f, b2 = 0.0f, b3 = 0.0f, b4 = 0.0f, b5 = 0.0f, b6 = 0.0f, b7 = 0.0f;

@@ -13,7 +13,8 @@
 #include "tt_float_util.h"
 
 /* dx[c][p] = sum over o (in order) of d[o][p] * (w_scale[o] * w[o][c]), p < hw; two channels by eight
- * pixels at a time, so each d value is loaded once per two multiply-adds. The scaled weights of the
+ * pixels at a time, so each d value is loaded once per two multiply-adds (on a Cortex-M FPU the
+ * block is tt_mla_2x8_f32's asm loop). The scaled weights of the
  * two channels are made once per GI_CHUNK output channels into a stack column (not once per pixel
  * block); a sum that spans chunks is kept in dx between them (a float stored and reloaded exactly,
  * so the sums are the same, in the same order). Shared with the split-weight kernel
@@ -22,7 +23,7 @@
 void tt_pointwise_grad_input_f32(const float *d, int32_t out_c, int32_t hw, const int8_t *w, int32_t w_stride,
                                  const float *w_scale, int32_t channels, float *dx)
 {
-    float col_a[GI_CHUNK], col_b[GI_CHUNK];
+    float col[2 * GI_CHUNK]; /* col[2i], col[2i + 1]: the two channels' scaled weights of output o0 + i */
     int32_t c = 0;
     for (; c + 2 <= channels; c += 2) {
         float *dx0 = dx + c * hw, *dx1 = dx0 + hw;
@@ -30,11 +31,17 @@ void tt_pointwise_grad_input_f32(const float *d, int32_t out_c, int32_t hw, cons
             const int32_t n = out_c - o0 < GI_CHUNK ? out_c - o0 : GI_CHUNK;
             const int8_t *wo = w + o0 * w_stride + c;
             for (int32_t i = 0; i < n; ++i, wo += w_stride) {
-                col_a[i] = w_scale[o0 + i] * (float)wo[0];
-                col_b[i] = w_scale[o0 + i] * (float)wo[1];
+                col[2 * i] = w_scale[o0 + i] * (float)wo[0];
+                col[2 * i + 1] = w_scale[o0 + i] * (float)wo[1];
             }
             const float *d_chunk = d + o0 * hw;
             int32_t p = 0;
+#ifdef TT_MLA_2X8_ASM
+            static const float zeros[8];
+            for (; p + 8 <= hw; p += 8)
+                tt_mla_2x8_f32(dx0 + p, dx1 + p, o0 > 0 ? dx0 + p : zeros, o0 > 0 ? dx1 + p : zeros, d_chunk + p, hw,
+                               col, n);
+#endif
             for (; p + 8 <= hw; p += 8) {
                 float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f, a4 = 0.0f, a5 = 0.0f, a6 = 0.0f, a7 = 0.0f;
                 float b0 = 0.0f, b1 = 0.0f, b2 = 0.0f, b3 = 0.0f, b4 = 0.0f, b5 = 0.0f, b6 = 0.0f, b7 = 0.0f;
@@ -46,7 +53,7 @@ void tt_pointwise_grad_input_f32(const float *d, int32_t out_c, int32_t hw, cons
                 }
                 const float *dp = d_chunk + p;
                 for (int32_t i = 0; i < n; ++i, dp += hw) {
-                    const float wa = col_a[i], wb = col_b[i];
+                    const float wa = col[2 * i], wb = col[2 * i + 1];
                     const float d0 = dp[0], d1 = dp[1], d2 = dp[2], d3 = dp[3], d4 = dp[4], d5 = dp[5],
                                 d6 = dp[6], d7 = dp[7];
                     a0 = tt_mla_f32(a0, d0, wa), a1 = tt_mla_f32(a1, d1, wa),
@@ -66,8 +73,8 @@ void tt_pointwise_grad_input_f32(const float *d, int32_t out_c, int32_t hw, cons
             for (; p < hw; ++p) {
                 float a = o0 > 0 ? dx0[p] : 0.0f, b = o0 > 0 ? dx1[p] : 0.0f;
                 for (int32_t i = 0; i < n; ++i) {
-                    a = tt_mla_f32(a, d_chunk[i * hw + p], col_a[i]);
-                    b = tt_mla_f32(b, d_chunk[i * hw + p], col_b[i]);
+                    a = tt_mla_f32(a, d_chunk[i * hw + p], col[2 * i]);
+                    b = tt_mla_f32(b, d_chunk[i * hw + p], col[2 * i + 1]);
                 }
                 dx0[p] = a, dx1[p] = b;
             }

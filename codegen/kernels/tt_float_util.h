@@ -80,6 +80,88 @@ static inline float tt_mla_f32(float acc, float a, float b)
 #endif
 }
 
+/* Two rows of eight sums over n terms, in order: x0[j] = init0[j] + sum_i d_i[j] * w[2i],
+ * x1[j] = init1[j] + sum_i d_i[j] * w[2i + 1], with d_i = d + i * d_step floats, n >= 1; each term
+ * a tt_mla_f32 (VMLA: product rounded, then the add), so the sums are the C loop's, bit for bit.
+ * On a Cortex-M FPU one loop in asm: the 16 sums stay in s16-s31 and each term's eight d values
+ * and two weights come in one VLDM each (21 instructions per 16 multiply-adds against the C loop's
+ * ~30, whose separate VLDRs the compiler does not merge). Defined there only (TT_MLA_2X8_ASM). */
+#if defined(__ARM_FP) && (__ARM_FP & 4) && defined(__thumb2__)
+#define TT_MLA_2X8_ASM 1
+/* s16..s23 += s8..s15 * s0, s24..s31 += s8..s15 * s1 */
+#define TT_VMLA_2X8 \
+    "vmla.f32 s16, s8, s0\n\t" \
+    "vmla.f32 s17, s9, s0\n\t" \
+    "vmla.f32 s18, s10, s0\n\t" \
+    "vmla.f32 s19, s11, s0\n\t" \
+    "vmla.f32 s20, s12, s0\n\t" \
+    "vmla.f32 s21, s13, s0\n\t" \
+    "vmla.f32 s22, s14, s0\n\t" \
+    "vmla.f32 s23, s15, s0\n\t" \
+    "vmla.f32 s24, s8, s1\n\t" \
+    "vmla.f32 s25, s9, s1\n\t" \
+    "vmla.f32 s26, s10, s1\n\t" \
+    "vmla.f32 s27, s11, s1\n\t" \
+    "vmla.f32 s28, s12, s1\n\t" \
+    "vmla.f32 s29, s13, s1\n\t" \
+    "vmla.f32 s30, s14, s1\n\t" \
+    "vmla.f32 s31, s15, s1\n\t"
+static inline void tt_mla_2x8_f32(float *x0, float *x1, const float *init0, const float *init1, const float *d,
+                                  int32_t d_step, const float *w, int32_t n)
+{
+    const int32_t step_bytes = d_step * (int32_t)sizeof(float);
+    __asm__ volatile(
+        "vldmia %[i0], {s16-s23}\n\t"
+        "vldmia %[i1], {s24-s31}\n\t"
+        "1:\n\t"
+        "vldmia %[w]!, {s0-s1}\n\t"
+        "vldmia %[d], {s8-s15}\n\t"
+        "add %[d], %[d], %[step]\n\t"
+        TT_VMLA_2X8
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b\n\t"
+        "vstmia %[x0], {s16-s23}\n\t"
+        "vstmia %[x1], {s24-s31}\n\t"
+        : [d] "+r"(d), [w] "+r"(w), [n] "+r"(n)
+        : [i0] "r"(init0), [i1] "r"(init1), [x0] "r"(x0), [x1] "r"(x1), [step] "r"(step_bytes)
+        : "s0", "s1", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20",
+          "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31", "cc", "memory");
+}
+
+/* tt_mla_2x8_f32 with the terms (d_i[j] * w[3i + 2]) * w[3i] and (d_i[j] * w[3i + 2]) * w[3i + 1]: each d value
+ * scaled (rounded) first, then multiplied and added, per term in order (the split 1x1 input gradient's
+ * rounding, tt_conv2d_1x1_grad_input_split_f32.c); w holds (weight a, weight b, scale) triplets. */
+static inline void tt_mla_2x8_scaled_f32(float *x0, float *x1, const float *init0, const float *init1,
+                                         const float *d, int32_t d_step, const float *w, int32_t n)
+{
+    const int32_t step_bytes = d_step * (int32_t)sizeof(float);
+    __asm__ volatile(
+        "vldmia %[i0], {s16-s23}\n\t"
+        "vldmia %[i1], {s24-s31}\n\t"
+        "1:\n\t"
+        "vldmia %[w]!, {s0-s2}\n\t"
+        "vldmia %[d], {s8-s15}\n\t"
+        "add %[d], %[d], %[step]\n\t"
+        "vmul.f32 s8, s8, s2\n\t"
+        "vmul.f32 s9, s9, s2\n\t"
+        "vmul.f32 s10, s10, s2\n\t"
+        "vmul.f32 s11, s11, s2\n\t"
+        "vmul.f32 s12, s12, s2\n\t"
+        "vmul.f32 s13, s13, s2\n\t"
+        "vmul.f32 s14, s14, s2\n\t"
+        "vmul.f32 s15, s15, s2\n\t"
+        TT_VMLA_2X8
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b\n\t"
+        "vstmia %[x0], {s16-s23}\n\t"
+        "vstmia %[x1], {s24-s31}\n\t"
+        : [d] "+r"(d), [w] "+r"(w), [n] "+r"(n)
+        : [i0] "r"(init0), [i1] "r"(init1), [x0] "r"(x0), [x1] "r"(x1), [step] "r"(step_bytes)
+        : "s0", "s1", "s2", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19",
+          "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31", "cc", "memory");
+}
+#endif
+
 /* Output positions [*lo, *hi) along one axis whose input position o * stride + tap - pad lies
  * inside [0, n_in): the positions where kernel tap `tap` reads the input rather than padding. */
 static inline void tt_tap_range(int32_t tap, int32_t pad, int32_t stride, int32_t n_in, int32_t n_out,

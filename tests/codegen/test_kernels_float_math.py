@@ -2,7 +2,9 @@
 bits on this host and on emulated Cortex-M4 / M7 (newlib's expf / logf differ on the M4, which
 made a training run on it drift from the host's).  tt_mla_f32, the backward kernels' multiply-accumulate
 (VMLA.F32 on a Cortex-M FPU, a separate multiply and add on the host): the same bits too, on a sweep
-whose fused (FMA) result differs; and the float backward kernels built for every board use it."""
+whose fused (FMA) result differs, and so do the 1x1 input gradients' outputs (plain and split weight:
+asm loops of VMLAs on the device, C on the host) on random shapes; and the float backward kernels
+built for every board use it."""
 import re
 import shutil
 import subprocess
@@ -17,12 +19,17 @@ from tvm_tinytrain.targets.qemu import load_board, toolchain_missing
 HERE = Path(__file__).resolve().parent
 DSP_CHECK = HERE / "dsp_check"  # its link.ld serves any bare-metal check
 SOURCE = HERE / "float_math" / "check_float_math.c"
+# built with the check: the 1x1 input gradients run asm loops (tt_mla_2x8_f32, tt_mla_2x8_scaled_f32) on a
+# Cortex-M FPU
+KERNEL_SOURCES = [str(host_build.KERNEL_DIR / f"{name}.c")
+                  for name in ("tt_conv2d_grad_input_f32", "tt_conv2d_1x1_grad_input_split_f32")]
 
 
 @pytest.fixture(scope="module")
 def host_result(tmp_path_factory):
     exe = tmp_path_factory.mktemp("float_math") / "check"
-    subprocess.run(["gcc", *host_build.CFLAGS, f"-I{host_build.KERNEL_DIR}", str(SOURCE), "-o", str(exe), "-lm"],
+    subprocess.run(["gcc", *host_build.CFLAGS, f"-I{host_build.KERNEL_DIR}", str(SOURCE), *KERNEL_SOURCES,
+                    "-o", str(exe), "-lm"],
                    check=True)
     digest, err_exp, err_log, fused = subprocess.run([str(exe)], capture_output=True, text=True,
                                                      check=True).stdout.split()
@@ -68,7 +75,8 @@ def test_same_bits_on_cortex_m(host_result, tmp_path, cpu, fpu, machine):
     elf = tmp_path / "check.elf"
     subprocess.run(["arm-none-eabi-gcc", f"-mcpu={cpu}", "-mthumb", "-mfloat-abi=hard", f"-mfpu={fpu}",
                     *host_build.CFLAGS, "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", "-T",
-                    str(DSP_CHECK / "link.ld"), f"-I{host_build.KERNEL_DIR}", str(SOURCE), "-o", str(elf), "-lm"],
+                    str(DSP_CHECK / "link.ld"), f"-I{host_build.KERNEL_DIR}", str(SOURCE), *KERNEL_SOURCES,
+                    "-o", str(elf), "-lm"],
                    check=True)
     run = subprocess.run(["qemu-system-arm", "-machine", machine, "-cpu", cpu, "-nographic", "-monitor", "none",
                           "-serial", "none", "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)],

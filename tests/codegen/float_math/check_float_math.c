@@ -1,6 +1,7 @@
-/* tt_expf / tt_logf and tt_mla_f32 (kernels/tt_float_util.h) over a sweep of arguments: prints a hash of
- * every result bit and the largest relative error against the C library's double exp / log (host only),
- * and (host only) the hash of the same multiply-accumulate sweep computed fused (fmaf), which must differ:
+/* tt_expf / tt_logf and tt_mla_f32 (kernels/tt_float_util.h) over a sweep of arguments, then
+ * tt_pointwise_grad_input_f32 and tt_conv2d_1x1_grad_input_split_f32 (built with this file) on
+ * random shapes: prints a hash of every result bit and the largest relative error against the C
+ * library's double exp / log (host only), and (host only) the hash of the same multiply-accumulate sweep computed fused (fmaf), which must differ:
  * the sweep holds sums where rounding the product first changes the result.
  * Bare metal under QEMU (semihosting, tests/codegen/dsp_check/link.ld) or hosted. */
 #include <math.h>
@@ -28,6 +29,57 @@ static float uniform(uint32_t *state)
 /* chained multiply-accumulates, as the backward kernels' dot products run them */
 static float mla_fused(float acc, float a, float b);
 
+/* tt_pointwise_grad_input_f32 (its asm block tt_mla_2x8_f32 on a Cortex-M FPU, C loops on the host) on
+ * pseudo-random cases: out_c 1..150 (one to three GI_CHUNK chunks), hw 1..40 (pixel tails), 1..9 channels
+ * (an odd last one), a weight row stride above the channel count; every output mixed into the hash. */
+#define GI_MAX_OUT 150
+#define GI_MAX_HW 40
+#define GI_MAX_STRIDE 12
+static float gi_d[GI_MAX_OUT * GI_MAX_HW], gi_scale[GI_MAX_OUT], gi_dx[GI_MAX_STRIDE * GI_MAX_HW];
+static int8_t gi_w[GI_MAX_OUT * GI_MAX_STRIDE];
+
+static void pointwise_grad_input_sweep(void)
+{
+    uint32_t state = 7u;
+    for (int32_t t = 0; t < 60; t++) {
+        state = state * 1664525u + 1013904223u;
+        const int32_t out_c = 1 + (int32_t)((state >> 8) % GI_MAX_OUT), hw = 1 + (int32_t)((state >> 20) % GI_MAX_HW);
+        state = state * 1664525u + 1013904223u;
+        const int32_t channels = 1 + (int32_t)((state >> 8) % 9), w_stride = channels + (int32_t)((state >> 20) % 3);
+        for (int32_t i = 0; i < out_c * hw; i++) gi_d[i] = uniform(&state);
+        for (int32_t o = 0; o < out_c; o++) gi_scale[o] = uniform(&state) * 0.01f;
+        for (int32_t i = 0; i < out_c * w_stride; i++) gi_w[i] = (int8_t)(int32_t)(uniform(&state) * 63.9f);
+        tt_pointwise_grad_input_f32(gi_d, out_c, hw, gi_w, w_stride, gi_scale, channels, gi_dx);
+        for (int32_t i = 0; i < channels * hw; i++) mix(gi_dx[i]);
+    }
+}
+
+/* tt_conv2d_1x1_grad_input_split_f32 (tt_mla_2x8_scaled_f32 on a Cortex-M FPU) likewise: in.c 2..12 split
+ * at k in [1, in.c), maps h x w of 1..40 pixels, stride 1 without padding (its matrix-product path) */
+static void split_grad_input_sweep(void)
+{
+    static int8_t lead[GI_MAX_OUT * GI_MAX_STRIDE], rest[GI_MAX_OUT * GI_MAX_STRIDE];
+    const tt_conv_params conv = {1, 0, 0, 0, 0, 1};
+    uint32_t state = 11u;
+    for (int32_t t = 0; t < 60; t++) {
+        state = state * 1664525u + 1013904223u;
+        const int32_t out_c = 1 + (int32_t)((state >> 8) % GI_MAX_OUT), h = 1 + (int32_t)((state >> 20) % 5);
+        state = state * 1664525u + 1013904223u;
+        const int32_t in_c = 2 + (int32_t)((state >> 8) % (GI_MAX_STRIDE - 1)), w = 1 + (int32_t)((state >> 20) % 8);
+        const int32_t k = 1 + (int32_t)((state >> 4) % (uint32_t)(in_c - 1));
+        const tt_dims out = {out_c, h, w}, in = {in_c, h, w};
+        for (int32_t i = 0; i < out_c * h * w; i++) gi_d[i] = uniform(&state);
+        for (int32_t o = 0; o < out_c; o++) gi_scale[o] = uniform(&state) * 0.01f;
+        for (int32_t i = 0; i < out_c * k; i++) lead[i] = (int8_t)(int32_t)(uniform(&state) * 63.9f);
+        for (int32_t i = 0; i < out_c * (in_c - k); i++) rest[i] = (int8_t)(int32_t)(uniform(&state) * 63.9f);
+        if (tt_conv2d_1x1_grad_input_split_f32(gi_d, out, lead, rest, k, gi_scale, &conv, gi_dx, in) != TT_OK) {
+            mix(-1.0f);
+            continue;
+        }
+        for (int32_t i = 0; i < in_c * h * w; i++) mix(gi_dx[i]);
+    }
+}
+
 __attribute__((noinline)) static uint32_t sweep(int fused)
 {
     for (int32_t i = 0; i < 100000; i++) mix(tt_expf(-90.0f * (float)i / 100000.0f));
@@ -40,6 +92,7 @@ __attribute__((noinline)) static uint32_t sweep(int fused)
         mix(acc);
         if ((i & 63) == 63) acc = uniform(&state);
     }
+    if (!fused) pointwise_grad_input_sweep(), split_grad_input_sweep();
     return hash;
 }
 
