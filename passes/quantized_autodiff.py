@@ -13,7 +13,8 @@ Guarantees: `main(x, label, *params) -> (loss, *grads)`, one gradient per traina
             Gradients are of the quantized parameters: G_w = s_w dW_r, G_b = s_w s_x db_r.
             Only needed ops are emitted: nothing for a layer with no trainable parameter
             at or below it; no input gradient for the earliest trainable layer; weight
-            gradients read only the `k` leading input channels (`channel_slice`).
+            gradients read only the `k` leading input channels (`channel_slice`; a grouped
+            conv's: the leading `k` of each group).
             The backward is emitted in plain reverse order; `reorder` schedules it.
 """
 from __future__ import annotations
