@@ -122,6 +122,14 @@ def test_size_guard(monkeypatch):
         load_dataset("mnist", (1, 28, 28), progress=False)
 
 
+def test_size_guard_admits_full_cifar10_at_the_papers_resolution():
+    """All 50,000 CIFAR-10 training images at 128x128 are 2.3 GiB of int8: the paper's setup loads
+    (a 2 GiB guard refused it); 224x224 (7 GiB) is still refused."""
+    datasets._check_size(50_000, (3, 128, 128), "cifar10", "train")
+    with pytest.raises(TinyTrainError, match="7.0 GiB.*train_per_class"):
+        datasets._check_size(50_000, (3, 224, 224), "cifar10", "train")
+
+
 def test_16_bit_folder_keeps_its_gray_levels(tmp_path):
     """A folder of 16-bit grayscale PNGs was read as almost all white (PIL clips at 255)."""
     for name, level in (("dark", 16448), ("light", 40000)):  # 8-bit 64 and 155.6 -> 156
