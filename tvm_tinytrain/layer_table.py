@@ -25,7 +25,8 @@ def layer_rows(graph: Graph) -> list[dict]:
         rows.append({
             "index": layer.conv_index,
             "layer": layer.name,
-            "op": layer.op + (f"/dw{weight.shape[2]}x{weight.shape[3]}" if _depthwise(layer) else "") + _geometry(layer),
+            "op": layer.op + (f"/dw{weight.shape[2]}x{weight.shape[3]}" if _depthwise(layer) else "") + _groups(layer)
+            + _geometry(layer),
             "in_shape": list(in_shape),
             "out_shape": list(layer.out_shape),
             "macs": layer.macs(in_shape),
@@ -45,7 +46,14 @@ def _geometry(layer) -> str:
 
 
 def _depthwise(layer) -> bool:
-    return layer.op == "conv2d" and layer.attrs["groups"] > 1 and layer.attrs["groups"] == layer.params["weight"].shape[0]
+    shape = layer.params["weight"].shape if layer.op == "conv2d" else None
+    return layer.op == "conv2d" and layer.attrs["groups"] > 1 and layer.attrs["groups"] == shape[0] and shape[1] == 1
+
+
+def _groups(layer) -> str:
+    """`/g4` for a grouped conv (1 < groups, several inputs per group)."""
+    grouped = layer.op == "conv2d" and layer.attrs["groups"] > 1 and layer.params["weight"].shape[1] > 1
+    return f"/g{layer.attrs['groups']}" if grouped else ""
 
 
 def format_table(graph: Graph) -> str:

@@ -16,6 +16,7 @@ from tvm_tinytrain import _tvm
 from tvm_tinytrain.frontend.onnx import from_onnx
 from tvm_tinytrain.frontend.to_graph import to_graph
 from tvm_tinytrain.frontend.torch import from_torch
+from tvm_tinytrain.layer_table import layer_rows
 from tvm_tinytrain.models import grouped_cnn
 from tvm_tinytrain.passes.pipeline import build_training
 from tvm_tinytrain.passes.training_graph import op_bindings
@@ -56,6 +57,11 @@ def _fused(qgraph, scheme) -> set:
 
 def test_torch_import_keeps_the_groups():
     assert _groups(_case()[2]) == GROUPS
+
+
+def test_inspect_names_the_groups():
+    ops = [row["op"] for row in layer_rows(_case()[2]) if row["op"].startswith("conv2d")]
+    assert ops == ["conv2d", "conv2d/g2", "conv2d/g4"]
 
 
 def test_onnx_import_gives_the_same_int8_graph(tmp_path):
