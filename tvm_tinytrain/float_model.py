@@ -1,9 +1,12 @@
 """An fp32 PyTorch copy of an int8 Graph: the "fp32 SGD on the dequantized weights" baseline.
 
 Weights are dequantized (w_int8 * w_scale, bias_int32 * s_in * w_scale); conv / add / pool /
-linear become torch modules.  Where a layer's int8 output range [s(act_min - z), s(act_max - z)]
-starts at 0 its output is clamped to that range (ReLU6 for the paper's backbones), otherwise
-left as identity, so the float network computes what the int8 one approximates.
+linear become torch modules, a `lut` layer the float function its table was built from (its `fn`
+and `alpha`, as torch defines it: reference_train.TORCH_FUNCTIONS) and a `mul` layer the float
+product x * gate (the gate broadcast over H x W).  Where a layer's int8 output range
+[s(act_min - z), s(act_max - z)] starts at 0 its output is clamped to that range (ReLU6 for the
+paper's backbones), otherwise left as identity, so the float network computes what the int8 one
+approximates.
 `sparse_parameters` marks exactly a scheme's trainable tensors (leading input channels only,
 through a gradient mask), so fp32 and int8 training update the same values.
 """
@@ -16,6 +19,7 @@ from torch import nn
 
 from . import conv_geometry, pooling
 from .graph import INPUT, Graph
+from .reference_train import TORCH_FUNCTIONS
 from .scheme import Scheme
 
 
@@ -66,31 +70,41 @@ class FloatNet(nn.Module):
 
     def forward(self, x):
         env = {INPUT: x}
-        for layer, pad, clamp in self.spec:
-            a = env[layer.inputs[0]]
-            if layer.op == "conv2d":
-                y = self.mods[_key(layer.name)](F.pad(a, pad) if any(pad) else a)
-            elif layer.op == "linear":
-                y = self.mods[_key(layer.name)](a)
-            elif layer.op == "add":
-                y = a + env[layer.inputs[1]]
-            elif layer.op == "concat":
-                y = torch.cat([env[src] for src in layer.inputs], 1)
-            elif layer.op == "avgpool" and pooling.is_global(layer.attrs):
-                y = F.adaptive_avg_pool2d(a, 1)
-            elif layer.op == "avgpool":  # zero padding, then the window sums over pooling.divisors
-                kernel, stride, (top, left, bottom, right) = pooling.window(layer.attrs)
-                n = torch.from_numpy(pooling.divisors(layer.attrs, tuple(a.shape[2:])).astype(np.float32))
-                y = F.avg_pool2d(F.pad(a, (left, right, top, bottom)), kernel, stride) * (kernel[0] * kernel[1]) / n
-            elif layer.op == "maxpool":
-                kernel, stride, (top, left, bottom, right) = pooling.window(layer.attrs)
-                y = F.max_pool2d(F.pad(a, (left, right, top, bottom), value=-float("inf")), kernel, stride)
-            elif layer.op == "flatten":
-                y = a.flatten(1)
-            else:
-                raise ValueError(f"FloatNet: layer {layer.name!r} has op {layer.op!r}, which has no fp32 copy")
-            env[layer.name] = y.clamp(*clamp) if clamp else y
+        for step in self.spec:
+            env[step[0].name] = self.apply(step, [env[src] for src in step[0].inputs])
         return env[self.graph.output]
+
+    def apply(self, step, args: list) -> torch.Tensor:
+        """One layer of the copy (`step` an entry of `spec`) on its input tensors: how a test holds a
+        layer against the int8 one fed the same (dequantized) inputs."""
+        layer, pad, clamp = step
+        a = args[0]
+        if layer.op == "conv2d":
+            y = self.mods[_key(layer.name)](F.pad(a, pad) if any(pad) else a)
+        elif layer.op == "linear":
+            y = self.mods[_key(layer.name)](a)
+        elif layer.op == "add":
+            y = a + args[1]
+        elif layer.op == "mul":
+            y = a * args[1]
+        elif layer.op == "lut":
+            y = TORCH_FUNCTIONS[layer.attrs["fn"]](a, float(layer.attrs.get("alpha", 0.0)))
+        elif layer.op == "concat":
+            y = torch.cat(args, 1)
+        elif layer.op == "avgpool" and pooling.is_global(layer.attrs):
+            y = F.adaptive_avg_pool2d(a, 1)
+        elif layer.op == "avgpool":  # zero padding, then the window sums over pooling.divisors
+            kernel, stride, (top, left, bottom, right) = pooling.window(layer.attrs)
+            n = torch.from_numpy(pooling.divisors(layer.attrs, tuple(a.shape[2:])).astype(np.float32))
+            y = F.avg_pool2d(F.pad(a, (left, right, top, bottom)), kernel, stride) * (kernel[0] * kernel[1]) / n
+        elif layer.op == "maxpool":
+            kernel, stride, (top, left, bottom, right) = pooling.window(layer.attrs)
+            y = F.max_pool2d(F.pad(a, (left, right, top, bottom), value=-float("inf")), kernel, stride)
+        elif layer.op == "flatten":
+            y = a.flatten(1)
+        else:
+            raise ValueError(f"FloatNet: layer {layer.name!r} has op {layer.op!r}, which has no fp32 copy")
+        return y.clamp(*clamp) if clamp else y
 
 
 def sparse_parameters(net: FloatNet, scheme: Scheme) -> list[torch.Tensor]:
@@ -98,7 +112,6 @@ def sparse_parameters(net: FloatNet, scheme: Scheme) -> list[torch.Tensor]:
     the updated leading input channels); returns those tensors."""
     for p in net.parameters():
         p.requires_grad_(False)
-    by_name = {layer.name: layer for layer in net.graph.layers}
     params = []
     for name in scheme.bias:
         b = net.module(name).bias
@@ -108,10 +121,7 @@ def sparse_parameters(net: FloatNet, scheme: Scheme) -> list[torch.Tensor]:
         w = net.module(name).weight
         w.requires_grad_(True)
         mask = torch.zeros_like(w)
-        if by_name[name].op == "conv2d" and by_name[name].attrs["groups"] > 1:
-            mask[:k] = 1  # depthwise: the first k rows (C_in = groups)
-        else:
-            mask[:, :k] = 1
+        _updated(net.graph.layer(name), mask, k).fill_(1)
         w.register_hook(lambda g, m=mask: g * m)
         params.append(w)
     return params
@@ -121,6 +131,13 @@ def trained_values(net: FloatNet, scheme: Scheme) -> int:
     """How many scalars one step of `scheme` updates."""
     n = sum(net.module(name).bias.numel() for name in scheme.bias)
     for name, k in scheme.weights.items():
-        w = net.module(name).weight
-        n += (w[:, :k] if w.shape[1] > 1 else w[:k]).numel()
+        n += _updated(net.graph.layer(name), net.module(name).weight, k).numel()
     return int(n)
+
+
+def _updated(layer, weight: torch.Tensor, k: int) -> torch.Tensor:
+    """The view of `weight` a scheme's `k` updates (schemes.py): the first k rows of a depthwise conv
+    (one input channel each), else the first k input channels of every row, also when a conv has
+    only one input channel (a 1-channel stem) or its rows read groups of them."""
+    depthwise = layer.op == "conv2d" and layer.attrs["groups"] > 1 and weight.shape[1] == 1
+    return weight[:k] if depthwise else weight[:, :k]
