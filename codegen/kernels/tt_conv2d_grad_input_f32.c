@@ -103,6 +103,11 @@ static inline int32_t first_tap(int32_t lo, int32_t pos, int32_t s)
  * - stride 1, padding < kernel, the channel padded fits DW_PADDED_FLOATS: d is copied into a stack
  *   buffer bordered with zeros and four neighbouring dx values take every tap (a zero term, +-0,
  *   leaves a sum unchanged: it never is -0 as it starts from +0), one weight load per four terms;
+ * - stride > 1 (the 7x7 stride-2 layer), the channel padded fits DW_PADDED_FLOATS: d is copied into a
+ *   stack buffer bordered with zeros (top, left rows / columns before it) and an input pixel takes
+ *   every tap of its phase (ky = iy + pt, kx = ix + pl mod s) in order, reading d[(iy + pt - ky) / s]
+ *   [(ix + pl - kx) / s]; the pixels ix, ix + s, ix + 2s, ix + 3s read four neighbouring d values, so
+ *   four sums go together as above (the taps a window does not reach read the zero border);
  * - otherwise each dx value walks only its valid taps. */
 #define DW_MAX_TAPS 64
 #define DW_PADDED_FLOATS 256
@@ -112,6 +117,11 @@ static void depthwise_grad_input(const float *d, tt_dims out, const int8_t *w, i
     const int32_t s = conv->stride, pt = conv->pad_top, pl = conv->pad_left;
     const int32_t ph = in.h + kh - 1, pw = in.w + kw - 1; /* padded d: row iy + kh-1-ky, column ix + kw-1-kx */
     const int padded = s == 1 && pt <= kh - 1 && pl <= kw - 1 && ph * pw <= DW_PADDED_FLOATS;
+    /* stride > 1: dpad[r + top][q + left] = d[r][q], r up to (in.h - 1 + pt) / s, q likewise */
+    const int32_t top = pt >= kh - 1 ? 0 : (kh - 1 - pt + s - 1) / s;
+    const int32_t left = pl >= kw - 1 ? 0 : (kw - 1 - pl + s - 1) / s;
+    const int32_t srows = (in.h - 1 + pt) / s + 1 + top, scols = (in.w - 1 + pl) / s + 1 + left;
+    const int strided = s > 1 && srows * scols <= DW_PADDED_FLOATS;
     float wr[DW_MAX_TAPS], dpad[DW_PADDED_FLOATS];
     for (int32_t c = 0; c < in.c; ++c) {
         const float *dch = d + c * out.h * out.w;
@@ -147,6 +157,42 @@ static void depthwise_grad_input(const float *d, tt_dims out, const int8_t *w, i
                         for (int32_t kx = 0; kx < kw; ++kx)
                             a = tt_mla_f32(a, dpad[(iy + kh - 1 - ky) * pw + ix + kw - 1 - kx], wr[ky * kw + kx]);
                     dxc[iy * in.w + ix] = a;
+                }
+            }
+            continue;
+        }
+        if (strided) {
+            for (int32_t i = 0; i < srows * scols; ++i) dpad[i] = 0.0f;
+            for (int32_t oy = 0; oy < out.h && oy + top < srows; ++oy)
+                for (int32_t ox = 0; ox < out.w && ox + left < scols; ++ox)
+                    dpad[(oy + top) * scols + ox + left] = dch[oy * out.w + ox];
+            for (int32_t iy = 0; iy < in.h; ++iy) {
+                const int32_t ry = iy + pt, ky0 = ry % s;
+                for (int32_t ix0 = 0; ix0 < s && ix0 < in.w; ++ix0) { /* the pixels of one phase: ix0 + j s */
+                    const int32_t kx0 = (ix0 + pl) % s;
+                    int32_t ix = ix0;
+                    for (; ix + 3 * s < in.w; ix += 4 * s) {
+                        float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+                        for (int32_t ky = ky0; ky < kh; ky += s) {
+                            const float *dp = dpad + ((ry - ky) / s + top) * scols + (ix + pl - kx0) / s + left;
+                            const float *wrow = wr + ky * kw;
+                            for (int32_t kx = kx0; kx < kw; kx += s, --dp) {
+                                const float wv = wrow[kx];
+                                a0 = tt_mla_f32(a0, dp[0], wv), a1 = tt_mla_f32(a1, dp[1], wv),
+                                a2 = tt_mla_f32(a2, dp[2], wv), a3 = tt_mla_f32(a3, dp[3], wv);
+                            }
+                        }
+                        float *o = dxc + iy * in.w + ix;
+                        o[0] = a0, o[s] = a1, o[2 * s] = a2, o[3 * s] = a3;
+                    }
+                    for (; ix < in.w; ix += s) {
+                        float a = 0.0f;
+                        for (int32_t ky = ky0; ky < kh; ky += s)
+                            for (int32_t kx = kx0; kx < kw; kx += s)
+                                a = tt_mla_f32(a, dpad[((ry - ky) / s + top) * scols + (ix + pl - kx) / s + left],
+                                               wr[ky * kw + kx]);
+                        dxc[iy * in.w + ix] = a;
+                    }
                 }
             }
             continue;
