@@ -19,7 +19,8 @@ so one learning rate cannot suit them all; `--lrs int8=0.005,5` runs a variant a
 (the best is the fair comparison; the paper grid-searched its rates too).  Runs already in the
 output's summary.json (same setup) are kept.  Differences from the paper's setup, all for time
 on a 2-core machine: a class-balanced subset of CIFAR-10 (default 100 training images per
-class, 100 test images per class), a few epochs, batch 1 (the device trains one sample at a
+class, 100 test images per class; `--train-per-class 5000 --test-per-class 1000` is all of it, 2.8 GB
+of int8 inputs in each worker), a few epochs, batch 1 (the device trains one sample at a
 time; the paper simulated batches of 64), no augmentation.  Like the paper: 128x128 inputs
 (CIFAR's 32x32 upsampled), one learning rate for every tensor, cosine schedule with warm-up.
 
