@@ -3,8 +3,8 @@
 the six lut functions: every layer, fed the int8 reference's dequantized inputs, is the int8 layer within
 half a step of its output quantization; the whole copy is nearer the torch model it was quantized from
 than the int8 network is; `sparse_parameters` and `trained_values` cover exactly what the int8 step
-trains (the SE branch's 1x1 convs, a 1-channel stem, a depthwise conv, grouped convs' per-group slices); `train --engine fp32` on a graph
-with lut and mul layers lowers the loss."""
+trains (the SE branch's 1x1 convs, a 1-channel stem, a depthwise conv, grouped convs' per-group
+slices); `train --engine fp32` on a graph with lut and mul layers lowers the loss."""
 import json
 
 import numpy as np
