@@ -29,6 +29,15 @@ MODELS = ["mobilenetv3_small", *lut_models.ACTIVATIONS]
 pytestmark = pytest.mark.filterwarnings("ignore:.*dead output channels")  # random weights: said at quantization
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Small nets, single samples: torch's OpenMP threads spinning on a busy 2-core machine cost seconds."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module", params=MODELS)
 def case(request):
     """(name, torch model, int8 graph, float samples (C, H, W)) of mobilenetv3_small or a lut_models CNN."""
@@ -162,12 +171,7 @@ def test_train_fp32_engine_lowers_the_loss_of_a_graph_with_lut_and_mul_layers(tm
     np.savez(tmp_path / "blobs.npz", x=x, y=y, x_test=x[::4], y_test=y[::4])
     argv = ["train", "se_net:build", "--scheme", "full", "--data", "npz:blobs.npz", "--engine", "fp32",
             "--epochs", "6", "--lr", "0.2", "--out", str(tmp_path / "run")]
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # 240 steps of a tiny net: OpenMP spinning on a busy 2-core machine costs more
-    try:
-        assert main(argv) in (0, None)
-    finally:
-        torch.set_num_threads(threads)
+    assert main(argv) in (0, None)
     summary = json.loads((tmp_path / "run" / "history.json").read_text())
     losses = np.array(summary["history"]["losses"])
     assert losses.shape == (6 * 40,) and np.isfinite(losses).all()
