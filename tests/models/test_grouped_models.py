@@ -2,7 +2,7 @@
 stride 2; a grouped 1x1, groups 4): torch and ONNX import to the same int8 graph, TVM's int8 forward
 equals the numpy reference bit for bit, a full training step and a channel-slice step (weight[:, :k]:
 the leading k input channels of every group) agree three ways (PyTorch oracle, Relax, C on the host),
-and the backward keeps for a grouped conv what it keeps for any conv: the input channels its weight
+the fp32 baseline masks the same slices, and the backward keeps for a grouped conv what it keeps for any conv: the input channels its weight
 slice reads."""
 import functools
 import warnings
@@ -13,6 +13,7 @@ import torch
 
 from three_way import c_matches_relax, relax_matches_oracle
 from tvm_tinytrain import _tvm
+from tvm_tinytrain.float_model import FloatNet, sparse_parameters, trained_values
 from tvm_tinytrain.frontend.onnx import from_onnx
 from tvm_tinytrain.frontend.to_graph import to_graph
 from tvm_tinytrain.frontend.torch import from_torch
@@ -23,6 +24,7 @@ from tvm_tinytrain.passes.training_graph import op_bindings
 from tvm_tinytrain.quantization.lower import to_relax
 from tvm_tinytrain.quantization.ptq import quantize, quantize_input
 from tvm_tinytrain.reference import run_int8
+from tvm_tinytrain.reference_train import TorchTrainer
 from tvm_tinytrain.scheme import Scheme
 from tvm_tinytrain.schemes import resolve_scheme
 
@@ -107,6 +109,20 @@ def test_channel_slices_of_grouped_convs_three_ways(tmp_path):
     c_params = c_matches_relax(qgraph, SLICES, samples[:STEPS], tmp_path)
     assert c_params["features.3.weight"].shape == (8, 4, 3, 3)  # trained in place, not split
     assert (tmp_path / "model.c").read_text().count("tt_channel_slice_s8(") == 2 + 4
+
+
+def test_the_fp32_baseline_trains_the_same_slices():
+    """float_model's gradient masks of a grouped conv are weight[:, :k] (every output channel, each group's
+    leading k inputs), as many values as the int8 step's (PyTorch oracle) gradients."""
+    *_, qgraph, samples = _case()
+    net = FloatNet(qgraph)
+    for p in sparse_parameters(net, SLICES):
+        p.sum().backward()  # a gradient of ones, through the mask hook
+    for name, k in SLICES.weights.items():
+        grad = net.module(name).weight.grad
+        assert grad[:, :k].eq(1).all() and not grad[:, k:].any(), name
+    grads = TorchTrainer(qgraph, SLICES).step(samples[0][0], 0, 0).grads
+    assert trained_values(net, SLICES) == sum(g.size for g in grads.values())
 
 
 def test_the_backward_keeps_each_groups_sliced_input():
