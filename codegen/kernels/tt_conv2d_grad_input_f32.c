@@ -96,6 +96,32 @@ static inline int32_t first_tap(int32_t lo, int32_t pos, int32_t s)
     return lo + (r < 0 ? r + s : r);
 }
 
+/* Four neighbouring dx sums (a[0..3]) take one tap row of a 3- or 5-wide kernel: a[j] += q[j + kw - 1 - kx] *
+ * wrow[kx], kx ascending (the padded loop's order), with the row's d values loaded once for all taps. */
+static inline void dw_row4_k3(const float *q, const float *wrow, float *a)
+{
+    const float q0 = q[0], q1 = q[1], q2 = q[2], q3 = q[3], q4 = q[4], q5 = q[5];
+    const float w0 = wrow[0], w1 = wrow[1], w2 = wrow[2];
+    float b0 = a[0], b1 = a[1], b2 = a[2], b3 = a[3];
+    b0 = tt_mla_f32(b0, q2, w0), b1 = tt_mla_f32(b1, q3, w0), b2 = tt_mla_f32(b2, q4, w0), b3 = tt_mla_f32(b3, q5, w0);
+    b0 = tt_mla_f32(b0, q1, w1), b1 = tt_mla_f32(b1, q2, w1), b2 = tt_mla_f32(b2, q3, w1), b3 = tt_mla_f32(b3, q4, w1);
+    b0 = tt_mla_f32(b0, q0, w2), b1 = tt_mla_f32(b1, q1, w2), b2 = tt_mla_f32(b2, q2, w2), b3 = tt_mla_f32(b3, q3, w2);
+    a[0] = b0, a[1] = b1, a[2] = b2, a[3] = b3;
+}
+
+static inline void dw_row4_k5(const float *q, const float *wrow, float *a)
+{
+    const float q0 = q[0], q1 = q[1], q2 = q[2], q3 = q[3], q4 = q[4], q5 = q[5], q6 = q[6], q7 = q[7];
+    const float w0 = wrow[0], w1 = wrow[1], w2 = wrow[2], w3 = wrow[3], w4 = wrow[4];
+    float b0 = a[0], b1 = a[1], b2 = a[2], b3 = a[3];
+    b0 = tt_mla_f32(b0, q4, w0), b1 = tt_mla_f32(b1, q5, w0), b2 = tt_mla_f32(b2, q6, w0), b3 = tt_mla_f32(b3, q7, w0);
+    b0 = tt_mla_f32(b0, q3, w1), b1 = tt_mla_f32(b1, q4, w1), b2 = tt_mla_f32(b2, q5, w1), b3 = tt_mla_f32(b3, q6, w1);
+    b0 = tt_mla_f32(b0, q2, w2), b1 = tt_mla_f32(b1, q3, w2), b2 = tt_mla_f32(b2, q4, w2), b3 = tt_mla_f32(b3, q5, w2);
+    b0 = tt_mla_f32(b0, q1, w3), b1 = tt_mla_f32(b1, q2, w3), b2 = tt_mla_f32(b2, q3, w3), b3 = tt_mla_f32(b3, q4, w3);
+    b0 = tt_mla_f32(b0, q0, w4), b1 = tt_mla_f32(b1, q1, w4), b2 = tt_mla_f32(b2, q2, w4), b3 = tt_mla_f32(b3, q3, w4);
+    a[0] = b0, a[1] = b1, a[2] = b2, a[3] = b3;
+}
+
 /* Depthwise (groups == in.c == out.c), at most DW_MAX_TAPS taps. Each dx value gathers the terms the
  * scatter loop adds to it, in the scatter's order (taps row-major), so the result is the same float
  * bit for bit, without the per-tap range bookkeeping that dominates the scatter on the 4x4 and 8x8
@@ -138,6 +164,16 @@ static void depthwise_grad_input(const float *d, tt_dims out, const int8_t *w, i
                 const int32_t ky_lo = iy + pt - out.h + 1 > 0 ? iy + pt - out.h + 1 : 0;
                 const int32_t ky_hi = iy + pt < kh - 1 ? iy + pt : kh - 1;
                 int32_t ix = 0;
+                for (; (kw == 3 || kw == 5) && ix + 4 <= in.w; ix += 4) {
+                    float a[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+                    for (int32_t ky = ky_lo; ky <= ky_hi; ++ky) {
+                        const float *q = dpad + (iy + kh - 1 - ky) * pw + ix;
+                        if (kw == 3) dw_row4_k3(q, wr + ky * kw, a);
+                        else dw_row4_k5(q, wr + ky * kw, a);
+                    }
+                    float *o = dxc + iy * in.w + ix;
+                    o[0] = a[0], o[1] = a[1], o[2] = a[2], o[3] = a[3];
+                }
                 for (; ix + 4 <= in.w; ix += 4) {
                     float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
                     for (int32_t ky = ky_lo; ky <= ky_hi; ++ky) {
