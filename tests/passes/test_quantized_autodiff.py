@@ -4,15 +4,22 @@ pruned to exactly what the scheme trains.
 Per backbone and scheme: one gradient op per trainable parameter and one update per
 gradient; nothing for a frozen parameter; nothing but the forward below the earliest
 trainable layer and no input gradient for that layer; sliced weight gradients read only
-the `k` leading input channels.  Then the precondition errors of the training passes.
+the `k` leading input channels.  Then the precondition errors of the training passes, and what
+a grouped conv's `k` counts (its inputs per group) and what is still refused (the weight of a
+depthwise conv with a channel multiplier).
 """
 from collections import Counter
 
 import numpy as np
 import pytest
+import torch
+from torch import nn
 
 from tvm_tinytrain.backbones import BACKBONES, load_backbone
 from tvm_tinytrain.errors import TinyTrainError
+from tvm_tinytrain.frontend.to_graph import to_graph
+from tvm_tinytrain.frontend.torch import from_torch
+from tvm_tinytrain.models import grouped_cnn
 from tvm_tinytrain.passes.add_loss import add_loss
 from tvm_tinytrain.passes.pipeline import build_training
 from tvm_tinytrain.passes.qas import qas
@@ -21,6 +28,7 @@ from tvm_tinytrain.passes.sgd_update import sgd_update
 from tvm_tinytrain.passes.sparse_update import sparse_update
 from tvm_tinytrain.passes.training_graph import main_attr, op_bindings, result_fields
 from tvm_tinytrain.quantization.lower import to_relax
+from tvm_tinytrain.quantization.ptq import quantize
 from tvm_tinytrain.scheme import Scheme
 from tvm_tinytrain.schemes import resolve_scheme
 
@@ -282,3 +290,32 @@ def test_sparse_update_rejects_a_sliced_fp32_classifier(graphs):
                                                          fp32_classifier=True), match="fp32 classifier")
     whole = sparse_update(loss, Scheme("head", weights={"classifier": c_in}, fp32_classifier=True))
     assert main_attr(whole, "tt.trainable") == {"classifier.weight": c_in}
+
+
+# ----------------------------------------------------------------------- grouped convs
+
+
+def _quantized(model, shape):
+    x = np.random.default_rng(0).normal(0, 1, (8, *shape)).astype(np.float32)
+    return quantize(to_graph(from_torch(model, torch.from_numpy(x[:1]))), x, progress=False)
+
+
+def test_sparse_update_counts_a_grouped_convs_inputs_per_group():
+    """A grouped conv's k counts weight.shape[1] (one group's inputs): 4 of the grouped 3x3's is all of
+    them, 5 is refused naming the 4."""
+    graph = _quantized(grouped_cnn.build()[0], grouped_cnn.INPUT_SHAPE)
+    loss, _ = add_loss(*to_relax(graph, params_as_inputs=True))
+    assert main_attr(sparse_update(loss, Scheme("all", weights={"features.3": 4})), "tt.trainable") \
+        == {"features.3.weight": 4}
+    _raises("sparse_update", sparse_update, loss, Scheme("bad", weights={"features.3": 5}), match="which has 4")
+
+
+@pytest.mark.filterwarnings("ignore:.*dead output channels")
+def test_weight_gradient_of_a_depthwise_conv_with_a_channel_multiplier_is_refused():
+    """groups == C_in with two outputs per channel: its weight rows and a scheme's k are read differently by
+    the schemes and the oracle, so its weight is refused with the fix (its bias trains)."""
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 8, 3, padding=1, groups=4),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 3)).eval()
+    graph = _quantized(model, (3, 6, 6))
+    _raises("quantized_autodiff", build_training, graph, Scheme("dw", weights={"2": 1}), match="channel multiplier")
+    build_training(graph, Scheme("dw-bias", bias=("2",)))
