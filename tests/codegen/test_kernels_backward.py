@@ -415,7 +415,8 @@ def test_conv_grads_bad_arguments():
     s = np.ones(4, np.float32)
     out = np.zeros(4 * 4 * 9 * 4, np.float32)
     grouped = ConvParams(1, 1, 1, 1, 1, 2)
-    # grouped, non-depthwise weight gradient is not supported (x[:k] does not hold the other groups)
+    # grouped, non-depthwise weight gradient is not supported here (x[:k] does not hold the other groups):
+    # tt_conv2d_geom_grad_weight_f32 has it (x: each group's leading k channels)
     assert call("tt_conv2d_grad_weight_f32", ptr(x), Dims(2, 5, 5), 0, 1.0, ptr(d), Dims(4, 5, 5), 3, 3,
                 C.byref(grouped), 0, ptr(out)) == TT_ERR_ARG
     # output dims inconsistent with the window

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from three_way import c_matches_relax, relax_matches_oracle
-from tvm_tinytrain import _tvm
+from tvm_tinytrain import _tvm, graph_file
 from tvm_tinytrain.float_model import FloatNet, sparse_parameters, trained_values
 from tvm_tinytrain.frontend.onnx import from_onnx
 from tvm_tinytrain.frontend.to_graph import to_graph
@@ -109,6 +109,13 @@ def test_channel_slices_of_grouped_convs_three_ways(tmp_path):
     c_params = c_matches_relax(qgraph, SLICES, samples[:STEPS], tmp_path)
     assert c_params["features.3.weight"].shape == (8, 4, 3, 3)  # trained in place, not split
     assert (tmp_path / "model.c").read_text().count("tt_channel_slice_s8(") == 2 + 4
+
+
+def test_graph_file_round_trip_keeps_the_groups(tmp_path):
+    *_, qgraph, samples = _case()
+    loaded = graph_file.load(graph_file.save(qgraph, tmp_path / "grouped")[0])
+    assert _groups(loaded) == GROUPS
+    np.testing.assert_array_equal(run_int8(loaded, samples[0][0]), run_int8(qgraph, samples[0][0]))
 
 
 def test_the_fp32_baseline_trains_the_same_slices():
