@@ -6,7 +6,8 @@ Parameters keep the ONNX initializer names (`features.3.conv.0.weight` for a mod
 exported from torch).  torch's dynamo exporter writes a 1-D pool it has no 1-D ONNX form for
 (AdaptiveAvgPool1d) as Unsqueeze(axes=[-2]) -> 2-D pool -> Squeeze(axes=[-2]): the H axis of the
 layer graph's (C, 1, L) layout, so those two are taken (to_graph reads them as no-ops); any other
-Unsqueeze / Squeeze is refused here, naming its node.
+Unsqueeze / Squeeze of constant axes is refused here, naming its node (what computed axes come to,
+to_graph checks).
 """
 from __future__ import annotations
 
@@ -99,7 +100,7 @@ class _Shapes:
         if self._shapes is None:
             try:
                 graph = self.onnx.shape_inference.infer_shapes(self.model).graph
-            except Exception:  # an uninferable model: every shape unknown, its nodes refused below
+            except Exception:  # an uninferable model: only the shapes it declares are known
                 graph = self.model.graph
             infos = [*graph.input, *graph.value_info, *graph.output]
             self._shapes = {i.name: tuple(d.dim_value if d.HasField("dim_value") else None
@@ -111,7 +112,9 @@ class _Shapes:
 
 def _height_axis_problem(node, onnx, shapes: _Shapes) -> str | None:
     """Why an Unsqueeze / Squeeze is not the H axis of a 1-D tensor: Unsqueeze of axis 2 (or -2) of an
-    (N, C, L) tensor, Squeeze of that axis of an (N, C, 1, L) one, the only form the layer graph has."""
+    (N, C, L) tensor, Squeeze of that axis of an (N, C, 1, L) one, the only form the layer graph has.
+    Axes computed by other nodes, or an input whose shape inference cannot tell, are left to to_graph,
+    which sees what TVM's importer made of them (and refuses anything but that form)."""
     if node.op_type not in ("Unsqueeze", "Squeeze"):
         return None
     attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
@@ -119,16 +122,15 @@ def _height_axis_problem(node, onnx, shapes: _Shapes) -> str | None:
     if axes is None and len(node.input) > 1 and node.input[1]:
         axes = shapes.constant(node.input[1])
         if axes is None:
-            return f"axes computed at run time by {node.input[1]!r} ({_HEIGHT_AXIS})"
+            return None
     if axes is None:
         return f"no axes ({_HEIGHT_AXIS})"
     axes = [int(a) for a in np.asarray(axes).reshape(-1)]
     shape = shapes.shape(node.input[0])
-    rank_in = 3 if node.op_type == "Unsqueeze" else 4
-    if shape is None or len(shape) != rank_in:
-        found = "an input of unknown rank" if shape is None else f"an input of shape {list(shape)}"
-        return f"axes={axes} on {found} ({_HEIGHT_AXIS})"
-    if axes not in ([2], [-2]) or (node.op_type == "Squeeze" and shape[2] != 1):
+    if shape is None:
+        return None
+    if len(shape) != (3 if node.op_type == "Unsqueeze" else 4) or axes not in ([2], [-2]) \
+            or (node.op_type == "Squeeze" and shape[2] != 1):
         return f"axes={axes} on an input of shape {list(shape)} ({_HEIGHT_AXIS})"
     return None
 
