@@ -66,6 +66,24 @@ static inline float tt_log_sum_exp(const float *logits, int32_t n)
     return m + tt_logf(sum);
 }
 
+/* The stochastic rounding's uniform number (tt_sgd_s8.c states the formula) in two parts, so an update
+ * loop computes the part shared by all its elements, seed = 0x9E3779B9 step + 0x85EBCA6B conv_index,
+ * once: tt_stochastic_uniform(i, step, conv_index) == tt_uniform_seeded(i + seed) (uint32 wrapping). */
+static inline uint32_t tt_stochastic_seed(uint32_t step, int32_t conv_index)
+{
+    return 0x9E3779B9u * step + 0x85EBCA6Bu * (uint32_t)conv_index;
+}
+
+static inline float tt_uniform_seeded(uint32_t n)
+{
+    n ^= n >> 16;
+    n *= 0x7feb352du;
+    n ^= n >> 15;
+    n *= 0x846ca68bu;
+    n ^= n >> 16;
+    return (float)(n >> 8) * 0x1p-24f;
+}
+
 /* acc + a * b, the product rounded before the add, as the host computes it (-ffp-contract=off).
  * GCC emits no multiply-accumulate under -ffp-contract=off; with a single-precision FPU, VMLA.F32 is
  * this operation in one instruction (unfused: it rounds the product, unlike VFMA, so device == host

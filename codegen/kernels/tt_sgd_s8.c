@@ -7,19 +7,14 @@
  * a NaN result leaves its weight unchanged. */
 #include <math.h>
 
+#include "tt_float_util.h"
 #include "tt_kernels.h"
 
 /* hash(n): n ^= n >> 16; n *= 0x7feb352d; n ^= n >> 15; n *= 0x846ca68b; n ^= n >> 16 (uint32, wrapping),
  * n = index + 0x9E3779B9 * step + 0x85EBCA6B * conv_index;  u = (hash(n) >> 8) * 2^-24 in [0, 1). */
 float tt_stochastic_uniform(uint32_t index, uint32_t step, int32_t conv_index)
 {
-    uint32_t n = index + 0x9E3779B9u * step + 0x85EBCA6Bu * (uint32_t)conv_index;
-    n ^= n >> 16;
-    n *= 0x7feb352du;
-    n ^= n >> 15;
-    n *= 0x846ca68bu;
-    n ^= n >> 16;
-    return (float)(n >> 8) * 0x1p-24f;
+    return tt_uniform_seeded(index + tt_stochastic_seed(step, conv_index));
 }
 
 int tt_sgd_s8(int8_t *w, const float *g, int32_t rows, int32_t cols, int32_t inner, int32_t k,

@@ -8,19 +8,21 @@
  * row_stride = run = inner. */
 #include <math.h>
 
+#include "tt_float_util.h"
 #include "tt_kernels.h"
 
 int tt_sgd_s8_rows(int8_t *w, const float *g, int32_t row0, int32_t n, int32_t row_stride, int32_t run,
                    float lr, uint32_t step, int32_t conv_index)
 {
     if (!w || !g || row0 < 0 || n < 1 || run < 1 || row_stride < run) return TT_ERR_ARG;
+    const uint32_t seed = tt_stochastic_seed(step, conv_index); /* u_i = tt_uniform_seeded(i + seed), inline */
     for (int32_t r = row0; r < row0 + n; ++r, g += run) {
         int8_t *wr = w + r * row_stride;
-        const uint32_t i0 = (uint32_t)r * (uint32_t)run;
+        const uint32_t i0 = (uint32_t)r * (uint32_t)run + seed;
         for (int32_t j = 0; j < run; ++j) {
             const float t = lr * g[j];
             const float v = (float)wr[j] - t;
-            const float f = floorf(v + tt_stochastic_uniform(i0 + (uint32_t)j, step, conv_index));
+            const float f = floorf(v + tt_uniform_seeded(i0 + (uint32_t)j));
             if (f != f) continue;
             wr[j] = (int8_t)(f < -127.0f ? -127 : f > 127.0f ? 127 : (int32_t)f);
         }
