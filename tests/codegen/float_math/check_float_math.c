@@ -1,8 +1,9 @@
 /* tt_expf / tt_logf and tt_mla_f32 (kernels/tt_float_util.h) over a sweep of arguments, then
- * tt_pointwise_grad_input_f32 and tt_conv2d_1x1_grad_input_split_f32 (built with this file) on
- * random shapes: prints a hash of every result bit and the largest relative error against the C
- * library's double exp / log (host only), and (host only) the hash of the same multiply-accumulate sweep computed fused (fmaf), which must differ:
- * the sweep holds sums where rounding the product first changes the result.
+ * tt_pointwise_grad_input_f32, tt_conv2d_1x1_grad_input_split_f32 and tt_conv2d_grad_weight_f32 (built
+ * with this file) on random shapes: prints a hash of every result bit and the largest relative error
+ * against the C library's double exp / log (host only), and (host only) the hash of the same
+ * multiply-accumulate sweep computed fused (fmaf), which must differ: the sweep holds sums where
+ * rounding the product first changes the result.
  * Bare metal under QEMU (semihosting, tests/codegen/dsp_check/link.ld) or hosted. */
 #include <math.h>
 #include <stdint.h>
@@ -80,6 +81,30 @@ static void split_grad_input_sweep(void)
     }
 }
 
+/* tt_conv2d_grad_weight_f32 of a pointwise conv (tt_mla_f32 chains): 1..12 outputs and
+ * input channels (blocks of four and the rest), maps of 1..80 positions (both sides of GW_MAX_HW) */
+static void pointwise_grad_weight_sweep(void)
+{
+    const tt_conv_params conv = {1, 0, 0, 0, 0, 1};
+    uint32_t state = 13u;
+    for (int32_t t = 0; t < 80; t++) {
+        state = state * 1664525u + 1013904223u;
+        const int32_t out_c = 1 + (int32_t)((state >> 8) % 12), k = 1 + (int32_t)((state >> 20) % 12);
+        state = state * 1664525u + 1013904223u;
+        const int32_t h = 1 + (int32_t)((state >> 8) % 8), w = 1 + (int32_t)((state >> 20) % 10);
+        const int32_t x_zero = (int32_t)(uniform(&state) * 60.0f);
+        const tt_dims x_dims = {k, h, w}, out = {out_c, h, w};
+        for (int32_t i = 0; i < out_c * h * w; i++) gi_d[i] = uniform(&state);
+        for (int32_t i = 0; i < k * h * w; i++) gi_w[i] = (int8_t)(int32_t)(uniform(&state) * 63.9f);
+        if (tt_conv2d_grad_weight_f32(gi_w, x_dims, x_zero, 0.03125f + uniform(&state) * 0.01f, gi_d, out, 1, 1, &conv,
+                                      0, gi_dx) != TT_OK) {
+            mix(-1.0f);
+            continue;
+        }
+        for (int32_t i = 0; i < out_c * k; i++) mix(gi_dx[i]);
+    }
+}
+
 __attribute__((noinline)) static uint32_t sweep(int fused)
 {
     for (int32_t i = 0; i < 100000; i++) mix(tt_expf(-90.0f * (float)i / 100000.0f));
@@ -92,7 +117,7 @@ __attribute__((noinline)) static uint32_t sweep(int fused)
         mix(acc);
         if ((i & 63) == 63) acc = uniform(&state);
     }
-    if (!fused) pointwise_grad_input_sweep(), split_grad_input_sweep();
+    if (!fused) pointwise_grad_input_sweep(), split_grad_input_sweep(), pointwise_grad_weight_sweep();
     return hash;
 }
 
