@@ -95,13 +95,15 @@ def relax_net(graph, scheme=None):
     """The fp32 network as a torch module TVM 0.27 can import and differentiate.
 
     Only the scheme's trainable tensors are nn.Parameters (all with scheme=None); the rest are
-    buffers.  Ops are chosen for their Relax gradients: ReLU6 is minimum(relu(x), hi) (clip has
-    no gradient), padding is the conv's own (pad has none), the global pool is a mean."""
+    buffers, and a weight's trained block is the one float_model.updated_slice names.  Ops are
+    chosen for their Relax gradients: ReLU6 is minimum(relu(x), hi) (clip has no gradient), padding
+    is the conv's own (pad has none), the global pool is a mean, a lut layer its float function
+    written in ops that have one (_lut)."""
     import torch
     import torch.nn.functional as F
     from torch import nn
 
-    from tvm_tinytrain.float_model import FloatNet
+    from tvm_tinytrain.float_model import FloatNet, updated_slice
     from tvm_tinytrain.graph import INPUT
 
     class RelaxNet(nn.Module):
@@ -113,8 +115,8 @@ def relax_net(graph, scheme=None):
                 if layer.op in ("conv2d", "linear"):
                     m = fnet.module(layer.name)
                     w, b = m.weight.detach().clone(), m.bias.detach().clone()
-                    axis = 0 if layer.op == "conv2d" and layer.attrs["groups"] > 1 else 1  # depthwise: rows
-                    k = w.shape[axis] if scheme is None else scheme.weights.get(layer.name, 0)
+                    axis, k = updated_slice(layer, tuple(w.shape), scheme.weights.get(layer.name, 0) if scheme else 0)
+                    k = k if scheme else w.shape[axis]
                     if k:
                         self.register_parameter(f"w{i}", nn.Parameter(w.narrow(axis, 0, k).contiguous()))
                     if k < w.shape[axis]:
@@ -144,6 +146,12 @@ def relax_net(graph, scheme=None):
                                      conv_geometry.dilations(layer.attrs), groups=layer.attrs["groups"])
                 elif layer.op == "add":
                     y = a + env[layer.inputs[1]]
+                elif layer.op == "mul":  # the gate (N, C, 1, 1) broadcast over H x W
+                    y = a * env[layer.inputs[1]]
+                elif layer.op == "lut":
+                    y = _lut(layer.attrs["fn"], a, float(layer.attrs.get("alpha", 0.0)))
+                elif layer.op == "concat":
+                    y = torch.cat([env[src] for src in layer.inputs], 1)
                 elif layer.op == "avgpool" and not layer.attrs:  # global (a windowed one is refused below)
                     y = a.mean((2, 3), keepdim=True)
                 elif layer.op == "flatten":
@@ -156,9 +164,53 @@ def relax_net(graph, scheme=None):
     return RelaxNet().eval()
 
 
+def _lut(fn: str, x, alpha: float):
+    """A lut layer's float function (reference_train.TORCH_FUNCTIONS) in torch ops that import as
+    Relax ops with a registered gradient (TVM 0.27: relu, minimum, multiply, sigmoid, nn.silu, tanh;
+    hardswish, hardsigmoid, leaky_relu and clip have none)."""
+    import torch
+    import torch.nn.functional as F
+
+    if fn in ("hardsigmoid", "hardswish"):
+        gate = torch.minimum(F.relu(x + 3.0), torch.tensor(6.0)) * (1.0 / 6.0)  # relu6(x + 3) / 6
+        return gate if fn == "hardsigmoid" else x * gate
+    if fn == "sigmoid":
+        return torch.sigmoid(x)
+    if fn == "silu":
+        return F.silu(x)
+    if fn == "tanh":
+        return torch.tanh(x)
+    if fn == "leaky_relu":
+        return F.relu(x) - alpha * F.relu(-x)
+    raise TinyTrainError(f"relax peer: lut function {fn!r} has no Relax form here")
+
+
 def worker_relax(model: str, scheme_spec: str, sparse: bool) -> dict:
     """tvm.relax.training: SetupTrainer (cross-entropy, SGD) + Trainer on llvm."""
     import numpy as np
+    import torch
+
+    from benchmarks.run import sample_image
+    from tvm_tinytrain.backbones import load_backbone
+    from tvm_tinytrain.schemes import resolve_scheme
+
+    graph = load_backbone(model, num_classes=10)
+    scheme = resolve_scheme(scheme_spec, graph)
+    image, label = sample_image()
+    x = torch.tensor(_input(graph, image))
+    start = time.perf_counter()
+    trainer, params = relax_trainer(relax_net(graph, scheme if sparse else None), x, graph.num_classes,
+                                    scheme.lr_weight)
+    compile_s = time.perf_counter() - start
+    xin, yin = x.numpy(), np.array([label], np.int64)
+    result = _timed_steps(lambda: float(trainer.update([xin], [yin]).numpy()))
+    return {**result, "trained_values": int(sum(p.size for p in params)), "compile_s": compile_s, "threads": 1,
+            "scheme_resolved": scheme.name if sparse else "full"}
+
+
+def relax_trainer(net, x, num_classes: int, lr: float):
+    """(Trainer, initial parameters): `net` (relax_net) exported on input `x`, imported, and set up by
+    relax.training for cross-entropy (sum) and plain SGD at `lr`, compiled for llvm."""
     import torch
     import tvm
     from tvm import relax
@@ -167,33 +219,19 @@ def worker_relax(model: str, scheme_spec: str, sparse: bool) -> dict:
     from tvm.relax.training.loss import CrossEntropyLoss
     from tvm.relax.training.optimizer import SGD
 
-    from benchmarks.run import sample_image
-    from tvm_tinytrain.backbones import load_backbone
-    from tvm_tinytrain.schemes import resolve_scheme
-
-    graph = load_backbone(model, num_classes=10)
-    scheme = resolve_scheme(scheme_spec, graph)
-    net = relax_net(graph, scheme if sparse else None)
-    image, label = sample_image()
-    x = torch.tensor(_input(graph, image))
-    start = time.perf_counter()
     mod = from_exported_program(torch.export.export(net, (x,)), keep_params_as_input=True,
                                 unwrap_unit_return_tuple=True)
     mod, params = relax.frontend.detach_params(mod)
     params = [p.numpy() for p in params["main"]]
     backbone = mod["main"].without_attr("params").with_attr("global_symbol", "backbone")
     mod = tvm.IRModule({"backbone": backbone}).with_attrs({"param_num": len(params), "state_num": 0})
-    setup = SetupTrainer(CrossEntropyLoss(reduction="sum"), SGD(scheme.lr_weight),
-                         [relax.TensorType((1, graph.num_classes), "float32"), relax.TensorType((1,), "int64")])
+    setup = SetupTrainer(CrossEntropyLoss(reduction="sum"), SGD(lr),
+                         [relax.TensorType((1, num_classes), "float32"), relax.TensorType((1,), "int64")])
     train_mod = setup(mod)
     vm = relax.VirtualMachine(tvm.compile(train_mod, target="llvm"), tvm.cpu())
-    compile_s = time.perf_counter() - start
     trainer = Trainer(train_mod, vm, tvm.cpu(), False)
     trainer.load_params(params)
-    xin, yin = x.numpy(), np.array([label], np.int64)
-    result = _timed_steps(lambda: float(trainer.update([xin], [yin]).numpy()))
-    return {**result, "trained_values": int(sum(p.size for p in params)), "compile_s": compile_s, "threads": 1,
-            "scheme_resolved": scheme.name if sparse else "full"}
+    return trainer, params
 
 
 def _rss_bytes():

@@ -136,8 +136,15 @@ def trained_values(net: FloatNet, scheme: Scheme) -> int:
 
 
 def _updated(layer, weight: torch.Tensor, k: int) -> torch.Tensor:
-    """The view of `weight` a scheme's `k` updates (schemes.py): the first k rows of a depthwise conv
-    (one input channel each), else the first k input channels of every row, also when a conv has
-    only one input channel (a 1-channel stem) or its rows read groups of them."""
-    depthwise = layer.op == "conv2d" and layer.attrs["groups"] > 1 and weight.shape[1] == 1
-    return weight[:k] if depthwise else weight[:, :k]
+    """The view of `weight` a scheme's `k` updates (updated_slice)."""
+    axis, n = updated_slice(layer, tuple(weight.shape), k)
+    return weight.narrow(axis, 0, n)
+
+
+def updated_slice(layer, shape: tuple, k: int) -> tuple[int, int]:
+    """(axis, length) of the leading block of a weight of `shape` a scheme's `k` updates (schemes.py):
+    the first k rows of a depthwise conv (one input channel each), else the first k input channels of
+    every row, also when a conv has only one input channel (a 1-channel stem) or its rows read groups
+    of them."""
+    depthwise = layer.op == "conv2d" and layer.attrs["groups"] > 1 and shape[1] == 1
+    return (0, k) if depthwise else (1, k)

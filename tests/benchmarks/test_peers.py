@@ -1,14 +1,74 @@
 """benchmarks.peers: the Relax-importable network computes the fp32 copy and carries the sparse
-scheme in its parameters; TVM relax.training really trains (slow: import + compile)."""
+scheme in its parameters, for every layer kind (lut functions, SE mul gates); one relax.training
+step's gradient is torch autograd's on the fp32 copy; TVM relax.training really trains (slow:
+import + compile)."""
 import json
 
+import numpy as np
 import pytest
 import torch
 
-from benchmarks.peers import PEERS, _spawn, markdown, relax_net
+import lut_models
+import se_models
+from benchmarks.peers import PEERS, _spawn, markdown, relax_net, relax_trainer
 from tvm_tinytrain.backbones import load_backbone
 from tvm_tinytrain.float_model import FloatNet, trained_values
+from tvm_tinytrain.frontend.to_graph import to_graph
+from tvm_tinytrain.frontend.torch import from_torch
+from tvm_tinytrain.models import mobilenetv3_small
+from tvm_tinytrain.quantization.ptq import quantize
 from tvm_tinytrain.schemes import resolve_scheme
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*dead output channels")  # random weights: said at quantization
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Small nets, single samples: torch's OpenMP threads spinning on a busy 2-core machine cost seconds."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _net(which):
+    """(int8 graph, one float input (1, C, H, W)) of MobileNetV3-small w0.25, the SE CNN or a lut CNN."""
+    if which == "mobilenetv3_small":
+        model, x = mobilenetv3_small.build()
+        images = np.random.default_rng(0).normal(0, 1, (9, *mobilenetv3_small.INPUT_SHAPE)).astype(np.float32)
+        graph = quantize(to_graph(from_torch(model, x, name="mobilenetv3_small")), images[:8], progress=False)
+        return graph, torch.from_numpy(images[8:])
+    if which == "se":
+        return se_models.quantized()[1], torch.from_numpy(se_models.samples(1, seed=5))
+    return lut_models.quantized(which)[1], torch.from_numpy(lut_models.samples(1, seed=5))
+
+
+@pytest.mark.parametrize("which", ["mobilenetv3_small", *lut_models.ACTIVATIONS])
+def test_relax_net_forward_is_the_float_copy_for_lut_and_mul_layers(which):
+    graph, x = _net(which)
+    assert "lut" in {l.op for l in graph.layers}
+    with torch.no_grad():
+        assert torch.allclose(relax_net(graph)(x), FloatNet(graph)(x), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("which", ["se", "sigmoid", "silu", "tanh", "leaky_relu"])
+def test_one_relax_training_step_has_the_float_copys_gradient(which):
+    """relax.training's SGD step at lr 1 moves every parameter by its gradient: (before - after) is
+    torch autograd's gradient of the summed cross-entropy on FloatNet (SE: Hardswish, Hardsigmoid, mul)."""
+    graph, x = _net(which)
+    y = torch.tensor([3])
+    float_net, net = FloatNet(graph), relax_net(graph)
+    loss = torch.nn.functional.cross_entropy(float_net(x), y, reduction="sum")
+    loss.backward()
+    trainer, before = relax_trainer(net, x, graph.num_classes, lr=1.0)
+    assert float(trainer.update([x.numpy()], [y.numpy()]).numpy()) == pytest.approx(loss.item(), rel=1e-5)
+    after = trainer.export_params()
+    names = [name for name, _ in net.named_parameters()]
+    assert list(after) == [f"p_{name}" for name in names]
+    for name, old, new in zip(names, before, after.values(), strict=True):
+        module = float_net.module(net.steps[int(name[1:])][1].name)
+        ref = (module.weight if name[0] == "w" else module.bias).grad.numpy()
+        np.testing.assert_allclose(old - new.numpy(), ref, rtol=1e-4, atol=1e-5, err_msg=name)
 
 
 def test_relax_net_is_the_float_copy_with_the_scheme_trainable():
