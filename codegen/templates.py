@@ -216,10 +216,12 @@ def conv2d_grad_input(b, args, out):
 def conv2d_grad_weight(b, args, out):
     a = b.attrs
     kh, kw = a["kernel"]
-    # depthwise: one group per channel of d; grouped (attr groups): x holds each group's leading k channels
-    groups = _shape(b.args[1])[1] if a["depthwise"] else a.get("groups", 1)
+    # depthwise: one group per channel of d, or attr groups with a channel multiplier (d has m * groups);
+    # grouped (attr groups): x holds each group's leading k channels.  Only the geometry kernel has those two.
+    channels = _shape(b.args[1])[1]
+    groups = a.get("groups", channels) if a["depthwise"] else a.get("groups", 1)
     params, kernel = _conv_call(a, "tt_conv2d_grad_weight_f32", groups=groups,
-                                portable=groups > 1 and not a["depthwise"])
+                                portable=groups > 1 and (not a["depthwise"] or groups != channels))
     return _block(params,
                   f"TT_CALL({kernel}({args[0]}, {_dims(b.args[0])}, {a['x_zero']}, {_f(a['x_scale'])}, "
                   f"{args[1]}, {_dims(b.args[1])}, {kh}, {kw}, &p, {a['depthwise']}, {out}));")

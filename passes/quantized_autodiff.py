@@ -14,7 +14,8 @@ Guarantees: `main(x, label, *params) -> (loss, *grads)`, one gradient per traina
             Only needed ops are emitted: nothing for a layer with no trainable parameter
             at or below it; no input gradient for the earliest trainable layer; weight
             gradients read only the `k` leading input channels (`channel_slice`; a grouped
-            conv's: the leading `k` of each group).
+            conv's: the leading `k` of each group).  A depthwise weight's grad_info `k` counts
+            the rows updated: `k * m` with a channel multiplier `m`.
             The backward is emitted in plain reverse order; `reorder` schedules it.
 """
 from __future__ import annotations

@@ -4,7 +4,7 @@ Needs:      the loss module (after `add_loss`); a `tvm_tinytrain.scheme.Scheme` 
             names exist in `main`.
 Guarantees: `main` carries the attribute `tt.trainable` = {parameter name: k}: for an int8
             weight `k` is the number of leading input channels updated (for a depthwise conv,
-            leading channels; for a grouped conv, weight[:, :k]: the leading k of each group's
+            leading channels: rows [:k * m] with a channel multiplier m; for a grouped conv, weight[:, :k]: the leading k of each group's
             inputs, docs/training-semantics.md), for a bias or a float parameter `k` is its full size.  The
             module is otherwise unchanged; `quantized_autodiff` reads the attribute and emits
             only the backward those parameters need.
@@ -30,7 +30,7 @@ def sparse_update(mod, scheme: Scheme):
         weight = params[f"{name}.weight"]
         shape = [int(s) for s in weight.ty.shape]
         depthwise = binding.op == "conv2d_s8" and binding.attrs["groups"] > 1 and shape[1] == 1
-        channels = shape[0] if depthwise else shape[1]
+        channels = binding.attrs["groups"] if depthwise else shape[1]
         if not 1 <= k <= channels:
             raise TinyTrainError(f"sparse_update: scheme {scheme.name!r} updates {k} input channels of "
                                  f"{name!r}, which has {channels}")

@@ -143,8 +143,9 @@ def _updated(layer, weight: torch.Tensor, k: int) -> torch.Tensor:
 
 def updated_slice(layer, shape: tuple, k: int) -> tuple[int, int]:
     """(axis, length) of the leading block of a weight of `shape` a scheme's `k` updates (schemes.py):
-    the first k rows of a depthwise conv (one input channel each), else the first k input channels of
-    every row, also when a conv has only one input channel (a 1-channel stem) or its rows read groups
-    of them."""
-    depthwise = layer.op == "conv2d" and layer.attrs["groups"] > 1 and shape[1] == 1
-    return (0, k) if depthwise else (1, k)
+    for a depthwise conv (one input channel per row) the rows the first k channels feed (k * m with a
+    channel multiplier m, shape (m * groups, 1, kh, kw)), else the first k input channels of every row,
+    also when a conv has only one input channel (a 1-channel stem) or its rows read groups of them."""
+    if layer.op == "conv2d" and layer.attrs["groups"] > 1 and shape[1] == 1:
+        return 0, k * (shape[0] // layer.attrs["groups"])
+    return 1, k

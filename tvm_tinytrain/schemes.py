@@ -25,7 +25,9 @@ A scheme is a JSON object (a file, a dict, or what a preset expands to):
 The scheme index of a layer is its position among the conv2d/linear layers, first conv
 from the input = 0, classifier last (`Layer.conv_index`, the `index` column of
 `tvm-tinytrain inspect MODEL`); these are the paper's indices.  For a depthwise conv
-C_in is its channel count (= groups: the first k rows of its (C, 1, kh, kw) weight);
+C_in is its channel count (= groups: the first k rows of its (C, 1, kh, kw) weight; with a
+channel multiplier m, weight (m * C, 1, kh, kw), the first k * m rows: the m each of the
+leading k channels feeds);
 for any other conv or linear layer it is `weight.shape[1]` (the slice weight[:, :k]; for a
 grouped conv the inputs of one group: the leading k of each group's channels).
 
@@ -140,11 +142,10 @@ def describe(scheme: Scheme, graph: Graph) -> str:
 
 
 def input_channels(layer: Layer) -> int:
-    """C_in of a weight layer for the ratio -> k rule (a depthwise conv: its channels)."""
-    weight = layer.params["weight"]
+    """C_in of a weight layer for the ratio -> k rule (a depthwise conv: its channels, = groups)."""
     if _is_depthwise(layer):
-        return int(weight.shape[0])
-    return int(weight.shape[1])
+        return int(layer.attrs["groups"])
+    return int(layer.params["weight"].shape[1])
 
 
 def blocks(graph: Graph) -> dict[str, list[str]]:
@@ -382,15 +383,16 @@ def _layer(ref, graph: Graph, where: str, key: str) -> Layer:
 # --------------------------------------------------------------------------- helpers
 
 def _is_depthwise(layer: Layer) -> bool:
+    """groups > 1 and one input channel per row: (m * groups, 1, kh, kw), any channel multiplier m."""
     groups = layer.attrs.get("groups", 1)
     shape = layer.params["weight"].shape
-    return layer.op == "conv2d" and groups > 1 and groups == shape[0] and shape[1] == 1
+    return layer.op == "conv2d" and groups > 1 and shape[1] == 1
 
 
 def _weight_elements(layer: Layer, k: int) -> int:
     shape = layer.params["weight"].shape
     if _is_depthwise(layer):
-        return k * math.prod(shape[1:])
+        return k * (shape[0] // layer.attrs["groups"]) * math.prod(shape[1:])
     return shape[0] * k * math.prod(shape[2:])
 
 

@@ -2,7 +2,6 @@
 import numpy as np
 
 from tvm_tinytrain._tvm import relax
-from tvm_tinytrain.errors import TinyTrainError
 from tvm_tinytrain.quantization.requant import bias_limit
 
 
@@ -42,10 +41,7 @@ def _weight_layer(ctx, b, g, kind):
                  if kind == "conv2d" else {})
         ctx.accumulate(x, ctx.emit(f"{kind}_grad_input", [d, ctx.new(w), _const(w_scale)], attrs, "dx"))
     if k_w:
-        if depthwise and groups != _shape(w)[0]:
-            raise TinyTrainError(f"quantized_autodiff: weight gradient of depthwise conv {b.layer!r} with a channel "
-                                 f"multiplier ({_shape(w)[0]} outputs of {groups} channels) is not supported; "
-                                 f"train its bias only")
+        mult = _shape(w)[0] // groups if depthwise else 1  # channel multiplier: rows [:k_w * mult] train
         per_group = 1 if depthwise else groups  # grouped: x_slice holds the leading k channels of each group
         channels = _shape(x)[1] // per_group
         slice_attrs = {"k": k_w, **({"groups": groups} if per_group > 1 else {})}
@@ -53,12 +49,13 @@ def _weight_layer(ctx, b, g, kind):
         attrs = {"x_scale": a["x_scale"], "x_zero": a["x_zero"]}
         if kind == "conv2d":
             attrs.update(_geometry(a), padding=a["padding"], kernel=_shape(w)[2:], depthwise=int(depthwise))
-            if per_group > 1:
+            if per_group > 1 or mult > 1:
                 attrs["groups"] = groups
         real = ctx.emit(f"{kind}_grad_weight", [x_used, d], attrs, "dw_real")
-        step = w_scale[:k_w] if depthwise else w_scale
+        step = w_scale[:k_w * mult] if depthwise else w_scale
         grad = ctx.emit("scale_channels", [real, _const(step)], {}, "dw")
-        ctx.param_grad(w, grad, {"kind": "s8", "k": k_w, "depthwise": int(depthwise),
+        # grad_info's k of a depthwise weight counts the rows it updates (the update ops slice rows)
+        ctx.param_grad(w, grad, {"kind": "s8", "k": k_w * mult, "depthwise": int(depthwise),
                                  "conv_index": a["conv_index"], "step": [float(s) for s in step]})
     if k_b:
         real = ctx.emit("bias_grad", [d], {}, "db_real")

@@ -5,8 +5,8 @@ Per backbone and scheme: one gradient op per trainable parameter and one update 
 gradient; nothing for a frozen parameter; nothing but the forward below the earliest
 trainable layer and no input gradient for that layer; sliced weight gradients read only
 the `k` leading input channels.  Then the precondition errors of the training passes, and what
-a grouped conv's `k` counts (its inputs per group) and what is still refused (the weight of a
-depthwise conv with a channel multiplier).
+a grouped conv's `k` counts (its inputs per group) and a depthwise conv's with a channel
+multiplier (its input channels, the rows they feed trained).
 """
 from collections import Counter
 
@@ -311,11 +311,17 @@ def test_sparse_update_counts_a_grouped_convs_inputs_per_group():
 
 
 @pytest.mark.filterwarnings("ignore:.*dead output channels")
-def test_weight_gradient_of_a_depthwise_conv_with_a_channel_multiplier_is_refused():
-    """groups == C_in with two outputs per channel: its weight rows and a scheme's k are read differently by
-    the schemes and the oracle, so its weight is refused with the fix (its bias trains)."""
+def test_weight_gradient_of_a_depthwise_conv_with_a_channel_multiplier():
+    """groups == C_in with two outputs per channel: k counts its 4 input channels and its gradient covers
+    the k * 2 rows they feed (grad_info's k counts rows, as the update ops slice them); 5 is refused
+    naming the 4 (three-way on a model: tests/models/test_multiplier_models.py)."""
     model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 8, 3, padding=1, groups=4),
                           nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 3)).eval()
     graph = _quantized(model, (3, 6, 6))
-    _raises("quantized_autodiff", build_training, graph, Scheme("dw", weights={"2": 1}), match="channel multiplier")
-    build_training(graph, Scheme("dw-bias", bias=("2",)))
+    for k in (1, 4):
+        program = build_training(graph, Scheme("dw", weights={"2": k}), return_grads=True)
+        info = main_attr(program.mod, "tt.grad_info")["2.weight"]
+        assert (info["k"], info["depthwise"]) == (2 * k, 1)
+        (grad,) = [b for b in op_bindings(program.mod) if b.op == "conv2d_grad_weight"]
+        assert grad.attrs["groups"] == 4 and [int(s) for s in grad.var.ty.shape] == [2 * k, 1, 3, 3]
+    _raises("sparse_update", build_training, graph, Scheme("dw", weights={"2": 5}), match="which has 4")

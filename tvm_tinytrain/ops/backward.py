@@ -69,16 +69,18 @@ def conv2d_grad_input(fb, args, a):
 
 
 def conv2d_grad_weight(fb, args, a):
-    """(x_slice int8 (1, k, H, W), d f32 (1, O, H', W')) -> dW_r f32 (O, k, kh, kw), or (k, 1, kh, kw) depthwise;
-    a grouped conv (attr `groups`): x_slice (1, groups * k, H, W), each group's leading k (channel_slice)."""
+    """(x_slice int8 (1, k, H, W), d f32 (1, O, H', W')) -> dW_r f32 (O, k, kh, kw), or (k * m, 1, kh, kw)
+    depthwise (m = O / groups, the channel multiplier, attr `groups` when m > 1); a grouped conv (attr
+    `groups`): x_slice (1, groups * k, H, W), each group's leading k (channel_slice)."""
     x, d = args
     k = _shape(x)[1]
     kh, kw = a["kernel"]
     x_r = fb.emit(dequantize(fb, [x], {"scale": a["x_scale"], "zero": a["x_zero"]}))
     _, _, in_h, in_w = _shape(x)
     if a["depthwise"]:
-        # Only the first k channels have weights to update: their outputs are d[:, :k].
-        d = fb.emit(relax.op.strided_slice(d, axes=[1], begin=[0], end=[k]))
+        # Only the first k channels have weights to update: their outputs are d[:, :k * m].
+        mult = _shape(d)[1] // a.get("groups", _shape(d)[1])
+        d = fb.emit(relax.op.strided_slice(d, axes=[1], begin=[0], end=[k * mult]))
         x_r = fb.emit(relax.op.reshape(x_r, (k, 1, in_h, in_w)))
         groups = k
     else:
