@@ -15,8 +15,9 @@ from tvm_tinytrain.backbones import load_backbone
 from tvm_tinytrain.float_model import FloatNet, trained_values
 from tvm_tinytrain.frontend.to_graph import to_graph
 from tvm_tinytrain.frontend.torch import from_torch
-from tvm_tinytrain.models import mobilenetv3_small
+from tvm_tinytrain.models import grouped_cnn, mobilenetv3_small, multiplier_cnn
 from tvm_tinytrain.quantization.ptq import quantize
+from tvm_tinytrain.scheme import Scheme
 from tvm_tinytrain.schemes import resolve_scheme
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*dead output channels")  # random weights: said at quantization
@@ -49,6 +50,22 @@ def test_relax_net_forward_is_the_float_copy_for_lut_and_mul_layers(which):
     assert "lut" in {l.op for l in graph.layers}
     with torch.no_grad():
         assert torch.allclose(relax_net(graph)(x), FloatNet(graph)(x), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("module, trained", [(grouped_cnn, (8, 2, 3, 3)), (multiplier_cnn, (4, 1, 3, 3))])
+def test_relax_net_trains_the_slice_of_a_grouped_or_multiplier_conv(module, trained):
+    """features.3 at k 2: a grouped conv (groups 2) trains weight[:, :2], every row's leading inputs of its
+    group (not rows, as if depthwise); a depthwise conv with multiplier 2 trains rows [:2 * 2]."""
+    model, x = module.build()
+    samples = np.random.default_rng(0).normal(0, 1, (8, *module.INPUT_SHAPE)).astype(np.float32)
+    graph = quantize(to_graph(from_torch(model, x)), samples, progress=False)
+    scheme = Scheme("slice", bias=("features.3",), weights={"features.3": 2})
+    net, float_net = relax_net(graph, scheme), FloatNet(graph)
+    i = next(i for i, layer, *_ in net.steps if layer.name == "features.3")
+    assert tuple(getattr(net, f"w{i}").shape) == trained
+    assert sum(p.numel() for p in net.parameters()) == trained_values(float_net, scheme)
+    with torch.no_grad():
+        assert torch.allclose(net(x), float_net(x), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("which", ["se", "sigmoid", "silu", "tanh", "leaky_relu"])
