@@ -25,8 +25,7 @@ def layer_rows(graph: Graph) -> list[dict]:
         rows.append({
             "index": layer.conv_index,
             "layer": layer.name,
-            "op": layer.op + (f"/dw{weight.shape[2]}x{weight.shape[3]}" if _depthwise(layer) else "") + _groups(layer)
-            + _geometry(layer),
+            "op": layer.op + _depthwise(layer) + _groups(layer) + _geometry(layer),
             "in_shape": list(in_shape),
             "out_shape": list(layer.out_shape),
             "macs": layer.macs(in_shape),
@@ -45,9 +44,14 @@ def _geometry(layer) -> str:
     return (f"/s{sh}x{sw}" if sh != sw else "") + (f"/d{dh}x{dw}" if (dh, dw) != (1, 1) else "")
 
 
-def _depthwise(layer) -> bool:
+def _depthwise(layer) -> str:
+    """`/dw3x3` for a depthwise conv (weight (C, 1, kh, kw)), `/dw3x3/m2` with a channel multiplier
+    (weight (2 * C, 1, kh, kw)): a scheme's k counts its C channels either way."""
     shape = layer.params["weight"].shape if layer.op == "conv2d" else None
-    return layer.op == "conv2d" and layer.attrs["groups"] > 1 and layer.attrs["groups"] == shape[0] and shape[1] == 1
+    if not (layer.op == "conv2d" and layer.attrs["groups"] > 1 and shape[1] == 1):
+        return ""
+    mult = shape[0] // layer.attrs["groups"]
+    return f"/dw{shape[2]}x{shape[3]}" + (f"/m{mult}" if mult > 1 else "")
 
 
 def _groups(layer) -> str:

@@ -13,6 +13,7 @@ from tvm_tinytrain.errors import TinyTrainError
 from tvm_tinytrain.float_model import FloatNet, sparse_parameters, trained_values
 from tvm_tinytrain.frontend.to_graph import to_graph
 from tvm_tinytrain.frontend.torch import from_torch
+from tvm_tinytrain.layer_table import layer_rows
 from tvm_tinytrain.models import multiplier_cnn
 from tvm_tinytrain.passes.pipeline import build_training
 from tvm_tinytrain.passes.training_graph import main_attr
@@ -39,8 +40,12 @@ def _case():
 
 
 def test_the_model_has_a_depthwise_conv_with_multiplier_two():
-    layer = _case()[0].layer(DW)
+    """... and inspect shows it as one (conv2d/dw3x3/m2)."""
+    graph = _case()[0]
+    layer = graph.layer(DW)
     assert layer.attrs["groups"] == 4 and layer.params["weight"].shape == (8, 1, 3, 3)
+    assert [row["op"] for row in layer_rows(graph) if row["op"].startswith("conv2d")] == \
+        ["conv2d", "conv2d/dw3x3/m2", "conv2d"]
 
 
 def test_k_counts_the_input_channels_and_trains_the_rows_they_feed():
