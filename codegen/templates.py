@@ -217,7 +217,8 @@ def conv2d_grad_weight(b, args, out):
     a = b.attrs
     kh, kw = a["kernel"]
     # depthwise: one group per channel of d, or attr groups with a channel multiplier (d has m * groups);
-    # grouped (attr groups): x holds each group's leading k channels.  Only the geometry kernel has those two.
+    # grouped (attr groups): x holds each group's leading k channels.  Those two take the geometry kernel
+    # (never fused into grad_update's rows loop), so the m = 1 depthwise paths stay exactly as they were.
     channels = _shape(b.args[1])[1]
     groups = a.get("groups", channels) if a["depthwise"] else a.get("groups", 1)
     params, kernel = _conv_call(a, "tt_conv2d_grad_weight_f32", groups=groups,
