@@ -1,9 +1,9 @@
 /* tt_expf / tt_logf and tt_mla_f32 (kernels/tt_float_util.h) over a sweep of arguments, then
- * tt_pointwise_grad_input_f32, tt_conv2d_1x1_grad_input_split_f32 and tt_conv2d_grad_weight_f32 (built
- * with this file) on random shapes: prints a hash of every result bit and the largest relative error
- * against the C library's double exp / log (host only), and (host only) the hash of the same
- * multiply-accumulate sweep computed fused (fmaf), which must differ: the sweep holds sums where
- * rounding the product first changes the result.
+ * tt_pointwise_grad_input_f32, tt_conv2d_1x1_grad_input_split_f32, tt_conv2d_grad_weight_f32 and
+ * tt_bias_grad_f32 (built with this file) on random shapes: prints a hash of every result bit and the
+ * largest relative error against the C library's double exp / log (host only), and (host only) the hash
+ * of the same multiply-accumulate sweep computed fused (fmaf), which must differ: the sweep holds sums
+ * where rounding the product first changes the result.
  * Bare metal under QEMU (semihosting, tests/codegen/dsp_check/link.ld) or hosted. */
 #include <math.h>
 #include <stdint.h>
@@ -105,6 +105,23 @@ static void pointwise_grad_weight_sweep(void)
     }
 }
 
+/* tt_bias_grad_f32 (tt_sum8_f32 on a Cortex-M FPU): 1..5 channels of 1..70 values, wide-ranging (so the order
+ * of the adds shows) */
+static void bias_grad_sweep(void)
+{
+    uint32_t state = 17u;
+    for (int32_t t = 0; t < 60; t++) {
+        state = state * 1664525u + 1013904223u;
+        const int32_t channels = 1 + (int32_t)((state >> 8) % 5), spatial = 1 + (int32_t)((state >> 20) % 70);
+        for (int32_t i = 0; i < channels * spatial; i++) gi_d[i] = uniform(&state) * tt_pow2i((int32_t)(i % 23) - 11);
+        if (tt_bias_grad_f32(gi_d, channels, spatial, gi_dx) != TT_OK) {
+            mix(-1.0f);
+            continue;
+        }
+        for (int32_t c = 0; c < channels; c++) mix(gi_dx[c]);
+    }
+}
+
 __attribute__((noinline)) static uint32_t sweep(int fused)
 {
     for (int32_t i = 0; i < 100000; i++) mix(tt_expf(-90.0f * (float)i / 100000.0f));
@@ -117,7 +134,8 @@ __attribute__((noinline)) static uint32_t sweep(int fused)
         mix(acc);
         if ((i & 63) == 63) acc = uniform(&state);
     }
-    if (!fused) pointwise_grad_input_sweep(), split_grad_input_sweep(), pointwise_grad_weight_sweep();
+    if (!fused)
+        pointwise_grad_input_sweep(), split_grad_input_sweep(), pointwise_grad_weight_sweep(), bias_grad_sweep();
     return hash;
 }
 
