@@ -358,8 +358,7 @@ def run_case(case: ModelCase, budget: Budget, work: Path) -> dict:
               "data": case.data + ".npz" if case.data.startswith("npz:") else spec,
               "scheme": SCHEME, "budget": asdict(budget), "pretrain": json.loads(info.read_text())}
     (folder / f"my_{case.name}.py").write_text(SHIM.format(name=case.name, weights=weights, classes=case.classes))
-    if not (folder / "model.onnx").exists():
-        export_onnx(case, weights, folder / "model.onnx")
+    export_onnx(case, weights, folder / "model.onnx")  # always: a kept file may come from another exporter
     here = os.getcwd()
     os.chdir(folder)  # module:function is found in the current folder, as a user runs it
     try:
