@@ -51,6 +51,7 @@ setup(
     ],
     extras_require={
         "test": ["pytest==9.2.0", "hypothesis==6.170.15",
+                 "pytest-xdist==3.8.0", "execnet==2.1.2",  # ./dev test runs the suite on every core (up to 4)
                  "setuptools==84.2.1"],  # builds the wheel in tests/test_wheel.py (bdist_wheel built in)
         "ray": ["ray==2.60.0"],  # optional: contribution analysis on a Ray cluster
     },
