@@ -13,13 +13,14 @@ import torch
 from torch import nn
 
 import lut_models
+from lut_models import one_torch_thread  # noqa: F401  (autouse fixture)
 import se_models
 from tvm_tinytrain.cli import main
 from tvm_tinytrain.float_model import FloatNet, sparse_parameters, trained_values
 from tvm_tinytrain.frontend.to_graph import to_graph
 from tvm_tinytrain.frontend.torch import from_torch
 from tvm_tinytrain.graph import INPUT
-from tvm_tinytrain.models import grouped_cnn, mobilenetv3_small
+from tvm_tinytrain.models import grouped_cnn
 from tvm_tinytrain.quantization.ptq import quantize, quantize_input
 from tvm_tinytrain.reference import run_int8
 from tvm_tinytrain.reference_train import TorchTrainer
@@ -29,27 +30,15 @@ MODELS = ["mobilenetv3_small", *lut_models.ACTIVATIONS]
 pytestmark = pytest.mark.filterwarnings("ignore:.*dead output channels")  # random weights: said at quantization
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small nets, single samples: torch's OpenMP threads spinning on a busy 2-core machine cost seconds."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module", params=MODELS)
 def case(request):
     """(name, torch model, int8 graph, float samples (C, H, W)) of mobilenetv3_small or a lut_models CNN."""
     if request.param != "mobilenetv3_small":
         model, graph = lut_models.quantized(request.param)
         return request.param, model, graph, lut_models.samples(4, seed=5)
-    model, x = mobilenetv3_small.build()
-    rng = np.random.default_rng(0)
-    images = rng.normal(0, 1, (10, *mobilenetv3_small.INPUT_SHAPE)).astype(np.float32)
-    graph = quantize(to_graph(from_torch(model, x, name="mobilenetv3_small")), images[:8], progress=False)
+    model, graph, images = lut_models.quantized_mobilenetv3(2)
     assert {l.op for l in graph.layers} >= {"lut", "mul", "add"}
-    return request.param, model, graph, images[8:]
+    return request.param, model, graph, images
 
 
 def _real(graph, name, v) -> torch.Tensor:

@@ -9,13 +9,14 @@ import pytest
 import torch
 
 import lut_models
+from lut_models import one_torch_thread  # noqa: F401  (autouse fixture)
 import se_models
 from benchmarks.peers import PEERS, _spawn, markdown, relax_net, relax_trainer
 from tvm_tinytrain.backbones import load_backbone
 from tvm_tinytrain.float_model import FloatNet, trained_values
 from tvm_tinytrain.frontend.to_graph import to_graph
 from tvm_tinytrain.frontend.torch import from_torch
-from tvm_tinytrain.models import grouped_cnn, mobilenetv3_small, multiplier_cnn
+from tvm_tinytrain.models import grouped_cnn, multiplier_cnn
 from tvm_tinytrain.quantization.ptq import quantize
 from tvm_tinytrain.scheme import Scheme
 from tvm_tinytrain.schemes import resolve_scheme
@@ -23,22 +24,11 @@ from tvm_tinytrain.schemes import resolve_scheme
 pytestmark = pytest.mark.filterwarnings("ignore:.*dead output channels")  # random weights: said at quantization
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small nets, single samples: torch's OpenMP threads spinning on a busy 2-core machine cost seconds."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _net(which):
     """(int8 graph, one float input (1, C, H, W)) of MobileNetV3-small w0.25, the SE CNN or a lut CNN."""
     if which == "mobilenetv3_small":
-        model, x = mobilenetv3_small.build()
-        images = np.random.default_rng(0).normal(0, 1, (9, *mobilenetv3_small.INPUT_SHAPE)).astype(np.float32)
-        graph = quantize(to_graph(from_torch(model, x, name="mobilenetv3_small")), images[:8], progress=False)
-        return graph, torch.from_numpy(images[8:])
+        _, graph, images = lut_models.quantized_mobilenetv3(1)
+        return graph, torch.from_numpy(images)
     if which == "se":
         return se_models.quantized()[1], torch.from_numpy(se_models.samples(1, seed=5))
     return lut_models.quantized(which)[1], torch.from_numpy(lut_models.samples(1, seed=5))
