@@ -104,6 +104,25 @@ int32_t tt_conv_dw_pw_rows_s8_get_buffer_size(tt_dims in, const tt_conv_layer *a
                                               const tt_conv_layer *b, tt_dims out);
 int tt_conv_dw_pw_rows_s8(const int8_t *x, tt_dims in, const tt_conv_layer *a, tt_dims mid,
                           const tt_conv_layer *b, const tt_conv_layer *c, int8_t *y, tt_dims out, int8_t *scratch);
+/* Where a streamed sample's rows come from (the application: a camera's DMA, a serial line):
+ * read(ctx, dst, first_row, n_rows) writes rows first_row .. first_row + n_rows - 1 to dst, each row all
+ * channels pixel by pixel, (n_rows, w, c) int8 (HWC). Rows are asked for in order, each once. */
+typedef struct tt_row_source {
+    void (*read)(void *ctx, int8_t *dst, int32_t first_row, int32_t n_rows);
+    void *ctx;
+} tt_row_source;
+/* A whole (c, h, w) image in memory, read as rows by tt_rows_from_chw (a tt_row_source's read, ctx = image). */
+typedef struct {
+    const int8_t *x;
+    tt_dims dims;
+} tt_chw_image;
+void tt_rows_from_chw(void *ctx, int8_t *dst, int32_t first_row, int32_t n_rows);
+/* tt_conv_dw_pw_rows_s8 with x pulled from `src` row by row as the conv a reaches it (every row read once,
+ * in order): the same result, and the input never whole in memory. */
+int32_t tt_conv_dw_pw_stream_s8_get_buffer_size(tt_dims in, const tt_conv_layer *a, tt_dims mid,
+                                               const tt_conv_layer *b, tt_dims out);
+int tt_conv_dw_pw_stream_s8(const tt_row_source *src, tt_dims in, const tt_conv_layer *a, tt_dims mid,
+                            const tt_conv_layer *b, const tt_conv_layer *c, int8_t *y, tt_dims out, int8_t *scratch);
 /* y (out_features) = requant(w (out_features, in_features) . (x - x_zero) + bias) */
 int tt_linear_s8(const int8_t *x, int32_t in_features, const int8_t *w, const int32_t *bias,
                  const int32_t *mult, const int32_t *shift, int32_t out_features, const tt_quant_params *q,
@@ -169,8 +188,12 @@ int tt_conv2d_grad_input_f32(const float *d, tt_dims out, const int8_t *w, int32
 /* tt_conv2d_grad_input_f32 of a tt_conv2d_geom_s8 conv (any strides and dilations) */
 int tt_conv2d_geom_grad_input_f32(const float *d, tt_dims out, const int8_t *w, int32_t kh, int32_t kw,
                                   const float *w_scale, const tt_conv_geom *g, float *dx, tt_dims in);
-/* Scratch bytes of a stride-1 depthwise input gradient written over d a channel at a time: one channel
- * of dx (in). */
+/* tt_conv2d_grad_input_f32 of a stride-1 depthwise conv (groups == in.c, dx the shape of d), all channels in
+ * one call; dx may be d (channel c of dx is written after channel c of d is read, and no later channel reads
+ * it). scratch: tt_depthwise_grad_input_inplace_f32_get_buffer_size(in) bytes, one channel of dx. */
+int tt_depthwise_grad_input_inplace_f32(const float *d, tt_dims out, const int8_t *w, int32_t kh, int32_t kw,
+                                        const float *w_scale, const tt_conv_params *conv, float *dx, tt_dims in,
+                                        float *scratch);
 int32_t tt_depthwise_grad_input_inplace_f32_get_buffer_size(tt_dims in);
 /* tt_conv2d_grad_input_f32 of a pointwise conv whose weight is split as in tt_conv2d_1x1_split_s8 */
 int tt_conv2d_1x1_grad_input_split_f32(const float *d, tt_dims out, const int8_t *w_lead, const int8_t *w_rest,

@@ -1,0 +1,84 @@
+"""The streamed stem through ctypes: tt_conv_dw_pw_stream_s8, its input pulled from a row source, equals
+tt_conv_dw_pw_rows_s8 on the whole tensor bit for bit, reads every row once and in order (rows no window
+reaches too), and stays inside get_buffer_size bytes of scratch, which equals the planner's formula; a whole
+CHW image read through tt_rows_from_chw gives the same result."""
+from ctypes import CFUNCTYPE, POINTER, Structure, byref, c_int8, c_int32, c_void_p, cast
+
+import numpy as np
+import pytest
+from test_kernels_memory import P8, Dims, _layer, _out, _ptr
+
+from codegen import host_build
+from tvm_tinytrain.codegen import kernel_abi
+
+READ_ROWS = CFUNCTYPE(None, c_void_p, POINTER(c_int8), c_int32, c_int32)
+
+
+class RowSource(Structure):  # tt_row_source: a function pointer and its context
+    _fields_ = [("read", c_void_p), ("ctx", c_void_p)]
+
+
+@pytest.fixture(scope="module")
+def lib():
+    return kernel_abi.typed(host_build.kernel_library())
+
+
+def _chain(rng, c_in, c_mid, ka, sa, pa, kb, sb, pb, c_out, keep):
+    a = _layer(rng, c_mid, c_in, ka, sa, pa, 1, int(rng.integers(-10, 10)), keep)
+    b = _layer(rng, c_mid, 1, kb, sb, pb, c_mid, a.q.y_zero, keep)
+    c = _layer(rng, c_out, c_mid, (1, 1), 1, (0, 0, 0, 0), 1, b.q.y_zero, keep)
+    return a, b, c
+
+
+def _stream(lib, source, in_dims, a, mid, b, c, out):
+    """(y, scratch size) of tt_conv_dw_pw_stream_s8 from `source`, scratch guarded past its size."""
+    size = lib.tt_conv_dw_pw_stream_s8_get_buffer_size(in_dims, byref(a), mid, byref(b), out)
+    scratch = np.full(size + 16, 99, np.int8)
+    y = np.zeros(out.c * out.h * out.w, np.int8)
+    assert lib.tt_conv_dw_pw_stream_s8(byref(source), in_dims, byref(a), mid, byref(b), byref(c), _ptr(y, P8), out,
+                                       _ptr(scratch, P8)) == 0
+    assert np.all(scratch[size:] == 99)
+    return y, size
+
+
+@pytest.mark.parametrize("c_in, h, w, c_mid, ka, sa, pa, kb, sb, pb, c_out", [
+    (3, 128, 128, 16, (3, 3), 2, (1, 1, 1, 1), (3, 3), 1, (1, 1, 1, 1), 8),   # the backbones' stem
+    (3, 17, 13, 5, (3, 3), 2, (1, 1, 1, 1), (5, 5), 2, (2, 2, 2, 2), 7),      # odd sizes, 5x5 stride 2
+    (6, 11, 9, 24, (1, 1), 1, (0, 0, 0, 0), (7, 7), 2, (3, 3, 3, 3), 4),      # 1x1 first conv, 7x7
+    (4, 10, 12, 9, (3, 3), 1, (0, 1, 2, 1), (3, 3), 1, (2, 0, 0, 2), 3),      # asymmetric padding
+    (2, 12, 7, 5, (1, 1), 2, (0, 0, 0, 0), (3, 3), 1, (1, 1, 1, 1), 3),       # rows 1, 3, .. never reached
+    (3, 9, 8, 4, (3, 3), 2, (0, 0, 0, 0), (3, 3), 1, (1, 1, 1, 1), 2),        # the last row never reached
+])
+def test_stream_equals_whole_tensor_kernel(lib, c_in, h, w, c_mid, ka, sa, pa, kb, sb, pb, c_out):
+    rng = np.random.default_rng(c_in * h + w)
+    keep = []
+    a, b, c = _chain(rng, c_in, c_mid, ka, sa, pa, kb, sb, pb, c_out, keep)
+    x = rng.integers(-128, 128, (c_in, h, w)).astype(np.int8)
+    in_dims = Dims(c_in, h, w)
+    mid = Dims(c_mid, _out(h, ka[0], sa, pa[0], pa[2]), _out(w, ka[1], sa, pa[1], pa[3]))
+    out = Dims(c_out, _out(mid.h, kb[0], sb, pb[0], pb[2]), _out(mid.w, kb[1], sb, pb[1], pb[3]))
+    rows_scratch = lib.tt_conv_dw_pw_rows_s8_get_buffer_size(in_dims, byref(a), mid, byref(b), out)
+    expected = np.zeros(out.c * out.h * out.w, np.int8)
+    assert lib.tt_conv_dw_pw_rows_s8(_ptr(x, P8), in_dims, byref(a), mid, byref(b), byref(c), _ptr(expected, P8),
+                                     out, _ptr(np.zeros(rows_scratch, np.int8), P8)) == 0
+
+    hwc, asked = np.ascontiguousarray(x.transpose(1, 2, 0)), []
+
+    def read(ctx, dst, first_row, n_rows):  # a camera's rows: (n_rows, w, c)
+        asked.append((first_row, n_rows))
+        rows = hwc[first_row:first_row + n_rows].reshape(-1)
+        np.ctypeslib.as_array(dst, (rows.size,))[:] = rows
+
+    callback = READ_ROWS(read)
+    y, size = _stream(lib, RowSource(cast(callback, c_void_p), None), in_dims, a, mid, b, c, out)
+    np.testing.assert_array_equal(y, expected)
+    assert sum(n for _, n in asked) == h and [r for r, _ in asked] == list(np.cumsum([0] + [n for _, n in asked])[:-1])
+    align8 = lambda n: (n + 7) // 8 * 8  # noqa: E731  the stream's ring and received row on top of the rows scratch
+    assert size == rows_scratch + align8(ka[0] * c_in * w) + align8(w * c_in)
+
+    class Image(Structure):
+        _fields_ = [("x", POINTER(c_int8)), ("dims", Dims)]
+
+    image = Image(_ptr(x, P8), in_dims)
+    from_chw = RowSource(cast(lib.tt_rows_from_chw, c_void_p), cast(byref(image), c_void_p))
+    np.testing.assert_array_equal(_stream(lib, from_chw, in_dims, a, mid, b, c, out)[0], expected)
