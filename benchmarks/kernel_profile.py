@@ -236,6 +236,8 @@ def call_sites(model_c: str) -> dict[int, dict]:
         k = _KERNEL.search(line)
         if k:
             kernel, args = k.group(1)[3:], call_args(line, k.end())
+            if kernel == "depthwise_grad_input_inplace_f32":  # conv2d_grad_input_f32's arguments, then scratch
+                kernel, args = "conv2d_grad_input_f32", args[:-1]
             n = {"n": rows} if rows is not None else {}
             per_call = rows is None or not re.search(r"\bn\b", line)
             context = line if "tt_conv_params p" in line else above + line

@@ -102,14 +102,15 @@ def depthwise_grad_input_inplace(b, args, out):
     a = b.attrs
     (_, c, oh, ow), (_, _, h, wd) = _shape(b.args[0]), _shape(b.var)
     kh, kw = _shape(b.args[1])[2:]
-    return (f"for (int32_t c = 0; c < {c}; ++c) {{  /* channel c -> scratch -> dx channel c (over d channel c, "
-            f"read, when d dies here) */\n"
-            f"        {{ {_conv_params(a, groups=1)}\n"
-            f"          TT_CALL(tt_conv2d_grad_input_f32({d} + c * {oh * ow}, (tt_dims){{1, {oh}, {ow}}}, "
-            f"{_depthwise_row(w, kh * kw)}, {kh}, {kw}, {w_scale} + c, &p, (float *){scratch}, "
-            f"(tt_dims){{1, {h}, {wd}}})); }}\n"
-            f"        memcpy({out} + c * {h * wd}, {scratch}, {h * wd * 4});\n"
-            f"    }}")
+    # one call over all channels (dx over d: channel c written after it is read), one per part of a split weight
+    parts = [(0, w.k, w.lead), (w.k, c - w.k, w.rest)] if isinstance(w, Split) else [(0, c, w)]
+    calls = []
+    for c0, n, weights in (part for part in parts if part[1] > 0):
+        calls.append(f"{{ {_conv_params(a, groups=n)}\n"
+                     f"          TT_CALL(tt_depthwise_grad_input_inplace_f32({d} + {c0 * oh * ow}, (tt_dims){{{n}, {oh}, "
+                     f"{ow}}}, {weights}, {kh}, {kw}, {w_scale} + {c0}, &p, {out} + {c0 * h * wd}, (tt_dims){{{n}, {h}, "
+                     f"{wd}}}, (float *){scratch})); }}")
+    return "\n    ".join(calls)
 
 
 def grad_update(b, args, out):

@@ -137,25 +137,34 @@ static inline void dw_row4_k5(const float *q, const float *wrow, float *a)
  * - otherwise each dx value walks only its valid taps. */
 #define DW_MAX_TAPS 64
 #define DW_PADDED_FLOATS 256
+/* Stride 1, padding < kernel and the channel padded fits DW_PADDED_FLOATS: the zero-bordered path, which copies
+ * a channel of d whole into its stack buffer before it writes that channel of dx. */
+static inline int dw_padded(tt_dims in, int32_t kh, int32_t kw, const tt_conv_params *conv)
+{
+    return conv->stride == 1 && conv->pad_top <= kh - 1 && conv->pad_left <= kw - 1 &&
+           (in.h + kh - 1) * (in.w + kw - 1) <= DW_PADDED_FLOATS;
+}
+
 static void depthwise_grad_input(const float *d, tt_dims out, const int8_t *w, int32_t kh, int32_t kw,
                                  const float *w_scale, const tt_conv_params *conv, float *dx, tt_dims in)
 {
     const int32_t s = conv->stride, pt = conv->pad_top, pl = conv->pad_left;
     const int32_t ph = in.h + kh - 1, pw = in.w + kw - 1; /* padded d: row iy + kh-1-ky, column ix + kw-1-kx */
-    const int padded = s == 1 && pt <= kh - 1 && pl <= kw - 1 && ph * pw <= DW_PADDED_FLOATS;
+    const int padded = dw_padded(in, kh, kw, conv);
     /* stride > 1: dpad[r + top][q + left] = d[r][q], r up to (in.h - 1 + pt) / s, q likewise */
     const int32_t top = pt >= kh - 1 ? 0 : (kh - 1 - pt + s - 1) / s;
     const int32_t left = pl >= kw - 1 ? 0 : (kw - 1 - pl + s - 1) / s;
     const int32_t srows = (in.h - 1 + pt) / s + 1 + top, scols = (in.w - 1 + pl) / s + 1 + left;
     const int strided = s > 1 && srows * scols <= DW_PADDED_FLOATS;
     float wr[DW_MAX_TAPS], dpad[DW_PADDED_FLOATS];
+    if (padded) /* the border: every channel writes the same interior cells */
+        for (int32_t i = 0; i < ph * pw; ++i) dpad[i] = 0.0f;
     for (int32_t c = 0; c < in.c; ++c) {
         const float *dch = d + c * out.h * out.w;
         float *dxc = dx + c * in.h * in.w;
         for (int32_t k = 0; k < kh * kw; ++k) wr[k] = w_scale[c] * (float)w[c * kh * kw + k];
         if (padded) {
             const int32_t top = kh - 1 - pt, left = kw - 1 - pl; /* dpad[r][q] = d[r - top][q - left] */
-            for (int32_t i = 0; i < ph * pw; ++i) dpad[i] = 0.0f;
             for (int32_t oy = 0; oy < out.h && oy + top < ph; ++oy)
                 for (int32_t ox = 0; ox < out.w && ox + left < pw; ++ox)
                     dpad[(oy + top) * pw + ox + left] = dch[oy * out.w + ox];
@@ -295,6 +304,31 @@ int tt_conv2d_grad_input_f32(const float *d, tt_dims out, const int8_t *w, int32
                 }
             }
         }
+    }
+    return TT_OK;
+}
+
+/* A stride-1 depthwise input gradient over all channels, dx over d or elsewhere: on the zero-bordered path
+ * (dw_padded) one call of the gather above, which reads channel c of d whole (into its stack buffer) before
+ * it writes channel c of dx; otherwise a channel at a time into scratch, then copied. Same sums as
+ * tt_conv2d_grad_input_f32, in the same order. */
+int tt_depthwise_grad_input_inplace_f32(const float *d, tt_dims out, const int8_t *w, int32_t kh, int32_t kw,
+                                        const float *w_scale, const tt_conv_params *conv, float *dx, tt_dims in,
+                                        float *scratch)
+{
+    if (!d || !w || !w_scale || !conv || !dx || !scratch || !tt_window_dims_ok(in, out, kh, kw, conv)) return TT_ERR_ARG;
+    if (conv->stride != 1 || conv->groups != in.c || out.c != in.c || out.h != in.h || out.w != in.w ||
+        kh * kw > DW_MAX_TAPS || kh * kw == 1)
+        return TT_ERR_ARG;
+    if (dw_padded(in, kh, kw, conv)) {
+        depthwise_grad_input(d, out, w, kh, kw, w_scale, conv, dx, in);
+        return TT_OK;
+    }
+    const int32_t hw = in.h * in.w;
+    const tt_dims one = {1, in.h, in.w};
+    for (int32_t c = 0; c < in.c; ++c) {
+        depthwise_grad_input(d + c * hw, one, w + c * kh * kw, kh, kw, w_scale + c, conv, scratch, one);
+        memcpy(dx + c * hw, scratch, (size_t)hw * sizeof(float));
     }
     return TT_OK;
 }

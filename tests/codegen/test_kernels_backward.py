@@ -393,6 +393,44 @@ def test_depthwise_grad_input_bit_exact_scatter_order(c, h, w, k, stride, pad):
     np.testing.assert_array_equal(dx, ref)
 
 
+@pytest.mark.parametrize("c,h,w,k,pad", [(5, 4, 4, 3, 1), (3, 8, 8, 5, 2), (2, 7, 5, 3, 1), (3, 4, 4, 7, 3),
+                                         (2, 6, 6, 3, 0), (2, 17, 17, 3, 1)])
+def test_depthwise_grad_input_inplace_equals_the_plain_kernel(c, h, w, k, pad):
+    """tt_depthwise_grad_input_inplace_f32 (all channels in one call) writes the same floats as
+    tt_conv2d_grad_input_f32, both over d (dx == d) and into another buffer, on the zero-bordered path
+    and past it (17 x 17 with a 3 x 3: a channel at a time through scratch); scratch stays in bounds."""
+    rng = rng_of(c * 100 + h * 10 + k)
+    oh, ow = h + 2 * pad - k + 1, w + 2 * pad - k + 1
+    if (oh, ow) != (h, w):  # an unpadded 3 x 3 makes dx larger than d: not an in-place case, refused
+        d = rng.standard_normal((c, oh, ow)).astype(np.float32)
+        scratch = np.zeros(h * w, np.float32)
+        dx = np.zeros((c, h, w), np.float32)
+        assert call("tt_depthwise_grad_input_inplace_f32", ptr(d), Dims(c, oh, ow), ptr(np.zeros((c, k, k), np.int8)),
+                    k, k, ptr(np.ones(c, np.float32)), C.byref(ConvParams(1, pad, pad, pad, pad, c)), ptr(dx),
+                    Dims(c, h, w), ptr(scratch)) == TT_ERR_ARG
+        return
+    wq = rng.integers(-127, 128, (c, 1, k, k)).astype(np.int8)
+    w_scale = rng.uniform(1e-3, 0.1, c).astype(np.float32)
+    d = rng.standard_normal((c, h, w)).astype(np.float32)
+    conv = C.byref(ConvParams(1, pad, pad, pad, pad, c))
+    ref = np.zeros((c, h, w), np.float32)
+    assert call("tt_conv2d_grad_input_f32", ptr(d), Dims(c, h, w), ptr(wq), k, k, ptr(w_scale), conv, ptr(ref),
+                Dims(c, h, w)) == TT_OK
+    scratch, scratch_full = out_buffer((h, w))
+    dx, full = out_buffer((c, h, w))
+    assert call("tt_depthwise_grad_input_inplace_f32", ptr(d), Dims(c, h, w), ptr(wq), k, k, ptr(w_scale), conv,
+                ptr(dx), Dims(c, h, w), ptr(scratch)) == TT_OK
+    check_tail(full, dx.size)
+    check_tail(scratch_full, scratch.size)
+    np.testing.assert_array_equal(dx, ref)
+    over, over_full = out_buffer((c, h, w))
+    over[:] = d
+    assert call("tt_depthwise_grad_input_inplace_f32", ptr(over), Dims(c, h, w), ptr(wq), k, k, ptr(w_scale), conv,
+                ptr(over), Dims(c, h, w), ptr(scratch)) == TT_OK
+    check_tail(over_full, over.size)
+    np.testing.assert_array_equal(over, ref)
+
+
 def test_conv2d_grad_weight_depthwise_uses_leading_outputs():
     """Depthwise, multiplier 1: row c of dw is d[c] against x[c] (d[:k]), independent of d[k:]."""
     rng = rng_of(0)
