@@ -5,7 +5,9 @@ Output channel c of a depthwise conv reads input channel c only (and so does cha
 input gradient), so computed a channel at a time through a one-channel scratch it can overwrite
 its input (TinyEngine's in-place depthwise): output channel c lands on bytes of input channels
 <= c, all already read.  MCUNet's first depthwise goes from 64 + 64 KB live to 64 + 4 KB, the
-float gradient through a 192 x 8 x 8 depthwise from 48 + 48 KB to 48 KB + 256 bytes.
+float gradient through a 192 x 8 x 8 depthwise from 48 + 48 KB to 48 KB + 256 bytes.  (The
+gradient's kernel takes all channels in one call: it reads channel c of d into its stack buffer
+before it writes channel c of dx, and uses the scratch only for maps too large for that buffer.)
 
 Needs:      `main` of tt ops (a forward, or a training step after `sgd_update`).
 Guarantees: - every depthwise `y = conv2d_s8(x, w, b, m, s)` (groups == channels of x and y) where x
