@@ -1,5 +1,6 @@
-"""The QAS result on real data: fine-tuning an int8 ImageNet backbone on CIFAR-10, updating
-the last two blocks (`last-2`), several ways with the same schedule, data and seeds:
+"""The QAS result on real data: fine-tuning an int8 ImageNet backbone on CIFAR-10 (or Fashion-MNIST), or
+the project's keyword-spotting CNN on Speech Commands, updating the last two blocks (`last-2`), several
+ways with the same schedule, data and seeds:
 
   fp32              fp32 SGD on the dequantized weights (PyTorch, tvm_tinytrain/float_model.py)
   int8              int8 SGD in the generated C, no Quantization-Aware Scaling (scheme qas=false),
@@ -24,11 +25,18 @@ of int8 inputs in each worker), a few epochs, batch 1 (the device trains one sam
 time; the paper simulated batches of 64), no augmentation.  Like the paper: 128x128 inputs
 (CIFAR's 32x32 upsampled), one learning rate for every tensor, cosine schedule with warm-up.
 
-    python -m benchmarks.qas_experiment [--model mcunet-5fps] [--train-per-class 100] [--epochs 5]
-        [--seeds 0 1 2] [--variants int8 int8-paper] [--lrs int8=0.005,5 int8-paper=0.0004]
+`--data fashion-mnist` fine-tunes the same backbones on Fashion-MNIST (gray 28x28, repeated to RGB and
+upsampled like CIFAR).  `--model kws --data speech-commands` is the project's KWS CNN pretrained on 8
+Speech Commands words with a new 12-class head, built as benchmarks/kws_finetune.py builds it (run
+`python -m benchmarks.kws_pretrain` first); its fp32 variants train the float model of that int8 graph,
+as for the backbones.  `--train-per-class all --test-per-class all` takes every sample.
+
+    python -m benchmarks.qas_experiment [--model mcunet-5fps] [--data cifar10] [--train-per-class 100]
+        [--epochs 5] [--seeds 0 1 2] [--variants int8 int8-paper] [--lrs int8=0.005,5 int8-paper=0.0004]
 
 writes summary.json, results.md (mean and standard error over the seeds) and qas.png into --out
-(default out/qas_<model>/).  `--body-changes --variants int8-paper int8+QAS-paper --lrs ...` instead
+(default out/qas_<model>/ on CIFAR-10, out/qas_<model>_<data>/ otherwise).  The data set is part of the
+setup: runs of different data never share a summary.  `--body-changes --variants int8-paper int8+QAS-paper --lrs ...` instead
 counts the int8 weights and int32 biases below the classifier that one epoch at each variant's first
 rate changes: whether a variant trains the body at all.
 """
@@ -72,6 +80,9 @@ VARIANTS = {
 }
 DEFAULT_VARIANTS = ("fp32", "int8", "int8+QAS")
 PAPER = {"mcunet-5fps": {"fp32-paper": 86.0, "int8-paper": 75.4, "int8+QAS-paper": 86.9}}
+KWS_MODEL = "kws"  # benchmarks/kws_pretrain.py's KWS CNN, pretrained on 8 words, with a new 12-class head
+DATA = {"cifar10": "CIFAR-10", "fashion-mnist": "Fashion-MNIST",  # --data: its name in the tables
+        "speech-commands": "Speech Commands v0.02 test set split by speaker"}
 
 
 def variant_scheme(name: str, spec, graph, lr: float):
@@ -91,40 +102,61 @@ def make_engine(name: str, graph, scheme):
     return FloatEngine(graph, scheme) if VARIANTS[name].engine == "fp32" else CEngine(compile(graph, scheme).program)
 
 
+def check_model_data(model: str, data: str):
+    """Refuse a --model / --data pair that cannot work: the KWS net hears log-mel clips, a backbone sees images."""
+    if model == KWS_MODEL and data != "speech-commands":
+        raise SystemExit(f"--model {KWS_MODEL} --data {data}: the KWS CNN takes 1-second log-mel clips; use "
+                         f"--data speech-commands (or an image backbone such as --model mcunet-5fps for {data})")
+    if model != KWS_MODEL and data == "speech-commands":
+        raise SystemExit(f"--model {model} --data speech-commands: speech commands are audio clips and {model} "
+                         f"takes images; use --model {KWS_MODEL} for speech-commands")
+
+
+def load_task(model: str, data: str, train_per_class, test_per_class, seed: int):
+    """(the data set, the int8 graph to fine-tune on it with a new head drawn by `seed`); a per-class
+    count of None takes every sample."""
+    from tvm_tinytrain.backbones import load_backbone
+    from tvm_tinytrain.data.datasets import load_dataset
+
+    if model == KWS_MODEL:
+        from benchmarks.kws_pretrain import finetune_graph
+
+        graph = finetune_graph(seed=seed)  # 12 classes in Speech Commands' order, the loader's order too
+        shape = tuple(graph.input_shape)
+    else:
+        graph, shape = None, tuple(load_backbone(model).input_shape)
+    dataset = load_dataset(data, shape, train_per_class=train_per_class, test_per_class=test_per_class, seed=seed,
+                           progress=False)
+    return dataset, graph or load_backbone(model, num_classes=len(dataset.classes), seed=seed)
+
+
 def run_variant(variant: str, lr: float, seed: int, args: dict) -> dict:
     import torch
 
-    from tvm_tinytrain.backbones import load_backbone
-    from tvm_tinytrain.data.datasets import load_dataset
     from tvm_tinytrain.training.fit import fit
 
     torch.set_num_threads(1)
     t0 = time.time()
-    shape = tuple(load_backbone(args["model"]).input_shape)
-    data = load_dataset("cifar10", shape, train_per_class=args["train_per_class"],
-                        test_per_class=args["test_per_class"], seed=seed, progress=False)
-    graph = load_backbone(args["model"], num_classes=len(data.classes), seed=seed)
+    data, graph = load_task(args["model"], args["data"], args["train_per_class"], args["test_per_class"], seed)
     scheme = variant_scheme(variant, args["scheme"], graph, lr)
     with make_engine(variant, graph, scheme) as engine:
         hist = fit(engine, scheme, data, args["epochs"], warmup_epochs=args["warmup_epochs"], seed=seed,
                    progress=False, eval_before=True)
     return {"variant": variant, "lr": lr, "seed": seed, "scheme": scheme.name, "accuracy": hist.final_accuracy,
             "initial_accuracy": hist.initial_accuracy, "epochs": hist.epochs,
-            "losses": hist.losses, "seconds": round(time.time() - t0, 1)}
+            "losses": hist.losses, "seconds": round(time.time() - t0, 1), "n_train": int(len(data.train_x)),
+            "n_test": int(len(data.test_x)), "input_shape": [int(s) for s in graph.input_shape]}
 
 
-def body_changes(variant: str, model: str, scheme_spec, lr: float, images_per_class: int = 100) -> dict:
+def body_changes(variant: str, model: str, data_name: str, scheme_spec, lr: float,
+                 images_per_class: int = 100) -> dict:
     """Per trained int8/int32 tensor below the classifier: how many values one epoch at the constant
     rate `lr` changes, and the largest change in units, i.e. whether the variant trains the body at all."""
     import numpy as np
 
-    from tvm_tinytrain.backbones import load_backbone
-    from tvm_tinytrain.data.datasets import load_dataset
     from tvm_tinytrain.scheme import is_state
 
-    shape = tuple(load_backbone(model).input_shape)
-    data = load_dataset("cifar10", shape, train_per_class=images_per_class, test_per_class=1, seed=0, progress=False)
-    graph = load_backbone(model, num_classes=len(data.classes), seed=0)
+    data, graph = load_task(model, data_name, images_per_class, 1, seed=0)
     with make_engine(variant, graph, variant_scheme(variant, scheme_spec, graph, lr)) as engine:
         before = engine.params()
         for i in np.random.default_rng(0).permutation(len(data.train_x)):
@@ -174,9 +206,8 @@ def write_outputs(summary: dict, out: Path):
         spread = f" ± {se:.1f}" if len(rs) > 1 else ""  # one seed has no standard error
         lines.append(f"| {name} | {VARIANTS[name].label} | {lr:g} | {acc:.1f}{spread} | {len(rs)} | {before:.1f} | "
                      f"{paper.get(name, '')} | {minutes:.1f} |")
-    setup = (f"{cfg['model']}, scheme {cfg['scheme']}, CIFAR-10 {cfg['train_per_class']} train + "
-             f"{cfg['test_per_class']} test images per class at 128x128, {cfg['epochs']} epochs, batch 1, "
-             f"cosine with {cfg['warmup_epochs']:g} warm-up epoch(s); mean ± standard error over seeds")
+    setup = (f"{cfg['model']}, scheme {cfg['scheme']}, {data_setup(cfg, summary['results'])}, {cfg['epochs']} "
+             f"epochs, batch 1, cosine with {cfg['warmup_epochs']:g} warm-up epoch(s); mean ± standard error over seeds")
     (out / "results.md").write_text(f"{setup}\n\n" + "\n".join(lines) + "\n")
     fig, (a, b) = plt.subplots(1, 2, figsize=(13, 4.6))
     for ax in (a, b):
@@ -199,6 +230,37 @@ def write_outputs(summary: dict, out: Path):
     print("\n".join([setup, ""] + lines))
 
 
+def data_setup(cfg: dict, rows) -> str:
+    """e.g. `CIFAR-10, 100 train + 100 test per class (1000 / 1000) at 3x128x128`."""
+    def amount(n):
+        return "all" if n is None else f"{n} per class"
+
+    text = f"{DATA[cfg['data']]}, {amount(cfg['train_per_class'])} train + {amount(cfg['test_per_class'])} test"
+    sized = [r for r in rows if "n_train" in r]  # rows of runs before these were recorded have no sizes
+    if sized:
+        text += f" ({sized[0]['n_train']} / {sized[0]['n_test']}) at {'x'.join(map(str, sized[0]['input_shape']))}"
+    return text
+
+
+def per_class(text: str):
+    """--train-per-class / --test-per-class: a positive number of samples per class, or `all` (None)."""
+    if text == "all":
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number of samples per class, or all")
+    return int(text)
+
+
+def previous_runs(out: Path, cfg: dict) -> list:
+    """The runs already in out/summary.json if its setup is `cfg`, else none (a summary written before
+    --data existed has no data set in its setup: it is CIFAR-10's)."""
+    path = out / "summary.json"
+    if not path.exists():
+        return []
+    old = json.loads(path.read_text())
+    return old["results"] if {"data": "cifar10", **old["config"]} == cfg else []
+
+
 def parse_lrs(items, default: float) -> dict:
     """`--lrs NAME=LR[,LR...]` -> {variant: [rates]}; a variant not named runs at `default`."""
     rates = {name: [default] for name in VARIANTS}
@@ -215,10 +277,11 @@ def parse_lrs(items, default: float) -> dict:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default="mcunet-5fps")
+    parser.add_argument("--model", default="mcunet-5fps", help=f"a paper backbone, or {KWS_MODEL} (speech-commands)")
+    parser.add_argument("--data", default="cifar10", choices=list(DATA))
     parser.add_argument("--scheme", default="last-2")
-    parser.add_argument("--train-per-class", type=int, default=100)
-    parser.add_argument("--test-per-class", type=int, default=100)
+    parser.add_argument("--train-per-class", type=per_class, default=100, help="a number, or all")
+    parser.add_argument("--test-per-class", type=per_class, default=100, help="a number, or all")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--lr", type=float, default=0.005, help="learning rate of a variant --lrs does not name")
     parser.add_argument("--lrs", nargs="+", default=None, metavar="VARIANT=LR[,LR...]",
@@ -232,21 +295,19 @@ def main(argv=None):
     parser.add_argument("--body-changes", action="store_true",
                         help="instead: count the body's values each variant changes in one epoch at its first rate")
     a = parser.parse_args(argv)
-    cfg = {k: getattr(a, k) for k in ("model", "scheme", "train_per_class", "test_per_class", "epochs",
+    check_model_data(a.model, a.data)
+    cfg = {k: getattr(a, k) for k in ("model", "data", "scheme", "train_per_class", "test_per_class", "epochs",
                                       "warmup_epochs")}
-    out = Path(a.out or f"out/qas_{a.model}")
+    out = Path(a.out or (f"out/qas_{a.model}" if a.data == "cifar10" else f"out/qas_{a.model}_{a.data}"))
     rates = parse_lrs(a.lrs, a.lr)
     if a.body_changes:
         for v in a.variants:
-            for layer, c in body_changes(v, a.model, a.scheme, rates[v][0], a.train_per_class).items():
+            for layer, c in body_changes(v, a.model, a.data, a.scheme, rates[v][0], a.train_per_class).items():
                 print(f"{v} (lr {rates[v][0]:g}) {layer}: {c['changed']} of {c['size']} changed, "
                       f"at most {c['max_units']} units", flush=True)
         return
     jobs = [(v, lr, seed) for v in a.variants for lr in rates[v] for seed in a.seeds]
-    rows = []
-    if (out / "summary.json").exists():
-        old = json.loads((out / "summary.json").read_text())
-        rows = [r for r in old["results"] if old["config"] == cfg]
+    rows = previous_runs(out, cfg)
     done = {(r["variant"], r["lr"], r["seed"]) for r in rows}
     with ProcessPoolExecutor(a.workers, mp_context=get_context("spawn")) as pool:
         futures = [pool.submit(run_variant, v, lr, seed, cfg) for v, lr, seed in jobs if (v, lr, seed) not in done]

@@ -66,8 +66,8 @@ def test_table_groups_seeds(tmp_path):
         return {"variant": variant, "lr": lr, "seed": seed, "accuracy": acc, "initial_accuracy": 0.1,
                 "epochs": epochs, "seconds": 60.0}
 
-    cfg = {"model": "mcunet-5fps", "scheme": "last-2", "train_per_class": 100, "test_per_class": 100, "epochs": 1,
-           "warmup_epochs": 0.5}
+    cfg = {"model": "mcunet-5fps", "data": "cifar10", "scheme": "last-2", "train_per_class": 100,
+           "test_per_class": 100, "epochs": 1, "warmup_epochs": 0.5}
     rows = [row("int8-paper", 0.0004, 0, 0.5), row("int8-paper", 0.0004, 1, 0.6), row("fp32", 0.005, 0, 0.7)]
     qe.write_outputs({"config": cfg, "results": rows}, tmp_path)
     lines = (tmp_path / "results.md").read_text().splitlines()
@@ -81,8 +81,8 @@ def test_table_groups_seeds(tmp_path):
 def test_body_changes_counts_what_qas_moves():
     """In 100 steps without QAS at the paper's rate, the body's int32 biases keep every value; with QAS
     they move (the counts the docs quote for the full epoch)."""
-    plain = qe.body_changes("int8-paper", "mcunet-5fps", "last-1", LR, images_per_class=10)
-    qas = qe.body_changes("int8+QAS-paper", "mcunet-5fps", "last-1", LR, images_per_class=10)
+    plain = qe.body_changes("int8-paper", "mcunet-5fps", "cifar10", "last-1", LR, images_per_class=10)
+    qas = qe.body_changes("int8+QAS-paper", "mcunet-5fps", "cifar10", "last-1", LR, images_per_class=10)
     assert plain.keys() == qas.keys() and "classifier.weight" not in plain
     biases = [name for name in plain if name.endswith(".bias")]
     assert biases and all(plain[b]["changed"] == 0 for b in biases)
