@@ -8,6 +8,8 @@ board), trained parameters and their state are plain statics (SRAM).  No malloc,
     float tt_train_step(const int8_t *input, int32_t label);   /* returns the loss */
           (with the MSE loss: tt_train_step(const int8_t *input, const float *target), TT_TARGET_FLOATS > 0)
     void  tt_predict(const int8_t *input, <logits type> *logits);
+    float tt_train_step_rows(read_rows, ctx, label) / void tt_predict_rows(read_rows, ctx, logits)
+          (TT_INPUT_ROWS 1: the sample arrives in rows as the stem reads them, input_stream.py)
     void  tt_set_learning_rates(float lr_weight, float lr_bias);
     const tt_param *tt_params(int32_t *count);                  /* read back trained params */
 """
@@ -30,6 +32,7 @@ from tvm_tinytrain.passes.training_graph import main_attr, op_bindings, result_f
 
 from .c_names import Symbols, comment, string
 from .host_runner import HOST_MAIN
+from .input_stream import ROWS, InputPath, program_input, sample_chw, stem_call, stream_scratch_extra
 from .planner import ArenaPlanner
 from .templates import Split, c_float
 
@@ -45,12 +48,20 @@ class Project:
     memory: dict
 
 
-def plan_arena(mod):
-    """Liveness of `mod`'s main and the arena placement of its tensors: (report, planner)."""
+def plan_arena(mod, path: InputPath | None = None):
+    """Liveness of `mod`'s main and the arena placement of its tensors: (report, planner).  With a
+    streamed input (`path`, input_stream.py) the sample has no buffer and the stem's scratch holds its
+    ring of input rows."""
     report = analyze(mod)
+    streamed = path is not None and path.streamed
+    sample = report.record_of[mod["main"].params[0]]
+    stem_scratch = report.scratch_of[path.stem.var] if streamed else None
     planner = ArenaPlanner()
     for t in report.tensors:
-        planner.add_buffer(t.name, t.bytes, t.birth, t.death)
+        if streamed and t is sample:
+            continue
+        extra = stream_scratch_extra(path.stem) if t is stem_scratch else 0
+        planner.add_buffer(t.name, t.bytes + extra, t.birth, t.death)
     planner.plan()
     return report, planner
 
@@ -95,13 +106,16 @@ class _Emitter:
         return self.consts[key]
 
     # -- body --------------------------------------------------------------------------
-    def _function_body(self, mod, planner, report):
+    def _function_body(self, mod, planner, report, path: InputPath):
         params = {p.name: p for p in mod["main"].params}
         sample = mod["main"].params[0]
-        x_buffer = f"((int8_t *)(tt_arena + {planner.offset_of(report.record_of[sample].name)}))"
-        exprs = {sample: x_buffer}
-        lines = [f"    if (input != {x_buffer})  /* the sample lives in the arena (tt_input_buffer) */",
-                 f"        memmove({x_buffer}, input, TT_INPUT_BYTES);"]
+        if path.streamed:  # the stem reads the rows from the row source `rows`: no buffer, no copy
+            exprs, lines = {sample: ROWS}, []
+        else:
+            x_buffer = f"((int8_t *)(tt_arena + {planner.offset_of(report.record_of[sample].name)}))"
+            exprs = {sample: x_buffer}
+            lines = [f"    if (input != {x_buffer})  /* the sample lives in the arena (tt_input_buffer) */",
+                     f"        memmove({x_buffer}, input, TT_INPUT_BYTES);"]
         for b in op_bindings(mod):
             args = [self._arg(arg, exprs, params) for arg in b.args]
             if b.var in report.scratch_of:  # a kernel's working buffer, last
@@ -112,7 +126,7 @@ class _Emitter:
                 record = report.record_of[b.var]
                 out = f"(({C_TYPES[str(b.var.ty.dtype)]} *)(tt_arena + {planner.offset_of(record.name)}))"
             exprs[b.var] = out
-            template = CALLS.get(b.op)
+            template = stem_call if path.streamed and b.var.same_as(path.stem.var) else CALLS.get(b.op)
             if template is None:
                 raise UnsupportedOpError(f"codegen: tt op {b.op!r} (layer {b.layer!r}) has no C kernel")
             _check_numeric_attrs(b)
@@ -136,13 +150,17 @@ class _Emitter:
 
     # -- files -------------------------------------------------------------------------
     def run(self) -> Project:
-        train_report, train_plan = plan_arena(self.train_mod)
-        predict_report, predict_plan = plan_arena(self.predict_mod)
-        train_lines, train_exprs = self._function_body(self.train_mod, train_plan, train_report)
-        predict_lines, predict_exprs = self._function_body(self.predict_mod, predict_plan, predict_report)
+        train_path, predict_path, input_why = program_input(self.train_mod, self.predict_mod)
+        train_report, train_plan = plan_arena(self.train_mod, train_path)
+        predict_report, predict_plan = plan_arena(self.predict_mod, predict_path)
+        train_lines, train_exprs = self._function_body(self.train_mod, train_plan, train_report, train_path)
+        predict_lines, predict_exprs = self._function_body(self.predict_mod, predict_plan, predict_report,
+                                                           predict_path)
+        rows = train_path.streamed
+        chw = sample_chw(self.train_mod) if rows else None  # the streamed sample's (c, h, w)
         arena = max(train_plan.arena_bytes, predict_plan.arena_bytes)
         loss_expr = train_exprs[result_fields(self.train_mod)[0]]
-        input_expr = train_exprs[self.train_mod["main"].params[0]]
+        input_expr = train_exprs[self.train_mod["main"].params[0]]  # the sample's arena slot (whole image)
         logits_var = result_fields(self.predict_mod)[0]
         logits_expr = predict_exprs[logits_var]
         fp32_head = self.program.scheme.fp32_classifier
@@ -150,16 +168,21 @@ class _Emitter:
         param_defs, table, symbols = self._param_defs()
         mse = self.program.scheme.loss == "mse"
         train_target = "const float *target" if mse else "int32_t label"
+        logits_type = "float" if fp32_head else "int8_t"
+        steps = (_STEPS_ROWS if rows else _STEPS_WHOLE).format(
+            train_target=train_target, train_arg="target" if mse else "label", input=input_expr,
+            train="\n".join(train_lines), loss=loss_expr, predict="\n".join(predict_lines), logits=logits_expr,
+            logits_type=logits_type, logits_bytes=n_classes * (4 if fp32_head else 1),
+            chw=", ".join(map(str, chw or ())))
         model_c = _MODEL_C.format(
-            train_target=train_target,
-            consts="\n".join(self.const_defs), params="\n".join(param_defs), arena=arena, input=input_expr,
-            input_bytes=int(np.prod(self.graph.input_shape)), train="\n".join(train_lines), loss=loss_expr,
-            predict="\n".join(predict_lines), logits=logits_expr, n_classes=n_classes,
+            consts="\n".join(self.const_defs), params="\n".join(param_defs), arena=arena, steps=steps,
             table=",\n".join(table), n_params=len(table), lr_weight=c_float(self.program.scheme.lr_weight),
-            lr_bias=c_float(self.program.scheme.lr_bias),
-            logits_type="float" if fp32_head else "int8_t",
-            logits_bytes=n_classes * (4 if fp32_head else 1))
+            lr_bias=c_float(self.program.scheme.lr_bias))
+        input_api = (_INPUT_ROWS_H.format(train_target=train_target, logits_type=logits_type, c=chw[0], h=chw[1],
+                                          w=chw[2], why=comment(input_why)) if rows
+                     else _INPUT_WHOLE_H.format(why=comment(input_why)))
         model_h = _MODEL_H.format(input_bytes=int(np.prod(self.graph.input_shape)), n_classes=n_classes,
+                                  input_api=input_api,
                                   train_target=train_target, target_floats=n_classes if mse else 0,
                                   train_doc=(f"int8 input, float32 target of the MSE loss ({n_classes} values)" if mse
                                              else "int8 input, class label"),
@@ -186,6 +209,8 @@ class _Emitter:
             "loss": self.program.scheme.loss,
             "trained_params": [self._trained_param_entry(n) for n in self.params if n in self.updated],
             "input_shape": list(self.graph.input_shape), "num_classes": n_classes,
+            # rows: the sample arrives row by row, HWC, as the stem reads it (protocol.py sends it so)
+            "input": {"rows": rows, "chw": list(chw) if rows else None, "why": input_why},
             "symbols": symbols,
         }
         return Project({"model.c": model_c, "model.h": model_h, "memory.json": json.dumps(memory, indent=1)}, memory)
@@ -404,12 +429,8 @@ typedef struct {{
     uint32_t bytes;
 }} tt_param;
 
-/* Where to receive the next sample: its slot in the arena, so on a board it needs no buffer of its own
- * (it is dead, and its bytes reused, once the first layers have read it).  tt_train_step and tt_predict
- * take any pointer; given this one tt_train_step copies nothing (tt_predict moves it if its own plan put
- * the sample elsewhere). */
-int8_t *tt_input_buffer(void);
-/* One SGD step on one sample ({train_doc}); returns the loss. */
+{input_api}
+/* One SGD step on one sample ({train_doc}, the sample (c, h, w) int8 in the caller's memory); returns the loss. */
 float tt_train_step(const int8_t *input, {train_target});
 /* {logits_doc} */
 void tt_predict(const int8_t *input, {logits_type} *logits);
@@ -421,6 +442,86 @@ const tt_param *tt_params(int32_t *count);
 
 #endif
 """
+
+_INPUT_WHOLE_H = """/* The sample: {why}. */
+#define TT_INPUT_ROWS 0
+/* Where to receive the next sample: its slot in the arena, so on a board it needs no buffer of its own
+ * (it is dead, and its bytes reused, once the first layers have read it).  tt_train_step and tt_predict
+ * take any pointer; given this one tt_train_step copies nothing (tt_predict moves it if its own plan put
+ * the sample elsewhere). */
+int8_t *tt_input_buffer(void);"""
+
+_INPUT_ROWS_H = """/* The sample arrives in rows as the first layers consume them, so it never sits in SRAM whole
+ * ({why}). */
+#define TT_INPUT_ROWS 1
+#define TT_INPUT_CHANNELS {c}
+#define TT_INPUT_HEIGHT {h}
+#define TT_INPUT_WIDTH {w}
+/* The application's source of the sample's rows (a camera's DMA, a serial line): writes rows first_row ..
+ * first_row + n_rows - 1 to dst, each row all channels pixel by pixel: n_rows x TT_INPUT_WIDTH x
+ * TT_INPUT_CHANNELS int8 (HWC).  Called during the step, in row order, each row once. */
+typedef void (*tt_read_rows)(void *ctx, int8_t *dst, int32_t first_row, int32_t n_rows);
+/* tt_train_step and tt_predict on a sample read through read_rows(ctx, ...). */
+float tt_train_step_rows(tt_read_rows read_rows, void *ctx, {train_target});
+void tt_predict_rows(tt_read_rows read_rows, void *ctx, {logits_type} *logits);"""
+
+_STEPS_WHOLE = """int8_t *tt_input_buffer(void)
+{{
+    return {input};
+}}
+
+float tt_train_step(const int8_t *input, {train_target})
+{{
+{train}
+    tt_step++;
+    return *{loss};
+}}
+
+void tt_predict(const int8_t *input, {logits_type} *logits)
+{{
+{predict}
+    memcpy(logits, {logits}, {logits_bytes});
+}}"""
+
+_STEPS_ROWS = """static float tt_train_from(const tt_row_source *rows, {train_target})
+{{
+{train}
+    tt_step++;
+    return *{loss};
+}}
+
+static void tt_predict_from(const tt_row_source *rows, {logits_type} *logits)
+{{
+{predict}
+    memcpy(logits, {logits}, {logits_bytes});
+}}
+
+float tt_train_step_rows(tt_read_rows read_rows, void *ctx, {train_target})
+{{
+    const tt_row_source rows = {{read_rows, ctx}};
+    return tt_train_from(&rows, {train_arg});
+}}
+
+void tt_predict_rows(tt_read_rows read_rows, void *ctx, {logits_type} *logits)
+{{
+    const tt_row_source rows = {{read_rows, ctx}};
+    tt_predict_from(&rows, logits);
+}}
+
+/* A whole sample in the caller's memory: the same steps, its rows read from it. */
+float tt_train_step(const int8_t *input, {train_target})
+{{
+    tt_chw_image image = {{input, {{{chw}}}}};
+    const tt_row_source rows = {{tt_rows_from_chw, &image}};
+    return tt_train_from(&rows, {train_arg});
+}}
+
+void tt_predict(const int8_t *input, {logits_type} *logits)
+{{
+    tt_chw_image image = {{input, {{{chw}}}}};
+    const tt_row_source rows = {{tt_rows_from_chw, &image}};
+    tt_predict_from(&rows, logits);
+}}"""
 
 _MODEL_C = """/* Generated by tvm-tinytrain. Straight-line kernel calls over one static arena. */
 #include <string.h>
@@ -458,27 +559,11 @@ int32_t tt_error(void)
     return tt_error_line;
 }}
 
-int8_t *tt_input_buffer(void)
-{{
-    return {input};
-}}
-
 const tt_param *tt_params(int32_t *count)
 {{
     *count = {n_params};
     return tt_param_table;
 }}
 
-float tt_train_step(const int8_t *input, {train_target})
-{{
-{train}
-    tt_step++;
-    return *{loss};
-}}
-
-void tt_predict(const int8_t *input, {logits_type} *logits)
-{{
-{predict}
-    memcpy(logits, {logits}, {logits_bytes});
-}}
+{steps}
 """

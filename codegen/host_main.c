@@ -7,6 +7,8 @@
  *   0 TRAIN    arg = label, payload int8 input[TT_INPUT_BYTES]  -> float32 loss
  *              (TT_TARGET_FLOATS > 0, the MSE loss: then float32 target[TT_TARGET_FLOATS])
  *   1 PREDICT  payload int8 input[TT_INPUT_BYTES]               -> logits (TT_LOGITS_TYPE)
+ *   With TT_INPUT_ROWS (model.h) the input is its rows in order, each (TT_INPUT_WIDTH, TT_INPUT_CHANNELS),
+ *   read as the step asks for them (tt_train_step_rows); an MSE target then comes before the rows.
  *   2 SET_LR   payload float32 lr_weight, lr_bias               -> nothing
  *   3 PARAMS   no payload                                       -> every trained parameter
  *   4 END      no payload: the end of the requests, like end of file (a UART has none)
@@ -35,6 +37,16 @@ static void read_exact(void *buf, size_t n)
         fail("truncated request");
 }
 
+#if TT_INPUT_ROWS
+/* The stem's row source: the sample's next rows, straight from the request stream. */
+static void read_rows(void *ctx, int8_t *dst, int32_t first_row, int32_t n_rows)
+{
+    (void)ctx;
+    (void)first_row;
+    read_exact(dst, (size_t)n_rows * TT_INPUT_WIDTH * TT_INPUT_CHANNELS);
+}
+#endif
+
 static void send(const void *buf, size_t n)
 {
     if (n > 0 && fwrite(buf, 1, n, out) != n)
@@ -51,7 +63,9 @@ static void send_params(void)
 
 int main(int argc, char **argv)
 {
+#if !TT_INPUT_ROWS
     static int8_t input[TT_INPUT_BYTES];
+#endif
     TT_LOGITS_TYPE logits[TT_NUM_CLASSES];
     int32_t header[2], status;
     float rates[2], loss;
@@ -73,18 +87,28 @@ int main(int argc, char **argv)
     while ((got = fread(header, 1, sizeof header, in)) == sizeof header && header[0] != 4) {
         switch (header[0]) {
         case 0:
+#if TT_INPUT_ROWS && TT_TARGET_FLOATS > 0
+            read_exact(target, sizeof target);
+            loss = tt_train_step_rows(read_rows, NULL, target);
+#elif TT_INPUT_ROWS
+            loss = tt_train_step_rows(read_rows, NULL, header[1]);
+#elif TT_TARGET_FLOATS > 0
             read_exact(input, TT_INPUT_BYTES);
-#if TT_TARGET_FLOATS > 0
             read_exact(target, sizeof target);
             loss = tt_train_step(input, target);
 #else
+            read_exact(input, TT_INPUT_BYTES);
             loss = tt_train_step(input, header[1]);
 #endif
             send(&loss, sizeof loss);
             break;
         case 1:
+#if TT_INPUT_ROWS
+            tt_predict_rows(read_rows, NULL, logits);
+#else
             read_exact(input, TT_INPUT_BYTES);
             tt_predict(input, logits);
+#endif
             send(logits, sizeof logits);
             break;
         case 2:

@@ -6,6 +6,9 @@ requests: records of [int32 kind][int32 arg][payload]
     TRAIN    arg = label, payload = int8 input       answer: float32 loss
              (MSE loss, memory.json "loss": "mse": arg = 0, payload = int8 input then the float32
               target, num_classes values; Python callers give the target as the arg)
+             A streamed program (memory.json "input": "rows", input_stream.py) takes its input as rows
+             in order, each row all channels pixel by pixel (h, w, c), as its stem reads them; an
+             MSE target then comes first, since the step starts before the last row arrives.
     PREDICT  arg = 0,     payload = int8 input       answer: the logits (int8, or float32 with an
                                                               fp32 classifier)
     SET_LR   arg = 0,     payload = float32 lr_weight, float32 lr_bias (tt_set_learning_rates)
@@ -44,10 +47,11 @@ def encode_request(kind: int, arg: int, payload, memory: dict, who: str) -> byte
         if x.size != input_bytes(memory):
             raise TinyTrainError(f"{who}: input has {x.size} values, the model takes {input_bytes(memory)} "
                                  f"(shape {tuple(memory['input_shape'])})")
-        body = x.tobytes()
+        rows = (memory.get("input") or {}).get("rows")
+        body = x.reshape(memory["input"]["chw"]).transpose(1, 2, 0).tobytes() if rows else x.tobytes()
         if kind == TRAIN and memory.get("loss") == "mse":
-            body += _target_bytes(arg, memory, who)
-            arg = 0
+            target = _target_bytes(arg, memory, who)
+            body, arg = (target + body if rows else body + target), 0
     elif kind == SET_LR:
         lr_weight, lr_bias = payload
         body = struct.pack("<ff", lr_weight, lr_bias)

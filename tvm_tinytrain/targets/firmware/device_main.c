@@ -6,6 +6,9 @@
  *   0 TRAIN    arg = label, payload int8 input[TT_INPUT_BYTES]  -> float32 loss
  *              (TT_TARGET_FLOATS > 0, the MSE loss: then float32 target[TT_TARGET_FLOATS])
  *   1 PREDICT  payload int8 input[TT_INPUT_BYTES]               -> logits (TT_LOGITS_TYPE)
+ *   With TT_INPUT_ROWS (model.h) the input is its rows in order, each (TT_INPUT_WIDTH, TT_INPUT_CHANNELS),
+ *   read from the link as the stem asks for them, so no buffer of the sample's size exists; an MSE
+ *   target then comes before the rows.  The instructions the link's reads take are not counted.
  *   2 SET_LR   payload float32 lr_weight, lr_bias               -> nothing
  *   3 PARAMS   no payload                                       -> every trained parameter
  *   4 END      no payload: the end of the requests, like end of file (a UART has none)
@@ -38,6 +41,20 @@ static void read_exact(void *buf, int32_t len)
         fail("tt firmware: truncated request\n");
 }
 
+#if TT_INPUT_ROWS
+static uint64_t tt_link_instructions; /* spent in read_rows during the current request */
+
+/* The stem's row source: the sample's next rows, straight from the link (a camera's DMA on a product). */
+static void read_rows(void *ctx, int8_t *dst, int32_t first_row, int32_t n_rows)
+{
+    uint64_t start = tt_instructions();
+    (void)ctx;
+    (void)first_row;
+    read_exact(dst, n_rows * TT_INPUT_WIDTH * TT_INPUT_CHANNELS);
+    tt_link_instructions += tt_instructions() - start;
+}
+#endif
+
 static void send(const void *buf, int32_t len)
 {
     if (tt_link_write(buf, len) != 0)
@@ -54,7 +71,9 @@ static void send_params(void)
 
 int main(void)
 {
+#if !TT_INPUT_ROWS
     int8_t *input = tt_input_buffer(); /* a slot of the model's arena: the sample needs no SRAM of its own */
+#endif
     TT_LOGITS_TYPE logits[TT_NUM_CLASSES];
     int32_t header[2], status, stack, got;
     float rates[2], loss;
@@ -68,23 +87,43 @@ int main(void)
     while ((got = tt_link_read(header, sizeof header)) == (int32_t)sizeof header && header[0] != 4) {
         switch (header[0]) {
         case 0:
+#if TT_INPUT_ROWS && TT_TARGET_FLOATS > 0
+            read_exact(target, (int32_t)sizeof target);
+            tt_link_instructions = 0;
+            start = tt_instructions();
+            loss = tt_train_step_rows(read_rows, 0, target);
+            spent = tt_instructions() - start - tt_link_instructions;
+#elif TT_INPUT_ROWS
+            tt_link_instructions = 0;
+            start = tt_instructions();
+            loss = tt_train_step_rows(read_rows, 0, header[1]);
+            spent = tt_instructions() - start - tt_link_instructions;
+#elif TT_TARGET_FLOATS > 0
             read_exact(input, TT_INPUT_BYTES);
-#if TT_TARGET_FLOATS > 0
             read_exact(target, (int32_t)sizeof target);
             start = tt_instructions();
             loss = tt_train_step(input, target);
+            spent = tt_instructions() - start;
 #else
+            read_exact(input, TT_INPUT_BYTES);
             start = tt_instructions();
             loss = tt_train_step(input, header[1]);
-#endif
             spent = tt_instructions() - start;
+#endif
             send(&loss, sizeof loss);
             break;
         case 1:
+#if TT_INPUT_ROWS
+            tt_link_instructions = 0;
+            start = tt_instructions();
+            tt_predict_rows(read_rows, 0, logits);
+            spent = tt_instructions() - start - tt_link_instructions;
+#else
             read_exact(input, TT_INPUT_BYTES);
             start = tt_instructions();
             tt_predict(input, logits);
             spent = tt_instructions() - start;
+#endif
             send(logits, (int32_t)sizeof logits);
             break;
         case 2:

@@ -1,0 +1,105 @@
+"""The sample in rows (codegen/input_stream.py): a program whose frozen fused stem is the input's only
+reader takes its input as rows (HWC, in order) and plans no input buffer; its C equals the TVM-built step
+(tests/three_way.py); tt_train_step / tt_predict on a whole image in the caller's memory (a row source over
+the pointer) give the same losses, trained values and logits bit for bit as the rows read from the request
+stream; a stem that trains (its weight gradient reads the whole input) keeps the whole-image path (its C is
+what every other test of a whole-image program checks), and says why."""
+import subprocess
+
+import numpy as np
+import pytest
+from stem_cnn import STEM_FROZEN, quantized_stem_cnn
+from three_way import c_matches_relax
+
+from tvm_tinytrain.codegen.emit import generate, plan_arena, write_project
+from tvm_tinytrain.codegen.host_build import CFLAGS
+from tvm_tinytrain.codegen.host_runner import HostProgram
+from tvm_tinytrain.codegen.protocol import PREDICT, TRAIN
+from tvm_tinytrain.passes.pipeline import build_training
+from tvm_tinytrain.schemes import resolve_scheme
+
+
+@pytest.fixture(scope="module")
+def stem_cnn():
+    return quantized_stem_cnn()
+
+
+@pytest.fixture(scope="module")
+def streamed(stem_cnn, tmp_path_factory):
+    """(program, folder) of the generated project with the stem frozen."""
+    graph, _ = stem_cnn
+    program = build_training(graph, STEM_FROZEN)
+    folder = tmp_path_factory.mktemp("streamed")
+    write_project(generate(program), folder)
+    return program, folder
+
+
+def test_streamed_program_plans_no_input_and_equals_relax(stem_cnn, streamed):
+    graph, samples = stem_cnn
+    program, folder = streamed
+    memory = HostProgram(folder).memory
+    assert memory["input"]["rows"] and memory["input"]["chw"] == [3, 21, 18]
+    assert "stem.0.0+stem.1.0+stem.2.0" in memory["input"]["why"]
+    assert "x" not in {b["tensor"] for b in memory["plan"]}
+    assert memory["predict_arena_bytes"] < plan_arena(program.predict)[1].arena_bytes  # the whole-image plan
+    model_c, model_h = (folder / "model.c").read_text(), (folder / "model.h").read_text()
+    assert model_c.count("tt_conv_dw_pw_stream_s8(rows,") == 2 and "tt_conv_dw_pw_rows_s8(" not in model_c
+    assert "#define TT_INPUT_ROWS 1" in model_h and "tt_input_buffer" not in model_h
+    c_matches_relax(graph, STEM_FROZEN, samples[:3], folder)
+
+
+_WHOLE_IMAGE_MAIN = r"""
+#include <stdio.h>
+#include "model.h"
+/* The requests of the test through tt_train_step / tt_predict on whole images in this program's memory. */
+int main(int argc, char **argv)
+{
+    static int8_t x[TT_INPUT_BYTES];
+    int32_t labels[8], n = 0, count, i;
+    int8_t logits[TT_NUM_CLASSES];
+    FILE *in = fopen(argv[1], "rb"), *out = fopen(argv[2], "wb");
+    (void)argc;
+    while (fread(&labels[n], 4, 1, in) == 1 && fread(x, 1, sizeof x, in) == sizeof x) {
+        if (labels[n] < 0) {
+            tt_predict(x, logits);
+            fwrite(logits, 1, sizeof logits, out);
+        } else {
+            float loss = tt_train_step(x, labels[n]);
+            fwrite(&loss, 4, 1, out);
+        }
+    }
+    const tt_param *params = tt_params(&count);
+    for (i = 0; i < count; i++) fwrite(params[i].data, 1, params[i].bytes, out);
+    return fclose(out) != 0 || tt_error() != 0;
+}
+"""
+
+
+@pytest.mark.slow  # two more builds (~25 s); the kernel test checks tt_rows_from_chw == the whole tensor by default
+def test_whole_image_pointer_equals_rows_from_the_stream(stem_cnn, streamed, tmp_path):
+    _, samples = stem_cnn
+    _, folder = streamed
+    requests = [(TRAIN, label, x) for x, label in samples[:3]] + [(PREDICT, 0, samples[3][0])]
+    answers, params, error = HostProgram(folder).run(requests)  # host_main.c: tt_train_step_rows from the stream
+    assert error == 0
+    (tmp_path / "main.c").write_text(_WHOLE_IMAGE_MAIN)
+    kernels = sorted(str(p) for p in (folder / "kernels").glob("*.c"))
+    subprocess.run(["gcc", *CFLAGS, f"-I{folder}", f"-I{folder / 'kernels'}", str(folder / "model.c"), *kernels,
+                    str(tmp_path / "main.c"), "-o", str(tmp_path / "whole"), "-lm"], check=True)
+    (tmp_path / "in.bin").write_bytes(b"".join(np.int32(label if kind == TRAIN else -1).tobytes() + x.tobytes()
+                                               for kind, label, x in requests))
+    subprocess.run([str(tmp_path / "whole"), str(tmp_path / "in.bin"), str(tmp_path / "out.bin")], check=True)
+    data = (tmp_path / "out.bin").read_bytes()
+    losses = np.frombuffer(data[:12], np.float32)
+    assert losses.tolist() == answers[:3]
+    np.testing.assert_array_equal(np.frombuffer(data[12:17], np.int8), answers[3])
+    assert data[17:] == b"".join(v.tobytes() for v in params.values())
+
+
+def test_trained_stem_keeps_the_whole_image(stem_cnn):
+    graph, _ = stem_cnn
+    project = generate(build_training(graph, resolve_scheme("full", graph)))
+    why = project.memory["input"]["why"]
+    assert not project.memory["input"]["rows"] and "read by 2 ops" in why and "stem.0.0" in why
+    assert "#define TT_INPUT_ROWS 0" in project.files["model.h"] and "tt_input_buffer" in project.files["model.c"]
+    assert "x" in {b["tensor"] for b in project.memory["plan"]}
