@@ -1,7 +1,22 @@
 /* The clamp's gradient as a bit mask: bit i (bit i % 8 of byte i / 8, LSB first) is
  * act_min < y[i] < act_max.  Writes (n + 7) / 8 bytes; unused high bits of the last byte are 0.
- * One unsigned compare per element: act_min < v < act_max <=> (uint32)(v - act_min - 1) < act_max - act_min - 1. */
+ * One unsigned compare per element: act_min < v < act_max <=> (uint32)(v - act_min - 1) < act_max - act_min - 1.
+ * The full int8 range (act_min -128, act_max 127: every clamp of the paper's backbones) takes four bytes a
+ * word instead (full_range_bits4). */
+#include <string.h>
+
 #include "tt_kernels.h"
+
+/* Bits 0..3: bytes 0..3 of v (y[i..i+3], little-endian) differ from both -128 and 127. A byte of v ^ 0x80808080
+ * (v ^ 0x7F7F7F7F) is zero exactly where y is -128 (127), and ((a & 0x7F..) + 0x7F..) | a has a byte's high bit
+ * set exactly where that byte of a is not zero (the add carries into the high bit only, never across bytes);
+ * the multiply moves byte j's bit 0 to bit 24 + j (0x01020408 = 2^24 + 2^17 + 2^10 + 2^3: no two terms meet). */
+static inline uint32_t full_range_bits4(uint32_t v)
+{
+    const uint32_t low7 = 0x7F7F7F7Fu, a = v ^ 0x80808080u, b = v ^ 0x7F7F7F7Fu;
+    const uint32_t m = (((a & low7) + low7) | a) & (((b & low7) + low7) | b) & 0x80808080u;
+    return ((m >> 7) * 0x01020408u) >> 24;
+}
 
 int tt_clamp_mask_s8(const int8_t *y, int32_t n, int32_t act_min, int32_t act_max, uint8_t *mask)
 {
@@ -9,6 +24,14 @@ int tt_clamp_mask_s8(const int8_t *y, int32_t n, int32_t act_min, int32_t act_ma
     const uint32_t base = (uint32_t)act_min + 1u;
     const uint32_t span = act_max > act_min ? (uint32_t)(act_max - act_min - 1) : 0u; /* values strictly inside */
     int32_t i = 0;
+    if (act_min == -128 && act_max == 127) {
+        for (; i + 8 <= n; i += 8) {
+            uint32_t w0, w1;
+            memcpy(&w0, y + i, 4);
+            memcpy(&w1, y + i + 4, 4);
+            mask[i / 8] = (uint8_t)(full_range_bits4(w0) | full_range_bits4(w1) << 4);
+        }
+    }
     for (; i + 8 <= n; i += 8) {
         const int8_t *v = y + i;
         mask[i / 8] = (uint8_t)(((uint32_t)v[0] - base < span) | ((uint32_t)v[1] - base < span) << 1 |

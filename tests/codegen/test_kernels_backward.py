@@ -163,6 +163,26 @@ def test_clamp_mask_bits_and_mask_grad(n, seed, lo, hi):
     np.testing.assert_array_equal(inplace, np.where(bits, g, np.float32(0)))
 
 
+@pytest.mark.parametrize("offset", [0, 1, 3])
+def test_clamp_mask_full_int8_range(offset):
+    """The full range (-128, 127), four bytes a word: every int8 value at every position of a word, from
+    unaligned starts too, n not a multiple of 8 (the tail); bits equal the compare."""
+    rng = rng_of(offset)
+    values = np.concatenate([np.arange(-128, 128), np.repeat([-128, 127, -127, 126, 0, -1], 40),
+                             rng.integers(-128, 128, 300)]).astype(np.int8)
+    buffer = np.zeros(values.size + offset, np.int8)
+    for roll in range(4):
+        y = buffer[offset:]
+        y[:] = np.roll(values, roll)
+        n = y.size - roll  # 796 .. 793 elements: whole bytes and a tail
+        nbytes = (n + 7) // 8
+        mask, full = out_buffer(nbytes, np.uint8, fill=0xA5)
+        assert call("tt_clamp_mask_s8", ptr(y), n, -128, 127, ptr(mask)) == TT_OK
+        check_tail(full, nbytes, fill=0xA5)
+        bits = (y[:n] != -128) & (y[:n] != 127)
+        np.testing.assert_array_equal(mask, np.packbits(bits, bitorder="little"))
+
+
 @pytest.mark.parametrize("n", [0, 7, 8, 64, 203])
 def test_mask_grad_whole_bytes(n):
     """Mask bytes all ones (a copy, nothing in place), all zeros and mixed, copied and in place."""
