@@ -6,12 +6,13 @@
  * TT_ERR_ARG: as tt_conv_args_ok (tt_requant.h), or groups != 1.
  *
  * DSP path (TT_USE_DSP, stride 1 without padding, i.e. a plain matrix product; tt_pointwise_dsp.h):
- * up to TT_PW_PACK_CHANNELS input channels and from four outputs, four pixels at a time packed once as
- * SMLAD pairs less the zero point (1 KB of stack), then one output channel after the other, one weight
- * word and eight SMLAD per four channels. Wider inputs: two output channels by four pixels at a time
- * through tt_pointwise_2x4_dsp (SMLAD on channel pairs, weights unpacked once per four channels), an
- * odd last channel (expand_depthwise's one-channel calls) by tt_pointwise_1x4_dsp. The int32 sums are
- * the same integers as the portable loop's, so the output is identical bit for bit.
+ * from four outputs, four pixels at a time packed once as SMLAD pairs less the zero point (1 KB of
+ * stack), then one output channel after the other, one weight word and eight SMLAD per four channels;
+ * inputs wider than TT_PW_PACK_CHANNELS in chunks, the sums carried between them (packed1x1_dsp).
+ * Fewer outputs: two output channels by four pixels at a time through tt_pointwise_2x4_dsp (SMLAD on
+ * channel pairs, weights unpacked once per four channels), an odd last channel (expand_depthwise's
+ * one-channel calls) by tt_pointwise_1x4_dsp. The int32 sums are the same integers as the portable
+ * loop's, so the output is identical bit for bit.
  *
  * x86-64 path (__AVX2__, host builds with -march=native; same cases): four output channels by
  * sixteen pixels at a time through tt_pointwise_avx2 (tt_pointwise_avx2.h), the same int32 sums.
@@ -58,43 +59,97 @@ static int ssat_requant(const int32_t *shift, int32_t out_c, const tt_quant_para
     return 1;
 }
 
-/* y[o, :] for all o, four pixels at a time packed once (tt_pointwise_pack4_dsp) and read by every
- * output channel one by one: channels <= TT_PW_PACK_CHANNELS. When every channel takes the SSAT
- * requantization (the paper's backbones) its loop is one of its own: a small body whose sums and
- * pointers stay in registers. */
+/* y[0..3] = the requantized a[0..3] of one output channel by the general formula (tt_requantize4), in a
+ * call of its own so that its 64-bit arithmetic stays out of the packed loops' registers. */
+static __attribute__((noinline)) void requant4_any(const int32_t a[4], int32_t mult, int32_t shift,
+                                                   const tt_quant_params *q, int8_t *y)
+{
+    tt_requantize4(a, mult, shift, q->y_zero, q->act_min, q->act_max, y);
+}
+
+/* Output channels [o0, o1) at four pixels from a packed chunk of n input channels (buf, tt_pointwise_pack4_dsp
+ * of xc): each output's four sums start from its bias (first) or from part[4 * (o - o0) ..] (the chunks
+ * before), and are requantized into y[o * hw ..] (last) or left in part. ssat: every channel takes
+ * tt_requantize_hi_ssat (a constant in each copy, so each loop has only the code it runs). */
+static inline __attribute__((always_inline)) void packed_outputs(const int32_t *buf, const int8_t *xc, int32_t hw,
+                                                                 int32_t n, const int8_t *w, int32_t channels,
+                                                                 int32_t o0, int32_t o1, const int32_t *bias,
+                                                                 const int32_t *mult, const int32_t *shift,
+                                                                 const tt_quant_params *q, int8_t *y, int32_t *part,
+                                                                 int first, int last, const int ssat)
+{
+    const int32_t x_zero = q->x_zero;
+    for (int32_t o = o0; o < o1; o++) {
+        int32_t *s = part + 4 * (o - o0);
+        int32_t a[4];
+        if (first)
+            a[0] = a[1] = a[2] = a[3] = bias[o];
+        else
+            a[0] = s[0], a[1] = s[1], a[2] = s[2], a[3] = s[3];
+        tt_pointwise_packed_part_dsp(buf, xc, hw, n, x_zero, w + o * channels, a);
+        int8_t *yo = y + o * hw;
+        if (!last) {
+            s[0] = a[0], s[1] = a[1], s[2] = a[2], s[3] = a[3];
+        } else if (ssat) {
+            const int32_t t = shift[o] - 32, round = 1 << (t - 1), m = mult[o], zero = q->y_zero;
+            yo[0] = tt_requantize_hi_ssat(a[0], m, t, round, zero);
+            yo[1] = tt_requantize_hi_ssat(a[1], m, t, round, zero);
+            yo[2] = tt_requantize_hi_ssat(a[2], m, t, round, zero);
+            yo[3] = tt_requantize_hi_ssat(a[3], m, t, round, zero);
+        } else {
+            requant4_any(a, mult[o], shift[o], q, yo);
+        }
+    }
+}
+
+/* Wider inputs than TT_PW_PACK_CHANNELS: input channels per packed chunk and output channels per block,
+ * whose partial sums wait in the other half of the same 1 KB while the next chunk is packed. */
+#define PW_CHUNK (TT_PW_PACK_CHANNELS / 2)
+#define PW_BLOCK (TT_PW_PACK_CHANNELS / 4)
+
+/* y[o, :] for all o (out_c >= 4), four pixels at a time packed (tt_pointwise_pack4_dsp) and read by every
+ * output channel one by one: all channels in one pack up to TT_PW_PACK_CHANNELS; wider inputs in chunks
+ * of PW_CHUNK channels for blocks of PW_BLOCK outputs, each output's four int32 sums carried from chunk
+ * to chunk (integer sums: the same value in any order). */
 static void packed1x1_dsp(const int8_t *x, int32_t channels, int32_t hw, const int8_t *w, const int32_t *bias,
                           const int32_t *mult, const int32_t *shift, const tt_quant_params *q, int8_t *y,
                           int32_t out_c)
 {
-    const int32_t x_zero = q->x_zero, y_zero = q->y_zero, lo = q->act_min, hi = q->act_max; /* see conv1x1_dsp */
+    const int32_t x_zero = q->x_zero;
     const int ssat = ssat_requant(shift, out_c, q);
-    int32_t packed[2 * TT_PW_PACK_CHANNELS];
+    int32_t buf[2 * TT_PW_PACK_CHANNELS];
     int32_t p = 0;
     for (; p + 4 <= hw; p += 4) {
-        tt_pointwise_pack4_dsp(x + p, hw, channels / 4, x_zero, packed);
-        const int8_t *wo = w;
-        int8_t *yo = y + p;
-        if (ssat)
-            for (int32_t o = 0; o < out_c; o++, wo += channels, yo += hw) {
-                int32_t a[4] = {bias[o], bias[o], bias[o], bias[o]};
-                tt_pointwise_packed_part_dsp(packed, x + p, hw, channels, x_zero, wo, a);
-                const int32_t t = shift[o] - 32, round = 1 << (t - 1), m = mult[o];
-                yo[0] = tt_requantize_hi_ssat(a[0], m, t, round, y_zero);
-                yo[1] = tt_requantize_hi_ssat(a[1], m, t, round, y_zero);
-                yo[2] = tt_requantize_hi_ssat(a[2], m, t, round, y_zero);
-                yo[3] = tt_requantize_hi_ssat(a[3], m, t, round, y_zero);
+        if (channels <= TT_PW_PACK_CHANNELS) {
+            tt_pointwise_pack4_dsp(x + p, hw, channels / 4, x_zero, buf);
+            if (ssat)
+                packed_outputs(buf, x + p, hw, channels, w, channels, 0, out_c, bias, mult, shift, q, y + p, buf, 1,
+                               1, 1);
+            else
+                packed_outputs(buf, x + p, hw, channels, w, channels, 0, out_c, bias, mult, shift, q, y + p, buf, 1,
+                               1, 0);
+            continue;
+        }
+        int32_t *part = buf + 2 * PW_CHUNK; /* PW_BLOCK x 4 partial sums */
+        for (int32_t o0 = 0; o0 < out_c; o0 += PW_BLOCK) {
+            const int32_t o1 = out_c - o0 < PW_BLOCK ? out_c : o0 + PW_BLOCK;
+            for (int32_t c0 = 0; c0 < channels; c0 += PW_CHUNK) {
+                const int32_t n = channels - c0 < PW_CHUNK ? channels - c0 : PW_CHUNK;
+                const int8_t *xc = x + c0 * hw + p;
+                tt_pointwise_pack4_dsp(xc, hw, n / 4, x_zero, buf);
+                if (ssat)
+                    packed_outputs(buf, xc, hw, n, w + c0, channels, o0, o1, bias, mult, shift, q, y + p, part,
+                                   c0 == 0, c0 + n == channels, 1);
+                else
+                    packed_outputs(buf, xc, hw, n, w + c0, channels, o0, o1, bias, mult, shift, q, y + p, part,
+                                   c0 == 0, c0 + n == channels, 0);
             }
-        else
-            for (int32_t o = 0; o < out_c; o++, wo += channels, yo += hw) {
-                int32_t a[4] = {bias[o], bias[o], bias[o], bias[o]};
-                tt_pointwise_packed_part_dsp(packed, x + p, hw, channels, x_zero, wo, a);
-                tt_requantize4(a, mult[o], shift[o], y_zero, lo, hi, yo);
-            }
+        }
     }
     for (; p < hw; p++)
         for (int32_t o = 0; o < out_c; o++)
             y[o * hw + p] = tt_requantize(dot_channels(x + p, hw, w + o * channels, channels, x_zero, bias[o]), mult[o],
-                                          shift[o], y_zero, lo, hi);
+                                          shift[o], q->y_zero, q->act_min, q->act_max);
 }
 
 /* y[o, :] for all o when the conv is a matrix product over hw = in.h * in.w pixels. */
@@ -141,7 +196,7 @@ int tt_conv2d_1x1_s8(const int8_t *x, tt_dims in, const int8_t *w, const int32_t
     const int32_t s = conv->stride, plane = in.h * in.w;
 #if TT_USE_DSP
     if (s == 1 && out.h == in.h && out.w == in.w) { /* no padding */
-        if (in.c <= TT_PW_PACK_CHANNELS && out.c >= 4) /* packing pays for itself from four outputs */
+        if (out.c >= 4) /* packing pays for itself from four outputs */
             packed1x1_dsp(x, in.c, plane, w, bias, mult, shift, q, y, out.c);
         else
             conv1x1_dsp(x, in.c, plane, w, bias, mult, shift, q, y, out.c);

@@ -11,7 +11,9 @@
  * (bias - x_zero * sum w, exact in integers). Stride 1 and 2 take taps in fours through SMLAD
  * (SXTB16 of one 32-bit load gives the (x_t, x_t+2), (x_t+1, x_t+3) pairs that meet the weight
  * pairs of one 32-bit weight load); 3x3 at stride 1 and 2 have their own rows of SMLAD + SMLABB /
- * SMLATB; other strides one weight per four multiply-adds. Padded inputs are copied into a stack
+ * SMLATB, which also take the last three taps of a 7-wide window; other strides one weight per four
+ * multiply-adds. Each window shape has a loop of its own (rows4_*), the requantization of a layer that
+ * is not in the SSAT form a call outside it, so that sums and weights stay in registers. Padded inputs are copied into a stack
  * buffer bordered with x_zero (DW_PADDED_BYTES: a whole channel of a small map, else the kh rows of
  * one output row), where every output is an inside one; only maps too wide for that take the
  * portable loop at their borders. The int32 sums are the same integers as the portable loop's, so
@@ -66,32 +68,19 @@ static inline void window4(const int8_t *x, int32_t in_w, int32_t s, const int8_
     *a0 = r0, *a1 = r1, *a2 = r2, *a3 = r3;
 }
 
-/* 3x3, stride 1: per row, with bytes x0..x5, (x0, x2) (x1, x3) (x2, x4) (x3, x5) by SXTB16 times
- * (w0, w2) through SMLAD, and the middle taps x1..x4 times w1 through SMLABB / SMLATB. w02[ky] =
- * (w[ky][0], w[ky][2]) as int16x2, w1[ky] = w[ky][1]. Reads x[ky * in_w + 0 .. 5]. */
+/* 3x3, stride 1: per row, with bytes x0..x5, (x0, x2) (x1, x3) (x2, x4) (x3, x5) by SXTB16 of the
+ * words at x and x + 2, times (w0, w2) through SMLAD, and the middle taps x1..x4 times w1 through
+ * SMLABB / SMLATB. w02 = (w[ky][0], w[ky][2]) as int16x2, w1 = w[ky][1]. Reads x[0 .. 5]. */
 static inline void row4_3x3_dsp(const int8_t *x, int32_t w02, int32_t w1, int32_t *r0, int32_t *r1, int32_t *r2,
                                 int32_t *r3)
 {
-    uint16_t v1;
-    const uint32_t v0 = tt_load32(x);
-    memcpy(&v1, x + 4, 2); /* unaligned: LDRH handles it */
-    const uint32_t v2 = (v0 >> 16) | ((uint32_t)v1 << 16); /* bytes x2 x3 x4 x5 */
+    const uint32_t v0 = tt_load32(x), v2 = tt_load32(x + 2); /* bytes x0..x3, x2..x5 */
     const int32_t e02 = __sxtb16((int32_t)v0), o13 = tt_sxtb16_ror8(v0);
     const int32_t e24 = __sxtb16((int32_t)v2), o35 = tt_sxtb16_ror8(v2);
     *r0 = __smlabb(o13, w1, __smlad(e02, w02, *r0)); /* x0, x2; x1 */
     *r1 = __smlatb(e02, w1, __smlad(o13, w02, *r1)); /* x1, x3; x2 */
     *r2 = __smlatb(o13, w1, __smlad(e24, w02, *r2)); /* x2, x4; x3 */
     *r3 = __smlatb(e24, w1, __smlad(o35, w02, *r3)); /* x3, x5; x4 */
-}
-
-static inline void window4_3x3_dsp(const int8_t *x, int32_t in_w, const int32_t w02[3], const int32_t w1[3],
-                                   int32_t *a0, int32_t *a1, int32_t *a2, int32_t *a3)
-{
-    int32_t r0 = *a0, r1 = *a1, r2 = *a2, r3 = *a3;
-    row4_3x3_dsp(x, w02[0], w1[0], &r0, &r1, &r2, &r3);
-    row4_3x3_dsp(x + in_w, w02[1], w1[1], &r0, &r1, &r2, &r3);
-    row4_3x3_dsp(x + 2 * in_w, w02[2], w1[2], &r0, &r1, &r2, &r3);
-    *a0 = r0, *a1 = r1, *a2 = r2, *a3 = r3;
 }
 
 /* 3x3, stride 2: per row, with bytes x0..x8, (x0, x2) (x2, x4) (x4, x6) (x6, x8) times (w0, w2) through
@@ -114,8 +103,9 @@ static inline void row4_3x3_s2_dsp(const int8_t *x, int32_t w02, int32_t w1, int
 /* Any kernel, stride 1. Per row, taps in fours (t .. t+3): weights (w_t, w_t+2), (w_t+1, w_t+3) from
  * one load; output j needs (x[j+t], x[j+t+2]) and (x[j+t+1], x[j+t+3]), which SXTB16 takes from the
  * loads at x + t and x + t + 2 (and (x[t+4], x[t+6]) for output 3): 16 multiply-adds in 20
- * instructions. The last kw % 4 taps one at a time: (x_t, x_t+2), (x_t+1, x_t+3) through SMLABB /
- * SMLATB. Reads x[ky * in_w + 0 .. kw + 2], the four windows, nothing outside. */
+ * instructions. The last kw % 4 taps: three as a 3x3 row (row4_3x3_dsp), else one at a time: (x_t, x_t+2),
+ * (x_t+1, x_t+3) through SMLABB / SMLATB. Reads x[ky * in_w + 0 .. kw + 2], the four windows, nothing
+ * outside. */
 static inline void window4_s1_dsp(const int8_t *x, int32_t in_w, const int8_t *wc, int32_t kh, int32_t kw,
                                   int32_t *a0, int32_t *a1, int32_t *a2, int32_t *a3)
 {
@@ -138,6 +128,11 @@ static inline void window4_s1_dsp(const int8_t *x, int32_t in_w, const int8_t *w
             r3 = __smlad(o35, w02, r3);
             r3 = __smlad(e46, w13, r3);
         }
+        if (kw - t == 3) { /* three taps left (kw 7): as a 3x3 kernel's row */
+            const int32_t w02 = (int32_t)tt_pack_lo((uint32_t)(int32_t)wc[t], (uint32_t)(int32_t)wc[t + 2]);
+            row4_3x3_dsp(x + t, w02, wc[t + 1], &r0, &r1, &r2, &r3);
+            t = kw;
+        }
         for (; t < kw; t++) {
             const int32_t wv = wc[t];
             const uint32_t v = tt_load32(x + t);
@@ -153,8 +148,9 @@ static inline void window4_s1_dsp(const int8_t *x, int32_t in_w, const int8_t *w
 
 /* Any kernel, stride 2. Output j's taps t .. t+3 are the bytes at x + 2j + t: one load, SXTB16 gives
  * (x_t, x_t+2) and (x_t+1, x_t+3) for the weight pairs (w_t, w_t+2), (w_t+1, w_t+3). The last kw % 4
- * taps one at a time: outputs 0, 1 from (x_t, x_t+2), outputs 2, 3 from (x_t+4, x_t+6) (two byte
- * loads: a word would read past output 3's window). Reads the four windows, nothing outside. */
+ * taps: three as a 3x3 row at stride 2 (row4_3x3_s2_dsp), else one at a time: outputs 0, 1 from (x_t,
+ * x_t+2), outputs 2, 3 from (x_t+4, x_t+6) (two byte loads: a word would read past output 3's window).
+ * Reads the four windows, nothing outside. */
 static inline void window4_s2_dsp(const int8_t *x, int32_t in_w, const int8_t *wc, int32_t kh, int32_t kw,
                                   int32_t *a0, int32_t *a1, int32_t *a2, int32_t *a3)
 {
@@ -176,6 +172,11 @@ static inline void window4_s2_dsp(const int8_t *x, int32_t in_w, const int8_t *w
             r3 = __smlad(__sxtb16((int32_t)v3), w02, r3);
             r3 = __smlad(tt_sxtb16_ror8(v3), w13, r3);
         }
+        if (kw - t == 3) { /* three taps left (kw 7): as a 3x3 kernel's row at stride 2 */
+            const int32_t w02 = (int32_t)tt_pack_lo((uint32_t)(int32_t)wc[t], (uint32_t)(int32_t)wc[t + 2]);
+            row4_3x3_s2_dsp(x + t, w02, wc[t + 1], &r0, &r1, &r2, &r3);
+            t = kw;
+        }
         for (; t < kw; t++) {
             const int32_t wv = wc[t];
             uint16_t lo;
@@ -191,63 +192,160 @@ static inline void window4_s2_dsp(const int8_t *x, int32_t in_w, const int8_t *w
     *a0 = r0, *a1 = r1, *a2 = r2, *a3 = r3;
 }
 
+/* How one channel's sums become int8: the SSAT form (tt_requantize_hi_ssat: a shift above 32, the full
+ * int8 range; every layer of the paper's backbones) inline, anything else through tt_requantize in a
+ * call of its own, so that the general formula's 64-bit arithmetic stays out of the loops' registers. */
+typedef struct {
+    int32_t start, mult, shift, t, round, zero, lo, hi, ssat;
+} dw_requant;
+
+static __attribute__((noinline)) void requant4_any(int32_t a0, int32_t a1, int32_t a2, int32_t a3,
+                                                   const dw_requant *r, int8_t *y)
+{
+    y[0] = tt_requantize(a0, r->mult, r->shift, r->zero, r->lo, r->hi);
+    y[1] = tt_requantize(a1, r->mult, r->shift, r->zero, r->lo, r->hi);
+    y[2] = tt_requantize(a2, r->mult, r->shift, r->zero, r->lo, r->hi);
+    y[3] = tt_requantize(a3, r->mult, r->shift, r->zero, r->lo, r->hi);
+}
+
+static inline void store4(int32_t a0, int32_t a1, int32_t a2, int32_t a3, const dw_requant *r, int8_t *y)
+{
+    if (r->ssat) {
+        const int32_t m = r->mult, t = r->t, round = r->round, zero = r->zero;
+        y[0] = tt_requantize_hi_ssat(a0, m, t, round, zero);
+        y[1] = tt_requantize_hi_ssat(a1, m, t, round, zero);
+        y[2] = tt_requantize_hi_ssat(a2, m, t, round, zero);
+        y[3] = tt_requantize_hi_ssat(a3, m, t, round, zero);
+    } else {
+        requant4_any(a0, a1, a2, a3, r, y);
+    }
+}
+
+/* The weight words of a 3x3 window: w02[ky] = (w[ky][0], w[ky][2]) as int16x2, w1[ky] = w[ky][1]. */
+static void weights_3x3(const int8_t *wc, int32_t w02[3], int32_t w1[3])
+{
+    for (int32_t ky = 0; ky < 3; ky++) {
+        w02[ky] = (int32_t)(((uint32_t)wc[3 * ky] & 0xFFFFu) | ((uint32_t)wc[3 * ky + 2] << 16));
+        w1[ky] = wc[3 * ky + 1];
+    }
+}
+
+/* Outputs [0, n4) (n4 a multiple of 4) of `rows` rows of a 3x3 stride-1 channel; see interior_rows_dsp.
+ * A function of its own: its sums, weight words and pointers fit the registers. */
+static __attribute__((noinline)) void rows4_3x3_s1(const int8_t *x, int32_t in_w, int32_t x_step, const int8_t *wc,
+                                                   int32_t n4, int32_t rows, const dw_requant *rq, int8_t *yr,
+                                                   int32_t y_step)
+{
+    int32_t w02[3], w1[3];
+    weights_3x3(wc, w02, w1);
+    for (int32_t r = 0; r < rows; r++, x += x_step, yr += y_step) {
+        const int8_t *xr = x;
+        for (int8_t *y = yr, *end = yr + n4; y < end; y += 4, xr += 4) {
+            int32_t r0 = rq->start, r1 = r0, r2 = r0, r3 = r0;
+            row4_3x3_dsp(xr, w02[0], w1[0], &r0, &r1, &r2, &r3);
+            row4_3x3_dsp(xr + in_w, w02[1], w1[1], &r0, &r1, &r2, &r3);
+            row4_3x3_dsp(xr + 2 * in_w, w02[2], w1[2], &r0, &r1, &r2, &r3);
+            store4(r0, r1, r2, r3, rq, y);
+        }
+    }
+}
+
+/* As rows4_3x3_s1 for stride 2 (row4_3x3_s2_dsp). */
+static __attribute__((noinline)) void rows4_3x3_s2(const int8_t *x, int32_t in_w, int32_t x_step, const int8_t *wc,
+                                                   int32_t n4, int32_t rows, const dw_requant *rq, int8_t *yr,
+                                                   int32_t y_step)
+{
+    int32_t w02[3], w1[3];
+    weights_3x3(wc, w02, w1);
+    for (int32_t r = 0; r < rows; r++, x += x_step, yr += y_step) {
+        const int8_t *xr = x;
+        for (int8_t *y = yr, *end = yr + n4; y < end; y += 4, xr += 8) {
+            int32_t r0 = rq->start, r1 = r0, r2 = r0, r3 = r0;
+            row4_3x3_s2_dsp(xr, w02[0], w1[0], &r0, &r1, &r2, &r3);
+            row4_3x3_s2_dsp(xr + in_w, w02[1], w1[1], &r0, &r1, &r2, &r3);
+            row4_3x3_s2_dsp(xr + 2 * in_w, w02[2], w1[2], &r0, &r1, &r2, &r3);
+            store4(r0, r1, r2, r3, rq, y);
+        }
+    }
+}
+
+/* Outputs [0, n4) of `rows` rows of any window through window4_s1_dsp / window4_s2_dsp / window4; KH, KW,
+ * S constants in the specialised copies below (their tap loops unroll). */
+static inline __attribute__((always_inline)) void rows4_window(const int8_t *x, int32_t in_w, int32_t x_step,
+                                                               const int8_t *wc, int32_t kh, int32_t kw, int32_t s,
+                                                               int32_t n4, int32_t rows, const dw_requant *rq,
+                                                               int8_t *yr, int32_t y_step)
+{
+    for (int32_t r = 0; r < rows; r++, x += x_step, yr += y_step) {
+        const int8_t *xr = x;
+        for (int8_t *y = yr, *end = yr + n4; y < end; y += 4, xr += 4 * s) {
+            int32_t r0 = rq->start, r1 = r0, r2 = r0, r3 = r0;
+            if (s == 1)
+                window4_s1_dsp(xr, in_w, wc, kh, kw, &r0, &r1, &r2, &r3);
+            else if (s == 2)
+                window4_s2_dsp(xr, in_w, wc, kh, kw, &r0, &r1, &r2, &r3);
+            else
+                window4(xr, in_w, s, wc, kh, kw, &r0, &r1, &r2, &r3);
+            store4(r0, r1, r2, r3, rq, y);
+        }
+    }
+}
+
+#define DW_ROWS4(name, KW, S)                                                                                   \
+    static __attribute__((noinline)) void name(const int8_t *x, int32_t in_w, int32_t x_step, const int8_t *wc, \
+                                               int32_t kh, int32_t n4, int32_t rows, const dw_requant *rq,      \
+                                               int8_t *yr, int32_t y_step)                                      \
+    {                                                                                                           \
+        rows4_window(x, in_w, x_step, wc, kh, KW, S, n4, rows, rq, yr, y_step);                                 \
+    }
+DW_ROWS4(rows4_k5_s1, 5, 1)
+DW_ROWS4(rows4_k7_s1, 7, 1)
+DW_ROWS4(rows4_k5_s2, 5, 2)
+DW_ROWS4(rows4_k7_s2, 7, 2)
+
+static __attribute__((noinline)) void rows4_any(const int8_t *x, int32_t in_w, int32_t x_step, const int8_t *wc,
+                                                int32_t kh, int32_t kw, int32_t s, int32_t n4, int32_t rows,
+                                                const dw_requant *rq, int8_t *yr, int32_t y_step)
+{
+    rows4_window(x, in_w, x_step, wc, kh, kw, s, n4, rows, rq, yr, y_step);
+}
+
 /* Outputs [0, n) of `rows` rows of one channel, all windows inside the input; x: the input at the
- * top-left of the first row's first window, x_step / y_step: from one row to the next in x / yr. The
- * 3x3 weight words are built once for all the rows (a small map's channel is one call). */
+ * top-left of the first row's first window, x_step / y_step: from one row to the next in x / yr;
+ * start = bias - x_zero * sum w. Four outputs at a time by a loop specialised for the window (3x3
+ * stride 1 / 2, kernel width 5 / 7 at stride 1 / 2, any other), the last n % 4 one by one. */
 static void interior_rows_dsp(const int8_t *x, int32_t in_w, int32_t x_step, const int8_t *wc, int32_t kh,
                               int32_t kw, int32_t s, int32_t n, int32_t rows, int32_t start, int32_t mult,
                               int32_t shift, const tt_quant_params *q, int8_t *yr, int32_t y_step)
 {
-    const int32_t y_zero = q->y_zero, lo = q->act_min, hi = q->act_max; /* locals: int8 stores alias anything */
-    const int is3x3 = kh == 3 && kw == 3 && s <= 2; /* a loop of its own: the weight words stay in registers */
-    int32_t w02[3] = {0, 0, 0}, w1[3] = {0, 0, 0};
-    if (is3x3)
-        for (int32_t ky = 0; ky < 3; ky++) {
-            w02[ky] = (int32_t)(((uint32_t)wc[3 * ky] & 0xFFFFu) | ((uint32_t)wc[3 * ky + 2] << 16));
-            w1[ky] = wc[3 * ky + 1];
-        }
-    for (int32_t r = 0; r < rows; r++, x += x_step, yr += y_step) {
-        const int8_t *xr = x;
-        int32_t ox = 0;
-        if (is3x3) {
-            for (; ox + 4 <= n; ox += 4, xr += 4 * s) {
-                int32_t a[4] = {start, start, start, start};
-                if (s == 1) {
-                    window4_3x3_dsp(xr, in_w, w02, w1, &a[0], &a[1], &a[2], &a[3]);
-                } else {
-                    row4_3x3_s2_dsp(xr, w02[0], w1[0], &a[0], &a[1], &a[2], &a[3]);
-                    row4_3x3_s2_dsp(xr + in_w, w02[1], w1[1], &a[0], &a[1], &a[2], &a[3]);
-                    row4_3x3_s2_dsp(xr + 2 * in_w, w02[2], w1[2], &a[0], &a[1], &a[2], &a[3]);
-                }
-                tt_requantize4(a, mult, shift, y_zero, lo, hi, yr + ox);
-            }
-        } else {
-            for (; ox + 4 <= n; ox += 4, xr += 4 * s) {
-                int32_t a[4] = {start, start, start, start};
-                /* kw 5 and 7 (the usual larger windows) as constants, so their tap loops unroll */
-                if (s == 1 && kw == 5)
-                    window4_s1_dsp(xr, in_w, wc, kh, 5, &a[0], &a[1], &a[2], &a[3]);
-                else if (s == 1 && kw == 7)
-                    window4_s1_dsp(xr, in_w, wc, kh, 7, &a[0], &a[1], &a[2], &a[3]);
-                else if (s == 1)
-                    window4_s1_dsp(xr, in_w, wc, kh, kw, &a[0], &a[1], &a[2], &a[3]);
-                else if (s == 2 && kw == 5)
-                    window4_s2_dsp(xr, in_w, wc, kh, 5, &a[0], &a[1], &a[2], &a[3]);
-                else if (s == 2 && kw == 7)
-                    window4_s2_dsp(xr, in_w, wc, kh, 7, &a[0], &a[1], &a[2], &a[3]);
-                else if (s == 2)
-                    window4_s2_dsp(xr, in_w, wc, kh, kw, &a[0], &a[1], &a[2], &a[3]);
-                else
-                    window4(xr, in_w, s, wc, kh, kw, &a[0], &a[1], &a[2], &a[3]);
-                tt_requantize4(a, mult, shift, y_zero, lo, hi, yr + ox);
-            }
-        }
-        for (; ox < n; ox++, xr += s) {
+    const int32_t t = shift - 32;
+    const dw_requant rq = {start, mult, shift, t, t > 0 ? 1 << (t - 1) : 0, q->y_zero, q->act_min, q->act_max,
+                           t > 0 && q->act_min == -128 && q->act_max == 127};
+    const int32_t n4 = n & ~3;
+    if (n4 > 0) {
+        if (kh == 3 && kw == 3 && s == 1)
+            rows4_3x3_s1(x, in_w, x_step, wc, n4, rows, &rq, yr, y_step);
+        else if (kh == 3 && kw == 3 && s == 2)
+            rows4_3x3_s2(x, in_w, x_step, wc, n4, rows, &rq, yr, y_step);
+        else if (kw == 5 && s == 1)
+            rows4_k5_s1(x, in_w, x_step, wc, kh, n4, rows, &rq, yr, y_step);
+        else if (kw == 7 && s == 1)
+            rows4_k7_s1(x, in_w, x_step, wc, kh, n4, rows, &rq, yr, y_step);
+        else if (kw == 5 && s == 2)
+            rows4_k5_s2(x, in_w, x_step, wc, kh, n4, rows, &rq, yr, y_step);
+        else if (kw == 7 && s == 2)
+            rows4_k7_s2(x, in_w, x_step, wc, kh, n4, rows, &rq, yr, y_step);
+        else
+            rows4_any(x, in_w, x_step, wc, kh, kw, s, n4, rows, &rq, yr, y_step);
+    }
+    for (int32_t r = 0; n4 < n && r < rows; r++, x += x_step, yr += y_step) {
+        const int8_t *xr = x + n4 * s;
+        for (int32_t ox = n4; ox < n; ox++, xr += s) {
             int32_t acc = start;
             for (int32_t ky = 0; ky < kh; ky++)
                 for (int32_t kx = 0; kx < kw; kx++)
                     acc += xr[ky * in_w + kx] * wc[ky * kw + kx];
-            yr[ox] = tt_requantize(acc, mult, shift, y_zero, lo, hi);
+            yr[ox] = tt_requantize(acc, mult, shift, q->y_zero, q->act_min, q->act_max);
         }
     }
 }
@@ -283,9 +381,7 @@ int tt_depthwise_conv2d_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t
         const int8_t x_zero = (int8_t)q->x_zero;
         for (int32_t c = 0; c < in.c; c++) {
             const int8_t *wc = w + c * kh * kw;
-            int32_t w_sum = 0;
-            for (int32_t i = 0; i < kh * kw; i++)
-                w_sum += wc[i];
+            const int32_t w_sum = tt_weight_sum(wc, kh * kw);
             const int32_t start = bias[c] - q->x_zero * w_sum; /* |x_zero * w_sum| <= 128 * 128 * kh * kw */
             for (int32_t oy = 0; oy < out.h; oy++) {
                 for (int32_t ky = 0; ky < kh; ky++) {
@@ -296,7 +392,7 @@ int tt_depthwise_conv2d_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t
                     } else {
                         for (int32_t i = 0; i < conv->pad_left; i++)
                             row[i] = x_zero;
-                        memcpy(row + conv->pad_left, x + c * plane + iy * in.w, (size_t)in.w);
+                        tt_copy_row(row + conv->pad_left, x + c * plane + iy * in.w, in.w);
                         for (int32_t i = conv->pad_left + in.w; i < pw; i++)
                             row[i] = x_zero;
                     }
@@ -315,10 +411,8 @@ int tt_depthwise_conv2d_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t
         for (int32_t c = 0; c < in.c; c++) {
             const int8_t *wc = w + c * kh * kw;
             for (int32_t iy = 0; iy < in.h; iy++)
-                memcpy(padded + (iy + conv->pad_top) * pw + conv->pad_left, x + c * plane + iy * in.w, (size_t)in.w);
-            int32_t w_sum = 0;
-            for (int32_t i = 0; i < kh * kw; i++)
-                w_sum += wc[i];
+                tt_copy_row(padded + (iy + conv->pad_top) * pw + conv->pad_left, x + c * plane + iy * in.w, in.w);
+            const int32_t w_sum = tt_weight_sum(wc, kh * kw);
             const int32_t start = bias[c] - q->x_zero * w_sum; /* |x_zero * w_sum| <= 128 * 128 * kh * kw */
             interior_rows_dsp(padded, pw, s * pw, wc, kh, kw, s, out.w, out.h, start, mult[c], shift[c], q,
                               y + c * out.h * out.w, out.w);
@@ -329,9 +423,7 @@ int tt_depthwise_conv2d_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t
     for (int32_t c = 0; c < in.c; c++) {
         const int8_t *xc = x + c * plane, *wc = w + c * kh * kw;
 #if TT_USE_DSP
-        int32_t w_sum = 0;
-        for (int32_t i = 0; i < kh * kw; i++)
-            w_sum += wc[i];
+        const int32_t w_sum = tt_weight_sum(wc, kh * kw);
         const int32_t start = bias[c] - q->x_zero * w_sum; /* |x_zero * w_sum| <= 128 * 128 * kh * kw */
 #endif
         for (int32_t oy = 0; oy < out.h; oy++) {

@@ -69,6 +69,41 @@ static inline int32_t tt_sxtab16_ror8(int32_t a, uint32_t v)
 }
 #endif
 
+/* sum_{c < n} w[c]: with it the zero point leaves the inner loop,
+ * sum (x - x_zero) * w = sum x * w - x_zero * sum w (integers: the same value). Four weights per
+ * word (SXTB16 pairs summed by SMLAD with (1, 1)): the kernels take it once per output channel and
+ * call (a byte loop made a tenth of a one-row 1x1 call), the depthwise conv once per channel. */
+static inline int32_t tt_weight_sum(const int8_t *w, int32_t n)
+{
+    int32_t s = 0, c = 0;
+    for (; c + 4 <= n; c += 4) {
+        const uint32_t v = tt_load32(w + c);
+        s = __smlad(__sxtb16((int32_t)v), 0x00010001, s);
+        s = __smlad(tt_sxtb16_ror8(v), 0x00010001, s);
+    }
+    for (; c < n; c++)
+        s += w[c];
+    return s;
+}
+
+/* dst[0, n) = src[0, n): the depthwise conv's padded copies of rows. Short rows a word at a time (unaligned
+ * LDR / STR), where a memcpy call cost more than the copy; longer ones by memcpy (newlib's copies eight
+ * words per loop). */
+static inline void tt_copy_row(int8_t *dst, const int8_t *src, int32_t n)
+{
+    if (n >= 32) {
+        memcpy(dst, src, (size_t)n);
+        return;
+    }
+    int32_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const uint32_t v = tt_load32(src + i);
+        memcpy(dst + i, &v, 4);
+    }
+    for (; i < n; i++)
+        dst[i] = src[i];
+}
+
 /* tt_requantize for a shift > 32 and the full int8 range (act_min -128, act_max 127; every layer of
  * the paper's backbones): ((hi + 2^(t-1)) >> t) + zero saturated by SSAT, t = shift - 32, round =
  * 2^(t-1) (tt_requant.h explains why the high word hi = floor(acc * mult / 2^32) is enough). */

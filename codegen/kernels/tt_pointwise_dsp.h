@@ -19,23 +19,6 @@
 #if TT_USE_DSP
 #include "tt_dsp.h"
 
-/* sum_{c < n} w[c]: with it the zero point leaves the inner loop,
- * sum (x - x_zero) * w = sum x * w - x_zero * sum w (integers: the same value). Four weights per
- * word (SXTB16 pairs summed by SMLAD with (1, 1)): the kernels take it once per output channel and
- * call, which a byte loop made a tenth of a one-row 1x1 call. */
-static inline int32_t tt_weight_sum(const int8_t *w, int32_t n)
-{
-    int32_t s = 0, c = 0;
-    for (; c + 4 <= n; c += 4) {
-        const uint32_t v = tt_load32(w + c);
-        s = __smlad(__sxtb16((int32_t)v), 0x00010001, s);
-        s = __smlad(tt_sxtb16_ror8(v), 0x00010001, s);
-    }
-    for (; c < n; c++)
-        s += w[c];
-    return s;
-}
-
 /* a[k] += sum_{c < channels} x[c * hw + k] * wa[c] and b[k] likewise with wb, k = 0..3 (raw int8
  * values: the caller folds -x_zero * sum w into the start value). Reads x[c * hw + 0 .. 3] for
  * c < channels and wa, wb [0, channels): nothing outside. */
@@ -154,10 +137,40 @@ static inline void tt_pointwise_pack4_dsp(const int8_t *x, int32_t hw, int32_t q
 
 /* a[k] += sum_{c < 4 * quads} (x[c, k] - x_zero) * w[c], k = 0..3, from q of tt_pointwise_pack4_dsp: per
  * four channels one weight word and eight SMLAD, the pixels' pairs read in order. The sum of
- * tt_conv2d_1x1_s8's portable loop, the zero point inside (no weight sum): the same integers. */
+ * tt_conv2d_1x1_s8's portable loop, the zero point inside (no weight sum): the same integers.
+ * On Thumb-2 an asm loop reads each pixel's two pairs with one LDRD: 17 instructions per 16 multiply-adds
+ * (GCC's loop: 22, one LDR a pair). */
 static inline void tt_pointwise_packed_1x4_dsp(const int32_t *q, int32_t quads, const int8_t *w, int32_t a[4])
 {
     int32_t a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+#if defined(__thumb2__)
+    if (quads > 0) {
+        const int32_t *end = q + 8 * quads;
+        int32_t wv, w02, w13, e, o;
+        __asm__("1:\n\t"
+                "ldr     %[wv], [%[w]], #4\n\t"
+                "sxtb16  %[w02], %[wv]\n\t"
+                "sxtb16  %[w13], %[wv], ror #8\n\t"
+                "ldrd    %[e], %[o], [%[q]], #8\n\t"
+                "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
+                "smlad   %[a0], %[o], %[w13], %[a0]\n\t"
+                "ldrd    %[e], %[o], [%[q]], #8\n\t"
+                "smlad   %[a1], %[e], %[w02], %[a1]\n\t"
+                "smlad   %[a1], %[o], %[w13], %[a1]\n\t"
+                "ldrd    %[e], %[o], [%[q]], #8\n\t"
+                "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
+                "smlad   %[a2], %[o], %[w13], %[a2]\n\t"
+                "ldrd    %[e], %[o], [%[q]], #8\n\t"
+                "smlad   %[a3], %[e], %[w02], %[a3]\n\t"
+                "smlad   %[a3], %[o], %[w13], %[a3]\n\t"
+                "cmp     %[q], %[end]\n\t"
+                "bne     1b"
+                : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [q] "+r"(q), [w] "+r"(w),
+                  [wv] "=&r"(wv), [w02] "=&r"(w02), [w13] "=&r"(w13), [e] "=&r"(e), [o] "=&r"(o)
+                : [end] "r"(end)
+                : "cc", "memory");
+    }
+#else
     for (const int32_t *end = q + 8 * quads; q < end; q += 8, w += 4) {
         const uint32_t wv = tt_load32(w);
         const int32_t w02 = __sxtb16((int32_t)wv), w13 = tt_sxtb16_ror8(wv);
@@ -170,6 +183,7 @@ static inline void tt_pointwise_packed_1x4_dsp(const int32_t *q, int32_t quads, 
         e = q[6], o = q[7];
         a3 = __smlad(o, w13, __smlad(e, w02, a3));
     }
+#endif
     a[0] = a0, a[1] = a1, a[2] = a2, a[3] = a3;
 }
 
@@ -180,9 +194,14 @@ static inline void tt_pointwise_packed_part_dsp(const int32_t *q, const int8_t *
 {
     const int32_t quads = channels / 4;
     tt_pointwise_packed_1x4_dsp(q, quads, w, a);
-    for (int32_t c = 4 * quads; c < channels; c++)
-        for (int32_t k = 0; k < 4; k++)
-            a[k] += (x[c * hw + k] - x_zero) * w[c];
+    for (int32_t c = 4 * quads; c < channels; c++) { /* four statements: a[] stays in registers */
+        const int8_t *xc = x + c * hw;
+        const int32_t wc = w[c];
+        a[0] += (xc[0] - x_zero) * wc;
+        a[1] += (xc[1] - x_zero) * wc;
+        a[2] += (xc[2] - x_zero) * wc;
+        a[3] += (xc[3] - x_zero) * wc;
+    }
 }
 #endif
 

@@ -2,8 +2,9 @@
  * The TT_USE_DSP paths of tt_conv2d_1x1_s8, tt_conv2d_1x1_split_s8, tt_depthwise_conv2d_s8 and
  * tt_conv2d_general_s8 (dense, channels 1..8 so that most windows fit its im2col path) against their
  * portable loops (ref_kernels.c: the same sources with TT_NO_DSP), byte for byte, on pseudo-random
- * cases: channels 1..24 (odd too; a quarter of the 1x1 cases 120..136 input channels on maps up to
- * 9 x 9, both sides of the packed path's limit), h, w 1..20 (depthwise up to 40: maps too large for its padded
+ * cases: channels 1..24 (odd too; a quarter of the 1x1 cases 120..300 input channels and 1..72 outputs on
+ * maps up to 9 x 9: both sides of the one-pack limit, the packed chunks of wider inputs with their tails,
+ * several blocks of outputs), h, w 1..20 (depthwise up to 40: maps too large for its padded
  * channel copy), kernels 1..7 (even too), strides 1..3 (mostly 1, where the DSP paths apply),
  * asymmetric padding, random zero points, biases, multipliers, shifts.
  * Buffers are malloc'd at their exact size, so an over-read shows under AddressSanitizer.
@@ -111,8 +112,10 @@ static void check_case(int kind)
     const int depthwise = kind == DEPTHWISE, windowed = depthwise || kind == GENERAL;
     const int32_t kernels[] = {1, 2, 3, 3, 4, 5, 7};
     const int wide = (kind == POINTWISE || kind == SPLIT) && uniform(0, 3) == 0; /* around TT_PW_PACK_CHANNELS */
-    const int32_t c = kind == GENERAL ? uniform(1, 8) : wide ? uniform(120, 136) : uniform(kind == SPLIT ? 2 : 1, 24);
-    const int32_t o = depthwise ? c : uniform(1, 24);
+    const int32_t c = kind == GENERAL ? uniform(1, 8)
+                      : wide          ? (uniform(0, 1) ? uniform(120, 136) : uniform(137, 300))
+                                      : uniform(kind == SPLIT ? 2 : 1, 24);
+    const int32_t o = depthwise ? c : wide ? uniform(1, 72) : uniform(1, 24); /* > 32: several blocks of outputs */
     const int32_t kh = windowed ? kernels[rnd() % 7] : 1, kw = windowed ? kernels[rnd() % 7] : 1;
     tt_conv_params conv = {uniform(1, 4) <= 2 ? 1 : uniform(1, 3), 0, 0, 0, 0, depthwise ? c : 1};
     if (uniform(0, 2) == 0 || kh > 1 || kw > 1) { /* 1x1: mostly without padding (the DSP case) */
