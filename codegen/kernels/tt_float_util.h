@@ -101,49 +101,75 @@ static inline float tt_mla_f32(float acc, float a, float b)
 /* Two rows of eight sums over n terms, in order: x0[j] = init0[j] + sum_i d_i[j] * w[2i],
  * x1[j] = init1[j] + sum_i d_i[j] * w[2i + 1], with d_i = d + i * d_step floats, n >= 1; each term
  * a tt_mla_f32 (VMLA: product rounded, then the add), so the sums are the C loop's, bit for bit.
- * On a Cortex-M FPU one loop in asm: the 16 sums stay in s16-s31 and each term's eight d values
- * and two weights come in one VLDM each (21 instructions per 16 multiply-adds against the C loop's
- * ~30, whose separate VLDRs the compiler does not merge). Defined there only (TT_MLA_2X8_ASM). */
+ * On a Cortex-M FPU one loop in asm: the 16 sums stay in s16-s31, each term's eight d values come in
+ * one VLDM and four terms' weights in one more (75 instructions per 64 multiply-adds against the C loop's
+ * ~120, whose separate VLDRs the compiler does not merge). Defined there only (TT_MLA_2X8_ASM). */
 #if defined(__ARM_FP) && (__ARM_FP & 4) && defined(__thumb2__)
 #define TT_MLA_2X8_ASM 1
-/* s16..s23 += s8..s15 * s0, s24..s31 += s8..s15 * s1 */
-#define TT_VMLA_2X8 \
-    "vmla.f32 s16, s8, s0\n\t" \
-    "vmla.f32 s17, s9, s0\n\t" \
-    "vmla.f32 s18, s10, s0\n\t" \
-    "vmla.f32 s19, s11, s0\n\t" \
-    "vmla.f32 s20, s12, s0\n\t" \
-    "vmla.f32 s21, s13, s0\n\t" \
-    "vmla.f32 s22, s14, s0\n\t" \
-    "vmla.f32 s23, s15, s0\n\t" \
-    "vmla.f32 s24, s8, s1\n\t" \
-    "vmla.f32 s25, s9, s1\n\t" \
-    "vmla.f32 s26, s10, s1\n\t" \
-    "vmla.f32 s27, s11, s1\n\t" \
-    "vmla.f32 s28, s12, s1\n\t" \
-    "vmla.f32 s29, s13, s1\n\t" \
-    "vmla.f32 s30, s14, s1\n\t" \
-    "vmla.f32 s31, s15, s1\n\t"
+/* s16..s23 += s8..s15 * a, s24..s31 += s8..s15 * b (a, b: S registers, as strings) */
+#define TT_VMLA_2X8_WITH(a, b) \
+    "vmla.f32 s16, s8, " a "\n\t" \
+    "vmla.f32 s17, s9, " a "\n\t" \
+    "vmla.f32 s18, s10, " a "\n\t" \
+    "vmla.f32 s19, s11, " a "\n\t" \
+    "vmla.f32 s20, s12, " a "\n\t" \
+    "vmla.f32 s21, s13, " a "\n\t" \
+    "vmla.f32 s22, s14, " a "\n\t" \
+    "vmla.f32 s23, s15, " a "\n\t" \
+    "vmla.f32 s24, s8, " b "\n\t" \
+    "vmla.f32 s25, s9, " b "\n\t" \
+    "vmla.f32 s26, s10, " b "\n\t" \
+    "vmla.f32 s27, s11, " b "\n\t" \
+    "vmla.f32 s28, s12, " b "\n\t" \
+    "vmla.f32 s29, s13, " b "\n\t" \
+    "vmla.f32 s30, s14, " b "\n\t" \
+    "vmla.f32 s31, s15, " b "\n\t"
+#define TT_VMLA_2X8 TT_VMLA_2X8_WITH("s0", "s1")
+/* Four terms a turn (their eight weights in one VLDM), then the n % 4 left one at a time, in order. */
 static inline void tt_mla_2x8_f32(float *x0, float *x1, const float *init0, const float *init1, const float *d,
                                   int32_t d_step, const float *w, int32_t n)
 {
     const int32_t step_bytes = d_step * (int32_t)sizeof(float);
+    int32_t fours = n >> 2, ones = n & 3;
     __asm__ volatile(
         "vldmia %[i0], {s16-s23}\n\t"
         "vldmia %[i1], {s24-s31}\n\t"
+        "cmp %[fours], #0\n\t"
+        "beq 2f\n\t"
         "1:\n\t"
+        "vldmia %[w]!, {s0-s7}\n\t"
+        "vldmia %[d], {s8-s15}\n\t"
+        "add %[d], %[d], %[step]\n\t"
+        TT_VMLA_2X8_WITH("s0", "s1")
+        "vldmia %[d], {s8-s15}\n\t"
+        "add %[d], %[d], %[step]\n\t"
+        TT_VMLA_2X8_WITH("s2", "s3")
+        "vldmia %[d], {s8-s15}\n\t"
+        "add %[d], %[d], %[step]\n\t"
+        TT_VMLA_2X8_WITH("s4", "s5")
+        "vldmia %[d], {s8-s15}\n\t"
+        "add %[d], %[d], %[step]\n\t"
+        TT_VMLA_2X8_WITH("s6", "s7")
+        "subs %[fours], %[fours], #1\n\t"
+        "bne 1b\n\t"
+        "2:\n\t"
+        "cmp %[ones], #0\n\t"
+        "beq 4f\n\t"
+        "3:\n\t"
         "vldmia %[w]!, {s0-s1}\n\t"
         "vldmia %[d], {s8-s15}\n\t"
         "add %[d], %[d], %[step]\n\t"
         TT_VMLA_2X8
-        "subs %[n], %[n], #1\n\t"
-        "bne 1b\n\t"
+        "subs %[ones], %[ones], #1\n\t"
+        "bne 3b\n\t"
+        "4:\n\t"
         "vstmia %[x0], {s16-s23}\n\t"
         "vstmia %[x1], {s24-s31}\n\t"
-        : [d] "+r"(d), [w] "+r"(w), [n] "+r"(n)
+        : [d] "+r"(d), [w] "+r"(w), [fours] "+r"(fours), [ones] "+r"(ones)
         : [i0] "r"(init0), [i1] "r"(init1), [x0] "r"(x0), [x1] "r"(x1), [step] "r"(step_bytes)
-        : "s0", "s1", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20",
-          "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31", "cc", "memory");
+        : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15",
+          "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30",
+          "s31", "cc", "memory");
 }
 
 /* tt_mla_2x8_f32 with the terms (d_i[j] * w[3i + 2]) * w[3i] and (d_i[j] * w[3i + 2]) * w[3i + 1]: each d value
