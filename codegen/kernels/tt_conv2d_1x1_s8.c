@@ -48,13 +48,11 @@ static void channel1x1_dsp(const int8_t *x, int32_t channels, int32_t hw, const 
         yo[p] = tt_requantize(dot_channels(x + p, hw, wo, channels, x_zero, bias_o), mult_o, shift_o, y_zero, lo, hi);
 }
 
-/* Every output channel requantizes by tt_requantize_hi_ssat: shifts above 32, the full int8 range. */
+/* Every output channel requantizes by tt_requantize_hi_ssat (tt_ssat_form). */
 static int ssat_requant(const int32_t *shift, int32_t out_c, const tt_quant_params *q)
 {
-    if (q->act_min != -128 || q->act_max != 127)
-        return 0;
     for (int32_t o = 0; o < out_c; o++)
-        if (shift[o] <= 32)
+        if (!tt_ssat_form(shift[o], q->act_min, q->act_max))
             return 0;
     return 1;
 }
@@ -91,14 +89,34 @@ static inline __attribute__((always_inline)) void packed_outputs(const int32_t *
         if (!last) {
             s[0] = a[0], s[1] = a[1], s[2] = a[2], s[3] = a[3];
         } else if (ssat) {
-            const int32_t t = shift[o] - 32, round = 1 << (t - 1), m = mult[o], zero = q->y_zero;
-            yo[0] = tt_requantize_hi_ssat(a[0], m, t, round, zero);
-            yo[1] = tt_requantize_hi_ssat(a[1], m, t, round, zero);
-            yo[2] = tt_requantize_hi_ssat(a[2], m, t, round, zero);
-            yo[3] = tt_requantize_hi_ssat(a[3], m, t, round, zero);
+            const int32_t t = shift[o] - 32, k = tt_ssat_k(t, q->y_zero), m = mult[o];
+            yo[0] = tt_requantize_hi_ssat(a[0], m, t, k);
+            yo[1] = tt_requantize_hi_ssat(a[1], m, t, k);
+            yo[2] = tt_requantize_hi_ssat(a[2], m, t, k);
+            yo[3] = tt_requantize_hi_ssat(a[3], m, t, k);
         } else {
             requant4_any(a, mult[o], shift[o], q, yo);
         }
+    }
+}
+
+/* packed_outputs for the common case of one whole pack: every channel in SSAT form and a multiple of four
+ * input channels (every 1x1 of the paper's backbones), a loop of its own with its pointers stepping, so
+ * that the per-output work beside the packed loop is the bias, the weight row and the requantization. */
+static __attribute__((noinline)) void packed_outputs_ssat(const int32_t *buf, int32_t quads, const int8_t *w,
+                                                          const int32_t *bias, const int32_t *mult,
+                                                          const int32_t *shift, int32_t y_zero, int8_t *y,
+                                                          int32_t hw, int32_t out_c)
+{
+    const int32_t channels = 4 * quads;
+    for (const int32_t *end = bias + out_c; bias < end; w += channels, y += hw) {
+        const int32_t b = *bias++, m = *mult++, t = *shift++ - 32, k = tt_ssat_k(t, y_zero);
+        int32_t a[4] = {b, b, b, b};
+        tt_pointwise_packed_1x4_dsp(buf, quads, w, a);
+        y[0] = tt_requantize_hi_ssat(a[0], m, t, k);
+        y[1] = tt_requantize_hi_ssat(a[1], m, t, k);
+        y[2] = tt_requantize_hi_ssat(a[2], m, t, k);
+        y[3] = tt_requantize_hi_ssat(a[3], m, t, k);
     }
 }
 
@@ -122,7 +140,9 @@ static void packed1x1_dsp(const int8_t *x, int32_t channels, int32_t hw, const i
     for (; p + 4 <= hw; p += 4) {
         if (channels <= TT_PW_PACK_CHANNELS) {
             tt_pointwise_pack4_dsp(x + p, hw, channels / 4, x_zero, buf);
-            if (ssat)
+            if (ssat && channels % 4 == 0)
+                packed_outputs_ssat(buf, channels / 4, w, bias, mult, shift, q->y_zero, y + p, hw, out_c);
+            else if (ssat)
                 packed_outputs(buf, x + p, hw, channels, w, channels, 0, out_c, bias, mult, shift, q, y + p, buf, 1,
                                1, 1);
             else

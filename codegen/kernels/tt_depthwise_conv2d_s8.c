@@ -192,11 +192,11 @@ static inline void window4_s2_dsp(const int8_t *x, int32_t in_w, const int8_t *w
     *a0 = r0, *a1 = r1, *a2 = r2, *a3 = r3;
 }
 
-/* How one channel's sums become int8: the SSAT form (tt_requantize_hi_ssat: a shift above 32, the full
- * int8 range; every layer of the paper's backbones) inline, anything else through tt_requantize in a
- * call of its own, so that the general formula's 64-bit arithmetic stays out of the loops' registers. */
+/* How one channel's sums become int8: the SSAT form (tt_requantize_hi_ssat, tt_ssat_form; every layer of
+ * the paper's backbones) inline, anything else through tt_requantize in a call of its own, so that the
+ * general formula's 64-bit arithmetic stays out of the loops' registers. */
 typedef struct {
-    int32_t start, mult, shift, t, round, zero, lo, hi, ssat;
+    int32_t start, mult, shift, t, k, zero, lo, hi, ssat;
 } dw_requant;
 
 static __attribute__((noinline)) void requant4_any(int32_t a0, int32_t a1, int32_t a2, int32_t a3,
@@ -211,11 +211,11 @@ static __attribute__((noinline)) void requant4_any(int32_t a0, int32_t a1, int32
 static inline void store4(int32_t a0, int32_t a1, int32_t a2, int32_t a3, const dw_requant *r, int8_t *y)
 {
     if (r->ssat) {
-        const int32_t m = r->mult, t = r->t, round = r->round, zero = r->zero;
-        y[0] = tt_requantize_hi_ssat(a0, m, t, round, zero);
-        y[1] = tt_requantize_hi_ssat(a1, m, t, round, zero);
-        y[2] = tt_requantize_hi_ssat(a2, m, t, round, zero);
-        y[3] = tt_requantize_hi_ssat(a3, m, t, round, zero);
+        const int32_t m = r->mult, t = r->t, k = r->k;
+        y[0] = tt_requantize_hi_ssat(a0, m, t, k);
+        y[1] = tt_requantize_hi_ssat(a1, m, t, k);
+        y[2] = tt_requantize_hi_ssat(a2, m, t, k);
+        y[3] = tt_requantize_hi_ssat(a3, m, t, k);
     } else {
         requant4_any(a0, a1, a2, a3, r, y);
     }
@@ -318,9 +318,10 @@ static void interior_rows_dsp(const int8_t *x, int32_t in_w, int32_t x_step, con
                               int32_t kw, int32_t s, int32_t n, int32_t rows, int32_t start, int32_t mult,
                               int32_t shift, const tt_quant_params *q, int8_t *yr, int32_t y_step)
 {
+    const int ssat = tt_ssat_form(shift, q->act_min, q->act_max);
     const int32_t t = shift - 32;
-    const dw_requant rq = {start, mult, shift, t, t > 0 ? 1 << (t - 1) : 0, q->y_zero, q->act_min, q->act_max,
-                           t > 0 && q->act_min == -128 && q->act_max == 127};
+    const dw_requant rq = {start, mult, shift, t, ssat ? tt_ssat_k(t, q->y_zero) : 0, q->y_zero, q->act_min,
+                           q->act_max, ssat};
     const int32_t n4 = n & ~3;
     if (n4 > 0) {
         if (kh == 3 && kw == 3 && s == 1)

@@ -104,25 +104,46 @@ static inline void tt_copy_row(int8_t *dst, const int8_t *src, int32_t n)
         dst[i] = src[i];
 }
 
-/* tt_requantize for a shift > 32 and the full int8 range (act_min -128, act_max 127; every layer of
- * the paper's backbones): ((hi + 2^(t-1)) >> t) + zero saturated by SSAT, t = shift - 32, round =
- * 2^(t-1) (tt_requant.h explains why the high word hi = floor(acc * mult / 2^32) is enough). */
-static inline int8_t tt_requantize_hi_ssat(int32_t acc, int32_t mult, int32_t t, int32_t round, int32_t zero)
+/* tt_requantize for 32 < shift <= TT_SSAT_MAX_SHIFT and the full int8 range (act_min -128, act_max 127;
+ * every layer of the paper's backbones): ((hi + 2^(t-1)) >> t) + zero saturated by SSAT, t = shift - 32
+ * (tt_requant.h explains why the high word hi = floor(acc * mult / 2^32) is enough). The zero point and
+ * the rounding go in before the shift as k = 2^(t-1) + zero * 2^t (tt_ssat_k): adding a multiple of 2^t
+ * before a floor division by 2^t adds exactly zero after it. SMMLA gives hi + k in one instruction. No
+ * overflow: |hi| < 2^30 (|acc * mult| < 2^62) and |k| < 2^29 for t <= 21. */
+#define TT_SSAT_MAX_SHIFT 53
+
+static inline int32_t tt_ssat_k(int32_t t, int32_t zero)
 {
-    const int32_t v = (((int32_t)(((int64_t)acc * mult) >> 32) + round) >> t) + zero;
-    return (int8_t)__ssat(v, 8);
+    return (1 << (t - 1)) + zero * (1 << t);
+}
+
+static inline int8_t tt_requantize_hi_ssat(int32_t acc, int32_t mult, int32_t t, int32_t k)
+{
+#if defined(__thumb2__)
+    int32_t v;
+    __asm__("smmla %0, %1, %2, %3" : "=r"(v) : "r"(acc), "r"(mult), "r"(k));
+#else
+    const int32_t v = (int32_t)(((int64_t)acc * mult) >> 32) + k;
+#endif
+    return (int8_t)__ssat(v >> t, 8);
+}
+
+/* The SSAT form applies to a channel (above). */
+static inline int tt_ssat_form(int32_t shift, int32_t lo, int32_t hi)
+{
+    return shift > 32 && shift <= TT_SSAT_MAX_SHIFT && lo == -128 && hi == 127;
 }
 
 /* y[0..3] = requantized a[0..3] of one output channel: the SSAT form when it applies, else tt_requantize. */
 static inline void tt_requantize4(const int32_t a[4], int32_t mult, int32_t shift, int32_t zero, int32_t lo,
                                   int32_t hi, int8_t *y)
 {
-    if (shift > 32 && lo == -128 && hi == 127) {
-        const int32_t t = shift - 32, round = 1 << (t - 1);
-        y[0] = tt_requantize_hi_ssat(a[0], mult, t, round, zero);
-        y[1] = tt_requantize_hi_ssat(a[1], mult, t, round, zero);
-        y[2] = tt_requantize_hi_ssat(a[2], mult, t, round, zero);
-        y[3] = tt_requantize_hi_ssat(a[3], mult, t, round, zero);
+    if (tt_ssat_form(shift, lo, hi)) {
+        const int32_t t = shift - 32, k = tt_ssat_k(t, zero);
+        y[0] = tt_requantize_hi_ssat(a[0], mult, t, k);
+        y[1] = tt_requantize_hi_ssat(a[1], mult, t, k);
+        y[2] = tt_requantize_hi_ssat(a[2], mult, t, k);
+        y[3] = tt_requantize_hi_ssat(a[3], mult, t, k);
     } else {
         y[0] = tt_requantize(a[0], mult, shift, zero, lo, hi);
         y[1] = tt_requantize(a[1], mult, shift, zero, lo, hi);

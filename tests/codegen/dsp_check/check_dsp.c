@@ -6,7 +6,8 @@
  * maps up to 9 x 9: both sides of the one-pack limit, the packed chunks of wider inputs with their tails,
  * several blocks of outputs), h, w 1..20 (depthwise up to 40: maps too large for its padded
  * channel copy), kernels 1..7 (even too), strides 1..3 (mostly 1, where the DSP paths apply),
- * asymmetric padding, random zero points, biases, multipliers, shifts.
+ * asymmetric padding, random zero points, biases, multipliers, shifts (a sixteenth anywhere in 31..62: the
+ * SSAT form's k = 2^(t-1) + zero * 2^t at its largest, and the general formula above TT_SSAT_MAX_SHIFT).
  * Buffers are malloc'd at their exact size, so an over-read shows under AddressSanitizer.
  *
  * Built two ways by tests/codegen/test_kernels_forward.py: for the host (intrinsics emulated by
@@ -143,7 +144,7 @@ static void check_case(int kind)
     for (int32_t i = 0; i < o; i++) {
         bias[i] = uniform(0, 9) ? uniform(-(1 << 16), 1 << 16) : uniform(-limit, limit);
         mult[i] = (int32_t)(0x40000000u + (rnd() & 0x3FFFFFFFu));
-        shift[i] = 30 + spread + uniform(-2, 2);
+        shift[i] = uniform(0, 15) ? 30 + spread + uniform(-2, 2) : uniform(31, 62); /* both sides of TT_SSAT_MAX_SHIFT */
     }
     int rc, rc_ref;
     if (kind == DEPTHWISE) {
