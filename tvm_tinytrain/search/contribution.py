@@ -139,23 +139,23 @@ def analyze(config: dict, trials: list[Trial], out: Path, workers: int | None = 
         atomic_write(out, json.dumps(results, indent=1))  # a kill leaves the last complete file
         bar.update(1)
 
-    if ray_address:
-        _run_ray(config_json, todo, ray_address, record)
-    else:
-        workers = workers or os.cpu_count() or 1
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                                   initializer=_leave_signals_to_the_parent)
-        try:
-            futures = {pool.submit(run_trial, config_json, t.scheme()): t for t in todo}
-            for future in as_completed(futures):
-                record(futures[future], future.result())
-        except BaseException:  # an error or Ctrl-C / SIGTERM: no run goes on without us
-            for process in list((pool._processes or {}).values()):  # no public way before Python 3.14
-                process.terminate()
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
-        pool.shutdown()
-    bar.close()
+    with bar:  # closed before an error is reported, so the error starts its own line
+        if ray_address:
+            _run_ray(config_json, todo, ray_address, record)
+        else:
+            workers = workers or os.cpu_count() or 1
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                                       initializer=_leave_signals_to_the_parent)
+            try:
+                futures = {pool.submit(run_trial, config_json, t.scheme()): t for t in todo}
+                for future in as_completed(futures):
+                    record(futures[future], future.result())
+            except BaseException:  # an error or Ctrl-C / SIGTERM: no run goes on without us
+                for process in list((pool._processes or {}).values()):  # no public way before Python 3.14
+                    process.terminate()
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+            pool.shutdown()
     return results
 
 
@@ -167,17 +167,80 @@ def _leave_signals_to_the_parent():
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+# A Ray worker lost mid-run (killed, out of memory, its machine gone) is replaced and its run started
+# again, at most this many times: a run is deterministic (same data, seed, schedule and C engine) and
+# writes nothing but its result, so a retry returns what the lost attempt would have.  An error the
+# run itself raises (bad input) is not retried: Ray retries lost workers only (retry_exceptions off).
+RAY_RETRIES = 3
+
+
 def _run_ray(config_json: str, todo: list[Trial], address: str, record):
+    if not todo:  # a finished analysis needs no cluster
+        return
     try:
         import ray
     except ImportError:
         raise TinyTrainError("--ray needs the optional Ray dependency: pip install -e '.[ray]'") from None
-    ray.init(address=None if address == "local" else address, ignore_reinit_error=True, log_to_driver=False)
-    remote = ray.remote(num_cpus=1)(run_trial)
-    pending = {remote.remote(config_json, t.scheme()): t for t in todo}
-    while pending:
-        done, _ = ray.wait(list(pending), num_returns=1)
-        record(pending.pop(done[0]), ray.get(done[0]))
+    _connect(ray, address)
+    try:
+        remote = ray.remote(num_cpus=1, max_retries=RAY_RETRIES, retry_exceptions=False)(_ray_trial)
+        pending = {remote.remote(config_json, t.scheme()): t for t in todo}
+        while pending:
+            [ref], _ = ray.wait(list(pending), num_returns=1)
+            trial = pending.pop(ref)
+            record(trial, _ray_result(ray, ref, trial))
+    finally:
+        ray.shutdown()  # the driver leaving ends its runs still going (an error, Ctrl-C)
+
+
+def _connect(ray, address: str):
+    """ray.init on `address` ('local': a new instance on this machine); an address where nothing
+    listens is refused at once (ray.init would retry it for minutes)."""
+    import logging
+    import socket
+
+    if address != "local":
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit():
+            raise TinyTrainError(f"--ray {address!r} is not HOST:PORT (the address `ray start --head` prints) "
+                                 f"or 'local'")
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
+        except OSError as err:
+            raise TinyTrainError(f"cannot reach the Ray head at {address} ({err.strerror or err}); start it there "
+                                 f"with `ray start --head --port={port}`, or give the address it printed") from None
+    ray.init(address=None if address == "local" else address, log_to_driver=False, logging_level=logging.WARNING)
+
+
+def _ray_trial(config_json: str, scheme: dict) -> dict:
+    """run_trial as a Ray task, plus the machine and Ray node that ran it (how the cluster shared the work)."""
+    import socket
+
+    import ray
+
+    host = socket.gethostname()
+    try:
+        result = run_trial(config_json, scheme)
+    except TinyTrainError as err:  # which machine it was: the machines of a cluster can differ
+        raise TinyTrainError(f"on {host}: {err}") from None
+    return {**result, "host": host, "ray_node": ray.get_runtime_context().get_node_id()}
+
+
+def _ray_result(ray, ref, trial: Trial) -> dict:
+    """The run's result; its own error as the one-line TinyTrainError it is, a run the cluster could not
+    finish (its worker lost more often than RAY_RETRIES allows) as one too."""
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayTaskError as err:
+        if isinstance(err.cause, TinyTrainError):
+            raise TinyTrainError(f"contribution run {trial.key} {err.cause}") from None
+        raise
+    except ray.exceptions.RayError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise TinyTrainError(f"contribution run {trial.key} could not finish on the Ray cluster ({type(err).__name__}: "
+                             f"{first:.200}; a lost worker's run is retried {RAY_RETRIES} times); the finished runs "
+                             f"are kept in the results file: check the cluster (`ray status`) and run the same "
+                             f"command again") from None
 
 
 def gains(results: dict) -> tuple[dict, dict]:
