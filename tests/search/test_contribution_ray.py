@@ -69,7 +69,8 @@ def _stop(nodes):
 @contextlib.contextmanager
 def ray_cluster(n_nodes: int, node_env: dict | None = None):
     """A cluster of `n_nodes` one-CPU Ray nodes on this machine, on 127.0.0.1 only, each in its own temp
-    dir (short: Ray's socket paths must fit 107 characters); yields (head address, node processes)."""
+    dir (short: Ray's socket paths must fit 107 characters); yields (head address, node processes, the
+    folder of their temp dirs)."""
     root = Path(tempfile.mkdtemp(prefix="tt-ray-"))
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", **(node_env or {})}
     nodes = []
@@ -80,7 +81,7 @@ def ray_cluster(n_nodes: int, node_env: dict | None = None):
         for i in range(1, n_nodes):
             (root / f"node{i}").mkdir()
             nodes.append(_start_node(root / f"node{i}", [f"--address={address}"], env))
-        yield address, nodes
+        yield address, nodes, root
     finally:
         _stop(nodes)
         shutil.rmtree(root, ignore_errors=True)
@@ -149,7 +150,7 @@ def test_analysis_on_two_ray_nodes(two_nodes, tmp_path):
     assert local.returncode == 0, local.stderr
     expected = json.loads((tmp_path / "local.json").read_text())["runs"]
     out = tmp_path / "ray.json"
-    address, nodes = two_nodes
+    address, nodes, _ = two_nodes
     with analysis_on(address, out, tmp_path / "ray.log") as analysis:
         assert kill_running_trials(nodes, analysis, count=1) == 1  # mid-run: a run builds its C for seconds
         status = analysis.wait(timeout=TIMEOUT)
@@ -179,7 +180,7 @@ def test_analysis_on_two_ray_nodes(two_nodes, tmp_path):
 @pytest.mark.slow
 def test_a_run_lost_too_often_is_reported(two_nodes, tmp_path):
     """Every attempt killed: each run is retried RAY_RETRIES times, not forever, then reported."""
-    address, nodes = two_nodes
+    address, nodes, _ = two_nodes
     with analysis_on(address, tmp_path / "c.json", tmp_path / "ray.log") as analysis:
         killed = kill_running_trials(nodes, analysis, count=None)
         status = analysis.wait(timeout=TIMEOUT)
@@ -193,12 +194,14 @@ def test_a_run_lost_too_often_is_reported(two_nodes, tmp_path):
 @pytest.mark.slow
 def test_a_run_failing_on_a_node_is_reported_not_retried(tmp_path):
     missing = tmp_path / "no-datasets-here"  # the node's machine lacks the data set
-    with ray_cluster(1, {"TINYTRAIN_DATA": str(missing)}) as (address, _):
+    with ray_cluster(1, {"TINYTRAIN_DATA": str(missing)}) as (address, _, root):
         result = tinytrain(*ANALYSIS, "--out", tmp_path / "c.json", "--ray", address)
+        driver_logs = [path.read_text(errors="replace") for path in root.rglob("python-core-driver-*.log")]
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     [error] = [line for line in result.stderr.splitlines() if line.startswith("error:")]  # on a line of its own
     assert error.startswith("error: contribution run ") and f"TINYTRAIN_DATA={missing} is not a folder" in error, error
+    assert driver_logs and not any("Will resubmit task" in log for log in driver_logs)  # Ray logs every retry so
 
 
 def test_an_address_where_no_head_listens_is_refused_at_once(tmp_path):
