@@ -45,11 +45,15 @@ typedef struct {
 
 static void read_rows_until(tt_rows_seen *s, int32_t end)
 {
+    const int32_t c = s->in.c, w = s->in.w; /* locals: the byte stores below cannot change them */
     for (; s->next < end; ++s->next) {
-        int8_t *slot = s->ring + (s->next % s->kh) * s->in.c * s->in.w;
+        int8_t *slot = s->ring + (s->next % s->kh) * c * w;
         s->src->read(s->src->ctx, s->row, s->next, 1);
-        for (int32_t i = 0; i < s->in.w; ++i)
-            for (int32_t ch = 0; ch < s->in.c; ++ch) slot[ch * s->in.w + i] = s->row[i * s->in.c + ch];
+        for (int32_t ch = 0; ch < c; ++ch) { /* channel ch of the row: every c-th byte */
+            const int8_t *from = s->row + ch;
+            int8_t *to = slot + ch * w;
+            for (int32_t i = 0; i < w; ++i, from += c) to[i] = *from;
+        }
     }
 }
 
