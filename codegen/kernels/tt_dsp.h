@@ -97,7 +97,8 @@ static inline void tt_copy_row(int8_t *dst, const int8_t *src, int32_t n)
     }
     int32_t i = 0;
     for (; i + 4 <= n; i += 4) {
-        const uint32_t v = tt_load32(src + i);
+        uint32_t v = tt_load32(src + i);
+        __asm__("" : "+r"(v)); /* keeps the loop a loop: GCC would make it a call to memmove */
         memcpy(dst + i, &v, 4);
     }
     for (; i < n; i++)
