@@ -120,7 +120,8 @@ declare(
               "tt_scale_channels_f32.c", "tt_sgd_s8_rows.c", "tt_sgd_f32.c"),
              writes=PARAM, scratch=grad_update_scratch, buffer_size="tt_grad_update_get_buffer_size",
              buffer_size_args=c.update_rows),
-    OpRecord("conv_dw_pw_rows_s8", conv_dw_pw_rows_s8, c.conv_dw_pw_rows_s8, ("tt_conv_dw_pw_rows_s8.c",),
+    OpRecord("conv_dw_pw_rows_s8", conv_dw_pw_rows_s8, c.conv_dw_pw_rows_s8,  # reading a streamed sample:
+             ("tt_conv_dw_pw_rows_s8.c", "tt_conv_dw_pw_stream_s8.c", "tt_rows_from_chw.c"),  # input_stream.py
              scratch=conv_dw_pw_rows_scratch, buffer_size="tt_conv_dw_pw_rows_s8_get_buffer_size",
              buffer_size_args=_conv_dw_pw_rows_args),
 )
