@@ -13,6 +13,7 @@
  */
 #include <string.h>
 
+#include "tt_depthwise_strided.h"
 #include "tt_kernels.h"
 
 #define ALIGN8(n) (((n) + 7) & ~(int32_t)7)
@@ -68,21 +69,12 @@ int tt_conv_dw_pw_rows_s8(const int8_t *x, tt_dims in, const tt_conv_layer *a, t
             for (int32_t ch = 0; ch < mid.c; ++ch)
                 memcpy(ab + (ch * wnd + have_n) * mid.w, ar + ch * mid.w, (size_t)mid.w);
         }
-        if (n == wnd) { /* a full window is the tensor (mid.c, wnd, mid.w): one call */
-            int rc = tt_depthwise_conv2d_s8(ab, (tt_dims){mid.c, n, mid.w}, b->w, b->kh, b->kw, b->bias, b->mult,
-                                            b->shift, &pb, &b->q, br, (tt_dims){mid.c, 1, out.w});
-            if (rc != TT_OK) return rc;
-        } else { /* a border window: a channel at a time, its n rows are contiguous */
-            pb.groups = 1;
-            for (int32_t ch = 0; ch < mid.c; ++ch) {
-                int rc = tt_depthwise_conv2d_s8(ab + ch * wnd * mid.w, (tt_dims){1, n, mid.w},
-                                                b->w + ch * b->kh * b->kw, b->kh, b->kw, b->bias + ch, b->mult + ch,
-                                                b->shift + ch, &pb, &b->q, br + ch * out.w, (tt_dims){1, 1, out.w});
-                if (rc != TT_OK) return rc;
-            }
-        }
-        int rc = tt_conv2d_s8(br, (tt_dims){mid.c, 1, out.w}, c->w, 1, 1, c->bias, c->mult, c->shift, &c->conv, &c->q,
-                              yr, (tt_dims){out.c, 1, out.w});
+        /* the window's first n rows of every channel (all wnd but at the map's top or bottom edge): one call */
+        int rc = tt_depthwise_conv2d_strided_s8(ab, wnd * mid.w, (tt_dims){mid.c, n, mid.w}, b->w, b->kh, b->kw,
+                                                b->bias, b->mult, b->shift, &pb, &b->q, br, (tt_dims){mid.c, 1, out.w});
+        if (rc != TT_OK) return rc;
+        rc = tt_conv2d_s8(br, (tt_dims){mid.c, 1, out.w}, c->w, 1, 1, c->bias, c->mult, c->shift, &c->conv, &c->q, yr,
+                          (tt_dims){out.c, 1, out.w});
         if (rc != TT_OK) return rc;
         for (int32_t ch = 0; ch < out.c; ++ch) memcpy(y + (ch * out.h + r) * out.w, yr + ch * out.w, (size_t)out.w);
     }

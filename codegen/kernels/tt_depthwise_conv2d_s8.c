@@ -23,6 +23,7 @@
  * 16 KB): sixteen outputs of a row at a time from a padded channel copy, tt_depthwise_avx2.h.
  */
 #include "tt_depthwise_avx2.h"
+#include "tt_depthwise_strided.h"
 #include "tt_kernels.h"
 #include "tt_requant.h"
 
@@ -356,12 +357,19 @@ int tt_depthwise_conv2d_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t
                            const int32_t *bias, const int32_t *mult, const int32_t *shift,
                            const tt_conv_params *conv, const tt_quant_params *q, int8_t *y, tt_dims out)
 {
-    if (!conv || conv->groups != in.c || out.c != in.c ||
+    return tt_depthwise_conv2d_strided_s8(x, in.h * in.w, in, w, kh, kw, bias, mult, shift, conv, q, y, out);
+}
+
+int tt_depthwise_conv2d_strided_s8(const int8_t *x, int32_t plane, tt_dims in, const int8_t *w, int32_t kh,
+                                   int32_t kw, const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                                   const tt_conv_params *conv, const tt_quant_params *q, int8_t *y, tt_dims out)
+{
+    if (!conv || conv->groups != in.c || out.c != in.c || plane < in.h * in.w ||
         !tt_conv_args_ok(x, in, w, kh, kw, bias, mult, shift, conv, q, y, out))
         return TT_ERR_ARG;
-    const int32_t s = conv->stride, plane = in.h * in.w;
+    const int32_t s = conv->stride;
 #if defined(__AVX2__)
-    if (tt_depthwise_avx2(x, in, w, kh, kw, bias, mult, shift, conv, q, y, out))
+    if (plane == in.h * in.w && tt_depthwise_avx2(x, in, w, kh, kw, bias, mult, shift, conv, q, y, out))
         return TT_OK;
 #endif
 #if TT_USE_DSP

@@ -1,5 +1,6 @@
 /*
- * The TT_USE_DSP paths of tt_conv2d_1x1_s8, tt_conv2d_1x1_split_s8, tt_depthwise_conv2d_s8 and
+ * The TT_USE_DSP paths of tt_conv2d_1x1_s8, tt_conv2d_1x1_split_s8, tt_depthwise_conv2d_s8 (half of its
+ * cases through tt_depthwise_conv2d_strided_s8, channels further apart than h * w) and
  * tt_conv2d_general_s8 (dense, channels 1..8 so that most windows fit its im2col path) against their
  * portable loops (ref_kernels.c: the same sources with TT_NO_DSP), byte for byte, on pseudo-random
  * cases: channels 1..24 (odd too; a quarter of the 1x1 cases 120..300 input channels and 1..72 outputs on
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tt_depthwise_strided.h"
 #include "tt_kernels.h"
 
 #ifndef CASES
@@ -147,7 +149,15 @@ static void check_case(int kind)
         shift[i] = uniform(0, 15) ? 30 + spread + uniform(-2, 2) : uniform(31, 62); /* both sides of TT_SSAT_MAX_SHIFT */
     }
     int rc, rc_ref;
-    if (kind == DEPTHWISE) {
+    if (kind == DEPTHWISE && uniform(0, 1)) { /* channels plane > h * w apart (tt_depthwise_strided.h) */
+        const int32_t hw = in.h * in.w, plane = hw + uniform(1, 2 * in.w);
+        int8_t *xs = random_s8(in.c * plane);
+        for (int32_t i = 0; i < in.c; i++)
+            memcpy(xs + i * plane, x + i * hw, (size_t)hw);
+        rc = tt_depthwise_conv2d_strided_s8(xs, plane, in, w, kh, kw, bias, mult, shift, &conv, &q, y, out);
+        rc_ref = ref_depthwise_conv2d_s8(x, in, w, kh, kw, bias, mult, shift, &conv, &q, y_ref, out);
+        free(xs);
+    } else if (kind == DEPTHWISE) {
         rc = tt_depthwise_conv2d_s8(x, in, w, kh, kw, bias, mult, shift, &conv, &q, y, out);
         rc_ref = ref_depthwise_conv2d_s8(x, in, w, kh, kw, bias, mult, shift, &conv, &q, y_ref, out);
     } else if (kind == GENERAL) {

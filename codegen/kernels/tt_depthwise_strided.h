@@ -1,0 +1,17 @@
+/*
+ * Private entry of the depthwise int8 conv (not part of the API, tt_depthwise_conv2d_s8.c) for
+ * tt_conv_dw_pw_rows_s8: tt_depthwise_conv2d_s8 on an input whose channel c starts at x + c * plane
+ * (plane >= in.h * in.w), such as the first n rows of each channel's window of kh rows, so that a window
+ * cut by the map's top or bottom edge is one call over all channels too, not one call per channel.
+ * TT_ERR_ARG: as tt_depthwise_conv2d_s8, or plane < in.h * in.w.
+ */
+#ifndef TT_DEPTHWISE_STRIDED_H
+#define TT_DEPTHWISE_STRIDED_H
+
+#include "tt_kernels.h"
+
+int tt_depthwise_conv2d_strided_s8(const int8_t *x, int32_t plane, tt_dims in, const int8_t *w, int32_t kh,
+                                   int32_t kw, const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                                   const tt_conv_params *conv, const tt_quant_params *q, int8_t *y, tt_dims out);
+
+#endif /* TT_DEPTHWISE_STRIDED_H */
