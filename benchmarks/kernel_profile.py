@@ -111,6 +111,7 @@ PROFILED_CALL = ("#define TT_CALL(call) do { uint64_t tt_instructions(void); "  
 _COMMENT = re.compile(r"/\* (\S+): (\w+) \*/")
 _KERNEL = re.compile(r"TT_CALL\((tt_\w+)\(")
 _ROW_LOOP = re.compile(r"for \(int32_t o = 0; o < (\d+); o \+= \d+\)")
+_COL_LOOP = re.compile(r"for \(int32_t c = 0; c < (\d+); c \+= \d+\)")  # a grad_update's columns, m a call
 
 
 class ProfiledProgram(QemuProgram):
@@ -221,24 +222,26 @@ def kernel_class(kernel: str, a: list[str], line: str, n: dict) -> str:
 
 def call_sites(model_c: str) -> dict[int, dict]:
     """line number -> {layer, op, kernel, macs, per_call, text} for every TT_CALL in model.c. Inside a
-    grad_update loop over row blocks of `n` rows, `macs` are those of all its calls (n = all rows) and
-    `per_call` is False; otherwise `macs` are one call's."""
-    sites, comment, rows, above = {}, ("?", "?"), None, ""
+    grad_update loop over row blocks of `n` rows (and column blocks of `m`), `macs` are those of all its
+    calls (n = all rows, m = all columns) and `per_call` is False; otherwise `macs` are one call's."""
+    sites, comment, rows, cols, above = {}, ("?", "?"), None, None, ""
     for number, line in enumerate(model_c.splitlines(), start=1):
         c = _COMMENT.search(line)
         if c and "TT_CALL" not in line:
-            comment, rows, above = (c.group(1), c.group(2)), None, ""
+            comment, rows, cols, above = (c.group(1), c.group(2)), None, None, ""
         if ("tt_conv_layer " in line or "tt_conv_params p" in line) and "TT_CALL" not in line:
             above = (above if "tt_conv_layer " in line else "") + line  # a call's parameters, a line above it
-        loop = _ROW_LOOP.search(line)
+        loop, col_loop = _ROW_LOOP.search(line), _COL_LOOP.search(line)
         if loop:
             rows = int(loop.group(1))
+        if col_loop:
+            cols = int(col_loop.group(1))
         k = _KERNEL.search(line)
         if k:
             kernel, args = k.group(1)[3:], call_args(line, k.end())
             if kernel == "depthwise_grad_input_inplace_f32":  # conv2d_grad_input_f32's arguments, then scratch
                 kernel, args = "conv2d_grad_input_f32", args[:-1]
-            n = {"n": rows} if rows is not None else {}
+            n = ({"n": rows} if rows is not None else {}) | ({"m": cols} if cols is not None else {})
             per_call = rows is None or not re.search(r"\bn\b", line)
             context = line if "tt_conv_params p" in line else above + line
             sites[number] = dict(layer=comment[0], op=comment[1], kernel=kernel_class(kernel, args, context, n),

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from tvm_tinytrain import conv_geometry
+
 from .templates import Split, _conv_call, _conv_params, _f, _quant, _shape
 
 
@@ -16,11 +18,30 @@ from .templates import Split, _conv_call, _conv_params, _f, _quant, _shape
 # TT_UPDATE_BYTES of tt_kernels.h).
 UPDATE_ROWS = 4
 UPDATE_BYTES = 2048
+# A plain 1x1 conv's gradient is computed UPDATE_COLS input channels at a time (update_cols): its kernel
+# converts a call's input channels once for all the call's rows, and narrow columns give a call up to 64 rows.
+UPDATE_COLS = 8
 
 
 def update_block(rows: int, per_row: int) -> int:
-    """Rows of gradient per call of a `grad_update` op (tt_grad_update_get_buffer_size's rule)."""
+    """Rows of gradient per call of a `grad_update` op, `per_row` floats of each a call
+    (tt_grad_update_get_buffer_size's rule)."""
     return min(rows, max(UPDATE_ROWS, UPDATE_BYTES // (per_row * 4) // 4 * 4))
+
+
+def update_cols(b) -> int:
+    """Floats of each gradient row a `grad_update` call computes: UPDATE_COLS input channels of a plain 1x1
+    conv's int8 update (tt_sgd_s8_block), a whole row otherwise."""
+    per_row = update_rows(b)[1]
+    ga = b.attrs["grad_attrs"]
+    pointwise = (b.attrs["grad"] == "conv2d_grad_weight" and not ga["depthwise"] and ga.get("groups", 1) == 1
+                 and tuple(ga["kernel"]) == (1, 1) and conv_geometry.is_plain(ga))
+    return UPDATE_COLS if pointwise and b.attrs["update"] == "sgd_s8" and per_row > UPDATE_COLS else per_row
+
+
+def update_scratch_args(b) -> tuple[int, int, int]:
+    """(rows, floats per row, floats per row a call): tt_grad_update_get_buffer_size's arguments."""
+    return (*update_rows(b), update_cols(b))
 
 
 def update_rows(b) -> tuple[int, int]:
@@ -118,7 +139,8 @@ def grad_update(b, args, out):
     w, x, d, *rest, scratch = args
     scale = rest.pop(0) if a["scaled"] else None
     rows, per_row = update_rows(b)
-    block = update_block(rows, per_row)
+    cols = update_cols(b)
+    block = update_block(rows, cols)
     g = f"((float *){scratch})"
     if a["grad"] == "conv2d_grad_weight":
         _, k, h, wd = _shape(b.args[1])
@@ -127,6 +149,9 @@ def grad_update(b, args, out):
         if ga["depthwise"]:  # rows are channels: channel o of x and of d (n of them: the groups, a local)
             params, kernel = _conv_call(ga, "tt_conv2d_grad_weight_f32", groups="n", static=False)
             grad = f"{{ {params} TT_CALL({kernel}({x} + o * {h * wd}, (tt_dims){{n, {h}, {wd}}}, "
+        elif cols < per_row:  # 1x1: input channels c..c+m-1 (m of them, a local)
+            params, kernel = _conv_call(ga, "tt_conv2d_grad_weight_f32", groups=1)
+            grad = f"{{ {params} TT_CALL({kernel}({x} + c * {h * wd}, (tt_dims){{m, {h}, {wd}}}, "
         else:
             params, kernel = _conv_call(ga, "tt_conv2d_grad_weight_f32", groups=1)
             grad = f"{{ {params} TT_CALL({kernel}({x}, (tt_dims){{{k}, {h}, {wd}}}, "
@@ -139,10 +164,15 @@ def grad_update(b, args, out):
         grad = (f"TT_CALL(tt_linear_f32_grad_weight({x}, {per_row}, {_f(ga['x_scale'])}, {ga['x_zero']}, {d} + o, "
                 f"n, {g}));")
     lines = [f"for (int32_t o = 0; o < {rows}; o += {block}) {{  /* the gradient of rows o..o+n-1, then their "
-             f"update */", f"        const int32_t n = {rows} - o < {block} ? {rows} - o : {block};",
-             f"        {grad}"]
+             f"update */", f"        const int32_t n = {rows} - o < {block} ? {rows} - o : {block};"]
+    indent, run = "        ", per_row
+    if cols < per_row:
+        lines += [f"        for (int32_t c = 0; c < {per_row}; c += {cols}) {{  /* their columns c..c+m-1 */",
+                  f"            const int32_t m = {per_row} - c < {cols} ? {per_row} - c : {cols};"]
+        indent, run = "            ", "m"
+    lines.append(f"{indent}{grad}")
     if scale is not None:
-        lines.append(f"        TT_CALL(tt_scale_channels_f32({g}, n, {per_row}, {scale} + o, {g}));")
+        lines.append(f"{indent}TT_CALL(tt_scale_channels_f32({g}, n, {run}, {scale} + o, {g}));")
     if a["update"] == "sgd_s8":
         lr, step = rest
         if isinstance(w, Split):  # only the trained slice is stored writable: its rows are contiguous
@@ -150,8 +180,13 @@ def grad_update(b, args, out):
         else:
             shape = _shape(b.args[0])
             row_stride = per_row if ua["depthwise"] else int(np.prod(shape[1:]))
-        lines.append(f"        TT_CALL(tt_sgd_s8_rows({w}, {g}, o, n, {row_stride}, {per_row}, {lr}, {step}, "
-                     f"{ua['conv_index']}));")
+        if cols < per_row:
+            lines.append(f"{indent}TT_CALL(tt_sgd_s8_block({w}, {g}, o, n, c, m, {row_stride}, {per_row}, {lr}, "
+                         f"{step}, {ua['conv_index']}));")
+            lines.append("        }")
+        else:
+            lines.append(f"{indent}TT_CALL(tt_sgd_s8_rows({w}, {g}, o, n, {row_stride}, {per_row}, {lr}, {step}, "
+                         f"{ua['conv_index']}));")
     else:
         (lr,) = rest
         lines.append(f"        TT_CALL(tt_sgd_f32({w} + o * {per_row}, {g}, n * {per_row}, {lr}));")

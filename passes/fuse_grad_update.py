@@ -3,8 +3,9 @@ update fused right after the gradient).
 
 A weight gradient is float32, four bytes per weight (MCUNet blocks.10.pointwise1: 240 x 48 -> 45 KB),
 and after `sgd_update` it exists whole until its update.  Fused, the C computes a few output rows'
-gradient (update_block of codegen/templates_memory.py: 4 rows, more in 2 KB), scales and applies them,
-then the next rows: only that block of the gradient is ever alive.
+gradient (update_block of codegen/templates_memory.py: 4 rows, more in 2 KB; a 1x1 conv's in blocks of
+UPDATE_COLS input channels, so up to 64 rows a call share one conversion of their input to float), scales
+and applies them, then the next block: only that block of the gradient is ever alive.
 
 Needs:      a training `main` after `sgd_update` (`qas` optional).
 Guarantees: every chain  `r = G(x, d)` [-> `g = scale_channels(r, s)`] -> `w' = sgd_s8|sgd_f32(w, g|r, lr

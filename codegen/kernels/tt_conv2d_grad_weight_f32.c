@@ -10,7 +10,7 @@
  * Pointwise convs with stride 1 and no padding take pointwise_grad_weight: the same sums in the same
  * order (over positions, from 0), four output by four input channels at a time, the input values
  * converted to float once for all output channels; the same floats bit for bit.
- * x86-64 path (__AVX2__, host builds with -march=native): pointwise_grad_weight_avx2 takes sixteen
+ * x86-64 path (__AVX2__, host builds with -march=native): pointwise_grad_weight_avx2 takes sixteen (or eight)
  * input channels at a time (one output weight per lane, each lane the same sum over p in the same
  * order, multiply then add: the same floats bit for bit, tests/codegen/test_kernels_x86.py). */
 #include "tt_float_util.h"
@@ -25,9 +25,9 @@
  * all output channels. */
 #define GW_MAX_HW 64
 #if defined(__AVX2__)
-/* dw[o][c] of pointwise_grad_weight for the channels c < cols & ~15 (all rows), when hw <= GW_MAX_HW:
- * the input of sixteen channels transposed to float once (xt[p] = x[c .. c+15][p] - x_zero), then
- * lane j of each output row sums d[o][p] * xt[p][j] over p from 0. Returns the channels done. */
+/* dw[o][c] of pointwise_grad_weight for the channels c < cols & ~7 (all rows), when hw <= GW_MAX_HW:
+ * the input of sixteen channels (then eight) transposed to float once (xt[p] = x[c .. c+15][p] - x_zero),
+ * then lane j of each output row sums d[o][p] * xt[p][j] over p from 0. Returns the channels done. */
 static int32_t pointwise_grad_weight_avx2(const int8_t *x, int32_t x_zero, float x_scale, const float *d,
                                           int32_t rows, int32_t cols, int32_t hw, float *dw)
 {
@@ -50,6 +50,18 @@ static int32_t pointwise_grad_weight_avx2(const int8_t *x, int32_t x_zero, float
             _mm256_storeu_ps(dw + o * cols + c, _mm256_mul_ps(scale, a0));
             _mm256_storeu_ps(dw + o * cols + c + 8, _mm256_mul_ps(scale, a1));
         }
+    }
+    if (c + 8 <= cols) { /* eight channels (grad_update's 1x1 column blocks are eight wide) */
+        for (int32_t j = 0; j < 8; ++j)
+            for (int32_t p = 0; p < hw; ++p) xt[p][j] = (float)(x[(c + j) * hw + p] - x_zero);
+        for (int32_t o = 0; o < rows; ++o) {
+            const float *dr = d + o * hw;
+            __m256 a0 = _mm256_setzero_ps();
+            for (int32_t p = 0; p < hw; ++p)
+                a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_set1_ps(dr[p]), _mm256_loadu_ps(xt[p])));
+            _mm256_storeu_ps(dw + o * cols + c, _mm256_mul_ps(scale, a0));
+        }
+        c += 8;
     }
     return c;
 }

@@ -244,13 +244,16 @@ int tt_sgd_s8(int8_t *w, const float *g, int32_t rows, int32_t cols, int32_t inn
  * at w + r * row_stride.  Row blocks in any order give tt_sgd_s8's result (fused gradient + update). */
 int tt_sgd_s8_rows(int8_t *w, const float *g, int32_t row0, int32_t n, int32_t row_stride, int32_t run,
                    float lr, uint32_t step, int32_t conv_index);
+/* tt_sgd_s8_rows on columns [col0, col0 + cols) of those rows only (g: n x cols) */
+int tt_sgd_s8_block(int8_t *w, const float *g, int32_t row0, int32_t n, int32_t col0, int32_t cols,
+                    int32_t row_stride, int32_t run, float lr, uint32_t step, int32_t conv_index);
 /* Rows of a weight's float gradient a fused gradient + update holds at a time: TT_UPDATE_ROWS, or more (a
  * multiple of 4) while they fit TT_UPDATE_BYTES (the weight gradient converts its int8 input to float once
  * per call, for all the rows of the block); and its scratch bytes for a weight slice of `rows` rows of `run`
- * floats. */
+ * floats computed `cols` columns at a time (cols = run: whole rows; a 1x1 conv's: fewer, so more rows). */
 #define TT_UPDATE_ROWS 4
 #define TT_UPDATE_BYTES 2048
-int32_t tt_grad_update_get_buffer_size(int32_t rows, int32_t run);
+int32_t tt_grad_update_get_buffer_size(int32_t rows, int32_t run, int32_t cols);
 /* b = clamp(b - round_half_even(lr * g), -limit, limit) */
 int tt_sgd_s32(int32_t *b, const float *g, int32_t n, float lr, int32_t limit);
 int tt_sgd_f32(float *p, const float *g, int32_t n, float lr);

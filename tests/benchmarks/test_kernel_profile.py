@@ -1,7 +1,7 @@
 """benchmarks.kernel_profile's reading of model.c: each call's kernel class and multiply-accumulates from
 its arguments by position, whatever the parameters are named (a user model's names are mangled and
 hashed, a split or per-channel weight is an expression), with the parameters the memory passes' loops
-put a line above the call and a grad_update's row blocks of `n` rows counted once for all rows.
+put a line above the call and a grad_update's blocks of `n` rows by `m` columns counted once for all.
 The lines are the emitter's (codegen/templates*.py) for MCUNet paper-100kb, names made hashed."""
 from benchmarks.kernel_profile import ProfiledProgram, by_kernel, call_sites
 from tvm_tinytrain.targets.qemu import QemuProgram
@@ -22,10 +22,13 @@ MODEL_C = f"""\
     {{ static const tt_conv_params p = {{1, 2, 2, 2, 2, 376}};
           TT_CALL(tt_depthwise_grad_input_inplace_f32(((float *)(tt_arena + 0)) + 128, (tt_dims){{376, 4, 4}}, {W}_rest, 5, 5, tt_c98 + 8, &p, ((float *)(tt_arena + 0)) + 128, (tt_dims){{376, 4, 4}}, (float *)(tt_arena + 26112))); }}
     /* features.6: grad_update */
-    for (int32_t o = 0; o < 384; o += 4) {{  /* the gradient of rows o..o+n-1, then their update */
-        const int32_t n = 384 - o < 4 ? 384 - o : 4;
-        {{ static const tt_conv_params p = {{1, 0, 0, 0, 0, 1}}; TT_CALL(tt_conv2d_grad_weight_f32(((int8_t *)(tt_arena + 53728)), (tt_dims){{12, 4, 4}}, -1, 0.0316167623f, ((float *)(tt_arena + 0)) + o * 16, (tt_dims){{n, 4, 4}}, 1, 1, &p, 0, ((float *)(tt_arena + 30720)))); }}
-        TT_CALL(tt_sgd_s8_rows({W}_lead, ((float *)(tt_arena + 30720)), o, n, 12, 12, tt_lr_weight, tt_step, 36));
+    for (int32_t o = 0; o < 384; o += 64) {{  /* the gradient of rows o..o+n-1, then their update */
+        const int32_t n = 384 - o < 64 ? 384 - o : 64;
+        for (int32_t c = 0; c < 12; c += 8) {{  /* their columns c..c+m-1 */
+            const int32_t m = 12 - c < 8 ? 12 - c : 8;
+            {{ static const tt_conv_params p = {{1, 0, 0, 0, 0, 1}}; TT_CALL(tt_conv2d_grad_weight_f32(((int8_t *)(tt_arena + 53728)) + c * 16, (tt_dims){{m, 4, 4}}, -1, 0.0316167623f, ((float *)(tt_arena + 0)) + o * 16, (tt_dims){{n, 4, 4}}, 1, 1, &p, 0, ((float *)(tt_arena + 30720)))); }}
+            TT_CALL(tt_sgd_s8_block({W}_lead, ((float *)(tt_arena + 30720)), o, n, c, m, 12, 12, tt_lr_weight, tt_step, 36));
+        }}
     }}
     /* stem: conv_dw_pw_rows_s8 */
     {{ static const tt_conv_layer a = {{{W}, 3, 3, tt_c2, tt_c0, tt_c1, {{2, 1, 1, 1, 1, 1}}, {{0, -128, -128, 127}}}};
@@ -57,7 +60,7 @@ def test_macs_per_call_and_per_row_loop():
     assert (s["features.3"]["macs"], s["features.3"]["per_call"]) == (48 * 64 * 160, True)
     assert (s["features.4"]["macs"], s["features.4"]["per_call"]) == (16 * 25, True)
     assert (s["features.5"]["macs"], s["features.5"]["per_call"]) == (8 * 16 * 25, True)  # the trained 8 channels
-    assert (s["features.6"]["macs"], s["features.6"]["per_call"]) == (384 * 12 * 16, False)  # all 96 blocks
+    assert (s["features.6"]["macs"], s["features.6"]["per_call"]) == (384 * 12 * 16, False)  # all 12 blocks
     assert s["stem"]["macs"] == 16 * 64 * 64 * 9 * 3 + 16 * 64 * 64 * 9 + 8 * 64 * 64 * 16
 
 

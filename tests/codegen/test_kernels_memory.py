@@ -1,7 +1,8 @@
 """The kernels of the memory passes through ctypes, against the kernels they stand for, bit for bit:
 tt_conv_dw_pw_rows_s8 (a conv -> depthwise -> 1x1 chain by rows) equals the three tt_conv2d_s8
 calls on odd shapes, strides, kernels and paddings; tt_sgd_s8_rows over row blocks equals one
-tt_sgd_s8 call, for a pointwise slice and a depthwise one."""
+tt_sgd_s8 call, for a pointwise slice and a depthwise one, and so does tt_sgd_s8_block over row and
+column blocks."""
 from ctypes import POINTER, byref, c_float, c_int8, c_int32
 
 import numpy as np
@@ -90,3 +91,23 @@ def test_sgd_rows_in_blocks_equals_one_update(lib, depthwise):
         assert lib.tt_sgd_s8_rows(_ptr(blocks, P8), _ptr(part, PF), r0, n, cols * inner, run, 0.05, 11, 3) == 0
     np.testing.assert_array_equal(blocks, whole)
     assert not np.array_equal(whole, w)
+
+
+def test_sgd_blocks_of_rows_and_columns_equal_one_update(lib):
+    """A pointwise slice w[:, :k] (k = 11 of 16 input channels) updated 3 rows x 4 columns at a time, the
+    last ones shorter, in any order: tt_sgd_s8's result (the stochastic rounding's index is the element's
+    slice index, r * k + c)."""
+    rng = np.random.default_rng(5)
+    rows, cols, k = 10, 16, 11
+    w = rng.integers(-127, 128, rows * cols).astype(np.int8)
+    g = rng.normal(0, 30, rows * k).astype(np.float32).reshape(rows, k)
+    whole, blocks = w.copy(), w.copy()
+    assert lib.tt_sgd_s8(_ptr(whole, P8), _ptr(g, PF), rows, cols, 1, k, 0, 0.05, 11, 3) == 0
+    for c0 in reversed(range(0, k, 4)):
+        for r0 in range(0, rows, 3):
+            n, m = min(3, rows - r0), min(4, k - c0)
+            part = np.ascontiguousarray(g[r0:r0 + n, c0:c0 + m])
+            assert lib.tt_sgd_s8_block(_ptr(blocks, P8), _ptr(part, PF), r0, n, c0, m, cols, k, 0.05, 11, 3) == 0
+    np.testing.assert_array_equal(blocks, whole)
+    assert not np.array_equal(whole, w)
+    assert lib.tt_sgd_s8_block(_ptr(blocks, P8), _ptr(g, PF), 0, 1, 8, 4, cols, k, 0.05, 11, 3) != 0  # past k

@@ -12,7 +12,7 @@ from tvm_tinytrain.frontend.to_graph import to_graph
 from tvm_tinytrain.frontend.torch import from_torch
 from tvm_tinytrain.models.tiny_resnet import build
 from tvm_tinytrain.passes.fuse_grad_update import fuse_grad_update
-from tvm_tinytrain.codegen.templates_memory import UPDATE_BYTES, update_block
+from tvm_tinytrain.codegen.templates_memory import UPDATE_BYTES, UPDATE_COLS, update_block
 from tvm_tinytrain.passes.memory_analysis import analyze
 from tvm_tinytrain.passes.pipeline import build_training
 from tvm_tinytrain.passes.reorder import reorder
@@ -71,8 +71,8 @@ def test_return_grads_keeps_the_gradients(tiny):
 
 
 def test_only_a_block_of_gradient_rows_is_alive():
-    """MCUNet's blocks.10.pointwise1 (240 x 48): 45 KB of float gradient before, 8 rows (what fits 2 KB)
-    after."""
+    """MCUNet's blocks.10.pointwise1 (240 x 48): 45 KB of float gradient before, 64 rows of 8 columns (a 1x1
+    conv's UPDATE_COLS input channels, what fits 2 KB) after."""
     graph = load_backbone("mcunet-5fps", num_classes=10)
     program = build_training(graph, resolve_scheme("paper-100kb", graph), stop_after="sgd_update")
     before, after = analyze(program.mod), analyze(fuse_grad_update(program.mod))
@@ -80,8 +80,8 @@ def test_only_a_block_of_gradient_rows_is_alive():
     biggest_before = max(t.bytes for t in before.tensors if t.layer == layer and t.op == "conv2d_grad_weight")
     assert biggest_before == 240 * 48 * 4
     scratch = [t for t in after.tensors if t.layer == layer and t.op == "grad_update"]
-    assert update_block(240, 48) == 8 and UPDATE_BYTES == 2048
-    assert [(t.bytes, t.birth == t.death) for t in scratch] == [(8 * 48 * 4, True)]
+    assert update_block(240, UPDATE_COLS) == 64 and UPDATE_BYTES == 2048 and UPDATE_COLS == 8
+    assert [(t.bytes, t.birth == t.death) for t in scratch] == [(64 * 8 * 4, True)]
     assert after.peak_bytes < before.peak_bytes
 
 
@@ -105,5 +105,8 @@ def test_row_block_rule_equals_the_c_companion():
     assert update_block(3, 12) == 3 and update_block(10, 12) == 10
     for rows in (1, 3, 4, 8, 10, 96, 240, 576):
         for run in (1, 9, 12, 24, 40, 48, 128, 129, 576, 4000):
-            assert kernel_abi.call("tt_grad_update_get_buffer_size", rows, run) == \
+            assert kernel_abi.call("tt_grad_update_get_buffer_size", rows, run, run) == \
                 update_block(rows, run) * run * 4, (rows, run)
+            cols = min(run, UPDATE_COLS)  # a 1x1 conv's column blocks
+            assert kernel_abi.call("tt_grad_update_get_buffer_size", rows, run, UPDATE_COLS) == \
+                update_block(rows, cols) * cols * 4, (rows, run)

@@ -70,9 +70,10 @@ def one_output_channel_scratch(b) -> int:
 
 
 def grad_update_scratch(b) -> int:
-    """A block of rows of the float gradient (update_block): tt_grad_update_get_buffer_size."""
-    rows, per_row = c.update_rows(b)
-    return c.update_block(rows, per_row) * per_row * 4
+    """A block of the float gradient, rows (update_block) by columns (update_cols):
+    tt_grad_update_get_buffer_size."""
+    rows, cols = c.update_rows(b)[0], c.update_cols(b)
+    return c.update_block(rows, cols) * cols * 4
 
 
 def _dims(expr) -> tuple:
@@ -119,7 +120,7 @@ declare(
               "tt_linear_f32_grad_weight.c",
               "tt_scale_channels_f32.c", "tt_sgd_s8_rows.c", "tt_sgd_f32.c"),
              writes=PARAM, scratch=grad_update_scratch, buffer_size="tt_grad_update_get_buffer_size",
-             buffer_size_args=c.update_rows),
+             buffer_size_args=c.update_scratch_args),
     OpRecord("conv_dw_pw_rows_s8", conv_dw_pw_rows_s8, c.conv_dw_pw_rows_s8,  # reading a streamed sample:
              ("tt_conv_dw_pw_rows_s8.c", "tt_conv_dw_pw_stream_s8.c", "tt_rows_from_chw.c"),  # input_stream.py
              scratch=conv_dw_pw_rows_scratch, buffer_size="tt_conv_dw_pw_rows_s8_get_buffer_size",
