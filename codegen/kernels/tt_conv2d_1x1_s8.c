@@ -120,6 +120,31 @@ static __attribute__((noinline)) void packed_outputs_ssat(const int32_t *buf, in
     }
 }
 
+/* packed_outputs_ssat at eight pixels (buf: two packs of four, the second at buf + 8 * quads), for inputs of
+ * up to TT_PW_PACK_CHANNELS / 2 channels: an output's bias, weight row and requantization constants serve
+ * eight pixels. */
+static __attribute__((noinline)) void packed8_outputs_ssat(const int32_t *buf, int32_t quads, const int8_t *w,
+                                                           const int32_t *bias, const int32_t *mult,
+                                                           const int32_t *shift, int32_t y_zero, int8_t *y,
+                                                           int32_t hw, int32_t out_c)
+{
+    const int32_t channels = 4 * quads;
+    for (const int32_t *end = bias + out_c; bias < end; w += channels, y += hw) {
+        const int32_t b = *bias++, m = *mult++, t = *shift++ - 32, k = tt_ssat_k(t, y_zero);
+        int32_t a[4] = {b, b, b, b}, c[4] = {b, b, b, b};
+        tt_pointwise_packed_1x4_dsp(buf, quads, w, a);
+        tt_pointwise_packed_1x4_dsp(buf + 8 * quads, quads, w, c);
+        y[0] = tt_requantize_hi_ssat(a[0], m, t, k);
+        y[1] = tt_requantize_hi_ssat(a[1], m, t, k);
+        y[2] = tt_requantize_hi_ssat(a[2], m, t, k);
+        y[3] = tt_requantize_hi_ssat(a[3], m, t, k);
+        y[4] = tt_requantize_hi_ssat(c[0], m, t, k);
+        y[5] = tt_requantize_hi_ssat(c[1], m, t, k);
+        y[6] = tt_requantize_hi_ssat(c[2], m, t, k);
+        y[7] = tt_requantize_hi_ssat(c[3], m, t, k);
+    }
+}
+
 /* Wider inputs than TT_PW_PACK_CHANNELS: input channels per packed chunk and output channels per block,
  * whose partial sums wait in the other half of the same 1 KB while the next chunk is packed. */
 #define PW_CHUNK (TT_PW_PACK_CHANNELS / 2)
@@ -137,6 +162,12 @@ static void packed1x1_dsp(const int8_t *x, int32_t channels, int32_t hw, const i
     const int ssat = ssat_requant(shift, out_c, q);
     int32_t buf[2 * TT_PW_PACK_CHANNELS];
     int32_t p = 0;
+    if (ssat && channels % 4 == 0 && channels <= TT_PW_PACK_CHANNELS / 2) /* eight pixels at a time */
+        for (; p + 8 <= hw; p += 8) {
+            tt_pointwise_pack4_dsp(x + p, hw, channels / 4, x_zero, buf);
+            tt_pointwise_pack4_dsp(x + p + 4, hw, channels / 4, x_zero, buf + 2 * channels);
+            packed8_outputs_ssat(buf, channels / 4, w, bias, mult, shift, q->y_zero, y + p, hw, out_c);
+        }
     for (; p + 4 <= hw; p += 4) {
         if (channels <= TT_PW_PACK_CHANNELS) {
             tt_pointwise_pack4_dsp(x + p, hw, channels / 4, x_zero, buf);
