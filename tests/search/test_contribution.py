@@ -54,17 +54,3 @@ def test_analysis_runs_in_workers_and_resumes(graph, tmp_path):
     assert again["runs"] == json.loads(out.read_text())["runs"] == results["runs"]
     with pytest.raises(TinyTrainError, match="another configuration"):
         analyze({**config, "lr": 0.1}, trials, out, progress=False)
-
-
-@pytest.mark.slow
-def test_analysis_on_a_local_ray_instance(tmp_path):
-    ray = pytest.importorskip("ray")
-    config = {"model": "mcunet-5fps", "data": "cifar10:classes=0,1", "train_per_class": 2, "test_per_class": 2,
-              "epochs": 1, "lr": 0.005, "seed": 0}
-    try:
-        results = analyze(config, [Trial("baseline"), Trial("bias", k=2)], tmp_path / "c.json",
-                          ray_address="local", progress=False)
-    finally:
-        ray.shutdown()
-    assert set(results["runs"]) == {"baseline", "bias:2"}
-    assert all(0.0 <= r["accuracy"] <= 1.0 for r in results["runs"].values())

@@ -3,13 +3,15 @@
 workers' runs bit for bit (the C engine is deterministic), a Ray worker SIGKILLed mid-run has its run
 retried to the same result, finished runs are never recomputed, a run whose every attempt is killed is
 given up after RAY_RETRIES retries, and a run that fails on a node (its data missing there) is reported
-as that one-line error, not retried.
+as that one-line error, not retried.  Also `--ray local`, and an address where no head
+listens.
 
 The cluster tests are slow (every run builds its C program, ~15 s here): `-m slow`, with the `ray`
 extra installed."""
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -17,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -31,9 +34,9 @@ ANALYSIS = ["analyze", "mcunet-5fps", "--data", "cifar10:classes=0,1", "--train-
 TIMEOUT = 600  # seconds any one step may take on a loaded machine before the test fails
 
 
-def tinytrain(*argv, timeout=TIMEOUT) -> subprocess.CompletedProcess:
+def tinytrain(*argv, env=None, timeout=TIMEOUT) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "tvm_tinytrain.cli", *map(str, argv)], capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, env=env, timeout=timeout)
 
 
 def _start_node(folder: Path, args: list, env: dict) -> subprocess.Popen:
@@ -66,13 +69,22 @@ def _stop(nodes):
             node.wait(timeout=30)
 
 
+class Cluster(NamedTuple):
+    address: str                 # the head's HOST:PORT
+    nodes: list                  # the `ray start --block` processes
+    root: Path                   # the folder of their temp dirs (logs)
+    env: dict                    # a driver's environment: the cluster's token
+
+
 @contextlib.contextmanager
 def ray_cluster(n_nodes: int, node_env: dict | None = None):
-    """A cluster of `n_nodes` one-CPU Ray nodes on this machine, on 127.0.0.1 only, each in its own temp
-    dir (short: Ray's socket paths must fit 107 characters); yields (head address, node processes, the
-    folder of their temp dirs)."""
+    """A cluster of `n_nodes` one-CPU Ray nodes on this machine, each in its own temp dir (short: Ray's
+    socket paths must fit 107 characters), with token authentication on a token of its own, as
+    docs/training.md sets up a cluster (Ray 2.60 turns it on for a head that finds ~/.ray/auth_token, and
+    a node joins such a head only with RAY_AUTH_MODE=token: explicit, the test holds wherever it runs)."""
     root = Path(tempfile.mkdtemp(prefix="tt-ray-"))
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", **(node_env or {})}
+    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", **auth, **(node_env or {})}
     nodes = []
     try:
         (root / "head").mkdir()
@@ -81,7 +93,7 @@ def ray_cluster(n_nodes: int, node_env: dict | None = None):
         for i in range(1, n_nodes):
             (root / f"node{i}").mkdir()
             nodes.append(_start_node(root / f"node{i}", [f"--address={address}"], env))
-        yield address, nodes, root
+        yield Cluster(address, nodes, root, {**os.environ, **auth})
     finally:
         _stop(nodes)
         shutil.rmtree(root, ignore_errors=True)
@@ -125,11 +137,12 @@ def kill_running_trials(nodes, analysis: subprocess.Popen, count: int | None) ->
 
 
 @contextlib.contextmanager
-def analysis_on(address: str, out: Path, log: Path):
-    """The CLI's analysis on the cluster at `address`, running in the background; killed if still running."""
+def analysis_on(cluster: Cluster, out: Path, log: Path):
+    """The CLI's analysis on `cluster`, running in the background; killed if still running."""
     with open(log, "w") as log_file:
         analysis = subprocess.Popen([sys.executable, "-m", "tvm_tinytrain.cli", *ANALYSIS, "--out", str(out),
-                                     "--ray", address], stdout=log_file, stderr=subprocess.STDOUT)
+                                     "--ray", cluster.address], stdout=log_file, stderr=subprocess.STDOUT,
+                                    env=cluster.env)
     try:
         yield analysis
     finally:
@@ -150,9 +163,8 @@ def test_analysis_on_two_ray_nodes(two_nodes, tmp_path):
     assert local.returncode == 0, local.stderr
     expected = json.loads((tmp_path / "local.json").read_text())["runs"]
     out = tmp_path / "ray.json"
-    address, nodes, _ = two_nodes
-    with analysis_on(address, out, tmp_path / "ray.log") as analysis:
-        assert kill_running_trials(nodes, analysis, count=1) == 1  # mid-run: a run builds its C for seconds
+    with analysis_on(two_nodes, out, tmp_path / "ray.log") as analysis:
+        assert kill_running_trials(two_nodes.nodes, analysis, count=1) == 1  # mid-run: a run builds its C for seconds
         status = analysis.wait(timeout=TIMEOUT)
     assert status == 0, (tmp_path / "ray.log").read_text()
     text = out.read_text()
@@ -162,14 +174,14 @@ def test_analysis_on_two_ray_nodes(two_nodes, tmp_path):
         assert (run["accuracy"], run["loss"]) == (expected[key]["accuracy"], expected[key]["loss"]), key
     assert len({run["ray_node"] for run in runs.values()}) == 2  # both nodes ran runs
 
-    again = tinytrain(*ANALYSIS, "--out", out, "--ray", address)
+    again = tinytrain(*ANALYSIS, "--out", out, "--ray", two_nodes.address, env=two_nodes.env)
     assert again.returncode == 0, again.stderr
     assert out.read_text() == text  # nothing recomputed, nothing rewritten
 
     partial = json.loads(text)
     del partial["runs"]["bias:2"]
     out.write_text(json.dumps(partial))
-    resumed = tinytrain(*ANALYSIS, "--out", out, "--ray", address)
+    resumed = tinytrain(*ANALYSIS, "--out", out, "--ray", two_nodes.address, env=two_nodes.env)
     assert resumed.returncode == 0, resumed.stderr
     runs_after = json.loads(out.read_text())["runs"]
     assert {k: v for k, v in runs_after.items() if k != "bias:2"} == partial["runs"]  # kept as they were
@@ -180,9 +192,8 @@ def test_analysis_on_two_ray_nodes(two_nodes, tmp_path):
 @pytest.mark.slow
 def test_a_run_lost_too_often_is_reported(two_nodes, tmp_path):
     """Every attempt killed: each run is retried RAY_RETRIES times, not forever, then reported."""
-    address, nodes, _ = two_nodes
-    with analysis_on(address, tmp_path / "c.json", tmp_path / "ray.log") as analysis:
-        killed = kill_running_trials(nodes, analysis, count=None)
+    with analysis_on(two_nodes, tmp_path / "c.json", tmp_path / "ray.log") as analysis:
+        killed = kill_running_trials(two_nodes.nodes, analysis, count=None)
         status = analysis.wait(timeout=TIMEOUT)
     log = (tmp_path / "ray.log").read_text()
     assert status == 2 and "Traceback" not in log, log
@@ -194,14 +205,26 @@ def test_a_run_lost_too_often_is_reported(two_nodes, tmp_path):
 @pytest.mark.slow
 def test_a_run_failing_on_a_node_is_reported_not_retried(tmp_path):
     missing = tmp_path / "no-datasets-here"  # the node's machine lacks the data set
-    with ray_cluster(1, {"TINYTRAIN_DATA": str(missing)}) as (address, _, root):
-        result = tinytrain(*ANALYSIS, "--out", tmp_path / "c.json", "--ray", address)
-        driver_logs = [path.read_text(errors="replace") for path in root.rglob("python-core-driver-*.log")]
+    with ray_cluster(1, {"TINYTRAIN_DATA": str(missing)}) as cluster:
+        result = tinytrain(*ANALYSIS, "--out", tmp_path / "c.json", "--ray", cluster.address, env=cluster.env)
+        driver_logs = [path.read_text(errors="replace") for path in cluster.root.rglob("python-core-driver-*.log")]
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     [error] = [line for line in result.stderr.splitlines() if line.startswith("error:")]  # on a line of its own
     assert error.startswith("error: contribution run ") and f"TINYTRAIN_DATA={missing} is not a folder" in error, error
     assert driver_logs and not any("Will resubmit task" in log for log in driver_logs)  # Ray logs every retry so
+
+
+@pytest.mark.slow
+def test_analysis_on_a_local_ray_instance(tmp_path):
+    """`--ray local`: a Ray instance of its own for one analysis (a token of its own too: Ray 2.60 would
+    write a new local instance's token to ~/.ray/auth_token)."""
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+    result = tinytrain(*ANALYSIS, "--out", tmp_path / "c.json", "--ray", "local", env=env)
+    assert result.returncode == 0, result.stderr
+    runs = json.loads((tmp_path / "c.json").read_text())["runs"]
+    assert set(runs) == {"baseline", "bias:2", "weight:41:1"}
+    assert all(0.0 <= r["accuracy"] <= 1.0 and r["loss"] > 0 for r in runs.values())
 
 
 def test_an_address_where_no_head_listens_is_refused_at_once(tmp_path):
