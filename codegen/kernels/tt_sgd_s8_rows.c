@@ -26,7 +26,11 @@ int tt_sgd_s8_block(int8_t *w, const float *g, int32_t row0, int32_t n, int32_t 
             const float v = (float)wr[j] - t;
             const float f = floorf(v + tt_uniform_seeded(i0 + (uint32_t)j));
             if (f != f) continue;
+#if defined(__ARM_FP) && (__ARM_FP & 8) && defined(__thumb2__) /* FPv5 with double precision (M7, M55): VMAXNM */
+            wr[j] = (int8_t)(int32_t)fminf(fmaxf(f, -127.0f), 127.0f); /* the same clamp, f not NaN */
+#else
             wr[j] = (int8_t)(f < -127.0f ? -127 : f > 127.0f ? 127 : (int32_t)f);
+#endif
         }
     }
     return TT_OK;
