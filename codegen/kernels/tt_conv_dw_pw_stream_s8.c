@@ -2,7 +2,7 @@
  * tt_conv_dw_pw_rows_s8 with its input pulled from a row source instead of read from a whole tensor: the
  * stem of a streamed model (codegen/input_stream.py), so the sample never sits in SRAM whole.
  *   y = pointwise(depthwise(conv(x))), one output row at a time, exactly as tt_conv_dw_pw_rows_s8 computes
- *   it (the same kernel calls on the same bands): the result is identical bit for bit.
+ *   it (the same kernel calls on the same bands; keep the two alike): the result is identical bit for bit.
  * The rows of x arrive through src->read one at a time, in order, each once, as the conv `a` first reaches
  * them; rows it never reaches (a stride past the last window) are read at the end, so a stream (a serial
  * line, a camera) stays in step.  A received row is (in.w, in.c), pixel by pixel (HWC); it is spread into
@@ -13,6 +13,7 @@
  */
 #include <string.h>
 
+#include "tt_depthwise_strided.h"
 #include "tt_kernels.h"
 
 #define ALIGN8(n) (((n) + 7) & ~(int32_t)7)
@@ -94,21 +95,12 @@ int tt_conv_dw_pw_stream_s8(const tt_row_source *src, tt_dims in, const tt_conv_
             for (int32_t ch = 0; ch < mid.c; ++ch)
                 memcpy(ab + (ch * wnd + have_n) * mid.w, ar + ch * mid.w, (size_t)mid.w);
         }
-        if (n == wnd) { /* a full window is the tensor (mid.c, wnd, mid.w): one call */
-            int rc = tt_depthwise_conv2d_s8(ab, (tt_dims){mid.c, n, mid.w}, b->w, b->kh, b->kw, b->bias, b->mult,
-                                            b->shift, &pb, &b->q, br, (tt_dims){mid.c, 1, out.w});
-            if (rc != TT_OK) return rc;
-        } else { /* a border window: a channel at a time, its n rows are contiguous */
-            pb.groups = 1;
-            for (int32_t ch = 0; ch < mid.c; ++ch) {
-                int rc = tt_depthwise_conv2d_s8(ab + ch * wnd * mid.w, (tt_dims){1, n, mid.w},
-                                                b->w + ch * b->kh * b->kw, b->kh, b->kw, b->bias + ch, b->mult + ch,
-                                                b->shift + ch, &pb, &b->q, br + ch * out.w, (tt_dims){1, 1, out.w});
-                if (rc != TT_OK) return rc;
-            }
-        }
-        int rc = tt_conv2d_s8(br, (tt_dims){mid.c, 1, out.w}, c->w, 1, 1, c->bias, c->mult, c->shift, &c->conv, &c->q,
-                              yr, (tt_dims){out.c, 1, out.w});
+        /* the window's first n rows of every channel (all wnd but at the map's top or bottom edge): one call */
+        int rc = tt_depthwise_conv2d_strided_s8(ab, wnd * mid.w, (tt_dims){mid.c, n, mid.w}, b->w, b->kh, b->kw,
+                                                b->bias, b->mult, b->shift, &pb, &b->q, br, (tt_dims){mid.c, 1, out.w});
+        if (rc != TT_OK) return rc;
+        rc = tt_conv2d_s8(br, (tt_dims){mid.c, 1, out.w}, c->w, 1, 1, c->bias, c->mult, c->shift, &c->conv, &c->q, yr,
+                          (tt_dims){out.c, 1, out.w});
         if (rc != TT_OK) return rc;
         for (int32_t ch = 0; ch < out.c; ++ch) memcpy(y + (ch * out.h + r) * out.w, yr + ch * out.w, (size_t)out.w);
     }
