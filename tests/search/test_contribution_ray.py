@@ -3,8 +3,8 @@
 workers' runs bit for bit (the C engine is deterministic), a Ray worker SIGKILLed mid-run has its run
 retried to the same result, finished runs are never recomputed, a run whose every attempt is killed is
 given up after RAY_RETRIES retries, and a run that fails on a node (its data missing there) is reported
-as that one-line error, not retried.  Also `--ray local`, and an address where no head
-listens.
+as that one-line error, not retried; stopping the analysis ends its runs on the cluster.  Also `--ray
+local`, and an address where no head listens.
 
 The cluster tests are slow (every run builds its C program, ~15 s here): `-m slow`, with the `ray`
 extra installed."""
@@ -121,6 +121,11 @@ def _title(pid: int) -> str:
     return ""
 
 
+def running_trials(nodes) -> list[int]:
+    """The Ray workers of `nodes` running a contribution run now."""
+    return [pid for pid in _descendants([node.pid for node in nodes]) if _title(pid).startswith(TRIAL_TITLE)]
+
+
 def kill_running_trials(nodes, analysis: subprocess.Popen, count: int | None) -> int:
     """SIGKILL the Ray workers of `nodes` seen running a contribution run, `count` of them (None: every
     one until the analysis ends); how many were killed."""
@@ -128,10 +133,9 @@ def kill_running_trials(nodes, analysis: subprocess.Popen, count: int | None) ->
     deadline = time.monotonic() + TIMEOUT
     while analysis.poll() is None and killed != count:
         assert time.monotonic() < deadline, "the analysis did not end"
-        for pid in _descendants([node.pid for node in nodes]):
-            if killed != count and _title(pid).startswith(TRIAL_TITLE):
-                os.kill(pid, signal.SIGKILL)
-                killed += 1
+        for pid in running_trials(nodes)[:None if count is None else count - killed]:
+            os.kill(pid, signal.SIGKILL)
+            killed += 1
         time.sleep(0.05)
     return killed
 
@@ -200,6 +204,23 @@ def test_a_run_lost_too_often_is_reported(two_nodes, tmp_path):
     [error] = [line for line in log.splitlines() if line.startswith("error:")]
     assert error.startswith("error: contribution run ") and "could not finish on the Ray cluster" in error, error
     assert killed >= RAY_RETRIES + 1
+
+
+@pytest.mark.slow
+def test_stopping_the_analysis_ends_its_runs_on_the_cluster(two_nodes, tmp_path):
+    """Ctrl-C on `analyze`: its runs still going on the nodes end too (the driver disconnects)."""
+    with analysis_on(two_nodes, tmp_path / "c.json", tmp_path / "ray.log") as analysis:
+        deadline = time.monotonic() + TIMEOUT
+        while not running_trials(two_nodes.nodes):
+            assert analysis.poll() is None and time.monotonic() < deadline, (tmp_path / "ray.log").read_text()
+            time.sleep(0.05)
+        analysis.send_signal(signal.SIGINT)
+        status = analysis.wait(timeout=TIMEOUT)
+    assert status == 130, (tmp_path / "ray.log").read_text()
+    deadline = time.monotonic() + 60
+    while running_trials(two_nodes.nodes):
+        assert time.monotonic() < deadline, "runs still going 60 s after the analysis stopped"
+        time.sleep(0.1)
 
 
 @pytest.mark.slow
