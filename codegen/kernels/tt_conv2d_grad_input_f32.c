@@ -122,6 +122,34 @@ static inline void dw_row4_k5(const float *q, const float *wrow, float *a)
     a[0] = b0, a[1] = b1, a[2] = b2, a[3] = b3;
 }
 
+/* Four sums a[j] (the pixels ix + j s of one phase, stride s > 1) take one tap row of their phase: a[j] += q[j - t] *
+ * w[t s] for t = 0 .. taps - 1 in order (the strided loop's order), 1 <= taps <= 4, the row's taps + 3 d values
+ * loaded once (the loop loads four a tap). */
+static inline void dw_row4_strided(const float *q, const float *w, int32_t s, int32_t taps, float *a)
+{
+    const float q0 = q[0], q1 = q[1], q2 = q[2], q3 = q[3];
+    float b0 = a[0], b1 = a[1], b2 = a[2], b3 = a[3], wv = w[0];
+    b0 = tt_mla_f32(b0, q0, wv), b1 = tt_mla_f32(b1, q1, wv), b2 = tt_mla_f32(b2, q2, wv), b3 = tt_mla_f32(b3, q3, wv);
+    if (taps > 1) {
+        const float m1 = q[-1];
+        wv = w[s];
+        b0 = tt_mla_f32(b0, m1, wv), b1 = tt_mla_f32(b1, q0, wv), b2 = tt_mla_f32(b2, q1, wv), b3 = tt_mla_f32(b3, q2, wv);
+        if (taps > 2) {
+            const float m2 = q[-2];
+            wv = w[2 * s];
+            b0 = tt_mla_f32(b0, m2, wv), b1 = tt_mla_f32(b1, m1, wv), b2 = tt_mla_f32(b2, q0, wv),
+            b3 = tt_mla_f32(b3, q1, wv);
+            if (taps > 3) {
+                const float m3 = q[-3];
+                wv = w[3 * s];
+                b0 = tt_mla_f32(b0, m3, wv), b1 = tt_mla_f32(b1, m2, wv), b2 = tt_mla_f32(b2, m1, wv),
+                b3 = tt_mla_f32(b3, q0, wv);
+            }
+        }
+    }
+    a[0] = b0, a[1] = b1, a[2] = b2, a[3] = b3;
+}
+
 /* Depthwise (groups == in.c == out.c), at most DW_MAX_TAPS taps. Each dx value gathers the terms the
  * scatter loop adds to it, in the scatter's order (taps row-major), so the result is the same float
  * bit for bit, without the per-tap range bookkeeping that dominates the scatter on the 4x4 and 8x8
@@ -214,8 +242,18 @@ static void depthwise_grad_input(const float *d, tt_dims out, const int8_t *w, i
             for (int32_t iy = 0; iy < in.h; ++iy) {
                 const int32_t ry = iy + pt, ky0 = ry % s;
                 for (int32_t ix0 = 0; ix0 < s && ix0 < in.w; ++ix0) { /* the pixels of one phase: ix0 + j s */
-                    const int32_t kx0 = (ix0 + pl) % s;
+                    const int32_t kx0 = (ix0 + pl) % s, taps = (kw - kx0 + s - 1) / s;
                     int32_t ix = ix0;
+                    for (; taps >= 1 && taps <= 4 && ix + 3 * s < in.w; ix += 4 * s) {
+                        float a[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+                        /* tap row ky reads dpad row (ry - ky) / s + top: one row up per step of ky */
+                        const float *q = dpad + ((ry - ky0) / s + top) * scols + (ix + pl - kx0) / s + left;
+                        const float *wk = wr + ky0 * kw + kx0;
+                        for (int32_t ky = ky0; ky < kh; ky += s, q -= scols, wk += s * kw)
+                            dw_row4_strided(q, wk, s, taps, a);
+                        float *o = dxc + iy * in.w + ix;
+                        o[0] = a[0], o[s] = a[1], o[2 * s] = a[2], o[3 * s] = a[3];
+                    }
                     for (; ix + 3 * s < in.w; ix += 4 * s) {
                         float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
                         for (int32_t ky = ky0; ky < kh; ky += s) {

@@ -388,7 +388,7 @@ def test_pointwise_grads_bit_exact_float32_order(cin, cout, h, w):
 @pytest.mark.parametrize("c,h,w,k,stride,pad", [(3, 4, 4, 7, 1, 3), (5, 4, 4, 5, 1, 2), (2, 8, 8, 3, 1, 1),
                                                  (4, 8, 8, 7, 2, 3), (3, 9, 7, 5, 2, 1), (2, 5, 6, 3, 3, 0),
                                                  (1, 3, 3, 4, 1, 2), (2, 13, 14, 5, 3, 2), (2, 6, 9, 3, 2, 2),
-                                                 (1, 40, 40, 3, 2, 1)])
+                                                 (1, 40, 40, 3, 2, 1), (2, 13, 13, 2, 3, 1), (2, 15, 14, 9, 2, 4)])
 def test_depthwise_grad_input_bit_exact_scatter_order(c, h, w, k, stride, pad):
     """The depthwise input gradient gathers, per dx value, exactly the terms the scatter formulation
     adds, in its order (taps row-major): equal bit for bit to that scatter in float32 numpy."""
