@@ -248,11 +248,20 @@ def test_analysis_on_a_local_ray_instance(tmp_path):
     assert all(0.0 <= r["accuracy"] <= 1.0 and r["loss"] > 0 for r in runs.values())
 
 
-def test_an_address_where_no_head_listens_is_refused_at_once(tmp_path):
+@pytest.mark.parametrize("address, expect", [("nowhere", "--ray 'nowhere' is not HOST:PORT"),
+                                             ("CLOSED", "cannot reach the Ray head at 127.0.0.1:")])
+def test_a_bad_address_is_refused_at_once(tmp_path, capsys, address, expect):
+    """Refused in one line before Ray is asked (ray.init would retry an address for minutes)."""
     import socket
+
+    from tvm_tinytrain.cli import main
 
     with socket.socket() as s:  # a port nothing listens on (bound, never listening)
         s.bind(("127.0.0.1", 0))
-        result = tinytrain(*ANALYSIS, "--out", tmp_path / "c.json", "--ray", f"127.0.0.1:{s.getsockname()[1]}",
-                           timeout=120)
-    assert result.returncode == 2 and "cannot reach the Ray head at 127.0.0.1:" in result.stderr
+        if address == "CLOSED":
+            address = f"127.0.0.1:{s.getsockname()[1]}"
+        status = main([*ANALYSIS, "--out", str(tmp_path / "c.json"), "--ray", address])
+    err = capsys.readouterr().err
+    assert status == 2 and "Traceback" not in err
+    [error] = [line for line in err.splitlines() if line.startswith("error:")]
+    assert expect in error and "ray start --head" in error, error
