@@ -7,8 +7,9 @@ update adds, each measured by its own short fine-tuning run of the generated C o
                                                                    gain_w[i, r] = acc - baseline
 
 Runs are independent: they go to local worker processes (all cores by default) or to a Ray
-cluster (`ray_address`, the optional `ray` extra).  Results are appended to a JSON file as they
-arrive, so an interrupted analysis resumes where it stopped.
+cluster (`ray_address`, the optional `ray` extra; docs/training.md, "Across machines"), where a
+lost worker's run is retried.  Results are appended to a JSON file as they arrive, so an
+interrupted analysis resumes where it stopped.
 """
 from __future__ import annotations
 
