@@ -48,7 +48,7 @@ def encode_request(kind: int, arg: int, payload, memory: dict, who: str) -> byte
             raise TinyTrainError(f"{who}: input has {x.size} values, the model takes {input_bytes(memory)} "
                                  f"(shape {tuple(memory['input_shape'])})")
         rows = (memory.get("input") or {}).get("rows")
-        body = x.reshape(memory["input"]["chw"]).transpose(1, 2, 0).tobytes() if rows else x.tobytes()
+        body = _rows_bytes(x, memory["input"].get("chw"), who) if rows else x.tobytes()
         if kind == TRAIN and memory.get("loss") == "mse":
             target = _target_bytes(arg, memory, who)
             body, arg = (target + body if rows else body + target), 0
@@ -60,6 +60,15 @@ def encode_request(kind: int, arg: int, payload, memory: dict, who: str) -> byte
     else:
         raise TinyTrainError(f"{who}: unknown request kind {kind!r}; use TRAIN, PREDICT, SET_LR, PARAMS or END")
     return struct.pack("<ii", kind, int(arg)) + body
+
+
+def _rows_bytes(x: np.ndarray, chw, who: str) -> bytes:
+    """A (c, h, w) sample as its rows in order, each row all channels pixel by pixel: (h, w, c)."""
+    if not (isinstance(chw, list) and len(chw) == 3 and all(isinstance(n, int) and n > 0 for n in chw)
+            and int(np.prod(chw)) == x.size):
+        raise TinyTrainError(f"{who}: memory.json's input \"chw\" is {chw!r}, not the (c, h, w) of the model's "
+                             f"{x.size} input values; regenerate the project (tvm-tinytrain compile)")
+    return x.reshape(chw).transpose(1, 2, 0).tobytes()
 
 
 def _target_bytes(target, memory: dict, who: str) -> bytes:
