@@ -174,7 +174,7 @@ def macs(kernel: str, a: list[str], line: str, n: dict) -> int:
     if kernel == "depthwise_conv2d_s8":
         co, oh, ow = d(-1)
         return co * oh * ow * _ints(a[3], n)[0] * _ints(a[4], n)[0]
-    if kernel == "conv_dw_pw_rows_s8":
+    if kernel in ("conv_dw_pw_rows_s8", "conv_dw_pw_stream_s8"):  # the stream kernel: the same arguments, rows for x
         (ci, _, _), (cm, mh, mw), (co, oh, ow) = d(1), d(3), d(7)
         (kha, kwa, ga), (khb, kwb, _) = _layer(line, "a", n), _layer(line, "b", n)
         return cm * mh * mw * kha * kwa * ci // ga + cm * oh * ow * khb * kwb + co * oh * ow * cm

@@ -35,6 +35,11 @@ MODEL_C = f"""\
       static const tt_conv_layer b = {{tt_c7, 3, 3, tt_c8, tt_c2, tt_c3, {{1, 1, 1, 1, 1, 16}}, {{-128, -128, -128, 127}}}};
       static const tt_conv_layer c = {{tt_c9, 1, 1, tt_c10, tt_c4, tt_c5, {{1, 0, 0, 0, 0, 1}}, {{-128, -6, -128, 127}}}};
       TT_CALL(tt_conv_dw_pw_rows_s8(((int8_t *)(tt_arena + 0)), (tt_dims){{3, 128, 128}}, &a, (tt_dims){{16, 64, 64}}, &b, &c, ((int8_t *)(tt_arena + 49152)), (tt_dims){{8, 64, 64}}, (int8_t *)(tt_arena + 81920))); }}
+    /* stem_rows: conv_dw_pw_rows_s8 */
+    {{ static const tt_conv_layer a = {{{W}, 3, 3, tt_c2, tt_c0, tt_c1, {{2, 1, 1, 1, 1, 1}}, {{0, -128, -128, 127}}}};
+      static const tt_conv_layer b = {{tt_c7, 3, 3, tt_c8, tt_c2, tt_c3, {{1, 1, 1, 1, 1, 16}}, {{-128, -128, -128, 127}}}};
+      static const tt_conv_layer c = {{tt_c9, 1, 1, tt_c10, tt_c4, tt_c5, {{1, 0, 0, 0, 0, 1}}, {{-128, -6, -128, 127}}}};
+      TT_CALL(tt_conv_dw_pw_stream_s8(rows, (tt_dims){{3, 128, 128}}, &a, (tt_dims){{16, 64, 64}}, &b, &c, ((int8_t *)(tt_arena + 0)), (tt_dims){{8, 64, 64}}, (int8_t *)(tt_arena + 32768))); }}
 """
 
 
@@ -53,6 +58,7 @@ def test_kernel_classes_by_argument_position():
     assert s["features.5"]["kernel"] == "conv2d_grad_input_f32 5x5 dw s1"
     assert s["features.6"]["kernel"] == "conv2d_grad_weight_f32 1x1"
     assert s["stem"]["kernel"] == "conv_dw_pw_rows_s8"
+    assert s["stem_rows"]["kernel"] == "conv_dw_pw_stream_s8"
 
 
 def test_macs_per_call_and_per_row_loop():
@@ -62,6 +68,8 @@ def test_macs_per_call_and_per_row_loop():
     assert (s["features.5"]["macs"], s["features.5"]["per_call"]) == (8 * 16 * 25, True)  # the trained 8 channels
     assert (s["features.6"]["macs"], s["features.6"]["per_call"]) == (384 * 12 * 16, False)  # all 12 blocks
     assert s["stem"]["macs"] == 16 * 64 * 64 * 9 * 3 + 16 * 64 * 64 * 9 + 8 * 64 * 64 * 16
+    # the streamed stem (codegen/input_stream.py): the same arguments with the row source for x, the same MACs
+    assert (s["stem_rows"]["macs"], s["stem_rows"]["per_call"]) == (s["stem"]["macs"], True)
 
 
 def test_by_kernel_counts_macs_of_every_call_and_the_floor():
