@@ -4,12 +4,13 @@ For each of the paper's three backbones (10-class head) and the schemes bias-onl
 the paper's ~100 KB scheme and full, the training graph is built by our passes and its
 liveness analysed twice: in the order `quantized_autodiff` + `sgd_update` emit it (the whole
 backward after the forward, masks taken in the backward) and after the whole pipeline (the
-memory passes and `reorder`); then the C program's arena is planned (ours and the first-fit
-baseline) and the trained parameters it keeps in SRAM are added.  The paper's peaks with
-sparse update + reordering on STM32F746 are 141 / 135 / 173 KB (MbV2-w0.35, Proxyless-w0.3,
-MCUNet-5FPS).  Ours are the tensors of the graph and the scratch of the fused and in-place
-kernels (the sample is received into its arena slot, so arena + parameters is the step's SRAM
-on a board, besides the stack).
+memory passes and `reorder`, as the generated program's arena holds it: a sample that arrives in
+rows has no buffer, codegen/input_stream.py); then the C program's figures are read from the
+generated project's memory.json (its arena, ours and the first-fit baseline, and the trained
+parameters it keeps in SRAM).  The paper's peaks with sparse update + reordering on STM32F746 are
+141 / 135 / 173 KB (MbV2-w0.35, Proxyless-w0.3, MCUNet-5FPS).  Ours are the tensors of the graph
+and the scratch of the fused and in-place kernels (a whole sample is received into its arena slot,
+so arena + parameters is the step's SRAM on a board, besides the stack).
 
     python -m benchmarks.memory_plan [--out DIR]
 """
@@ -22,7 +23,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from tvm_tinytrain.backbones import BACKBONES, load_backbone
-from tvm_tinytrain.codegen.emit import plan_arena, sram_param_bytes
+from tvm_tinytrain.codegen.input_stream import arena_report, program_input
+from tvm_tinytrain.compiler import compile
 from tvm_tinytrain.passes.memory_analysis import analyze
 from tvm_tinytrain.passes.pipeline import build_training
 from tvm_tinytrain.schemes import resolve_scheme
@@ -35,14 +37,14 @@ def measure(model: str, scheme_spec: str) -> dict:
     graph = load_backbone(model, num_classes=10)
     scheme = resolve_scheme(scheme_spec, graph)
     naive = build_training(graph, scheme, stop_after="sgd_update")
-    reordered = build_training(graph, scheme)
-    r = reordered.memory
-    _, planner = plan_arena(reordered.mod)
+    compiled = compile(graph, scheme)
+    program, c = compiled.program, compiled.memory
+    r = arena_report(program.memory, program_input(program.mod, program.predict)[0])
     return {"model": model, "scheme": scheme.name, "naive_peak_bytes": analyze(naive.mod).peak_bytes,
             "peak_bytes": r.peak_bytes, "peak_at": f"{r.ops[r.peak_op][0]} of {r.ops[r.peak_op][1]}",
-            "updated_param_bytes": r.updated_param_bytes, "arena_bytes": planner.arena_bytes,
-            "first_fit_arena_bytes": planner.baseline_bytes, "sram_param_bytes": sram_param_bytes(reordered),
-            "paper_peak_kb": PAPER_KB[model]}
+            "updated_param_bytes": r.updated_param_bytes, "arena_bytes": c["arena_bytes"],
+            "first_fit_arena_bytes": c["first_fit_arena_bytes"], "sram_param_bytes": c["updated_param_bytes"],
+            "input_rows": c["input"]["rows"], "paper_peak_kb": PAPER_KB[model]}
 
 
 def arena_markdown(rows) -> str:

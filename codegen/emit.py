@@ -32,7 +32,7 @@ from tvm_tinytrain.passes.training_graph import main_attr, op_bindings, result_f
 
 from .c_names import Symbols, comment, string
 from .host_runner import HOST_MAIN
-from .input_stream import ROWS, InputPath, program_input, sample_chw, stem_call, stream_scratch_extra
+from .input_stream import ROWS, InputPath, arena_report, program_input, sample_chw, stem_call
 from .planner import ArenaPlanner
 from .templates import Split, c_float
 
@@ -49,19 +49,13 @@ class Project:
 
 
 def plan_arena(mod, path: InputPath | None = None):
-    """Liveness of `mod`'s main and the arena placement of its tensors: (report, planner).  With a
-    streamed input (`path`, input_stream.py) the sample has no buffer and the stem's scratch holds its
-    ring of input rows."""
-    report = analyze(mod)
-    streamed = path is not None and path.streamed
-    sample = report.record_of[mod["main"].params[0]]
-    stem_scratch = report.scratch_of[path.stem.var] if streamed else None
+    """Liveness of `mod`'s main as the arena holds it and the placement of its tensors: (report, planner).
+    With a streamed input (`path`, input_stream.arena_report) the sample has no buffer and the stem's
+    scratch holds its ring of input rows."""
+    report = analyze(mod) if path is None else arena_report(analyze(mod), path)
     planner = ArenaPlanner()
     for t in report.tensors:
-        if streamed and t is sample:
-            continue
-        extra = stream_scratch_extra(path.stem) if t is stem_scratch else 0
-        planner.add_buffer(t.name, t.bytes + extra, t.birth, t.death)
+        planner.add_buffer(t.name, t.bytes, t.birth, t.death)
     planner.plan()
     return report, planner
 

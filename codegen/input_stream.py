@@ -12,7 +12,7 @@ choice and why is `memory.json`'s "input".
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tvm_tinytrain.passes.training_graph import op_bindings
 
@@ -68,6 +68,21 @@ def stream_scratch_extra(b) -> int:
     _, c_in, _, w_in = _shape(b.args[0])
     kh = _shape(b.args[1])[2]
     return _align8(kh * c_in * w_in) + _align8(w_in * c_in)
+
+
+def arena_report(report, path: InputPath):
+    """`report` (memory_analysis of the module `path` was decided on) as the arena holds it: a streamed
+    sample has no buffer and the stem's scratch grows by its ring of rows.  The one rule for the generated
+    plan (emit.plan_arena) and every figure of it (`plan`, benchmarks/memory_plan.py)."""
+    if not path.streamed:
+        return report
+    sample, scratch = report.record_of[path.stem.args[0]], report.scratch_of[path.stem.var]
+    grown = replace(scratch, bytes=scratch.bytes + stream_scratch_extra(path.stem))
+    tensors = [grown if t is scratch else t for t in report.tensors if t is not sample]
+    live = [sum(t.bytes for t in tensors if t.birth <= i <= t.death) for i in range(len(report.live))]
+    return replace(report, tensors=tensors, live=live,
+                   record_of={v: t for v, t in report.record_of.items() if t is not sample},
+                   scratch_of={**report.scratch_of, path.stem.var: grown})
 
 
 def sample_chw(mod) -> tuple[int, int, int]:

@@ -50,6 +50,7 @@ def _inspect(args):
 
 
 def _plan(args):
+    from .codegen.input_stream import arena_report, program_input
     from .compiler import compile
     from .model_spec import load_model
     from .options import overrides_from
@@ -64,13 +65,18 @@ def _plan(args):
         graph = quantize_for_shapes(graph)
         note = "fp32 model quantized with random calibration inputs (the memory plan depends on shapes only)"
     compiled = compile(graph, args.scheme, dump=args.dump, check=args.check, **overrides_from(args))
-    scheme, report = compiled.scheme, compiled.program.memory
+    scheme, program, memory = compiled.scheme, compiled.program, compiled.memory  # memory: the generated program's
+    report = arena_report(program.memory, program_input(program.mod, program.predict)[0])  # as its arena holds it
+    arenas = {k: memory[k] for k in ("arena_bytes", "train_arena_bytes", "predict_arena_bytes")}
     if args.json:
-        print(json.dumps({"model": graph.name, "scheme": scheme.name, **report.to_json()}, indent=1))
+        print(json.dumps({"model": graph.name, "scheme": scheme.name, **arenas, "input": memory["input"],
+                          **report.to_json()}, indent=1))
         return
     print(describe(scheme, graph))
     if note:
         print(note)
+    print(f"arena {arenas['arena_bytes']:,} B (training step {arenas['train_arena_bytes']:,} B, prediction "
+          f"{arenas['predict_arena_bytes']:,} B); the sample: {memory['input']['why']}")
     print(format_report(report))
 
 
