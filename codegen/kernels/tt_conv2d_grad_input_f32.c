@@ -30,10 +30,14 @@ void tt_pointwise_grad_input_f32(const float *d, int32_t out_c, int32_t hw, cons
         for (int32_t o0 = 0; o0 < out_c; o0 += GI_CHUNK) {
             const int32_t n = out_c - o0 < GI_CHUNK ? out_c - o0 : GI_CHUNK;
             const int8_t *wo = w + o0 * w_stride + c;
+#ifdef TT_MLA_2X8_ASM
+            tt_scaled_pairs_f32(col, wo, w_stride, w_scale + o0, n);
+#else
             for (int32_t i = 0; i < n; ++i, wo += w_stride) {
                 col[2 * i] = w_scale[o0 + i] * (float)wo[0];
                 col[2 * i + 1] = w_scale[o0 + i] * (float)wo[1];
             }
+#endif
             const float *d_chunk = d + o0 * hw;
             int32_t p = 0;
 #ifdef TT_MLA_2X8_ASM

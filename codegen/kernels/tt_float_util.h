@@ -172,6 +172,57 @@ static inline void tt_mla_2x8_f32(float *x0, float *x1, const float *init0, cons
           "s31", "cc", "memory");
 }
 
+/* col[2i] = scale[i] * (float)w[i * stride], col[2i + 1] = scale[i] * (float)w[i * stride + 1], i < n (n >= 1):
+ * two channels' scaled weights, as tt_pointwise_grad_input_f32's C loop makes them (one product each, rounded
+ * once); two outputs a turn, each pair of weights moved to the FPU by one VMOV, the four results stored by
+ * one VSTM: 20 instructions per four weights (GCC's loop: 30). */
+static inline void tt_scaled_pairs_f32(float *col, const int8_t *w, int32_t stride, const float *scale, int32_t n)
+{
+    int32_t twos = n >> 1, odd = n & 1;
+    int32_t t0, t1, t2, t3;
+    __asm__ volatile(
+        "cmp %[twos], #0\n\t"
+        "beq 2f\n\t"
+        "1:\n\t"
+        "ldrsb %[t0], [%[w]]\n\t"
+        "ldrsb %[t1], [%[w], #1]\n\t"
+        "add %[w], %[w], %[stride]\n\t"
+        "ldrsb %[t2], [%[w]]\n\t"
+        "ldrsb %[t3], [%[w], #1]\n\t"
+        "add %[w], %[w], %[stride]\n\t"
+        "vldmia %[scale]!, {s2-s3}\n\t"
+        "vmov s4, s5, %[t0], %[t1]\n\t"
+        "vmov s6, s7, %[t2], %[t3]\n\t"
+        "vcvt.f32.s32 s4, s4\n\t"
+        "vcvt.f32.s32 s5, s5\n\t"
+        "vcvt.f32.s32 s6, s6\n\t"
+        "vcvt.f32.s32 s7, s7\n\t"
+        "vmul.f32 s4, s4, s2\n\t"
+        "vmul.f32 s5, s5, s2\n\t"
+        "vmul.f32 s6, s6, s3\n\t"
+        "vmul.f32 s7, s7, s3\n\t"
+        "vstmia %[col]!, {s4-s7}\n\t"
+        "subs %[twos], %[twos], #1\n\t"
+        "bne 1b\n\t"
+        "2:\n\t"
+        "cmp %[odd], #0\n\t"
+        "beq 3f\n\t"
+        "ldrsb %[t0], [%[w]]\n\t"
+        "ldrsb %[t1], [%[w], #1]\n\t"
+        "vldmia %[scale]!, {s2}\n\t"
+        "vmov s4, s5, %[t0], %[t1]\n\t"
+        "vcvt.f32.s32 s4, s4\n\t"
+        "vcvt.f32.s32 s5, s5\n\t"
+        "vmul.f32 s4, s4, s2\n\t"
+        "vmul.f32 s5, s5, s2\n\t"
+        "vstmia %[col]!, {s4-s5}\n\t"
+        "3:\n\t"
+        : [col] "+r"(col), [w] "+r"(w), [scale] "+r"(scale), [twos] "+r"(twos), [t0] "=&r"(t0), [t1] "=&r"(t1),
+          [t2] "=&r"(t2), [t3] "=&r"(t3)
+        : [stride] "r"(stride), [odd] "r"(odd)
+        : "s2", "s3", "s4", "s5", "s6", "s7", "cc", "memory");
+}
+
 /* tt_mla_2x8_f32 with the terms (d_i[j] * w[3i + 2]) * w[3i] and (d_i[j] * w[3i + 2]) * w[3i + 1]: each d value
  * scaled (rounded) first, then multiplied and added, per term in order (the split 1x1 input gradient's
  * rounding, tt_conv2d_1x1_grad_input_split_f32.c); w holds (weight a, weight b, scale) triplets. */
