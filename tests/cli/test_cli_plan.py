@@ -1,5 +1,6 @@
 """`tvm-tinytrain plan`: the memory plan of a scheme's training graph, as JSON or text,
-the dumped stages, and one-line errors."""
+the dumped stages, and one-line errors; its arena is the generated program's (memory.json), and its
+liveness is what that arena holds: no sample when the sample arrives in rows (codegen/input_stream.py)."""
 import json
 import subprocess
 import sys
@@ -8,14 +9,20 @@ import pytest
 
 from tvm_tinytrain.backbones import load_backbone
 from tvm_tinytrain.cli import main
+from tvm_tinytrain.codegen.emit import generate
 from tvm_tinytrain.passes.pipeline import STAGES, build_training
 from tvm_tinytrain.schemes import resolve_scheme
 
 
 @pytest.fixture(scope="module")
-def expected():
+def program():
     graph = load_backbone("mcunet-5fps", num_classes=10)
-    return build_training(graph, resolve_scheme("paper-100kb", graph)).memory
+    return build_training(graph, resolve_scheme("paper-100kb", graph))
+
+
+@pytest.fixture(scope="module")
+def expected(program):
+    return program.memory
 
 
 def test_plan_json_peak_matches_the_pipeline(capsys, expected, tmp_path):
@@ -39,12 +46,44 @@ def test_plan_json_peak_matches_the_pipeline(capsys, expected, tmp_path):
     assert "conv_dw_pw_rows_s8" in predict and "sgd" not in predict and "label" not in predict  # forward only
 
 
-def test_plan_text(capsys, expected):
+def test_plan_text(capsys, program, expected):
     assert main(["plan", "mcunet-5fps", "--scheme", "paper-100kb"]) == 0
     out = capsys.readouterr().out
     assert "peak live bytes" in out
-    assert f"peak live bytes {expected.peak_bytes:,}" in out
+    assert f"peak live bytes {expected.peak_bytes:,}" in out  # MCUNet's peak is in the backward: no sample there
     assert "paper-99kb" in out and "live at the peak:" in out
+    memory = generate(program).memory
+    assert f"arena {memory['arena_bytes']:,} B (training step {memory['train_arena_bytes']:,} B" in out
+    assert f"the sample: {memory['input']['why']}" in out and memory["input"]["rows"]
+
+
+@pytest.mark.parametrize("model, scheme, rows", [
+    ("mbv2-w0.35", "paper-100kb", True),  # streamed: its peak was the stem, beside the 48 KB sample
+    ("mcunet-5fps", "full", False),       # the stem trains: the whole image, in the arena
+])
+def test_plan_arena_is_the_generated_programs(capsys, monkeypatch, model, scheme, rows):
+    import tvm_tinytrain.compiler as compiler
+
+    runs, original = [], compiler.compile  # the Compiled of plan's run: its generated project is the one to agree with
+    monkeypatch.setattr(compiler, "compile", lambda *a, **k: runs.append(original(*a, **k)) or runs[-1])
+    assert main(["plan", model, "--scheme", scheme, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    (compiled,) = runs
+    memory, whole = compiled.project.memory, compiled.program.memory  # whole: the liveness with the sample
+    for key in ("arena_bytes", "train_arena_bytes", "predict_arena_bytes", "input"):
+        assert data[key] == memory[key], key
+    assert data["input"]["rows"] is rows
+    planned = {b["tensor"]: b["size"] for b in memory["plan"]}
+    live = {t["name"]: t["bytes"] for t in data["tensors"]}
+    assert set(live) == set(planned)  # the tensors plan reports are the arena's buffers ...
+    assert all(planned[name] == (size + 7) // 8 * 8 for name, size in live.items())  # ... at their sizes
+    assert data["peak_bytes"] <= data["train_arena_bytes"]  # what is live at once fits the planned arena
+    assert data["peak_bytes"] == memory["peak_live_bytes"]
+    sample = compiled.program.mod["main"].params[0].name
+    if rows:
+        assert sample not in live and data["peak_bytes"] < whole.peak_bytes  # the sample was in the stem's peak
+    else:
+        assert live[sample] == 3 * 128 * 128 and data["peak_bytes"] == whole.peak_bytes
 
 
 def test_plan_bad_scheme_is_one_line():
