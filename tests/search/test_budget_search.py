@@ -1,7 +1,11 @@
-"""The budget search against the real planner on MCUNet-5fps, with a made-up gain table."""
+"""The budget search against the real planner on MCUNet-5fps, with a made-up gain table; the memory it
+checks against the budget is the generated program's (a sample that arrives in rows has no buffer)."""
 import pytest
 
+import tvm_tinytrain.compiler as compiler
+
 from tvm_tinytrain.backbones import load_backbone
+from tvm_tinytrain.codegen.emit import plan_arena
 from tvm_tinytrain.errors import TinyTrainError
 from tvm_tinytrain.search.budget_search import scheme_dict, search
 from tvm_tinytrain.search.memory import SchemeMemory, parse_budget
@@ -17,6 +21,28 @@ def test_parse_budget():
     assert parse_budget("100KB") == 102400 and parse_budget("0.5MB") == 524288 and parse_budget("2048") == 2048
     with pytest.raises(TinyTrainError, match="expected a size"):
         parse_budget("lots")
+
+
+@pytest.mark.parametrize("chosen, rows", [
+    ({}, True),         # the classifier trains: a frozen fused stem reads the sample in rows
+    ({0: 1.0}, False),  # the first conv trains: its weight gradient reads the whole sample, in the arena
+])
+def test_scheme_memory_is_the_generated_programs(setup, monkeypatch, chosen, rows):
+    graph, _ = setup
+    runs, original = [], compiler.compile  # the Compiled of SchemeMemory's run: the project to agree with
+    monkeypatch.setattr(compiler, "compile", lambda *a, **k: runs.append(original(*a, **k)) or runs[-1])
+    breakdown = SchemeMemory(graph).breakdown(scheme_dict(0, chosen, "x"))
+    (compiled,) = runs
+    memory = compiled.project.memory
+    assert memory["input"]["rows"] is rows
+    assert breakdown == {"arena_bytes": memory["arena_bytes"], "param_bytes": memory["updated_param_bytes"],
+                         "total_bytes": memory["arena_bytes"] + memory["updated_param_bytes"]}
+    whole = plan_arena(compiled.program.mod)[1]  # the training step planned with the sample in the arena
+    assert ("x" in {b["tensor"] for b in memory["plan"]}) is not rows and whole.buffers["x"].size == 3 * 128 * 128
+    if rows:
+        assert breakdown["arena_bytes"] < whole.arena_bytes
+    else:
+        assert memory["train_arena_bytes"] == whole.arena_bytes
 
 
 def test_search_respects_the_planner_budget_and_prefers_gain(setup):
