@@ -6,12 +6,13 @@
  * Positions outside the input are x_zero (they add 0 and are skipped).
  * TT_ERR_ARG: see tt_conv_args_ok (tt_requant.h).
  *
- * DSP path (TT_USE_DSP, groups 1 and a window of at most GENERAL_DSP_MAX_K = in.c * kh * kw values,
- * e.g. a network's first 3x3 conv over RGB): four output positions at a time, each window gathered
- * once (im2col, x - x_zero as int16, 0 in the padding); each 32-bit load of w[o, k .. k+3] becomes
- * the pairs (w_k, w_k+1), (w_k+2, w_k+3) (SXTB16, PKHBT/PKHTB) and every output channel is SMLAD
- * over the windows' int16 pairs: 16 multiply-adds per weight load, the gather shared by all output
- * channels. The int32 sums are the same integers, so the output is identical bit for bit.
+ * DSP path (TT_USE_DSP, groups 1 and a window of 2 .. GENERAL_DSP_MAX_K = in.c * kh * kw values, e.g. a
+ * network's first 3x3 conv over RGB): eight output positions at a time (four for windows above 32 values),
+ * each window gathered once (im2col) and packed as the packed 1x1 packs pixels (tt_pointwise_dsp.h: per
+ * four k the pairs (x_k, x_k+2), (x_k+1, x_k+3) minus x_zero, 0 in the padding); every output channel then
+ * runs the packed 1x1's loop over them (one weight word, two SXTB16, four LDRD, eight SMLAD per four k and
+ * four positions) and, when every channel takes it, the SSAT requantization. The int32 sums are the same
+ * integers, so the output is identical bit for bit.
  *
  * x86-64 path (__AVX2__, host builds with -march=native; strides 1 and 2, any groups, strips up to
  * 16 KB): sixteen outputs of a row at a time from padded input rows, tt_conv_general_avx2.h.
@@ -22,52 +23,32 @@
 
 #if TT_USE_DSP
 #include "tt_dsp.h"
+#include "tt_pointwise_dsp.h"
 
 #define GENERAL_DSP_MAX_K 64
 
-/* w[0 .. n) (n in 1..3) as the low bytes of a word, zeros above: never reads past w[n - 1] */
-static uint32_t tail_weights(const int8_t *w, int32_t n)
-{
-    uint32_t v = (uint8_t)w[0];
-    if (n > 1)
-        v |= (uint32_t)(uint8_t)w[1] << 8;
-    if (n > 2)
-        v |= (uint32_t)(uint8_t)w[2] << 16;
-    return v;
-}
-
-/* int16 pair (v[0], v[1]) as one word */
-static inline int32_t col_pair(const int16_t *v)
-{
-    int32_t r;
-    memcpy(&r, v, 4);
-    return r;
-}
-
-/* The window of output (oy, ox) minus x_zero (0 where it lies in the padding) as int16 in k = (c, ky, kx)
- * order, zero-padded to a multiple of 4 values, so that word i of it is the pair (v[2i], v[2i+1]). */
+/* The window of output (oy, ox) as raw bytes in k = (c, ky, kx) order, x_zero where it lies in the padding
+ * and after its end up to a multiple of 4 values (the pack makes x_zero 0); v has 3 bytes of room past that
+ * multiple of 4. */
 static void gather_window(const int8_t *x, tt_dims in, int32_t kh, int32_t kw, int32_t iy0, int32_t ix0,
-                          int32_t x_zero, int16_t *v)
+                          int8_t x_zero, int8_t *v)
 {
     int32_t k = 0;
     if (iy0 >= 0 && iy0 + kh <= in.h && ix0 >= 0 && ix0 + kw <= in.w) { /* inside: no tests */
-        const int32_t rows = in.c * kh; /* the window's rows, c-major: row r at c = r / kh, ky = r % kh */
         const int8_t *xr = x + iy0 * in.w + ix0;
         const int32_t channel_step = (in.h - kh) * in.w; /* from a window's last row to the next channel's first */
-        for (int32_t r = 0, ky = 0; r < rows; r++, xr += in.w) {
-            if (kw == 3) { /* the usual 3-wide window, unrolled */
-                v[k] = (int16_t)(xr[0] - x_zero);
-                v[k + 1] = (int16_t)(xr[1] - x_zero);
-                v[k + 2] = (int16_t)(xr[2] - x_zero);
-                k += 3;
-            } else {
-                for (int32_t kx = 0; kx < kw; kx++)
-                    v[k++] = (int16_t)(xr[kx] - x_zero);
-            }
-            if (++ky == kh) {
-                ky = 0;
-                xr += channel_step;
-            }
+        if (kw <= 4 && ix0 + 4 <= in.w) { /* each row one 4-byte copy inside its row of x; the bytes past kw are
+                                             overwritten by the next row or the padding below */
+            int8_t *d = v;
+            for (int32_t c = 0; c < in.c; c++, xr += channel_step)
+                for (int32_t ky = 0; ky < kh; ky++, xr += in.w, d += kw)
+                    memcpy(d, xr, 4);
+            k = (int32_t)(d - v);
+        } else {
+            for (int32_t c = 0; c < in.c; c++, xr += channel_step)
+                for (int32_t ky = 0; ky < kh; ky++, xr += in.w)
+                    for (int32_t kx = 0; kx < kw; kx++)
+                        v[k++] = xr[kx];
         }
     } else {
         for (int32_t c = 0; c < in.c; c++)
@@ -76,57 +57,116 @@ static void gather_window(const int8_t *x, tt_dims in, int32_t kh, int32_t kw, i
                 for (int32_t kx = 0; kx < kw; kx++) {
                     const int32_t ix = ix0 + kx;
                     const int ok = iy >= 0 && iy < in.h && ix >= 0 && ix < in.w;
-                    v[k++] = (int16_t)(ok ? x[(c * in.h + iy) * in.w + ix] - x_zero : 0);
+                    v[k++] = ok ? x[(c * in.h + iy) * in.w + ix] : x_zero;
                 }
             }
     }
     while (k & 3)
-        v[k++] = 0;
+        v[k++] = x_zero;
 }
 
-/* The whole output of a groups-1 conv whose window has k_total <= GENERAL_DSP_MAX_K values: four
- * output positions at a time, gathered once, then every output channel over them. */
+/* y[o * hw + 0 .. 4 * packs) from the sums over `packs` packs of four windows (each 8 * quads words) of
+ * every output o in the SSAT form (tt_dsp.h): an output's bias, weights and constants serve all its
+ * positions, and the loop's registers hold nothing else. */
+__attribute__((noinline)) static void outputs_ssat(const int32_t *packed, int32_t quads, int32_t packs, const int8_t *w, int32_t k_total,
+                         const int8_t *w_last, const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                         int32_t y_zero, int32_t n_out, int8_t *y, int32_t hw)
+{
+    for (int32_t o = 0; o < n_out; o++, w += k_total, y += hw) {
+        if (!tt_ssat_form(shift[o], -128, 127))
+            continue;
+        const int8_t *wo = o + 1 < n_out ? w : w_last;
+        const int32_t t = shift[o] - 32, k = tt_ssat_k(t, y_zero), m = mult[o];
+        for (int32_t i = 0; i < packs; i++) {
+            int32_t a[4] = {bias[o], bias[o], bias[o], bias[o]};
+            tt_pointwise_packed_1x4_dsp(packed + i * 8 * quads, quads, wo, a);
+            y[4 * i] = tt_requantize_hi_ssat(a[0], m, t, k);
+            y[4 * i + 1] = tt_requantize_hi_ssat(a[1], m, t, k);
+            y[4 * i + 2] = tt_requantize_hi_ssat(a[2], m, t, k);
+            y[4 * i + 3] = tt_requantize_hi_ssat(a[3], m, t, k);
+        }
+    }
+}
+
+/* The same for the outputs outside the SSAT form (all of them when the clamp is narrower than int8; else a
+ * rare channel, e.g. one with a tiny scale), by tt_requantize. */
+__attribute__((noinline)) static void outputs_general(const int32_t *packed, int32_t quads, int32_t packs, const int8_t *w, int32_t k_total,
+                            const int8_t *w_last, const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                            const tt_quant_params *q, int32_t n_out, int8_t *y, int32_t hw)
+{
+    const int32_t y_zero = q->y_zero, lo = q->act_min, hi = q->act_max;
+    for (int32_t o = 0; o < n_out; o++) {
+        if (tt_ssat_form(shift[o], lo, hi))
+            continue;
+        const int8_t *wo = o + 1 < n_out ? w + o * k_total : w_last;
+        int8_t *yo = y + o * hw;
+        for (int32_t i = 0; i < packs; i++) {
+            int32_t a[4] = {bias[o], bias[o], bias[o], bias[o]};
+            tt_pointwise_packed_1x4_dsp(packed + i * 8 * quads, quads, wo, a);
+            for (int32_t j = 0; j < 4; j++)
+                yo[4 * i + j] = tt_requantize(a[j], mult[o], shift[o], y_zero, lo, hi);
+        }
+    }
+}
+
+/* The whole output of a groups-1 conv whose window has k_total <= GENERAL_DSP_MAX_K values: four output
+ * positions at a time (eight while k_total <= 32: two packs in the same buffer), their windows gathered once
+ * and packed as tt_pointwise_pack4_dsp packs four pixels' channels (per four k, per position
+ * (v[k], v[k+2]), (v[k+1], v[k+3]) minus x_zero, the padding 0), so every output channel is
+ * tt_pointwise_packed_1x4_dsp over them (one weight word, four LDRD, eight SMLAD per four k) and its
+ * requantization (the last, partial step by tt_requantize4): the same int32 sums, so the same bytes. An output's weights are read by words: the last
+ * word of each but the last output reads up to 4 * quads - k_total (< k_total for k_total >= 2) of the next
+ * output's weights, which meet zeros; the last output reads a zero-padded copy, so nothing past w is read. */
 static void general_dsp(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh, int32_t kw, const int32_t *bias,
                         const int32_t *mult, const int32_t *shift, const tt_conv_params *conv,
                         const tt_quant_params *q, int8_t *y, tt_dims out)
 {
-    const int32_t k_total = in.c * kh * kw, k4 = k_total & ~3, hw = out.h * out.w, s = conv->stride;
+    const int32_t k_total = in.c * kh * kw, quads = (k_total + 3) >> 2, hw = out.h * out.w, s = conv->stride;
+    const int32_t packs = quads <= GENERAL_DSP_MAX_K / 8 ? 2 : 1, step = 4 * packs;
     const int32_t y_zero = q->y_zero, lo = q->act_min, hi = q->act_max; /* locals: int8 stores alias anything */
-    int16_t cols[4][GENERAL_DSP_MAX_K];
+    const int8_t x_zero = (int8_t)q->x_zero;
+    const int32_t nz = (int32_t)(((uint32_t)-q->x_zero & 0xFFFFu) * 0x00010001u); /* (-x_zero, -x_zero) */
+    int32_t packed[GENERAL_DSP_MAX_K * 2]; /* 8 words per four k and four positions */
+    int8_t window[GENERAL_DSP_MAX_K + 4], w_last[GENERAL_DSP_MAX_K];
+    memcpy(w_last, w + (out.c - 1) * k_total, (size_t)k_total);
+    memset(w_last + k_total, 0, (size_t)(4 * quads - k_total));
+    int all_ssat = 1;
+    for (int32_t o = 0; o < out.c; o++)
+        all_ssat &= tt_ssat_form(shift[o], lo, hi);
     int32_t oy = 0, ox = 0; /* the position p */
-    for (int32_t p = 0; p < hw; p += 4) {
-        for (int32_t j = 0; j < 4; j++) { /* positions p .. p+3; past the end: the last one again */
-            gather_window(x, in, kh, kw, oy * s - conv->pad_top, ox * s - conv->pad_left, q->x_zero, cols[j]);
+    for (int32_t p = 0; p < hw; p += step) {
+        for (int32_t j = 0; j < step; j++) { /* positions p .. p+step-1; past the end: the last one again */
+            gather_window(x, in, kh, kw, oy * s - conv->pad_top, ox * s - conv->pad_left, x_zero, window);
+            int32_t *qj = packed + (j >> 2) * 8 * quads + 2 * (j & 3);
+            for (int32_t g = 0; g < quads; g++, qj += 8) {
+                const uint32_t v = tt_load32(window + 4 * g);
+                qj[0] = __sxtab16(nz, (int32_t)v);
+                qj[1] = tt_sxtab16_ror8(nz, v);
+            }
             if (p + j + 1 < hw && ++ox == out.w) {
                 ox = 0;
                 oy++;
             }
         }
-        for (int32_t o = 0; o < out.c; o++) {
-            const int8_t *wo = w + o * k_total;
-            const int16_t *pc = cols[0]; /* cols[j][i] = pc[j * GENERAL_DSP_MAX_K + i] */
-            int32_t a0 = bias[o], a1 = bias[o], a2 = bias[o], a3 = bias[o];
-            for (int32_t j = 0; j < k_total; j += 4, pc += 4) {
-                /* the last k_total % 4 weights with zeros after them (and zeros in cols) */
-                const uint32_t wv = j < k4 ? tt_load32(wo + j) : tail_weights(wo + j, k_total - j);
-                const int32_t w02 = __sxtb16((int32_t)wv), w13 = tt_sxtb16_ror8(wv);
-                const int32_t w01 = (int32_t)tt_pack_lo((uint32_t)w02, (uint32_t)w13);
-                const int32_t w23 = (int32_t)tt_pack_hi((uint32_t)w02, (uint32_t)w13);
-                a0 = __smlad(col_pair(pc), w01, __smlad(col_pair(pc + 2), w23, a0));
-                a1 = __smlad(col_pair(pc + GENERAL_DSP_MAX_K), w01, __smlad(col_pair(pc + GENERAL_DSP_MAX_K + 2), w23, a1));
-                a2 = __smlad(col_pair(pc + 2 * GENERAL_DSP_MAX_K), w01,
-                             __smlad(col_pair(pc + 2 * GENERAL_DSP_MAX_K + 2), w23, a2));
-                a3 = __smlad(col_pair(pc + 3 * GENERAL_DSP_MAX_K), w01,
-                             __smlad(col_pair(pc + 3 * GENERAL_DSP_MAX_K + 2), w23, a3));
-            }
-            const int32_t a[4] = {a0, a1, a2, a3};
-            if (p + 4 <= hw) {
-                tt_requantize4(a, mult[o], shift[o], y_zero, lo, hi, y + o * hw + p);
-            } else {
-                for (int32_t j = 0; p + j < hw; j++)
-                    y[o * hw + p + j] = tt_requantize(a[j], mult[o], shift[o], y_zero, lo, hi);
-            }
+        if (p + step <= hw) {
+            if (lo == -128 && hi == 127)
+                outputs_ssat(packed, quads, packs, w, k_total, w_last, bias, mult, shift, y_zero, out.c, y + p, hw);
+            if (!all_ssat)
+                outputs_general(packed, quads, packs, w, k_total, w_last, bias, mult, shift, q, out.c, y + p, hw);
+            continue;
         }
+        for (int32_t o = 0; o < out.c; o++)
+            for (int32_t i = 0; i < packs && p + 4 * i < hw; i++) {
+                int32_t a[4] = {bias[o], bias[o], bias[o], bias[o]};
+                tt_pointwise_packed_1x4_dsp(packed + i * 8 * quads, quads, o + 1 < out.c ? w + o * k_total : w_last, a);
+                int8_t *yo = y + o * hw + p + 4 * i;
+                if (p + 4 * i + 4 <= hw) {
+                    tt_requantize4(a, mult[o], shift[o], y_zero, lo, hi, yo);
+                } else {
+                    for (int32_t j = 0; p + 4 * i + j < hw; j++)
+                        yo[j] = tt_requantize(a[j], mult[o], shift[o], y_zero, lo, hi);
+                }
+            }
     }
 }
 #endif
@@ -142,7 +182,8 @@ int tt_conv2d_general_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t k
         return TT_OK;
 #endif
 #if TT_USE_DSP
-    if (conv->groups == 1 && in.c * kh * kw <= GENERAL_DSP_MAX_K) {
+    /* a window of one value would read words past the next output's weights: the portable loop */
+    if (conv->groups == 1 && in.c * kh * kw >= 2 && in.c * kh * kw <= GENERAL_DSP_MAX_K) {
         general_dsp(x, in, w, kh, kw, bias, mult, shift, conv, q, y, out);
         return TT_OK;
     }
