@@ -20,7 +20,8 @@ input; PARAM ops (`sgd_*`, `grad_update`) write their parameter.  Ops computed a
 have a scratch tensor, born and dead at the op, of the record's `scratch` size (`scratch_bytes`,
 equal to the C `*_get_buffer_size` companion): one channel for `expand_depthwise_s8` and the
 in-place depthwise ops, a few rows for `conv_dw_pw_rows_s8`, a block of rows of the float
-gradient for `grad_update` (update_block: 4 rows, more in 2 KB).
+gradient for `grad_update` (update_block: rows in 2 KB, a 1x1 conv's rows by UPDATE_COLS input
+channels; passes/fuse_grad_update.py).
 """
 from __future__ import annotations
 
