@@ -241,6 +241,8 @@ def call_sites(model_c: str) -> dict[int, dict]:
             kernel, args = k.group(1)[3:], call_args(line, k.end())
             if kernel == "depthwise_grad_input_inplace_f32":  # conv2d_grad_input_f32's arguments, then scratch
                 kernel, args = "conv2d_grad_input_f32", args[:-1]
+            if kernel == "depthwise_inplace_s8":  # tt_depthwise_conv2d_s8's arguments, then scratch
+                kernel, args = "depthwise_conv2d_s8", args[:-1]
             n = ({"n": rows} if rows is not None else {}) | ({"m": cols} if cols is not None else {})
             per_call = rows is None or not re.search(r"\bn\b", line)
             context = line if "tt_conv_params p" in line else above + line

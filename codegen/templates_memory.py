@@ -54,13 +54,6 @@ def update_rows(b) -> tuple[int, int]:
     return shape[0], int(np.prod(shape[1:]))
 
 
-def _depthwise_row(w, size: int) -> str:
-    """Weights of depthwise channel c, in the trained lead or the frozen rest of a split weight."""
-    if isinstance(w, Split):
-        return f"(c < {w.k} ? {w.lead} + c * {size} : {w.rest} + (c - {w.k}) * {size})"
-    return f"{w} + c * {size}"
-
-
 def expand_depthwise_s8(b, args, out):
     x, w1, b1, m1, s1, w2, b2, m2, s2, scratch = args
     e, d = b.attrs["expand"], b.attrs["depthwise"]
@@ -108,14 +101,16 @@ def depthwise_inplace_s8(b, args, out):
     a = b.attrs
     (_, c, h, wd), (_, _, oh, ow) = _shape(b.args[0]), _shape(b.var)
     kh, kw = _shape(b.args[1])[2:]
-    return (f"for (int32_t c = 0; c < {c}; ++c) {{  /* channel c -> scratch -> output channel c, over input "
-            f"channels <= c (read) */\n"
-            f"        {{ {_conv_params(a, groups=1)} {_quant(a)}\n"
-            f"          TT_CALL(tt_depthwise_conv2d_s8({x} + c * {h * wd}, (tt_dims){{1, {h}, {wd}}}, "
-            f"{_depthwise_row(w, kh * kw)}, {kh}, {kw}, {bias} + c, {mult} + c, {shift} + c, &p, &q, "
-            f"(int8_t *){scratch}, (tt_dims){{1, {oh}, {ow}}})); }}\n"
-            f"        memcpy({out} + c * {oh * ow}, {scratch}, {oh * ow});\n"
-            f"    }}")
+    # one call over all channels writing over its input (output channel c once input channel c is read), one per
+    # part of a split weight (the second part's outputs start below its inputs: the same order holds)
+    parts = [(0, w.k, w.lead), (w.k, c - w.k, w.rest)] if isinstance(w, Split) else [(0, c, w)]
+    calls = []
+    for c0, n, weights in (part for part in parts if part[1] > 0):
+        calls.append(f"{{ {_conv_params(a, groups=n)} {_quant(a)}\n"
+                     f"          TT_CALL(tt_depthwise_inplace_s8({x} + {c0 * h * wd}, (tt_dims){{{n}, {h}, {wd}}}, "
+                     f"{weights}, {kh}, {kw}, {bias} + {c0}, {mult} + {c0}, {shift} + {c0}, &p, &q, "
+                     f"{out} + {c0 * oh * ow}, (tt_dims){{{n}, {oh}, {ow}}}, (int8_t *){scratch})); }}")
+    return "\n    ".join(calls)
 
 
 def depthwise_grad_input_inplace(b, args, out):

@@ -414,7 +414,8 @@ int tt_depthwise_conv2d_strided_s8(const int8_t *x, int32_t plane, tt_dims in, c
     }
     if (ph * pw <= DW_PADDED_BYTES && (ph != in.h || pw != in.w)) {
         /* a small padded map: each channel copied into a buffer whose border holds x_zero, so that
-         * every window lies inside it (x_zero adds x_zero * w, which the folded start removes) */
+         * every window lies inside it (x_zero adds x_zero * w, which the folded start removes); channel c is
+         * copied before its outputs are written, so y may be x itself (tt_depthwise_inplace_s8) */
         int8_t padded[DW_PADDED_BYTES];
         memset(padded, q->x_zero, (size_t)(ph * pw)); /* the border, the same for every channel */
         for (int32_t c = 0; c < in.c; c++) {
@@ -459,6 +460,31 @@ int tt_depthwise_conv2d_strided_s8(const int8_t *x, int32_t plane, tt_dims in, c
                 yr[ox] = tt_requantize(acc, mult[c], shift[c], q->y_zero, q->act_min, q->act_max);
             }
         }
+    }
+    return TT_OK;
+}
+
+int tt_depthwise_inplace_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh, int32_t kw, const int32_t *bias,
+                            const int32_t *mult, const int32_t *shift, const tt_conv_params *conv,
+                            const tt_quant_params *q, int8_t *y, tt_dims out, int8_t *scratch)
+{
+    if (!x || !y || !scratch || !conv || in.c < 1 || conv->groups != in.c || out.c != in.c ||
+        out.h * out.w > in.h * in.w)
+        return TT_ERR_ARG;
+    const int32_t hw = in.h * in.w, ohw = out.h * out.w;
+#if TT_USE_DSP
+    const int32_t ph = in.h + conv->pad_top + conv->pad_bottom, pw = in.w + conv->pad_left + conv->pad_right;
+    if (ph * pw <= DW_PADDED_BYTES && (ph != in.h || pw != in.w)) /* its small padded path: one call, in place */
+        return tt_depthwise_conv2d_s8(x, in, w, kh, kw, bias, mult, shift, conv, q, y, out);
+#endif
+    /* a channel at a time through scratch: output channel c written once input channel c is read */
+    const tt_conv_params one = {conv->stride, conv->pad_top, conv->pad_left, conv->pad_bottom, conv->pad_right, 1};
+    for (int32_t c = 0; c < in.c; c++) {
+        const int rc = tt_depthwise_conv2d_s8(x + c * hw, (tt_dims){1, in.h, in.w}, w + c * kh * kw, kh, kw, bias + c,
+                                              mult + c, shift + c, &one, q, scratch, (tt_dims){1, out.h, out.w});
+        if (rc != TT_OK)
+            return rc;
+        memcpy(y + c * ohw, scratch, (size_t)ohw);
     }
     return TT_OK;
 }

@@ -89,6 +89,13 @@ int tt_conv2d_general_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t k
  * depthwise conv writing over its input (one output channel). */
 int32_t tt_expand_depthwise_s8_get_buffer_size(tt_dims in);
 int32_t tt_depthwise_inplace_s8_get_buffer_size(tt_dims out);
+/* y = tt_depthwise_conv2d_s8 of x written over x: y == x, or below it (y <= x), as the memory pass's in-place
+ * depthwise writes it. Output channel c is written once input channel c is read, and ends below input channel
+ * c + 1 (out.h * out.w <= in.h * in.w). scratch: tt_depthwise_inplace_s8_get_buffer_size(out) bytes.
+ * TT_ERR_ARG: as tt_depthwise_conv2d_s8, a NULL scratch, or out.h * out.w > in.h * in.w. */
+int tt_depthwise_inplace_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh, int32_t kw, const int32_t *bias,
+                            const int32_t *mult, const int32_t *shift, const tt_conv_params *conv,
+                            const tt_quant_params *q, int8_t *y, tt_dims out, int8_t *scratch);
 /* One int8 conv layer for the fused kernels: weights (out.c, in.c / groups, kh, kw), per-channel bias and
  * requantize, conv and quantization parameters. */
 typedef struct {

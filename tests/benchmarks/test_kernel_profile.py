@@ -11,11 +11,8 @@ MODEL_C = f"""\
     /* features.3: conv2d_s8 */
     {{ static const tt_conv_params p = {{1, 0, 0, 0, 0, 1}}; static const tt_quant_params q = {{-128, 2, -128, 127}}; TT_CALL(tt_conv2d_s8(((int8_t *)(tt_arena + 10240)), (tt_dims){{160, 8, 8}}, {W}, 1, 1, tt_c9, tt_c46, tt_c47, &p, &q, ((int8_t *)(tt_arena + 76800)), (tt_dims){{48, 8, 8}})); }}
     /* features.4: depthwise_inplace_s8 */
-    for (int32_t c = 0; c < 160; ++c) {{  /* channel c */
-        {{ static const tt_conv_params p = {{2, 2, 2, 2, 2, 1}}; static const tt_quant_params q = {{-128, -128, -128, 127}};
-          TT_CALL(tt_depthwise_conv2d_s8(((int8_t *)(tt_arena + 2560)) + c * 64, (tt_dims){{1, 8, 8}}, {W} + c * 25, 5, 5, tt_c1 + c, tt_c44 + c, tt_c45 + c, &p, &q, (int8_t *)(tt_arena + 0), (tt_dims){{1, 4, 4}})); }}
-        memcpy(((int8_t *)(tt_arena + 2560)) + c * 64, (tt_arena + 0), 64);
-    }}
+    {{ static const tt_conv_params p = {{2, 2, 2, 2, 2, 160}}; static const tt_quant_params q = {{-128, -128, -128, 127}};
+          TT_CALL(tt_depthwise_inplace_s8(((int8_t *)(tt_arena + 2560)) + 0, (tt_dims){{160, 8, 8}}, {W}, 5, 5, tt_c1 + 0, tt_c44 + 0, tt_c45 + 0, &p, &q, ((int8_t *)(tt_arena + 2560)) + 0, (tt_dims){{160, 4, 4}}, (int8_t *)(tt_arena + 0))); }}
     /* features.5: depthwise_grad_input_inplace */
     {{ static const tt_conv_params p = {{1, 2, 2, 2, 2, 8}};
           TT_CALL(tt_depthwise_grad_input_inplace_f32(((float *)(tt_arena + 0)) + 0, (tt_dims){{8, 4, 4}}, {W}_lead, 5, 5, tt_c98 + 0, &p, ((float *)(tt_arena + 0)) + 0, (tt_dims){{8, 4, 4}}, (float *)(tt_arena + 26112))); }}
@@ -64,7 +61,7 @@ def test_kernel_classes_by_argument_position():
 def test_macs_per_call_and_per_row_loop():
     s = sites_by_layer()
     assert (s["features.3"]["macs"], s["features.3"]["per_call"]) == (48 * 64 * 160, True)
-    assert (s["features.4"]["macs"], s["features.4"]["per_call"]) == (16 * 25, True)
+    assert (s["features.4"]["macs"], s["features.4"]["per_call"]) == (160 * 16 * 25, True)  # all channels, one call
     assert (s["features.5"]["macs"], s["features.5"]["per_call"]) == (8 * 16 * 25, True)  # the trained 8 channels
     assert (s["features.6"]["macs"], s["features.6"]["per_call"]) == (384 * 12 * 16, False)  # all 12 blocks
     assert s["stem"]["macs"] == 16 * 64 * 64 * 9 * 3 + 16 * 64 * 64 * 9 + 8 * 64 * 64 * 16
@@ -74,7 +71,7 @@ def test_macs_per_call_and_per_row_loop():
 
 def test_by_kernel_counts_macs_of_every_call_and_the_floor():
     s = sites_by_layer()
-    calls = [("features.4", 160, 640_000), ("features.6", 96, 300_000)]
+    calls = [("features.4", 1, 640_000), ("features.6", 96, 300_000)]
     result = {"calls": [dict(request="train", calls=n, instructions=i, kernel=s[layer]["kernel"],
                              macs=s[layer]["macs"] * (n if s[layer]["per_call"] else 1)) for layer, n, i in calls]}
     rows = {r["kernel"]: r for r in by_kernel(result, "train")}

@@ -1,6 +1,7 @@
 """The kernels of the memory passes through ctypes, against the kernels they stand for, bit for bit:
 tt_conv_dw_pw_rows_s8 (a conv -> depthwise -> 1x1 chain by rows) equals the three tt_conv2d_s8
-calls on odd shapes, strides, kernels and paddings; tt_sgd_s8_rows over row blocks equals one
+calls on odd shapes, strides, kernels and paddings; tt_depthwise_inplace_s8 written over its input (in one
+call, or in the two of a split weight) equals tt_depthwise_conv2d_s8 into another buffer; tt_sgd_s8_rows over row blocks equals one
 tt_sgd_s8 call, for a pointwise slice and a depthwise one, and so does tt_sgd_s8_block over row and
 column blocks."""
 from ctypes import POINTER, byref, c_float, c_int8, c_int32
@@ -74,6 +75,40 @@ def test_rows_chain_equals_three_calls(lib, c_in, h, w, c_mid, ka, sa, pa, kb, s
                                      _ptr(scratch, P8)) == 0
     np.testing.assert_array_equal(y, expected)
     assert np.all(scratch[size:] == 99)
+
+
+@pytest.mark.parametrize("c, h, w, k, stride, pad, split", [
+    (12, 8, 8, (5, 5), 1, (2, 2, 2, 2), 0),   # MCUNet's late blocks: a small padded map
+    (7, 4, 4, (3, 3), 1, (1, 1, 1, 1), 3),    # a split weight: two calls, the second's outputs below its inputs
+    (6, 9, 7, (7, 7), 2, (3, 2, 3, 2), 0),    # 7x7 stride 2, asymmetric padding
+    (4, 6, 6, (3, 3), 1, (0, 0, 0, 0), 2),    # no padding
+    (3, 40, 40, (3, 3), 1, (1, 1, 1, 1), 0),  # a map too large for the padded copy: a channel at a time
+])
+def test_depthwise_inplace_equals_depthwise(lib, c, h, w, k, stride, pad, split):
+    rng = np.random.default_rng(c * h + w)
+    keep = []
+    layer = _layer(rng, c, 1, k, stride, pad, c, int(rng.integers(-20, 20)), keep)
+    weights, bias, mult, shift = (a.reshape(-1) for a in keep)
+    oh, ow = _out(h, k[0], stride, pad[0], pad[2]), _out(w, k[1], stride, pad[1], pad[3])
+    x = rng.integers(-128, 128, c * h * w).astype(np.int8)
+    expected = _conv(lib, x, Dims(c, h, w), layer, Dims(c, oh, ow))
+    over, scratch = x.copy(), np.zeros(oh * ow, np.int8)
+    for c0, n in ((0, split), (split, c - split)) if split else ((0, c),):  # as codegen/templates_memory.py
+        part = ConvParams(stride, *pad, n)
+        assert lib.tt_depthwise_inplace_s8(_ptr(over[c0 * h * w:], P8), Dims(n, h, w),
+                                           _ptr(weights[c0 * k[0] * k[1]:], P8), k[0], k[1], _ptr(bias[c0:], P32),
+                                           _ptr(mult[c0:], P32), _ptr(shift[c0:], P32), byref(part),
+                                           byref(layer.q), _ptr(over[c0 * oh * ow:], P8), Dims(n, oh, ow),
+                                           _ptr(scratch, P8)) == 0
+    np.testing.assert_array_equal(over[:c * oh * ow], expected)
+    # refused: an output channel larger than an input one (it would run over the next input), no scratch
+    wide = ConvParams(1, 1, 1, 1, 1, c)
+    assert lib.tt_depthwise_inplace_s8(_ptr(over, P8), Dims(c, h, w), layer.w, 1, 1, layer.bias, layer.mult,
+                                       layer.shift, byref(wide), byref(layer.q), _ptr(over, P8),
+                                       Dims(c, h + 2, w + 2), _ptr(scratch, P8)) == -1
+    assert lib.tt_depthwise_inplace_s8(_ptr(over, P8), Dims(c, h, w), layer.w, k[0], k[1], layer.bias, layer.mult,
+                                       layer.shift, byref(layer.conv), byref(layer.q), _ptr(over, P8),
+                                       Dims(c, oh, ow), None) == -1
 
 
 @pytest.mark.parametrize("depthwise", [0, 1])

@@ -1,6 +1,7 @@
 /*
- * The TT_USE_DSP paths of tt_conv2d_1x1_s8, tt_conv2d_1x1_split_s8, tt_depthwise_conv2d_s8 (half of its
- * cases through tt_depthwise_conv2d_strided_s8, channels further apart than h * w) and
+ * The TT_USE_DSP paths of tt_conv2d_1x1_s8, tt_conv2d_1x1_split_s8, tt_depthwise_conv2d_s8 (a third of its
+ * cases through tt_depthwise_conv2d_strided_s8, channels further apart than h * w, a third written over the
+ * input by tt_depthwise_inplace_s8 in two calls as the in-place template makes them) and
  * tt_conv2d_general_s8 (dense, channels 1..8 so that most windows fit its im2col path) against their
  * portable loops (ref_kernels.c: the same sources with TT_NO_DSP), byte for byte, on pseudo-random
  * cases: channels 1..24 (odd too; a quarter of the 1x1 cases 120..300 input channels and 1..72 outputs on
@@ -149,7 +150,28 @@ static void check_case(int kind)
         shift[i] = uniform(0, 15) ? 30 + spread + uniform(-2, 2) : uniform(31, 62); /* both sides of TT_SSAT_MAX_SHIFT */
     }
     int rc, rc_ref;
-    if (kind == DEPTHWISE && uniform(0, 1)) { /* channels plane > h * w apart (tt_depthwise_strided.h) */
+    const int32_t dw_way = kind == DEPTHWISE ? uniform(0, 2) : -1;
+    if (dw_way == 2 && out.h * out.w <= in.h * in.w) { /* written over x (tt_depthwise_inplace_s8), as the in-place
+                                                         template calls it: channels [0, k) then [k, c), the
+                                                         second call's outputs below its inputs */
+        const int32_t hw = in.h * in.w, ohw = out.h * out.w, k = uniform(0, c);
+        int8_t *xs = malloc((size_t)(in.c * hw)), *scratch = malloc((size_t)ohw);
+        memcpy(xs, x, (size_t)(in.c * hw));
+        tt_conv_params part = conv;
+        part.groups = k;
+        rc = k ? tt_depthwise_inplace_s8(xs, (tt_dims){k, in.h, in.w}, w, kh, kw, bias, mult, shift, &part, &q, xs,
+                                         (tt_dims){k, out.h, out.w}, scratch)
+               : TT_OK;
+        part.groups = c - k;
+        if (rc == TT_OK && k < c)
+            rc = tt_depthwise_inplace_s8(xs + k * hw, (tt_dims){c - k, in.h, in.w}, w + k * kh * kw, kh, kw, bias + k,
+                                         mult + k, shift + k, &part, &q, xs + k * ohw, (tt_dims){c - k, out.h, out.w},
+                                         scratch);
+        memcpy(y, xs, (size_t)n_out);
+        rc_ref = ref_depthwise_conv2d_s8(x, in, w, kh, kw, bias, mult, shift, &conv, &q, y_ref, out);
+        free(xs);
+        free(scratch);
+    } else if (dw_way == 1) { /* channels plane > h * w apart (tt_depthwise_strided.h) */
         const int32_t hw = in.h * in.w, plane = hw + uniform(1, 2 * in.w);
         int8_t *xs = random_s8(in.c * plane);
         for (int32_t i = 0; i < in.c; i++)
