@@ -29,26 +29,24 @@
 
 /* The window of output (oy, ox) as raw bytes in k = (c, ky, kx) order, x_zero where it lies in the padding
  * and after its end up to a multiple of 4 values (the pack makes x_zero 0); v has 3 bytes of room past that
- * multiple of 4. */
+ * multiple of 4. row_off[r]: where the window's row r (c = r / kh, ky = r % kh) starts from its first. */
 static void gather_window(const int8_t *x, tt_dims in, int32_t kh, int32_t kw, int32_t iy0, int32_t ix0,
-                          int8_t x_zero, int8_t *v)
+                          const int32_t *row_off, int8_t x_zero, int8_t *v)
 {
+    const int32_t rows = in.c * kh;
     int32_t k = 0;
     if (iy0 >= 0 && iy0 + kh <= in.h && ix0 >= 0 && ix0 + kw <= in.w) { /* inside: no tests */
-        const int8_t *xr = x + iy0 * in.w + ix0;
-        const int32_t channel_step = (in.h - kh) * in.w; /* from a window's last row to the next channel's first */
+        const int8_t *x0 = x + iy0 * in.w + ix0;
         if (kw <= 4 && ix0 + 4 <= in.w) { /* each row one 4-byte copy inside its row of x; the bytes past kw are
                                              overwritten by the next row or the padding below */
             int8_t *d = v;
-            for (int32_t c = 0; c < in.c; c++, xr += channel_step)
-                for (int32_t ky = 0; ky < kh; ky++, xr += in.w, d += kw)
-                    memcpy(d, xr, 4);
-            k = (int32_t)(d - v);
+            for (int32_t r = 0; r < rows; r++, d += kw)
+                memcpy(d, x0 + row_off[r], 4);
+            k = rows * kw;
         } else {
-            for (int32_t c = 0; c < in.c; c++, xr += channel_step)
-                for (int32_t ky = 0; ky < kh; ky++, xr += in.w)
-                    for (int32_t kx = 0; kx < kw; kx++)
-                        v[k++] = xr[kx];
+            for (int32_t r = 0; r < rows; r++)
+                for (int32_t kx = 0; kx < kw; kx++)
+                    v[k++] = x0[row_off[r] + kx];
         }
     } else {
         for (int32_t c = 0; c < in.c; c++)
@@ -125,9 +123,13 @@ static void general_dsp(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh
     const int32_t packs = quads <= GENERAL_DSP_MAX_K / 8 ? 2 : 1, step = 4 * packs;
     const int32_t y_zero = q->y_zero, lo = q->act_min, hi = q->act_max; /* locals: int8 stores alias anything */
     const int8_t x_zero = (int8_t)q->x_zero;
+    const int32_t pad_top = conv->pad_top, pad_left = conv->pad_left; /* locals: the window's byte stores */
     const int32_t nz = (int32_t)(((uint32_t)-q->x_zero & 0xFFFFu) * 0x00010001u); /* (-x_zero, -x_zero) */
     int32_t packed[GENERAL_DSP_MAX_K * 2]; /* 8 words per four k and four positions */
+    int32_t row_off[GENERAL_DSP_MAX_K]; /* the window's rows: in.c * kh <= k_total */
     int8_t window[GENERAL_DSP_MAX_K + 4], w_last[GENERAL_DSP_MAX_K];
+    for (int32_t r = 0; r < in.c * kh; r++)
+        row_off[r] = ((r / kh) * in.h + r % kh) * in.w;
     memcpy(w_last, w + (out.c - 1) * k_total, (size_t)k_total);
     memset(w_last + k_total, 0, (size_t)(4 * quads - k_total));
     int all_ssat = 1;
@@ -136,7 +138,7 @@ static void general_dsp(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh
     int32_t oy = 0, ox = 0; /* the position p */
     for (int32_t p = 0; p < hw; p += step) {
         for (int32_t j = 0; j < step; j++) { /* positions p .. p+step-1; past the end: the last one again */
-            gather_window(x, in, kh, kw, oy * s - conv->pad_top, ox * s - conv->pad_left, x_zero, window);
+            gather_window(x, in, kh, kw, oy * s - pad_top, ox * s - pad_left, row_off, x_zero, window);
             int32_t *qj = packed + (j >> 2) * 8 * quads + 2 * (j & 3);
             for (int32_t g = 0; g < quads; g++, qj += 8) {
                 const uint32_t v = tt_load32(window + 4 * g);
