@@ -11,8 +11,8 @@
  * each window gathered once (im2col) and packed as the packed 1x1 packs pixels (tt_pointwise_dsp.h: per
  * four k the pairs (x_k, x_k+2), (x_k+1, x_k+3) minus x_zero, 0 in the padding); every output channel then
  * runs the packed 1x1's loop over them (one weight word, two SXTB16, four LDRD, eight SMLAD per four k and
- * four positions) and, when every channel takes it, the SSAT requantization. The int32 sums are the same
- * integers, so the output is identical bit for bit.
+ * four positions) and its requantization, the SSAT form's inline for the channels that take it. The int32 sums
+ * are the same integers, so the output is identical bit for bit.
  *
  * x86-64 path (__AVX2__, host builds with -march=native; strides 1 and 2, any groups, strips up to
  * 16 KB): sixteen outputs of a row at a time from padded input rows, tt_conv_general_avx2.h.
@@ -66,9 +66,10 @@ static void gather_window(const int8_t *x, tt_dims in, int32_t kh, int32_t kw, i
 /* y[o * hw + 0 .. 4 * packs) from the sums over `packs` packs of four windows (each 8 * quads words) of
  * every output o in the SSAT form (tt_dsp.h): an output's bias, weights and constants serve all its
  * positions, and the loop's registers hold nothing else. */
-__attribute__((noinline)) static void outputs_ssat(const int32_t *packed, int32_t quads, int32_t packs, const int8_t *w, int32_t k_total,
-                         const int8_t *w_last, const int32_t *bias, const int32_t *mult, const int32_t *shift,
-                         int32_t y_zero, int32_t n_out, int8_t *y, int32_t hw)
+__attribute__((noinline)) static void outputs_ssat(const int32_t *packed, int32_t quads, int32_t packs,
+                                                   const int8_t *w, int32_t k_total, const int8_t *w_last,
+                                                   const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                                                   int32_t y_zero, int32_t n_out, int8_t *y, int32_t hw)
 {
     for (int32_t o = 0; o < n_out; o++, w += k_total, y += hw) {
         if (!tt_ssat_form(shift[o], -128, 127))
@@ -88,9 +89,10 @@ __attribute__((noinline)) static void outputs_ssat(const int32_t *packed, int32_
 
 /* The same for the outputs outside the SSAT form (all of them when the clamp is narrower than int8; else a
  * rare channel, e.g. one with a tiny scale), by tt_requantize. */
-__attribute__((noinline)) static void outputs_general(const int32_t *packed, int32_t quads, int32_t packs, const int8_t *w, int32_t k_total,
-                            const int8_t *w_last, const int32_t *bias, const int32_t *mult, const int32_t *shift,
-                            const tt_quant_params *q, int32_t n_out, int8_t *y, int32_t hw)
+__attribute__((noinline)) static void outputs_general(const int32_t *packed, int32_t quads, int32_t packs,
+                                                      const int8_t *w, int32_t k_total, const int8_t *w_last,
+                                                      const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                                                      const tt_quant_params *q, int32_t n_out, int8_t *y, int32_t hw)
 {
     const int32_t y_zero = q->y_zero, lo = q->act_min, hi = q->act_max;
     for (int32_t o = 0; o < n_out; o++) {
@@ -112,9 +114,10 @@ __attribute__((noinline)) static void outputs_general(const int32_t *packed, int
  * and packed as tt_pointwise_pack4_dsp packs four pixels' channels (per four k, per position
  * (v[k], v[k+2]), (v[k+1], v[k+3]) minus x_zero, the padding 0), so every output channel is
  * tt_pointwise_packed_1x4_dsp over them (one weight word, four LDRD, eight SMLAD per four k) and its
- * requantization (the last, partial step by tt_requantize4): the same int32 sums, so the same bytes. An output's weights are read by words: the last
- * word of each but the last output reads up to 4 * quads - k_total (< k_total for k_total >= 2) of the next
- * output's weights, which meet zeros; the last output reads a zero-padded copy, so nothing past w is read. */
+ * requantization (the last, partial step by tt_requantize4): the same int32 sums, so the same bytes. An output's
+ * weights are read by words: the last word of each but the last output reads up to 4 * quads - k_total
+ * (< k_total for k_total >= 2) of the next output's weights, which meet zeros; the last output reads a
+ * zero-padded copy, so nothing past w is read. */
 static void general_dsp(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh, int32_t kw, const int32_t *bias,
                         const int32_t *mult, const int32_t *shift, const tt_conv_params *conv,
                         const tt_quant_params *q, int8_t *y, tt_dims out)
@@ -160,7 +163,8 @@ static void general_dsp(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh
         for (int32_t o = 0; o < out.c; o++)
             for (int32_t i = 0; i < packs && p + 4 * i < hw; i++) {
                 int32_t a[4] = {bias[o], bias[o], bias[o], bias[o]};
-                tt_pointwise_packed_1x4_dsp(packed + i * 8 * quads, quads, o + 1 < out.c ? w + o * k_total : w_last, a);
+                const int8_t *wo = o + 1 < out.c ? w + o * k_total : w_last;
+                tt_pointwise_packed_1x4_dsp(packed + i * 8 * quads, quads, wo, a);
                 int8_t *yo = y + o * hw + p + 4 * i;
                 if (p + 4 * i + 4 <= hw) {
                     tt_requantize4(a, mult[o], shift[o], y_zero, lo, hi, yo);
