@@ -1,0 +1,80 @@
+/*
+ * Private to tt_conv_dw_pw_rows_s8.c and tt_conv_dw_pw_stream_s8.c: the one loop of the fused
+ * conv -> depthwise -> 1x1 block by output rows.  The two kernels differ only in where the conv's band of
+ * x comes from (a whole tensor, or rows pulled from a stream), so they pass that as `fill_band`; every
+ * kernel call on every band is the same, and so is every output byte.
+ * Scratch (from `scratch`): the band of x (in.c x a.kh rows), one row of mid, the window of mid
+ * (mid.c x b.kh rows), one depthwise row, one output row; each part 8-aligned (TT_DW_PW_LOOP_BYTES).
+ */
+#ifndef TT_CONV_DW_PW_LOOP_H
+#define TT_CONV_DW_PW_LOOP_H
+
+#include <string.h>
+
+#include "tt_depthwise_strided.h"
+#include "tt_kernels.h"
+
+#define TT_ALIGN8(n) (((n) + 7) & ~(int32_t)7)
+#define TT_DW_PW_LOOP_BYTES(in, a, mid, b, out)                                                                  \
+    (TT_ALIGN8((in).c * (a)->kh * (in).w) + TT_ALIGN8((mid).c * (mid).w) + TT_ALIGN8((mid).c * (b)->kh * (mid).w) + \
+     TT_ALIGN8((mid).c * (out).w) + TT_ALIGN8((out).c * (out).w))
+
+/* Copies rows [xlo, xlo + xn) of x, channel-major, to xb as (in.c, xn, in.w). */
+typedef void (*tt_fill_band_fn)(void *ctx, int8_t *xb, int32_t xlo, int32_t xn);
+
+/* The rows [*lo, *lo + *n) of an input of height h under output row r's window (kernel k), and the
+ * padding left at the band's top and bottom in *p. */
+static inline void tt_dw_pw_band(int32_t r, int32_t k, int32_t h, tt_conv_params *p, int32_t *lo, int32_t *n)
+{
+    const int32_t top = r * p->stride - p->pad_top, last = top + k - 1;
+    *lo = top > 0 ? top : 0;
+    *n = (last < h - 1 ? last : h - 1) - *lo + 1;
+    p->pad_top = *lo - top;
+    p->pad_bottom = last - (*lo + *n - 1);
+}
+
+static inline int tt_conv_dw_pw_loop(tt_fill_band_fn fill_band, void *ctx, tt_dims in, const tt_conv_layer *a,
+                                     tt_dims mid, const tt_conv_layer *b, const tt_conv_layer *c, int8_t *y,
+                                     tt_dims out, int8_t *scratch)
+{
+    const int32_t wnd = b->kh; /* rows of mid kept per channel */
+    int8_t *xb = scratch, *ar = xb + TT_ALIGN8(in.c * a->kh * in.w), *ab = ar + TT_ALIGN8(mid.c * mid.w);
+    int8_t *br = ab + TT_ALIGN8(mid.c * wnd * mid.w), *yr = br + TT_ALIGN8(mid.c * out.w);
+    int32_t have_lo = 0, have_n = 0; /* rows have_lo .. have_lo + have_n - 1 of mid are in ab */
+    for (int32_t r = 0; r < out.h; ++r) {
+        tt_conv_params pb = b->conv;
+        int32_t lo, n;
+        tt_dw_pw_band(r, b->kh, mid.h, &pb, &lo, &n);
+        const int32_t drop = lo - have_lo, kept = have_n - drop;
+        if (kept <= 0) {
+            have_n = 0;
+        } else if (drop > 0) { /* slide the window: the rows still needed move to its front */
+            for (int32_t ch = 0; ch < mid.c; ++ch)
+                memmove(ab + ch * wnd * mid.w, ab + (ch * wnd + drop) * mid.w, (size_t)(kept * mid.w));
+            have_n = kept;
+        }
+        have_lo = lo;
+        for (int32_t j = have_lo + have_n; j < lo + n; ++j, ++have_n) { /* row j of mid */
+            tt_conv_params pa = a->conv;
+            int32_t xlo, xn;
+            tt_dw_pw_band(j, a->kh, in.h, &pa, &xlo, &xn);
+            fill_band(ctx, xb, xlo, xn);
+            int rc = tt_conv2d_s8(xb, (tt_dims){in.c, xn, in.w}, a->w, a->kh, a->kw, a->bias, a->mult, a->shift, &pa,
+                                  &a->q, ar, (tt_dims){mid.c, 1, mid.w});
+            if (rc != TT_OK) return rc;
+            for (int32_t ch = 0; ch < mid.c; ++ch)
+                memcpy(ab + (ch * wnd + have_n) * mid.w, ar + ch * mid.w, (size_t)mid.w);
+        }
+        /* the window's first n rows of every channel (all wnd but at the map's top or bottom edge): one call */
+        int rc = tt_depthwise_conv2d_strided_s8(ab, wnd * mid.w, (tt_dims){mid.c, n, mid.w}, b->w, b->kh, b->kw,
+                                                b->bias, b->mult, b->shift, &pb, &b->q, br, (tt_dims){mid.c, 1, out.w});
+        if (rc != TT_OK) return rc;
+        rc = tt_conv2d_s8(br, (tt_dims){mid.c, 1, out.w}, c->w, 1, 1, c->bias, c->mult, c->shift, &c->conv, &c->q, yr,
+                          (tt_dims){out.c, 1, out.w});
+        if (rc != TT_OK) return rc;
+        for (int32_t ch = 0; ch < out.c; ++ch) memcpy(y + (ch * out.h + r) * out.w, yr + ch * out.w, (size_t)out.w);
+    }
+    return TT_OK;
+}
+
+#endif /* TT_CONV_DW_PW_LOOP_H */
