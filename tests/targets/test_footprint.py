@@ -7,7 +7,7 @@ from tvm_tinytrain.targets.qemu import load_board
 
 # the README's demo output (static 170.4 KB, stack 2004 B, flash 629.3 KB on the STM32F746 budget)
 README = """memory on cortex-m7:
-  peak SRAM 172.4 KB of 320.0 KB (54%): static 170.4 KB (activation arena with the sample's slot, trained parameters) + stack high-water mark 2004 B
+  peak SRAM 172.4 KB of 320.0 KB (54%): static 170.4 KB (activation arena, trained parameters) + stack high-water mark 2004 B
   flash     629.3 KB of 1024.0 KB (61%): code, frozen weights and the initial trained parameters"""
 
 

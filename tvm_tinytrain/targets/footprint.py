@@ -25,7 +25,7 @@ def format_footprint(f: dict) -> str:
                                       f["flash_budget_bytes"])
     return (f"memory on {f['board']}:\n"
             f"  peak SRAM {kb(peak)} of {kb(ram)} ({100 * peak / ram:.0f}%): static {kb(f['static_sram_bytes'])} "
-            f"(activation arena with the sample's slot, trained parameters) + stack high-water mark "
+            f"(activation arena, trained parameters) + stack high-water mark "
             f"{f['stack_bytes']} B\n"
             f"  flash     {kb(flash)} of {kb(flash_budget)} ({100 * flash / flash_budget:.0f}%): "
             f"code, frozen weights and the initial trained parameters")

@@ -205,7 +205,8 @@ class Firmware:
         m = self.memory
         parts = []
         if "RAM" in overflows:
-            ram = {"the activation arena (the sample's slot included)": m["arena_bytes"],
+            sample = ("its ring of input rows" if m.get("input", {}).get("rows") else "the sample's slot")
+            ram = {f"the activation arena ({sample} included)": m["arena_bytes"],
                    "the trained parameters": m["updated_param_bytes"],
                    "the minimum stack": parse_size(self.board.get("min_stack", "4K"))}
             largest = max(ram, key=ram.get)
