@@ -96,6 +96,13 @@ def conv_dw_pw_rows_s8(b, args, out):
             f"{mid_w}}}, &b, &c, {out}, (tt_dims){{{c_out}, {oh}, {ow}}}, (int8_t *){scratch})); }}")
 
 
+def _depthwise_parts(w, c: int) -> list:
+    """(first channel, channels, weights) of each non-empty part of a depthwise weight of c channels: the trained
+    lead and the frozen rest of a split weight, or the whole."""
+    parts = [(0, w.k, w.lead), (w.k, c - w.k, w.rest)] if isinstance(w, Split) else [(0, c, w)]
+    return [part for part in parts if part[1] > 0]
+
+
 def depthwise_inplace_s8(b, args, out):
     x, w, bias, mult, shift, scratch = args
     a = b.attrs
@@ -103,9 +110,8 @@ def depthwise_inplace_s8(b, args, out):
     kh, kw = _shape(b.args[1])[2:]
     # one call over all channels writing over its input (output channel c once input channel c is read), one per
     # part of a split weight (the second part's outputs start below its inputs: the same order holds)
-    parts = [(0, w.k, w.lead), (w.k, c - w.k, w.rest)] if isinstance(w, Split) else [(0, c, w)]
     calls = []
-    for c0, n, weights in (part for part in parts if part[1] > 0):
+    for c0, n, weights in _depthwise_parts(w, c):
         calls.append(f"{{ {_conv_params(a, groups=n)} {_quant(a)}\n"
                      f"          TT_CALL(tt_depthwise_inplace_s8({x} + {c0 * h * wd}, (tt_dims){{{n}, {h}, {wd}}}, "
                      f"{weights}, {kh}, {kw}, {bias} + {c0}, {mult} + {c0}, {shift} + {c0}, &p, &q, "
@@ -119,9 +125,8 @@ def depthwise_grad_input_inplace(b, args, out):
     (_, c, oh, ow), (_, _, h, wd) = _shape(b.args[0]), _shape(b.var)
     kh, kw = _shape(b.args[1])[2:]
     # one call over all channels (dx over d: channel c written after it is read), one per part of a split weight
-    parts = [(0, w.k, w.lead), (w.k, c - w.k, w.rest)] if isinstance(w, Split) else [(0, c, w)]
     calls = []
-    for c0, n, weights in (part for part in parts if part[1] > 0):
+    for c0, n, weights in _depthwise_parts(w, c):
         calls.append(f"{{ {_conv_params(a, groups=n)}\n"
                      f"          TT_CALL(tt_depthwise_grad_input_inplace_f32({d} + {c0 * oh * ow}, (tt_dims){{{n}, {oh}, "
                      f"{ow}}}, {weights}, {kh}, {kw}, {w_scale} + {c0}, &p, {out} + {c0 * h * wd}, (tt_dims){{{n}, {h}, "
