@@ -1,133 +1,273 @@
-"""Accuracy vs memory (the shape of the paper's figure 9): schemes from our contribution
-analysis + budget search at several budgets, against bias-only updates of growing depth and
-last-k block updates, each fine-tuned the same way on CIFAR-10 with the generated C on this
-host.  Memory is what the planner gives the scheme (activation arena + trained parameters in
-SRAM), the same figure the search constrains.
+"""Accuracy vs memory (the shape of the paper's figure 9) on CIFAR-10: schemes from our contribution
+analysis + budget search at several budgets, each against the bias-only depth and the last-k convs
+nearest in memory at or below the same budget, fine-tuned the same way with the generated C on this
+host over several seeds.  Memory is what the planner gives the scheme (activation arena + trained
+parameters in SRAM, a float32 classifier's 4 bytes a value counted), the figure the search constrains.
 
-    python -m benchmarks.accuracy_vs_memory [--model mcunet-5fps] [--extra 16KB 32KB 64KB 128KB]
+    python -m benchmarks.accuracy_vs_memory [--model mcunet-5fps] [--recipe int8+QAS-paper-nomom]
+        [--extra 16KB 32KB 64KB 96KB] [--seeds 0 1 2]
 
-A budget is given as extra SRAM over training only the classifier (the paper's x axis is the
-memory a scheme adds); the search gets base + extra.
+--recipe is a variant of benchmarks.qas_experiment that trains in the generated C; the default is the
+paper's memory-bound one (its `sgd_scale_nomom`: QAS, plain SGD, a float32 classifier) at lr 0.005.
+A budget is extra SRAM over training only the classifier (the paper's x axis is what a scheme adds).
 
-Steps (each resumable): the contribution analysis -> contrib.json; the search at each budget
--> search-<budget>.json (scheme files `compile`/`train` accept); one fine-tuning run per
-scheme -> runs.json; then results.md and accuracy_vs_memory.png.  Default --out:
-out/accuracy_vs_memory_<model>/.
+Steps, each resumable (a finished run is kept, never recomputed; a stopped step continues):
+  1. contribution analysis: one-epoch runs on --analysis-per-class training images per class, scored on
+     --analysis-test-per-class per class -> contrib.json; the baseline (classifier only) again at the
+     other --noise-seeds -> contrib-seed<N>.json; gains over the noise of a run -> contrib.md
+  2. the search at each budget -> search-plus-<extra>.json (scheme files `compile` / `train` accept)
+  3. final fine-tuning (default all 50,000 / 10,000 images, one epoch) of every scheme at every seed,
+     seed 0 of every scheme first -> runs.json; then results.md and accuracy_vs_memory.png
+Default --out: out/accuracy_vs_memory_full_<model>/.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
 
 from tqdm import tqdm
 
+from benchmarks.qas_experiment import VARIANTS, mean_se, per_class
+from tvm_tinytrain.errors import TinyTrainError
+from tvm_tinytrain.outputs import atomic_write
 
-def finetune(config_json: str, scheme) -> dict:
+RECIPES = [name for name, v in VARIANTS.items() if v.engine == "c"]  # the analysis and search run the C
+FAMILIES = ("searched", "bias-only", "last-k")
+
+
+def recipe_options(recipe: str) -> dict:
+    """The scheme settings of a qas_experiment variant: every scheme here is trained and sized with them."""
+    v = VARIANTS[recipe]
+    return {"qas": v.qas, "fp32_classifier": v.fp32_classifier, "momentum": v.momentum}
+
+
+def run_noise(accuracies) -> float:
+    """The noise of one run: the sample standard deviation of the same run's accuracy over seeds."""
+    if len(accuracies) < 2:
+        raise TinyTrainError("the noise of a run needs the baseline at two seeds at least (--noise-seeds)")
+    return statistics.stdev(accuracies)
+
+
+def paired(a: dict, b: dict) -> tuple[float, float, list] | None:
+    """a - b over the seeds both have ({seed: accuracy}): (mean, standard error, per seed), None if none."""
+    seeds = sorted(set(a) & set(b))
+    if not seeds:
+        return None
+    diffs = [a[s] - b[s] for s in seeds]
+    return (*mean_se(diffs), diffs)
+
+
+def nearest_at_or_below(memories: dict, limit: int):
+    """The name whose memory is the largest at or below `limit` (None if none fits): the comparator of
+    a budget, at (nearly) equal memory without exceeding it."""
+    fitting = [(m, name) for name, m in memories.items() if m <= limit]
+    return max(fitting)[1] if fitting else None
+
+
+def last_k_convs(n_conv: int, k: int) -> dict:
+    """All weights and biases of the last k convs (+ the classifier, always trained)."""
+    return {"name": f"last-{k}-convs", "n_bias_update": k, "weight_layers": list(range(n_conv - k, n_conv)),
+            "weight_ratios": [1.0] * k}
+
+
+def finetune(config_json: str, scheme: dict) -> dict:
     from tvm_tinytrain.search.contribution import run_trial
 
     return run_trial(config_json, scheme)
 
 
+def run_pending(jobs, stored: dict, path: Path, executor, run=finetune):
+    """Run the jobs ((key, config_json, scheme)) not yet in stored["runs"] with that scheme, in order,
+    writing `stored` to `path` after each: a stopped run is started again, a finished one never."""
+    runs = stored["runs"]
+    todo = [(key, cfg, spec) for key, cfg, spec in jobs if runs.get(key, {}).get("spec") != spec]
+    futures = {executor.submit(run, cfg, spec): (key, cfg, spec) for key, cfg, spec in todo}
+    for future in tqdm(as_completed(futures), total=len(futures), desc="fine-tuning runs"):
+        key, cfg, spec = futures[future]
+        runs[key] = {**future.result(), "seed": json.loads(cfg)["seed"], "spec": spec}
+        atomic_write(path, json.dumps(stored, indent=1))
+
+
 def main(argv=None):
     from tvm_tinytrain.backbones import load_backbone
-    from tvm_tinytrain.schemes import load_spec, save_scheme
+    from tvm_tinytrain.schemes import save_scheme
     from tvm_tinytrain.search.budget_search import search
-    from tvm_tinytrain.search.contribution import RATIOS, analyze, gains, plan_trials
+    from tvm_tinytrain.search.contribution import Trial, analyze, gains, plan_trials
     from tvm_tinytrain.search.memory import SchemeMemory, parse_budget
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", default="mcunet-5fps")
-    p.add_argument("--extra", nargs="+", default=["16KB", "32KB", "64KB", "128KB"],
-                   help="budgets as SRAM above the classifier-only scheme")
-    p.add_argument("--last-layers", type=int, default=None, help="analyse the last N convs (default: the later half)")
-    p.add_argument("--ratios", type=float, nargs="+", default=None, help="channel ratios analysed (default 1/8..1)")
-    p.add_argument("--analysis-per-class", type=int, default=20, help="training images per class of each analysis run")
-    p.add_argument("--train-per-class", type=int, default=50, help="training images per class of the final runs")
-    p.add_argument("--test-per-class", type=int, default=30)
-    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--recipe", default="int8+QAS-paper-nomom", choices=RECIPES,
+                   help="how every scheme trains (benchmarks.qas_experiment's variants)")
     p.add_argument("--lr", type=float, default=0.005)
-    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--extra", nargs="+", default=["16KB", "32KB", "64KB", "96KB"],
+                   help="budgets as SRAM above the classifier-only scheme")
+    p.add_argument("--last-layers", type=int, default=12, help="analyse the last N convs")
+    p.add_argument("--ratios", type=float, nargs="+", default=[0.25, 0.5, 1.0], help="channel ratios analysed")
+    p.add_argument("--analysis-per-class", type=int, default=400, help="training images per class of an analysis run")
+    p.add_argument("--analysis-test-per-class", type=int, default=300, help="test images per class of an analysis run")
+    p.add_argument("--noise-seeds", type=int, nargs="+", default=[1, 2, 3],
+                   help="seeds of the baseline runs that give the noise; the first is the analysis's")
+    p.add_argument("--train-per-class", type=per_class, default=None, help="final runs: a number, or all (default)")
+    p.add_argument("--test-per-class", type=per_class, default=None, help="final runs: a number, or all (default)")
+    p.add_argument("--epochs", type=int, default=1, help="epochs of the final runs")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the final runs")
+    p.add_argument("--workers", type=int, default=1)
     p.add_argument("--out", default=None)
     a = p.parse_args(argv)
-    out = Path(a.out or f"out/accuracy_vs_memory_{a.model}")
+    out = Path(a.out or f"out/accuracy_vs_memory_full_{a.model}")
     out.mkdir(parents=True, exist_ok=True)
+    options = recipe_options(a.recipe)
     graph = load_backbone(a.model, num_classes=10)
     n_conv = len(graph.weight_layers()) - 1
 
-    # 1. contribution analysis on a small subset (one epoch per run)
-    analysis = {"model": a.model, "data": "cifar10", "train_per_class": a.analysis_per_class,
-                "test_per_class": a.test_per_class, "epochs": 1, "lr": a.lr, "seed": 1}
+    # 1. contribution analysis, and the noise of a run from the baseline at other seeds
+    def analysis_config(seed):
+        return {"model": a.model, "data": "cifar10", "train_per_class": a.analysis_per_class,
+                "test_per_class": a.analysis_test_per_class, "epochs": 1, "lr": a.lr, "seed": seed,
+                "scheme_options": options}
+
+    first_seed, *other_seeds = a.noise_seeds
     bias_ks = sorted({max(1, n_conv * f // 8) for f in range(1, 9)})
-    first = n_conv - a.last_layers if a.last_layers else n_conv // 2
-    trials = plan_trials(graph, bias_ks, list(range(first, n_conv)), a.ratios or RATIOS)
-    gain_b, gain_w = gains(analyze(analysis, trials, out / "contrib.json", workers=a.workers))
+    trials = plan_trials(graph, bias_ks, list(range(n_conv - a.last_layers, n_conv)), a.ratios)
+    contrib = analyze(analysis_config(first_seed), trials, out / "contrib.json", workers=a.workers)
+    baselines = [contrib["runs"]["baseline"]["accuracy"]] + [
+        analyze(analysis_config(s), [Trial("baseline")], out / f"contrib-seed{s}.json", workers=a.workers)
+        ["runs"]["baseline"]["accuracy"] for s in other_seeds]
+    gain_b, gain_w = gains(contrib)
+    write_contributions(contrib, baselines, a.noise_seeds, out)
 
-    # 2. the schemes to compare, with their planner memory
-    memory = SchemeMemory(graph)
+    # 2. the search at each budget, and its equal-memory comparators
+    memory = SchemeMemory(graph, options)
     base = memory({"name": "classifier-only", "n_bias_update": 0})
-    schemes = {}
-    for extra in a.extra:
+    limits = {extra: base + parse_budget(extra) for extra in a.extra}
+    bias = {f"bias-{k}": {"name": f"bias-{k}", "n_bias_update": k} for k in range(1, n_conv + 1)}
+    bias_memory = {name: memory(spec) for name, spec in tqdm(bias.items(), desc="bias-only memory")}
+    last, k = {}, 1
+    while k <= n_conv and (not last or memory(last[f"last-{k - 1}-convs"]) <= max(limits.values())):
+        last[f"last-{k}-convs"] = last_k_convs(n_conv, k)
+        k += 1
+    last_memory = {name: memory(spec) for name, spec in last.items()}
+    budgets, schemes = {}, {}
+    for extra, limit in limits.items():
         name = f"search-plus-{extra}"
-        found = search(graph, gain_b, gain_w, base + parse_budget(extra), memory, name=name)
-        save_scheme({**found["scheme"], "model": graph.name, "lr_weight": a.lr, "lr_bias": a.lr,
-                     "about": f"searched: classifier-only memory {base:,} B + {extra}"}, out / f"{name}.json")
+        found = search(graph, gain_b, gain_w, limit, memory, name=name)
+        save_scheme({**found["scheme"], **options, "model": graph.name, "lr_weight": a.lr, "lr_bias": a.lr,
+                     "about": f"searched ({a.recipe}): classifier-only memory {base:,} B + {extra}"},
+                    out / f"{name}.json")
+        picks = {"searched": name, "bias-only": nearest_at_or_below(bias_memory, limit),
+                 "last-k": nearest_at_or_below(last_memory, limit)}
+        budgets[extra] = {"limit_bytes": limit, "gain": found["gain"], **picks}
         schemes[name] = ("searched", found["scheme"])
-    for k in bias_ks:
-        schemes[f"bias-{k}"] = ("bias-only", {"name": f"bias-{k}", "n_bias_update": k})
-    for k in (1, 2, 3, 4):
-        schemes[f"last-{k}"] = ("last-k", f"last-{k}")
+        for family, pick in picks.items():
+            if family != "searched" and pick:
+                schemes.setdefault(pick, (family, {**bias, **last}[pick]))
 
-    # 3. one fine-tuning run per scheme (same data, schedule and seed), resumable
-    runs_path = out / "runs.json"
-    runs = json.loads(runs_path.read_text()) if runs_path.exists() else {}
+    # 3. final runs, seed by seed (seed 0 of every scheme first), one fresh pool per seed: one data set in memory
     final = {"model": a.model, "data": "cifar10", "train_per_class": a.train_per_class,
-             "test_per_class": a.test_per_class, "epochs": a.epochs, "lr": a.lr, "seed": 0,
-             "warmup_epochs": 0.5}
-    runs = {n: r for n, r in runs.items() if n in schemes and r.get("spec") == schemes[n][1]}  # stale: run again
-    todo = {n: s for n, s in schemes.items() if n not in runs}
-    with ProcessPoolExecutor(a.workers, mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(finetune, json.dumps(final, sort_keys=True), spec): n for n, (_, spec) in todo.items()}
-        for f in tqdm(as_completed(futures), total=len(futures), desc="fine-tuning runs"):
-            name = futures[f]
-            runs[name] = {**f.result(), "family": schemes[name][0], "spec": schemes[name][1]}
-            runs_path.write_text(json.dumps(runs, indent=1))
-    for name, run in runs.items():  # memory always from the current planner
-        run["memory"] = memory.breakdown(load_spec(run["spec"], graph))
-    write_outputs(runs, final, out)
+             "test_per_class": a.test_per_class, "epochs": a.epochs, "lr": a.lr, "warmup_epochs": 0.5,
+             "scheme_options": options}
+    runs_path = out / "runs.json"
+    stored = json.loads(runs_path.read_text()) if runs_path.exists() else {"config": final, "runs": {}}
+    if stored["config"] != final:
+        raise TinyTrainError(f"{runs_path} holds runs of another setup; use another --out (or delete it)")
+    for seed in a.seeds:
+        jobs = [(f"{name}@seed{seed}", json.dumps({**final, "seed": seed}, sort_keys=True), spec)
+                for name, (_, spec) in schemes.items()]
+        with ProcessPoolExecutor(a.workers, mp_context=get_context("spawn")) as pool:
+            run_pending(jobs, stored, runs_path, pool)
+    rows = {name: {"family": family, "spec": spec, "memory": memory.breakdown(spec),
+                   "accuracy": {r["seed"]: r["accuracy"] for key, r in stored["runs"].items()
+                                if key.split("@")[0] == name and r["spec"] == spec}}
+            for name, (family, spec) in schemes.items()}
+    write_outputs(rows, budgets, base, final, a.recipe, a.seeds, out)
 
 
-def write_outputs(runs: dict, config: dict, out: Path):
+def write_contributions(contrib: dict, baselines: list, seeds: list, out: Path):
+    """contrib.md: every gain of the analysis over the noise of a run."""
+    noise = run_noise(baselines)
+    c = contrib["config"]
+    lines = [f"Contribution analysis: {c['model']}, CIFAR-10 {c['train_per_class']} train / {c['test_per_class']} test "
+             f"images per class, 1 epoch, lr {c['lr']:g}, seed {c['seed']}. Baseline (classifier only) at seeds "
+             f"{', '.join(map(str, seeds))}: {', '.join(f'{100 * b:.2f}' for b in baselines)} %; the noise of a run "
+             f"(their standard deviation) {100 * noise:.2f} points; a gain is a difference of two runs, whose "
+             f"noise is about {100 * noise * 2 ** 0.5:.2f}.", "",
+             "| run | accuracy (%) | gain (points) | gain / noise |", "| --- | ---: | ---: | ---: |"]
+    base = contrib["runs"]["baseline"]["accuracy"]
+    for key, r in sorted(contrib["runs"].items(), key=lambda kv: (kv[1]["kind"] != "baseline", kv[1]["kind"],
+                                                                   kv[1]["k"], kv[1]["layer"], kv[1]["ratio"])):
+        gain = r["accuracy"] - base
+        lines.append(f"| {key} | {100 * r['accuracy']:.2f} | {100 * gain:+.2f} | {gain / noise:+.1f} |")
+    text = "\n".join(lines) + "\n"
+    (out / "contrib.md").write_text(text)
+    print(text, flush=True)
+
+
+def write_outputs(rows: dict, budgets: dict, base: int, config: dict, recipe: str, seeds: list, out: Path):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    lines = ["| scheme | family | memory (KB) | arena (KB) | trained params (KB) | accuracy (%) |",
-             "| --- | --- | ---: | ---: | ---: | ---: |"]
-    for name, r in sorted(runs.items(), key=lambda kv: kv[1]["memory"]["total_bytes"]):
+    def kb(n):
+        return f"{n / 1024:.1f}"
+
+    def acc_text(name):
+        accs = rows[name]["accuracy"]
+        if not accs:
+            return "(not run yet)"
+        mean, se = mean_se([100 * v for v in accs.values()])
+        return f"{mean:.2f} ± {se:.2f} ({len(accs)})" if len(accs) > 1 else f"{mean:.2f} (1)"
+
+    amount = "all" if config["train_per_class"] is None else f"{config['train_per_class']} per class"
+    tests = "all" if config["test_per_class"] is None else f"{config['test_per_class']} per class"
+    setup = (f"{config['model']} on CIFAR-10 ({amount} training, {tests} test images, 128x128), {config['epochs']} "
+             f"epoch(s), batch 1, recipe {recipe} at lr {config['lr']:g}, cosine after {config['warmup_epochs']:g} "
+             f"warm-up epoch(s); seeds {', '.join(map(str, seeds))}; classifier-only memory {kb(base)} KB")
+    lines = ["| scheme | family | memory (KB) | arena (KB) | trained params (KB) | by seed (%) | mean ± SE (seeds) |",
+             "| --- | --- | ---: | ---: | ---: | --- | ---: |"]
+    for name, r in sorted(rows.items(), key=lambda kv: kv[1]["memory"]["total_bytes"]):
         m = r["memory"]
-        lines.append(f"| {name} | {r['family']} | {m['total_bytes'] / 1024:.1f} | {m['arena_bytes'] / 1024:.1f} | "
-                     f"{m['param_bytes'] / 1024:.1f} | {100 * r['accuracy']:.1f} |")
-    setup = (f"{config['model']} on CIFAR-10 ({config['train_per_class']} train / {config['test_per_class']} test "
-             f"images per class, 128x128), {config['epochs']} epochs, batch 1, lr {config['lr']:g}, seed {config['seed']}")
-    (out / "results.md").write_text(setup + "\n\n" + "\n".join(lines) + "\n")
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    for family, marker in (("bias-only", "s"), ("last-k", "^"), ("searched", "o")):
-        pts = sorted((r["memory"]["total_bytes"] / 1024, 100 * r["accuracy"]) for r in runs.values()
-                     if r["family"] == family)
+        by_seed = " / ".join(f"{100 * r['accuracy'][s]:.2f}" if s in r["accuracy"] else "-" for s in seeds)
+        lines.append(f"| {name} | {r['family']} | {kb(m['total_bytes'])} | {kb(m['arena_bytes'])} | "
+                     f"{kb(m['param_bytes'])} | {by_seed} | {acc_text(name)} |")
+    lines += ["", "| budget (KB) | searched (KB) | bias-only (KB) | last-k convs (KB) | searched - bias-only "
+              "(points; by seed) | searched - last-k (points; by seed) |", "| --- | --- | --- | --- | --- | --- |"]
+    for extra, b in budgets.items():
+        cells = []
+        for family in FAMILIES:
+            name = b[family]
+            cells.append(f"{name}: {kb(rows[name]['memory']['total_bytes'])}, {acc_text(name)}" if name
+                         else "none fits")
+        for family in FAMILIES[1:]:
+            d = paired(rows[b["searched"]]["accuracy"], rows[b[family]]["accuracy"]) if b[family] else None
+            cells.append("-" if d is None else f"{100 * d[0]:+.2f} ± {100 * d[1]:.2f} "
+                         f"({', '.join(f'{100 * x:+.2f}' for x in d[2])})")
+        lines.append(f"| {kb(b['limit_bytes'])} (+{extra}) | " + " | ".join(cells) + " |")
+    text = setup + "\n\n" + "\n".join(lines) + "\n"
+    (out / "results.md").write_text(text)
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for family, marker in zip(FAMILIES, "o^s"):
+        pts = []
+        for r in rows.values():
+            if r["family"] == family and r["accuracy"]:
+                mean, se = mean_se([100 * v for v in r["accuracy"].values()])
+                pts.append((r["memory"]["total_bytes"] / 1024, mean, se))
         if pts:
-            ax.plot(*zip(*pts), marker=marker, label=family)
+            x, y, e = zip(*sorted(pts))
+            ax.errorbar(x, y, yerr=e, marker=marker, capsize=3, label=family)
     ax.set_xlabel("SRAM of the scheme: arena + trained parameters (KB)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title(setup, fontsize=7)
+    ax.set_ylabel("test accuracy (%), mean ± SE over seeds")
+    ax.set_title(setup, fontsize=6, wrap=True)
     ax.legend()
     fig.tight_layout()
     fig.savefig(out / "accuracy_vs_memory.png", dpi=120)
     plt.close(fig)
-    print(setup + "\n\n" + "\n".join(lines))
+    print(text, flush=True)
 
 
 if __name__ == "__main__":

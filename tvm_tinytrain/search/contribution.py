@@ -86,7 +86,9 @@ def _setup(config_json: str):
 
 
 def run_trial(config_json: str, scheme: dict) -> dict:
-    """Fine-tune with `scheme` as `config` says; the final held-out accuracy."""
+    """Fine-tune with `scheme` as `config` says; the final held-out accuracy.  The config's optional
+    "scheme_options" (qas, fp32_classifier, momentum) override the scheme's: every run of one analysis
+    trains with the same recipe."""
     from ..compiler import compile
     from ..training.engines import CEngine
     from ..training.fit import fit
@@ -94,7 +96,7 @@ def run_trial(config_json: str, scheme: dict) -> dict:
     t0 = time.time()
     graph, data = _setup(config_json)
     c = json.loads(config_json)
-    compiled = compile(graph, scheme, lr_weight=c["lr"], lr_bias=c["lr"])
+    compiled = compile(graph, scheme, lr_weight=c["lr"], lr_bias=c["lr"], **c.get("scheme_options", {}))
     with CEngine(compiled.program) as engine:
         hist = fit(engine, compiled.scheme, data, epochs=c["epochs"], warmup_epochs=c.get("warmup_epochs", 0),
                    seed=c["seed"], progress=False)

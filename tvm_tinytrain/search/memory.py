@@ -21,8 +21,12 @@ def parse_budget(text) -> int:
 
 
 class SchemeMemory:
-    def __init__(self, graph):
+    """`options` (e.g. fp32_classifier, momentum) are added to every scheme asked about: they change the
+    SRAM a scheme needs (a float32 classifier's 4 bytes a value, momentum's velocity)."""
+
+    def __init__(self, graph, options: dict | None = None):
         self.graph = graph
+        self.options = dict(options or {})
         self._cache: dict[str, dict] = {}
 
     def __call__(self, scheme_dict: dict) -> int:
@@ -31,6 +35,7 @@ class SchemeMemory:
     def breakdown(self, scheme_dict: dict) -> dict:
         from ..compiler import compile
 
+        scheme_dict = {**scheme_dict, **self.options}
         key = json.dumps(scheme_dict, sort_keys=True)
         if key not in self._cache:
             memory = compile(self.graph, scheme_dict).memory
