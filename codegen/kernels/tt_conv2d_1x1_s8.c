@@ -9,6 +9,9 @@
  * from four outputs, four pixels at a time packed once as SMLAD pairs less the zero point (1 KB of
  * stack), then one output channel after the other, one weight word and eight SMLAD per four channels;
  * inputs wider than TT_PW_PACK_CHANNELS in chunks, the sums carried between them (packed1x1_dsp).
+ * Exactly 8 input channels (the expansions of MbV2 / MCUNet / Proxyless blocks 1-3): up to 64 pixels packed
+ * pixel by pixel, and each output's two weight words, bias and requantization constants kept in registers
+ * over all of them (pixels_8ch_ssat: 11 instructions per 8 multiply-adds and their requantization).
  * Fewer outputs: two output channels by four pixels at a time through tt_pointwise_2x4_dsp (SMLAD on
  * channel pairs, weights unpacked once per four channels), an odd last channel (expand_depthwise's
  * one-channel calls) by tt_pointwise_1x4_dsp. The int32 sums are the same integers as the portable
@@ -145,6 +148,69 @@ static __attribute__((noinline)) void packed8_outputs_ssat(const int32_t *buf, i
     }
 }
 
+/* y[p] for p < n (n > 0, even) of one output of exactly 8 input channels from buf (tt_pointwise_pack8ch_dsp):
+ * b + four SMLAD with the weight pairs w02 .. w57, requantized in the SSAT form. A function of its own so that
+ * its fourteen registers are free (GCC found the asm's constraints impossible inside the output loop). */
+static __attribute__((noinline)) void pixels_8ch_ssat(const int32_t *q, int8_t *y, int32_t n, int32_t w02,
+                                                      int32_t w13, int32_t w46, int32_t w57, int32_t b, int32_t m,
+                                                      int32_t t, int32_t k)
+{
+#if defined(__thumb2__)
+    /* two pixels a turn, each pixel's four pairs by two LDRD: 10 instructions a pixel, 11 with the loop's */
+    int32_t a, e, o;
+    __asm__ volatile("1:\n\t" /* volatile: its only results are the stores */
+                     "ldrd    %[e], %[o], [%[q]], #8\n\t"
+                     "smlad   %[a], %[e], %[w02], %[b]\n\t"
+                     "smlad   %[a], %[o], %[w13], %[a]\n\t"
+                     "ldrd    %[e], %[o], [%[q]], #8\n\t"
+                     "smlad   %[a], %[e], %[w46], %[a]\n\t"
+                     "smlad   %[a], %[o], %[w57], %[a]\n\t"
+                     "smmla   %[a], %[a], %[m], %[k]\n\t"
+                     "asr     %[a], %[a], %[t]\n\t"
+                     "ssat    %[a], #8, %[a]\n\t"
+                     "strb    %[a], [%[y]], #1\n\t"
+                     "ldrd    %[e], %[o], [%[q]], #8\n\t"
+                     "smlad   %[a], %[e], %[w02], %[b]\n\t"
+                     "smlad   %[a], %[o], %[w13], %[a]\n\t"
+                     "ldrd    %[e], %[o], [%[q]], #8\n\t"
+                     "smlad   %[a], %[e], %[w46], %[a]\n\t"
+                     "smlad   %[a], %[o], %[w57], %[a]\n\t"
+                     "smmla   %[a], %[a], %[m], %[k]\n\t"
+                     "asr     %[a], %[a], %[t]\n\t"
+                     "ssat    %[a], #8, %[a]\n\t"
+                     "strb    %[a], [%[y]], #1\n\t"
+                     "cmp     %[y], %[yend]\n\t"
+                     "bne     1b"
+                     : [q] "+r"(q), [y] "+r"(y), [a] "=&r"(a), [e] "=&r"(e), [o] "=&r"(o)
+                     : [yend] "r"(y + n), [w02] "r"(w02), [w13] "r"(w13), [w46] "r"(w46), [w57] "r"(w57), [b] "r"(b),
+                       [m] "r"(m), [k] "r"(k), [t] "r"(t)
+                     : "cc", "memory");
+#else
+    for (int8_t *end = y + n; y < end; y++, q += 4) {
+        int32_t a = __smlad(q[0], w02, b);
+        a = __smlad(q[1], w13, a);
+        a = __smlad(q[2], w46, a);
+        a = __smlad(q[3], w57, a);
+        *y = tt_requantize_hi_ssat(a, m, t, k);
+    }
+#endif
+}
+
+/* Outputs of exactly 8 input channels at n pixels (buf: tt_pointwise_pack8ch_dsp), every channel in the SSAT
+ * form: an output's two weight words, bias and requantization constants stay in registers for the n pixels,
+ * four SMLAD a pixel. */
+static void packed_8ch_outputs_ssat(const int32_t *buf, int32_t n, const int8_t *w, const int32_t *bias,
+                                    const int32_t *mult, const int32_t *shift, int32_t y_zero, int8_t *y, int32_t hw,
+                                    int32_t out_c)
+{
+    for (int32_t o = 0; o < out_c; o++, w += 8, y += hw) {
+        const uint32_t wv0 = tt_load32(w), wv1 = tt_load32(w + 4);
+        const int32_t t = shift[o] - 32;
+        pixels_8ch_ssat(buf, y, n, __sxtb16((int32_t)wv0), tt_sxtb16_ror8(wv0), __sxtb16((int32_t)wv1),
+                        tt_sxtb16_ror8(wv1), bias[o], mult[o], t, tt_ssat_k(t, y_zero));
+    }
+}
+
 /* Wider inputs than TT_PW_PACK_CHANNELS: input channels per packed chunk and output channels per block,
  * whose partial sums wait in the other half of the same 1 KB while the next chunk is packed. */
 #define PW_CHUNK (TT_PW_PACK_CHANNELS / 2)
@@ -162,6 +228,12 @@ static void packed1x1_dsp(const int8_t *x, int32_t channels, int32_t hw, const i
     const int ssat = ssat_requant(shift, out_c, q);
     int32_t buf[2 * TT_PW_PACK_CHANNELS];
     int32_t p = 0;
+    if (ssat && channels == 8) /* whole blocks of pixels per output */
+        for (int32_t n; p + 4 <= hw; p += n) { /* n: a multiple of 4, the last block's the pixels left */
+            n = hw - p < TT_PW_8CH_PIXELS ? (hw - p) & ~3 : TT_PW_8CH_PIXELS;
+            tt_pointwise_pack8ch_dsp(x + p, hw, n, x_zero, buf);
+            packed_8ch_outputs_ssat(buf, n, w, bias, mult, shift, q->y_zero, y + p, hw, out_c);
+        }
     if (ssat && channels % 4 == 0 && channels <= TT_PW_PACK_CHANNELS / 2) /* eight pixels at a time */
         for (; p + 8 <= hw; p += 8) {
             tt_pointwise_pack4_dsp(x + p, hw, channels / 4, x_zero, buf);

@@ -135,6 +135,32 @@ static inline void tt_pointwise_pack4_dsp(const int8_t *x, int32_t hw, int32_t q
     }
 }
 
+/* Pixels per block of tt_pointwise_pack8ch_dsp: four words a pixel in the same 1 KB as a pack of four pixels. */
+#define TT_PW_8CH_PIXELS (TT_PW_PACK_CHANNELS / 2)
+
+/* The pixels x[c * hw + p], p < n (n a multiple of 4, at most TT_PW_8CH_PIXELS), of exactly 8 input channels,
+ * less the zero point, pixel by pixel: q[4p .. 4p + 3] = (x[0], x[2]), (x[1], x[3]), (x[4], x[6]), (x[5], x[7])
+ * at pixel p as int16 pairs, the SMLAD operands of tt_pointwise_pack4_dsp's two quads in the order of one
+ * pixel, so that an output's two weight words meet a whole row of pixels (tt_conv2d_1x1_s8's expansions from
+ * 8 channels, where per-output work beside 8 MACs a pixel dominated). */
+static inline void tt_pointwise_pack8ch_dsp(const int8_t *x, int32_t hw, int32_t n, int32_t x_zero, int32_t *q)
+{
+    const int32_t nz = (int32_t)(((uint32_t)-x_zero & 0xFFFFu) | ((uint32_t)-x_zero << 16)); /* (-x_zero, -x_zero) */
+    for (int32_t p = 0; p < n; p += 4, x += 4, q += 16)
+        for (int32_t g = 0; g < 2; g++) {
+            const int8_t *xg = x + 4 * g * hw;
+            const uint32_t v0 = tt_load32(xg), v1 = tt_load32(xg + hw), v2 = tt_load32(xg + 2 * hw),
+                           v3 = tt_load32(xg + 3 * hw);
+            const uint32_t t02 = tt_pack_lo(v0, v2), u02 = tt_pack_hi(v0, v2), t13 = tt_pack_lo(v1, v3),
+                           u13 = tt_pack_hi(v1, v3); /* bytes (c p0, c p1, c+2 p0, c+2 p1), ... */
+            int32_t *qg = q + 2 * g;
+            qg[0] = __sxtab16(nz, (int32_t)t02), qg[1] = __sxtab16(nz, (int32_t)t13);
+            qg[4] = tt_sxtab16_ror8(nz, t02), qg[5] = tt_sxtab16_ror8(nz, t13);
+            qg[8] = __sxtab16(nz, (int32_t)u02), qg[9] = __sxtab16(nz, (int32_t)u13);
+            qg[12] = tt_sxtab16_ror8(nz, u02), qg[13] = tt_sxtab16_ror8(nz, u13);
+        }
+}
+
 /* a[k] += sum_{c < 4 * quads} (x[c, k] - x_zero) * w[c], k = 0..3, from q of tt_pointwise_pack4_dsp: per
  * four channels one weight word and eight SMLAD, the pixels' pairs read in order. The sum of
  * tt_conv2d_1x1_s8's portable loop, the zero point inside (no weight sum): the same integers.
