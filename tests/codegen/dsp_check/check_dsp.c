@@ -4,10 +4,10 @@
  * input by tt_depthwise_inplace_s8 in two calls as the in-place template makes them) and
  * tt_conv2d_general_s8 (dense, channels 1..8 so that most windows fit its im2col path) against their
  * portable loops (ref_kernels.c: the same sources with TT_NO_DSP), byte for byte, on pseudo-random
- * cases: channels 1..24 (odd too; a quarter of the other 1x1 cases exactly 8, the 8-channel path on maps of up
- * to 400 pixels: several blocks of pixels and their tails; a quarter of the 1x1 cases 120..300 input channels and
- * 1..72 outputs on maps up to 9 x 9: both sides of the one-pack limit, the packed chunks of wider inputs with their tails,
- * several blocks of outputs), h, w 1..20 (depthwise up to 40: maps too large for its padded
+ * cases: channels 1..24 (odd too; a quarter of the other 1x1 cases exactly 8, the 8-channel path on maps of
+ * up to 400 pixels: several blocks of pixels and their tails; a quarter of the 1x1 cases 120..300 input channels
+ * and 1..72 outputs on maps up to 9 x 9: both sides of the one-pack limit, the packed chunks of wider inputs
+ * with their tails, several blocks of outputs), h, w 1..20 (depthwise up to 40: maps too large for its padded
  * channel copy), kernels 1..7 (even too), strides 1..3 (mostly 1, where the DSP paths apply),
  * asymmetric padding, random zero points, biases, multipliers, shifts (a sixteenth anywhere in 31..62: the
  * SSAT form's k = 2^(t-1) + zero * 2^t at its largest, and the general formula above TT_SSAT_MAX_SHIFT).
