@@ -16,7 +16,8 @@
  * is not in the SSAT form a call outside it, so that sums and weights stay in registers. Padded inputs are copied into a stack
  * buffer bordered with x_zero (DW_PADDED_BYTES: a whole channel of a small map, else the kh rows of
  * one output row), where every output is an inside one; only maps too wide for that take the
- * portable loop at their borders. The int32 sums are the same integers as the portable loop's, so
+ * portable loop at their borders. 3x3 channels of a small padded map in the SSAT form take a row at a time
+ * through an asm loop (channel_3x3_ssat). The int32 sums are the same integers as the portable loop's, so
  * the output is identical bit for bit.
  *
  * x86-64 path (__AVX2__, host builds with -march=native; strides 1 and 2, padded channels up to
@@ -270,6 +271,243 @@ static __attribute__((noinline)) void rows4_3x3_s2(const int8_t *x, int32_t in_w
     }
 }
 
+#if defined(__thumb2__)
+/* Outputs y[0, n4) (n4 > 0, a multiple of 4) of one row of a 3x3 channel in the SSAT form from x, the window of
+ * output 0 (row pitch pw), cp: (w02, w1) of rows 0..2, start x 4, m, k, t, y + n4 (channel_3x3_ssat). Four outputs
+ * a turn, their constants read with LDRD from cp: 13 registers, where GCC's loop kept the weights on the stack.
+ * Stride 1 (row4_3x3_dsp's pairs): 73 instructions per four outputs; stride 2: one load an output, whose SXTB16
+ * give its even taps and (ror 8) its middle one, 91; it reads x[8 * n4 / 4 + 1] of the last row, one byte past
+ * the last window (its top half is not used). */
+static __attribute__((noinline)) void row_3x3_s1_ssat(const int8_t *x, int32_t pw, const int32_t *cp, int8_t *y)
+{
+    int32_t a0, a1, a2, a3, w02, w1, e, o, f;
+    __asm__ volatile("1:\n\t"
+                     "ldrd    %[a0], %[a1], [%[cp], #24]\n\t"
+                     "ldrd    %[a2], %[a3], [%[cp], #32]\n\t"
+                     "ldrd    %[w02], %[w1], [%[cp], #0]\n\t"
+                     "ldr     %[e], [%[x]]\n\t"
+                     "ldr     %[f], [%[x], #2]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x1, x3) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x0, x2) */
+                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
+                     "smlabb  %[a0], %[o], %[w1], %[a0]\n\t"
+                     "smlad   %[a1], %[o], %[w02], %[a1]\n\t"
+                     "smlatb  %[a1], %[e], %[w1], %[a1]\n\t"
+                     "sxtb16  %[e], %[f]\n\t"         /* (x2, x4) */
+                     "sxtb16  %[f], %[f], ror #8\n\t" /* (x3, x5) */
+                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
+                     "smlatb  %[a2], %[o], %[w1], %[a2]\n\t"
+                     "smlad   %[a3], %[f], %[w02], %[a3]\n\t"
+                     "smlatb  %[a3], %[e], %[w1], %[a3]\n\t"
+                     "add     %[x], %[x], %[pw]\n\t"
+                     "ldrd    %[w02], %[w1], [%[cp], #8]\n\t"
+                     "ldr     %[e], [%[x]]\n\t"
+                     "ldr     %[f], [%[x], #2]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x1, x3) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x0, x2) */
+                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
+                     "smlabb  %[a0], %[o], %[w1], %[a0]\n\t"
+                     "smlad   %[a1], %[o], %[w02], %[a1]\n\t"
+                     "smlatb  %[a1], %[e], %[w1], %[a1]\n\t"
+                     "sxtb16  %[e], %[f]\n\t"         /* (x2, x4) */
+                     "sxtb16  %[f], %[f], ror #8\n\t" /* (x3, x5) */
+                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
+                     "smlatb  %[a2], %[o], %[w1], %[a2]\n\t"
+                     "smlad   %[a3], %[f], %[w02], %[a3]\n\t"
+                     "smlatb  %[a3], %[e], %[w1], %[a3]\n\t"
+                     "add     %[x], %[x], %[pw]\n\t"
+                     "ldrd    %[w02], %[w1], [%[cp], #16]\n\t"
+                     "ldr     %[e], [%[x]]\n\t"
+                     "ldr     %[f], [%[x], #2]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x1, x3) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x0, x2) */
+                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
+                     "smlabb  %[a0], %[o], %[w1], %[a0]\n\t"
+                     "smlad   %[a1], %[o], %[w02], %[a1]\n\t"
+                     "smlatb  %[a1], %[e], %[w1], %[a1]\n\t"
+                     "sxtb16  %[e], %[f]\n\t"         /* (x2, x4) */
+                     "sxtb16  %[f], %[f], ror #8\n\t" /* (x3, x5) */
+                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
+                     "smlatb  %[a2], %[o], %[w1], %[a2]\n\t"
+                     "smlad   %[a3], %[f], %[w02], %[a3]\n\t"
+                     "smlatb  %[a3], %[e], %[w1], %[a3]\n\t"
+                     "sub     %[x], %[x], %[pw], lsl #1\n\t"
+                     "add     %[x], %[x], #4\n\t"
+                     "ldrd    %[w02], %[w1], [%[cp], #40]\n\t" /* m, k */
+                     "ldr     %[e], [%[cp], #48]\n\t"          /* t */
+                     "smmla   %[a0], %[a0], %[w02], %[w1]\n\t"
+                     "asr     %[a0], %[a0], %[e]\n\t"
+                     "ssat    %[a0], #8, %[a0]\n\t"
+                     "smmla   %[a1], %[a1], %[w02], %[w1]\n\t"
+                     "asr     %[a1], %[a1], %[e]\n\t"
+                     "ssat    %[a1], #8, %[a1]\n\t"
+                     "smmla   %[a2], %[a2], %[w02], %[w1]\n\t"
+                     "asr     %[a2], %[a2], %[e]\n\t"
+                     "ssat    %[a2], #8, %[a2]\n\t"
+                     "smmla   %[a3], %[a3], %[w02], %[w1]\n\t"
+                     "asr     %[a3], %[a3], %[e]\n\t"
+                     "ssat    %[a3], #8, %[a3]\n\t"
+                     "strb    %[a0], [%[y]], #1\n\t"
+                     "strb    %[a1], [%[y]], #1\n\t"
+                     "strb    %[a2], [%[y]], #1\n\t"
+                     "strb    %[a3], [%[y]], #1\n\t"
+                     "ldr     %[f], [%[cp], #52]\n\t"
+                     "cmp     %[y], %[f]\n\t"
+                     "bne     1b"
+                     : [x] "+r"(x), [y] "+r"(y), [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3),
+                       [w02] "=&r"(w02), [w1] "=&r"(w1), [e] "=&r"(e), [o] "=&r"(o), [f] "=&r"(f)
+                     : [pw] "r"(pw), [cp] "r"(cp)
+                     : "cc", "memory");
+}
+
+static __attribute__((noinline)) void row_3x3_s2_ssat(const int8_t *x, int32_t pw, const int32_t *cp, int8_t *y)
+{
+    int32_t a0, a1, a2, a3, w02, w1, e, o, f;
+    __asm__ volatile("1:\n\t"
+                     "ldrd    %[a0], %[a1], [%[cp], #24]\n\t"
+                     "ldrd    %[a2], %[a3], [%[cp], #32]\n\t"
+                     "ldrd    %[w02], %[w1], [%[cp], #0]\n\t"
+                     "ldr     %[e], [%[x]]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x1, x3) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x0, x2) */
+                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
+                     "smlabb  %[a0], %[o], %[w1], %[a0]\n\t"
+                     "ldr     %[e], [%[x], #2]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x3, x5) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x2, x4) */
+                     "smlad   %[a1], %[e], %[w02], %[a1]\n\t"
+                     "smlabb  %[a1], %[o], %[w1], %[a1]\n\t"
+                     "ldr     %[e], [%[x], #4]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x5, x7) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x4, x6) */
+                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
+                     "smlabb  %[a2], %[o], %[w1], %[a2]\n\t"
+                     "ldr     %[e], [%[x], #6]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x7, x9) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x6, x8) */
+                     "smlad   %[a3], %[e], %[w02], %[a3]\n\t"
+                     "smlabb  %[a3], %[o], %[w1], %[a3]\n\t"
+                     "add     %[x], %[x], %[pw]\n\t"
+                     "ldrd    %[w02], %[w1], [%[cp], #8]\n\t"
+                     "ldr     %[e], [%[x]]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x1, x3) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x0, x2) */
+                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
+                     "smlabb  %[a0], %[o], %[w1], %[a0]\n\t"
+                     "ldr     %[e], [%[x], #2]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x3, x5) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x2, x4) */
+                     "smlad   %[a1], %[e], %[w02], %[a1]\n\t"
+                     "smlabb  %[a1], %[o], %[w1], %[a1]\n\t"
+                     "ldr     %[e], [%[x], #4]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x5, x7) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x4, x6) */
+                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
+                     "smlabb  %[a2], %[o], %[w1], %[a2]\n\t"
+                     "ldr     %[e], [%[x], #6]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x7, x9) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x6, x8) */
+                     "smlad   %[a3], %[e], %[w02], %[a3]\n\t"
+                     "smlabb  %[a3], %[o], %[w1], %[a3]\n\t"
+                     "add     %[x], %[x], %[pw]\n\t"
+                     "ldrd    %[w02], %[w1], [%[cp], #16]\n\t"
+                     "ldr     %[e], [%[x]]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x1, x3) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x0, x2) */
+                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
+                     "smlabb  %[a0], %[o], %[w1], %[a0]\n\t"
+                     "ldr     %[e], [%[x], #2]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x3, x5) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x2, x4) */
+                     "smlad   %[a1], %[e], %[w02], %[a1]\n\t"
+                     "smlabb  %[a1], %[o], %[w1], %[a1]\n\t"
+                     "ldr     %[e], [%[x], #4]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x5, x7) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x4, x6) */
+                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
+                     "smlabb  %[a2], %[o], %[w1], %[a2]\n\t"
+                     "ldr     %[e], [%[x], #6]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x7, x9) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x6, x8) */
+                     "smlad   %[a3], %[e], %[w02], %[a3]\n\t"
+                     "smlabb  %[a3], %[o], %[w1], %[a3]\n\t"
+                     "sub     %[x], %[x], %[pw], lsl #1\n\t"
+                     "add     %[x], %[x], #8\n\t"
+                     "ldrd    %[w02], %[w1], [%[cp], #40]\n\t" /* m, k */
+                     "ldr     %[e], [%[cp], #48]\n\t"          /* t */
+                     "smmla   %[a0], %[a0], %[w02], %[w1]\n\t"
+                     "asr     %[a0], %[a0], %[e]\n\t"
+                     "ssat    %[a0], #8, %[a0]\n\t"
+                     "smmla   %[a1], %[a1], %[w02], %[w1]\n\t"
+                     "asr     %[a1], %[a1], %[e]\n\t"
+                     "ssat    %[a1], #8, %[a1]\n\t"
+                     "smmla   %[a2], %[a2], %[w02], %[w1]\n\t"
+                     "asr     %[a2], %[a2], %[e]\n\t"
+                     "ssat    %[a2], #8, %[a2]\n\t"
+                     "smmla   %[a3], %[a3], %[w02], %[w1]\n\t"
+                     "asr     %[a3], %[a3], %[e]\n\t"
+                     "ssat    %[a3], #8, %[a3]\n\t"
+                     "strb    %[a0], [%[y]], #1\n\t"
+                     "strb    %[a1], [%[y]], #1\n\t"
+                     "strb    %[a2], [%[y]], #1\n\t"
+                     "strb    %[a3], [%[y]], #1\n\t"
+                     "ldr     %[f], [%[cp], #52]\n\t"
+                     "cmp     %[y], %[f]\n\t"
+                     "bne     1b"
+                     : [x] "+r"(x), [y] "+r"(y), [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3),
+                       [w02] "=&r"(w02), [w1] "=&r"(w1), [e] "=&r"(e), [o] "=&r"(o), [f] "=&r"(f)
+                     : [pw] "r"(pw), [cp] "r"(cp)
+                     : "cc", "memory");
+}
+#endif
+
+/* Outputs [0, n4) (n4 a multiple of 4) of all rows of a 3x3 channel at stride s (1 or 2) from the padded buffer x
+ * (row pitch pw), every output in the SSAT form: the weight words, start and requantization constants made here
+ * once per channel, with no other call (tt_depthwise_conv2d_s8's small padded maps: the row kernel's windows of
+ * 4x4-64x64 maps, where per-channel calls and arguments cost as much as a row's taps); on Thumb-2 a row at a
+ * time through row_3x3_s1_ssat / row_3x3_s2_ssat. */
+static __attribute__((noinline)) void channel_3x3_ssat(const int8_t *x, int32_t pw, int32_t s, const int8_t *wc,
+                                                       int32_t start, int32_t m, int32_t t, int32_t k, int8_t *y,
+                                                       int32_t n4, int32_t rows, int32_t out_w)
+{
+    const int32_t w02a = (int32_t)(((uint32_t)wc[0] & 0xFFFFu) | ((uint32_t)wc[2] << 16)), w1a = wc[1];
+    const int32_t w02b = (int32_t)(((uint32_t)wc[3] & 0xFFFFu) | ((uint32_t)wc[5] << 16)), w1b = wc[4];
+    const int32_t w02c = (int32_t)(((uint32_t)wc[6] & 0xFFFFu) | ((uint32_t)wc[8] << 16)), w1c = wc[7];
+#if defined(__thumb2__)
+    if (n4 > 0) {
+        int32_t cp[14] __attribute__((aligned(8))) = {w02a, w1a, w02b, w1b, w02c, w1c, start, start, start, start,
+                                                       m, k, t, 0};
+        for (int32_t r = 0; r < rows; r++, x += s * pw, y += out_w) {
+            cp[13] = (int32_t)(intptr_t)(y + n4);
+            if (s == 1)
+                row_3x3_s1_ssat(x, pw, cp, y);
+            else
+                row_3x3_s2_ssat(x, pw, cp, y);
+        }
+        return;
+    }
+#endif
+    for (int32_t r = 0; r < rows; r++, x += s * pw, y += out_w) {
+        const int8_t *xr = x;
+        for (int8_t *yo = y, *end = y + n4; yo < end; yo += 4, xr += 4 * s) {
+            int32_t r0 = start, r1 = start, r2 = start, r3 = start;
+            if (s == 1) {
+                row4_3x3_dsp(xr, w02a, w1a, &r0, &r1, &r2, &r3);
+                row4_3x3_dsp(xr + pw, w02b, w1b, &r0, &r1, &r2, &r3);
+                row4_3x3_dsp(xr + 2 * pw, w02c, w1c, &r0, &r1, &r2, &r3);
+            } else {
+                row4_3x3_s2_dsp(xr, w02a, w1a, &r0, &r1, &r2, &r3);
+                row4_3x3_s2_dsp(xr + pw, w02b, w1b, &r0, &r1, &r2, &r3);
+                row4_3x3_s2_dsp(xr + 2 * pw, w02c, w1c, &r0, &r1, &r2, &r3);
+            }
+            yo[0] = tt_requantize_hi_ssat(r0, m, t, k);
+            yo[1] = tt_requantize_hi_ssat(r1, m, t, k);
+            yo[2] = tt_requantize_hi_ssat(r2, m, t, k);
+            yo[3] = tt_requantize_hi_ssat(r3, m, t, k);
+        }
+    }
+}
+
 /* Outputs [0, n4) of `rows` rows of any window through window4_s1_dsp / window4_s2_dsp / window4; KH, KW,
  * S constants in the specialised copies below (their tap loops unroll). */
 static inline __attribute__((always_inline)) void rows4_window(const int8_t *x, int32_t in_w, int32_t x_step,
@@ -418,12 +656,20 @@ int tt_depthwise_conv2d_strided_s8(const int8_t *x, int32_t plane, tt_dims in, c
          * copied before its outputs are written, so y may be x itself (tt_depthwise_inplace_s8) */
         int8_t padded[DW_PADDED_BYTES];
         memset(padded, q->x_zero, (size_t)(ph * pw)); /* the border, the same for every channel */
+        /* 3x3 channels in the SSAT form through channel_3x3_ssat (stride 2 reads a byte past its last window) */
+        const int fast3x3 = kh == 3 && kw == 3 && (s == 1 || (s == 2 && ph * pw < DW_PADDED_BYTES)) && out.w % 4 == 0;
         for (int32_t c = 0; c < in.c; c++) {
             const int8_t *wc = w + c * kh * kw;
             for (int32_t iy = 0; iy < in.h; iy++)
                 tt_copy_row(padded + (iy + conv->pad_top) * pw + conv->pad_left, x + c * plane + iy * in.w, in.w);
             const int32_t w_sum = tt_weight_sum(wc, kh * kw);
             const int32_t start = bias[c] - q->x_zero * w_sum; /* |x_zero * w_sum| <= 128 * 128 * kh * kw */
+            if (fast3x3 && tt_ssat_form(shift[c], q->act_min, q->act_max)) {
+                const int32_t t = shift[c] - 32;
+                channel_3x3_ssat(padded, pw, s, wc, start, mult[c], t, tt_ssat_k(t, q->y_zero),
+                                 y + c * out.h * out.w, out.w, out.h, out.w);
+                continue;
+            }
             interior_rows_dsp(padded, pw, s * pw, wc, kh, kw, s, out.w, out.h, start, mult[c], shift[c], q,
                               y + c * out.h * out.w, out.w);
         }
