@@ -116,12 +116,13 @@ def training_images(n: int):
     return [(to_int8_input(resize_to(pixels[i], 128)), int(labels[i])) for i in order]
 
 
-def compile_project(model: str, scheme_spec: str, folder: Path):
-    """model + scheme -> generated C project in `folder`; returns the resolved scheme name."""
+def compile_project(model: str, scheme_spec: str, folder: Path, sram_budget: int | None = None):
+    """model + scheme -> generated C project in `folder`; returns the resolved scheme name.  `sram_budget`:
+    the compiler's (bytes; None: the memory passes that cost instructions are off)."""
     from tvm_tinytrain.codegen.emit import write_project
     from tvm_tinytrain.compiler import compile
 
-    compiled = compile(load_backbone(model, num_classes=10), scheme_spec)
+    compiled = compile(load_backbone(model, num_classes=10), scheme_spec, sram_budget=sram_budget)
     write_project(compiled.project, folder, force=True)
     return compiled.scheme.name
 
@@ -130,7 +131,7 @@ def _blank_row(model, scheme, target):
     paper = PAPER[model] if scheme.startswith("paper") else {}
     return {"model": model, "scheme": scheme, "scheme_resolved": None, "target": target, "fits": None,
             "peak_sram_bytes": None, "static_ram_bytes": None, "stack_bytes": None, "flash_bytes": None,
-            "sram_budget_bytes": None, "flash_budget_bytes": None, "measured_unbounded": False,
+            "sram_budget_bytes": None, "flash_budget_bytes": None, "measured_unbounded": False, "memory_passes": None,
             "arena_bytes": None, "instructions_per_step": None, "instructions_per_step_range": None,
             "instructions_per_inference": None, "latency_ms_estimate": None,
             "inference_latency_ms_estimate": None, "latency_note": None, "ms_per_step": None,
@@ -167,7 +168,7 @@ def device_vs_host(folder: Path, requests, answers, params) -> dict:
             "trained_values": int(sum(v.size for v in host_params.values())), "host_error": host_error}
 
 
-def measure_board(model, scheme, board, image, label, checks) -> dict:
+def measure_board(model, scheme, board, image, label, checks, sram_budget=None) -> dict:
     """One build for `board` (if it does not fit: the overflow, then a build with the budgets
     lifted): 1 predict + the check steps on QEMU, counts, device == host."""
     from tvm_tinytrain.targets.qemu import QemuProgram, load_board, parse_size
@@ -179,8 +180,9 @@ def measure_board(model, scheme, board, image, label, checks) -> dict:
     requests = [(PREDICT, 0, image)] + [(TRAIN, y, x) for x, y in checks]
     with tempfile.TemporaryDirectory(prefix="tinytrain-bench-") as tmp:
         try:
-            row["scheme_resolved"] = compile_project(model, scheme, Path(tmp))
-            row["arena_bytes"] = json.loads((Path(tmp) / "memory.json").read_text())["arena_bytes"]
+            row["scheme_resolved"] = compile_project(model, scheme, Path(tmp), sram_budget)
+            memory = json.loads((Path(tmp) / "memory.json").read_text())
+            row["arena_bytes"], row["memory_passes"] = memory["arena_bytes"], memory["memory_passes"]
             prog = QemuProgram(Path(tmp), board)
             row["fits"] = True
         except TinyTrainError as err:
@@ -277,11 +279,11 @@ def time_host(folder: Path, image, label, repeats: int = HOST_REPEATS, trials: i
             "rss_bytes": rss, "arena_bytes": mem["arena_bytes"], "updated_param_bytes": mem["updated_param_bytes"]}
 
 
-def measure_host(model, scheme, image, label) -> dict:
+def measure_host(model, scheme, image, label, sram_budget=None) -> dict:
     row = _blank_row(model, scheme, "host")
     with tempfile.TemporaryDirectory(prefix="tinytrain-bench-") as tmp:
         try:
-            row["scheme_resolved"] = compile_project(model, scheme, Path(tmp))
+            row["scheme_resolved"] = compile_project(model, scheme, Path(tmp), sram_budget)
             t = time_host(Path(tmp), image, label)
         except TinyTrainError as err:
             row["fits"], row["error"] = False, str(err)
@@ -513,8 +515,14 @@ def main(argv=None):
     parser.add_argument("--no-peers", action="store_true", help="skip benchmarks.peers (PyTorch, TVM relax.training)")
     parser.add_argument("--no-tinyengine", action="store_true",
                         help="cortex-m7: skip TinyEngine and ours on its demo (paper-49kb MCUNet, benchmarks.tinyengine_peer)")
+    parser.add_argument("--sram-budget", default=None,
+                        help="the compiler's SRAM budget, e.g. 150K: memory passes that cost instructions are applied "
+                             "only where it needs them (default none: off)")
     args = parser.parse_args(argv)
     t0 = time.time()
+    from tvm_tinytrain.targets.qemu import parse_size
+
+    budget = parse_size(args.sram_budget) if args.sram_budget else None
     out = Path(args.out or f"out/benchmarks/{args.target}")
     check_out(out)
     models = args.models or list(BACKBONES)
@@ -539,8 +547,8 @@ def main(argv=None):
         for scheme in schemes:
             bar.set_postfix_str(f"{model} {scheme}")
             t = time.time()
-            row = (measure_host(model, scheme, image, label) if args.target == "host"
-                   else measure_board(model, scheme, args.target, image, label, checks))
+            row = (measure_host(model, scheme, image, label, budget) if args.target == "host"
+                   else measure_board(model, scheme, args.target, image, label, checks, budget))
             row["seconds"] = round(time.time() - t, 1)
             bar.write(f"  {model} {scheme}: fits={row['fits']} ({row['seconds']} s)"
                       + (f" error: {row['error'].splitlines()[0]}" if row["error"] else ""))

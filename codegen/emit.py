@@ -205,6 +205,9 @@ class _Emitter:
             "input_shape": list(self.graph.input_shape), "num_classes": n_classes,
             # rows: the sample arrives row by row, HWC, as the stem reads it (protocol.py sends it so)
             "input": {"rows": rows, "chw": list(chw) if rows else None, "why": input_why},
+            # the memory passes that cost instructions, applied where the SRAM budget needs them (compiler.py)
+            "memory_passes": {"sram_budget": self.program.sram_budget,
+                              "chunk_depthwise_grad": list(self.program.chunked)},
             "symbols": symbols,
         }
         return Project({"model.c": model_c, "model.h": model_h, "memory.json": json.dumps(memory, indent=1)}, memory)

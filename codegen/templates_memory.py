@@ -5,6 +5,9 @@ The last of `args` is the op's scratch, `(tt_arena + offset)`, sized by the op r
 `scratch` (tvm_tinytrain/ops/fused.py), which equals the kernels' `*_get_buffer_size`."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from types import SimpleNamespace
+
 import numpy as np
 
 from tvm_tinytrain import conv_geometry
@@ -134,13 +137,16 @@ def depthwise_grad_input_inplace(b, args, out):
     return "\n    ".join(calls)
 
 
-def grad_update(b, args, out):
+def grad_update(b, args, out, rows_of=None, d_rows=None, block=None):
+    """The gradient of a block of rows, then their update, block after block: rows 0..rows-1 of the weight, or
+    `rows_of` (first, end: C expressions), the gradient d of rows o.. at `d_rows` (a C expression of o)."""
     a, ga, ua = b.attrs, b.attrs["grad_attrs"], b.attrs["update_attrs"]
     w, x, d, *rest, scratch = args
     scale = rest.pop(0) if a["scaled"] else None
     rows, per_row = update_rows(b)
     cols = update_cols(b)
-    block = update_block(rows, cols)
+    block = block or update_block(rows, cols)
+    first, end = rows_of or (0, rows)
     g = f"((float *){scratch})"
     if a["grad"] == "conv2d_grad_weight":
         _, k, h, wd = _shape(b.args[1])
@@ -155,7 +161,8 @@ def grad_update(b, args, out):
         else:
             params, kernel = _conv_call(ga, "tt_conv2d_grad_weight_f32", groups=1)
             grad = f"{{ {params} TT_CALL({kernel}({x}, (tt_dims){{{k}, {h}, {wd}}}, "
-        grad += (f"{ga['x_zero']}, {_f(ga['x_scale'])}, {d} + o * {oh * ow}, (tt_dims){{n, {oh}, {ow}}}, {kh}, {kw}, "
+        grad += (f"{ga['x_zero']}, {_f(ga['x_scale'])}, {d_rows or f'{d} + o * {oh * ow}'}, (tt_dims){{n, {oh}, {ow}}}, "
+                 f"{kh}, {kw}, "
                  f"&p, {ga['depthwise']}, {g})); }}")
     elif a["grad"] == "linear_grad_weight":
         grad = (f"TT_CALL(tt_linear_grad_weight_f32({x}, {per_row}, {ga['x_zero']}, {_f(ga['x_scale'])}, {d} + o, "
@@ -163,8 +170,8 @@ def grad_update(b, args, out):
     else:  # linear_f32_grad_weight
         grad = (f"TT_CALL(tt_linear_f32_grad_weight({x}, {per_row}, {_f(ga['x_scale'])}, {ga['x_zero']}, {d} + o, "
                 f"n, {g}));")
-    lines = [f"for (int32_t o = 0; o < {rows}; o += {block}) {{  /* the gradient of rows o..o+n-1, then their "
-             f"update */", f"        const int32_t n = {rows} - o < {block} ? {rows} - o : {block};"]
+    lines = [f"for (int32_t o = {first}; o < {end}; o += {block}) {{  /* the gradient of rows o..o+n-1, then their "
+             f"update */", f"        const int32_t n = {end} - o < {block} ? {end} - o : {block};"]
     indent, run = "        ", per_row
     if cols < per_row:
         lines += [f"        for (int32_t c = 0; c < {per_row}; c += {cols}) {{  /* their columns c..c+m-1 */",
@@ -192,3 +199,80 @@ def grad_update(b, args, out):
         lines.append(f"        TT_CALL(tt_sgd_f32({w} + o * {per_row}, {g}, n * {per_row}, {lr}));")
     return "\n".join(lines) + "\n    }"
 
+
+
+# The input gradient of a strided depthwise conv a chunk of channels at a time (passes/chunk_depthwise_grad.py):
+# TT_DW_GRAD_CHUNK_BYTES of tt_kernels.h.
+DW_GRAD_CHUNK_BYTES = 4096
+
+
+def dw_chunk_channels(c: int, hw: int) -> int:
+    """Channels of a chunk: multiples of 8 (whole bytes of the bit mask) in DW_GRAD_CHUNK_BYTES of float, at least
+    8, at most all c (tt_depthwise_grad_chunk_channels)."""
+    return min(c, max(8, DW_GRAD_CHUNK_BYTES // (hw * 4) // 8 * 8))
+
+
+@dataclass
+class Reader:
+    """The op a `*_dw_chunks` op was made of: `op` reading the masked depthwise gradient (its argument `at`),
+    its args with that gradient's stand-in, its attrs; what the templates of `op` read."""
+    op: str
+    args: list
+    attrs: dict
+    var: object
+
+
+def dw_chunks_reader(b) -> Reader:
+    a, at = b.attrs, b.attrs["at"]
+    (_, c, _, _), (h, w) = _shape(b.args[at]), a["dw"]["in_hw"]
+    g = SimpleNamespace(ty=SimpleNamespace(shape=[1, c, h, w], dtype="float32"))  # never whole in the C
+    attrs = {k: v for k, v in a.items() if k not in ("dw", "at")}
+    return Reader(b.op[:-len("_dw_chunks")], [*b.args[:at], g, *b.args[at + 4:]], attrs, b.var)
+
+
+def dw_chunks_scratch_args(b) -> tuple:
+    """(the depthwise gradient's dims, and for a gradient + update its rows' floats and floats a call, else 0, 0):
+    tt_depthwise_grad_chunks_get_buffer_size's arguments."""
+    reader = dw_chunks_reader(b)
+    dims = tuple(_shape(reader.args[b.attrs["at"]])[1:])
+    return (dims, update_rows(reader)[1], update_cols(reader)) if reader.op == "grad_update" else (dims, 0, 0)
+
+
+def dw_chunks_scratch(b) -> int:
+    """A chunk of the depthwise gradient, and a gradient + update's block of rows of it."""
+    (c, h, w), run, cols = dw_chunks_scratch_args(b)
+    k = dw_chunk_channels(c, h * w)
+    return k * h * w * 4 + (update_block(k, cols) * cols * 4 if run else 0)
+
+
+def dw_chunks(b, args, out):
+    """For each chunk of channels: their depthwise input gradient into the scratch, the clamp mask of the
+    expansion, then the reader's part: the bias gradient of those channels, their terms of the expansion's
+    input gradient (added in order), or their rows of its weight gradient and the update."""
+    a, at, reader = b.attrs, b.attrs["at"], dw_chunks_reader(b)
+    d, w, w_scale, mask = args[at:at + 4]
+    (_, c, oh, ow), (kh, kw) = _shape(b.args[at]), _shape(b.args[at + 1])[2:]
+    h, wd = a["dw"]["in_hw"]
+    hw, k, scratch = h * wd, dw_chunk_channels(c, h * wd), args[-1]
+    g = f"((float *){scratch})"
+    params, kernel = _conv_call(a["dw"], "tt_conv2d_grad_input_f32", groups="k", static=False)
+    lines = [f"for (int32_t c0 = 0; c0 < {c}; c0 += {k}) {{  /* channels c0..c0+k-1 of the depthwise input gradient, "
+             f"masked, then read */",
+             f"        const int32_t k = {c} - c0 < {k} ? {c} - c0 : {k};",
+             f"        {{ {params}",
+             f"          TT_CALL({kernel}({d} + c0 * {oh * ow}, (tt_dims){{k, {oh}, {ow}}}, {w} + c0 * {kh * kw}, {kh}, "
+             f"{kw}, {w_scale} + c0, &p, {g}, (tt_dims){{k, {h}, {wd}}})); }}",
+             f"        TT_CALL(tt_mask_grad_f32({g}, {mask} + c0 * {hw} / 8, k * {hw}, {g}));"]
+    if reader.op == "bias_grad":
+        lines.append(f"        TT_CALL(tt_bias_grad_f32({g}, k, {hw}, {out} + c0));")
+    elif reader.op == "conv2d_grad_input":
+        w1, w1_scale = args[at + 4:at + 6]
+        lines.append(f"        TT_CALL(tt_conv2d_1x1_grad_input_rows_f32({g}, c0, k, {hw}, {w1}, {w1_scale}, "
+                     f"{_shape(b.var)[1]}, {out}));")
+    else:  # grad_update: rows c0..c0+k-1 of the weight, its gradient's block after the chunk in the scratch
+        inner = [*args[:at], None, *args[at + 4:-1], f"({scratch} + {k * hw * 4})"]
+        cols = update_cols(reader)
+        loop = grad_update(reader, inner, out, rows_of=("c0", "c0 + k"), d_rows=f"{g} + (o - c0) * {hw}",
+                           block=update_block(k, cols))
+        lines.append("        " + loop.replace("\n", "\n    "))
+    return "\n".join(lines) + "\n    }"

@@ -7,6 +7,8 @@
     qas                 Quantization-Aware Scaling of the gradients   (if scheme.qas)
     sgd_update          in-place SGD right after each gradient
     fuse_grad_update    weight gradient + update as one op, a few rows at a time
+    chunk_depthwise_grad   a strided depthwise conv's input gradient a chunk of channels at a time in each
+                        reader (where the SRAM budget needs it: it recomputes the chunk per reader)
     fuse_conv_dw_pw_rows   frozen conv -> depthwise -> 1x1 chain, one output row at a time
     fuse_expand_depthwise  frozen 1x1 expansion + its depthwise conv, a channel at a time
     inplace_depthwise   a depthwise conv whose input dies at it writes over that input
@@ -14,7 +16,7 @@
     predict             the forward of tt_predict, from the same lowered module: the forward memory
                         passes, leaving the scheme's trained layers alone, and the fp32 head if any
 
-The four memory passes only change what a device keeps alive, never a value.  Order: a whole
+The memory passes only change what a device keeps alive, never a value.  Order: a whole
 chain by rows first (it needs the least), then an expansion + depthwise pair that is left, then
 in place what no fusion took.
 
@@ -24,7 +26,7 @@ ops) and names the stage that broke it.  `tvm_tinytrain.compiler.compile` is the
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tvm_tinytrain._tvm import clone_module, well_formed
@@ -35,6 +37,7 @@ from tvm_tinytrain.quantization.lower import to_relax
 from tvm_tinytrain.scheme import Scheme
 
 from .add_loss import add_loss
+from .chunk_depthwise_grad import candidates, chunk_depthwise_grad
 from .fuse_conv_dw_pw_rows import fuse_conv_dw_pw_rows
 from .fuse_expand_depthwise import fuse_expand_depthwise
 from .fuse_grad_update import fuse_grad_update
@@ -49,7 +52,7 @@ from .step_inputs import LABEL
 from .training_graph import copy_binding, main_attr, op_bindings, rewrite_main
 
 STAGES = ("lower", "add_loss", "sparse_update", "quantized_autodiff", "qas", "sgd_update", "fuse_grad_update",
-          "fuse_conv_dw_pw_rows", "fuse_expand_depthwise", "inplace_depthwise", "reorder", "predict")
+          "chunk_depthwise_grad", "fuse_conv_dw_pw_rows", "fuse_expand_depthwise", "inplace_depthwise", "reorder", "predict")
 
 
 @dataclass
@@ -63,6 +66,8 @@ class TrainingProgram:
     graph: Graph
     memory: MemoryReport
     predict: object = None
+    chunked: list = field(default_factory=list)  # depthwise layers chunk_depthwise_grad took
+    sram_budget: int | None = None               # the budget that chose them (compiler.memory_passes)
 
     @property
     def updated(self) -> list[str]:
@@ -70,9 +75,10 @@ class TrainingProgram:
 
 
 def build_training(graph: Graph, scheme: Scheme, dump: str | Path | None = None, stop_after: str = "predict",
-                   return_grads: bool = False, check: bool = False) -> TrainingProgram:
+                   return_grads: bool = False, check: bool = False, chunked=None) -> TrainingProgram:
     """Run the stages up to `stop_after`; `return_grads` makes main also return the
-    gradients (after the updated parameters), for comparison with an oracle."""
+    gradients (after the updated parameters), for comparison with an oracle.  `chunked`: the depthwise
+    layers whose input gradient `chunk_depthwise_grad` takes a chunk at a time (None: every one it can)."""
     if stop_after not in STAGES:
         raise ValueError(f"stop_after must be one of {STAGES}")
     dump = Path(dump) if dump else None
@@ -86,6 +92,12 @@ def build_training(graph: Graph, scheme: Scheme, dump: str | Path | None = None,
             (dump / f"{n:02d}_{name}.py").write_text(mod.script())
         return name == stop_after
 
+    applied = []
+
+    def chunk(m):
+        applied.extend(layer for layer in candidates(m) if chunked is None or layer in chunked)
+        return chunk_depthwise_grad(m, applied)
+
     lowered, lowered_params = mod, params = to_relax(graph, params_as_inputs=True)
     done = stage(0, "lower", mod)
     steps = [("add_loss", lambda m: add_loss(m, params, scheme.fp32_classifier, scheme.loss)),
@@ -94,6 +106,7 @@ def build_training(graph: Graph, scheme: Scheme, dump: str | Path | None = None,
              ("qas", qas if scheme.qas else None),
              ("sgd_update", lambda m: sgd_update(m, return_grads, scheme.momentum, params)),
              ("fuse_grad_update", fuse_grad_update),
+             ("chunk_depthwise_grad", chunk),
              ("fuse_conv_dw_pw_rows", fuse_conv_dw_pw_rows),
              ("fuse_expand_depthwise", fuse_expand_depthwise),
              ("inplace_depthwise", inplace_depthwise),
@@ -110,7 +123,7 @@ def build_training(graph: Graph, scheme: Scheme, dump: str | Path | None = None,
         predict = predict_module(lowered, lowered_params, scheme.fp32_classifier, main_attr(mod, "tt.trainable", {}))
         stage(len(steps) + 1, "predict", predict)
     memory = analyze(mod) if STAGES.index(stop_after) >= STAGES.index("quantized_autodiff") else None
-    return TrainingProgram(mod, params, scheme, graph, memory, predict)
+    return TrainingProgram(mod, params, scheme, graph, memory, predict, applied)
 
 
 def predict_module(lowered, params: dict, fp32_classifier: bool, trainable: dict):

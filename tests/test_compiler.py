@@ -125,3 +125,19 @@ def test_compile_is_the_public_entry_point():
     import tvm_tinytrain as tt
 
     assert tt.compile is compile and tt.Compiled.__module__ == "tvm_tinytrain.compiler"
+
+
+def test_memory_passes_that_cost_instructions_follow_the_sram_budget():
+    from tests.block_cnn import EXPAND_TRAINED, quantized_block_cnn
+    from tvm_tinytrain.compiler import static_sram
+
+    graph, _ = quantized_block_cnn()
+    roomy = compile(graph, EXPAND_TRAINED, sram_budget=10**6)
+    assert roomy.program.chunked == [] and roomy.memory["memory_passes"] == {
+        "sram_budget": 10**6, "chunk_depthwise_grad": []}
+    tight = compile(graph, EXPAND_TRAINED, sram_budget=static_sram(roomy.program) - 1)
+    assert tight.memory["memory_passes"]["chunk_depthwise_grad"] == ["block.1.0"]  # its input gradient was the peak
+    assert static_sram(tight.program) < static_sram(roomy.program)
+    assert compile(graph, EXPAND_TRAINED).program.chunked == []  # no budget: none
+    with pytest.raises(TinyTrainError, match="sram_budget must be a number of bytes > 0"):
+        compile(graph, EXPAND_TRAINED, sram_budget="150K")

@@ -64,19 +64,21 @@ def _plan(args):
 
         graph = quantize_for_shapes(graph)
         note = "fp32 model quantized with random calibration inputs (the memory plan depends on shapes only)"
-    compiled = compile(graph, args.scheme, dump=args.dump, check=args.check, **overrides_from(args))
+    compiled = compile(graph, args.scheme, dump=args.dump, check=args.check, sram_budget=_sram_budget(args),
+                       **overrides_from(args))
     scheme, program, memory = compiled.scheme, compiled.program, compiled.memory  # memory: the generated program's
     report = arena_report(program.memory, program_input(program.mod, program.predict)[0])  # as its arena holds it
     arenas = {k: memory[k] for k in ("arena_bytes", "train_arena_bytes", "predict_arena_bytes")}
     if args.json:
         print(json.dumps({"model": graph.name, "scheme": scheme.name, **arenas, "input": memory["input"],
-                          **report.to_json()}, indent=1))
+                          "memory_passes": memory["memory_passes"], **report.to_json()}, indent=1))
         return
     print(describe(scheme, graph))
     if note:
         print(note)
     print(f"arena {arenas['arena_bytes']:,} B (training step {arenas['train_arena_bytes']:,} B, prediction "
           f"{arenas['predict_arena_bytes']:,} B); the sample: {memory['input']['why']}")
+    print(_memory_passes_line(memory))
     print(format_report(report))
 
 
@@ -90,7 +92,8 @@ def _compile(args):
 
         require_toolchain(args.target)
     graph = _quantized_model(args.model, args.num_classes, args.data, args.calibration)
-    project = compile(graph, args.scheme, check=args.check, **overrides_from(args)).project
+    project = compile(graph, args.scheme, check=args.check, sram_budget=_sram_budget(args),
+                      **overrides_from(args)).project
     fit = None
     if args.target != "host":  # linked against the board's budgets before anything is written
         try:
@@ -100,6 +103,7 @@ def _compile(args):
     write_project(project, args.out, force=args.force, target=args.target)
     m = project.memory
     print(f"{graph.name} / {m['scheme']} -> {args.out} (target {args.target})")
+    print("  " + _memory_passes_line(m))
     print(f"  arena {m['arena_bytes']:,} B (first fit {m['first_fit_arena_bytes']:,} B, peak live "
           f"{m['peak_live_bytes']:,} B), trained parameters in SRAM {m['updated_param_bytes']:,} B"
           f"{_state_note(m)}, "
@@ -108,6 +112,34 @@ def _compile(args):
         print(f"  fits {args.target}: firmware flash {fit['flash_bytes']:,} B of {fit['flash_budget']}, static "
               f"SRAM {fit['ram_bytes']:,} B of {fit['ram_budget']} (the rest is the stack)")
     print("  files: model.h model.c memory.json kernels/ host_main.c Makefile")
+
+
+def _sram_budget(args) -> int | None:
+    """--sram-budget in bytes; absent, the target board's SRAM less its minimum stack (None on the host)."""
+    from .targets.qemu import load_board, parse_size
+
+    if args.sram_budget is None:
+        if args.target == "host":
+            return None
+        board = load_board(args.target)
+        return parse_size(board["ram"]["length"]) - parse_size(board.get("min_stack", "0"))
+    try:
+        budget = parse_size(args.sram_budget)
+    except TinyTrainError:
+        budget = 0
+    if budget <= 0:
+        raise TinyTrainError(f"--sram-budget {args.sram_budget!r:.40} is not a size; give bytes, e.g. 150K or 153600")
+    return budget
+
+
+def _memory_passes_line(memory: dict) -> str:
+    """Which memory passes that cost instructions the SRAM budget made the compiler apply."""
+    passes, budget = memory["memory_passes"], memory["memory_passes"]["sram_budget"]
+    chunked = ", ".join(passes["chunk_depthwise_grad"]) or "none"
+    static = memory["arena_bytes"] + memory["updated_param_bytes"]
+    over = f", {static - budget:,} B over the budget" if budget is not None and static > budget else ""
+    return (f"SRAM budget {'none' if budget is None else f'{budget:,} B'}: chunk_depthwise_grad (costs instructions) "
+            f"on {chunked}; static SRAM {static:,} B (arena + trained parameters{over})")
 
 
 def _quantized_model(spec, num_classes, data=None, calibration=None):
@@ -293,6 +325,11 @@ EXAMPLES = {
 }
 
 
+SRAM_BUDGET_HELP = ("SRAM the step may take, arena + trained parameters (e.g. 150K): memory passes that cost "
+                    "instructions are applied only where it needs them (default: the target board's SRAM less its "
+                    "minimum stack; none on the host)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .model_spec import FORMS
     from .options import add_flags
@@ -313,6 +350,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="classes of the new head of a paper backbone (default 10)")
     p.add_argument("--json", action="store_true", help="machine-readable output (peak_bytes, tensors, ops)")
     p.add_argument("--dump", default=None, help="write the Relax module after every stage into this folder")
+    p.add_argument("--target", default="host", choices=TARGETS, help="the board whose SRAM is the default "
+                                                                     "--sram-budget (default host: none)")
+    p.add_argument("--sram-budget", default=None, help=SRAM_BUDGET_HELP)
     add_flags(p, "plan")
     p.set_defaults(run=_plan)
     p = sub.add_parser("compile", help="generate the standalone C training program")
@@ -325,6 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration", type=int, default=None, help="calibration samples of --data (default 64)")
     p.add_argument("--out", required=True, help="output folder (must be new or empty, or use --force)")
     p.add_argument("--force", action="store_true", help="overwrite the generated files in a non-empty folder")
+    p.add_argument("--sram-budget", default=None, help=SRAM_BUDGET_HELP)
     add_flags(p, "compile")
     p.set_defaults(run=_compile)
     p = sub.add_parser("quantize", help="quantize a model once to an int8 layer-graph file (FILE.json + FILE.npz) "

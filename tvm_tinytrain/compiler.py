@@ -54,7 +54,7 @@ class Compiled:
 
 
 def compile(model, scheme, *, num_classes: int | None = None, dump: str | Path | None = None,
-            **opts) -> Compiled:
+            sram_budget: int | None = None, **opts) -> Compiled:
     """Run the whole pipeline once for `model` trained by `scheme`.
 
     model: an int8 Graph, or a MODEL spec (a backbone name, an int8 graph file, ...) loaded
@@ -62,7 +62,9 @@ def compile(model, scheme, *, num_classes: int | None = None, dump: str | Path |
     an fp32 model must be quantized first.  scheme: anything resolve_scheme takes, or a
     resolved Scheme.  opts: the overrides of options.py (lr_weight, lr_bias, qas,
     fp32_classifier; None keeps the scheme's) and check=True, which checks every stage's module.
-    `dump`: write the module after every stage into this folder.
+    `dump`: write the module after every stage into this folder.  `sram_budget` (bytes): the SRAM the
+    step may take (arena + trained parameters); the memory passes that cost instructions are applied only
+    where it needs them (`memory_passes`; None: none applied).
     """
     unknown = sorted(set(opts) - set(options.OVERRIDES) - {"check"})
     if unknown:
@@ -80,9 +82,46 @@ def compile(model, scheme, *, num_classes: int | None = None, dump: str | Path |
         from .schemes import resolve_scheme
 
         scheme = resolve_scheme(scheme, graph, **overrides)
+    if sram_budget is not None and (isinstance(sram_budget, bool) or not isinstance(sram_budget, int)
+                                    or sram_budget <= 0):
+        raise TinyTrainError(f"compile: sram_budget must be a number of bytes > 0, got {sram_budget!r:.40}")
+    return Compiled(memory_passes(graph, scheme, sram_budget, dump=dump, check=check))
+
+
+def memory_passes(graph: Graph, scheme: Scheme, sram_budget: int | None, **pipeline):
+    """The training program with the memory passes that cost instructions applied only where `sram_budget`
+    needs them.  One such pass, chunk_depthwise_grad (it recomputes a chunk of a strided depthwise conv's
+    input gradient in each of its readers): none while the step's SRAM (static_sram) is over the budget,
+    then, one at a time, the depthwise layer whose input gradient is live at the step's peak, until the step
+    fits or no such layer is left (what is still over the budget the board's link check reports).
+    `program.chunked` names the layers taken."""
+    from .passes.chunk_depthwise_grad import candidates
     from .passes.pipeline import build_training
 
-    return Compiled(build_training(graph, scheme, dump=dump, check=check))
+    chunked: list[str] = []
+    while True:
+        program = build_training(graph, scheme, chunked=chunked, **pipeline)
+        program.sram_budget = sram_budget
+        if sram_budget is None or static_sram(program) <= sram_budget:
+            return program
+        peak = {t.layer for t in program.memory.live_at(program.memory.peak_op) if t.op == "conv2d_grad_input"}
+        at_peak = [layer for layer in candidates(program.mod) if layer in peak]
+        if not at_peak:
+            return program
+        chunked.append(at_peak[0])
+
+
+def static_sram(program) -> int:
+    """Bytes of SRAM the generated C's step holds statically: its arena (training step or prediction, the
+    larger) and the trained parameters with their optimizer state (memory.json's arena_bytes +
+    updated_param_bytes); the stack and the firmware's own state come on top."""
+    from .codegen.emit import plan_arena, sram_param_bytes
+    from .codegen.input_stream import program_input
+
+    train_path, predict_path, _ = program_input(program.mod, program.predict)
+    arena = max(plan_arena(program.mod, train_path)[1].arena_bytes,
+                plan_arena(program.predict, predict_path)[1].arena_bytes)
+    return arena + sram_param_bytes(program)
 
 
 def _int8_graph(model, num_classes) -> Graph:

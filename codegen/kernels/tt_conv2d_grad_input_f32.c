@@ -20,8 +20,10 @@
  * so the sums are the same, in the same order). Shared with the split-weight kernel
  * (tt_conv2d_1x1_grad_input_split_f32): rows c of w at w + c, stride w_stride. */
 #define GI_CHUNK 64
-void tt_pointwise_grad_input_f32(const float *d, int32_t out_c, int32_t hw, const int8_t *w, int32_t w_stride,
-                                 const float *w_scale, int32_t channels, float *dx)
+/* `more`: dx already holds the sums of earlier output channels (tt_conv2d_1x1_grad_input_rows_f32), which
+ * these terms continue in the same order; else the sums start from 0. */
+static void pointwise_grad_input(const float *d, int32_t out_c, int32_t hw, const int8_t *w, int32_t w_stride,
+                                 const float *w_scale, int32_t channels, float *dx, int more)
 {
     float col[2 * GI_CHUNK]; /* col[2i], col[2i + 1]: the two channels' scaled weights of output o0 + i */
     int32_t c = 0;
@@ -43,13 +45,14 @@ void tt_pointwise_grad_input_f32(const float *d, int32_t out_c, int32_t hw, cons
 #ifdef TT_MLA_2X8_ASM
             static const float zeros[8];
             for (; p + 8 <= hw; p += 8)
-                tt_mla_2x8_f32(dx0 + p, dx1 + p, o0 > 0 ? dx0 + p : zeros, o0 > 0 ? dx1 + p : zeros, d_chunk + p, hw,
+                tt_mla_2x8_f32(dx0 + p, dx1 + p, more || o0 > 0 ? dx0 + p : zeros, more || o0 > 0 ? dx1 + p : zeros,
+                               d_chunk + p, hw,
                                col, n);
 #endif
             for (; p + 8 <= hw; p += 8) {
                 float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f, a4 = 0.0f, a5 = 0.0f, a6 = 0.0f, a7 = 0.0f;
                 float b0 = 0.0f, b1 = 0.0f, b2 = 0.0f, b3 = 0.0f, b4 = 0.0f, b5 = 0.0f, b6 = 0.0f, b7 = 0.0f;
-                if (o0 > 0) { /* the sums so far */
+                if (more || o0 > 0) { /* the sums so far */
                     a0 = dx0[p], a1 = dx0[p + 1], a2 = dx0[p + 2], a3 = dx0[p + 3];
                     a4 = dx0[p + 4], a5 = dx0[p + 5], a6 = dx0[p + 6], a7 = dx0[p + 7];
                     b0 = dx1[p], b1 = dx1[p + 1], b2 = dx1[p + 2], b3 = dx1[p + 3];
@@ -75,7 +78,7 @@ void tt_pointwise_grad_input_f32(const float *d, int32_t out_c, int32_t hw, cons
                 dx1[p + 4] = b4, dx1[p + 5] = b5, dx1[p + 6] = b6, dx1[p + 7] = b7;
             }
             for (; p < hw; ++p) {
-                float a = o0 > 0 ? dx0[p] : 0.0f, b = o0 > 0 ? dx1[p] : 0.0f;
+                float a = more || o0 > 0 ? dx0[p] : 0.0f, b = more || o0 > 0 ? dx1[p] : 0.0f;
                 for (int32_t i = 0; i < n; ++i) {
                     a = tt_mla_f32(a, d_chunk[i * hw + p], col[2 * i]);
                     b = tt_mla_f32(b, d_chunk[i * hw + p], col[2 * i + 1]);
@@ -86,11 +89,29 @@ void tt_pointwise_grad_input_f32(const float *d, int32_t out_c, int32_t hw, cons
     }
     for (; c < channels; ++c) /* an odd last channel */
         for (int32_t p = 0; p < hw; ++p) {
-            float a = 0.0f;
+            float a = more ? dx[c * hw + p] : 0.0f;
             for (int32_t o = 0; o < out_c; ++o)
                 a = tt_mla_f32(a, d[o * hw + p], w_scale[o] * (float)w[o * w_stride + c]);
             dx[c * hw + p] = a;
         }
+}
+
+void tt_pointwise_grad_input_f32(const float *d, int32_t out_c, int32_t hw, const int8_t *w, int32_t w_stride,
+                                 const float *w_scale, int32_t channels, float *dx)
+{
+    pointwise_grad_input(d, out_c, hw, w, w_stride, w_scale, channels, dx, 0);
+}
+
+/* The terms of output channels row0 .. row0 + rows - 1 of a stride-1 unpadded pointwise conv's input gradient,
+ * d (rows, hw) those channels' gradient, w (out_c, channels) the whole weight: added to dx's sums of the
+ * channels before row0 (row0 == 0: dx is written), so calls over consecutive rows give the floats of one call
+ * over all of them, bit for bit (the depthwise gradient a chunk at a time, passes/chunk_depthwise_grad.py). */
+int tt_conv2d_1x1_grad_input_rows_f32(const float *d, int32_t row0, int32_t rows, int32_t hw, const int8_t *w,
+                                      const float *w_scale, int32_t channels, float *dx)
+{
+    if (!d || !w || !w_scale || !dx || row0 < 0 || rows < 1 || hw < 1 || channels < 1) return TT_ERR_ARG;
+    pointwise_grad_input(d, rows, hw, w + row0 * channels, channels, w_scale + row0, channels, dx, row0 > 0);
+    return TT_OK;
 }
 
 /* The first tap k >= lo with k = pos (mod s), s >= 1 */

@@ -6,9 +6,9 @@ import numpy as np
 from tvm_tinytrain.codegen import templates_memory as c
 
 from . import OPS
-from .backward import conv2d_grad_input
+from .backward import conv2d_grad_input, mask_grad
 from .forward import conv2d_s8
-from .registry import OVER_INPUT, PARAM, OpRecord, declare
+from .registry import NEW, OVER_INPUT, PARAM, OpRecord, declare
 
 
 def expand_depthwise_s8(fb, args, a):
@@ -51,6 +51,22 @@ def conv_dw_pw_rows_s8(fb, args, a):
     mid = fb.emit(conv2d_s8(fb, args[:5], a["conv"]))
     dw = fb.emit(conv2d_s8(fb, [mid, *args[5:9]], a["depthwise"]))
     return conv2d_s8(fb, [dw, *args[9:]], a["pointwise"])
+
+
+def _through_depthwise_grad(reader: str):
+    """The builder of `<reader>_dw_chunks`: `reader`'s args with, at attr `at`, (d, w, w_scale, mask) for its
+    masked gradient: mask_grad(conv2d_grad_input(d, w, w_scale) (attrs `dw`), mask), the input gradient of a
+    strided depthwise conv through the clamp mask of the expansion below it.  The C takes it a chunk of channels
+    at a time (passes/chunk_depthwise_grad.py), so it never exists whole."""
+    def build(fb, args, a):
+        at = a["at"]
+        d, w, w_scale, mask = args[at:at + 4]
+        dx = fb.emit(conv2d_grad_input(fb, [d, w, w_scale], a["dw"]))
+        g = fb.emit(mask_grad(fb, [dx, mask], {}))
+        attrs = {k: v for k, v in a.items() if k not in ("dw", "at")}
+        return OPS[reader](fb, [*args[:at], g, *args[at + 4:]], attrs)
+
+    return build
 
 
 # Scratch sizes: the same formulas as the kernels' *_get_buffer_size companions (tested equal).
@@ -121,6 +137,14 @@ declare(
               "tt_scale_channels_f32.c", "tt_sgd_s8_rows.c", "tt_sgd_f32.c"),
              writes=PARAM, scratch=grad_update_scratch, buffer_size="tt_grad_update_get_buffer_size",
              buffer_size_args=c.update_scratch_args),
+    *(OpRecord(f"{reader}_dw_chunks", _through_depthwise_grad(reader), c.dw_chunks,
+               ("tt_conv2d_grad_input_f32.c", "tt_mask_grad_f32.c", "tt_depthwise_grad_chunks.c", *kernels),
+               writes=writes, scratch=c.dw_chunks_scratch, buffer_size="tt_depthwise_grad_chunks_get_buffer_size",
+               buffer_size_args=c.dw_chunks_scratch_args)
+      for reader, kernels, writes in (("bias_grad", ("tt_bias_grad_f32.c",), NEW),
+                                      ("conv2d_grad_input", (), NEW),
+                                      ("grad_update", ("tt_conv2d_grad_weight_f32.c", "tt_scale_channels_f32.c",
+                                                       "tt_sgd_s8_rows.c", "tt_sgd_f32.c"), PARAM))),
     OpRecord("conv_dw_pw_rows_s8", conv_dw_pw_rows_s8, c.conv_dw_pw_rows_s8,  # reading a streamed sample:
              ("tt_conv_dw_pw_rows_s8.c", "tt_conv_dw_pw_stream_s8.c", "tt_rows_from_chw.c"),  # input_stream.py
              scratch=conv_dw_pw_rows_scratch, buffer_size="tt_conv_dw_pw_rows_s8_get_buffer_size",

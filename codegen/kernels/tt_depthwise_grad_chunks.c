@@ -1,0 +1,17 @@
+/* The input gradient of a strided depthwise conv taken a chunk of channels at a time by the ops of
+ * passes/chunk_depthwise_grad.py (each chunk: the depthwise gradient of its channels, the clamp mask below
+ * it, then the op that reads it): the chunk's channels and the ops' scratch. */
+#include "tt_kernels.h"
+
+int32_t tt_depthwise_grad_chunk_channels(tt_dims in)
+{
+    int32_t k = TT_DW_GRAD_CHUNK_BYTES / (in.h * in.w * (int32_t)sizeof(float)) / 8 * 8;
+    if (k < 8) k = 8;
+    return k < in.c ? k : in.c;
+}
+
+int32_t tt_depthwise_grad_chunks_get_buffer_size(tt_dims in, int32_t run, int32_t cols)
+{
+    const int32_t k = tt_depthwise_grad_chunk_channels(in);
+    return k * in.h * in.w * (int32_t)sizeof(float) + (run > 0 ? tt_grad_update_get_buffer_size(k, run, cols) : 0);
+}

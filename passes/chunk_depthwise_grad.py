@@ -1,0 +1,111 @@
+"""chunk_depthwise_grad: the input gradient of a strided depthwise conv is never whole; each op that reads it
+takes it a chunk of channels at a time.
+
+A stride-2 depthwise conv's float input gradient is four times its output gradient (MCUNet blocks.10: 240 x
+8 x 8, 60 KB, from 15 KB): the peak of the paper's ~100 KB schemes on all three backbones.  It exists only for
+the backward of the 1x1 expansion below (through that layer's clamp mask): the expansion's bias gradient, its
+input gradient and its weight gradient + update.  Channel c of it depends on channel c of the output gradient
+only, and each of those readers takes the expansion's output channel c from channel c alone, so each reader
+becomes a loop over chunks of channels (`*_dw_chunks`, ops/fused.py): the depthwise gradient of the chunk's
+channels into a scratch (tt_depthwise_grad_chunk_channels: 4 KB), the mask, then the reader's part: the bias
+gradient of those channels, their terms of the input gradient added in the same order (the same floats), or
+their rows of the weight gradient and their update (which follows the input gradient, as before: it reads
+the weights).  A reader op has one output, so each recomputes the chunk's depthwise gradient: an instruction
+cost, which is why the compiler applies it only where the board needs it (`layers`, chosen by
+`compiler.compile`'s SRAM budget).
+
+Needs:      a training `main` after `fuse_grad_update`.
+Guarantees: every `dx = conv2d_grad_input(d, w, s)` of a depthwise conv (groups == channels > 1, plain
+            geometry, a window larger than 1x1) whose dx is larger than d (a stride), whose weight is not
+            trained, read only by `g = mask_grad(dx, mask)`, where every reader of g is a `bias_grad(g)`, a
+            `conv2d_grad_input(g, w1, s1)` of a stride-1 unpadded 1x1 conv whose weight is not split, or a
+            `grad_update(w1, x, g, ...)` of such a conv's weight: each reader `r(..., g, ...)` becomes
+            `r_dw_chunks(..., d, w, s, mask, ...)` (attrs: r's, `dw` the depthwise gradient's, `at` g's index),
+            dx and g gone; with `layers`, only for depthwise layers named there.  The same values.
+"""
+from __future__ import annotations
+
+from tvm_tinytrain import conv_geometry, ops
+
+from .memory_analysis import tensor_bytes
+from .relax_utils import use_counts
+from .training_graph import fuse_chains, main_attr, op_bindings, tt_attrs
+
+AT = {"bias_grad": 0, "conv2d_grad_input": 0, "grad_update": 2}  # where each reader takes the gradient
+ROLE = {"bias_grad": "bias_grad", "conv2d_grad_input": "dx", "grad_update": "weight_new"}
+
+
+def chunk_depthwise_grad(mod, layers=None):
+    """`layers`: names of the depthwise layers to take so (None: every one the pass can)."""
+    def fused(bb, b, chain, vmap):
+        dx, _ = chain
+        at = AT[b.op]
+        args = [*b.args[:at], *dx.args, chain[1].args[1], *b.args[at + 1:]]
+        attrs = {**tt_attrs(b), "dw": tt_attrs(dx), "at": at}
+        return ops.call(bb, f"{b.op}_dw_chunks", [vmap.get(a, a) for a in args], attrs, label=b.layer,
+                        role=ROLE[b.op])
+
+    plan = {var: chain for var, chain in _plan(mod, op_bindings(mod)).items()
+            if layers is None or chain[0].layer in layers}
+    return fuse_chains(mod, plan, fused)
+
+
+def candidates(mod) -> list[str]:
+    """The depthwise layers whose input gradient the pass can take a chunk at a time, in order."""
+    return list(dict.fromkeys(chain[0].layer for chain in _plan(mod, op_bindings(mod)).values()))
+
+
+def _plan(mod, bindings) -> dict:
+    """reader var -> [the depthwise input gradient, its mask_grad]."""
+    uses = use_counts(mod["main"])
+    trained = set(main_attr(mod, "tt.trainable", {}) or {})
+    info = main_attr(mod, "tt.grad_info") or {}
+    readers: dict = {}
+    for b in bindings:
+        for arg in b.args:
+            readers.setdefault(arg, []).append(b)
+    plan = {}
+    for b in bindings:
+        if not _strided_depthwise_grad(b) or getattr(b.args[1], "name", None) in trained or uses.get(b.var) != 1:
+            continue
+        (g,) = readers.get(b.var, [None])
+        if g is None or g.op != "mask_grad" or not g.args[0].same_as(b.var):
+            continue
+        taking = readers.get(g.var, [])
+        if taking and uses.get(g.var) == len(taking) and all(_chunkable(r, g.var, info) for r in taking):
+            plan.update({r.var: [b, g] for r in taking})
+    return plan
+
+
+def _strided_depthwise_grad(b) -> bool:
+    if b.op != "conv2d_grad_input":
+        return False
+    (_, c, _, _), (_, _, kh, kw) = _shape(b.args[0]), _shape(b.args[1])
+    return (b.attrs["groups"] == c == _shape(b.var)[1] > 1 and kh * kw > 1 and conv_geometry.is_plain(b.attrs)
+            and tensor_bytes(b.var.ty) > tensor_bytes(b.args[0].ty))
+
+
+def _chunkable(r, g, info) -> bool:
+    """`r` reads g (once, at AT[r.op]) and can take it a chunk of channels at a time."""
+    if r.op not in AT or sum(a.same_as(g) for a in r.args) != 1 or not r.args[AT[r.op]].same_as(g):
+        return False
+    if r.op == "bias_grad":
+        return True
+    if r.op == "conv2d_grad_input":
+        w = r.args[1]
+        meta = info.get(getattr(w, "name", None))
+        return (_pointwise(r.attrs, w) and _shape(r.var)[2:] == _shape(g)[2:]
+                and (meta is None or meta["k"] == int(w.ty.shape[1])))
+    ga = r.attrs["grad_attrs"]
+    return (r.attrs["grad"] == "conv2d_grad_weight" and not ga["depthwise"] and tuple(ga["kernel"]) == (1, 1)
+            and ga.get("groups", 1) == 1 and conv_geometry.is_plain(ga) and ga["stride"] == 1
+            and not any(ga["padding"]))
+
+
+def _pointwise(attrs, w) -> bool:
+    return (_shape(w)[2:] == [1, 1] and attrs["groups"] == 1 and conv_geometry.is_plain(attrs)
+            and attrs["stride"] == 1 and not any(attrs["padding"]))
+
+
+def _shape(expr) -> list[int]:
+    return [int(s) for s in expr.ty.shape]

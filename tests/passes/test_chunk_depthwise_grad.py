@@ -1,0 +1,85 @@
+"""chunk_depthwise_grad: a strided depthwise conv's input gradient taken a chunk of channels at a time by each
+reader (the expansion's bias gradient, input gradient, weight gradient + update).  On a small net whose
+expansion trains and passes its gradient down (tests/block_cnn.py): the C the same floats and integers bit for
+bit as the unchunked C, TVM the same values, the C == TVM; the chunk rule equals its C; on MCUNet paper-100kb
+the plan's peak falls."""
+import numpy as np
+import pytest
+
+from tests.block_cnn import EXPAND_TRAINED, quantized_block_cnn
+from tests.three_way import c_matches_relax
+from tvm_tinytrain import _tvm
+from tvm_tinytrain.backbones import load_backbone
+from tvm_tinytrain.codegen import kernel_abi
+from tvm_tinytrain.codegen.emit import generate, write_project
+from tvm_tinytrain.codegen.host_runner import HostProgram
+from tvm_tinytrain.codegen.protocol import TRAIN
+from tvm_tinytrain.codegen.templates_memory import dw_chunk_channels
+from tvm_tinytrain.passes.chunk_depthwise_grad import candidates
+from tvm_tinytrain.passes.pipeline import build_training
+from tvm_tinytrain.passes.training_graph import main_attr, op_bindings
+from tvm_tinytrain.schemes import resolve_scheme
+
+CHUNKED = {"bias_grad_dw_chunks", "conv2d_grad_input_dw_chunks", "grad_update_dw_chunks"}
+
+
+@pytest.fixture(scope="module")
+def net():
+    return quantized_block_cnn()
+
+
+def _ops(program):
+    return {b.op for b in op_bindings(program.mod)}
+
+
+def test_the_chunked_c_equals_the_whole_c_bit_for_bit(net, tmp_path):
+    graph, samples = net
+    runs = []
+    for chunked in ([], None):
+        program = build_training(graph, EXPAND_TRAINED, chunked=chunked)
+        assert program.chunked == ([] if chunked == [] else ["block.1.0"])
+        assert bool(CHUNKED & _ops(program)) == (chunked is None) and (CHUNKED <= _ops(program)) == (chunked is None)
+        folder = tmp_path / f"chunked_{chunked is None}"
+        write_project(generate(program), folder)
+        runs.append(HostProgram(folder).run([(TRAIN, label, x) for x, label in samples]))
+    (losses, params, error), (losses_c, params_c, error_c) = runs
+    assert error == error_c == 0
+    assert np.array_equal(np.asarray(losses, np.float32), np.asarray(losses_c, np.float32))
+    assert params.keys() == params_c.keys() and all(np.array_equal(params[n], params_c[n]) for n in params)
+
+
+@pytest.mark.slow
+def test_tvm_gives_the_same_values(net):
+    graph, samples = net
+    whole, chunked = (build_training(graph, EXPAND_TRAINED, chunked=c, stop_after="reorder") for c in ([], None))
+    assert candidates(whole.mod) == ["block.1.0"]
+    assert not [b for b in op_bindings(chunked.mod) if b.op == "conv2d_grad_input" and b.layer == "block.1.0"]
+    (x, label), params = samples[0], whole.params
+
+    def step(program):
+        names = [p.name for p in program.mod["main"].params[5:]]
+        return _tvm.build(program.mod)(x[None], np.array(label, np.int32), np.float32(0.05), np.float32(0.1),
+                                       np.uint32(3), *(params[n] for n in names))
+
+    for name, a, b in zip(["loss", *main_attr(whole.mod, "tt.updates")], step(whole), step(chunked)):
+        assert np.array_equal(np.asarray(a), np.asarray(b)), name
+
+
+@pytest.mark.slow
+def test_the_chunked_c_matches_tvm(net, tmp_path):
+    graph, samples = net
+    c_matches_relax(graph, EXPAND_TRAINED, samples, tmp_path)  # build_training's default chunks every candidate
+
+
+def test_the_chunk_rule_equals_the_c_companion():
+    for c, h, w in ((240, 8, 8), (36, 11, 9), (192, 16, 16), (5, 40, 40), (64, 1, 3)):
+        assert dw_chunk_channels(c, h * w) == kernel_abi.call("tt_depthwise_grad_chunk_channels", (c, h, w))
+
+
+def test_the_peak_of_mcunet_paper_100kb_falls():
+    graph = load_backbone("mcunet-5fps")
+    scheme = resolve_scheme("paper-100kb", graph)
+    whole, chunked = (build_training(graph, scheme, chunked=c, stop_after="reorder").memory for c in ([], None))
+    assert whole.ops[whole.peak_op] == ("conv2d_grad_input", "blocks.10.depthwise")
+    assert chunked.peak_bytes < whole.peak_bytes - 8_000
+    assert "blocks.10.depthwise" not in chunked.ops[chunked.peak_op][1]
