@@ -474,19 +474,16 @@ static __attribute__((noinline)) void channel_3x3_ssat(const int8_t *x, int32_t 
     const int32_t w02b = (int32_t)(((uint32_t)wc[3] & 0xFFFFu) | ((uint32_t)wc[5] << 16)), w1b = wc[4];
     const int32_t w02c = (int32_t)(((uint32_t)wc[6] & 0xFFFFu) | ((uint32_t)wc[8] << 16)), w1c = wc[7];
 #if defined(__thumb2__)
-    if (n4 > 0) {
-        int32_t cp[14] __attribute__((aligned(8))) = {w02a, w1a, w02b, w1b, w02c, w1c, start, start, start, start,
-                                                       m, k, t, 0};
-        for (int32_t r = 0; r < rows; r++, x += s * pw, y += out_w) {
-            cp[13] = (int32_t)(intptr_t)(y + n4);
-            if (s == 1)
-                row_3x3_s1_ssat(x, pw, cp, y);
-            else
-                row_3x3_s2_ssat(x, pw, cp, y);
-        }
-        return;
+    int32_t cp[14] __attribute__((aligned(8))) = {w02a, w1a, w02b, w1b, w02c, w1c, start, start, start, start,
+                                                   m, k, t, 0};
+    for (int32_t r = 0; n4 > 0 && r < rows; r++, x += s * pw, y += out_w) {
+        cp[13] = (int32_t)(intptr_t)(y + n4);
+        if (s == 1)
+            row_3x3_s1_ssat(x, pw, cp, y);
+        else
+            row_3x3_s2_ssat(x, pw, cp, y);
     }
-#endif
+#else
     for (int32_t r = 0; r < rows; r++, x += s * pw, y += out_w) {
         const int8_t *xr = x;
         for (int8_t *yo = y, *end = y + n4; yo < end; yo += 4, xr += 4 * s) {
@@ -506,6 +503,7 @@ static __attribute__((noinline)) void channel_3x3_ssat(const int8_t *x, int32_t 
             yo[3] = tt_requantize_hi_ssat(r3, m, t, k);
         }
     }
+#endif
 }
 
 /* Outputs [0, n4) of `rows` rows of any window through window4_s1_dsp / window4_s2_dsp / window4; KH, KW,
