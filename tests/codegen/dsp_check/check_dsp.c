@@ -1,6 +1,6 @@
 /*
  * The TT_USE_DSP paths of tt_conv2d_1x1_s8, tt_conv2d_1x1_split_s8, tt_depthwise_conv2d_s8 (a quarter of its
- * cases 3x3 at stride 1 or 2 with four to sixteen outputs a row, its row loops; a third through
+ * cases 3x3 at stride 1 or 2 or 5x5 at stride 1 with four to sixteen outputs a row, its row loops; a third through
  * tt_depthwise_conv2d_strided_s8, channels further apart than h * w, a third written over the
  * input by tt_depthwise_inplace_s8 in two calls as the in-place template makes them) and
  * tt_conv2d_general_s8 (dense, channels 1..8 so that most windows fit its im2col path) against their
@@ -123,10 +123,12 @@ static void check_case(int kind)
                       : kind == POINTWISE && uniform(0, 3) == 0 ? 8 /* the 8-channel path (pixels in blocks) */
                                       : uniform(kind == SPLIT ? 2 : 1, 24);
     const int32_t o = depthwise ? c : wide ? uniform(1, 72) : uniform(1, 24); /* > 32: several blocks of outputs */
-    /* a quarter of the depthwise cases 3x3, stride 1 or 2, a width of four outputs or more (channel_3x3_ssat) */
-    const int dw3 = depthwise && uniform(0, 3) == 0;
-    const int32_t kh = dw3 ? 3 : windowed ? kernels[rnd() % 7] : 1, kw = dw3 ? 3 : windowed ? kernels[rnd() % 7] : 1;
-    tt_conv_params conv = {dw3 ? uniform(1, 2) : uniform(1, 4) <= 2 ? 1 : uniform(1, 3), 0, 0, 0, 0, depthwise ? c : 1};
+    /* a quarter of the depthwise cases 3x3 at stride 1 or 2 or 5x5 at stride 1, four outputs a row or more
+     * (channel_3x3_ssat, channel_5x5_ssat) */
+    const int dw3 = depthwise && uniform(0, 3) == 0, dk = dw3 && uniform(0, 2) == 0 ? 5 : 3;
+    const int32_t kh = dw3 ? dk : windowed ? kernels[rnd() % 7] : 1, kw = dw3 ? dk : windowed ? kernels[rnd() % 7] : 1;
+    tt_conv_params conv = {dw3 ? (dk == 5 ? 1 : uniform(1, 2)) : uniform(1, 4) <= 2 ? 1 : uniform(1, 3), 0, 0, 0, 0,
+                           depthwise ? c : 1};
     if (uniform(0, 2) == 0 || kh > 1 || kw > 1) { /* 1x1: mostly without padding (the DSP case) */
         conv.pad_top = uniform(0, kh - (kh > 1));
         conv.pad_bottom = uniform(0, kh - (kh > 1));
@@ -136,7 +138,7 @@ static void check_case(int kind)
     const int32_t hmin = kh - conv.pad_top - conv.pad_bottom, wmin = kw - conv.pad_left - conv.pad_right;
     const int32_t size = depthwise && uniform(0, 3) == 0 ? 40 : wide ? 9 : 20; /* 40: maps the padded copy does not fit */
     const int32_t w4 = (4 * uniform(1, 4) - 1) * conv.stride + kw - conv.pad_left - conv.pad_right; /* out.w 4..16 */
-    const tt_dims in = {c, uniform(hmin > 1 ? hmin : 1, size), dw3 ? w4 : uniform(wmin > 1 ? wmin : 1, size)};
+    const tt_dims in = {c, uniform(hmin > 1 ? hmin : 1, size), dw3 && w4 > 0 ? w4 : uniform(wmin > 1 ? wmin : 1, size)};
     const tt_dims out = {o, (in.h + conv.pad_top + conv.pad_bottom - kh) / conv.stride + 1,
                          (in.w + conv.pad_left + conv.pad_right - kw) / conv.stride + 1};
     const int32_t fan_in = (depthwise ? 1 : c) * kh * kw, n_out = out.c * out.h * out.w;
