@@ -616,6 +616,261 @@ static __attribute__((noinline)) void row_5x5_s1_ssat(const int8_t *x, int32_t p
                      : [pw] "r"(pw), [cp] "r"(cp)
                      : "cc", "memory");
 }
+/* As row_5x5_s1_ssat for a 7x7 channel, cp: (w02, w13, w46, w5) of rows 0..6, start x 4, m, k, t, y + n4. Per row
+ * the words at x, x + 2, x + 4, x + 6 give the pairs for (w0, w2), (w1, w3), (w4, w6) and the sixth tap: 31
+ * instructions per 28 multiply-adds, 242 per four outputs with the requantization (14 registers); reads x[0 .. 9]
+ * of each row, the four windows. */
+static __attribute__((noinline)) void row_7x7_s1_ssat(const int8_t *x, int32_t pw, const int32_t *cp, int8_t *y)
+{
+    int32_t a0, a1, a2, a3, w02, w13, w46, w5, e, o;
+    __asm__ volatile("1:\n\t"
+                     "ldrd    %[a0], %[a1], [%[cp], #112]\n\t"
+                     "ldrd    %[a2], %[a3], [%[cp], #120]\n\t"
+                     "ldrd    %[w02], %[w13], [%[cp], #0]\n\t"
+                     "ldrd    %[w46], %[w5], [%[cp], #8]\n\t"
+                     "ldr     %[e], [%[x]]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x1, x3) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x0, x2) */
+                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
+                     "smlad   %[a0], %[o], %[w13], %[a0]\n\t"
+                     "smlad   %[a1], %[o], %[w02], %[a1]\n\t"
+                     "ldr     %[e], [%[x], #2]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x3, x5) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x2, x4) */
+                     "smlad   %[a1], %[e], %[w13], %[a1]\n\t"
+                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
+                     "smlad   %[a2], %[o], %[w13], %[a2]\n\t"
+                     "smlad   %[a3], %[o], %[w02], %[a3]\n\t"
+                     "ldr     %[e], [%[x], #4]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x5, x7) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x4, x6) */
+                     "smlad   %[a0], %[e], %[w46], %[a0]\n\t"
+                     "smlabb  %[a0], %[o], %[w5], %[a0]\n\t"
+                     "smlad   %[a1], %[o], %[w46], %[a1]\n\t"
+                     "smlad   %[a3], %[e], %[w13], %[a3]\n\t"
+                     "ldr     %[e], [%[x], #6]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x7, x9) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x6, x8) */
+                     "smlabb  %[a1], %[e], %[w5], %[a1]\n\t"
+                     "smlad   %[a2], %[e], %[w46], %[a2]\n\t"
+                     "smlabb  %[a2], %[o], %[w5], %[a2]\n\t"
+                     "smlad   %[a3], %[o], %[w46], %[a3]\n\t"
+                     "smlatb  %[a3], %[e], %[w5], %[a3]\n\t"
+                     "add     %[x], %[x], %[pw]\n\t"
+                     "ldrd    %[w02], %[w13], [%[cp], #16]\n\t"
+                     "ldrd    %[w46], %[w5], [%[cp], #24]\n\t"
+                     "ldr     %[e], [%[x]]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x1, x3) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x0, x2) */
+                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
+                     "smlad   %[a0], %[o], %[w13], %[a0]\n\t"
+                     "smlad   %[a1], %[o], %[w02], %[a1]\n\t"
+                     "ldr     %[e], [%[x], #2]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x3, x5) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x2, x4) */
+                     "smlad   %[a1], %[e], %[w13], %[a1]\n\t"
+                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
+                     "smlad   %[a2], %[o], %[w13], %[a2]\n\t"
+                     "smlad   %[a3], %[o], %[w02], %[a3]\n\t"
+                     "ldr     %[e], [%[x], #4]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x5, x7) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x4, x6) */
+                     "smlad   %[a0], %[e], %[w46], %[a0]\n\t"
+                     "smlabb  %[a0], %[o], %[w5], %[a0]\n\t"
+                     "smlad   %[a1], %[o], %[w46], %[a1]\n\t"
+                     "smlad   %[a3], %[e], %[w13], %[a3]\n\t"
+                     "ldr     %[e], [%[x], #6]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x7, x9) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x6, x8) */
+                     "smlabb  %[a1], %[e], %[w5], %[a1]\n\t"
+                     "smlad   %[a2], %[e], %[w46], %[a2]\n\t"
+                     "smlabb  %[a2], %[o], %[w5], %[a2]\n\t"
+                     "smlad   %[a3], %[o], %[w46], %[a3]\n\t"
+                     "smlatb  %[a3], %[e], %[w5], %[a3]\n\t"
+                     "add     %[x], %[x], %[pw]\n\t"
+                     "ldrd    %[w02], %[w13], [%[cp], #32]\n\t"
+                     "ldrd    %[w46], %[w5], [%[cp], #40]\n\t"
+                     "ldr     %[e], [%[x]]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x1, x3) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x0, x2) */
+                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
+                     "smlad   %[a0], %[o], %[w13], %[a0]\n\t"
+                     "smlad   %[a1], %[o], %[w02], %[a1]\n\t"
+                     "ldr     %[e], [%[x], #2]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x3, x5) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x2, x4) */
+                     "smlad   %[a1], %[e], %[w13], %[a1]\n\t"
+                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
+                     "smlad   %[a2], %[o], %[w13], %[a2]\n\t"
+                     "smlad   %[a3], %[o], %[w02], %[a3]\n\t"
+                     "ldr     %[e], [%[x], #4]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x5, x7) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x4, x6) */
+                     "smlad   %[a0], %[e], %[w46], %[a0]\n\t"
+                     "smlabb  %[a0], %[o], %[w5], %[a0]\n\t"
+                     "smlad   %[a1], %[o], %[w46], %[a1]\n\t"
+                     "smlad   %[a3], %[e], %[w13], %[a3]\n\t"
+                     "ldr     %[e], [%[x], #6]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x7, x9) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x6, x8) */
+                     "smlabb  %[a1], %[e], %[w5], %[a1]\n\t"
+                     "smlad   %[a2], %[e], %[w46], %[a2]\n\t"
+                     "smlabb  %[a2], %[o], %[w5], %[a2]\n\t"
+                     "smlad   %[a3], %[o], %[w46], %[a3]\n\t"
+                     "smlatb  %[a3], %[e], %[w5], %[a3]\n\t"
+                     "add     %[x], %[x], %[pw]\n\t"
+                     "ldrd    %[w02], %[w13], [%[cp], #48]\n\t"
+                     "ldrd    %[w46], %[w5], [%[cp], #56]\n\t"
+                     "ldr     %[e], [%[x]]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x1, x3) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x0, x2) */
+                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
+                     "smlad   %[a0], %[o], %[w13], %[a0]\n\t"
+                     "smlad   %[a1], %[o], %[w02], %[a1]\n\t"
+                     "ldr     %[e], [%[x], #2]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x3, x5) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x2, x4) */
+                     "smlad   %[a1], %[e], %[w13], %[a1]\n\t"
+                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
+                     "smlad   %[a2], %[o], %[w13], %[a2]\n\t"
+                     "smlad   %[a3], %[o], %[w02], %[a3]\n\t"
+                     "ldr     %[e], [%[x], #4]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x5, x7) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x4, x6) */
+                     "smlad   %[a0], %[e], %[w46], %[a0]\n\t"
+                     "smlabb  %[a0], %[o], %[w5], %[a0]\n\t"
+                     "smlad   %[a1], %[o], %[w46], %[a1]\n\t"
+                     "smlad   %[a3], %[e], %[w13], %[a3]\n\t"
+                     "ldr     %[e], [%[x], #6]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x7, x9) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x6, x8) */
+                     "smlabb  %[a1], %[e], %[w5], %[a1]\n\t"
+                     "smlad   %[a2], %[e], %[w46], %[a2]\n\t"
+                     "smlabb  %[a2], %[o], %[w5], %[a2]\n\t"
+                     "smlad   %[a3], %[o], %[w46], %[a3]\n\t"
+                     "smlatb  %[a3], %[e], %[w5], %[a3]\n\t"
+                     "add     %[x], %[x], %[pw]\n\t"
+                     "ldrd    %[w02], %[w13], [%[cp], #64]\n\t"
+                     "ldrd    %[w46], %[w5], [%[cp], #72]\n\t"
+                     "ldr     %[e], [%[x]]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x1, x3) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x0, x2) */
+                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
+                     "smlad   %[a0], %[o], %[w13], %[a0]\n\t"
+                     "smlad   %[a1], %[o], %[w02], %[a1]\n\t"
+                     "ldr     %[e], [%[x], #2]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x3, x5) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x2, x4) */
+                     "smlad   %[a1], %[e], %[w13], %[a1]\n\t"
+                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
+                     "smlad   %[a2], %[o], %[w13], %[a2]\n\t"
+                     "smlad   %[a3], %[o], %[w02], %[a3]\n\t"
+                     "ldr     %[e], [%[x], #4]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x5, x7) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x4, x6) */
+                     "smlad   %[a0], %[e], %[w46], %[a0]\n\t"
+                     "smlabb  %[a0], %[o], %[w5], %[a0]\n\t"
+                     "smlad   %[a1], %[o], %[w46], %[a1]\n\t"
+                     "smlad   %[a3], %[e], %[w13], %[a3]\n\t"
+                     "ldr     %[e], [%[x], #6]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x7, x9) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x6, x8) */
+                     "smlabb  %[a1], %[e], %[w5], %[a1]\n\t"
+                     "smlad   %[a2], %[e], %[w46], %[a2]\n\t"
+                     "smlabb  %[a2], %[o], %[w5], %[a2]\n\t"
+                     "smlad   %[a3], %[o], %[w46], %[a3]\n\t"
+                     "smlatb  %[a3], %[e], %[w5], %[a3]\n\t"
+                     "add     %[x], %[x], %[pw]\n\t"
+                     "ldrd    %[w02], %[w13], [%[cp], #80]\n\t"
+                     "ldrd    %[w46], %[w5], [%[cp], #88]\n\t"
+                     "ldr     %[e], [%[x]]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x1, x3) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x0, x2) */
+                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
+                     "smlad   %[a0], %[o], %[w13], %[a0]\n\t"
+                     "smlad   %[a1], %[o], %[w02], %[a1]\n\t"
+                     "ldr     %[e], [%[x], #2]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x3, x5) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x2, x4) */
+                     "smlad   %[a1], %[e], %[w13], %[a1]\n\t"
+                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
+                     "smlad   %[a2], %[o], %[w13], %[a2]\n\t"
+                     "smlad   %[a3], %[o], %[w02], %[a3]\n\t"
+                     "ldr     %[e], [%[x], #4]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x5, x7) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x4, x6) */
+                     "smlad   %[a0], %[e], %[w46], %[a0]\n\t"
+                     "smlabb  %[a0], %[o], %[w5], %[a0]\n\t"
+                     "smlad   %[a1], %[o], %[w46], %[a1]\n\t"
+                     "smlad   %[a3], %[e], %[w13], %[a3]\n\t"
+                     "ldr     %[e], [%[x], #6]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x7, x9) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x6, x8) */
+                     "smlabb  %[a1], %[e], %[w5], %[a1]\n\t"
+                     "smlad   %[a2], %[e], %[w46], %[a2]\n\t"
+                     "smlabb  %[a2], %[o], %[w5], %[a2]\n\t"
+                     "smlad   %[a3], %[o], %[w46], %[a3]\n\t"
+                     "smlatb  %[a3], %[e], %[w5], %[a3]\n\t"
+                     "add     %[x], %[x], %[pw]\n\t"
+                     "ldrd    %[w02], %[w13], [%[cp], #96]\n\t"
+                     "ldrd    %[w46], %[w5], [%[cp], #104]\n\t"
+                     "ldr     %[e], [%[x]]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x1, x3) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x0, x2) */
+                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
+                     "smlad   %[a0], %[o], %[w13], %[a0]\n\t"
+                     "smlad   %[a1], %[o], %[w02], %[a1]\n\t"
+                     "ldr     %[e], [%[x], #2]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x3, x5) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x2, x4) */
+                     "smlad   %[a1], %[e], %[w13], %[a1]\n\t"
+                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
+                     "smlad   %[a2], %[o], %[w13], %[a2]\n\t"
+                     "smlad   %[a3], %[o], %[w02], %[a3]\n\t"
+                     "ldr     %[e], [%[x], #4]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x5, x7) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x4, x6) */
+                     "smlad   %[a0], %[e], %[w46], %[a0]\n\t"
+                     "smlabb  %[a0], %[o], %[w5], %[a0]\n\t"
+                     "smlad   %[a1], %[o], %[w46], %[a1]\n\t"
+                     "smlad   %[a3], %[e], %[w13], %[a3]\n\t"
+                     "ldr     %[e], [%[x], #6]\n\t"
+                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x7, x9) */
+                     "sxtb16  %[e], %[e]\n\t"         /* (x6, x8) */
+                     "smlabb  %[a1], %[e], %[w5], %[a1]\n\t"
+                     "smlad   %[a2], %[e], %[w46], %[a2]\n\t"
+                     "smlabb  %[a2], %[o], %[w5], %[a2]\n\t"
+                     "smlad   %[a3], %[o], %[w46], %[a3]\n\t"
+                     "smlatb  %[a3], %[e], %[w5], %[a3]\n\t"
+                     "sub     %[x], %[x], %[pw], lsl #2\n\t"
+                     "sub     %[x], %[x], %[pw], lsl #1\n\t"
+                     "add     %[x], %[x], #4\n\t"
+                     "ldrd    %[w02], %[w13], [%[cp], #128]\n\t" /* m, k */
+                     "ldr     %[e], [%[cp], #136]\n\t"           /* t */
+                     "smmla   %[a0], %[a0], %[w02], %[w13]\n\t"
+                     "asr     %[a0], %[a0], %[e]\n\t"
+                     "ssat    %[a0], #8, %[a0]\n\t"
+                     "smmla   %[a1], %[a1], %[w02], %[w13]\n\t"
+                     "asr     %[a1], %[a1], %[e]\n\t"
+                     "ssat    %[a1], #8, %[a1]\n\t"
+                     "smmla   %[a2], %[a2], %[w02], %[w13]\n\t"
+                     "asr     %[a2], %[a2], %[e]\n\t"
+                     "ssat    %[a2], #8, %[a2]\n\t"
+                     "smmla   %[a3], %[a3], %[w02], %[w13]\n\t"
+                     "asr     %[a3], %[a3], %[e]\n\t"
+                     "ssat    %[a3], #8, %[a3]\n\t"
+                     "strb    %[a0], [%[y]], #1\n\t"
+                     "strb    %[a1], [%[y]], #1\n\t"
+                     "strb    %[a2], [%[y]], #1\n\t"
+                     "strb    %[a3], [%[y]], #1\n\t"
+                     "ldr     %[w5], [%[cp], #140]\n\t"
+                     "cmp     %[y], %[w5]\n\t"
+                     "bne     1b"
+                     : [x] "+r"(x), [y] "+r"(y), [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3),
+                       [w02] "=&r"(w02), [w13] "=&r"(w13), [w46] "=&r"(w46), [w5] "=&r"(w5), [e] "=&r"(e), [o] "=&r"(o)
+                     : [pw] "r"(pw), [cp] "r"(cp)
+                     : "cc", "memory");
+}
 #endif
 
 /* Outputs [0, n4) (n4 a multiple of 4) of all rows of a 3x3 channel at stride s (1 or 2) from the padded buffer x
@@ -663,29 +918,38 @@ static __attribute__((noinline)) void channel_3x3_ssat(const int8_t *x, int32_t 
 #endif
 }
 
-/* As channel_3x3_ssat for a 5x5 channel at stride 1 (row_5x5_s1_ssat on Thumb-2). */
-static __attribute__((noinline)) void channel_5x5_ssat(const int8_t *x, int32_t pw, const int8_t *wc, int32_t start,
-                                                       int32_t m, int32_t t, int32_t k, int8_t *y, int32_t n4,
-                                                       int32_t rows, int32_t out_w)
+/* As channel_3x3_ssat for a 5x5 or 7x7 channel (kw) at stride 1 (row_5x5_s1_ssat / row_7x7_s1_ssat on Thumb-2). */
+static __attribute__((noinline)) void channel_wide_ssat(const int8_t *x, int32_t pw, int32_t kw, const int8_t *wc,
+                                                        int32_t start, int32_t m, int32_t t, int32_t k, int8_t *y,
+                                                        int32_t n4, int32_t rows, int32_t out_w)
 {
 #if defined(__thumb2__)
-    int32_t cp[24] __attribute__((aligned(8)));
-    for (int32_t ky = 0; ky < 5; ky++, wc += 5) {
-        cp[3 * ky] = (int32_t)(((uint32_t)wc[0] & 0xFFFFu) | ((uint32_t)wc[2] << 16));
-        cp[3 * ky + 1] = (int32_t)(((uint32_t)wc[1] & 0xFFFFu) | ((uint32_t)wc[3] << 16));
-        cp[3 * ky + 2] = wc[4];
+    /* per row (w02, w13, w4) (5x5) or (w02, w13, w46, w5) (7x7), then start x 4 (8-aligned), m, k, t, y + n4 */
+    int32_t cp[36] __attribute__((aligned(8)));
+    const int32_t per_row = kw == 5 ? 3 : 4, c0 = kw == 5 ? 16 : 28;
+    for (int32_t ky = 0; ky < kw; ky++, wc += kw) {
+        int32_t *r = cp + per_row * ky;
+        r[0] = (int32_t)(((uint32_t)wc[0] & 0xFFFFu) | ((uint32_t)wc[2] << 16));
+        r[1] = (int32_t)(((uint32_t)wc[1] & 0xFFFFu) | ((uint32_t)wc[3] << 16));
+        if (kw == 5)
+            r[2] = wc[4];
+        else
+            r[2] = (int32_t)(((uint32_t)wc[4] & 0xFFFFu) | ((uint32_t)wc[6] << 16)), r[3] = wc[5];
     }
-    cp[15] = 0, cp[16] = cp[17] = cp[18] = cp[19] = start, cp[20] = m, cp[21] = k, cp[22] = t;
+    cp[c0] = cp[c0 + 1] = cp[c0 + 2] = cp[c0 + 3] = start, cp[c0 + 4] = m, cp[c0 + 5] = k, cp[c0 + 6] = t;
     for (int32_t r = 0; n4 > 0 && r < rows; r++, x += pw, y += out_w) {
-        cp[23] = (int32_t)(intptr_t)(y + n4);
-        row_5x5_s1_ssat(x, pw, cp, y);
+        cp[c0 + 7] = (int32_t)(intptr_t)(y + n4);
+        if (kw == 5)
+            row_5x5_s1_ssat(x, pw, cp, y);
+        else
+            row_7x7_s1_ssat(x, pw, cp, y);
     }
 #else
     for (int32_t r = 0; r < rows; r++, x += pw, y += out_w) {
         const int8_t *xr = x;
         for (int8_t *yo = y, *end = y + n4; yo < end; yo += 4, xr += 4) {
             int32_t r0 = start, r1 = start, r2 = start, r3 = start;
-            window4_s1_dsp(xr, pw, wc, 5, 5, &r0, &r1, &r2, &r3);
+            window4_s1_dsp(xr, pw, wc, kw, kw, &r0, &r1, &r2, &r3);
             yo[0] = tt_requantize_hi_ssat(r0, m, t, k);
             yo[1] = tt_requantize_hi_ssat(r1, m, t, k);
             yo[2] = tt_requantize_hi_ssat(r2, m, t, k);
@@ -843,23 +1107,24 @@ int tt_depthwise_conv2d_strided_s8(const int8_t *x, int32_t plane, tt_dims in, c
          * copied before its outputs are written, so y may be x itself (tt_depthwise_inplace_s8) */
         int8_t padded[DW_PADDED_BYTES];
         memset(padded, q->x_zero, (size_t)(ph * pw)); /* the border, the same for every channel */
-        /* 3x3 and 5x5 channels in the SSAT form through channel_3x3_ssat / channel_5x5_ssat (stride 2 reads a byte
-         * past its last window) */
+        /* 3x3, 5x5 and 7x7 channels in the SSAT form through channel_3x3_ssat / channel_wide_ssat (3x3 at stride 2
+         * reads a byte past its last window) */
         const int fast3x3 = kh == 3 && kw == 3 && (s == 1 || (s == 2 && ph * pw < DW_PADDED_BYTES)) && out.w % 4 == 0;
-        const int fast5x5 = kh == 5 && kw == 5 && s == 1 && out.w % 4 == 0;
+        const int fast_wide = kh == kw && (kw == 5 || kw == 7) && s == 1 && out.w % 4 == 0;
         for (int32_t c = 0; c < in.c; c++) {
             const int8_t *wc = w + c * kh * kw;
             for (int32_t iy = 0; iy < in.h; iy++)
                 tt_copy_row(padded + (iy + conv->pad_top) * pw + conv->pad_left, x + c * plane + iy * in.w, in.w);
             const int32_t w_sum = tt_weight_sum(wc, kh * kw);
             const int32_t start = bias[c] - q->x_zero * w_sum; /* |x_zero * w_sum| <= 128 * 128 * kh * kw */
-            if ((fast3x3 || fast5x5) && tt_ssat_form(shift[c], q->act_min, q->act_max)) {
+            if ((fast3x3 || fast_wide) && tt_ssat_form(shift[c], q->act_min, q->act_max)) {
                 const int32_t t = shift[c] - 32, k = tt_ssat_k(t, q->y_zero);
                 if (fast3x3)
                     channel_3x3_ssat(padded, pw, s, wc, start, mult[c], t, k, y + c * out.h * out.w, out.w, out.h,
                                      out.w);
                 else
-                    channel_5x5_ssat(padded, pw, wc, start, mult[c], t, k, y + c * out.h * out.w, out.w, out.h, out.w);
+                    channel_wide_ssat(padded, pw, kw, wc, start, mult[c], t, k, y + c * out.h * out.w, out.w, out.h,
+                                      out.w);
                 continue;
             }
             interior_rows_dsp(padded, pw, s * pw, wc, kh, kw, s, out.w, out.h, start, mult[c], shift[c], q,
