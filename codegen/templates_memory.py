@@ -267,8 +267,9 @@ def dw_chunks(b, args, out):
         lines.append(f"        TT_CALL(tt_bias_grad_f32({g}, k, {hw}, {out} + c0));")
     elif reader.op == "conv2d_grad_input":
         w1, w1_scale = args[at + 4:at + 6]
-        lines.append(f"        TT_CALL(tt_conv2d_1x1_grad_input_rows_f32({g}, c0, k, {hw}, {w1}, {w1_scale}, "
-                     f"{_shape(b.var)[1]}, {out}));")
+        weight = (f"tt_conv2d_1x1_grad_input_split_rows_f32({g}, c0, k, {hw}, {w1.lead}, {w1.rest}, {w1.k}, "
+                  if isinstance(w1, Split) else f"tt_conv2d_1x1_grad_input_rows_f32({g}, c0, k, {hw}, {w1}, ")
+        lines.append(f"        TT_CALL({weight}{w1_scale}, {_shape(b.var)[1]}, {out}));")
     else:  # grad_update: rows c0..c0+k-1 of the weight, its gradient's block after the chunk in the scratch
         inner = [*args[:at], None, *args[at + 4:-1], f"({scratch} + {k * hw * 4})"]
         cols = update_cols(reader)

@@ -18,7 +18,7 @@ Needs:      a training `main` after `fuse_grad_update`.
 Guarantees: every `dx = conv2d_grad_input(d, w, s)` of a depthwise conv (groups == channels > 1, plain
             geometry, a window larger than 1x1) whose dx is larger than d (a stride), whose weight is not
             trained, read only by `g = mask_grad(dx, mask)`, where every reader of g is a `bias_grad(g)`, a
-            `conv2d_grad_input(g, w1, s1)` of a stride-1 unpadded 1x1 conv whose weight is not split, or a
+            `conv2d_grad_input(g, w1, s1)` of a stride-1 unpadded 1x1 conv (split weight or not), or a
             `grad_update(w1, x, g, ...)` of such a conv's weight: each reader `r(..., g, ...)` becomes
             `r_dw_chunks(..., d, w, s, mask, ...)` (attrs: r's, `dw` the depthwise gradient's, `at` g's index),
             dx and g gone; with `layers`, only for depthwise layers named there.  The same values.
@@ -59,7 +59,6 @@ def _plan(mod, bindings) -> dict:
     """reader var -> [the depthwise input gradient, its mask_grad]."""
     uses = use_counts(mod["main"])
     trained = set(main_attr(mod, "tt.trainable", {}) or {})
-    info = main_attr(mod, "tt.grad_info") or {}
     readers: dict = {}
     for b in bindings:
         for arg in b.args:
@@ -72,7 +71,7 @@ def _plan(mod, bindings) -> dict:
         if g is None or g.op != "mask_grad" or not g.args[0].same_as(b.var):
             continue
         taking = readers.get(g.var, [])
-        if taking and uses.get(g.var) == len(taking) and all(_chunkable(r, g.var, info) for r in taking):
+        if taking and uses.get(g.var) == len(taking) and all(_chunkable(r, g.var) for r in taking):
             plan.update({r.var: [b, g] for r in taking})
     return plan
 
@@ -85,17 +84,14 @@ def _strided_depthwise_grad(b) -> bool:
             and tensor_bytes(b.var.ty) > tensor_bytes(b.args[0].ty))
 
 
-def _chunkable(r, g, info) -> bool:
+def _chunkable(r, g) -> bool:
     """`r` reads g (once, at AT[r.op]) and can take it a chunk of channels at a time."""
     if r.op not in AT or sum(a.same_as(g) for a in r.args) != 1 or not r.args[AT[r.op]].same_as(g):
         return False
     if r.op == "bias_grad":
         return True
     if r.op == "conv2d_grad_input":
-        w = r.args[1]
-        meta = info.get(getattr(w, "name", None))
-        return (_pointwise(r.attrs, w) and _shape(r.var)[2:] == _shape(g)[2:]
-                and (meta is None or meta["k"] == int(w.ty.shape[1])))
+        return _pointwise(r.attrs, r.args[1]) and _shape(r.var)[2:] == _shape(g)[2:]
     ga = r.attrs["grad_attrs"]
     return (r.attrs["grad"] == "conv2d_grad_weight" and not ga["depthwise"] and tuple(ga["kernel"]) == (1, 1)
             and ga.get("groups", 1) == 1 and conv_geometry.is_plain(ga) and ga["stride"] == 1

@@ -1,7 +1,7 @@
 """Shared by the tests of chunk_depthwise_grad: a small CNN with an inverted bottleneck whose depthwise conv has
 stride 2 (its input gradient 36 x 11 x 9, four times its output gradient), and a scheme that trains the
 expansion below it and a bias below that, so every reader of that gradient is there: the expansion's bias
-gradient, input gradient and weight gradient + update.  Its torch-imported int8 graph and seeded int8 samples."""
+gradient, input gradient and weight gradient + update (EXPAND_SPLIT: a split weight's).  Its torch-imported int8 graph and seeded int8 samples."""
 import numpy as np
 import torch
 from torch import nn
@@ -16,6 +16,8 @@ from tvm_tinytrain.scheme import Scheme
 SHAPE = (3, 21, 18)
 EXPAND_TRAINED = Scheme("expand-trained", bias=("stem.1.0", "block.0.0", "block.1.0", "block.2.0", "classifier"),
                         weights={"block.0.0": 6, "block.2.0": 36, "classifier": 12})
+# the same with the expansion's weight split: its 2 leading input channels train (SRAM), the rest is frozen
+EXPAND_SPLIT = Scheme("expand-split", bias=EXPAND_TRAINED.bias, weights={**EXPAND_TRAINED.weights, "block.0.0": 2})
 
 
 class BlockCNN(nn.Module):

@@ -18,8 +18,10 @@
  * reading (w[o][c], w[o][c + 1], w_scale[o]) triplets made once per SPLIT_CHUNK outputs (a sum spanning
  * chunks kept in dx between them, stored and reloaded exactly); the C loops do the rest. */
 #define SPLIT_CHUNK 64
+/* `more`: dx already holds the sums of earlier output channels (tt_conv2d_1x1_grad_input_split_rows_f32), which
+ * these terms continue in the same order; else the sums start from 0. */
 static void split_part(const float *d, int32_t out_c, int32_t hw, const int8_t *w, int32_t w_stride,
-                       const float *w_scale, int32_t channels, float *dx)
+                       const float *w_scale, int32_t channels, float *dx, int more)
 {
     int32_t p_asm = 0; /* pixels [0, p_asm) of every channel pair done by the asm loop */
 #ifdef TT_MLA_2X8_ASM
@@ -34,7 +36,7 @@ static void split_part(const float *d, int32_t out_c, int32_t hw, const int8_t *
             for (int32_t i = 0; i < n; ++i, wo += w_stride)
                 col[3 * i] = (float)wo[0], col[3 * i + 1] = (float)wo[1], col[3 * i + 2] = w_scale[o0 + i];
             for (int32_t p = 0; p < p_asm; p += 8)
-                tt_mla_2x8_scaled_f32(dx0 + p, dx1 + p, o0 > 0 ? dx0 + p : zeros, o0 > 0 ? dx1 + p : zeros,
+                tt_mla_2x8_scaled_f32(dx0 + p, dx1 + p, more || o0 > 0 ? dx0 + p : zeros, more || o0 > 0 ? dx1 + p : zeros,
                                       d + o0 * hw + p, hw, col, n);
         }
     }
@@ -46,6 +48,12 @@ static void split_part(const float *d, int32_t out_c, int32_t hw, const int8_t *
         for (; p + 8 <= hw; p += 8) {
             float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f, a4 = 0.0f, a5 = 0.0f, a6 = 0.0f, a7 = 0.0f;
             float b0 = 0.0f, b1 = 0.0f, b2 = 0.0f, b3 = 0.0f, b4 = 0.0f, b5 = 0.0f, b6 = 0.0f, b7 = 0.0f;
+            if (more) { /* the sums so far */
+                a0 = dx0[p], a1 = dx0[p + 1], a2 = dx0[p + 2], a3 = dx0[p + 3];
+                a4 = dx0[p + 4], a5 = dx0[p + 5], a6 = dx0[p + 6], a7 = dx0[p + 7];
+                b0 = dx1[p], b1 = dx1[p + 1], b2 = dx1[p + 2], b3 = dx1[p + 3];
+                b4 = dx1[p + 4], b5 = dx1[p + 5], b6 = dx1[p + 6], b7 = dx1[p + 7];
+            }
             const float *dp = d + p;
             const int8_t *wo = w + c;
             for (int32_t o = 0; o < out_c; ++o, dp += hw, wo += w_stride) {
@@ -67,7 +75,7 @@ static void split_part(const float *d, int32_t out_c, int32_t hw, const int8_t *
             dx1[p + 4] = b4, dx1[p + 5] = b5, dx1[p + 6] = b6, dx1[p + 7] = b7;
         }
         for (; p < hw; ++p) {
-            float a = 0.0f, b = 0.0f;
+            float a = more ? dx0[p] : 0.0f, b = more ? dx1[p] : 0.0f;
             for (int32_t o = 0; o < out_c; ++o) {
                 const float g = d[o * hw + p] * w_scale[o];
                 a = tt_mla_f32(a, g, (float)w[o * w_stride + c]);
@@ -78,7 +86,7 @@ static void split_part(const float *d, int32_t out_c, int32_t hw, const int8_t *
     }
     for (; c < channels; ++c) /* an odd last channel */
         for (int32_t p = 0; p < hw; ++p) {
-            float a = 0.0f;
+            float a = more ? dx[c * hw + p] : 0.0f;
             for (int32_t o = 0; o < out_c; ++o)
                 a = tt_mla_f32(a, d[o * hw + p] * w_scale[o], (float)w[o * w_stride + c]);
             dx[c * hw + p] = a;
@@ -95,8 +103,8 @@ int tt_conv2d_1x1_grad_input_split_f32(const float *d, tt_dims out, const int8_t
         return TT_ERR_ARG;
     const int32_t s = conv->stride, plane = in.h * in.w, rest = in.c - k;
     if (s == 1 && in.h == out.h && in.w == out.w) { /* no padding: a matrix product per weight part */
-        split_part(d, out.c, plane, w_lead, k, w_scale, k, dx);
-        split_part(d, out.c, plane, w_rest, rest, w_scale, rest, dx + k * plane);
+        split_part(d, out.c, plane, w_lead, k, w_scale, k, dx, 0);
+        split_part(d, out.c, plane, w_rest, rest, w_scale, rest, dx + k * plane, 0);
         return TT_OK;
     }
     memset(dx, 0, sizeof(float) * (size_t)(in.c * plane));
@@ -119,5 +127,20 @@ int tt_conv2d_1x1_grad_input_split_f32(const float *d, tt_dims out, const int8_t
             }
         }
     }
+    return TT_OK;
+}
+
+/* The terms of output channels row0 .. row0 + rows - 1 (d: those channels' gradient, rows x hw) of a stride-1
+ * unpadded split pointwise conv's input gradient, added to the sums dx holds of the channels before row0
+ * (row0 == 0: written): consecutive calls give one call's floats bit for bit (chunk_depthwise_grad). */
+int tt_conv2d_1x1_grad_input_split_rows_f32(const float *d, int32_t row0, int32_t rows, int32_t hw,
+                                            const int8_t *w_lead, const int8_t *w_rest, int32_t k,
+                                            const float *w_scale, int32_t channels, float *dx)
+{
+    if (!d || !w_lead || !w_rest || !w_scale || !dx || row0 < 0 || rows < 1 || hw < 1 || k < 1 || k >= channels)
+        return TT_ERR_ARG;
+    const int32_t rest = channels - k;
+    split_part(d, rows, hw, w_lead + row0 * k, k, w_scale + row0, k, dx, row0 > 0);
+    split_part(d, rows, hw, w_rest + row0 * rest, rest, w_scale + row0, rest, dx + k * hw, row0 > 0);
     return TT_OK;
 }

@@ -217,6 +217,10 @@ int32_t tt_depthwise_grad_chunks_get_buffer_size(tt_dims in, int32_t run, int32_
 int tt_conv2d_1x1_grad_input_split_f32(const float *d, tt_dims out, const int8_t *w_lead, const int8_t *w_rest,
                                         int32_t k, const float *w_scale, const tt_conv_params *conv, float *dx,
                                         tt_dims in);
+/* tt_conv2d_1x1_grad_input_rows_f32 of a pointwise conv whose weight is split so (k leading input channels) */
+int tt_conv2d_1x1_grad_input_split_rows_f32(const float *d, int32_t row0, int32_t rows, int32_t hw,
+                                            const int8_t *w_lead, const int8_t *w_rest, int32_t k,
+                                            const float *w_scale, int32_t channels, float *dx);
 /* dw = sum over positions of d[o] * x_scale (x[i] - x_zero); x holds the k leading input channels
  * (x_dims.c == k). Output (out.c, k, kh, kw), or (k, 1, kh, kw) if depthwise (uses d[:k]). */
 int tt_conv2d_grad_weight_f32(const int8_t *x, tt_dims x_dims, int32_t x_zero, float x_scale, const float *d,

@@ -387,27 +387,42 @@ def test_pointwise_grads_bit_exact_float32_order(cin, cout, h, w):
 
 @pytest.mark.parametrize("cin,cout,h,w,rows", [(7, 36, 11, 9, 8), (48, 240, 8, 8, 16), (5, 150, 4, 4, 64),
                                               (3, 9, 1, 3, 4)])
-def test_pointwise_grad_input_by_rows_equals_one_call(cin, cout, h, w, rows):
-    """tt_conv2d_1x1_grad_input_rows_f32 over consecutive blocks of output channels (chunk_depthwise_grad) gives
-    the floats of tt_conv2d_grad_input_f32's one call, bit for bit (an odd channel, pixels past the 8-wide
-    blocks, a last block shorter than the rest, sums over more than one 64-channel chunk)."""
+@pytest.mark.parametrize("split", [False, True])
+def test_pointwise_grad_input_by_rows_equals_one_call(cin, cout, h, w, rows, split):
+    """tt_conv2d_1x1_grad_input_rows_f32 (split: tt_conv2d_1x1_grad_input_split_rows_f32, the weight's k leading
+    input channels apart) over consecutive blocks of output channels (chunk_depthwise_grad) gives the floats of
+    the one-call kernel, bit for bit (an odd channel, pixels past the 8-wide blocks, a last block shorter than
+    the rest, sums over more than one 64-channel chunk)."""
     rng = rng_of(cin * 7 + cout)
     wq = rng.integers(-127, 128, (cout, cin)).astype(np.int8)
     w_scale = rng.uniform(1e-3, 0.1, cout).astype(np.float32)
     d = rng.standard_normal((cout, h, w)).astype(np.float32)
+    k = max(1, cin // 3)
+    lead, rest = np.ascontiguousarray(wq[:, :k]), np.ascontiguousarray(wq[:, k:])
     whole, _ = out_buffer((cin, h, w))
-    assert call("tt_conv2d_grad_input_f32", ptr(d), Dims(cout, h, w), ptr(wq), 1, 1, ptr(w_scale),
-                C.byref(ConvParams(1, 0, 0, 0, 0, 1)), ptr(whole), Dims(cin, h, w)) == TT_OK
+    conv = C.byref(ConvParams(1, 0, 0, 0, 0, 1))
+    if split:
+        assert call("tt_conv2d_1x1_grad_input_split_f32", ptr(d), Dims(cout, h, w), ptr(lead), ptr(rest), k,
+                    ptr(w_scale), conv, ptr(whole), Dims(cin, h, w)) == TT_OK
+    else:
+        assert call("tt_conv2d_grad_input_f32", ptr(d), Dims(cout, h, w), ptr(wq), 1, 1, ptr(w_scale), conv,
+                    ptr(whole), Dims(cin, h, w)) == TT_OK
     dx, full = out_buffer((cin, h, w))  # NaN: the first block writes, the others add
     for row0 in range(0, cout, rows):
         n = min(rows, cout - row0)
         block = np.ascontiguousarray(d[row0:row0 + n])
-        assert call("tt_conv2d_1x1_grad_input_rows_f32", ptr(block), row0, n, h * w, ptr(wq), ptr(w_scale), cin,
-                    ptr(dx)) == TT_OK
+        if split:
+            assert call("tt_conv2d_1x1_grad_input_split_rows_f32", ptr(block), row0, n, h * w, ptr(lead), ptr(rest),
+                        k, ptr(w_scale), cin, ptr(dx)) == TT_OK
+        else:
+            assert call("tt_conv2d_1x1_grad_input_rows_f32", ptr(block), row0, n, h * w, ptr(wq), ptr(w_scale), cin,
+                        ptr(dx)) == TT_OK
     check_tail(full, dx.size)
     np.testing.assert_array_equal(dx, whole)
     assert call("tt_conv2d_1x1_grad_input_rows_f32", ptr(d), -1, 1, h * w, ptr(wq), ptr(w_scale), cin,
                 ptr(dx)) == TT_ERR_ARG
+    assert call("tt_conv2d_1x1_grad_input_split_rows_f32", ptr(d), 0, 1, h * w, ptr(lead), ptr(rest), cin,
+                ptr(w_scale), cin, ptr(dx)) == TT_ERR_ARG
 
 
 @pytest.mark.parametrize("c,h,w,k,stride,pad", [(3, 4, 4, 7, 1, 3), (5, 4, 4, 5, 1, 2), (2, 8, 8, 3, 1, 1),

@@ -6,7 +6,7 @@ the plan's peak falls."""
 import numpy as np
 import pytest
 
-from tests.block_cnn import EXPAND_TRAINED, quantized_block_cnn
+from tests.block_cnn import EXPAND_SPLIT, EXPAND_TRAINED, quantized_block_cnn
 from tests.three_way import c_matches_relax
 from tvm_tinytrain import _tvm
 from tvm_tinytrain.backbones import load_backbone
@@ -32,11 +32,13 @@ def _ops(program):
     return {b.op for b in op_bindings(program.mod)}
 
 
-def test_the_chunked_c_equals_the_whole_c_bit_for_bit(net, tmp_path):
+@pytest.mark.slow
+@pytest.mark.parametrize("scheme", [EXPAND_TRAINED, EXPAND_SPLIT], ids=lambda s: s.name)
+def test_the_chunked_c_equals_the_whole_c_bit_for_bit(net, tmp_path, scheme):
     graph, samples = net
     runs = []
     for chunked in ([], None):
-        program = build_training(graph, EXPAND_TRAINED, chunked=chunked)
+        program = build_training(graph, scheme, chunked=chunked)
         assert program.chunked == ([] if chunked == [] else ["block.1.0"])
         assert bool(CHUNKED & _ops(program)) == (chunked is None) and (CHUNKED <= _ops(program)) == (chunked is None)
         folder = tmp_path / f"chunked_{chunked is None}"
@@ -66,9 +68,10 @@ def test_tvm_gives_the_same_values(net):
 
 
 @pytest.mark.slow
-def test_the_chunked_c_matches_tvm(net, tmp_path):
+@pytest.mark.parametrize("scheme", [EXPAND_TRAINED, EXPAND_SPLIT], ids=lambda s: s.name)
+def test_the_chunked_c_matches_tvm(net, tmp_path, scheme):
     graph, samples = net
-    c_matches_relax(graph, EXPAND_TRAINED, samples, tmp_path)  # build_training's default chunks every candidate
+    c_matches_relax(graph, scheme, samples, tmp_path)  # build_training's default chunks every candidate
 
 
 def test_the_chunk_rule_equals_the_c_companion():

@@ -142,7 +142,7 @@ declare(
                writes=writes, scratch=c.dw_chunks_scratch, buffer_size="tt_depthwise_grad_chunks_get_buffer_size",
                buffer_size_args=c.dw_chunks_scratch_args)
       for reader, kernels, writes in (("bias_grad", ("tt_bias_grad_f32.c",), NEW),
-                                      ("conv2d_grad_input", (), NEW),
+                                      ("conv2d_grad_input", ("tt_conv2d_1x1_grad_input_split_f32.c",), NEW),
                                       ("grad_update", ("tt_conv2d_grad_weight_f32.c", "tt_scale_channels_f32.c",
                                                        "tt_sgd_s8_rows.c", "tt_sgd_f32.c"), PARAM))),
     OpRecord("conv_dw_pw_rows_s8", conv_dw_pw_rows_s8, c.conv_dw_pw_rows_s8,  # reading a streamed sample:
