@@ -1,6 +1,6 @@
 /*
  * The TT_USE_DSP paths of tt_conv2d_1x1_s8, tt_conv2d_1x1_split_s8, tt_depthwise_conv2d_s8 (a quarter of its
- * cases 3x3 at stride 1 or 2, 5x5 or 7x7 at stride 1 with four to sixteen outputs a row, its row loops; a third through
+ * cases 3x3, 5x5 or 7x7 at stride 1 or 2 with four to sixteen outputs a row, its row loops; a third through
  * tt_depthwise_conv2d_strided_s8, channels further apart than h * w, a third written over the
  * input by tt_depthwise_inplace_s8 in two calls as the in-place template makes them) and
  * tt_conv2d_general_s8 (dense, channels 1..8 so that most windows fit its im2col path) against their
@@ -123,12 +123,11 @@ static void check_case(int kind)
                       : kind == POINTWISE && uniform(0, 3) == 0 ? 8 /* the 8-channel path (pixels in blocks) */
                                       : uniform(kind == SPLIT ? 2 : 1, 24);
     const int32_t o = depthwise ? c : wide ? uniform(1, 72) : uniform(1, 24); /* > 32: several blocks of outputs */
-    /* a quarter of the depthwise cases 3x3 at stride 1 or 2, 5x5 or 7x7 at stride 1, four outputs a row or more
+    /* a quarter of the depthwise cases 3x3, 5x5 or 7x7 at stride 1 or 2, four outputs a row or more
      * (channel_3x3_ssat, channel_wide_ssat) */
     const int dw3 = depthwise && uniform(0, 3) == 0, dk = dw3 ? 3 + 2 * (int)uniform(0, 2) : 3;
     const int32_t kh = dw3 ? dk : windowed ? kernels[rnd() % 7] : 1, kw = dw3 ? dk : windowed ? kernels[rnd() % 7] : 1;
-    tt_conv_params conv = {dw3 ? (dk > 3 ? 1 : uniform(1, 2)) : uniform(1, 4) <= 2 ? 1 : uniform(1, 3), 0, 0, 0, 0,
-                           depthwise ? c : 1};
+    tt_conv_params conv = {dw3 ? uniform(1, 2) : uniform(1, 4) <= 2 ? 1 : uniform(1, 3), 0, 0, 0, 0, depthwise ? c : 1};
     if (uniform(0, 2) == 0 || kh > 1 || kw > 1) { /* 1x1: mostly without padding (the DSP case) */
         conv.pad_top = uniform(0, kh - (kh > 1));
         conv.pad_bottom = uniform(0, kh - (kh > 1));
