@@ -141,3 +141,14 @@ def test_memory_passes_that_cost_instructions_follow_the_sram_budget():
     assert compile(graph, EXPAND_TRAINED).program.chunked == []  # no budget: none
     with pytest.raises(TinyTrainError, match="sram_budget must be a number of bytes > 0"):
         compile(graph, EXPAND_TRAINED, sram_budget="150K")
+
+
+@pytest.mark.slow
+def test_the_budget_reads_the_arena_as_it_holds_a_streamed_sample():
+    """Proxyless paper-100kb streams its sample: its peak is the backward's depthwise gradient (the liveness
+    without streaming would put it at the 48 KB input), so a 150 KB budget takes that layer and fits."""
+    from tvm_tinytrain.backbones import load_backbone
+    from tvm_tinytrain.compiler import static_sram
+
+    compiled = compile(load_backbone("proxyless-w0.3", num_classes=10), "paper-100kb", sram_budget=150 * 1024)
+    assert compiled.program.chunked == ["blocks.15.depthwise"] and static_sram(compiled.program) <= 150 * 1024

@@ -95,6 +95,7 @@ def memory_passes(graph: Graph, scheme: Scheme, sram_budget: int | None, **pipel
     then, one at a time, the depthwise layer whose input gradient is live at the step's peak, until the step
     fits or no such layer is left (what is still over the budget the board's link check reports).
     `program.chunked` names the layers taken."""
+    from .codegen.input_stream import arena_report, program_input
     from .passes.chunk_depthwise_grad import candidates
     from .passes.pipeline import build_training
 
@@ -104,7 +105,8 @@ def memory_passes(graph: Graph, scheme: Scheme, sram_budget: int | None, **pipel
         program.sram_budget = sram_budget
         if sram_budget is None or static_sram(program) <= sram_budget:
             return program
-        peak = {t.layer for t in program.memory.live_at(program.memory.peak_op) if t.op == "conv2d_grad_input"}
+        report = arena_report(program.memory, program_input(program.mod, program.predict)[0])  # as the arena holds it
+        peak = {t.layer for t in report.live_at(report.peak_op) if t.op == "conv2d_grad_input"}
         at_peak = [layer for layer in candidates(program.mod) if layer in peak]
         if not at_peak:
             return program
