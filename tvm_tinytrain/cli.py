@@ -57,6 +57,7 @@ def _plan(args):
     from .passes.memory_analysis import format_report
     from .schemes import describe
 
+    budget = _sram_budget(args)  # checked before any work
     graph = load_model(args.model, num_classes=args.num_classes)
     note = ""
     if not graph.quantized:
@@ -64,7 +65,7 @@ def _plan(args):
 
         graph = quantize_for_shapes(graph)
         note = "fp32 model quantized with random calibration inputs (the memory plan depends on shapes only)"
-    compiled = compile(graph, args.scheme, dump=args.dump, check=args.check, sram_budget=_sram_budget(args),
+    compiled = compile(graph, args.scheme, dump=args.dump, check=args.check, sram_budget=budget,
                        **overrides_from(args))
     scheme, program, memory = compiled.scheme, compiled.program, compiled.memory  # memory: the generated program's
     report = arena_report(program.memory, program_input(program.mod, program.predict)[0])  # as its arena holds it
@@ -87,13 +88,13 @@ def _compile(args):
     from .compiler import compile
     from .options import overrides_from
 
+    budget = _sram_budget(args)  # checked before any work
     if args.target != "host":  # a board: the toolchain its fit check needs, before any work
         from .targets.fit import check_fit, require_toolchain
 
         require_toolchain(args.target)
     graph = _quantized_model(args.model, args.num_classes, args.data, args.calibration)
-    project = compile(graph, args.scheme, check=args.check, sram_budget=_sram_budget(args),
-                      **overrides_from(args)).project
+    project = compile(graph, args.scheme, check=args.check, sram_budget=budget, **overrides_from(args)).project
     fit = None
     if args.target != "host":  # linked against the board's budgets before anything is written
         try:
