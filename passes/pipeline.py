@@ -75,10 +75,11 @@ class TrainingProgram:
 
 
 def build_training(graph: Graph, scheme: Scheme, dump: str | Path | None = None, stop_after: str = "predict",
-                   return_grads: bool = False, check: bool = False, chunked=None) -> TrainingProgram:
+                   return_grads: bool = False, check: bool = False, chunked=()) -> TrainingProgram:
     """Run the stages up to `stop_after`; `return_grads` makes main also return the
     gradients (after the updated parameters), for comparison with an oracle.  `chunked`: the depthwise
-    layers whose input gradient `chunk_depthwise_grad` takes a chunk at a time (None: every one it can)."""
+    layers whose input gradient `chunk_depthwise_grad` takes a chunk at a time (it costs instructions:
+    by default none; None: every one it can; compiler.memory_passes chooses them by an SRAM budget)."""
     if stop_after not in STAGES:
         raise ValueError(f"stop_after must be one of {STAGES}")
     dump = Path(dump) if dump else None

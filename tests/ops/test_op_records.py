@@ -30,7 +30,7 @@ def programs():
     for backbone in BACKBONES:
         graph = load_backbone(backbone)
         for scheme in SCHEMES:
-            program = build_training(graph, resolve_scheme(scheme, graph))
+            program = build_training(graph, resolve_scheme(scheme, graph), chunked=None)  # every memory pass
             out.append((f"{backbone}/{scheme}", program.mod))
             if scheme == "paper-100kb":
                 out.append((f"{backbone}/predict", program.predict))

@@ -1,24 +1,26 @@
 """chunk_depthwise_grad: a strided depthwise conv's input gradient taken a chunk of channels at a time by each
 reader (the expansion's bias gradient, input gradient, weight gradient + update).  On a small net whose
 expansion trains and passes its gradient down (tests/block_cnn.py): the C the same floats and integers bit for
-bit as the unchunked C, TVM the same values, the C == TVM; the chunk rule equals its C; on MCUNet paper-100kb
-the plan's peak falls."""
+bit as the unchunked C, TVM the same values, the C == TVM, QEMU's M7 == the host; the chunk rule equals its C;
+on MCUNet paper-100kb the plan's peak falls."""
 import numpy as np
 import pytest
 
 from tests.block_cnn import EXPAND_SPLIT, EXPAND_TRAINED, quantized_block_cnn
+from tests.device_equals_host import device_equals_host
 from tests.three_way import c_matches_relax
 from tvm_tinytrain import _tvm
 from tvm_tinytrain.backbones import load_backbone
 from tvm_tinytrain.codegen import kernel_abi
 from tvm_tinytrain.codegen.emit import generate, write_project
 from tvm_tinytrain.codegen.host_runner import HostProgram
-from tvm_tinytrain.codegen.protocol import TRAIN
+from tvm_tinytrain.codegen.protocol import PREDICT, TRAIN
 from tvm_tinytrain.codegen.templates_memory import dw_chunk_channels
 from tvm_tinytrain.passes.chunk_depthwise_grad import candidates
 from tvm_tinytrain.passes.pipeline import build_training
 from tvm_tinytrain.passes.training_graph import main_attr, op_bindings
 from tvm_tinytrain.schemes import resolve_scheme
+from tvm_tinytrain.targets.qemu import toolchain_missing
 
 CHUNKED = {"bias_grad_dw_chunks", "conv2d_grad_input_dw_chunks", "grad_update_dw_chunks"}
 
@@ -71,7 +73,20 @@ def test_tvm_gives_the_same_values(net):
 @pytest.mark.parametrize("scheme", [EXPAND_TRAINED, EXPAND_SPLIT], ids=lambda s: s.name)
 def test_the_chunked_c_matches_tvm(net, tmp_path, scheme):
     graph, samples = net
-    c_matches_relax(graph, scheme, samples, tmp_path)  # build_training's default chunks every candidate
+    program = build_training(graph, scheme, chunked=None)
+    assert program.chunked == ["block.1.0"]
+    write_project(generate(program), tmp_path)
+    c_matches_relax(graph, scheme, samples, tmp_path)  # that C against TVM's step (the same values either way)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bool(toolchain_missing()), reason="needs arm-none-eabi-gcc and qemu-system-arm")
+@pytest.mark.parametrize("scheme", [EXPAND_TRAINED, EXPAND_SPLIT], ids=lambda s: s.name)
+def test_the_chunked_c_on_cortex_m7_equals_host(net, tmp_path, scheme):
+    graph, samples = net
+    write_project(generate(build_training(graph, scheme, chunked=None)), tmp_path)
+    requests = [(TRAIN, label, x) for x, label in samples[:3]] + [(PREDICT, 0, samples[3][0])]
+    device_equals_host(tmp_path, requests, timeout=120)
 
 
 def test_the_chunk_rule_equals_the_c_companion():
