@@ -91,11 +91,11 @@ def compile(model, scheme, *, num_classes: int | None = None, dump: str | Path |
 def memory_passes(graph: Graph, scheme: Scheme, sram_budget: int | None, **pipeline):
     """The training program with the memory passes that cost instructions applied only where `sram_budget`
     needs them.  One such pass, chunk_depthwise_grad (it recomputes a chunk of a strided depthwise conv's
-    input gradient in each of its readers): none while the step's SRAM (static_sram) is over the budget,
-    then, one at a time, the depthwise layer whose input gradient is live at the step's peak, until the step
-    fits or no such layer is left (what is still over the budget the board's link check reports).
-    `program.chunked` names the layers taken."""
-    from .codegen.input_stream import arena_report, program_input
+    input gradient in each of its readers): none while the step fits the budget (static_sram); while it does
+    not, one at a time, the depthwise layer whose input gradient is live at the training step's arena peak,
+    until the step fits, or that peak is not such a gradient, or the prediction's arena is the larger (what is
+    still over the budget the board's link check reports).  `program.chunked` names the layers taken."""
+    from .codegen.emit import sram_param_bytes
     from .passes.chunk_depthwise_grad import candidates
     from .passes.pipeline import build_training
 
@@ -103,12 +103,12 @@ def memory_passes(graph: Graph, scheme: Scheme, sram_budget: int | None, **pipel
     while True:
         program = build_training(graph, scheme, chunked=chunked, **pipeline)
         program.sram_budget = sram_budget
-        if sram_budget is None or static_sram(program) <= sram_budget:
+        train, train_arena, predict_arena = _arenas(program)
+        if sram_budget is None or max(train_arena, predict_arena) + sram_param_bytes(program) <= sram_budget:
             return program
-        report = arena_report(program.memory, program_input(program.mod, program.predict)[0])  # as the arena holds it
-        peak = {t.layer for t in report.live_at(report.peak_op) if t.op == "conv2d_grad_input"}
-        at_peak = [layer for layer in candidates(program.mod) if layer in peak]
-        if not at_peak:
+        peak = {t.layer for t in train.live_at(train.peak_op) if t.op == "conv2d_grad_input"}
+        at_peak = [layer for layer in candidates(program.mod) if layer in peak and layer not in chunked]
+        if not at_peak or train_arena <= predict_arena:
             return program
         chunked.append(at_peak[0])
 
@@ -117,13 +117,19 @@ def static_sram(program) -> int:
     """Bytes of SRAM the generated C's step holds statically: its arena (training step or prediction, the
     larger) and the trained parameters with their optimizer state (memory.json's arena_bytes +
     updated_param_bytes); the stack and the firmware's own state come on top."""
-    from .codegen.emit import plan_arena, sram_param_bytes
+    from .codegen.emit import sram_param_bytes
+
+    return max(_arenas(program)[1:]) + sram_param_bytes(program)
+
+
+def _arenas(program) -> tuple:
+    """(the training step's liveness as its arena holds it, its arena bytes, the prediction's arena bytes)."""
+    from .codegen.emit import plan_arena
     from .codegen.input_stream import program_input
 
     train_path, predict_path, _ = program_input(program.mod, program.predict)
-    arena = max(plan_arena(program.mod, train_path)[1].arena_bytes,
-                plan_arena(program.predict, predict_path)[1].arena_bytes)
-    return arena + sram_param_bytes(program)
+    report, train = plan_arena(program.mod, train_path)
+    return report, train.arena_bytes, plan_arena(program.predict, predict_path)[1].arena_bytes
 
 
 def _int8_graph(model, num_classes) -> Graph:
