@@ -272,1083 +272,150 @@ static __attribute__((noinline)) void rows4_3x3_s2(const int8_t *x, int32_t in_w
 }
 
 #if defined(__thumb2__)
-/* Outputs y[0, n4) (n4 > 0, a multiple of 4) of one row of a 3x3 channel in the SSAT form from x, the window of
- * output 0 (row pitch pw), cp: (w02, w1) of rows 0..2, start x 4, m, k, t, y + n4 (channel_3x3_ssat). Four outputs
- * a turn, their constants read with LDRD from cp: 13 registers, where GCC's loop kept the weights on the stack.
- * Stride 1 (row4_3x3_dsp's pairs): 73 instructions per four outputs; stride 2: one load an output, whose SXTB16
- * give its even taps and (ror 8) its middle one, 91; it reads x[8 * n4 / 4 + 1] of the last row, one byte past
- * the last window (its top half is not used). */
+/* Pieces of the asm rows below. Operands: x (the row of the group's first window), pw (row pitch), cp (the channel's
+ * constants), y, the sums a0..a3, the loaded words e, o (f), and the weight registers each row names. */
+#define DW_MLA(OP, A, R, W) OP " %[" #A "], %[" #R "], %[" #W "], %[" #A "]\n\t"
+/* e = (x[off], x[off + 2]), o = (x[off + 1], x[off + 3]): SXTB16 of the word at x + off */
+#define DW_PAIRS(OFF) "ldr %[e], [%[x], #" #OFF "]\n\t" "sxtb16 %[o], %[e], ror #8\n\t" "sxtb16 %[e], %[e]\n\t"
+#define DW_NEXT_ROW "add %[x], %[x], %[pw]\n\t"
+/* the loop's head: a0..a3 = start from cp + S */
+#define DW_START(S, S8) "1:\n\t" "ldrd %[a0], %[a1], [%[cp], #" #S "]\n\t" "ldrd %[a2], %[a3], [%[cp], #" #S8 "]\n\t"
+/* a0..a3 requantized in the SSAT form (m, k from cp + MK into M, K; t from cp + T into e) and stored; the loop's
+ * tail: again while y is not the row's end (cp + END, into Z) */
+#define DW_REQUANT_NEXT(MK, T, M, K, END, Z)                                                                          \
+    "ldrd %[" #M "], %[" #K "], [%[cp], #" #MK "]\n\t" "ldr %[e], [%[cp], #" #T "]\n\t"                             \
+    DW_SSAT(a0, M, K) DW_SSAT(a1, M, K) DW_SSAT(a2, M, K) DW_SSAT(a3, M, K)                                          \
+    "strb %[a0], [%[y]], #1\n\t" "strb %[a1], [%[y]], #1\n\t" "strb %[a2], [%[y]], #1\n\t"                          \
+    "strb %[a3], [%[y]], #1\n\t" "ldr %[" #Z "], [%[cp], #" #END "]\n\t" "cmp %[y], %[" #Z "]\n\t" "bne 1b"
+#define DW_SSAT(A, M, K)                                                                                              \
+    "smmla %[" #A "], %[" #A "], %[" #M "], %[" #K "]\n\t" "asr %[" #A "], %[" #A "], %[e]\n\t"                      \
+    "ssat %[" #A "], #8, %[" #A "]\n\t"
+#define DW_OPERANDS [x] "+r"(x), [y] "+r"(y), [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3)
+#define DW_INPUTS [pw] "r"(pw), [cp] "r"(cp)
+
+/* One row of kernel taps of four outputs of a 3x3 channel, (w02, w1) from cp + W: at stride 1 (x0..x5) the words
+ * at x, x + 2 give (x0, x2), (x1, x3), (x2, x4), (x3, x5) for (w0, w2) and the middle taps for w1 (SMLABB / SMLATB);
+ * at stride 2 one load an output, whose SXTB16 give its even taps and (ror 8) its middle one. */
+#define DW_ROW3_S1(W)                                                                                                 \
+    "ldrd %[w02], %[w1], [%[cp], #" #W "]\n\t" "ldr %[e], [%[x]]\n\t" "ldr %[f], [%[x], #2]\n\t"                     \
+    "sxtb16 %[o], %[e], ror #8\n\t" "sxtb16 %[e], %[e]\n\t"                                                         \
+    DW_MLA("smlad", a0, e, w02) DW_MLA("smlabb", a0, o, w1) DW_MLA("smlad", a1, o, w02) DW_MLA("smlatb", a1, e, w1)  \
+    "sxtb16 %[e], %[f]\n\t" "sxtb16 %[f], %[f], ror #8\n\t"                                                         \
+    DW_MLA("smlad", a2, e, w02) DW_MLA("smlatb", a2, o, w1) DW_MLA("smlad", a3, f, w02) DW_MLA("smlatb", a3, e, w1)
+#define DW_OUT3_S2(A, OFF) DW_PAIRS(OFF) DW_MLA("smlad", A, e, w02) DW_MLA("smlabb", A, o, w1)
+#define DW_ROW3_S2(W)                                                                                                 \
+    "ldrd %[w02], %[w1], [%[cp], #" #W "]\n\t" DW_OUT3_S2(a0, 0) DW_OUT3_S2(a1, 2) DW_OUT3_S2(a2, 4) DW_OUT3_S2(a3, 6)
+
+/* One row of a 5x5 channel, (w02, w13, w4) from cp + W. Stride 1: the words at x, x + 2, x + 4 give each output's
+ * pairs for (w0, w2), (w1, w3) and its fifth tap (SMLABB / SMLATB). Stride 2: output j's first four taps from the
+ * word at x + 2j, the fifth from the word at x + 2j + 4 (outputs 0, 1) or a byte load (2, 3). */
+#define DW_ROW5_S1(W, W4)                                                                                             \
+    "ldrd %[w02], %[w13], [%[cp], #" #W "]\n\t" "ldr %[w4], [%[cp], #" #W4 "]\n\t"                                 \
+    DW_PAIRS(0) DW_MLA("smlad", a0, e, w02) DW_MLA("smlad", a0, o, w13) DW_MLA("smlad", a1, o, w02)                \
+    DW_PAIRS(2) DW_MLA("smlad", a1, e, w13) DW_MLA("smlad", a2, e, w02) DW_MLA("smlad", a2, o, w13)                \
+    DW_MLA("smlad", a3, o, w02)                                                                                     \
+    DW_PAIRS(4) DW_MLA("smlabb", a0, e, w4) DW_MLA("smlabb", a1, o, w4) DW_MLA("smlatb", a2, e, w4)                \
+    DW_MLA("smlad", a3, e, w13) DW_MLA("smlatb", a3, o, w4)
+#define DW_ROW5_S2(W, W4)                                                                                             \
+    "ldrd %[w02], %[w13], [%[cp], #" #W "]\n\t" "ldr %[w4], [%[cp], #" #W4 "]\n\t"                                 \
+    DW_PAIRS(0) DW_MLA("smlad", a0, e, w02) DW_MLA("smlad", a0, o, w13)                                             \
+    DW_PAIRS(2) DW_MLA("smlad", a1, e, w02) DW_MLA("smlad", a1, o, w13)                                             \
+    DW_PAIRS(4) DW_MLA("smlad", a2, e, w02) DW_MLA("smlad", a2, o, w13) DW_MLA("smlabb", a0, e, w4)                \
+    DW_PAIRS(6) DW_MLA("smlad", a3, e, w02) DW_MLA("smlad", a3, o, w13) DW_MLA("smlabb", a1, e, w4)                \
+    "ldrsb %[e], [%[x], #8]\n\t" DW_MLA("smlabb", a2, e, w4) "ldrsb %[e], [%[x], #10]\n\t" DW_MLA("smlabb", a3, e, w4)
+
+/* One row of a 7x7 channel, (w02, w13, w46, w5) from cp + W. Stride 1: the words at x, x + 2, x + 4, x + 6 give
+ * the pairs for (w0, w2), (w1, w3), (w4, w6) and the sixth tap. Stride 2: the words at x, x + 2, .., x + 10 give
+ * output j's pairs for (w0, w2), (w1, w3) (word 2j) and for (w4, w6) and the sixth tap (word 2j + 4). */
+#define DW_ROW7_S1(W, W46)                                                                                            \
+    "ldrd %[w02], %[w13], [%[cp], #" #W "]\n\t" "ldrd %[w46], %[w5], [%[cp], #" #W46 "]\n\t"                       \
+    DW_PAIRS(0) DW_MLA("smlad", a0, e, w02) DW_MLA("smlad", a0, o, w13) DW_MLA("smlad", a1, o, w02)                \
+    DW_PAIRS(2) DW_MLA("smlad", a1, e, w13) DW_MLA("smlad", a2, e, w02) DW_MLA("smlad", a2, o, w13)                \
+    DW_MLA("smlad", a3, o, w02)                                                                                     \
+    DW_PAIRS(4) DW_MLA("smlad", a0, e, w46) DW_MLA("smlabb", a0, o, w5) DW_MLA("smlad", a1, o, w46)                \
+    DW_MLA("smlad", a3, e, w13)                                                                                     \
+    DW_PAIRS(6) DW_MLA("smlabb", a1, e, w5) DW_MLA("smlad", a2, e, w46) DW_MLA("smlabb", a2, o, w5)                \
+    DW_MLA("smlad", a3, o, w46) DW_MLA("smlatb", a3, e, w5)
+#define DW_ROW7_S2(W, W46)                                                                                            \
+    "ldrd %[w02], %[w13], [%[cp], #" #W "]\n\t" "ldrd %[w46], %[w5], [%[cp], #" #W46 "]\n\t"                       \
+    DW_PAIRS(0) DW_MLA("smlad", a0, e, w02) DW_MLA("smlad", a0, o, w13)                                             \
+    DW_PAIRS(2) DW_MLA("smlad", a1, e, w02) DW_MLA("smlad", a1, o, w13)                                             \
+    DW_PAIRS(4) DW_MLA("smlad", a0, e, w46) DW_MLA("smlabb", a0, o, w5) DW_MLA("smlad", a2, e, w02)                \
+    DW_MLA("smlad", a2, o, w13)                                                                                     \
+    DW_PAIRS(6) DW_MLA("smlad", a1, e, w46) DW_MLA("smlabb", a1, o, w5) DW_MLA("smlad", a3, e, w02)                \
+    DW_MLA("smlad", a3, o, w13)                                                                                     \
+    DW_PAIRS(8) DW_MLA("smlad", a2, e, w46) DW_MLA("smlabb", a2, o, w5)                                             \
+    DW_PAIRS(10) DW_MLA("smlad", a3, e, w46) DW_MLA("smlabb", a3, o, w5)
+
+/* Outputs y[0, n4) (n4 > 0, a multiple of 4) of one row of a channel in the SSAT form from x, the window of output
+ * 0 (row pitch pw), cp the channel's constants (channel_3x3_ssat, channel_wide_ssat): per kernel row its weight
+ * pairs, then start x 4, m, k, t, y + n4. Four outputs a turn, every constant read with LDRD from cp (13-14
+ * registers; GCC's loops kept the weights on the stack). Instructions per four outputs with their requantization:
+ * 3x3 73 (stride 1) / 91 (stride 2), 5x5 146 / 169, 7x7 242 / 286. Each reads the four windows of each row and
+ * nothing else, but for 3x3 and 7x7 at stride 2: one byte past the last window (a top half that is not used). */
 static __attribute__((noinline)) void row_3x3_s1_ssat(const int8_t *x, int32_t pw, const int32_t *cp, int8_t *y)
 {
     int32_t a0, a1, a2, a3, w02, w1, e, o, f;
-    __asm__ volatile("1:\n\t"
-                     "ldrd    %[a0], %[a1], [%[cp], #24]\n\t"
-                     "ldrd    %[a2], %[a3], [%[cp], #32]\n\t"
-                     "ldrd    %[w02], %[w1], [%[cp], #0]\n\t"
-                     "ldr     %[e], [%[x]]\n\t"
-                     "ldr     %[f], [%[x], #2]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x1, x3) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x0, x2) */
-                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
-                     "smlabb  %[a0], %[o], %[w1], %[a0]\n\t"
-                     "smlad   %[a1], %[o], %[w02], %[a1]\n\t"
-                     "smlatb  %[a1], %[e], %[w1], %[a1]\n\t"
-                     "sxtb16  %[e], %[f]\n\t"         /* (x2, x4) */
-                     "sxtb16  %[f], %[f], ror #8\n\t" /* (x3, x5) */
-                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
-                     "smlatb  %[a2], %[o], %[w1], %[a2]\n\t"
-                     "smlad   %[a3], %[f], %[w02], %[a3]\n\t"
-                     "smlatb  %[a3], %[e], %[w1], %[a3]\n\t"
-                     "add     %[x], %[x], %[pw]\n\t"
-                     "ldrd    %[w02], %[w1], [%[cp], #8]\n\t"
-                     "ldr     %[e], [%[x]]\n\t"
-                     "ldr     %[f], [%[x], #2]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x1, x3) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x0, x2) */
-                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
-                     "smlabb  %[a0], %[o], %[w1], %[a0]\n\t"
-                     "smlad   %[a1], %[o], %[w02], %[a1]\n\t"
-                     "smlatb  %[a1], %[e], %[w1], %[a1]\n\t"
-                     "sxtb16  %[e], %[f]\n\t"         /* (x2, x4) */
-                     "sxtb16  %[f], %[f], ror #8\n\t" /* (x3, x5) */
-                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
-                     "smlatb  %[a2], %[o], %[w1], %[a2]\n\t"
-                     "smlad   %[a3], %[f], %[w02], %[a3]\n\t"
-                     "smlatb  %[a3], %[e], %[w1], %[a3]\n\t"
-                     "add     %[x], %[x], %[pw]\n\t"
-                     "ldrd    %[w02], %[w1], [%[cp], #16]\n\t"
-                     "ldr     %[e], [%[x]]\n\t"
-                     "ldr     %[f], [%[x], #2]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x1, x3) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x0, x2) */
-                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
-                     "smlabb  %[a0], %[o], %[w1], %[a0]\n\t"
-                     "smlad   %[a1], %[o], %[w02], %[a1]\n\t"
-                     "smlatb  %[a1], %[e], %[w1], %[a1]\n\t"
-                     "sxtb16  %[e], %[f]\n\t"         /* (x2, x4) */
-                     "sxtb16  %[f], %[f], ror #8\n\t" /* (x3, x5) */
-                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
-                     "smlatb  %[a2], %[o], %[w1], %[a2]\n\t"
-                     "smlad   %[a3], %[f], %[w02], %[a3]\n\t"
-                     "smlatb  %[a3], %[e], %[w1], %[a3]\n\t"
-                     "sub     %[x], %[x], %[pw], lsl #1\n\t"
-                     "add     %[x], %[x], #4\n\t"
-                     "ldrd    %[w02], %[w1], [%[cp], #40]\n\t" /* m, k */
-                     "ldr     %[e], [%[cp], #48]\n\t"          /* t */
-                     "smmla   %[a0], %[a0], %[w02], %[w1]\n\t"
-                     "asr     %[a0], %[a0], %[e]\n\t"
-                     "ssat    %[a0], #8, %[a0]\n\t"
-                     "smmla   %[a1], %[a1], %[w02], %[w1]\n\t"
-                     "asr     %[a1], %[a1], %[e]\n\t"
-                     "ssat    %[a1], #8, %[a1]\n\t"
-                     "smmla   %[a2], %[a2], %[w02], %[w1]\n\t"
-                     "asr     %[a2], %[a2], %[e]\n\t"
-                     "ssat    %[a2], #8, %[a2]\n\t"
-                     "smmla   %[a3], %[a3], %[w02], %[w1]\n\t"
-                     "asr     %[a3], %[a3], %[e]\n\t"
-                     "ssat    %[a3], #8, %[a3]\n\t"
-                     "strb    %[a0], [%[y]], #1\n\t"
-                     "strb    %[a1], [%[y]], #1\n\t"
-                     "strb    %[a2], [%[y]], #1\n\t"
-                     "strb    %[a3], [%[y]], #1\n\t"
-                     "ldr     %[f], [%[cp], #52]\n\t"
-                     "cmp     %[y], %[f]\n\t"
-                     "bne     1b"
-                     : [x] "+r"(x), [y] "+r"(y), [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3),
-                       [w02] "=&r"(w02), [w1] "=&r"(w1), [e] "=&r"(e), [o] "=&r"(o), [f] "=&r"(f)
-                     : [pw] "r"(pw), [cp] "r"(cp)
-                     : "cc", "memory");
+    __asm__ volatile(DW_START(24, 32) DW_ROW3_S1(0) DW_NEXT_ROW DW_ROW3_S1(8) DW_NEXT_ROW DW_ROW3_S1(16)
+                     "sub %[x], %[x], %[pw], lsl #1\n\t" "add %[x], %[x], #4\n\t"
+                     DW_REQUANT_NEXT(40, 48, w02, w1, 52, f)
+                     : DW_OPERANDS, [w02] "=&r"(w02), [w1] "=&r"(w1), [e] "=&r"(e), [o] "=&r"(o), [f] "=&r"(f)
+                     : DW_INPUTS : "cc", "memory");
 }
 
 static __attribute__((noinline)) void row_3x3_s2_ssat(const int8_t *x, int32_t pw, const int32_t *cp, int8_t *y)
 {
     int32_t a0, a1, a2, a3, w02, w1, e, o, f;
-    __asm__ volatile("1:\n\t"
-                     "ldrd    %[a0], %[a1], [%[cp], #24]\n\t"
-                     "ldrd    %[a2], %[a3], [%[cp], #32]\n\t"
-                     "ldrd    %[w02], %[w1], [%[cp], #0]\n\t"
-                     "ldr     %[e], [%[x]]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x1, x3) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x0, x2) */
-                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
-                     "smlabb  %[a0], %[o], %[w1], %[a0]\n\t"
-                     "ldr     %[e], [%[x], #2]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x3, x5) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x2, x4) */
-                     "smlad   %[a1], %[e], %[w02], %[a1]\n\t"
-                     "smlabb  %[a1], %[o], %[w1], %[a1]\n\t"
-                     "ldr     %[e], [%[x], #4]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x5, x7) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x4, x6) */
-                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
-                     "smlabb  %[a2], %[o], %[w1], %[a2]\n\t"
-                     "ldr     %[e], [%[x], #6]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x7, x9) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x6, x8) */
-                     "smlad   %[a3], %[e], %[w02], %[a3]\n\t"
-                     "smlabb  %[a3], %[o], %[w1], %[a3]\n\t"
-                     "add     %[x], %[x], %[pw]\n\t"
-                     "ldrd    %[w02], %[w1], [%[cp], #8]\n\t"
-                     "ldr     %[e], [%[x]]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x1, x3) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x0, x2) */
-                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
-                     "smlabb  %[a0], %[o], %[w1], %[a0]\n\t"
-                     "ldr     %[e], [%[x], #2]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x3, x5) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x2, x4) */
-                     "smlad   %[a1], %[e], %[w02], %[a1]\n\t"
-                     "smlabb  %[a1], %[o], %[w1], %[a1]\n\t"
-                     "ldr     %[e], [%[x], #4]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x5, x7) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x4, x6) */
-                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
-                     "smlabb  %[a2], %[o], %[w1], %[a2]\n\t"
-                     "ldr     %[e], [%[x], #6]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x7, x9) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x6, x8) */
-                     "smlad   %[a3], %[e], %[w02], %[a3]\n\t"
-                     "smlabb  %[a3], %[o], %[w1], %[a3]\n\t"
-                     "add     %[x], %[x], %[pw]\n\t"
-                     "ldrd    %[w02], %[w1], [%[cp], #16]\n\t"
-                     "ldr     %[e], [%[x]]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x1, x3) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x0, x2) */
-                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
-                     "smlabb  %[a0], %[o], %[w1], %[a0]\n\t"
-                     "ldr     %[e], [%[x], #2]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x3, x5) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x2, x4) */
-                     "smlad   %[a1], %[e], %[w02], %[a1]\n\t"
-                     "smlabb  %[a1], %[o], %[w1], %[a1]\n\t"
-                     "ldr     %[e], [%[x], #4]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x5, x7) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x4, x6) */
-                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
-                     "smlabb  %[a2], %[o], %[w1], %[a2]\n\t"
-                     "ldr     %[e], [%[x], #6]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x7, x9) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x6, x8) */
-                     "smlad   %[a3], %[e], %[w02], %[a3]\n\t"
-                     "smlabb  %[a3], %[o], %[w1], %[a3]\n\t"
-                     "sub     %[x], %[x], %[pw], lsl #1\n\t"
-                     "add     %[x], %[x], #8\n\t"
-                     "ldrd    %[w02], %[w1], [%[cp], #40]\n\t" /* m, k */
-                     "ldr     %[e], [%[cp], #48]\n\t"          /* t */
-                     "smmla   %[a0], %[a0], %[w02], %[w1]\n\t"
-                     "asr     %[a0], %[a0], %[e]\n\t"
-                     "ssat    %[a0], #8, %[a0]\n\t"
-                     "smmla   %[a1], %[a1], %[w02], %[w1]\n\t"
-                     "asr     %[a1], %[a1], %[e]\n\t"
-                     "ssat    %[a1], #8, %[a1]\n\t"
-                     "smmla   %[a2], %[a2], %[w02], %[w1]\n\t"
-                     "asr     %[a2], %[a2], %[e]\n\t"
-                     "ssat    %[a2], #8, %[a2]\n\t"
-                     "smmla   %[a3], %[a3], %[w02], %[w1]\n\t"
-                     "asr     %[a3], %[a3], %[e]\n\t"
-                     "ssat    %[a3], #8, %[a3]\n\t"
-                     "strb    %[a0], [%[y]], #1\n\t"
-                     "strb    %[a1], [%[y]], #1\n\t"
-                     "strb    %[a2], [%[y]], #1\n\t"
-                     "strb    %[a3], [%[y]], #1\n\t"
-                     "ldr     %[f], [%[cp], #52]\n\t"
-                     "cmp     %[y], %[f]\n\t"
-                     "bne     1b"
-                     : [x] "+r"(x), [y] "+r"(y), [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3),
-                       [w02] "=&r"(w02), [w1] "=&r"(w1), [e] "=&r"(e), [o] "=&r"(o), [f] "=&r"(f)
-                     : [pw] "r"(pw), [cp] "r"(cp)
-                     : "cc", "memory");
+    __asm__ volatile(DW_START(24, 32) DW_ROW3_S2(0) DW_NEXT_ROW DW_ROW3_S2(8) DW_NEXT_ROW DW_ROW3_S2(16)
+                     "sub %[x], %[x], %[pw], lsl #1\n\t" "add %[x], %[x], #8\n\t"
+                     DW_REQUANT_NEXT(40, 48, w02, w1, 52, f)
+                     : DW_OPERANDS, [w02] "=&r"(w02), [w1] "=&r"(w1), [e] "=&r"(e), [o] "=&r"(o), [f] "=&r"(f)
+                     : DW_INPUTS : "cc", "memory");
 }
-/* As row_3x3_s1_ssat for a 5x5 channel, cp: (w02, w13, w4) of rows 0..4, a word unused, start x 4, m, k, t,
- * y + n4 (channel_5x5_ssat). Per row the SXTB16 of the words at x, x + 2, x + 4 give the pairs (x_j, x_j+2) for the
- * weight pairs (w0, w2), (w1, w3) and the fifth tap through SMLABB / SMLATB: 24 instructions per 20 multiply-adds,
- * 146 per four outputs with the requantization; reads x[0 .. 7] of each row, the four windows. */
+
+#define DW_ROWS5(ROW)                                                                                                 \
+    ROW(0, 8) DW_NEXT_ROW ROW(12, 20) DW_NEXT_ROW ROW(24, 32) DW_NEXT_ROW ROW(36, 44) DW_NEXT_ROW ROW(48, 56)         \
+    "sub %[x], %[x], %[pw], lsl #2\n\t"
 static __attribute__((noinline)) void row_5x5_s1_ssat(const int8_t *x, int32_t pw, const int32_t *cp, int8_t *y)
 {
     int32_t a0, a1, a2, a3, w02, w13, w4, e, o;
-    __asm__ volatile("1:\n\t"
-                     "ldrd    %[a0], %[a1], [%[cp], #64]\n\t"
-                     "ldrd    %[a2], %[a3], [%[cp], #72]\n\t"
-                     "ldrd    %[w02], %[w13], [%[cp], #0]\n\t"
-                     "ldr     %[w4], [%[cp], #8]\n\t"
-                     "ldr     %[e], [%[x]]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x1, x3) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x0, x2) */
-                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
-                     "smlad   %[a0], %[o], %[w13], %[a0]\n\t"
-                     "smlad   %[a1], %[o], %[w02], %[a1]\n\t"
-                     "ldr     %[e], [%[x], #2]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x3, x5) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x2, x4) */
-                     "smlad   %[a1], %[e], %[w13], %[a1]\n\t"
-                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
-                     "smlad   %[a2], %[o], %[w13], %[a2]\n\t"
-                     "smlad   %[a3], %[o], %[w02], %[a3]\n\t"
-                     "ldr     %[e], [%[x], #4]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x5, x7) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x4, x6) */
-                     "smlabb  %[a0], %[e], %[w4], %[a0]\n\t"
-                     "smlabb  %[a1], %[o], %[w4], %[a1]\n\t"
-                     "smlatb  %[a2], %[e], %[w4], %[a2]\n\t"
-                     "smlad   %[a3], %[e], %[w13], %[a3]\n\t"
-                     "smlatb  %[a3], %[o], %[w4], %[a3]\n\t"
-                     "add     %[x], %[x], %[pw]\n\t"
-                     "ldrd    %[w02], %[w13], [%[cp], #12]\n\t"
-                     "ldr     %[w4], [%[cp], #20]\n\t"
-                     "ldr     %[e], [%[x]]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x1, x3) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x0, x2) */
-                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
-                     "smlad   %[a0], %[o], %[w13], %[a0]\n\t"
-                     "smlad   %[a1], %[o], %[w02], %[a1]\n\t"
-                     "ldr     %[e], [%[x], #2]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x3, x5) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x2, x4) */
-                     "smlad   %[a1], %[e], %[w13], %[a1]\n\t"
-                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
-                     "smlad   %[a2], %[o], %[w13], %[a2]\n\t"
-                     "smlad   %[a3], %[o], %[w02], %[a3]\n\t"
-                     "ldr     %[e], [%[x], #4]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x5, x7) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x4, x6) */
-                     "smlabb  %[a0], %[e], %[w4], %[a0]\n\t"
-                     "smlabb  %[a1], %[o], %[w4], %[a1]\n\t"
-                     "smlatb  %[a2], %[e], %[w4], %[a2]\n\t"
-                     "smlad   %[a3], %[e], %[w13], %[a3]\n\t"
-                     "smlatb  %[a3], %[o], %[w4], %[a3]\n\t"
-                     "add     %[x], %[x], %[pw]\n\t"
-                     "ldrd    %[w02], %[w13], [%[cp], #24]\n\t"
-                     "ldr     %[w4], [%[cp], #32]\n\t"
-                     "ldr     %[e], [%[x]]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x1, x3) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x0, x2) */
-                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
-                     "smlad   %[a0], %[o], %[w13], %[a0]\n\t"
-                     "smlad   %[a1], %[o], %[w02], %[a1]\n\t"
-                     "ldr     %[e], [%[x], #2]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x3, x5) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x2, x4) */
-                     "smlad   %[a1], %[e], %[w13], %[a1]\n\t"
-                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
-                     "smlad   %[a2], %[o], %[w13], %[a2]\n\t"
-                     "smlad   %[a3], %[o], %[w02], %[a3]\n\t"
-                     "ldr     %[e], [%[x], #4]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x5, x7) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x4, x6) */
-                     "smlabb  %[a0], %[e], %[w4], %[a0]\n\t"
-                     "smlabb  %[a1], %[o], %[w4], %[a1]\n\t"
-                     "smlatb  %[a2], %[e], %[w4], %[a2]\n\t"
-                     "smlad   %[a3], %[e], %[w13], %[a3]\n\t"
-                     "smlatb  %[a3], %[o], %[w4], %[a3]\n\t"
-                     "add     %[x], %[x], %[pw]\n\t"
-                     "ldrd    %[w02], %[w13], [%[cp], #36]\n\t"
-                     "ldr     %[w4], [%[cp], #44]\n\t"
-                     "ldr     %[e], [%[x]]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x1, x3) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x0, x2) */
-                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
-                     "smlad   %[a0], %[o], %[w13], %[a0]\n\t"
-                     "smlad   %[a1], %[o], %[w02], %[a1]\n\t"
-                     "ldr     %[e], [%[x], #2]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x3, x5) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x2, x4) */
-                     "smlad   %[a1], %[e], %[w13], %[a1]\n\t"
-                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
-                     "smlad   %[a2], %[o], %[w13], %[a2]\n\t"
-                     "smlad   %[a3], %[o], %[w02], %[a3]\n\t"
-                     "ldr     %[e], [%[x], #4]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x5, x7) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x4, x6) */
-                     "smlabb  %[a0], %[e], %[w4], %[a0]\n\t"
-                     "smlabb  %[a1], %[o], %[w4], %[a1]\n\t"
-                     "smlatb  %[a2], %[e], %[w4], %[a2]\n\t"
-                     "smlad   %[a3], %[e], %[w13], %[a3]\n\t"
-                     "smlatb  %[a3], %[o], %[w4], %[a3]\n\t"
-                     "add     %[x], %[x], %[pw]\n\t"
-                     "ldrd    %[w02], %[w13], [%[cp], #48]\n\t"
-                     "ldr     %[w4], [%[cp], #56]\n\t"
-                     "ldr     %[e], [%[x]]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x1, x3) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x0, x2) */
-                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
-                     "smlad   %[a0], %[o], %[w13], %[a0]\n\t"
-                     "smlad   %[a1], %[o], %[w02], %[a1]\n\t"
-                     "ldr     %[e], [%[x], #2]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x3, x5) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x2, x4) */
-                     "smlad   %[a1], %[e], %[w13], %[a1]\n\t"
-                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
-                     "smlad   %[a2], %[o], %[w13], %[a2]\n\t"
-                     "smlad   %[a3], %[o], %[w02], %[a3]\n\t"
-                     "ldr     %[e], [%[x], #4]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x5, x7) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x4, x6) */
-                     "smlabb  %[a0], %[e], %[w4], %[a0]\n\t"
-                     "smlabb  %[a1], %[o], %[w4], %[a1]\n\t"
-                     "smlatb  %[a2], %[e], %[w4], %[a2]\n\t"
-                     "smlad   %[a3], %[e], %[w13], %[a3]\n\t"
-                     "smlatb  %[a3], %[o], %[w4], %[a3]\n\t"
-                     "sub     %[x], %[x], %[pw], lsl #2\n\t"
-                     "add     %[x], %[x], #4\n\t"
-                     "ldrd    %[w02], %[w13], [%[cp], #80]\n\t" /* m, k */
-                     "ldr     %[e], [%[cp], #88]\n\t"           /* t */
-                     "smmla   %[a0], %[a0], %[w02], %[w13]\n\t"
-                     "asr     %[a0], %[a0], %[e]\n\t"
-                     "ssat    %[a0], #8, %[a0]\n\t"
-                     "smmla   %[a1], %[a1], %[w02], %[w13]\n\t"
-                     "asr     %[a1], %[a1], %[e]\n\t"
-                     "ssat    %[a1], #8, %[a1]\n\t"
-                     "smmla   %[a2], %[a2], %[w02], %[w13]\n\t"
-                     "asr     %[a2], %[a2], %[e]\n\t"
-                     "ssat    %[a2], #8, %[a2]\n\t"
-                     "smmla   %[a3], %[a3], %[w02], %[w13]\n\t"
-                     "asr     %[a3], %[a3], %[e]\n\t"
-                     "ssat    %[a3], #8, %[a3]\n\t"
-                     "strb    %[a0], [%[y]], #1\n\t"
-                     "strb    %[a1], [%[y]], #1\n\t"
-                     "strb    %[a2], [%[y]], #1\n\t"
-                     "strb    %[a3], [%[y]], #1\n\t"
-                     "ldr     %[w4], [%[cp], #92]\n\t"
-                     "cmp     %[y], %[w4]\n\t"
-                     "bne     1b"
-                     : [x] "+r"(x), [y] "+r"(y), [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3),
-                       [w02] "=&r"(w02), [w13] "=&r"(w13), [w4] "=&r"(w4), [e] "=&r"(e), [o] "=&r"(o)
-                     : [pw] "r"(pw), [cp] "r"(cp)
-                     : "cc", "memory");
-}
-/* As row_5x5_s1_ssat for a 7x7 channel, cp: (w02, w13, w46, w5) of rows 0..6, start x 4, m, k, t, y + n4. Per row
- * the words at x, x + 2, x + 4, x + 6 give the pairs for (w0, w2), (w1, w3), (w4, w6) and the sixth tap: 31
- * instructions per 28 multiply-adds, 242 per four outputs with the requantization (14 registers); reads x[0 .. 9]
- * of each row, the four windows. */
-static __attribute__((noinline)) void row_7x7_s1_ssat(const int8_t *x, int32_t pw, const int32_t *cp, int8_t *y)
-{
-    int32_t a0, a1, a2, a3, w02, w13, w46, w5, e, o;
-    __asm__ volatile("1:\n\t"
-                     "ldrd    %[a0], %[a1], [%[cp], #112]\n\t"
-                     "ldrd    %[a2], %[a3], [%[cp], #120]\n\t"
-                     "ldrd    %[w02], %[w13], [%[cp], #0]\n\t"
-                     "ldrd    %[w46], %[w5], [%[cp], #8]\n\t"
-                     "ldr     %[e], [%[x]]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x1, x3) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x0, x2) */
-                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
-                     "smlad   %[a0], %[o], %[w13], %[a0]\n\t"
-                     "smlad   %[a1], %[o], %[w02], %[a1]\n\t"
-                     "ldr     %[e], [%[x], #2]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x3, x5) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x2, x4) */
-                     "smlad   %[a1], %[e], %[w13], %[a1]\n\t"
-                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
-                     "smlad   %[a2], %[o], %[w13], %[a2]\n\t"
-                     "smlad   %[a3], %[o], %[w02], %[a3]\n\t"
-                     "ldr     %[e], [%[x], #4]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x5, x7) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x4, x6) */
-                     "smlad   %[a0], %[e], %[w46], %[a0]\n\t"
-                     "smlabb  %[a0], %[o], %[w5], %[a0]\n\t"
-                     "smlad   %[a1], %[o], %[w46], %[a1]\n\t"
-                     "smlad   %[a3], %[e], %[w13], %[a3]\n\t"
-                     "ldr     %[e], [%[x], #6]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x7, x9) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x6, x8) */
-                     "smlabb  %[a1], %[e], %[w5], %[a1]\n\t"
-                     "smlad   %[a2], %[e], %[w46], %[a2]\n\t"
-                     "smlabb  %[a2], %[o], %[w5], %[a2]\n\t"
-                     "smlad   %[a3], %[o], %[w46], %[a3]\n\t"
-                     "smlatb  %[a3], %[e], %[w5], %[a3]\n\t"
-                     "add     %[x], %[x], %[pw]\n\t"
-                     "ldrd    %[w02], %[w13], [%[cp], #16]\n\t"
-                     "ldrd    %[w46], %[w5], [%[cp], #24]\n\t"
-                     "ldr     %[e], [%[x]]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x1, x3) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x0, x2) */
-                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
-                     "smlad   %[a0], %[o], %[w13], %[a0]\n\t"
-                     "smlad   %[a1], %[o], %[w02], %[a1]\n\t"
-                     "ldr     %[e], [%[x], #2]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x3, x5) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x2, x4) */
-                     "smlad   %[a1], %[e], %[w13], %[a1]\n\t"
-                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
-                     "smlad   %[a2], %[o], %[w13], %[a2]\n\t"
-                     "smlad   %[a3], %[o], %[w02], %[a3]\n\t"
-                     "ldr     %[e], [%[x], #4]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x5, x7) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x4, x6) */
-                     "smlad   %[a0], %[e], %[w46], %[a0]\n\t"
-                     "smlabb  %[a0], %[o], %[w5], %[a0]\n\t"
-                     "smlad   %[a1], %[o], %[w46], %[a1]\n\t"
-                     "smlad   %[a3], %[e], %[w13], %[a3]\n\t"
-                     "ldr     %[e], [%[x], #6]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x7, x9) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x6, x8) */
-                     "smlabb  %[a1], %[e], %[w5], %[a1]\n\t"
-                     "smlad   %[a2], %[e], %[w46], %[a2]\n\t"
-                     "smlabb  %[a2], %[o], %[w5], %[a2]\n\t"
-                     "smlad   %[a3], %[o], %[w46], %[a3]\n\t"
-                     "smlatb  %[a3], %[e], %[w5], %[a3]\n\t"
-                     "add     %[x], %[x], %[pw]\n\t"
-                     "ldrd    %[w02], %[w13], [%[cp], #32]\n\t"
-                     "ldrd    %[w46], %[w5], [%[cp], #40]\n\t"
-                     "ldr     %[e], [%[x]]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x1, x3) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x0, x2) */
-                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
-                     "smlad   %[a0], %[o], %[w13], %[a0]\n\t"
-                     "smlad   %[a1], %[o], %[w02], %[a1]\n\t"
-                     "ldr     %[e], [%[x], #2]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x3, x5) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x2, x4) */
-                     "smlad   %[a1], %[e], %[w13], %[a1]\n\t"
-                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
-                     "smlad   %[a2], %[o], %[w13], %[a2]\n\t"
-                     "smlad   %[a3], %[o], %[w02], %[a3]\n\t"
-                     "ldr     %[e], [%[x], #4]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x5, x7) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x4, x6) */
-                     "smlad   %[a0], %[e], %[w46], %[a0]\n\t"
-                     "smlabb  %[a0], %[o], %[w5], %[a0]\n\t"
-                     "smlad   %[a1], %[o], %[w46], %[a1]\n\t"
-                     "smlad   %[a3], %[e], %[w13], %[a3]\n\t"
-                     "ldr     %[e], [%[x], #6]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x7, x9) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x6, x8) */
-                     "smlabb  %[a1], %[e], %[w5], %[a1]\n\t"
-                     "smlad   %[a2], %[e], %[w46], %[a2]\n\t"
-                     "smlabb  %[a2], %[o], %[w5], %[a2]\n\t"
-                     "smlad   %[a3], %[o], %[w46], %[a3]\n\t"
-                     "smlatb  %[a3], %[e], %[w5], %[a3]\n\t"
-                     "add     %[x], %[x], %[pw]\n\t"
-                     "ldrd    %[w02], %[w13], [%[cp], #48]\n\t"
-                     "ldrd    %[w46], %[w5], [%[cp], #56]\n\t"
-                     "ldr     %[e], [%[x]]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x1, x3) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x0, x2) */
-                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
-                     "smlad   %[a0], %[o], %[w13], %[a0]\n\t"
-                     "smlad   %[a1], %[o], %[w02], %[a1]\n\t"
-                     "ldr     %[e], [%[x], #2]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x3, x5) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x2, x4) */
-                     "smlad   %[a1], %[e], %[w13], %[a1]\n\t"
-                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
-                     "smlad   %[a2], %[o], %[w13], %[a2]\n\t"
-                     "smlad   %[a3], %[o], %[w02], %[a3]\n\t"
-                     "ldr     %[e], [%[x], #4]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x5, x7) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x4, x6) */
-                     "smlad   %[a0], %[e], %[w46], %[a0]\n\t"
-                     "smlabb  %[a0], %[o], %[w5], %[a0]\n\t"
-                     "smlad   %[a1], %[o], %[w46], %[a1]\n\t"
-                     "smlad   %[a3], %[e], %[w13], %[a3]\n\t"
-                     "ldr     %[e], [%[x], #6]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x7, x9) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x6, x8) */
-                     "smlabb  %[a1], %[e], %[w5], %[a1]\n\t"
-                     "smlad   %[a2], %[e], %[w46], %[a2]\n\t"
-                     "smlabb  %[a2], %[o], %[w5], %[a2]\n\t"
-                     "smlad   %[a3], %[o], %[w46], %[a3]\n\t"
-                     "smlatb  %[a3], %[e], %[w5], %[a3]\n\t"
-                     "add     %[x], %[x], %[pw]\n\t"
-                     "ldrd    %[w02], %[w13], [%[cp], #64]\n\t"
-                     "ldrd    %[w46], %[w5], [%[cp], #72]\n\t"
-                     "ldr     %[e], [%[x]]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x1, x3) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x0, x2) */
-                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
-                     "smlad   %[a0], %[o], %[w13], %[a0]\n\t"
-                     "smlad   %[a1], %[o], %[w02], %[a1]\n\t"
-                     "ldr     %[e], [%[x], #2]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x3, x5) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x2, x4) */
-                     "smlad   %[a1], %[e], %[w13], %[a1]\n\t"
-                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
-                     "smlad   %[a2], %[o], %[w13], %[a2]\n\t"
-                     "smlad   %[a3], %[o], %[w02], %[a3]\n\t"
-                     "ldr     %[e], [%[x], #4]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x5, x7) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x4, x6) */
-                     "smlad   %[a0], %[e], %[w46], %[a0]\n\t"
-                     "smlabb  %[a0], %[o], %[w5], %[a0]\n\t"
-                     "smlad   %[a1], %[o], %[w46], %[a1]\n\t"
-                     "smlad   %[a3], %[e], %[w13], %[a3]\n\t"
-                     "ldr     %[e], [%[x], #6]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x7, x9) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x6, x8) */
-                     "smlabb  %[a1], %[e], %[w5], %[a1]\n\t"
-                     "smlad   %[a2], %[e], %[w46], %[a2]\n\t"
-                     "smlabb  %[a2], %[o], %[w5], %[a2]\n\t"
-                     "smlad   %[a3], %[o], %[w46], %[a3]\n\t"
-                     "smlatb  %[a3], %[e], %[w5], %[a3]\n\t"
-                     "add     %[x], %[x], %[pw]\n\t"
-                     "ldrd    %[w02], %[w13], [%[cp], #80]\n\t"
-                     "ldrd    %[w46], %[w5], [%[cp], #88]\n\t"
-                     "ldr     %[e], [%[x]]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x1, x3) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x0, x2) */
-                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
-                     "smlad   %[a0], %[o], %[w13], %[a0]\n\t"
-                     "smlad   %[a1], %[o], %[w02], %[a1]\n\t"
-                     "ldr     %[e], [%[x], #2]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x3, x5) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x2, x4) */
-                     "smlad   %[a1], %[e], %[w13], %[a1]\n\t"
-                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
-                     "smlad   %[a2], %[o], %[w13], %[a2]\n\t"
-                     "smlad   %[a3], %[o], %[w02], %[a3]\n\t"
-                     "ldr     %[e], [%[x], #4]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x5, x7) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x4, x6) */
-                     "smlad   %[a0], %[e], %[w46], %[a0]\n\t"
-                     "smlabb  %[a0], %[o], %[w5], %[a0]\n\t"
-                     "smlad   %[a1], %[o], %[w46], %[a1]\n\t"
-                     "smlad   %[a3], %[e], %[w13], %[a3]\n\t"
-                     "ldr     %[e], [%[x], #6]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x7, x9) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x6, x8) */
-                     "smlabb  %[a1], %[e], %[w5], %[a1]\n\t"
-                     "smlad   %[a2], %[e], %[w46], %[a2]\n\t"
-                     "smlabb  %[a2], %[o], %[w5], %[a2]\n\t"
-                     "smlad   %[a3], %[o], %[w46], %[a3]\n\t"
-                     "smlatb  %[a3], %[e], %[w5], %[a3]\n\t"
-                     "add     %[x], %[x], %[pw]\n\t"
-                     "ldrd    %[w02], %[w13], [%[cp], #96]\n\t"
-                     "ldrd    %[w46], %[w5], [%[cp], #104]\n\t"
-                     "ldr     %[e], [%[x]]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x1, x3) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x0, x2) */
-                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
-                     "smlad   %[a0], %[o], %[w13], %[a0]\n\t"
-                     "smlad   %[a1], %[o], %[w02], %[a1]\n\t"
-                     "ldr     %[e], [%[x], #2]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x3, x5) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x2, x4) */
-                     "smlad   %[a1], %[e], %[w13], %[a1]\n\t"
-                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
-                     "smlad   %[a2], %[o], %[w13], %[a2]\n\t"
-                     "smlad   %[a3], %[o], %[w02], %[a3]\n\t"
-                     "ldr     %[e], [%[x], #4]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x5, x7) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x4, x6) */
-                     "smlad   %[a0], %[e], %[w46], %[a0]\n\t"
-                     "smlabb  %[a0], %[o], %[w5], %[a0]\n\t"
-                     "smlad   %[a1], %[o], %[w46], %[a1]\n\t"
-                     "smlad   %[a3], %[e], %[w13], %[a3]\n\t"
-                     "ldr     %[e], [%[x], #6]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t" /* (x7, x9) */
-                     "sxtb16  %[e], %[e]\n\t"         /* (x6, x8) */
-                     "smlabb  %[a1], %[e], %[w5], %[a1]\n\t"
-                     "smlad   %[a2], %[e], %[w46], %[a2]\n\t"
-                     "smlabb  %[a2], %[o], %[w5], %[a2]\n\t"
-                     "smlad   %[a3], %[o], %[w46], %[a3]\n\t"
-                     "smlatb  %[a3], %[e], %[w5], %[a3]\n\t"
-                     "sub     %[x], %[x], %[pw], lsl #2\n\t"
-                     "sub     %[x], %[x], %[pw], lsl #1\n\t"
-                     "add     %[x], %[x], #4\n\t"
-                     "ldrd    %[w02], %[w13], [%[cp], #128]\n\t" /* m, k */
-                     "ldr     %[e], [%[cp], #136]\n\t"           /* t */
-                     "smmla   %[a0], %[a0], %[w02], %[w13]\n\t"
-                     "asr     %[a0], %[a0], %[e]\n\t"
-                     "ssat    %[a0], #8, %[a0]\n\t"
-                     "smmla   %[a1], %[a1], %[w02], %[w13]\n\t"
-                     "asr     %[a1], %[a1], %[e]\n\t"
-                     "ssat    %[a1], #8, %[a1]\n\t"
-                     "smmla   %[a2], %[a2], %[w02], %[w13]\n\t"
-                     "asr     %[a2], %[a2], %[e]\n\t"
-                     "ssat    %[a2], #8, %[a2]\n\t"
-                     "smmla   %[a3], %[a3], %[w02], %[w13]\n\t"
-                     "asr     %[a3], %[a3], %[e]\n\t"
-                     "ssat    %[a3], #8, %[a3]\n\t"
-                     "strb    %[a0], [%[y]], #1\n\t"
-                     "strb    %[a1], [%[y]], #1\n\t"
-                     "strb    %[a2], [%[y]], #1\n\t"
-                     "strb    %[a3], [%[y]], #1\n\t"
-                     "ldr     %[w5], [%[cp], #140]\n\t"
-                     "cmp     %[y], %[w5]\n\t"
-                     "bne     1b"
-                     : [x] "+r"(x), [y] "+r"(y), [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3),
-                       [w02] "=&r"(w02), [w13] "=&r"(w13), [w46] "=&r"(w46), [w5] "=&r"(w5), [e] "=&r"(e), [o] "=&r"(o)
-                     : [pw] "r"(pw), [cp] "r"(cp)
-                     : "cc", "memory");
+    __asm__ volatile(DW_START(64, 72) DW_ROWS5(DW_ROW5_S1) "add %[x], %[x], #4\n\t"
+                     DW_REQUANT_NEXT(80, 88, w02, w13, 92, w4)
+                     : DW_OPERANDS, [w02] "=&r"(w02), [w13] "=&r"(w13), [w4] "=&r"(w4), [e] "=&r"(e), [o] "=&r"(o)
+                     : DW_INPUTS : "cc", "memory");
 }
 
-/* row_5x5_s1_ssat at stride 2: output j's first four taps from the word at x + 2j (its SXTB16 pairs), the fifth
- * the bottom of the word at x + 2j + 4 (outputs 0, 1) or a byte load (2, 3): 29 instructions per 20 multiply-adds,
- * 169 per four outputs; reads x[0 .. 10] of each row, the four windows. */
 static __attribute__((noinline)) void row_5x5_s2_ssat(const int8_t *x, int32_t pw, const int32_t *cp, int8_t *y)
 {
     int32_t a0, a1, a2, a3, w02, w13, w4, e, o;
-    __asm__ volatile("1:\n\t"
-                     "ldrd    %[a0], %[a1], [%[cp], #64]\n\t"
-                     "ldrd    %[a2], %[a3], [%[cp], #72]\n\t"
-                     "ldrd    %[w02], %[w13], [%[cp], #0]\n\t"
-                     "ldr     %[w4], [%[cp], #8]\n\t"
-                     "ldr     %[e], [%[x]]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
-                     "smlad   %[a0], %[o], %[w13], %[a0]\n\t"
-                     "ldr     %[e], [%[x], #2]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a1], %[e], %[w02], %[a1]\n\t"
-                     "smlad   %[a1], %[o], %[w13], %[a1]\n\t"
-                     "ldr     %[e], [%[x], #4]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
-                     "smlad   %[a2], %[o], %[w13], %[a2]\n\t"
-                     "smlabb  %[a0], %[e], %[w4], %[a0]\n\t"
-                     "ldr     %[e], [%[x], #6]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a3], %[e], %[w02], %[a3]\n\t"
-                     "smlad   %[a3], %[o], %[w13], %[a3]\n\t"
-                     "smlabb  %[a1], %[e], %[w4], %[a1]\n\t"
-                     "ldrsb   %[e], [%[x], #8]\n\t"
-                     "smlabb  %[a2], %[e], %[w4], %[a2]\n\t"
-                     "ldrsb   %[e], [%[x], #10]\n\t"
-                     "smlabb  %[a3], %[e], %[w4], %[a3]\n\t"
-                     "add     %[x], %[x], %[pw]\n\t"
-                     "ldrd    %[w02], %[w13], [%[cp], #12]\n\t"
-                     "ldr     %[w4], [%[cp], #20]\n\t"
-                     "ldr     %[e], [%[x]]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
-                     "smlad   %[a0], %[o], %[w13], %[a0]\n\t"
-                     "ldr     %[e], [%[x], #2]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a1], %[e], %[w02], %[a1]\n\t"
-                     "smlad   %[a1], %[o], %[w13], %[a1]\n\t"
-                     "ldr     %[e], [%[x], #4]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
-                     "smlad   %[a2], %[o], %[w13], %[a2]\n\t"
-                     "smlabb  %[a0], %[e], %[w4], %[a0]\n\t"
-                     "ldr     %[e], [%[x], #6]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a3], %[e], %[w02], %[a3]\n\t"
-                     "smlad   %[a3], %[o], %[w13], %[a3]\n\t"
-                     "smlabb  %[a1], %[e], %[w4], %[a1]\n\t"
-                     "ldrsb   %[e], [%[x], #8]\n\t"
-                     "smlabb  %[a2], %[e], %[w4], %[a2]\n\t"
-                     "ldrsb   %[e], [%[x], #10]\n\t"
-                     "smlabb  %[a3], %[e], %[w4], %[a3]\n\t"
-                     "add     %[x], %[x], %[pw]\n\t"
-                     "ldrd    %[w02], %[w13], [%[cp], #24]\n\t"
-                     "ldr     %[w4], [%[cp], #32]\n\t"
-                     "ldr     %[e], [%[x]]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
-                     "smlad   %[a0], %[o], %[w13], %[a0]\n\t"
-                     "ldr     %[e], [%[x], #2]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a1], %[e], %[w02], %[a1]\n\t"
-                     "smlad   %[a1], %[o], %[w13], %[a1]\n\t"
-                     "ldr     %[e], [%[x], #4]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
-                     "smlad   %[a2], %[o], %[w13], %[a2]\n\t"
-                     "smlabb  %[a0], %[e], %[w4], %[a0]\n\t"
-                     "ldr     %[e], [%[x], #6]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a3], %[e], %[w02], %[a3]\n\t"
-                     "smlad   %[a3], %[o], %[w13], %[a3]\n\t"
-                     "smlabb  %[a1], %[e], %[w4], %[a1]\n\t"
-                     "ldrsb   %[e], [%[x], #8]\n\t"
-                     "smlabb  %[a2], %[e], %[w4], %[a2]\n\t"
-                     "ldrsb   %[e], [%[x], #10]\n\t"
-                     "smlabb  %[a3], %[e], %[w4], %[a3]\n\t"
-                     "add     %[x], %[x], %[pw]\n\t"
-                     "ldrd    %[w02], %[w13], [%[cp], #36]\n\t"
-                     "ldr     %[w4], [%[cp], #44]\n\t"
-                     "ldr     %[e], [%[x]]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
-                     "smlad   %[a0], %[o], %[w13], %[a0]\n\t"
-                     "ldr     %[e], [%[x], #2]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a1], %[e], %[w02], %[a1]\n\t"
-                     "smlad   %[a1], %[o], %[w13], %[a1]\n\t"
-                     "ldr     %[e], [%[x], #4]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
-                     "smlad   %[a2], %[o], %[w13], %[a2]\n\t"
-                     "smlabb  %[a0], %[e], %[w4], %[a0]\n\t"
-                     "ldr     %[e], [%[x], #6]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a3], %[e], %[w02], %[a3]\n\t"
-                     "smlad   %[a3], %[o], %[w13], %[a3]\n\t"
-                     "smlabb  %[a1], %[e], %[w4], %[a1]\n\t"
-                     "ldrsb   %[e], [%[x], #8]\n\t"
-                     "smlabb  %[a2], %[e], %[w4], %[a2]\n\t"
-                     "ldrsb   %[e], [%[x], #10]\n\t"
-                     "smlabb  %[a3], %[e], %[w4], %[a3]\n\t"
-                     "add     %[x], %[x], %[pw]\n\t"
-                     "ldrd    %[w02], %[w13], [%[cp], #48]\n\t"
-                     "ldr     %[w4], [%[cp], #56]\n\t"
-                     "ldr     %[e], [%[x]]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
-                     "smlad   %[a0], %[o], %[w13], %[a0]\n\t"
-                     "ldr     %[e], [%[x], #2]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a1], %[e], %[w02], %[a1]\n\t"
-                     "smlad   %[a1], %[o], %[w13], %[a1]\n\t"
-                     "ldr     %[e], [%[x], #4]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
-                     "smlad   %[a2], %[o], %[w13], %[a2]\n\t"
-                     "smlabb  %[a0], %[e], %[w4], %[a0]\n\t"
-                     "ldr     %[e], [%[x], #6]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a3], %[e], %[w02], %[a3]\n\t"
-                     "smlad   %[a3], %[o], %[w13], %[a3]\n\t"
-                     "smlabb  %[a1], %[e], %[w4], %[a1]\n\t"
-                     "ldrsb   %[e], [%[x], #8]\n\t"
-                     "smlabb  %[a2], %[e], %[w4], %[a2]\n\t"
-                     "ldrsb   %[e], [%[x], #10]\n\t"
-                     "smlabb  %[a3], %[e], %[w4], %[a3]\n\t"
-                     "sub     %[x], %[x], %[pw], lsl #2\n\t"
-                     "add     %[x], %[x], #8\n\t"
-                     "ldrd    %[w02], %[w13], [%[cp], #80]\n\t" /* m, k */
-                     "ldr     %[e], [%[cp], #88]\n\t"           /* t */
-                     "smmla   %[a0], %[a0], %[w02], %[w13]\n\t"
-                     "asr     %[a0], %[a0], %[e]\n\t"
-                     "ssat    %[a0], #8, %[a0]\n\t"
-                     "smmla   %[a1], %[a1], %[w02], %[w13]\n\t"
-                     "asr     %[a1], %[a1], %[e]\n\t"
-                     "ssat    %[a1], #8, %[a1]\n\t"
-                     "smmla   %[a2], %[a2], %[w02], %[w13]\n\t"
-                     "asr     %[a2], %[a2], %[e]\n\t"
-                     "ssat    %[a2], #8, %[a2]\n\t"
-                     "smmla   %[a3], %[a3], %[w02], %[w13]\n\t"
-                     "asr     %[a3], %[a3], %[e]\n\t"
-                     "ssat    %[a3], #8, %[a3]\n\t"
-                     "strb    %[a0], [%[y]], #1\n\t"
-                     "strb    %[a1], [%[y]], #1\n\t"
-                     "strb    %[a2], [%[y]], #1\n\t"
-                     "strb    %[a3], [%[y]], #1\n\t"
-                     "ldr     %[w4], [%[cp], #92]\n\t"
-                     "cmp     %[y], %[w4]\n\t"
-                     "bne     1b"
-                     : [x] "+r"(x), [y] "+r"(y), [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3),
-                       [w02] "=&r"(w02), [w13] "=&r"(w13), [w4] "=&r"(w4), [e] "=&r"(e), [o] "=&r"(o)
-                     : [pw] "r"(pw), [cp] "r"(cp)
-                     : "cc", "memory");
+    __asm__ volatile(DW_START(64, 72) DW_ROWS5(DW_ROW5_S2) "add %[x], %[x], #8\n\t"
+                     DW_REQUANT_NEXT(80, 88, w02, w13, 92, w4)
+                     : DW_OPERANDS, [w02] "=&r"(w02), [w13] "=&r"(w13), [w4] "=&r"(w4), [e] "=&r"(e), [o] "=&r"(o)
+                     : DW_INPUTS : "cc", "memory");
 }
 
-/* row_7x7_s1_ssat at stride 2: the words at x, x + 2, .., x + 10 give output j's pairs for (w0, w2), (w1, w3) (word
- * 2j) and for (w4, w6) and the sixth tap (word 2j + 4): 37 instructions per 28 multiply-adds, 286 per four outputs;
- * reads x[0 .. 13] of each row, one byte past the last window (its top half is not used). */
+#define DW_ROWS7(ROW)                                                                                                 \
+    ROW(0, 8) DW_NEXT_ROW ROW(16, 24) DW_NEXT_ROW ROW(32, 40) DW_NEXT_ROW ROW(48, 56) DW_NEXT_ROW ROW(64, 72)         \
+    DW_NEXT_ROW ROW(80, 88) DW_NEXT_ROW ROW(96, 104) "sub %[x], %[x], %[pw], lsl #2\n\t"                            \
+    "sub %[x], %[x], %[pw], lsl #1\n\t"
+static __attribute__((noinline)) void row_7x7_s1_ssat(const int8_t *x, int32_t pw, const int32_t *cp, int8_t *y)
+{
+    int32_t a0, a1, a2, a3, w02, w13, w46, w5, e, o;
+    __asm__ volatile(DW_START(112, 120) DW_ROWS7(DW_ROW7_S1) "add %[x], %[x], #4\n\t"
+                     DW_REQUANT_NEXT(128, 136, w02, w13, 140, w5)
+                     : DW_OPERANDS, [w02] "=&r"(w02), [w13] "=&r"(w13), [w46] "=&r"(w46), [w5] "=&r"(w5), [e] "=&r"(e),
+                       [o] "=&r"(o)
+                     : DW_INPUTS : "cc", "memory");
+}
+
 static __attribute__((noinline)) void row_7x7_s2_ssat(const int8_t *x, int32_t pw, const int32_t *cp, int8_t *y)
 {
     int32_t a0, a1, a2, a3, w02, w13, w46, w5, e, o;
-    __asm__ volatile("1:\n\t"
-                     "ldrd    %[a0], %[a1], [%[cp], #112]\n\t"
-                     "ldrd    %[a2], %[a3], [%[cp], #120]\n\t"
-                     "ldrd    %[w02], %[w13], [%[cp], #0]\n\t"
-                     "ldrd    %[w46], %[w5], [%[cp], #8]\n\t"
-                     "ldr     %[e], [%[x]]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
-                     "smlad   %[a0], %[o], %[w13], %[a0]\n\t"
-                     "ldr     %[e], [%[x], #2]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a1], %[e], %[w02], %[a1]\n\t"
-                     "smlad   %[a1], %[o], %[w13], %[a1]\n\t"
-                     "ldr     %[e], [%[x], #4]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a0], %[e], %[w46], %[a0]\n\t"
-                     "smlabb  %[a0], %[o], %[w5], %[a0]\n\t"
-                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
-                     "smlad   %[a2], %[o], %[w13], %[a2]\n\t"
-                     "ldr     %[e], [%[x], #6]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a1], %[e], %[w46], %[a1]\n\t"
-                     "smlabb  %[a1], %[o], %[w5], %[a1]\n\t"
-                     "smlad   %[a3], %[e], %[w02], %[a3]\n\t"
-                     "smlad   %[a3], %[o], %[w13], %[a3]\n\t"
-                     "ldr     %[e], [%[x], #8]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a2], %[e], %[w46], %[a2]\n\t"
-                     "smlabb  %[a2], %[o], %[w5], %[a2]\n\t"
-                     "ldr     %[e], [%[x], #10]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a3], %[e], %[w46], %[a3]\n\t"
-                     "smlabb  %[a3], %[o], %[w5], %[a3]\n\t"
-                     "add     %[x], %[x], %[pw]\n\t"
-                     "ldrd    %[w02], %[w13], [%[cp], #16]\n\t"
-                     "ldrd    %[w46], %[w5], [%[cp], #24]\n\t"
-                     "ldr     %[e], [%[x]]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
-                     "smlad   %[a0], %[o], %[w13], %[a0]\n\t"
-                     "ldr     %[e], [%[x], #2]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a1], %[e], %[w02], %[a1]\n\t"
-                     "smlad   %[a1], %[o], %[w13], %[a1]\n\t"
-                     "ldr     %[e], [%[x], #4]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a0], %[e], %[w46], %[a0]\n\t"
-                     "smlabb  %[a0], %[o], %[w5], %[a0]\n\t"
-                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
-                     "smlad   %[a2], %[o], %[w13], %[a2]\n\t"
-                     "ldr     %[e], [%[x], #6]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a1], %[e], %[w46], %[a1]\n\t"
-                     "smlabb  %[a1], %[o], %[w5], %[a1]\n\t"
-                     "smlad   %[a3], %[e], %[w02], %[a3]\n\t"
-                     "smlad   %[a3], %[o], %[w13], %[a3]\n\t"
-                     "ldr     %[e], [%[x], #8]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a2], %[e], %[w46], %[a2]\n\t"
-                     "smlabb  %[a2], %[o], %[w5], %[a2]\n\t"
-                     "ldr     %[e], [%[x], #10]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a3], %[e], %[w46], %[a3]\n\t"
-                     "smlabb  %[a3], %[o], %[w5], %[a3]\n\t"
-                     "add     %[x], %[x], %[pw]\n\t"
-                     "ldrd    %[w02], %[w13], [%[cp], #32]\n\t"
-                     "ldrd    %[w46], %[w5], [%[cp], #40]\n\t"
-                     "ldr     %[e], [%[x]]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
-                     "smlad   %[a0], %[o], %[w13], %[a0]\n\t"
-                     "ldr     %[e], [%[x], #2]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a1], %[e], %[w02], %[a1]\n\t"
-                     "smlad   %[a1], %[o], %[w13], %[a1]\n\t"
-                     "ldr     %[e], [%[x], #4]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a0], %[e], %[w46], %[a0]\n\t"
-                     "smlabb  %[a0], %[o], %[w5], %[a0]\n\t"
-                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
-                     "smlad   %[a2], %[o], %[w13], %[a2]\n\t"
-                     "ldr     %[e], [%[x], #6]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a1], %[e], %[w46], %[a1]\n\t"
-                     "smlabb  %[a1], %[o], %[w5], %[a1]\n\t"
-                     "smlad   %[a3], %[e], %[w02], %[a3]\n\t"
-                     "smlad   %[a3], %[o], %[w13], %[a3]\n\t"
-                     "ldr     %[e], [%[x], #8]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a2], %[e], %[w46], %[a2]\n\t"
-                     "smlabb  %[a2], %[o], %[w5], %[a2]\n\t"
-                     "ldr     %[e], [%[x], #10]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a3], %[e], %[w46], %[a3]\n\t"
-                     "smlabb  %[a3], %[o], %[w5], %[a3]\n\t"
-                     "add     %[x], %[x], %[pw]\n\t"
-                     "ldrd    %[w02], %[w13], [%[cp], #48]\n\t"
-                     "ldrd    %[w46], %[w5], [%[cp], #56]\n\t"
-                     "ldr     %[e], [%[x]]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
-                     "smlad   %[a0], %[o], %[w13], %[a0]\n\t"
-                     "ldr     %[e], [%[x], #2]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a1], %[e], %[w02], %[a1]\n\t"
-                     "smlad   %[a1], %[o], %[w13], %[a1]\n\t"
-                     "ldr     %[e], [%[x], #4]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a0], %[e], %[w46], %[a0]\n\t"
-                     "smlabb  %[a0], %[o], %[w5], %[a0]\n\t"
-                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
-                     "smlad   %[a2], %[o], %[w13], %[a2]\n\t"
-                     "ldr     %[e], [%[x], #6]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a1], %[e], %[w46], %[a1]\n\t"
-                     "smlabb  %[a1], %[o], %[w5], %[a1]\n\t"
-                     "smlad   %[a3], %[e], %[w02], %[a3]\n\t"
-                     "smlad   %[a3], %[o], %[w13], %[a3]\n\t"
-                     "ldr     %[e], [%[x], #8]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a2], %[e], %[w46], %[a2]\n\t"
-                     "smlabb  %[a2], %[o], %[w5], %[a2]\n\t"
-                     "ldr     %[e], [%[x], #10]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a3], %[e], %[w46], %[a3]\n\t"
-                     "smlabb  %[a3], %[o], %[w5], %[a3]\n\t"
-                     "add     %[x], %[x], %[pw]\n\t"
-                     "ldrd    %[w02], %[w13], [%[cp], #64]\n\t"
-                     "ldrd    %[w46], %[w5], [%[cp], #72]\n\t"
-                     "ldr     %[e], [%[x]]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
-                     "smlad   %[a0], %[o], %[w13], %[a0]\n\t"
-                     "ldr     %[e], [%[x], #2]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a1], %[e], %[w02], %[a1]\n\t"
-                     "smlad   %[a1], %[o], %[w13], %[a1]\n\t"
-                     "ldr     %[e], [%[x], #4]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a0], %[e], %[w46], %[a0]\n\t"
-                     "smlabb  %[a0], %[o], %[w5], %[a0]\n\t"
-                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
-                     "smlad   %[a2], %[o], %[w13], %[a2]\n\t"
-                     "ldr     %[e], [%[x], #6]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a1], %[e], %[w46], %[a1]\n\t"
-                     "smlabb  %[a1], %[o], %[w5], %[a1]\n\t"
-                     "smlad   %[a3], %[e], %[w02], %[a3]\n\t"
-                     "smlad   %[a3], %[o], %[w13], %[a3]\n\t"
-                     "ldr     %[e], [%[x], #8]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a2], %[e], %[w46], %[a2]\n\t"
-                     "smlabb  %[a2], %[o], %[w5], %[a2]\n\t"
-                     "ldr     %[e], [%[x], #10]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a3], %[e], %[w46], %[a3]\n\t"
-                     "smlabb  %[a3], %[o], %[w5], %[a3]\n\t"
-                     "add     %[x], %[x], %[pw]\n\t"
-                     "ldrd    %[w02], %[w13], [%[cp], #80]\n\t"
-                     "ldrd    %[w46], %[w5], [%[cp], #88]\n\t"
-                     "ldr     %[e], [%[x]]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
-                     "smlad   %[a0], %[o], %[w13], %[a0]\n\t"
-                     "ldr     %[e], [%[x], #2]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a1], %[e], %[w02], %[a1]\n\t"
-                     "smlad   %[a1], %[o], %[w13], %[a1]\n\t"
-                     "ldr     %[e], [%[x], #4]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a0], %[e], %[w46], %[a0]\n\t"
-                     "smlabb  %[a0], %[o], %[w5], %[a0]\n\t"
-                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
-                     "smlad   %[a2], %[o], %[w13], %[a2]\n\t"
-                     "ldr     %[e], [%[x], #6]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a1], %[e], %[w46], %[a1]\n\t"
-                     "smlabb  %[a1], %[o], %[w5], %[a1]\n\t"
-                     "smlad   %[a3], %[e], %[w02], %[a3]\n\t"
-                     "smlad   %[a3], %[o], %[w13], %[a3]\n\t"
-                     "ldr     %[e], [%[x], #8]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a2], %[e], %[w46], %[a2]\n\t"
-                     "smlabb  %[a2], %[o], %[w5], %[a2]\n\t"
-                     "ldr     %[e], [%[x], #10]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a3], %[e], %[w46], %[a3]\n\t"
-                     "smlabb  %[a3], %[o], %[w5], %[a3]\n\t"
-                     "add     %[x], %[x], %[pw]\n\t"
-                     "ldrd    %[w02], %[w13], [%[cp], #96]\n\t"
-                     "ldrd    %[w46], %[w5], [%[cp], #104]\n\t"
-                     "ldr     %[e], [%[x]]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a0], %[e], %[w02], %[a0]\n\t"
-                     "smlad   %[a0], %[o], %[w13], %[a0]\n\t"
-                     "ldr     %[e], [%[x], #2]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a1], %[e], %[w02], %[a1]\n\t"
-                     "smlad   %[a1], %[o], %[w13], %[a1]\n\t"
-                     "ldr     %[e], [%[x], #4]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a0], %[e], %[w46], %[a0]\n\t"
-                     "smlabb  %[a0], %[o], %[w5], %[a0]\n\t"
-                     "smlad   %[a2], %[e], %[w02], %[a2]\n\t"
-                     "smlad   %[a2], %[o], %[w13], %[a2]\n\t"
-                     "ldr     %[e], [%[x], #6]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a1], %[e], %[w46], %[a1]\n\t"
-                     "smlabb  %[a1], %[o], %[w5], %[a1]\n\t"
-                     "smlad   %[a3], %[e], %[w02], %[a3]\n\t"
-                     "smlad   %[a3], %[o], %[w13], %[a3]\n\t"
-                     "ldr     %[e], [%[x], #8]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a2], %[e], %[w46], %[a2]\n\t"
-                     "smlabb  %[a2], %[o], %[w5], %[a2]\n\t"
-                     "ldr     %[e], [%[x], #10]\n\t"
-                     "sxtb16  %[o], %[e], ror #8\n\t"
-                     "sxtb16  %[e], %[e]\n\t"
-                     "smlad   %[a3], %[e], %[w46], %[a3]\n\t"
-                     "smlabb  %[a3], %[o], %[w5], %[a3]\n\t"
-                     "sub     %[x], %[x], %[pw], lsl #2\n\t"
-                     "sub     %[x], %[x], %[pw], lsl #1\n\t"
-                     "add     %[x], %[x], #8\n\t"
-                     "ldrd    %[w02], %[w13], [%[cp], #128]\n\t" /* m, k */
-                     "ldr     %[e], [%[cp], #136]\n\t"           /* t */
-                     "smmla   %[a0], %[a0], %[w02], %[w13]\n\t"
-                     "asr     %[a0], %[a0], %[e]\n\t"
-                     "ssat    %[a0], #8, %[a0]\n\t"
-                     "smmla   %[a1], %[a1], %[w02], %[w13]\n\t"
-                     "asr     %[a1], %[a1], %[e]\n\t"
-                     "ssat    %[a1], #8, %[a1]\n\t"
-                     "smmla   %[a2], %[a2], %[w02], %[w13]\n\t"
-                     "asr     %[a2], %[a2], %[e]\n\t"
-                     "ssat    %[a2], #8, %[a2]\n\t"
-                     "smmla   %[a3], %[a3], %[w02], %[w13]\n\t"
-                     "asr     %[a3], %[a3], %[e]\n\t"
-                     "ssat    %[a3], #8, %[a3]\n\t"
-                     "strb    %[a0], [%[y]], #1\n\t"
-                     "strb    %[a1], [%[y]], #1\n\t"
-                     "strb    %[a2], [%[y]], #1\n\t"
-                     "strb    %[a3], [%[y]], #1\n\t"
-                     "ldr     %[w5], [%[cp], #140]\n\t"
-                     "cmp     %[y], %[w5]\n\t"
-                     "bne     1b"
-                     : [x] "+r"(x), [y] "+r"(y), [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3),
-                       [w02] "=&r"(w02), [w13] "=&r"(w13), [w46] "=&r"(w46), [w5] "=&r"(w5), [e] "=&r"(e), [o] "=&r"(o)
-                     : [pw] "r"(pw), [cp] "r"(cp)
-                     : "cc", "memory");
+    __asm__ volatile(DW_START(112, 120) DW_ROWS7(DW_ROW7_S2) "add %[x], %[x], #8\n\t"
+                     DW_REQUANT_NEXT(128, 136, w02, w13, 140, w5)
+                     : DW_OPERANDS, [w02] "=&r"(w02), [w13] "=&r"(w13), [w46] "=&r"(w46), [w5] "=&r"(w5), [e] "=&r"(e),
+                       [o] "=&r"(o)
+                     : DW_INPUTS : "cc", "memory");
 }
 #endif
 
