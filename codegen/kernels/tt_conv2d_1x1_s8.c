@@ -157,28 +157,14 @@ static __attribute__((noinline)) void pixels_8ch_ssat(const int32_t *q, int8_t *
 {
 #if defined(__thumb2__)
     /* two pixels a turn, each pixel's four pairs by two LDRD: 10 instructions a pixel, 11 with the loop's */
+#define PW8_PIXEL                                                                                                     \
+    "ldrd %[e], %[o], [%[q]], #8\n\t" "smlad %[a], %[e], %[w02], %[b]\n\t" "smlad %[a], %[o], %[w13], %[a]\n\t"   \
+    "ldrd %[e], %[o], [%[q]], #8\n\t" "smlad %[a], %[e], %[w46], %[a]\n\t" "smlad %[a], %[o], %[w57], %[a]\n\t"   \
+    "smmla %[a], %[a], %[m], %[k]\n\t" "asr %[a], %[a], %[t]\n\t" "ssat %[a], #8, %[a]\n\t"                        \
+    "strb %[a], [%[y]], #1\n\t"
     int32_t a, e, o;
     __asm__ volatile("1:\n\t" /* volatile: its only results are the stores */
-                     "ldrd    %[e], %[o], [%[q]], #8\n\t"
-                     "smlad   %[a], %[e], %[w02], %[b]\n\t"
-                     "smlad   %[a], %[o], %[w13], %[a]\n\t"
-                     "ldrd    %[e], %[o], [%[q]], #8\n\t"
-                     "smlad   %[a], %[e], %[w46], %[a]\n\t"
-                     "smlad   %[a], %[o], %[w57], %[a]\n\t"
-                     "smmla   %[a], %[a], %[m], %[k]\n\t"
-                     "asr     %[a], %[a], %[t]\n\t"
-                     "ssat    %[a], #8, %[a]\n\t"
-                     "strb    %[a], [%[y]], #1\n\t"
-                     "ldrd    %[e], %[o], [%[q]], #8\n\t"
-                     "smlad   %[a], %[e], %[w02], %[b]\n\t"
-                     "smlad   %[a], %[o], %[w13], %[a]\n\t"
-                     "ldrd    %[e], %[o], [%[q]], #8\n\t"
-                     "smlad   %[a], %[e], %[w46], %[a]\n\t"
-                     "smlad   %[a], %[o], %[w57], %[a]\n\t"
-                     "smmla   %[a], %[a], %[m], %[k]\n\t"
-                     "asr     %[a], %[a], %[t]\n\t"
-                     "ssat    %[a], #8, %[a]\n\t"
-                     "strb    %[a], [%[y]], #1\n\t"
+                     PW8_PIXEL PW8_PIXEL
                      "cmp     %[y], %[yend]\n\t"
                      "bne     1b"
                      : [q] "+r"(q), [y] "+r"(y), [a] "=&r"(a), [e] "=&r"(e), [o] "=&r"(o)
