@@ -16,7 +16,7 @@ instructions per MAC and their ratio to the arithmetic floor (int8: 0.5, two per
 VMLA).
 
     python -m benchmarks.kernel_profile [--model mcunet-5fps] [--scheme paper-100kb]
-                                        [--board cortex-m7] [--top 25] [--json out.json]
+                                        [--board cortex-m7] [--sram-budget 150K] [--top 25] [--json out.json]
 """
 from __future__ import annotations
 
@@ -110,7 +110,8 @@ PROFILED_CALL = ("#define TT_CALL(call) do { uint64_t tt_instructions(void); "  
                  "if (tt_rc_ != TT_OK && tt_error_line == 0) tt_error_line = __LINE__; } while (0)")
 _COMMENT = re.compile(r"/\* (\S+): (\w+) \*/")
 _KERNEL = re.compile(r"TT_CALL\((tt_\w+)\(")
-_ROW_LOOP = re.compile(r"for \(int32_t o = 0; o < (\d+); o \+= \d+\)")
+_ROW_LOOP = re.compile(r"for \(int32_t o = (?:0|c0); o < (\d+|c0 \+ k); o \+= \d+\)")  # in a chunk: its k rows
+_CHUNK_LOOP = re.compile(r"for \(int32_t c0 = 0; c0 < (\d+); c0 \+= \d+\)")  # chunk_depthwise_grad's k channels
 _COL_LOOP = re.compile(r"for \(int32_t c = 0; c < (\d+); c \+= \d+\)")  # a grad_update's columns, m a call
 
 
@@ -184,6 +185,10 @@ def macs(kernel: str, a: list[str], line: str, n: dict) -> int:
     if kernel == "conv2d_1x1_grad_input_split_f32":
         (co, oh, ow), (ci, _, _) = d(1), d(-1)
         return co * oh * ow * ci
+    if kernel == "conv2d_1x1_grad_input_rows_f32":  # (g, c0, k, hw, w, w_scale, c_out, out)
+        return _ints(a[2], n)[0] * _ints(a[3], n)[0] * _ints(a[6], n)[0]
+    if kernel == "conv2d_1x1_grad_input_split_rows_f32":  # (g, c0, k, hw, lead, rest, lead_k, w_scale, c_out, out)
+        return _ints(a[2], n)[0] * _ints(a[3], n)[0] * _ints(a[8], n)[0]
     if kernel == "conv2d_grad_weight_f32":
         (k, _, _), (co, oh, ow) = d(1), d(5)
         taps = oh * ow * _ints(a[6], n)[0] * _ints(a[7], n)[0]
@@ -222,18 +227,21 @@ def kernel_class(kernel: str, a: list[str], line: str, n: dict) -> str:
 
 def call_sites(model_c: str) -> dict[int, dict]:
     """line number -> {layer, op, kernel, macs, per_call, text} for every TT_CALL in model.c. Inside a
-    grad_update loop over row blocks of `n` rows (and column blocks of `m`), `macs` are those of all its
-    calls (n = all rows, m = all columns) and `per_call` is False; otherwise `macs` are one call's."""
-    sites, comment, rows, cols, above = {}, ("?", "?"), None, None, ""
+    grad_update loop over row blocks of `n` rows (and column blocks of `m`) or chunk_depthwise_grad's loop
+    over chunks of `k` channels, a call that names n, m or k has the `macs` of all its calls (n = all rows,
+    m = all columns, k = all channels) and `per_call` False; otherwise `macs` are one call's."""
+    sites, comment, rows, cols, chunk, above = {}, ("?", "?"), None, None, None, ""
     for number, line in enumerate(model_c.splitlines(), start=1):
         c = _COMMENT.search(line)
         if c and "TT_CALL" not in line:
-            comment, rows, cols, above = (c.group(1), c.group(2)), None, None, ""
+            comment, rows, cols, chunk, above = (c.group(1), c.group(2)), None, None, None, ""
         if ("tt_conv_layer " in line or "tt_conv_params p" in line) and "TT_CALL" not in line:
             above = (above if "tt_conv_layer " in line else "") + line  # a call's parameters, a line above it
-        loop, col_loop = _ROW_LOOP.search(line), _COL_LOOP.search(line)
+        loop, col_loop, chunk_loop = _ROW_LOOP.search(line), _COL_LOOP.search(line), _CHUNK_LOOP.search(line)
+        if chunk_loop:
+            chunk = int(chunk_loop.group(1))
         if loop:
-            rows = int(loop.group(1))
+            rows = chunk if loop.group(1) == "c0 + k" else int(loop.group(1))
         if col_loop:
             cols = int(col_loop.group(1))
         k = _KERNEL.search(line)
@@ -243,8 +251,8 @@ def call_sites(model_c: str) -> dict[int, dict]:
                 kernel, args = "conv2d_grad_input_f32", args[:-1]
             if kernel == "depthwise_inplace_s8":  # tt_depthwise_conv2d_s8's arguments, then scratch
                 kernel, args = "depthwise_conv2d_s8", args[:-1]
-            n = ({"n": rows} if rows is not None else {}) | ({"m": cols} if cols is not None else {})
-            per_call = rows is None or not re.search(r"\bn\b", line)
+            n = {v: size for v, size in (("n", rows), ("m", cols), ("k", chunk)) if size is not None}
+            per_call = not any(re.search(rf"\b{v}\b", line) for v in n)
             context = line if "tt_conv_params p" in line else above + line
             sites[number] = dict(layer=comment[0], op=comment[1], kernel=kernel_class(kernel, args, context, n),
                                  macs=macs(kernel, args, context, n), per_call=per_call, text=line.strip())
@@ -252,10 +260,12 @@ def call_sites(model_c: str) -> dict[int, dict]:
     return sites
 
 
-def profile(model: str, scheme: str, board: str, workdir: Path) -> dict:
+def profile(model: str, scheme: str, board: str, workdir: Path, sram_budget: int | None = None) -> dict:
+    """`sram_budget`: the compiler's, as benchmarks.run's --sram-budget (None: the memory passes that cost
+    instructions are off)."""
     from benchmarks.run import compile_project, sample_image
 
-    resolved = compile_project(model, scheme, workdir)
+    resolved = compile_project(model, scheme, workdir, sram_budget)
     model_c = (workdir / "model.c").read_text()
     sites = call_sites(model_c)
     new_c, n = _CALL_MACRO.subn(lambda _m: PROFILED_CALL, model_c)
@@ -343,15 +353,21 @@ def main(argv=None):
     ap.add_argument("--scheme", default="paper-100kb")
     ap.add_argument("--board", default="cortex-m7")
     ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--sram-budget", default=None,
+                    help="the compiler's SRAM budget, e.g. 150K (default: none, the memory passes that cost "
+                         "instructions off), as benchmarks.run's")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--keep", type=Path, help="build in this folder and keep it")
     args = ap.parse_args(argv)
+    from tvm_tinytrain.targets.qemu import parse_size
+
+    budget = parse_size(args.sram_budget) if args.sram_budget else None
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
-        result = profile(args.model, args.scheme, args.board, args.keep)
+        result = profile(args.model, args.scheme, args.board, args.keep, budget)
     else:
         with tempfile.TemporaryDirectory(prefix="tinytrain-profile-") as tmp:
-            result = profile(args.model, args.scheme, args.board, Path(tmp))
+            result = profile(args.model, args.scheme, args.board, Path(tmp), budget)
     print(report(result, args.top))
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))

@@ -27,6 +27,29 @@ MODEL_C = f"""\
             TT_CALL(tt_sgd_s8_block({W}_lead, ((float *)(tt_arena + 30720)), o, n, c, m, 12, 12, tt_lr_weight, tt_step, 36));
         }}
     }}
+    /* blocks.15.pointwise1: conv2d_grad_input_dw_chunks */
+    for (int32_t c0 = 0; c0 < 192; c0 += 16) {{  /* channels c0..c0+k-1 of the depthwise input gradient, masked, then read */
+        const int32_t k = 192 - c0 < 16 ? 192 - c0 : 16;
+        {{ tt_conv_params p = {{2, 3, 3, 3, 3, k}};
+          TT_CALL(tt_conv2d_grad_input_f32(((float *)(tt_arena + 0)) + c0 * 16, (tt_dims){{k, 4, 4}}, {W} + c0 * 49, 7, 7, tt_c156 + c0, &p, ((float *)(tt_arena + 12288)), (tt_dims){{k, 8, 8}})); }}
+        TT_CALL(tt_mask_grad_f32(((float *)(tt_arena + 12288)), ((uint8_t *)(tt_arena + 36864)) + c0 * 64 / 8, k * 64, ((float *)(tt_arena + 12288))));
+        TT_CALL(tt_conv2d_1x1_grad_input_rows_f32(((float *)(tt_arena + 12288)), c0, k, 64, {W}, tt_c158, 32, ((float *)(tt_arena + 24576))));
+    }}
+    /* blocks.15.pointwise1: grad_update_dw_chunks */
+    for (int32_t c0 = 0; c0 < 192; c0 += 16) {{  /* channels c0..c0+k-1 of the depthwise input gradient, masked, then read */
+        const int32_t k = 192 - c0 < 16 ? 192 - c0 : 16;
+        {{ tt_conv_params p = {{2, 3, 3, 3, 3, k}};
+          TT_CALL(tt_conv2d_grad_input_f32(((float *)(tt_arena + 0)) + c0 * 16, (tt_dims){{k, 4, 4}}, {W} + c0 * 49, 7, 7, tt_c156 + c0, &p, ((float *)(tt_arena + 12288)), (tt_dims){{k, 8, 8}})); }}
+        TT_CALL(tt_mask_grad_f32(((float *)(tt_arena + 12288)), ((uint8_t *)(tt_arena + 36864)) + c0 * 64 / 8, k * 64, ((float *)(tt_arena + 12288))));
+        for (int32_t o = c0; o < c0 + k; o += 16) {{  /* the gradient of rows o..o+n-1, then their update */
+            const int32_t n = c0 + k - o < 16 ? c0 + k - o : 16;
+            for (int32_t c = 0; c < 32; c += 8) {{  /* their columns c..c+m-1 */
+                const int32_t m = 32 - c < 8 ? 32 - c : 8;
+                {{ static const tt_conv_params p = {{1, 0, 0, 0, 0, 1}}; TT_CALL(tt_conv2d_grad_weight_f32(((int8_t *)(tt_arena + 32768)) + c * 64, (tt_dims){{m, 8, 8}}, 8, 0.0683826059f, ((float *)(tt_arena + 12288)) + (o - c0) * 64, (tt_dims){{n, 8, 8}}, 1, 1, &p, 0, ((float *)((tt_arena + 12288) + 4096)))); }}
+                TT_CALL(tt_sgd_s8_block({W}, ((float *)((tt_arena + 12288) + 4096)), o, n, c, m, 32, 32, tt_lr_weight, tt_step, 45));
+            }}
+        }}
+    }}
     /* stem: conv_dw_pw_rows_s8 */
     {{ static const tt_conv_layer a = {{{W}, 3, 3, tt_c2, tt_c0, tt_c1, {{2, 1, 1, 1, 1, 1}}, {{0, -128, -128, 127}}}};
       static const tt_conv_layer b = {{tt_c7, 3, 3, tt_c8, tt_c2, tt_c3, {{1, 1, 1, 1, 1, 16}}, {{-128, -128, -128, 127}}}};
@@ -67,6 +90,17 @@ def test_macs_per_call_and_per_row_loop():
     assert s["stem"]["macs"] == 16 * 64 * 64 * 9 * 3 + 16 * 64 * 64 * 9 + 8 * 64 * 64 * 16
     # the streamed stem (codegen/input_stream.py): the same arguments with the row source for x, the same MACs
     assert (s["stem_rows"]["macs"], s["stem_rows"]["per_call"]) == (s["stem"]["macs"], True)
+
+
+def test_chunked_depthwise_gradient_counted_for_all_its_channels():
+    """chunk_depthwise_grad (under --sram-budget): a loop over chunks of k channels, a grad_update's loop of
+    rows inside it; each call's MACs those of all its chunks."""
+    calls = [s for s in call_sites(MODEL_C).values() if s["layer"] == "blocks.15.pointwise1"]
+    dw, _, rows, dw_again, _, gw, _ = calls
+    assert dw["kernel"] == dw_again["kernel"] == "conv2d_grad_input_f32 7x7 dw s2"
+    assert (dw["macs"], dw["per_call"]) == (192 * 16 * 49, False)
+    assert rows["kernel"] == "conv2d_1x1_grad_input_rows_f32" and rows["macs"] == 192 * 64 * 32
+    assert gw["kernel"] == "conv2d_grad_weight_f32 1x1" and (gw["macs"], gw["per_call"]) == (192 * 32 * 64, False)
 
 
 def test_by_kernel_counts_macs_of_every_call_and_the_floor():
