@@ -222,56 +222,93 @@ class Reader:
     var: object
 
 
+def _chunk_dims(b) -> tuple:
+    """(channels, the source gradient's (h, w), the depthwise gradient's (h, w) or None) of a `*_dw_chunks` /
+    `*_pw_chunks` op: through a projection the channels are its weight's inputs, the source its output gradient."""
+    a, at = b.attrs, b.attrs["at"]
+    c = _shape(b.args[at + 1])[1] if "pw" in a else _shape(b.args[at])[1]
+    return c, tuple(_shape(b.args[at])[2:]), (tuple(a["dw"]["in_hw"]) if "dw" in a else None)
+
+
+def _stage_args(a) -> int:
+    """The op's args at `at` for the gradient: the source, then (weight, scale, mask) per stage (`pw`, `dw`)."""
+    return 1 + 3 * ("pw" in a) + 3 * ("dw" in a)
+
+
 def dw_chunks_reader(b) -> Reader:
     a, at = b.attrs, b.attrs["at"]
-    (_, c, _, _), (h, w) = _shape(b.args[at]), a["dw"]["in_hw"]
-    g = SimpleNamespace(ty=SimpleNamespace(shape=[1, c, h, w], dtype="float32"))  # never whole in the C
-    attrs = {k: v for k, v in a.items() if k not in ("dw", "at")}
-    return Reader(b.op[:-len("_dw_chunks")], [*b.args[:at], g, *b.args[at + 4:]], attrs, b.var)
+    c, mid, hw = _chunk_dims(b)
+    g = SimpleNamespace(ty=SimpleNamespace(shape=[1, c, *(hw or mid)], dtype="float32"))  # never whole in the C
+    attrs = {k: v for k, v in a.items() if k not in ("pw", "dw", "at")}
+    return Reader(b.op[:-len("_dw_chunks")], [*b.args[:at], g, *b.args[at + _stage_args(a):]], attrs, b.var)
 
 
 def dw_chunks_scratch_args(b) -> tuple:
-    """(the depthwise gradient's dims, and for a gradient + update its rows' floats and floats a call, else 0, 0):
-    tt_depthwise_grad_chunks_get_buffer_size's arguments."""
-    reader = dw_chunks_reader(b)
-    dims = tuple(_shape(reader.args[b.attrs["at"]])[1:])
-    return (dims, update_rows(reader)[1], update_cols(reader)) if reader.op == "grad_update" else (dims, 0, 0)
+    """(the depthwise gradient's dims (through a projection: its gradient's dims first, and (0, 0, 0) for no
+    depthwise stage), and for a gradient + update its rows' floats and floats a call, else 0, 0): the arguments
+    of tt_depthwise_grad_chunks_get_buffer_size / tt_projection_grad_chunks_get_buffer_size."""
+    reader, (c, mid, hw) = dw_chunks_reader(b), _chunk_dims(b)
+    dims = ((c, *mid), (c, *hw) if hw else (0, 0, 0)) if "pw" in b.attrs else ((c, *hw),)
+    return (*dims, *(update_rows(reader)[1], update_cols(reader))) if reader.op == "grad_update" else (*dims, 0, 0)
 
 
 def dw_chunks_scratch(b) -> int:
-    """A chunk of the depthwise gradient, and a gradient + update's block of rows of it."""
-    (c, h, w), run, cols = dw_chunks_scratch_args(b)
-    k = dw_chunk_channels(c, h * w)
-    return k * h * w * 4 + (update_block(k, cols) * cols * 4 if run else 0)
+    """A chunk of each stage's gradient (the projection's, the depthwise conv's), and a gradient + update's block
+    of rows."""
+    *_, run, cols = dw_chunks_scratch_args(b)
+    k, chunk = _chunk_floats(b)
+    return chunk * 4 + (update_block(k, cols) * cols * 4 if run else 0)
+
+
+def _chunk_floats(b) -> tuple:
+    """(channels of a chunk, floats of a chunk of every stage's gradient)."""
+    c, mid, hw = _chunk_dims(b)
+    k = dw_chunk_channels(c, int(np.prod(hw or mid)))
+    return k, k * (int(np.prod(mid)) * ("pw" in b.attrs) + (int(np.prod(hw)) if hw else 0))
 
 
 def dw_chunks(b, args, out):
-    """For each chunk of channels: their depthwise input gradient into the scratch, the clamp mask of the
-    expansion, then the reader's part: the bias gradient of those channels, their terms of the expansion's
-    input gradient (added in order), or their rows of its weight gradient and the update."""
+    """For each chunk of channels: through a projection, its input gradient of those channels and the depthwise
+    conv's clamp mask; their depthwise input gradient into the scratch, the clamp mask of the expansion; then
+    the reader's part: the bias gradient of those channels, their terms of the expansion's input gradient (added
+    in order), or their rows of its weight gradient and the update."""
     a, at, reader = b.attrs, b.attrs["at"], dw_chunks_reader(b)
-    d, w, w_scale, mask = args[at:at + 4]
-    (_, c, oh, ow), (kh, kw) = _shape(b.args[at]), _shape(b.args[at + 1])[2:]
-    h, wd = a["dw"]["in_hw"]
-    hw, k, scratch = h * wd, dw_chunk_channels(c, h * wd), args[-1]
+    c, (oh, ow), hw_dw = _chunk_dims(b)
+    k, floats = _chunk_floats(b)
+    scratch, src, pos = args[-1], f"{args[at]} + c0 * {oh * ow}", at + 1
     g = f"((float *){scratch})"
-    params, kernel = _conv_call(a["dw"], "tt_conv2d_grad_input_f32", groups="k", static=False)
-    lines = [f"for (int32_t c0 = 0; c0 < {c}; c0 += {k}) {{  /* channels c0..c0+k-1 of the depthwise input gradient, "
-             f"masked, then read */",
-             f"        const int32_t k = {c} - c0 < {k} ? {c} - c0 : {k};",
-             f"        {{ {params}",
-             f"          TT_CALL({kernel}({d} + c0 * {oh * ow}, (tt_dims){{k, {oh}, {ow}}}, {w} + c0 * {kh * kw}, {kh}, "
-             f"{kw}, {w_scale} + c0, &p, {g}, (tt_dims){{k, {h}, {wd}}})); }}",
-             f"        TT_CALL(tt_mask_grad_f32({g}, {mask} + c0 * {hw} / 8, k * {hw}, {g}));"]
+    lines = [f"for (int32_t c0 = 0; c0 < {c}; c0 += {k}) {{  /* channels c0..c0+k-1 of the gradient, masked, "
+             f"then read */",
+             f"        const int32_t k = {c} - c0 < {k} ? {c} - c0 : {k};"]
+    if "pw" in a:
+        w_p, s_p, m_dw = args[pos:pos + 3]
+        pos += 3
+        lines += [f"        TT_CALL(tt_conv2d_1x1_grad_input_channels_f32({args[at]}, {_shape(b.args[at])[1]}, "
+                  f"{oh * ow}, {w_p}, {s_p}, c0, k, {c}, {g}));",
+                  f"        TT_CALL(tt_mask_grad_f32({g}, {m_dw} + c0 * {oh * ow} / 8, k * {oh * ow}, {g}));"]
+        src = g
+    hw = oh * ow
+    if "dw" in a:
+        w, w_scale, mask = args[pos:pos + 3]
+        pos += 3
+        (kh, kw), (h, wd) = _shape(b.args[pos - 3])[2:], hw_dw
+        hw = h * wd
+        if "pw" in a:
+            g = f"((float *)({scratch} + {k * oh * ow * 4}))"
+        params, kernel = _conv_call(a["dw"], "tt_conv2d_grad_input_f32", groups="k", static=False)
+        lines += [f"        {{ {params}",
+                  f"          TT_CALL({kernel}({src}, (tt_dims){{k, {oh}, {ow}}}, {w} + c0 * {kh * kw}, {kh}, "
+                  f"{kw}, {w_scale} + c0, &p, {g}, (tt_dims){{k, {h}, {wd}}})); }}",
+                  f"        TT_CALL(tt_mask_grad_f32({g}, {mask} + c0 * {hw} / 8, k * {hw}, {g}));"]
     if reader.op == "bias_grad":
         lines.append(f"        TT_CALL(tt_bias_grad_f32({g}, k, {hw}, {out} + c0));")
     elif reader.op == "conv2d_grad_input":
-        w1, w1_scale = args[at + 4:at + 6]
+        w1, w1_scale = args[pos:pos + 2]
         weight = (f"tt_conv2d_1x1_grad_input_split_rows_f32({g}, c0, k, {hw}, {w1.lead}, {w1.rest}, {w1.k}, "
                   if isinstance(w1, Split) else f"tt_conv2d_1x1_grad_input_rows_f32({g}, c0, k, {hw}, {w1}, ")
         lines.append(f"        TT_CALL({weight}{w1_scale}, {_shape(b.var)[1]}, {out}));")
-    else:  # grad_update: rows c0..c0+k-1 of the weight, its gradient's block after the chunk in the scratch
-        inner = [*args[:at], None, *args[at + 4:-1], f"({scratch} + {k * hw * 4})"]
+    else:  # grad_update: rows c0..c0+k-1 of the weight, its gradient's block after the chunks in the scratch
+        inner = [*args[:at], None, *args[pos:-1], f"({scratch} + {floats * 4})"]
         cols = update_cols(reader)
         loop = grad_update(reader, inner, out, rows_of=("c0", "c0 + k"), d_rows=f"{g} + (o - c0) * {hw}",
                            block=update_block(k, cols))

@@ -22,6 +22,20 @@ Guarantees: every `dx = conv2d_grad_input(d, w, s)` of a depthwise conv (groups 
             `grad_update(w1, x, g, ...)` of such a conv's weight: each reader `r(..., g, ...)` becomes
             `r_dw_chunks(..., d, w, s, mask, ...)` (attrs: r's, `dw` the depthwise gradient's, `at` g's index),
             dx and g gone; with `layers`, only for depthwise layers named there.  The same values.
+
+Through the projection (issue 13: the peak of MCUNet / MbV2 paper-100kb is a stride-1 bottleneck's 48 KB
+projection input gradient, the depthwise conv's output gradient): channel c of `p = conv2d_grad_input(dy, wp, sp)`
+of a stride-1 unpadded 1x1 projection is a sum over dy's channels that tt_conv2d_1x1_grad_input_channels_f32
+computes for a block of channels alone (the same floats), so the chain dy -> p -> mask -> depthwise gradient
+(any stride) -> mask is taken a chunk of channels at a time too, and neither p nor the depthwise gradient
+exists whole.  Each reader recomputes the chunk's projection gradient (it costs instructions: taken per layer).
+Guarantees: every `p` as above whose weight is not trained (its readers use the weight the step began with),
+            read only by `g1 = mask_grad(p, m)`, where g1's readers are one `dx = conv2d_grad_input(g1, w, s)` of a
+            depthwise conv as above (any stride) whose `g = mask_grad(dx, mask)` has only the readers above, and
+            at most a `bias_grad(g1)` (the depthwise bias): each reader `r(..., g, ...)` becomes
+            `r_pw_chunks(..., dy, wp, sp, m, w, s, mask, ...)` (attrs: r's, `pw` p's, `dw` dx's, `at`), the
+            depthwise bias gradient `bias_grad_pw_chunks(dy, wp, sp, m)` (no `dw`); p, g1, dx and g gone; with
+            `layers`, only for projection layers named there (it subsumes its depthwise layer's chunking).
 """
 from __future__ import annotations
 
@@ -36,36 +50,51 @@ ROLE = {"bias_grad": "bias_grad", "conv2d_grad_input": "dx", "grad_update": "wei
 
 
 def chunk_depthwise_grad(mod, layers=None):
-    """`layers`: names of the depthwise layers to take so (None: every one the pass can)."""
+    """`layers`: names of the depthwise layers and projections to take so (None: every one the pass can)."""
     def fused(bb, b, chain, vmap):
-        dx, _ = chain
-        at = AT[b.op]
-        args = [*b.args[:at], *dx.args, chain[1].args[1], *b.args[at + 1:]]
-        attrs = {**tt_attrs(b), "dw": tt_attrs(dx), "at": at}
-        return ops.call(bb, f"{b.op}_dw_chunks", [vmap.get(a, a) for a in args], attrs, label=b.layer,
-                        role=ROLE[b.op])
+        """chain: [dx, g] (the depthwise stage), [p, g1] (the projection's) or [p, g1, dx, g] (both)."""
+        at, through = AT[b.op], _pointwise(chain[0].attrs, chain[0].args[1])
+        args = [*chain[0].args, chain[1].args[1]]
+        for dx, g in zip(chain[2::2], chain[3::2]):
+            args += [*dx.args[1:], g.args[1]]
+        stages = {k: tt_attrs(v) for k, v in zip(["pw", "dw"] if through else ["dw"], chain[::2])}
+        return ops.call(bb, f"{b.op}_{'pw' if through else 'dw'}_chunks",
+                        [vmap.get(a, a) for a in [*b.args[:at], *args, *b.args[at + 1:]]],
+                        {**tt_attrs(b), **stages, "at": at}, label=b.layer, role=ROLE[b.op])
 
-    plan = {var: chain for var, chain in _plan(mod, op_bindings(mod)).items()
-            if layers is None or chain[0].layer in layers}
+    bindings = op_bindings(mod)
+    plan = {var: chain for var, chain in _plan(mod, bindings).items() if layers is None or chain[0].layer in layers}
+    plan.update({var: chain for var, chain in _through_projection(mod, bindings).items()
+                 if layers is None or chain[0].layer in layers})
     return fuse_chains(mod, plan, fused)
 
 
 def candidates(mod) -> list[str]:
-    """The depthwise layers whose input gradient the pass can take a chunk at a time, in order."""
-    return list(dict.fromkeys(chain[0].layer for chain in _plan(mod, op_bindings(mod)).values()))
+    """The layers whose input gradient the pass can take a chunk at a time: the strided depthwise layers, then
+    the projections (dearer: each reader recomputes a 1x1 gradient; one taken subsumes its depthwise layer),
+    each in order."""
+    bindings = op_bindings(mod)
+    chains = [*_plan(mod, bindings).values(), *_through_projection(mod, bindings).values()]
+    return list(dict.fromkeys(chain[0].layer for chain in chains))
 
 
-def _plan(mod, bindings) -> dict:
-    """reader var -> [the depthwise input gradient, its mask_grad]."""
-    uses = use_counts(mod["main"])
-    trained = set(main_attr(mod, "tt.trainable", {}) or {})
+def _readers(bindings) -> dict:
     readers: dict = {}
     for b in bindings:
         for arg in b.args:
             readers.setdefault(arg, []).append(b)
+    return readers
+
+
+def _plan(mod, bindings, strided=True) -> dict:
+    """reader var -> [the depthwise input gradient, its mask_grad] (`strided`: only where dx is larger than d)."""
+    uses = use_counts(mod["main"])
+    trained = set(main_attr(mod, "tt.trainable", {}) or {})
+    readers = _readers(bindings)
     plan = {}
     for b in bindings:
-        if not _strided_depthwise_grad(b) or getattr(b.args[1], "name", None) in trained or uses.get(b.var) != 1:
+        if (not _depthwise_grad(b, strided) or getattr(b.args[1], "name", None) in trained
+                or uses.get(b.var) != 1):
             continue
         (g,) = readers.get(b.var, [None])
         if g is None or g.op != "mask_grad" or not g.args[0].same_as(b.var):
@@ -76,12 +105,39 @@ def _plan(mod, bindings) -> dict:
     return plan
 
 
-def _strided_depthwise_grad(b) -> bool:
+def _through_projection(mod, bindings) -> dict:
+    """reader var -> [the projection's input gradient p, its mask_grad g1, (the depthwise input gradient, its
+    mask_grad)]: the readers of the depthwise chain below p (_plan, any stride) and a bias_grad of g1."""
+    uses = use_counts(mod["main"])
+    trained = set(main_attr(mod, "tt.trainable", {}) or {})
+    readers = _readers(bindings)
+    inner = _plan(mod, bindings, strided=False)
+    below = {chain[0].var: chain for chain in inner.values()}
+    plan = {}
+    for p in bindings:
+        if (p.op != "conv2d_grad_input" or not _pointwise(p.attrs, p.args[1]) or uses.get(p.var) != 1
+                or getattr(p.args[1], "name", None) in trained):
+            continue
+        (g1,) = readers.get(p.var, [None])
+        if g1 is None or g1.op != "mask_grad" or not g1.args[0].same_as(p.var):
+            continue
+        taking = readers.get(g1.var, [])
+        dws = [r for r in taking if r.var in below]
+        bias = [r for r in taking if r.op == "bias_grad" and len(r.args) == 1]
+        if uses.get(g1.var) != len(taking) or len(dws) != 1 or len(dws) + len(bias) != len(taking):
+            continue
+        dx = below[dws[0].var][0]
+        plan.update({var: [p, g1, *chain] for var, chain in inner.items() if chain[0] is dx})
+        plan.update({r.var: [p, g1] for r in bias})
+    return plan
+
+
+def _depthwise_grad(b, strided: bool) -> bool:
     if b.op != "conv2d_grad_input":
         return False
     (_, c, _, _), (_, _, kh, kw) = _shape(b.args[0]), _shape(b.args[1])
     return (b.attrs["groups"] == c == _shape(b.var)[1] > 1 and kh * kw > 1 and conv_geometry.is_plain(b.attrs)
-            and tensor_bytes(b.var.ty) > tensor_bytes(b.args[0].ty))
+            and (not strided or tensor_bytes(b.var.ty) > tensor_bytes(b.args[0].ty)))
 
 
 def _chunkable(r, g) -> bool:

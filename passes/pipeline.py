@@ -67,6 +67,7 @@ class TrainingProgram:
     memory: MemoryReport
     predict: object = None
     chunked: list = field(default_factory=list)  # depthwise layers chunk_depthwise_grad took
+    chunkable: list = field(default_factory=list)  # the layers it could take, at its stage (candidates)
     sram_budget: int | None = None               # the budget that chose them (compiler.memory_passes)
 
     @property
@@ -93,10 +94,11 @@ def build_training(graph: Graph, scheme: Scheme, dump: str | Path | None = None,
             (dump / f"{n:02d}_{name}.py").write_text(mod.script())
         return name == stop_after
 
-    applied = []
+    applied, chunkable = [], []
 
     def chunk(m):
-        applied.extend(layer for layer in candidates(m) if chunked is None or layer in chunked)
+        chunkable.extend(candidates(m))
+        applied.extend(layer for layer in chunkable if chunked is None or layer in chunked)
         return chunk_depthwise_grad(m, applied)
 
     lowered, lowered_params = mod, params = to_relax(graph, params_as_inputs=True)
@@ -124,7 +126,7 @@ def build_training(graph: Graph, scheme: Scheme, dump: str | Path | None = None,
         predict = predict_module(lowered, lowered_params, scheme.fp32_classifier, main_attr(mod, "tt.trainable", {}))
         stage(len(steps) + 1, "predict", predict)
     memory = analyze(mod) if STAGES.index(stop_after) >= STAGES.index("quantized_autodiff") else None
-    return TrainingProgram(mod, params, scheme, graph, memory, predict, applied)
+    return TrainingProgram(mod, params, scheme, graph, memory, predict, applied, chunkable=chunkable)
 
 
 def predict_module(lowered, params: dict, fp32_classifier: bool, trainable: dict):

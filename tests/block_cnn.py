@@ -18,15 +18,21 @@ EXPAND_TRAINED = Scheme("expand-trained", bias=("stem.1.0", "block.0.0", "block.
                         weights={"block.0.0": 6, "block.2.0": 36, "classifier": 12})
 # the same with the expansion's weight split: its 2 leading input channels train (SRAM), the rest is frozen
 EXPAND_SPLIT = Scheme("expand-split", bias=EXPAND_TRAINED.bias, weights={**EXPAND_TRAINED.weights, "block.0.0": 2})
+# the projection's weight frozen (its bias, the depthwise bias and the expansion trained): the pass can take the
+# projection's input gradient a chunk at a time too, with the depthwise bias gradient among its readers
+PROJECTION_FROZEN = Scheme("projection-frozen", bias=EXPAND_TRAINED.bias,
+                           weights={"block.0.0": 6, "classifier": 12})
 
 
 class BlockCNN(nn.Module):
-    """A stem, an inverted bottleneck (1x1 expansion to 36, 3x3 depthwise stride 2, 1x1), pooling, a classifier."""
+    """A stem, an inverted bottleneck (1x1 expansion to 36, 3x3 depthwise stride 2 or 1, 1x1), pooling, a
+    classifier."""
 
-    def __init__(self):
+    def __init__(self, stride=2):
         super().__init__()
         self.stem = nn.Sequential(conv_bn(3, 8, 3, 2), conv_bn(8, 6, 1))
-        self.block = nn.Sequential(conv_bn(6, 36, 1), conv_bn(36, 36, 3, 2, groups=36), conv_bn(36, 12, 1, relu6=False))
+        self.block = nn.Sequential(conv_bn(6, 36, 1), conv_bn(36, 36, 3, stride, groups=36),
+                                   conv_bn(36, 12, 1, relu6=False))
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(12, 5)
 
@@ -34,9 +40,10 @@ class BlockCNN(nn.Module):
         return self.classifier(self.pool(self.block(self.stem(x))).flatten(1))
 
 
-def quantized_block_cnn():
-    """(int8 graph, [(int8 sample, label)] x 4) of BlockCNN with seeded weights and calibration."""
+def quantized_block_cnn(stride=2):
+    """(int8 graph, [(int8 sample, label)] x 4) of BlockCNN (its depthwise `stride`) with seeded weights and
+    calibration."""
     samples = np.random.default_rng(5).normal(0, 1.2, (20, *SHAPE)).astype(np.float32)
-    model = randomize_(BlockCNN(), seed=2)
+    model = randomize_(BlockCNN(stride), seed=2)
     graph = quantize(to_graph(from_torch(model, torch.from_numpy(samples[:1]))), list(samples[:16]), progress=False)
     return graph, [(quantize_input(graph, s)[0], i % 5) for i, s in enumerate(samples[16:])]

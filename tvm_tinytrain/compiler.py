@@ -96,7 +96,6 @@ def memory_passes(graph: Graph, scheme: Scheme, sram_budget: int | None, **pipel
     until the step fits, or that peak is not such a gradient, or the prediction's arena is the larger (what is
     still over the budget the board's link check reports).  `program.chunked` names the layers taken."""
     from .codegen.emit import sram_param_bytes
-    from .passes.chunk_depthwise_grad import candidates
     from .passes.pipeline import build_training
 
     chunked: list[str] = []
@@ -107,7 +106,7 @@ def memory_passes(graph: Graph, scheme: Scheme, sram_budget: int | None, **pipel
         if sram_budget is None or max(train_arena, predict_arena) + sram_param_bytes(program) <= sram_budget:
             return program
         peak = {t.layer for t in train.live_at(train.peak_op) if t.op == "conv2d_grad_input"}
-        at_peak = [layer for layer in candidates(program.mod) if layer in peak and layer not in chunked]
+        at_peak = [layer for layer in program.chunkable if layer in peak and layer not in chunked]
         if not at_peak or train_arena <= predict_arena:
             return program
         chunked.append(at_peak[0])

@@ -114,6 +114,19 @@ int tt_conv2d_1x1_grad_input_rows_f32(const float *d, int32_t row0, int32_t rows
     return TT_OK;
 }
 
+/* Input channels c0 .. c0 + k - 1 of a stride-1 unpadded pointwise conv's input gradient (dx: k x hw), d (out_c,
+ * hw) the whole output gradient, w (out_c, channels): each value the same sum in the same order as one call over
+ * all channels (c0 even keeps its channel pairs), so chunks give the whole gradient's floats bit for bit (a
+ * projection's input gradient a chunk of channels at a time, passes/chunk_depthwise_grad.py). */
+int tt_conv2d_1x1_grad_input_channels_f32(const float *d, int32_t out_c, int32_t hw, const int8_t *w,
+                                          const float *w_scale, int32_t c0, int32_t k, int32_t channels, float *dx)
+{
+    if (!d || !w || !w_scale || !dx || out_c < 1 || hw < 1 || c0 < 0 || c0 % 2 || k < 1 || c0 + k > channels)
+        return TT_ERR_ARG;
+    tt_pointwise_grad_input_f32(d, out_c, hw, w + c0, channels, w_scale, k, dx);
+    return TT_OK;
+}
+
 /* The first tap k >= lo with k = pos (mod s), s >= 1 */
 static inline int32_t first_tap(int32_t lo, int32_t pos, int32_t s)
 {

@@ -425,6 +425,32 @@ def test_pointwise_grad_input_by_rows_equals_one_call(cin, cout, h, w, rows, spl
                 ptr(w_scale), cin, ptr(dx)) == TT_ERR_ARG
 
 
+@pytest.mark.parametrize("cin,cout,h,w,chunk", [(13, 36, 11, 9, 8), (192, 48, 8, 8, 16), (150, 5, 4, 4, 64),
+                                               (9, 3, 1, 3, 4)])
+def test_pointwise_grad_input_by_channels_equals_one_call(cin, cout, h, w, chunk):
+    """tt_conv2d_1x1_grad_input_channels_f32 over consecutive blocks of input channels (a projection's input
+    gradient a chunk at a time, chunk_depthwise_grad) gives the floats of the one-call kernel, bit for bit (an odd
+    last channel, pixels past the 8-wide blocks, a last block shorter than the rest, sums over more than one
+    64-channel chunk); an odd first channel or a block past the channels is refused."""
+    rng = rng_of(cin * 5 + cout)
+    wq = rng.integers(-127, 128, (cout, cin)).astype(np.int8)
+    w_scale = rng.uniform(1e-3, 0.1, cout).astype(np.float32)
+    d = rng.standard_normal((cout, h, w)).astype(np.float32)
+    whole, _ = out_buffer((cin, h, w))
+    assert call("tt_conv2d_grad_input_f32", ptr(d), Dims(cout, h, w), ptr(wq), 1, 1, ptr(w_scale),
+                C.byref(ConvParams(1, 0, 0, 0, 0, 1)), ptr(whole), Dims(cin, h, w)) == TT_OK
+    for c0 in range(0, cin, chunk):
+        n = min(chunk, cin - c0)
+        block, full = out_buffer((n, h, w))
+        assert call("tt_conv2d_1x1_grad_input_channels_f32", ptr(d), cout, h * w, ptr(wq), ptr(w_scale), c0, n, cin,
+                    ptr(block)) == TT_OK
+        check_tail(full, block.size)
+        np.testing.assert_array_equal(block, whole[c0:c0 + n])
+    for c0, n in ((1, 2), (0, cin + 1)):
+        assert call("tt_conv2d_1x1_grad_input_channels_f32", ptr(d), cout, h * w, ptr(wq), ptr(w_scale), c0, n, cin,
+                    ptr(whole)) == TT_ERR_ARG
+
+
 @pytest.mark.parametrize("c,h,w,k,stride,pad", [(3, 4, 4, 7, 1, 3), (5, 4, 4, 5, 1, 2), (2, 8, 8, 3, 1, 1),
                                                  (4, 8, 8, 7, 2, 3), (3, 9, 7, 5, 2, 1), (2, 5, 6, 3, 3, 0),
                                                  (1, 3, 3, 4, 1, 2), (2, 13, 14, 5, 3, 2), (2, 6, 9, 3, 2, 2),

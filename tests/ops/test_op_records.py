@@ -34,6 +34,11 @@ def programs():
             out.append((f"{backbone}/{scheme}", program.mod))
             if scheme == "paper-100kb":
                 out.append((f"{backbone}/predict", program.predict))
+            if scheme == "paper-100kb" and backbone == BACKBONES[0]:  # the strided depthwise chunks alone (a
+                depthwise = [layer for layer in program.chunkable if layer.endswith("depthwise")]  # projection
+                out.append((f"{backbone}/{scheme}/depthwise chunks",  # taken subsumes them)
+                            build_training(graph, resolve_scheme(scheme, graph), chunked=depthwise,
+                                           stop_after="reorder").mod))
     return out
 
 
@@ -42,7 +47,7 @@ def test_every_consumer_reads_the_records():
     assert emit.CALLS == {name: r.call for name, r in RECORDS.items()}
     stored = {name: r.writes for name, r in RECORDS.items() if r.writes != "new"}
     assert stored == {"sgd_s8": PARAM, "sgd_s32": PARAM, "sgd_f32": PARAM, "momentum_f32": PARAM,
-                      "grad_update": PARAM, "grad_update_dw_chunks": PARAM, "scale_channels": REUSES_INPUT, "mask_grad": REUSES_INPUT, "grad_add": REUSES_INPUT,
+                      "grad_update": PARAM, "grad_update_dw_chunks": PARAM, "grad_update_pw_chunks": PARAM, "scale_channels": REUSES_INPUT, "mask_grad": REUSES_INPUT, "grad_add": REUSES_INPUT,
                       "depthwise_inplace_s8": OVER_INPUT, "depthwise_grad_input_inplace": OVER_INPUT,
                       "lut_s8": REUSES_INPUT, "lut_grad": REUSES_INPUT, "select_grad": REUSES_INPUT,
                       "mul_s8": REUSES_INPUT, "mul_grad_input": REUSES_INPUT}

@@ -2,11 +2,12 @@
 reader (the expansion's bias gradient, input gradient, weight gradient + update).  On a small net whose
 expansion trains and passes its gradient down (tests/block_cnn.py): the C the same floats and integers bit for
 bit as the unchunked C, TVM the same values, the C == TVM, QEMU's M7 == the host; the chunk rule equals its C;
-on MCUNet paper-100kb the plan's peak falls."""
+on MCUNet paper-100kb the plan's peak falls.  Through the projection (its weight frozen, the depthwise conv at
+stride 2 or 1): the same oracles, and MCUNet paper-100kb under a 150 KB budget fits it."""
 import numpy as np
 import pytest
 
-from tests.block_cnn import EXPAND_SPLIT, EXPAND_TRAINED, quantized_block_cnn
+from tests.block_cnn import EXPAND_SPLIT, EXPAND_TRAINED, PROJECTION_FROZEN, quantized_block_cnn
 from tests.device_equals_host import device_equals_host
 from tests.three_way import c_matches_relax
 from tvm_tinytrain import _tvm
@@ -23,6 +24,7 @@ from tvm_tinytrain.schemes import resolve_scheme
 from tvm_tinytrain.targets.qemu import toolchain_missing
 
 CHUNKED = {"bias_grad_dw_chunks", "conv2d_grad_input_dw_chunks", "grad_update_dw_chunks"}
+THROUGH = {"bias_grad_pw_chunks", "conv2d_grad_input_pw_chunks", "grad_update_pw_chunks"}
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +32,18 @@ def net():
     return quantized_block_cnn()
 
 
+@pytest.fixture(scope="module")
+def net_stride_1():
+    return quantized_block_cnn(stride=1)
+
+
 def _ops(program):
     return {b.op for b in op_bindings(program.mod)}
+
+
+def _host_run(program, samples, folder):
+    write_project(generate(program), folder)
+    return HostProgram(folder).run([(TRAIN, label, x) for x, label in samples])
 
 
 @pytest.mark.slow
@@ -85,6 +97,57 @@ def test_the_chunked_c_matches_tvm(net, tmp_path, scheme):
 def test_the_chunked_c_on_cortex_m7_equals_host(net, tmp_path, scheme):
     graph, samples = net
     write_project(generate(build_training(graph, scheme, chunked=None)), tmp_path)
+    requests = [(TRAIN, label, x) for x, label in samples[:3]] + [(PREDICT, 0, samples[3][0])]
+    device_equals_host(tmp_path, requests, timeout=120)
+
+
+def _through(stride, net, net_stride_1):
+    return net if stride == 2 else net_stride_1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stride", [2, 1])
+def test_through_the_projection_the_c_equals_the_whole_c_bit_for_bit(net, net_stride_1, tmp_path, stride):
+    """The projection's input gradient, the depthwise gradient and the depthwise bias gradient a chunk at a time:
+    the same losses and parameters bit for bit as the unchunked C."""
+    graph, samples = _through(stride, net, net_stride_1)
+    whole = build_training(graph, PROJECTION_FROZEN, chunked=[])
+    chunked = build_training(graph, PROJECTION_FROZEN, chunked=["block.2.0"])
+    assert chunked.chunkable == (["block.1.0", "block.2.0"] if stride == 2 else ["block.2.0"])
+    assert chunked.chunked == ["block.2.0"] and THROUGH <= _ops(chunked) and not CHUNKED & _ops(chunked)
+    assert not [b for b in op_bindings(chunked.mod) if b.op.startswith("conv2d_grad_input") and b.layer == "block.2.0"]
+    (losses, params, error), (losses_c, params_c, error_c) = (
+        _host_run(p, samples, tmp_path / name) for p, name in ((whole, "whole"), (chunked, "chunked")))
+    assert error == error_c == 0
+    assert np.array_equal(np.asarray(losses, np.float32), np.asarray(losses_c, np.float32))
+    assert params.keys() == params_c.keys() and all(np.array_equal(params[n], params_c[n]) for n in params)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stride", [2, 1])
+def test_through_the_projection_tvm_gives_the_same_values_and_the_c_matches_it(net, net_stride_1, tmp_path, stride):
+    graph, samples = _through(stride, net, net_stride_1)
+    whole, chunked = (build_training(graph, PROJECTION_FROZEN, chunked=c, stop_after="reorder")
+                      for c in ([], ["block.2.0"]))
+    (x, label), params = samples[0], whole.params
+
+    def step(program):
+        names = [p.name for p in program.mod["main"].params[5:]]
+        return _tvm.build(program.mod)(x[None], np.array(label, np.int32), np.float32(0.05), np.float32(0.1),
+                                       np.uint32(3), *(params[n] for n in names))
+
+    for name, a, b in zip(["loss", *main_attr(whole.mod, "tt.updates")], step(whole), step(chunked)):
+        assert np.array_equal(np.asarray(a), np.asarray(b)), name
+    write_project(generate(build_training(graph, PROJECTION_FROZEN, chunked=["block.2.0"])), tmp_path)
+    c_matches_relax(graph, PROJECTION_FROZEN, samples, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bool(toolchain_missing()), reason="needs arm-none-eabi-gcc and qemu-system-arm")
+@pytest.mark.parametrize("stride", [2, 1])
+def test_through_the_projection_the_c_on_cortex_m7_equals_host(net, net_stride_1, tmp_path, stride):
+    graph, samples = _through(stride, net, net_stride_1)
+    write_project(generate(build_training(graph, PROJECTION_FROZEN, chunked=None)), tmp_path)
     requests = [(TRAIN, label, x) for x, label in samples[:3]] + [(PREDICT, 0, samples[3][0])]
     device_equals_host(tmp_path, requests, timeout=120)
 

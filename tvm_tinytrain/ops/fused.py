@@ -54,17 +54,21 @@ def conv_dw_pw_rows_s8(fb, args, a):
 
 
 def _through_depthwise_grad(reader: str):
-    """The builder of `<reader>_dw_chunks`: `reader`'s args with, at attr `at`, (d, w, w_scale, mask) for its
-    masked gradient: mask_grad(conv2d_grad_input(d, w, w_scale) (attrs `dw`), mask), the input gradient of a
-    strided depthwise conv through the clamp mask of the expansion below it.  The C takes it a chunk of channels
-    at a time (passes/chunk_depthwise_grad.py), so it never exists whole."""
+    """The builder of `<reader>_dw_chunks` and `<reader>_pw_chunks`: `reader`'s args with, at attr `at`, the
+    stages of its masked gradient: the source gradient, then for the projection (attrs `pw`) its weight, scale
+    and the depthwise conv's clamp mask: mask_grad(conv2d_grad_input(dy, wp, sp), m); for the depthwise conv
+    (attrs `dw`) its weight, scale and the expansion's clamp mask: mask_grad(conv2d_grad_input(d, w, w_scale),
+    mask), the input gradient of a depthwise conv through the clamp mask of the expansion below it.  The C takes
+    it a chunk of channels at a time (passes/chunk_depthwise_grad.py), so it never exists whole."""
     def build(fb, args, a):
         at = a["at"]
-        d, w, w_scale, mask = args[at:at + 4]
-        dx = fb.emit(conv2d_grad_input(fb, [d, w, w_scale], a["dw"]))
-        g = fb.emit(mask_grad(fb, [dx, mask], {}))
-        attrs = {k: v for k, v in a.items() if k not in ("dw", "at")}
-        return OPS[reader](fb, [*args[:at], g, *args[at + 4:]], attrs)
+        g, rest = args[at], list(args[at + 1:])
+        for stage in ("pw", "dw"):
+            if stage in a:
+                (w, w_scale, mask), rest = rest[:3], rest[3:]
+                g = fb.emit(mask_grad(fb, [fb.emit(conv2d_grad_input(fb, [g, w, w_scale], a[stage])), mask], {}))
+        attrs = {k: v for k, v in a.items() if k not in ("pw", "dw", "at")}
+        return OPS[reader](fb, [*args[:at], g, *rest], attrs)
 
     return build
 
@@ -137,10 +141,12 @@ declare(
               "tt_scale_channels_f32.c", "tt_sgd_s8_rows.c", "tt_sgd_f32.c"),
              writes=PARAM, scratch=grad_update_scratch, buffer_size="tt_grad_update_get_buffer_size",
              buffer_size_args=c.update_scratch_args),
-    *(OpRecord(f"{reader}_dw_chunks", _through_depthwise_grad(reader), c.dw_chunks,
+    *(OpRecord(f"{reader}_{via}_chunks", _through_depthwise_grad(reader), c.dw_chunks,
                ("tt_conv2d_grad_input_f32.c", "tt_mask_grad_f32.c", "tt_depthwise_grad_chunks.c", *kernels),
-               writes=writes, scratch=c.dw_chunks_scratch, buffer_size="tt_depthwise_grad_chunks_get_buffer_size",
+               writes=writes, scratch=c.dw_chunks_scratch, buffer_size=companion,
                buffer_size_args=c.dw_chunks_scratch_args)
+      for via, companion in (("dw", "tt_depthwise_grad_chunks_get_buffer_size"),
+                             ("pw", "tt_projection_grad_chunks_get_buffer_size"))
       for reader, kernels, writes in (("bias_grad", ("tt_bias_grad_f32.c",), NEW),
                                       ("conv2d_grad_input", ("tt_conv2d_1x1_grad_input_split_f32.c",), NEW),
                                       ("grad_update", ("tt_conv2d_grad_weight_f32.c", "tt_scale_channels_f32.c",
