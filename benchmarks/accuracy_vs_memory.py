@@ -17,7 +17,8 @@ Steps, each resumable (a finished run is kept, never recomputed; a stopped step 
      other --noise-seeds -> contrib-seed<N>.json; gains over the noise of a run -> contrib.md
   2. the search at each budget -> search-plus-<extra>.json (scheme files `compile` / `train` accept)
   3. final fine-tuning (default all 50,000 / 10,000 images, one epoch) of every scheme at every seed,
-     seed 0 of every scheme first -> runs.json; then results.md and accuracy_vs_memory.png
+     seed 0 of every scheme first -> runs.json; results.md and accuracy_vs_memory.png after each seed
+     (`--report` writes them from the runs finished so far, beside a running invocation)
 Default --out: out/accuracy_vs_memory_full_<model>/.
 """
 from __future__ import annotations
@@ -94,10 +95,8 @@ def run_pending(jobs, stored: dict, path: Path, executor, run=finetune):
 
 def main(argv=None):
     from tvm_tinytrain.backbones import load_backbone
-    from tvm_tinytrain.schemes import save_scheme
-    from tvm_tinytrain.search.budget_search import search
     from tvm_tinytrain.search.contribution import Trial, analyze, gains, plan_trials
-    from tvm_tinytrain.search.memory import SchemeMemory, parse_budget
+    from tvm_tinytrain.search.memory import SchemeMemory
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", default="mcunet-5fps")
@@ -118,6 +117,9 @@ def main(argv=None):
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the final runs")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--out", default=None)
+    p.add_argument("--report", action="store_true",
+                   help="only write results.md and the plot from the runs finished so far (e.g. beside a running "
+                        "invocation); runs nothing new")
     a = p.parse_args(argv)
     out = Path(a.out or f"out/accuracy_vs_memory_full_{a.model}")
     out.mkdir(parents=True, exist_ok=True)
@@ -134,6 +136,8 @@ def main(argv=None):
     first_seed, *other_seeds = a.noise_seeds
     bias_ks = sorted({max(1, n_conv * f // 8) for f in range(1, 9)})
     trials = plan_trials(graph, bias_ks, list(range(n_conv - a.last_layers, n_conv)), a.ratios)
+    if a.report:
+        check_analysis_finished(out, trials, other_seeds)
     contrib = analyze(analysis_config(first_seed), trials, out / "contrib.json", workers=a.workers)
     baselines = [contrib["runs"]["baseline"]["accuracy"]] + [
         analyze(analysis_config(s), [Trial("baseline")], out / f"contrib-seed{s}.json", workers=a.workers)
@@ -141,31 +145,16 @@ def main(argv=None):
     gain_b, gain_w = gains(contrib)
     write_contributions(contrib, baselines, a.noise_seeds, out)
 
-    # 2. the search at each budget, and its equal-memory comparators
-    memory = SchemeMemory(graph, options)
-    base = memory({"name": "classifier-only", "n_bias_update": 0})
-    limits = {extra: base + parse_budget(extra) for extra in a.extra}
-    bias = {f"bias-{k}": {"name": f"bias-{k}", "n_bias_update": k} for k in range(1, n_conv + 1)}
-    bias_memory = {name: memory(spec) for name, spec in tqdm(bias.items(), desc="bias-only memory")}
-    last, k = {}, 1
-    while k <= n_conv and (not last or memory(last[f"last-{k - 1}-convs"]) <= max(limits.values())):
-        last[f"last-{k}-convs"] = last_k_convs(n_conv, k)
-        k += 1
-    last_memory = {name: memory(spec) for name, spec in last.items()}
-    budgets, schemes = {}, {}
-    for extra, limit in limits.items():
-        name = f"search-plus-{extra}"
-        found = search(graph, gain_b, gain_w, limit, memory, name=name)
-        save_scheme({**found["scheme"], **options, "model": graph.name, "lr_weight": a.lr, "lr_bias": a.lr,
-                     "about": f"searched ({a.recipe}): classifier-only memory {base:,} B + {extra}"},
-                    out / f"{name}.json")
-        picks = {"searched": name, "bias-only": nearest_at_or_below(bias_memory, limit),
-                 "last-k": nearest_at_or_below(last_memory, limit)}
-        budgets[extra] = {"limit_bytes": limit, "gain": found["gain"], **picks}
-        schemes[name] = ("searched", found["scheme"])
-        for family, pick in picks.items():
-            if family != "searched" and pick:
-                schemes.setdefault(pick, (family, {**bias, **last}[pick]))
+    # 2. the search at each budget and its equal-memory comparators, made once (plan.json): the planner
+    # may change under a long run; the schemes compared and the memory they were chosen by do not
+    inputs = {"extra": a.extra, "recipe": a.recipe, "lr": a.lr, "analysis": contrib["config"],
+              "accuracy": {key: r["accuracy"] for key, r in contrib["runs"].items()}}
+    plan_path = out / "plan.json"
+    plan = json.loads(plan_path.read_text()) if plan_path.exists() else None
+    if plan is None or plan["inputs"] != inputs:
+        plan = {"inputs": inputs, **plan_schemes(graph, gain_b, gain_w, SchemeMemory(graph, options), a, out)}
+        atomic_write(plan_path, json.dumps(plan, indent=1))
+    budgets, schemes = plan["budgets"], plan["schemes"]
 
     # 3. final runs, seed by seed (seed 0 of every scheme first), one fresh pool per seed: one data set in memory
     final = {"model": a.model, "data": "cifar10", "train_per_class": a.train_per_class,
@@ -175,16 +164,66 @@ def main(argv=None):
     stored = json.loads(runs_path.read_text()) if runs_path.exists() else {"config": final, "runs": {}}
     if stored["config"] != final:
         raise TinyTrainError(f"{runs_path} holds runs of another setup; use another --out (or delete it)")
-    for seed in a.seeds:
+
+    def report():
+        rows = {name: {**scheme, "accuracy": {r["seed"]: r["accuracy"] for key, r in stored["runs"].items()
+                                              if key.split("@")[0] == name and r["spec"] == scheme["spec"]}}
+                for name, scheme in schemes.items()}
+        write_outputs(rows, budgets, plan["base_bytes"], final, a.recipe, a.seeds, out)
+
+    for seed in [] if a.report else a.seeds:
         jobs = [(f"{name}@seed{seed}", json.dumps({**final, "seed": seed}, sort_keys=True), spec)
-                for name, (_, spec) in schemes.items()]
+                for name, spec in ((name, scheme["spec"]) for name, scheme in schemes.items())]
         with ProcessPoolExecutor(a.workers, mp_context=get_context("spawn")) as pool:
             run_pending(jobs, stored, runs_path, pool)
-    rows = {name: {"family": family, "spec": spec, "memory": memory.breakdown(spec),
-                   "accuracy": {r["seed"]: r["accuracy"] for key, r in stored["runs"].items()
-                                if key.split("@")[0] == name and r["spec"] == spec}}
-            for name, (family, spec) in schemes.items()}
-    write_outputs(rows, budgets, base, final, a.recipe, a.seeds, out)
+        report()
+    if a.report:
+        report()
+
+
+def plan_schemes(graph, gain_b, gain_w, memory, a, out: Path) -> dict:
+    """The searched scheme of each budget (also saved as a scheme file) and the bias-only depth and last-k
+    convs nearest in memory at or below the same budget; each scheme with its family and planner memory."""
+    from tvm_tinytrain.schemes import save_scheme
+    from tvm_tinytrain.search.budget_search import search
+    from tvm_tinytrain.search.memory import parse_budget
+
+    n_conv = len(graph.weight_layers()) - 1
+    base = memory({"name": "classifier-only", "n_bias_update": 0})
+    limits = {extra: base + parse_budget(extra) for extra in a.extra}
+    bias = {f"bias-{k}": {"name": f"bias-{k}", "n_bias_update": k} for k in range(1, n_conv + 1)}
+    last, k = {}, 1
+    while k <= n_conv and (not last or memory(last[f"last-{k - 1}-convs"]) <= max(limits.values())):
+        last[f"last-{k}-convs"] = last_k_convs(n_conv, k)
+        k += 1
+    bias_memory = {name: memory(spec) for name, spec in tqdm(bias.items(), desc="bias-only memory")}
+    last_memory = {name: memory(spec) for name, spec in last.items()}
+    budgets, schemes = {}, {}
+    for extra, limit in limits.items():
+        name = f"search-plus-{extra}"
+        found = search(graph, gain_b, gain_w, limit, memory, name=name)
+        save_scheme({**found["scheme"], **memory.options, "model": graph.name, "lr_weight": a.lr, "lr_bias": a.lr,
+                     "about": f"searched ({a.recipe}): classifier-only memory {base:,} B + {extra}"},
+                    out / f"{name}.json")
+        picks = {"searched": name, "bias-only": nearest_at_or_below(bias_memory, limit),
+                 "last-k": nearest_at_or_below(last_memory, limit)}
+        budgets[extra] = {"limit_bytes": limit, "gain": found["gain"], **picks}
+        for family, pick in picks.items():
+            if pick:
+                spec = found["scheme"] if family == "searched" else {**bias, **last}[pick]
+                schemes.setdefault(pick, {"family": family, "spec": spec, "memory": memory.breakdown(spec)})
+    return {"base_bytes": base, "budgets": budgets, "schemes": schemes}
+
+
+def check_analysis_finished(out: Path, trials, other_seeds):
+    """--report runs nothing: refuse while the analysis (which it would have to run) is unfinished."""
+    def done(path, keys):
+        return path.exists() and set(keys) <= set(json.loads(path.read_text())["runs"])
+
+    if not (done(out / "contrib.json", [t.key for t in trials])
+            and all(done(out / f"contrib-seed{s}.json", ["baseline"]) for s in other_seeds)):
+        raise TinyTrainError(f"--report: the contribution analysis in {out} has not finished; run the command "
+                             f"without --report to finish it")
 
 
 def write_contributions(contrib: dict, baselines: list, seeds: list, out: Path):

@@ -1,13 +1,15 @@
 """accuracy_vs_memory's own logic, without a backbone: the equal-memory comparator of a budget, the
-noise and paired statistics, the recipe's settings, and resume (a finished run is never recomputed)."""
+noise and paired statistics, the recipe's settings, resume (a finished run is never recomputed), and
+--report refusing an unfinished analysis (it would have to run it)."""
 import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from benchmarks.accuracy_vs_memory import (RECIPES, last_k_convs, nearest_at_or_below, paired, recipe_options,
-                                           run_noise, run_pending)
+from benchmarks.accuracy_vs_memory import (RECIPES, check_analysis_finished, last_k_convs, nearest_at_or_below,
+                                           paired, recipe_options, run_noise, run_pending)
 from tvm_tinytrain.errors import TinyTrainError
+from tvm_tinytrain.search.contribution import Trial
 
 
 def test_the_comparator_is_the_largest_memory_at_or_below_the_budget():
@@ -69,3 +71,15 @@ def test_finished_runs_are_kept_and_never_recomputed(tmp_path):
         run_pending(changed, json.loads(path.read_text()), path, pool, _fake_run(calls))
     assert calls == [(0, "bias-1")]  # a scheme that changed (a new search) is run again
     assert json.loads(path.read_text())["runs"]["bias-1@seed0"]["accuracy"] == 0.54
+
+
+def test_report_refuses_an_unfinished_analysis(tmp_path):
+    trials = [Trial("baseline"), Trial("bias", k=5)]
+    (tmp_path / "contrib.json").write_text(json.dumps({"runs": {"baseline": {}}}))
+    with pytest.raises(TinyTrainError, match="has not finished"):
+        check_analysis_finished(tmp_path, trials, [2])
+    (tmp_path / "contrib.json").write_text(json.dumps({"runs": {"baseline": {}, "bias:5": {}}}))
+    with pytest.raises(TinyTrainError, match="has not finished"):  # the noise baseline at seed 2 is missing
+        check_analysis_finished(tmp_path, trials, [2])
+    (tmp_path / "contrib-seed2.json").write_text(json.dumps({"runs": {"baseline": {}}}))
+    check_analysis_finished(tmp_path, trials, [2])
