@@ -20,6 +20,7 @@
  * x86-64 path (__AVX2__, host builds with -march=native; same cases): four output channels by
  * sixteen pixels at a time through tt_pointwise_avx2 (tt_pointwise_avx2.h), the same int32 sums.
  */
+#include "tt_conv2d_1x1_strided.h"
 #include "tt_kernels.h"
 #include "tt_pointwise_avx2.h"
 #include "tt_pointwise_dsp.h"
@@ -70,14 +71,14 @@ static __attribute__((noinline)) void requant4_any(const int32_t a[4], int32_t m
 
 /* Output channels [o0, o1) at four pixels from a packed chunk of n input channels (buf, tt_pointwise_pack4_dsp
  * of xc): each output's four sums start from its bias (first) or from part[4 * (o - o0) ..] (the chunks
- * before), and are requantized into y[o * hw ..] (last) or left in part. ssat: every channel takes
+ * before), and are requantized into y[o * y_plane ..] (last) or left in part. ssat: every channel takes
  * tt_requantize_hi_ssat (a constant in each copy, so each loop has only the code it runs). */
 static inline __attribute__((always_inline)) void packed_outputs(const int32_t *buf, const int8_t *xc, int32_t hw,
                                                                  int32_t n, const int8_t *w, int32_t channels,
                                                                  int32_t o0, int32_t o1, const int32_t *bias,
                                                                  const int32_t *mult, const int32_t *shift,
-                                                                 const tt_quant_params *q, int8_t *y, int32_t *part,
-                                                                 int first, int last, const int ssat)
+                                                                 const tt_quant_params *q, int8_t *y, int32_t y_plane,
+                                                                 int32_t *part, int first, int last, const int ssat)
 {
     const int32_t x_zero = q->x_zero;
     for (int32_t o = o0; o < o1; o++) {
@@ -88,7 +89,7 @@ static inline __attribute__((always_inline)) void packed_outputs(const int32_t *
         else
             a[0] = s[0], a[1] = s[1], a[2] = s[2], a[3] = s[3];
         tt_pointwise_packed_part_dsp(buf, xc, hw, n, x_zero, w + o * channels, a);
-        int8_t *yo = y + o * hw;
+        int8_t *yo = y + o * y_plane;
         if (!last) {
             s[0] = a[0], s[1] = a[1], s[2] = a[2], s[3] = a[3];
         } else if (ssat) {
@@ -202,13 +203,13 @@ static void packed_8ch_outputs_ssat(const int32_t *buf, int32_t n, const int8_t 
 #define PW_CHUNK (TT_PW_PACK_CHANNELS / 2)
 #define PW_BLOCK (TT_PW_PACK_CHANNELS / 4)
 
-/* y[o, :] for all o (out_c >= 4), four pixels at a time packed (tt_pointwise_pack4_dsp) and read by every
- * output channel one by one: all channels in one pack up to TT_PW_PACK_CHANNELS; wider inputs in chunks
- * of PW_CHUNK channels for blocks of PW_BLOCK outputs, each output's four int32 sums carried from chunk
- * to chunk (integer sums: the same value in any order). */
+/* y[o, :] (at y + o * y_plane, y_plane >= hw) for all o (out_c >= 4), four pixels at a time packed
+ * (tt_pointwise_pack4_dsp) and read by every output channel one by one: all channels in one pack up to
+ * TT_PW_PACK_CHANNELS; wider inputs in chunks of PW_CHUNK channels for blocks of PW_BLOCK outputs, each output's
+ * four int32 sums carried from chunk to chunk (integer sums: the same value in any order). */
 static void packed1x1_dsp(const int8_t *x, int32_t channels, int32_t hw, const int8_t *w, const int32_t *bias,
                           const int32_t *mult, const int32_t *shift, const tt_quant_params *q, int8_t *y,
-                          int32_t out_c)
+                          int32_t y_plane, int32_t out_c)
 {
     const int32_t x_zero = q->x_zero;
     const int ssat = ssat_requant(shift, out_c, q);
@@ -218,25 +219,25 @@ static void packed1x1_dsp(const int8_t *x, int32_t channels, int32_t hw, const i
         for (int32_t n; p + 4 <= hw; p += n) { /* n: a multiple of 4, the last block's the pixels left */
             n = hw - p < TT_PW_8CH_PIXELS ? (hw - p) & ~3 : TT_PW_8CH_PIXELS;
             tt_pointwise_pack8ch_dsp(x + p, hw, n, x_zero, buf);
-            packed_8ch_outputs_ssat(buf, n, w, bias, mult, shift, q->y_zero, y + p, hw, out_c);
+            packed_8ch_outputs_ssat(buf, n, w, bias, mult, shift, q->y_zero, y + p, y_plane, out_c);
         }
     if (ssat && channels % 4 == 0 && channels <= TT_PW_PACK_CHANNELS / 2) /* eight pixels at a time */
         for (; p + 8 <= hw; p += 8) {
             tt_pointwise_pack4_dsp(x + p, hw, channels / 4, x_zero, buf);
             tt_pointwise_pack4_dsp(x + p + 4, hw, channels / 4, x_zero, buf + 2 * channels);
-            packed8_outputs_ssat(buf, channels / 4, w, bias, mult, shift, q->y_zero, y + p, hw, out_c);
+            packed8_outputs_ssat(buf, channels / 4, w, bias, mult, shift, q->y_zero, y + p, y_plane, out_c);
         }
     for (; p + 4 <= hw; p += 4) {
         if (channels <= TT_PW_PACK_CHANNELS) {
             tt_pointwise_pack4_dsp(x + p, hw, channels / 4, x_zero, buf);
             if (ssat && channels % 4 == 0)
-                packed_outputs_ssat(buf, channels / 4, w, bias, mult, shift, q->y_zero, y + p, hw, out_c);
+                packed_outputs_ssat(buf, channels / 4, w, bias, mult, shift, q->y_zero, y + p, y_plane, out_c);
             else if (ssat)
-                packed_outputs(buf, x + p, hw, channels, w, channels, 0, out_c, bias, mult, shift, q, y + p, buf, 1,
-                               1, 1);
+                packed_outputs(buf, x + p, hw, channels, w, channels, 0, out_c, bias, mult, shift, q, y + p, y_plane,
+                               buf, 1, 1, 1);
             else
-                packed_outputs(buf, x + p, hw, channels, w, channels, 0, out_c, bias, mult, shift, q, y + p, buf, 1,
-                               1, 0);
+                packed_outputs(buf, x + p, hw, channels, w, channels, 0, out_c, bias, mult, shift, q, y + p, y_plane,
+                               buf, 1, 1, 0);
             continue;
         }
         int32_t *part = buf + 2 * PW_CHUNK; /* PW_BLOCK x 4 partial sums */
@@ -247,18 +248,18 @@ static void packed1x1_dsp(const int8_t *x, int32_t channels, int32_t hw, const i
                 const int8_t *xc = x + c0 * hw + p;
                 tt_pointwise_pack4_dsp(xc, hw, n / 4, x_zero, buf);
                 if (ssat)
-                    packed_outputs(buf, xc, hw, n, w + c0, channels, o0, o1, bias, mult, shift, q, y + p, part,
-                                   c0 == 0, c0 + n == channels, 1);
+                    packed_outputs(buf, xc, hw, n, w + c0, channels, o0, o1, bias, mult, shift, q, y + p, y_plane,
+                                   part, c0 == 0, c0 + n == channels, 1);
                 else
-                    packed_outputs(buf, xc, hw, n, w + c0, channels, o0, o1, bias, mult, shift, q, y + p, part,
-                                   c0 == 0, c0 + n == channels, 0);
+                    packed_outputs(buf, xc, hw, n, w + c0, channels, o0, o1, bias, mult, shift, q, y + p, y_plane,
+                                   part, c0 == 0, c0 + n == channels, 0);
             }
         }
     }
     for (; p < hw; p++)
         for (int32_t o = 0; o < out_c; o++)
-            y[o * hw + p] = tt_requantize(dot_channels(x + p, hw, w + o * channels, channels, x_zero, bias[o]), mult[o],
-                                          shift[o], q->y_zero, q->act_min, q->act_max);
+            y[o * y_plane + p] = tt_requantize(dot_channels(x + p, hw, w + o * channels, channels, x_zero, bias[o]),
+                                               mult[o], shift[o], q->y_zero, q->act_min, q->act_max);
 }
 
 /* y[o, :] for all o when the conv is a matrix product over hw = in.h * in.w pixels. */
@@ -296,6 +297,19 @@ static void conv1x1_dsp(const int8_t *x, int32_t channels, int32_t hw, const int
 }
 #endif
 
+#if TT_USE_DSP
+int tt_conv2d_1x1_strided_out_s8(const int8_t *x, tt_dims in, const int8_t *w, const int32_t *bias,
+                                 const int32_t *mult, const int32_t *shift, const tt_quant_params *q, int8_t *y,
+                                 int32_t y_plane, tt_dims out)
+{
+    const tt_conv_params conv = {1, 0, 0, 0, 0, 1};
+    if (!tt_conv_args_ok(x, in, w, 1, 1, bias, mult, shift, &conv, q, y, out) || out.c < 4 || y_plane < in.h * in.w)
+        return TT_ERR_ARG;
+    packed1x1_dsp(x, in.c, in.h * in.w, w, bias, mult, shift, q, y, y_plane, out.c);
+    return TT_OK;
+}
+#endif
+
 int tt_conv2d_1x1_s8(const int8_t *x, tt_dims in, const int8_t *w, const int32_t *bias, const int32_t *mult,
                      const int32_t *shift, const tt_conv_params *conv, const tt_quant_params *q, int8_t *y,
                      tt_dims out)
@@ -306,7 +320,7 @@ int tt_conv2d_1x1_s8(const int8_t *x, tt_dims in, const int8_t *w, const int32_t
 #if TT_USE_DSP
     if (s == 1 && out.h == in.h && out.w == in.w) { /* no padding */
         if (out.c >= 4) /* packing pays for itself from four outputs */
-            packed1x1_dsp(x, in.c, plane, w, bias, mult, shift, q, y, out.c);
+            packed1x1_dsp(x, in.c, plane, w, bias, mult, shift, q, y, plane, out.c);
         else
             conv1x1_dsp(x, in.c, plane, w, bias, mult, shift, q, y, out.c);
         return TT_OK;

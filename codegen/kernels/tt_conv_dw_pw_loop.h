@@ -11,6 +11,7 @@
 
 #include <string.h>
 
+#include "tt_conv2d_1x1_strided.h"
 #include "tt_depthwise_strided.h"
 #include "tt_kernels.h"
 
@@ -41,6 +42,11 @@ static inline int tt_conv_dw_pw_loop(tt_fill_band_fn fill_band, void *ctx, tt_di
     int8_t *xb = scratch, *ar = xb + TT_ALIGN8(in.c * a->kh * in.w), *ab = ar + TT_ALIGN8(mid.c * mid.w);
     int8_t *br = ab + TT_ALIGN8(mid.c * wnd * mid.w), *yr = br + TT_ALIGN8(mid.c * out.w);
     int32_t have_lo = 0, have_n = 0; /* rows have_lo .. have_lo + have_n - 1 of mid are in ab */
+#if TT_USE_DSP
+    /* a 1x1 conv `a` (stride 1, no padding, from four outputs) writes its row straight into the window */
+    const int straight = a->kh == 1 && a->kw == 1 && a->conv.stride == 1 && a->conv.groups == 1 && mid.c >= 4 &&
+                         !a->conv.pad_top && !a->conv.pad_left && !a->conv.pad_bottom && !a->conv.pad_right;
+#endif
     for (int32_t r = 0; r < out.h; ++r) {
         tt_conv_params pb = b->conv;
         int32_t lo, n;
@@ -59,6 +65,15 @@ static inline int tt_conv_dw_pw_loop(tt_fill_band_fn fill_band, void *ctx, tt_di
             int32_t xlo, xn;
             tt_dw_pw_band(j, a->kh, in.h, &pa, &xlo, &xn);
             fill_band(ctx, xb, xlo, xn);
+#if TT_USE_DSP
+            if (straight) {
+                int rc = tt_conv2d_1x1_strided_out_s8(xb, (tt_dims){in.c, xn, in.w}, a->w, a->bias, a->mult, a->shift,
+                                                      &a->q, ab + have_n * mid.w, wnd * mid.w,
+                                                      (tt_dims){mid.c, 1, mid.w});
+                if (rc != TT_OK) return rc;
+                continue;
+            }
+#endif
             int rc = tt_conv2d_s8(xb, (tt_dims){in.c, xn, in.w}, a->w, a->kh, a->kw, a->bias, a->mult, a->shift, &pa,
                                   &a->q, ar, (tt_dims){mid.c, 1, mid.w});
             if (rc != TT_OK) return rc;

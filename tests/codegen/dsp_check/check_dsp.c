@@ -3,7 +3,8 @@
  * cases 3x3, 5x5 or 7x7 at stride 1 or 2 with four to sixteen outputs a row, its row loops; a third through
  * tt_depthwise_conv2d_strided_s8, channels further apart than h * w, a third written over the
  * input by tt_depthwise_inplace_s8 in two calls as the in-place template makes them) and
- * tt_conv2d_general_s8 (dense, channels 1..8 so that most windows fit its im2col path) against their
+ * tt_conv2d_general_s8 (dense, channels 1..8 so that most windows fit its im2col path; a third of the plain 1x1
+ * cases from four outputs through tt_conv2d_1x1_strided_out_s8, output channels further apart than h * w) against their
  * portable loops (ref_kernels.c: the same sources with TT_NO_DSP), byte for byte, on pseudo-random
  * cases: channels 1..24 (odd too; a quarter of the other 1x1 cases exactly 8, the 8-channel path on maps of
  * up to 400 pixels: several blocks of pixels and their tails; a quarter of the 1x1 cases 120..300 input channels
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tt_conv2d_1x1_strided.h"
 #include "tt_depthwise_strided.h"
 #include "tt_kernels.h"
 
@@ -203,6 +205,15 @@ static void check_case(int kind)
         rc_ref = ref_conv2d_1x1_split_s8(x, in, lead, rest, k, bias, mult, shift, &conv, &q, y_ref, out);
         free(lead);
         free(rest);
+    } else if (o >= 4 && conv.stride == 1 && out.h == in.h && out.w == in.w && uniform(0, 2) == 0) {
+        /* output channels y_plane > h * w apart (tt_conv2d_1x1_strided.h: the row kernels' expansions) */
+        const int32_t hw = in.h * in.w, y_plane = hw + uniform(1, 2 * in.w);
+        int8_t *ys = malloc((size_t)(o * y_plane));
+        rc = tt_conv2d_1x1_strided_out_s8(x, in, w, bias, mult, shift, &q, ys, y_plane, out);
+        for (int32_t i = 0; i < o; i++)
+            memcpy(y + i * hw, ys + i * y_plane, (size_t)hw);
+        rc_ref = ref_conv2d_1x1_s8(x, in, w, bias, mult, shift, &conv, &q, y_ref, out);
+        free(ys);
     } else {
         rc = tt_conv2d_1x1_s8(x, in, w, bias, mult, shift, &conv, &q, y, out);
         rc_ref = ref_conv2d_1x1_s8(x, in, w, bias, mult, shift, &conv, &q, y_ref, out);
