@@ -43,9 +43,12 @@ static inline int tt_conv_dw_pw_loop(tt_fill_band_fn fill_band, void *ctx, tt_di
     int8_t *br = ab + TT_ALIGN8(mid.c * wnd * mid.w), *yr = br + TT_ALIGN8(mid.c * out.w);
     int32_t have_lo = 0, have_n = 0; /* rows have_lo .. have_lo + have_n - 1 of mid are in ab */
 #if TT_USE_DSP
-    /* a 1x1 conv `a` (stride 1, no padding, from four outputs) writes its row straight into the window */
+    /* a 1x1 conv `a` (stride 1, no padding, from four outputs) writes its row straight into the window, and the
+     * 1x1 `c` likewise into y */
     const int straight = a->kh == 1 && a->kw == 1 && a->conv.stride == 1 && a->conv.groups == 1 && mid.c >= 4 &&
                          !a->conv.pad_top && !a->conv.pad_left && !a->conv.pad_bottom && !a->conv.pad_right;
+    const int straight_out = c->conv.stride == 1 && c->conv.groups == 1 && out.c >= 4 && !c->conv.pad_top &&
+                             !c->conv.pad_left && !c->conv.pad_bottom && !c->conv.pad_right;
 #endif
     for (int32_t r = 0; r < out.h; ++r) {
         tt_conv_params pb = b->conv;
@@ -84,6 +87,14 @@ static inline int tt_conv_dw_pw_loop(tt_fill_band_fn fill_band, void *ctx, tt_di
         int rc = tt_depthwise_conv2d_strided_s8(ab, wnd * mid.w, (tt_dims){mid.c, n, mid.w}, b->w, b->kh, b->kw,
                                                 b->bias, b->mult, b->shift, &pb, &b->q, br, (tt_dims){mid.c, 1, out.w});
         if (rc != TT_OK) return rc;
+#if TT_USE_DSP
+        if (straight_out) {
+            rc = tt_conv2d_1x1_strided_out_s8(br, (tt_dims){mid.c, 1, out.w}, c->w, c->bias, c->mult, c->shift, &c->q,
+                                              y + r * out.w, out.h * out.w, (tt_dims){out.c, 1, out.w});
+            if (rc != TT_OK) return rc;
+            continue;
+        }
+#endif
         rc = tt_conv2d_s8(br, (tt_dims){mid.c, 1, out.w}, c->w, 1, 1, c->bias, c->mult, c->shift, &c->conv, &c->q, yr,
                           (tt_dims){out.c, 1, out.w});
         if (rc != TT_OK) return rc;
