@@ -189,6 +189,8 @@ def macs(kernel: str, a: list[str], line: str, n: dict) -> int:
         return _ints(a[2], n)[0] * _ints(a[3], n)[0] * _ints(a[6], n)[0]
     if kernel == "conv2d_1x1_grad_input_split_rows_f32":  # (g, c0, k, hw, lead, rest, lead_k, w_scale, c_out, out)
         return _ints(a[2], n)[0] * _ints(a[3], n)[0] * _ints(a[8], n)[0]
+    if kernel == "conv2d_1x1_grad_input_channels_f32":  # (d, out_c, hw, w, w_scale, c0, k, channels, dx)
+        return _ints(a[1], n)[0] * _ints(a[2], n)[0] * _ints(a[6], n)[0]
     if kernel == "conv2d_grad_weight_f32":
         (k, _, _), (co, oh, ow) = d(1), d(5)
         taps = oh * ow * _ints(a[6], n)[0] * _ints(a[7], n)[0]

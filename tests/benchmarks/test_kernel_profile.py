@@ -117,3 +117,20 @@ def test_by_kernel_counts_macs_of_every_call_and_the_floor():
 
 def test_the_profiled_firmware_is_a_qemu_program():
     assert issubclass(ProfiledProgram, QemuProgram)
+
+
+def test_projection_chunks_counted_for_all_their_channels():
+    """chunk_depthwise_grad through a projection (MCUNet blocks.9 under --sram-budget 150K): the projection's
+    input gradient of k channels a chunk, counted once for all 192 channels (48 x 64 x 192 MACs)."""
+    text = f"""\
+    /* blocks.9.depthwise: bias_grad_pw_chunks */
+    for (int32_t c0 = 0; c0 < 192; c0 += 16) {{  /* channels c0..c0+k-1 of the gradient, masked, then read */
+        const int32_t k = 192 - c0 < 16 ? 192 - c0 : 16;
+        TT_CALL(tt_conv2d_1x1_grad_input_channels_f32(((float *)(tt_arena + 0)), 48, 64, {W}, tt_c117, c0, k, 192, ((float *)(tt_arena + 12288))));
+        TT_CALL(tt_mask_grad_f32(((float *)(tt_arena + 12288)), ((uint8_t *)(tt_arena + 62848)) + c0 * 64 / 8, k * 64, ((float *)(tt_arena + 12288))));
+        TT_CALL(tt_bias_grad_f32(((float *)(tt_arena + 12288)), k, 64, ((float *)(tt_arena + 16384)) + c0));
+    }}
+"""
+    pw, _, _ = call_sites(text).values()
+    assert pw["kernel"] == "conv2d_1x1_grad_input_channels_f32"
+    assert (pw["macs"], pw["per_call"]) == (48 * 64 * 192, False)
