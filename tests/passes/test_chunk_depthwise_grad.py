@@ -47,6 +47,27 @@ def _host_run(program, samples, folder):
     return HostProgram(folder).run([(TRAIN, label, x) for x, label in samples])
 
 
+def _same_runs(runs):
+    """Two host runs' losses and parameters, bit for bit."""
+    (losses, params, error), (losses_c, params_c, error_c) = runs
+    assert error == error_c == 0
+    assert np.array_equal(np.asarray(losses, np.float32), np.asarray(losses_c, np.float32))
+    assert params.keys() == params_c.keys() and all(np.array_equal(params[n], params_c[n]) for n in params)
+
+
+def _same_tvm_step(whole, chunked, sample):
+    """TVM's step of both programs on `sample`: the loss and every update, bit for bit."""
+    (x, label), params = sample, whole.params
+
+    def step(program):
+        names = [p.name for p in program.mod["main"].params[5:]]
+        return _tvm.build(program.mod)(x[None], np.array(label, np.int32), np.float32(0.05), np.float32(0.1),
+                                       np.uint32(3), *(params[n] for n in names))
+
+    for name, a, b in zip(["loss", *main_attr(whole.mod, "tt.updates")], step(whole), step(chunked)):
+        assert np.array_equal(np.asarray(a), np.asarray(b)), name
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("scheme", [EXPAND_TRAINED, EXPAND_SPLIT], ids=lambda s: s.name)
 def test_the_chunked_c_equals_the_whole_c_bit_for_bit(net, tmp_path, scheme):
@@ -56,13 +77,8 @@ def test_the_chunked_c_equals_the_whole_c_bit_for_bit(net, tmp_path, scheme):
         program = build_training(graph, scheme, chunked=chunked)
         assert program.chunked == ([] if chunked == [] else ["block.1.0"])
         assert bool(CHUNKED & _ops(program)) == (chunked is None) and (CHUNKED <= _ops(program)) == (chunked is None)
-        folder = tmp_path / f"chunked_{chunked is None}"
-        write_project(generate(program), folder)
-        runs.append(HostProgram(folder).run([(TRAIN, label, x) for x, label in samples]))
-    (losses, params, error), (losses_c, params_c, error_c) = runs
-    assert error == error_c == 0
-    assert np.array_equal(np.asarray(losses, np.float32), np.asarray(losses_c, np.float32))
-    assert params.keys() == params_c.keys() and all(np.array_equal(params[n], params_c[n]) for n in params)
+        runs.append(_host_run(program, samples, tmp_path / f"chunked_{chunked is None}"))
+    _same_runs(runs)
 
 
 @pytest.mark.slow
@@ -71,15 +87,7 @@ def test_tvm_gives_the_same_values(net):
     whole, chunked = (build_training(graph, EXPAND_TRAINED, chunked=c, stop_after="reorder") for c in ([], None))
     assert candidates(whole.mod) == ["block.1.0"]
     assert not [b for b in op_bindings(chunked.mod) if b.op == "conv2d_grad_input" and b.layer == "block.1.0"]
-    (x, label), params = samples[0], whole.params
-
-    def step(program):
-        names = [p.name for p in program.mod["main"].params[5:]]
-        return _tvm.build(program.mod)(x[None], np.array(label, np.int32), np.float32(0.05), np.float32(0.1),
-                                       np.uint32(3), *(params[n] for n in names))
-
-    for name, a, b in zip(["loss", *main_attr(whole.mod, "tt.updates")], step(whole), step(chunked)):
-        assert np.array_equal(np.asarray(a), np.asarray(b)), name
+    _same_tvm_step(whole, chunked, samples[0])
 
 
 @pytest.mark.slow
@@ -117,11 +125,7 @@ def test_through_the_projection_the_c_equals_the_whole_c_bit_for_bit(net, net_st
     assert chunked.chunkable == (["block.1.0", "block.2.0"] if stride == 2 else ["block.2.0"])
     assert chunked.chunked == ["block.2.0"] and THROUGH <= _ops(chunked) and not CHUNKED & _ops(chunked)
     assert not [b for b in op_bindings(chunked.mod) if b.op.startswith("conv2d_grad_input") and b.layer == "block.2.0"]
-    (losses, params, error), (losses_c, params_c, error_c) = (
-        _host_run(p, samples, tmp_path / name) for p, name in ((whole, "whole"), (chunked, "chunked")))
-    assert error == error_c == 0
-    assert np.array_equal(np.asarray(losses, np.float32), np.asarray(losses_c, np.float32))
-    assert params.keys() == params_c.keys() and all(np.array_equal(params[n], params_c[n]) for n in params)
+    _same_runs([_host_run(p, samples, tmp_path / name) for p, name in ((whole, "whole"), (chunked, "chunked"))])
 
 
 @pytest.mark.slow
@@ -130,15 +134,7 @@ def test_through_the_projection_tvm_gives_the_same_values_and_the_c_matches_it(n
     graph, samples = _through(stride, net, net_stride_1)
     whole, chunked = (build_training(graph, PROJECTION_FROZEN, chunked=c, stop_after="reorder")
                       for c in ([], ["block.2.0"]))
-    (x, label), params = samples[0], whole.params
-
-    def step(program):
-        names = [p.name for p in program.mod["main"].params[5:]]
-        return _tvm.build(program.mod)(x[None], np.array(label, np.int32), np.float32(0.05), np.float32(0.1),
-                                       np.uint32(3), *(params[n] for n in names))
-
-    for name, a, b in zip(["loss", *main_attr(whole.mod, "tt.updates")], step(whole), step(chunked)):
-        assert np.array_equal(np.asarray(a), np.asarray(b)), name
+    _same_tvm_step(whole, chunked, samples[0])
     write_project(generate(build_training(graph, PROJECTION_FROZEN, chunked=["block.2.0"])), tmp_path)
     c_matches_relax(graph, PROJECTION_FROZEN, samples, tmp_path)
 
