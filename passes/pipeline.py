@@ -7,8 +7,9 @@
     qas                 Quantization-Aware Scaling of the gradients   (if scheme.qas)
     sgd_update          in-place SGD right after each gradient
     fuse_grad_update    weight gradient + update as one op, a few rows at a time
-    chunk_depthwise_grad   a strided depthwise conv's input gradient a chunk of channels at a time in each
-                        reader (where the SRAM budget needs it: it recomputes the chunk per reader)
+    chunk_depthwise_grad   a strided depthwise conv's input gradient (or a frozen projection's and the depthwise
+                        gradient below it) a chunk of channels at a time in each reader (where the SRAM
+                        budget needs it: it recomputes the chunk per reader)
     fuse_conv_dw_pw_rows   frozen conv -> depthwise -> 1x1 chain, one output row at a time
     fuse_expand_depthwise  frozen 1x1 expansion + its depthwise conv, a channel at a time
     inplace_depthwise   a depthwise conv whose input dies at it writes over that input
@@ -66,7 +67,7 @@ class TrainingProgram:
     graph: Graph
     memory: MemoryReport
     predict: object = None
-    chunked: list = field(default_factory=list)  # depthwise layers chunk_depthwise_grad took
+    chunked: list = field(default_factory=list)  # layers chunk_depthwise_grad took (depthwise or projection)
     chunkable: list = field(default_factory=list)  # the layers it could take, at its stage (candidates)
     sram_budget: int | None = None               # the budget that chose them (compiler.memory_passes)
 
