@@ -66,3 +66,14 @@ def test_budget_below_the_classifier_alone_is_explained(setup):
     graph, memory = setup
     with pytest.raises(TinyTrainError, match="over the budget"):
         search(graph, {}, {}, 1000, memory, progress=False)
+
+
+def test_scheme_memory_options_join_every_scheme(setup):
+    """A float32 classifier (the paper's recipe) keeps 4 bytes a weight where the int8 one keeps 1; its
+    int32 biases and the arena stay as they are."""
+    graph, memory = setup
+    scheme = scheme_dict(0, {}, "classifier-only")
+    fp32 = SchemeMemory(graph, {"fp32_classifier": True}).breakdown(scheme)
+    int8 = memory.breakdown(scheme)
+    assert fp32["param_bytes"] - int8["param_bytes"] == 3 * graph.weight_layers()[-1].params["weight"].size
+    assert fp32["arena_bytes"] == int8["arena_bytes"]
