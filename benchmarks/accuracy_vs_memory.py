@@ -284,8 +284,12 @@ def write_outputs(rows: dict, budgets: dict, base: int, config: dict, recipe: st
                          else "none fits")
         for family in FAMILIES[1:]:
             d = paired(rows[b["searched"]]["accuracy"], rows[b[family]]["accuracy"]) if b[family] else None
-            cells.append("-" if d is None else f"{100 * d[0]:+.2f} ± {100 * d[1]:.2f} "
-                         f"({', '.join(f'{100 * x:+.2f}' for x in d[2])})")
+            if d is None:
+                cells.append("-")
+            elif len(d[2]) == 1:  # one seed has no standard error
+                cells.append(f"{100 * d[0]:+.2f} (one seed)")
+            else:
+                cells.append(f"{100 * d[0]:+.2f} ± {100 * d[1]:.2f} ({', '.join(f'{100 * x:+.2f}' for x in d[2])})")
         lines.append(f"| {kb(b['limit_bytes'])} (+{extra}) | " + " | ".join(cells) + " |")
     text = setup + "\n\n" + "\n".join(lines) + "\n"
     (out / "results.md").write_text(text)
