@@ -49,14 +49,22 @@ static inline int tt_conv_dw_pw_loop(tt_fill_band_fn fill_band, void *ctx, tt_di
                          !a->conv.pad_top && !a->conv.pad_left && !a->conv.pad_bottom && !a->conv.pad_right;
     const int straight_out = c->conv.stride == 1 && c->conv.groups == 1 && out.c >= 4 && !c->conv.pad_top &&
                              !c->conv.pad_left && !c->conv.pad_bottom && !c->conv.pad_right;
+    /* the window a ring where the depthwise copies its rows anyway (tt_depthwise_conv2d_ring_s8): a dropped row
+     * moves `first`, not every channel's kept rows */
+    const int ring = tt_depthwise_ring_ok((tt_dims){mid.c, b->kh, mid.w}, b->kh, &b->conv);
+#else
+    const int ring = 0;
 #endif
+    int32_t first = 0; /* the slot of row have_lo in each channel's window (0 unless a ring) */
     for (int32_t r = 0; r < out.h; ++r) {
         tt_conv_params pb = b->conv;
         int32_t lo, n;
         tt_dw_pw_band(r, b->kh, mid.h, &pb, &lo, &n);
         const int32_t drop = lo - have_lo, kept = have_n - drop;
         if (kept <= 0) {
-            have_n = 0;
+            have_n = 0, first = 0;
+        } else if (drop > 0 && ring) {
+            first = (first + drop) % wnd, have_n = kept;
         } else if (drop > 0) { /* slide the window: the rows still needed move to its front */
             for (int32_t ch = 0; ch < mid.c; ++ch)
                 memmove(ab + ch * wnd * mid.w, ab + (ch * wnd + drop) * mid.w, (size_t)(kept * mid.w));
@@ -68,10 +76,11 @@ static inline int tt_conv_dw_pw_loop(tt_fill_band_fn fill_band, void *ctx, tt_di
             int32_t xlo, xn;
             tt_dw_pw_band(j, a->kh, in.h, &pa, &xlo, &xn);
             fill_band(ctx, xb, xlo, xn);
+            const int32_t slot = first + have_n < wnd ? first + have_n : first + have_n - wnd; /* row j's */
 #if TT_USE_DSP
             if (straight) {
                 int rc = tt_conv2d_1x1_strided_out_s8(xb, (tt_dims){in.c, xn, in.w}, a->w, a->bias, a->mult, a->shift,
-                                                      &a->q, ab + have_n * mid.w, wnd * mid.w,
+                                                      &a->q, ab + slot * mid.w, wnd * mid.w,
                                                       (tt_dims){mid.c, 1, mid.w});
                 if (rc != TT_OK) return rc;
                 continue;
@@ -81,11 +90,20 @@ static inline int tt_conv_dw_pw_loop(tt_fill_band_fn fill_band, void *ctx, tt_di
                                   &a->q, ar, (tt_dims){mid.c, 1, mid.w});
             if (rc != TT_OK) return rc;
             for (int32_t ch = 0; ch < mid.c; ++ch)
-                memcpy(ab + (ch * wnd + have_n) * mid.w, ar + ch * mid.w, (size_t)mid.w);
+                memcpy(ab + (ch * wnd + slot) * mid.w, ar + ch * mid.w, (size_t)mid.w);
         }
-        /* the window's first n rows of every channel (all wnd but at the map's top or bottom edge): one call */
+        /* the window's n rows of every channel from `first` (all wnd but at the map's top or bottom edge): one call */
+#if TT_USE_DSP
+        int rc = ring ? tt_depthwise_conv2d_ring_s8(ab, wnd * mid.w, wnd, first, (tt_dims){mid.c, n, mid.w}, b->w, b->kh,
+                                                    b->kw, b->bias, b->mult, b->shift, &pb, &b->q, br,
+                                                    (tt_dims){mid.c, 1, out.w})
+                      : tt_depthwise_conv2d_strided_s8(ab, wnd * mid.w, (tt_dims){mid.c, n, mid.w}, b->w, b->kh, b->kw,
+                                                       b->bias, b->mult, b->shift, &pb, &b->q, br,
+                                                       (tt_dims){mid.c, 1, out.w});
+#else
         int rc = tt_depthwise_conv2d_strided_s8(ab, wnd * mid.w, (tt_dims){mid.c, n, mid.w}, b->w, b->kh, b->kw,
                                                 b->bias, b->mult, b->shift, &pb, &b->q, br, (tt_dims){mid.c, 1, out.w});
+#endif
         if (rc != TT_OK) return rc;
 #if TT_USE_DSP
         if (straight_out) {

@@ -598,13 +598,22 @@ int tt_depthwise_conv2d_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t
     return tt_depthwise_conv2d_strided_s8(x, in.h * in.w, in, w, kh, kw, bias, mult, shift, conv, q, y, out);
 }
 
-int tt_depthwise_conv2d_strided_s8(const int8_t *x, int32_t plane, tt_dims in, const int8_t *w, int32_t kh,
-                                   int32_t kw, const int32_t *bias, const int32_t *mult, const int32_t *shift,
-                                   const tt_conv_params *conv, const tt_quant_params *q, int8_t *y, tt_dims out)
+#if TT_USE_DSP
+int tt_depthwise_ring_ok(tt_dims in, int32_t kh, const tt_conv_params *conv)
 {
-    if (!conv || conv->groups != in.c || out.c != in.c || plane < in.h * in.w ||
-        !tt_conv_args_ok(x, in, w, kh, kw, bias, mult, shift, conv, q, y, out))
-        return TT_ERR_ARG;
+    const int32_t pw = in.w + conv->pad_left + conv->pad_right;
+    return pw != in.w && kh * pw <= DW_PADDED_BYTES;
+}
+#endif
+
+/* tt_depthwise_conv2d_strided_s8 with row iy of channel c at x + c * plane + ((first + iy) % ring) * in.w (the
+ * ring only on the small padded path, which copies every row: tt_depthwise_conv2d_ring_s8; else ring = in.h,
+ * first = 0). */
+static int depthwise_s8(const int8_t *x, int32_t plane, int32_t ring, int32_t first, tt_dims in, const int8_t *w,
+                        int32_t kh, int32_t kw, const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                        const tt_conv_params *conv, const tt_quant_params *q, int8_t *y, tt_dims out)
+{
+    (void)ring, (void)first; /* read on the DSP path's small padded maps only */
     const int32_t s = conv->stride;
 #if defined(__AVX2__)
     if (plane == in.h * in.w && tt_depthwise_avx2(x, in, w, kh, kw, bias, mult, shift, conv, q, y, out))
@@ -663,8 +672,8 @@ int tt_depthwise_conv2d_strided_s8(const int8_t *x, int32_t plane, tt_dims in, c
                               (s == 1 || (s == 2 && ph * pw < DW_PADDED_BYTES));
         for (int32_t c = 0; c < in.c; c++) {
             const int8_t *wc = w + c * kh * kw;
-            for (int32_t iy = 0; iy < in.h; iy++)
-                tt_copy_row(padded + (iy + conv->pad_top) * pw + conv->pad_left, x + c * plane + iy * in.w, in.w);
+            for (int32_t iy = 0, r = first; iy < in.h; iy++, r = r + 1 == ring ? 0 : r + 1)
+                tt_copy_row(padded + (iy + conv->pad_top) * pw + conv->pad_left, x + c * plane + r * in.w, in.w);
             const int32_t w_sum = tt_weight_sum(wc, kh * kw);
             const int32_t start = bias[c] - q->x_zero * w_sum; /* |x_zero * w_sum| <= 128 * 128 * kh * kw */
             if ((fast3x3 || fast_wide) && tt_ssat_form(shift[c], q->act_min, q->act_max)) {
@@ -716,6 +725,30 @@ int tt_depthwise_conv2d_strided_s8(const int8_t *x, int32_t plane, tt_dims in, c
     }
     return TT_OK;
 }
+
+int tt_depthwise_conv2d_strided_s8(const int8_t *x, int32_t plane, tt_dims in, const int8_t *w, int32_t kh,
+                                   int32_t kw, const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                                   const tt_conv_params *conv, const tt_quant_params *q, int8_t *y, tt_dims out)
+{
+    if (!conv || conv->groups != in.c || out.c != in.c || plane < in.h * in.w ||
+        !tt_conv_args_ok(x, in, w, kh, kw, bias, mult, shift, conv, q, y, out))
+        return TT_ERR_ARG;
+    return depthwise_s8(x, plane, in.h, 0, in, w, kh, kw, bias, mult, shift, conv, q, y, out);
+}
+
+#if TT_USE_DSP
+int tt_depthwise_conv2d_ring_s8(const int8_t *x, int32_t plane, int32_t ring, int32_t first, tt_dims in,
+                                const int8_t *w, int32_t kh, int32_t kw, const int32_t *bias, const int32_t *mult,
+                                const int32_t *shift, const tt_conv_params *conv, const tt_quant_params *q, int8_t *y,
+                                tt_dims out)
+{
+    if (!conv || conv->groups != in.c || out.c != in.c || ring < in.h || first < 0 || first >= ring ||
+        plane < ring * in.w || !tt_conv_args_ok(x, in, w, kh, kw, bias, mult, shift, conv, q, y, out) ||
+        in.h + conv->pad_top + conv->pad_bottom != kh || !tt_depthwise_ring_ok(in, kh, conv))
+        return TT_ERR_ARG;
+    return depthwise_s8(x, plane, ring, first, in, w, kh, kw, bias, mult, shift, conv, q, y, out);
+}
+#endif
 
 int tt_depthwise_inplace_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh, int32_t kw, const int32_t *bias,
                             const int32_t *mult, const int32_t *shift, const tt_conv_params *conv,

@@ -4,6 +4,12 @@
  * (plane >= in.h * in.w), such as the first n rows of each channel's window of kh rows, so that a window
  * cut by the map's top or bottom edge is one call over all channels too, not one call per channel.
  * TT_ERR_ARG: as tt_depthwise_conv2d_s8, or plane < in.h * in.w.
+ *
+ * DSP path only, tt_depthwise_conv2d_ring_s8: the window as a ring of `ring` rows per channel, row iy at
+ * x + c * plane + ((first + iy) % ring) * in.w, so that the row kernels drop a row by moving `first` instead of
+ * moving every channel's kept rows. Only where the depthwise copies each channel's rows into its padded buffer
+ * anyway: in.h + pad_top + pad_bottom == kh and tt_depthwise_ring_ok (horizontal padding, kh padded rows fit).
+ * TT_ERR_ARG: as above, or ring < in.h, first outside [0, ring), plane < ring * in.w, or not such a window.
  */
 #ifndef TT_DEPTHWISE_STRIDED_H
 #define TT_DEPTHWISE_STRIDED_H
@@ -13,5 +19,13 @@
 int tt_depthwise_conv2d_strided_s8(const int8_t *x, int32_t plane, tt_dims in, const int8_t *w, int32_t kh,
                                    int32_t kw, const int32_t *bias, const int32_t *mult, const int32_t *shift,
                                    const tt_conv_params *conv, const tt_quant_params *q, int8_t *y, tt_dims out);
+
+#if TT_USE_DSP
+int tt_depthwise_ring_ok(tt_dims in, int32_t kh, const tt_conv_params *conv);
+int tt_depthwise_conv2d_ring_s8(const int8_t *x, int32_t plane, int32_t ring, int32_t first, tt_dims in,
+                                const int8_t *w, int32_t kh, int32_t kw, const int32_t *bias, const int32_t *mult,
+                                const int32_t *shift, const tt_conv_params *conv, const tt_quant_params *q, int8_t *y,
+                                tt_dims out);
+#endif
 
 #endif /* TT_DEPTHWISE_STRIDED_H */

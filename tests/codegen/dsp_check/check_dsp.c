@@ -1,6 +1,7 @@
 /*
  * The TT_USE_DSP paths of tt_conv2d_1x1_s8, tt_conv2d_1x1_split_s8, tt_depthwise_conv2d_s8 (a quarter of its
- * cases 3x3, 5x5 or 7x7 at stride 1 or 2 with four to sixteen outputs a row, its row loops; a third through
+ * cases 3x3, 5x5 or 7x7 at stride 1 or 2 with four to sixteen outputs a row, its row loops, half of them one output
+ * row of the row kernels' windows, also as a ring of rows (tt_depthwise_conv2d_ring_s8); a third through
  * tt_depthwise_conv2d_strided_s8, channels further apart than h * w, a third written over the
  * input by tt_depthwise_inplace_s8 in two calls as the in-place template makes them) and
  * tt_conv2d_general_s8 (dense, channels 1..8 so that most windows fit its im2col path; a third of the plain 1x1
@@ -136,10 +137,18 @@ static void check_case(int kind)
         conv.pad_left = uniform(0, kw - (kw > 1));
         conv.pad_right = uniform(0, kw - (kw > 1));
     }
+    /* half of those one output row of the row kernels' windows: kh rows with the padding above and below, padded
+     * on the left (a ring of rows through tt_depthwise_conv2d_ring_s8 when the channels lie apart) */
+    const int row_window = dw3 && uniform(0, 1);
+    if (row_window) {
+        conv.pad_top = uniform(0, kh - 1), conv.pad_bottom = uniform(0, kh - 1 - conv.pad_top);
+        conv.pad_left = conv.pad_left ? conv.pad_left : 1;
+    }
     const int32_t hmin = kh - conv.pad_top - conv.pad_bottom, wmin = kw - conv.pad_left - conv.pad_right;
     const int32_t size = depthwise && uniform(0, 3) == 0 ? 40 : wide ? 9 : 20; /* 40: maps the padded copy does not fit */
     const int32_t w4 = (4 * uniform(1, 4) - 1) * conv.stride + kw - conv.pad_left - conv.pad_right; /* out.w 4..16 */
-    const tt_dims in = {c, uniform(hmin > 1 ? hmin : 1, size), dw3 && w4 > 0 ? w4 : uniform(wmin > 1 ? wmin : 1, size)};
+    const tt_dims in = {c, row_window ? hmin : uniform(hmin > 1 ? hmin : 1, size),
+                        dw3 && w4 > 0 ? w4 : uniform(wmin > 1 ? wmin : 1, size)};
     const tt_dims out = {o, (in.h + conv.pad_top + conv.pad_bottom - kh) / conv.stride + 1,
                          (in.w + conv.pad_left + conv.pad_right - kw) / conv.stride + 1};
     const int32_t fan_in = (depthwise ? 1 : c) * kh * kw, n_out = out.c * out.h * out.w;
@@ -188,6 +197,19 @@ static void check_case(int kind)
         rc = tt_depthwise_conv2d_strided_s8(xs, plane, in, w, kh, kw, bias, mult, shift, &conv, &q, y, out);
         rc_ref = ref_depthwise_conv2d_s8(x, in, w, kh, kw, bias, mult, shift, &conv, &q, y_ref, out);
         free(xs);
+#if TT_USE_DSP
+        if (row_window && tt_depthwise_ring_ok(in, kh, &conv) && rc == TT_OK && memcmp(y, y_ref, (size_t)n_out) == 0) {
+            /* the same rows as a ring of `ring` rows per channel from slot `first` */
+            const int32_t ring = in.h + uniform(0, 2), first = uniform(0, ring - 1), rplane = ring * in.w + uniform(0, 9);
+            int8_t *xr = random_s8(in.c * rplane);
+            for (int32_t i = 0; i < in.c; i++)
+                for (int32_t iy = 0; iy < in.h; iy++)
+                    memcpy(xr + i * rplane + ((first + iy) % ring) * in.w, x + i * hw + iy * in.w, (size_t)in.w);
+            rc = tt_depthwise_conv2d_ring_s8(xr, rplane, ring, first, in, w, kh, kw, bias, mult, shift, &conv, &q, y,
+                                             out);
+            free(xr);
+        }
+#endif
     } else if (kind == DEPTHWISE) {
         rc = tt_depthwise_conv2d_s8(x, in, w, kh, kw, bias, mult, shift, &conv, &q, y, out);
         rc_ref = ref_depthwise_conv2d_s8(x, in, w, kh, kw, bias, mult, shift, &conv, &q, y_ref, out);
