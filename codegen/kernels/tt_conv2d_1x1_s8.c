@@ -36,6 +36,23 @@ static int32_t dot_channels(const int8_t *x, int32_t plane, const int8_t *w, int
 }
 
 #if TT_USE_DSP
+/* yo[0 .. n) (n a multiple of 4) of one output channel, every pixel in the SSAT form, the sums starting at start:
+ * expand_depthwise's one-channel calls, whose SSAT test and constants are set once per call here instead of
+ * every four pixels, in a loop of its own (noinline: GCC allocates its registers apart from the general one's). */
+static __attribute__((noinline)) void channel1x1_ssat_dsp(const int8_t *x, int32_t hw, int32_t n, int32_t channels,
+                                                          const int8_t *wo, int32_t start, int32_t m, int32_t t,
+                                                          int32_t k, int8_t *yo)
+{
+    for (int8_t *end = yo + n; yo < end; yo += 4, x += 4) {
+        int32_t a[4] = {start, start, start, start};
+        tt_pointwise_1x4_dsp(x, hw, channels, wo, a);
+        yo[0] = tt_requantize_hi_ssat(a[0], m, t, k);
+        yo[1] = tt_requantize_hi_ssat(a[1], m, t, k);
+        yo[2] = tt_requantize_hi_ssat(a[2], m, t, k);
+        yo[3] = tt_requantize_hi_ssat(a[3], m, t, k);
+    }
+}
+
 /* y[o, :] of one output channel o (an odd last one), four pixels at a time through tt_pointwise_1x4_dsp. */
 static void channel1x1_dsp(const int8_t *x, int32_t channels, int32_t hw, const int8_t *wo, int32_t bias_o,
                            int32_t mult_o, int32_t shift_o, const tt_quant_params *q, int8_t *yo)
@@ -43,6 +60,11 @@ static void channel1x1_dsp(const int8_t *x, int32_t channels, int32_t hw, const 
     const int32_t x_zero = q->x_zero, y_zero = q->y_zero, lo = q->act_min, hi = q->act_max;
     const int32_t start = bias_o - x_zero * tt_weight_sum(wo, channels); /* see conv1x1_dsp */
     int32_t p = 0;
+    if (tt_ssat_form(shift_o, lo, hi)) {
+        const int32_t t = shift_o - 32;
+        p = hw & ~3;
+        channel1x1_ssat_dsp(x, hw, p, channels, wo, start, mult_o, t, tt_ssat_k(t, y_zero), yo);
+    }
     for (; p + 4 <= hw; p += 4) {
         int32_t a[4] = {start, start, start, start};
         tt_pointwise_1x4_dsp(x + p, hw, channels, wo, a);

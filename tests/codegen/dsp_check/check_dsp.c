@@ -7,8 +7,9 @@
  * tt_conv2d_general_s8 (dense, channels 1..8 so that most windows fit its im2col path; a third of the plain 1x1
  * cases from four outputs through tt_conv2d_1x1_strided_out_s8, output channels further apart than h * w) against their
  * portable loops (ref_kernels.c: the same sources with TT_NO_DSP), byte for byte, on pseudo-random
- * cases: channels 1..24 (odd too; a quarter of the other 1x1 cases exactly 8, the 8-channel path on maps of
- * up to 400 pixels: several blocks of pixels and their tails; a quarter of the 1x1 cases 120..300 input channels
+ * cases: channels 1..24 (odd too; an eighth of the other 1x1 cases one output, expand_depthwise's one-channel calls;
+ * a quarter exactly 8, the 8-channel path on maps of up to 400 pixels: several blocks of pixels and their tails;
+ * a quarter of the 1x1 cases 120..300 input channels
  * and 1..72 outputs on maps up to 9 x 9: both sides of the one-pack limit, the packed chunks of wider inputs
  * with their tails, several blocks of outputs), h, w 1..20 (depthwise up to 40: maps too large for its padded
  * channel copy), kernels 1..7 (even too), strides 1..3 (mostly 1, where the DSP paths apply),
@@ -121,11 +122,14 @@ static void check_case(int kind)
     const int depthwise = kind == DEPTHWISE, windowed = depthwise || kind == GENERAL;
     const int32_t kernels[] = {1, 2, 3, 3, 4, 5, 7};
     const int wide = (kind == POINTWISE || kind == SPLIT) && uniform(0, 3) == 0; /* around TT_PW_PACK_CHANNELS */
+    /* an eighth of the other 1x1 cases one output (expand_depthwise's one-channel calls) */
+    const int one = (kind == POINTWISE) && !wide && uniform(0, 7) == 0;
     const int32_t c = kind == GENERAL ? uniform(1, 8)
                       : wide          ? (uniform(0, 1) ? uniform(120, 136) : uniform(137, 300))
                       : kind == POINTWISE && uniform(0, 3) == 0 ? 8 /* the 8-channel path (pixels in blocks) */
                                       : uniform(kind == SPLIT ? 2 : 1, 24);
-    const int32_t o = depthwise ? c : wide ? uniform(1, 72) : uniform(1, 24); /* > 32: several blocks of outputs */
+    /* wide: up to 72 outputs (> 32: several blocks of outputs) */
+    const int32_t o = depthwise ? c : wide ? uniform(1, 72) : one ? 1 : uniform(1, 24);
     /* a quarter of the depthwise cases 3x3, 5x5 or 7x7 at stride 1 or 2, four outputs a row or more
      * (channel_3x3_ssat, channel_wide_ssat) */
     const int dw3 = depthwise && uniform(0, 3) == 0, dk = dw3 ? 3 + 2 * (int)uniform(0, 2) : 3;
