@@ -57,21 +57,43 @@ def update_rows(b) -> tuple[int, int]:
     return shape[0], int(np.prod(shape[1:]))
 
 
+# Expanded channels an `expand_depthwise_s8` call computes at a time: up to four (tt_conv2d_1x1_s8's packed path,
+# the input packed once for the four outputs) while they fit EXPAND_BYTES, so that large inputs (64 x 64) keep a
+# small scratch; the last call the channels left (TT_EXPAND_CHANNELS and TT_EXPAND_BYTES of tt_kernels.h).
+EXPAND_CHANNELS = 4
+EXPAND_BYTES = 1024
+
+
+def expand_channels(c: int, hw: int) -> int:
+    """Expanded channels per call of an `expand_depthwise_s8` op of c channels of hw pixels (its scratch holds
+    that many): tt_expand_depthwise_s8_get_buffer_size's rule."""
+    return min(EXPAND_CHANNELS, c, max(1, EXPAND_BYTES // hw))
+
+
 def expand_depthwise_s8(b, args, out):
     x, w1, b1, m1, s1, w2, b2, m2, s2, scratch = args
     e, d = b.attrs["expand"], b.attrs["depthwise"]
     (_, cin, h, w), (_, c, oh, ow) = _shape(b.args[0]), _shape(b.var)
     kh, kw = _shape(b.args[5])[2:]
-    one = f"(tt_dims){{1, {h}, {w}}}"
-    expand = f"tt_conv2d_1x1_s8({x}, (tt_dims){{{cin}, {h}, {w}}}, {w1} + c * {cin}, "
-    return (f"for (int32_t c = 0; c < {c}; ++c) {{  /* expansion channel c -> scratch -> its depthwise -> output "
-            f"channel c */\n"
-            f"        {{ {_conv_params(e)} {_quant(e)}\n"
-            f"          TT_CALL({expand}{b1} + c, {m1} + c, {s1} + c, &p, &q, (int8_t *){scratch}, {one})); }}\n"
-            f"        {{ {_conv_params(d, groups=1)} {_quant(d)}\n"
-            f"          TT_CALL(tt_depthwise_conv2d_s8((int8_t *){scratch}, {one}, {w2} + c * {kh * kw}, {kh}, {kw}, "
-            f"{b2} + c, {m2} + c, {s2} + c, &p, &q, {out} + c * {oh * ow}, (tt_dims){{1, {oh}, {ow}}})); }}\n"
-            f"    }}")
+    k = expand_channels(c, h * w)
+
+    def block(c0: str, n: int) -> str:
+        """Expansion channels c0 .. c0 + n -> scratch -> their depthwise -> output channels c0 .. c0 + n."""
+        mid = f"(tt_dims){{{n}, {h}, {w}}}"
+        return (f"{{ {_conv_params(e)} {_quant(e)}\n"
+                f"          TT_CALL(tt_conv2d_1x1_s8({x}, (tt_dims){{{cin}, {h}, {w}}}, {w1} + {c0} * {cin}, "
+                f"{b1} + {c0}, {m1} + {c0}, {s1} + {c0}, &p, &q, (int8_t *){scratch}, {mid})); }}\n"
+                f"        {{ {_conv_params(d, groups=n)} {_quant(d)}\n"
+                f"          TT_CALL(tt_depthwise_conv2d_s8((int8_t *){scratch}, {mid}, {w2} + {c0} * {kh * kw}, {kh}, "
+                f"{kw}, {b2} + {c0}, {m2} + {c0}, {s2} + {c0}, &p, &q, {out} + {c0} * {oh * ow}, "
+                f"(tt_dims){{{n}, {oh}, {ow}}})); }}")
+
+    whole = c // k * k
+    code = (f"for (int32_t c = 0; c < {whole}; c += {k}) {{  /* {k} expansion channels -> scratch -> their "
+            f"depthwise -> output channels c .. c + {k - 1} */\n        {block('c', k)}\n    }}")
+    if whole < c:  # the channels left, in one call
+        code += f"\n    {block(str(whole), c - whole)}"
+    return code
 
 
 def _layer(a, w, bias, mult, shift, kernel) -> str:

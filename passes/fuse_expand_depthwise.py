@@ -1,10 +1,10 @@
 """fuse_expand_depthwise: a frozen 1x1 expansion and the depthwise conv that is its only reader
-become one op, computed a channel at a time (MCUNetV2 / TinyEngine).
+become one op, computed a few channels at a time (MCUNetV2 / TinyEngine).
 
 The expansion of an inverted bottleneck is the largest tensor of the forward (MCUNet block 1:
 32 x 64 x 64 int8, 128 KB), yet the depthwise conv after it reads each channel alone.  Expansion
-channel c into a one-channel scratch, then the depthwise of that channel into output channel c:
-the expanded tensor never exists.
+channels c .. c + 3 into a scratch (fewer on large inputs: templates_memory.expand_channels), then the
+depthwise of those channels into output channels c .. c + 3: the expanded tensor never exists.
 
 Needs:      `main` of tt ops: a forward (`lower`) or a training step (after `sgd_update`).
 Guarantees: every `h = conv2d_s8(x, w1, b1, m1, s1)` (1x1, groups 1) read only by
@@ -13,7 +13,7 @@ Guarantees: every `h = conv2d_s8(x, w1, b1, m1, s1)` (1x1, groups 1) read only b
             `y = expand_depthwise_s8(x, w1, b1, m1, s1, w2, b2, m2, s2)`, attrs `expand` and
             `depthwise` (each conv's), layer "<expansion>+<depthwise>", the same int8 values.  "Read
             only by" also rules out any gradient through h: its clamp mask would be a second reader.
-            `memory_analysis` counts the one-channel scratch.
+            `memory_analysis` counts the scratch of a call's channels.
 
     before: h = conv2d_s8(x, w1, ...);  y = conv2d_s8(h, w2, ...)
     after:  y = expand_depthwise_s8(x, w1, ..., w2, ...)

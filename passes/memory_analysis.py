@@ -18,7 +18,7 @@ What `main` returns (the loss) lives to the end.  How each op stores its output 
 one buffer; so do the in-place depthwise ops (OVER_INPUT), whose output may be smaller than their
 input; PARAM ops (`sgd_*`, `grad_update`) write their parameter.  Ops computed a slice at a time
 have a scratch tensor, born and dead at the op, of the record's `scratch` size (`scratch_bytes`,
-equal to the C `*_get_buffer_size` companion): one channel for `expand_depthwise_s8` and the
+equal to the C `*_get_buffer_size` companion): up to four channels for `expand_depthwise_s8`, one for the
 in-place depthwise ops, a few rows for `conv_dw_pw_rows_s8`, a block of rows of the float
 gradient for `grad_update` (update_block: rows in 2 KB, a 1x1 conv's rows by UPDATE_COLS input
 channels; passes/fuse_grad_update.py).

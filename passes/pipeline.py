@@ -11,7 +11,7 @@
                         gradient below it) a chunk of channels at a time in each reader (where the SRAM
                         budget needs it: it recomputes the chunk per reader)
     fuse_conv_dw_pw_rows   frozen conv -> depthwise -> 1x1 chain, one output row at a time
-    fuse_expand_depthwise  frozen 1x1 expansion + its depthwise conv, a channel at a time
+    fuse_expand_depthwise  frozen 1x1 expansion + its depthwise conv, up to four channels at a time
     inplace_depthwise   a depthwise conv whose input dies at it writes over that input
     reorder             schedule for a small live set (last of the training stages: it orders the updates)
     predict             the forward of tt_predict, from the same lowered module: the forward memory

@@ -14,8 +14,8 @@
  * over all of them (pixels_8ch_ssat: 11 instructions per 8 multiply-adds and their requantization).
  * Fewer outputs: two output channels by four pixels at a time through tt_pointwise_2x4_dsp (SMLAD on
  * channel pairs, weights unpacked once per four channels), an odd last channel (expand_depthwise's
- * one-channel calls) by tt_pointwise_1x4_dsp. The int32 sums are the same integers as the portable
- * loop's, so the output is identical bit for bit.
+ * one-channel calls on large inputs) by tt_pointwise_1x4_dsp. The int32 sums are the same integers as the
+ * portable loop's, so the output is identical bit for bit.
  *
  * x86-64 path (__AVX2__, host builds with -march=native; same cases): four output channels by
  * sixteen pixels at a time through tt_pointwise_avx2 (tt_pointwise_avx2.h), the same int32 sums.
@@ -37,8 +37,9 @@ static int32_t dot_channels(const int8_t *x, int32_t plane, const int8_t *w, int
 
 #if TT_USE_DSP
 /* yo[0 .. n) (n a multiple of 4) of one output channel, every pixel in the SSAT form, the sums starting at start:
- * expand_depthwise's one-channel calls, whose SSAT test and constants are set once per call here instead of
- * every four pixels, in a loop of its own (noinline: GCC allocates its registers apart from the general one's). */
+ * expand_depthwise's one-channel calls (inputs over 512 pixels), whose SSAT test and constants are set once per
+ * call here instead of every four pixels, in a loop of its own (noinline: GCC allocates its registers apart from
+ * the general one's). */
 static __attribute__((noinline)) void channel1x1_ssat_dsp(const int8_t *x, int32_t hw, int32_t n, int32_t channels,
                                                           const int8_t *wo, int32_t start, int32_t m, int32_t t,
                                                           int32_t k, int8_t *yo)

@@ -775,9 +775,13 @@ int tt_depthwise_inplace_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_
     return TT_OK;
 }
 
-int32_t tt_expand_depthwise_s8_get_buffer_size(tt_dims in)
+int32_t tt_expand_depthwise_s8_get_buffer_size(tt_dims in, int32_t channels)
 {
-    return in.h * in.w;
+    const int32_t hw = in.h * in.w, fit = TT_EXPAND_BYTES / hw > 1 ? TT_EXPAND_BYTES / hw : 1;
+    int32_t k = channels < TT_EXPAND_CHANNELS ? channels : TT_EXPAND_CHANNELS;
+    if (k > fit)
+        k = fit;
+    return k * hw;
 }
 
 int32_t tt_depthwise_inplace_s8_get_buffer_size(tt_dims out)

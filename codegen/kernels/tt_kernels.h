@@ -85,9 +85,12 @@ int tt_conv2d_general_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t k
                          const int32_t *bias, const int32_t *mult, const int32_t *shift,
                          const tt_conv_params *conv, const tt_quant_params *q, int8_t *y, tt_dims out);
 /* Scratch bytes of the generated loops (codegen/templates_memory.py) around tt_depthwise_conv2d_s8: a 1x1
- * expansion + depthwise conv a channel at a time (one expanded channel of the input's size), and a
- * depthwise conv writing over its input (one output channel). */
-int32_t tt_expand_depthwise_s8_get_buffer_size(tt_dims in);
+ * expansion of `channels` channels + depthwise conv up to TT_EXPAND_CHANNELS channels at a time while they fit
+ * TT_EXPAND_BYTES (at least one; tt_conv2d_1x1_s8's packed path: the input packed once for the four), that many
+ * expanded channels of the input's size; and a depthwise conv writing over its input (one output channel). */
+#define TT_EXPAND_CHANNELS 4
+#define TT_EXPAND_BYTES 1024
+int32_t tt_expand_depthwise_s8_get_buffer_size(tt_dims in, int32_t channels);
 int32_t tt_depthwise_inplace_s8_get_buffer_size(tt_dims out);
 /* y = tt_depthwise_conv2d_s8 of x written over x: y == x, or below it (y <= x), as the memory pass's in-place
  * depthwise writes it. Output channel c is written once input channel c is read, and ends below input channel

@@ -14,7 +14,7 @@ from .registry import NEW, OVER_INPUT, PARAM, OpRecord, declare
 def expand_depthwise_s8(fb, args, a):
     """(x, w1, b1, mult1, shift1, w2, b2, mult2, shift2) -> depthwise(expand(x)): a frozen 1x1
     expansion and the depthwise conv that is its only reader (attrs `expand`, `depthwise`).
-    The C computes it a channel at a time, so the expanded tensor never exists whole."""
+    The C computes it up to four channels at a time, so the expanded tensor never exists whole."""
     expanded = fb.emit(conv2d_s8(fb, args[:5], a["expand"]))
     return conv2d_s8(fb, [expanded, *args[5:]], a["depthwise"])
 
@@ -79,8 +79,10 @@ def _shape(expr) -> list[int]:
 
 
 def expand_depthwise_scratch(b) -> int:
-    """One expanded channel (int8) at the input's size: tt_expand_depthwise_s8_get_buffer_size."""
-    return int(np.prod(_shape(b.args[0])[2:]))
+    """The expanded channels of a call (int8, templates_memory.expand_channels) at the input's size:
+    tt_expand_depthwise_s8_get_buffer_size."""
+    hw = int(np.prod(_shape(b.args[0])[2:]))
+    return c.expand_channels(_shape(b.var)[1], hw) * hw
 
 
 def one_output_channel_scratch(b) -> int:
@@ -127,7 +129,7 @@ declare(
     OpRecord("expand_depthwise_s8", expand_depthwise_s8, c.expand_depthwise_s8,
              ("tt_conv2d_1x1_s8.c", "tt_depthwise_conv2d_s8.c"), scratch=expand_depthwise_scratch,
              buffer_size="tt_expand_depthwise_s8_get_buffer_size",
-             buffer_size_args=lambda b: (_dims(b.args[0]),)),
+             buffer_size_args=lambda b: (_dims(b.args[0]), _shape(b.var)[1])),
     OpRecord("depthwise_inplace_s8", depthwise_inplace_s8, c.depthwise_inplace_s8, ("tt_depthwise_conv2d_s8.c",),
              writes=OVER_INPUT, scratch=one_output_channel_scratch,
              buffer_size="tt_depthwise_inplace_s8_get_buffer_size", buffer_size_args=lambda b: (_dims(b.var),)),
