@@ -81,8 +81,8 @@ static inline void tt_pointwise_2x4_dsp(const int8_t *x, int32_t hw, int32_t cha
 }
 
 /* a[k] += sum_{c < channels} x[c * hw + k] * w[c], k = 0..3: tt_pointwise_2x4_dsp for one output
- * channel (an odd last channel, and the one-channel calls of expand_depthwise, which the 2x4 block
- * computed twice). The same pairing of channels (c, c + 2), so the same integer sums. */
+ * channel (an odd last channel, and expand_depthwise's one-channel calls on inputs too large for four
+ * channels a call, which the 2x4 block computed twice). The same pairing of channels (c, c + 2), so the same integer sums. */
 static inline void tt_pointwise_1x4_dsp(const int8_t *x, int32_t hw, int32_t channels, const int8_t *w, int32_t a[4])
 {
     int32_t a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];

@@ -7,7 +7,7 @@
  * tt_conv2d_general_s8 (dense, channels 1..8 so that most windows fit its im2col path; a third of the plain 1x1
  * cases from four outputs through tt_conv2d_1x1_strided_out_s8, output channels further apart than h * w) against their
  * portable loops (ref_kernels.c: the same sources with TT_NO_DSP), byte for byte, on pseudo-random
- * cases: channels 1..24 (odd too; an eighth of the other 1x1 cases one output, expand_depthwise's one-channel calls;
+ * cases: channels 1..24 (odd too; an eighth of the other 1x1 cases one output, expand_depthwise's calls on large inputs;
  * a quarter exactly 8, the 8-channel path on maps of up to 400 pixels: several blocks of pixels and their tails;
  * a quarter of the 1x1 cases 120..300 input channels
  * and 1..72 outputs on maps up to 9 x 9: both sides of the one-pack limit, the packed chunks of wider inputs
@@ -122,7 +122,7 @@ static void check_case(int kind)
     const int depthwise = kind == DEPTHWISE, windowed = depthwise || kind == GENERAL;
     const int32_t kernels[] = {1, 2, 3, 3, 4, 5, 7};
     const int wide = (kind == POINTWISE || kind == SPLIT) && uniform(0, 3) == 0; /* around TT_PW_PACK_CHANNELS */
-    /* an eighth of the other 1x1 cases one output (expand_depthwise's one-channel calls) */
+    /* an eighth of the other 1x1 cases one output (expand_depthwise's calls on large inputs) */
     const int one = (kind == POINTWISE) && !wide && uniform(0, 7) == 0;
     const int32_t c = kind == GENERAL ? uniform(1, 8)
                       : wide          ? (uniform(0, 1) ? uniform(120, 136) : uniform(137, 300))
