@@ -194,7 +194,8 @@ static inline void dw_row4_strided(const float *q, const float *w, int32_t s, in
  * maps where training runs.
  * - stride 1, padding < kernel, the channel padded fits DW_PADDED_FLOATS: d is copied into a stack
  *   buffer bordered with zeros and four neighbouring dx values take every tap (a zero term, +-0,
- *   leaves a sum unchanged: it never is -0 as it starts from +0), one weight load per four terms;
+ *   leaves a sum unchanged: it never is -0 as it starts from +0), one weight load per four terms (on a
+ *   Cortex-M FPU, 3-, 5- and 7-wide kernels: tt_dw_row4_f32's asm, a tap row's d values and weights by a VLDM each);
  * - stride > 1 (the 7x7 stride-2 layer), the channel padded fits DW_PADDED_FLOATS: d is copied into a
  *   stack buffer bordered with zeros (top, left rows / columns before it) and an input pixel takes
  *   every tap of its phase (ky = iy + pt, kx = ix + pl mod s) in order, reading d[(iy + pt - ky) / s]
@@ -239,6 +240,11 @@ static void depthwise_grad_input(const float *d, tt_dims out, const int8_t *w, i
                 const int32_t ky_lo = iy + pt - out.h + 1 > 0 ? iy + pt - out.h + 1 : 0;
                 const int32_t ky_hi = iy + pt < kh - 1 ? iy + pt : kh - 1;
                 int32_t ix = 0;
+#ifdef TT_DW_ROW4_ASM
+                for (; (kw == 3 || kw == 5 || kw == 7) && ix + 4 <= in.w; ix += 4)
+                    tt_dw_row4_f32(dxc + iy * in.w + ix, dpad + (iy + kh - 1 - ky_lo) * pw + ix, pw, wr + ky_lo * kw,
+                                   ky_hi - ky_lo + 1, kw);
+#endif
                 for (; (kw == 3 || kw == 5) && ix + 4 <= in.w; ix += 4) {
                     float a[4] = {0.0f, 0.0f, 0.0f, 0.0f};
                     for (int32_t ky = ky_lo; ky <= ky_hi; ++ky) {

@@ -257,6 +257,61 @@ static inline void tt_mla_2x8_scaled_f32(float *x0, float *x1, const float *init
 }
 #endif
 
+#if defined(__ARM_FP) && (__ARM_FP & 4) && defined(__thumb2__)
+/* Four neighbouring sums of a stride-1 depthwise input gradient (tt_conv2d_grad_input_f32.c's zero-bordered
+ * gather) over `rows` tap rows of a kw-wide kernel, kw 3, 5 or 7: o[j] = sum over tap rows r < rows (in order) and
+ * kx ascending of q_r[j + kw - 1 - kx] * w_r[kx], from +0, with q_r = q - r * q_step and w_r = w + r * kw floats;
+ * each term a VMLA (the C loop's tt_mla_f32), so the sums are the C loop's, bit for bit. A tap row's kw + 3 d
+ * values come in one VLDM and its kw weights in another: 4 kw + 5 instructions per 4 kw multiply-adds (GCC
+ * loads each value by a VLDR of its own). Defined on a Cortex-M FPU only (TT_DW_ROW4_ASM). */
+#define TT_DW_ROW4_ASM 1
+/* s0..s3 += four d registers (as strings) times the weight register w */
+#define TT_DW_MLA4(q0, q1, q2, q3, w) \
+    "vmla.f32 s0, " q0 ", " w "\n\t" \
+    "vmla.f32 s1, " q1 ", " w "\n\t" \
+    "vmla.f32 s2, " q2 ", " w "\n\t" \
+    "vmla.f32 s3, " q3 ", " w "\n\t"
+/* the loop over tap rows around one row's loads (qlist, wlist: VLDM register lists) and multiply-adds */
+#define TT_DW_ROW4(qlist, wlist, MLAS) \
+    __asm__ volatile( \
+        "vldmia %[z], {s0-s3}\n\t" \
+        "cmp %[rows], #0\n\t" \
+        "ble 2f\n\t" \
+        "1:\n\t" \
+        "vldmia %[q], {" qlist "}\n\t" \
+        "sub %[q], %[q], %[step]\n\t" \
+        "vldmia %[w]!, {" wlist "}\n\t" \
+        MLAS \
+        "subs %[rows], %[rows], #1\n\t" \
+        "bne 1b\n\t" \
+        "2:\n\t" \
+        "vstmia %[o], {s0-s3}\n\t" \
+        : [q] "+r"(q), [w] "+r"(w), [rows] "+r"(rows) \
+        : [z] "r"(zeros), [o] "r"(o), [step] "r"(step) \
+        : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", \
+          "s16", "s17", "s18", "s19", "s20", "cc", "memory")
+static inline void tt_dw_row4_f32(float *o, const float *q, int32_t q_step, const float *w, int32_t rows, int32_t kw)
+{
+    static const float zeros[4];
+    const int32_t step = q_step * (int32_t)sizeof(float);
+    if (kw == 3)
+        TT_DW_ROW4("s4-s9", "s10-s12",
+                   TT_DW_MLA4("s6", "s7", "s8", "s9", "s10") TT_DW_MLA4("s5", "s6", "s7", "s8", "s11")
+                   TT_DW_MLA4("s4", "s5", "s6", "s7", "s12"));
+    else if (kw == 5)
+        TT_DW_ROW4("s4-s11", "s12-s16",
+                   TT_DW_MLA4("s8", "s9", "s10", "s11", "s12") TT_DW_MLA4("s7", "s8", "s9", "s10", "s13")
+                   TT_DW_MLA4("s6", "s7", "s8", "s9", "s14") TT_DW_MLA4("s5", "s6", "s7", "s8", "s15")
+                   TT_DW_MLA4("s4", "s5", "s6", "s7", "s16"));
+    else
+        TT_DW_ROW4("s4-s13", "s14-s20",
+                   TT_DW_MLA4("s10", "s11", "s12", "s13", "s14") TT_DW_MLA4("s9", "s10", "s11", "s12", "s15")
+                   TT_DW_MLA4("s8", "s9", "s10", "s11", "s16") TT_DW_MLA4("s7", "s8", "s9", "s10", "s17")
+                   TT_DW_MLA4("s6", "s7", "s8", "s9", "s18") TT_DW_MLA4("s5", "s6", "s7", "s8", "s19")
+                   TT_DW_MLA4("s4", "s5", "s6", "s7", "s20"));
+}
+#endif
+
 /* acc + p[0] + p[1] + ... + p[8 n - 1], added one at a time in order (a float sum's order is its value),
  * n >= 1. On a Cortex-M FPU one asm loop, eight values a VLDM: 11 instructions per 8 adds against about
  * 4 an add for the C loop. Defined there only (TT_SUM8_ASM). */

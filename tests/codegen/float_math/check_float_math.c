@@ -1,7 +1,7 @@
 /* tt_expf / tt_logf and tt_mla_f32 (kernels/tt_float_util.h) over a sweep of arguments, then
- * tt_pointwise_grad_input_f32, tt_conv2d_1x1_grad_input_split_f32, tt_conv2d_grad_weight_f32 and
- * tt_bias_grad_f32 (built with this file) on random shapes: prints a hash of every result bit and the
- * largest relative error against the C library's double exp / log (host only), and (host only) the hash
+ * tt_pointwise_grad_input_f32, tt_conv2d_1x1_grad_input_split_f32, tt_conv2d_grad_weight_f32,
+ * tt_bias_grad_f32 and the depthwise tt_conv2d_grad_input_f32 (built with this file) on random shapes: prints
+ * a hash of every result bit and the largest relative error against the C library's double exp / log (host only), and (host only) the hash
  * of the same multiply-accumulate sweep computed fused (fmaf), which must differ: the sweep holds sums
  * where rounding the product first changes the result.
  * Bare metal under QEMU (semihosting, tests/codegen/dsp_check/link.ld) or hosted. */
@@ -105,6 +105,35 @@ static void pointwise_grad_weight_sweep(void)
     }
 }
 
+/* tt_conv2d_grad_input_f32 of a stride-1 depthwise conv (its zero-bordered gather: tt_dw_row4_f32's asm rows on a
+ * Cortex-M FPU, C loops on the host): 3x3, 5x5 and 7x7 kernels, 1..5 channels, maps of 1..9 x 1..10 (rows of four
+ * and a tail), any padding below the kernel on each side (tap rows cut at the top and the bottom) */
+static void depthwise_grad_input_sweep(void)
+{
+    uint32_t state = 19u;
+    for (int32_t t = 0; t < 90; t++) {
+        const int32_t k = 3 + 2 * (t % 3);
+        state = state * 1664525u + 1013904223u;
+        const int32_t c = 1 + (int32_t)((state >> 8) % 5), h = 1 + (int32_t)((state >> 12) % 9);
+        const int32_t w = 1 + (int32_t)((state >> 16) % 10), pt = (int32_t)((state >> 20) % (uint32_t)k);
+        const int32_t pl = (int32_t)((state >> 24) % (uint32_t)k);
+        state = state * 1664525u + 1013904223u;
+        int32_t pb = (int32_t)((state >> 8) % (uint32_t)k), pr = (int32_t)((state >> 16) % (uint32_t)k);
+        if (h + pt + pb < k) pb = k - h - pt;
+        if (w + pl + pr < k) pr = k - w - pl;
+        const tt_conv_params conv = {1, pt, pl, pb, pr, c};
+        const tt_dims in = {c, h, w}, out = {c, h + pt + pb - k + 1, w + pl + pr - k + 1};
+        for (int32_t i = 0; i < c * out.h * out.w; i++) gi_d[i] = uniform(&state);
+        for (int32_t o = 0; o < c; o++) gi_scale[o] = uniform(&state) * 0.01f;
+        for (int32_t i = 0; i < c * k * k; i++) gi_w[i] = (int8_t)(int32_t)(uniform(&state) * 63.9f);
+        if (tt_conv2d_grad_input_f32(gi_d, out, gi_w, k, k, gi_scale, &conv, gi_dx, in) != TT_OK) {
+            mix(-1.0f);
+            continue;
+        }
+        for (int32_t i = 0; i < c * h * w; i++) mix(gi_dx[i]);
+    }
+}
+
 /* tt_bias_grad_f32 (tt_sum8_f32 on a Cortex-M FPU): 1..5 channels of 1..70 values, wide-ranging (so the order
  * of the adds shows) */
 static void bias_grad_sweep(void)
@@ -135,7 +164,8 @@ __attribute__((noinline)) static uint32_t sweep(int fused)
         if ((i & 63) == 63) acc = uniform(&state);
     }
     if (!fused)
-        pointwise_grad_input_sweep(), split_grad_input_sweep(), pointwise_grad_weight_sweep(), bias_grad_sweep();
+        pointwise_grad_input_sweep(), split_grad_input_sweep(), pointwise_grad_weight_sweep(), bias_grad_sweep(),
+        depthwise_grad_input_sweep();
     return hash;
 }
 
