@@ -9,7 +9,7 @@
     tvm-tinytrain fetch NAME... | --list
     tvm-tinytrain train MODEL --scheme S --data SPEC --epochs N [--target T] [--out DIR] ...
     tvm-tinytrain analyze MODEL --data SPEC --out contrib.json [--layers ...] [--workers N] [--ray ADDR]
-    tvm-tinytrain search MODEL --contrib contrib.json --budget 100KB --out scheme.json
+    tvm-tinytrain search MODEL --contrib contrib.json --budget 100KB --out scheme.json [--measure N]
     tvm-tinytrain doctor            (exit 0: ready for the demo; 1: prints what is missing)
     tvm-tinytrain --version
 
@@ -256,6 +256,8 @@ def _search(args):
     from .search.results_file import check_layers, load_results, same_model
 
     budget = parse_budget(args.budget)
+    if args.measure is not None and args.measure < 1:
+        raise TinyTrainError(f"--measure {args.measure}: give the number of candidate schemes to run, 1 or more")
     results = load_results(args.contrib)
     recorded = results["config"]["model"]
     if not same_model(recorded, args.model):
@@ -271,22 +273,56 @@ def _search(args):
     out = Path(args.out)
     if out.exists() and not args.force:
         raise TinyTrainError(f"{out} exists; choose another --out or pass --force")
-    found = search(graph, gain_b, gain_w, budget, SchemeMemory(graph), name=out.stem)
-    spec = {**found["scheme"], "model": graph.name, "lr_weight": results["config"]["lr"],
+    memory = SchemeMemory(graph, results["config"].get("scheme_options"))  # sized as the analysis trained
+    if args.measure is None:
+        found = search(graph, gain_b, gain_w, budget, memory, name=out.stem)
+        about = f"summed gain {found['gain']:+.3f}"
+    else:
+        found = _measured_search(args, results, graph, gain_b, gain_w, budget, memory)
+        about = (f"the best measured of {args.measure} candidates ({_measured_path(args)}): measured gain "
+                 f"{found['measured_gain']:+.3f}, summed gain {found['gain']:+.3f}")
+    spec = {**found["scheme"], "name": out.stem, "model": graph.name, "lr_weight": results["config"]["lr"],
             "lr_bias": results["config"]["lr"],
-            "about": f"searched under {args.budget} from {args.contrib}: summed gain {found['gain']:+.3f}, "
+            "about": f"searched under {args.budget} from {args.contrib}: {about}, "
                      f"memory {found['memory']['total_bytes']:,} B"}
     save_scheme(spec, out)
     m = found["memory"]
     print(f"{out}: bias of the last {spec['n_bias_update']} convs, weights of layers {spec['weight_layers']} "
-          f"(ratios {spec['weight_ratios']}); summed gain {100 * found['gain']:+.1f} points; memory "
+          f"(ratios {spec['weight_ratios']}); summed gain {100 * found['gain']:+.1f} points"
+          + (f", measured {100 * found['measured_gain']:+.1f}" if "measured_gain" in found else "") + "; memory "
           f"{m['total_bytes']:,} B (arena {m.get('arena_bytes', 0):,} + trained parameters {m.get('param_bytes', 0):,}) "
           f"of {budget:,} B")
 
 
+def _measured_search(args, results, graph, gain_b, gain_w, budget, memory) -> dict:
+    """--measure N: the analysis's short run of each of the N best candidates; the best measured."""
+    from .data.datasets import check_per_class, check_spec
+    from .search.measured_search import candidates, measure, table
+
+    config = results["config"]
+    for key in ("data", "epochs", "seed"):  # what the runs need beside model and lr
+        if key not in config:
+            raise TinyTrainError(f"{args.contrib}: config has no field {key!r}, which --measure needs to run the "
+                                 f"candidates as the analysis ran; give the file `analyze` wrote")
+    check_spec(config["data"])  # the workers read the data: a bad spec is refused before they start
+    check_per_class(config.get("train_per_class"), config.get("test_per_class"))
+    found = candidates(graph, gain_b, gain_w, budget, memory, args.measure)
+    search = measure(found, results, _measured_path(args), workers=args.workers)
+    print(table(search))
+    best = search["candidates"][search["chosen"]]
+    return {"scheme": best["scheme"], "gain": best["summed_gain"], "measured_gain": best["measured_gain"],
+            "memory": best["memory"]}
+
+
+def _measured_path(args) -> Path:
+    """Where --measure keeps its runs: --measured, or beside --out."""
+    out = Path(args.out)
+    return Path(args.measured) if args.measured else out.with_name(f"{out.stem}.measured.json")
+
+
 def _state_note(memory: dict) -> str:
     state = memory.get("optimizer_state_bytes", 0)
-    return f" (of which optimizer state {state:,} B: momentum)" if state else ""
+    return f" (of which optimizer state {state:,} B: momentum's velocities, float copies)" if state else ""
 
 
 def _doctor(args) -> int:
@@ -443,6 +479,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-classes", type=int, default=10)
     p.add_argument("--out", required=True, help="scheme .json to write (accepted by compile and train)")
     p.add_argument("--force", action="store_true")
+    p.add_argument("--measure", type=int, default=None, metavar="N",
+                   help="run the N best candidate schemes of the summed-gain search as the analysis ran its runs "
+                        "and choose the best measured (docs/training.md)")
+    p.add_argument("--measured", default=None, metavar="FILE", help="--measure's runs, resumed if it exists "
+                   "(default: beside --out, <stem>.measured.json)")
+    p.add_argument("--workers", type=int, default=None, help="--measure's local worker processes (default: all cores)")
     p.set_defaults(run=_search)
 
     p = sub.add_parser("doctor", help="check what the demo needs: the data (where each item is found), the ARM "
@@ -470,6 +512,14 @@ def _claim_out(args, stack: contextlib.ExitStack):
     elif args.command in ("analyze", "search"):  # a file: analyze resumes an existing one
         out = check_out_file(args.out, force=args.command == "analyze" or args.force)
         stack.enter_context(output_lock(out.parent, name=f".{out.name}.lock"))
+        if args.command == "search" and args.measured is not None and args.measure is None:
+            raise TinyTrainError("--measured names the file of --measure's runs; give --measure N too")
+        if args.command == "search" and args.measure is not None:  # its runs' file, resumed as analyze's
+            measured = check_out_file(_measured_path(args), what="--measured", force=True)
+            if measured.resolve() in (out.resolve(), Path(args.contrib).resolve()):
+                raise TinyTrainError(f"--measured {measured} is also --out or --contrib; give the runs a file "
+                                     f"of their own")
+            stack.enter_context(output_lock(measured.parent, name=f".{measured.name}.lock"))
     elif args.command == "plan" and args.dump is not None:
         check_out_folder(args.dump, what="--dump")
 

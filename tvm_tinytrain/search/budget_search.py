@@ -5,7 +5,7 @@ For each bias depth k (0 and every measured k) a greedy ascent adds or widens on
 weight update at a time, best gain per parameter byte first (the byte count only orders the
 candidates); each candidate is accepted only if the planner puts the whole scheme under the
 budget.  The best (k, weights) over all k wins.  Gains are summed as in the paper (assumed
-additive).
+additive); measured_search.py measures the best of the schemes the ascents pass through instead.
 """
 from __future__ import annotations
 
@@ -31,19 +31,19 @@ def _slice_bytes(graph, layer_index: int, ratio: float) -> int:
     return int(layer.params["weight"].size // c_in * max(1, round(ratio * c_in)))
 
 
-def search(graph, gain_b: dict, gain_w: dict, budget: int, memory, name: str = "searched",
-           progress: bool = True) -> dict:
-    """-> {"scheme": scheme dict, "gain": summed gain, "memory": planner breakdown, "budget": budget}."""
+def ascents(graph, gain_b: dict, gain_w: dict, budget: int, memory, name: str = "searched", progress: bool = True):
+    """Every scheme the greedy ascents pass through under `budget`, as (summed gain, k, chosen {layer: ratio}):
+    for each bias depth k that fits, its bias-only scheme, then the scheme after each accepted step."""
     base = memory(scheme_dict(0, {}, name))
     if base > budget:
         raise TinyTrainError(f"search: even training only the classifier needs {base:,} B of SRAM, "
                              f"{base - budget:,} B over the budget of {budget:,} B; raise --budget")
-    best = None
     ks = [0] + sorted(k for k, g in gain_b.items() if g > 0)
     for k in tqdm(ks, desc="search over bias depths", disable=not progress):
         if memory(scheme_dict(k, {}, name)) > budget:
             continue
         chosen: dict[int, float] = {}
+        yield summed_gain(k, chosen, gain_b, gain_w), k, chosen
         while True:
             candidates = []
             for (layer, ratio), g in gain_w.items():
@@ -57,13 +57,29 @@ def search(graph, gain_b: dict, gain_w: dict, budget: int, memory, name: str = "
                 trial = {**chosen, layer: ratio}
                 if memory(scheme_dict(k, trial, name)) <= budget:
                     chosen = trial
+                    yield summed_gain(k, chosen, gain_b, gain_w), k, chosen
                     break
             else:
                 break
-        total = gain_b.get(k, 0.0) + sum(gain_w[(i, r)] for i, r in chosen.items())
+
+
+def summed_gain(k: int, chosen: dict, gain_b: dict, gain_w: dict) -> float:
+    return gain_b.get(k, 0.0) + sum(gain_w[(i, r)] for i, r in chosen.items())
+
+
+def search(graph, gain_b: dict, gain_w: dict, budget: int, memory, name: str = "searched",
+           progress: bool = True) -> dict:
+    """-> {"scheme": scheme dict, "gain": summed gain, "memory": planner breakdown, "budget": budget}: the
+    scheme of the largest summed gain the ascents reach (each ascent's gain only grows, so its last)."""
+    best = None
+    for total, k, chosen in ascents(graph, gain_b, gain_w, budget, memory, name, progress):
         if best is None or total > best[0]:
             best = (total, k, chosen)
     total, k, chosen = best
     spec = scheme_dict(k, chosen, name)
-    return {"scheme": spec, "gain": total, "memory": memory.breakdown(spec) if hasattr(memory, "breakdown")
-            else {"total_bytes": memory(spec)}, "budget": budget}
+    return {"scheme": spec, "gain": total, "memory": breakdown(memory, spec), "budget": budget}
+
+
+def breakdown(memory, spec: dict) -> dict:
+    """The planner's breakdown of `spec` (total only if `memory` is a plain function, as in tests)."""
+    return memory.breakdown(spec) if hasattr(memory, "breakdown") else {"total_bytes": memory(spec)}

@@ -5,6 +5,7 @@ update adds, each measured by its own short fine-tuning run of the generated C o
     bias k            + the biases of the last k convs             gain_b[k] = acc - baseline
     weight (i, r)     + the weights of conv i, leading r of its input channels
                                                                    gain_w[i, r] = acc - baseline
+    scheme            a whole candidate scheme of the measured search (search/measured_search.py)
 
 Runs are independent: they go to local worker processes (all cores by default) or to a Ray
 cluster (`ray_address`, the optional `ray` extra; docs/training.md, "Across machines"), where a
@@ -32,21 +33,33 @@ RATIOS = (0.125, 0.25, 0.5, 1.0)
 
 @dataclass(frozen=True)
 class Trial:
-    kind: str                 # "baseline" | "bias" | "weight"
-    k: int = 0                # bias: last k convs
+    kind: str                 # "baseline" | "bias" | "weight" | "scheme"
+    k: int = 0                # bias, scheme: last k convs
     layer: int = -1           # weight: scheme index of the conv
     ratio: float = 0.0
+    weights: tuple = ()       # scheme: ((layer, ratio), ...), layers ascending
 
     @property
     def key(self) -> str:
+        if self.kind == "scheme":
+            return f"scheme:{self.k}:" + ",".join(f"{layer}@{ratio:g}" for layer, ratio in self.weights)
         return {"baseline": "baseline", "bias": f"bias:{self.k}", "weight": f"weight:{self.layer}:{self.ratio:g}"}[self.kind]
 
     def scheme(self) -> dict:
         """The scheme JSON of this run (the classifier is always trained)."""
+        if self.kind == "scheme":
+            return {"name": f"scheme-{self.k}" + "".join(f"-{layer}x{ratio:g}" for layer, ratio in self.weights),
+                    "n_bias_update": self.k, "weight_layers": [layer for layer, _ in self.weights],
+                    "weight_ratios": [ratio for _, ratio in self.weights]}
         spec = {"name": self.key.replace(":", "-"), "n_bias_update": self.k if self.kind == "bias" else 0}
         if self.kind == "weight":
             spec.update(weight_layers=[self.layer], weight_ratios=[self.ratio])
         return spec
+
+    def fields(self) -> dict:
+        """What a results file records of the run beside its result (results_file.py checks them)."""
+        fields = {"kind": self.kind, "k": self.k, "layer": self.layer, "ratio": self.ratio}
+        return {**fields, "weights": [list(w) for w in self.weights]} if self.kind == "scheme" else fields
 
 
 def plan_trials(graph, bias_ks, layers, ratios=RATIOS) -> list[Trial]:
@@ -137,8 +150,7 @@ def analyze(config: dict, trials: list[Trial], out: Path, workers: int | None = 
     bar = tqdm(total=len(trials), initial=len(trials) - len(todo), desc="contribution runs", disable=not progress)
 
     def record(trial, result):
-        results["runs"][trial.key] = {**result, "kind": trial.kind, "k": trial.k, "layer": trial.layer,
-                                      "ratio": trial.ratio}
+        results["runs"][trial.key] = {**result, **trial.fields()}
         atomic_write(out, json.dumps(results, indent=1))  # a kill leaves the last complete file
         bar.update(1)
 

@@ -11,13 +11,14 @@ from pathlib import Path
 
 from ..errors import TinyTrainError
 from ..json_files import read_json
-from .contribution import RATIOS
+from .contribution import RATIOS, Trial
 
-KINDS = ("baseline", "bias", "weight")
+KINDS = ("baseline", "bias", "weight", "scheme")  # scheme: a candidate of the measured search
 FIX = "give the JSON file that `tvm-tinytrain analyze MODEL --data SPEC --out FILE` wrote (docs/training.md)"
 # config fields and their types (what `analyze` records); all but model and lr are optional
 CONFIG_TYPES = {"model": str, "data": str, "train_per_class": (int, type(None)), "test_per_class": (int, type(None)),
-                "epochs": int, "lr": (int, float), "seed": int, "warmup_epochs": (int, float)}
+                "epochs": int, "lr": (int, float), "seed": int, "warmup_epochs": (int, float),
+                "scheme_options": dict}  # scheme_options: keys and values checked by compile
 
 
 def load_results(path) -> dict:
@@ -68,9 +69,29 @@ def _check_run(key, run, where: str):
     if kind == "weight" and (layer < 0 or ratio not in RATIOS):
         raise TinyTrainError(f"{where}: a weight run needs layer >= 0 and a ratio in "
                              f"{', '.join(f'{r:g}' for r in RATIOS)}, found layer {layer}, ratio {ratio!r}; {FIX}")
-    expected = {"baseline": "baseline", "bias": f"bias:{k}", "weight": f"weight:{layer}:{ratio:g}"}[kind]
+    weights = ()
+    if kind == "scheme":
+        weights = _scheme_weights(run.get("weights"), where)
+        if k < 0:
+            raise TinyTrainError(f"{where}: a scheme run needs k >= 0, found {k}; {FIX}")
+    expected = Trial(kind, k=k, layer=layer, ratio=ratio, weights=weights).key
     if key != expected:
         raise TinyTrainError(f"{where} records the run {expected!r}: the key and the fields disagree; {FIX}")
+
+
+def _scheme_weights(weights, where: str) -> tuple:
+    """A scheme run's weights: [[layer, ratio], ...], layers distinct and ascending."""
+    pairs = weights if isinstance(weights, list) else [None]
+    for pair in pairs:
+        if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], int)
+                and not isinstance(pair[0], bool) and pair[0] >= 0 and pair[1] in RATIOS
+                and not isinstance(pair[1], bool)):
+            raise TinyTrainError(f"{where}: weights {weights!r:.60} is not a list of [layer >= 0, ratio in "
+                                 f"{', '.join(f'{r:g}' for r in RATIOS)}] pairs; {FIX}")
+    layers = [layer for layer, _ in pairs]
+    if layers != sorted(set(layers)):
+        raise TinyTrainError(f"{where}: the layers of weights {layers!r:.60} are not distinct and ascending; {FIX}")
+    return tuple((layer, float(ratio)) for layer, ratio in pairs)
 
 
 def same_model(recorded: str, given: str) -> bool:
@@ -88,6 +109,9 @@ def check_layers(results: dict, graph, where: str):
         if run["kind"] == "weight" and run["layer"] >= n_conv:
             raise TinyTrainError(f"{where}: run {key!r} names conv {run['layer']}, but {graph.name} has convs "
                                  f"0..{n_conv - 1}; the results belong to another model")
-        if run["kind"] == "bias" and run["k"] > n_conv:
+        if run["kind"] == "scheme" and any(layer >= n_conv for layer, _ in run["weights"]):
+            raise TinyTrainError(f"{where}: run {key!r} names a conv beyond {graph.name}'s convs "
+                                 f"0..{n_conv - 1}; the results belong to another model")
+        if run["kind"] in ("bias", "scheme") and run["k"] > n_conv:
             raise TinyTrainError(f"{where}: run {key!r} updates the biases of the last {run['k']} convs, but "
                                  f"{graph.name} has {n_conv}; the results belong to another model")
