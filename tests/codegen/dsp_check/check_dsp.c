@@ -4,7 +4,8 @@
  * row of the row kernels' windows, also as a ring of rows (tt_depthwise_conv2d_ring_s8); a third through
  * tt_depthwise_conv2d_strided_s8, channels further apart than h * w, a third written over the
  * input by tt_depthwise_inplace_s8 in two calls as the in-place template makes them) and
- * tt_conv2d_general_s8 (dense, channels 1..8 so that most windows fit its im2col path; a third of the plain 1x1
+ * tt_conv2d_general_s8 (dense, channels 1..8 so that most windows fit its im2col path, a third of them 3 wide: the
+ * windows inside x packed straight from its rows, one to four rows past the last four; a third of the plain 1x1
  * cases from four outputs through tt_conv2d_1x1_strided_out_s8, output channels further apart than h * w) against their
  * portable loops (ref_kernels.c: the same sources with TT_NO_DSP), byte for byte, on pseudo-random
  * cases: channels 1..24 (odd too; an eighth of the other 1x1 cases one output, expand_depthwise's calls on large inputs;
@@ -133,7 +134,10 @@ static void check_case(int kind)
     /* a quarter of the depthwise cases 3x3, 5x5 or 7x7 at stride 1 or 2, four outputs a row or more
      * (channel_3x3_ssat, channel_wide_ssat) */
     const int dw3 = depthwise && uniform(0, 3) == 0, dk = dw3 ? 3 + 2 * (int)uniform(0, 2) : 3;
-    const int32_t kh = dw3 ? dk : windowed ? kernels[rnd() % 7] : 1, kw = dw3 ? dk : windowed ? kernels[rnd() % 7] : 1;
+    /* a third of the general cases three values wide (the windows inside x packed straight from its rows) */
+    const int rows3 = kind == GENERAL && uniform(0, 2) == 0;
+    const int32_t kh = dw3 ? dk : windowed ? kernels[rnd() % 7] : 1;
+    const int32_t kw = dw3 ? dk : rows3 ? 3 : windowed ? kernels[rnd() % 7] : 1;
     tt_conv_params conv = {dw3 ? uniform(1, 2) : uniform(1, 4) <= 2 ? 1 : uniform(1, 3), 0, 0, 0, 0, depthwise ? c : 1};
     if (uniform(0, 2) == 0 || kh > 1 || kw > 1) { /* 1x1: mostly without padding (the DSP case) */
         conv.pad_top = uniform(0, kh - (kh > 1));
