@@ -5,7 +5,7 @@ host over several seeds.  Memory is what the planner gives the scheme (activatio
 parameters in SRAM, a float32 classifier's 4 bytes a value counted), the figure the search constrains.
 
     python -m benchmarks.accuracy_vs_memory [--model mcunet-5fps] [--recipe int8+QAS-paper-nomom]
-        [--extra 16KB 32KB 64KB 96KB] [--seeds 0 1 2]
+        [--extra 16KB 32KB 64KB 96KB] [--seeds 0 1 2] [--measure 6] [--families ...]
 
 --recipe is a variant of benchmarks.qas_experiment that trains in the generated C; the default is the
 paper's memory-bound one (its `sgd_scale_nomom`: QAS, plain SGD, a float32 classifier) at lr 0.005.
@@ -15,9 +15,14 @@ Steps, each resumable (a finished run is kept, never recomputed; a stopped step 
   1. contribution analysis: one-epoch runs on --analysis-per-class training images per class, scored on
      --analysis-test-per-class per class -> contrib.json; the baseline (classifier only) again at the
      other --noise-seeds -> contrib-seed<N>.json; gains over the noise of a run -> contrib.md
-  2. the search at each budget -> search-plus-<extra>.json (scheme files `compile` / `train` accept)
+  2. the search at each budget -> search-plus-<extra>.json (scheme files `compile` / `train` accept);
+     the measured search (`search --measure`): the --measure best candidates of each budget run as
+     analysis runs -> measured.json, the best measured -> measured-plus-<extra>.json (family "measured",
+     added to plan.json beside the frozen searched / bias-only / last-k schemes, never changing them)
   3. final fine-tuning (default all 50,000 / 10,000 images, one epoch) of every scheme at every seed,
-     seed 0 of every scheme first -> runs.json; results.md and accuracy_vs_memory.png after each seed
+     seed 0 of every scheme first -> runs.json (the measured family's: runs-measured.json, so that a
+     process running only it, --families measured, never writes the file of one running the others);
+     results.md and accuracy_vs_memory.png after each seed
      (`--report` writes them from the runs finished so far, beside a running invocation)
 Default --out: out/accuracy_vs_memory_full_<model>/.
 """
@@ -37,7 +42,8 @@ from tvm_tinytrain.errors import TinyTrainError
 from tvm_tinytrain.outputs import atomic_write
 
 RECIPES = [name for name, v in VARIANTS.items() if v.engine == "c"]  # the analysis and search run the C
-FAMILIES = ("searched", "bias-only", "last-k")
+FAMILIES = ("searched", "bias-only", "last-k", "measured")
+PLANNED = FAMILIES[:3]  # frozen in plan.json before the measured search existed: never re-planned for it
 
 
 def recipe_options(recipe: str) -> dict:
@@ -73,6 +79,17 @@ def last_k_convs(n_conv: int, k: int) -> dict:
     """All weights and biases of the last k convs (+ the classifier, always trained)."""
     return {"name": f"last-{k}-convs", "n_bias_update": k, "weight_layers": list(range(n_conv - k, n_conv)),
             "weight_ratios": [1.0] * k}
+
+
+def runs_file(family: str) -> str:
+    return "runs-measured.json" if family == "measured" else "runs.json"
+
+
+def same_scheme(a: dict, b: dict) -> bool:
+    """Whether two scheme dicts train the same tensors (names aside)."""
+    def content(s):
+        return s["n_bias_update"], list(s.get("weight_layers", [])), [float(r) for r in s.get("weight_ratios", [])]
+    return content(a) == content(b)
 
 
 def finetune(config_json: str, scheme: dict) -> dict:
@@ -115,6 +132,10 @@ def main(argv=None):
     p.add_argument("--test-per-class", type=per_class, default=None, help="final runs: a number, or all (default)")
     p.add_argument("--epochs", type=int, default=1, help="epochs of the final runs")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the final runs")
+    p.add_argument("--measure", type=int, default=6, metavar="N",
+                   help="the measured search's candidates a budget (analysis runs of ~40-80 s; 0: no measured family)")
+    p.add_argument("--families", nargs="+", choices=FAMILIES, default=list(FAMILIES),
+                   help="the families whose final runs this invocation makes (the report shows every family)")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--out", default=None)
     p.add_argument("--report", action="store_true",
@@ -154,28 +175,37 @@ def main(argv=None):
     if plan is None or plan["inputs"] != inputs:
         plan = {"inputs": inputs, **plan_schemes(graph, gain_b, gain_w, SchemeMemory(graph, options), a, out)}
         atomic_write(plan_path, json.dumps(plan, indent=1))
+    if a.measure and not a.report and plan.get("measured", {}).get("n") != a.measure:
+        plan = plan_measured(plan, graph, contrib, SchemeMemory(graph, options), a, out)
+        atomic_write(plan_path, json.dumps(plan, indent=1))
     budgets, schemes = plan["budgets"], plan["schemes"]
 
     # 3. final runs, seed by seed (seed 0 of every scheme first), one fresh pool per seed: one data set in memory
     final = {"model": a.model, "data": "cifar10", "train_per_class": a.train_per_class,
              "test_per_class": a.test_per_class, "epochs": a.epochs, "lr": a.lr, "warmup_epochs": 0.5,
              "scheme_options": options}
-    runs_path = out / "runs.json"
-    stored = json.loads(runs_path.read_text()) if runs_path.exists() else {"config": final, "runs": {}}
-    if stored["config"] != final:
-        raise TinyTrainError(f"{runs_path} holds runs of another setup; use another --out (or delete it)")
+    def load_runs(name):  # read again at each use: another process may be running other families
+        path = out / name
+        stored = json.loads(path.read_text()) if path.exists() else {"config": final, "runs": {}}
+        if stored["config"] != final:
+            raise TinyTrainError(f"{path} holds runs of another setup; use another --out (or delete it)")
+        return stored
 
     def report():
-        rows = {name: {**scheme, "accuracy": {r["seed"]: r["accuracy"] for key, r in stored["runs"].items()
+        runs = {name: load_runs(name)["runs"] for name in {runs_file(f) for f in FAMILIES}}
+        rows = {name: {**scheme, "accuracy": {r["seed"]: r["accuracy"] for key, r in
+                                              runs[runs_file(scheme["family"])].items()
                                               if key.split("@")[0] == name and r["spec"] == scheme["spec"]}}
                 for name, scheme in schemes.items()}
-        write_outputs(rows, budgets, plan["base_bytes"], final, a.recipe, a.seeds, out)
+        write_outputs(rows, budgets, plan["base_bytes"], final, a.recipe, a.seeds, out, plan.get("measured"))
 
     for seed in [] if a.report else a.seeds:
-        jobs = [(f"{name}@seed{seed}", json.dumps({**final, "seed": seed}, sort_keys=True), spec)
-                for name, spec in ((name, scheme["spec"]) for name, scheme in schemes.items())]
-        with ProcessPoolExecutor(a.workers, mp_context=get_context("spawn")) as pool:
-            run_pending(jobs, stored, runs_path, pool)
+        for name in sorted({runs_file(f) for f in a.families}):
+            jobs = [(f"{scheme_name}@seed{seed}", json.dumps({**final, "seed": seed}, sort_keys=True), scheme["spec"])
+                    for scheme_name, scheme in schemes.items()
+                    if scheme["family"] in a.families and runs_file(scheme["family"]) == name]
+            with ProcessPoolExecutor(a.workers, mp_context=get_context("spawn")) as pool:
+                run_pending(jobs, load_runs(name), out / name, pool)
         report()
     if a.report:
         report()
@@ -215,6 +245,37 @@ def plan_schemes(graph, gain_b, gain_w, memory, a, out: Path) -> dict:
     return {"base_bytes": base, "budgets": budgets, "schemes": schemes}
 
 
+def plan_measured(plan: dict, graph, contrib: dict, memory, a, out: Path) -> dict:
+    """`plan` with the measured search's choice at each of its budgets (limits as planned): `search --measure`'s
+    candidates run as analysis runs (measured.json, resumed), the best measured saved as measured-plus-<extra>.json
+    and added as family "measured", or, if it is a scheme already planned, that scheme named. The planned
+    families are left as they are; an earlier measured family (another --measure) is replaced."""
+    from tvm_tinytrain.schemes import save_scheme
+    from tvm_tinytrain.search.contribution import gains
+    from tvm_tinytrain.search.measured_search import candidates, measure, table
+
+    gain_b, gain_w = gains(contrib)
+    schemes = {name: s for name, s in plan["schemes"].items() if s["family"] != "measured"}
+    budgets = {extra: {key: v for key, v in b.items() if key != "measured"} for extra, b in plan["budgets"].items()}
+    measured = {"n": a.measure, "budgets": {}}
+    for extra, b in budgets.items():
+        found = candidates(graph, gain_b, gain_w, b["limit_bytes"], memory, a.measure)
+        search = measure(found, contrib, out / "measured.json", workers=a.workers)
+        print(f"measured search, +{extra}:\n{table(search)}", flush=True)
+        spec = search["candidates"][search["chosen"]]["scheme"]
+        name = next((n for n, s in schemes.items() if same_scheme(s["spec"], spec)), None)
+        if name is None:
+            name = f"measured-plus-{extra}"
+            spec = {**spec, "name": name}
+            schemes[name] = {"family": "measured", "spec": spec, "memory": memory.breakdown(spec)}
+            save_scheme({**spec, **memory.options, "model": graph.name, "lr_weight": a.lr, "lr_bias": a.lr,
+                         "about": f"measured search ({a.recipe}, {a.measure} candidates): classifier-only memory "
+                                  f"{plan['base_bytes']:,} B + {extra}"}, out / f"{name}.json")
+        b["measured"] = name
+        measured["budgets"][extra] = search
+    return {**plan, "budgets": budgets, "schemes": schemes, "measured": measured}
+
+
 def check_analysis_finished(out: Path, trials, other_seeds):
     """--report runs nothing: refuse while the analysis (which it would have to run) is unfinished."""
     def done(path, keys):
@@ -246,11 +307,16 @@ def write_contributions(contrib: dict, baselines: list, seeds: list, out: Path):
     print(text, flush=True)
 
 
-def write_outputs(rows: dict, budgets: dict, base: int, config: dict, recipe: str, seeds: list, out: Path):
+def write_outputs(rows: dict, budgets: dict, base: int, config: dict, recipe: str, seeds: list, out: Path,
+                  measured: dict | None = None):
+    """results.md (schemes by memory; each budget's searched and measured scheme against the others; the
+    measured search's candidates) and accuracy_vs_memory.png."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from tvm_tinytrain.search.measured_search import table
 
     def kb(n):
         return f"{n / 1024:.1f}"
@@ -274,27 +340,39 @@ def write_outputs(rows: dict, budgets: dict, base: int, config: dict, recipe: st
         by_seed = " / ".join(f"{100 * r['accuracy'][s]:.2f}" if s in r["accuracy"] else "-" for s in seeds)
         lines.append(f"| {name} | {r['family']} | {kb(m['total_bytes'])} | {kb(m['arena_bytes'])} | "
                      f"{kb(m['param_bytes'])} | {by_seed} | {acc_text(name)} |")
+    def scheme_cell(name):
+        return f"{name}: {kb(rows[name]['memory']['total_bytes'])}, {acc_text(name)}" if name else "none fits"
+
+    def difference(name, other):
+        d = paired(rows[name]["accuracy"], rows[other]["accuracy"]) if other else None
+        if d is None:
+            return "-"
+        if len(d[2]) == 1:  # one seed has no standard error
+            return f"{100 * d[0]:+.2f} (one seed)"
+        return f"{100 * d[0]:+.2f} ± {100 * d[1]:.2f} ({', '.join(f'{100 * x:+.2f}' for x in d[2])})"
+
     lines += ["", "| budget (KB) | searched (KB) | bias-only (KB) | last-k convs (KB) | searched - bias-only "
               "(points; by seed) | searched - last-k (points; by seed) |", "| --- | --- | --- | --- | --- | --- |"]
     for extra, b in budgets.items():
-        cells = []
-        for family in FAMILIES:
-            name = b[family]
-            cells.append(f"{name}: {kb(rows[name]['memory']['total_bytes'])}, {acc_text(name)}" if name
-                         else "none fits")
-        for family in FAMILIES[1:]:
-            d = paired(rows[b["searched"]]["accuracy"], rows[b[family]]["accuracy"]) if b[family] else None
-            if d is None:
-                cells.append("-")
-            elif len(d[2]) == 1:  # one seed has no standard error
-                cells.append(f"{100 * d[0]:+.2f} (one seed)")
-            else:
-                cells.append(f"{100 * d[0]:+.2f} ± {100 * d[1]:.2f} ({', '.join(f'{100 * x:+.2f}' for x in d[2])})")
+        cells = [scheme_cell(b[family]) for family in PLANNED]
+        cells += [difference(b["searched"], b[family]) for family in PLANNED[1:]]
         lines.append(f"| {kb(b['limit_bytes'])} (+{extra}) | " + " | ".join(cells) + " |")
+    if measured:
+        lines += ["", f"Measured search ({measured['n']} candidates a budget; a scheme already planned keeps its name):",
+                  "", "| budget (KB) | measured (KB) | measured - bias-only (points; by seed) | measured - last-k | "
+                  "measured - searched |", "| --- | --- | --- | --- | --- |"]
+        for extra, b in budgets.items():
+            name = b["measured"]
+            cells = [scheme_cell(name)] + [difference(name, b[family]) for family in PLANNED[1:]]
+            cells.append(difference(name, b["searched"]) if name != b["searched"] else "(the same scheme)")
+            lines.append(f"| {kb(b['limit_bytes'])} (+{extra}) | " + " | ".join(cells) + " |")
+        for extra, search in measured["budgets"].items():
+            lines += ["", f"Candidates at +{extra} (one analysis run each; baseline "
+                          f"{100 * search['baseline_accuracy']:.2f} %):", "", table(search)]
     text = setup + "\n\n" + "\n".join(lines) + "\n"
     (out / "results.md").write_text(text)
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    for family, marker in zip(FAMILIES, "o^s"):
+    for family, marker in zip(FAMILIES, "o^sD"):
         pts = []
         for r in rows.values():
             if r["family"] == family and r["accuracy"]:

@@ -83,3 +83,44 @@ def test_report_refuses_an_unfinished_analysis(tmp_path):
         check_analysis_finished(tmp_path, trials, [2])
     (tmp_path / "contrib-seed2.json").write_text(json.dumps({"runs": {"baseline": {}}}))
     check_analysis_finished(tmp_path, trials, [2])
+
+
+def test_the_measured_family_joins_the_plan_without_changing_it(tmp_path, monkeypatch):
+    """plan_measured adds each budget's best measured candidate: a scheme already planned (bias-26 here) keeps
+    its name and family, a new one becomes measured-plus-<extra> with its scheme file; the planned schemes and
+    their budgets' picks stay as they were; the measured family's runs go to a file of their own."""
+    from types import SimpleNamespace
+
+    import tvm_tinytrain.search.measured_search as measured_search
+    from benchmarks.accuracy_vs_memory import plan_measured, runs_file, same_scheme
+
+    bias26 = {"name": "bias-26", "n_bias_update": 26}
+    new = {"name": "candidate", "n_bias_update": 10, "weight_layers": [33], "weight_ratios": [0.25]}
+    plan = {"base_bytes": 65_832, "inputs": {}, "schemes": {
+        "bias-26": {"family": "bias-only", "spec": bias26, "memory": {"total_bytes": 120_000}},
+        "search-plus-64KB": {"family": "searched", "spec": {**new, "name": "search-plus-64KB", "weight_ratios": [1]},
+                             "memory": {"total_bytes": 127_000}}},
+        "budgets": {"64KB": {"limit_bytes": 131_368, "searched": "search-plus-64KB", "bias-only": "bias-26"},
+                    "96KB": {"limit_bytes": 164_136, "searched": "search-plus-64KB", "bias-only": "bias-26"}}}
+    before = json.loads(json.dumps(plan))
+    picks = {131_368: {**bias26, "weight_layers": [], "weight_ratios": []}, 164_136: new}
+    monkeypatch.setattr(measured_search, "candidates", lambda graph, gb, gw, limit, memory, n: [
+        {"scheme": picks[limit], "summed_gain": 0.2, "memory": {"total_bytes": 99}, "measured_gain": 0.1}])
+    monkeypatch.setattr(measured_search, "measure", lambda found, contrib, out, workers: {
+        "candidates": found, "chosen": 0, "baseline_accuracy": 0.5})
+    memory = SimpleNamespace(options={"qas": True}, breakdown=lambda spec: {"total_bytes": 99})
+    contrib = {"runs": {"baseline": {"accuracy": 0.5, "kind": "baseline", "k": 0, "layer": -1, "ratio": 0.0}}}
+    a = SimpleNamespace(measure=3, workers=1, lr=0.005, recipe="int8+QAS-paper-nomom")
+    got = plan_measured(plan, SimpleNamespace(name="mcunet-5fps"), contrib, memory, a, tmp_path)
+    assert plan == before  # the plan given is not changed in place
+    assert {n: s for n, s in got["schemes"].items() if s["family"] != "measured"} == before["schemes"]
+    assert got["budgets"]["64KB"] == {**before["budgets"]["64KB"], "measured": "bias-26"}
+    assert got["budgets"]["96KB"]["measured"] == "measured-plus-96KB"
+    added = got["schemes"]["measured-plus-96KB"]
+    assert added["family"] == "measured" and same_scheme(added["spec"], new) and added["memory"] == {"total_bytes": 99}
+    assert json.loads((tmp_path / "measured-plus-96KB.json").read_text())["qas"] is True
+    assert got["measured"]["n"] == 3 and set(got["measured"]["budgets"]) == {"64KB", "96KB"}
+    assert runs_file("measured") == "runs-measured.json" and runs_file("bias-only") == runs_file("searched") == "runs.json"
+    again = plan_measured(got, SimpleNamespace(name="mcunet-5fps"), contrib, memory,
+                          SimpleNamespace(**{**vars(a), "measure": 4}), tmp_path)
+    assert again["measured"]["n"] == 4 and list(again["schemes"]) == list(got["schemes"])  # replaced, not doubled
