@@ -22,7 +22,8 @@
 /* dw[o][c] = x_scale * sum over p (in order) of d[o][p] * (x[c][p] - x_zero), o < rows, c < cols; four
  * output by four input channels at a time (each d value and each input value used four times). Four
  * input channels of at most GW_MAX_HW positions are converted to float once, into a stack block, for
- * all output channels. */
+ * all output channels; on a Cortex-M FPU an even number of positions takes the 4 x 4 block in asm
+ * (tt_mla_4x4_f32: the same VMLAs in the same order). */
 #define GW_MAX_HW 64
 #if defined(__AVX2__)
 /* dw[o][c] of pointwise_grad_weight for the channels c < cols & ~7 (all rows), when hw <= GW_MAX_HW:
@@ -70,7 +71,7 @@ static int32_t pointwise_grad_weight_avx2(const int8_t *x, int32_t x_zero, float
 static void pointwise_grad_weight(const int8_t *x, int32_t x_zero, float x_scale, const float *d, int32_t rows,
                                   int32_t cols, int32_t hw, float *dw)
 {
-    float xf[4][GW_MAX_HW];
+    float xt[GW_MAX_HW][4]; /* xt[p][j] = x[c + j][p] - x_zero: four input channels, position by position */
     const int32_t rows4 = rows & ~3;
 #if defined(__AVX2__)
     const int32_t done = pointwise_grad_weight_avx2(x, x_zero, x_scale, d, rows, cols, hw, dw);
@@ -81,13 +82,19 @@ static void pointwise_grad_weight(const int8_t *x, int32_t x_zero, float x_scale
     if (hw <= GW_MAX_HW)
         for (; c + 4 <= cols; c += 4) {
             for (int32_t j = 0; j < 4; ++j)
-                for (int32_t p = 0; p < hw; ++p) xf[j][p] = (float)(x[(c + j) * hw + p] - x_zero);
+                for (int32_t p = 0; p < hw; ++p) xt[p][j] = (float)(x[(c + j) * hw + p] - x_zero);
             for (int32_t o = 0; o < rows4; o += 4) {
+#ifdef TT_GW_4X4_ASM
+                if (hw % 2 == 0) {
+                    tt_mla_4x4_f32(dw + o * cols + c, cols, xt[0], d + o * hw, hw, hw / 2, x_scale);
+                    continue;
+                }
+#endif
                 const float *d0 = d + o * hw, *d1 = d0 + hw, *d2 = d1 + hw, *d3 = d2 + hw;
                 float a00 = 0.0f, a01 = 0.0f, a02 = 0.0f, a03 = 0.0f, a10 = 0.0f, a11 = 0.0f, a12 = 0.0f, a13 = 0.0f;
                 float a20 = 0.0f, a21 = 0.0f, a22 = 0.0f, a23 = 0.0f, a30 = 0.0f, a31 = 0.0f, a32 = 0.0f, a33 = 0.0f;
                 for (int32_t p = 0; p < hw; ++p) {
-                    const float v0 = xf[0][p], v1 = xf[1][p], v2 = xf[2][p], v3 = xf[3][p];
+                    const float v0 = xt[p][0], v1 = xt[p][1], v2 = xt[p][2], v3 = xt[p][3];
                     const float e0 = d0[p], e1 = d1[p], e2 = d2[p], e3 = d3[p];
                     a00 = tt_mla_f32(a00, e0, v0), a01 = tt_mla_f32(a01, e0, v1),
                     a02 = tt_mla_f32(a02, e0, v2), a03 = tt_mla_f32(a03, e0, v3);
