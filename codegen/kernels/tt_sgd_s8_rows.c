@@ -12,6 +12,50 @@
 #include "tt_float_util.h"
 #include "tt_kernels.h"
 
+#if defined(__ARM_FP) && (__ARM_FP & 8) && defined(__thumb2__) /* FPv5 with double precision (M7, M55) */
+/* The loop below for one row of n >= 1 weights in asm: the same operations on the same values (the hash's
+ * integer steps; u = (h >> 8) * 2^-24 by one fixed-point VCVT, exact as h >> 8 < 2^24; t = lr * g; v = w - t;
+ * VRINTM is floorf; a NaN skips the store; VMAXNM / VMINNM clamp), 27 instructions a weight (GCC: 31). */
+#define SGD_ROW_ASM 1
+static inline void sgd_row(int8_t *w, const float *g, int32_t n, float lr, uint32_t index)
+{
+    int32_t t0, t1;
+    __asm__ volatile(
+        "1:\n\t"
+        "eor %[t1], %[i], %[i], lsr #16\n\t"
+        "mul %[t1], %[t1], %[c1]\n\t"
+        "eor %[t1], %[t1], %[t1], lsr #15\n\t"
+        "mul %[t1], %[t1], %[c2]\n\t"
+        "eor %[t1], %[t1], %[t1], lsr #16\n\t"
+        "lsr %[t1], %[t1], #8\n\t"
+        "vmov s5, %[t1]\n\t"
+        "vcvt.f32.u32 s5, s5, #24\n\t"
+        "ldrsb %[t0], [%[w]], #1\n\t"
+        "vldmia %[g]!, {s6}\n\t"
+        "vmul.f32 s6, %[lr], s6\n\t"
+        "vmov s7, %[t0]\n\t"
+        "vcvt.f32.s32 s7, s7\n\t"
+        "vsub.f32 s7, s7, s6\n\t"
+        "vadd.f32 s7, s7, s5\n\t"
+        "vrintm.f32 s7, s7\n\t"
+        "vcmp.f32 s7, s7\n\t"
+        "vmrs APSR_nzcv, fpscr\n\t"
+        "bvs 2f\n\t"
+        "vmaxnm.f32 s7, s7, %[lo]\n\t"
+        "vminnm.f32 s7, s7, %[hi]\n\t"
+        "vcvt.s32.f32 s7, s7\n\t"
+        "vmov %[t0], s7\n\t"
+        "strb %[t0], [%[w], #-1]\n\t"
+        "2:\n\t"
+        "add %[i], %[i], #1\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b\n\t"
+        : [w] "+r"(w), [g] "+r"(g), [n] "+r"(n), [i] "+r"(index), [t0] "=&r"(t0), [t1] "=&r"(t1)
+        : [lr] "t"(lr), [lo] "t"(-127.0f), [hi] "t"(127.0f), [c1] "r"(0x7feb352du), [c2] "r"(0x846ca68bu)
+        : "s5", "s6", "s7", "cc", "memory");
+}
+#endif
+
 int tt_sgd_s8_block(int8_t *w, const float *g, int32_t row0, int32_t n, int32_t col0, int32_t cols,
                     int32_t row_stride, int32_t run, float lr, uint32_t step, int32_t conv_index)
 {
@@ -21,6 +65,10 @@ int tt_sgd_s8_block(int8_t *w, const float *g, int32_t row0, int32_t n, int32_t 
     for (int32_t r = row0; r < row0 + n; ++r, g += cols) {
         int8_t *wr = w + r * row_stride + col0;
         const uint32_t i0 = (uint32_t)r * (uint32_t)run + (uint32_t)col0 + seed;
+#ifdef SGD_ROW_ASM
+        sgd_row(wr, g, cols, lr, i0);
+        continue;
+#endif
         for (int32_t j = 0; j < cols; ++j) {
             const float t = lr * g[j];
             const float v = (float)wr[j] - t;

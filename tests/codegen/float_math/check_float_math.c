@@ -151,6 +151,30 @@ static void bias_grad_sweep(void)
     }
 }
 
+/* tt_sgd_s8_block (an asm loop on an FPv5 with double precision, the M7's and M55's, C elsewhere): blocks of 1..4
+ * rows by 1..12 columns of 1..16-wide rows, updates from below a rounding step to past the clamp, some NaN; every
+ * weight mixed into the hash */
+static void sgd_block_sweep(void)
+{
+    uint32_t state = 23u;
+    for (int32_t t = 0; t < 200; t++) {
+        state = state * 1664525u + 1013904223u;
+        const int32_t n = 1 + (int32_t)((state >> 8) % 4), run = 1 + (int32_t)((state >> 12) % 16);
+        const int32_t col0 = (int32_t)((state >> 16) % (uint32_t)run), row0 = (int32_t)((state >> 20) % 3);
+        const int32_t cols = 1 + (int32_t)((state >> 24) % (uint32_t)(run - col0)), stride = run + (int32_t)(t % 4);
+        static int8_t rows[8 * 20];
+        for (int32_t i = 0; i < (row0 + n) * stride; i++) rows[i] = (int8_t)(int32_t)(uniform(&state) * 63.6f);
+        for (int32_t i = 0; i < n * cols; i++)
+            gi_d[i] = (i % 29 == 28) ? NAN : uniform(&state) * tt_pow2i((int32_t)(i % 11) - 2);
+        const float lr = (uniform(&state) + 2.0f) * 16.0f;
+        if (tt_sgd_s8_block(rows, gi_d, row0, n, col0, cols, stride, run, lr, (uint32_t)t, t % 50 - 1) != TT_OK) {
+            mix(-1.0f);
+            continue;
+        }
+        for (int32_t i = 0; i < (row0 + n) * stride; i++) mix((float)rows[i]);
+    }
+}
+
 __attribute__((noinline)) static uint32_t sweep(int fused)
 {
     for (int32_t i = 0; i < 100000; i++) mix(tt_expf(-90.0f * (float)i / 100000.0f));
@@ -165,7 +189,7 @@ __attribute__((noinline)) static uint32_t sweep(int fused)
     }
     if (!fused)
         pointwise_grad_input_sweep(), split_grad_input_sweep(), pointwise_grad_weight_sweep(), bias_grad_sweep(),
-        depthwise_grad_input_sweep();
+        depthwise_grad_input_sweep(), sgd_block_sweep();
     return hash;
 }
 
