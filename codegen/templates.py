@@ -303,3 +303,20 @@ def sgd_f32(b, args, out):
 def momentum_f32(b, args, out):
     return f"TT_CALL(tt_momentum_f32({args[0]}, {args[1]}, {_n(b.args[0])}, {c_float(b.attrs['momentum'])}));"
 
+
+def round_copy_s8(b, args, out):
+    """The trained slice as `rows` runs of `run` values, `stride` apart in the weight (the lead of a Split
+    holds the slice alone)."""
+    w, copy = args
+    shape, copy_shape = _shape(b.args[0]), _shape(b.args[1])
+    axis = next((i for i, (p, c) in enumerate(zip(shape, copy_shape)) if p != c), 0)  # the sliced axis
+    rows, run = int(np.prod(copy_shape[:axis])), int(np.prod(copy_shape[axis:]))
+    stride = int(np.prod(shape[axis:]))
+    if isinstance(w, Split):
+        w, stride = w.lead, run
+    return f"TT_CALL(tt_round_copy_s8({w}, {copy}, {rows}, {run}, {stride}));"
+
+
+def round_copy_s32(b, args, out):
+    return f"TT_CALL(tt_round_copy_s32({args[0]}, {args[1]}, {_n(b.args[0])}, {b.attrs['limit']}));"
+

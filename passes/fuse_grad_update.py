@@ -25,6 +25,7 @@ Guarantees: every chain  `r = G(x, d)` [-> `g = scale_channels(r, s)`] -> `w' = 
 from __future__ import annotations
 
 from tvm_tinytrain import ops
+from tvm_tinytrain.scheme import is_state
 
 from .memory_analysis import tensor_bytes
 from .relax_utils import use_counts
@@ -53,8 +54,8 @@ def _plan(mod, bindings) -> dict:
     passes_down = {b.args[1] for b in bindings if b.op in INPUT_GRAD_OPS}  # weights an input gradient reads
     plan = {}
     for b in bindings:
-        if b.op not in ("sgd_s8", "sgd_f32"):
-            continue
+        if b.op not in ("sgd_s8", "sgd_f32") or is_state(b.args[0].name):
+            continue  # a float copy's update (sgd_f32 of a conv's slice) keeps its gradient whole
         chain = [producer.get(b.args[1])]
         if chain[0] is not None and chain[0].op == "scale_channels":
             chain.insert(0, producer.get(chain[0].args[0]))

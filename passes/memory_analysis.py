@@ -10,7 +10,7 @@ birth <= i <= death (an op's inputs and output are live together).
 Parameters are reported apart from the arena: `param_bytes` (all), `updated_param_bytes`
 (what training writes: the updated channel slices of int8 weights, biases, float
 parameters), which live in SRAM on a device while the rest can stay in flash, and
-`state_bytes`, the optimizer state (tvm_tinytrain/scheme.py: momentum's velocities), in SRAM too.
+`state_bytes`, the optimizer state (tvm_tinytrain/scheme.py: velocities, float copies), in SRAM too.
 
 What `main` returns (the loss) lives to the end.  How each op stores its output is its record's
 `writes` (tvm_tinytrain/ops/registry.py): an element-wise op (`scale_channels`, `mask_grad`,
@@ -65,7 +65,7 @@ class MemoryReport:
     ops: list[tuple[str, str]]      # (op, layer) of each op
     param_bytes: int
     updated_param_bytes: int
-    state_bytes: int                # optimizer state (SGD momentum's velocities), in SRAM beside them
+    state_bytes: int                # optimizer state (velocities, float copies), in SRAM beside them
     record_of: dict = field(default_factory=dict, repr=False)  # Relax var -> its Tensor (buffer)
     scratch_of: dict = field(default_factory=dict, repr=False)  # Relax var -> its op's scratch Tensor
     peak_bytes: int = field(init=False)
@@ -156,7 +156,7 @@ def format_report(report: MemoryReport, top: int = 8) -> str:
     lines = [f"peak live bytes {report.peak_bytes:,} at op {report.peak_op} "
              f"({report.ops[report.peak_op][0]} of {report.ops[report.peak_op][1] or '-'})",
              f"parameters {report.param_bytes:,} bytes, of which updated {report.updated_param_bytes:,} bytes"
-             + (f"; optimizer state (momentum) {report.state_bytes:,} bytes" if report.state_bytes else ""),
+             + (f"; optimizer state (velocities, float copies) {report.state_bytes:,} bytes" if report.state_bytes else ""),
              "live at the peak:"]
     biggest = sorted(report.live_at(report.peak_op), key=lambda t: -t.bytes)
     for t in biggest[:top]:

@@ -8,31 +8,34 @@ Guarantees: `main(x, label, lr_weight: f32 (), lr_bias: f32 (), step: uint32 (),
             in place in spirit (`sgd_s8` / `sgd_s32` / `sgd_f32` write the parameter they
             read, which `reorder` and the memory plan respect): int32 bias
             `b - round(lr_bias * G)`, float `p - lr * G`, int8 weight slice with stochastic
-            rounding (docs/training-semantics.md).  With momentum, main also takes and returns
-            each trained tensor's optimizer state after the parameters (step_inputs.OPTIMIZER_STATE).
+            rounding (docs/training-semantics.md).  With momentum or a float copy, main also takes
+            and returns each trained tensor's optimizer state after the parameters (the contract
+            in tvm_tinytrain/scheme.py): the velocity `momentum_f32` updates, then (float copy)
+            `sgd_f32` moves the copy and `round_copy_s8` / `round_copy_s32` set the int8 / int32
+            tensor to it rounded, instead of `sgd_s8` / `sgd_s32`.
 """
 from __future__ import annotations
-
-import numpy as np
 
 from tvm_tinytrain import ops
 from tvm_tinytrain._tvm import relax, tensor_type
 from tvm_tinytrain.errors import TinyTrainError
 
-from tvm_tinytrain.scheme import OPTIMIZER_STATE, state_name
+from tvm_tinytrain.scheme import FLOAT_COPY, VELOCITY, state_name, state_start
 
 from .step_inputs import OPTIMIZER, scalar_var
 from .training_graph import copy_binding, main_attr, op_bindings, params_by_name, result_fields, rewrite_main
 
 UPDATE_OP = {"s8": "sgd_s8", "s32": "sgd_s32", "f32": "sgd_f32"}
+FROM_COPY_OP = {"s8": "round_copy_s8", "s32": "round_copy_s32"}  # with a float copy
 
 
-def sgd_update(mod, return_grads: bool = False, momentum: float = 0.0, params: dict | None = None):
+def sgd_update(mod, return_grads: bool = False, momentum: float = 0.0, params: dict | None = None,
+               float_copy: bool = False):
     """`return_grads` also returns the gradients after the updated parameters (for checks
     against an oracle; it keeps every gradient alive to the end).  With `momentum` > 0 each
-    trained tensor gets its optimizer state (OPTIMIZER_STATE, start value zero, added to
-    `params`), updated right after the gradient and applied instead of it; returns
-    (mod, params) then."""
+    trained tensor gets a velocity, with `float_copy` each trained int8 / int32 tensor a float
+    copy (optimizer state, added to `params` at its start value), updated right after the
+    gradient; returns (mod, params) then."""
     names, info = main_attr(mod, "tt.grads"), main_attr(mod, "tt.grad_info")
     if names is None:
         raise TinyTrainError("sgd_update: main has no gradients (tt.grads); run quantized_autodiff first")
@@ -44,10 +47,12 @@ def sgd_update(mod, return_grads: bool = False, momentum: float = 0.0, params: d
     grad_of = {g: n for n, g in zip(names, results[1:])}
     old = list(mod["main"].params)
     lr_weight, lr_bias, step = (scalar_var(s) for s in OPTIMIZER)
-    states = {}
-    if momentum:
-        for name, g in zip(names, results[1:]):
-            states[name] = relax.Var(state_name(name), tensor_type([int(s) for s in g.ty.shape], "float32"))
+    states = {}  # (param, kind) -> its state's Var
+    for name, g in zip(names, results[1:]):
+        kinds = ([VELOCITY] if momentum else []) + ([FLOAT_COPY] if float_copy and info[name]["kind"] in FROM_COPY_OP
+                                                    else [])
+        for kind in kinds:
+            states[name, kind] = relax.Var(state_name(name, kind), tensor_type([int(s) for s in g.ty.shape], "float32"))
     updated = {}
 
     def emit(bb):
@@ -60,10 +65,19 @@ def sgd_update(mod, return_grads: bool = False, momentum: float = 0.0, params: d
             meta = info[name]
             layer, kind = name.rsplit(".", 1)
             lr = lr_bias if kind == "bias" else lr_weight
-            if name in states:  # the update applies the new state instead of the gradient
-                grad = updated[states[name].name] = ops.call(bb, "momentum_f32", [states[name], grad],
-                                                              {"momentum": float(momentum)}, label=layer,
-                                                              role=f"{kind}_{OPTIMIZER_STATE}")
+            if (name, VELOCITY) in states:  # the update applies the new velocity instead of the gradient
+                velocity = states[name, VELOCITY]
+                grad = updated[velocity.name] = ops.call(bb, "momentum_f32", [velocity, grad],
+                                                         {"momentum": float(momentum)}, label=layer,
+                                                         role=f"{kind}_{VELOCITY}")
+            if (name, FLOAT_COPY) in states:  # the update moves the copy; the tensor is the copy rounded
+                copy = states[name, FLOAT_COPY]
+                moved = updated[copy.name] = ops.call(bb, "sgd_f32", [copy, grad, lr], {}, label=layer,
+                                                      role=f"{kind}_{FLOAT_COPY}")
+                attrs = {"limit": meta["limit"]} if meta["kind"] == "s32" else {}
+                updated[name] = ops.call(bb, FROM_COPY_OP[meta["kind"]], [main_params[name], moved], attrs,
+                                         label=layer, role=f"{kind}_new")
+                continue
             args = [main_params[name], grad, lr]
             attrs = {}
             if meta["kind"] == "s8":
@@ -80,7 +94,12 @@ def sgd_update(mod, return_grads: bool = False, momentum: float = 0.0, params: d
     new = rewrite_main(mod, [*old[:n_in], lr_weight, lr_bias, step, *old[n_in:], *states.values()], emit,
                        {"num_input": n_in + len(OPTIMIZER)})
     new["main"] = new["main"].with_attr("tt.updates", outputs)
-    if not momentum:
+    if not states:
         return new
-    zeros = {v.name: np.zeros([int(s) for s in v.ty.shape], np.float32) for v in states.values()}
-    return new, {**(params or {}), **zeros}
+    params = params or {}
+    missing = [name for name, kind in states if kind == FLOAT_COPY and name not in params]
+    if missing:
+        raise TinyTrainError(f"sgd_update: a float copy starts at its tensor's values, and params has no {missing[0]!r}")
+    starts = {v.name: state_start(v.name, params.get(name), [int(s) for s in v.ty.shape])
+              for (name, _), v in states.items()}
+    return new, {**params, **starts}

@@ -63,7 +63,7 @@ def test_a_model_spec_is_loaded_with_its_head():
 
 def test_options_are_checked():
     with pytest.raises(TinyTrainError, match=r"unknown option 'lr'; the options are lr_weight, lr_bias, qas, "
-                                             r"fp32_classifier, momentum, loss and check"):
+                                             r"fp32_classifier, momentum, float_copy, loss and check"):
         compile("mcunet-5fps", "bias-only", lr=0.1)
     with pytest.raises(TinyTrainError, match="compile: check must be true or false, got 'yes'"):
         compile("mcunet-5fps", "bias-only", check="yes")

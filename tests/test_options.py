@@ -25,7 +25,8 @@ def test_the_docs_table_is_up_to_date():
 
 def test_schemes_read_the_declarations():
     assert schemes.KEYS == tuple(o.name for o in OPTIONS if o.scheme_key)
-    assert schemes.OVERRIDES == OVERRIDES == ("lr_weight", "lr_bias", "qas", "fp32_classifier", "momentum", "loss")
+    assert schemes.OVERRIDES == OVERRIDES == ("lr_weight", "lr_bias", "qas", "fp32_classifier", "momentum",
+                                              "float_copy", "loss")
 
 
 def test_a_preset_takes_every_declared_default(graph):
@@ -41,7 +42,7 @@ def test_every_option_checks_its_value(option):
 
 
 @pytest.mark.parametrize("key, value", [("lr_weight", -0.1), ("lr_bias", float("nan")), ("qas", 1),
-                                        ("fp32_classifier", "yes"), ("loss", "l2")])
+                                        ("fp32_classifier", "yes"), ("float_copy", 1), ("loss", "l2")])
 def test_an_override_is_checked_as_the_json_key_is(graph, key, value):
     with pytest.raises(TinyTrainError, match=rf"override: {key} must be"):
         schemes.resolve_scheme("bias-only", graph, **{key: value})
@@ -55,8 +56,10 @@ def test_every_command_has_the_flags_it_declares(command):
             "train": ["train", "m", "--scheme", "s", "--data", "d", "--epochs", "1"]}[command]
     parser = build_parser()
     assert overrides_from(parser.parse_args(base)) == {}  # absent flags keep the scheme's values
-    args = parser.parse_args(base + ["--lr-weight", "0.01", "--lr-bias", "0.02", "--no-qas", "--fp32-classifier"])
-    assert overrides_from(args) == {"lr_weight": 0.01, "lr_bias": 0.02, "qas": False, "fp32_classifier": True}
+    args = parser.parse_args(base + ["--lr-weight", "0.01", "--lr-bias", "0.02", "--no-qas", "--fp32-classifier",
+                                     "--float-copy"])
+    assert overrides_from(args) == {"lr_weight": 0.01, "lr_bias": 0.02, "qas": False, "fp32_classifier": True,
+                                    "float_copy": True}
     assert parser.parse_args(base + ["--qas"]).qas is True
     declared = {o.name for o in OPTIONS if command in o.commands}
     assert ("check" in declared) == (command != "train")

@@ -25,7 +25,7 @@ class LayerKind:
 
 
 _CONV_BACKWARD = ("clamp_mask", "mask_grad", "channel_slice", "scale_channels", "bias_grad", "sgd_s8", "sgd_s32",
-                  "momentum_f32", "grad_update", "grad_add")
+                  "momentum_f32", "sgd_f32", "round_copy_s8", "round_copy_s32", "grad_update", "grad_add")
 LAYER_KINDS = (
     LayerKind("conv2d", "conv2d_s8",
               ("conv2d_s8", "expand_depthwise_s8", "depthwise_inplace_s8", "conv_dw_pw_rows_s8", "conv2d_grad_input",
@@ -54,7 +54,7 @@ LAYER_KINDS = (
     LayerKind("flatten", "flatten", ("flatten", "reshape_grad"), "flatten", "(C, H, W) -> (C*H*W,)"),
     LayerKind("linear", "linear_s8",
               ("linear_s8", "linear_grad_input", "linear_grad_weight", *_CONV_BACKWARD, "linear_f32", "dequantize",
-               "linear_f32_grad_input", "linear_f32_grad_weight", "linear_f32_grad_bias", "sgd_f32"),
+               "linear_f32_grad_input", "linear_f32_grad_weight", "linear_f32_grad_bias"),
               "linear", "on a flattened or pooled feature vector; BatchNorm1d and ReLU/ReLU6 after it are folded; "
               "as the classifier "
               "it may be trained in float32 (fp32_classifier)"),

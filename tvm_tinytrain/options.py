@@ -129,6 +129,10 @@ OPTIONS = (
            "trained value keeps a float32 velocity in SRAM (plan reports it as optimizer state)", _momentum,
            override=True, commands=("plan", "compile", "train"),
            summary=lambda v: f"SGD momentum {v:g}" if v else ""),
+    Option("float_copy", Scheme.float_copy, "`false`", "the paper's float32 copy of each trained int8 weight and "
+           "int32 bias: the update moves the copy and the tensor becomes it rounded to nearest (deterministic, no "
+           "stochastic rounding); 4 bytes of SRAM per trained value (plan reports it as optimizer state)", _bool,
+           override=True, commands=("plan", "compile", "train"), summary=lambda v: "float32 copy" if v else ""),
     Option("loss", Scheme.loss, "`cross_entropy`", "the training loss: `cross_entropy` on class labels, or "
            "`mse`, the mean squared error of the real-valued output against a float32 target shaped like it "
            "(an autoencoder: the target is the input)", _loss, override=True, commands=("plan", "compile", "train"),

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from . import conv_geometry, pooling
 from .errors import ShapeError, TinyTrainError, UnsupportedOpError
 from .graph import INPUT, Graph, Layer
-from .scheme import Scheme, is_state, state_name
+from .scheme import FLOAT_COPY, Scheme, is_state, state_name
 
 U32 = 0xFFFFFFFF
 HASH_STEP = 0x9E3779B9
@@ -224,6 +224,7 @@ class TorchTrainer:
         self.head = self._layers[self.graph.output]
         self.W = self.B = None
         self.velocity: dict[str, torch.Tensor] = {}  # optimizer state with momentum, by state name
+        self.copies: dict[str, torch.Tensor] = {}    # optimizer state with float_copy, by state name
         if scheme.fp32_classifier:
             if self.head.op != "linear":
                 raise TinyTrainError(f"reference_train: fp32_classifier needs a linear output layer, "
@@ -473,9 +474,13 @@ class TorchTrainer:
             g_w = self._with_momentum(f"{layer.name}.weight", g_w, result)
             rows, cols = _slice_rows(layer, s.weights[layer.name])
             old = wl.w[rows, cols]
-            u = stochastic_uniform(self._step, layer.conv_index, old.numel()).reshape(old.shape)
-            v = old.to(torch.float32) - lr_w * g_w
-            new = torch.clamp(torch.floor(v + u), -127, 127).to(torch.int64)
+            if s.float_copy:
+                copy = self._moved_copy(f"{layer.name}.weight", old, lr_w * g_w, result)
+                new = torch.clamp(torch.round(copy), -128, 127).to(torch.int64)
+            else:
+                u = stochastic_uniform(self._step, layer.conv_index, old.numel()).reshape(old.shape)
+                v = old.to(torch.float32) - lr_w * g_w
+                new = torch.clamp(torch.floor(v + u), -127, 127).to(torch.int64)
             wl.w[rows, cols] = new
             wl.refresh()
             result.params[f"{layer.name}.weight"] = wl.w.numpy().astype(np.int8)
@@ -484,10 +489,14 @@ class TorchTrainer:
             g_b = db / s_wx if s.qas else s_wx * db
             result.grads[f"{layer.name}.bias"] = g_b.numpy().copy()
             g_b = self._with_momentum(f"{layer.name}.bias", g_b, result)
-            delta = torch.round(lr_b * g_b)
-            delta = torch.clamp(delta, -2.0**31, 2.0**31).to(torch.int64)
             limit = bias_limit(wl.w[0].numel())
-            wl.b = torch.clamp(wl.b - delta, -limit, limit)
+            if s.float_copy:
+                copy = self._moved_copy(f"{layer.name}.bias", wl.b, lr_b * g_b, result)
+                wl.b = torch.clamp(torch.clamp(torch.round(copy), -2.0**31, 2.0**31).to(torch.int64), -limit, limit)
+            else:
+                delta = torch.round(lr_b * g_b)
+                delta = torch.clamp(delta, -2.0**31, 2.0**31).to(torch.int64)
+                wl.b = torch.clamp(wl.b - delta, -limit, limit)
             result.params[f"{layer.name}.bias"] = wl.b.numpy().astype(np.int32)
 
     def _with_momentum(self, param: str, g, result: StepResult):
@@ -500,6 +509,14 @@ class TorchTrainer:
         self.velocity[name] = v
         result.params[name] = v.numpy().copy()
         return v
+
+    def _moved_copy(self, param: str, integers, step, result: StepResult):
+        """The float copy of `param`'s trained slice (starting at `integers` as float32) minus `step`."""
+        name = state_name(param, FLOAT_COPY)
+        copy = self.copies.get(name, integers.to(torch.float32)) - step
+        self.copies[name] = copy
+        result.params[name] = copy.numpy().copy()
+        return copy
 
     def _fp32_head_backward(self, g_l, x_r, need_dx: bool, result: StepResult):
         head, s = self.head, self.scheme
@@ -653,7 +670,8 @@ class TorchTrainer:
         another implementation's state so that each step is compared on its own."""
         for name, value in params.items():
             if is_state(name):
-                self.velocity[name] = torch.from_numpy(np.asarray(value, np.float32).copy())
+                states = self.copies if name.endswith(f".{FLOAT_COPY}") else self.velocity
+                states[name] = torch.from_numpy(np.asarray(value, np.float32).copy())
                 continue
             layer, key = name.rsplit(".", 1)
             if self.W is not None and layer == self.head.name:

@@ -67,7 +67,7 @@ _DEFAULTS = _options.DEFAULTS
 def resolve_scheme(spec, graph: Graph, **overrides) -> Scheme:
     """A preset name, a path to a JSON scheme file, or a dict -> the Scheme for `graph`.
 
-    `overrides` (lr_weight, lr_bias, qas, fp32_classifier, momentum, loss; None = keep) win over the spec.
+    `overrides` (lr_weight, lr_bias, qas, fp32_classifier, momentum, float_copy, loss; None = keep) win over the spec.
     """
     spec, where, default_name = _load(spec, graph)
     spec = dict(spec)
@@ -356,6 +356,7 @@ def _resolve(spec: dict, graph: Graph, where: str, default_name: str) -> Scheme:
                   weights={name: weights[name] for name in order if name in weights},
                   lr_weight=float(get("lr_weight")), lr_bias=float(get("lr_bias")),
                   qas=get("qas"), fp32_classifier=get("fp32_classifier"), momentum=float(get("momentum")),
+                  float_copy=get("float_copy"),
                   loss=get("loss"))
 
 

@@ -292,6 +292,10 @@ int tt_sgd_s32(int32_t *b, const float *g, int32_t n, float lr, int32_t limit);
 int tt_sgd_f32(float *p, const float *g, int32_t n, float lr);
 /* v = mu * v + g (SGD momentum state, updated in place) */
 int tt_momentum_f32(float *v, const float *g, int32_t n, float mu);
+/* The float copy's tensor (optimizer state float_copy): rows runs of run values, stride apart in w, each
+ * clamp(round_half_even(copy), -128, 127); b = clamp(round_half_even(copy), -limit, limit). */
+int tt_round_copy_s8(int8_t *w, const float *copy, int32_t rows, int32_t run, int32_t stride);
+int tt_round_copy_s32(int32_t *b, const float *copy, int32_t n, int32_t limit);
 /* The uniform number in [0, 1) of element `index` (exposed for tests). */
 float tt_stochastic_uniform(uint32_t index, uint32_t step, int32_t conv_index);
 

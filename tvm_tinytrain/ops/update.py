@@ -1,5 +1,6 @@
 """In-place SGD updates (docs/training-semantics.md): int32 bias, float32, int8 with stochastic rounding;
-the momentum state they apply when the scheme has momentum."""
+the momentum state they apply when the scheme has momentum; with a float copy (the paper's float32 copy
+of the trained integers, updated by sgd_f32), the int8 / int32 tensor set to its copy rounded."""
 import numpy as np
 
 from tvm_tinytrain.codegen import templates as c
@@ -33,6 +34,33 @@ def momentum_f32(fb, args, a):
     """(v f32, G f32) -> momentum * v + G: the optimizer state of SGD with momentum (the update applies it)."""
     v, g = args
     return relax.op.add(relax.op.multiply(relax.const(np.float32(a["momentum"]), "float32"), v), g)
+
+
+def copy_slice_axis(param_shape, copy_shape) -> int | None:
+    """The one axis a trained tensor's float copy covers only the leading part of (None: all of it)."""
+    axes = [i for i, (p, c) in enumerate(zip(param_shape, copy_shape)) if p != c]
+    if len(axes) > 1 or len(param_shape) != len(copy_shape):
+        raise ValueError(f"a float copy {list(copy_shape)} is not a leading slice of {list(param_shape)}")
+    return axes[0] if axes else None
+
+
+def round_copy_s8(fb, args, a):
+    """(w int8, copy f32 (its trained slice)) -> w with that slice clamp(round_half_even(copy), -128, 127)."""
+    w, copy = args
+    shape, copy_shape = ([int(s) for s in t.ty.shape] for t in (w, copy))
+    rounded = fb.emit(relax.op.astype(relax.op.clip(relax.op.round(copy), -128, 127), "int8"))
+    axis = copy_slice_axis(shape, copy_shape)
+    if axis is None:
+        return rounded
+    rest = relax.op.strided_slice(w, axes=[axis], begin=[copy_shape[axis]], end=[shape[axis]])
+    return relax.op.concat([rounded, rest], axis=axis)
+
+
+def round_copy_s32(fb, args, a):
+    """(b int32, copy f32) -> clamp(round_half_even(copy), -limit, limit)."""
+    _, copy = args
+    rounded = relax.op.astype(relax.op.clip(relax.op.round(copy), -2.0**31, 2.0**31), "int64")
+    return relax.op.astype(relax.op.clip(rounded, -a["limit"], a["limit"]), "int32")
 
 
 def uniform_u32(fb, shape, step, conv_index: int):
@@ -74,4 +102,6 @@ declare(
     OpRecord("sgd_f32", sgd_f32, c.sgd_f32, ("tt_sgd_f32.c",), writes=PARAM),
     OpRecord("sgd_s8", sgd_s8, c.sgd_s8, ("tt_sgd_s8.c",), writes=PARAM),
     OpRecord("momentum_f32", momentum_f32, c.momentum_f32, ("tt_momentum_f32.c",), writes=PARAM),
+    OpRecord("round_copy_s8", round_copy_s8, c.round_copy_s8, ("tt_round_copy.c",), writes=PARAM),
+    OpRecord("round_copy_s32", round_copy_s32, c.round_copy_s32, ("tt_round_copy.c",), writes=PARAM),
 )

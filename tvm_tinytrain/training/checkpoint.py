@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import TinyTrainError, WeightFileError
 from ..outputs import fsync_dir
-from ..scheme import is_state
+from ..scheme import is_state, state_start
 
 FORMAT = "tvm-tinytrain checkpoint 1"
 MAX_BYTES = 1 << 30  # inflated size of all members; a whole model for a microcontroller is a few MB
@@ -201,10 +201,12 @@ def check_quantization(meta: dict, expected: str, where: str, fixed: bool, log=p
                          f"{expected} (other scales or weights: another calibration, head or model); {fix}")
 
 
-def apply_checkpoint(program, params: dict, where: str = "checkpoint"):
+def apply_checkpoint(program, params: dict, where: str = "checkpoint") -> list[str]:
     """Use checkpoint values as the initial values of `program`'s parameters (in place).  Optimizer
-    state (momentum's velocities) carries over when the program has it too; a program without
-    momentum starts from the trained values alone, as an optimizer reset does."""
+    state (momentum's velocities, float copies) carries over when the program has it too; a program
+    without it starts from the trained values alone, as an optimizer reset does, and a state the
+    checkpoint lacks starts at its start value for the checkpoint's values (scheme.state_start: a
+    float copy from the checkpoint's integers).  Returns the names of the states started so."""
     for name, value in params.items():
         if is_state(name) and name not in program.params:
             continue
@@ -219,3 +221,8 @@ def apply_checkpoint(program, params: dict, where: str = "checkpoint"):
                                  f"{old.dtype} {tuple(old.shape)} (another model, head size or fp32_classifier "
                                  f"setting?)")
         program.params[name] = value
+    fresh = [name for name in program.params if is_state(name) and name not in params]
+    for name in fresh:
+        start = np.asarray(program.params[name])
+        program.params[name] = state_start(name, program.params[name.rsplit(".", 1)[0]], start.shape)
+    return fresh

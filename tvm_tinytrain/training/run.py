@@ -155,9 +155,12 @@ def _train(model, scheme_spec, data_spec, epochs, out: Path, *, target, engine, 
         program = compile(graph, scheme).program
         if init:
             params, meta = load_checkpoint(init)
-            apply_checkpoint(program, params, where=f"checkpoint {init}")  # another model: names, shapes
+            fresh = apply_checkpoint(program, params, where=f"checkpoint {init}")  # another model: names, shapes
             check_quantization(meta, quantization, f"checkpoint {init}", fixed, log)  # the same, other scales
             log(f"starting from {init} ({meta.get('model')}, scheme {meta.get('scheme')})")
+            if fresh:
+                log(f"  {init} has no optimizer state for this scheme ({len(fresh)} tensors, e.g. {fresh[0]}): it "
+                    f"starts at its start value for the checkpoint's weights (velocity zero, float copy = the weights)")
     if auto:
         from .lr_range import range_test
 
