@@ -9,6 +9,8 @@ ways with the same schedule, data and seeds:
   int8-paper        the paper's int8 baseline (its code's `sgd` optimizer, no QAS): momentum 0.9
                     and a float32 classifier, the rest as int8
   int8+QAS-paper    the paper's QAS run (`sgd_scale`): QAS, momentum 0.9, a float32 classifier
+  int8+QAS-paper-fcopy   the same with the paper's float32 copy of the trained int8 / int32 values
+                    (scheme float_copy: the update moves the copy, the forward uses it rounded)
   int8-paper-nomom, int8+QAS-paper-nomom   the same without momentum (`sgd_nomom`, `sgd_scale_nomom`:
                     the optimizers of the paper's memory-bound main results)
   fp32-paper        fp32 SGD with momentum 0.9
@@ -62,6 +64,7 @@ class Variant:
     qas: bool = True
     fp32_classifier: bool = False
     momentum: float = 0.0
+    float_copy: bool = False
 
 
 VARIANTS = {
@@ -72,6 +75,9 @@ VARIANTS = {
                           fp32_classifier=True, momentum=PAPER_MOMENTUM),
     "int8+QAS-paper": Variant("int8 SGD-M + QAS, fp32 classifier (the paper's QAS run)", "c",
                               fp32_classifier=True, momentum=PAPER_MOMENTUM),
+    "int8+QAS-paper-fcopy": Variant("int8 SGD-M + QAS, fp32 classifier, float32 copy of the trained integers "
+                                    "(the paper's QAS run with its float copy)", "c", fp32_classifier=True,
+                                    momentum=PAPER_MOMENTUM, float_copy=True),
     "int8-paper-nomom": Variant("int8 SGD, no QAS, fp32 classifier (the paper's `sgd_nomom`)", "c", qas=False,
                                 fp32_classifier=True),
     "int8+QAS-paper-nomom": Variant("int8 SGD + QAS, fp32 classifier (the paper's `sgd_scale_nomom`)", "c",
@@ -92,7 +98,7 @@ def variant_scheme(name: str, spec, graph, lr: float):
 
     v = VARIANTS[name]
     return resolve_scheme(spec, graph, lr_weight=lr, lr_bias=lr, qas=v.qas, fp32_classifier=v.fp32_classifier,
-                          momentum=v.momentum)
+                          momentum=v.momentum, float_copy=v.float_copy)
 
 
 def make_engine(name: str, graph, scheme):

@@ -8,7 +8,7 @@ import pytest
 from benchmarks import qas_experiment as qe
 from tvm_tinytrain.backbones import load_backbone
 from tvm_tinytrain.passes.training_graph import main_attr
-from tvm_tinytrain.scheme import state_name
+from tvm_tinytrain.scheme import FLOAT_COPY, is_state, state_name
 
 LR = 0.0004
 
@@ -18,20 +18,23 @@ def graph():
     return load_backbone("mcunet-5fps", num_classes=10)
 
 
-@pytest.mark.parametrize("name,qas,fp32_head,momentum", [
-    ("int8", False, False, 0.0), ("int8+QAS", True, False, 0.0),
-    ("int8-paper", False, True, 0.9), ("int8+QAS-paper", True, True, 0.9), ("int8-paper-nomom", False, True, 0.0),
-    ("int8+QAS-paper-nomom", True, True, 0.0), ("fp32-paper", True, False, 0.9)])
-def test_variant_schemes_as_documented(graph, name, qas, fp32_head, momentum):
+@pytest.mark.parametrize("name,qas,fp32_head,momentum,float_copy", [
+    ("int8", False, False, 0.0, False), ("int8+QAS", True, False, 0.0, False),
+    ("int8-paper", False, True, 0.9, False), ("int8+QAS-paper", True, True, 0.9, False),
+    ("int8+QAS-paper-fcopy", True, True, 0.9, True), ("int8-paper-nomom", False, True, 0.0, False),
+    ("int8+QAS-paper-nomom", True, True, 0.0, False), ("fp32-paper", True, False, 0.9, False)])
+def test_variant_schemes_as_documented(graph, name, qas, fp32_head, momentum, float_copy):
     scheme = qe.variant_scheme(name, "last-1", graph, LR)
-    assert (scheme.qas, scheme.fp32_classifier, scheme.momentum) == (qas, fp32_head, momentum)
+    assert (scheme.qas, scheme.fp32_classifier, scheme.momentum, scheme.float_copy) == \
+        (qas, fp32_head, momentum, float_copy)
     assert scheme.lr_weight == scheme.lr_bias == LR
 
 
-@pytest.mark.parametrize("name", ["int8-paper", "int8+QAS-paper"])
+@pytest.mark.parametrize("name", ["int8-paper", "int8+QAS-paper", "int8+QAS-paper-fcopy"])
 def test_paper_recipe_reaches_the_c_step(graph, monkeypatch, name):
-    """The program the C engine is given has QAS as the variant says, a float32 classifier and a
-    float32 velocity for every trained tensor (momentum)."""
+    """The program the C engine is given has QAS as the variant says, a float32 classifier, a float32
+    velocity for every trained tensor (momentum) and, with the float copy, a copy of every trained
+    int8 / int32 tensor."""
     from tvm_tinytrain.training import engines
 
     given = []
@@ -41,8 +44,11 @@ def test_paper_recipe_reaches_the_c_step(graph, monkeypatch, name):
     assert given == [program] and program.scheme == scheme
     assert bool(main_attr(program.mod, "tt.qas")) == qe.VARIANTS[name].qas
     assert program.params[graph.output + ".weight"].dtype.name == "float32"
-    trained = [p for p in program.updated if not p.endswith(".velocity")]
+    trained = [p for p in program.updated if not is_state(p)]
     assert trained and all(state_name(p) in program.params for p in trained)
+    copied = [p for p in trained if program.params[p].dtype.name != "float32"]
+    assert copied and all((state_name(p, FLOAT_COPY) in program.params) == qe.VARIANTS[name].float_copy
+                          for p in copied)
 
 
 def test_fp32_paper_engine_has_momentum(graph):
