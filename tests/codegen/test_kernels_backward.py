@@ -33,7 +33,7 @@ BACKWARD_KERNELS = [
     "tt_linear_grad_input_f32", "tt_linear_grad_weight_f32", "tt_bias_grad_f32", "tt_scale_channels_f32",
     "tt_avgpool_grad_f32", "tt_maxpool_grad_f32", "tt_avgpool_window_grad_f32", "tt_linear_f32_grad_input",
     "tt_linear_f32_grad_weight",
-    "tt_sgd_s8", "tt_sgd_s32", "tt_sgd_f32", "tt_momentum_f32",
+    "tt_sgd_s8", "tt_sgd_s32", "tt_sgd_f32", "tt_momentum_f32", "tt_round_copy",
 ]
 
 
@@ -806,6 +806,59 @@ def test_momentum_f32_exact(n, mu, seed):
     got = v.copy()
     assert call("tt_momentum_f32", ptr(got), ptr(g), n, np.float32(mu)) == TT_OK
     np.testing.assert_array_equal(got, np.float32(mu) * v + g)
+
+
+def round_copy_ref(copy, lo, hi):
+    """A float copy's tensor (docs/training-semantics.md): round half to even, then clamp (in float64,
+    where every float32 and both bounds are exact)."""
+    return np.clip(np.round(copy.astype(np.float64)), lo, hi)
+
+
+@SETTINGS
+@given(rows=st.integers(0, 6), run=st.integers(0, 12), gap=st.integers(0, 5),
+       scale=st.sampled_from([0.7, 40.0, 300.0]), seed=st.integers(0, 2**32 - 1))
+def test_round_copy_s8_sets_the_slice_to_its_copy(rows, run, gap, scale, seed):
+    """Runs of `run` values `run + gap` apart (a weight's leading input channels): each the copy rounded half
+    to even and clamped to [-128, 127]; the weights between the runs and past the end untouched."""
+    rng = rng_of(seed)
+    stride = run + gap
+    w = rng.integers(-128, 128, rows * stride + SENTINEL).astype(np.int8)
+    copy = (rng.standard_normal(rows * run) * scale).astype(np.float32)
+    ties = rng.random(copy.size) < 0.3
+    copy[ties] = np.floor(copy[ties]) + np.float32(0.5)
+    got = w.copy()
+    assert call("tt_round_copy_s8", ptr(got), ptr(copy), rows, run, stride) == TT_OK
+    expected = w.copy()
+    expected[:rows * stride].reshape(rows, stride)[:, :run] = round_copy_ref(copy.reshape(rows, run), -128, 127)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_round_copy_ties_clamps_and_nan():
+    copy = np.array([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 126.5, 127.5, -128.5, 1e9, -1e9, np.nan], np.float32)
+    w = np.full(len(copy), 7, np.int8)
+    assert call("tt_round_copy_s8", ptr(w), ptr(copy), 1, len(copy), len(copy)) == TT_OK
+    np.testing.assert_array_equal(w, [0, 2, 2, 0, -2, -2, 126, 127, -128, 127, -128, 7])  # NaN: unchanged
+    limit = bias_limit(10)
+    copy = np.array([0.5, 2.5, -2.5, 3.5, 1e12, -1e12, 2.0**31, 16777217.0, np.nan], np.float32)
+    b = np.full(len(copy), 5, np.int32)
+    assert call("tt_round_copy_s32", ptr(b), ptr(copy), len(copy), limit) == TT_OK
+    np.testing.assert_array_equal(b, [0, 2, -2, 4, limit, -limit, limit, 16777216, 5])
+    assert call("tt_round_copy_s8", ptr(w), ptr(copy), 1, 3, 2) == TT_ERR_ARG  # runs overlapping
+    assert call("tt_round_copy_s32", ptr(b), None, 1, limit) == TT_ERR_ARG
+
+
+@SETTINGS
+@given(n=st.integers(0, 40), fan_in=st.integers(1, 5000), scale=st.sampled_from([3.0, 1e5, 1e10]),
+       seed=st.integers(0, 2**32 - 1))
+def test_round_copy_s32(n, fan_in, scale, seed):
+    rng = rng_of(seed)
+    limit = bias_limit(fan_in)
+    copy = (rng.standard_normal(n) * scale).astype(np.float32)
+    ties = rng.random(n) < 0.3
+    copy[ties] = np.floor(copy[ties]) + np.float32(0.5)  # exact halves only where float32 has them
+    got = np.zeros(n, np.int32)
+    assert call("tt_round_copy_s32", ptr(got), ptr(copy), n, limit) == TT_OK
+    np.testing.assert_array_equal(got, round_copy_ref(copy, -limit, limit).astype(np.int64))
 
 
 # ------------------------------------------------------------------------------ Cortex-M

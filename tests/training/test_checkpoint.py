@@ -67,6 +67,34 @@ def test_momentum_state_round_trips_and_is_dropped_without_momentum(graph, tmp_p
     assert not any(is_state(n) for n in plain.params)
 
 
+def test_float_copy_round_trips_or_starts_at_the_checkpoints_integers(graph, tmp_path):
+    """A checkpoint with float copies restores them; a checkpoint without (a run without float_copy) starts
+    each copy at the checkpoint's own integers on the trained slice, not at the pretrained ones, and
+    apply_checkpoint names the states it started so (train prints them)."""
+    scheme = resolve_scheme("last-1", graph, float_copy=True)
+    program = build_training(graph, scheme)
+    copies = [n for n in program.updated if n.endswith(".float_copy")]
+    assert copies
+    trained = {n: np.asarray(program.params[n]) + (np.float32(0.25) if n in copies else 0) for n in program.updated}
+    params, _ = load_checkpoint(save_checkpoint(tmp_path / "copy.npz", trained, {"model": graph.name}))
+    fresh = build_training(graph, scheme)
+    assert apply_checkpoint(fresh, params) == []
+    for name in copies:
+        np.testing.assert_array_equal(fresh.params[name], trained[name])
+    plain = build_training(graph, resolve_scheme("last-1", graph))
+    low = {np.dtype(np.int8): -128, np.dtype(np.int32): -2**31}
+    moved = {n: np.maximum(np.asarray(v).astype(np.int64) - 3, low[v.dtype]).astype(v.dtype)
+             for n, v in ((n, plain.params[n]) for n in plain.updated)}
+    params, _ = load_checkpoint(save_checkpoint(tmp_path / "plain.npz", moved, {"model": graph.name}))
+    fresh = build_training(graph, scheme)
+    assert sorted(apply_checkpoint(fresh, params)) == sorted(copies)
+    for name in copies:
+        value = moved[name.rsplit(".", 1)[0]]
+        start = value[tuple(slice(0, n) for n in fresh.params[name].shape)].astype(np.float32)
+        np.testing.assert_array_equal(fresh.params[name], start)
+        assert np.any(fresh.params[name] != program.params[name])
+
+
 def test_mismatches_and_bad_files_are_explained(graph, tmp_path):
     program = build_training(graph, resolve_scheme("bias-only", graph))
     with pytest.raises(TinyTrainError, match="not in the training program"):
