@@ -232,9 +232,9 @@ static void depthwise_grad_input(const float *d, tt_dims out, const int8_t *w, i
         for (int32_t k = 0; k < kh * kw; ++k) wr[k] = w_scale[c] * (float)w[c * kh * kw + k];
         if (padded) {
             const int32_t top = kh - 1 - pt, left = kw - 1 - pl; /* dpad[r][q] = d[r - top][q - left] */
+            const int32_t copy_w = out.w < pw - left ? out.w : pw - left;
             for (int32_t oy = 0; oy < out.h && oy + top < ph; ++oy)
-                for (int32_t ox = 0; ox < out.w && ox + left < pw; ++ox)
-                    dpad[(oy + top) * pw + ox + left] = dch[oy * out.w + ox];
+                tt_copy_f32(dpad + (oy + top) * pw + left, dch + oy * out.w, copy_w);
             for (int32_t iy = 0; iy < in.h; ++iy) {
                 /* rows ky outside [ky_lo, ky_hi] read only the zero border: skipped */
                 const int32_t ky_lo = iy + pt - out.h + 1 > 0 ? iy + pt - out.h + 1 : 0;

@@ -362,6 +362,27 @@ static inline void tt_mla_4x4_f32(float *dw, int32_t dw_stride, const float *xt,
 }
 #endif
 
+/* dst[i] = src[i], i < n (n >= 0, no overlap): four floats a VLDM / VSTM pair on a Cortex-M FPU (GCC's loop
+ * moves one float per load and store), the rest one at a time. */
+static inline void tt_copy_f32(float *dst, const float *src, int32_t n)
+{
+#if defined(__ARM_FP) && (__ARM_FP & 4) && defined(__thumb2__)
+    int32_t fours = n >> 2;
+    if (fours > 0)
+        __asm__ volatile(
+            "1:\n\t"
+            "vldmia %[s]!, {s0-s3}\n\t"
+            "vstmia %[d]!, {s0-s3}\n\t"
+            "subs %[k], %[k], #1\n\t"
+            "bne 1b\n\t"
+            : [s] "+r"(src), [d] "+r"(dst), [k] "+r"(fours)
+            :
+            : "s0", "s1", "s2", "s3", "cc", "memory");
+    n &= 3;
+#endif
+    for (int32_t i = 0; i < n; ++i) dst[i] = src[i];
+}
+
 /* acc + p[0] + p[1] + ... + p[8 n - 1], added one at a time in order (a float sum's order is its value),
  * n >= 1. On a Cortex-M FPU one asm loop, eight values a VLDM: 11 instructions per 8 adds against about
  * 4 an add for the C loop. Defined there only (TT_SUM8_ASM). */
