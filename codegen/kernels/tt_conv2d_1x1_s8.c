@@ -11,7 +11,8 @@
  * inputs wider than TT_PW_PACK_CHANNELS in chunks, the sums carried between them (packed1x1_dsp).
  * Exactly 8 input channels (the expansions of MbV2 / MCUNet / Proxyless blocks 1-3): up to 64 pixels packed
  * pixel by pixel, and each output's two weight words, bias and requantization constants kept in registers
- * over all of them (pixels_8ch_ssat: 11 instructions per 8 multiply-adds and their requantization).
+ * over all of them (pixels_8ch_ssat: 11 instructions per 8 multiply-adds and their requantization); exactly 16 the
+ * same way, up to 32 pixels a block (pixels_16ch_ssat: 20.5 instructions per 16 multiply-adds).
  * Fewer outputs: two output channels by four pixels at a time through tt_pointwise_2x4_dsp (SMLAD on
  * channel pairs, weights unpacked once per four channels), an odd last channel (expand_depthwise's
  * one-channel calls on large inputs) by tt_pointwise_1x4_dsp. The int32 sums are the same integers as the
@@ -172,7 +173,7 @@ static __attribute__((noinline)) void packed8_outputs_ssat(const int32_t *buf, i
     }
 }
 
-/* y[p] for p < n (n > 0, even) of one output of exactly 8 input channels from buf (tt_pointwise_pack8ch_dsp):
+/* y[p] for p < n (n > 0, even) of one output of exactly 8 input channels from buf (tt_pointwise_pack_pixels_dsp):
  * b + four SMLAD with the weight pairs w02 .. w57, requantized in the SSAT form. A function of its own so that
  * its fourteen registers are free (GCC found the asm's constraints impossible inside the output loop). */
 static __attribute__((noinline)) void pixels_8ch_ssat(const int32_t *q, int8_t *y, int32_t n, int32_t w02,
@@ -206,7 +207,7 @@ static __attribute__((noinline)) void pixels_8ch_ssat(const int32_t *q, int8_t *
 #endif
 }
 
-/* Outputs of exactly 8 input channels at n pixels (buf: tt_pointwise_pack8ch_dsp), every channel in the SSAT
+/* Outputs of exactly 8 input channels at n pixels (buf: tt_pointwise_pack_pixels_dsp), every channel in the SSAT
  * form: an output's two weight words, bias and requantization constants stay in registers for the n pixels,
  * four SMLAD a pixel. */
 static void packed_8ch_outputs_ssat(const int32_t *buf, int32_t n, const int8_t *w, const int32_t *bias,
@@ -218,6 +219,80 @@ static void packed_8ch_outputs_ssat(const int32_t *buf, int32_t n, const int8_t 
         const int32_t t = shift[o] - 32;
         pixels_8ch_ssat(buf, y, n, __sxtb16((int32_t)wv0), tt_sxtb16_ror8(wv0), __sxtb16((int32_t)wv1),
                         tt_sxtb16_ror8(wv1), bias[o], mult[o], t, tt_ssat_k(t, y_zero));
+    }
+}
+
+/* y[p] for p < n (n > 0, even) of one output of exactly 16 input channels (weights w) from buf
+ * (tt_pointwise_pack_pixels_dsp), cp = {b, m, k, t} and on Thumb-2 {y + n, w} after them: the four weight words' eight SXTB16 pairs made once and kept in registers over the n
+ * pixels, each pixel b + eight SMLAD and its requantization in the SSAT form with b, m, k, t read from cp (no register
+ * is left for them): 19 instructions a pixel, 20.5 with the loop's, where an output's two packs of four pixels cost
+ * about 220 (the packed loops, the sums and constants around them). */
+static __attribute__((noinline)) void pixels_16ch_ssat(const int32_t *q, int8_t *y, int32_t n, const int8_t *w,
+                                                       const int32_t *cp)
+{
+#if defined(__thumb2__)
+    (void)n, (void)w; /* in cp */
+#define PW16_PAIR(A, B) "ldrd %[e], %[o], [%[q]], #8\n\t" "smlad %[a], %[e], %[" #A "], %[a]\n\t" \
+    "smlad %[a], %[o], %[" #B "], %[a]\n\t"
+#define PW16_PIXEL                                                                                                    \
+    "ldr %[a], [%[cp]]\n\t" PW16_PAIR(w0, w1) PW16_PAIR(w2, w3) PW16_PAIR(w4, w5) PW16_PAIR(w6, w7)                  \
+    "ldrd %[e], %[o], [%[cp], #4]\n\t" "smmla %[a], %[a], %[e], %[o]\n\t" "ldr %[e], [%[cp], #12]\n\t"          \
+    "asr %[a], %[a], %[e]\n\t" "ssat %[a], #8, %[a]\n\t" "strb %[a], [%[y]], #1\n\t"
+    int32_t a, e, o, w0, w1, w2, w3, w4, w5, w6, w7;
+    __asm__ volatile("ldr     %[e], [%[cp], #20]\n\t" /* volatile: its only results are the stores */
+                     "ldr     %[o], [%[e]]\n\t"
+                     "sxtb16  %[w0], %[o]\n\t"
+                     "sxtb16  %[w1], %[o], ror #8\n\t"
+                     "ldr     %[o], [%[e], #4]\n\t"
+                     "sxtb16  %[w2], %[o]\n\t"
+                     "sxtb16  %[w3], %[o], ror #8\n\t"
+                     "ldr     %[o], [%[e], #8]\n\t"
+                     "sxtb16  %[w4], %[o]\n\t"
+                     "sxtb16  %[w5], %[o], ror #8\n\t"
+                     "ldr     %[o], [%[e], #12]\n\t"
+                     "sxtb16  %[w6], %[o]\n\t"
+                     "sxtb16  %[w7], %[o], ror #8\n\t"
+                     "1:\n\t"
+                     PW16_PIXEL PW16_PIXEL
+                     "ldr     %[e], [%[cp], #16]\n\t"
+                     "cmp     %[y], %[e]\n\t"
+                     "bne     1b"
+                     : [q] "+r"(q), [y] "+r"(y), [a] "=&r"(a), [e] "=&r"(e), [o] "=&r"(o), [w0] "=&r"(w0),
+                       [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3), [w4] "=&r"(w4), [w5] "=&r"(w5), [w6] "=&r"(w6),
+                       [w7] "=&r"(w7)
+                     : [cp] "r"(cp)
+                     : "cc", "memory");
+#undef PW16_PIXEL
+#undef PW16_PAIR
+#else
+    int32_t wp[8];
+    for (int32_t g = 0; g < 4; g++) {
+        const uint32_t v = tt_load32(w + 4 * g);
+        wp[2 * g] = __sxtb16((int32_t)v), wp[2 * g + 1] = tt_sxtb16_ror8(v);
+    }
+    for (int8_t *end = y + n; y < end; y++, q += 8) {
+        int32_t a = cp[0];
+        for (int32_t j = 0; j < 8; j++)
+            a = __smlad(q[j], wp[j], a);
+        *y = tt_requantize_hi_ssat(a, cp[1], cp[3], cp[2]);
+    }
+#endif
+}
+
+/* Outputs of exactly 16 input channels at n pixels (buf: tt_pointwise_pack_pixels_dsp), every channel in the SSAT
+ * form, one pixels_16ch_ssat call an output. */
+static void packed_16ch_outputs_ssat(const int32_t *buf, int32_t n, const int8_t *w, const int32_t *bias,
+                                     const int32_t *mult, const int32_t *shift, int32_t y_zero, int8_t *y, int32_t hw,
+                                     int32_t out_c)
+{
+    int32_t cp[6] __attribute__((aligned(8)));
+    for (int32_t o = 0; o < out_c; o++, w += 16, y += hw) {
+        const int32_t t = shift[o] - 32;
+        cp[0] = bias[o], cp[1] = mult[o], cp[2] = tt_ssat_k(t, y_zero), cp[3] = t;
+#if defined(__thumb2__)
+        cp[4] = (int32_t)(intptr_t)(y + n), cp[5] = (int32_t)(intptr_t)w;
+#endif
+        pixels_16ch_ssat(buf, y, n, w, cp);
     }
 }
 
@@ -241,8 +316,14 @@ static void packed1x1_dsp(const int8_t *x, int32_t channels, int32_t hw, const i
     if (ssat && channels == 8) /* whole blocks of pixels per output */
         for (int32_t n; p + 4 <= hw; p += n) { /* n: a multiple of 4, the last block's the pixels left */
             n = hw - p < TT_PW_8CH_PIXELS ? (hw - p) & ~3 : TT_PW_8CH_PIXELS;
-            tt_pointwise_pack8ch_dsp(x + p, hw, n, x_zero, buf);
+            tt_pointwise_pack_pixels_dsp(x + p, hw, n, 2, x_zero, buf);
             packed_8ch_outputs_ssat(buf, n, w, bias, mult, shift, q->y_zero, y + p, y_plane, out_c);
+        }
+    if (ssat && channels == 16) /* likewise */
+        for (int32_t n; p + 4 <= hw; p += n) {
+            n = hw - p < TT_PW_16CH_PIXELS ? (hw - p) & ~3 : TT_PW_16CH_PIXELS;
+            tt_pointwise_pack_pixels_dsp(x + p, hw, n, 4, x_zero, buf);
+            packed_16ch_outputs_ssat(buf, n, w, bias, mult, shift, q->y_zero, y + p, y_plane, out_c);
         }
     if (ssat && channels % 4 == 0 && channels <= TT_PW_PACK_CHANNELS / 2) /* eight pixels at a time */
         for (; p + 8 <= hw; p += 8) {

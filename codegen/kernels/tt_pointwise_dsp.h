@@ -135,19 +135,23 @@ static inline void tt_pointwise_pack4_dsp(const int8_t *x, int32_t hw, int32_t q
     }
 }
 
-/* Pixels per block of tt_pointwise_pack8ch_dsp: four words a pixel in the same 1 KB as a pack of four pixels. */
+/* Pixels per block of tt_pointwise_pack_pixels_dsp in the same 1 KB as a pack of four pixels: four words a pixel
+ * for 8 input channels, eight for 16. */
 #define TT_PW_8CH_PIXELS (TT_PW_PACK_CHANNELS / 2)
+#define TT_PW_16CH_PIXELS (TT_PW_PACK_CHANNELS / 4)
 
-/* The pixels x[c * hw + p], p < n (n a multiple of 4, at most TT_PW_8CH_PIXELS), of exactly 8 input channels,
- * less the zero point, pixel by pixel: q[4p .. 4p + 3] = (x[0], x[2]), (x[1], x[3]), (x[4], x[6]), (x[5], x[7])
- * at pixel p as int16 pairs, the SMLAD operands of tt_pointwise_pack4_dsp's two quads in the order of one
- * pixel, so that an output's two weight words meet a whole row of pixels (tt_conv2d_1x1_s8's expansions from
- * 8 channels, where per-output work beside 8 MACs a pixel dominated). */
-static inline void tt_pointwise_pack8ch_dsp(const int8_t *x, int32_t hw, int32_t n, int32_t x_zero, int32_t *q)
+/* The pixels x[c * hw + p], p < n (n a multiple of 4, at most TT_PW_PACK_CHANNELS / quads), of exactly 4 * quads input
+ * channels (8 or 16), less the zero point, pixel by pixel: q[2 * quads * p + 2g], q[2 * quads * p + 2g + 1] =
+ * (x[4g], x[4g+2]), (x[4g+1], x[4g+3]) at pixel p as int16 pairs, the SMLAD operands of tt_pointwise_pack4_dsp's
+ * quads in the order of one pixel, so that an output's weight words meet a whole row of pixels (tt_conv2d_1x1_s8's
+ * layers from 8 and 16 channels, where per-output work beside 8 or 16 MACs a pixel dominated). */
+static inline void tt_pointwise_pack_pixels_dsp(const int8_t *x, int32_t hw, int32_t n, int32_t quads, int32_t x_zero,
+                                                int32_t *q)
 {
     const int32_t nz = (int32_t)(((uint32_t)-x_zero & 0xFFFFu) | ((uint32_t)-x_zero << 16)); /* (-x_zero, -x_zero) */
-    for (int32_t p = 0; p < n; p += 4, x += 4, q += 16)
-        for (int32_t g = 0; g < 2; g++) {
+    const int32_t step = 2 * quads; /* words a pixel */
+    for (int32_t p = 0; p < n; p += 4, x += 4, q += 4 * step)
+        for (int32_t g = 0; g < quads; g++) {
             const int8_t *xg = x + 4 * g * hw;
             const uint32_t v0 = tt_load32(xg), v1 = tt_load32(xg + hw), v2 = tt_load32(xg + 2 * hw),
                            v3 = tt_load32(xg + 3 * hw);
@@ -155,9 +159,9 @@ static inline void tt_pointwise_pack8ch_dsp(const int8_t *x, int32_t hw, int32_t
                            u13 = tt_pack_hi(v1, v3); /* bytes (c p0, c p1, c+2 p0, c+2 p1), ... */
             int32_t *qg = q + 2 * g;
             qg[0] = __sxtab16(nz, (int32_t)t02), qg[1] = __sxtab16(nz, (int32_t)t13);
-            qg[4] = tt_sxtab16_ror8(nz, t02), qg[5] = tt_sxtab16_ror8(nz, t13);
-            qg[8] = __sxtab16(nz, (int32_t)u02), qg[9] = __sxtab16(nz, (int32_t)u13);
-            qg[12] = tt_sxtab16_ror8(nz, u02), qg[13] = tt_sxtab16_ror8(nz, u13);
+            qg[step] = tt_sxtab16_ror8(nz, t02), qg[step + 1] = tt_sxtab16_ror8(nz, t13);
+            qg[2 * step] = __sxtab16(nz, (int32_t)u02), qg[2 * step + 1] = __sxtab16(nz, (int32_t)u13);
+            qg[3 * step] = tt_sxtab16_ror8(nz, u02), qg[3 * step + 1] = tt_sxtab16_ror8(nz, u13);
         }
 }
 

@@ -9,7 +9,8 @@
  * cases from four outputs through tt_conv2d_1x1_strided_out_s8, output channels further apart than h * w) against their
  * portable loops (ref_kernels.c: the same sources with TT_NO_DSP), byte for byte, on pseudo-random
  * cases: channels 1..24 (odd too; an eighth of the other 1x1 cases one output, expand_depthwise's calls on large inputs;
- * a quarter exactly 8, the 8-channel path on maps of up to 400 pixels: several blocks of pixels and their tails;
+ * a quarter exactly 8 or 16, the 8- and 16-channel paths on maps of up to 400 pixels: several blocks of pixels and
+ * their tails;
  * a quarter of the 1x1 cases 120..300 input channels
  * and 1..72 outputs on maps up to 9 x 9: both sides of the one-pack limit, the packed chunks of wider inputs
  * with their tails, several blocks of outputs), h, w 1..20 (depthwise up to 40: maps too large for its padded
@@ -127,7 +128,8 @@ static void check_case(int kind)
     const int one = (kind == POINTWISE) && !wide && uniform(0, 7) == 0;
     const int32_t c = kind == GENERAL ? uniform(1, 8)
                       : wide          ? (uniform(0, 1) ? uniform(120, 136) : uniform(137, 300))
-                      : kind == POINTWISE && uniform(0, 3) == 0 ? 8 /* the 8-channel path (pixels in blocks) */
+                      : kind == POINTWISE && uniform(0, 3) == 0 ? 8 * uniform(1, 2) /* the 8 / 16-channel paths
+                                                                                       (pixels in blocks) */
                                       : uniform(kind == SPLIT ? 2 : 1, 24);
     /* wide: up to 72 outputs (> 32: several blocks of outputs) */
     const int32_t o = depthwise ? c : wide ? uniform(1, 72) : one ? 1 : uniform(1, 24);
