@@ -156,7 +156,8 @@ def format_report(report: MemoryReport, top: int = 8) -> str:
     lines = [f"peak live bytes {report.peak_bytes:,} at op {report.peak_op} "
              f"({report.ops[report.peak_op][0]} of {report.ops[report.peak_op][1] or '-'})",
              f"parameters {report.param_bytes:,} bytes, of which updated {report.updated_param_bytes:,} bytes"
-             + (f"; optimizer state (velocities, float copies) {report.state_bytes:,} bytes" if report.state_bytes else ""),
+             + (f"; optimizer state (velocities, float copies) {report.state_bytes:,} bytes"
+                if report.state_bytes else ""),
              "live at the peak:"]
     biggest = sorted(report.live_at(report.peak_op), key=lambda t: -t.bytes)
     for t in biggest[:top]:

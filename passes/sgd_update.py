@@ -49,10 +49,10 @@ def sgd_update(mod, return_grads: bool = False, momentum: float = 0.0, params: d
     lr_weight, lr_bias, step = (scalar_var(s) for s in OPTIMIZER)
     states = {}  # (param, kind) -> its state's Var
     for name, g in zip(names, results[1:]):
-        kinds = ([VELOCITY] if momentum else []) + ([FLOAT_COPY] if float_copy and info[name]["kind"] in FROM_COPY_OP
-                                                    else [])
-        for kind in kinds:
-            states[name, kind] = relax.Var(state_name(name, kind), tensor_type([int(s) for s in g.ty.shape], "float32"))
+        copied = float_copy and info[name]["kind"] in FROM_COPY_OP  # a float tensor needs no float copy
+        for kind in [VELOCITY] * bool(momentum) + [FLOAT_COPY] * copied:
+            shape = [int(s) for s in g.ty.shape]
+            states[name, kind] = relax.Var(state_name(name, kind), tensor_type(shape, "float32"))
     updated = {}
 
     def emit(bb):
@@ -99,7 +99,8 @@ def sgd_update(mod, return_grads: bool = False, momentum: float = 0.0, params: d
     params = params or {}
     missing = [name for name, kind in states if kind == FLOAT_COPY and name not in params]
     if missing:
-        raise TinyTrainError(f"sgd_update: a float copy starts at its tensor's values, and params has no {missing[0]!r}")
+        raise TinyTrainError(f"sgd_update: a float copy starts at its tensor's values, and params has no "
+                             f"{missing[0]!r}")
     starts = {v.name: state_start(v.name, params.get(name), [int(s) for s in v.ty.shape])
               for (name, _), v in states.items()}
     return new, {**params, **starts}

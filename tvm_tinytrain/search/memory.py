@@ -21,8 +21,8 @@ def parse_budget(text) -> int:
 
 
 class SchemeMemory:
-    """`options` (e.g. fp32_classifier, momentum) are added to every scheme asked about: they change the
-    SRAM a scheme needs (a float32 classifier's 4 bytes a value, momentum's velocity)."""
+    """`options` (e.g. fp32_classifier, momentum, float_copy) are added to every scheme asked about: they
+    change the SRAM a scheme needs (a float32 classifier's 4 bytes a value, momentum's velocity, a float copy)."""
 
     def __init__(self, graph, options: dict | None = None):
         self.graph = graph
