@@ -200,7 +200,9 @@ def grad_update(b, args, out, rows_of=None, d_rows=None, block=None):
                   f"            const int32_t m = {per_row} - c < {cols} ? {per_row} - c : {cols};"]
         indent, run = "            ", "m"
     lines.append(f"{indent}{grad}")
-    if scale is not None:
+    # a 1x1 conv's column blocks: the QAS scale inside the update (tt_sgd_s8_block_scaled), not a pass of its own
+    scaled_update = scale is not None and a["update"] == "sgd_s8" and cols < per_row
+    if scale is not None and not scaled_update:
         lines.append(f"{indent}TT_CALL(tt_scale_channels_f32({g}, n, {run}, {scale} + o, {g}));")
     if a["update"] == "sgd_s8":
         lr, step = rest
@@ -210,8 +212,10 @@ def grad_update(b, args, out, rows_of=None, d_rows=None, block=None):
             shape = _shape(b.args[0])
             row_stride = per_row if ua["depthwise"] else int(np.prod(shape[1:]))
         if cols < per_row:
-            lines.append(f"{indent}TT_CALL(tt_sgd_s8_block({w}, {g}, o, n, c, m, {row_stride}, {per_row}, {lr}, "
-                         f"{step}, {ua['conv_index']}));")
+            block_call = (f"tt_sgd_s8_block_scaled({w}, {g}, {scale} + o, " if scaled_update else
+                          f"tt_sgd_s8_block({w}, {g}, ")
+            lines.append(f"{indent}TT_CALL({block_call}o, n, c, m, {row_stride}, {per_row}, {lr}, {step}, "
+                         f"{ua['conv_index']}));")
             lines.append("        }")
         else:
             lines.append(f"{indent}TT_CALL(tt_sgd_s8_rows({w}, {g}, o, n, {row_stride}, {per_row}, {lr}, {step}, "

@@ -280,6 +280,10 @@ int tt_sgd_s8_rows(int8_t *w, const float *g, int32_t row0, int32_t n, int32_t r
 /* tt_sgd_s8_rows on columns [col0, col0 + cols) of those rows only (g: n x cols) */
 int tt_sgd_s8_block(int8_t *w, const float *g, int32_t row0, int32_t n, int32_t col0, int32_t cols,
                     int32_t row_stride, int32_t run, float lr, uint32_t step, int32_t conv_index);
+/* tt_sgd_s8_block of row i's gradient scaled by scale[i] first (g * scale[i], rounded: QAS), the result of
+ * tt_scale_channels_f32 then tt_sgd_s8_block without the pass between them */
+int tt_sgd_s8_block_scaled(int8_t *w, const float *g, const float *scale, int32_t row0, int32_t n, int32_t col0,
+                           int32_t cols, int32_t row_stride, int32_t run, float lr, uint32_t step, int32_t conv_index);
 /* Rows of a weight's float gradient a fused gradient + update holds at a time: TT_UPDATE_ROWS, or more (a
  * multiple of 4) while they fit TT_UPDATE_BYTES (the weight gradient converts its int8 input to float once
  * per call, for all the rows of the block); and its scratch bytes for a weight slice of `rows` rows of `run`

@@ -23,7 +23,7 @@ SOURCE = HERE / "float_math" / "check_float_math.c"
 # tt_mla_2x8_scaled_f32, tt_sum8_f32) on a Cortex-M FPU, the weight gradient tt_mla_f32 chains
 KERNEL_SOURCES = [str(host_build.KERNEL_DIR / f"{name}.c") for name in
                   ("tt_conv2d_grad_input_f32", "tt_conv2d_1x1_grad_input_split_f32", "tt_conv2d_grad_weight_f32",
-                   "tt_bias_grad_f32", "tt_sgd_s8_rows")]
+                   "tt_bias_grad_f32", "tt_sgd_s8_rows", "tt_sgd_s8")]
 
 
 @pytest.fixture(scope="module")

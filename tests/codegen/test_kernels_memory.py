@@ -3,7 +3,7 @@ tt_conv_dw_pw_rows_s8 (a conv -> depthwise -> 1x1 chain by rows) equals the thre
 calls on odd shapes, strides, kernels and paddings; tt_depthwise_inplace_s8 written over its input (in one
 call, or in the two of a split weight) equals tt_depthwise_conv2d_s8 into another buffer; tt_sgd_s8_rows over row blocks equals one
 tt_sgd_s8 call, for a pointwise slice and a depthwise one, and so does tt_sgd_s8_block over row and
-column blocks."""
+column blocks; tt_sgd_s8_block_scaled equals tt_scale_channels_f32 then tt_sgd_s8_block."""
 from ctypes import POINTER, byref, c_float, c_int8, c_int32
 
 import numpy as np
@@ -146,3 +146,40 @@ def test_sgd_blocks_of_rows_and_columns_equal_one_update(lib):
     np.testing.assert_array_equal(blocks, whole)
     assert not np.array_equal(whole, w)
     assert lib.tt_sgd_s8_block(_ptr(blocks, P8), _ptr(g, PF), 0, 1, 8, 4, cols, k, 0.05, 11, 3) != 0  # past k
+
+
+def _order_sensitive_gradient(lib, rng, w, lr, index):
+    """(gradient, scale) whose weight (w, slice index `index`, step 11, conv 3) ends one apart for lr * (g * scale)
+    and (lr * g) * scale: the product's order shows in the update."""
+    f = np.float32
+    u = f(lib.tt_stochastic_uniform(index, 11, 3))
+    for _ in range(500):
+        scale = f(rng.uniform(50, 5000))
+        # w - lr g scale + u crosses 0 in the ulps above g (t = lr g scale from below w + u)
+        g = f((f(w) + u) / (lr * scale) * f(1 - 1e-5 if w + u > 0 else 1 + 1e-5))
+        for _ in range(600):
+            t1, t2 = lr * (g * scale), (lr * g) * scale
+            if np.floor((f(w) - t1) + u) != np.floor((f(w) - t2) + u):
+                return g, scale
+            g = np.nextafter(g, f(np.inf))
+    raise AssertionError("no order-sensitive gradient found")
+
+
+def test_sgd_block_scaled_equals_scale_then_block(lib):
+    """The QAS scale inside the update (grad_update's 1x1 column blocks): row i's gradient times scale[i], then
+    the update, the same weights as tt_scale_channels_f32's pass then tt_sgd_s8_block (a NaN gradient too)."""
+    rng = np.random.default_rng(7)
+    rows, cols, k, r0, c0, n, m = 12, 16, 11, 4, 3, 5, 8
+    w = rng.integers(-127, 128, rows * cols).astype(np.int8)
+    g = (rng.normal(0, 1, (n, m)) * 10.0 ** rng.integers(-3, 3, (n, m))).astype(np.float32)
+    g[2, 5] = np.nan
+    scale = rng.uniform(50, 5000, n).astype(np.float32)
+    g[0, 0], scale[0] = _order_sensitive_gradient(lib, rng, int(w[r0 * cols + c0]), np.float32(0.003), r0 * k + c0)
+    fused, two_passes, scaled = w.copy(), w.copy(), np.empty_like(g)
+    assert lib.tt_sgd_s8_block_scaled(_ptr(fused, P8), _ptr(g, PF), _ptr(scale, PF), r0, n, c0, m, cols, k, 0.003,
+                                      11, 3) == 0
+    assert lib.tt_scale_channels_f32(_ptr(g, PF), n, m, _ptr(scale, PF), _ptr(scaled, PF)) == 0
+    assert lib.tt_sgd_s8_block(_ptr(two_passes, P8), _ptr(scaled, PF), r0, n, c0, m, cols, k, 0.003, 11, 3) == 0
+    np.testing.assert_array_equal(fused, two_passes)
+    assert not np.array_equal(fused, w)
+    assert lib.tt_sgd_s8_block_scaled(_ptr(fused, P8), _ptr(g, PF), None, r0, n, c0, m, cols, k, 0.003, 11, 3) != 0

@@ -151,9 +151,36 @@ static void bias_grad_sweep(void)
     }
 }
 
-/* tt_sgd_s8_block (an asm loop on an FPv5 with double precision, the M7's and M55's, C elsewhere): blocks of 1..4
+/* tt_sgd_s8_block and (every other case) tt_sgd_s8_block_scaled (an asm loop on an FPv5 with double precision, the
+ * M7's and M55's, C elsewhere): blocks of 1..4
  * rows by 1..12 columns of 1..16-wide rows, updates from below a rounding step to past the clamp, some NaN; every
  * weight mixed into the hash */
+/* The next float above g (toward +inf), g finite */
+static float next_up(float g)
+{
+    uint32_t b;
+    memcpy(&b, &g, sizeof b);
+    b = g > 0.0f ? b + 1u : g < 0.0f ? b - 1u : 1u;
+    memcpy(&g, &b, sizeof g);
+    return g;
+}
+
+/* A gradient g and scale (returned in *scale) whose weight w (its uniform number u) ends one apart for
+ * lr * (g * scale) and (lr * g) * scale, so the order of the scaled update's products shows; 0 if none found */
+static float order_sensitive(float w, float u, float lr, float *scale, uint32_t *state)
+{
+    for (int32_t trial = 0; trial < 500; trial++) {
+        const float s = (uniform(state) + 2.5f) * 1000.0f;
+        float g = (w + u) / (lr * s) * (w + u > 0.0f ? 1.0f - 1e-5f : 1.0f + 1e-5f);
+        for (int32_t k = 0; k < 600; k++, g = next_up(g))
+            if (floorf((w - lr * (g * s)) + u) != floorf((w - (lr * g) * s) + u)) {
+                *scale = s;
+                return g;
+            }
+    }
+    return 0.0f;
+}
+
 static void sgd_block_sweep(void)
 {
     uint32_t state = 23u;
@@ -167,7 +194,16 @@ static void sgd_block_sweep(void)
         for (int32_t i = 0; i < n * cols; i++)
             gi_d[i] = (i % 29 == 28) ? NAN : uniform(&state) * tt_pow2i((int32_t)(i % 11) - 2);
         const float lr = (uniform(&state) + 2.0f) * 16.0f;
-        if (tt_sgd_s8_block(rows, gi_d, row0, n, col0, cols, stride, run, lr, (uint32_t)t, t % 50 - 1) != TT_OK) {
+        for (int32_t i = 0; i < n; i++) gi_scale[i] = (uniform(&state) + 2.5f) * 3.0f;
+        if (t % 2) /* the first weight's update tells lr * (g * scale) from (lr * g) * scale */
+            gi_d[0] = order_sensitive((float)rows[row0 * stride + col0],
+                                      tt_stochastic_uniform((uint32_t)(row0 * run + col0), (uint32_t)t, t % 50 - 1),
+                                      lr, &gi_scale[0], &state);
+        const int ok = t % 2 ? tt_sgd_s8_block_scaled(rows, gi_d, gi_scale, row0, n, col0, cols, stride, run, lr,
+                                                      (uint32_t)t, t % 50 - 1)
+                             : tt_sgd_s8_block(rows, gi_d, row0, n, col0, cols, stride, run, lr, (uint32_t)t,
+                                               t % 50 - 1);
+        if (ok != TT_OK) {
             mix(-1.0f);
             continue;
         }
