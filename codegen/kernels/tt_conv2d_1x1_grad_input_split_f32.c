@@ -14,21 +14,38 @@
 #include "tt_float_util.h"
 
 /* dx[c][p] = sum over o (in order) of (d[o][p] * w_scale[o]) * w[o * w_stride + c], c < channels, p < hw.
- * On a Cortex-M FPU the blocks of eight pixels of every channel pair are tt_mla_2x8_scaled_f32's asm loop,
- * reading (w[o][c], w[o][c + 1], w_scale[o]) triplets made once per SPLIT_CHUNK outputs (a sum spanning
- * chunks kept in dx between them, stored and reloaded exactly); the C loops do the rest. */
+ * On a Cortex-M FPU, when hw is a multiple of 4, four channels at a time take tt_mla_4x4_scaled_f32's asm loop
+ * (four pixels of four channels, each scaled d value made once per four terms) from (w[o][c .. c + 3],
+ * w_scale[o]) made once per QUAD_CHUNK outputs; the blocks of eight pixels of the channel pairs left are
+ * tt_mla_2x8_scaled_f32's asm loop, reading (w[o][c], w[o][c + 1], w_scale[o]) triplets made once per SPLIT_CHUNK
+ * outputs (a sum spanning chunks kept in dx between them, stored and reloaded exactly); the C loops do the rest. */
 #define SPLIT_CHUNK 64
+#define QUAD_CHUNK 32 /* 5 floats an output: the same stack column as SPLIT_CHUNK's 3 */
 /* `more`: dx already holds the sums of earlier output channels (tt_conv2d_1x1_grad_input_split_rows_f32), which
  * these terms continue in the same order; else the sums start from 0. */
 static void split_part(const float *d, int32_t out_c, int32_t hw, const int8_t *w, int32_t w_stride,
                        const float *w_scale, int32_t channels, float *dx, int more)
 {
     int32_t p_asm = 0; /* pixels [0, p_asm) of every channel pair done by the asm loop */
+    int32_t c_quad = 0; /* channels [0, c_quad) done whole by the asm loop of four channels */
 #ifdef TT_MLA_2X8_ASM
     p_asm = hw / 8 * 8;
-    float col[3 * SPLIT_CHUNK];
+    float col[3 * SPLIT_CHUNK]; /* (w_c .. w_c+3, scale) x QUAD_CHUNK outputs, or (w_c, w_c+1, scale) x SPLIT_CHUNK */
     static const float zeros[8];
-    for (int32_t c = 0; p_asm > 0 && c + 2 <= channels; c += 2) {
+    for (; hw % 4 == 0 && c_quad + 4 <= channels; c_quad += 4) {
+        for (int32_t o0 = 0; o0 < out_c; o0 += QUAD_CHUNK) {
+            const int32_t n = out_c - o0 < QUAD_CHUNK ? out_c - o0 : QUAD_CHUNK;
+            const int8_t *wo = w + o0 * w_stride + c_quad;
+            for (int32_t i = 0; i < n; ++i, wo += w_stride)
+                col[5 * i] = (float)wo[0], col[5 * i + 1] = (float)wo[1], col[5 * i + 2] = (float)wo[2],
+                col[5 * i + 3] = (float)wo[3], col[5 * i + 4] = w_scale[o0 + i];
+            const int from_dx = more || o0 > 0;
+            for (int32_t p = 0; p < hw; p += 4)
+                tt_mla_4x4_scaled_f32(dx + c_quad * hw + p, hw, from_dx ? dx + c_quad * hw + p : zeros,
+                                      from_dx ? hw : 0, d + o0 * hw + p, hw, col, n);
+        }
+    }
+    for (int32_t c = c_quad; p_asm > 0 && c + 2 <= channels; c += 2) {
         float *dx0 = dx + c * hw, *dx1 = dx0 + hw;
         for (int32_t o0 = 0; o0 < out_c; o0 += SPLIT_CHUNK) {
             const int32_t n = out_c - o0 < SPLIT_CHUNK ? out_c - o0 : SPLIT_CHUNK;
@@ -41,7 +58,7 @@ static void split_part(const float *d, int32_t out_c, int32_t hw, const int8_t *
         }
     }
 #endif
-    int32_t c = 0;
+    int32_t c = c_quad;
     for (; c + 2 <= channels; c += 2) {
         float *dx0 = dx + c * hw, *dx1 = dx0 + hw;
         int32_t p = p_asm;
