@@ -1,7 +1,7 @@
 """sgd_update's optimizer state with a float copy (scheme float_copy, the paper's float32 copy of the trained
 integers): the step's structure and start values, the three ways (PyTorch oracle, TVM-built Relax, the C on the
 host) on the small inverted-bottleneck CNN of block_cnn.py with a split weight, a depthwise and an int8
-classifier trained, and QEMU Cortex-M7 equal to the host bit for bit (those slow)."""
+classifier trained, and QEMU Cortex-M7 equal to the host bit for bit there and on MCUNet (those slow)."""
 from dataclasses import replace
 
 import numpy as np
@@ -10,12 +10,16 @@ import pytest
 from block_cnn import EXPAND_SPLIT, quantized_block_cnn
 from device_equals_host import device_equals_host
 from three_way import c_matches_relax, relax_matches_oracle
+from tvm_tinytrain.backbones import load_backbone
 from tvm_tinytrain.codegen.emit import generate, write_project
 from tvm_tinytrain.codegen.protocol import PREDICT, TRAIN
+from tvm_tinytrain.data.cifar10 import load_cifar10
+from tvm_tinytrain.data.images import resize_to, to_int8_input
 from tvm_tinytrain.passes.pipeline import build_training
 from tvm_tinytrain.passes.training_graph import main_attr, op_bindings
 from tvm_tinytrain.quantization.requant import bias_limit
 from tvm_tinytrain.scheme import FLOAT_COPY, VELOCITY, is_state, state_name
+from tvm_tinytrain.schemes import resolve_scheme
 from tvm_tinytrain.targets.qemu import toolchain_missing
 
 COPY = replace(EXPAND_SPLIT, name="float-copy", float_copy=True, lr_weight=0.02, lr_bias=0.02)
@@ -93,3 +97,17 @@ def test_cortex_m7_equals_host(net, tmp_path):
     write_project(generate(build_training(graph, COPY_MOMENTUM)), tmp_path)
     requests = [(TRAIN, label, x) for x, label in samples] + [(PREDICT, 0, samples[0][0])]
     device_equals_host(tmp_path, requests, timeout=120)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bool(toolchain_missing()), reason="needs arm-none-eabi-gcc and qemu-system-arm")
+def test_mcunet_on_cortex_m7_equals_host(tmp_path):
+    """A paper backbone with the paper's QAS recipe and its float copy (paper-49kb: 214 KB of static SRAM with
+    the copies and velocities, inside the board's 320 KB), two CIFAR-10 steps and a prediction."""
+    graph = load_backbone("mcunet-5fps", num_classes=10)
+    scheme = resolve_scheme("paper-49kb", graph, fp32_classifier=True, momentum=0.9, float_copy=True)
+    write_project(generate(build_training(graph, scheme)), tmp_path)
+    pixels, labels = load_cifar10("test", per_class=1)
+    images = [(to_int8_input(resize_to(p, 128)), int(label)) for p, label in zip(pixels[:3], labels)]
+    requests = [(TRAIN, label, x) for x, label in images[:2]] + [(PREDICT, 0, images[2][0])]
+    device_equals_host(tmp_path, requests, timeout=300)
