@@ -226,6 +226,14 @@ static void depthwise_grad_input(const float *d, tt_dims out, const int8_t *w, i
     float wr[DW_MAX_TAPS], dpad[DW_PADDED_FLOATS];
     if (padded) /* the border: every channel writes the same interior cells */
         for (int32_t i = 0; i < ph * pw; ++i) dpad[i] = 0.0f;
+    else if (strided)
+        for (int32_t i = 0; i < srows * scols; ++i) dpad[i] = 0.0f;
+#ifdef TT_DW_ROW4_ASM
+    /* stride > 1: each phase's taps (ky0 + j s, kx0 + t s) as rows of a sub-kernel, after the bordered d in dpad,
+     * phase by phase (ky0, then kx0), for tt_dw_row4_f32 */
+    float *const wphase = dpad + srows * scols;
+    const int phased = strided && srows * scols + kh * kw <= DW_PADDED_FLOATS;
+#endif
     for (int32_t c = 0; c < in.c; ++c) {
         const float *dch = d + c * out.h * out.w;
         float *dxc = dx + c * in.h * in.w;
@@ -279,15 +287,34 @@ static void depthwise_grad_input(const float *d, tt_dims out, const int8_t *w, i
             continue;
         }
         if (strided) {
-            for (int32_t i = 0; i < srows * scols; ++i) dpad[i] = 0.0f;
+            const int32_t copy_w = out.w < scols - left ? out.w : scols - left;
             for (int32_t oy = 0; oy < out.h && oy + top < srows; ++oy)
-                for (int32_t ox = 0; ox < out.w && ox + left < scols; ++ox)
-                    dpad[(oy + top) * scols + ox + left] = dch[oy * out.w + ox];
+                tt_copy_f32(dpad + (oy + top) * scols + left, dch + oy * out.w, copy_w);
+#ifdef TT_DW_ROW4_ASM
+            if (phased)
+                for (int32_t ky0 = 0, i = 0; ky0 < s; ++ky0)
+                    for (int32_t kx0 = 0; kx0 < s; ++kx0)
+                        for (int32_t ky = ky0; ky < kh; ky += s)
+                            for (int32_t kx = kx0; kx < kw; kx += s) wphase[i++] = wr[ky * kw + kx];
+#endif
             for (int32_t iy = 0; iy < in.h; ++iy) {
                 const int32_t ry = iy + pt, ky0 = ry % s;
                 for (int32_t ix0 = 0; ix0 < s && ix0 < in.w; ++ix0) { /* the pixels of one phase: ix0 + j s */
                     const int32_t kx0 = (ix0 + pl) % s, taps = (kw - kx0 + s - 1) / s;
                     int32_t ix = ix0;
+#ifdef TT_DW_ROW4_ASM
+                    /* the phase's sums a[j] += q[j - t] w[t s] are a stride-1 row of its taps' sub-kernel */
+                    const int32_t rows = (kh - ky0 + s - 1) / s; /* the phase's first tap: after the taps of the */
+                    const float *wp = wphase + kw * (ky0 * (kh / s) + (kh % s < ky0 ? kh % s : ky0)) + /* rows ky0' < ky0 */
+                                      rows * (kx0 * (kw / s) + (kw % s < kx0 ? kw % s : kx0)); /* and columns kx0' < kx0 */
+                    for (; phased && taps >= 1 && taps <= 4 && ix + 3 * s < in.w; ix += 4 * s) {
+                        float a[4];
+                        const float *q = dpad + ((ry - ky0) / s + top) * scols + (ix + pl - kx0) / s + left;
+                        tt_dw_row4_f32(a, q - (taps - 1), scols, wp, rows, taps);
+                        float *o = dxc + iy * in.w + ix;
+                        o[0] = a[0], o[s] = a[1], o[2 * s] = a[2], o[3 * s] = a[3];
+                    }
+#endif
                     for (; taps >= 1 && taps <= 4 && ix + 3 * s < in.w; ix += 4 * s) {
                         float a[4] = {0.0f, 0.0f, 0.0f, 0.0f};
                         /* tap row ky reads dpad row (ry - ky) / s + top: one row up per step of ky */

@@ -324,8 +324,9 @@ static inline void tt_mla_4x4_scaled_f32(float *x, int32_t x_step, const float *
 
 #if defined(__ARM_FP) && (__ARM_FP & 4) && defined(__thumb2__)
 /* Four neighbouring sums of a stride-1 depthwise input gradient (tt_conv2d_grad_input_f32.c's zero-bordered
- * gather) over `rows` tap rows of a kw-wide kernel, kw 3, 5 or 7: o[j] = sum over tap rows r < rows (in order) and
- * kx ascending of q_r[j + kw - 1 - kx] * w_r[kx], from +0, with q_r = q - r * q_step and w_r = w + r * kw floats;
+ * gather; a strided one's phase: its taps' sub-kernel) over `rows` tap rows of a kw-wide kernel, kw 1 to 5 or
+ * 7: o[j] = sum over tap rows r < rows (in order) and kx ascending of q_r[j + kw - 1 - kx] * w_r[kx], from +0,
+ * with q_r = q - r * q_step and w_r = w + r * kw floats;
  * each term a VMLA (the C loop's tt_mla_f32), so the sums are the C loop's, bit for bit. A tap row's kw + 3 d
  * values come in one VLDM and its kw weights in another: 4 kw + 5 instructions per 4 kw multiply-adds (GCC
  * loads each value by a VLDR of its own). Defined on a Cortex-M FPU only (TT_DW_ROW4_ASM). */
@@ -355,14 +356,24 @@ static inline void tt_mla_4x4_scaled_f32(float *x, int32_t x_step, const float *
         : [z] "r"(zeros), [o] "r"(o), [step] "r"(step) \
         : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", \
           "s16", "s17", "s18", "s19", "s20", "cc", "memory")
-static inline void tt_dw_row4_f32(float *o, const float *q, int32_t q_step, const float *w, int32_t rows, int32_t kw)
+__attribute__((always_inline)) static inline void tt_dw_row4_f32(float *o, const float *q, int32_t q_step,
+                                                             const float *w, int32_t rows, int32_t kw)
 {
     static const float zeros[4];
     const int32_t step = q_step * (int32_t)sizeof(float);
-    if (kw == 3)
+    if (kw == 1)
+        TT_DW_ROW4("s4-s7", "s8", TT_DW_MLA4("s4", "s5", "s6", "s7", "s8"));
+    else if (kw == 2)
+        TT_DW_ROW4("s4-s8", "s9-s10",
+                   TT_DW_MLA4("s5", "s6", "s7", "s8", "s9") TT_DW_MLA4("s4", "s5", "s6", "s7", "s10"));
+    else if (kw == 3)
         TT_DW_ROW4("s4-s9", "s10-s12",
                    TT_DW_MLA4("s6", "s7", "s8", "s9", "s10") TT_DW_MLA4("s5", "s6", "s7", "s8", "s11")
                    TT_DW_MLA4("s4", "s5", "s6", "s7", "s12"));
+    else if (kw == 4)
+        TT_DW_ROW4("s4-s10", "s11-s14",
+                   TT_DW_MLA4("s7", "s8", "s9", "s10", "s11") TT_DW_MLA4("s6", "s7", "s8", "s9", "s12")
+                   TT_DW_MLA4("s5", "s6", "s7", "s8", "s13") TT_DW_MLA4("s4", "s5", "s6", "s7", "s14"));
     else if (kw == 5)
         TT_DW_ROW4("s4-s11", "s12-s16",
                    TT_DW_MLA4("s8", "s9", "s10", "s11", "s12") TT_DW_MLA4("s7", "s8", "s9", "s10", "s13")

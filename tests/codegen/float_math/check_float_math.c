@@ -105,14 +105,14 @@ static void pointwise_grad_weight_sweep(void)
     }
 }
 
-/* tt_conv2d_grad_input_f32 of a stride-1 depthwise conv (its zero-bordered gather: tt_dw_row4_f32's asm rows on a
- * Cortex-M FPU, C loops on the host): 3x3, 5x5 and 7x7 kernels, 1..5 channels, maps of 1..9 x 1..10 (rows of four
- * and a tail), any padding below the kernel on each side (tap rows cut at the top and the bottom) */
+/* tt_conv2d_grad_input_f32 of a depthwise conv, stride 1, 2 and 3 (its zero-bordered gathers: tt_dw_row4_f32's asm
+ * rows on a Cortex-M FPU, C loops on the host): 3x3, 5x5 and 7x7 kernels, 1..5 channels, maps of 1..9 x 1..10 (rows
+ * of four and a tail), any padding below the kernel on each side (tap rows cut at the top and the bottom) */
 static void depthwise_grad_input_sweep(void)
 {
     uint32_t state = 19u;
-    for (int32_t t = 0; t < 90; t++) {
-        const int32_t k = 3 + 2 * (t % 3);
+    for (int32_t t = 0; t < 270; t++) {
+        const int32_t k = 3 + 2 * (t % 3), stride = 1 + (t / 3) % 3;
         state = state * 1664525u + 1013904223u;
         const int32_t c = 1 + (int32_t)((state >> 8) % 5), h = 1 + (int32_t)((state >> 12) % 9);
         const int32_t w = 1 + (int32_t)((state >> 16) % 10), pt = (int32_t)((state >> 20) % (uint32_t)k);
@@ -121,8 +121,8 @@ static void depthwise_grad_input_sweep(void)
         int32_t pb = (int32_t)((state >> 8) % (uint32_t)k), pr = (int32_t)((state >> 16) % (uint32_t)k);
         if (h + pt + pb < k) pb = k - h - pt;
         if (w + pl + pr < k) pr = k - w - pl;
-        const tt_conv_params conv = {1, pt, pl, pb, pr, c};
-        const tt_dims in = {c, h, w}, out = {c, h + pt + pb - k + 1, w + pl + pr - k + 1};
+        const tt_conv_params conv = {stride, pt, pl, pb, pr, c};
+        const tt_dims in = {c, h, w}, out = {c, (h + pt + pb - k) / stride + 1, (w + pl + pr - k) / stride + 1};
         for (int32_t i = 0; i < c * out.h * out.w; i++) gi_d[i] = uniform(&state);
         for (int32_t o = 0; o < c; o++) gi_scale[o] = uniform(&state) * 0.01f;
         for (int32_t i = 0; i < c * k * k; i++) gi_w[i] = (int8_t)(int32_t)(uniform(&state) * 63.9f);
