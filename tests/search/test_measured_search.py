@@ -1,5 +1,5 @@
 """The measured search without training a backbone: candidates are distinct schemes under the budget, each
-depth's final first; the choice is the best measured, not the best summed; a candidate the analysis already
+depth's final first, N that need a run and every run of the analysis; the choice is the best measured, not the best summed; a candidate the analysis already
 ran takes that run; a repeated search runs nothing again; scheme runs in a results file are checked; and
 `search --measure` end to end (made-up memory figures, a fake run in place of the C fine-tuning)."""
 import json
@@ -55,7 +55,9 @@ def test_candidates_are_distinct_under_the_budget_each_depths_final_first():
     summed = [c["summed_gain"] for c in found[3:]]
     assert summed == sorted(summed, reverse=True)
     assert keys[0] == _key({"scheme": search(_graph(), GAIN_B, GAIN_W, budget, _memory, progress=False)["scheme"]})
-    assert [_key(c) for c in candidates(_graph(), GAIN_B, GAIN_W, budget, _memory, n=2, progress=False)] == finals[:2]
+    few = [_key(c) for c in candidates(_graph(), GAIN_B, GAIN_W, budget, _memory, n=2, progress=False)]
+    ran = [(4, ()), (2, ()), (0, ((1, 0.25),)), (0, ())]  # runs of the analysis: they join at no cost
+    assert few == finals[:2] + ran  # two that need a run, then the analysis's own by summed gain
     with pytest.raises(TinyTrainError, match="--measure 0"):
         candidates(_graph(), GAIN_B, GAIN_W, budget, _memory, n=0, progress=False)
 
@@ -157,7 +159,8 @@ def test_search_measure_writes_the_best_measured_scheme(tmp_path, fake_runs, cap
     assert "measured gain +0.060" in scheme["about"] and scheme["name"] == "s"
     assert fake_runs == ["scheme-2-40x0.25"]
     measured = json.loads((tmp_path / "s.measured.json").read_text())
-    assert [c["run"] for c in measured["search"]["candidates"]] == ["scheme:2:40@0.25", "weight:40:0.25"]
+    assert [c["run"] for c in measured["search"]["candidates"]] == ["scheme:2:40@0.25", "weight:40:0.25", "bias:2",
+                                                                     "baseline"]
     assert set(measured["runs"]) == {"scheme:2:40@0.25"} and options == [{"fp32_classifier": True}]
 
 

@@ -5,12 +5,12 @@ Summing gains assumes they add; on full CIFAR-10 they did not (docs/results.md, 
 depth 26 alone beat the schemes the sum chose at +64 and +96 KB).  So the candidates are whole schemes
 the greedy ascents of budget_search.py pass through under the budget: each bias depth's final scheme
 first (the sum fails most between depths: deep biases against weights), by summed gain, then the
-ascents' intermediate schemes (a depth's biases alone, each accepted step) by summed gain.  Each is
-run with the analysis's own settings (data sizes, seed, epochs, learning rate, recipe) by
-contribution.py's runner, so its measured gain is on the scale of the contribution table; a candidate
-that is a run of the analysis (a depth's biases alone, one weight slice alone) takes that run.  The
-runs go to a results file of the contribution format, resumed as `analyze` resumes: a repeated search
-never runs a finished candidate again.
+ascents' intermediate schemes (a depth's biases alone, each accepted step) by summed gain.  The first
+N that need a run are run with the analysis's own settings (data sizes, seed, epochs, learning rate,
+recipe) by contribution.py's runner, so their measured gains are on the scale of the contribution
+table; every candidate that is a run of the analysis (a depth's biases alone, one weight slice alone)
+joins too, at no cost: it takes that run.  The runs go to a results file of the contribution format,
+resumed as `analyze` resumes: a repeated search never runs a finished candidate again.
 """
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ from .contribution import Trial, analyze
 
 
 def candidates(graph, gain_b: dict, gain_w: dict, budget: int, memory, n: int, progress: bool = True) -> list[dict]:
-    """The first `n` distinct schemes under `budget` in the order above, each
-    {"scheme", "summed_gain", "memory" (planner breakdown)}."""
+    """Distinct schemes under `budget` in the order above: the first `n` that need a run and every one the
+    analysis ran; each {"scheme", "summed_gain", "memory" (planner breakdown)}."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise TinyTrainError(f"--measure {n!r}: give the number of candidate schemes to run, 1 or more")
     visited, last_of_depth = {}, {}
@@ -35,9 +35,13 @@ def candidates(graph, gain_b: dict, gain_w: dict, budget: int, memory, n: int, p
         last_of_depth[k] = key
     finals = sorted(last_of_depth.values(), key=lambda key: -visited[key])
     rest = sorted((key for key in visited if key not in finals), key=lambda key: -visited[key])
-    found = []
-    for k, weights in (finals + rest)[:n]:
+    found, to_run = [], 0
+    for k, weights in finals + rest:
         spec = scheme_dict(k, dict(weights), "candidate")
+        if trial_of(spec).kind == "scheme":  # not a run of the analysis
+            if to_run == n:
+                continue
+            to_run += 1
         found.append({"scheme": spec, "summed_gain": visited[(k, weights)], "memory": breakdown(memory, spec)})
     return found
 
