@@ -1,9 +1,10 @@
 /* tt_expf / tt_logf and tt_mla_f32 (kernels/tt_float_util.h) over a sweep of arguments, then
  * tt_pointwise_grad_input_f32, tt_conv2d_1x1_grad_input_split_f32, tt_conv2d_grad_weight_f32,
- * tt_bias_grad_f32 and the depthwise tt_conv2d_grad_input_f32 (built with this file) on random shapes: prints
- * a hash of every result bit and the largest relative error against the C library's double exp / log (host only), and (host only) the hash
- * of the same multiply-accumulate sweep computed fused (fmaf), which must differ: the sweep holds sums
- * where rounding the product first changes the result.
+ * tt_bias_grad_f32, the depthwise tt_conv2d_grad_input_f32, tt_sgd_s8_block(_scaled) and tt_clamp_mask_s8 (built
+ * with this file) on random shapes: prints a hash of every result bit and the largest relative error against the
+ * C library's double exp / log (host only), and (host only) the hash of the same multiply-accumulate sweep
+ * computed fused (fmaf), which must differ: the sweep holds sums where rounding the product first changes the
+ * result.
  * Bare metal under QEMU (semihosting, tests/codegen/dsp_check/link.ld) or hosted. */
 #include <math.h>
 #include <stdint.h>
@@ -211,6 +212,30 @@ static void sgd_block_sweep(void)
     }
 }
 
+/* tt_clamp_mask_s8 on the full int8 range (two SSUB8s' GE flags on a core with the DSP extension, a word test
+ * elsewhere): every int8 value at each of a word's four bytes and random bytes, 1..90 values from odd starts
+ * (tails); every mask byte mixed into the hash */
+static void clamp_mask_sweep(void)
+{
+    static int8_t y[96];
+    static uint8_t mask[12];
+    uint32_t state = 29u;
+    for (int32_t t = 0; t < 256 + 60; t++) {
+        for (int32_t i = 0; i < 96; i++) {
+            state = state * 1664525u + 1013904223u;
+            y[i] = (int8_t)(state >> 24);
+        }
+        if (t < 256)
+            for (int32_t i = 0; i < 96; i += 4 + (t & 3)) y[i] = (int8_t)t; /* value t at every byte lane */
+        const int32_t start = t % 3, n = 1 + (int32_t)((state >> 8) % 90);
+        if (tt_clamp_mask_s8(y + start, n, -128, 127, mask) != TT_OK) {
+            mix(-1.0f);
+            continue;
+        }
+        for (int32_t i = 0; i < (n + 7) / 8; i++) mix((float)mask[i]);
+    }
+}
+
 __attribute__((noinline)) static uint32_t sweep(int fused)
 {
     for (int32_t i = 0; i < 100000; i++) mix(tt_expf(-90.0f * (float)i / 100000.0f));
@@ -225,7 +250,7 @@ __attribute__((noinline)) static uint32_t sweep(int fused)
     }
     if (!fused)
         pointwise_grad_input_sweep(), split_grad_input_sweep(), pointwise_grad_weight_sweep(), bias_grad_sweep(),
-        depthwise_grad_input_sweep(), sgd_block_sweep();
+        depthwise_grad_input_sweep(), sgd_block_sweep(), clamp_mask_sweep();
     return hash;
 }
 
