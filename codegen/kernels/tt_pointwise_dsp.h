@@ -135,6 +135,17 @@ static inline void tt_pointwise_pack4_dsp(const int8_t *x, int32_t hw, int32_t q
     }
 }
 
+/* tt_pointwise_pack4_dsp of eight pixels x[c * hw + 0 .. 7], the two fours of each quad of channels side by side:
+ * q[16g + 2k], q[16g + 2k + 1] for pixel k < 8 as in tt_pointwise_pack4_dsp, so that an output's weight word of a quad
+ * meets the eight pixels' pairs in one run (tt_conv2d_1x1_s8's pixels8_ssat). */
+static inline void tt_pointwise_pack8_dsp(const int8_t *x, int32_t hw, int32_t quads, int32_t x_zero, int32_t *q)
+{
+    for (int32_t g = 0; g < quads; g++, x += 4 * hw, q += 16) {
+        tt_pointwise_pack4_dsp(x, hw, 1, x_zero, q);
+        tt_pointwise_pack4_dsp(x + 4, hw, 1, x_zero, q + 8);
+    }
+}
+
 /* Pixels per block of tt_pointwise_pack_pixels_dsp in the same 1 KB as a pack of four pixels: four words a pixel
  * for 8 input channels, eight for 16. */
 #define TT_PW_8CH_PIXELS (TT_PW_PACK_CHANNELS / 2)

@@ -10,7 +10,7 @@
  * portable loops (ref_kernels.c: the same sources with TT_NO_DSP), byte for byte, on pseudo-random
  * cases: channels 1..24 (odd too; an eighth of the other 1x1 cases one output, expand_depthwise's calls on large inputs;
  * a quarter exactly 8 or 16, the 8- and 16-channel paths on maps of up to 400 pixels: several blocks of pixels and
- * their tails;
+ * their tails; a quarter of the rest a multiple of 4 up to 64, the eight-pixel path's whole range;
  * a quarter of the 1x1 cases 120..300 input channels
  * and 1..72 outputs on maps up to 9 x 9: both sides of the one-pack limit, the packed chunks of wider inputs
  * with their tails, several blocks of outputs), h, w 1..20 (depthwise up to 40: maps too large for its padded
@@ -130,6 +130,8 @@ static void check_case(int kind)
                       : wide          ? (uniform(0, 1) ? uniform(120, 136) : uniform(137, 300))
                       : kind == POINTWISE && uniform(0, 3) == 0 ? 8 * uniform(1, 2) /* the 8 / 16-channel paths
                                                                                        (pixels in blocks) */
+                      : kind == POINTWISE && uniform(0, 2) == 0 ? 4 * uniform(1, 16) /* eight pixels an output
+                                                                                        (pixels8_ssat) up to 64 */
                                       : uniform(kind == SPLIT ? 2 : 1, 24);
     /* wide: up to 72 outputs (> 32: several blocks of outputs) */
     const int32_t o = depthwise ? c : wide ? uniform(1, 72) : one ? 1 : uniform(1, 24);
