@@ -358,13 +358,14 @@ def write_outputs(rows: dict, budgets: dict, base: int, config: dict, recipe: st
         cells += [difference(b["searched"], b[family]) for family in PLANNED[1:]]
         lines.append(f"| {kb(b['limit_bytes'])} (+{extra}) | " + " | ".join(cells) + " |")
     if measured:
-        lines += ["", f"Measured search ({measured['n']} candidates a budget; a scheme already planned keeps its name):",
+        lines += ["", f"Measured search (a budget's candidates: {measured['n']} that need a run and every run of the "
+                      f"analysis; a scheme already planned keeps its name):",
                   "", "| budget (KB) | measured (KB) | measured - bias-only (points; by seed) | measured - last-k | "
                   "measured - searched |", "| --- | --- | --- | --- | --- |"]
         for extra, b in budgets.items():
             name = b["measured"]
-            cells = [scheme_cell(name)] + [difference(name, b[family]) for family in PLANNED[1:]]
-            cells.append(difference(name, b["searched"]) if name != b["searched"] else "(the same scheme)")
+            cells = [scheme_cell(name)] + [difference(name, b[family]) if name != b[family] else "(the same scheme)"
+                                           for family in PLANNED[1:] + ("searched",)]
             lines.append(f"| {kb(b['limit_bytes'])} (+{extra}) | " + " | ".join(cells) + " |")
         for extra, search in measured["budgets"].items():
             lines += ["", f"Candidates at +{extra} (one analysis run each; baseline "
