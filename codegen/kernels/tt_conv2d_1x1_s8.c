@@ -12,7 +12,10 @@
  * Exactly 8 input channels (the expansions of MbV2 / MCUNet / Proxyless blocks 1-3): up to 64 pixels packed
  * pixel by pixel, and each output's two weight words, bias and requantization constants kept in registers
  * over all of them (pixels_8ch_ssat: 11 instructions per 8 multiply-adds and their requantization); exactly 16 the
- * same way, up to 32 pixels a block (pixels_16ch_ssat: 20.5 instructions per 16 multiply-adds).
+ * same way, up to 32 pixels a block (pixels_16ch_ssat: 20.5 instructions per 16 multiply-adds). Other multiples
+ * of 4 input channels: eight pixels packed at a time and each output's eight sums kept in registers over the
+ * channels (pixels8: 30 instructions per 32 multiply-adds), in chunks above 64 channels; the pixels left four at
+ * a time as above.
  * Fewer outputs: two output channels by four pixels at a time through tt_pointwise_2x4_dsp (SMLAD on
  * channel pairs, weights unpacked once per four channels), an odd last channel (expand_depthwise's
  * one-channel calls on large inputs) by tt_pointwise_1x4_dsp. The int32 sums are the same integers as the
@@ -148,68 +151,69 @@ static __attribute__((noinline)) void packed_outputs_ssat(const int32_t *buf, in
     }
 }
 
-/* y[0 .. 7] of one output from eight pixels packed by tt_pointwise_pack8_dsp (quads >= 1 quads of input channels,
- * weights w), the sums starting at b, requantized in the SSAT form: the eight sums stay in registers over all the
- * channels, so a quad is one weight word, two SXTB16, eight LDRD and sixteen SMLAD (30 instructions per 32
- * multiply-adds with the loop's, against 34 for two packs of four pixels, which also set up their sums twice). */
-static __attribute__((noinline)) void pixels8_ssat(const int32_t *q, int32_t quads, const int8_t *w, int32_t b,
-                                                   int32_t m, int32_t t, int32_t k, int8_t *y)
+/* One output at eight pixels from a pack of tt_pointwise_pack8_dsp (quads >= 1 quads of input channels, weights w,
+ * tt_pointwise_packed_1x8_dsp): the sums start at b, or at from[0 .. 7] (the chunks of channels before) when from is not
+ * NULL, and go to to[0 .. 7] (for the chunks after) when to is not NULL, else are requantized into y[0 .. 7] (in the
+ * SSAT form when the channel has it, so that one channel outside it does not send a whole layer to the slow path). */
+static __attribute__((noinline)) void pixels8(const int32_t *q, int32_t quads, const int8_t *w, int32_t b,
+                                              const int32_t *from, int32_t *to, int32_t m, int32_t shift,
+                                              const tt_quant_params *qp, int8_t *y)
 {
-    int32_t a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b, a6 = b, a7 = b;
-#if defined(__thumb2__)
-    /* fourteen registers for the loop: its end is read from the stack */
-    const int32_t *const end = q + 16 * quads;
-    int32_t w02, w13, e, o;
-#define PW8X_PIXEL(A) "ldrd %[e], %[o], [%[q]], #8\n\t" "smlad %[" A "], %[e], %[w02], %[" A "]\n\t" \
-    "smlad %[" A "], %[o], %[w13], %[" A "]\n\t"
-    __asm__("1:\n\t"
-            "ldr     %[w13], [%[w]], #4\n\t"
-            "sxtb16  %[w02], %[w13]\n\t"
-            "sxtb16  %[w13], %[w13], ror #8\n\t"
-            PW8X_PIXEL("a0") PW8X_PIXEL("a1") PW8X_PIXEL("a2") PW8X_PIXEL("a3")
-            PW8X_PIXEL("a4") PW8X_PIXEL("a5") PW8X_PIXEL("a6") PW8X_PIXEL("a7")
-            "ldr     %[e], %[end]\n\t"
-            "cmp     %[q], %[e]\n\t"
-            "bne     1b"
-            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [a4] "+r"(a4), [a5] "+r"(a5),
-              [a6] "+r"(a6), [a7] "+r"(a7), [q] "+r"(q), [w] "+r"(w), [w02] "=&r"(w02), [w13] "=&r"(w13),
-              [e] "=&r"(e), [o] "=&r"(o)
-            : [end] "m"(end)
-            : "cc", "memory");
-#undef PW8X_PIXEL
-#else
-    for (int32_t g = 0; g < quads; g++, q += 16) {
-        const uint32_t wv = tt_load32(w + 4 * g);
-        const int32_t w02 = __sxtb16((int32_t)wv), w13 = tt_sxtb16_ror8(wv);
-        a0 = __smlad(q[1], w13, __smlad(q[0], w02, a0));
-        a1 = __smlad(q[3], w13, __smlad(q[2], w02, a1));
-        a2 = __smlad(q[5], w13, __smlad(q[4], w02, a2));
-        a3 = __smlad(q[7], w13, __smlad(q[6], w02, a3));
-        a4 = __smlad(q[9], w13, __smlad(q[8], w02, a4));
-        a5 = __smlad(q[11], w13, __smlad(q[10], w02, a5));
-        a6 = __smlad(q[13], w13, __smlad(q[12], w02, a6));
-        a7 = __smlad(q[15], w13, __smlad(q[14], w02, a7));
+    int32_t a[8] = {b, b, b, b, b, b, b, b};
+    if (from)
+        a[0] = from[0], a[1] = from[1], a[2] = from[2], a[3] = from[3], a[4] = from[4], a[5] = from[5],
+        a[6] = from[6], a[7] = from[7];
+    tt_pointwise_packed_1x8_dsp(q, quads, w, a);
+    if (to) {
+        to[0] = a[0], to[1] = a[1], to[2] = a[2], to[3] = a[3], to[4] = a[4], to[5] = a[5], to[6] = a[6], to[7] = a[7];
+    } else if (tt_ssat_form(shift, qp->act_min, qp->act_max)) {
+        const int32_t t = shift - 32, k = tt_ssat_k(t, qp->y_zero);
+        y[0] = tt_requantize_hi_ssat(a[0], m, t, k);
+        y[1] = tt_requantize_hi_ssat(a[1], m, t, k);
+        y[2] = tt_requantize_hi_ssat(a[2], m, t, k);
+        y[3] = tt_requantize_hi_ssat(a[3], m, t, k);
+        y[4] = tt_requantize_hi_ssat(a[4], m, t, k);
+        y[5] = tt_requantize_hi_ssat(a[5], m, t, k);
+        y[6] = tt_requantize_hi_ssat(a[6], m, t, k);
+        y[7] = tt_requantize_hi_ssat(a[7], m, t, k);
+    } else { /* in a copy, so that a[] itself stays in registers (and GCC finds registers for the asm) */
+        const int32_t r[8] = {a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]};
+        requant4_any(r, m, shift, qp, y);
+        requant4_any(r + 4, m, shift, qp, y + 4);
     }
-#endif
-    y[0] = tt_requantize_hi_ssat(a0, m, t, k);
-    y[1] = tt_requantize_hi_ssat(a1, m, t, k);
-    y[2] = tt_requantize_hi_ssat(a2, m, t, k);
-    y[3] = tt_requantize_hi_ssat(a3, m, t, k);
-    y[4] = tt_requantize_hi_ssat(a4, m, t, k);
-    y[5] = tt_requantize_hi_ssat(a5, m, t, k);
-    y[6] = tt_requantize_hi_ssat(a6, m, t, k);
-    y[7] = tt_requantize_hi_ssat(a7, m, t, k);
 }
 
-/* packed_outputs_ssat at eight pixels (buf: tt_pointwise_pack8_dsp), for inputs of up to TT_PW_PACK_CHANNELS / 2
- * channels: one pixels8_ssat call an output. */
-static void packed8_outputs_ssat(const int32_t *buf, int32_t quads, const int8_t *w, const int32_t *bias,
-                                 const int32_t *mult, const int32_t *shift, int32_t y_zero, int8_t *y, int32_t hw,
-                                 int32_t out_c)
+/* Input channels of one pack of eight pixels (1 KB); wider inputs in chunks of PW8_CHUNK channels for blocks of
+ * PW8_BLOCK outputs, whose eight partial sums wait in the other half of the same 1 KB. */
+#define PW8_CHANNELS (TT_PW_PACK_CHANNELS / 2)
+#define PW8_CHUNK (TT_PW_PACK_CHANNELS / 4)
+#define PW8_BLOCK (TT_PW_PACK_CHANNELS / 8)
+
+/* y[o, p .. p + 7] (at y + o * y_plane) for all o, channels a multiple of 4: the eight pixels packed once
+ * (tt_pointwise_pack8_dsp) and read by every output channel one by one (pixels8), in chunks of channels above
+ * PW8_CHANNELS (integer sums: the same value in any order). */
+static void packed8_outputs(const int8_t *x, int32_t hw, int32_t channels, const int8_t *w, const int32_t *bias,
+                            const int32_t *mult, const int32_t *shift, const tt_quant_params *q, int8_t *y,
+                            int32_t y_plane, int32_t out_c, int32_t *buf)
 {
-    for (int32_t o = 0; o < out_c; o++, w += 4 * quads, y += hw) {
-        const int32_t t = shift[o] - 32;
-        pixels8_ssat(buf, quads, w, bias[o], mult[o], t, tt_ssat_k(t, y_zero), y);
+    if (channels <= PW8_CHANNELS) {
+        tt_pointwise_pack8_dsp(x, hw, channels / 4, q->x_zero, buf);
+        for (int32_t o = 0; o < out_c; o++)
+            pixels8(buf, channels / 4, w + o * channels, bias[o], NULL, NULL, mult[o], shift[o], q, y + o * y_plane);
+        return;
+    }
+    int32_t *part = buf + 4 * PW8_CHUNK; /* PW8_BLOCK x 8 partial sums */
+    for (int32_t o0 = 0; o0 < out_c; o0 += PW8_BLOCK) {
+        const int32_t o1 = out_c - o0 < PW8_BLOCK ? out_c : o0 + PW8_BLOCK;
+        for (int32_t c0 = 0; c0 < channels; c0 += PW8_CHUNK) {
+            const int32_t n = channels - c0 < PW8_CHUNK ? channels - c0 : PW8_CHUNK;
+            tt_pointwise_pack8_dsp(x + c0 * hw, hw, n / 4, q->x_zero, buf);
+            for (int32_t o = o0; o < o1; o++) {
+                int32_t *s = part + 8 * (o - o0);
+                pixels8(buf, n / 4, w + o * channels + c0, bias[o], c0 ? s : NULL, c0 + n < channels ? s : NULL,
+                        mult[o], shift[o], q, y + o * y_plane);
+            }
+        }
     }
 }
 
@@ -365,11 +369,9 @@ static void packed1x1_dsp(const int8_t *x, int32_t channels, int32_t hw, const i
             tt_pointwise_pack_pixels_dsp(x + p, hw, n, 4, x_zero, buf);
             packed_16ch_outputs_ssat(buf, n, w, bias, mult, shift, q->y_zero, y + p, y_plane, out_c);
         }
-    if (ssat && channels % 4 == 0 && channels <= TT_PW_PACK_CHANNELS / 2) /* eight pixels at a time */
-        for (; p + 8 <= hw; p += 8) {
-            tt_pointwise_pack8_dsp(x + p, hw, channels / 4, x_zero, buf);
-            packed8_outputs_ssat(buf, channels / 4, w, bias, mult, shift, q->y_zero, y + p, y_plane, out_c);
-        }
+    if (channels % 4 == 0) /* eight pixels at a time */
+        for (; p + 8 <= hw; p += 8)
+            packed8_outputs(x + p, hw, channels, w, bias, mult, shift, q, y + p, y_plane, out_c, buf);
     for (; p + 4 <= hw; p += 4) {
         if (channels <= TT_PW_PACK_CHANNELS) {
             tt_pointwise_pack4_dsp(x + p, hw, channels / 4, x_zero, buf);
