@@ -11,9 +11,11 @@ int tt_sgd_s32(int32_t *b, const float *g, int32_t n, float lr, int32_t limit)
     for (int32_t i = 0; i < n; ++i) {
         float delta = rintf(lr * g[i]);
         if (delta != delta) continue;
-        if (delta < -0x1p31f) delta = -0x1p31f;
-        if (delta > 0x1p31f) delta = 0x1p31f;
-        int64_t v = (int64_t)b[i] - (int64_t)delta;
+        /* delta clipped to [-2^31, 2^31]: inside, an integer float that int32 holds exactly (one VCVT; a float ->
+         * int64 conversion is a library call on a Cortex-M) */
+        const int64_t d = delta >= 0x1p31f ? INT64_C(2147483648) : delta <= -0x1p31f ? -INT64_C(2147483648)
+                                                                                  : (int64_t)(int32_t)delta;
+        int64_t v = (int64_t)b[i] - d;
         if (v < -(int64_t)limit) v = -(int64_t)limit;
         if (v > (int64_t)limit) v = (int64_t)limit;
         b[i] = (int32_t)v;

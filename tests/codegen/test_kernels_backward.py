@@ -787,6 +787,16 @@ def test_sgd_s32_ties_round_half_to_even_and_clamp():
     np.testing.assert_array_equal(got, sgd_s32_ref(b, g, 1.0, limit))
 
 
+def test_sgd_s32_steps_at_the_int32_edge():
+    """Steps of exactly +-2^31 (the clip's bounds, outside int32), just inside them, and NaN: the int64 arithmetic."""
+    g = np.array([2.0**31, -2.0**31, 2147483520.0, -2147483520.0, np.nan, 3e9], np.float32)
+    b = np.array([5, -5, 7, -7, 9, 11], np.int32)
+    got, limit = b.copy(), 2**31 - 1
+    assert call("tt_sgd_s32", ptr(got), ptr(g), len(g), np.float32(1.0), limit) == TT_OK
+    np.testing.assert_array_equal(got, [5 - 2**31, -5 + 2**31, 7 - 2147483520, -7 + 2147483520, 9, 11 - 2**31])
+    finite = np.isfinite(g)
+    np.testing.assert_array_equal(got[finite], sgd_s32_ref(b[finite], g[finite], 1.0, limit))
+
 @SETTINGS
 @given(n=st.integers(0, 50), lr=st.floats(0.0001220703125, 16.0, width=32), seed=st.integers(0, 2**32 - 1))
 def test_sgd_f32_exact(n, lr, seed):

@@ -1,7 +1,7 @@
 /* tt_expf / tt_logf and tt_mla_f32 (kernels/tt_float_util.h) over a sweep of arguments, then
  * tt_pointwise_grad_input_f32, tt_conv2d_1x1_grad_input_split_f32, tt_conv2d_grad_weight_f32,
- * tt_bias_grad_f32, the depthwise tt_conv2d_grad_input_f32, tt_sgd_s8_block(_scaled) and tt_clamp_mask_s8 (built
- * with this file) on random shapes: prints a hash of every result bit and the largest relative error against the
+ * tt_bias_grad_f32, the depthwise tt_conv2d_grad_input_f32, tt_sgd_s8_block(_scaled), tt_clamp_mask_s8 and
+ * tt_sgd_s32 (built with this file) on random shapes: prints a hash of every result bit and the largest relative error against the
  * C library's double exp / log (host only), and (host only) the hash of the same multiply-accumulate sweep
  * computed fused (fmaf), which must differ: the sweep holds sums where rounding the product first changes the
  * result.
@@ -236,6 +236,28 @@ static void clamp_mask_sweep(void)
     }
 }
 
+/* tt_sgd_s32 (an int32 bias step: rintf, the clip to +-2^31, int64 arithmetic, the clamp to +-limit): steps of
+ * every size up to past 2^31, exactly +-2^31, NaN; every bias mixed into the hash */
+static void sgd_s32_sweep(void)
+{
+    static int32_t b[64];
+    uint32_t state = 31u;
+    for (int32_t t = 0; t < 40; t++) {
+        for (int32_t i = 0; i < 64; i++) {
+            state = state * 1664525u + 1013904223u;
+            b[i] = (int32_t)state >> (t % 8);
+            gi_d[i] = uniform(&state) * tt_pow2i((int32_t)(i % 36) - 4);
+        }
+        gi_d[t % 64] = 0x1p31f, gi_d[(t + 1) % 64] = -0x1p31f, gi_d[(t + 2) % 64] = NAN;
+        const int32_t limit = t % 2 ? 2147483647 : 1 << (10 + t % 20);
+        if (tt_sgd_s32(b, gi_d, 64, t % 3 ? 1.0f : 0.37f, limit) != TT_OK) {
+            mix(-1.0f);
+            continue;
+        }
+        for (int32_t i = 0; i < 64; i++) mix((float)b[i]);
+    }
+}
+
 __attribute__((noinline)) static uint32_t sweep(int fused)
 {
     for (int32_t i = 0; i < 100000; i++) mix(tt_expf(-90.0f * (float)i / 100000.0f));
@@ -250,7 +272,7 @@ __attribute__((noinline)) static uint32_t sweep(int fused)
     }
     if (!fused)
         pointwise_grad_input_sweep(), split_grad_input_sweep(), pointwise_grad_weight_sweep(), bias_grad_sweep(),
-        depthwise_grad_input_sweep(), sgd_block_sweep(), clamp_mask_sweep();
+        depthwise_grad_input_sweep(), sgd_block_sweep(), clamp_mask_sweep(), sgd_s32_sweep();
     return hash;
 }
 
