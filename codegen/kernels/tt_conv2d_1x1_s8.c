@@ -13,9 +13,9 @@
  * pixel by pixel, and each output's two weight words, bias and requantization constants kept in registers
  * over all of them (pixels_8ch_ssat: 11 instructions per 8 multiply-adds and their requantization); exactly 16 the
  * same way, up to 32 pixels a block (pixels_16ch_ssat: 20.5 instructions per 16 multiply-adds). Other multiples
- * of 4 input channels: eight pixels packed at a time and each output's eight sums kept in registers over the
- * channels (pixels8: 30 instructions per 32 multiply-adds), in chunks above 64 channels; the pixels left four at
- * a time as above.
+ * of 4 input channels up to 64 or above TT_PW_PACK_CHANNELS: eight pixels packed at a time and each output's eight
+ * sums kept in registers over the channels (pixels8: 30 instructions per 32 multiply-adds), the wider ones in chunks;
+ * the pixels left four at a time as above.
  * Fewer outputs: two output channels by four pixels at a time through tt_pointwise_2x4_dsp (SMLAD on
  * channel pairs, weights unpacked once per four channels), an odd last channel (expand_depthwise's
  * one-channel calls on large inputs) by tt_pointwise_1x4_dsp. The int32 sums are the same integers as the
@@ -183,23 +183,51 @@ static __attribute__((noinline)) void pixels8(const int32_t *q, int32_t quads, c
     }
 }
 
-/* Input channels of one pack of eight pixels (1 KB); wider inputs in chunks of PW8_CHUNK channels for blocks of
- * PW8_BLOCK outputs, whose eight partial sums wait in the other half of the same 1 KB. */
+/* pixels8 for the common case, one pack of all the channels and an output in the SSAT form: the sums start at b and
+ * are requantized straight from their registers (fewer arguments and no tests: about 15 instructions less a call). */
+static __attribute__((noinline)) void pixels8_ssat(const int32_t *q, int32_t quads, const int8_t *w, int32_t b,
+                                                   int32_t m, int32_t t, int32_t k, int8_t *y)
+{
+    int32_t a[8] = {b, b, b, b, b, b, b, b};
+    tt_pointwise_packed_1x8_dsp(q, quads, w, a);
+    y[0] = tt_requantize_hi_ssat(a[0], m, t, k);
+    y[1] = tt_requantize_hi_ssat(a[1], m, t, k);
+    y[2] = tt_requantize_hi_ssat(a[2], m, t, k);
+    y[3] = tt_requantize_hi_ssat(a[3], m, t, k);
+    y[4] = tt_requantize_hi_ssat(a[4], m, t, k);
+    y[5] = tt_requantize_hi_ssat(a[5], m, t, k);
+    y[6] = tt_requantize_hi_ssat(a[6], m, t, k);
+    y[7] = tt_requantize_hi_ssat(a[7], m, t, k);
+}
+
+/* Input channels of one pack of eight pixels (1 KB); inputs wider than TT_PW_PACK_CHANNELS in chunks of PW8_CHUNK
+ * channels for blocks of PW8_BLOCK outputs, whose eight partial sums wait in the other half of the same 1 KB (between
+ * the two, one pack of four pixels costs less than chunks of eight). */
 #define PW8_CHANNELS (TT_PW_PACK_CHANNELS / 2)
 #define PW8_CHUNK (TT_PW_PACK_CHANNELS / 4)
 #define PW8_BLOCK (TT_PW_PACK_CHANNELS / 8)
 
-/* y[o, p .. p + 7] (at y + o * y_plane) for all o, channels a multiple of 4: the eight pixels packed once
- * (tt_pointwise_pack8_dsp) and read by every output channel one by one (pixels8), in chunks of channels above
- * PW8_CHANNELS (integer sums: the same value in any order). */
-static void packed8_outputs(const int8_t *x, int32_t hw, int32_t channels, const int8_t *w, const int32_t *bias,
-                            const int32_t *mult, const int32_t *shift, const tt_quant_params *q, int8_t *y,
-                            int32_t y_plane, int32_t out_c, int32_t *buf)
+/* y[o, p .. p + 7] (at y + o * y_plane) for all o, channels a multiple of 4, up to PW8_CHANNELS or above
+ * TT_PW_PACK_CHANNELS: the eight pixels packed once (tt_pointwise_pack8_dsp) and read by every output channel one by
+ * one (pixels8_ssat, pixels8), in chunks of channels above TT_PW_PACK_CHANNELS (integer sums: the same value in any
+ * order). ssat: every channel in the SSAT form (a constant in each copy). */
+static inline __attribute__((always_inline)) void packed8_outputs(const int8_t *x, int32_t hw, int32_t channels,
+                                                                  const int8_t *w, const int32_t *bias,
+                                                                  const int32_t *mult, const int32_t *shift,
+                                                                  const tt_quant_params *q, int8_t *y, int32_t y_plane,
+                                                                  int32_t out_c, int32_t *buf, const int ssat)
 {
     if (channels <= PW8_CHANNELS) {
         tt_pointwise_pack8_dsp(x, hw, channels / 4, q->x_zero, buf);
-        for (int32_t o = 0; o < out_c; o++)
-            pixels8(buf, channels / 4, w + o * channels, bias[o], NULL, NULL, mult[o], shift[o], q, y + o * y_plane);
+        for (int32_t o = 0; o < out_c; o++) {
+            const int32_t t = shift[o] - 32;
+            if (ssat || tt_ssat_form(shift[o], q->act_min, q->act_max))
+                pixels8_ssat(buf, channels / 4, w + o * channels, bias[o], mult[o], t, tt_ssat_k(t, q->y_zero),
+                             y + o * y_plane);
+            else
+                pixels8(buf, channels / 4, w + o * channels, bias[o], NULL, NULL, mult[o], shift[o], q,
+                        y + o * y_plane);
+        }
         return;
     }
     int32_t *part = buf + 4 * PW8_CHUNK; /* PW8_BLOCK x 8 partial sums */
@@ -369,9 +397,13 @@ static void packed1x1_dsp(const int8_t *x, int32_t channels, int32_t hw, const i
             tt_pointwise_pack_pixels_dsp(x + p, hw, n, 4, x_zero, buf);
             packed_16ch_outputs_ssat(buf, n, w, bias, mult, shift, q->y_zero, y + p, y_plane, out_c);
         }
-    if (channels % 4 == 0) /* eight pixels at a time */
-        for (; p + 8 <= hw; p += 8)
-            packed8_outputs(x + p, hw, channels, w, bias, mult, shift, q, y + p, y_plane, out_c, buf);
+    if (channels % 4 == 0 && (channels <= PW8_CHANNELS || channels > TT_PW_PACK_CHANNELS)) /* eight pixels at a time */
+        for (; p + 8 <= hw; p += 8) {
+            if (ssat) /* every channel in the SSAT form: a loop without the test */
+                packed8_outputs(x + p, hw, channels, w, bias, mult, shift, q, y + p, y_plane, out_c, buf, 1);
+            else
+                packed8_outputs(x + p, hw, channels, w, bias, mult, shift, q, y + p, y_plane, out_c, buf, 0);
+        }
     for (; p + 4 <= hw; p += 4) {
         if (channels <= TT_PW_PACK_CHANNELS) {
             tt_pointwise_pack4_dsp(x + p, hw, channels / 4, x_zero, buf);
