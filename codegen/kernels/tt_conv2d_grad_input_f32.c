@@ -303,10 +303,12 @@ static void depthwise_grad_input(const float *d, tt_dims out, const int8_t *w, i
                     const int32_t kx0 = (ix0 + pl) % s, taps = (kw - kx0 + s - 1) / s;
                     int32_t ix = ix0;
 #ifdef TT_DW_ROW4_ASM
-                    /* the phase's sums a[j] += q[j - t] w[t s] are a stride-1 row of its taps' sub-kernel */
-                    const int32_t rows = (kh - ky0 + s - 1) / s; /* the phase's first tap: after the taps of the */
-                    const float *wp = wphase + kw * (ky0 * (kh / s) + (kh % s < ky0 ? kh % s : ky0)) + /* rows ky0' < ky0 */
-                                      rows * (kx0 * (kw / s) + (kw % s < kx0 ? kw % s : kx0)); /* and columns kx0' < kx0 */
+                    /* the phase's sums a[j] += q[j - t] w[t s] are a stride-1 row of its taps' sub-kernel, whose
+                     * first weight comes after the taps of the phases of rows ky0' < ky0 (kw each) and of this row's
+                     * phases kx0' < kx0 (`rows` each) */
+                    const int32_t rows = (kh - ky0 + s - 1) / s;
+                    const float *wp = wphase + kw * (ky0 * (kh / s) + (kh % s < ky0 ? kh % s : ky0)) +
+                                      rows * (kx0 * (kw / s) + (kw % s < kx0 ? kw % s : kx0));
                     for (; phased && taps >= 1 && taps <= 4 && ix + 3 * s < in.w; ix += 4 * s) {
                         float a[4];
                         const float *q = dpad + ((ry - ky0) / s + top) * scols + (ix + pl - kx0) / s + left;

@@ -1,10 +1,10 @@
 /* tt_expf / tt_logf and tt_mla_f32 (kernels/tt_float_util.h) over a sweep of arguments, then
  * tt_pointwise_grad_input_f32, tt_conv2d_1x1_grad_input_split_f32, tt_conv2d_grad_weight_f32,
  * tt_bias_grad_f32, the depthwise tt_conv2d_grad_input_f32, tt_sgd_s8_block(_scaled), tt_clamp_mask_s8 and
- * tt_sgd_s32 (built with this file) on random shapes: prints a hash of every result bit and the largest relative error against the
- * C library's double exp / log (host only), and (host only) the hash of the same multiply-accumulate sweep
- * computed fused (fmaf), which must differ: the sweep holds sums where rounding the product first changes the
- * result.
+ * tt_sgd_s32 (built with this file) on random shapes: prints a hash of every result bit and the largest
+ * relative error against the C library's double exp / log (host only), and (host only) the hash of the same
+ * multiply-accumulate sweep computed fused (fmaf), which must differ: the sweep holds sums where rounding the
+ * product first changes the result.
  * Bare metal under QEMU (semihosting, tests/codegen/dsp_check/link.ld) or hosted. */
 #include <math.h>
 #include <stdint.h>
