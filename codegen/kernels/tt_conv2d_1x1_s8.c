@@ -151,16 +151,6 @@ static __attribute__((noinline)) void packed_outputs_ssat(const int32_t *buf, in
     }
 }
 
-/* y[0 .. 7] = a[0 .. 7] requantized in the SSAT form (inlined, without a loop: a[] stays in registers). */
-static inline __attribute__((always_inline)) void requant8_ssat(const int32_t a[8], int32_t m, int32_t t, int32_t k,
-                                                                int8_t *y)
-{
-    y[0] = tt_requantize_hi_ssat(a[0], m, t, k), y[1] = tt_requantize_hi_ssat(a[1], m, t, k);
-    y[2] = tt_requantize_hi_ssat(a[2], m, t, k), y[3] = tt_requantize_hi_ssat(a[3], m, t, k);
-    y[4] = tt_requantize_hi_ssat(a[4], m, t, k), y[5] = tt_requantize_hi_ssat(a[5], m, t, k);
-    y[6] = tt_requantize_hi_ssat(a[6], m, t, k), y[7] = tt_requantize_hi_ssat(a[7], m, t, k);
-}
-
 /* One output at eight pixels from a pack of tt_pointwise_pack8_dsp (quads >= 1 quads of input channels, weights w,
  * tt_pointwise_packed_1x8_dsp): the sums start at b, or at from[0 .. 7] (the chunks of channels before) when from is not
  * NULL, and go to to[0 .. 7] (for the chunks after) when to is not NULL, else are requantized into y[0 .. 7] (in the
@@ -178,7 +168,7 @@ static __attribute__((noinline)) void pixels8(const int32_t *q, int32_t quads, c
         to[0] = a[0], to[1] = a[1], to[2] = a[2], to[3] = a[3], to[4] = a[4], to[5] = a[5], to[6] = a[6], to[7] = a[7];
     } else if (tt_ssat_form(shift, qp->act_min, qp->act_max)) {
         const int32_t t = shift - 32, k = tt_ssat_k(t, qp->y_zero);
-        requant8_ssat(a, m, t, k, y);
+        tt_pointwise_requant8_ssat(a, m, t, k, y);
     } else { /* in a copy, so that a[] itself stays in registers (and GCC finds registers for the asm) */
         const int32_t r[8] = {a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]};
         requant4_any(r, m, shift, qp, y);
@@ -193,7 +183,7 @@ static __attribute__((noinline)) void pixels8_ssat(const int32_t *q, int32_t qua
 {
     int32_t a[8] = {b, b, b, b, b, b, b, b};
     tt_pointwise_packed_1x8_dsp(q, quads, w, a);
-    requant8_ssat(a, m, t, k, y);
+    tt_pointwise_requant8_ssat(a, m, t, k, y);
 }
 
 /* Input channels of one pack of eight pixels (1 KB); inputs wider than TT_PW_PACK_CHANNELS in chunks of PW8_CHUNK

@@ -5,7 +5,9 @@
  * TT_ERR_ARG: as tt_conv2d_1x1_s8, or k outside [1, in.c) / w_rest NULL.
  *
  * DSP path (TT_USE_DSP, stride 1 without padding): as tt_conv2d_1x1_s8's, the two weight parts
- * one after the other: packed blocks of four pixels (up to TT_PW_PACK_CHANNELS input channels, four
+ * one after the other: from four outputs, when both parts are multiples of 4 channels and the input is up to
+ * 64 channels or above TT_PW_PACK_CHANNELS, eight pixels an output in one asm loop per part (packed8_split_dsp,
+ * tt_pointwise_packed_1x8_dsp); packed blocks of four pixels (up to TT_PW_PACK_CHANNELS input channels, four
  * outputs or more), else tt_pointwise_2x4_dsp and, for an odd last channel, tt_pointwise_1x4_dsp
  * (the same int32 sums, bit for bit).
  * x86-64 path (__AVX2__, same cases): tt_pointwise_avx2 over both parts (tt_pointwise_avx2.h).
@@ -25,6 +27,93 @@ static int32_t dot_split(const int8_t *x, int32_t hw, int32_t channels, const in
     return acc;
 }
 
+/* One output at eight pixels from packs of tt_pointwise_pack8_dsp: lq quads of the lead's channels (weights lead) at
+ * q, then rq quads of the rest's (weights rest) at q + 16 * lq, either part possibly empty, through
+ * tt_pointwise_packed_1x8_dsp; the sums start at b, or at from[0 .. 7] when from is not NULL, and go to to[0 .. 7] when
+ * to is not NULL, else are requantized into y[0 .. 7] in the SSAT form (m, t, k). The general requantization is the
+ * caller's, from to[]: out of this frame, the chain of frames is no deeper than before the eight-pixel path. */
+static __attribute__((noinline)) void split_pixels8(const int32_t *q, int32_t lq, const int8_t *lead, int32_t rq,
+                                                    const int8_t *rest, int32_t b, const int32_t *from, int32_t *to,
+                                                    int32_t m, int32_t t, int32_t k, int8_t *y)
+{
+    int32_t a[8] = {b, b, b, b, b, b, b, b};
+    if (from)
+        a[0] = from[0], a[1] = from[1], a[2] = from[2], a[3] = from[3], a[4] = from[4], a[5] = from[5],
+        a[6] = from[6], a[7] = from[7];
+    if (lq)
+        tt_pointwise_packed_1x8_dsp(q, lq, lead, a);
+    if (rq)
+        tt_pointwise_packed_1x8_dsp(q + 16 * lq, rq, rest, a);
+    if (to)
+        to[0] = a[0], to[1] = a[1], to[2] = a[2], to[3] = a[3], to[4] = a[4], to[5] = a[5], to[6] = a[6], to[7] = a[7];
+    else
+        tt_pointwise_requant8_ssat(a, m, t, k, y);
+}
+
+/* split_pixels8 for output o's last part: requantized in the SSAT form there when the channel has it, else its sums
+ * into sums[] and requantized here by the general formula. */
+static inline __attribute__((always_inline)) void split_pixels8_out(const int32_t *q, int32_t lq, const int8_t *lead,
+                                                                    int32_t rq, const int8_t *rest, int32_t b,
+                                                                    const int32_t *from, int32_t m, int32_t shift,
+                                                                    const tt_quant_params *qp, int32_t *sums, int8_t *y)
+{
+    const int32_t t = shift - 32;
+    if (tt_ssat_form(shift, qp->act_min, qp->act_max)) {
+        split_pixels8(q, lq, lead, rq, rest, b, from, NULL, m, t, tt_ssat_k(t, qp->y_zero), y);
+        return;
+    }
+    split_pixels8(q, lq, lead, rq, rest, b, from, sums, m, t, 0, y);
+    tt_requantize4(sums, m, shift, qp->y_zero, qp->act_min, qp->act_max, y);
+    tt_requantize4(sums + 4, m, shift, qp->y_zero, qp->act_min, qp->act_max, y + 4);
+}
+
+/* Input channels of one pack of eight pixels; wider inputs in chunks of SPLIT8_CHUNK channels (each inside the lead or
+ * the rest) for blocks of SPLIT8_BLOCK outputs, whose partial sums wait in the other half of the same buffer (as
+ * packed8_outputs in tt_conv2d_1x1_s8.c). */
+#define SPLIT8_CHANNELS (TT_PW_PACK_CHANNELS / 2)
+#define SPLIT8_CHUNK (TT_PW_PACK_CHANNELS / 4)
+#define SPLIT8_BLOCK (TT_PW_PACK_CHANNELS / 8)
+
+/* y[o, p .. p + 7] for all o and p a multiple of 8 below hw & ~7, k and channels - k multiples of 4, channels up to
+ * SPLIT8_CHANNELS or above TT_PW_PACK_CHANNELS: eight pixels packed once, the lead's quads then the rest's, and read by
+ * every output channel one by one (split_pixels8); the same integer sums in another order. */
+static void packed8_split_dsp(const int8_t *x, int32_t channels, int32_t hw, const int8_t *w_lead,
+                              const int8_t *w_rest, int32_t k, const int32_t *bias, const int32_t *mult,
+                              const int32_t *shift, const tt_quant_params *q, int8_t *y, int32_t out_c, int32_t *buf)
+{
+    const int32_t rest = channels - k;
+    int32_t sums[8];
+    for (int32_t p = 0; p + 8 <= hw; p += 8) {
+        if (channels <= SPLIT8_CHANNELS) {
+            tt_pointwise_pack8_dsp(x + p, hw, k / 4, q->x_zero, buf);
+            tt_pointwise_pack8_dsp(x + k * hw + p, hw, rest / 4, q->x_zero, buf + 4 * k);
+            for (int32_t o = 0; o < out_c; o++)
+                split_pixels8_out(buf, k / 4, w_lead + o * k, rest / 4, w_rest + o * rest, bias[o], NULL, mult[o],
+                                  shift[o], q, sums, y + o * hw + p);
+            continue;
+        }
+        int32_t *part = buf + 4 * SPLIT8_CHUNK; /* SPLIT8_BLOCK x 8 partial sums */
+        for (int32_t o0 = 0; o0 < out_c; o0 += SPLIT8_BLOCK) {
+            const int32_t o1 = out_c - o0 < SPLIT8_BLOCK ? out_c : o0 + SPLIT8_BLOCK;
+            for (int32_t c0 = 0; c0 < channels;) { /* chunks of the lead, then of the rest */
+                const int32_t end = c0 < k ? k : channels, n = end - c0 < SPLIT8_CHUNK ? end - c0 : SPLIT8_CHUNK;
+                tt_pointwise_pack8_dsp(x + c0 * hw + p, hw, n / 4, q->x_zero, buf);
+                const int in_lead = c0 < k, lq = in_lead ? n / 4 : 0, rq = in_lead ? 0 : n / 4;
+                for (int32_t o = o0; o < o1; o++) {
+                    int32_t *s = part + 8 * (o - o0);
+                    const int8_t *lead = w_lead + o * k + c0, *rest_o = w_rest + o * rest + (in_lead ? 0 : c0 - k);
+                    if (c0 + n < channels)
+                        split_pixels8(buf, lq, lead, rq, rest_o, bias[o], c0 ? s : NULL, s, 0, 0, 0, NULL);
+                    else
+                        split_pixels8_out(buf, lq, lead, rq, rest_o, bias[o], s, mult[o], shift[o], q, sums,
+                                          y + o * hw + p);
+                }
+                c0 += n;
+            }
+        }
+    }
+}
+
 /* The whole output as packed1x1_dsp (tt_conv2d_1x1_s8.c) computes it, each packed block of four pixels
  * in two parts, the lead's channels then the rest's: channels <= TT_PW_PACK_CHANNELS. */
 static void packed_split_dsp(const int8_t *x, int32_t channels, int32_t hw, const int8_t *w_lead,
@@ -35,7 +124,11 @@ static void packed_split_dsp(const int8_t *x, int32_t channels, int32_t hw, cons
     const int32_t x_zero = q->x_zero, y_zero = q->y_zero, lo = q->act_min, hi = q->act_max; /* see conv1x1_dsp */
     int32_t packed[2 * TT_PW_PACK_CHANNELS];
     int32_t p = 0;
-    for (; p + 4 <= hw; p += 4) {
+    if (k % 4 == 0 && rest % 4 == 0 && (channels <= SPLIT8_CHANNELS || channels > TT_PW_PACK_CHANNELS)) {
+        packed8_split_dsp(x, channels, hw, w_lead, w_rest, k, bias, mult, shift, q, y, out_c, packed);
+        p = hw & ~7;
+    }
+    for (; channels <= TT_PW_PACK_CHANNELS && p + 4 <= hw; p += 4) { /* above, the pixels left one by one */
         tt_pointwise_pack4_dsp(x + p, hw, k / 4, x_zero, packed);
         tt_pointwise_pack4_dsp(x + k * hw + p, hw, rest / 4, x_zero, packed + rest_at);
         for (int32_t o = 0; o < out_c; o++) {
@@ -52,10 +145,12 @@ static void packed_split_dsp(const int8_t *x, int32_t channels, int32_t hw, cons
                                           mult[o], shift[o], y_zero, lo, hi);
 }
 
-/* The whole output when the conv is a matrix product over hw = in.h * in.w pixels. */
-static void split_dsp(const int8_t *x, int32_t channels, int32_t hw, const int8_t *w_lead, const int8_t *w_rest,
-                      int32_t k, const int32_t *bias, const int32_t *mult, const int32_t *shift,
-                      const tt_quant_params *q, int8_t *y, int32_t out_c)
+/* The whole output when the conv is a matrix product over hw = in.h * in.w pixels (noinline: its locals stay out of
+ * the frame of tt_conv2d_1x1_split_s8, below packed_split_dsp's on the stack). */
+static __attribute__((noinline)) void split_dsp(const int8_t *x, int32_t channels, int32_t hw, const int8_t *w_lead,
+                                                const int8_t *w_rest, int32_t k, const int32_t *bias,
+                                                const int32_t *mult, const int32_t *shift, const tt_quant_params *q,
+                                                int8_t *y, int32_t out_c)
 {
     const int32_t rest = channels - k;
     const int32_t x_zero = q->x_zero, y_zero = q->y_zero, lo = q->act_min, hi = q->act_max; /* see conv1x1_dsp */
@@ -110,7 +205,7 @@ int tt_conv2d_1x1_split_s8(const int8_t *x, tt_dims in, const int8_t *w_lead, co
     const int32_t s = conv->stride, plane = in.h * in.w, rest = in.c - k;
 #if TT_USE_DSP
     if (s == 1 && out.h == in.h && out.w == in.w) { /* no padding */
-        if (in.c <= TT_PW_PACK_CHANNELS && out.c >= 4) /* as tt_conv2d_1x1_s8 */
+        if (out.c >= 4 && (in.c <= TT_PW_PACK_CHANNELS || (k % 4 == 0 && rest % 4 == 0))) /* as tt_conv2d_1x1_s8 */
             packed_split_dsp(x, in.c, plane, w_lead, w_rest, k, bias, mult, shift, q, y, out.c);
         else
             split_dsp(x, in.c, plane, w_lead, w_rest, k, bias, mult, shift, q, y, out.c);

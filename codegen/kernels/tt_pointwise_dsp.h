@@ -193,6 +193,16 @@ static inline __attribute__((always_inline)) void tt_pointwise_packed_1x8_dsp(co
     a[0] = a0, a[1] = a1, a[2] = a2, a[3] = a3, a[4] = a4, a[5] = a5, a[6] = a6, a[7] = a7;
 }
 
+/* y[0 .. 7] = a[0 .. 7] requantized in the SSAT form (inlined, without a loop: a[] stays in registers). */
+static inline __attribute__((always_inline)) void tt_pointwise_requant8_ssat(const int32_t a[8], int32_t m, int32_t t,
+                                                                             int32_t k, int8_t *y)
+{
+    y[0] = tt_requantize_hi_ssat(a[0], m, t, k), y[1] = tt_requantize_hi_ssat(a[1], m, t, k);
+    y[2] = tt_requantize_hi_ssat(a[2], m, t, k), y[3] = tt_requantize_hi_ssat(a[3], m, t, k);
+    y[4] = tt_requantize_hi_ssat(a[4], m, t, k), y[5] = tt_requantize_hi_ssat(a[5], m, t, k);
+    y[6] = tt_requantize_hi_ssat(a[6], m, t, k), y[7] = tt_requantize_hi_ssat(a[7], m, t, k);
+}
+
 /* Pixels per block of tt_pointwise_pack_pixels_dsp in the same 1 KB as a pack of four pixels: four words a pixel
  * for 8 input channels, eight for 16. */
 #define TT_PW_8CH_PIXELS (TT_PW_PACK_CHANNELS / 2)

@@ -132,6 +132,7 @@ static void check_case(int kind)
                                                                                        (pixels in blocks) */
                       : kind == POINTWISE && uniform(0, 2) == 0 ? 4 * uniform(1, 16) /* eight pixels an output
                                                                                         (pixels8_ssat) up to 64 */
+                      : kind == SPLIT && uniform(0, 1) ? 4 * uniform(2, 16) /* packed8_split_dsp up to 64 */
                                       : uniform(kind == SPLIT ? 2 : 1, 24);
     /* wide: up to 72 outputs (> 32: several blocks of outputs) */
     const int32_t o = depthwise ? c : wide ? uniform(1, 72) : one ? 1 : uniform(1, 24);
@@ -229,7 +230,8 @@ static void check_case(int kind)
         rc = tt_conv2d_general_s8(x, in, w, kh, kw, bias, mult, shift, &conv, &q, y, out);
         rc_ref = ref_conv2d_general_s8(x, in, w, kh, kw, bias, mult, shift, &conv, &q, y_ref, out);
     } else if (kind == SPLIT) { /* w_lead (o, k) and w_rest (o, c - k) cut from the random w (o, c) */
-        const int32_t k = uniform(1, c - 1);
+        /* half of them both parts multiples of 4 (packed8_split_dsp) when c is */
+        const int32_t k = c % 4 == 0 && uniform(0, 1) ? 4 * uniform(1, c / 4 - 1) : uniform(1, c - 1);
         int8_t *lead = malloc((size_t)(o * k)), *rest = malloc((size_t)(o * (c - k)));
         for (int32_t i = 0; i < o; i++) {
             memcpy(lead + i * k, w + i * c, (size_t)k);
