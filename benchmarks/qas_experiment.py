@@ -13,6 +13,7 @@ ways with the same schedule, data and seeds:
                     (scheme float_copy: the update moves the copy, the forward uses it rounded)
   int8-paper-nomom, int8+QAS-paper-nomom   the same without momentum (`sgd_nomom`, `sgd_scale_nomom`:
                     the optimizers of the paper's memory-bound main results)
+  int8+QAS-paper-nomom-fcopy   `sgd_scale_nomom` with the float copy
   fp32-paper        fp32 SGD with momentum 0.9
 
 The paper's figures (MCUNet, an average over its transfer datasets): 86.0 / 75.4 / 86.9.  What
@@ -82,6 +83,9 @@ VARIANTS = {
                                 fp32_classifier=True),
     "int8+QAS-paper-nomom": Variant("int8 SGD + QAS, fp32 classifier (the paper's `sgd_scale_nomom`)", "c",
                                     fp32_classifier=True),
+    "int8+QAS-paper-nomom-fcopy": Variant("int8 SGD + QAS, fp32 classifier, float32 copy of the trained integers "
+                                          "(the paper's `sgd_scale_nomom` with its float copy)", "c",
+                                          fp32_classifier=True, float_copy=True),
     "fp32-paper": Variant("fp32 SGD-M (PyTorch)", "fp32", momentum=PAPER_MOMENTUM),
 }
 DEFAULT_VARIANTS = ("fp32", "int8", "int8+QAS")

@@ -22,7 +22,8 @@ def graph():
     ("int8", False, False, 0.0, False), ("int8+QAS", True, False, 0.0, False),
     ("int8-paper", False, True, 0.9, False), ("int8+QAS-paper", True, True, 0.9, False),
     ("int8+QAS-paper-fcopy", True, True, 0.9, True), ("int8-paper-nomom", False, True, 0.0, False),
-    ("int8+QAS-paper-nomom", True, True, 0.0, False), ("fp32-paper", True, False, 0.9, False)])
+    ("int8+QAS-paper-nomom", True, True, 0.0, False), ("int8+QAS-paper-nomom-fcopy", True, True, 0.0, True),
+    ("fp32-paper", True, False, 0.9, False)])
 def test_variant_schemes_as_documented(graph, name, qas, fp32_head, momentum, float_copy):
     scheme = qe.variant_scheme(name, "last-1", graph, LR)
     assert (scheme.qas, scheme.fp32_classifier, scheme.momentum, scheme.float_copy) == \
