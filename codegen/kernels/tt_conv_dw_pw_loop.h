@@ -34,14 +34,24 @@ static inline void tt_dw_pw_band(int32_t r, int32_t k, int32_t h, tt_conv_params
     p->pad_bottom = last - (*lo + *n - 1);
 }
 
-static inline int tt_conv_dw_pw_loop(tt_fill_band_fn fill_band, void *ctx, tt_dims in, const tt_conv_layer *a,
-                                     tt_dims mid, const tt_conv_layer *b, const tt_conv_layer *c, int8_t *y,
-                                     tt_dims out, int8_t *scratch)
+/* Where the loop stands between calls of tt_conv_dw_pw_loop_rows: rows have_lo .. have_lo + have_n - 1 of mid
+ * are in the window, row have_lo at slot `first` of each channel's (0 unless a ring); all zero before row 0. */
+typedef struct {
+    int32_t have_lo, have_n, first;
+} tt_dw_pw_window;
+
+/* Output rows [r_begin, r_end) (after rows 0 .. r_begin - 1 by earlier calls with the same scratch and `win`),
+ * row r into y's row r % y_rows, y being (out.c, y_rows, out.w): the whole output (y_rows = out.h), or a ring of
+ * rows a chained reader takes them from (tt_conv_dw_pw_chain_s8.c). */
+static inline int tt_conv_dw_pw_loop_rows(tt_fill_band_fn fill_band, void *ctx, tt_dims in, const tt_conv_layer *a,
+                                          tt_dims mid, const tt_conv_layer *b, const tt_conv_layer *c, int8_t *y,
+                                          int32_t y_rows, tt_dims out, int8_t *scratch, tt_dw_pw_window *win,
+                                          int32_t r_begin, int32_t r_end)
 {
     const int32_t wnd = b->kh; /* rows of mid kept per channel */
     int8_t *xb = scratch, *ar = xb + TT_ALIGN8(in.c * a->kh * in.w), *ab = ar + TT_ALIGN8(mid.c * mid.w);
     int8_t *br = ab + TT_ALIGN8(mid.c * wnd * mid.w), *yr = br + TT_ALIGN8(mid.c * out.w);
-    int32_t have_lo = 0, have_n = 0; /* rows have_lo .. have_lo + have_n - 1 of mid are in ab */
+    int32_t have_lo = win->have_lo, have_n = win->have_n; /* rows have_lo .. have_lo + have_n - 1 of mid are in ab */
 #if TT_USE_DSP
     /* a 1x1 conv `a` (stride 1, no padding, from four outputs) writes its row straight into the window, and the
      * 1x1 `c` likewise into y */
@@ -55,8 +65,9 @@ static inline int tt_conv_dw_pw_loop(tt_fill_band_fn fill_band, void *ctx, tt_di
 #else
     const int ring = 0;
 #endif
-    int32_t first = 0; /* the slot of row have_lo in each channel's window (0 unless a ring) */
-    for (int32_t r = 0; r < out.h; ++r) {
+    int32_t first = win->first; /* the slot of row have_lo in each channel's window (0 unless a ring) */
+    for (int32_t r = r_begin; r < r_end; ++r) {
+        const int32_t yrow = r < y_rows ? r : r % y_rows; /* row r's row of y */
         tt_conv_params pb = b->conv;
         int32_t lo, n;
         tt_dw_pw_band(r, b->kh, mid.h, &pb, &lo, &n);
@@ -108,7 +119,7 @@ static inline int tt_conv_dw_pw_loop(tt_fill_band_fn fill_band, void *ctx, tt_di
 #if TT_USE_DSP
         if (straight_out) {
             rc = tt_conv2d_1x1_strided_out_s8(br, (tt_dims){mid.c, 1, out.w}, c->w, c->bias, c->mult, c->shift, &c->q,
-                                              y + r * out.w, out.h * out.w, (tt_dims){out.c, 1, out.w});
+                                              y + yrow * out.w, y_rows * out.w, (tt_dims){out.c, 1, out.w});
             if (rc != TT_OK) return rc;
             continue;
         }
@@ -116,9 +127,18 @@ static inline int tt_conv_dw_pw_loop(tt_fill_band_fn fill_band, void *ctx, tt_di
         rc = tt_conv2d_s8(br, (tt_dims){mid.c, 1, out.w}, c->w, 1, 1, c->bias, c->mult, c->shift, &c->conv, &c->q, yr,
                           (tt_dims){out.c, 1, out.w});
         if (rc != TT_OK) return rc;
-        for (int32_t ch = 0; ch < out.c; ++ch) memcpy(y + (ch * out.h + r) * out.w, yr + ch * out.w, (size_t)out.w);
+        for (int32_t ch = 0; ch < out.c; ++ch) memcpy(y + (ch * y_rows + yrow) * out.w, yr + ch * out.w, (size_t)out.w);
     }
+    *win = (tt_dw_pw_window){have_lo, have_n, first};
     return TT_OK;
+}
+
+static inline int tt_conv_dw_pw_loop(tt_fill_band_fn fill_band, void *ctx, tt_dims in, const tt_conv_layer *a,
+                                     tt_dims mid, const tt_conv_layer *b, const tt_conv_layer *c, int8_t *y,
+                                     tt_dims out, int8_t *scratch)
+{
+    tt_dw_pw_window win = {0, 0, 0};
+    return tt_conv_dw_pw_loop_rows(fill_band, ctx, in, a, mid, b, c, y, out.h, out, scratch, &win, 0, out.h);
 }
 
 #endif /* TT_CONV_DW_PW_LOOP_H */

@@ -12,20 +12,13 @@
  * TT_ERR_ARG: a NULL pointer, a kernel rejecting its band (as that kernel).
  */
 #include "tt_conv_dw_pw_loop.h"
+#include "tt_row_stream.h"
 
 int32_t tt_conv_dw_pw_stream_s8_get_buffer_size(tt_dims in, const tt_conv_layer *a, tt_dims mid,
                                                const tt_conv_layer *b, tt_dims out)
 {
     return TT_ALIGN8(a->kh * in.c * in.w) + TT_ALIGN8(in.w * in.c) + TT_DW_PW_LOOP_BYTES(in, a, mid, b, out);
 }
-
-/* Rows of x received so far: row r sits in ring slot r % kh as (c, w). */
-typedef struct {
-    const tt_row_source *src;
-    tt_dims in;
-    int32_t kh, next; /* rows 0 .. next - 1 have been read */
-    int8_t *ring, *row;
-} tt_rows_seen;
 
 /* A received row (w pixels of 3 channels, HWC) into the ring slot as (3, w): four pixels' three words give each
  * channel a word, byte lanes picked by shifts and masks (little-endian, as every target is), about 24 instructions
@@ -79,6 +72,16 @@ static void band_from_stream(void *ctx, int8_t *xb, int32_t xlo, int32_t xn)
         for (int32_t ch = 0; ch < s->in.c; ++ch)
             memcpy(xb + (ch * xn + i) * s->in.w, s->ring + (((xlo + i) % s->kh) * s->in.c + ch) * s->in.w,
                    (size_t)s->in.w);
+}
+
+void tt_rows_seen_until(tt_rows_seen *s, int32_t end)
+{
+    read_rows_until(s, end);
+}
+
+void tt_rows_seen_band(void *ctx, int8_t *xb, int32_t xlo, int32_t xn)
+{
+    band_from_stream(ctx, xb, xlo, xn);
 }
 
 int tt_conv_dw_pw_stream_s8(const tt_row_source *src, tt_dims in, const tt_conv_layer *a, tt_dims mid,

@@ -133,6 +133,15 @@ int32_t tt_conv_dw_pw_stream_s8_get_buffer_size(tt_dims in, const tt_conv_layer 
                                                const tt_conv_layer *b, tt_dims out);
 int tt_conv_dw_pw_stream_s8(const tt_row_source *src, tt_dims in, const tt_conv_layer *a, tt_dims mid,
                             const tt_conv_layer *b, const tt_conv_layer *c, int8_t *y, tt_dims out, int8_t *scratch);
+/* y = block 1 (a1, b1, c1) of the streamed stem's (a0, b0, c0) output, the stem computing its rows as block 1's
+ * first conv reaches them into a ring of a1.kh rows: the same result, neither x nor the stem's output whole. */
+int32_t tt_conv_dw_pw_chain_s8_get_buffer_size(tt_dims in, const tt_conv_layer *a0, tt_dims mid0,
+                                              const tt_conv_layer *b0, tt_dims out0, const tt_conv_layer *a1,
+                                              tt_dims mid1, const tt_conv_layer *b1, tt_dims out1);
+int tt_conv_dw_pw_chain_s8(const tt_row_source *src, tt_dims in, const tt_conv_layer *a0, tt_dims mid0,
+                           const tt_conv_layer *b0, const tt_conv_layer *c0, tt_dims out0, const tt_conv_layer *a1,
+                           tt_dims mid1, const tt_conv_layer *b1, const tt_conv_layer *c1, int8_t *y, tt_dims out1,
+                           int8_t *scratch);
 /* y (out_features) = requant(w (out_features, in_features) . (x - x_zero) + bias) */
 int tt_linear_s8(const int8_t *x, int32_t in_features, const int8_t *w, const int32_t *bias,
                  const int32_t *mult, const int32_t *shift, int32_t out_features, const tt_quant_params *q,

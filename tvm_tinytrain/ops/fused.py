@@ -154,7 +154,8 @@ declare(
                                       ("grad_update", ("tt_conv2d_grad_weight_f32.c", "tt_scale_channels_f32.c",
                                                        "tt_sgd_s8_rows.c", "tt_sgd_f32.c"), PARAM))),
     OpRecord("conv_dw_pw_rows_s8", conv_dw_pw_rows_s8, c.conv_dw_pw_rows_s8,  # reading a streamed sample:
-             ("tt_conv_dw_pw_rows_s8.c", "tt_conv_dw_pw_stream_s8.c", "tt_rows_from_chw.c"),  # input_stream.py
+             ("tt_conv_dw_pw_rows_s8.c", "tt_conv_dw_pw_stream_s8.c", "tt_conv_dw_pw_chain_s8.c",  # input_stream.py
+              "tt_rows_from_chw.c"),
              scratch=conv_dw_pw_rows_scratch, buffer_size="tt_conv_dw_pw_rows_s8_get_buffer_size",
              buffer_size_args=_conv_dw_pw_rows_args),
 )
