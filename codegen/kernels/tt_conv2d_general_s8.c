@@ -156,6 +156,65 @@ __attribute__((noinline)) static void packs_ssat(const int32_t *q, const int32_t
 }
 #endif
 
+#if defined(__thumb2__)
+/* The RGB stem's windows (27 values: 7 quads) in two packs of four: y[0 .. 8) of one output in the SSAT form with
+ * its eight sums in registers, so each weight word serves eight windows (27 instructions per four k: a word load,
+ * two SXTB16, eight LDRD and sixteen SMLAD, where packs_ssat takes two loops of 17), unrolled (every address an
+ * immediate offset, no loop counter: 14 registers), the first four k summed onto the bias register itself. The
+ * constants {m, k, t, y} sit in q[112 .. 115], just past the two packs' 112 words (16 per quad), so that nothing
+ * but q and w needs a register. The same sums in the same order, so the same bytes. */
+#define GEN8_MAC(A, ACC, E, OFF) "ldrd %[e], %[o], [%[q], #" OFF "]\n\t" \
+    "smlad %[" #A "], %[e], %[w02], %[" #ACC "]\n\t" "smlad %[" #A "], %[o], %[w13], %[" #A "]\n\t"
+#define GEN8_WEIGHTS(G) "ldr %[w02], [%[w], #4 * " #G "]\n\t" "sxtb16 %[w13], %[w02], ror #8\n\t" \
+    "sxtb16 %[w02], %[w02]\n\t"
+#define GEN8_QUAD(G) GEN8_WEIGHTS(G) \
+    GEN8_MAC(a0, a0, e, "32 * " #G) GEN8_MAC(a1, a1, e, "32 * " #G " + 8") GEN8_MAC(a2, a2, e, "32 * " #G " + 16") \
+    GEN8_MAC(a3, a3, e, "32 * " #G " + 24") GEN8_MAC(a4, a4, e, "224 + 32 * " #G) \
+    GEN8_MAC(a5, a5, e, "224 + 32 * " #G " + 8") GEN8_MAC(a6, a6, e, "224 + 32 * " #G " + 16") \
+    GEN8_MAC(a7, a7, e, "224 + 32 * " #G " + 24")
+#define GEN8_SSAT(A, J) "smmla %[" #A "], %[" #A "], %[w02], %[e]\n\t" "asr %[" #A "], %[" #A "], %[w13]\n\t" \
+    "ssat %[" #A "], #8, %[" #A "]\n\t" "strb %[" #A "], [%[o], #" #J "]\n\t"
+__attribute__((noinline)) static void pixels8_q7_ssat(const int32_t *q, const int8_t *w, int32_t bias)
+{
+    int32_t a0 = bias, a1, a2, a3, a4, a5, a6, a7, w02, w13, e, o;
+    __asm__ volatile(GEN8_WEIGHTS(0) /* volatile: its only results are the stores */
+                     GEN8_MAC(a1, a0, e, "8") GEN8_MAC(a2, a0, e, "16") GEN8_MAC(a3, a0, e, "24")
+                     GEN8_MAC(a4, a0, e, "224") GEN8_MAC(a5, a0, e, "232") GEN8_MAC(a6, a0, e, "240")
+                     GEN8_MAC(a7, a0, e, "248") GEN8_MAC(a0, a0, e, "0")
+                     GEN8_QUAD(1) GEN8_QUAD(2) GEN8_QUAD(3) GEN8_QUAD(4) GEN8_QUAD(5) GEN8_QUAD(6)
+                     "ldrd    %[w02], %[e], [%[q], #448]\n\t" /* m, k */
+                     "ldrd    %[w13], %[o], [%[q], #456]\n\t" /* t, y */
+                     GEN8_SSAT(a0, 0) GEN8_SSAT(a1, 1) GEN8_SSAT(a2, 2) GEN8_SSAT(a3, 3)
+                     GEN8_SSAT(a4, 4) GEN8_SSAT(a5, 5) GEN8_SSAT(a6, 6) GEN8_SSAT(a7, 7)
+                     : [a0] "+r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [a4] "=&r"(a4), [a5] "=&r"(a5),
+                       [a6] "=&r"(a6), [a7] "=&r"(a7), [w02] "=&r"(w02), [w13] "=&r"(w13), [e] "=&r"(e), [o] "=&r"(o)
+                     : [q] "r"(q), [w] "r"(w)
+                     : "memory");
+}
+#undef GEN8_SSAT
+#undef GEN8_QUAD
+#undef GEN8_WEIGHTS
+#undef GEN8_MAC
+
+/* outputs_ssat for the RGB stem's two packs of 7 quads on Thumb-2: pixels8_q7_ssat per output, its constants
+ * written past the packs (`packed` has room: GENERAL_DSP_MAX_K * 2 words). A loop of its own, so that neither
+ * frame holds the other's locals. */
+__attribute__((noinline)) static void outputs_q7_ssat(int32_t *packed, const int8_t *w, int32_t k_total,
+                                                      const int8_t *w_last,
+                                                      const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                                                      int32_t y_zero, int32_t n_out, int8_t *y, int32_t hw)
+{
+    int32_t *cq = packed + 16 * 7;
+    for (int32_t o = 0; o < n_out; o++, w += k_total, y += hw) {
+        if (!tt_ssat_form(shift[o], -128, 127))
+            continue;
+        const int32_t t = shift[o] - 32;
+        cq[0] = mult[o], cq[1] = tt_ssat_k(t, y_zero), cq[2] = t, cq[3] = (int32_t)(intptr_t)y;
+        pixels8_q7_ssat(packed, o + 1 < n_out ? w : w_last, bias[o]);
+    }
+}
+#endif
+
 /* y[o * hw + 0 .. 4 * packs) from the sums over `packs` packs of four windows (each 8 * quads words) of
  * every output o in the SSAT form (tt_dsp.h): an output's bias, weights and constants serve all its
  * positions, and the loop's registers hold nothing else (on Thumb-2 packs_ssat). */
@@ -258,6 +317,11 @@ static void general_dsp(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh
             }
         }
         if (p + step <= hw) {
+#if defined(__thumb2__)
+            if (lo == -128 && hi == 127 && packs == 2 && quads == 7)
+                outputs_q7_ssat(packed, w, k_total, w_last, bias, mult, shift, y_zero, out.c, y + p, hw);
+            else
+#endif
             if (lo == -128 && hi == 127)
                 outputs_ssat(packed, quads, packs, w, k_total, w_last, bias, mult, shift, y_zero, out.c, y + p, hw);
             if (!all_ssat)
