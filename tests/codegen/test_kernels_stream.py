@@ -20,6 +20,10 @@ class RowSource(Structure):  # tt_row_source: a function pointer and its context
     _fields_ = [("read", c_void_p), ("ctx", c_void_p)]
 
 
+class ChwImage(Structure):  # tt_chw_image: tt_rows_from_chw's context
+    _fields_ = [("x", POINTER(c_int8)), ("dims", Dims)]
+
+
 @pytest.fixture(scope="module")
 def lib():
     return kernel_abi.typed(host_build.kernel_library())
@@ -78,12 +82,24 @@ def test_stream_equals_whole_tensor_kernel(lib, c_in, h, w, c_mid, ka, sa, pa, k
     align8 = lambda n: (n + 7) // 8 * 8  # noqa: E731  the stream's ring and received row on top of the rows scratch
     assert size == rows_scratch + align8(ka[0] * c_in * w) + align8(w * c_in)
 
-    class Image(Structure):
-        _fields_ = [("x", POINTER(c_int8)), ("dims", Dims)]
-
-    image = Image(_ptr(x, P8), in_dims)
+    image = ChwImage(_ptr(x, P8), in_dims)
     from_chw = RowSource(cast(lib.tt_rows_from_chw, c_void_p), cast(byref(image), c_void_p))
     np.testing.assert_array_equal(_stream(lib, from_chw, in_dims, a, mid, b, c, out)[0], expected)
+
+
+@pytest.mark.parametrize("c", [1, 3, 4])
+def test_rows_from_chw_is_the_transpose(lib, c):
+    """tt_rows_from_chw writes rows first .. first + n - 1 of a CHW image pixel by pixel (HWC): every width from 1 to
+    13 (the 3-channel path's words of four pixels and each tail), runs of one to five rows from any row."""
+    rng = np.random.default_rng(c)
+    for w in range(1, 14):
+        x = rng.integers(-128, 128, (c, 5, w)).astype(np.int8)
+        image = ChwImage(_ptr(x, P8), Dims(c, 5, w))
+        for first, n in [(0, 1), (4, 1), (1, 3), (0, 5)]:
+            dst = np.full(n * w * c + 8, 77, np.int8)
+            lib.tt_rows_from_chw(byref(image), _ptr(dst, P8), first, n)
+            np.testing.assert_array_equal(dst[:-8], x[:, first:first + n].transpose(1, 2, 0).reshape(-1))
+            assert np.all(dst[-8:] == 77)
 
 
 def _whole_rows(lib, x, in_dims, a, mid, b, c, out):
