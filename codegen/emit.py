@@ -32,7 +32,7 @@ from tvm_tinytrain.passes.training_graph import main_attr, op_bindings, result_f
 
 from .c_names import Symbols, comment, string
 from .host_runner import HOST_MAIN
-from .input_stream import ROWS, InputPath, arena_report, program_input, sample_chw, stem_call
+from .input_stream import ROWS, InputPath, arena_report, program_input, sample_chw, template
 from .planner import ArenaPlanner
 from .templates import Split, c_float
 
@@ -110,22 +110,28 @@ class _Emitter:
             exprs = {sample: x_buffer}
             lines = [f"    if (input != {x_buffer})  /* the sample lives in the arena (tt_input_buffer) */",
                      f"        memmove({x_buffer}, input, TT_INPUT_BYTES);"]
+        stem_args = None
         for b in op_bindings(mod):
             args = [self._arg(arg, exprs, params) for arg in b.args]
             if b.var in report.scratch_of:  # a kernel's working buffer, last
                 args.append(f"(tt_arena + {planner.offset_of(report.scratch_of[b.var].name)})")
+            if path.chained is not None and b.var.same_as(path.stem.var):  # computed inside its reader's call
+                stem_args, exprs[b.var] = args, None
+                lines.append(f"    /* {comment(b.layer or '-')}: {comment(b.op)}, row by row inside "
+                             f"{comment(path.chained.layer or '-')}'s call */")
+                continue
             if in_place(b):
                 out = args[0]  # the update writes the parameter it reads
             else:
                 record = report.record_of[b.var]
                 out = f"(({C_TYPES[str(b.var.ty.dtype)]} *)(tt_arena + {planner.offset_of(record.name)}))"
             exprs[b.var] = out
-            template = stem_call if path.streamed and b.var.same_as(path.stem.var) else CALLS.get(b.op)
-            if template is None:
+            call = template(path, b, stem_args) or CALLS.get(b.op)
+            if call is None:
                 raise UnsupportedOpError(f"codegen: tt op {b.op!r} (layer {b.layer!r}) has no C kernel")
             _check_numeric_attrs(b)
             lines.append(f"    /* {comment(b.layer or '-')}: {comment(b.op)} */")
-            lines.append("    " + template(b, args, out))
+            lines.append("    " + call(b, args, out))
         return lines, exprs
 
     def _arg(self, arg, exprs, params):
@@ -204,7 +210,9 @@ class _Emitter:
             "trained_params": [self._trained_param_entry(n) for n in self.params if n in self.updated],
             "input_shape": list(self.graph.input_shape), "num_classes": n_classes,
             # rows: the sample arrives row by row, HWC, as the stem reads it (protocol.py sends it so)
-            "input": {"rows": rows, "chw": list(chw) if rows else None, "why": input_why},
+            "input": {"rows": rows, "chw": list(chw) if rows else None, "why": input_why,
+                      # the stem's output: rows pulled by its only reader, or whole, and why (input_stream.py)
+                      "stem_output": {"train": train_path.chain_why, "predict": predict_path.chain_why}},
             # the memory passes that cost instructions, applied where the SRAM budget needs them (compiler.py)
             "memory_passes": {"sram_budget": self.program.sram_budget,
                               "chunk_depthwise_grad": list(self.program.chunked)},

@@ -9,6 +9,14 @@ camera's DMA or a serial line delivers them, and the arena has no input buffer. 
 reader, or a second one (a stem whose weight trains: its weight gradient reads the whole input), keeps
 the whole-image path.  A program streams when both its training step and its prediction can; the
 choice and why is `memory.json`'s "input".
+
+The stem's output (32 KB for the backbones) then beside the next block's scratch and output was the new floor.
+When that output's only reader is a fused row block too (frozen: no backward op reads it, no residual), the two
+run as one call (tt_conv_dw_pw_chain_s8): the reader pulls the stem's output rows into a ring of its first conv's
+kernel-height rows, the stem computing them as asked, so neither the sample nor the stem's output exists whole.
+It costs a copy of each band from the ring where the reader copied it from the whole tensor, so it is taken
+wherever it lowers the module's arena (the two blocks' scratch together can outweigh a small output);
+`memory.json`'s "input" "stem_output" says, per module, whether and why.
 """
 from __future__ import annotations
 
@@ -25,10 +33,13 @@ ROWS = "rows"  # the C name of the step's row source (const tt_row_source *)
 
 @dataclass(frozen=True)
 class InputPath:
-    """How a module's `main` reads its sample: `stem` (the binding that pulls rows) or None, and why."""
+    """How a module's `main` reads its sample: `stem` (the binding that pulls rows) or None, and why; and the stem
+    output's only reader computed with it (`chained`, a fused row block pulling its rows) or None, and why."""
 
     stem: object
     why: str
+    chained: object = None
+    chain_why: str = "the sample is not streamed"
 
     @property
     def streamed(self) -> bool:
@@ -46,7 +57,30 @@ def input_path(mod) -> InputPath:
     if b.op not in STREAMED_STEMS or not b.args[0].same_as(sample):
         return InputPath(None, f"the input's reader ({b.op} of {b.layer}) has no row-streamed kernel (only "
                                f"{', '.join(STREAMED_STEMS)}, a frozen conv -> depthwise -> 1x1 stem)")
-    return InputPath(b, f"rows, read by {b.op} of {b.layer}")
+    return _with_chain(mod, InputPath(b, f"rows, read by {b.op} of {b.layer}"))
+
+
+def _with_chain(mod, path: InputPath) -> InputPath:
+    """`path` with its stem's output chained into that output's reader where it is the only one and a fused row
+    block reading it as its input (any other reader needs the whole tensor)."""
+    stem = path.stem
+    readers = [b for b in op_bindings(mod) if any(a.same_as(stem.var) for a in b.args)]
+    if len(readers) != 1:
+        ops = ", ".join(f"{b.op} of {b.layer}" for b in readers)
+        return replace(path, chain_why=f"whole: the stem's output is read by {len(readers)} ops ({ops})")
+    (b,) = readers
+    if b.op not in STREAMED_STEMS or not b.args[0].same_as(stem.var):
+        return replace(path, chain_why=f"whole: its reader ({b.op} of {b.layer}) is not a fused row block "
+                                       f"({', '.join(STREAMED_STEMS)}) reading it as its input")
+    from .emit import plan_arena  # emit plans through this module
+
+    chained = replace(path, chained=b, chain_why=f"rows, pulled by {b.op} of {b.layer} into a ring of "
+                                                 f"{_shape(b.args[1])[2]} rows")
+    with_chain, without = (plan_arena(mod, p)[1].arena_bytes for p in (chained, path))
+    if with_chain >= without:  # the stem's and its reader's scratch together may outweigh a small output
+        return replace(path, chain_why=f"whole: pulled by {b.op} of {b.layer} its arena would be {with_chain:,} B, "
+                                       f"not below {without:,} B")
+    return chained
 
 
 def program_input(train_mod, predict_mod) -> tuple[InputPath, InputPath, str]:
@@ -70,19 +104,34 @@ def stream_scratch_extra(b) -> int:
     return _align8(kh * c_in * w_in) + _align8(w_in * c_in)
 
 
+def chain_ring_bytes(stem, reader) -> int:
+    """The ring of the stem's output rows tt_conv_dw_pw_chain_s8 keeps: its reader's first-conv height of rows."""
+    _, c, _, w = _shape(stem.var)
+    return _align8(c * _shape(reader.args[1])[2] * w)
+
+
 def arena_report(report, path: InputPath):
     """`report` (memory_analysis of the module `path` was decided on) as the arena holds it: a streamed
-    sample has no buffer and the stem's scratch grows by its ring of rows.  The one rule for the generated
-    plan (emit.plan_arena) and every figure of it (`plan`, benchmarks/memory_plan.py)."""
+    sample has no buffer and the stem's scratch grows by its ring of rows; a chained stem's output has no buffer
+    either, and its scratch with the ring of its rows joins its reader's (tt_conv_dw_pw_chain_s8_get_buffer_size).
+    The one rule for the generated plan (emit.plan_arena) and every figure of it (`plan`,
+    benchmarks/memory_plan.py)."""
     if not path.streamed:
         return report
-    sample, scratch = report.record_of[path.stem.args[0]], report.scratch_of[path.stem.var]
-    grown = replace(scratch, bytes=scratch.bytes + stream_scratch_extra(path.stem))
-    tensors = [grown if t is scratch else t for t in report.tensors if t is not sample]
+    stem, scratch = path.stem, report.scratch_of[path.stem.var]
+    gone = [report.record_of[stem.args[0]]]  # Tensors compare by value: kept apart by identity
+    grown = {stem.var: replace(scratch, bytes=scratch.bytes + stream_scratch_extra(stem))}
+    if path.chained is not None:
+        reader = report.scratch_of[path.chained.var]
+        gone += [report.record_of[stem.var], scratch]
+        grown = {path.chained.var: replace(reader, bytes=reader.bytes + grown[stem.var].bytes
+                                           + chain_ring_bytes(stem, path.chained))}
+    gone_ids, new = {id(t) for t in gone}, {id(report.scratch_of[v]): t for v, t in grown.items()}
+    tensors = [new.get(id(t), t) for t in report.tensors if id(t) not in gone_ids]
     live = [sum(t.bytes for t in tensors if t.birth <= i <= t.death) for i in range(len(report.live))]
     return replace(report, tensors=tensors, live=live,
-                   record_of={v: t for v, t in report.record_of.items() if t is not sample},
-                   scratch_of={**report.scratch_of, path.stem.var: grown})
+                   record_of={v: t for v, t in report.record_of.items() if id(t) not in gone_ids},
+                   scratch_of={**{v: t for v, t in report.scratch_of.items() if id(t) not in gone_ids}, **grown})
 
 
 def sample_chw(mod) -> tuple[int, int, int]:
@@ -95,3 +144,25 @@ def stem_call(b, args, out) -> str:
     place of x, to tt_conv_dw_pw_stream_s8."""
     call = templates_memory.conv_dw_pw_rows_s8(b, [ROWS, *args[1:]], out)
     return call.replace("tt_conv_dw_pw_rows_s8(", "tt_conv_dw_pw_stream_s8(")
+
+
+def chain_call(stem, stem_args, reader, args, out) -> str:
+    """The C of a chained stem and its reader: one tt_conv_dw_pw_chain_s8 call at the reader's place, from the
+    row source, with both blocks' layers and the reader's (grown) scratch."""
+    layers0, in0, mid0, out0 = templates_memory.rows_block(stem, stem_args[1:])  # no scratch of its own
+    layers1, _, mid1, out1 = templates_memory.rows_block(reader, args[1:-1])
+    decls = [f"static const tt_conv_layer {n} = {init};"
+             for n, init in zip(("a0", "b0", "c0", "a1", "b1", "c1"), layers0 + layers1)]
+    return ("{ " + "\n      ".join(decls) + "\n"
+            f"      TT_CALL(tt_conv_dw_pw_chain_s8({ROWS}, {in0}, &a0, {mid0}, &b0, &c0, {out0}, &a1, {mid1}, &b1, "
+            f"&c1, {out}, {out1}, (int8_t *){args[-1]})); }}")
+
+
+def template(path: InputPath, b, stem_args):
+    """The C template of binding `b` where the input path changes it (the streamed stem, a chained reader, with the
+    stem's C arguments `stem_args`), or None."""
+    if path.chained is not None and b.var.same_as(path.chained.var):
+        return lambda b, args, out: chain_call(path.stem, stem_args, b, args, out)
+    if path.streamed and b.var.same_as(path.stem.var):
+        return stem_call
+    return None

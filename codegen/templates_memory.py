@@ -103,8 +103,8 @@ def _layer(a, w, bias, mult, shift, kernel) -> str:
             f"{right}, {a['groups']}}}, {{{a['x_zero']}, {a['y_zero']}, {a['act_min']}, {a['act_max']}}}}}")
 
 
-def conv_dw_pw_rows_s8(b, args, out):
-    x, *weights, scratch = args
+def rows_block(b, weights) -> tuple[list[str], str, str, str]:
+    """(tt_conv_layer initializers of a, b, c; the C tt_dims of in, mid, out) of a conv_dw_pw_rows_s8 op."""
     names = ("conv", "depthwise", "pointwise")
     layers = [_layer(b.attrs[n], *weights[4 * i:4 * i + 4], _shape(b.args[1 + 4 * i])[2:])
               for i, n in enumerate(names)]
@@ -114,11 +114,18 @@ def conv_dw_pw_rows_s8(b, args, out):
     kh, kw = _shape(b.args[1])[2:]
     top, left, bottom, right = conv["padding"]
     mid_h, mid_w = (h + top + bottom - kh) // conv["stride"] + 1, (w + left + right - kw) // conv["stride"] + 1
+    return (layers, f"(tt_dims){{{c_in}, {h}, {w}}}", f"(tt_dims){{{mid}, {mid_h}, {mid_w}}}",
+            f"(tt_dims){{{c_out}, {oh}, {ow}}}")
+
+
+def conv_dw_pw_rows_s8(b, args, out):
+    x, *weights, scratch = args
+    layers, in_dims, mid_dims, out_dims = rows_block(b, weights)
     return (f"{{ static const tt_conv_layer a = {layers[0]};\n"
             f"      static const tt_conv_layer b = {layers[1]};\n"
             f"      static const tt_conv_layer c = {layers[2]};\n"
-            f"      TT_CALL(tt_conv_dw_pw_rows_s8({x}, (tt_dims){{{c_in}, {h}, {w}}}, &a, (tt_dims){{{mid}, {mid_h}, "
-            f"{mid_w}}}, &b, &c, {out}, (tt_dims){{{c_out}, {oh}, {ow}}}, (int8_t *){scratch})); }}")
+            f"      TT_CALL(tt_conv_dw_pw_rows_s8({x}, {in_dims}, &a, {mid_dims}, &b, &c, {out}, {out_dims}, "
+            f"(int8_t *){scratch})); }}")
 
 
 def _depthwise_parts(w, c: int) -> list:

@@ -13,9 +13,12 @@ from tvm_tinytrain.quantization.ptq import quantize, quantize_input
 from tvm_tinytrain.scheme import Scheme
 
 SHAPE = (3, 21, 18)
+TALL = (3, 45, 18)  # a stem output (6 x 23 x 9) larger than the stem's scratch: worth pulling by rows
 # the last block and the classifier train: the stem stays frozen, so its input can arrive in rows
 STEM_FROZEN = Scheme("stem-frozen", bias=("block.1.0", "block.2.0", "classifier"),
                      weights={"block.2.0": 6, "classifier": 12})
+# only the classifier trains: the stem's output has one reader, the frozen fused block, which pulls its rows
+BLOCKS_FROZEN = Scheme("blocks-frozen", bias=("classifier",), weights={"classifier": 12})
 
 
 class StemCNN(nn.Module):
@@ -30,9 +33,9 @@ class StemCNN(nn.Module):
         return self.classifier(self.pool(self.block(self.stem(x))).flatten(1))
 
 
-def quantized_stem_cnn():
-    """(int8 graph, [(int8 sample, label)] x 4) of StemCNN with seeded weights and calibration."""
-    samples = np.random.default_rng(3).normal(0, 1.2, (20, *SHAPE)).astype(np.float32)
+def quantized_stem_cnn(shape=SHAPE):
+    """(int8 graph, [(int8 sample, label)] x 4) of StemCNN on `shape` with seeded weights and calibration."""
+    samples = np.random.default_rng(3).normal(0, 1.2, (20, *shape)).astype(np.float32)
     model = randomize_(StemCNN(), seed=1)
     graph = quantize(to_graph(from_torch(model, torch.from_numpy(samples[:1]))), list(samples[:16]), progress=False)
     return graph, [(quantize_input(graph, s)[0], i % 5) for i, s in enumerate(samples[16:])]

@@ -79,6 +79,7 @@ def _plan(args):
         print(note)
     print(f"arena {arenas['arena_bytes']:,} B (training step {arenas['train_arena_bytes']:,} B, prediction "
           f"{arenas['predict_arena_bytes']:,} B); the sample: {memory['input']['why']}")
+    print(_stem_output_line(memory))
     print(_memory_passes_line(memory))
     print(format_report(report))
 
@@ -104,6 +105,7 @@ def _compile(args):
     write_project(project, args.out, force=args.force, target=args.target)
     m = project.memory
     print(f"{graph.name} / {m['scheme']} -> {args.out} (target {args.target})")
+    print("  " + _stem_output_line(m))
     print("  " + _memory_passes_line(m))
     print(f"  arena {m['arena_bytes']:,} B (first fit {m['first_fit_arena_bytes']:,} B, peak live "
           f"{m['peak_live_bytes']:,} B), trained parameters in SRAM {m['updated_param_bytes']:,} B"
@@ -131,6 +133,12 @@ def _sram_budget(args) -> int | None:
     if budget <= 0:
         raise TinyTrainError(f"--sram-budget {args.sram_budget!r:.40} is not a size; give bytes, e.g. 150K or 153600")
     return budget
+
+
+def _stem_output_line(memory: dict) -> str:
+    """Whether a streamed stem's output is pulled in rows by its reader, in the step and in the prediction."""
+    stem = memory["input"]["stem_output"]
+    return f"the stem's output: training step {stem['train']}; prediction {stem['predict']}"
 
 
 def _memory_passes_line(memory: dict) -> str:

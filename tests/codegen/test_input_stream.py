@@ -3,19 +3,26 @@ reader takes its input as rows (HWC, in order) and plans no input buffer; its C 
 (tests/three_way.py); tt_train_step / tt_predict on a whole image in the caller's memory (a row source over
 the pointer) give the same losses, trained values and logits bit for bit as the rows read from the request
 stream; a stem that trains (its weight gradient reads the whole input) keeps the whole-image path (its C is
-what every other test of a whole-image program checks), and says why."""
+what every other test of a whole-image program checks), and says why.  Where the stem's output has one reader, a
+frozen fused block, the two run as one call pulling the stem's rows (tt_conv_dw_pw_chain_s8): no buffer for that
+output, smaller arenas, the C equal to the TVM-built step, and its prediction equal to the numpy oracle's bit for
+bit."""
+import json
 import subprocess
+from dataclasses import replace
 
 import numpy as np
 import pytest
-from stem_cnn import STEM_FROZEN, quantized_stem_cnn
+from stem_cnn import BLOCKS_FROZEN, STEM_FROZEN, TALL, quantized_stem_cnn
 from three_way import c_matches_relax
 
 from tvm_tinytrain.codegen.emit import generate, plan_arena, write_project
 from tvm_tinytrain.codegen.host_build import CFLAGS
 from tvm_tinytrain.codegen.host_runner import HostProgram
+from tvm_tinytrain.codegen.input_stream import program_input
 from tvm_tinytrain.codegen.protocol import PREDICT, TRAIN
 from tvm_tinytrain.passes.pipeline import build_training
+from tvm_tinytrain.reference import run_int8
 from tvm_tinytrain.schemes import resolve_scheme
 
 
@@ -42,6 +49,7 @@ def test_streamed_program_plans_no_input_and_equals_relax(stem_cnn, streamed):
     assert "stem.0.0+stem.1.0+stem.2.0" in memory["input"]["why"]
     assert "x" not in {b["tensor"] for b in memory["plan"]}
     assert memory["predict_arena_bytes"] < plan_arena(program.predict)[1].arena_bytes  # the whole-image plan
+    assert memory["input"]["stem_output"]["train"].startswith("whole: its reader (conv2d_s8 of block.0.0)")
     model_c, model_h = (folder / "model.c").read_text(), (folder / "model.h").read_text()
     assert model_c.count("tt_conv_dw_pw_stream_s8(rows,") == 2 and "tt_conv_dw_pw_rows_s8(" not in model_c
     assert "#define TT_INPUT_ROWS 1" in model_h and "tt_input_buffer" not in model_h
@@ -103,3 +111,48 @@ def test_trained_stem_keeps_the_whole_image(stem_cnn):
     assert not project.memory["input"]["rows"] and "read by 2 ops" in why and "stem.0.0" in why
     assert "#define TT_INPUT_ROWS 0" in project.files["model.h"] and "tt_input_buffer" in project.files["model.c"]
     assert "x" in {b["tensor"] for b in project.memory["plan"]}
+
+
+@pytest.fixture(scope="module")
+def chained(tmp_path_factory):
+    """(graph, samples, program, folder) of the stem CNN on TALL samples, the stem and the block frozen: the block
+    pulls the stem's rows."""
+    graph, samples = quantized_stem_cnn(TALL)
+    program = build_training(graph, BLOCKS_FROZEN)
+    folder = tmp_path_factory.mktemp("chained")
+    write_project(generate(program), folder)
+    return graph, samples, program, folder
+
+
+def test_chained_stem_plans_no_stem_output(chained):
+    _, _, program, folder = chained
+    memory = json.loads((folder / "memory.json").read_text())
+    for module in ("train", "predict"):
+        assert memory["input"]["stem_output"][module] == ("rows, pulled by conv_dw_pw_rows_s8 of "
+                                                          "block.0.0+block.1.0+block.2.0 into a ring of 1 rows")
+    model_c = (folder / "model.c").read_text()
+    assert model_c.count("tt_conv_dw_pw_chain_s8(rows,") == 2 and "tt_conv_dw_pw_stream_s8(" not in model_c
+    assert not {b["tensor"] for b in memory["plan"]} & {"x", "stem.0.0+stem.1.0+stem.2.0"}
+    train_path, predict_path, _ = program_input(program.mod, program.predict)
+    for module, path, key in ((program.mod, train_path, "train_arena_bytes"),
+                              (program.predict, predict_path, "predict_arena_bytes")):
+        unchained = plan_arena(module, replace(path, chained=None))[1].arena_bytes  # the stem streamed, alone
+        assert memory[key] < unchained, (key, memory[key], unchained)
+
+
+@pytest.mark.slow  # two host builds and the Relax step (~60 s); the kernel test checks the chain bit for bit
+def test_chained_stem_predicts_as_the_oracle_and_equals_relax(chained):
+    graph, samples, _, folder = chained
+    # before any step the prediction is the frozen network's: the numpy oracle's logits
+    answers = HostProgram(folder).run([(PREDICT, 0, x) for x, _ in samples])[0]
+    for (x, _), logits in zip(samples, answers):
+        np.testing.assert_array_equal(logits, run_int8(graph, x).reshape(-1))
+    c_matches_relax(graph, BLOCKS_FROZEN, samples[:3], folder)
+
+
+def test_small_stem_output_is_not_chained(stem_cnn):
+    """On 21 x 18 samples the stem's output (6 x 11 x 9) weighs less than what pulling it adds to the scratch."""
+    graph, _ = stem_cnn
+    program = build_training(graph, BLOCKS_FROZEN)
+    for path in program_input(program.mod, program.predict)[:2]:
+        assert path.streamed and path.chained is None and "not below" in path.chain_why, path.chain_why
