@@ -4,7 +4,8 @@
  * x comes from (a whole tensor, or rows pulled from a stream), so they pass that as `fill_band`; every
  * kernel call on every band is the same, and so is every output byte.
  * Scratch (from `scratch`): the band of x (in.c x a.kh rows), one row of mid, the window of mid
- * (mid.c x b.kh rows), one depthwise row, one output row; each part 8-aligned (TT_DW_PW_LOOP_BYTES).
+ * (mid.c x b.kh rows), one depthwise row, one output row; each part 8-aligned (TT_DW_PW_LOOP_BYTES). On the DSP
+ * path with a 1x1 conv `a`, the window with the depthwise's padding in it takes the row of mid's place and its own.
  */
 #ifndef TT_CONV_DW_PW_LOOP_H
 #define TT_CONV_DW_PW_LOOP_H
@@ -53,15 +54,27 @@ static inline int tt_conv_dw_pw_loop_rows(tt_fill_band_fn fill_band, void *ctx, 
     int8_t *br = ab + TT_ALIGN8(mid.c * wnd * mid.w), *yr = br + TT_ALIGN8(mid.c * out.w);
     int32_t have_lo = win->have_lo, have_n = win->have_n; /* rows have_lo .. have_lo + have_n - 1 of mid are in ab */
 #if TT_USE_DSP
+    int32_t pitch = mid.w, left = 0; /* a window row's bytes and where mid's row starts in it */
     /* a 1x1 conv `a` (stride 1, no padding, from four outputs) writes its row straight into the window, and the
      * 1x1 `c` likewise into y */
     const int straight = a->kh == 1 && a->kw == 1 && a->conv.stride == 1 && a->conv.groups == 1 && mid.c >= 4 &&
                          !a->conv.pad_top && !a->conv.pad_left && !a->conv.pad_bottom && !a->conv.pad_right;
     const int straight_out = c->conv.stride == 1 && c->conv.groups == 1 && out.c >= 4 && !c->conv.pad_top &&
                              !c->conv.pad_left && !c->conv.pad_bottom && !c->conv.pad_right;
-    /* the window a ring where the depthwise copies its rows anyway (tt_depthwise_conv2d_ring_s8): a dropped row
-     * moves `first`, not every channel's kept rows */
-    const int ring = tt_depthwise_ring_ok((tt_dims){mid.c, b->kh, mid.w}, b->kh, &b->conv);
+    /* with `straight`, the window holds the depthwise's padding itself where ar (unused) and the unpadded window
+     * were: each channel's rows pad_left + mid.w + pad_right wide, their borders x_zero from the first call, and
+     * x_zero rows for the padding above and below in the slots the map's rows leave free, so that the depthwise
+     * reads the rows where they lie (tt_depthwise_window_row_s8) instead of copying them into a padded buffer */
+    const int32_t pw = mid.w + b->conv.pad_left + b->conv.pad_right;
+    const int padded = straight && b->kh * b->kw <= TT_DW_WINDOW_TAPS &&
+                       TT_ALIGN8(mid.c * wnd * pw) <= TT_ALIGN8(mid.c * mid.w) + TT_ALIGN8(mid.c * wnd * mid.w);
+    if (padded) {
+        ab = ar, pitch = pw, left = b->conv.pad_left;
+        if (r_begin == 0) memset(ab, b->q.x_zero, (size_t)(mid.c * wnd * pw));
+    }
+    /* the window a ring where the depthwise reads the rows in place or copies them anyway
+     * (tt_depthwise_conv2d_ring_s8): a dropped row moves `first`, not every channel's kept rows */
+    const int ring = padded || tt_depthwise_ring_ok((tt_dims){mid.c, b->kh, mid.w}, b->kh, &b->conv);
 #else
     const int ring = 0;
 #endif
@@ -91,7 +104,7 @@ static inline int tt_conv_dw_pw_loop_rows(tt_fill_band_fn fill_band, void *ctx, 
 #if TT_USE_DSP
             if (straight) {
                 int rc = tt_conv2d_1x1_strided_out_s8(xb, (tt_dims){in.c, xn, in.w}, a->w, a->bias, a->mult, a->shift,
-                                                      &a->q, ab + slot * mid.w, wnd * mid.w,
+                                                      &a->q, ab + slot * pitch + left, wnd * pitch,
                                                       (tt_dims){mid.c, 1, mid.w});
                 if (rc != TT_OK) return rc;
                 continue;
@@ -105,12 +118,19 @@ static inline int tt_conv_dw_pw_loop_rows(tt_fill_band_fn fill_band, void *ctx, 
         }
         /* the window's n rows of every channel from `first` (all wnd but at the map's top or bottom edge): one call */
 #if TT_USE_DSP
-        int rc = ring ? tt_depthwise_conv2d_ring_s8(ab, wnd * mid.w, wnd, first, (tt_dims){mid.c, n, mid.w}, b->w, b->kh,
-                                                    b->kw, b->bias, b->mult, b->shift, &pb, &b->q, br,
-                                                    (tt_dims){mid.c, 1, out.w})
-                      : tt_depthwise_conv2d_strided_s8(ab, wnd * mid.w, (tt_dims){mid.c, n, mid.w}, b->w, b->kh, b->kw,
-                                                       b->bias, b->mult, b->shift, &pb, &b->q, br,
-                                                       (tt_dims){mid.c, 1, out.w});
+        if (padded) /* the padding's rows in the free slots after the n rows (below the map, then above it) */
+            for (int32_t i = n; i < wnd; ++i)
+                for (int32_t ch = 0; ch < mid.c; ++ch)
+                    memset(ab + (ch * wnd + (first + i) % wnd) * pw, b->q.x_zero, (size_t)pw);
+        int rc = padded ? tt_depthwise_window_row_s8(ab, wnd * pw, (first + n + pb.pad_bottom) % wnd,
+                                                     (tt_dims){mid.c, wnd, pw}, b->w, b->kh, b->kw, b->bias, b->mult,
+                                                     b->shift, b->conv.stride, &b->q, br, (tt_dims){mid.c, 1, out.w})
+                 : ring ? tt_depthwise_conv2d_ring_s8(ab, wnd * mid.w, wnd, first, (tt_dims){mid.c, n, mid.w}, b->w,
+                                                      b->kh, b->kw, b->bias, b->mult, b->shift, &pb, &b->q, br,
+                                                      (tt_dims){mid.c, 1, out.w})
+                        : tt_depthwise_conv2d_strided_s8(ab, wnd * mid.w, (tt_dims){mid.c, n, mid.w}, b->w, b->kh,
+                                                         b->kw, b->bias, b->mult, b->shift, &pb, &b->q, br,
+                                                         (tt_dims){mid.c, 1, out.w});
 #else
         int rc = tt_depthwise_conv2d_strided_s8(ab, wnd * mid.w, (tt_dims){mid.c, n, mid.w}, b->w, b->kh, b->kw,
                                                 b->bias, b->mult, b->shift, &pb, &b->q, br, (tt_dims){mid.c, 1, out.w});

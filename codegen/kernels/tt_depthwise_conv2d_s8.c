@@ -748,6 +748,44 @@ int tt_depthwise_conv2d_ring_s8(const int8_t *x, int32_t plane, int32_t ring, in
         return TT_ERR_ARG;
     return depthwise_s8(x, plane, ring, first, in, w, kh, kw, bias, mult, shift, conv, q, y, out);
 }
+
+int tt_depthwise_window_row_s8(const int8_t *x, int32_t plane, int32_t top, tt_dims in, const int8_t *w, int32_t kh,
+                               int32_t kw, const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                               int32_t stride, const tt_quant_params *q, int8_t *y, tt_dims out)
+{
+    const tt_conv_params conv = {stride, 0, 0, 0, 0, in.c};
+    if (in.h != kh || top < 0 || top >= kh || plane < kh * in.w || out.c != in.c || out.h != 1 ||
+        kh * kw > TT_DW_WINDOW_TAPS || !tt_conv_args_ok(x, in, w, kh, kw, bias, mult, shift, &conv, q, y, out))
+        return TT_ERR_ARG;
+    const int32_t s = stride;
+    /* 3x3, 5x5 and 7x7 channels in the SSAT form through channel_3x3_ssat / channel_wide_ssat, which at stride 2
+     * read a byte past their last window: only while it lies in the row */
+    const int fast = kh == kw && (kw == 3 || kw == 5 || kw == 7) && out.w % 4 == 0 &&
+                     (s == 1 || (s == 2 && s * (out.w - 1) + kw < in.w));
+    int8_t rotated[TT_DW_WINDOW_TAPS]; /* a channel's kernel rows in the window's slot order */
+    for (int32_t c = 0; c < in.c; c++) {
+        const int8_t *wc = w + c * kh * kw, *ws = wc;
+        if (top) { /* slot j holds kernel row (j - top) mod kh: the sums the same integers in another order */
+            for (int32_t ky = 0, j = top; ky < kh; ky++, j = j + 1 == kh ? 0 : j + 1)
+                for (int32_t kx = 0; kx < kw; kx++)
+                    rotated[j * kw + kx] = wc[ky * kw + kx];
+            ws = rotated;
+        }
+        const int32_t start = bias[c] - q->x_zero * tt_weight_sum(wc, kh * kw); /* see depthwise_s8 */
+        const int8_t *xc = x + c * plane;
+        int8_t *yc = y + c * out.w;
+        if (fast && tt_ssat_form(shift[c], q->act_min, q->act_max)) {
+            const int32_t t = shift[c] - 32, k = tt_ssat_k(t, q->y_zero);
+            if (kw == 3)
+                channel_3x3_ssat(xc, in.w, s, ws, start, mult[c], t, k, yc, out.w, 1, out.w);
+            else
+                channel_wide_ssat(xc, in.w, kw, s, ws, start, mult[c], t, k, yc, out.w, 1, out.w);
+            continue;
+        }
+        interior_rows_dsp(xc, in.w, 0, ws, kh, kw, s, out.w, 1, start, mult[c], shift[c], q, yc, 0);
+    }
+    return TT_OK;
+}
 #endif
 
 int tt_depthwise_inplace_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh, int32_t kw, const int32_t *bias,

@@ -7,8 +7,9 @@
  * tt_conv2d_general_s8 (dense, channels 1..8 so that most windows fit its im2col path, a quarter the RGB stem's
  * 3 x 3 over 3 channels: eight windows an output in registers; a third of them 3 wide: the
  * windows inside x packed straight from its rows, one to four rows past the last four; a third of the plain 1x1
- * cases from four outputs through tt_conv2d_1x1_strided_out_s8, output channels further apart than h * w) against their
- * portable loops (ref_kernels.c: the same sources with TT_NO_DSP), byte for byte, on pseudo-random
+ * cases from four outputs through tt_conv2d_1x1_strided_out_s8, output channels further apart than h * w; then
+ * ROW_CASES fused row blocks through tt_conv_dw_pw_rows_s8's DSP loop, check_rows) against their portable loops
+ * (ref_kernels.c: the same sources with TT_NO_DSP), byte for byte, on pseudo-random
  * cases: channels 1..24 (odd too; an eighth of the other 1x1 cases one output, expand_depthwise's calls on large inputs;
  * a quarter exactly 8 or 16, the 8- and 16-channel paths on maps of up to 400 pixels: several blocks of pixels and
  * their tails; a quarter of the rest a multiple of 4 up to 64, the eight-pixel path's whole range;
@@ -35,6 +36,9 @@
 
 #ifndef CASES
 #define CASES 2000
+#endif
+#ifndef ROW_CASES
+#define ROW_CASES 300
 #endif
 
 int ref_conv2d_1x1_s8(const int8_t *x, tt_dims in, const int8_t *w, const int32_t *bias, const int32_t *mult,
@@ -285,10 +289,95 @@ static void check_case(int kind)
     free(shift);
 }
 
+/* A layer's random bias, multipliers and shifts for o outputs of fan_in terms each (as check_case draws them). */
+static void random_requant(int32_t o, int32_t fan_in, int32_t **bias, int32_t **mult, int32_t **shift)
+{
+    int32_t spread = 0;
+    while ((1L << (2 * spread)) < (long)fan_in * 74 * 74 * 74 * 74 / 1600)
+        spread++;
+    const int32_t limit = 2147483647 - 255 * 128 * fan_in;
+    *bias = malloc((size_t)o * 4), *mult = malloc((size_t)o * 4), *shift = malloc((size_t)o * 4);
+    for (int32_t i = 0; i < o; i++) {
+        (*bias)[i] = uniform(0, 9) ? uniform(-(1 << 16), 1 << 16) : uniform(-limit, limit);
+        (*mult)[i] = (int32_t)(0x40000000u + (rnd() & 0x3FFFFFFFu));
+        (*shift)[i] = uniform(0, 15) ? 30 + spread + uniform(-2, 2) : uniform(31, 62);
+    }
+}
+
+static tt_conv_layer random_layer(int32_t o, int32_t fan_in, int32_t kh, int32_t kw, tt_conv_params conv)
+{
+    int32_t *bias, *mult, *shift;
+    random_requant(o, fan_in, &bias, &mult, &shift);
+    const int32_t y_zero = uniform(-128, 127);
+    return (tt_conv_layer){random_s8(o * fan_in), kh, kw, bias, mult, shift, conv,
+                           {uniform(-128, 127), y_zero, uniform(0, 1) ? -128 : y_zero, 127}};
+}
+
+static void free_layer(tt_conv_layer *l)
+{
+    free((void *)l->w), free((void *)l->bias), free((void *)l->mult), free((void *)l->shift);
+}
+
+/* One fused row block, tt_conv_dw_pw_rows_s8 (1x1 expansion -> depthwise -> 1x1 projection), on its DSP loop:
+ * from 4 expanded channels the expansion's rows go into a window holding the depthwise's padding, read in place
+ * (tt_depthwise_window_row_s8: its kernel rows rotated to the window's slots, padding rows at the map's edges,
+ * 3x3 / 5x5 / 7x7 at strides 1 and 2 with out.w a multiple of 4 in half the cases), where that window fits, else a
+ * ring or a sliding window of rows; against the three portable calls on whole tensors, byte for byte. */
+static void check_rows(void)
+{
+    const int32_t kernels[] = {3, 5, 7}, c_in = uniform(1, 24), c_mid = uniform(0, 4) ? uniform(4, 24) : uniform(1, 3);
+    const int32_t c_out = uniform(0, 4) ? uniform(4, 24) : uniform(1, 3), kh = kernels[rnd() % 3];
+    const int32_t kw = uniform(0, 3) ? kh : kernels[rnd() % 3], s = uniform(1, 2);
+    const tt_conv_params pb = {s, uniform(0, kh - 1), uniform(0, kw - 1), uniform(0, kh - 1), uniform(0, kw - 1),
+                               c_mid};
+    const int32_t hmin = kh - pb.pad_top - pb.pad_bottom, wmin = kw - pb.pad_left - pb.pad_right;
+    const int32_t w4 = (4 * uniform(1, 6) - 1) * s + wmin; /* out.w 4..24, a multiple of 4 */
+    const tt_dims in = {c_in, uniform(hmin > 1 ? hmin : 1, 12), uniform(0, 1) && w4 > 0 ? w4
+                                                                  : uniform(wmin > 1 ? wmin : 1, 48)};
+    const tt_dims mid = {c_mid, in.h, in.w};
+    const tt_dims out = {c_out, (in.h + pb.pad_top + pb.pad_bottom - kh) / s + 1,
+                         (in.w + pb.pad_left + pb.pad_right - kw) / s + 1};
+    const tt_dims dw = {c_mid, out.h, out.w};
+    const tt_conv_params one = {1, 0, 0, 0, 0, 1};
+    tt_conv_layer a = random_layer(c_mid, c_in, 1, 1, one), b = random_layer(c_mid, kh * kw, kh, kw, pb);
+    tt_conv_layer c = random_layer(c_out, c_mid, 1, 1, one);
+    b.q.x_zero = a.q.y_zero, c.q.x_zero = b.q.y_zero;
+    const int32_t n_out = out.c * out.h * out.w;
+    int8_t *x = random_s8(in.c * in.h * in.w), *m = malloc((size_t)(mid.c * mid.h * mid.w));
+    int8_t *d = malloc((size_t)(dw.c * dw.h * dw.w)), *y = malloc((size_t)n_out), *y_ref = malloc((size_t)n_out);
+    int8_t *scratch = malloc((size_t)tt_conv_dw_pw_rows_s8_get_buffer_size(in, &a, mid, &b, out));
+    int rc = tt_conv_dw_pw_rows_s8(x, in, &a, mid, &b, &c, y, out, scratch);
+    int rc_ref = ref_conv2d_1x1_s8(x, in, a.w, a.bias, a.mult, a.shift, &one, &a.q, m, mid);
+    if (rc_ref == TT_OK)
+        rc_ref = ref_depthwise_conv2d_s8(m, mid, b.w, kh, kw, b.bias, b.mult, b.shift, &pb, &b.q, d, dw);
+    if (rc_ref == TT_OK)
+        rc_ref = ref_conv2d_1x1_s8(d, dw, c.w, c.bias, c.mult, c.shift, &one, &c.q, y_ref, out);
+    if (rc != TT_OK || rc_ref != TT_OK || memcmp(y, y_ref, (size_t)n_out) != 0) {
+        mismatches++;
+        put("MISMATCH rows c=");
+        put_int(c_in), put(">"), put_int(c_mid), put(">"), put_int(c_out);
+        put(" h=");
+        put_int(in.h);
+        put(" w=");
+        put_int(in.w);
+        put(" k=");
+        put_int(kh), put("x"), put_int(kw);
+        put(" s=");
+        put_int(s);
+        put("\n");
+    }
+    cases++;
+    bytes += n_out;
+    free_layer(&a), free_layer(&b), free_layer(&c);
+    free(x), free(m), free(d), free(y), free(y_ref), free(scratch);
+}
+
 int main(void)
 {
     for (int i = 0; i < CASES; i++)
         check_case(i % KINDS);
+    for (int i = 0; i < ROW_CASES; i++)
+        check_rows();
     put(TT_USE_DSP ? "dsp check (TT_USE_DSP=1): " : "dsp check (TT_USE_DSP=0): ");
     put_int(cases);
     put(" cases, ");
