@@ -196,14 +196,23 @@ static inline void dw_row4_strided(const float *q, const float *w, int32_t s, in
  *   buffer bordered with zeros and four neighbouring dx values take every tap (a zero term, +-0,
  *   leaves a sum unchanged: it never is -0 as it starts from +0), one weight load per four terms (on a
  *   Cortex-M FPU, 3-, 5- and 7-wide kernels: tt_dw_row4_f32's asm, a tap row's d values and weights by a VLDM each);
- * - stride > 1 (the 7x7 stride-2 layer), the channel padded fits DW_PADDED_FLOATS: d is copied into a
+ * - stride > 1 (the 7x7 stride-2 layer), the bordered channel fits DW_PADDED_FLOATS with its taps twice (in
+ *   order, and phase by phase for the asm): d is copied into a
  *   stack buffer bordered with zeros (top, left rows / columns before it) and an input pixel takes
  *   every tap of its phase (ky = iy + pt, kx = ix + pl mod s) in order, reading d[(iy + pt - ky) / s]
  *   [(ix + pl - kx) / s]; the pixels ix, ix + s, ix + 2s, ix + 3s read four neighbouring d values, so
  *   four sums go together as above (the taps a window does not reach read the zero border);
- * - otherwise each dx value walks only its valid taps. */
+ * - otherwise each dx value walks only its valid taps.
+ * One function a path (depthwise_grad_input_padded / _strided / _taps, chosen by depthwise_grad_input). */
 #define DW_MAX_TAPS 64
 #define DW_PADDED_FLOATS 256
+/* The groups of four pixels ix0 + 4 s g + j s (j < 4) inside a row of in_w that the phased asm path takes: those
+ * of a phase with 1 to 4 taps a row */
+static inline int32_t dw_phase_groups(int32_t in_w, int32_t ix0, int32_t s, int32_t taps)
+{
+    const int32_t room = in_w - 1 - 3 * s - ix0;
+    return taps >= 1 && taps <= 4 && room >= 0 ? room / (4 * s) + 1 : 0;
+}
 /* Stride 1, padding < kernel and the channel padded fits DW_PADDED_FLOATS: the zero-bordered path, which copies
  * a channel of d whole into its stack buffer before it writes that channel of dx. */
 static inline int dw_padded(tt_dims in, int32_t kh, int32_t kw, const tt_conv_params *conv)
@@ -212,147 +221,237 @@ static inline int dw_padded(tt_dims in, int32_t kh, int32_t kw, const tt_conv_pa
            (in.h + kh - 1) * (in.w + kw - 1) <= DW_PADDED_FLOATS;
 }
 
-static void depthwise_grad_input(const float *d, tt_dims out, const int8_t *w, int32_t kh, int32_t kw,
-                                 const float *w_scale, const tt_conv_params *conv, float *dx, tt_dims in)
+/* Stride > 1 and the bordered channel with its taps twice (in order, and phase by phase) fit DW_PADDED_FLOATS: the
+ * strided zero-bordered path. */
+static inline int dw_strided_fits(tt_dims in, int32_t kh, int32_t kw, const tt_conv_params *conv)
 {
     const int32_t s = conv->stride, pt = conv->pad_top, pl = conv->pad_left;
+    const int32_t top = pt >= kh - 1 ? 0 : (kh - 1 - pt + s - 1) / s;
+    const int32_t left = pl >= kw - 1 ? 0 : (kw - 1 - pl + s - 1) / s;
+    return s > 1 && ((in.h - 1 + pt) / s + 1 + top) * ((in.w - 1 + pl) / s + 1 + left) + 2 * kh * kw <=
+                    DW_PADDED_FLOATS;
+}
+
+/* One channel's taps scaled: wr[k] = scale * w[k], k < taps (the scatter's products) */
+static inline void dw_scaled_taps(float *wr, const int8_t *w, float scale, int32_t taps)
+{
+    for (int32_t k = 0; k < taps; ++k) wr[k] = scale * (float)w[k];
+}
+
+/* The stride-1 zero-bordered gather (dw_padded) over all channels, wr and dpad its buffers (dpad's border zero);
+ * always inlined, so a caller passing constant kh, kw gets the loops of that kernel size. */
+__attribute__((always_inline)) static inline void dw_padded_channels(const float *d, tt_dims out, const int8_t *w,
+                                                                     int32_t kh, int32_t kw, const float *w_scale,
+                                                                     int32_t pt, int32_t pl, float *dx, tt_dims in,
+                                                                     float *wr, float *dpad)
+{
     const int32_t ph = in.h + kh - 1, pw = in.w + kw - 1; /* padded d: row iy + kh-1-ky, column ix + kw-1-kx */
-    const int padded = dw_padded(in, kh, kw, conv);
-    /* stride > 1: dpad[r + top][q + left] = d[r][q], r up to (in.h - 1 + pt) / s, q likewise */
+    const int32_t top = kh - 1 - pt, left = kw - 1 - pl; /* dpad[r][q] = d[r - top][q - left] */
+    const int32_t copy_w = out.w < pw - left ? out.w : pw - left, copy_h = out.h < ph - top ? out.h : ph - top;
+    for (int32_t c = 0; c < in.c; ++c) {
+        const float *dch = d + c * out.h * out.w;
+        float *dxc = dx + c * in.h * in.w;
+        dw_scaled_taps(wr, w + c * kh * kw, w_scale[c], kh * kw);
+        tt_copy_rows_f32(dpad + top * pw + left, pw, dch, out.w, copy_w, copy_h);
+        for (int32_t iy = 0; iy < in.h; ++iy) {
+            /* rows ky outside [ky_lo, ky_hi] read only the zero border: skipped */
+            const int32_t ky_lo = iy + pt - out.h + 1 > 0 ? iy + pt - out.h + 1 : 0;
+            const int32_t ky_hi = iy + pt < kh - 1 ? iy + pt : kh - 1;
+            int32_t ix = 0;
+#ifdef TT_DW_ROW4_ASM
+            for (; (kw == 3 || kw == 5 || kw == 7) && ix + 4 <= in.w; ix += 4)
+                tt_dw_row4_f32(dxc + iy * in.w + ix, dpad + (iy + kh - 1 - ky_lo) * pw + ix, pw, wr + ky_lo * kw,
+                               ky_hi - ky_lo + 1, kw);
+#endif
+            for (; (kw == 3 || kw == 5) && ix + 4 <= in.w; ix += 4) {
+                float a[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+                for (int32_t ky = ky_lo; ky <= ky_hi; ++ky) {
+                    const float *q = dpad + (iy + kh - 1 - ky) * pw + ix;
+                    if (kw == 3) dw_row4_k3(q, wr + ky * kw, a);
+                    else dw_row4_k5(q, wr + ky * kw, a);
+                }
+                float *o = dxc + iy * in.w + ix;
+                o[0] = a[0], o[1] = a[1], o[2] = a[2], o[3] = a[3];
+            }
+            for (; ix + 4 <= in.w; ix += 4) {
+                float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+                for (int32_t ky = ky_lo; ky <= ky_hi; ++ky) {
+                    const float *dp = dpad + (iy + kh - 1 - ky) * pw + ix + kw - 1, *wrow = wr + ky * kw;
+                    for (int32_t kx = 0; kx < kw; ++kx, --dp) {
+                        const float wv = wrow[kx];
+                        a0 = tt_mla_f32(a0, dp[0], wv), a1 = tt_mla_f32(a1, dp[1], wv),
+                        a2 = tt_mla_f32(a2, dp[2], wv), a3 = tt_mla_f32(a3, dp[3], wv);
+                    }
+                }
+                float *o = dxc + iy * in.w + ix;
+                o[0] = a0, o[1] = a1, o[2] = a2, o[3] = a3;
+            }
+            for (; ix < in.w; ++ix) {
+                float a = 0.0f;
+                for (int32_t ky = ky_lo; ky <= ky_hi; ++ky)
+                    for (int32_t kx = 0; kx < kw; ++kx)
+                        a = tt_mla_f32(a, dpad[(iy + kh - 1 - ky) * pw + ix + kw - 1 - kx], wr[ky * kw + kx]);
+                dxc[iy * in.w + ix] = a;
+            }
+        }
+    }
+}
+
+/* The stride-1 zero-bordered gather. A function of its own (as are the other two paths), so the compiler allocates
+ * its registers for its loops alone and the paths' stack buffers are never live together; on a Cortex-M FPU the
+ * 3x3, 5x5 and 7x7 kernels get loops of their own (the row asm's kernel width known, not tested per four sums). */
+__attribute__((noinline)) static void depthwise_grad_input_padded(const float *d, const tt_dims *out_p,
+                                                                  const int8_t *w, int32_t kh, int32_t kw,
+                                                                  const float *w_scale, const tt_conv_params *conv,
+                                                                  float *dx, const tt_dims *in_p)
+{
+    const tt_dims out = *out_p, in = *in_p; /* by address: no arguments on the stack */
+    const int32_t pt = conv->pad_top, pl = conv->pad_left;
+    float wr[DW_MAX_TAPS], dpad[DW_PADDED_FLOATS];
+    for (int32_t i = 0; i < (in.h + kh - 1) * (in.w + kw - 1); ++i) dpad[i] = 0.0f; /* the border */
+#ifdef TT_DW_ROW4_ASM
+    if (kh == 3 && kw == 3)
+        dw_padded_channels(d, out, w, 3, 3, w_scale, pt, pl, dx, in, wr, dpad);
+    else if (kh == 5 && kw == 5)
+        dw_padded_channels(d, out, w, 5, 5, w_scale, pt, pl, dx, in, wr, dpad);
+    else if (kh == 7 && kw == 7)
+        dw_padded_channels(d, out, w, 7, 7, w_scale, pt, pl, dx, in, wr, dpad);
+    else
+#endif
+        dw_padded_channels(d, out, w, kh, kw, w_scale, pt, pl, dx, in, wr, dpad);
+}
+
+/* The strided gather over a zero-bordered copy (dw_strided_fits). */
+__attribute__((noinline)) static void depthwise_grad_input_strided(const float *d, const tt_dims *out_p,
+                                                                   const int8_t *w, int32_t kh, int32_t kw,
+                                                                   const float *w_scale, const tt_conv_params *conv,
+                                                                   float *dx, const tt_dims *in_p)
+{
+    const tt_dims out = *out_p, in = *in_p; /* by address: no arguments on the stack */
+    const int32_t s = conv->stride, pt = conv->pad_top, pl = conv->pad_left;
+    /* dpad[r + top][q + left] = d[r][q], r up to (in.h - 1 + pt) / s, q likewise */
     const int32_t top = pt >= kh - 1 ? 0 : (kh - 1 - pt + s - 1) / s;
     const int32_t left = pl >= kw - 1 ? 0 : (kw - 1 - pl + s - 1) / s;
     const int32_t srows = (in.h - 1 + pt) / s + 1 + top, scols = (in.w - 1 + pl) / s + 1 + left;
-    const int strided = s > 1 && srows * scols <= DW_PADDED_FLOATS;
-    float wr[DW_MAX_TAPS], dpad[DW_PADDED_FLOATS];
-    if (padded) /* the border: every channel writes the same interior cells */
-        for (int32_t i = 0; i < ph * pw; ++i) dpad[i] = 0.0f;
-    else if (strided)
-        for (int32_t i = 0; i < srows * scols; ++i) dpad[i] = 0.0f;
+    /* the bordered d, then the taps scaled in order (wr), then on a Cortex-M FPU each phase's taps (ky0 + j s,
+     * kx0 + t s) as rows of a sub-kernel, phase by phase (ky0, then kx0), for tt_dw_row4_f32 (dw_strided_fits) */
+    float dpad[DW_PADDED_FLOATS], *const wr = dpad + srows * scols;
+    for (int32_t i = 0; i < srows * scols; ++i) dpad[i] = 0.0f; /* its border cells are never written */
 #ifdef TT_DW_ROW4_ASM
-    /* stride > 1: each phase's taps (ky0 + j s, kx0 + t s) as rows of a sub-kernel, after the bordered d in dpad,
-     * phase by phase (ky0, then kx0), for tt_dw_row4_f32 */
-    float *const wphase = dpad + srows * scols;
-    const int phased = strided && srows * scols + kh * kw <= DW_PADDED_FLOATS;
+    float *const wphase = wr + kh * kw;
+    const int phased = 1;
+    /* the per-pixel loops below run unless the phased groups of four take every pixel */
+    int tails = 0;
+    for (int32_t ix0 = 0; ix0 < s && ix0 < in.w; ++ix0) {
+        const int32_t taps = (kw - (ix0 + pl) % s + s - 1) / s;
+        if (4 * dw_phase_groups(in.w, ix0, s, taps) < (in.w - ix0 + s - 1) / s) tails = 1;
+    }
+#else
+    const int phased = 0, tails = 1;
 #endif
     for (int32_t c = 0; c < in.c; ++c) {
         const float *dch = d + c * out.h * out.w;
         float *dxc = dx + c * in.h * in.w;
-        for (int32_t k = 0; k < kh * kw; ++k) wr[k] = w_scale[c] * (float)w[c * kh * kw + k];
-        if (padded) {
-            const int32_t top = kh - 1 - pt, left = kw - 1 - pl; /* dpad[r][q] = d[r - top][q - left] */
-            const int32_t copy_w = out.w < pw - left ? out.w : pw - left;
-            for (int32_t oy = 0; oy < out.h && oy + top < ph; ++oy)
-                tt_copy_f32(dpad + (oy + top) * pw + left, dch + oy * out.w, copy_w);
-            for (int32_t iy = 0; iy < in.h; ++iy) {
-                /* rows ky outside [ky_lo, ky_hi] read only the zero border: skipped */
-                const int32_t ky_lo = iy + pt - out.h + 1 > 0 ? iy + pt - out.h + 1 : 0;
-                const int32_t ky_hi = iy + pt < kh - 1 ? iy + pt : kh - 1;
-                int32_t ix = 0;
+        if (tails) /* the taps in order, for the per-pixel loops */
+            dw_scaled_taps(wr, w + c * kh * kw, w_scale[c], kh * kw);
+        const int32_t copy_w = out.w < scols - left ? out.w : scols - left;
+        for (int32_t oy = 0; oy < out.h && oy + top < srows; ++oy)
+            tt_copy_f32(dpad + (oy + top) * scols + left, dch + oy * out.w, copy_w);
 #ifdef TT_DW_ROW4_ASM
-                for (; (kw == 3 || kw == 5 || kw == 7) && ix + 4 <= in.w; ix += 4)
-                    tt_dw_row4_f32(dxc + iy * in.w + ix, dpad + (iy + kh - 1 - ky_lo) * pw + ix, pw, wr + ky_lo * kw,
-                                   ky_hi - ky_lo + 1, kw);
+        if (phased) { /* the same products, phase by phase */
+            const int8_t *wc = w + c * kh * kw;
+            const float sc = w_scale[c];
+            for (int32_t ky0 = 0, i = 0; ky0 < s; ++ky0)
+                for (int32_t kx0 = 0; kx0 < s; ++kx0)
+                    for (int32_t ky = ky0; ky < kh; ky += s)
+                        for (int32_t kx = kx0; kx < kw; kx += s) wphase[i++] = sc * (float)wc[ky * kw + kx];
+        }
 #endif
-                for (; (kw == 3 || kw == 5) && ix + 4 <= in.w; ix += 4) {
-                    float a[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-                    for (int32_t ky = ky_lo; ky <= ky_hi; ++ky) {
-                        const float *q = dpad + (iy + kh - 1 - ky) * pw + ix;
-                        if (kw == 3) dw_row4_k3(q, wr + ky * kw, a);
-                        else dw_row4_k5(q, wr + ky * kw, a);
+#ifdef TT_DW_ROW4_ASM
+        /* phased: each phase (ky0, kx0) at a time, its groups of four pixels ix, ix + s, ix + 2s, ix + 3s row
+         * by row: their sums a[j] += q[j - t] w[t s] are a stride-1 row of the phase's sub-kernel, whose first
+         * weight comes after the taps of the phases of rows ky0' < ky0 (kw each) and of this row's phases
+         * kx0' < kx0 (`rows` each); a group of the next row of the phase (iy + s) reads the next row of the
+         * bordered d, the next group (ix + 4s) four columns on. The phase's bookkeeping is made once per
+         * channel, not once per pixel row. */
+        for (int32_t ky0 = 0; phased && ky0 < s; ++ky0) {
+            const int32_t iy0 = ((ky0 - pt) % s + s) % s, rows = (kh - ky0 + s - 1) / s;
+            const float *wrow = wphase + kw * (ky0 * (kh / s) + (kh % s < ky0 ? kh % s : ky0));
+            for (int32_t ix0 = 0; iy0 < in.h && ix0 < s && ix0 < in.w; ++ix0) {
+                const int32_t kx0 = (ix0 + pl) % s, taps = (kw - kx0 + s - 1) / s;
+                const int32_t groups = dw_phase_groups(in.w, ix0, s, taps);
+                const float *wp = wrow + rows * (kx0 * (kw / s) + (kw % s < kx0 ? kw % s : kx0));
+                const float *qy = dpad + ((iy0 + pt - ky0) / s + top) * scols + (ix0 + pl - kx0) / s + left -
+                                  (taps - 1);
+                float *oy = dxc + iy0 * in.w + ix0;
+                for (int32_t iy = iy0; groups > 0 && iy < in.h; iy += s, qy += scols, oy += s * in.w) {
+                    const float *q = qy;
+                    float *o = oy;
+                    for (int32_t g = 0; g < groups; ++g, q += 4, o += 4 * s) {
+                        float a[4];
+                        tt_dw_row4_f32(a, q, scols, wp, rows, taps);
+                        o[0] = a[0], o[s] = a[1], o[2 * s] = a[2], o[3 * s] = a[3];
                     }
-                    float *o = dxc + iy * in.w + ix;
-                    o[0] = a[0], o[1] = a[1], o[2] = a[2], o[3] = a[3];
                 }
-                for (; ix + 4 <= in.w; ix += 4) {
+            }
+        }
+#endif
+        for (int32_t iy = 0; tails && iy < in.h; ++iy) {
+            const int32_t ry = iy + pt, ky0 = ry % s;
+            for (int32_t ix0 = 0; ix0 < s && ix0 < in.w; ++ix0) { /* the pixels of one phase: ix0 + j s */
+                const int32_t kx0 = (ix0 + pl) % s, taps = (kw - kx0 + s - 1) / s;
+                /* phased: the groups above took the phase's first pixels */
+                int32_t ix = ix0 + (phased ? 4 * s * dw_phase_groups(in.w, ix0, s, taps) : 0);
+                for (; taps >= 1 && taps <= 4 && ix + 3 * s < in.w; ix += 4 * s) {
+                    float a[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+                    /* tap row ky reads dpad row (ry - ky) / s + top: one row up per step of ky */
+                    const float *q = dpad + ((ry - ky0) / s + top) * scols + (ix + pl - kx0) / s + left;
+                    const float *wk = wr + ky0 * kw + kx0;
+                    for (int32_t ky = ky0; ky < kh; ky += s, q -= scols, wk += s * kw)
+                        dw_row4_strided(q, wk, s, taps, a);
+                    float *o = dxc + iy * in.w + ix;
+                    o[0] = a[0], o[s] = a[1], o[2 * s] = a[2], o[3 * s] = a[3];
+                }
+                for (; ix + 3 * s < in.w; ix += 4 * s) {
                     float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
-                    for (int32_t ky = ky_lo; ky <= ky_hi; ++ky) {
-                        const float *dp = dpad + (iy + kh - 1 - ky) * pw + ix + kw - 1, *wrow = wr + ky * kw;
-                        for (int32_t kx = 0; kx < kw; ++kx, --dp) {
+                    for (int32_t ky = ky0; ky < kh; ky += s) {
+                        const float *dp = dpad + ((ry - ky) / s + top) * scols + (ix + pl - kx0) / s + left;
+                        const float *wrow = wr + ky * kw;
+                        for (int32_t kx = kx0; kx < kw; kx += s, --dp) {
                             const float wv = wrow[kx];
                             a0 = tt_mla_f32(a0, dp[0], wv), a1 = tt_mla_f32(a1, dp[1], wv),
                             a2 = tt_mla_f32(a2, dp[2], wv), a3 = tt_mla_f32(a3, dp[3], wv);
                         }
                     }
                     float *o = dxc + iy * in.w + ix;
-                    o[0] = a0, o[1] = a1, o[2] = a2, o[3] = a3;
+                    o[0] = a0, o[s] = a1, o[2 * s] = a2, o[3 * s] = a3;
                 }
-                for (; ix < in.w; ++ix) {
+                for (; ix < in.w; ix += s) {
                     float a = 0.0f;
-                    for (int32_t ky = ky_lo; ky <= ky_hi; ++ky)
-                        for (int32_t kx = 0; kx < kw; ++kx)
-                            a = tt_mla_f32(a, dpad[(iy + kh - 1 - ky) * pw + ix + kw - 1 - kx], wr[ky * kw + kx]);
+                    for (int32_t ky = ky0; ky < kh; ky += s)
+                        for (int32_t kx = kx0; kx < kw; kx += s)
+                            a = tt_mla_f32(a, dpad[((ry - ky) / s + top) * scols + (ix + pl - kx) / s + left],
+                                           wr[ky * kw + kx]);
                     dxc[iy * in.w + ix] = a;
                 }
             }
-            continue;
         }
-        if (strided) {
-            const int32_t copy_w = out.w < scols - left ? out.w : scols - left;
-            for (int32_t oy = 0; oy < out.h && oy + top < srows; ++oy)
-                tt_copy_f32(dpad + (oy + top) * scols + left, dch + oy * out.w, copy_w);
-#ifdef TT_DW_ROW4_ASM
-            if (phased)
-                for (int32_t ky0 = 0, i = 0; ky0 < s; ++ky0)
-                    for (int32_t kx0 = 0; kx0 < s; ++kx0)
-                        for (int32_t ky = ky0; ky < kh; ky += s)
-                            for (int32_t kx = kx0; kx < kw; kx += s) wphase[i++] = wr[ky * kw + kx];
-#endif
-            for (int32_t iy = 0; iy < in.h; ++iy) {
-                const int32_t ry = iy + pt, ky0 = ry % s;
-                for (int32_t ix0 = 0; ix0 < s && ix0 < in.w; ++ix0) { /* the pixels of one phase: ix0 + j s */
-                    const int32_t kx0 = (ix0 + pl) % s, taps = (kw - kx0 + s - 1) / s;
-                    int32_t ix = ix0;
-#ifdef TT_DW_ROW4_ASM
-                    /* the phase's sums a[j] += q[j - t] w[t s] are a stride-1 row of its taps' sub-kernel, whose
-                     * first weight comes after the taps of the phases of rows ky0' < ky0 (kw each) and of this row's
-                     * phases kx0' < kx0 (`rows` each) */
-                    const int32_t rows = (kh - ky0 + s - 1) / s;
-                    const float *wp = wphase + kw * (ky0 * (kh / s) + (kh % s < ky0 ? kh % s : ky0)) +
-                                      rows * (kx0 * (kw / s) + (kw % s < kx0 ? kw % s : kx0));
-                    for (; phased && taps >= 1 && taps <= 4 && ix + 3 * s < in.w; ix += 4 * s) {
-                        float a[4];
-                        const float *q = dpad + ((ry - ky0) / s + top) * scols + (ix + pl - kx0) / s + left;
-                        tt_dw_row4_f32(a, q - (taps - 1), scols, wp, rows, taps);
-                        float *o = dxc + iy * in.w + ix;
-                        o[0] = a[0], o[s] = a[1], o[2 * s] = a[2], o[3 * s] = a[3];
-                    }
-#endif
-                    for (; taps >= 1 && taps <= 4 && ix + 3 * s < in.w; ix += 4 * s) {
-                        float a[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-                        /* tap row ky reads dpad row (ry - ky) / s + top: one row up per step of ky */
-                        const float *q = dpad + ((ry - ky0) / s + top) * scols + (ix + pl - kx0) / s + left;
-                        const float *wk = wr + ky0 * kw + kx0;
-                        for (int32_t ky = ky0; ky < kh; ky += s, q -= scols, wk += s * kw)
-                            dw_row4_strided(q, wk, s, taps, a);
-                        float *o = dxc + iy * in.w + ix;
-                        o[0] = a[0], o[s] = a[1], o[2 * s] = a[2], o[3 * s] = a[3];
-                    }
-                    for (; ix + 3 * s < in.w; ix += 4 * s) {
-                        float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
-                        for (int32_t ky = ky0; ky < kh; ky += s) {
-                            const float *dp = dpad + ((ry - ky) / s + top) * scols + (ix + pl - kx0) / s + left;
-                            const float *wrow = wr + ky * kw;
-                            for (int32_t kx = kx0; kx < kw; kx += s, --dp) {
-                                const float wv = wrow[kx];
-                                a0 = tt_mla_f32(a0, dp[0], wv), a1 = tt_mla_f32(a1, dp[1], wv),
-                                a2 = tt_mla_f32(a2, dp[2], wv), a3 = tt_mla_f32(a3, dp[3], wv);
-                            }
-                        }
-                        float *o = dxc + iy * in.w + ix;
-                        o[0] = a0, o[s] = a1, o[2 * s] = a2, o[3 * s] = a3;
-                    }
-                    for (; ix < in.w; ix += s) {
-                        float a = 0.0f;
-                        for (int32_t ky = ky0; ky < kh; ky += s)
-                            for (int32_t kx = kx0; kx < kw; kx += s)
-                                a = tt_mla_f32(a, dpad[((ry - ky) / s + top) * scols + (ix + pl - kx) / s + left],
-                                               wr[ky * kw + kx]);
-                        dxc[iy * in.w + ix] = a;
-                    }
-                }
-            }
-            continue;
-        }
+    }
+}
+
+/* Each dx value walks only its valid taps (the paths above do not apply). */
+__attribute__((noinline)) static void depthwise_grad_input_taps(const float *d, const tt_dims *out_p,
+                                                                const int8_t *w, int32_t kh, int32_t kw,
+                                                                const float *w_scale, const tt_conv_params *conv,
+                                                                float *dx, const tt_dims *in_p)
+{
+    const tt_dims out = *out_p, in = *in_p; /* by address: no arguments on the stack */
+    const int32_t s = conv->stride, pt = conv->pad_top, pl = conv->pad_left;
+    float wr[DW_MAX_TAPS];
+    for (int32_t c = 0; c < in.c; ++c) {
+        const float *dch = d + c * out.h * out.w;
+        float *dxc = dx + c * in.h * in.w;
+        dw_scaled_taps(wr, w + c * kh * kw, w_scale[c], kh * kw);
         for (int32_t iy = 0; iy < in.h; ++iy) {
             /* taps ky with oy = (iy + pt - ky) / s an integer in [0, out.h), from ky0 in steps of s */
             const int32_t ylo = iy + pt - s * (out.h - 1), ky_hi = iy + pt < kh - 1 ? iy + pt : kh - 1;
@@ -372,6 +471,20 @@ static void depthwise_grad_input(const float *d, tt_dims out, const int8_t *w, i
             }
         }
     }
+}
+
+/* The path for a depthwise conv's shape (inlined into its two callers: no frame of its own) */
+__attribute__((always_inline)) static inline void depthwise_grad_input(const float *d, tt_dims out, const int8_t *w,
+                                                                       int32_t kh, int32_t kw, const float *w_scale,
+                                                                       const tt_conv_params *conv, float *dx,
+                                                                       tt_dims in)
+{
+    if (dw_padded(in, kh, kw, conv))
+        depthwise_grad_input_padded(d, &out, w, kh, kw, w_scale, conv, dx, &in);
+    else if (dw_strided_fits(in, kh, kw, conv))
+        depthwise_grad_input_strided(d, &out, w, kh, kw, w_scale, conv, dx, &in);
+    else
+        depthwise_grad_input_taps(d, &out, w, kh, kw, w_scale, conv, dx, &in);
 }
 
 int tt_conv2d_grad_input_f32(const float *d, tt_dims out, const int8_t *w, int32_t kh, int32_t kw,
