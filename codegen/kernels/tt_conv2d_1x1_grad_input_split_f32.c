@@ -16,9 +16,10 @@
 /* dx[c][p] = sum over o (in order) of (d[o][p] * w_scale[o]) * w[o * w_stride + c], c < channels, p < hw.
  * On a Cortex-M FPU, when hw is a multiple of 4, four channels at a time take tt_mla_4x4_scaled_f32's asm loop
  * (four pixels of four channels, each scaled d value made once per four terms) from (w[o][c .. c + 3],
- * w_scale[o]) made once per QUAD_CHUNK outputs; the blocks of eight pixels of the channel pairs left are
- * tt_mla_2x8_scaled_f32's asm loop, reading (w[o][c], w[o][c + 1], w_scale[o]) triplets made once per SPLIT_CHUNK
- * outputs (a sum spanning chunks kept in dx between them, stored and reloaded exactly); the C loops do the rest. */
+ * w_scale[o]) made once per QUAD_CHUNK outputs (tt_quad_columns_f32); the blocks of eight pixels of the channel
+ * pairs left are tt_mla_2x8_scaled_f32's asm loop, reading (w[o][c], w[o][c + 1], w_scale[o]) triplets made once
+ * per SPLIT_CHUNK outputs (a sum spanning chunks kept in dx between them, stored and reloaded exactly); the C loops
+ * do the rest. */
 #define SPLIT_CHUNK 64
 #define QUAD_CHUNK 32 /* 5 floats an output: the same stack column as SPLIT_CHUNK's 3 */
 /* `more`: dx already holds the sums of earlier output channels (tt_conv2d_1x1_grad_input_split_rows_f32), which
@@ -35,10 +36,7 @@ static void split_part(const float *d, int32_t out_c, int32_t hw, const int8_t *
     for (; hw % 4 == 0 && c_quad + 4 <= channels; c_quad += 4) {
         for (int32_t o0 = 0; o0 < out_c; o0 += QUAD_CHUNK) {
             const int32_t n = out_c - o0 < QUAD_CHUNK ? out_c - o0 : QUAD_CHUNK;
-            const int8_t *wo = w + o0 * w_stride + c_quad;
-            for (int32_t i = 0; i < n; ++i, wo += w_stride)
-                col[5 * i] = (float)wo[0], col[5 * i + 1] = (float)wo[1], col[5 * i + 2] = (float)wo[2],
-                col[5 * i + 3] = (float)wo[3], col[5 * i + 4] = w_scale[o0 + i];
+            tt_quad_columns_f32(col, w + o0 * w_stride + c_quad, w_stride, w_scale + o0, n);
             const int from_dx = more || o0 > 0;
             for (int32_t p = 0; p < hw; p += 4)
                 tt_mla_4x4_scaled_f32(dx + c_quad * hw + p, hw, from_dx ? dx + c_quad * hw + p : zeros,

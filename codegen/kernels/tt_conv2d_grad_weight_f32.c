@@ -81,8 +81,12 @@ static void pointwise_grad_weight(const int8_t *x, int32_t x_zero, float x_scale
     int32_t c = done;
     if (hw <= GW_MAX_HW)
         for (; c + 4 <= cols; c += 4) {
+#ifdef TT_GW_4X4_ASM
+            tt_int8_columns4_f32(xt[0], x + c * hw, hw, x_zero);
+#else
             for (int32_t j = 0; j < 4; ++j)
                 for (int32_t p = 0; p < hw; ++p) xt[p][j] = (float)(x[(c + j) * hw + p] - x_zero);
+#endif
             for (int32_t o = 0; o < rows4; o += 4) {
 #ifdef TT_GW_4X4_ASM
                 if (hw % 2 == 0) {

@@ -256,6 +256,34 @@ static inline void tt_mla_2x8_scaled_f32(float *x0, float *x1, const float *init
           "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31", "cc", "memory");
 }
 
+/* col[5i .. 5i + 3] = (float)w[i * stride .. i * stride + 3], col[5i + 4] = scale[i], i < n (n >= 1): the (four
+ * weights, scale) columns of tt_mla_4x4_scaled_f32, as its caller's C loop makes them (an exact conversion and a
+ * copy): 15 instructions an output (GCC's loop: 22). */
+static inline void tt_quad_columns_f32(float *col, const int8_t *w, int32_t stride, const float *scale, int32_t n)
+{
+    int32_t t0, t1;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldrsb %[t0], [%[w]]\n\t"
+        "ldrsb %[t1], [%[w], #1]\n\t"
+        "vmov s0, s1, %[t0], %[t1]\n\t"
+        "ldrsb %[t0], [%[w], #2]\n\t"
+        "ldrsb %[t1], [%[w], #3]\n\t"
+        "vmov s2, s3, %[t0], %[t1]\n\t"
+        "add %[w], %[w], %[stride]\n\t"
+        "vcvt.f32.s32 s0, s0\n\t"
+        "vcvt.f32.s32 s1, s1\n\t"
+        "vcvt.f32.s32 s2, s2\n\t"
+        "vcvt.f32.s32 s3, s3\n\t"
+        "vldmia %[scale]!, {s4}\n\t"
+        "vstmia %[col]!, {s0-s4}\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b\n\t"
+        : [col] "+r"(col), [w] "+r"(w), [scale] "+r"(scale), [n] "+r"(n), [t0] "=&r"(t0), [t1] "=&r"(t1)
+        : [stride] "r"(stride)
+        : "s0", "s1", "s2", "s3", "s4", "cc", "memory");
+}
+
 /* Four rows (channels) of four sums over n >= 1 terms, in order, the terms' d values scaled first:
  * x_c[j] = init_c[j] + sum_i (d_i[j] * w[5i + 4]) * w[5i + c], c, j < 4, rows x_c = x + c * x_step floats (init
  * likewise, init_step 0: every row starts from the same four values); d_i = d + i * d_step floats. The split 1x1
@@ -385,6 +413,37 @@ __attribute__((always_inline)) static inline void tt_dw_row4_f32(float *o, const
                    TT_DW_MLA4("s8", "s9", "s10", "s11", "s16") TT_DW_MLA4("s7", "s8", "s9", "s10", "s17")
                    TT_DW_MLA4("s6", "s7", "s8", "s9", "s18") TT_DW_MLA4("s5", "s6", "s7", "s8", "s19")
                    TT_DW_MLA4("s4", "s5", "s6", "s7", "s20"));
+}
+/* xt[4 p + j] = (float)(x[j * hw + p] - x_zero), j < 4, p < hw (hw >= 1): four int8 channels of hw values as
+ * floats, transposed position by position for tt_mla_4x4_f32 (the integer difference converted, as in C); one
+ * VSTM per position: 15 instructions per four values (GCC's loop over a channel at a time: about 14 a value). */
+static inline void tt_int8_columns4_f32(float *xt, const int8_t *x, int32_t hw, int32_t x_zero)
+{
+    const int8_t *x1 = x + hw, *x2 = x1 + hw, *x3 = x2 + hw;
+    int32_t t0, t1;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldrsb %[t0], [%[x0]], #1\n\t"
+        "ldrsb %[t1], [%[x1]], #1\n\t"
+        "sub %[t0], %[t0], %[z]\n\t"
+        "sub %[t1], %[t1], %[z]\n\t"
+        "vmov s0, s1, %[t0], %[t1]\n\t"
+        "ldrsb %[t0], [%[x2]], #1\n\t"
+        "ldrsb %[t1], [%[x3]], #1\n\t"
+        "sub %[t0], %[t0], %[z]\n\t"
+        "sub %[t1], %[t1], %[z]\n\t"
+        "vmov s2, s3, %[t0], %[t1]\n\t"
+        "vcvt.f32.s32 s0, s0\n\t"
+        "vcvt.f32.s32 s1, s1\n\t"
+        "vcvt.f32.s32 s2, s2\n\t"
+        "vcvt.f32.s32 s3, s3\n\t"
+        "vstmia %[xt]!, {s0-s3}\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b\n\t"
+        : [xt] "+r"(xt), [x0] "+r"(x), [x1] "+r"(x1), [x2] "+r"(x2), [x3] "+r"(x3), [n] "+r"(hw), [t0] "=&r"(t0),
+          [t1] "=&r"(t1)
+        : [z] "r"(x_zero)
+        : "s0", "s1", "s2", "s3", "cc", "memory");
 }
 /* A 4 x 4 block of a 1x1 weight gradient: dw[o * dw_stride + j] = x_scale * sum over p < 2 pairs (in order) of
  * d[o * d_step + p] * xt[4 p + j], o, j < 4, each sum from +0 by VMLAs (tt_conv2d_grad_weight_f32.c's C loop,
