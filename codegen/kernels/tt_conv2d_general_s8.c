@@ -157,60 +157,88 @@ __attribute__((noinline)) static void packs_ssat(const int32_t *q, const int32_t
 #endif
 
 #if defined(__thumb2__)
-/* The RGB stem's windows (27 values: 7 quads) in two packs of four: y[0 .. 8) of one output in the SSAT form with
- * its eight sums in registers, so each weight word serves eight windows (27 instructions per four k: a word load,
- * two SXTB16, eight LDRD and sixteen SMLAD, where packs_ssat takes two loops of 17), unrolled (every address an
- * immediate offset, no loop counter: 14 registers), the first four k summed onto the bias register itself. The
- * constants {m, k, t, y} sit in q[112 .. 115], just past the two packs' 112 words (16 per quad), so that nothing
- * but q and w needs a register. The same sums in the same order, so the same bytes. */
-#define GEN8_MAC(A, ACC, E, OFF) "ldrd %[e], %[o], [%[q], #" OFF "]\n\t" \
+/* The RGB stem's windows (27 values: 7 quads) in two packs of four: y[0 .. 8) of one output with its eight sums in
+ * registers, so each weight word serves eight windows (27 instructions per four k: a word load, two SXTB16, eight
+ * LDRD and sixteen SMLAD, where packs_ssat takes two loops of 17), unrolled (every address an immediate offset, no
+ * loop counter: 14 registers), the first four k summed onto the bias register itself. The constants
+ * {m, k, t, y, zero} sit in q[112 .. 116], just past the two packs' 112 words (16 per quad), so that nothing but q
+ * and w needs a register. The same sums in the same order, so the same bytes. pixels8_q7_ssat requantizes in the
+ * SSAT form (tt_dsp.h); pixels8_q7_wide any 32 < shift <= 62 in the full int8 range, as tt_requantize does:
+ * ((hi + 2^(t-1)) >> t) + zero saturated (k = 2^(t-1) <= 2^29 and |hi| < 2^30: no overflow), one ADD more per
+ * output, for the channels with a tiny scale (MCUNet's stem has two at shifts 56 and 60). */
+#define GEN8_MAC(A, ACC, OFF) "ldrd %[e], %[o], [%[q], #" OFF "]\n\t" \
     "smlad %[" #A "], %[e], %[w02], %[" #ACC "]\n\t" "smlad %[" #A "], %[o], %[w13], %[" #A "]\n\t"
 #define GEN8_WEIGHTS(G) "ldr %[w02], [%[w], #4 * " #G "]\n\t" "sxtb16 %[w13], %[w02], ror #8\n\t" \
     "sxtb16 %[w02], %[w02]\n\t"
 #define GEN8_QUAD(G) GEN8_WEIGHTS(G) \
-    GEN8_MAC(a0, a0, e, "32 * " #G) GEN8_MAC(a1, a1, e, "32 * " #G " + 8") GEN8_MAC(a2, a2, e, "32 * " #G " + 16") \
-    GEN8_MAC(a3, a3, e, "32 * " #G " + 24") GEN8_MAC(a4, a4, e, "224 + 32 * " #G) \
-    GEN8_MAC(a5, a5, e, "224 + 32 * " #G " + 8") GEN8_MAC(a6, a6, e, "224 + 32 * " #G " + 16") \
-    GEN8_MAC(a7, a7, e, "224 + 32 * " #G " + 24")
+    GEN8_MAC(a0, a0, "32 * " #G) GEN8_MAC(a1, a1, "32 * " #G " + 8") GEN8_MAC(a2, a2, "32 * " #G " + 16") \
+    GEN8_MAC(a3, a3, "32 * " #G " + 24") GEN8_MAC(a4, a4, "224 + 32 * " #G) \
+    GEN8_MAC(a5, a5, "224 + 32 * " #G " + 8") GEN8_MAC(a6, a6, "224 + 32 * " #G " + 16") \
+    GEN8_MAC(a7, a7, "224 + 32 * " #G " + 24")
+#define GEN8_SUMS GEN8_WEIGHTS(0) \
+    GEN8_MAC(a1, a0, "8") GEN8_MAC(a2, a0, "16") GEN8_MAC(a3, a0, "24") GEN8_MAC(a4, a0, "224") \
+    GEN8_MAC(a5, a0, "232") GEN8_MAC(a6, a0, "240") GEN8_MAC(a7, a0, "248") GEN8_MAC(a0, a0, "0") \
+    GEN8_QUAD(1) GEN8_QUAD(2) GEN8_QUAD(3) GEN8_QUAD(4) GEN8_QUAD(5) GEN8_QUAD(6) \
+    "ldrd    %[w02], %[e], [%[q], #448]\n\t" /* m, k */ \
+    "ldrd    %[w13], %[o], [%[q], #456]\n\t" /* t, y */
 #define GEN8_SSAT(A, J) "smmla %[" #A "], %[" #A "], %[w02], %[e]\n\t" "asr %[" #A "], %[" #A "], %[w13]\n\t" \
     "ssat %[" #A "], #8, %[" #A "]\n\t" "strb %[" #A "], [%[o], #" #J "]\n\t"
+#define GEN8_WIDE(A, J) "smmla %[" #A "], %[" #A "], %[w02], %[e]\n\t" "asr %[" #A "], %[" #A "], %[w13]\n\t" \
+    "add %[" #A "], %[" #A "], %[w]\n\t" "ssat %[" #A "], #8, %[" #A "]\n\t" "strb %[" #A "], [%[o], #" #J "]\n\t"
+#define GEN8_OUTPUTS [a0] "+r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [a4] "=&r"(a4), \
+    [a5] "=&r"(a5), [a6] "=&r"(a6), [a7] "=&r"(a7), [w02] "=&r"(w02), [w13] "=&r"(w13), [e] "=&r"(e), [o] "=&r"(o), \
+    [w] "+r"(w)
 __attribute__((noinline)) static void pixels8_q7_ssat(const int32_t *q, const int8_t *w, int32_t bias)
 {
     int32_t a0 = bias, a1, a2, a3, a4, a5, a6, a7, w02, w13, e, o;
-    __asm__ volatile(GEN8_WEIGHTS(0) /* volatile: its only results are the stores */
-                     GEN8_MAC(a1, a0, e, "8") GEN8_MAC(a2, a0, e, "16") GEN8_MAC(a3, a0, e, "24")
-                     GEN8_MAC(a4, a0, e, "224") GEN8_MAC(a5, a0, e, "232") GEN8_MAC(a6, a0, e, "240")
-                     GEN8_MAC(a7, a0, e, "248") GEN8_MAC(a0, a0, e, "0")
-                     GEN8_QUAD(1) GEN8_QUAD(2) GEN8_QUAD(3) GEN8_QUAD(4) GEN8_QUAD(5) GEN8_QUAD(6)
-                     "ldrd    %[w02], %[e], [%[q], #448]\n\t" /* m, k */
-                     "ldrd    %[w13], %[o], [%[q], #456]\n\t" /* t, y */
+    __asm__ volatile(GEN8_SUMS /* volatile: its only results are the stores */
                      GEN8_SSAT(a0, 0) GEN8_SSAT(a1, 1) GEN8_SSAT(a2, 2) GEN8_SSAT(a3, 3)
                      GEN8_SSAT(a4, 4) GEN8_SSAT(a5, 5) GEN8_SSAT(a6, 6) GEN8_SSAT(a7, 7)
-                     : [a0] "+r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [a4] "=&r"(a4), [a5] "=&r"(a5),
-                       [a6] "=&r"(a6), [a7] "=&r"(a7), [w02] "=&r"(w02), [w13] "=&r"(w13), [e] "=&r"(e), [o] "=&r"(o)
-                     : [q] "r"(q), [w] "r"(w)
+                     : GEN8_OUTPUTS
+                     : [q] "r"(q)
                      : "memory");
 }
+
+__attribute__((noinline)) static void pixels8_q7_wide(const int32_t *q, const int8_t *w, int32_t bias)
+{
+    int32_t a0 = bias, a1, a2, a3, a4, a5, a6, a7, w02, w13, e, o;
+    __asm__ volatile(GEN8_SUMS
+                     "ldr     %[w], [%[q], #464]\n\t" /* zero: w is done with */
+                     GEN8_WIDE(a0, 0) GEN8_WIDE(a1, 1) GEN8_WIDE(a2, 2) GEN8_WIDE(a3, 3)
+                     GEN8_WIDE(a4, 4) GEN8_WIDE(a5, 5) GEN8_WIDE(a6, 6) GEN8_WIDE(a7, 7)
+                     : GEN8_OUTPUTS
+                     : [q] "r"(q)
+                     : "memory");
+}
+#undef GEN8_OUTPUTS
+#undef GEN8_WIDE
 #undef GEN8_SSAT
+#undef GEN8_SUMS
 #undef GEN8_QUAD
 #undef GEN8_WEIGHTS
 #undef GEN8_MAC
 
-/* outputs_ssat for the RGB stem's two packs of 7 quads on Thumb-2: pixels8_q7_ssat per output, its constants
- * written past the packs (`packed` has room: GENERAL_DSP_MAX_K * 2 words). A loop of its own, so that neither
- * frame holds the other's locals. */
-__attribute__((noinline)) static void outputs_q7_ssat(int32_t *packed, const int8_t *w, int32_t k_total,
-                                                      const int8_t *w_last,
-                                                      const int32_t *bias, const int32_t *mult, const int32_t *shift,
-                                                      int32_t y_zero, int32_t n_out, int8_t *y, int32_t hw)
+/* Every output of the RGB stem's two packs of 7 quads on Thumb-2 when all are in the full int8 range with shifts
+ * above 32 (else outputs_ssat and outputs_general): pixels8_q7_ssat or pixels8_q7_wide per output, its constants
+ * written past the packs (`packed` has room: GENERAL_DSP_MAX_K * 2 words). A loop of its own, so that its frame
+ * and the others' hold only their own locals. */
+__attribute__((noinline)) static void outputs_q7(int32_t *packed, const int8_t *w, int32_t k_total,
+                                                 const int8_t *w_last, const int32_t *bias, const int32_t *mult,
+                                                 const int32_t *shift, int32_t y_zero, int32_t n_out, int8_t *y,
+                                                 int32_t hw)
 {
     int32_t *cq = packed + 16 * 7;
+    cq[4] = y_zero;
     for (int32_t o = 0; o < n_out; o++, w += k_total, y += hw) {
-        if (!tt_ssat_form(shift[o], -128, 127))
-            continue;
+        const int8_t *wo = o + 1 < n_out ? w : w_last;
         const int32_t t = shift[o] - 32;
-        cq[0] = mult[o], cq[1] = tt_ssat_k(t, y_zero), cq[2] = t, cq[3] = (int32_t)(intptr_t)y;
-        pixels8_q7_ssat(packed, o + 1 < n_out ? w : w_last, bias[o]);
+        if (t <= TT_SSAT_MAX_SHIFT - 32) {
+            cq[0] = mult[o], cq[1] = tt_ssat_k(t, y_zero), cq[2] = t, cq[3] = (int32_t)(intptr_t)y;
+            pixels8_q7_ssat(packed, wo, bias[o]);
+        } else {
+            cq[0] = mult[o], cq[1] = 1 << (t - 1), cq[2] = t, cq[3] = (int32_t)(intptr_t)y;
+            pixels8_q7_wide(packed, wo, bias[o]);
+        }
     }
 }
 #endif
@@ -293,9 +321,11 @@ static void general_dsp(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh
         row_off[r] = ((r / kh) * in.h + r % kh) * in.w;
     memcpy(w_last, w + (out.c - 1) * k_total, (size_t)k_total);
     memset(w_last + k_total, 0, (size_t)(4 * quads - k_total));
-    int all_ssat = 1;
-    for (int32_t o = 0; o < out.c; o++)
+    int all_ssat = 1, all_above32 = 1;
+    for (int32_t o = 0; o < out.c; o++) {
         all_ssat &= tt_ssat_form(shift[o], lo, hi);
+        all_above32 &= shift[o] > 32;
+    }
     int32_t oy = 0, ox = 0; /* the position p */
     for (int32_t p = 0; p < hw; p += step) {
         for (int32_t j = 0; j < step; j++) { /* positions p .. p+step-1; past the end: the last one again */
@@ -318,9 +348,10 @@ static void general_dsp(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh
         }
         if (p + step <= hw) {
 #if defined(__thumb2__)
-            if (lo == -128 && hi == 127 && packs == 2 && quads == 7)
-                outputs_q7_ssat(packed, w, k_total, w_last, bias, mult, shift, y_zero, out.c, y + p, hw);
-            else
+            if (lo == -128 && hi == 127 && all_above32 && quads == 7 && packs == 2) { /* the RGB stem's */
+                outputs_q7(packed, w, k_total, w_last, bias, mult, shift, y_zero, out.c, y + p, hw);
+                continue;
+            }
 #endif
             if (lo == -128 && hi == 127)
                 outputs_ssat(packed, quads, packs, w, k_total, w_last, bias, mult, shift, y_zero, out.c, y + p, hw);
