@@ -62,15 +62,17 @@ static inline int tt_conv_dw_pw_loop_rows(tt_fill_band_fn fill_band, void *ctx, 
     const int straight_out = c->conv.stride == 1 && c->conv.groups == 1 && out.c >= 4 && !c->conv.pad_top &&
                              !c->conv.pad_left && !c->conv.pad_bottom && !c->conv.pad_right;
     /* with `straight`, the window holds the depthwise's padding itself where ar (unused) and the unpadded window
-     * were: each channel's rows pad_left + mid.w + pad_right wide, their borders x_zero from the first call, and
-     * x_zero rows for the padding above and below in the slots the map's rows leave free, so that the depthwise
-     * reads the rows where they lie (tt_depthwise_window_row_s8) instead of copying them into a padded buffer */
-    const int32_t pw = mid.w + b->conv.pad_left + b->conv.pad_right;
+     * were: each row slot `gap` bytes of x_zero then mid's row, the gap between two rows the right padding of one
+     * and the left padding of the next (gap = the larger of the two), set from the first call, and x_zero rows for
+     * the padding above and below in the slots the map's rows leave free, so that the depthwise reads the rows
+     * where they lie (tt_depthwise_window_row_s8) instead of copying them into a padded buffer */
+    const int32_t pl = b->conv.pad_left, pr = b->conv.pad_right, gap = pl > pr ? pl : pr;
     const int padded = straight && b->kh * b->kw <= TT_DW_WINDOW_TAPS &&
-                       TT_ALIGN8(mid.c * wnd * pw) <= TT_ALIGN8(mid.c * mid.w) + TT_ALIGN8(mid.c * wnd * mid.w);
+                       TT_ALIGN8(mid.c * wnd * (mid.w + gap) + gap) <=
+                           TT_ALIGN8(mid.c * mid.w) + TT_ALIGN8(mid.c * wnd * mid.w);
     if (padded) {
-        ab = ar, pitch = pw, left = b->conv.pad_left;
-        if (r_begin == 0) memset(ab, b->q.x_zero, (size_t)(mid.c * wnd * pw));
+        ab = ar, pitch = mid.w + gap, left = gap;
+        if (r_begin == 0) memset(ab, b->q.x_zero, (size_t)(mid.c * wnd * pitch + gap));
     }
     /* the window a ring where the depthwise reads the rows in place or copies them anyway
      * (tt_depthwise_conv2d_ring_s8): a dropped row moves `first`, not every channel's kept rows */
@@ -121,10 +123,12 @@ static inline int tt_conv_dw_pw_loop_rows(tt_fill_band_fn fill_band, void *ctx, 
         if (padded) /* the padding's rows in the free slots after the n rows (below the map, then above it) */
             for (int32_t i = n; i < wnd; ++i)
                 for (int32_t ch = 0; ch < mid.c; ++ch)
-                    memset(ab + (ch * wnd + (first + i) % wnd) * pw, b->q.x_zero, (size_t)pw);
-        int rc = padded ? tt_depthwise_window_row_s8(ab, wnd * pw, (first + n + pb.pad_bottom) % wnd,
-                                                     (tt_dims){mid.c, wnd, pw}, b->w, b->kh, b->kw, b->bias, b->mult,
-                                                     b->shift, b->conv.stride, &b->q, br, (tt_dims){mid.c, 1, out.w})
+                    memset(ab + (ch * wnd + (first + i) % wnd) * pitch + gap, b->q.x_zero, (size_t)mid.w);
+        int rc = padded ? tt_depthwise_window_row_s8(ab + gap - pl, wnd * pitch, pitch,
+                                                     (first + n + pb.pad_bottom) % wnd,
+                                                     (tt_dims){mid.c, wnd, pl + mid.w + pr}, b->w, b->kh, b->kw,
+                                                     b->bias, b->mult, b->shift, b->conv.stride, &b->q, br,
+                                                     (tt_dims){mid.c, 1, out.w})
                  : ring ? tt_depthwise_conv2d_ring_s8(ab, wnd * mid.w, wnd, first, (tt_dims){mid.c, n, mid.w}, b->w,
                                                       b->kh, b->kw, b->bias, b->mult, b->shift, &pb, &b->q, br,
                                                       (tt_dims){mid.c, 1, out.w})

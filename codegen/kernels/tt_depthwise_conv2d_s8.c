@@ -749,12 +749,13 @@ int tt_depthwise_conv2d_ring_s8(const int8_t *x, int32_t plane, int32_t ring, in
     return depthwise_s8(x, plane, ring, first, in, w, kh, kw, bias, mult, shift, conv, q, y, out);
 }
 
-int tt_depthwise_window_row_s8(const int8_t *x, int32_t plane, int32_t top, tt_dims in, const int8_t *w, int32_t kh,
-                               int32_t kw, const int32_t *bias, const int32_t *mult, const int32_t *shift,
-                               int32_t stride, const tt_quant_params *q, int8_t *y, tt_dims out)
+int tt_depthwise_window_row_s8(const int8_t *x, int32_t plane, int32_t pitch, int32_t top, tt_dims in,
+                               const int8_t *w, int32_t kh, int32_t kw, const int32_t *bias, const int32_t *mult,
+                               const int32_t *shift, int32_t stride, const tt_quant_params *q, int8_t *y, tt_dims out)
 {
     const tt_conv_params conv = {stride, 0, 0, 0, 0, in.c};
-    if (in.h != kh || top < 0 || top >= kh || plane < kh * in.w || out.c != in.c || out.h != 1 ||
+    if (in.h != kh || top < 0 || top >= kh || pitch < 1 || plane < kh * pitch || out.c != in.c ||
+        out.h != 1 ||
         kh * kw > TT_DW_WINDOW_TAPS || !tt_conv_args_ok(x, in, w, kh, kw, bias, mult, shift, &conv, q, y, out))
         return TT_ERR_ARG;
     const int32_t s = stride;
@@ -777,12 +778,12 @@ int tt_depthwise_window_row_s8(const int8_t *x, int32_t plane, int32_t top, tt_d
         if (fast && tt_ssat_form(shift[c], q->act_min, q->act_max)) {
             const int32_t t = shift[c] - 32, k = tt_ssat_k(t, q->y_zero);
             if (kw == 3)
-                channel_3x3_ssat(xc, in.w, s, ws, start, mult[c], t, k, yc, out.w, 1, out.w);
+                channel_3x3_ssat(xc, pitch, s, ws, start, mult[c], t, k, yc, out.w, 1, out.w);
             else
-                channel_wide_ssat(xc, in.w, kw, s, ws, start, mult[c], t, k, yc, out.w, 1, out.w);
+                channel_wide_ssat(xc, pitch, kw, s, ws, start, mult[c], t, k, yc, out.w, 1, out.w);
             continue;
         }
-        interior_rows_dsp(xc, in.w, 0, ws, kh, kw, s, out.w, 1, start, mult[c], shift[c], q, yc, 0);
+        interior_rows_dsp(xc, pitch, 0, ws, kh, kw, s, out.w, 1, start, mult[c], shift[c], q, yc, 0);
     }
     return TT_OK;
 }

@@ -12,12 +12,13 @@
  * TT_ERR_ARG: as above, or ring < in.h, first outside [0, ring), plane < ring * in.w, or not such a window.
  *
  * DSP path only, tt_depthwise_window_row_s8: one output row of every channel (out (C, 1, out.w)) from a window that
- * holds its padding itself: channel c's kh rows (in (C, kh, in.w), in.w the padded width) at x + c * plane + j * in.w,
- * x_zero in the padding's places, kernel row ky in row slot (top + ky) % kh (a ring whose padding rows fill the
- * slots the map's rows leave free), no padding left to add. The row kernels' windows with the padding written once
- * (tt_conv_dw_pw_loop.h), so that no row is copied into a padded buffer per output row.
+ * holds its padding itself: channel c's kh rows (in (C, kh, in.w), in.w the padded width) at x + c * plane + j * pitch
+ * (rows closer than in.w share their padding), x_zero in the padding's places, kernel row ky in row slot
+ * (top + ky) % kh (a ring whose padding rows fill the slots the map's rows leave free), no padding left to add. The
+ * row kernels' windows with the padding written once (tt_conv_dw_pw_loop.h), so that no row is copied into a padded
+ * buffer per output row.
  * TT_ERR_ARG: as tt_depthwise_conv2d_s8 with stride `stride` and no padding, or in.h != kh, top outside [0, kh),
- * plane < kh * in.w, out.h != 1, or kh * kw > TT_DW_WINDOW_TAPS.
+ * pitch < 1, plane < kh * pitch, out.h != 1, or kh * kw > TT_DW_WINDOW_TAPS.
  */
 #ifndef TT_DEPTHWISE_STRIDED_H
 #define TT_DEPTHWISE_STRIDED_H
@@ -36,9 +37,9 @@ int tt_depthwise_conv2d_ring_s8(const int8_t *x, int32_t plane, int32_t ring, in
                                 tt_dims out);
 
 #define TT_DW_WINDOW_TAPS 49 /* up to 7 x 7 */
-int tt_depthwise_window_row_s8(const int8_t *x, int32_t plane, int32_t top, tt_dims in, const int8_t *w, int32_t kh,
-                               int32_t kw, const int32_t *bias, const int32_t *mult, const int32_t *shift,
-                               int32_t stride, const tt_quant_params *q, int8_t *y, tt_dims out);
+int tt_depthwise_window_row_s8(const int8_t *x, int32_t plane, int32_t pitch, int32_t top, tt_dims in,
+                               const int8_t *w, int32_t kh, int32_t kw, const int32_t *bias, const int32_t *mult,
+                               const int32_t *shift, int32_t stride, const tt_quant_params *q, int8_t *y, tt_dims out);
 #endif
 
 #endif /* TT_DEPTHWISE_STRIDED_H */
