@@ -15,7 +15,8 @@ When that output's only reader is a fused row block too (frozen: no backward op 
 run as one call (tt_conv_dw_pw_chain_s8): the reader pulls the stem's output rows into a ring of its first conv's
 kernel-height rows, the stem computing them as asked, so neither the sample nor the stem's output exists whole.
 It costs a copy of each band from the ring where the reader copied it from the whole tensor, so it is taken
-wherever it lowers the module's arena (the two blocks' scratch together can outweigh a small output);
+wherever it lowers the module's arena, or its peak at the same arena (the two blocks' scratch together can outweigh
+a small output);
 `memory.json`'s "input" "stem_output" says, per module, whether and why.
 """
 from __future__ import annotations
@@ -76,10 +77,13 @@ def _with_chain(mod, path: InputPath) -> InputPath:
 
     chained = replace(path, chained=b, chain_why=f"rows, pulled by {b.op} of {b.layer} into a ring of "
                                                  f"{_shape(b.args[1])[2]} rows")
-    with_chain, without = (plan_arena(mod, p)[1].arena_bytes for p in (chained, path))
-    if with_chain >= without:  # the stem's and its reader's scratch together may outweigh a small output
-        return replace(path, chain_why=f"whole: pulled by {b.op} of {b.layer} its arena would be {with_chain:,} B, "
-                                       f"not below {without:,} B")
+    (report, plan), (report_0, plan_0) = (plan_arena(mod, p) for p in (chained, path))
+    # the stem's and its reader's scratch together may outweigh a small output; an equal arena (its bound set by
+    # placement elsewhere) with a lower peak leaves the budget's memory passes (compiler.memory_passes) the rest
+    if (plan.arena_bytes, report.peak_bytes) >= (plan_0.arena_bytes, report_0.peak_bytes):
+        return replace(path, chain_why=f"whole: pulled by {b.op} of {b.layer} its arena would be "
+                                       f"{plan.arena_bytes:,} B and its peak {report.peak_bytes:,} B, not below "
+                                       f"{plan_0.arena_bytes:,} B and {report_0.peak_bytes:,} B")
     return chained
 
 
