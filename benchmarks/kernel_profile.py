@@ -163,6 +163,13 @@ def _layer(line: str, name: str, n: dict) -> tuple[int, int, int]:
     return int(top[1]), int(top[2]), _ints(top[6].strip("{}"), n)[5]
 
 
+def _rows_block_macs(in_dims, mid, out, line: str, suffix: str, n: dict) -> int:
+    """Multiply-accumulates of a fused row block (its layers a, b, c named with `suffix` in the call's line)."""
+    (ci, _, _), (cm, mh, mw), (co, oh, ow) = in_dims, mid, out
+    (kha, kwa, ga), (khb, kwb, _) = _layer(line, "a" + suffix, n), _layer(line, "b" + suffix, n)
+    return cm * mh * mw * kha * kwa * ci // ga + cm * oh * ow * khb * kwb + co * oh * ow * cm
+
+
 def macs(kernel: str, a: list[str], line: str, n: dict) -> int:
     """Multiply-accumulates of one call (0 for the elementwise kernels)."""
     d = lambda i: _dims(a[i], n)  # noqa: E731
@@ -176,9 +183,9 @@ def macs(kernel: str, a: list[str], line: str, n: dict) -> int:
         co, oh, ow = d(-1)
         return co * oh * ow * _ints(a[3], n)[0] * _ints(a[4], n)[0]
     if kernel in ("conv_dw_pw_rows_s8", "conv_dw_pw_stream_s8"):  # the stream kernel: the same arguments, rows for x
-        (ci, _, _), (cm, mh, mw), (co, oh, ow) = d(1), d(3), d(7)
-        (kha, kwa, ga), (khb, kwb, _) = _layer(line, "a", n), _layer(line, "b", n)
-        return cm * mh * mw * kha * kwa * ci // ga + cm * oh * ow * khb * kwb + co * oh * ow * cm
+        return _rows_block_macs(d(1), d(3), d(7), line, "", n)
+    if kernel == "conv_dw_pw_chain_s8":  # (rows, in, a0, mid0, b0, c0, out0, a1, mid1, b1, c1, y, out1, scratch)
+        return _rows_block_macs(d(1), d(3), d(6), line, "0", n) + _rows_block_macs(d(6), d(8), d(12), line, "1", n)
     if kernel == "conv2d_grad_input_f32":
         (co, oh, ow), (ci, _, _) = d(1), d(-1)
         return co * oh * ow * _ints(a[3], n)[0] * _ints(a[4], n)[0] * ci // _groups(line, n)

@@ -60,6 +60,14 @@ MODEL_C = f"""\
       static const tt_conv_layer b = {{tt_c7, 3, 3, tt_c8, tt_c2, tt_c3, {{1, 1, 1, 1, 1, 16}}, {{-128, -128, -128, 127}}}};
       static const tt_conv_layer c = {{tt_c9, 1, 1, tt_c10, tt_c4, tt_c5, {{1, 0, 0, 0, 0, 1}}, {{-128, -6, -128, 127}}}};
       TT_CALL(tt_conv_dw_pw_stream_s8(rows, (tt_dims){{3, 128, 128}}, &a, (tt_dims){{16, 64, 64}}, &b, &c, ((int8_t *)(tt_arena + 0)), (tt_dims){{8, 64, 64}}, (int8_t *)(tt_arena + 32768))); }}
+    /* stem_chain: conv_dw_pw_rows_s8 */
+    {{ static const tt_conv_layer a0 = {{{W}, 3, 3, tt_c2, tt_c0, tt_c1, {{2, 1, 1, 1, 1, 1}}, {{0, -128, -128, 127}}}};
+      static const tt_conv_layer b0 = {{tt_c7, 3, 3, tt_c8, tt_c2, tt_c3, {{1, 1, 1, 1, 1, 16}}, {{-128, -128, -128, 127}}}};
+      static const tt_conv_layer c0 = {{tt_c9, 1, 1, tt_c10, tt_c4, tt_c5, {{1, 0, 0, 0, 0, 1}}, {{-128, -6, -128, 127}}}};
+      static const tt_conv_layer a1 = {{tt_c9, 1, 1, tt_c10, tt_c4, tt_c5, {{1, 0, 0, 0, 0, 1}}, {{-6, -128, -128, 127}}}};
+      static const tt_conv_layer b1 = {{tt_c7, 3, 3, tt_c8, tt_c2, tt_c3, {{2, 1, 1, 1, 1, 48}}, {{-128, -128, -128, 127}}}};
+      static const tt_conv_layer c1 = {{tt_c9, 1, 1, tt_c10, tt_c4, tt_c5, {{1, 0, 0, 0, 0, 1}}, {{-128, -6, -128, 127}}}};
+      TT_CALL(tt_conv_dw_pw_chain_s8(rows, (tt_dims){{3, 128, 128}}, &a0, (tt_dims){{16, 64, 64}}, &b0, &c0, (tt_dims){{8, 64, 64}}, &a1, (tt_dims){{48, 64, 64}}, &b1, &c1, ((int8_t *)(tt_arena + 0)), (tt_dims){{16, 32, 32}}, (int8_t *)(tt_arena + 32768))); }}
 """
 
 
@@ -90,6 +98,8 @@ def test_macs_per_call_and_per_row_loop():
     assert s["stem"]["macs"] == 16 * 64 * 64 * 9 * 3 + 16 * 64 * 64 * 9 + 8 * 64 * 64 * 16
     # the streamed stem (codegen/input_stream.py): the same arguments with the row source for x, the same MACs
     assert (s["stem_rows"]["macs"], s["stem_rows"]["per_call"]) == (s["stem"]["macs"], True)
+    block1 = 48 * 64 * 64 * 8 + 48 * 32 * 32 * 9 + 16 * 32 * 32 * 48  # the chained reader: 1x1, 3x3 s2 dw, 1x1
+    assert s["stem_chain"]["kernel"] == "conv_dw_pw_chain_s8" and s["stem_chain"]["macs"] == s["stem"]["macs"] + block1
 
 
 def test_chunked_depthwise_gradient_counted_for_all_its_channels():
