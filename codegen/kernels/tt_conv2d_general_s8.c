@@ -71,24 +71,23 @@ static void gather_window(const int8_t *x, tt_dims in, int32_t kh, int32_t kw, i
  *   (k8, k10) = hi(A2) lo(B3), (k9, k11) = A3;
  * the last one to three rows the same with 0 for the k past the window. About half the instructions of the
  * byte gather and its pack (the RGB stem's 27 values: 9 word loads instead of 9 loads, 9 stores and 7 loads).
- * Not inlined: inside general_dsp its registers took 16 more bytes of the stem's stack, the program's deepest. */
-static __attribute__((noinline)) void pack_rows3(const int8_t *x0, const int32_t *row_off, int32_t rows, int32_t nz, int32_t *qj)
+ * rows3_quad: four rows' words v0 .. v3 into their three quads at qj (8 words a quad); rows3_tail: the last 1 .. 3
+ * rows from r. */
+static inline void rows3_quad(uint32_t v0, uint32_t v1, uint32_t v2, uint32_t v3, int32_t nz, int32_t *qj)
 {
-    int32_t r = 0;
-    for (; r + 4 <= rows; r += 4, qj += 24) {
-        const uint32_t v0 = tt_load32(x0 + row_off[r]), v1 = tt_load32(x0 + row_off[r + 1]);
-        const uint32_t v2 = tt_load32(x0 + row_off[r + 2]), v3 = tt_load32(x0 + row_off[r + 3]);
-        const uint32_t a1 = (uint32_t)__sxtab16(nz, (int32_t)v1), a2 = (uint32_t)__sxtab16(nz, (int32_t)v2);
-        const uint32_t b2 = (uint32_t)tt_sxtab16_ror8(nz, v2), b3 = (uint32_t)tt_sxtab16_ror8(nz, v3);
-        qj[0] = __sxtab16(nz, (int32_t)v0);
-        qj[1] = (int32_t)tt_pack_lo((uint32_t)tt_sxtab16_ror8(nz, v0), a1);
-        qj[8] = (int32_t)tt_pack_lo((uint32_t)tt_sxtab16_ror8(nz, v1), a2);
-        qj[9] = (int32_t)tt_pack_hi(a1, b2 << 16);
-        qj[16] = (int32_t)tt_pack_hi(a2, b3 << 16);
-        qj[17] = __sxtab16(nz, (int32_t)v3);
-    }
-    if (r == rows)
-        return;
+    const uint32_t a1 = (uint32_t)__sxtab16(nz, (int32_t)v1), a2 = (uint32_t)__sxtab16(nz, (int32_t)v2);
+    const uint32_t b2 = (uint32_t)tt_sxtab16_ror8(nz, v2), b3 = (uint32_t)tt_sxtab16_ror8(nz, v3);
+    qj[0] = __sxtab16(nz, (int32_t)v0);
+    qj[1] = (int32_t)tt_pack_lo((uint32_t)tt_sxtab16_ror8(nz, v0), a1);
+    qj[8] = (int32_t)tt_pack_lo((uint32_t)tt_sxtab16_ror8(nz, v1), a2);
+    qj[9] = (int32_t)tt_pack_hi(a1, b2 << 16);
+    qj[16] = (int32_t)tt_pack_hi(a2, b3 << 16);
+    qj[17] = __sxtab16(nz, (int32_t)v3);
+}
+
+static inline void rows3_tail(const int8_t *x0, const int32_t *row_off, int32_t r, int32_t rows, int32_t nz,
+                              int32_t *qj)
+{
     const uint32_t v0 = tt_load32(x0 + row_off[r]);
     const uint32_t a0 = (uint32_t)__sxtab16(nz, (int32_t)v0), b0 = (uint32_t)tt_sxtab16_ror8(nz, v0);
     qj[0] = (int32_t)a0;
@@ -110,6 +109,40 @@ static __attribute__((noinline)) void pack_rows3(const int8_t *x0, const int32_t
     qj[9] = (int32_t)tt_pack_hi(a1, b2 << 16);
     qj[16] = (int32_t)(a2 >> 16);
     qj[17] = 0;
+}
+
+/* Not inlined: inside general_dsp its registers took 16 more bytes of the stem's stack, the program's deepest. */
+static __attribute__((noinline)) void pack_rows3(const int8_t *x0, const int32_t *row_off, int32_t rows, int32_t nz, int32_t *qj)
+{
+    int32_t r = 0;
+    for (; r + 4 <= rows; r += 4, qj += 24)
+        rows3_quad(tt_load32(x0 + row_off[r]), tt_load32(x0 + row_off[r + 1]), tt_load32(x0 + row_off[r + 2]),
+                   tt_load32(x0 + row_off[r + 3]), nz, qj);
+    if (r < rows)
+        rows3_tail(x0, row_off, r, rows, nz, qj);
+}
+
+/* pack_rows3 for the eight windows of two packs at once, a stride s apart along one row of the output, all inside x:
+ * they take the same rows of x, so each group of four rows is read at four pointers stepping by s, for all eight
+ * windows in one call (per window a call, its rows' offsets and the position loop's tests were about half of
+ * pack_rows3's cost). The same words in the same places. */
+static __attribute__((noinline)) void pack8_rows3(const int8_t *x0, const int32_t *row_off, int32_t rows, int32_t s,
+                                                  int32_t nz, int32_t *packed)
+{
+    const int32_t quads = (3 * rows + 3) >> 2;
+    int32_t r = 0;
+    for (; r + 4 <= rows; r += 4) {
+        const int8_t *p0 = x0 + row_off[r], *p1 = x0 + row_off[r + 1], *p2 = x0 + row_off[r + 2];
+        const int8_t *p3 = x0 + row_off[r + 3];
+        for (int32_t h = 0; h < 2; h++) { /* pack h: windows 4h .. 4h + 3 */
+            int32_t *qj = packed + h * 8 * quads + 6 * r;
+            for (int32_t j = 0; j < 4; j++, qj += 2, p0 += s, p1 += s, p2 += s, p3 += s)
+                rows3_quad(tt_load32(p0), tt_load32(p1), tt_load32(p2), tt_load32(p3), nz, qj);
+        }
+    }
+    if (r < rows)
+        for (int32_t j = 0; j < 8; j++)
+            rows3_tail(x0 + j * s, row_off, r, rows, nz, packed + (j >> 2) * 8 * quads + 6 * r + 2 * (j & 3));
 }
 
 #if defined(__thumb2__)
@@ -332,7 +365,12 @@ static void general_dsp(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh
             const int32_t iy0 = oy * s - pad_top, ix0 = ox * s - pad_left;
             int32_t *qj = packed + (j >> 2) * 8 * quads + 2 * (j & 3);
             if (kw == 3 && iy0 >= 0 && iy0 + kh <= in.h && ix0 >= 0 && ix0 + 4 <= in.w) {
-                pack_rows3(x + iy0 * in.w + ix0, row_off, in.c * kh, nz, qj);
+                if (j == 0 && step == 8 && ox + 8 <= out.w && ix0 + 7 * s + 4 <= in.w) { /* all eight in one row */
+                    pack8_rows3(x + iy0 * in.w + ix0, row_off, in.c * kh, s, nz, packed);
+                    j = 7, ox += 7;
+                } else {
+                    pack_rows3(x + iy0 * in.w + ix0, row_off, in.c * kh, nz, qj);
+                }
             } else {
                 gather_window(x, in, kh, kw, iy0, ix0, row_off, x_zero, window);
                 for (int32_t g = 0; g < quads; g++, qj += 8) {
