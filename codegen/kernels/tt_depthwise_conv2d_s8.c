@@ -423,14 +423,16 @@ static __attribute__((noinline)) void row_7x7_s2_ssat(const int8_t *x, int32_t p
  * (row pitch pw), every output in the SSAT form: the weight words, start and requantization constants made here
  * once per channel, with no other call (tt_depthwise_conv2d_s8's small padded maps: the row kernel's windows of
  * 4x4-64x64 maps, where per-channel calls and arguments cost as much as a row's taps); on Thumb-2 a row at a
- * time through row_3x3_s1_ssat / row_3x3_s2_ssat. */
+ * time through row_3x3_s1_ssat / row_3x3_s2_ssat. Row j of the window holds kernel row (j - top) mod 3 (top 0 but
+ * in tt_depthwise_window_row_s8's ring). */
 static __attribute__((noinline)) void channel_3x3_ssat(const int8_t *x, int32_t pw, int32_t s, const int8_t *wc,
-                                                       int32_t start, int32_t m, int32_t t, int32_t k, int8_t *y,
-                                                       int32_t n4, int32_t rows, int32_t out_w)
+                                                       int32_t top, int32_t start, int32_t m, int32_t t, int32_t k,
+                                                       int8_t *y, int32_t n4, int32_t rows, int32_t out_w)
 {
-    const int32_t w02a = (int32_t)(((uint32_t)wc[0] & 0xFFFFu) | ((uint32_t)wc[2] << 16)), w1a = wc[1];
-    const int32_t w02b = (int32_t)(((uint32_t)wc[3] & 0xFFFFu) | ((uint32_t)wc[5] << 16)), w1b = wc[4];
-    const int32_t w02c = (int32_t)(((uint32_t)wc[6] & 0xFFFFu) | ((uint32_t)wc[8] << 16)), w1c = wc[7];
+    const int8_t *wa = wc + 3 * ((3 - top) % 3), *wb = wc + 3 * ((4 - top) % 3), *wd = wc + 3 * ((5 - top) % 3);
+    const int32_t w02a = (int32_t)(((uint32_t)wa[0] & 0xFFFFu) | ((uint32_t)wa[2] << 16)), w1a = wa[1];
+    const int32_t w02b = (int32_t)(((uint32_t)wb[0] & 0xFFFFu) | ((uint32_t)wb[2] << 16)), w1b = wb[1];
+    const int32_t w02c = (int32_t)(((uint32_t)wd[0] & 0xFFFFu) | ((uint32_t)wd[2] << 16)), w1c = wd[1];
 #if defined(__thumb2__)
     int32_t cp[14] __attribute__((aligned(8))) = {w02a, w1a, w02b, w1b, w02c, w1c, start, start, start, start,
                                                    m, k, t, 0};
@@ -465,17 +467,19 @@ static __attribute__((noinline)) void channel_3x3_ssat(const int8_t *x, int32_t 
 }
 
 /* As channel_3x3_ssat for a 5x5 or 7x7 channel (kw) at stride s (1 or 2): row_5x5_s1_ssat .. row_7x7_s2_ssat on
- * Thumb-2. */
+ * Thumb-2; window row j holds kernel row (j - top) mod kw. */
 static __attribute__((noinline)) void channel_wide_ssat(const int8_t *x, int32_t pw, int32_t kw, int32_t s,
-                                                        const int8_t *wc, int32_t start, int32_t m, int32_t t,
-                                                        int32_t k, int8_t *y, int32_t n4, int32_t rows, int32_t out_w)
+                                                        const int8_t *w, int32_t top, int32_t start, int32_t m,
+                                                        int32_t t, int32_t k, int8_t *y, int32_t n4, int32_t rows,
+                                                        int32_t out_w)
 {
 #if defined(__thumb2__)
     /* per row (w02, w13, w4) (5x5) or (w02, w13, w46, w5) (7x7), then start x 4 (8-aligned), m, k, t, y + n4 */
     int32_t cp[36] __attribute__((aligned(8)));
     const int32_t per_row = kw == 5 ? 3 : 4, c0 = kw == 5 ? 16 : 28;
-    for (int32_t ky = 0; ky < kw; ky++, wc += kw) {
-        int32_t *r = cp + per_row * ky;
+    for (int32_t j = 0; j < kw; j++) {
+        const int8_t *wc = w + kw * (j >= top ? j - top : j - top + kw);
+        int32_t *r = cp + per_row * j;
         r[0] = (int32_t)(((uint32_t)wc[0] & 0xFFFFu) | ((uint32_t)wc[2] << 16));
         r[1] = (int32_t)(((uint32_t)wc[1] & 0xFFFFu) | ((uint32_t)wc[3] << 16));
         if (kw == 5)
@@ -491,6 +495,13 @@ static __attribute__((noinline)) void channel_wide_ssat(const int8_t *x, int32_t
         row(x, pw, cp, y);
     }
 #else
+    int8_t rotated[TT_DW_WINDOW_TAPS];
+    const int8_t *wc = w;
+    if (top) { /* the kernel rows in the window's order, for window4_* */
+        for (int32_t j = 0; j < kw * kw; j++)
+            rotated[j] = w[(j + (kw - top) * kw) % (kw * kw)];
+        wc = rotated;
+    }
     for (int32_t r = 0; r < rows; r++, x += s * pw, y += out_w) {
         const int8_t *xr = x;
         for (int8_t *yo = y, *end = y + n4; yo < end; yo += 4, xr += 4 * s) {
@@ -679,10 +690,10 @@ static int depthwise_s8(const int8_t *x, int32_t plane, int32_t ring, int32_t fi
             if ((fast3x3 || fast_wide) && tt_ssat_form(shift[c], q->act_min, q->act_max)) {
                 const int32_t t = shift[c] - 32, k = tt_ssat_k(t, q->y_zero);
                 if (fast3x3)
-                    channel_3x3_ssat(padded, pw, s, wc, start, mult[c], t, k, y + c * out.h * out.w, out.w, out.h,
+                    channel_3x3_ssat(padded, pw, s, wc, 0, start, mult[c], t, k, y + c * out.h * out.w, out.w, out.h,
                                      out.w);
                 else
-                    channel_wide_ssat(padded, pw, kw, s, wc, start, mult[c], t, k, y + c * out.h * out.w, out.w,
+                    channel_wide_ssat(padded, pw, kw, s, wc, 0, start, mult[c], t, k, y + c * out.h * out.w, out.w,
                                       out.h, out.w);
                 continue;
             }
@@ -766,22 +777,22 @@ int tt_depthwise_window_row_s8(const int8_t *x, int32_t plane, int32_t pitch, in
     int8_t rotated[TT_DW_WINDOW_TAPS]; /* a channel's kernel rows in the window's slot order */
     for (int32_t c = 0; c < in.c; c++) {
         const int8_t *wc = w + c * kh * kw, *ws = wc;
+        const int32_t start = bias[c] - q->x_zero * tt_weight_sum(wc, kh * kw); /* see depthwise_s8 */
+        const int8_t *xc = x + c * plane;
+        int8_t *yc = y + c * out.w;
+        if (fast && tt_ssat_form(shift[c], q->act_min, q->act_max)) { /* slot j's weights: kernel row (j - top) */
+            const int32_t t = shift[c] - 32, k = tt_ssat_k(t, q->y_zero);
+            if (kw == 3)
+                channel_3x3_ssat(xc, pitch, s, wc, top, start, mult[c], t, k, yc, out.w, 1, out.w);
+            else
+                channel_wide_ssat(xc, pitch, kw, s, wc, top, start, mult[c], t, k, yc, out.w, 1, out.w);
+            continue;
+        }
         if (top) { /* slot j holds kernel row (j - top) mod kh: the sums the same integers in another order */
             for (int32_t ky = 0, j = top; ky < kh; ky++, j = j + 1 == kh ? 0 : j + 1)
                 for (int32_t kx = 0; kx < kw; kx++)
                     rotated[j * kw + kx] = wc[ky * kw + kx];
             ws = rotated;
-        }
-        const int32_t start = bias[c] - q->x_zero * tt_weight_sum(wc, kh * kw); /* see depthwise_s8 */
-        const int8_t *xc = x + c * plane;
-        int8_t *yc = y + c * out.w;
-        if (fast && tt_ssat_form(shift[c], q->act_min, q->act_max)) {
-            const int32_t t = shift[c] - 32, k = tt_ssat_k(t, q->y_zero);
-            if (kw == 3)
-                channel_3x3_ssat(xc, pitch, s, ws, start, mult[c], t, k, yc, out.w, 1, out.w);
-            else
-                channel_wide_ssat(xc, pitch, kw, s, ws, start, mult[c], t, k, yc, out.w, 1, out.w);
-            continue;
         }
         interior_rows_dsp(xc, pitch, 0, ws, kh, kw, s, out.w, 1, start, mult[c], shift[c], q, yc, 0);
     }
