@@ -429,7 +429,7 @@ static __attribute__((noinline)) void channel_3x3_ssat(const int8_t *x, int32_t 
                                                        int32_t top, int32_t start, int32_t m, int32_t t, int32_t k,
                                                        int8_t *y, int32_t n4, int32_t rows, int32_t out_w)
 {
-    const int8_t *wa = wc + 3 * ((3 - top) % 3), *wb = wc + 3 * ((4 - top) % 3), *wd = wc + 3 * ((5 - top) % 3);
+    const int8_t *wa = top ? wc + 9 - 3 * top : wc, *wb = wa == wc + 6 ? wc : wa + 3, *wd = wb == wc + 6 ? wc : wb + 3;
     const int32_t w02a = (int32_t)(((uint32_t)wa[0] & 0xFFFFu) | ((uint32_t)wa[2] << 16)), w1a = wa[1];
     const int32_t w02b = (int32_t)(((uint32_t)wb[0] & 0xFFFFu) | ((uint32_t)wb[2] << 16)), w1b = wb[1];
     const int32_t w02c = (int32_t)(((uint32_t)wd[0] & 0xFFFFu) | ((uint32_t)wd[2] << 16)), w1c = wd[1];
@@ -477,8 +477,8 @@ static __attribute__((noinline)) void channel_wide_ssat(const int8_t *x, int32_t
     /* per row (w02, w13, w4) (5x5) or (w02, w13, w46, w5) (7x7), then start x 4 (8-aligned), m, k, t, y + n4 */
     int32_t cp[36] __attribute__((aligned(8)));
     const int32_t per_row = kw == 5 ? 3 : 4, c0 = kw == 5 ? 16 : 28;
-    for (int32_t j = 0; j < kw; j++) {
-        const int8_t *wc = w + kw * (j >= top ? j - top : j - top + kw);
+    const int8_t *wc = top ? w + kw * (kw - top) : w, *last = w + kw * (kw - 1);
+    for (int32_t j = 0; j < kw; j++, wc = wc == last ? w : wc + kw) {
         int32_t *r = cp + per_row * j;
         r[0] = (int32_t)(((uint32_t)wc[0] & 0xFFFFu) | ((uint32_t)wc[2] << 16));
         r[1] = (int32_t)(((uint32_t)wc[1] & 0xFFFFu) | ((uint32_t)wc[3] << 16));
