@@ -16,7 +16,8 @@ run as one call (tt_conv_dw_pw_chain_s8): the reader pulls the stem's output row
 kernel-height rows, the stem computing them as asked, so neither the sample nor the stem's output exists whole.
 It costs a copy of each band from the ring where the reader copied it from the whole tensor, so it is taken
 wherever it lowers the module's arena, or its peak at the same arena (the two blocks' scratch together can outweigh
-a small output);
+a small output), in the prediction only where its arena is the program's (the nested row loops cost ~0.7 KB of
+stack);
 `memory.json`'s "input" "stem_output" says, per module, whether and why.
 """
 from __future__ import annotations
@@ -91,9 +92,24 @@ def program_input(train_mod, predict_mod) -> tuple[InputPath, InputPath, str]:
     """(training path, prediction path, why) with both streamed or neither: one C API per program."""
     train, predict = input_path(train_mod), input_path(predict_mod)
     if train.streamed and predict.streamed:
-        return train, predict, train.why
+        return train, _binding_prediction_chain(predict, predict_mod, train, train_mod), train.why
     why = train.why if not train.streamed else f"prediction: {predict.why}"
     return InputPath(None, why), InputPath(None, why), f"whole image: {why}"
+
+
+def _binding_prediction_chain(predict: InputPath, predict_mod, train: InputPath, train_mod) -> InputPath:
+    """The prediction's chain only where its arena would otherwise be the program's (the larger of the two): below
+    the training step's, pulling rows lowers nothing and costs the nested row loops' stack (~0.7 KB on the M7)."""
+    if predict.chained is None:
+        return predict
+    from .emit import plan_arena
+
+    unchained = plan_arena(predict_mod, replace(predict, chained=None))[1].arena_bytes
+    step = plan_arena(train_mod, train)[1].arena_bytes
+    if unchained > step:
+        return predict
+    return replace(predict, chained=None, chain_why=f"whole: the prediction's arena ({unchained:,} B) is not above "
+                                                    f"the training step's ({step:,} B)")
 
 
 def _align8(n: int) -> int:
