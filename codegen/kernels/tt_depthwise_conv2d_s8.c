@@ -774,14 +774,42 @@ int tt_depthwise_window_row_s8(const int8_t *x, int32_t plane, int32_t pitch, in
      * read a byte past their last window: only while it lies in the row */
     const int fast = kh == kw && (kw == 3 || kw == 5 || kw == 7) && out.w % 4 == 0 &&
                      (s == 1 || (s == 2 && s * (out.w - 1) + kw < in.w));
+    const int32_t x_zero = q->x_zero, y_zero = q->y_zero, lo = q->act_min, hi = q->act_max;
+#if defined(__thumb2__)
+    /* 3x3 channels in the SSAT form: the asm row's constants (row_3x3_s1_ssat / row_3x3_s2_ssat) made here from the
+     * kernel rows in the window's order (window row j from kernel row (j - top) mod 3, at ra, rb, rd), the weight sum
+     * from the packed pairs, with no call between (about a third of channel_3x3_ssat's work a channel and row) */
+    int32_t cp[14] __attribute__((aligned(8)));
+    const int32_t ra = top ? 9 - 3 * top : 0, rb = ra == 6 ? 0 : ra + 3, rd = rb == 6 ? 0 : rb + 3;
+#endif
     int8_t rotated[TT_DW_WINDOW_TAPS]; /* a channel's kernel rows in the window's slot order */
     for (int32_t c = 0; c < in.c; c++) {
         const int8_t *wc = w + c * kh * kw, *ws = wc;
-        const int32_t start = bias[c] - q->x_zero * tt_weight_sum(wc, kh * kw); /* see depthwise_s8 */
         const int8_t *xc = x + c * plane;
         int8_t *yc = y + c * out.w;
-        if (fast && tt_ssat_form(shift[c], q->act_min, q->act_max)) { /* slot j's weights: kernel row (j - top) */
-            const int32_t t = shift[c] - 32, k = tt_ssat_k(t, q->y_zero);
+        const int ssat = tt_ssat_form(shift[c], lo, hi);
+#if defined(__thumb2__)
+        if (fast && ssat && kw == 3) {
+            const int32_t w02a = (int32_t)(((uint32_t)wc[ra] & 0xFFFFu) | ((uint32_t)wc[ra + 2] << 16));
+            const int32_t w02b = (int32_t)(((uint32_t)wc[rb] & 0xFFFFu) | ((uint32_t)wc[rb + 2] << 16));
+            const int32_t w02c = (int32_t)(((uint32_t)wc[rd] & 0xFFFFu) | ((uint32_t)wc[rd + 2] << 16));
+            const int32_t w1a = wc[ra + 1], w1b = wc[rb + 1], w1c = wc[rd + 1], t = shift[c] - 32;
+            const int32_t sum = __smlad(w02a, 0x00010001, __smlad(w02b, 0x00010001,
+                                                                   __smlad(w02c, 0x00010001, w1a + w1b + w1c)));
+            const int32_t start = bias[c] - x_zero * sum; /* see depthwise_s8 */
+            cp[0] = w02a, cp[1] = w1a, cp[2] = w02b, cp[3] = w1b, cp[4] = w02c, cp[5] = w1c;
+            cp[6] = cp[7] = cp[8] = cp[9] = start, cp[10] = mult[c], cp[11] = tt_ssat_k(t, y_zero), cp[12] = t;
+            cp[13] = (int32_t)(intptr_t)(yc + out.w);
+            if (s == 1)
+                row_3x3_s1_ssat(xc, pitch, cp, yc);
+            else
+                row_3x3_s2_ssat(xc, pitch, cp, yc);
+            continue;
+        }
+#endif
+        const int32_t start = bias[c] - x_zero * tt_weight_sum(wc, kh * kw); /* see depthwise_s8 */
+        if (fast && ssat) { /* slot j's weights: kernel row (j - top) */
+            const int32_t t = shift[c] - 32, k = tt_ssat_k(t, y_zero);
             if (kw == 3)
                 channel_3x3_ssat(xc, pitch, s, wc, top, start, mult[c], t, k, yc, out.w, 1, out.w);
             else
