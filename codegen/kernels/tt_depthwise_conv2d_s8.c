@@ -423,16 +423,14 @@ static __attribute__((noinline)) void row_7x7_s2_ssat(const int8_t *x, int32_t p
  * (row pitch pw), every output in the SSAT form: the weight words, start and requantization constants made here
  * once per channel, with no other call (tt_depthwise_conv2d_s8's small padded maps: the row kernel's windows of
  * 4x4-64x64 maps, where per-channel calls and arguments cost as much as a row's taps); on Thumb-2 a row at a
- * time through row_3x3_s1_ssat / row_3x3_s2_ssat. Row j of the window holds kernel row (j - top) mod 3 (top 0 but
- * in tt_depthwise_window_row_s8's ring). */
+ * time through row_3x3_s1_ssat / row_3x3_s2_ssat. */
 static __attribute__((noinline)) void channel_3x3_ssat(const int8_t *x, int32_t pw, int32_t s, const int8_t *wc,
-                                                       int32_t top, int32_t start, int32_t m, int32_t t, int32_t k,
-                                                       int8_t *y, int32_t n4, int32_t rows, int32_t out_w)
+                                                       int32_t start, int32_t m, int32_t t, int32_t k, int8_t *y,
+                                                       int32_t n4, int32_t rows, int32_t out_w)
 {
-    const int8_t *wa = top ? wc + 9 - 3 * top : wc, *wb = wa == wc + 6 ? wc : wa + 3, *wd = wb == wc + 6 ? wc : wb + 3;
-    const int32_t w02a = (int32_t)(((uint32_t)wa[0] & 0xFFFFu) | ((uint32_t)wa[2] << 16)), w1a = wa[1];
-    const int32_t w02b = (int32_t)(((uint32_t)wb[0] & 0xFFFFu) | ((uint32_t)wb[2] << 16)), w1b = wb[1];
-    const int32_t w02c = (int32_t)(((uint32_t)wd[0] & 0xFFFFu) | ((uint32_t)wd[2] << 16)), w1c = wd[1];
+    const int32_t w02a = (int32_t)(((uint32_t)wc[0] & 0xFFFFu) | ((uint32_t)wc[2] << 16)), w1a = wc[1];
+    const int32_t w02b = (int32_t)(((uint32_t)wc[3] & 0xFFFFu) | ((uint32_t)wc[5] << 16)), w1b = wc[4];
+    const int32_t w02c = (int32_t)(((uint32_t)wc[6] & 0xFFFFu) | ((uint32_t)wc[8] << 16)), w1c = wc[7];
 #if defined(__thumb2__)
     int32_t cp[14] __attribute__((aligned(8))) = {w02a, w1a, w02b, w1b, w02c, w1c, start, start, start, start,
                                                    m, k, t, 0};
@@ -466,6 +464,19 @@ static __attribute__((noinline)) void channel_3x3_ssat(const int8_t *x, int32_t 
 #endif
 }
 
+#if defined(__thumb2__)
+/* The weight words of one kernel row of a 5x5 (w02, w13, w4) or 7x7 (w02, w13, w46, w5) channel, into r. */
+static inline void wide_row_words(const int8_t *wc, int32_t kw, int32_t *r)
+{
+    r[0] = (int32_t)(((uint32_t)wc[0] & 0xFFFFu) | ((uint32_t)wc[2] << 16));
+    r[1] = (int32_t)(((uint32_t)wc[1] & 0xFFFFu) | ((uint32_t)wc[3] << 16));
+    if (kw == 5)
+        r[2] = wc[4];
+    else
+        r[2] = (int32_t)(((uint32_t)wc[4] & 0xFFFFu) | ((uint32_t)wc[6] << 16)), r[3] = wc[5];
+}
+#endif
+
 /* As channel_3x3_ssat for a 5x5 or 7x7 channel (kw) at stride s (1 or 2): row_5x5_s1_ssat .. row_7x7_s2_ssat on
  * Thumb-2; window row j holds kernel row (j - top) mod kw. */
 static __attribute__((noinline)) void channel_wide_ssat(const int8_t *x, int32_t pw, int32_t kw, int32_t s,
@@ -477,16 +488,11 @@ static __attribute__((noinline)) void channel_wide_ssat(const int8_t *x, int32_t
     /* per row (w02, w13, w4) (5x5) or (w02, w13, w46, w5) (7x7), then start x 4 (8-aligned), m, k, t, y + n4 */
     int32_t cp[36] __attribute__((aligned(8)));
     const int32_t per_row = kw == 5 ? 3 : 4, c0 = kw == 5 ? 16 : 28;
-    const int8_t *wc = top ? w + kw * (kw - top) : w, *last = w + kw * (kw - 1);
-    for (int32_t j = 0; j < kw; j++, wc = wc == last ? w : wc + kw) {
-        int32_t *r = cp + per_row * j;
-        r[0] = (int32_t)(((uint32_t)wc[0] & 0xFFFFu) | ((uint32_t)wc[2] << 16));
-        r[1] = (int32_t)(((uint32_t)wc[1] & 0xFFFFu) | ((uint32_t)wc[3] << 16));
-        if (kw == 5)
-            r[2] = wc[4];
-        else
-            r[2] = (int32_t)(((uint32_t)wc[4] & 0xFFFFu) | ((uint32_t)wc[6] << 16)), r[3] = wc[5];
-    }
+    const int32_t k0 = top ? kw - top : 0; /* the kernel row of window row 0 */
+    for (int32_t ky = k0; ky < kw; ky++)
+        wide_row_words(w + kw * ky, kw, cp + per_row * (ky - k0));
+    for (int32_t ky = 0; ky < k0; ky++)
+        wide_row_words(w + kw * ky, kw, cp + per_row * (kw - k0 + ky));
     cp[c0] = cp[c0 + 1] = cp[c0 + 2] = cp[c0 + 3] = start, cp[c0 + 4] = m, cp[c0 + 5] = k, cp[c0 + 6] = t;
     void (*row)(const int8_t *, int32_t, const int32_t *, int8_t *) =
         kw == 5 ? (s == 1 ? row_5x5_s1_ssat : row_5x5_s2_ssat) : (s == 1 ? row_7x7_s1_ssat : row_7x7_s2_ssat);
@@ -690,7 +696,7 @@ static int depthwise_s8(const int8_t *x, int32_t plane, int32_t ring, int32_t fi
             if ((fast3x3 || fast_wide) && tt_ssat_form(shift[c], q->act_min, q->act_max)) {
                 const int32_t t = shift[c] - 32, k = tt_ssat_k(t, q->y_zero);
                 if (fast3x3)
-                    channel_3x3_ssat(padded, pw, s, wc, 0, start, mult[c], t, k, y + c * out.h * out.w, out.w, out.h,
+                    channel_3x3_ssat(padded, pw, s, wc, start, mult[c], t, k, y + c * out.h * out.w, out.w, out.h,
                                      out.w);
                 else
                     channel_wide_ssat(padded, pw, kw, s, wc, 0, start, mult[c], t, k, y + c * out.h * out.w, out.w,
@@ -808,12 +814,9 @@ int tt_depthwise_window_row_s8(const int8_t *x, int32_t plane, int32_t pitch, in
         }
 #endif
         const int32_t start = bias[c] - x_zero * tt_weight_sum(wc, kh * kw); /* see depthwise_s8 */
-        if (fast && ssat) { /* slot j's weights: kernel row (j - top) */
-            const int32_t t = shift[c] - 32, k = tt_ssat_k(t, y_zero);
-            if (kw == 3)
-                channel_3x3_ssat(xc, pitch, s, wc, top, start, mult[c], t, k, yc, out.w, 1, out.w);
-            else
-                channel_wide_ssat(xc, pitch, kw, s, wc, top, start, mult[c], t, k, yc, out.w, 1, out.w);
+        const int32_t t = shift[c] - 32, k = ssat ? tt_ssat_k(t, y_zero) : 0;
+        if (fast && ssat && kw != 3) { /* slot j's weights: kernel row (j - top) */
+            channel_wide_ssat(xc, pitch, kw, s, wc, top, start, mult[c], t, k, yc, out.w, 1, out.w);
             continue;
         }
         if (top) { /* slot j holds kernel row (j - top) mod kh: the sums the same integers in another order */
@@ -821,6 +824,10 @@ int tt_depthwise_window_row_s8(const int8_t *x, int32_t plane, int32_t pitch, in
                 for (int32_t kx = 0; kx < kw; kx++)
                     rotated[j * kw + kx] = wc[ky * kw + kx];
             ws = rotated;
+        }
+        if (fast && ssat) { /* 3x3 off Thumb-2 */
+            channel_3x3_ssat(xc, pitch, s, ws, start, mult[c], t, k, yc, out.w, 1, out.w);
+            continue;
         }
         interior_rows_dsp(xc, pitch, 0, ws, kh, kw, s, out.w, 1, start, mult[c], shift[c], q, yc, 0);
     }
