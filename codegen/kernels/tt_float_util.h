@@ -483,6 +483,62 @@ static inline void tt_int8_columns4_f32(float *xt, const int8_t *x, int32_t hw, 
         : [z] "r"(x_zero)
         : "s0", "s1", "s2", "s3", "cc", "memory");
 }
+/* tt_dw_row4_f32 for eight neighbouring sums of a stride-1 row, kw 3, 5 or 7: o[j] = sum over tap rows r < rows (in
+ * order) and kx ascending of q_r[j + kw - 1 - kx] * w_r[kx], j < 8, from +0 (the same terms in the same order as
+ * two calls of tt_dw_row4_f32): a tap row's kw + 7 d values by one VLDM and its weights by another, 8 kw + 5
+ * instructions per 8 kw multiply-adds (two rows of four: 8 kw + 10), and one call per eight sums. */
+/* s0..s7 += eight d registers (as strings) times the weight register w */
+#define TT_DW_MLA8(q0, q1, q2, q3, q4, q5, q6, q7, w) \
+    TT_DW_MLA4(q0, q1, q2, q3, w) \
+    "vmla.f32 s4, " q4 ", " w "\n\t" \
+    "vmla.f32 s5, " q5 ", " w "\n\t" \
+    "vmla.f32 s6, " q6 ", " w "\n\t" \
+    "vmla.f32 s7, " q7 ", " w "\n\t"
+#define TT_DW_ROW8(qlist, wlist, MLAS) \
+    __asm__ volatile( \
+        "vldmia %[z], {s0-s7}\n\t" \
+        "cmp %[rows], #0\n\t" \
+        "ble 2f\n\t" \
+        "1:\n\t" \
+        "vldmia %[q], {" qlist "}\n\t" \
+        "sub %[q], %[q], %[step]\n\t" \
+        "vldmia %[w]!, {" wlist "}\n\t" \
+        MLAS \
+        "subs %[rows], %[rows], #1\n\t" \
+        "bne 1b\n\t" \
+        "2:\n\t" \
+        "vstmia %[o], {s0-s7}\n\t" \
+        : [q] "+r"(q), [w] "+r"(w), [rows] "+r"(rows) \
+        : [z] "r"(zeros), [o] "r"(o), [step] "r"(step) \
+        : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", \
+          "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "cc", "memory")
+__attribute__((always_inline)) static inline void tt_dw_row8_f32(float *o, const float *q, int32_t q_step,
+                                                             const float *w, int32_t rows, int32_t kw)
+{
+    static const float zeros[8];
+    const int32_t step = q_step * (int32_t)sizeof(float);
+    if (kw == 3)
+        TT_DW_ROW8("s8-s17", "s18-s20",
+                   TT_DW_MLA8("s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18")
+                   TT_DW_MLA8("s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s19")
+                   TT_DW_MLA8("s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s20"));
+    else if (kw == 5)
+        TT_DW_ROW8("s8-s19", "s20-s24",
+                   TT_DW_MLA8("s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20")
+                   TT_DW_MLA8("s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s21")
+                   TT_DW_MLA8("s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s22")
+                   TT_DW_MLA8("s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s23")
+                   TT_DW_MLA8("s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s24"));
+    else
+        TT_DW_ROW8("s8-s21", "s22-s28",
+                   TT_DW_MLA8("s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22")
+                   TT_DW_MLA8("s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s23")
+                   TT_DW_MLA8("s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s24")
+                   TT_DW_MLA8("s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s25")
+                   TT_DW_MLA8("s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s26")
+                   TT_DW_MLA8("s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s27")
+                   TT_DW_MLA8("s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s28"));
+}
 /* A 4 x 4 block of a 1x1 weight gradient: dw[o * dw_stride + j] = x_scale * sum over p < 2 pairs (in order) of
  * d[o * d_step + p] * xt[4 p + j], o, j < 4, each sum from +0 by VMLAs (tt_conv2d_grad_weight_f32.c's C loop,
  * bit for bit): xt holds four input channels' values transposed (position by position). The 16 sums stay in

@@ -106,9 +106,10 @@ static void pointwise_grad_weight_sweep(void)
     }
 }
 
-/* tt_conv2d_grad_input_f32 of a depthwise conv, stride 1, 2 and 3 (its zero-bordered gathers: tt_dw_row4_f32's asm
- * rows on a Cortex-M FPU, C loops on the host): 3x3, 5x5 and 7x7 kernels, 1..5 channels, maps of 1..9 x 1..10 (rows
- * of four and a tail), any padding below the kernel on each side (tap rows cut at the top and the bottom) */
+/* tt_conv2d_grad_input_f32 of a depthwise conv, stride 1, 2 and 3 (its zero-bordered gathers: tt_dw_row4_f32's and
+ * tt_dw_row8_f32's asm rows on a Cortex-M FPU, C loops on the host): 3x3, 5x5 and 7x7 kernels, 1..5 channels, maps of
+ * 1..9 x 1..10 (rows of eight, of four and a tail), any padding below the kernel on each side (tap rows cut at the
+ * top and the bottom) */
 static void depthwise_grad_input_sweep(void)
 {
     uint32_t state = 19u;
@@ -116,7 +117,9 @@ static void depthwise_grad_input_sweep(void)
         const int32_t k = 3 + 2 * (t % 3), stride = 1 + (t / 3) % 3;
         state = state * 1664525u + 1013904223u;
         const int32_t c = 1 + (int32_t)((state >> 8) % 5), h = 1 + (int32_t)((state >> 12) % 9);
-        const int32_t w = 1 + (int32_t)((state >> 16) % 10), pt = (int32_t)((state >> 20) % (uint32_t)k);
+        /* every fourth map 8 wide: the stride-1 rows of eight (tt_dw_row8_f32) */
+        const int32_t w = t % 4 == 3 ? 8 : 1 + (int32_t)((state >> 16) % 10);
+        const int32_t pt = (int32_t)((state >> 20) % (uint32_t)k);
         const int32_t pl = (int32_t)((state >> 24) % (uint32_t)k);
         state = state * 1664525u + 1013904223u;
         int32_t pb = (int32_t)((state >> 8) % (uint32_t)k), pr = (int32_t)((state >> 16) % (uint32_t)k);
