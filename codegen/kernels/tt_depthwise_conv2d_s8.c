@@ -282,11 +282,21 @@ static __attribute__((noinline)) void rows4_3x3_s2(const int8_t *x, int32_t in_w
 #define DW_START(S, S8) "1:\n\t" "ldrd %[a0], %[a1], [%[cp], #" #S "]\n\t" "ldrd %[a2], %[a3], [%[cp], #" #S8 "]\n\t"
 /* a0..a3 requantized in the SSAT form (m, k from cp + MK into M, K; t from cp + T into e) and stored; the loop's
  * tail: again while y is not the row's end (cp + END, into Z) */
-#define DW_REQUANT_NEXT(MK, T, M, K, END, Z)                                                                          \
+#define DW_REQUANT(MK, T, M, K)                                                                                       \
     "ldrd %[" #M "], %[" #K "], [%[cp], #" #MK "]\n\t" "ldr %[e], [%[cp], #" #T "]\n\t"                             \
     DW_SSAT(a0, M, K) DW_SSAT(a1, M, K) DW_SSAT(a2, M, K) DW_SSAT(a3, M, K)                                          \
     "strb %[a0], [%[y]], #1\n\t" "strb %[a1], [%[y]], #1\n\t" "strb %[a2], [%[y]], #1\n\t"                          \
-    "strb %[a3], [%[y]], #1\n\t" "ldr %[" #Z "], [%[cp], #" #END "]\n\t" "cmp %[y], %[" #Z "]\n\t" "bne 1b"
+    "strb %[a3], [%[y]], #1\n\t"
+#define DW_REQUANT_NEXT(MK, T, M, K, END, Z)                                                                          \
+    DW_REQUANT(MK, T, M, K) "ldr %[" #Z "], [%[cp], #" #END "]\n\t" "cmp %[y], %[" #Z "]\n\t" "bne 1b"
+/* The 3x3 rows' tail: at the row's end (cp + END, into Z) on to the next row while y is not at the last row's end
+ * (cp + END + 4): the row's end moved by n4 (cp + END + 8), x by the skip from one row's end to the next's first
+ * window (cp + END + 12), so that a channel's rows take one call */
+#define DW_NEXT_ROWS(END, LAST, N4, SKIP, Z)                                                                          \
+    "ldr %[" #Z "], [%[cp], #" #END "]\n\t" "cmp %[y], %[" #Z "]\n\t" "bne 1b\n\t"                                 \
+    "ldr %[e], [%[cp], #" #LAST "]\n\t" "cmp %[y], %[e]\n\t" "beq 2f\n\t"                                          \
+    "ldr %[e], [%[cp], #" #N4 "]\n\t" "add %[" #Z "], %[" #Z "], %[e]\n\t" "str %[" #Z "], [%[cp], #" #END "]\n\t" \
+    "ldr %[e], [%[cp], #" #SKIP "]\n\t" "add %[x], %[x], %[e]\n\t" "b 1b\n\t" "2:"
 #define DW_SSAT(A, M, K)                                                                                              \
     "smmla %[" #A "], %[" #A "], %[" #M "], %[" #K "]\n\t" "asr %[" #A "], %[" #A "], %[e]\n\t"                      \
     "ssat %[" #A "], #8, %[" #A "]\n\t"
@@ -349,26 +359,27 @@ static __attribute__((noinline)) void rows4_3x3_s2(const int8_t *x, int32_t in_w
 
 /* Outputs y[0, n4) (n4 > 0, a multiple of 4) of one row of a channel in the SSAT form from x, the window of output
  * 0 (row pitch pw), cp the channel's constants (channel_3x3_ssat, channel_wide_ssat): per kernel row its weight
- * pairs, then start x 4, m, k, t, y + n4. Four outputs a turn, every constant read with LDRD from cp (13-14
+ * pairs, then start x 4, m, k, t, y + n4 (3x3: then the last row's end, n4 and the skip of DW_NEXT_ROWS, rows of
+ * outputs in a row in y; cp written). Four outputs a turn, every constant read with LDRD from cp (13-14
  * registers; GCC's loops kept the weights on the stack). Instructions per four outputs with their requantization:
  * 3x3 73 (stride 1) / 91 (stride 2), 5x5 146 / 169, 7x7 242 / 286. Each reads the four windows of each row and
  * nothing else, but for 3x3 and 7x7 at stride 2: one byte past the last window (a top half that is not used). */
-static __attribute__((noinline)) void row_3x3_s1_ssat(const int8_t *x, int32_t pw, const int32_t *cp, int8_t *y)
+static __attribute__((noinline)) void row_3x3_s1_ssat(const int8_t *x, int32_t pw, int32_t *cp, int8_t *y)
 {
     int32_t a0, a1, a2, a3, w02, w1, e, o, f;
     __asm__ volatile(DW_START(24, 32) DW_ROW3_S1(0) DW_NEXT_ROW DW_ROW3_S1(8) DW_NEXT_ROW DW_ROW3_S1(16)
                      "sub %[x], %[x], %[pw], lsl #1\n\t" "add %[x], %[x], #4\n\t"
-                     DW_REQUANT_NEXT(40, 48, w02, w1, 52, f)
+                     DW_REQUANT(40, 48, w02, w1) DW_NEXT_ROWS(52, 56, 60, 64, f)
                      : DW_OPERANDS, [w02] "=&r"(w02), [w1] "=&r"(w1), [e] "=&r"(e), [o] "=&r"(o), [f] "=&r"(f)
                      : DW_INPUTS : "cc", "memory");
 }
 
-static __attribute__((noinline)) void row_3x3_s2_ssat(const int8_t *x, int32_t pw, const int32_t *cp, int8_t *y)
+static __attribute__((noinline)) void row_3x3_s2_ssat(const int8_t *x, int32_t pw, int32_t *cp, int8_t *y)
 {
     int32_t a0, a1, a2, a3, w02, w1, e, o, f;
     __asm__ volatile(DW_START(24, 32) DW_ROW3_S2(0) DW_NEXT_ROW DW_ROW3_S2(8) DW_NEXT_ROW DW_ROW3_S2(16)
                      "sub %[x], %[x], %[pw], lsl #1\n\t" "add %[x], %[x], #8\n\t"
-                     DW_REQUANT_NEXT(40, 48, w02, w1, 52, f)
+                     DW_REQUANT(40, 48, w02, w1) DW_NEXT_ROWS(52, 56, 60, 64, f)
                      : DW_OPERANDS, [w02] "=&r"(w02), [w1] "=&r"(w1), [e] "=&r"(e), [o] "=&r"(o), [f] "=&r"(f)
                      : DW_INPUTS : "cc", "memory");
 }
@@ -432,10 +443,12 @@ static __attribute__((noinline)) void channel_3x3_ssat(const int8_t *x, int32_t 
     const int32_t w02b = (int32_t)(((uint32_t)wc[3] & 0xFFFFu) | ((uint32_t)wc[5] << 16)), w1b = wc[4];
     const int32_t w02c = (int32_t)(((uint32_t)wc[6] & 0xFFFFu) | ((uint32_t)wc[8] << 16)), w1c = wc[7];
 #if defined(__thumb2__)
-    int32_t cp[14] __attribute__((aligned(8))) = {w02a, w1a, w02b, w1b, w02c, w1c, start, start, start, start,
-                                                   m, k, t, 0};
-    for (int32_t r = 0; n4 > 0 && r < rows; r++, x += s * pw, y += out_w) {
-        cp[13] = (int32_t)(intptr_t)(y + n4);
+    /* all rows in one call when their outputs follow each other in y, else one a call */
+    const int32_t run = out_w == n4 ? rows : 1;
+    int32_t cp[17] __attribute__((aligned(8))) = {w02a, w1a, w02b, w1b, w02c, w1c, start, start, start, start,
+                                                   m, k, t, 0, 0, n4, s * (pw - n4)};
+    for (int32_t r = 0; n4 > 0 && r < rows; r += run, x += run * s * pw, y += run * out_w) {
+        cp[13] = (int32_t)(intptr_t)(y + n4), cp[14] = (int32_t)(intptr_t)(y + run * n4);
         if (s == 1)
             row_3x3_s1_ssat(x, pw, cp, y);
         else
@@ -785,7 +798,7 @@ int tt_depthwise_window_row_s8(const int8_t *x, int32_t plane, int32_t pitch, in
     /* 3x3 channels in the SSAT form: the asm row's constants (row_3x3_s1_ssat / row_3x3_s2_ssat) made here from the
      * kernel rows in the window's order (window row j from kernel row (j - top) mod 3, at ra, rb, rd), the weight sum
      * from the packed pairs, with no call between (about a third of channel_3x3_ssat's work a channel and row) */
-    int32_t cp[14] __attribute__((aligned(8)));
+    int32_t cp[15] __attribute__((aligned(8))); /* one row: its end is the last row's */
     const int32_t ra = top ? 9 - 3 * top : 0, rb = ra == 6 ? 0 : ra + 3, rd = rb == 6 ? 0 : rb + 3;
 #endif
     int8_t rotated[TT_DW_WINDOW_TAPS]; /* a channel's kernel rows in the window's slot order */
@@ -805,7 +818,7 @@ int tt_depthwise_window_row_s8(const int8_t *x, int32_t plane, int32_t pitch, in
             const int32_t start = bias[c] - x_zero * sum; /* see depthwise_s8 */
             cp[0] = w02a, cp[1] = w1a, cp[2] = w02b, cp[3] = w1b, cp[4] = w02c, cp[5] = w1c;
             cp[6] = cp[7] = cp[8] = cp[9] = start, cp[10] = mult[c], cp[11] = tt_ssat_k(t, y_zero), cp[12] = t;
-            cp[13] = (int32_t)(intptr_t)(yc + out.w);
+            cp[13] = cp[14] = (int32_t)(intptr_t)(yc + out.w);
             if (s == 1)
                 row_3x3_s1_ssat(xc, pitch, cp, yc);
             else
