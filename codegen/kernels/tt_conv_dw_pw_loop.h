@@ -35,6 +35,15 @@ static inline void tt_dw_pw_band(int32_t r, int32_t k, int32_t h, tt_conv_params
     p->pad_bottom = last - (*lo + *n - 1);
 }
 
+#if TT_USE_DSP
+/* The bytes of x_zero before each row of the padded window (tt_conv_dw_pw_loop_rows): the larger of the depthwise's
+ * left and right padding, between two rows the right padding of one and the left padding of the next. */
+static inline int32_t tt_dw_pw_gap(const tt_conv_layer *b)
+{
+    return b->conv.pad_left > b->conv.pad_right ? b->conv.pad_left : b->conv.pad_right;
+}
+#endif
+
 /* Where the loop stands between calls of tt_conv_dw_pw_loop_rows: rows have_lo .. have_lo + have_n - 1 of mid
  * are in the window, row have_lo at slot `first` of each channel's (0 unless a ring); all zero before row 0. */
 typedef struct {
@@ -54,7 +63,6 @@ static inline int tt_conv_dw_pw_loop_rows(tt_fill_band_fn fill_band, void *ctx, 
     int8_t *br = ab + TT_ALIGN8(mid.c * wnd * mid.w), *yr = br + TT_ALIGN8(mid.c * out.w);
     int32_t have_lo = win->have_lo, have_n = win->have_n; /* rows have_lo .. have_lo + have_n - 1 of mid are in ab */
 #if TT_USE_DSP
-    int32_t pitch = mid.w, left = 0; /* a window row's bytes and where mid's row starts in it */
     /* a 1x1 conv `a` (stride 1, no padding, from four outputs) writes its row straight into the window, and the
      * 1x1 `c` likewise into y */
     const int straight = a->kh == 1 && a->kw == 1 && a->conv.stride == 1 && a->conv.groups == 1 && mid.c >= 4 &&
@@ -65,14 +73,14 @@ static inline int tt_conv_dw_pw_loop_rows(tt_fill_band_fn fill_band, void *ctx, 
      * were: each row slot `gap` bytes of x_zero then mid's row, the gap between two rows the right padding of one
      * and the left padding of the next (gap = the larger of the two), set from the first call, and x_zero rows for
      * the padding above and below in the slots the map's rows leave free, so that the depthwise reads the rows
-     * where they lie (tt_depthwise_window_row_s8) instead of copying them into a padded buffer */
-    const int32_t pl = b->conv.pad_left, pr = b->conv.pad_right, gap = pl > pr ? pl : pr;
+     * where they lie (tt_depthwise_window_row_s8) instead of copying them into a padded buffer (its geometry
+     * recomputed where used: kept over the loop it took 48 more bytes of this frame, -fstack-usage) */
     const int padded = straight && b->kh * b->kw <= TT_DW_WINDOW_TAPS &&
-                       TT_ALIGN8(mid.c * wnd * (mid.w + gap) + gap) <=
+                       TT_ALIGN8(mid.c * wnd * (mid.w + tt_dw_pw_gap(b)) + tt_dw_pw_gap(b)) <=
                            TT_ALIGN8(mid.c * mid.w) + TT_ALIGN8(mid.c * wnd * mid.w);
     if (padded) {
-        ab = ar, pitch = mid.w + gap, left = gap;
-        if (r_begin == 0) memset(ab, b->q.x_zero, (size_t)(mid.c * wnd * pitch + gap));
+        ab = ar;
+        if (r_begin == 0) memset(ab, b->q.x_zero, (size_t)(mid.c * wnd * (mid.w + tt_dw_pw_gap(b)) + tt_dw_pw_gap(b)));
     }
     /* the window a ring where the depthwise reads the rows in place or copies them anyway
      * (tt_depthwise_conv2d_ring_s8): a dropped row moves `first`, not every channel's kept rows */
@@ -105,6 +113,7 @@ static inline int tt_conv_dw_pw_loop_rows(tt_fill_band_fn fill_band, void *ctx, 
             const int32_t slot = first + have_n < wnd ? first + have_n : first + have_n - wnd; /* row j's */
 #if TT_USE_DSP
             if (straight) {
+                const int32_t left = padded ? tt_dw_pw_gap(b) : 0, pitch = mid.w + left; /* mid's row in its slot */
                 int rc = tt_conv2d_1x1_strided_out_s8(xb, (tt_dims){in.c, xn, in.w}, a->w, a->bias, a->mult, a->shift,
                                                       &a->q, ab + slot * pitch + left, wnd * pitch,
                                                       (tt_dims){mid.c, 1, mid.w});
@@ -120,21 +129,24 @@ static inline int tt_conv_dw_pw_loop_rows(tt_fill_band_fn fill_band, void *ctx, 
         }
         /* the window's n rows of every channel from `first` (all wnd but at the map's top or bottom edge): one call */
 #if TT_USE_DSP
-        if (padded) /* the padding's rows in the free slots after the n rows (below the map, then above it) */
+        int rc;
+        if (padded) { /* the padding's rows in the free slots after the n rows (below the map, then above it) */
+            const int32_t gap = tt_dw_pw_gap(b), pitch = mid.w + gap, pl = b->conv.pad_left;
             for (int32_t i = n; i < wnd; ++i)
                 for (int32_t ch = 0; ch < mid.c; ++ch)
                     memset(ab + (ch * wnd + (first + i) % wnd) * pitch + gap, b->q.x_zero, (size_t)mid.w);
-        int rc = padded ? tt_depthwise_window_row_s8(ab + gap - pl, wnd * pitch, pitch,
-                                                     (first + n + pb.pad_bottom) % wnd,
-                                                     (tt_dims){mid.c, wnd, pl + mid.w + pr}, b->w, b->kh, b->kw,
-                                                     b->bias, b->mult, b->shift, b->conv.stride, &b->q, br,
-                                                     (tt_dims){mid.c, 1, out.w})
-                 : ring ? tt_depthwise_conv2d_ring_s8(ab, wnd * mid.w, wnd, first, (tt_dims){mid.c, n, mid.w}, b->w,
-                                                      b->kh, b->kw, b->bias, b->mult, b->shift, &pb, &b->q, br,
-                                                      (tt_dims){mid.c, 1, out.w})
-                        : tt_depthwise_conv2d_strided_s8(ab, wnd * mid.w, (tt_dims){mid.c, n, mid.w}, b->w, b->kh,
-                                                         b->kw, b->bias, b->mult, b->shift, &pb, &b->q, br,
-                                                         (tt_dims){mid.c, 1, out.w});
+            rc = tt_depthwise_window_row_s8(ab + gap - pl, wnd * pitch, pitch, (first + n + pb.pad_bottom) % wnd,
+                                            (tt_dims){mid.c, wnd, pl + mid.w + b->conv.pad_right}, b->w, b->kh, b->kw,
+                                            b->bias, b->mult, b->shift, b->conv.stride, &b->q, br,
+                                            (tt_dims){mid.c, 1, out.w});
+        } else {
+            rc = ring ? tt_depthwise_conv2d_ring_s8(ab, wnd * mid.w, wnd, first, (tt_dims){mid.c, n, mid.w}, b->w,
+                                                    b->kh, b->kw, b->bias, b->mult, b->shift, &pb, &b->q, br,
+                                                    (tt_dims){mid.c, 1, out.w})
+                      : tt_depthwise_conv2d_strided_s8(ab, wnd * mid.w, (tt_dims){mid.c, n, mid.w}, b->w, b->kh,
+                                                       b->kw, b->bias, b->mult, b->shift, &pb, &b->q, br,
+                                                       (tt_dims){mid.c, 1, out.w});
+        }
 #else
         int rc = tt_depthwise_conv2d_strided_s8(ab, wnd * mid.w, (tt_dims){mid.c, n, mid.w}, b->w, b->kh, b->kw,
                                                 b->bias, b->mult, b->shift, &pb, &b->q, br, (tt_dims){mid.c, 1, out.w});
