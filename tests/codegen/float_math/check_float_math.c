@@ -1,9 +1,9 @@
 /* tt_expf / tt_logf and tt_mla_f32 (kernels/tt_float_util.h) over a sweep of arguments, then
  * tt_pointwise_grad_input_f32, tt_conv2d_1x1_grad_input_split_f32, tt_conv2d_grad_weight_f32,
- * tt_bias_grad_f32, the depthwise tt_conv2d_grad_input_f32, tt_sgd_s8_block(_scaled), tt_clamp_mask_s8 and
- * tt_sgd_s32 (built with this file) on random shapes: prints a hash of every result bit and the largest
- * relative error against the C library's double exp / log (host only), and (host only) the hash of the same
- * multiply-accumulate sweep computed fused (fmaf), which must differ: the sweep holds sums where rounding the
+ * tt_bias_grad_f32, the depthwise tt_conv2d_grad_input_f32, tt_sgd_s8_block(_scaled), tt_clamp_mask_s8,
+ * tt_sgd_s32 and tt_mask_grad_f32 (built with this file) on random shapes: prints a hash of every result bit and
+ * the largest relative error against the C library's double exp / log (host only), and (host only) the hash of the
+ * same multiply-accumulate sweep computed fused (fmaf), which must differ: the sweep holds sums where rounding the
  * product first changes the result.
  * Bare metal under QEMU (semihosting, tests/codegen/dsp_check/link.ld) or hosted. */
 #include <math.h>
@@ -239,6 +239,30 @@ static void clamp_mask_sweep(void)
     }
 }
 
+/* tt_mask_grad_f32 in place (conditional stores in asm on a Thumb-2 core, C elsewhere) and copied: 1..90 values,
+ * mask bytes all clear, all set and mixed; every value mixed into the hash (a cleared value must be +0.0f) */
+static void mask_grad_sweep(void)
+{
+    static uint8_t mask[12];
+    uint32_t state = 37u;
+    for (int32_t t = 0; t < 80; t++) {
+        for (int32_t i = 0; i < 12; i++) {
+            state = state * 1664525u + 1013904223u;
+            mask[i] = (uint8_t)(state >> 24);
+            if (i % 5 == t % 5) mask[i] = 0xFFu;
+            else if (i % 7 == t % 7) mask[i] = 0u;
+        }
+        const int32_t n = 1 + (int32_t)((state >> 8) % 90);
+        for (int32_t i = 0; i < n; i++) gi_d[i] = uniform(&state);
+        float *out = t % 4 == 3 ? gi_dx : gi_d; /* in place three times in four, as the training step calls it */
+        if (tt_mask_grad_f32(gi_d, mask, n, out) != TT_OK) {
+            mix(-1.0f);
+            continue;
+        }
+        for (int32_t i = 0; i < n; i++) mix(out[i]);
+    }
+}
+
 /* tt_sgd_s32 (an int32 bias step: rintf, the clip to +-2^31, int64 arithmetic, the clamp to +-limit): steps of
  * every size up to past 2^31, exactly +-2^31, NaN; every bias mixed into the hash */
 static void sgd_s32_sweep(void)
@@ -275,7 +299,7 @@ __attribute__((noinline)) static uint32_t sweep(int fused)
     }
     if (!fused)
         pointwise_grad_input_sweep(), split_grad_input_sweep(), pointwise_grad_weight_sweep(), bias_grad_sweep(),
-        depthwise_grad_input_sweep(), sgd_block_sweep(), clamp_mask_sweep(), sgd_s32_sweep();
+        depthwise_grad_input_sweep(), sgd_block_sweep(), clamp_mask_sweep(), sgd_s32_sweep(), mask_grad_sweep();
     return hash;
 }
 
