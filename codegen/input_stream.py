@@ -24,13 +24,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from tvm_tinytrain.passes.training_graph import op_bindings
+from tvm_tinytrain.passes.training_graph import main_attr, op_bindings
 
 from . import templates_memory
 from .templates import _shape
 
 STREAMED_STEMS = ("conv_dw_pw_rows_s8",)  # ops with a row-streamed kernel
 ROWS = "rows"  # the C name of the step's row source (const tt_row_source *)
+WHOLE = "tt.stem_output_whole"  # main's attr: why the final step keeps the stem's output whole
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,8 @@ def _with_chain(mod, path: InputPath) -> InputPath:
     if b.op not in STREAMED_STEMS or not b.args[0].same_as(stem.var):
         return replace(path, chain_why=f"whole: its reader ({b.op} of {b.layer}) is not a fused row block "
                                        f"({', '.join(STREAMED_STEMS)}) reading it as its input")
+    if main_attr(mod, WHOLE) is not None:
+        return replace(path, chain_why=main_attr(mod, WHOLE))
     from .emit import plan_arena  # emit plans through this module
 
     chained = replace(path, chained=b, chain_why=f"rows, pulled by {b.op} of {b.layer} into a ring of "
@@ -86,6 +89,23 @@ def _with_chain(mod, path: InputPath) -> InputPath:
                                        f"{plan.arena_bytes:,} B and its peak {report.peak_bytes:,} B, not below "
                                        f"{plan_0.arena_bytes:,} B and {report_0.peak_bytes:,} B")
     return chained
+
+
+def keep_chain_where_it_lowers(program):
+    """`program` with its step's stem output kept whole (main's WHOLE attr) where pulling it in rows does not lower
+    the step's arena: taken for a lower peak at the same arena, it let the budget's chunking see the backward
+    (compiler.memory_passes); in the final program that buys nothing and costs the nested row loops' stack."""
+    path = input_path(program.mod)
+    if path.chained is None:
+        return program
+    from .emit import plan_arena
+
+    chained, whole = (plan_arena(program.mod, p)[1].arena_bytes for p in (path, replace(path, chained=None)))
+    if whole <= chained:
+        program.mod["main"] = program.mod["main"].with_attr(
+            WHOLE, f"whole: pulled by {path.chained.op} of {path.chained.layer} the step's arena would be "
+                   f"{chained:,} B, not below {whole:,} B (the final program's, after the budget's passes)")
+    return program
 
 
 def program_input(train_mod, predict_mod) -> tuple[InputPath, InputPath, str]:

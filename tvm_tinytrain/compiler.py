@@ -91,25 +91,79 @@ def compile(model, scheme, *, num_classes: int | None = None, dump: str | Path |
 def memory_passes(graph: Graph, scheme: Scheme, sram_budget: int | None, **pipeline):
     """The training program with the memory passes that cost instructions applied only where `sram_budget`
     needs them.  One such pass, chunk_depthwise_grad (it recomputes a chunk of a strided depthwise conv's
-    input gradient in each of its readers): none while the step fits the budget (static_sram); while it does
-    not, one at a time, the depthwise layer whose input gradient is live at the training step's arena peak,
-    until the step fits, or that peak is not such a gradient, or the prediction's arena is the larger (what is
-    still over the budget the board's link check reports).  `program.chunked` names the layers taken."""
+    input gradient, or a projection's, in each of its readers): the layers `choose_layers` takes by the
+    training step's arena; none while the step fits the budget (static_sram); what is still over the budget
+    the board's link check reports.  `program.chunked` names the layers taken.  Then the stem's output is
+    pulled in rows only where that lowers the final step's arena (input_stream.keep_chain_where_it_lowers)."""
     from .codegen.emit import sram_param_bytes
+    from .codegen.input_stream import keep_chain_where_it_lowers
     from .passes.pipeline import build_training
 
-    chunked: list[str] = []
-    while True:
-        program = build_training(graph, scheme, chunked=chunked, **pipeline)
+    def build(chunked):
+        program = build_training(graph, scheme, chunked=list(chunked), **pipeline)
         program.sram_budget = sram_budget
-        train, train_arena, predict_arena = _arenas(program)
-        if sram_budget is None or max(train_arena, predict_arena) + sram_param_bytes(program) <= sram_budget:
-            return program
-        peak = {t.layer for t in train.live_at(train.peak_op) if t.op == "conv2d_grad_input"}
-        at_peak = [layer for layer in program.chunkable if layer in peak and layer not in chunked]
-        if not at_peak or train_arena <= predict_arena:
-            return program
-        chunked.append(at_peak[0])
+        return program
+
+    program = build(())
+    if sram_budget is not None:
+        params, measured = sram_param_bytes(program), {}
+
+        def measure(chunked):
+            key = frozenset(chunked)
+            if key not in measured:
+                measured[key] = _measure(program if not key else build(chunked), sram_budget - params)
+            return measured[key]
+
+        chunked = choose_layers(program.chunkable, measure)
+        if chunked:
+            program = build(chunked)
+    return keep_chain_where_it_lowers(program)
+
+
+@dataclass(frozen=True)
+class StepArena:
+    """What the budget loop reads of one choice of layers: the training step's arena and peak (as the arena
+    holds them), the layers whose input gradient is live at that peak, and whether chunking is done (the
+    program fits, or the prediction's arena is the larger: chunking cannot lower it)."""
+
+    arena: int
+    peak: int
+    at_peak: frozenset
+    done: bool
+
+
+def choose_layers(chunkable: list, measure) -> list:
+    """The layers to chunk: one at a time, the candidates whose input gradient is live at the step's peak first,
+    then the others in order, the first that lowers the step's arena or its peak (live bytes gone: the planner's
+    packing need not follow at once, a later layer can make it); one that lowers neither is tried again after
+    the next is kept; until `measure(layers)` (a StepArena) is done or no candidate lowers anything.  Of the
+    choices passed, the one with the lowest arena; then each of its layers whose removal does not raise the
+    arena is dropped, last taken first: every layer left buys arena for the instructions it costs."""
+    chunked, now = [], measure(())
+    best = chunked, now
+    while not now.done:
+        left = [layer for layer in chunkable if layer not in chunked]
+        for layer in sorted(left, key=lambda layer: layer not in now.at_peak):
+            trial = measure((*chunked, layer))
+            if trial.arena < now.arena or trial.peak < now.peak:
+                chunked, now = [*chunked, layer], trial
+                best = min(best, (chunked, now), key=lambda choice: choice[1].arena)
+                break
+        else:
+            break
+    chunked, now = best
+    for layer in reversed(list(chunked)):
+        fewer = [kept for kept in chunked if kept != layer]
+        trial = measure(tuple(fewer))
+        if trial.arena <= now.arena:
+            chunked, now = fewer, trial
+    return chunked
+
+
+def _measure(program, arena_budget: int) -> StepArena:
+    report, train, predict = _arenas(program)
+    at_peak = frozenset(t.layer for t in report.live_at(report.peak_op) if t.op == "conv2d_grad_input")
+    return StepArena(train, report.peak_bytes, at_peak, max(train, predict) <= arena_budget or train <= predict)
 
 
 def static_sram(program) -> int:

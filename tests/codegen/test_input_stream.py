@@ -156,3 +156,23 @@ def test_small_stem_output_is_not_chained(stem_cnn):
     program = build_training(graph, BLOCKS_FROZEN)
     for path in program_input(program.mod, program.predict)[:2]:
         assert path.streamed and path.chained is None and "not below" in path.chain_why, path.chain_why
+
+
+def test_the_final_step_keeps_its_chain_only_where_the_arena_falls(chained, monkeypatch):
+    """The chain is taken for a lower peak at the same arena too (the budget's chunking then sees the backward);
+    in the program the budget chose (compiler.memory_passes) it stays only where it lowers the step's arena."""
+    from tvm_tinytrain.codegen import emit, input_stream
+    from tvm_tinytrain.codegen.input_stream import input_path, keep_chain_where_it_lowers
+
+    graph, _, kept, _ = chained
+    assert keep_chain_where_it_lowers(kept) is kept and input_path(kept.mod).chained is not None  # it lowers
+    program = build_training(graph, BLOCKS_FROZEN)
+    plan, taken = emit.plan_arena, input_path(program.mod)
+    monkeypatch.setattr(input_stream, "input_path", lambda mod: taken)
+    monkeypatch.setattr(emit, "plan_arena", lambda mod, path=None: plan(mod, replace(path, chained=None)))
+    keep_chain_where_it_lowers(program)  # the arenas now the same either way
+    monkeypatch.undo()
+    path = input_path(program.mod)
+    assert path.chained is None and path.chain_why.startswith("whole: pulled by conv_dw_pw_rows_s8 of block.0.0+")
+    model_c = generate(program).files["model.c"]  # the prediction's arena here is not above the step's: whole too
+    assert "tt_conv_dw_pw_chain_s8(" not in model_c and model_c.count("tt_conv_dw_pw_stream_s8(rows,") == 2
