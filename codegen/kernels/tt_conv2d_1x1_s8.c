@@ -359,16 +359,15 @@ static void packed_16ch_outputs_ssat(const int32_t *buf, int32_t n, const int8_t
 #define PW_CHUNK (TT_PW_PACK_CHANNELS / 2)
 #define PW_BLOCK (TT_PW_PACK_CHANNELS / 4)
 
-/* y[o, :] (at y + o * y_plane, y_plane >= hw) for all o (out_c >= 4), four pixels at a time packed
- * (tt_pointwise_pack4_dsp) and read by every output channel one by one: all channels in one pack up to
+/* y[o, :] (at y + o * y_plane, y_plane >= hw) for all o (out_c >= 4; ssat: ssat_requant's, from the caller), four
+ * pixels at a time packed (tt_pointwise_pack4_dsp) and read by every output channel one by one: all channels in one pack up to
  * TT_PW_PACK_CHANNELS; wider inputs in chunks of PW_CHUNK channels for blocks of PW_BLOCK outputs, each output's
  * four int32 sums carried from chunk to chunk (integer sums: the same value in any order). */
 static void packed1x1_dsp(const int8_t *x, int32_t channels, int32_t hw, const int8_t *w, const int32_t *bias,
                           const int32_t *mult, const int32_t *shift, const tt_quant_params *q, int8_t *y,
-                          int32_t y_plane, int32_t out_c)
+                          int32_t y_plane, int32_t out_c, const int ssat)
 {
     const int32_t x_zero = q->x_zero;
-    const int ssat = ssat_requant(shift, out_c, q);
     int32_t buf[2 * TT_PW_PACK_CHANNELS];
     int32_t p = 0;
     if (ssat && channels == 8) /* whole blocks of pixels per output */
@@ -463,12 +462,19 @@ static void conv1x1_dsp(const int8_t *x, int32_t channels, int32_t hw, const int
 #if TT_USE_DSP
 int tt_conv2d_1x1_strided_out_s8(const int8_t *x, tt_dims in, const int8_t *w, const int32_t *bias,
                                  const int32_t *mult, const int32_t *shift, const tt_quant_params *q, int8_t *y,
-                                 int32_t y_plane, tt_dims out)
+                                 int32_t y_plane, tt_dims out, int *checked)
 {
-    const tt_conv_params conv = {1, 0, 0, 0, 0, 1};
-    if (!tt_conv_args_ok(x, in, w, 1, 1, bias, mult, shift, &conv, q, y, out) || out.c < 4 || y_plane < in.h * in.w)
-        return TT_ERR_ARG;
-    packed1x1_dsp(x, in.c, in.h * in.w, w, bias, mult, shift, q, y, y_plane, out.c);
+    int ssat = checked ? *checked : -1;
+    if (ssat < 0) {
+        const tt_conv_params conv = {1, 0, 0, 0, 0, 1};
+        if (!tt_conv_args_ok(x, in, w, 1, 1, bias, mult, shift, &conv, q, y, out) || out.c < 4 ||
+            y_plane < in.h * in.w)
+            return TT_ERR_ARG;
+        ssat = ssat_requant(shift, out.c, q);
+        if (checked)
+            *checked = ssat;
+    }
+    packed1x1_dsp(x, in.c, in.h * in.w, w, bias, mult, shift, q, y, y_plane, out.c, ssat);
     return TT_OK;
 }
 #endif
@@ -483,7 +489,7 @@ int tt_conv2d_1x1_s8(const int8_t *x, tt_dims in, const int8_t *w, const int32_t
 #if TT_USE_DSP
     if (s == 1 && out.h == in.h && out.w == in.w) { /* no padding */
         if (out.c >= 4) /* packing pays for itself from four outputs */
-            packed1x1_dsp(x, in.c, plane, w, bias, mult, shift, q, y, plane, out.c);
+            packed1x1_dsp(x, in.c, plane, w, bias, mult, shift, q, y, plane, out.c, ssat_requant(shift, out.c, q));
         else
             conv1x1_dsp(x, in.c, plane, w, bias, mult, shift, q, y, out.c);
         return TT_OK;
