@@ -360,9 +360,9 @@ static void packed_16ch_outputs_ssat(const int32_t *buf, int32_t n, const int8_t
 #define PW_BLOCK (TT_PW_PACK_CHANNELS / 4)
 
 /* y[o, :] (at y + o * y_plane, y_plane >= hw) for all o (out_c >= 4; ssat: ssat_requant's, from the caller), four
- * pixels at a time packed (tt_pointwise_pack4_dsp) and read by every output channel one by one: all channels in one pack up to
- * TT_PW_PACK_CHANNELS; wider inputs in chunks of PW_CHUNK channels for blocks of PW_BLOCK outputs, each output's
- * four int32 sums carried from chunk to chunk (integer sums: the same value in any order). */
+ * pixels at a time packed (tt_pointwise_pack4_dsp) and read by every output channel one by one: all channels in one
+ * pack up to TT_PW_PACK_CHANNELS; wider inputs in chunks of PW_CHUNK channels for blocks of PW_BLOCK outputs, each
+ * output's four int32 sums carried from chunk to chunk (integer sums: the same value in any order). */
 static void packed1x1_dsp(const int8_t *x, int32_t channels, int32_t hw, const int8_t *w, const int32_t *bias,
                           const int32_t *mult, const int32_t *shift, const tt_quant_params *q, int8_t *y,
                           int32_t y_plane, int32_t out_c, const int ssat)
