@@ -152,3 +152,74 @@ def test_the_budget_reads_the_arena_as_it_holds_a_streamed_sample():
 
     compiled = compile(load_backbone("proxyless-w0.3", num_classes=10), "paper-100kb", sram_budget=150 * 1024)
     assert compiled.program.chunked == ["blocks.15.depthwise"] and static_sram(compiled.program) <= 150 * 1024
+
+
+def _arenas_by_layers(table: dict, fits: int):
+    """A measure for choose_layers from {frozenset of layers: (arena, peak, layers at the peak)}; done at `fits`."""
+    from tvm_tinytrain.compiler import StepArena
+
+    asked = []
+
+    def measure(layers):
+        asked.append(tuple(layers))
+        arena, peak, at_peak = table[frozenset(layers)]
+        return StepArena(arena, peak, frozenset(at_peak), arena <= fits)
+
+    return measure, asked
+
+
+def test_the_budget_loop_keeps_no_layer_that_lowers_nothing():
+    from tvm_tinytrain.compiler import choose_layers
+
+    table = {frozenset(): (100, 100, {"a"}), frozenset("a"): (90, 90, {"b"}), frozenset("ab"): (90, 90, ()),
+             frozenset("ac"): (80, 80, ()), frozenset("c"): (95, 95, ())}
+    measure, asked = _arenas_by_layers(table, fits=80)
+    assert choose_layers(["a", "b", "c"], measure) == ["a", "c"]  # b, at the peak, lowered neither
+    assert ("a", "b") in asked and ("c",) in asked  # c alone (the prune): the arena rose, so a stays
+
+
+def test_the_budget_loop_goes_on_past_a_peak_that_is_no_input_gradient():
+    from tvm_tinytrain.compiler import choose_layers
+
+    # the peak is a weight update (no gradient live there), yet chunking "b" lowers the arena the planner packs
+    table = {frozenset(): (100, 90, ()), frozenset("a"): (100, 90, ()), frozenset("b"): (96, 90, ()),
+             frozenset("ab"): (96, 90, ())}
+    measure, _ = _arenas_by_layers(table, fits=50)
+    assert choose_layers(["a", "b"], measure) == ["b"]
+
+
+def test_the_budget_loop_drops_a_layer_the_final_arena_does_not_need():
+    from tvm_tinytrain.compiler import choose_layers
+
+    # "a" only lowers the peak (kept: it can let the next layer lower the arena), "b" then lowers the arena
+    # without it too: the prune drops "a"; "c" (never lowering anything) is tried once and not kept
+    table = {frozenset(): (100, 100, {"a"}), frozenset("a"): (100, 95, {"b"}), frozenset("ab"): (90, 90, ()),
+             frozenset("abc"): (90, 90, ()), frozenset("b"): (90, 92, ()), frozenset("bc"): (90, 92, ())}
+    measure, asked = _arenas_by_layers(table, fits=10)
+    assert choose_layers(["a", "b", "c"], measure) == ["b"]
+    assert asked.count(("a", "b", "c")) == 1
+
+
+def test_the_budget_loop_goes_through_a_layer_the_packing_does_not_follow_at_once():
+    from tvm_tinytrain.compiler import choose_layers
+
+    # "a" lowers the live peak while the packed arena rises; "b" after it gives the lowest arena; alone "b"
+    # lowers nothing; "c" after them lowers the peak only and raises the arena: the choice is the best seen
+    table = {frozenset(): (100, 90, {"a"}), frozenset("a"): (104, 85, {"b"}), frozenset("ab"): (92, 84, {"c"}),
+             frozenset("abc"): (95, 80, ()), frozenset("b"): (100, 90, ()), frozenset("ac"): (104, 85, ())}
+    measure, _ = _arenas_by_layers(table, fits=50)
+    assert choose_layers(["a", "b", "c"], measure) == ["a", "b"]
+
+
+@pytest.mark.slow
+def test_the_budget_takes_mbv2_past_its_weight_update_peak():
+    """MbV2 paper-100kb at 120K: the loop goes on where the peak is a weight update (blocks.13.pointwise2 lowers
+    the packed arena) and keeps no layer the final arena does not need (blocks.13.depthwise, subsumed)."""
+    from tvm_tinytrain.backbones import load_backbone
+    from tvm_tinytrain.codegen.emit import sram_param_bytes
+    from tvm_tinytrain.compiler import static_sram
+
+    compiled = compile(load_backbone("mbv2-w0.35", num_classes=10), "paper-100kb", sram_budget=120 * 1024)
+    program = compiled.program
+    assert "blocks.13.pointwise2" in program.chunked and "blocks.13.depthwise" not in program.chunked
+    assert static_sram(program) - sram_param_bytes(program) == 52_744  # the step's arena (was 56,328 B)
