@@ -462,20 +462,17 @@ static void conv1x1_dsp(const int8_t *x, int32_t channels, int32_t hw, const int
 #if TT_USE_DSP
 int tt_conv2d_1x1_strided_out_s8(const int8_t *x, tt_dims in, const int8_t *w, const int32_t *bias,
                                  const int32_t *mult, const int32_t *shift, const tt_quant_params *q, int8_t *y,
-                                 int32_t y_plane, tt_dims out, int *checked)
+                                 int32_t y_plane, tt_dims out, int form)
 {
-    int ssat = checked ? *checked : -1;
-    if (ssat < 0) {
+    if (form < 0) {
         const tt_conv_params conv = {1, 0, 0, 0, 0, 1};
         if (!tt_conv_args_ok(x, in, w, 1, 1, bias, mult, shift, &conv, q, y, out) || out.c < 4 ||
             y_plane < in.h * in.w)
             return TT_ERR_ARG;
-        ssat = ssat_requant(shift, out.c, q);
-        if (checked)
-            *checked = ssat;
+        form = ssat_requant(shift, out.c, q);
     }
-    packed1x1_dsp(x, in.c, in.h * in.w, w, bias, mult, shift, q, y, y_plane, out.c, ssat);
-    return TT_OK;
+    packed1x1_dsp(x, in.c, in.h * in.w, w, bias, mult, shift, q, y, y_plane, out.c, form);
+    return form;
 }
 #endif
 

@@ -85,7 +85,7 @@ static inline int tt_conv_dw_pw_loop_rows(tt_fill_band_fn fill_band, void *ctx, 
     /* the window a ring where the depthwise reads the rows in place or copies them anyway
      * (tt_depthwise_conv2d_ring_s8): a dropped row moves `first`, not every channel's kept rows */
     const int ring = padded || tt_depthwise_ring_ok((tt_dims){mid.c, b->kh, mid.w}, b->kh, &b->conv);
-    int a_checked = -1, c_checked = -1; /* the 1x1s' arguments checked on their first row (tt_conv2d_1x1_strided.h) */
+    int a_form = -1, c_form = -1; /* the 1x1s' arguments checked on their first row (tt_conv2d_1x1_strided.h) */
 #else
     const int ring = 0;
 #endif
@@ -115,10 +115,10 @@ static inline int tt_conv_dw_pw_loop_rows(tt_fill_band_fn fill_band, void *ctx, 
 #if TT_USE_DSP
             if (straight) {
                 const int32_t left = padded ? tt_dw_pw_gap(b) : 0, pitch = mid.w + left; /* mid's row in its slot */
-                int rc = tt_conv2d_1x1_strided_out_s8(xb, (tt_dims){in.c, xn, in.w}, a->w, a->bias, a->mult, a->shift,
+                a_form = tt_conv2d_1x1_strided_out_s8(xb, (tt_dims){in.c, xn, in.w}, a->w, a->bias, a->mult, a->shift,
                                                       &a->q, ab + slot * pitch + left, wnd * pitch,
-                                                      (tt_dims){mid.c, 1, mid.w}, &a_checked);
-                if (rc != TT_OK) return rc;
+                                                      (tt_dims){mid.c, 1, mid.w}, a_form);
+                if (a_form < 0) return a_form;
                 continue;
             }
 #endif
@@ -155,10 +155,10 @@ static inline int tt_conv_dw_pw_loop_rows(tt_fill_band_fn fill_band, void *ctx, 
         if (rc != TT_OK) return rc;
 #if TT_USE_DSP
         if (straight_out) {
-            rc = tt_conv2d_1x1_strided_out_s8(br, (tt_dims){mid.c, 1, out.w}, c->w, c->bias, c->mult, c->shift, &c->q,
-                                              y + yrow * out.w, y_rows * out.w, (tt_dims){out.c, 1, out.w},
-                                              &c_checked);
-            if (rc != TT_OK) return rc;
+            c_form = tt_conv2d_1x1_strided_out_s8(br, (tt_dims){mid.c, 1, out.w}, c->w, c->bias, c->mult, c->shift,
+                                                  &c->q, y + yrow * out.w, y_rows * out.w, (tt_dims){out.c, 1, out.w},
+                                                  c_form);
+            if (c_form < 0) return c_form;
             continue;
         }
 #endif
