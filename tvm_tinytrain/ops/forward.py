@@ -6,7 +6,7 @@ from tvm_tinytrain.passes.gradients import forward as rule
 
 from .. import pooling
 from .._tvm import relax
-from .registry import OpRecord, declare
+from .registry import REUSES_INPUT, OpRecord, declare
 
 
 def _i64(value):
@@ -121,7 +121,7 @@ _CONV_KERNELS = ("tt_conv2d_s8.c", "tt_conv2d_1x1_s8.c", "tt_depthwise_conv2d_s8
 declare(
     OpRecord("conv2d_s8", conv2d_s8, c.conv2d_s8, _CONV_KERNELS, rule.conv2d_s8),
     OpRecord("linear_s8", linear_s8, c.linear_s8, ("tt_linear_s8.c",), rule.linear_s8),
-    OpRecord("add_s8", add_s8, c.add_s8, ("tt_add_s8.c",), rule.add_s8),
+    OpRecord("add_s8", add_s8, c.add_s8, ("tt_add_s8.c",), rule.add_s8, writes=REUSES_INPUT),
     OpRecord("avgpool_s8", avgpool_s8, c.avgpool_s8, ("tt_avgpool_s8.c", "tt_avgpool_window_s8.c"), rule.avgpool_s8),
     OpRecord("maxpool_s8", maxpool_s8, c.maxpool_s8, ("tt_maxpool_s8.c",), rule.maxpool_s8),
     OpRecord("flatten", flatten, c.copy, (), rule.flatten),
