@@ -41,6 +41,7 @@ def _adds(model_c: str) -> list[bool]:
     return [a == y for a, y in calls]
 
 
+@pytest.mark.slow  # the calibrated tiny_resnet (~17 s); tests/passes/test_memory_analysis checks the merge by default
 def test_residual_add_writes_over_its_dying_input(tiny_resnet):
     adds = _adds((tiny_resnet[2] / "model.c").read_text())
     assert len(adds) == 4 and sum(adds) == 3  # the step's second add's first input is read by the backward
