@@ -48,10 +48,11 @@ def test_every_consumer_reads_the_records():
     stored = {name: r.writes for name, r in RECORDS.items() if r.writes != "new"}
     assert stored == {"sgd_s8": PARAM, "sgd_s32": PARAM, "sgd_f32": PARAM, "momentum_f32": PARAM,
                       "round_copy_s8": PARAM, "round_copy_s32": PARAM,
-                      "grad_update": PARAM, "grad_update_dw_chunks": PARAM, "grad_update_pw_chunks": PARAM, "scale_channels": REUSES_INPUT, "mask_grad": REUSES_INPUT, "grad_add": REUSES_INPUT,
+                      "grad_update": PARAM, "grad_update_dw_chunks": PARAM, "grad_update_pw_chunks": PARAM,
+                      "scale_channels": REUSES_INPUT, "mask_grad": REUSES_INPUT, "grad_add": REUSES_INPUT,
                       "depthwise_inplace_s8": OVER_INPUT, "depthwise_grad_input_inplace": OVER_INPUT,
                       "lut_s8": REUSES_INPUT, "lut_grad": REUSES_INPUT, "select_grad": REUSES_INPUT,
-                      "mul_s8": REUSES_INPUT, "mul_grad_input": REUSES_INPUT}
+                      "mul_s8": REUSES_INPUT, "mul_grad_input": REUSES_INPUT, "add_s8": REUSES_INPUT}
 
 
 def test_a_record_is_declared_once_and_whole():
