@@ -85,9 +85,9 @@ def _with_chain(mod, path: InputPath) -> InputPath:
     # the stem's and its reader's scratch together may outweigh a small output; an equal arena (its bound set by
     # placement elsewhere) with a lower peak leaves the budget's memory passes (compiler.memory_passes) the rest
     if (plan.arena_bytes, report.peak_bytes) >= (plan_0.arena_bytes, report_0.peak_bytes):
-        return replace(path, chain_why=f"whole: pulled by {b.op} of {b.layer} its arena would be "
-                                       f"{plan.arena_bytes:,} B and its peak {report.peak_bytes:,} B, not below "
-                                       f"{plan_0.arena_bytes:,} B and {report_0.peak_bytes:,} B")
+        return replace(path, chain_why=f"whole: pulling its rows into {b.op} of {b.layer} would lower neither the "
+                                       f"arena ({plan.arena_bytes:,} B against {plan_0.arena_bytes:,} B) nor the "
+                                       f"peak ({report.peak_bytes:,} B against {report_0.peak_bytes:,} B)")
     return chained
 
 
@@ -103,8 +103,8 @@ def keep_chain_where_it_lowers(program):
     chained, whole = (plan_arena(program.mod, p)[1].arena_bytes for p in (path, replace(path, chained=None)))
     if whole <= chained:
         program.mod["main"] = program.mod["main"].with_attr(
-            WHOLE, f"whole: pulled by {path.chained.op} of {path.chained.layer} the step's arena would be "
-                   f"{chained:,} B, not below {whole:,} B (the final program's, after the budget's passes)")
+            WHOLE, f"whole: pulling its rows into {path.chained.op} of {path.chained.layer} would not lower the "
+                   f"step's arena ({chained:,} B against {whole:,} B, after the budget's passes)")
     return program
 
 
