@@ -18,18 +18,9 @@ from tvm_tinytrain.targets.qemu import toolchain_missing
 @pytest.fixture(scope="module")
 def tiny_resnet(tmp_path_factory):
     """(graph, samples, folder): tiny_resnet calibrated on CIFAR-10, trained by last-1, its project written."""
-    from targets.projects import cifar_images
+    from targets.projects import cifar_images, tiny_resnet_graph
 
-    from tvm_tinytrain.data.cifar10 import load_cifar10
-    from tvm_tinytrain.data.images import to_float_input
-    from tvm_tinytrain.frontend.to_graph import to_graph
-    from tvm_tinytrain.frontend.torch import from_torch
-    from tvm_tinytrain.models.tiny_resnet import build
-    from tvm_tinytrain.quantization.ptq import quantize
-
-    pixels, _ = load_cifar10("test", per_class=1)
-    model, example = build()
-    graph = quantize(to_graph(from_torch(model, example)), list(to_float_input(pixels[:8])), progress=False)
+    graph = tiny_resnet_graph()
     folder = tmp_path_factory.mktemp("inplace_add")
     write_project(generate(build_training(graph, resolve_scheme("last-1", graph))), folder)
     return graph, cifar_images(4), folder

@@ -55,21 +55,27 @@ def write_toy(folder: Path) -> Path:
     return folder
 
 
-def write_tiny_resnet(folder: Path) -> Path:
-    """tiny_resnet (3x32x32 input, 10 classes) calibrated on CIFAR-10, the last-1 scheme."""
-    from tvm_tinytrain.codegen.emit import generate, write_project
+def tiny_resnet_graph():
+    """tiny_resnet (3x32x32 input, 10 classes) calibrated on eight CIFAR-10 test images."""
     from tvm_tinytrain.data.cifar10 import load_cifar10
     from tvm_tinytrain.data.images import to_float_input
     from tvm_tinytrain.frontend.to_graph import to_graph
     from tvm_tinytrain.frontend.torch import from_torch
     from tvm_tinytrain.models.tiny_resnet import build
-    from tvm_tinytrain.passes.pipeline import build_training
     from tvm_tinytrain.quantization.ptq import quantize
-    from tvm_tinytrain.schemes import resolve_scheme
 
     pixels, _ = load_cifar10("test", per_class=1)
     model, example = build()
-    graph = quantize(to_graph(from_torch(model, example)), list(to_float_input(pixels[:8])), progress=False)
+    return quantize(to_graph(from_torch(model, example)), list(to_float_input(pixels[:8])), progress=False)
+
+
+def write_tiny_resnet(folder: Path) -> Path:
+    """tiny_resnet_graph's project, the last-1 scheme."""
+    from tvm_tinytrain.codegen.emit import generate, write_project
+    from tvm_tinytrain.passes.pipeline import build_training
+    from tvm_tinytrain.schemes import resolve_scheme
+
+    graph = tiny_resnet_graph()
     write_project(generate(build_training(graph, resolve_scheme("last-1", graph))), folder)
     return folder
 
