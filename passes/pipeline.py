@@ -70,6 +70,7 @@ class TrainingProgram:
     chunked: list = field(default_factory=list)  # layers chunk_depthwise_grad took (depthwise or projection)
     chunkable: list = field(default_factory=list)  # the layers it could take, at its stage (candidates)
     sram_budget: int | None = None               # the budget that chose them (compiler.memory_passes)
+    unchunked: tuple | None = None               # (module, params) before chunk_depthwise_grad: `reuse`
 
     @property
     def updated(self) -> list[str]:
@@ -77,11 +78,15 @@ class TrainingProgram:
 
 
 def build_training(graph: Graph, scheme: Scheme, dump: str | Path | None = None, stop_after: str = "predict",
-                   return_grads: bool = False, check: bool = False, chunked=()) -> TrainingProgram:
+                   return_grads: bool = False, check: bool = False, chunked=(),
+                   reuse: TrainingProgram | None = None) -> TrainingProgram:
     """Run the stages up to `stop_after`; `return_grads` makes main also return the
     gradients (after the updated parameters), for comparison with an oracle.  `chunked`: the depthwise
     layers whose input gradient `chunk_depthwise_grad` takes a chunk at a time (it costs instructions:
-    by default none; None: every one it can; compiler.memory_passes chooses them by an SRAM budget)."""
+    by default none; None: every one it can; compiler.memory_passes chooses them by an SRAM budget).
+    `reuse`: a whole program built by the same call with other `chunked` layers: its stages before
+    chunk_depthwise_grad and its prediction module, which no choice of layers changes, are taken as they are
+    (the budget loop builds one program per candidate; the stages return new modules, never change theirs)."""
     if stop_after not in STAGES:
         raise ValueError(f"stop_after must be one of {STAGES}")
     dump = Path(dump) if dump else None
@@ -102,8 +107,11 @@ def build_training(graph: Graph, scheme: Scheme, dump: str | Path | None = None,
         applied.extend(layer for layer in chunkable if chunked is None or layer in chunked)
         return chunk_depthwise_grad(m, applied)
 
-    lowered, lowered_params = mod, params = to_relax(graph, params_as_inputs=True)
-    done = stage(0, "lower", mod)
+    if reuse is not None and (reuse.unchunked is None or stop_after != "predict"):
+        raise ValueError("reuse takes a whole program (stop_after='predict') and builds one")
+    lowered, lowered_params = mod, params = to_relax(graph, params_as_inputs=True) if reuse is None else (None, {})
+    done = reuse is None and stage(0, "lower", mod)
+    unchunked = None
     steps = [("add_loss", lambda m: add_loss(m, params, scheme.fp32_classifier, scheme.loss)),
              ("sparse_update", lambda m: sparse_update(m, scheme)),
              ("quantized_autodiff", quantized_autodiff),
@@ -115,19 +123,27 @@ def build_training(graph: Graph, scheme: Scheme, dump: str | Path | None = None,
              ("fuse_expand_depthwise", fuse_expand_depthwise),
              ("inplace_depthwise", inplace_depthwise),
              ("reorder", reorder)]
-    for n, (name, apply) in enumerate(steps, start=1):
+    first = 1
+    if reuse is not None:
+        (mod, params), first = reuse.unchunked, STAGES.index("chunk_depthwise_grad")
+    for n, (name, apply) in enumerate(steps[first - 1:], start=first):
         if done:
             break
+        if name == "chunk_depthwise_grad":
+            unchunked = mod, params
         if apply is not None:
             result = apply(mod)
             mod, params = result if isinstance(result, tuple) else (result, params)
         done = stage(n, name, mod)
     predict = None
-    if not done:
+    if reuse is not None:
+        predict = reuse.predict
+    elif not done:
         predict = predict_module(lowered, lowered_params, scheme.fp32_classifier, main_attr(mod, "tt.trainable", {}))
         stage(len(steps) + 1, "predict", predict)
     memory = analyze(mod) if STAGES.index(stop_after) >= STAGES.index("quantized_autodiff") else None
-    return TrainingProgram(mod, params, scheme, graph, memory, predict, applied, chunkable=chunkable)
+    return TrainingProgram(mod, params, scheme, graph, memory, predict, applied, chunkable=chunkable,
+                           unchunked=unchunked)
 
 
 def predict_module(lowered, params: dict, fp32_classifier: bool, trainable: dict):

@@ -99,24 +99,24 @@ def memory_passes(graph: Graph, scheme: Scheme, sram_budget: int | None, **pipel
     from .codegen.input_stream import keep_chain_where_it_lowers
     from .passes.pipeline import build_training
 
-    def build(chunked):
-        program = build_training(graph, scheme, chunked=list(chunked), **pipeline)
+    def build(chunked, reuse=None):
+        program = build_training(graph, scheme, chunked=list(chunked), reuse=reuse, **pipeline)
         program.sram_budget = sram_budget
         return program
 
-    program = build(())
+    program = unchunked = build(())
     if sram_budget is not None:
         params, measured = sram_param_bytes(program), {}
 
         def measure(chunked):
             key = frozenset(chunked)
             if key not in measured:
-                measured[key] = _measure(program if not key else build(chunked), sram_budget - params)
+                measured[key] = _measure(program if not key else build(chunked, unchunked), sram_budget - params)
             return measured[key]
 
         chunked = choose_layers(program.chunkable, measure)
         if chunked:
-            program = build(chunked)
+            program = build(chunked, unchunked)
     return keep_chain_where_it_lowers(program)
 
 
