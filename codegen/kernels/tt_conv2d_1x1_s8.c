@@ -23,11 +23,16 @@
  *
  * x86-64 path (__AVX2__, host builds with -march=native; same cases): four output channels by
  * sixteen pixels at a time through tt_pointwise_avx2 (tt_pointwise_avx2.h), the same int32 sums.
+ *
+ * Helium path (TT_USE_MVE, Cortex-M55; the same cases, up to TT_PW_MVE_MAX_CHANNELS input channels, also for
+ * tt_conv2d_1x1_strided_out_s8): tt_pointwise_mve (tt_pointwise_mve.h), VMLADAVA.S8 over 16 channels a pixel,
+ * the same int32 sums.
  */
 #include "tt_conv2d_1x1_strided.h"
 #include "tt_kernels.h"
 #include "tt_pointwise_avx2.h"
 #include "tt_pointwise_dsp.h"
+#include "tt_pointwise_mve.h"
 #include "tt_requant.h"
 
 /* acc + sum_c (x[c * plane] - x_zero) * w[c] */
@@ -471,6 +476,12 @@ int tt_conv2d_1x1_strided_out_s8(const int8_t *x, tt_dims in, const int8_t *w, c
             return TT_ERR_ARG;
         form = ssat_requant(shift, out.c, q);
     }
+#if TT_USE_MVE
+    if (tt_pointwise_mve_ok(in.c, in.h * in.w)) {
+        tt_pointwise_mve(x, in.c, in.h * in.w, w, bias, mult, shift, q, y, y_plane, out.c);
+        return form;
+    }
+#endif
     packed1x1_dsp(x, in.c, in.h * in.w, w, bias, mult, shift, q, y, y_plane, out.c, form);
     return form;
 }
@@ -485,6 +496,12 @@ int tt_conv2d_1x1_s8(const int8_t *x, tt_dims in, const int8_t *w, const int32_t
     const int32_t s = conv->stride, plane = in.h * in.w;
 #if TT_USE_DSP
     if (s == 1 && out.h == in.h && out.w == in.w) { /* no padding */
+#if TT_USE_MVE
+        if (tt_pointwise_mve_ok(in.c, plane)) {
+            tt_pointwise_mve(x, in.c, plane, w, bias, mult, shift, q, y, plane, out.c);
+            return TT_OK;
+        }
+#endif
         if (out.c >= 4) /* packing pays for itself from four outputs */
             packed1x1_dsp(x, in.c, plane, w, bias, mult, shift, q, y, plane, out.c, ssat_requant(shift, out.c, q));
         else
