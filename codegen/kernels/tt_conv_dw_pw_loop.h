@@ -5,7 +5,8 @@
  * kernel call on every band is the same, and so is every output byte.
  * Scratch (from `scratch`): the band of x (in.c x a.kh rows), one row of mid, the window of mid
  * (mid.c x b.kh rows), one depthwise row, one output row; each part 8-aligned (TT_DW_PW_LOOP_BYTES). On the DSP
- * path with a 1x1 conv `a`, the window with the depthwise's padding in it takes the row of mid's place and its own.
+ * path with a 1x1 conv `a` (or any `a` where the depthwise keeps the width), the window with the depthwise's padding
+ * in it takes the row of mid's place and its own.
  */
 #ifndef TT_CONV_DW_PW_LOOP_H
 #define TT_CONV_DW_PW_LOOP_H
@@ -69,13 +70,15 @@ static inline int tt_conv_dw_pw_loop_rows(tt_fill_band_fn fill_band, void *ctx, 
                          !a->conv.pad_top && !a->conv.pad_left && !a->conv.pad_bottom && !a->conv.pad_right;
     const int straight_out = c->conv.stride == 1 && c->conv.groups == 1 && out.c >= 4 && !c->conv.pad_top &&
                              !c->conv.pad_left && !c->conv.pad_bottom && !c->conv.pad_right;
-    /* with `straight`, the window holds the depthwise's padding itself where ar (unused) and the unpadded window
+    /* `padded`: the window holds the depthwise's padding itself where ar (unused) and the unpadded window
      * were: each row slot `gap` bytes of x_zero then mid's row, the gap between two rows the right padding of one
      * and the left padding of the next (gap = the larger of the two), set from the first call, and x_zero rows for
      * the padding above and below in the slots the map's rows leave free, so that the depthwise reads the rows
      * where they lie (tt_depthwise_window_row_s8) instead of copying them into a padded buffer (its geometry
-     * recomputed where used: kept over the loop it took 48 more bytes of this frame, -fstack-usage) */
-    const int padded = straight && b->kh * b->kw <= TT_DW_WINDOW_TAPS &&
+     * recomputed where used: kept over the loop it took 48 more bytes of this frame, -fstack-usage); any other conv
+     * `a` (the stem's 3x3 stride 2) writes its row into br, free until the window is full and as wide as mid's row
+     * where the depthwise keeps the width, and each channel's row is copied into its padded slot */
+    const int padded = (straight || out.w >= mid.w) && b->kh * b->kw <= TT_DW_WINDOW_TAPS &&
                        TT_ALIGN8(mid.c * wnd * (mid.w + tt_dw_pw_gap(b)) + tt_dw_pw_gap(b)) <=
                            TT_ALIGN8(mid.c * mid.w) + TT_ALIGN8(mid.c * wnd * mid.w);
     if (padded) {
@@ -122,11 +125,18 @@ static inline int tt_conv_dw_pw_loop_rows(tt_fill_band_fn fill_band, void *ctx, 
                 continue;
             }
 #endif
+            /* any other conv: its row into ar (into br where the padded window has taken ar's place), then each
+             * channel's into its slot (past the slot's gap of padding) */
+            int8_t *row = ar;
+            int32_t gap = 0;
+#if TT_USE_DSP
+            if (padded) row = br, gap = tt_dw_pw_gap(b);
+#endif
             int rc = tt_conv2d_s8(xb, (tt_dims){in.c, xn, in.w}, a->w, a->kh, a->kw, a->bias, a->mult, a->shift, &pa,
-                                  &a->q, ar, (tt_dims){mid.c, 1, mid.w});
+                                  &a->q, row, (tt_dims){mid.c, 1, mid.w});
             if (rc != TT_OK) return rc;
             for (int32_t ch = 0; ch < mid.c; ++ch)
-                memcpy(ab + (ch * wnd + slot) * mid.w, ar + ch * mid.w, (size_t)mid.w);
+                memcpy(ab + (ch * wnd + slot) * (mid.w + gap) + gap, row + ch * mid.w, (size_t)mid.w);
         }
         /* the window's n rows of every channel from `first` (all wnd but at the map's top or bottom edge): one call */
 #if TT_USE_DSP

@@ -8,7 +8,8 @@
  * 3 x 3 over 3 channels: eight windows an output in registers; a third of them 3 wide: the
  * windows inside x packed straight from its rows, one to four rows past the last four; a third of the plain 1x1
  * cases from four outputs through tt_conv2d_1x1_strided_out_s8, output channels further apart than h * w; then
- * ROW_CASES fused row blocks through tt_conv_dw_pw_rows_s8's DSP loop, check_rows) against their portable loops
+ * ROW_CASES fused row blocks through tt_conv_dw_pw_rows_s8's DSP loop, a quarter of them from a conv other than a
+ * 1x1 as the stem's, check_rows) against their portable loops
  * (ref_kernels.c: the same sources with TT_NO_DSP), byte for byte, on pseudo-random
  * cases: channels 1..24 (odd too; an eighth of the other 1x1 cases one output, expand_depthwise's calls on large inputs;
  * a quarter exactly 8 or 16, the 8- and 16-channel paths on maps of up to 400 pixels: several blocks of pixels and
@@ -325,28 +326,43 @@ static void free_layer(tt_conv_layer *l)
     free((void *)l->w), free((void *)l->bias), free((void *)l->mult), free((void *)l->shift);
 }
 
-/* One fused row block, tt_conv_dw_pw_rows_s8 (1x1 expansion -> depthwise -> 1x1 projection), on its DSP loop:
- * from 4 expanded channels the expansion's rows go into a window holding the depthwise's padding, read in place
+/* One fused row block, tt_conv_dw_pw_rows_s8 (1x1 expansion or any conv -> depthwise -> 1x1 projection), on its DSP
+ * loop: from 4 expanded channels the expansion's rows go into a window holding the depthwise's padding, read in place
  * (tt_depthwise_window_row_s8: its kernel rows rotated to the window's slots, padding rows at the map's edges,
  * 3x3 / 5x5 / 7x7 at strides 1 and 2 with out.w a multiple of 4 in half the cases), where that window fits, else a
  * ring or a sliding window of rows; against the three portable calls on whole tensors, byte for byte. */
 static void check_rows(void)
 {
-    const int32_t kernels[] = {3, 5, 7}, c_in = uniform(1, 24), c_mid = uniform(0, 4) ? uniform(4, 24) : uniform(1, 3);
-    const int32_t c_out = uniform(0, 4) ? uniform(4, 24) : uniform(1, 3), kh = kernels[rnd() % 3];
-    const int32_t kw = uniform(0, 3) ? kh : kernels[rnd() % 3], s = uniform(1, 2);
-    const tt_conv_params pb = {s, uniform(0, kh - 1), uniform(0, kw - 1), uniform(0, kh - 1), uniform(0, kw - 1),
-                               c_mid};
+    /* a quarter of the blocks start with a conv other than a 1x1 (1x1 to 3x3, strides 1 and 2, any padding) through
+     * tt_conv2d_s8, its rows copied into the padded window where the depthwise keeps the width; half of these are
+     * the RGB stem's (3 channels, 3x3 stride 2 padded by 1, then a 3x3 depthwise stride 1 padded by 1) */
+    const int general = uniform(0, 3) == 0, stem = general && uniform(0, 1);
+    const int32_t ka = stem ? 3 : general ? uniform(1, 3) : 1, sa = stem ? 2 : general ? uniform(1, 2) : 1;
+    const tt_conv_params pa = stem ? (tt_conv_params){2, 1, 1, 1, 1, 1}
+                                   : (tt_conv_params){sa, uniform(0, ka - 1), uniform(0, ka - 1), uniform(0, ka - 1),
+                                                      uniform(0, ka - 1), 1};
+    const int32_t kernels[] = {3, 5, 7}, c_in = stem ? 3 : uniform(1, 24);
+    const int32_t c_mid = uniform(0, 4) ? uniform(4, 24) : uniform(1, 3);
+    const int32_t c_out = uniform(0, 4) ? uniform(4, 24) : uniform(1, 3), kh = stem ? 3 : kernels[rnd() % 3];
+    const int32_t kw = stem || uniform(0, 3) ? kh : kernels[rnd() % 3], s = stem ? 1 : uniform(1, 2);
+    const tt_conv_params pb = stem ? (tt_conv_params){1, 1, 1, 1, 1, c_mid}
+                                   : (tt_conv_params){s, uniform(0, kh - 1), uniform(0, kw - 1), uniform(0, kh - 1),
+                                                      uniform(0, kw - 1), c_mid};
     const int32_t hmin = kh - pb.pad_top - pb.pad_bottom, wmin = kw - pb.pad_left - pb.pad_right;
     const int32_t w4 = (4 * uniform(1, 6) - 1) * s + wmin; /* out.w 4..24, a multiple of 4 */
-    const tt_dims in = {c_in, uniform(hmin > 1 ? hmin : 1, 12), uniform(0, 1) && w4 > 0 ? w4
-                                                                  : uniform(wmin > 1 ? wmin : 1, 48)};
-    const tt_dims mid = {c_mid, in.h, in.w};
-    const tt_dims out = {c_out, (in.h + pb.pad_top + pb.pad_bottom - kh) / s + 1,
-                         (in.w + pb.pad_left + pb.pad_right - kw) / s + 1};
+    const int32_t mh = uniform(hmin > 1 ? hmin : 1, 12);
+    const int32_t mw = uniform(0, 1) && w4 > 0 ? w4 : uniform(wmin > 1 ? wmin : 1, 48);
+    /* x as tall and wide as `a` needs for mid's rows and columns (one row or column where that is less: mid larger) */
+    const int32_t ha = (mh - 1) * sa + ka - pa.pad_top - pa.pad_bottom;
+    const int32_t wa = (mw - 1) * sa + ka - pa.pad_left - pa.pad_right;
+    const tt_dims in = {c_in, ha > 1 ? ha : 1, wa > 1 ? wa : 1};
+    const tt_dims mid = {c_mid, (in.h + pa.pad_top + pa.pad_bottom - ka) / sa + 1,
+                         (in.w + pa.pad_left + pa.pad_right - ka) / sa + 1};
+    const tt_dims out = {c_out, (mid.h + pb.pad_top + pb.pad_bottom - kh) / s + 1,
+                         (mid.w + pb.pad_left + pb.pad_right - kw) / s + 1};
     const tt_dims dw = {c_mid, out.h, out.w};
     const tt_conv_params one = {1, 0, 0, 0, 0, 1};
-    tt_conv_layer a = random_layer(c_mid, c_in, 1, 1, one), b = random_layer(c_mid, kh * kw, kh, kw, pb);
+    tt_conv_layer a = random_layer(c_mid, c_in * ka * ka, ka, ka, pa), b = random_layer(c_mid, kh * kw, kh, kw, pb);
     tt_conv_layer c = random_layer(c_out, c_mid, 1, 1, one);
     b.q.x_zero = a.q.y_zero, c.q.x_zero = b.q.y_zero;
     const int32_t n_out = out.c * out.h * out.w;
@@ -354,14 +370,17 @@ static void check_rows(void)
     int8_t *d = malloc((size_t)(dw.c * dw.h * dw.w)), *y = malloc((size_t)n_out), *y_ref = malloc((size_t)n_out);
     int8_t *scratch = malloc((size_t)tt_conv_dw_pw_rows_s8_get_buffer_size(in, &a, mid, &b, out));
     int rc = tt_conv_dw_pw_rows_s8(x, in, &a, mid, &b, &c, y, out, scratch);
-    int rc_ref = ref_conv2d_1x1_s8(x, in, a.w, a.bias, a.mult, a.shift, &one, &a.q, m, mid);
+    int rc_ref = general ? ref_conv2d_general_s8(x, in, a.w, ka, ka, a.bias, a.mult, a.shift, &pa, &a.q, m, mid)
+                         : ref_conv2d_1x1_s8(x, in, a.w, a.bias, a.mult, a.shift, &one, &a.q, m, mid);
     if (rc_ref == TT_OK)
         rc_ref = ref_depthwise_conv2d_s8(m, mid, b.w, kh, kw, b.bias, b.mult, b.shift, &pb, &b.q, d, dw);
     if (rc_ref == TT_OK)
         rc_ref = ref_conv2d_1x1_s8(d, dw, c.w, c.bias, c.mult, c.shift, &one, &c.q, y_ref, out);
     if (rc != TT_OK || rc_ref != TT_OK || memcmp(y, y_ref, (size_t)n_out) != 0) {
         mismatches++;
-        put("MISMATCH rows c=");
+        put("MISMATCH rows a=");
+        put_int(ka), put("s"), put_int(sa);
+        put(" c=");
         put_int(c_in), put(">"), put_int(c_mid), put(">"), put_int(c_out);
         put(" h=");
         put_int(in.h);
