@@ -9,7 +9,7 @@
  * windows inside x packed straight from its rows, one to four rows past the last four; a third of the plain 1x1
  * cases from four outputs through tt_conv2d_1x1_strided_out_s8, output channels further apart than h * w; then
  * ROW_CASES fused row blocks through tt_conv_dw_pw_rows_s8's DSP loop, a quarter of them from a conv other than a
- * 1x1 as the stem's, check_rows) against their portable loops
+ * 1x1 as the stem's, check_rows; then ADD_CASES residual adds, tt_add_s8, check_add) against their portable loops
  * (ref_kernels.c: the same sources with TT_NO_DSP), byte for byte, on pseudo-random
  * cases: channels 1..24 (odd too; an eighth of the other 1x1 cases one output, expand_depthwise's calls on large inputs;
  * a quarter exactly 8 or 16, the 8- and 16-channel paths on maps of up to 400 pixels: several blocks of pixels and
@@ -40,6 +40,9 @@
 #endif
 #ifndef ROW_CASES
 #define ROW_CASES 300
+#endif
+#ifndef ADD_CASES
+#define ADD_CASES 400
 #endif
 
 int ref_conv2d_1x1_s8(const int8_t *x, tt_dims in, const int8_t *w, const int32_t *bias, const int32_t *mult,
@@ -398,12 +401,50 @@ static void check_rows(void)
     free(x), free(m), free(d), free(y), free(y_ref), free(scratch);
 }
 
+int ref_add_s8(const int8_t *a, const int8_t *b, int32_t n, int32_t a_zero, int32_t b_zero, int32_t mult_a,
+               int32_t mult_b, int32_t shift, const tt_quant_params *q, int8_t *y);
+
+/* One residual add, tt_add_s8 against its portable loop: 1..300 elements (the four-element loop and its tails),
+ * shifts 12..50 (both sides of the int32 path's 16..47 and its constant's bound; a third 14..20, where a wrong carry
+ * from the low halves shows in most outputs), multipliers mostly a quarter to once 2^shift (up to 2^31) as the
+ * backbones' (an eighth with their low half zero, an eighth any int32: near 2^31 the high half out of int16), a
+ * quarter with a narrower clamp, a third written over a or b. */
+static void check_add(void)
+{
+    const int32_t n = uniform(1, 300), shift = uniform(0, 2) ? uniform(12, 50) : uniform(14, 20), way = uniform(0, 2);
+    const int32_t e = shift - 1 < 30 ? shift - 1 : 30; /* m / 2^shift in [1/4, 1) as the backbones' adds */
+    int32_t m[2];
+    for (int j = 0; j < 2; j++) {
+        const int32_t kind = uniform(0, 7);
+        m[j] = kind == 0 ? (int32_t)(rnd() & 0xFFFF0000u) : kind == 1 ? (int32_t)rnd()
+                                                                       : uniform(1 << (e - 1), (int32_t)((2u << e) - 1));
+    }
+    const int32_t lo = uniform(0, 3) ? -128 : uniform(-128, 0), hi = uniform(0, 3) ? 127 : uniform(lo, 127);
+    const tt_quant_params q = {0, uniform(-128, 127), lo, hi};
+    const int32_t a_zero = uniform(-128, 127), b_zero = uniform(-128, 127);
+    int8_t *a = random_s8(n), *b = random_s8(n), *y = malloc((size_t)n), *y_ref = malloc((size_t)n);
+    const int rc_ref = ref_add_s8(a, b, n, a_zero, b_zero, m[0], m[1], shift, &q, y_ref);
+    const int rc = tt_add_s8(a, b, n, a_zero, b_zero, m[0], m[1], shift, &q, way == 0 ? y : way == 1 ? a : b);
+    const int8_t *got = way == 0 ? y : way == 1 ? a : b;
+    if (rc != rc_ref || memcmp(got, y_ref, (size_t)n) != 0) {
+        mismatches++;
+        put("MISMATCH add n=");
+        put_int(n), put(" shift="), put_int(shift), put(" mult="), put_int(m[0]), put(","), put_int(m[1]);
+        put("\n");
+    }
+    cases++;
+    bytes += n;
+    free(a), free(b), free(y), free(y_ref);
+}
+
 int main(void)
 {
     for (int i = 0; i < CASES; i++)
         check_case(i % KINDS);
     for (int i = 0; i < ROW_CASES; i++)
         check_rows();
+    for (int i = 0; i < ADD_CASES; i++)
+        check_add();
     put(TT_USE_DSP ? "dsp check (TT_USE_DSP=1): " : "dsp check (TT_USE_DSP=0): ");
     put_int(cases);
     put(" cases, ");
