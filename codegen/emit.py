@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from tvm_tinytrain import conv_geometry
+from tvm_tinytrain.compiler import FIRMWARE_RAM, STACK_RESERVE, static_budget
 from tvm_tinytrain._tvm import Constant
 from tvm_tinytrain.errors import UnsupportedOpError
 from tvm_tinytrain.graph_file import quantization_hash
@@ -213,8 +214,11 @@ class _Emitter:
             "input": {"rows": rows, "chw": list(chw) if rows else None, "why": input_why,
                       # the stem's output: rows pulled by its only reader, or whole, and why (input_stream.py)
                       "stem_output": {"train": train_path.chain_why, "predict": predict_path.chain_why}},
-            # the memory passes that cost instructions, applied where the SRAM budget needs them (compiler.py)
+            # the memory passes that cost instructions, applied where the SRAM budget needs them (compiler.py): the
+            # budget bounds the device's peak; the static SRAM (arena + trained parameters) gets it less the reserve
             "memory_passes": {"sram_budget": self.program.sram_budget,
+                              "static_budget": static_budget(self.program.sram_budget),
+                              "reserved": {"stack": STACK_RESERVE, "firmware": FIRMWARE_RAM},
                               "chunk_depthwise_grad": list(self.program.chunked)},
             "symbols": symbols,
         }

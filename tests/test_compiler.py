@@ -129,18 +129,24 @@ def test_compile_is_the_public_entry_point():
 
 def test_memory_passes_that_cost_instructions_follow_the_sram_budget():
     from tests.block_cnn import EXPAND_TRAINED, quantized_block_cnn
-    from tvm_tinytrain.compiler import static_sram
+    from tvm_tinytrain.compiler import DEVICE_RESERVE, FIRMWARE_RAM, STACK_RESERVE, static_sram
 
     graph, _ = quantized_block_cnn()
     roomy = compile(graph, EXPAND_TRAINED, sram_budget=10**6)
     assert roomy.program.chunked == [] and roomy.memory["memory_passes"] == {
-        "sram_budget": 10**6, "chunk_depthwise_grad": []}
-    tight = compile(graph, EXPAND_TRAINED, sram_budget=static_sram(roomy.program) - 1)
+        "sram_budget": 10**6, "static_budget": 10**6 - DEVICE_RESERVE,
+        "reserved": {"stack": STACK_RESERVE, "firmware": FIRMWARE_RAM}, "chunk_depthwise_grad": []}
+    # the budget bounds the device's peak: the static SRAM gets it less the stack and the firmware's own RAM
+    just = static_sram(roomy.program) + DEVICE_RESERVE
+    assert compile(graph, EXPAND_TRAINED, sram_budget=just).program.chunked == []
+    tight = compile(graph, EXPAND_TRAINED, sram_budget=just - 1)
     assert tight.memory["memory_passes"]["chunk_depthwise_grad"] == ["block.1.0"]  # its input gradient was the peak
     assert static_sram(tight.program) < static_sram(roomy.program)
     assert compile(graph, EXPAND_TRAINED).program.chunked == []  # no budget: none
-    with pytest.raises(TinyTrainError, match="sram_budget must be a number of bytes > 0"):
+    with pytest.raises(TinyTrainError, match="sram_budget must be a number of bytes > "):
         compile(graph, EXPAND_TRAINED, sram_budget="150K")
+    with pytest.raises(TinyTrainError, match="the stack and the firmware's own RAM it reserves"):
+        compile(graph, EXPAND_TRAINED, sram_budget=DEVICE_RESERVE)
 
 
 @pytest.mark.slow
@@ -148,10 +154,11 @@ def test_the_budget_reads_the_arena_as_it_holds_a_streamed_sample():
     """Proxyless paper-100kb streams its sample: its peak is the backward's depthwise gradient (the liveness
     without streaming would put it at the 48 KB input), so a 150 KB budget takes that layer and fits."""
     from tvm_tinytrain.backbones import load_backbone
-    from tvm_tinytrain.compiler import static_sram
+    from tvm_tinytrain.compiler import static_budget, static_sram
 
     compiled = compile(load_backbone("proxyless-w0.3", num_classes=10), "paper-100kb", sram_budget=150 * 1024)
-    assert compiled.program.chunked == ["blocks.15.depthwise"] and static_sram(compiled.program) <= 150 * 1024
+    assert compiled.program.chunked == ["blocks.15.depthwise"]
+    assert static_sram(compiled.program) <= static_budget(150 * 1024)
 
 
 def _arenas_by_layers(table: dict, fits: int):

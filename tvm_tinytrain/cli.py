@@ -118,20 +118,25 @@ def _compile(args):
 
 
 def _sram_budget(args) -> int | None:
-    """--sram-budget in bytes; absent, the target board's SRAM less its minimum stack (None on the host)."""
+    """--sram-budget in bytes (the device's peak); absent, the target board's SRAM less what its minimum stack (the
+    link's check) needs beyond the compiler's stack reserve (None on the host)."""
+    from .compiler import DEVICE_RESERVE, STACK_RESERVE
     from .targets.qemu import load_board, parse_size
 
     if args.sram_budget is None:
         if args.target == "host":
             return None
         board = load_board(args.target)
-        return parse_size(board["ram"]["length"]) - parse_size(board.get("min_stack", "0"))
+        return parse_size(board["ram"]["length"]) - max(0, parse_size(board.get("min_stack", "0")) - STACK_RESERVE)
     try:
         budget = parse_size(args.sram_budget)
     except TinyTrainError:
         budget = 0
     if budget <= 0:
         raise TinyTrainError(f"--sram-budget {args.sram_budget!r:.40} is not a size; give bytes, e.g. 150K or 153600")
+    if budget <= DEVICE_RESERVE:
+        raise TinyTrainError(f"--sram-budget {args.sram_budget!r:.40} leaves nothing for the step: "
+                             f"{DEVICE_RESERVE:,} B are reserved for the stack and the firmware; give more, e.g. 150K")
     return budget
 
 
@@ -145,10 +150,14 @@ def _memory_passes_line(memory: dict) -> str:
     """Which memory passes that cost instructions the SRAM budget made the compiler apply."""
     passes, budget = memory["memory_passes"], memory["memory_passes"]["sram_budget"]
     chunked = ", ".join(passes["chunk_depthwise_grad"]) or "none"
-    static = memory["arena_bytes"] + memory["updated_param_bytes"]
-    over = f", {static - budget:,} B over the budget" if budget is not None and static > budget else ""
-    return (f"SRAM budget {'none' if budget is None else f'{budget:,} B'}: chunk_depthwise_grad (costs instructions) "
-            f"on {chunked}; static SRAM {static:,} B (arena + trained parameters{over})")
+    static, bound = memory["arena_bytes"] + memory["updated_param_bytes"], passes["static_budget"]
+    over = f", {static - bound:,} B over" if bound is not None and static > bound else ""
+    reserve = passes["reserved"]
+    about = "none" if budget is None else (
+        f"{budget:,} B of device peak ({reserve['stack']:,} B reserved for the stack, {reserve['firmware']:,} B "
+        f"for the firmware's own RAM: static SRAM up to {bound:,} B)")
+    return (f"SRAM budget {about}: chunk_depthwise_grad (costs instructions) on {chunked}; static SRAM {static:,} B "
+            f"(arena + trained parameters{over})")
 
 
 def _quantized_model(spec, num_classes, data=None, calibration=None):
@@ -370,9 +379,10 @@ EXAMPLES = {
 }
 
 
-SRAM_BUDGET_HELP = ("SRAM the step may take, arena + trained parameters (e.g. 150K): memory passes that cost "
-                    "instructions are applied only where it needs them (default: the target board's SRAM less its "
-                    "minimum stack; none on the host)")
+SRAM_BUDGET_HELP = ("the device's peak SRAM the step may take, static + stack (e.g. 150K): the stack and the "
+                    "firmware's own RAM are reserved from it, and memory passes that cost instructions are applied "
+                    "only where the rest needs them (default: the target board's SRAM less what its minimum stack "
+                    "needs beyond that reserve; none on the host)")
 
 
 def build_parser() -> argparse.ArgumentParser:

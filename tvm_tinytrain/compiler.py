@@ -62,9 +62,10 @@ def compile(model, scheme, *, num_classes: int | None = None, dump: str | Path |
     an fp32 model must be quantized first.  scheme: anything resolve_scheme takes, or a
     resolved Scheme.  opts: the overrides of options.py (lr_weight, lr_bias, qas,
     fp32_classifier; None keeps the scheme's) and check=True, which checks every stage's module.
-    `dump`: write the module after every stage into this folder.  `sram_budget` (bytes): the SRAM the
-    step may take (arena + trained parameters); the memory passes that cost instructions are applied only
-    where it needs them (`memory_passes`; None: none applied).
+    `dump`: write the module after every stage into this folder.  `sram_budget` (bytes): the device's peak SRAM
+    the step may take, as a board measures it (static + stack): the static SRAM (arena + trained parameters) gets
+    what is left after DEVICE_RESERVE (the stack and the firmware's own RAM); the memory passes that cost
+    instructions are applied only where it needs them (`memory_passes`; None: none applied).
     """
     unknown = sorted(set(opts) - set(options.OVERRIDES) - {"check"})
     if unknown:
@@ -83,16 +84,30 @@ def compile(model, scheme, *, num_classes: int | None = None, dump: str | Path |
 
         scheme = resolve_scheme(scheme, graph, **overrides)
     if sram_budget is not None and (isinstance(sram_budget, bool) or not isinstance(sram_budget, int)
-                                    or sram_budget <= 0):
-        raise TinyTrainError(f"compile: sram_budget must be a number of bytes > 0, got {sram_budget!r:.40}")
+                                    or sram_budget <= DEVICE_RESERVE):
+        raise TinyTrainError(f"compile: sram_budget must be a number of bytes > {DEVICE_RESERVE:,} (the stack and the "
+                             f"firmware's own RAM it reserves), got {sram_budget!r:.40}")
     return Compiled(memory_passes(graph, scheme, sram_budget, dump=dump, check=check))
+
+
+# What a device holds beside the step's static SRAM (arena + trained parameters), reserved from an SRAM budget so
+# that the budget bounds the peak the device measures (static + the stack's high-water mark):
+STACK_RESERVE = 3328  # the deepest stack measured on QEMU M4 / M7 of the backbones' steps: 3,104 B (the chained stem's
+#                       nested row loops), +224 B; test_qemu_runner checks each device run's stack against it
+FIRMWARE_RAM = 256  # the firmware's own .data / .bss beside the model's (transport state): 244 B on M4 / M7
+DEVICE_RESERVE = STACK_RESERVE + FIRMWARE_RAM
+
+
+def static_budget(sram_budget: int | None) -> int | None:
+    """The static SRAM (arena + trained parameters) a device-peak budget leaves: less the stack and the firmware."""
+    return None if sram_budget is None else sram_budget - DEVICE_RESERVE
 
 
 def memory_passes(graph: Graph, scheme: Scheme, sram_budget: int | None, **pipeline):
     """The training program with the memory passes that cost instructions applied only where `sram_budget`
-    needs them.  One such pass, chunk_depthwise_grad (it recomputes a chunk of a strided depthwise conv's
-    input gradient, or a projection's, in each of its readers): the layers `choose_layers` takes by the
-    training step's arena; none while the step fits the budget (static_sram); what is still over the budget
+    needs them (the device's peak: static_sram within static_budget).  One such pass, chunk_depthwise_grad (it
+    recomputes a chunk of a strided depthwise conv's input gradient, or a projection's, in each of its readers): the
+    layers `choose_layers` takes by the training step's arena; none while the step fits; what is still over the budget
     the board's link check reports.  `program.chunked` names the layers taken.  Then the stem's output is
     pulled in rows only where that lowers the final step's arena (input_stream.keep_chain_where_it_lowers)."""
     from .codegen.emit import sram_param_bytes
@@ -111,7 +126,8 @@ def memory_passes(graph: Graph, scheme: Scheme, sram_budget: int | None, **pipel
         def measure(chunked):
             key = frozenset(chunked)
             if key not in measured:
-                measured[key] = _measure(program if not key else build(chunked, unchunked), sram_budget - params)
+                measured[key] = _measure(program if not key else build(chunked, unchunked),
+                                         static_budget(sram_budget) - params)
             return measured[key]
 
         chunked = choose_layers(program.chunkable, measure)

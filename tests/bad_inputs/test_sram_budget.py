@@ -18,6 +18,7 @@ CASES = [
     Case("plan-budget-zero", plan("0"), ("--sram-budget '0'", "150K")),
     Case("plan-budget-negative", [*plan("0")[:-2], "--sram-budget=-5K"], ("--sram-budget '-5K'", "150K")),
     Case("compile-budget-unit", compile_("150KB"), ("--sram-budget '150KB'", "150K")),
+    Case("plan-budget-below-reserve", plan("3K"), ("--sram-budget '3K'", "reserved for the stack", "150K")),
 ]
 
 

@@ -17,7 +17,7 @@ from tvm_tinytrain.codegen.emit import generate, write_project
 from tvm_tinytrain.codegen.host_runner import HostProgram
 from tvm_tinytrain.codegen.protocol import PREDICT, TRAIN
 from tvm_tinytrain.codegen.templates_memory import dw_chunk_channels
-from tvm_tinytrain.compiler import memory_passes, static_sram
+from tvm_tinytrain.compiler import DEVICE_RESERVE, memory_passes, static_sram
 from tvm_tinytrain.passes.chunk_depthwise_grad import candidates
 from tvm_tinytrain.passes.pipeline import build_training
 from tvm_tinytrain.passes.training_graph import main_attr, op_bindings
@@ -156,9 +156,10 @@ def test_the_chunk_rule_equals_the_c_companion():
 
 def test_mcunet_paper_100kb_fits_a_150k_budget_through_the_projection():
     """The budget takes blocks.10's strided depthwise gradient, then blocks.9's projection input gradient (a
-    stride-1 block: the depthwise alone could not help), and the step fits; the peak is elsewhere."""
+    stride-1 block: the depthwise alone could not help), and the step fits 150 KB of static SRAM (the budget bounds
+    the device's peak: the stack and the firmware's own RAM on top); the peak is elsewhere."""
     graph = load_backbone("mcunet-5fps", num_classes=10)  # as `plan` and the benchmarks load it
-    program = memory_passes(graph, resolve_scheme("paper-100kb", graph), 150 * 1024)
+    program = memory_passes(graph, resolve_scheme("paper-100kb", graph), 150 * 1024 + DEVICE_RESERVE)
     assert program.chunked == ["blocks.10.depthwise", "blocks.9.pointwise2"]
     assert static_sram(program) <= 150 * 1024
     peak = program.memory.ops[program.memory.peak_op][1]
