@@ -4,10 +4,10 @@ made a training run on it drift from the host's).  tt_mla_f32, the backward kern
 (VMLA.F32 on a Cortex-M FPU, a separate multiply and add on the host): the same bits too, on a sweep
 whose fused (FMA) result differs, and so do the 1x1 input gradients' outputs (plain and split weight:
 asm loops of VMLAs on the device, C on the host), the 1x1 weight gradient's, the bias gradient's (an
-asm loop of VADDs), the depthwise input gradient's (strides 1-3), the int8 SGD blocks' (an asm loop on an
-FPv5 with double precision), the clamp mask's (SSUB8 flags on a DSP core), the int32 bias step's and the mask
-gradient's (conditional stores on a Thumb-2 core) on random shapes; and the float backward kernels built for
-every board use it."""
+asm loop of VADDs), the depthwise input gradient's (strides 1-3), the int8 SGD blocks' (an asm loop of two
+weights a turn on a Cortex-M4 / M7 / M55), the clamp mask's (SSUB8 flags on a DSP core), the int32 bias
+step's and the mask gradient's (conditional stores on a Thumb-2 core) on random shapes; and the float
+backward kernels built for every board use it."""
 import re
 import shutil
 import subprocess

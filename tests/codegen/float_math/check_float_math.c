@@ -155,10 +155,10 @@ static void bias_grad_sweep(void)
     }
 }
 
-/* tt_sgd_s8_block and (every other case) tt_sgd_s8_block_scaled (an asm loop on an FPv5 with double precision, the
- * M7's and M55's, C elsewhere): blocks of 1..4
- * rows by 1..12 columns of 1..16-wide rows, updates from below a rounding step to past the clamp, some NaN; every
- * weight mixed into the hash */
+/* tt_sgd_s8_block and (every other case) tt_sgd_s8_block_scaled (an asm loop of two weights a turn and an odd last
+ * one on a Cortex-M4 / M7 / M55, C elsewhere): blocks of 1..4 rows by 1..16 columns of 1..16-wide rows (whole rows
+ * one run in one case of four), updates from below a rounding step to past the clamp, +-inf, NaN at every place
+ * of a pair and of the odd last one, alone and two in a row; every weight mixed into the hash */
 /* The next float above g (toward +inf), g finite */
 static float next_up(float g)
 {
@@ -196,7 +196,9 @@ static void sgd_block_sweep(void)
         static int8_t rows[8 * 20];
         for (int32_t i = 0; i < (row0 + n) * stride; i++) rows[i] = (int8_t)(int32_t)(uniform(&state) * 63.6f);
         for (int32_t i = 0; i < n * cols; i++)
-            gi_d[i] = (i % 29 == 28) ? NAN : uniform(&state) * tt_pow2i((int32_t)(i % 11) - 2);
+            gi_d[i] = (i + t) % 7 == 6 || (t % 3 == 0 && (i + t) % 7 == 5) ? NAN /* alone and two in a row */
+                      : (i + t) % 13 == 12 ? (t % 2 ? INFINITY : -INFINITY)
+                                           : uniform(&state) * tt_pow2i((int32_t)(i % 11) - 2);
         const float lr = (uniform(&state) + 2.0f) * 16.0f;
         for (int32_t i = 0; i < n; i++) gi_scale[i] = (uniform(&state) + 2.5f) * 3.0f;
         if (t % 2) /* the first weight's update tells lr * (g * scale) from (lr * g) * scale */
