@@ -265,8 +265,9 @@ static void mask_grad_sweep(void)
     }
 }
 
-/* tt_sgd_s32 (an int32 bias step: rintf, the clip to +-2^31, int64 arithmetic, the clamp to +-limit): steps of
- * every size up to past 2^31, exactly +-2^31, NaN; every bias mixed into the hash */
+/* tt_sgd_s32 (an int32 bias step: rintf, the clip to +-2^31, int64 arithmetic, the clamp to +-limit; an asm loop
+ * of VCVTR and QSUB on a Cortex-M4 / M7 / M55): steps of every size up to past 2^31, exactly +-2^31, +-2^40,
+ * +-inf, NaN; every bias's 32 bits mixed into the hash */
 static void sgd_s32_sweep(void)
 {
     static int32_t b[64];
@@ -278,12 +279,13 @@ static void sgd_s32_sweep(void)
             gi_d[i] = uniform(&state) * tt_pow2i((int32_t)(i % 36) - 4);
         }
         gi_d[t % 64] = 0x1p31f, gi_d[(t + 1) % 64] = -0x1p31f, gi_d[(t + 2) % 64] = NAN;
+        gi_d[(t + 3) % 64] = t % 2 ? 0x1p40f : -INFINITY, gi_d[(t + 4) % 64] = t % 2 ? INFINITY : -0x1p40f;
         const int32_t limit = t % 2 ? 2147483647 : 1 << (10 + t % 20);
         if (tt_sgd_s32(b, gi_d, 64, t % 3 ? 1.0f : 0.37f, limit) != TT_OK) {
             mix(-1.0f);
             continue;
         }
-        for (int32_t i = 0; i < 64; i++) mix((float)b[i]);
+        for (int32_t i = 0; i < 64; i++) mix((float)(b[i] >> 16)), mix((float)(b[i] & 0xFFFF)); /* every bit */
     }
 }
 
