@@ -431,17 +431,21 @@ static __attribute__((noinline)) void row_7x7_s2_ssat(const int8_t *x, int32_t p
 #endif
 
 /* Outputs [0, n4) (n4 a multiple of 4) of all rows of a 3x3 channel at stride s (1 or 2) from the padded buffer x
- * (row pitch pw), every output in the SSAT form: the weight words, start and requantization constants made here
- * once per channel, with no other call (tt_depthwise_conv2d_s8's small padded maps: the row kernel's windows of
- * 4x4-64x64 maps, where per-channel calls and arguments cost as much as a row's taps); on Thumb-2 a row at a
- * time through row_3x3_s1_ssat / row_3x3_s2_ssat. */
+ * (row pitch pw), every output in the SSAT form: the weight words, start = bias - x_zero * sum w and requantization
+ * constants made here once per channel, with no other call (tt_depthwise_conv2d_s8's small padded maps: the row
+ * kernel's windows of 4x4-64x64 maps, where per-channel calls and arguments cost as much as a row's taps); on
+ * Thumb-2 a row at a time through row_3x3_s1_ssat / row_3x3_s2_ssat. The pairs (w0, w2), (w3, w5), (w6, w8) from
+ * SXTB16 of the words at wc, wc + 3 (bytes 0, 2) and wc + 5 (bytes 1, 3: nothing read past the channel), the sum
+ * from them by SMLAD (the same integer as tt_weight_sum's). */
 static __attribute__((noinline)) void channel_3x3_ssat(const int8_t *x, int32_t pw, int32_t s, const int8_t *wc,
-                                                       int32_t start, int32_t m, int32_t t, int32_t k, int8_t *y,
-                                                       int32_t n4, int32_t rows, int32_t out_w)
+                                                       int32_t bias, int32_t x_zero, int32_t m, int32_t t, int32_t k,
+                                                       int8_t *y, int32_t n4, int32_t rows, int32_t out_w)
 {
-    const int32_t w02a = (int32_t)(((uint32_t)wc[0] & 0xFFFFu) | ((uint32_t)wc[2] << 16)), w1a = wc[1];
-    const int32_t w02b = (int32_t)(((uint32_t)wc[3] & 0xFFFFu) | ((uint32_t)wc[5] << 16)), w1b = wc[4];
-    const int32_t w02c = (int32_t)(((uint32_t)wc[6] & 0xFFFFu) | ((uint32_t)wc[8] << 16)), w1c = wc[7];
+    const int32_t w02a = __sxtb16((int32_t)tt_load32(wc)), w1a = wc[1];
+    const int32_t w02b = __sxtb16((int32_t)tt_load32(wc + 3)), w1b = wc[4];
+    const int32_t w02c = tt_sxtb16_ror8(tt_load32(wc + 5)), w1c = wc[7];
+    const int32_t sum = __smlad(w02a, 0x00010001, __smlad(w02b, 0x00010001, __smlad(w02c, 0x00010001, w1a + w1b + w1c)));
+    const int32_t start = bias - x_zero * sum; /* |x_zero * sum| <= 128 * 128 * 9 */
 #if defined(__thumb2__)
     /* all rows in one call when their outputs follow each other in y, else one a call */
     const int32_t run = out_w == n4 ? rows : 1;
@@ -478,34 +482,38 @@ static __attribute__((noinline)) void channel_3x3_ssat(const int8_t *x, int32_t 
 }
 
 #if defined(__thumb2__)
-/* The weight words of one kernel row of a 5x5 (w02, w13, w4) or 7x7 (w02, w13, w46, w5) channel, into r. */
-static inline void wide_row_words(const int8_t *wc, int32_t kw, int32_t *r)
+/* The weight words of one kernel row of a 5x5 (w02, w13, w4) or 7x7 (w02, w13, w46, w5) channel, into r, by SXTB16
+ * of the words at wc and (7x7) wc + 3 (bytes 1, 3: (w4, w6)), nothing read past the row; returns the row's sum. */
+static inline int32_t wide_row_words(const int8_t *wc, int32_t kw, int32_t *r)
 {
-    r[0] = (int32_t)(((uint32_t)wc[0] & 0xFFFFu) | ((uint32_t)wc[2] << 16));
-    r[1] = (int32_t)(((uint32_t)wc[1] & 0xFFFFu) | ((uint32_t)wc[3] << 16));
+    const uint32_t v = tt_load32(wc);
+    r[0] = __sxtb16((int32_t)v), r[1] = tt_sxtb16_ror8(v);
+    const int32_t sum = __smlad(r[0], 0x00010001, __smlad(r[1], 0x00010001, 0));
     if (kw == 5)
-        r[2] = wc[4];
-    else
-        r[2] = (int32_t)(((uint32_t)wc[4] & 0xFFFFu) | ((uint32_t)wc[6] << 16)), r[3] = wc[5];
+        return sum + (r[2] = wc[4]);
+    r[2] = tt_sxtb16_ror8(tt_load32(wc + 3)), r[3] = wc[5];
+    return __smlad(r[2], 0x00010001, sum) + r[3];
 }
 #endif
 
 /* As channel_3x3_ssat for a 5x5 or 7x7 channel (kw) at stride s (1 or 2): row_5x5_s1_ssat .. row_7x7_s2_ssat on
  * Thumb-2; window row j holds kernel row (j - top) mod kw. */
 static __attribute__((noinline)) void channel_wide_ssat(const int8_t *x, int32_t pw, int32_t kw, int32_t s,
-                                                        const int8_t *w, int32_t top, int32_t start, int32_t m,
-                                                        int32_t t, int32_t k, int8_t *y, int32_t n4, int32_t rows,
-                                                        int32_t out_w)
+                                                        const int8_t *w, int32_t top, int32_t bias, int32_t x_zero,
+                                                        int32_t m, int32_t t, int32_t k, int8_t *y, int32_t n4,
+                                                        int32_t rows, int32_t out_w)
 {
 #if defined(__thumb2__)
     /* per row (w02, w13, w4) (5x5) or (w02, w13, w46, w5) (7x7), then start x 4 (8-aligned), m, k, t, y + n4 */
     int32_t cp[36] __attribute__((aligned(8)));
     const int32_t per_row = kw == 5 ? 3 : 4, c0 = kw == 5 ? 16 : 28;
     const int32_t k0 = top ? kw - top : 0; /* the kernel row of window row 0 */
+    int32_t sum = 0;
     for (int32_t ky = k0; ky < kw; ky++)
-        wide_row_words(w + kw * ky, kw, cp + per_row * (ky - k0));
+        sum += wide_row_words(w + kw * ky, kw, cp + per_row * (ky - k0));
     for (int32_t ky = 0; ky < k0; ky++)
-        wide_row_words(w + kw * ky, kw, cp + per_row * (kw - k0 + ky));
+        sum += wide_row_words(w + kw * ky, kw, cp + per_row * (kw - k0 + ky));
+    const int32_t start = bias - x_zero * sum; /* |x_zero * sum| <= 128 * 128 * 49 */
     cp[c0] = cp[c0 + 1] = cp[c0 + 2] = cp[c0 + 3] = start, cp[c0 + 4] = m, cp[c0 + 5] = k, cp[c0 + 6] = t;
     void (*row)(const int8_t *, int32_t, const int32_t *, int8_t *) =
         kw == 5 ? (s == 1 ? row_5x5_s1_ssat : row_5x5_s2_ssat) : (s == 1 ? row_7x7_s1_ssat : row_7x7_s2_ssat);
@@ -514,6 +522,7 @@ static __attribute__((noinline)) void channel_wide_ssat(const int8_t *x, int32_t
         row(x, pw, cp, y);
     }
 #else
+    const int32_t start = bias - x_zero * tt_weight_sum(w, kw * kw);
     int8_t rotated[TT_DW_WINDOW_TAPS];
     const int8_t *wc = w;
     if (top) { /* the kernel rows in the window's order, for window4_* */
@@ -577,6 +586,36 @@ static __attribute__((noinline)) void rows4_any(const int8_t *x, int32_t in_w, i
                                                 const dw_requant *rq, int8_t *yr, int32_t y_step)
 {
     rows4_window(x, in_w, x_step, wc, kh, kw, s, n4, rows, rq, yr, y_step);
+}
+
+/* The rows of a channel, row iy at xc + ((first + iy) % ring) * w, into dst, dst + pitch, ..: the small padded maps'
+ * copies. Rows of 4 or 8 bytes (the 4x4 and 8x8 maps) a word or two in a loop of their own, where tt_copy_row's
+ * loop and the ring's index inside depthwise_s8's loop cost three times the copy. */
+static __attribute__((noinline)) void copy_rows(int8_t *dst, int32_t pitch, const int8_t *xc, int32_t w, int32_t h,
+                                                int32_t ring, int32_t first)
+{
+    const int8_t *src = xc + first * w, *const wrap = xc + ring * w;
+    int8_t *const end = dst + h * pitch;
+    if (w == 8) {
+        for (; dst < end; dst += pitch) {
+            uint32_t v0 = tt_load32(src), v1 = tt_load32(src + 4);
+            __asm__("" : "+r"(v0), "+r"(v1)); /* two words, not a call to memcpy */
+            memcpy(dst, &v0, 4), memcpy(dst + 4, &v1, 4);
+            src = src + 8 == wrap ? xc : src + 8;
+        }
+    } else if (w == 4) {
+        for (; dst < end; dst += pitch) {
+            uint32_t v = tt_load32(src);
+            __asm__("" : "+r"(v));
+            memcpy(dst, &v, 4);
+            src = src + 4 == wrap ? xc : src + 4;
+        }
+    } else {
+        for (; dst < end; dst += pitch) {
+            tt_copy_row(dst, src, w);
+            src = src + w == wrap ? xc : src + w;
+        }
+    }
 }
 
 /* Outputs [0, n) of `rows` rows of one channel, all windows inside the input; x: the input at the
@@ -702,20 +741,19 @@ static int depthwise_s8(const int8_t *x, int32_t plane, int32_t ring, int32_t fi
                               (s == 1 || (s == 2 && ph * pw < DW_PADDED_BYTES));
         for (int32_t c = 0; c < in.c; c++) {
             const int8_t *wc = w + c * kh * kw;
-            for (int32_t iy = 0, r = first; iy < in.h; iy++, r = r + 1 == ring ? 0 : r + 1)
-                tt_copy_row(padded + (iy + conv->pad_top) * pw + conv->pad_left, x + c * plane + r * in.w, in.w);
-            const int32_t w_sum = tt_weight_sum(wc, kh * kw);
-            const int32_t start = bias[c] - q->x_zero * w_sum; /* |x_zero * w_sum| <= 128 * 128 * kh * kw */
+            copy_rows(padded + conv->pad_top * pw + conv->pad_left, pw, x + c * plane, in.w, in.h, ring, first);
             if ((fast3x3 || fast_wide) && tt_ssat_form(shift[c], q->act_min, q->act_max)) {
                 const int32_t t = shift[c] - 32, k = tt_ssat_k(t, q->y_zero);
                 if (fast3x3)
-                    channel_3x3_ssat(padded, pw, s, wc, start, mult[c], t, k, y + c * out.h * out.w, out.w, out.h,
-                                     out.w);
+                    channel_3x3_ssat(padded, pw, s, wc, bias[c], q->x_zero, mult[c], t, k, y + c * out.h * out.w,
+                                     out.w, out.h, out.w);
                 else
-                    channel_wide_ssat(padded, pw, kw, s, wc, 0, start, mult[c], t, k, y + c * out.h * out.w, out.w,
-                                      out.h, out.w);
+                    channel_wide_ssat(padded, pw, kw, s, wc, 0, bias[c], q->x_zero, mult[c], t, k,
+                                      y + c * out.h * out.w, out.w, out.h, out.w);
                 continue;
             }
+            const int32_t w_sum = tt_weight_sum(wc, kh * kw);
+            const int32_t start = bias[c] - q->x_zero * w_sum; /* |x_zero * w_sum| <= 128 * 128 * kh * kw */
             interior_rows_dsp(padded, pw, s * pw, wc, kh, kw, s, out.w, out.h, start, mult[c], shift[c], q,
                               y + c * out.h * out.w, out.w);
         }
@@ -826,10 +864,9 @@ int tt_depthwise_window_row_s8(const int8_t *x, int32_t plane, int32_t pitch, in
             continue;
         }
 #endif
-        const int32_t start = bias[c] - x_zero * tt_weight_sum(wc, kh * kw); /* see depthwise_s8 */
         const int32_t t = shift[c] - 32, k = ssat ? tt_ssat_k(t, y_zero) : 0;
         if (fast && ssat && kw != 3) { /* slot j's weights: kernel row (j - top) */
-            channel_wide_ssat(xc, pitch, kw, s, wc, top, start, mult[c], t, k, yc, out.w, 1, out.w);
+            channel_wide_ssat(xc, pitch, kw, s, wc, top, bias[c], x_zero, mult[c], t, k, yc, out.w, 1, out.w);
             continue;
         }
         if (top) { /* slot j holds kernel row (j - top) mod kh: the sums the same integers in another order */
@@ -839,9 +876,10 @@ int tt_depthwise_window_row_s8(const int8_t *x, int32_t plane, int32_t pitch, in
             ws = rotated;
         }
         if (fast && ssat) { /* 3x3 off Thumb-2 */
-            channel_3x3_ssat(xc, pitch, s, ws, start, mult[c], t, k, yc, out.w, 1, out.w);
+            channel_3x3_ssat(xc, pitch, s, ws, bias[c], x_zero, mult[c], t, k, yc, out.w, 1, out.w);
             continue;
         }
+        const int32_t start = bias[c] - x_zero * tt_weight_sum(wc, kh * kw); /* see depthwise_s8 */
         interior_rows_dsp(xc, pitch, 0, ws, kh, kw, s, out.w, 1, start, mult[c], shift[c], q, yc, 0);
     }
     return TT_OK;
