@@ -24,7 +24,7 @@
  * x86-64 path (__AVX2__, host builds with -march=native; same cases): four output channels by
  * sixteen pixels at a time through tt_pointwise_avx2 (tt_pointwise_avx2.h), the same int32 sums.
  *
- * Helium path (TT_USE_MVE, Cortex-M55; the same cases, up to TT_PW_MVE_MAX_CHANNELS input channels, also for
+ * Helium path (TT_USE_MVE, Cortex-M55; the same cases, up to 1024 input channels (tt_pointwise_mve_ok), also for
  * tt_conv2d_1x1_strided_out_s8): tt_pointwise_mve (tt_pointwise_mve.h), VMLADAVA.S8 over 16 channels a pixel,
  * the same int32 sums.
  */
@@ -477,8 +477,8 @@ int tt_conv2d_1x1_strided_out_s8(const int8_t *x, tt_dims in, const int8_t *w, c
         form = ssat_requant(shift, out.c, q);
     }
 #if TT_USE_MVE
-    if (tt_pointwise_mve_ok(in.c, in.h * in.w)) {
-        tt_pointwise_mve(x, in.c, in.h * in.w, w, bias, mult, shift, q, y, y_plane, out.c);
+    if (tt_pointwise_mve_ok(in.c, 0, in.h * in.w)) {
+        tt_pointwise_mve(x, in.h * in.w, w, in.c, w, 0, bias, mult, shift, q, y, y_plane, out.c);
         return form;
     }
 #endif
@@ -497,8 +497,8 @@ int tt_conv2d_1x1_s8(const int8_t *x, tt_dims in, const int8_t *w, const int32_t
 #if TT_USE_DSP
     if (s == 1 && out.h == in.h && out.w == in.w) { /* no padding */
 #if TT_USE_MVE
-        if (tt_pointwise_mve_ok(in.c, plane)) {
-            tt_pointwise_mve(x, in.c, plane, w, bias, mult, shift, q, y, plane, out.c);
+        if (tt_pointwise_mve_ok(in.c, 0, plane)) {
+            tt_pointwise_mve(x, plane, w, in.c, w, 0, bias, mult, shift, q, y, plane, out.c);
             return TT_OK;
         }
 #endif

@@ -11,10 +11,12 @@
  * outputs or more), else tt_pointwise_2x4_dsp and, for an odd last channel, tt_pointwise_1x4_dsp
  * (the same int32 sums, bit for bit).
  * x86-64 path (__AVX2__, same cases): tt_pointwise_avx2 over both parts (tt_pointwise_avx2.h).
+ * Helium path (TT_USE_MVE, Cortex-M55; same cases, tt_pointwise_mve_ok): tt_pointwise_mve over both parts.
  */
 #include "tt_kernels.h"
 #include "tt_pointwise_avx2.h"
 #include "tt_pointwise_dsp.h"
+#include "tt_pointwise_mve.h"
 #include "tt_requant.h"
 
 #if TT_USE_DSP
@@ -205,6 +207,12 @@ int tt_conv2d_1x1_split_s8(const int8_t *x, tt_dims in, const int8_t *w_lead, co
     const int32_t s = conv->stride, plane = in.h * in.w, rest = in.c - k;
 #if TT_USE_DSP
     if (s == 1 && out.h == in.h && out.w == in.w) { /* no padding */
+#if TT_USE_MVE
+        if (tt_pointwise_mve_ok(k, rest, plane)) {
+            tt_pointwise_mve(x, plane, w_lead, k, w_rest, rest, bias, mult, shift, q, y, plane, out.c);
+            return TT_OK;
+        }
+#endif
         if (out.c >= 4 && (in.c <= TT_PW_PACK_CHANNELS || (k % 4 == 0 && rest % 4 == 0))) /* as tt_conv2d_1x1_s8 */
             packed_split_dsp(x, in.c, plane, w_lead, w_rest, k, bias, mult, shift, q, y, out.c);
         else

@@ -30,35 +30,57 @@
 
 #include "tt_requant.h"
 
-/* The pixel block's buffer (stack): four pixels of up to TT_PW_MVE_MAX_CHANNELS channels, more pixels when fewer. */
-#define TT_PW_MVE_BYTES 2048
-#define TT_PW_MVE_MAX_CHANNELS (TT_PW_MVE_BYTES / 4)
+/* The pixel block's buffer (stack): one group of four pixels of up to 1024 input channels (every 1x1 of the paper's
+ * backbones), more groups when fewer. */
+#define TT_PW_MVE_BYTES 4096
 /* The gather's offsets c * hw (c < 8) are 16-bit. */
 #define TT_PW_MVE_MAX_PIXELS (65535 / 7)
 
-static inline int tt_pointwise_mve_ok(int32_t channels, int32_t hw)
+/* Bytes of a packed group of four pixels (tt_pointwise_pack_mve) of an input of this many channels. */
+static inline int32_t tt_pw_mve_group_bytes(int32_t channels)
 {
-    return channels <= TT_PW_MVE_MAX_CHANNELS && hw <= TT_PW_MVE_MAX_PIXELS;
+    return 64 * ((channels + 15) / 16);
 }
 
-/* buf[(k * n4 + p) * 16 + i] = x[(16k + i) * hw + p] for p < n and 16k + i < channels: each chunk of 16 channels holds
- * the block's pixels one after the other, 16 bytes each, so that tt_pointwise_2x4_mve reads four pixels from one
- * pointer. The other bytes (the last chunk's lanes from channels on, the pixels from n to n4) are left as they are:
- * the weights' lanes from channels on are loaded as zeros, and the sums of pixels from n on are not stored. Reads
- * nothing outside x's n pixels. */
-static inline void tt_pointwise_pack_mve(const int8_t *x, int32_t hw, int32_t channels, int32_t n, int32_t n4,
+/* tt_pointwise_mve applies to these weight parts (channels of the lead and of the rest, 0 for none) and pixels. */
+static inline int tt_pointwise_mve_ok(int32_t lead, int32_t rest, int32_t hw)
+{
+    return tt_pw_mve_group_bytes(lead) + tt_pw_mve_group_bytes(rest) <= TT_PW_MVE_BYTES && hw <= TT_PW_MVE_MAX_PIXELS;
+}
+
+/* buf[g * group + k * 64 + j * 16 + i] = x[(16k + i) * hw + 4g + j] for pixels 4g + j < n and channels 16k + i <
+ * channels (group >= tt_pw_mve_group_bytes(channels)): per group of four pixels, each chunk of 16 channels holds the four pixels one after
+ * the other, so that tt_pointwise_2x4_mve reads a group from one pointer stepping by 16. The other bytes (the last
+ * chunk's lanes from channels on, the last group's pixels from n on) are left as they are: the weights' lanes from
+ * channels on are loaded as zeros, and the sums of pixels from n on are not stored. Reads nothing outside x's n
+ * pixels. */
+static inline void tt_pointwise_pack_mve(const int8_t *x, int32_t hw, int32_t channels, int32_t n, int32_t group,
                                          int8_t *buf)
 {
     const uint16x8_t off = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)hw); /* 0, hw, .., 7 hw */
     for (int32_t c = 0; c < channels; c += 8, x += 8 * hw) {
-        uint8_t *b = (uint8_t *)buf + (c / 16) * n4 * 16 + c % 16;
-        const uint8_t *xp = (const uint8_t *)x;
-        if (channels - c >= 8)
-            for (const uint8_t *end = xp + n; xp < end; xp++, b += 16)
+        uint8_t *b = (uint8_t *)buf + (c / 16) * 64 + c % 16;
+        const uint8_t *xp = (const uint8_t *)x, *end = xp + n;
+        if (channels - c >= 8) {
+            for (; xp + 4 <= end; xp += 4, b += group) {
                 vstrbq_u16(b, vldrbq_gather_offset_u16(xp, off));
-        else
-            for (const mve_pred16_t pr = vctp16q((uint32_t)(channels - c)); xp < (const uint8_t *)x + n; xp++, b += 16)
+                vstrbq_u16(b + 16, vldrbq_gather_offset_u16(xp + 1, off));
+                vstrbq_u16(b + 32, vldrbq_gather_offset_u16(xp + 2, off));
+                vstrbq_u16(b + 48, vldrbq_gather_offset_u16(xp + 3, off));
+            }
+            for (; xp < end; xp++, b += 16)
+                vstrbq_u16(b, vldrbq_gather_offset_u16(xp, off));
+        } else {
+            const mve_pred16_t pr = vctp16q((uint32_t)(channels - c));
+            for (; xp + 4 <= end; xp += 4, b += group) {
                 vstrbq_u16(b, vldrbq_gather_offset_z_u16(xp, off, pr));
+                vstrbq_u16(b + 16, vldrbq_gather_offset_z_u16(xp + 1, off, pr));
+                vstrbq_u16(b + 32, vldrbq_gather_offset_z_u16(xp + 2, off, pr));
+                vstrbq_u16(b + 48, vldrbq_gather_offset_z_u16(xp + 3, off, pr));
+            }
+            for (; xp < end; xp++, b += 16)
+                vstrbq_u16(b, vldrbq_gather_offset_z_u16(xp, off, pr));
+        }
     }
 }
 
@@ -84,42 +106,69 @@ static inline int32x4_t tt_lanes4_mve(int32_t s0, int32_t s1, int32_t s2, int32_
     return v;
 }
 
-/* a[k] = sum_{c < channels} x_k[c] * wa[c] and b[k] likewise with wb, k = 0..3, where x_k is the pixel k of a packed
- * chunk (tt_pointwise_pack_mve: xb + 16 k, the next chunk at xb + stride). Weights read in [0, channels) only (the
- * last chunk by a predicated load). */
-static inline __attribute__((always_inline)) void tt_pointwise_2x4_mve(const int8_t *xb, int32_t stride,
-                                                                       int32_t channels, const int8_t *wa,
-                                                                       const int8_t *wb, int32x4_t *a, int32x4_t *b)
+/* One chunk of 16 channels of tt_pointwise_2x4_mve: the weights va, vb against the four pixels at xb. */
+#define TT_PW_MVE_2X4_CHUNK(va, vb)                                                                                   \
+    do {                                                                                                              \
+        const int8x16_t x0 = vldrbq_s8(xb), x1 = vldrbq_s8(xb + 16), x2 = vldrbq_s8(xb + 32),                       \
+                        x3 = vldrbq_s8(xb + 48);                                                                      \
+        a0 = vmladavaq_s8(a0, x0, va), b0 = vmladavaq_s8(b0, x0, vb);                                                 \
+        a1 = vmladavaq_s8(a1, x1, va), b1 = vmladavaq_s8(b1, x1, vb);                                                 \
+        a2 = vmladavaq_s8(a2, x2, va), b2 = vmladavaq_s8(b2, x2, vb);                                                 \
+        a3 = vmladavaq_s8(a3, x3, va), b3 = vmladavaq_s8(b3, x3, vb);                                                 \
+    } while (0)
+
+/* a[k] = sum_{c < channels} x_k[c] * wa[c] and b[k] likewise with wb, k = 0..3, x_k the pixel k of a packed group
+ * (tt_pointwise_pack_mve) at xb. Weights read in [0, channels) only (the last chunk by a predicated load).
+ * VMLADAVA takes even registers only: with eight sums that is all of them, r0 .. r12 and lr, so the loop over the
+ * whole chunks is written out (one chunk: 6 loads, 8 VMLADAVA and 2 for the loop: 16 instructions per 128
+ * multiply-adds), the pointers in odd registers. */
+static inline __attribute__((always_inline)) void tt_pointwise_2x4_mve(const int8_t *xb, int32_t channels,
+                                                                       const int8_t *wa, const int8_t *wb,
+                                                                       int32x4_t *a, int32x4_t *b)
 {
-    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
-    const int8_t *wend = wa + (channels & ~15);
-    for (; wa < wend; wa += 16, wb += 16, xb += stride) {
-        const int8x16_t va = vldrbq_s8(wa), vb = vldrbq_s8(wb);
-        const int8x16_t x0 = vldrbq_s8(xb), x1 = vldrbq_s8(xb + 16), x2 = vldrbq_s8(xb + 32), x3 = vldrbq_s8(xb + 48);
-        a0 = vmladavaq_s8(a0, x0, va), b0 = vmladavaq_s8(b0, x0, vb);
-        a1 = vmladavaq_s8(a1, x1, va), b1 = vmladavaq_s8(b1, x1, vb);
-        a2 = vmladavaq_s8(a2, x2, va), b2 = vmladavaq_s8(b2, x2, vb);
-        a3 = vmladavaq_s8(a3, x3, va), b3 = vmladavaq_s8(b3, x3, vb);
+    register int32_t a0 __asm__("r0") = 0, a1 __asm__("r2") = 0, a2 __asm__("r4") = 0, a3 __asm__("r6") = 0;
+    register int32_t b0 __asm__("r8") = 0, b1 __asm__("r10") = 0, b2 __asm__("r12") = 0, b3 __asm__("lr") = 0;
+    if (channels >= 16) {
+        register const int8_t *xp __asm__("r1") = xb, *pa __asm__("r3") = wa, *pb __asm__("r5") = wb;
+        register const int8_t *end __asm__("r9") = wa + (channels & ~15);
+        __asm__("1:\n\t"
+                "vldrb.8     q0, [%[pa]], #16\n\t"
+                "vldrb.8     q1, [%[pb]], #16\n\t"
+                "vldrb.8     q2, [%[xp]], #16\n\t"
+                "vmladava.s8 %[a0], q2, q0\n\t"
+                "vmladava.s8 %[b0], q2, q1\n\t"
+                "vldrb.8     q3, [%[xp]], #16\n\t"
+                "vmladava.s8 %[a1], q3, q0\n\t"
+                "vmladava.s8 %[b1], q3, q1\n\t"
+                "vldrb.8     q2, [%[xp]], #16\n\t"
+                "vmladava.s8 %[a2], q2, q0\n\t"
+                "vmladava.s8 %[b2], q2, q1\n\t"
+                "vldrb.8     q3, [%[xp]], #16\n\t"
+                "vmladava.s8 %[a3], q3, q0\n\t"
+                "vmladava.s8 %[b3], q3, q1\n\t"
+                "cmp         %[pa], %[end]\n\t"
+                "bne         1b"
+                : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [b0] "+r"(b0), [b1] "+r"(b1),
+                  [b2] "+r"(b2), [b3] "+r"(b3), [xp] "+r"(xp), [pa] "+r"(pa), [pb] "+r"(pb)
+                : [end] "r"(end)
+                : "q0", "q1", "q2", "q3", "cc", "memory");
+        xb = xp, wa = pa, wb = pb;
     }
     if (channels & 15) {
         const mve_pred16_t pr = vctp8q((uint32_t)(channels & 15));
         const int8x16_t va = vldrbq_z_s8(wa, pr), vb = vldrbq_z_s8(wb, pr);
-        const int8x16_t x0 = vldrbq_s8(xb), x1 = vldrbq_s8(xb + 16), x2 = vldrbq_s8(xb + 32), x3 = vldrbq_s8(xb + 48);
-        a0 = vmladavaq_s8(a0, x0, va), b0 = vmladavaq_s8(b0, x0, vb);
-        a1 = vmladavaq_s8(a1, x1, va), b1 = vmladavaq_s8(b1, x1, vb);
-        a2 = vmladavaq_s8(a2, x2, va), b2 = vmladavaq_s8(b2, x2, vb);
-        a3 = vmladavaq_s8(a3, x3, va), b3 = vmladavaq_s8(b3, x3, vb);
+        TT_PW_MVE_2X4_CHUNK(va, vb);
     }
     *a = tt_lanes4_mve(a0, a1, a2, a3), *b = tt_lanes4_mve(b0, b1, b2, b3);
 }
 
 /* tt_pointwise_2x4_mve for one output (an odd last one). */
-static inline __attribute__((always_inline)) int32x4_t tt_pointwise_1x4_mve(const int8_t *xb, int32_t stride,
-                                                                            int32_t channels, const int8_t *w)
+static inline __attribute__((always_inline)) int32x4_t tt_pointwise_1x4_mve(const int8_t *xb, int32_t channels,
+                                                                            const int8_t *w)
 {
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
     const int8_t *wend = w + (channels & ~15);
-    for (; w < wend; w += 16, xb += stride) {
+    for (; w < wend; w += 16, xb += 64) {
         const int8x16_t v = vldrbq_s8(w);
         a0 = vmladavaq_s8(a0, vldrbq_s8(xb), v), a1 = vmladavaq_s8(a1, vldrbq_s8(xb + 16), v);
         a2 = vmladavaq_s8(a2, vldrbq_s8(xb + 32), v), a3 = vmladavaq_s8(a3, vldrbq_s8(xb + 48), v);
@@ -157,40 +206,64 @@ static inline __attribute__((always_inline)) void tt_pointwise_requant4_mve(int3
         y[k] = tt_requantize(acc[k], mult, shift, q->y_zero, q->act_min, q->act_max);
 }
 
-/* y[o * y_plane + p] for o < out_c, p < hw: the 1x1 conv of x (channels, hw) by w (out_c, channels), blocks of pixels
- * packed once (tt_pointwise_pack_mve), outputs two at a time (tt_pointwise_2x4_mve), an odd last one alone, each
- * output's start bias - x_zero * sum w once per block. Needs tt_pointwise_mve_ok(channels, hw). */
-static inline void tt_pointwise_mve(const int8_t *x, int32_t channels, int32_t hw, const int8_t *w,
-                                    const int32_t *bias, const int32_t *mult, const int32_t *shift,
+/* The start of an output's sums, bias - x_zero * sum w over both weight parts, in wrapping arithmetic (see above). */
+static inline int32_t tt_pw_mve_start(int32_t bias, uint32_t x_zero, const int8_t *lead, int32_t k, const int8_t *rest,
+                                      int32_t r)
+{
+    uint32_t ws = (uint32_t)tt_weight_sum_mve(lead, k);
+    if (r)
+        ws += (uint32_t)tt_weight_sum_mve(rest, r);
+    return (int32_t)((uint32_t)bias - x_zero * ws);
+}
+
+/* y[o * y_plane + p] for o < out_c, p < hw: the 1x1 conv of x (k + r channels, hw) by the weight of rows
+ * lead[o * k .. + k) followed by rest[o * r .. + r) (r = 0: one part, rest not read; tt_conv2d_1x1_split_s8's two parts
+ * otherwise), blocks of pixels packed once (tt_pointwise_pack_mve, the rest's chunks after the lead's in each group),
+ * outputs two at a time (tt_pointwise_2x4_mve, once per part), an odd last one alone, each output's start once per
+ * block. Needs tt_pointwise_mve_ok(k, r, hw). */
+static inline void tt_pointwise_mve(const int8_t *x, int32_t hw, const int8_t *lead, int32_t k, const int8_t *rest,
+                                    int32_t r, const int32_t *bias, const int32_t *mult, const int32_t *shift,
                                     const tt_quant_params *q, int8_t *y, int32_t y_plane, int32_t out_c)
 {
     int8_t buf[TT_PW_MVE_BYTES] __attribute__((aligned(16)));
-    const int32_t block = (TT_PW_MVE_BYTES / ((channels + 15) & ~15)) & ~3; /* pixels, >= 4 */
+    const int32_t lead_bytes = tt_pw_mve_group_bytes(k), group = lead_bytes + tt_pw_mve_group_bytes(r);
+    const int32_t block = 4 * (TT_PW_MVE_BYTES / group); /* pixels, >= 4 */
     const uint32_t x_zero = (uint32_t)q->x_zero;
     for (int32_t p0 = 0; p0 < hw; p0 += block) {
-        const int32_t n = hw - p0 < block ? hw - p0 : block, n4 = (n + 3) & ~3, stride = 16 * n4;
-        tt_pointwise_pack_mve(x + p0, hw, channels, n, n4, buf);
+        const int32_t n = hw - p0 < block ? hw - p0 : block;
+        tt_pointwise_pack_mve(x + p0, hw, k, n, group, buf);
+        if (r)
+            tt_pointwise_pack_mve(x + k * hw + p0, hw, r, n, group, buf + lead_bytes);
         int32_t o = 0;
         for (; o + 2 <= out_c; o += 2) {
-            const int8_t *wa = w + o * channels, *wb = wa + channels;
-            /* wrapping arithmetic, see above */
-            const int32_t sa = (int32_t)((uint32_t)bias[o] - x_zero * (uint32_t)tt_weight_sum_mve(wa, channels));
-            const int32_t sb = (int32_t)((uint32_t)bias[o + 1] - x_zero * (uint32_t)tt_weight_sum_mve(wb, channels));
+            const int8_t *la = lead + o * k, *lb = la + k, *ra = rest + o * r, *rb = ra + r;
+            const int32_t sa = tt_pw_mve_start(bias[o], x_zero, la, k, ra, r);
+            const int32_t sb = tt_pw_mve_start(bias[o + 1], x_zero, lb, k, rb, r);
             int8_t *ya = y + o * y_plane + p0, *yb = ya + y_plane;
-            for (int32_t g = 0; g < n4; g += 4) {
+            for (int32_t g = 0; g < n; g += 4) {
+                const int8_t *xb = buf + g / 4 * group;
                 int32x4_t a, b;
-                tt_pointwise_2x4_mve(buf + 16 * g, stride, channels, wa, wb, &a, &b);
-                const int32_t k = n - g < 4 ? n - g : 4;
-                tt_pointwise_requant4_mve(a, sa, mult[o], shift[o], q, ya + g, k);
-                tt_pointwise_requant4_mve(b, sb, mult[o + 1], shift[o + 1], q, yb + g, k);
+                tt_pointwise_2x4_mve(xb, k, la, lb, &a, &b);
+                if (r) {
+                    int32x4_t ar, br;
+                    tt_pointwise_2x4_mve(xb + lead_bytes, r, ra, rb, &ar, &br);
+                    a = vaddq_s32(a, ar), b = vaddq_s32(b, br);
+                }
+                const int32_t m = n - g < 4 ? n - g : 4;
+                tt_pointwise_requant4_mve(a, sa, mult[o], shift[o], q, ya + g, m);
+                tt_pointwise_requant4_mve(b, sb, mult[o + 1], shift[o + 1], q, yb + g, m);
             }
         }
         if (o < out_c) {
-            const int8_t *wo = w + o * channels;
-            const int32_t so = (int32_t)((uint32_t)bias[o] - x_zero * (uint32_t)tt_weight_sum_mve(wo, channels));
-            for (int32_t g = 0; g < n4; g += 4)
-                tt_pointwise_requant4_mve(tt_pointwise_1x4_mve(buf + 16 * g, stride, channels, wo), so, mult[o],
-                                          shift[o], q, y + o * y_plane + p0 + g, n - g < 4 ? n - g : 4);
+            const int8_t *lo = lead + o * k, *ro = rest + o * r;
+            const int32_t so = tt_pw_mve_start(bias[o], x_zero, lo, k, ro, r);
+            for (int32_t g = 0; g < n; g += 4) {
+                const int8_t *xb = buf + g / 4 * group;
+                int32x4_t a = tt_pointwise_1x4_mve(xb, k, lo);
+                if (r)
+                    a = vaddq_s32(a, tt_pointwise_1x4_mve(xb + lead_bytes, r, ro));
+                tt_pointwise_requant4_mve(a, so, mult[o], shift[o], q, y + o * y_plane + p0 + g, n - g < 4 ? n - g : 4);
+            }
         }
     }
 }

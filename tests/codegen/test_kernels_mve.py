@@ -38,7 +38,8 @@ def _run_on_m55(sources, elf):
 def test_mve_pointwise_matches_portable_on_m55(tmp_path):
     """check_mve.c: tt_conv2d_1x1_s8 and tt_conv2d_1x1_strided_out_s8 on their Helium path equal the portable loop on
     1500 cases (channel and pixel tails, extreme zero points, multipliers, biases and accumulators, every shift)."""
-    sources = [MVE_CHECK / "check_mve.c", MVE_CHECK / "ref_kernels.c", host_build.KERNEL_DIR / "tt_conv2d_1x1_s8.c"]
+    sources = [MVE_CHECK / "check_mve.c", MVE_CHECK / "ref_kernels.c",
+               *(host_build.KERNEL_DIR / f"{n}.c" for n in ("tt_conv2d_1x1_s8", "tt_conv2d_1x1_split_s8"))]
     out, rc = _run_on_m55(sources, tmp_path / "check_mve.elf")
     assert rc == 0 and MVE_OUTPUT.search(out), out
 

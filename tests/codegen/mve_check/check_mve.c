@@ -1,10 +1,12 @@
 /*
- * The Helium (TT_USE_MVE) path of tt_conv2d_1x1_s8 and tt_conv2d_1x1_strided_out_s8 (tt_pointwise_mve.h) against the
- * portable loop (ref_kernels.c: the same source with TT_NO_DSP), byte for byte, on pseudo-random cases built for its
- * edges: input channels 1..40 (tails of 16 and of 8: the gather's predicated half), multiples of 16 and one off,
- * 120..TT_PW_MVE_MAX_CHANNELS (blocks of four pixels) and a little above (the DSP path, which the MVE build keeps);
+ * The Helium (TT_USE_MVE) path of tt_conv2d_1x1_s8, tt_conv2d_1x1_strided_out_s8 and tt_conv2d_1x1_split_s8
+ * (tt_pointwise_mve.h) against the portable loops (ref_kernels.c: the same sources with TT_NO_DSP), byte for byte, on
+ * pseudo-random cases built for its edges: input channels 1..40 (tails of 16 and of 8: the gather's predicated half),
+ * multiples of 16 and one off, 120..1024 (down to one group of four pixels a block) and a little above (the DSP path,
+ * which the MVE build keeps), a quarter of them split in two weight parts at any channel (each part's chunks and
+ * tails);
  * 1..40 outputs (odd: the one-output loop); 1..90 pixels (tails of four; several blocks when the channels are few)
- * and a few maps at and above the gather's TT_PW_MVE_MAX_PIXELS; output channels further apart than h * w
+ * and a few maps at and above the gather's limit (TT_PW_MVE_MAX_PIXELS); output channels further apart than h * w
  * (tt_conv2d_1x1_strided_out_s8, the fused row blocks' entry), checked or with a form from an earlier call;
  * extreme zero points (-128, 127), multipliers (2^30, 2^31 - 1), activation ranges (narrow, one value),
  * biases up to the accumulator's bound; shifts mostly above 32 (the vector requantization, up to 62: a rounding
@@ -21,7 +23,7 @@
 
 #include "tt_conv2d_1x1_strided.h"
 #include "tt_kernels.h"
-#include "tt_pointwise_mve.h"
+#include "tt_pointwise_mve.h" /* TT_USE_MVE */
 
 #ifndef CASES
 #define CASES 1500
@@ -30,6 +32,11 @@
 int ref_conv2d_1x1_s8(const int8_t *x, tt_dims in, const int8_t *w, const int32_t *bias, const int32_t *mult,
                       const int32_t *shift, const tt_conv_params *conv, const tt_quant_params *q, int8_t *y,
                       tt_dims out);
+int ref_conv2d_1x1_split_s8(const int8_t *x, tt_dims in, const int8_t *w_lead, const int8_t *w_rest, int32_t k,
+                            const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                            const tt_conv_params *conv, const tt_quant_params *q, int8_t *y, tt_dims out);
+
+#define MAX_CHANNELS 1024 /* tt_pointwise_mve_ok's limit for one part */
 
 static int semihost(int op, const void *arg)
 {
@@ -87,11 +94,11 @@ static void check_case(void)
     const int32_t r = uniform(0, 19);
     const int32_t c = r < 10 ? uniform(1, 40)
                       : r < 13 ? 16 * uniform(1, 8) + uniform(-1, 1)
-                      : r < 17 ? uniform(120, TT_PW_MVE_MAX_CHANNELS)
-                               : uniform(TT_PW_MVE_MAX_CHANNELS - 3, TT_PW_MVE_MAX_CHANNELS + 40);
+                      : r < 17 ? uniform(120, r == 16 ? MAX_CHANNELS : 300)
+                               : uniform(MAX_CHANNELS - 3, MAX_CHANNELS + 40);
     const int32_t o = uniform(1, 40);
     const int big = uniform(0, 99) == 0 && c <= 24; /* maps around the gather's pixel limit */
-    const int32_t hw = big ? TT_PW_MVE_MAX_PIXELS + uniform(-2, 2) : uniform(0, 3) ? uniform(1, 20) : uniform(21, 90);
+    const int32_t hw = big ? 65535 / 7 + uniform(-2, 2) : uniform(0, 3) ? uniform(1, 20) : uniform(21, 90);
     const int32_t iw = big ? hw : uniform(1, hw);
     const tt_dims in = {c, hw / iw, iw}; /* h * w <= hw */
     const tt_dims out = {o, in.h, in.w};
@@ -124,7 +131,18 @@ static void check_case(void)
     const tt_conv_params conv = {1, 0, 0, 0, 0, 1};
     int rc, rc_ref = ref_conv2d_1x1_s8(x, in, w, bias, mult, shift, &conv, &qq, y_ref, out);
     const int32_t plane = in.h * in.w;
-    if (o >= 4 && uniform(0, 2) == 0) { /* output channels y_plane > h * w apart, checked or with an earlier form */
+    const int32_t way = uniform(0, 3); /* 0: strided out, 1: split, else plain */
+    if (way == 1 && c >= 2) { /* w_lead (o, k) and w_rest (o, c - k) cut from w (o, c) */
+        int32_t k = uniform(0, 1) ? uniform(1, c - 1) : 16 * uniform(0, c / 16) + uniform(-1, 1); /* half near 16s */
+        k = k < 1 ? 1 : k > c - 1 ? c - 1 : k;
+        int8_t *lead = malloc((size_t)(o * k)), *rest = malloc((size_t)(o * (c - k)));
+        for (int32_t i = 0; i < o; i++) {
+            memcpy(lead + i * k, w + i * c, (size_t)k);
+            memcpy(rest + i * (c - k), w + i * c + k, (size_t)(c - k));
+        }
+        rc = tt_conv2d_1x1_split_s8(x, in, lead, rest, k, bias, mult, shift, &conv, &qq, y, out);
+        free(lead), free(rest);
+    } else if (way == 0 && o >= 4) { /* output channels y_plane > h * w apart, checked or with an earlier form */
         const int32_t y_plane = plane + uniform(1, 2 * in.w);
         int8_t *ys = malloc((size_t)(o * y_plane));
         int form = tt_conv2d_1x1_strided_out_s8(x, in, w, bias, mult, shift, &qq, ys, y_plane, out, -1);
