@@ -7,7 +7,7 @@
  * copied pixel by pixel into a buffer first (tt_pointwise_pack_mve: one VLDRB.U16 gather of 8 channels, one
  * truncating VSTRB.16), then two outputs by four pixels take 2 + 4 loads and 8 VMLADAVA per 16 channels
  * (tt_pointwise_2x4_mve), the sums go into one vector per output and are requantized four pixels at a time
- * (tt_pointwise_requant4_mve).
+ * (tt_pointwise_requant4_mve: VQDMULH, VRSHL, VADD, VMAX, VMIN, VSTRB).
  * The zero point is not subtracted in the loop: the sums start from bias - x_zero * sum w. VMLADAVA and VADD wrap
  * modulo 2^32 (no C overflow), and the portable loop's sum bias + sum (x - x_zero) * w fits in int32
  * (docs/int8-semantics.md), so the wrapped sum is that same integer: the output is identical bit for bit.
@@ -117,17 +117,17 @@ static inline int32x4_t tt_lanes4_mve(int32_t s0, int32_t s1, int32_t s2, int32_
         a3 = vmladavaq_s8(a3, x3, va), b3 = vmladavaq_s8(b3, x3, vb);                                                 \
     } while (0)
 
-/* a[k] = sum_{c < channels} x_k[c] * wa[c] and b[k] likewise with wb, k = 0..3, x_k the pixel k of a packed group
- * (tt_pointwise_pack_mve) at xb. Weights read in [0, channels) only (the last chunk by a predicated load).
+/* a[k] = sa + sum_{c < channels} x_k[c] * wa[c] and b[k] likewise with sb and wb, k = 0..3, x_k the pixel k of a packed
+ * group (tt_pointwise_pack_mve) at xb. Weights read in [0, channels) only (the last chunk by a predicated load).
  * VMLADAVA takes even registers only: with eight sums that is all of them, r0 .. r12 and lr, so the loop over the
  * whole chunks is written out (one chunk: 6 loads, 8 VMLADAVA and 2 for the loop: 16 instructions per 128
  * multiply-adds), the pointers in odd registers. */
 static inline __attribute__((always_inline)) void tt_pointwise_2x4_mve(const int8_t *xb, int32_t channels,
-                                                                       const int8_t *wa, const int8_t *wb,
-                                                                       int32x4_t *a, int32x4_t *b)
+                                                                       const int8_t *wa, const int8_t *wb, int32_t sa,
+                                                                       int32_t sb, int32x4_t *a, int32x4_t *b)
 {
-    register int32_t a0 __asm__("r0") = 0, a1 __asm__("r2") = 0, a2 __asm__("r4") = 0, a3 __asm__("r6") = 0;
-    register int32_t b0 __asm__("r8") = 0, b1 __asm__("r10") = 0, b2 __asm__("r12") = 0, b3 __asm__("lr") = 0;
+    register int32_t a0 __asm__("r0") = sa, a1 __asm__("r2") = sa, a2 __asm__("r4") = sa, a3 __asm__("r6") = sa;
+    register int32_t b0 __asm__("r8") = sb, b1 __asm__("r10") = sb, b2 __asm__("r12") = sb, b3 __asm__("lr") = sb;
     if (channels >= 16) {
         register const int8_t *xp __asm__("r1") = xb, *pa __asm__("r3") = wa, *pb __asm__("r5") = wb;
         register const int8_t *end __asm__("r9") = wa + (channels & ~15);
@@ -164,9 +164,9 @@ static inline __attribute__((always_inline)) void tt_pointwise_2x4_mve(const int
 
 /* tt_pointwise_2x4_mve for one output (an odd last one). */
 static inline __attribute__((always_inline)) int32x4_t tt_pointwise_1x4_mve(const int8_t *xb, int32_t channels,
-                                                                            const int8_t *w)
+                                                                            const int8_t *w, int32_t start)
 {
-    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    int32_t a0 = start, a1 = start, a2 = start, a3 = start;
     const int8_t *wend = w + (channels & ~15);
     for (; w < wend; w += 16, xb += 64) {
         const int8x16_t v = vldrbq_s8(w);
@@ -181,29 +181,28 @@ static inline __attribute__((always_inline)) int32x4_t tt_pointwise_1x4_mve(cons
     return tt_lanes4_mve(a0, a1, a2, a3);
 }
 
-/* y[0 .. n) (n in 1..4) = tt_requantize(start + s[k], mult, shift, zero, lo, hi), s's lanes wrapping (see above).
- * Shifts above 32 (every layer of the paper's backbones) four lanes at a time with tt_requantize's arithmetic:
- * VMULH.S32 is its high word floor(acc * mult / 2^32), VRSHL by -(shift - 32) its (hi + 2^(t-1)) >> t (no
- * overflow: |hi| <= 2^30, t <= 30), then + zero and the clamp; a truncating VSTRB.32 stores the low bytes. Other
- * shifts through tt_requantize lane by lane. */
-static inline __attribute__((always_inline)) void tt_pointwise_requant4_mve(int32x4_t s, int32_t start, int32_t mult,
-                                                                            int32_t shift, const tt_quant_params *q,
+/* y[0 .. n) (n in 1..4) = tt_requantize(s[k], mult, shift, zero, lo, hi), lo and hi as vectors. Shifts from 32 (every
+ * layer of the paper's backbones) four lanes at a time: VQDMULH.S32 by the scalar mult is floor(acc * mult / 2^31)
+ * (it saturates only for -2^31 * -2^31, and mult >= 2^30), and VRSHL by -(shift - 31) rounds it as
+ * (v + 2^(shift-32)) >> (shift - 31), which is floor((acc * mult + 2^(shift-1)) / 2^shift), tt_requantize's
+ * rshift_round (nested floors of divisions by powers of 2 make one); then + zero and the clamp, and a truncating
+ * VSTRB.32 stores the low bytes. Other shifts through tt_requantize lane by lane. */
+static inline __attribute__((always_inline)) void tt_pointwise_requant4_mve(int32x4_t s, int32_t mult, int32_t shift,
+                                                                            int32_t zero, int32x4_t lo, int32x4_t hi,
                                                                             int8_t *y, int32_t n)
 {
-    s = vaddq_n_s32(s, start);
-    if (shift > 32) {
-        int32x4_t v = vrshlq_n_s32(vmulhq_s32(s, vdupq_n_s32(mult)), 32 - shift);
-        v = vminq_s32(vmaxq_s32(vaddq_n_s32(v, q->y_zero), vdupq_n_s32(q->act_min)), vdupq_n_s32(q->act_max));
+    if (shift >= 32) {
+        const int32x4_t v = vaddq_n_s32(vrshlq_n_s32(vqdmulhq_n_s32(s, mult), 31 - shift), zero);
         if (n == 4)
-            vstrbq_s32(y, v);
+            vstrbq_s32(y, vminq_s32(vmaxq_s32(v, lo), hi));
         else
-            vstrbq_p_s32(y, v, vctp32q((uint32_t)n));
+            vstrbq_p_s32(y, vminq_s32(vmaxq_s32(v, lo), hi), vctp32q((uint32_t)n));
         return;
     }
     int32_t acc[4];
     vst1q_s32(acc, s);
     for (int32_t k = 0; k < n; k++)
-        y[k] = tt_requantize(acc[k], mult, shift, q->y_zero, q->act_min, q->act_max);
+        y[k] = tt_requantize(acc[k], mult, shift, zero, vgetq_lane_s32(lo, 0), vgetq_lane_s32(hi, 0));
 }
 
 /* The start of an output's sums, bias - x_zero * sum w over both weight parts, in wrapping arithmetic (see above). */
@@ -229,6 +228,8 @@ static inline void tt_pointwise_mve(const int8_t *x, int32_t hw, const int8_t *l
     const int32_t lead_bytes = tt_pw_mve_group_bytes(k), group = lead_bytes + tt_pw_mve_group_bytes(r);
     const int32_t block = 4 * (TT_PW_MVE_BYTES / group); /* pixels, >= 4 */
     const uint32_t x_zero = (uint32_t)q->x_zero;
+    const int32_t zero = q->y_zero;
+    const int32x4_t lo = vdupq_n_s32(q->act_min), hi = vdupq_n_s32(q->act_max);
     for (int32_t p0 = 0; p0 < hw; p0 += block) {
         const int32_t n = hw - p0 < block ? hw - p0 : block;
         tt_pointwise_pack_mve(x + p0, hw, k, n, group, buf);
@@ -239,30 +240,32 @@ static inline void tt_pointwise_mve(const int8_t *x, int32_t hw, const int8_t *l
             const int8_t *la = lead + o * k, *lb = la + k, *ra = rest + o * r, *rb = ra + r;
             const int32_t sa = tt_pw_mve_start(bias[o], x_zero, la, k, ra, r);
             const int32_t sb = tt_pw_mve_start(bias[o + 1], x_zero, lb, k, rb, r);
+            const int32_t ma = mult[o], mb = mult[o + 1], ta = shift[o], tb = shift[o + 1];
             int8_t *ya = y + o * y_plane + p0, *yb = ya + y_plane;
             for (int32_t g = 0; g < n; g += 4) {
                 const int8_t *xb = buf + g / 4 * group;
                 int32x4_t a, b;
-                tt_pointwise_2x4_mve(xb, k, la, lb, &a, &b);
+                tt_pointwise_2x4_mve(xb, k, la, lb, sa, sb, &a, &b);
                 if (r) {
                     int32x4_t ar, br;
-                    tt_pointwise_2x4_mve(xb + lead_bytes, r, ra, rb, &ar, &br);
+                    tt_pointwise_2x4_mve(xb + lead_bytes, r, ra, rb, 0, 0, &ar, &br);
                     a = vaddq_s32(a, ar), b = vaddq_s32(b, br);
                 }
                 const int32_t m = n - g < 4 ? n - g : 4;
-                tt_pointwise_requant4_mve(a, sa, mult[o], shift[o], q, ya + g, m);
-                tt_pointwise_requant4_mve(b, sb, mult[o + 1], shift[o + 1], q, yb + g, m);
+                tt_pointwise_requant4_mve(a, ma, ta, zero, lo, hi, ya + g, m);
+                tt_pointwise_requant4_mve(b, mb, tb, zero, lo, hi, yb + g, m);
             }
         }
         if (o < out_c) {
-            const int8_t *lo = lead + o * k, *ro = rest + o * r;
-            const int32_t so = tt_pw_mve_start(bias[o], x_zero, lo, k, ro, r);
+            const int8_t *wl = lead + o * k, *wr = rest + o * r;
+            const int32_t so = tt_pw_mve_start(bias[o], x_zero, wl, k, wr, r);
             for (int32_t g = 0; g < n; g += 4) {
                 const int8_t *xb = buf + g / 4 * group;
-                int32x4_t a = tt_pointwise_1x4_mve(xb, k, lo);
+                int32x4_t a = tt_pointwise_1x4_mve(xb, k, wl, so);
                 if (r)
-                    a = vaddq_s32(a, tt_pointwise_1x4_mve(xb + lead_bytes, r, ro));
-                tt_pointwise_requant4_mve(a, so, mult[o], shift[o], q, y + o * y_plane + p0 + g, n - g < 4 ? n - g : 4);
+                    a = vaddq_s32(a, tt_pointwise_1x4_mve(xb + lead_bytes, r, wr, 0));
+                tt_pointwise_requant4_mve(a, mult[o], shift[o], zero, lo, hi, y + o * y_plane + p0 + g,
+                                          n - g < 4 ? n - g : 4);
             }
         }
     }
