@@ -219,7 +219,8 @@ class _Emitter:
             "memory_passes": {"sram_budget": self.program.sram_budget,
                               "static_budget": static_budget(self.program.sram_budget),
                               "reserved": {"stack": STACK_RESERVE, "firmware": FIRMWARE_RAM},
-                              "chunk_depthwise_grad": list(self.program.chunked)},
+                              "chunk_depthwise_grad": list(self.program.chunked),
+                              "narrow_chunks": list(self.program.narrow)},
             "symbols": symbols,
         }
         return Project({"model.c": model_c, "model.h": model_h, "memory.json": json.dumps(memory, indent=1)}, memory)

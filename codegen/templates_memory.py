@@ -235,14 +235,16 @@ def grad_update(b, args, out, rows_of=None, d_rows=None, block=None):
 
 
 # The input gradient of a strided depthwise conv a chunk of channels at a time (passes/chunk_depthwise_grad.py):
-# TT_DW_GRAD_CHUNK_BYTES of tt_kernels.h.
+# TT_DW_GRAD_CHUNK_BYTES of tt_kernels.h; a narrowed chunk (the op's attr `chunk_bytes`, where the SRAM budget needs
+# its scratch smaller: compiler.narrow_chunks) takes NARROW_CHUNK_BYTES, more turns of the loop for the same values.
 DW_GRAD_CHUNK_BYTES = 4096
+NARROW_CHUNK_BYTES = 1024
 
 
-def dw_chunk_channels(c: int, hw: int) -> int:
-    """Channels of a chunk: multiples of 8 (whole bytes of the bit mask) in DW_GRAD_CHUNK_BYTES of float, at least
-    8, at most all c (tt_depthwise_grad_chunk_channels)."""
-    return min(c, max(8, DW_GRAD_CHUNK_BYTES // (hw * 4) // 8 * 8))
+def dw_chunk_channels(c: int, hw: int, chunk_bytes: int = DW_GRAD_CHUNK_BYTES) -> int:
+    """Channels of a chunk: multiples of 8 (whole bytes of the bit mask) in `chunk_bytes` of float, at least 8, at
+    most all c (tt_depthwise_grad_chunk_channels)."""
+    return min(c, max(8, chunk_bytes // (hw * 4) // 8 * 8))
 
 
 @dataclass
@@ -253,6 +255,9 @@ class Reader:
     args: list
     attrs: dict
     var: object
+
+
+CHUNK_ATTRS = ("pw", "dw", "at", "chunk_bytes")  # a `*_chunks` op's attrs beside its reader's
 
 
 def _chunk_dims(b) -> tuple:
@@ -272,17 +277,23 @@ def dw_chunks_reader(b) -> Reader:
     a, at = b.attrs, b.attrs["at"]
     c, mid, hw = _chunk_dims(b)
     g = SimpleNamespace(ty=SimpleNamespace(shape=[1, c, *(hw or mid)], dtype="float32"))  # never whole in the C
-    attrs = {k: v for k, v in a.items() if k not in ("pw", "dw", "at")}
+    attrs = {k: v for k, v in a.items() if k not in CHUNK_ATTRS}
     return Reader(b.op[:-len("_dw_chunks")], [*b.args[:at], g, *b.args[at + _stage_args(a):]], attrs, b.var)
 
 
 def dw_chunks_scratch_args(b) -> tuple:
     """(the depthwise gradient's dims (through a projection: its gradient's dims first, and (0, 0, 0) for no
-    depthwise stage), and for a gradient + update its rows' floats and floats a call, else 0, 0): the arguments
-    of tt_depthwise_grad_chunks_get_buffer_size / tt_projection_grad_chunks_get_buffer_size."""
+    depthwise stage), the chunk's bytes, and for a gradient + update its rows' floats and floats a call, else 0, 0):
+    the arguments of tt_depthwise_grad_chunks_get_buffer_size / tt_projection_grad_chunks_get_buffer_size."""
     reader, (c, mid, hw) = dw_chunks_reader(b), _chunk_dims(b)
     dims = ((c, *mid), (c, *hw) if hw else (0, 0, 0)) if "pw" in b.attrs else ((c, *hw),)
+    dims = (*dims, chunk_bytes(b))
     return (*dims, *(update_rows(reader)[1], update_cols(reader))) if reader.op == "grad_update" else (*dims, 0, 0)
+
+
+def chunk_bytes(b) -> int:
+    """The float bytes a chunk of a `*_chunks` op may take (its attr; DW_GRAD_CHUNK_BYTES if none)."""
+    return int(b.attrs["chunk_bytes"]) if "chunk_bytes" in b.attrs else DW_GRAD_CHUNK_BYTES
 
 
 def dw_chunks_scratch(b) -> int:
@@ -296,7 +307,7 @@ def dw_chunks_scratch(b) -> int:
 def _chunk_floats(b) -> tuple:
     """(channels of a chunk, floats of a chunk of every stage's gradient)."""
     c, mid, hw = _chunk_dims(b)
-    k = dw_chunk_channels(c, int(np.prod(hw or mid)))
+    k = dw_chunk_channels(c, int(np.prod(hw or mid)), chunk_bytes(b))
     return k, k * (int(np.prod(mid)) * ("pw" in b.attrs) + (int(np.prod(hw)) if hw else 0))
 
 

@@ -36,10 +36,15 @@ Guarantees: every `p` as above whose weight is not trained (its readers use the 
             `r_pw_chunks(..., dy, wp, sp, m, w, s, mask, ...)` (attrs: r's, `pw` p's, `dw` dx's, `at`), the
             depthwise bias gradient `bias_grad_pw_chunks(dy, wp, sp, m)` (no `dw`); p, g1, dx and g gone; with
             `layers`, only for projection layers named there (it subsumes its depthwise layer's chunking).
+
+A chunk's channels (templates_memory.dw_chunk_channels) only set how many turns the loop takes: each value is the
+same sum in the same order whatever the chunk, so where a chunked op's scratch is at the step's peak the budget can
+narrow it (`narrow`: 1 KB of float a stage, at least 8 channels, against 4 KB) for a few more calls.
 """
 from __future__ import annotations
 
 from tvm_tinytrain import conv_geometry, ops
+from tvm_tinytrain.codegen.templates_memory import DW_GRAD_CHUNK_BYTES, NARROW_CHUNK_BYTES
 
 from .memory_analysis import tensor_bytes
 from .relax_utils import use_counts
@@ -49,8 +54,10 @@ AT = {"bias_grad": 0, "conv2d_grad_input": 0, "grad_update": 2}  # where each re
 ROLE = {"bias_grad": "bias_grad", "conv2d_grad_input": "dx", "grad_update": "weight_new"}
 
 
-def chunk_depthwise_grad(mod, layers=None):
-    """`layers`: names of the depthwise layers and projections to take so (None: every one the pass can)."""
+def chunk_depthwise_grad(mod, layers=None, narrow=()):
+    """`layers`: names of the depthwise layers and projections to take so (None: every one the pass can); `narrow`:
+    those of them whose chunks take NARROW_CHUNK_BYTES (a smaller scratch, more turns of the loop, the same values;
+    compiler.narrow_chunks), the others DW_GRAD_CHUNK_BYTES (the op's attr `chunk_bytes`)."""
     def fused(bb, b, chain, vmap):
         """chain: [dx, g] (the depthwise stage), [p, g1] (the projection's) or [p, g1, dx, g] (both)."""
         at, through = AT[b.op], _pointwise(chain[0].attrs, chain[0].args[1])
@@ -60,7 +67,9 @@ def chunk_depthwise_grad(mod, layers=None):
         stages = {k: tt_attrs(v) for k, v in zip(["pw", "dw"] if through else ["dw"], chain[::2])}
         return ops.call(bb, f"{b.op}_{'pw' if through else 'dw'}_chunks",
                         [vmap.get(a, a) for a in [*b.args[:at], *args, *b.args[at + 1:]]],
-                        {**tt_attrs(b), **stages, "at": at}, label=b.layer, role=ROLE[b.op])
+                        {**tt_attrs(b), **stages, "at": at,
+                         "chunk_bytes": NARROW_CHUNK_BYTES if chain[0].layer in narrow else DW_GRAD_CHUNK_BYTES},
+                        label=b.layer, role=ROLE[b.op])
 
     bindings = op_bindings(mod)
     plan = {var: chain for var, chain in _plan(mod, bindings).items() if layers is None or chain[0].layer in layers}

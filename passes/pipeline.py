@@ -69,6 +69,7 @@ class TrainingProgram:
     predict: object = None
     chunked: list = field(default_factory=list)  # layers chunk_depthwise_grad took (depthwise or projection)
     chunkable: list = field(default_factory=list)  # the layers it could take, at its stage (candidates)
+    narrow: list = field(default_factory=list)  # of `chunked`, those whose chunks are narrowed (a smaller scratch)
     sram_budget: int | None = None               # the budget that chose them (compiler.memory_passes)
     unchunked: tuple | None = None               # (module, params) before chunk_depthwise_grad: `reuse`
 
@@ -78,12 +79,13 @@ class TrainingProgram:
 
 
 def build_training(graph: Graph, scheme: Scheme, dump: str | Path | None = None, stop_after: str = "predict",
-                   return_grads: bool = False, check: bool = False, chunked=(),
+                   return_grads: bool = False, check: bool = False, chunked=(), narrow=(),
                    reuse: TrainingProgram | None = None) -> TrainingProgram:
     """Run the stages up to `stop_after`; `return_grads` makes main also return the
     gradients (after the updated parameters), for comparison with an oracle.  `chunked`: the depthwise
     layers whose input gradient `chunk_depthwise_grad` takes a chunk at a time (it costs instructions:
-    by default none; None: every one it can; compiler.memory_passes chooses them by an SRAM budget).
+    by default none; None: every one it can; compiler.memory_passes chooses them by an SRAM budget); `narrow`: those
+    of them whose chunks are narrowed (a smaller scratch, the same values; compiler.narrow_chunks).
     `reuse`: a whole program built by the same call with other `chunked` layers: its stages before
     chunk_depthwise_grad and its prediction module, which no choice of layers changes, are taken as they are
     (the budget loop builds one program per candidate; the stages return new modules, never change theirs)."""
@@ -105,7 +107,7 @@ def build_training(graph: Graph, scheme: Scheme, dump: str | Path | None = None,
     def chunk(m):
         chunkable.extend(candidates(m))
         applied.extend(layer for layer in chunkable if chunked is None or layer in chunked)
-        return chunk_depthwise_grad(m, applied)
+        return chunk_depthwise_grad(m, applied, [layer for layer in applied if layer in narrow])
 
     if reuse is not None and (reuse.unchunked is None or stop_after != "predict"):
         raise ValueError("reuse takes a whole program (stop_after='predict') and builds one")
@@ -143,7 +145,7 @@ def build_training(graph: Graph, scheme: Scheme, dump: str | Path | None = None,
         stage(len(steps) + 1, "predict", predict)
     memory = analyze(mod) if STAGES.index(stop_after) >= STAGES.index("quantized_autodiff") else None
     return TrainingProgram(mod, params, scheme, graph, memory, predict, applied, chunkable=chunkable,
-                           unchunked=unchunked)
+                           narrow=[layer for layer in applied if layer in narrow], unchunked=unchunked)
 
 
 def predict_module(lowered, params: dict, fp32_classifier: bool, trainable: dict):

@@ -135,7 +135,8 @@ def test_memory_passes_that_cost_instructions_follow_the_sram_budget():
     roomy = compile(graph, EXPAND_TRAINED, sram_budget=10**6)
     assert roomy.program.chunked == [] and roomy.memory["memory_passes"] == {
         "sram_budget": 10**6, "static_budget": 10**6 - DEVICE_RESERVE,
-        "reserved": {"stack": STACK_RESERVE, "firmware": FIRMWARE_RAM}, "chunk_depthwise_grad": []}
+        "reserved": {"stack": STACK_RESERVE, "firmware": FIRMWARE_RAM}, "chunk_depthwise_grad": [],
+        "narrow_chunks": []}
     # the budget bounds the device's peak: the static SRAM gets it less the stack and the firmware's own RAM
     just = static_sram(roomy.program) + DEVICE_RESERVE
     assert compile(graph, EXPAND_TRAINED, sram_budget=just).program.chunked == []
@@ -221,7 +222,8 @@ def test_the_budget_loop_goes_through_a_layer_the_packing_does_not_follow_at_onc
 @pytest.mark.slow
 def test_the_budget_takes_mbv2_past_its_weight_update_peak():
     """MbV2 paper-100kb at 120K: the loop goes on where the peak is a weight update (blocks.13.pointwise2 lowers
-    the packed arena) and keeps no layer the final arena does not need (blocks.13.depthwise, subsumed)."""
+    the packed arena) and keeps no layer the final arena does not need (blocks.13.depthwise, subsumed); still over, it
+    narrows the chunks of blocks.12.pointwise2, whose grad_update_pw_chunks' scratch was the peak (8,704 -> 4,352 B)."""
     from tvm_tinytrain.backbones import load_backbone
     from tvm_tinytrain.codegen.emit import sram_param_bytes
     from tvm_tinytrain.compiler import static_sram
@@ -229,4 +231,20 @@ def test_the_budget_takes_mbv2_past_its_weight_update_peak():
     compiled = compile(load_backbone("mbv2-w0.35", num_classes=10), "paper-100kb", sram_budget=120 * 1024)
     program = compiled.program
     assert "blocks.13.pointwise2" in program.chunked and "blocks.13.depthwise" not in program.chunked
-    assert static_sram(program) - sram_param_bytes(program) == 52_744  # the step's arena (was 56,328 B)
+    assert "blocks.12.pointwise2" in program.narrow and set(program.narrow) <= set(program.chunked)
+    assert static_sram(program) - sram_param_bytes(program) == 48_392  # the step's arena (52,744 B at full width)
+
+
+def test_chunks_are_narrowed_only_where_the_arena_needs_it():
+    from tvm_tinytrain.compiler import StepArena, narrow_chunks
+
+    def measure_of(table: dict, fits: int):
+        return lambda layers: StepArena(table[frozenset(layers)], table[frozenset(layers)], frozenset(),
+                                        table[frozenset(layers)] <= fits)
+
+    # "a" narrowed lowers the arena, "b" narrowed does not: only "a" is kept narrowed
+    table = {frozenset(): 100, frozenset("ab"): 90, frozenset("a"): 90, frozenset("b"): 100}
+    assert narrow_chunks(["a", "b"], measure_of(table, fits=50)) == ["a"]
+    assert narrow_chunks(["a", "b"], measure_of(table, fits=100)) == []  # the step fits: none
+    assert narrow_chunks(["a", "b"], measure_of({**table, frozenset("ab"): 100}, fits=50)) == []  # lowers nothing
+    assert narrow_chunks([], measure_of(table, fits=50)) == []

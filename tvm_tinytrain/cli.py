@@ -150,6 +150,8 @@ def _memory_passes_line(memory: dict) -> str:
     """Which memory passes that cost instructions the SRAM budget made the compiler apply."""
     passes, budget = memory["memory_passes"], memory["memory_passes"]["sram_budget"]
     chunked = ", ".join(passes["chunk_depthwise_grad"]) or "none"
+    if passes["narrow_chunks"]:
+        chunked += f" (narrowed chunks, a smaller scratch: {', '.join(passes['narrow_chunks'])})"
     static, bound = memory["arena_bytes"] + memory["updated_param_bytes"], passes["static_budget"]
     over = f", {static - bound:,} B over" if bound is not None and static > bound else ""
     reserve = passes["reserved"]

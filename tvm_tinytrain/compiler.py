@@ -108,14 +108,15 @@ def memory_passes(graph: Graph, scheme: Scheme, sram_budget: int | None, **pipel
     needs them (the device's peak: static_sram within static_budget).  One such pass, chunk_depthwise_grad (it
     recomputes a chunk of a strided depthwise conv's input gradient, or a projection's, in each of its readers): the
     layers `choose_layers` takes by the training step's arena; none while the step fits; what is still over the budget
-    the board's link check reports.  `program.chunked` names the layers taken.  Then the stem's output is
-    pulled in rows only where that lowers the final step's arena (input_stream.keep_chain_where_it_lowers)."""
+    the board's link check reports.  `program.chunked` names the layers taken; if the step is still over, the
+    chunks of those `narrow_chunks` picks are narrowed (`program.narrow`).  Then the stem's output is pulled in rows
+    only where that lowers the final step's arena (input_stream.keep_chain_where_it_lowers)."""
     from .codegen.emit import sram_param_bytes
     from .codegen.input_stream import keep_chain_where_it_lowers
     from .passes.pipeline import build_training
 
-    def build(chunked, reuse=None):
-        program = build_training(graph, scheme, chunked=list(chunked), reuse=reuse, **pipeline)
+    def build(chunked, narrow=(), reuse=None):
+        program = build_training(graph, scheme, chunked=list(chunked), narrow=list(narrow), reuse=reuse, **pipeline)
         program.sram_budget = sram_budget
         return program
 
@@ -123,17 +124,37 @@ def memory_passes(graph: Graph, scheme: Scheme, sram_budget: int | None, **pipel
     if sram_budget is not None:
         params, measured = sram_param_bytes(program), {}
 
-        def measure(chunked):
-            key = frozenset(chunked)
+        def measure(chunked, narrow=()):
+            key = frozenset(chunked), frozenset(narrow)
             if key not in measured:
-                measured[key] = _measure(program if not key else build(chunked, unchunked),
+                measured[key] = _measure(program if not chunked else build(chunked, narrow, unchunked),
                                          static_budget(sram_budget) - params)
             return measured[key]
 
         chunked = choose_layers(program.chunkable, measure)
+        narrow = narrow_chunks(chunked, lambda layers: measure(chunked, layers))
         if chunked:
-            program = build(chunked, unchunked)
+            program = build(chunked, narrow, unchunked)
     return keep_chain_where_it_lowers(program)
+
+
+def narrow_chunks(chunked: list, measure) -> list:
+    """Of the chunked layers, those whose chunks to narrow (a smaller scratch, more turns of the loop, the same
+    values): while `measure(())` (a StepArena) is not done, all of them if that lowers the step's arena; then each
+    whose chunks back at full width do not raise it again is left at full width, last first."""
+    now = measure(())
+    if now.done or not chunked:
+        return []
+    narrow, trial = list(chunked), measure(tuple(chunked))
+    if trial.arena >= now.arena:
+        return []
+    now = trial
+    for layer in reversed(list(narrow)):
+        fewer = [kept for kept in narrow if kept != layer]
+        trial = measure(tuple(fewer))
+        if trial.arena <= now.arena:
+            narrow, now = fewer, trial
+    return narrow
 
 
 @dataclass(frozen=True)

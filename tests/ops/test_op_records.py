@@ -39,6 +39,10 @@ def programs():
                 out.append((f"{backbone}/{scheme}/depthwise chunks",  # taken subsumes them)
                             build_training(graph, resolve_scheme(scheme, graph), chunked=depthwise,
                                            stop_after="reorder").mod))
+            if scheme == "paper-100kb" and backbone == BACKBONES[1]:  # narrowed chunks (8 x 8 maps: 8 channels, not 16)
+                out.append((f"{backbone}/{scheme}/narrowed chunks",
+                            build_training(graph, resolve_scheme(scheme, graph), chunked=None,
+                                           narrow=program.chunkable, stop_after="reorder").mod))
     return out
 
 

@@ -16,8 +16,10 @@ from tvm_tinytrain.codegen import kernel_abi
 from tvm_tinytrain.codegen.emit import generate, write_project
 from tvm_tinytrain.codegen.host_runner import HostProgram
 from tvm_tinytrain.codegen.protocol import PREDICT, TRAIN
-from tvm_tinytrain.codegen.templates_memory import dw_chunk_channels
+from tvm_tinytrain.codegen.templates_memory import (DW_GRAD_CHUNK_BYTES, NARROW_CHUNK_BYTES, _chunk_floats,
+                                                    dw_chunk_channels)
 from tvm_tinytrain.compiler import DEVICE_RESERVE, memory_passes, static_sram
+from tvm_tinytrain.passes import chunk_depthwise_grad as chunk_pass
 from tvm_tinytrain.passes.chunk_depthwise_grad import candidates
 from tvm_tinytrain.passes.pipeline import build_training
 from tvm_tinytrain.passes.training_graph import main_attr, op_bindings
@@ -128,6 +130,35 @@ def test_through_the_projection_the_c_equals_the_whole_c_bit_for_bit(net, net_st
     _same_runs([_host_run(p, samples, tmp_path / name) for p, name in ((whole, "whole"), (chunked, "chunked"))])
 
 
+def _widths(program) -> set:
+    """The channels a chunk of each `*_chunks` op takes (1 x 1 depthwise bias readers aside)."""
+    return {_chunk_floats(b)[0] for b in op_bindings(program.mod) if b.op.endswith("_chunks")}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stride", [2, 1])
+@pytest.mark.parametrize("scheme, layer", [(EXPAND_TRAINED, "block.1.0"), (PROJECTION_FROZEN, "block.2.0")],
+                         ids=["depthwise", "projection"])
+def test_the_chunks_width_changes_no_value(net, net_stride_1, tmp_path, monkeypatch, stride, scheme, layer):
+    """Every channel in one chunk, and narrowed chunks of 8 channels (the budget's smaller scratch): the same losses
+    and parameters bit for bit as the unchunked C (the 1x1 input gradient adds each chunk's terms in order, whatever
+    the width); the narrowed scratch is the smaller."""
+    graph, samples = _through(stride, net, net_stride_1)
+    if layer not in build_training(graph, scheme, stop_after="chunk_depthwise_grad").chunkable:
+        pytest.skip(f"{layer} is no candidate at stride {stride}")
+    monkeypatch.setattr(chunk_pass, "DW_GRAD_CHUNK_BYTES", 1 << 20)  # the default width: every channel at once
+    whole, wide, narrow = (build_training(graph, scheme, chunked=c, narrow=n)
+                           for c, n in (([], []), ([layer], []), ([layer], [layer])))
+    assert narrow.narrow == [layer] and _widths(narrow) == {8} and 36 in _widths(wide)
+    scratch = {p.mod: sum(t.bytes for t in p.memory.tensors if t.name.endswith("_scratch") and t.op.endswith("_chunks"))
+               for p in (wide, narrow)}
+    assert scratch[narrow.mod] < scratch[wide.mod]
+    runs = {name: _host_run(p, samples, tmp_path / name) for p, name in ((whole, "whole"), (wide, "wide"),
+                                                                        (narrow, "narrow"))}
+    _same_runs([runs["whole"], runs["wide"]])
+    _same_runs([runs["whole"], runs["narrow"]])
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("stride", [2, 1])
 def test_through_the_projection_tvm_gives_the_same_values_and_the_c_matches_it(net, net_stride_1, tmp_path, stride):
@@ -151,7 +182,10 @@ def test_through_the_projection_the_c_on_cortex_m7_equals_host(net, net_stride_1
 
 def test_the_chunk_rule_equals_the_c_companion():
     for c, h, w in ((240, 8, 8), (36, 11, 9), (192, 16, 16), (5, 40, 40), (64, 1, 3)):
-        assert dw_chunk_channels(c, h * w) == kernel_abi.call("tt_depthwise_grad_chunk_channels", (c, h, w))
+        for size in (DW_GRAD_CHUNK_BYTES, NARROW_CHUNK_BYTES):
+            assert dw_chunk_channels(c, h * w, size) == kernel_abi.call("tt_depthwise_grad_chunk_channels", (c, h, w),
+                                                                        size)
+    assert dw_chunk_channels(240, 64) == 16 and dw_chunk_channels(240, 64, NARROW_CHUNK_BYTES) == 8
 
 
 def test_mcunet_paper_100kb_fits_a_150k_budget_through_the_projection():

@@ -67,7 +67,7 @@ def _through_depthwise_grad(reader: str):
             if stage in a:
                 (w, w_scale, mask), rest = rest[:3], rest[3:]
                 g = fb.emit(mask_grad(fb, [fb.emit(conv2d_grad_input(fb, [g, w, w_scale], a[stage])), mask], {}))
-        attrs = {k: v for k, v in a.items() if k not in ("pw", "dw", "at")}
+        attrs = {k: v for k, v in a.items() if k not in c.CHUNK_ATTRS}
         return OPS[reader](fb, [*args[:at], g, *rest], attrs)
 
     return build
