@@ -181,28 +181,46 @@ static inline __attribute__((always_inline)) int32x4_t tt_pointwise_1x4_mve(cons
     return tt_lanes4_mve(a0, a1, a2, a3);
 }
 
-/* y[0 .. n) (n in 1..4) = tt_requantize(s[k], mult, shift, zero, lo, hi), lo and hi as vectors. Shifts from 32 (every
- * layer of the paper's backbones) four lanes at a time: VQDMULH.S32 by the scalar mult is floor(acc * mult / 2^31)
- * (it saturates only for -2^31 * -2^31, and mult >= 2^30), and VRSHL by -(shift - 31) rounds it as
- * (v + 2^(shift-32)) >> (shift - 31), which is floor((acc * mult + 2^(shift-1)) / 2^shift), tt_requantize's
- * rshift_round (nested floors of divisions by powers of 2 make one); then + zero and the clamp, and a truncating
- * VSTRB.32 stores the low bytes. Other shifts through tt_requantize lane by lane. */
+/* tt_requantize(s[k], mult, shift, zero, lo, hi) for the four lanes, shift >= 32 (every layer of the paper's
+ * backbones), rs = 31 - shift, lo and hi as vectors: VQDMULH.S32 by the scalar mult is floor(acc * mult / 2^31) (it
+ * saturates only for -2^31 * -2^31, and mult >= 2^30), and VRSHL by rs rounds it as (v + 2^(shift-32)) >> (shift - 31),
+ * which is floor((acc * mult + 2^(shift-1)) / 2^shift), tt_requantize's rshift_round (nested floors of divisions by
+ * powers of 2 make one); then + zero and the clamp. A truncating VSTRB.32 stores the lanes' low bytes. */
+static inline __attribute__((always_inline)) int32x4_t tt_pw_mve_requant(int32x4_t s, int32_t mult, int32_t rs,
+                                                                         int32_t zero, int32x4_t lo, int32x4_t hi)
+{
+    return vminq_s32(vmaxq_s32(vaddq_n_s32(vrshlq_n_s32(vqdmulhq_n_s32(s, mult), rs), zero), lo), hi);
+}
+
+/* y[0 .. n) (n in 1..4) = tt_requantize(s[k], mult, shift, zero, lo, hi): tt_pw_mve_requant from shift 32, else lane
+ * by lane. */
 static inline __attribute__((always_inline)) void tt_pointwise_requant4_mve(int32x4_t s, int32_t mult, int32_t shift,
                                                                             int32_t zero, int32x4_t lo, int32x4_t hi,
                                                                             int8_t *y, int32_t n)
 {
     if (shift >= 32) {
-        const int32x4_t v = vaddq_n_s32(vrshlq_n_s32(vqdmulhq_n_s32(s, mult), 31 - shift), zero);
-        if (n == 4)
-            vstrbq_s32(y, vminq_s32(vmaxq_s32(v, lo), hi));
-        else
-            vstrbq_p_s32(y, vminq_s32(vmaxq_s32(v, lo), hi), vctp32q((uint32_t)n));
+        vstrbq_p_s32(y, tt_pw_mve_requant(s, mult, 31 - shift, zero, lo, hi), vctp32q((uint32_t)n));
         return;
     }
     int32_t acc[4];
     vst1q_s32(acc, s);
     for (int32_t k = 0; k < n; k++)
         y[k] = tt_requantize(acc[k], mult, shift, zero, vgetq_lane_s32(lo, 0), vgetq_lane_s32(hi, 0));
+}
+
+/* tt_pointwise_2x4_mve over both weight parts of tt_pointwise_mve: the lead's chunks at xb, the rest's (r > 0) at
+ * xb + lead_bytes. */
+static inline __attribute__((always_inline)) void tt_pw_mve_2x4_parts(const int8_t *xb, int32_t lead_bytes, int32_t k,
+                                                                      int32_t r, const int8_t *la, const int8_t *lb,
+                                                                      const int8_t *ra, const int8_t *rb, int32_t sa,
+                                                                      int32_t sb, int32x4_t *a, int32x4_t *b)
+{
+    tt_pointwise_2x4_mve(xb, k, la, lb, sa, sb, a, b);
+    if (r) {
+        int32x4_t ar, br;
+        tt_pointwise_2x4_mve(xb + lead_bytes, r, ra, rb, 0, 0, &ar, &br);
+        *a = vaddq_s32(*a, ar), *b = vaddq_s32(*b, br);
+    }
 }
 
 /* The start of an output's sums, bias - x_zero * sum w over both weight parts, in wrapping arithmetic (see above). */
@@ -242,15 +260,18 @@ static inline void tt_pointwise_mve(const int8_t *x, int32_t hw, const int8_t *l
             const int32_t sb = tt_pw_mve_start(bias[o + 1], x_zero, lb, k, rb, r);
             const int32_t ma = mult[o], mb = mult[o + 1], ta = shift[o], tb = shift[o + 1];
             int8_t *ya = y + o * y_plane + p0, *yb = ya + y_plane;
-            for (int32_t g = 0; g < n; g += 4) {
-                const int8_t *xb = buf + g / 4 * group;
-                int32x4_t a, b;
-                tt_pointwise_2x4_mve(xb, k, la, lb, sa, sb, &a, &b);
-                if (r) {
-                    int32x4_t ar, br;
-                    tt_pointwise_2x4_mve(xb + lead_bytes, r, ra, rb, 0, 0, &ar, &br);
-                    a = vaddq_s32(a, ar), b = vaddq_s32(b, br);
+            const int8_t *xb = buf;
+            int32_t g = 0;
+            if (ta >= 32 && tb >= 32) /* whole groups, the constants set once */
+                for (const int32_t ra_ = 31 - ta, rb_ = 31 - tb; g + 4 <= n; g += 4, xb += group) {
+                    int32x4_t a, b;
+                    tt_pw_mve_2x4_parts(xb, lead_bytes, k, r, la, lb, ra, rb, sa, sb, &a, &b);
+                    vstrbq_s32(ya + g, tt_pw_mve_requant(a, ma, ra_, zero, lo, hi));
+                    vstrbq_s32(yb + g, tt_pw_mve_requant(b, mb, rb_, zero, lo, hi));
                 }
+            for (; g < n; g += 4, xb += group) {
+                int32x4_t a, b;
+                tt_pw_mve_2x4_parts(xb, lead_bytes, k, r, la, lb, ra, rb, sa, sb, &a, &b);
                 const int32_t m = n - g < 4 ? n - g : 4;
                 tt_pointwise_requant4_mve(a, ma, ta, zero, lo, hi, ya + g, m);
                 tt_pointwise_requant4_mve(b, mb, tb, zero, lo, hi, yb + g, m);
