@@ -434,18 +434,24 @@ static __attribute__((noinline)) void row_7x7_s2_ssat(const int8_t *x, int32_t p
  * (row pitch pw), every output in the SSAT form: the weight words, start = bias - x_zero * sum w and requantization
  * constants made here once per channel, with no other call (tt_depthwise_conv2d_s8's small padded maps: the row
  * kernel's windows of 4x4-64x64 maps, where per-channel calls and arguments cost as much as a row's taps); on
- * Thumb-2 a row at a time through row_3x3_s1_ssat / row_3x3_s2_ssat. The pairs (w0, w2), (w3, w5), (w6, w8) from
- * SXTB16 of the words at wc, wc + 3 (bytes 0, 2) and wc + 5 (bytes 1, 3: nothing read past the channel), the sum
- * from them by SMLAD (the same integer as tt_weight_sum's). */
+ * Thumb-2 a row at a time through row_3x3_s1_ssat / row_3x3_s2_ssat. words_3x3: the pairs (w0, w2), (w3, w5),
+ * (w6, w8) from SXTB16 of the words at wc, wc + 3 (bytes 0, 2) and wc + 5 (bytes 1, 3: nothing read past the
+ * channel) and the middle taps into r, the sum from them by SMLAD (the same integer as tt_weight_sum's). */
+static inline int32_t words_3x3(const int8_t *wc, int32_t r[6])
+{
+    r[0] = __sxtb16((int32_t)tt_load32(wc)), r[1] = wc[1];
+    r[2] = __sxtb16((int32_t)tt_load32(wc + 3)), r[3] = wc[4];
+    r[4] = tt_sxtb16_ror8(tt_load32(wc + 5)), r[5] = wc[7];
+    return __smlad(r[0], 0x00010001, __smlad(r[2], 0x00010001, __smlad(r[4], 0x00010001, r[1] + r[3] + r[5])));
+}
+
 static __attribute__((noinline)) void channel_3x3_ssat(const int8_t *x, int32_t pw, int32_t s, const int8_t *wc,
                                                        int32_t bias, int32_t x_zero, int32_t m, int32_t t, int32_t k,
                                                        int8_t *y, int32_t n4, int32_t rows, int32_t out_w)
 {
-    const int32_t w02a = __sxtb16((int32_t)tt_load32(wc)), w1a = wc[1];
-    const int32_t w02b = __sxtb16((int32_t)tt_load32(wc + 3)), w1b = wc[4];
-    const int32_t w02c = tt_sxtb16_ror8(tt_load32(wc + 5)), w1c = wc[7];
-    const int32_t sum = __smlad(w02a, 0x00010001, __smlad(w02b, 0x00010001, __smlad(w02c, 0x00010001, w1a + w1b + w1c)));
-    const int32_t start = bias - x_zero * sum; /* |x_zero * sum| <= 128 * 128 * 9 */
+    int32_t wv[6];
+    const int32_t start = bias - x_zero * words_3x3(wc, wv); /* |x_zero * sum w| <= 128 * 128 * 9 */
+    const int32_t w02a = wv[0], w1a = wv[1], w02b = wv[2], w1b = wv[3], w02c = wv[4], w1c = wv[5];
 #if defined(__thumb2__)
     /* all rows in one call when their outputs follow each other in y, else one a call */
     const int32_t run = out_w == n4 ? rows : 1;
@@ -658,6 +664,57 @@ static void interior_rows_dsp(const int8_t *x, int32_t in_w, int32_t x_step, con
         }
     }
 }
+
+#if defined(__thumb2__)
+/* depthwise_s8's small padded maps with 3x3, 5x5 or 7x7 windows (kw) whose asm rows apply (out.w a multiple of 4),
+ * the channels in the SSAT form in one call: per channel its rows copied into the padded buffer (its border written
+ * by the caller), its weight words, start and requantization constants written into the asm rows' cp and one call
+ * for all its rows (3x3) or one a row (5x5, 7x7), as channel_3x3_ssat / channel_wide_ssat do. Returns the first
+ * channel not in the SSAT form (the caller's loop goes on from it), or in.c. What those calls cost a channel (their
+ * arguments, cp's fixed entries, the SSAT test's constants) was as much as the taps of a 4x4 map. */
+static __attribute__((noinline)) int32_t padded_channels_ssat(int8_t *padded, int32_t pw, const int8_t *x, int32_t plane,
+                                                           int32_t ring, int32_t first, tt_dims in, const int8_t *w,
+                                                           int32_t kw, const int32_t *bias, const int32_t *mult,
+                                                           const int32_t *shift, const tt_conv_params *conv,
+                                                           const tt_quant_params *q, int8_t *y, tt_dims out)
+{
+    int32_t cp[36] __attribute__((aligned(8))); /* channel_3x3_ssat's and channel_wide_ssat's layouts */
+    const int32_t s = conv->stride, taps = kw * kw, ohw = out.h * out.w, per_row = kw == 5 ? 3 : 4;
+    const int32_t c0 = kw == 3 ? 6 : kw == 5 ? 16 : 28, x_zero = q->x_zero, y_zero = q->y_zero;
+    int8_t *const rows = padded + conv->pad_top * pw + conv->pad_left;
+    void (*row)(const int8_t *, int32_t, const int32_t *, int8_t *) =
+        kw == 5 ? (s == 1 ? row_5x5_s1_ssat : row_5x5_s2_ssat) : (s == 1 ? row_7x7_s1_ssat : row_7x7_s2_ssat);
+    if (kw == 3) /* n4 and the skip between rows of DW_NEXT_ROWS */
+        cp[15] = out.w, cp[16] = s * (pw - out.w);
+    int32_t c = 0;
+    for (; c < in.c && tt_ssat_form(shift[c], q->act_min, q->act_max); c++, w += taps, y += ohw) {
+        copy_rows(rows, pw, x + c * plane, in.w, in.h, ring, first);
+        int32_t sum = 0;
+        if (kw == 3)
+            sum = words_3x3(w, cp);
+        else
+            for (int32_t ky = 0; ky < kw; ky++)
+                sum += wide_row_words(w + kw * ky, kw, cp + per_row * ky);
+        const int32_t start = bias[c] - x_zero * sum, t = shift[c] - 32; /* |x_zero * sum| <= 128 * 128 * 49 */
+        cp[c0] = cp[c0 + 1] = cp[c0 + 2] = cp[c0 + 3] = start, cp[c0 + 4] = mult[c], cp[c0 + 5] = tt_ssat_k(t, y_zero);
+        cp[c0 + 6] = t;
+        if (kw == 3) {
+            cp[13] = (int32_t)(intptr_t)(y + out.w), cp[14] = (int32_t)(intptr_t)(y + ohw);
+            if (s == 1)
+                row_3x3_s1_ssat(padded, pw, cp, y);
+            else
+                row_3x3_s2_ssat(padded, pw, cp, y);
+            continue;
+        }
+        const int8_t *xr = padded;
+        for (int8_t *yr = y; yr < y + ohw; yr += out.w, xr += s * pw) {
+            cp[c0 + 7] = (int32_t)(intptr_t)(yr + out.w);
+            row(xr, pw, cp, yr);
+        }
+    }
+    return c;
+}
+#endif
 #endif
 
 int tt_depthwise_conv2d_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh, int32_t kw,
@@ -739,7 +796,12 @@ static int depthwise_s8(const int8_t *x, int32_t plane, int32_t ring, int32_t fi
         const int fast3x3 = kh == 3 && kw == 3 && (s == 1 || (s == 2 && ph * pw < DW_PADDED_BYTES)) && out.w % 4 == 0;
         const int fast_wide = kh == kw && (kw == 5 || kw == 7) && out.w % 4 == 0 &&
                               (s == 1 || (s == 2 && ph * pw < DW_PADDED_BYTES));
-        for (int32_t c = 0; c < in.c; c++) {
+        int32_t c = 0;
+#if defined(__thumb2__)
+        if (fast3x3 || fast_wide)
+            c = padded_channels_ssat(padded, pw, x, plane, ring, first, in, w, kw, bias, mult, shift, conv, q, y, out);
+#endif
+        for (; c < in.c; c++) {
             const int8_t *wc = w + c * kh * kw;
             copy_rows(padded + conv->pad_top * pw + conv->pad_left, pw, x + c * plane, in.w, in.h, ring, first);
             if ((fast3x3 || fast_wide) && tt_ssat_form(shift[c], q->act_min, q->act_max)) {
