@@ -4,9 +4,9 @@
  * x comes from (a whole tensor, or rows pulled from a stream), so they pass that as `fill_band`; every
  * kernel call on every band is the same, and so is every output byte.
  * Scratch (from `scratch`): the band of x (in.c x a.kh rows), one row of mid, the window of mid
- * (mid.c x b.kh rows), one depthwise row, one output row; each part 8-aligned (TT_DW_PW_LOOP_BYTES). On the DSP
+ * (mid.c x b.kh rows), one output row, one depthwise row; each part 8-aligned (TT_DW_PW_LOOP_BYTES). On the DSP
  * path with a 1x1 conv `a` (or any `a` where the depthwise keeps the width), the window with the depthwise's padding
- * in it takes the row of mid's place and its own.
+ * in it takes the row of mid's place and its own, and the output row's where the 1x1 `c` writes straight into y.
  */
 #ifndef TT_CONV_DW_PW_LOOP_H
 #define TT_CONV_DW_PW_LOOP_H
@@ -61,7 +61,7 @@ static inline int tt_conv_dw_pw_loop_rows(tt_fill_band_fn fill_band, void *ctx, 
 {
     const int32_t wnd = b->kh; /* rows of mid kept per channel */
     int8_t *xb = scratch, *ar = xb + TT_ALIGN8(in.c * a->kh * in.w), *ab = ar + TT_ALIGN8(mid.c * mid.w);
-    int8_t *br = ab + TT_ALIGN8(mid.c * wnd * mid.w), *yr = br + TT_ALIGN8(mid.c * out.w);
+    int8_t *yr = ab + TT_ALIGN8(mid.c * wnd * mid.w), *br = yr + TT_ALIGN8(out.c * out.w);
     int32_t have_lo = win->have_lo, have_n = win->have_n; /* rows have_lo .. have_lo + have_n - 1 of mid are in ab */
 #if TT_USE_DSP
     /* a 1x1 conv `a` (stride 1, no padding, from four outputs) writes its row straight into the window, and the
@@ -70,9 +70,10 @@ static inline int tt_conv_dw_pw_loop_rows(tt_fill_band_fn fill_band, void *ctx, 
                          !a->conv.pad_top && !a->conv.pad_left && !a->conv.pad_bottom && !a->conv.pad_right;
     const int straight_out = c->conv.stride == 1 && c->conv.groups == 1 && out.c >= 4 && !c->conv.pad_top &&
                              !c->conv.pad_left && !c->conv.pad_bottom && !c->conv.pad_right;
-    /* `padded`: the window holds the depthwise's padding itself where ar (unused) and the unpadded window
-     * were: each row slot `gap` bytes of x_zero then mid's row, the gap between two rows the right padding of one
-     * and the left padding of the next (gap = the larger of the two), set from the first call, and x_zero rows for
+    /* `padded`: the window holds the depthwise's padding itself where ar (unused) and the unpadded window were, and
+     * yr after them where `c` writes straight into y (8-wide 5x5 maps' windows fit only so): each row slot `gap`
+     * bytes of x_zero then mid's row, the gap between two rows the right padding of one and the left padding of the
+     * next (gap = the larger of the two), set from the first call, and x_zero rows for
      * the padding above and below in the slots the map's rows leave free, so that the depthwise reads the rows
      * where they lie (tt_depthwise_window_row_s8) instead of copying them into a padded buffer (its geometry
      * recomputed where used: kept over the loop it took 48 more bytes of this frame, -fstack-usage); any other conv
@@ -80,7 +81,8 @@ static inline int tt_conv_dw_pw_loop_rows(tt_fill_band_fn fill_band, void *ctx, 
      * where the depthwise keeps the width, and each channel's row is copied into its padded slot */
     const int padded = (straight || out.w >= mid.w) && b->kh * b->kw <= TT_DW_WINDOW_TAPS &&
                        TT_ALIGN8(mid.c * wnd * (mid.w + tt_dw_pw_gap(b)) + tt_dw_pw_gap(b)) <=
-                           TT_ALIGN8(mid.c * mid.w) + TT_ALIGN8(mid.c * wnd * mid.w);
+                           TT_ALIGN8(mid.c * mid.w) + TT_ALIGN8(mid.c * wnd * mid.w) +
+                               (straight_out ? TT_ALIGN8(out.c * out.w) : 0);
     if (padded) {
         ab = ar;
         if (r_begin == 0) memset(ab, b->q.x_zero, (size_t)(mid.c * wnd * (mid.w + tt_dw_pw_gap(b)) + tt_dw_pw_gap(b)));
