@@ -6,8 +6,8 @@ whose fused (FMA) result differs, and so do the 1x1 input gradients' outputs (pl
 asm loops of VMLAs on the device, C on the host), the 1x1 weight gradient's, the bias gradient's (an
 asm loop of VADDs), the depthwise input gradient's (strides 1-3), the int8 SGD blocks' (an asm loop of two
 weights a turn on a Cortex-M4 / M7 / M55), the clamp mask's (SSUB8 flags on a DSP core), the int32 bias
-step's and the mask gradient's (conditional stores on a Thumb-2 core) on random shapes; and the float
-backward kernels built for every board use it."""
+step's and the mask gradient's (conditional stores on a Thumb-2 core), the channel scaling's and the gradient
+sum's (eight a turn) on random shapes; and the float backward kernels built for every board use it."""
 import re
 import shutil
 import subprocess
@@ -27,7 +27,7 @@ SOURCE = HERE / "float_math" / "check_float_math.c"
 KERNEL_SOURCES = [str(host_build.KERNEL_DIR / f"{name}.c") for name in
                   ("tt_conv2d_grad_input_f32", "tt_conv2d_1x1_grad_input_split_f32", "tt_conv2d_grad_weight_f32",
                    "tt_bias_grad_f32", "tt_sgd_s8_rows", "tt_sgd_s8", "tt_clamp_mask_s8",
-                   "tt_sgd_s32", "tt_mask_grad_f32")]
+                   "tt_sgd_s32", "tt_mask_grad_f32", "tt_scale_channels_f32", "tt_grad_add_f32")]
 
 
 @pytest.fixture(scope="module")

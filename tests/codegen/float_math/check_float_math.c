@@ -1,7 +1,8 @@
 /* tt_expf / tt_logf and tt_mla_f32 (kernels/tt_float_util.h) over a sweep of arguments, then
  * tt_pointwise_grad_input_f32, tt_conv2d_1x1_grad_input_split_f32, tt_conv2d_grad_weight_f32,
  * tt_bias_grad_f32, the depthwise tt_conv2d_grad_input_f32, tt_sgd_s8_block(_scaled), tt_clamp_mask_s8,
- * tt_sgd_s32 and tt_mask_grad_f32 (built with this file) on random shapes: prints a hash of every result bit and
+ * tt_sgd_s32, tt_mask_grad_f32, tt_scale_channels_f32 and tt_grad_add_f32 (built with this file) on random
+ * shapes: prints a hash of every result bit and
  * the largest relative error against the C library's double exp / log (host only), and (host only) the hash of the
  * same multiply-accumulate sweep computed fused (fmaf), which must differ: the sweep holds sums where rounding the
  * product first changes the result.
@@ -289,6 +290,50 @@ static void sgd_s32_sweep(void)
     }
 }
 
+/* A quiet NaN with a payload from k and either sign: the device must pass its bits on as the host does */
+static float nan_payload(uint32_t k)
+{
+    const uint32_t u = 0x7FC00000u | (k * 2654435761u >> 11 & 0x3FFFFFu) | (k & 1u) << 31;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* tt_scale_channels_f32 (eight products a turn in asm on a Cortex-M FPU: a bias gradient's inner 1 by eight
+ * scales, inner >= 8 by one) and tt_grad_add_f32 (eight sums a turn): 1..40 channels of inner 1..20, 1..90 sums,
+ * in place and not, NaN payloads and infinities among the gradients (finite non-zero scales: no 0 * inf, whose
+ * default NaN differs between x86 and Arm); every output mixed into the hash */
+static void scale_add_sweep(void)
+{
+    static float a[40 * 20], b[40 * 20], elsewhere[40 * 20];
+    uint32_t state = 41u;
+    for (int32_t t = 0; t < 120; t++) {
+        state = state * 1664525u + 1013904223u;
+        const int32_t channels = 1 + (int32_t)((state >> 8) % 40);
+        const int32_t inner = t % 3 ? 1 : 1 + (int32_t)((state >> 16) % 20);
+        const int32_t n = channels * inner;
+        for (int32_t i = 0; i < n; i++) {
+            a[i] = (i + t) % 11 == 10 ? nan_payload((uint32_t)(i * 7 + t))
+                      : (i + t) % 17 == 16 ? (t % 2 ? INFINITY : -INFINITY) : uniform(&state) * 1e3f;
+            b[i] = (i + t) % 13 == 12 ? nan_payload((uint32_t)(i * 5 + t + 1)) : uniform(&state);
+        }
+        for (int32_t c = 0; c < channels; c++) gi_scale[c] = (uniform(&state) + 2.5f) * 1e-3f;
+        float *out = t % 4 == 3 ? elsewhere : a; /* in place three times in four */
+        if (tt_scale_channels_f32(a, channels, inner, gi_scale, out) != TT_OK) {
+            mix(-1.0f);
+            continue;
+        }
+        for (int32_t i = 0; i < n; i++) mix(out[i]);
+        const int32_t m = 1 + (int32_t)((state >> 4) % 90);
+        float *sum = t % 3 == 0 ? a : t % 3 == 1 ? b : elsewhere; /* over a, over b, elsewhere */
+        if (tt_grad_add_f32(a, b, m, sum) != TT_OK) {
+            mix(-1.0f);
+            continue;
+        }
+        for (int32_t i = 0; i < m; i++) mix(sum[i]);
+    }
+}
+
 __attribute__((noinline)) static uint32_t sweep(int fused)
 {
     for (int32_t i = 0; i < 100000; i++) mix(tt_expf(-90.0f * (float)i / 100000.0f));
@@ -303,7 +348,8 @@ __attribute__((noinline)) static uint32_t sweep(int fused)
     }
     if (!fused)
         pointwise_grad_input_sweep(), split_grad_input_sweep(), pointwise_grad_weight_sweep(), bias_grad_sweep(),
-        depthwise_grad_input_sweep(), sgd_block_sweep(), clamp_mask_sweep(), sgd_s32_sweep(), mask_grad_sweep();
+        depthwise_grad_input_sweep(), sgd_block_sweep(), clamp_mask_sweep(), sgd_s32_sweep(), mask_grad_sweep(),
+        scale_add_sweep();
     return hash;
 }
 
