@@ -18,7 +18,9 @@
 /* The loop below for one row in asm, two weights a turn: the same operations on the same values (the hash's integer
  * steps; u = (h >> 8) * 2^-24 by one fixed-point VCVT, exact as h >> 8 < 2^24; t = lr * g; v = w - t; v + u), then
  * floor and clamp (SGD_FLOOR2 / SGD_FLOOR1), and the store unless the sum is NaN (one VCMP of the pair, each alone
- * only when it is unordered).  Registers: s10 / s11 the sums, s8 / s9 their floors, t0 / t1 the bytes to store. */
+ * only when it is unordered): 43 instructions a pair on an FPv5, 45 on an FPv4, two more with the QAS scale (the
+ * one-weight loop before: 27 a weight on an FPv5; GCC's C on an FPv4, floorf a library call: about 56).  Registers: s10 / s11 the sums, s8 / s9
+ * their floors, t0 / t1 the bytes to store. */
 #define SGD_ASM 1
 #if __ARM_FP & 8 /* FPv5 with double precision (M7, M55): clamp to [-127, 127] (VMAXNM / VMINNM), VCVTM floors;
                   * floor and clamp commute as the bounds are integers */
@@ -31,6 +33,11 @@
     "vcvtm.s32.f32 s8, s8\n\t" \
     "vcvtm.s32.f32 s9, s9\n\t" \
     "vmov %[t0], %[t1], s8, s9\n\t"
+/* the pair's two bytes stored (t0, t1); SGD_SPLIT: t1 the second byte for the NaN path's byte stores */
+#define SGD_STORE2 \
+    "strb %[t0], [%[w], #-2]\n\t" \
+    "strb %[t1], [%[w], #-1]\n\t"
+#define SGD_SPLIT ""
 #define SGD_FLOOR1 \
     "vmaxnm.f32 s8, s10, %[lo]\n\t" \
     "vminnm.f32 s8, s8, %[hi]\n\t" \
@@ -51,8 +58,10 @@
     "ssat %[t1], #8, %[t1]\n\t" \
     "bfi %[t0], %[t1], #8, #8\n\t" \
     "ssub8 %[t1], %[t0], %[m]\n\t" \
-    "sel %[t0], %[t0], %[m]\n\t" \
-    "lsr %[t1], %[t0], #8\n\t"
+    "sel %[t0], %[t0], %[m]\n\t"
+/* both bytes by one unaligned STRH (t0's low half); SGD_SPLIT: t1 the second byte for the NaN path's byte stores */
+#define SGD_STORE2 "strh %[t0], [%[w], #-2]\n\t"
+#define SGD_SPLIT "lsr %[t1], %[t0], #8\n\t"
 #define SGD_FLOOR1 \
     "vmsr fpscr, %[rm]\n\t" \
     "vcvtr.s32.f32 s8, s10\n\t" \
@@ -101,14 +110,14 @@
         "vmrs APSR_nzcv, fpscr\n\t" \
         SGD_FLOOR2 \
         "bvs 3f\n\t" \
-        "strb %[t0], [%[w], #-2]\n\t" \
-        "strb %[t1], [%[w], #-1]\n\t" \
+        SGD_STORE2 \
         "2:\n\t" \
         "add %[i], %[i], #2\n\t" \
         "subs %[k], %[k], #2\n\t" \
         "bge 1b\n\t" \
         "b 5f\n\t" \
         "3:\n\t" /* a NaN in the pair: each stored unless it is the NaN */ \
+        SGD_SPLIT \
         "vcmp.f32 s10, s10\n\t" \
         "vmrs APSR_nzcv, fpscr\n\t" \
         "it vc\n\t" \
