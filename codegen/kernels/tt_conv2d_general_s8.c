@@ -17,6 +17,7 @@
  * x86-64 path (__AVX2__, host builds with -march=native; strides 1 and 2, any groups, strips up to
  * 16 KB): sixteen outputs of a row at a time from padded input rows, tt_conv_general_avx2.h.
  */
+#include "tt_conv2d_general_strided.h"
 #include "tt_conv_general_avx2.h"
 #include "tt_kernels.h"
 #include "tt_requant.h"
@@ -258,11 +259,11 @@ __attribute__((noinline)) static void pixels8_q7_wide(const int32_t *q, const in
 __attribute__((noinline)) static void outputs_q7(int32_t *packed, const int8_t *w, int32_t k_total,
                                                  const int8_t *w_last, const int32_t *bias, const int32_t *mult,
                                                  const int32_t *shift, int32_t y_zero, int32_t n_out, int8_t *y,
-                                                 int32_t hw)
+                                                 int32_t y_plane)
 {
     int32_t *cq = packed + 16 * 7;
     cq[4] = y_zero;
-    for (int32_t o = 0; o < n_out; o++, w += k_total, y += hw) {
+    for (int32_t o = 0; o < n_out; o++, w += k_total, y += y_plane) {
         const int8_t *wo = o + 1 < n_out ? w : w_last;
         const int32_t t = shift[o] - 32;
         if (t <= TT_SSAT_MAX_SHIFT - 32) {
@@ -276,15 +277,15 @@ __attribute__((noinline)) static void outputs_q7(int32_t *packed, const int8_t *
 }
 #endif
 
-/* y[o * hw + 0 .. 4 * packs) from the sums over `packs` packs of four windows (each 8 * quads words) of
+/* y[o * y_plane + 0 .. 4 * packs) from the sums over `packs` packs of four windows (each 8 * quads words) of
  * every output o in the SSAT form (tt_dsp.h): an output's bias, weights and constants serve all its
  * positions, and the loop's registers hold nothing else (on Thumb-2 packs_ssat). */
 __attribute__((noinline)) static void outputs_ssat(const int32_t *packed, int32_t quads, int32_t packs,
                                                    const int8_t *w, int32_t k_total, const int8_t *w_last,
                                                    const int32_t *bias, const int32_t *mult, const int32_t *shift,
-                                                   int32_t y_zero, int32_t n_out, int8_t *y, int32_t hw)
+                                                   int32_t y_zero, int32_t n_out, int8_t *y, int32_t y_plane)
 {
-    for (int32_t o = 0; o < n_out; o++, w += k_total, y += hw) {
+    for (int32_t o = 0; o < n_out; o++, w += k_total, y += y_plane) {
         if (!tt_ssat_form(shift[o], -128, 127))
             continue;
         const int8_t *wo = o + 1 < n_out ? w : w_last;
@@ -311,14 +312,15 @@ __attribute__((noinline)) static void outputs_ssat(const int32_t *packed, int32_
 __attribute__((noinline)) static void outputs_general(const int32_t *packed, int32_t quads, int32_t packs,
                                                       const int8_t *w, int32_t k_total, const int8_t *w_last,
                                                       const int32_t *bias, const int32_t *mult, const int32_t *shift,
-                                                      const tt_quant_params *q, int32_t n_out, int8_t *y, int32_t hw)
+                                                      const tt_quant_params *q, int32_t n_out, int8_t *y,
+                                                      int32_t y_plane)
 {
     const int32_t y_zero = q->y_zero, lo = q->act_min, hi = q->act_max;
     for (int32_t o = 0; o < n_out; o++) {
         if (tt_ssat_form(shift[o], lo, hi))
             continue;
         const int8_t *wo = o + 1 < n_out ? w + o * k_total : w_last;
-        int8_t *yo = y + o * hw;
+        int8_t *yo = y + o * y_plane;
         for (int32_t i = 0; i < packs; i++) {
             int32_t a[4] = {bias[o], bias[o], bias[o], bias[o]};
             tt_pointwise_packed_1x4_dsp(packed + i * 8 * quads, quads, wo, a);
@@ -336,10 +338,10 @@ __attribute__((noinline)) static void outputs_general(const int32_t *packed, int
  * requantization (the last, partial step by tt_requantize4): the same int32 sums, so the same bytes. An output's
  * weights are read by words: the last word of each but the last output reads up to 4 * quads - k_total
  * (< k_total for k_total >= 2) of the next output's weights, which meet zeros; the last output reads a
- * zero-padded copy, so nothing past w is read. */
+ * zero-padded copy, so nothing past w is read. Output channel o at y + o * y_plane. */
 static void general_dsp(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh, int32_t kw, const int32_t *bias,
                         const int32_t *mult, const int32_t *shift, const tt_conv_params *conv,
-                        const tt_quant_params *q, int8_t *y, tt_dims out)
+                        const tt_quant_params *q, int8_t *y, int32_t y_plane, tt_dims out)
 {
     const int32_t k_total = in.c * kh * kw, quads = (k_total + 3) >> 2, hw = out.h * out.w, s = conv->stride;
     const int32_t packs = quads <= GENERAL_DSP_MAX_K / 8 ? 2 : 1, step = 4 * packs;
@@ -387,14 +389,16 @@ static void general_dsp(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh
         if (p + step <= hw) {
 #if defined(__thumb2__)
             if (lo == -128 && hi == 127 && all_above32 && quads == 7 && packs == 2) { /* the RGB stem's */
-                outputs_q7(packed, w, k_total, w_last, bias, mult, shift, y_zero, out.c, y + p, hw);
+                outputs_q7(packed, w, k_total, w_last, bias, mult, shift, y_zero, out.c, y + p, y_plane);
                 continue;
             }
 #endif
             if (lo == -128 && hi == 127)
-                outputs_ssat(packed, quads, packs, w, k_total, w_last, bias, mult, shift, y_zero, out.c, y + p, hw);
+                outputs_ssat(packed, quads, packs, w, k_total, w_last, bias, mult, shift, y_zero, out.c, y + p,
+                             y_plane);
             if (!all_ssat)
-                outputs_general(packed, quads, packs, w, k_total, w_last, bias, mult, shift, q, out.c, y + p, hw);
+                outputs_general(packed, quads, packs, w, k_total, w_last, bias, mult, shift, q, out.c, y + p,
+                                y_plane);
             continue;
         }
         for (int32_t o = 0; o < out.c; o++)
@@ -402,7 +406,7 @@ static void general_dsp(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh
                 int32_t a[4] = {bias[o], bias[o], bias[o], bias[o]};
                 const int8_t *wo = o + 1 < out.c ? w + o * k_total : w_last;
                 tt_pointwise_packed_1x4_dsp(packed + i * 8 * quads, quads, wo, a);
-                int8_t *yo = y + o * hw + p + 4 * i;
+                int8_t *yo = y + o * y_plane + p + 4 * i;
                 if (p + 4 * i + 4 <= hw) {
                     tt_requantize4(a, mult[o], shift[o], y_zero, lo, hi, yo);
                 } else {
@@ -414,23 +418,14 @@ static void general_dsp(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh
 }
 #endif
 
-int tt_conv2d_general_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh, int32_t kw,
-                         const int32_t *bias, const int32_t *mult, const int32_t *shift,
-                         const tt_conv_params *conv, const tt_quant_params *q, int8_t *y, tt_dims out)
+/* The portable loop, output channel o at y + o * y_plane (arguments checked by the caller); a function of its own,
+ * so that the entries' frames hold only their arguments. */
+static __attribute__((noinline)) void general_portable(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh,
+                                                       int32_t kw, const int32_t *bias, const int32_t *mult,
+                                                       const int32_t *shift, const tt_conv_params *conv,
+                                                       const tt_quant_params *q, int8_t *y, int32_t y_plane,
+                                                       tt_dims out)
 {
-    if (!tt_conv_args_ok(x, in, w, kh, kw, bias, mult, shift, conv, q, y, out))
-        return TT_ERR_ARG;
-#if defined(__AVX2__)
-    if (tt_conv_general_avx2(x, in, w, kh, kw, bias, mult, shift, conv, q, y, out))
-        return TT_OK;
-#endif
-#if TT_USE_DSP
-    /* a window of one value would read words past the next output's weights: the portable loop */
-    if (conv->groups == 1 && in.c * kh * kw >= 2 && in.c * kh * kw <= GENERAL_DSP_MAX_K) {
-        general_dsp(x, in, w, kh, kw, bias, mult, shift, conv, q, y, out);
-        return TT_OK;
-    }
-#endif
     const int32_t cg = in.c / conv->groups, og = out.c / conv->groups, s = conv->stride;
     for (int32_t o = 0; o < out.c; o++) {
         const int8_t *xg = x + (o / og) * cg * in.h * in.w; /* first input channel of o's group */
@@ -449,10 +444,51 @@ int tt_conv2d_general_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t k
                         for (int32_t kx = kx0; kx < kx1; kx++)
                             acc += (xr[kx] - q->x_zero) * wr[kx];
                     }
-                y[(o * out.h + oy) * out.w + ox] =
+                y[o * y_plane + oy * out.w + ox] =
                     tt_requantize(acc, mult[o], shift[o], q->y_zero, q->act_min, q->act_max);
             }
         }
     }
+}
+
+/* The DSP path or the portable loop, output channel o at y + o * y_plane (arguments checked by the caller). */
+static inline int conv_general(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh, int32_t kw,
+                               const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                               const tt_conv_params *conv, const tt_quant_params *q, int8_t *y, int32_t y_plane,
+                               tt_dims out)
+{
+#if TT_USE_DSP
+    /* a window of one value would read words past the next output's weights: the portable loop */
+    if (conv->groups == 1 && in.c * kh * kw >= 2 && in.c * kh * kw <= GENERAL_DSP_MAX_K) {
+        general_dsp(x, in, w, kh, kw, bias, mult, shift, conv, q, y, y_plane, out);
+        return TT_OK;
+    }
+#endif
+    general_portable(x, in, w, kh, kw, bias, mult, shift, conv, q, y, y_plane, out);
     return TT_OK;
 }
+
+int tt_conv2d_general_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh, int32_t kw,
+                         const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                         const tt_conv_params *conv, const tt_quant_params *q, int8_t *y, tt_dims out)
+{
+    if (!tt_conv_args_ok(x, in, w, kh, kw, bias, mult, shift, conv, q, y, out))
+        return TT_ERR_ARG;
+#if defined(__AVX2__)
+    if (tt_conv_general_avx2(x, in, w, kh, kw, bias, mult, shift, conv, q, y, out))
+        return TT_OK;
+#endif
+    return conv_general(x, in, w, kh, kw, bias, mult, shift, conv, q, y, out.h * out.w, out);
+}
+
+#if TT_USE_DSP
+int tt_conv2d_general_strided_out_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_t kh, int32_t kw,
+                                     const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                                     const tt_conv_params *conv, const tt_quant_params *q, int8_t *y, int32_t y_plane,
+                                     tt_dims out)
+{
+    if (!tt_conv_args_ok(x, in, w, kh, kw, bias, mult, shift, conv, q, y, out) || y_plane < out.h * out.w)
+        return TT_ERR_ARG;
+    return conv_general(x, in, w, kh, kw, bias, mult, shift, conv, q, y, y_plane, out);
+}
+#endif

@@ -5,8 +5,9 @@
  * kernel call on every band is the same, and so is every output byte.
  * Scratch (from `scratch`): the band of x (in.c x a.kh rows), one row of mid, the window of mid
  * (mid.c x b.kh rows), one output row, one depthwise row; each part 8-aligned (TT_DW_PW_LOOP_BYTES). On the DSP
- * path with a 1x1 conv `a` (or any `a` where the depthwise keeps the width), the window with the depthwise's padding
- * in it takes the row of mid's place and its own, and the output row's where the 1x1 `c` writes straight into y.
+ * path the conv `a` writes its rows straight into the window and the row of mid is not used: the window with the
+ * depthwise's padding in it takes that row's place and its own, and the output row's where the 1x1 `c` writes
+ * straight into y.
  */
 #ifndef TT_CONV_DW_PW_LOOP_H
 #define TT_CONV_DW_PW_LOOP_H
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "tt_conv2d_1x1_strided.h"
+#include "tt_conv2d_general_strided.h"
 #include "tt_depthwise_strided.h"
 #include "tt_kernels.h"
 
@@ -64,8 +66,8 @@ static inline int tt_conv_dw_pw_loop_rows(tt_fill_band_fn fill_band, void *ctx, 
     int8_t *yr = ab + TT_ALIGN8(mid.c * wnd * mid.w), *br = yr + TT_ALIGN8(out.c * out.w);
     int32_t have_lo = win->have_lo, have_n = win->have_n; /* rows have_lo .. have_lo + have_n - 1 of mid are in ab */
 #if TT_USE_DSP
-    /* a 1x1 conv `a` (stride 1, no padding, from four outputs) writes its row straight into the window, and the
-     * 1x1 `c` likewise into y */
+    /* a 1x1 conv `a` (stride 1, no padding, from four outputs) writes its row straight into the window through
+     * the 1x1's own entry (any other `a` through the general conv's), and the 1x1 `c` likewise into y */
     const int straight = a->kh == 1 && a->kw == 1 && a->conv.stride == 1 && a->conv.groups == 1 && mid.c >= 4 &&
                          !a->conv.pad_top && !a->conv.pad_left && !a->conv.pad_bottom && !a->conv.pad_right;
     const int straight_out = c->conv.stride == 1 && c->conv.groups == 1 && out.c >= 4 && !c->conv.pad_top &&
@@ -77,9 +79,8 @@ static inline int tt_conv_dw_pw_loop_rows(tt_fill_band_fn fill_band, void *ctx, 
      * the padding above and below in the slots the map's rows leave free, so that the depthwise reads the rows
      * where they lie (tt_depthwise_window_row_s8) instead of copying them into a padded buffer (its geometry
      * recomputed where used: kept over the loop it took 48 more bytes of this frame, -fstack-usage); any other conv
-     * `a` (the stem's 3x3 stride 2) writes its row into br, free until the window is full and as wide as mid's row
-     * where the depthwise keeps the width, and each channel's row is copied into its padded slot */
-    const int padded = (straight || out.w >= mid.w) && b->kh * b->kw <= TT_DW_WINDOW_TAPS &&
+     * `a` (the stem's 3x3 stride 2) writes its rows into the window's slots too (tt_conv2d_general_strided.h) */
+    const int padded = b->kh * b->kw <= TT_DW_WINDOW_TAPS &&
                        TT_ALIGN8(mid.c * wnd * (mid.w + tt_dw_pw_gap(b)) + tt_dw_pw_gap(b)) <=
                            TT_ALIGN8(mid.c * mid.w) + TT_ALIGN8(mid.c * wnd * mid.w) +
                                (straight_out ? TT_ALIGN8(out.c * out.w) : 0);
@@ -118,27 +119,25 @@ static inline int tt_conv_dw_pw_loop_rows(tt_fill_band_fn fill_band, void *ctx, 
             fill_band(ctx, xb, xlo, xn);
             const int32_t slot = first + have_n < wnd ? first + have_n : first + have_n - wnd; /* row j's */
 #if TT_USE_DSP
+            const int32_t left = padded ? tt_dw_pw_gap(b) : 0, pitch = mid.w + left; /* mid's row in its slot */
             if (straight) {
-                const int32_t left = padded ? tt_dw_pw_gap(b) : 0, pitch = mid.w + left; /* mid's row in its slot */
                 a_form = tt_conv2d_1x1_strided_out_s8(xb, (tt_dims){in.c, xn, in.w}, a->w, a->bias, a->mult, a->shift,
                                                       &a->q, ab + slot * pitch + left, wnd * pitch,
                                                       (tt_dims){mid.c, 1, mid.w}, a_form);
                 if (a_form < 0) return a_form;
                 continue;
             }
-#endif
-            /* any other conv: its row into ar (into br where the padded window has taken ar's place), then each
-             * channel's into its slot (past the slot's gap of padding) */
-            int8_t *row = ar;
-            int32_t gap = 0;
-#if TT_USE_DSP
-            if (padded) row = br, gap = tt_dw_pw_gap(b);
-#endif
+            int rc = tt_conv2d_general_strided_out_s8(xb, (tt_dims){in.c, xn, in.w}, a->w, a->kh, a->kw, a->bias,
+                                                      a->mult, a->shift, &pa, &a->q, ab + slot * pitch + left,
+                                                      wnd * pitch, (tt_dims){mid.c, 1, mid.w});
+            if (rc != TT_OK) return rc;
+#else
             int rc = tt_conv2d_s8(xb, (tt_dims){in.c, xn, in.w}, a->w, a->kh, a->kw, a->bias, a->mult, a->shift, &pa,
-                                  &a->q, row, (tt_dims){mid.c, 1, mid.w});
+                                  &a->q, ar, (tt_dims){mid.c, 1, mid.w});
             if (rc != TT_OK) return rc;
             for (int32_t ch = 0; ch < mid.c; ++ch)
-                memcpy(ab + (ch * wnd + slot) * (mid.w + gap) + gap, row + ch * mid.w, (size_t)mid.w);
+                memcpy(ab + (ch * wnd + slot) * mid.w, ar + ch * mid.w, (size_t)mid.w);
+#endif
         }
         /* the window's n rows of every channel from `first` (all wnd but at the map's top or bottom edge): one call */
 #if TT_USE_DSP

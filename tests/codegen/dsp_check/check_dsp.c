@@ -9,7 +9,7 @@
  * windows inside x packed straight from its rows, one to four rows past the last four; a third of the plain 1x1
  * cases from four outputs through tt_conv2d_1x1_strided_out_s8, output channels further apart than h * w; then
  * ROW_CASES fused row blocks through tt_conv_dw_pw_rows_s8's DSP loop, a quarter of them from a conv other than a
- * 1x1 as the stem's, check_rows; then ADD_CASES residual adds, tt_add_s8, check_add) against their portable loops
+ * 1x1 as the stem's (tt_conv2d_general_strided_out_s8), check_rows; then ADD_CASES residual adds, tt_add_s8, check_add) against their portable loops
  * (ref_kernels.c: the same sources with TT_NO_DSP), byte for byte, on pseudo-random
  * cases: channels 1..24 (odd too; an eighth of the other 1x1 cases one output, expand_depthwise's calls on large inputs;
  * a quarter exactly 8 or 16, the 8- and 16-channel paths on maps of up to 400 pixels: several blocks of pixels and
@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "tt_conv2d_1x1_strided.h"
+#include "tt_conv2d_general_strided.h"
 #include "tt_depthwise_strided.h"
 #include "tt_kernels.h"
 
@@ -336,9 +337,9 @@ static void free_layer(tt_conv_layer *l)
  * ring or a sliding window of rows; against the three portable calls on whole tensors, byte for byte. */
 static void check_rows(void)
 {
-    /* a quarter of the blocks start with a conv other than a 1x1 (1x1 to 3x3, strides 1 and 2, any padding) through
-     * tt_conv2d_s8, its rows copied into the padded window where the depthwise keeps the width; half of these are
-     * the RGB stem's (3 channels, 3x3 stride 2 padded by 1, then a 3x3 depthwise stride 1 padded by 1) */
+    /* a quarter of the blocks start with a conv other than a 1x1 (1x1 to 3x3, strides 1 and 2, any padding), its
+     * rows written into the window's slots by tt_conv2d_general_strided_out_s8; half of these are the RGB stem's
+     * (3 channels, 3x3 stride 2 padded by 1, then a 3x3 depthwise stride 1 padded by 1) */
     const int general = uniform(0, 3) == 0, stem = general && uniform(0, 1);
     const int32_t ka = stem ? 3 : general ? uniform(1, 3) : 1, sa = stem ? 2 : general ? uniform(1, 2) : 1;
     const tt_conv_params pa = stem ? (tt_conv_params){2, 1, 1, 1, 1, 1}
@@ -373,6 +374,9 @@ static void check_rows(void)
     int8_t *d = malloc((size_t)(dw.c * dw.h * dw.w)), *y = malloc((size_t)n_out), *y_ref = malloc((size_t)n_out);
     int8_t *scratch = malloc((size_t)tt_conv_dw_pw_rows_s8_get_buffer_size(in, &a, mid, &b, out));
     int rc = tt_conv_dw_pw_rows_s8(x, in, &a, mid, &b, &c, y, out, scratch);
+    if (general && tt_conv2d_general_strided_out_s8(x, in, a.w, ka, ka, a.bias, a.mult, a.shift, &pa, &a.q, m,
+                                                    mid.h * mid.w - 1, mid) != TT_ERR_ARG)
+        rc = TT_ERR_ARG; /* output planes that overlap: rejected */
     int rc_ref = general ? ref_conv2d_general_s8(x, in, a.w, ka, ka, a.bias, a.mult, a.shift, &pa, &a.q, m, mid)
                          : ref_conv2d_1x1_s8(x, in, a.w, a.bias, a.mult, a.shift, &one, &a.q, m, mid);
     if (rc_ref == TT_OK)
