@@ -5,7 +5,11 @@ Narrow interface, as in TF-Lite Micro: `add_buffer(name, size, first_use, last_u
 
 - first fit (baseline): in order of first use, the lowest offset free of live buffers;
 - greedy (ours): the same lowest-offset placement in several orders (largest first, longest
-  lived first, largest size x lifetime first), keeping the smallest result.
+  lived first, largest size x lifetime first), keeping the smallest result;
+- searched: where that still leaves a gap above the live bytes' floor (the most bytes live at
+  one op, which no placement can go under), up to SEARCH_ORDERS orders by size, each size
+  weighted by a draw of a seeded generator (the same plan every run), until one reaches the floor
+  (Proxyless paper-100kb at 115K: 44,928 -> 42,760 B, the floor 42,760).
 
 Both are checked: no two buffers live at the same time may share a byte.  In-place reuse
 (an element-wise op writing over its dying input) arrives already merged into one buffer
@@ -13,11 +17,13 @@ by `passes/memory_analysis.py`.
 """
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 from tvm_tinytrain.errors import TinyTrainError
 
 ALIGN = 8
+SEARCH_ORDERS = 64  # drawn orders tried at most, where the fixed ones leave a gap above the live floor
 
 
 @dataclass
@@ -56,11 +62,30 @@ class ArenaPlanner:
             candidate = _place(sorted(self.buffers.values(), key=key))
             if self._extent(candidate) < self._extent(chosen):
                 chosen, self.strategy = candidate, strategy
+        floor, draws = self.live_floor(), random.Random(0)
+        for _ in range(SEARCH_ORDERS):
+            if self._extent(chosen) <= floor:
+                break
+            candidate = _place(sorted(self.buffers.values(), key=lambda b: -b.size * (1 + 0.3 * draws.random())))
+            if self._extent(candidate) < self._extent(chosen):
+                chosen, self.strategy = candidate, "searched"
         for buf in self.buffers.values():
             buf.offset = chosen[buf.name]
         self.arena_bytes = self._extent(chosen)
         self.check()
         return self.arena_bytes
+
+    def live_floor(self) -> int:
+        """The most bytes live at one op: no placement needs less."""
+        changes: dict[int, int] = {}
+        for b in self.buffers.values():
+            changes[b.first] = changes.get(b.first, 0) + b.size
+            changes[b.last + 1] = changes.get(b.last + 1, 0) - b.size
+        live = floor = 0
+        for op in sorted(changes):
+            live += changes[op]
+            floor = max(floor, live)
+        return floor
 
     def _extent(self, offsets: dict[str, int]) -> int:
         return max((offsets[n] + b.size for n, b in self.buffers.items()), default=0)
