@@ -489,16 +489,39 @@ static __attribute__((noinline)) void channel_3x3_ssat(const int8_t *x, int32_t 
 
 #if defined(__thumb2__)
 /* The weight words of one kernel row of a 5x5 (w02, w13, w4) or 7x7 (w02, w13, w46, w5) channel, into r, by SXTB16
- * of the words at wc and (7x7) wc + 3 (bytes 1, 3: (w4, w6)), nothing read past the row; returns the row's sum. */
-static inline int32_t wide_row_words(const int8_t *wc, int32_t kw, int32_t *r)
+ * of the words at wc and (7x7) wc + 3 (bytes 1, 3: (w4, w6)), nothing read past the row; returns sum + the row's
+ * sum. */
+static inline int32_t wide_row_words(const int8_t *wc, int32_t kw, int32_t *r, int32_t sum)
 {
     const uint32_t v = tt_load32(wc);
-    r[0] = __sxtb16((int32_t)v), r[1] = tt_sxtb16_ror8(v);
-    const int32_t sum = __smlad(r[0], 0x00010001, __smlad(r[1], 0x00010001, 0));
-    if (kw == 5)
-        return sum + (r[2] = wc[4]);
-    r[2] = tt_sxtb16_ror8(tt_load32(wc + 3)), r[3] = wc[5];
-    return __smlad(r[2], 0x00010001, sum) + r[3];
+    const int32_t w02 = __sxtb16((int32_t)v), w13 = tt_sxtb16_ror8(v), w4 = wc[4];
+    r[0] = w02, r[1] = w13;
+    if (kw == 5) {
+        r[2] = w4;
+        return __smlad(w02, 0x00010001, __smlad(w13, 0x00010001, sum + w4));
+    }
+    const int32_t w46 = tt_sxtb16_ror8(tt_load32(wc + 3)), w5 = wc[5];
+    r[2] = w46, r[3] = w5;
+    return __smlad(w02, 0x00010001, __smlad(w13, 0x00010001, __smlad(w46, 0x00010001, sum + w5)));
+}
+
+/* The weight words of a 5x5 (KW 5) or 7x7 channel into cp in a window's row order (kernel row ky in window row
+ * (ky + top) mod KW), returning the channel's sum: wide_row_words unrolled for a constant KW (wide_words_kw), where
+ * a loop over a variable kw cost twice the words. */
+static inline __attribute__((always_inline)) int32_t wide_words(const int8_t *w, int32_t top, int32_t KW, int32_t *cp)
+{
+    const int32_t per_row = KW == 5 ? 3 : 4;
+    int32_t *r = cp + per_row * top, *const end = cp + per_row * KW, sum = 0;
+    for (int32_t ky = 0; ky < KW; ky++, w += KW) {
+        sum = wide_row_words(w, KW, r, sum);
+        r = r + per_row == end ? cp : r + per_row;
+    }
+    return sum;
+}
+
+static int32_t wide_words_kw(const int8_t *w, int32_t top, int32_t kw, int32_t *cp)
+{
+    return kw == 5 ? wide_words(w, top, 5, cp) : wide_words(w, top, 7, cp);
 }
 #endif
 
@@ -512,14 +535,8 @@ static __attribute__((noinline)) void channel_wide_ssat(const int8_t *x, int32_t
 #if defined(__thumb2__)
     /* per row (w02, w13, w4) (5x5) or (w02, w13, w46, w5) (7x7), then start x 4 (8-aligned), m, k, t, y + n4 */
     int32_t cp[36] __attribute__((aligned(8)));
-    const int32_t per_row = kw == 5 ? 3 : 4, c0 = kw == 5 ? 16 : 28;
-    const int32_t k0 = top ? kw - top : 0; /* the kernel row of window row 0 */
-    int32_t sum = 0;
-    for (int32_t ky = k0; ky < kw; ky++)
-        sum += wide_row_words(w + kw * ky, kw, cp + per_row * (ky - k0));
-    for (int32_t ky = 0; ky < k0; ky++)
-        sum += wide_row_words(w + kw * ky, kw, cp + per_row * (kw - k0 + ky));
-    const int32_t start = bias - x_zero * sum; /* |x_zero * sum| <= 128 * 128 * 49 */
+    const int32_t c0 = kw == 5 ? 16 : 28;
+    const int32_t start = bias - x_zero * wide_words_kw(w, top, kw, cp); /* |x_zero * sum w| <= 128 * 128 * 49 */
     cp[c0] = cp[c0 + 1] = cp[c0 + 2] = cp[c0 + 3] = start, cp[c0 + 4] = m, cp[c0 + 5] = k, cp[c0 + 6] = t;
     void (*row)(const int8_t *, int32_t, const int32_t *, int8_t *) =
         kw == 5 ? (s == 1 ? row_5x5_s1_ssat : row_5x5_s2_ssat) : (s == 1 ? row_7x7_s1_ssat : row_7x7_s2_ssat);
@@ -679,7 +696,7 @@ static __attribute__((noinline)) int32_t padded_channels_ssat(int8_t *padded, in
                                                            const tt_quant_params *q, int8_t *y, tt_dims out)
 {
     int32_t cp[36] __attribute__((aligned(8))); /* channel_3x3_ssat's and channel_wide_ssat's layouts */
-    const int32_t s = conv->stride, taps = kw * kw, ohw = out.h * out.w, per_row = kw == 5 ? 3 : 4;
+    const int32_t s = conv->stride, taps = kw * kw, ohw = out.h * out.w;
     const int32_t c0 = kw == 3 ? 6 : kw == 5 ? 16 : 28, x_zero = q->x_zero, y_zero = q->y_zero;
     int8_t *const rows = padded + conv->pad_top * pw + conv->pad_left;
     void (*row)(const int8_t *, int32_t, const int32_t *, int8_t *) =
@@ -689,12 +706,7 @@ static __attribute__((noinline)) int32_t padded_channels_ssat(int8_t *padded, in
     int32_t c = 0;
     for (; c < in.c && tt_ssat_form(shift[c], q->act_min, q->act_max); c++, w += taps, y += ohw) {
         copy_rows(rows, pw, x + c * plane, in.w, in.h, ring, first);
-        int32_t sum = 0;
-        if (kw == 3)
-            sum = words_3x3(w, cp);
-        else
-            for (int32_t ky = 0; ky < kw; ky++)
-                sum += wide_row_words(w + kw * ky, kw, cp + per_row * ky);
+        const int32_t sum = kw == 3 ? words_3x3(w, cp) : wide_words_kw(w, 0, kw, cp);
         const int32_t start = bias[c] - x_zero * sum, t = shift[c] - 32; /* |x_zero * sum| <= 128 * 128 * 49 */
         cp[c0] = cp[c0 + 1] = cp[c0 + 2] = cp[c0 + 3] = start, cp[c0 + 4] = mult[c], cp[c0 + 5] = tt_ssat_k(t, y_zero);
         cp[c0 + 6] = t;
@@ -879,6 +891,58 @@ int tt_depthwise_conv2d_ring_s8(const int8_t *x, int32_t plane, int32_t ring, in
     return depthwise_s8(x, plane, ring, first, in, w, kh, kw, bias, mult, shift, conv, q, y, out);
 }
 
+#if defined(__thumb2__)
+/* tt_depthwise_window_row_s8's 5x5 and 7x7 channels (kw) in the SSAT form in one call, each as channel_wide_ssat
+ * takes it (its words in the window's row order, start, one call of the asm row) with the call's constants once:
+ * returns the first channel not in the SSAT form, or channels. On rows of 8 outputs the per-channel call and its
+ * arguments had cost a fifth of the taps. */
+static __attribute__((noinline)) int32_t window_rows_wide_ssat(const int8_t *x, int32_t plane, int32_t pitch,
+                                                            int32_t top, int32_t channels, int32_t kw, int32_t s,
+                                                            const int8_t *w, const int32_t *bias, const int32_t *mult,
+                                                            const int32_t *shift, const tt_quant_params *q, int8_t *y,
+                                                            int32_t out_w)
+{
+    int32_t cp[36] __attribute__((aligned(8))); /* channel_wide_ssat's layout */
+    const int32_t c0 = kw == 5 ? 16 : 28, x_zero = q->x_zero, y_zero = q->y_zero, taps = kw * kw;
+    void (*row)(const int8_t *, int32_t, const int32_t *, int8_t *) =
+        kw == 5 ? (s == 1 ? row_5x5_s1_ssat : row_5x5_s2_ssat) : (s == 1 ? row_7x7_s1_ssat : row_7x7_s2_ssat);
+    int32_t c = 0;
+    for (; c < channels && tt_ssat_form(shift[c], q->act_min, q->act_max); c++, x += plane, w += taps, y += out_w) {
+        const int32_t start = bias[c] - x_zero * wide_words_kw(w, top, kw, cp), t = shift[c] - 32;
+        cp[c0] = cp[c0 + 1] = cp[c0 + 2] = cp[c0 + 3] = start, cp[c0 + 4] = mult[c], cp[c0 + 5] = tt_ssat_k(t, y_zero);
+        cp[c0 + 6] = t, cp[c0 + 7] = (int32_t)(intptr_t)(y + out_w);
+        row(x, pitch, cp, y);
+    }
+    return c;
+}
+
+/* As window_rows_wide_ssat for 3x3 channels (kw 3): the asm row's constants (row_3x3_s1_ssat / row_3x3_s2_ssat, one
+ * row: its end is the last row's) from words_3x3, kernel row ky's pair and middle tap in window row (ky + top) mod 3. */
+static __attribute__((noinline)) int32_t window_rows_3x3_ssat(const int8_t *x, int32_t plane, int32_t pitch,
+                                                           int32_t top, int32_t channels, int32_t kw, int32_t s,
+                                                           const int8_t *w, const int32_t *bias, const int32_t *mult,
+                                                           const int32_t *shift, const tt_quant_params *q, int8_t *y,
+                                                           int32_t out_w)
+{
+    (void)kw;
+    int32_t cp[15] __attribute__((aligned(8))), r[6];
+    const int32_t x_zero = q->x_zero, y_zero = q->y_zero;
+    const int32_t oa = 2 * top, ob = top == 2 ? 0 : oa + 2, oc = top == 0 ? 4 : oa - 2; /* kernel rows 0, 1, 2 */
+    int32_t c = 0;
+    for (; c < channels && tt_ssat_form(shift[c], q->act_min, q->act_max); c++, x += plane, w += 9, y += out_w) {
+        const int32_t start = bias[c] - x_zero * words_3x3(w, r), t = shift[c] - 32; /* see depthwise_s8 */
+        cp[oa] = r[0], cp[oa + 1] = r[1], cp[ob] = r[2], cp[ob + 1] = r[3], cp[oc] = r[4], cp[oc + 1] = r[5];
+        cp[6] = cp[7] = cp[8] = cp[9] = start, cp[10] = mult[c], cp[11] = tt_ssat_k(t, y_zero), cp[12] = t;
+        cp[13] = cp[14] = (int32_t)(intptr_t)(y + out_w);
+        if (s == 1)
+            row_3x3_s1_ssat(x, pitch, cp, y);
+        else
+            row_3x3_s2_ssat(x, pitch, cp, y);
+    }
+    return c;
+}
+#endif
+
 int tt_depthwise_window_row_s8(const int8_t *x, int32_t plane, int32_t pitch, int32_t top, tt_dims in,
                                const int8_t *w, int32_t kh, int32_t kw, const int32_t *bias, const int32_t *mult,
                                const int32_t *shift, int32_t stride, const tt_quant_params *q, int8_t *y, tt_dims out)
@@ -894,38 +958,18 @@ int tt_depthwise_window_row_s8(const int8_t *x, int32_t plane, int32_t pitch, in
     const int fast = kh == kw && (kw == 3 || kw == 5 || kw == 7) && out.w % 4 == 0 &&
                      (s == 1 || (s == 2 && s * (out.w - 1) + kw < in.w));
     const int32_t x_zero = q->x_zero, y_zero = q->y_zero, lo = q->act_min, hi = q->act_max;
-#if defined(__thumb2__)
-    /* 3x3 channels in the SSAT form: the asm row's constants (row_3x3_s1_ssat / row_3x3_s2_ssat) made here from the
-     * kernel rows in the window's order (window row j from kernel row (j - top) mod 3, at ra, rb, rd), the weight sum
-     * from the packed pairs, with no call between (about a third of channel_3x3_ssat's work a channel and row) */
-    int32_t cp[15] __attribute__((aligned(8))); /* one row: its end is the last row's */
-    const int32_t ra = top ? 9 - 3 * top : 0, rb = ra == 6 ? 0 : ra + 3, rd = rb == 6 ? 0 : rb + 3;
-#endif
     int8_t rotated[TT_DW_WINDOW_TAPS]; /* a channel's kernel rows in the window's slot order */
-    for (int32_t c = 0; c < in.c; c++) {
+    int32_t c = 0;
+#if defined(__thumb2__)
+    if (fast)
+        c = (kw == 3 ? window_rows_3x3_ssat : window_rows_wide_ssat)(x, plane, pitch, top, in.c, kw, s, w, bias, mult,
+                                                                    shift, q, y, out.w);
+#endif
+    for (; c < in.c; c++) { /* from the first channel not in the SSAT form on (on Thumb-2) */
         const int8_t *wc = w + c * kh * kw, *ws = wc;
         const int8_t *xc = x + c * plane;
         int8_t *yc = y + c * out.w;
         const int ssat = tt_ssat_form(shift[c], lo, hi);
-#if defined(__thumb2__)
-        if (fast && ssat && kw == 3) {
-            const int32_t w02a = (int32_t)(((uint32_t)wc[ra] & 0xFFFFu) | ((uint32_t)wc[ra + 2] << 16));
-            const int32_t w02b = (int32_t)(((uint32_t)wc[rb] & 0xFFFFu) | ((uint32_t)wc[rb + 2] << 16));
-            const int32_t w02c = (int32_t)(((uint32_t)wc[rd] & 0xFFFFu) | ((uint32_t)wc[rd + 2] << 16));
-            const int32_t w1a = wc[ra + 1], w1b = wc[rb + 1], w1c = wc[rd + 1], t = shift[c] - 32;
-            const int32_t sum = __smlad(w02a, 0x00010001, __smlad(w02b, 0x00010001,
-                                                                   __smlad(w02c, 0x00010001, w1a + w1b + w1c)));
-            const int32_t start = bias[c] - x_zero * sum; /* see depthwise_s8 */
-            cp[0] = w02a, cp[1] = w1a, cp[2] = w02b, cp[3] = w1b, cp[4] = w02c, cp[5] = w1c;
-            cp[6] = cp[7] = cp[8] = cp[9] = start, cp[10] = mult[c], cp[11] = tt_ssat_k(t, y_zero), cp[12] = t;
-            cp[13] = cp[14] = (int32_t)(intptr_t)(yc + out.w);
-            if (s == 1)
-                row_3x3_s1_ssat(xc, pitch, cp, yc);
-            else
-                row_3x3_s2_ssat(xc, pitch, cp, yc);
-            continue;
-        }
-#endif
         const int32_t t = shift[c] - 32, k = ssat ? tt_ssat_k(t, y_zero) : 0;
         if (fast && ssat && kw != 3) { /* slot j's weights: kernel row (j - top) */
             channel_wide_ssat(xc, pitch, kw, s, wc, top, bias[c], x_zero, mult[c], t, k, yc, out.w, 1, out.w);
@@ -937,7 +981,7 @@ int tt_depthwise_window_row_s8(const int8_t *x, int32_t plane, int32_t pitch, in
                     rotated[j * kw + kx] = wc[ky * kw + kx];
             ws = rotated;
         }
-        if (fast && ssat) { /* 3x3 off Thumb-2 */
+        if (fast && ssat) { /* 3x3 */
             channel_3x3_ssat(xc, pitch, s, ws, bias[c], x_zero, mult[c], t, k, yc, out.w, 1, out.w);
             continue;
         }
