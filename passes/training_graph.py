@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from tvm_tinytrain._tvm import relax
 from tvm_tinytrain.ops import tt_op_of
@@ -14,8 +15,9 @@ class OpBinding:
     op: str            # tt op name
     attrs: dict        # tt attributes (without the "tt." prefix)
 
-    @property
+    @cached_property
     def args(self):
+        """The call's arguments (a list of their own: converting TVM's array each time cost the budget loop)."""
         return list(self.call.args)
 
     @property

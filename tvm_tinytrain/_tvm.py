@@ -14,13 +14,18 @@ Constant = tvm.ir.expr.GenericConst
 
 __all__ = [
     "tvm", "relax", "Constant", "PyExprMutator", "mutator",
-    "tensor_type", "op_name", "shape_of", "clone_module", "well_formed", "build", "to_device", "from_device",
+    "tensor_type", "op_name", "shape_of", "object_key", "clone_module", "well_formed", "build", "to_device", "from_device",
 ]
 
 
 def tensor_type(shape, dtype):
     """A Relax tensor type (StructInfo in older releases)."""
     return relax.TensorType(tuple(int(s) for s in shape), dtype)
+
+
+def object_key(obj) -> int:
+    """The address of a TVM object: the same for every Python handle of it, while it lives."""
+    return obj.__chandle__()
 
 
 def clone_module(mod):

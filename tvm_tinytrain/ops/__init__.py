@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from .._tvm import relax
+from .._tvm import object_key, relax
 
 OPS: dict = {}  # name -> builder, filled from the op records (registry.declare)
 ATTR_PREFIX = "tt."
@@ -44,11 +44,51 @@ def tt_op_of(mod, value):
     """(op name, {attr: value}) if `value` is a call of a tt op function in `mod`, else None."""
     if not isinstance(value, relax.Call) or not isinstance(value.op, relax.GlobalVar):
         return None
-    func = mod[value.op]
-    if func.attrs is None or ATTR_PREFIX + "op" not in func.attrs:
+    func_attrs = mod[value.op].attrs
+    if func_attrs is None:
         return None
-    attrs = {k[len(ATTR_PREFIX):]: _py(v) for k, v in func.attrs.items() if k.startswith(ATTR_PREFIX)}
+    key = object_key(func_attrs)
+    if key not in _SEEN:
+        if len(_SEEN) >= _SEEN_LIMIT:
+            _SEEN.clear()
+        _SEEN[key] = func_attrs, _tt_attrs(func_attrs)
+    found = _SEEN[key][1]
+    return None if found is None else (found[0], _copy(found[1]))
+
+
+# The passes read every op's attributes many times (the budget loop builds a program per candidate layer), and
+# converting TVM's containers is most of their time: each function's attributes are converted once, kept by the
+# attribute object (held here, so its address names it alone while its entry lives).
+_SEEN: dict = {}
+_SEEN_LIMIT = 100_000
+
+
+def _tt_attrs(func_attrs):
+    if ATTR_PREFIX + "op" not in func_attrs:
+        return None
+    attrs = {k[len(ATTR_PREFIX):]: _kept(_py(v)) for k, v in func_attrs.items() if k.startswith(ATTR_PREFIX)}
     return attrs.pop("op"), attrs
+
+
+def _kept(value):
+    """A converted value as the cache keeps it: a list of scalars as a tuple (copied back fast), never handed out."""
+    if isinstance(value, dict):
+        return {k: _kept(v) for k, v in value.items()}
+    if isinstance(value, list):
+        nested = any(isinstance(v, (list, dict)) for v in value)
+        return [_kept(v) for v in value] if nested else tuple(value)
+    return value
+
+
+def _copy(value):
+    """The caller's own copy of a kept value: dicts, lists and scalars, as _py gave them."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
 
 
 def _py(value):
