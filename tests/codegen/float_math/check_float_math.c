@@ -242,8 +242,9 @@ static void clamp_mask_sweep(void)
     }
 }
 
-/* tt_mask_grad_f32 in place (conditional stores in asm on a Thumb-2 core, C elsewhere) and copied: 1..90 values,
- * mask bytes all clear, all set and mixed; every value mixed into the hash (a cleared value must be +0.0f) */
+/* tt_mask_grad_f32 in place (a TBB to each nibble's stores of zeros in asm on a Thumb-2 core, C elsewhere) and
+ * copied: 1..90 values, every mask byte value in place, then random bytes and all clear / all set ones; every
+ * value mixed into the hash (a cleared value must be +0.0f) */
 static void mask_grad_sweep(void)
 {
     static uint8_t mask[12];
@@ -252,10 +253,11 @@ static void mask_grad_sweep(void)
         for (int32_t i = 0; i < 12; i++) {
             state = state * 1664525u + 1013904223u;
             mask[i] = (uint8_t)(state >> 24);
-            if (i % 5 == t % 5) mask[i] = 0xFFu;
+            if (t < 30) mask[i] = (uint8_t)((t - t / 4) * 12 + i); /* every byte value in place (t % 4 != 3) */
+            else if (i % 5 == t % 5) mask[i] = 0xFFu;
             else if (i % 7 == t % 7) mask[i] = 0u;
         }
-        const int32_t n = 1 + (int32_t)((state >> 8) % 90);
+        const int32_t n = t < 30 ? 96 : 1 + (int32_t)((state >> 8) % 90);
         for (int32_t i = 0; i < n; i++) gi_d[i] = uniform(&state);
         float *out = t % 4 == 3 ? gi_dx : gi_d; /* in place three times in four, as the training step calls it */
         if (tt_mask_grad_f32(gi_d, mask, n, out) != TT_OK) {
