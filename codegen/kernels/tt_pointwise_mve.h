@@ -316,10 +316,69 @@ static inline __attribute__((always_inline)) int32_t tt_pw_mve_dot(const int8_t 
     return acc;
 }
 
+/* One chunk of tt_pw_mve_4x1's four outputs: the weights at w0 .. w3 against the pixel's 16 channels in vx. */
+#define TT_PW_MVE_4X1_CHUNK(LOAD)                                                                                     \
+    do {                                                                                                              \
+        int8x16_t v = LOAD(w0);                                                                                       \
+        a0 = vmladavaq_s8(a0, vx, v), s0 = vaddvaq_s8(s0, v);                                                         \
+        v = LOAD(w1), a1 = vmladavaq_s8(a1, vx, v), s1 = vaddvaq_s8(s1, v);                                          \
+        v = LOAD(w2), a2 = vmladavaq_s8(a2, vx, v), s2 = vaddvaq_s8(s2, v);                                          \
+        v = LOAD(w3), a3 = vmladavaq_s8(a3, vx, v), s3 = vaddvaq_s8(s3, v);                                          \
+    } while (0)
+
+/* a[j] = sum_{c < channels} xp[c] * w_j[c] and s[j] = sum_{c < channels} w_j[c], w_j = w + j * stride, j = 0..3: one
+ * pixel's packed channels (tt_pointwise_pack_mve, n = 1) against four outputs' weights, their sums by VADDVA in the
+ * same loop (the wide layers' starts: no stack for them). VMLADAVA and VADDVA take even registers only, so the loop
+ * over the whole chunks is written out (15 instructions per 64 multiply-adds), the pointers in odd registers; the
+ * last chunk's weights by predicated loads. */
+static inline __attribute__((always_inline)) void tt_pw_mve_4x1(const int8_t *xp, const int8_t *w, int32_t stride,
+                                                                int32_t channels, int32x4_t *a, int32x4_t *s)
+{
+    register int32_t a0 __asm__("r0") = 0, a1 __asm__("r2") = 0, a2 __asm__("r4") = 0, a3 __asm__("r6") = 0;
+    register int32_t s0 __asm__("r8") = 0, s1 __asm__("r10") = 0, s2 __asm__("r12") = 0, s3 __asm__("lr") = 0;
+    const int8_t *w0 = w, *w1 = w + stride, *w2 = w1 + stride, *w3 = w2 + stride;
+    if (channels >= 16) {
+        register const int8_t *x_ __asm__("r1") = xp, *p0 __asm__("r3") = w0, *p1 __asm__("r5") = w1;
+        register const int8_t *p2 __asm__("r7") = w2, *p3 __asm__("r9") = w3, *end __asm__("r11") = w0 + (channels & ~15);
+        __asm__("1:\n\t"
+                "vldrb.8     q0, [%[x]], #16\n\t"
+                "vldrb.8     q1, [%[p0]], #16\n\t"
+                "vmladava.s8 %[a0], q0, q1\n\t"
+                "vaddva.s8   %[s0], q1\n\t"
+                "vldrb.8     q1, [%[p1]], #16\n\t"
+                "vmladava.s8 %[a1], q0, q1\n\t"
+                "vaddva.s8   %[s1], q1\n\t"
+                "vldrb.8     q1, [%[p2]], #16\n\t"
+                "vmladava.s8 %[a2], q0, q1\n\t"
+                "vaddva.s8   %[s2], q1\n\t"
+                "vldrb.8     q1, [%[p3]], #16\n\t"
+                "vmladava.s8 %[a3], q0, q1\n\t"
+                "vaddva.s8   %[s3], q1\n\t"
+                "cmp         %[p0], %[end]\n\t"
+                "bne         1b"
+                : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [s0] "+r"(s0), [s1] "+r"(s1),
+                  [s2] "+r"(s2), [s3] "+r"(s3), [x] "+r"(x_), [p0] "+r"(p0), [p1] "+r"(p1), [p2] "+r"(p2),
+                  [p3] "+r"(p3)
+                : [end] "r"(end)
+                : "q0", "q1", "cc", "memory");
+        xp = x_, w0 = p0, w1 = p1, w2 = p2, w3 = p3;
+    }
+    if (channels & 15) {
+        const mve_pred16_t pr = vctp8q((uint32_t)(channels & 15));
+        const int8x16_t vx = vldrbq_s8(xp);
+#define TT_PW_MVE_LOAD_Z(p) vldrbq_z_s8(p, pr)
+        TT_PW_MVE_4X1_CHUNK(TT_PW_MVE_LOAD_Z);
+#undef TT_PW_MVE_LOAD_Z
+    }
+    *a = tt_lanes4_mve(a0, a1, a2, a3), *s = tt_lanes4_mve(s0, s1, s2, s3);
+}
+
 /* tt_pw_mve_groups for inputs wider than four pixels of the buffer (256 channels): one pixel at a time, packed
- * (tt_pointwise_pack_mve with n = 1: its channels one after the other, the rest's after the lead's), then each output
- * by VMLADAVA over its weights, whose sum VADDVA takes in the same loop (4 instructions per 16 multiply-adds; the
- * sums of all outputs would need more stack than the pixel), requantized alone. */
+ * (tt_pointwise_pack_mve with n = 1: its channels one after the other, the rest's after the lead's), then four
+ * outputs a turn (tt_pw_mve_4x1, once per part), their starts bias - x_zero * sum w from the weight sums it takes,
+ * requantized as one vector (tt_pw_mve_requant with the four outputs' multipliers and shifts as vectors) and stored
+ * to their four planes by one scatter VSTRB.32; the outputs left (out_c % 4), and any four with a shift below 32, one
+ * by one (tt_pw_mve_dot, tt_requantize). */
 static __attribute__((noinline, unused)) void tt_pw_mve_wide(const int8_t *x, int32_t hw, const int8_t *lead,
                                                              int32_t k, const int8_t *rest, int32_t r,
                                                              const int32_t *bias, const int32_t *mult,
@@ -327,18 +386,38 @@ static __attribute__((noinline, unused)) void tt_pw_mve_wide(const int8_t *x, in
                                                              int32_t y_plane, int32_t out_c)
 {
     int8_t buf[TT_PW_MVE_BYTES] __attribute__((aligned(16)));
-    const int32_t lead_bytes = tt_pw_mve_group_bytes(k) / 4;
+    const int32_t lead_bytes = tt_pw_mve_group_bytes(k) / 4, zero = q->y_zero;
     const uint32_t x_zero = (uint32_t)q->x_zero;
+    const int32x4_t lo = vdupq_n_s32(q->act_min), hi = vdupq_n_s32(q->act_max);
+    const uint32x4_t planes = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)y_plane); /* 0, y_plane, 2 y_plane, 3 .. */
     for (int32_t p = 0; p < hw; p++) {
         tt_pointwise_pack_mve(x + p, hw, k, 1, 0, 16, buf);
         if (r)
             tt_pointwise_pack_mve(x + k * hw + p, hw, r, 1, 0, 16, buf + lead_bytes);
-        for (int32_t o = 0; o < out_c; o++) {
+        int32_t o = 0;
+        for (; o + 4 <= out_c; o += 4) {
+            const int32x4_t sh = vld1q_s32(shift + o);
+            if (vcmpltq_n_s32(sh, 32)) /* some shift below 32: one by one below */
+                break;
+            int32x4_t acc, ws;
+            tt_pw_mve_4x1(buf, lead + o * k, k, k, &acc, &ws);
+            if (r) {
+                int32x4_t acc_r, ws_r;
+                tt_pw_mve_4x1(buf + lead_bytes, rest + o * r, r, r, &acc_r, &ws_r);
+                acc = vaddq_s32(acc, acc_r), ws = vaddq_s32(ws, ws_r);
+            }
+            /* wrapping, see above */
+            acc = vaddq_s32(acc, vsubq_s32(vld1q_s32(bias + o), vmulq_n_s32(ws, (int32_t)x_zero)));
+            int32x4_t v = vrshlq_s32(vqdmulhq_s32(acc, vld1q_s32(mult + o)), vsubq_s32(vdupq_n_s32(31), sh));
+            v = vminq_s32(vmaxq_s32(vaddq_n_s32(v, zero), lo), hi);
+            vstrbq_scatter_offset_s32(y + o * y_plane + p, planes, v);
+        }
+        for (; o < out_c; o++) {
             int32_t ws = 0, acc = tt_pw_mve_dot(buf, lead + o * k, k, 0, &ws);
             if (r)
                 acc = tt_pw_mve_dot(buf + lead_bytes, rest + o * r, r, acc, &ws);
             acc = (int32_t)((uint32_t)acc + (uint32_t)bias[o] - x_zero * (uint32_t)ws); /* wrapping, see above */
-            y[o * y_plane + p] = tt_requantize(acc, mult[o], shift[o], q->y_zero, q->act_min, q->act_max);
+            y[o * y_plane + p] = tt_requantize(acc, mult[o], shift[o], zero, q->act_min, q->act_max);
         }
     }
 }
