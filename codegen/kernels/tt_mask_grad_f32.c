@@ -18,8 +18,33 @@
 /* In place, `bytes` >= 1 mask bytes of eight values: an all-ones byte left alone (6 instructions), otherwise each
  * nibble's clear bits' values set to +0.0f (all bits 0) by a TBB to the one of 16 cases that stores exactly those
  * zeros: 12 instructions a mixed byte and one a zero, against 26 a mixed byte for a conditional store a bit (two
- * bits' flags a LSLS).  Z(off): the zero stored at o + off bytes; a nibble of 15 goes on at once. */
+ * bits' flags a LSLS).  NIBBLE(L, B, GO): the TBB on t (a nibble) to case L00..L14 (table label L0), each storing
+ * its zeros (Z) at o + B..B + 12 bytes then going on at label GO, the last case falling through to it; 15 goes on at
+ * once. */
 #define Z(off) "str %[z], [%[o], #" #off "]\n\t"
+#define NIBBLE(L, B, GO) \
+    "tbb [pc, %[t]]\n\t" \
+    #L "0:\n\t" \
+    ".byte (" #L "00f-" #L "0b)/2, (" #L "01f-" #L "0b)/2, (" #L "02f-" #L "0b)/2, (" #L "03f-" #L "0b)/2\n\t" \
+    ".byte (" #L "04f-" #L "0b)/2, (" #L "05f-" #L "0b)/2, (" #L "06f-" #L "0b)/2, (" #L "07f-" #L "0b)/2\n\t" \
+    ".byte (" #L "08f-" #L "0b)/2, (" #L "09f-" #L "0b)/2, (" #L "10f-" #L "0b)/2, (" #L "11f-" #L "0b)/2\n\t" \
+    ".byte (" #L "12f-" #L "0b)/2, (" #L "13f-" #L "0b)/2, (" #L "14f-" #L "0b)/2, (" #GO "f-" #L "0b)/2\n\t" \
+    ".p2align 1\n\t" \
+    #L "00:\n\t" Z(B + 0) Z(B + 4) Z(B + 8) Z(B + 12) "b.w " #GO "f\n\t" \
+    #L "01:\n\t" Z(B + 4) Z(B + 8) Z(B + 12) "b.w " #GO "f\n\t" \
+    #L "02:\n\t" Z(B + 0) Z(B + 8) Z(B + 12) "b.w " #GO "f\n\t" \
+    #L "03:\n\t" Z(B + 8) Z(B + 12) "b.w " #GO "f\n\t" \
+    #L "04:\n\t" Z(B + 0) Z(B + 4) Z(B + 12) "b.w " #GO "f\n\t" \
+    #L "05:\n\t" Z(B + 4) Z(B + 12) "b.w " #GO "f\n\t" \
+    #L "06:\n\t" Z(B + 0) Z(B + 12) "b.w " #GO "f\n\t" \
+    #L "07:\n\t" Z(B + 12) "b.w " #GO "f\n\t" \
+    #L "08:\n\t" Z(B + 0) Z(B + 4) Z(B + 8) "b.w " #GO "f\n\t" \
+    #L "09:\n\t" Z(B + 4) Z(B + 8) "b.w " #GO "f\n\t" \
+    #L "10:\n\t" Z(B + 0) Z(B + 8) "b.w " #GO "f\n\t" \
+    #L "11:\n\t" Z(B + 8) "b.w " #GO "f\n\t" \
+    #L "12:\n\t" Z(B + 0) Z(B + 4) "b.w " #GO "f\n\t" \
+    #L "13:\n\t" Z(B + 4) "b.w " #GO "f\n\t" \
+    #L "14:\n\t" Z(B + 0) /* falls through */
 static void mask_in_place_thumb2(float *o, const uint8_t *mask, int32_t bytes)
 {
     int32_t m, t;
@@ -30,52 +55,10 @@ static void mask_in_place_thumb2(float *o, const uint8_t *mask, int32_t bytes)
         "cmp %[m], #255\n\t"
         "beq 9f\n\t"
         "and %[t], %[m], #15\n\t"
-        "tbb [pc, %[t]]\n\t"
-        "10:\n\t"
-        ".byte (20f-10b)/2, (21f-10b)/2, (22f-10b)/2, (23f-10b)/2\n\t"
-        ".byte (24f-10b)/2, (25f-10b)/2, (26f-10b)/2, (27f-10b)/2\n\t"
-        ".byte (28f-10b)/2, (29f-10b)/2, (30f-10b)/2, (31f-10b)/2\n\t"
-        ".byte (32f-10b)/2, (33f-10b)/2, (34f-10b)/2, (4f-10b)/2\n\t"
-        ".p2align 1\n\t"
-        "20:\n\t" Z(0) Z(4) Z(8) Z(12) "b.w 4f\n\t"
-        "21:\n\t" Z(4) Z(8) Z(12) "b.w 4f\n\t"
-        "22:\n\t" Z(0) Z(8) Z(12) "b.w 4f\n\t"
-        "23:\n\t" Z(8) Z(12) "b.w 4f\n\t"
-        "24:\n\t" Z(0) Z(4) Z(12) "b.w 4f\n\t"
-        "25:\n\t" Z(4) Z(12) "b.w 4f\n\t"
-        "26:\n\t" Z(0) Z(12) "b.w 4f\n\t"
-        "27:\n\t" Z(12) "b.w 4f\n\t"
-        "28:\n\t" Z(0) Z(4) Z(8) "b.w 4f\n\t"
-        "29:\n\t" Z(4) Z(8) "b.w 4f\n\t"
-        "30:\n\t" Z(0) Z(8) "b.w 4f\n\t"
-        "31:\n\t" Z(8) "b.w 4f\n\t"
-        "32:\n\t" Z(0) Z(4) "b.w 4f\n\t"
-        "33:\n\t" Z(4) "b.w 4f\n\t"
-        "34:\n\t" Z(0) /* falls through */
+        NIBBLE(1, 0, 4)
         "4:\n\t"
         "lsr %[t], %[m], #4\n\t"
-        "tbb [pc, %[t]]\n\t"
-        "11:\n\t"
-        ".byte (40f-11b)/2, (41f-11b)/2, (42f-11b)/2, (43f-11b)/2\n\t"
-        ".byte (44f-11b)/2, (45f-11b)/2, (46f-11b)/2, (47f-11b)/2\n\t"
-        ".byte (48f-11b)/2, (49f-11b)/2, (50f-11b)/2, (51f-11b)/2\n\t"
-        ".byte (52f-11b)/2, (53f-11b)/2, (54f-11b)/2, (9f-11b)/2\n\t"
-        ".p2align 1\n\t"
-        "40:\n\t" Z(16) Z(20) Z(24) Z(28) "b.w 9f\n\t"
-        "41:\n\t" Z(20) Z(24) Z(28) "b.w 9f\n\t"
-        "42:\n\t" Z(16) Z(24) Z(28) "b.w 9f\n\t"
-        "43:\n\t" Z(24) Z(28) "b.w 9f\n\t"
-        "44:\n\t" Z(16) Z(20) Z(28) "b.w 9f\n\t"
-        "45:\n\t" Z(20) Z(28) "b.w 9f\n\t"
-        "46:\n\t" Z(16) Z(28) "b.w 9f\n\t"
-        "47:\n\t" Z(28) "b.w 9f\n\t"
-        "48:\n\t" Z(16) Z(20) Z(24) "b.w 9f\n\t"
-        "49:\n\t" Z(20) Z(24) "b.w 9f\n\t"
-        "50:\n\t" Z(16) Z(24) "b.w 9f\n\t"
-        "51:\n\t" Z(24) "b.w 9f\n\t"
-        "52:\n\t" Z(16) Z(20) "b.w 9f\n\t"
-        "53:\n\t" Z(20) "b.w 9f\n\t"
-        "54:\n\t" Z(16) /* falls through */
+        NIBBLE(2, 16, 9)
         "9:\n\t"
         "adds %[o], %[o], #32\n\t"
         "subs %[n], %[n], #1\n\t"
@@ -84,6 +67,7 @@ static void mask_in_place_thumb2(float *o, const uint8_t *mask, int32_t bytes)
         : [z] "r"(zero)
         : "cc", "memory");
 }
+#undef NIBBLE
 #undef Z
 #endif
 
