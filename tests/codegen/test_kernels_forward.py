@@ -561,7 +561,9 @@ DSP_CHECK = HERE / "dsp_check"
 CHECK_SOURCES = [DSP_CHECK / "check_dsp.c", DSP_CHECK / "ref_kernels.c",
                  *(host_build.KERNEL_DIR / f"{n}.c" for n in ("tt_conv2d_1x1_s8", "tt_depthwise_conv2d_s8",
                                                               "tt_conv2d_1x1_split_s8", "tt_conv2d_general_s8",
-                                                              "tt_conv2d_s8", "tt_conv_dw_pw_rows_s8", "tt_add_s8"))]
+                                                              "tt_conv2d_s8", "tt_conv_dw_pw_rows_s8", "tt_add_s8",
+                                                              "tt_conv_dw_pw_stream_s8", "tt_conv_dw_pw_chain_s8",
+                                                              "tt_rows_from_chw"))]
 DSP_OUTPUT = re.compile(r"dsp check \(TT_USE_DSP=1\): (\d+) cases, (\d+) bytes, 0 mismatches")
 
 

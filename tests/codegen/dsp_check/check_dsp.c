@@ -9,7 +9,8 @@
  * windows inside x packed straight from its rows, one to four rows past the last four; a third of the plain 1x1
  * cases from four outputs through tt_conv2d_1x1_strided_out_s8, output channels further apart than h * w; then
  * ROW_CASES fused row blocks through tt_conv_dw_pw_rows_s8's DSP loop, a quarter of them from a conv other than a
- * 1x1 as the stem's (tt_conv2d_general_strided_out_s8), check_rows; then ADD_CASES residual adds, tt_add_s8, check_add) against their portable loops
+ * 1x1 as the stem's (tt_conv2d_general_strided_out_s8), check_rows; then CHAIN_CASES streamed stems alone and
+ * chained with a block, check_chain; then ADD_CASES residual adds, tt_add_s8, check_add) against their portable loops
  * (ref_kernels.c: the same sources with TT_NO_DSP), byte for byte, on pseudo-random
  * cases: channels 1..24 (odd too; an eighth of the other 1x1 cases one output, expand_depthwise's calls on large inputs;
  * a quarter exactly 8 or 16, the 8- and 16-channel paths on maps of up to 400 pixels: several blocks of pixels and
@@ -41,6 +42,9 @@
 #endif
 #ifndef ROW_CASES
 #define ROW_CASES 300
+#endif
+#ifndef CHAIN_CASES
+#define CHAIN_CASES 40
 #endif
 #ifndef ADD_CASES
 #define ADD_CASES 400
@@ -405,6 +409,68 @@ static void check_rows(void)
     free(x), free(m), free(d), free(y), free(y_ref), free(scratch);
 }
 
+/* A streamed stem alone (tt_conv_dw_pw_stream_s8) and chained with a fused block that pulls its output rows
+ * (tt_conv_dw_pw_chain_s8: the stem's loop resumed a few rows at a time), x's rows from a row source
+ * (tt_rows_from_chw), on the DSP loop: the stem's conv 1x1 or 3x3 at strides 1 and 2 (half of them the RGB stem's
+ * 3x3 stride 2 from 3 channels) written into its padded depthwise window (3x3 or 5x5, stride 1), block 1 a 1x1
+ * expansion, a 3x3 / 5x5 / 7x7 depthwise at stride 1 or 2 and a projection, every depthwise padded to keep the map;
+ * against the six portable calls on whole tensors, byte for byte. */
+static void check_chain(void)
+{
+    const int rgb = uniform(0, 1);
+    const int32_t ka = rgb || uniform(0, 1) ? 3 : 1, sa = rgb ? 2 : uniform(1, 2), k0 = uniform(0, 3) ? 3 : 5;
+    const int32_t k1 = 3 + 2 * uniform(0, 2), s1 = uniform(1, 2), p0 = (k0 - 1) / 2, p1 = (k1 - 1) / 2;
+    const tt_conv_params pa = {sa, uniform(0, ka - 1), uniform(0, ka - 1), uniform(0, ka - 1), uniform(0, ka - 1), 1};
+    const tt_dims in = {rgb ? 3 : uniform(1, 8), uniform(8, 40), uniform(8, 40)};
+    const tt_dims mid0 = {uniform(4, 16), (in.h + pa.pad_top + pa.pad_bottom - ka) / sa + 1,
+                          (in.w + pa.pad_left + pa.pad_right - ka) / sa + 1};
+    const tt_dims out0 = {uniform(4, 16), mid0.h, mid0.w}, mid1 = {uniform(4, 24), out0.h, out0.w};
+    const tt_dims out1 = {uniform(1, 16), (mid1.h - 1) / s1 + 1, (mid1.w - 1) / s1 + 1};
+    const tt_conv_params one = {1, 0, 0, 0, 0, 1}, pb0 = {1, p0, p0, p0, p0, mid0.c};
+    const tt_conv_params pb1 = {s1, p1, p1, p1, p1, mid1.c};
+    tt_conv_layer a0 = random_layer(mid0.c, in.c * ka * ka, ka, ka, pa);
+    tt_conv_layer b0 = random_layer(mid0.c, k0 * k0, k0, k0, pb0);
+    tt_conv_layer c0 = random_layer(out0.c, mid0.c, 1, 1, one), a1 = random_layer(mid1.c, out0.c, 1, 1, one);
+    tt_conv_layer b1 = random_layer(mid1.c, k1 * k1, k1, k1, pb1), c1 = random_layer(out1.c, mid1.c, 1, 1, one);
+    b0.q.x_zero = a0.q.y_zero, c0.q.x_zero = b0.q.y_zero, a1.q.x_zero = c0.q.y_zero;
+    b1.q.x_zero = a1.q.y_zero, c1.q.x_zero = b1.q.y_zero;
+    const int32_t n0 = out0.c * out0.h * out0.w, n1 = out1.c * out1.h * out1.w;
+    const int32_t n_mid = (mid0.c > mid1.c ? mid0.c : mid1.c) * mid0.h * mid0.w; /* either block's mid */
+    int8_t *x = random_s8(in.c * in.h * in.w), *m = malloc((size_t)n_mid), *d = malloc((size_t)n_mid);
+    int8_t *o0 = malloc((size_t)n0), *o0_ref = malloc((size_t)n0), *y = malloc((size_t)n1), *y_ref = malloc((size_t)n1);
+    tt_chw_image image = {x, in};
+    const tt_row_source src = {tt_rows_from_chw, &image};
+    int8_t *scratch = malloc((size_t)tt_conv_dw_pw_chain_s8_get_buffer_size(in, &a0, mid0, &b0, out0, &a1, mid1, &b1,
+                                                                           out1));
+    int rc = tt_conv_dw_pw_stream_s8(&src, in, &a0, mid0, &b0, &c0, o0, out0, scratch);
+    if (rc == TT_OK)
+        rc = tt_conv_dw_pw_chain_s8(&src, in, &a0, mid0, &b0, &c0, out0, &a1, mid1, &b1, &c1, y, out1, scratch);
+    int rc_ref = ref_conv2d_general_s8(x, in, a0.w, ka, ka, a0.bias, a0.mult, a0.shift, &pa, &a0.q, m, mid0);
+    if (rc_ref == TT_OK)
+        rc_ref = ref_depthwise_conv2d_s8(m, mid0, b0.w, k0, k0, b0.bias, b0.mult, b0.shift, &pb0, &b0.q, d, mid0);
+    if (rc_ref == TT_OK)
+        rc_ref = ref_conv2d_1x1_s8(d, mid0, c0.w, c0.bias, c0.mult, c0.shift, &one, &c0.q, o0_ref, out0);
+    if (rc_ref == TT_OK)
+        rc_ref = ref_conv2d_1x1_s8(o0_ref, out0, a1.w, a1.bias, a1.mult, a1.shift, &one, &a1.q, m, mid1);
+    const tt_dims dw1 = {mid1.c, out1.h, out1.w};
+    if (rc_ref == TT_OK)
+        rc_ref = ref_depthwise_conv2d_s8(m, mid1, b1.w, k1, k1, b1.bias, b1.mult, b1.shift, &pb1, &b1.q, d, dw1);
+    if (rc_ref == TT_OK)
+        rc_ref = ref_conv2d_1x1_s8(d, dw1, c1.w, c1.bias, c1.mult, c1.shift, &one, &c1.q, y_ref, out1);
+    if (rc != TT_OK || rc_ref != TT_OK || memcmp(o0, o0_ref, (size_t)n0) != 0 || memcmp(y, y_ref, (size_t)n1) != 0) {
+        mismatches++;
+        put("MISMATCH chain a=");
+        put_int(ka), put("s"), put_int(sa);
+        put(" c="), put_int(in.c), put(" h="), put_int(in.h), put(" w="), put_int(in.w);
+        put(" k="), put_int(k0), put(","), put_int(k1), put("s"), put_int(s1);
+        put("\n");
+    }
+    cases++;
+    bytes += n0 + n1;
+    free_layer(&a0), free_layer(&b0), free_layer(&c0), free_layer(&a1), free_layer(&b1), free_layer(&c1);
+    free(x), free(m), free(d), free(o0), free(o0_ref), free(y), free(y_ref), free(scratch);
+}
+
 int ref_add_s8(const int8_t *a, const int8_t *b, int32_t n, int32_t a_zero, int32_t b_zero, int32_t mult_a,
                int32_t mult_b, int32_t shift, const tt_quant_params *q, int8_t *y);
 
@@ -447,6 +513,8 @@ int main(void)
         check_case(i % KINDS);
     for (int i = 0; i < ROW_CASES; i++)
         check_rows();
+    for (int i = 0; i < CHAIN_CASES; i++)
+        check_chain();
     for (int i = 0; i < ADD_CASES; i++)
         check_add();
     put(TT_USE_DSP ? "dsp check (TT_USE_DSP=1): " : "dsp check (TT_USE_DSP=0): ");
