@@ -686,9 +686,10 @@ static void interior_rows_dsp(const int8_t *x, int32_t in_w, int32_t x_step, con
 /* depthwise_s8's small padded maps with 3x3, 5x5 or 7x7 windows (kw) whose asm rows apply (out.w a multiple of 4),
  * the channels in the SSAT form in one call: per channel its rows copied into the padded buffer (its border written
  * by the caller), its weight words, start and requantization constants written into the asm rows' cp and one call
- * for all its rows (3x3) or one a row (5x5, 7x7), as channel_3x3_ssat / channel_wide_ssat do. Returns the first
- * channel not in the SSAT form (the caller's loop goes on from it), or in.c. What those calls cost a channel (their
- * arguments, cp's fixed entries, the SSAT test's constants) was as much as the taps of a 4x4 map. */
+ * for all its rows (3x3) or one a row (5x5, 7x7), as channel_3x3_ssat / channel_wide_ssat do, until a channel not
+ * in the SSAT form: returns how many it took (the caller takes that channel and calls again after it). What those
+ * calls cost a channel (their arguments, cp's fixed entries, the SSAT test's constants) was as much as the taps of a
+ * 4x4 map. */
 static __attribute__((noinline)) int32_t padded_channels_ssat(int8_t *padded, int32_t pw, const int8_t *x, int32_t plane,
                                                            int32_t ring, int32_t first, tt_dims in, const int8_t *w,
                                                            int32_t kw, const int32_t *bias, const int32_t *mult,
@@ -808,12 +809,16 @@ static int depthwise_s8(const int8_t *x, int32_t plane, int32_t ring, int32_t fi
         const int fast3x3 = kh == 3 && kw == 3 && (s == 1 || (s == 2 && ph * pw < DW_PADDED_BYTES)) && out.w % 4 == 0;
         const int fast_wide = kh == kw && (kw == 5 || kw == 7) && out.w % 4 == 0 &&
                               (s == 1 || (s == 2 && ph * pw < DW_PADDED_BYTES));
-        int32_t c = 0;
+        for (int32_t c = 0; c < in.c; c++) {
 #if defined(__thumb2__)
-        if (fast3x3 || fast_wide)
-            c = padded_channels_ssat(padded, pw, x, plane, ring, first, in, w, kw, bias, mult, shift, conv, q, y, out);
+            if (fast3x3 || fast_wide) { /* the run of channels in the SSAT form from c; then c is none or not in it */
+                c += padded_channels_ssat(padded, pw, x + c * plane, plane, ring, first, (tt_dims){in.c - c, in.h, in.w},
+                                          w + c * kh * kw, kw, bias + c, mult + c, shift + c, conv, q,
+                                          y + c * out.h * out.w, out);
+                if (c == in.c)
+                    break;
+            }
 #endif
-        for (; c < in.c; c++) {
             const int8_t *wc = w + c * kh * kw;
             copy_rows(padded + conv->pad_top * pw + conv->pad_left, pw, x + c * plane, in.w, in.h, ring, first);
             if ((fast3x3 || fast_wide) && tt_ssat_form(shift[c], q->act_min, q->act_max)) {
@@ -893,8 +898,8 @@ int tt_depthwise_conv2d_ring_s8(const int8_t *x, int32_t plane, int32_t ring, in
 
 #if defined(__thumb2__)
 /* tt_depthwise_window_row_s8's 5x5 and 7x7 channels (kw) in the SSAT form in one call, each as channel_wide_ssat
- * takes it (its words in the window's row order, start, one call of the asm row) with the call's constants once:
- * returns the first channel not in the SSAT form, or channels. On rows of 8 outputs the per-channel call and its
+ * takes it (its words in the window's row order, start, one call of the asm row) with the call's constants once,
+ * until a channel not in the SSAT form: returns how many it took. On rows of 8 outputs the per-channel call and its
  * arguments had cost a fifth of the taps. */
 static __attribute__((noinline)) int32_t window_rows_wide_ssat(const int8_t *x, int32_t plane, int32_t pitch,
                                                             int32_t top, int32_t channels, int32_t kw, int32_t s,
@@ -959,13 +964,16 @@ int tt_depthwise_window_row_s8(const int8_t *x, int32_t plane, int32_t pitch, in
                      (s == 1 || (s == 2 && s * (out.w - 1) + kw < in.w));
     const int32_t x_zero = q->x_zero, y_zero = q->y_zero, lo = q->act_min, hi = q->act_max;
     int8_t rotated[TT_DW_WINDOW_TAPS]; /* a channel's kernel rows in the window's slot order */
-    int32_t c = 0;
+    for (int32_t c = 0; c < in.c; c++) {
 #if defined(__thumb2__)
-    if (fast)
-        c = (kw == 3 ? window_rows_3x3_ssat : window_rows_wide_ssat)(x, plane, pitch, top, in.c, kw, s, w, bias, mult,
-                                                                    shift, q, y, out.w);
+        if (fast) { /* the run of channels in the SSAT form from c; then c is none or not in it */
+            c += (kw == 3 ? window_rows_3x3_ssat : window_rows_wide_ssat)(x + c * plane, plane, pitch, top, in.c - c, kw,
+                                                                         s, w + c * kh * kw, bias + c, mult + c,
+                                                                         shift + c, q, y + c * out.w, out.w);
+            if (c == in.c)
+                break;
+        }
 #endif
-    for (; c < in.c; c++) { /* from the first channel not in the SSAT form on (on Thumb-2) */
         const int8_t *wc = w + c * kh * kw, *ws = wc;
         const int8_t *xc = x + c * plane;
         int8_t *yc = y + c * out.w;
