@@ -139,15 +139,19 @@ static void depthwise_grad_input_sweep(void)
     }
 }
 
-/* tt_bias_grad_f32 (tt_sum8_f32 on a Cortex-M FPU): 1..5 channels of 1..70 values, wide-ranging (so the order
- * of the adds shows) */
+/* tt_bias_grad_f32 (tt_sum8_f32 on a Cortex-M FPU; all channels in one asm loop when the values are eight a
+ * multiple): 1..5 channels of 1..70 values (every third case 8..64), wide-ranging (so the order of the adds shows),
+ * a channel of -0.0f values (whose sum from +0.0f is +0.0f) in some */
 static void bias_grad_sweep(void)
 {
     uint32_t state = 17u;
     for (int32_t t = 0; t < 60; t++) {
         state = state * 1664525u + 1013904223u;
-        const int32_t channels = 1 + (int32_t)((state >> 8) % 5), spatial = 1 + (int32_t)((state >> 20) % 70);
+        const int32_t channels = 1 + (int32_t)((state >> 8) % 5);
+        const int32_t spatial = t % 3 ? 1 + (int32_t)((state >> 20) % 70) : 8 * (1 + (int32_t)((state >> 20) % 8));
         for (int32_t i = 0; i < channels * spatial; i++) gi_d[i] = uniform(&state) * tt_pow2i((int32_t)(i % 23) - 11);
+        if (t % 4 == 0)
+            for (int32_t i = 0; i < spatial; i++) gi_d[(channels - 1) * spatial + i] = -0.0f;
         if (tt_bias_grad_f32(gi_d, channels, spatial, gi_dx) != TT_OK) {
             mix(-1.0f);
             continue;
