@@ -1,13 +1,15 @@
 /*
- * Private helper of the pointwise int8 conv (tt_conv2d_1x1_s8.c), not part of the API: its Cortex-M55 Helium (MVE)
- * path, a 1x1 conv as a matrix product over the pixels of a channel-major input x (channels, hw).
+ * Private helper of the pointwise int8 convs (tt_conv2d_1x1_s8.c, tt_conv2d_1x1_split_s8.c), not part of the API:
+ * their Cortex-M55 Helium (MVE) path, a 1x1 conv as a matrix product over the pixels of a channel-major input x
+ * (channels, hw).
  *
  * VMLADAVA.S8 multiplies 16 int8 pairs and adds them to a 32-bit scalar, so it wants an output's 16 weights (a row
  * of w: contiguous) against one pixel's 16 input channels (strided by hw in x). A block of pixels is therefore
  * copied pixel by pixel into a buffer first (tt_pointwise_pack_mve: one VLDRB.U16 gather of 8 channels, one
  * truncating VSTRB.16), then two outputs by four pixels take 2 + 4 loads and 8 VMLADAVA per 16 channels
  * (tt_pointwise_2x4_mve), the sums go into one vector per output and are requantized four pixels at a time
- * (tt_pointwise_requant4_mve: VQDMULH, VRSHL, VADD, VMAX, VMIN, VSTRB).
+ * (tt_pw_mve_requant: VQDMULH, VRSHL, VADD, VMAX, VMIN, VSTRB) (tt_pw_mve_groups). Inputs too wide for four pixels in
+ * the buffer go one pixel at a time, four outputs a turn (tt_pw_mve_wide).
  * The zero point is not subtracted in the loop: the sums start from bias - x_zero * sum w. VMLADAVA and VADD wrap
  * modulo 2^32 (no C overflow), and the portable loop's sum bias + sum (x - x_zero) * w fits in int32
  * (docs/int8-semantics.md), so the wrapped sum is that same integer: the output is identical bit for bit.
