@@ -17,7 +17,7 @@
  * buffer bordered with x_zero (DW_PADDED_BYTES: a whole channel of a small map, else the kh rows of
  * one output row), where every output is an inside one; only maps too wide for that take the
  * portable loop at their borders. 3x3 channels of a small padded map in the SSAT form take a row at a time
- * through an asm loop (channel_3x3_ssat). The int32 sums are the same integers as the portable loop's, so
+ * through an asm loop (padded_channels_ssat). The int32 sums are the same integers as the portable loop's, so
  * the output is identical bit for bit.
  *
  * x86-64 path (__AVX2__, host builds with -march=native; strides 1 and 2, padded channels up to
@@ -358,7 +358,7 @@ static __attribute__((noinline)) void rows4_3x3_s2(const int8_t *x, int32_t in_w
     DW_PAIRS(10) DW_MLA("smlad", a3, e, w46) DW_MLA("smlabb", a3, o, w5)
 
 /* Outputs y[0, n4) (n4 > 0, a multiple of 4) of one row of a channel in the SSAT form from x, the window of output
- * 0 (row pitch pw), cp the channel's constants (channel_3x3_ssat, channel_wide_ssat): per kernel row its weight
+ * 0 (row pitch pw), cp the channel's constants (padded_channels_ssat, window_rows_*_ssat): per kernel row its weight
  * pairs, then start x 4, m, k, t, y + n4 (3x3: then the last row's end, n4 and the skip of DW_NEXT_ROWS, rows of
  * outputs in a row in y; cp written). Four outputs a turn, every constant read with LDRD from cp (13-14
  * registers; GCC's loops kept the weights on the stack). Instructions per four outputs with their requantization:
@@ -430,13 +430,9 @@ static __attribute__((noinline)) void row_7x7_s2_ssat(const int8_t *x, int32_t p
 }
 #endif
 
-/* Outputs [0, n4) (n4 a multiple of 4) of all rows of a 3x3 channel at stride s (1 or 2) from the padded buffer x
- * (row pitch pw), every output in the SSAT form: the weight words, start = bias - x_zero * sum w and requantization
- * constants made here once per channel, with no other call (tt_depthwise_conv2d_s8's small padded maps: the row
- * kernel's windows of 4x4-64x64 maps, where per-channel calls and arguments cost as much as a row's taps); on
- * Thumb-2 a row at a time through row_3x3_s1_ssat / row_3x3_s2_ssat. words_3x3: the pairs (w0, w2), (w3, w5),
- * (w6, w8) from SXTB16 of the words at wc, wc + 3 (bytes 0, 2) and wc + 5 (bytes 1, 3: nothing read past the
- * channel) and the middle taps into r, the sum from them by SMLAD (the same integer as tt_weight_sum's). */
+/* The weight words of a 3x3 channel: the pairs (w0, w2), (w3, w5), (w6, w8) from SXTB16 of the words at wc, wc + 3
+ * (bytes 0, 2) and wc + 5 (bytes 1, 3: nothing read past the channel) and the middle taps into r; returns the sum
+ * from them by SMLAD (the same integer as tt_weight_sum's). */
 static inline int32_t words_3x3(const int8_t *wc, int32_t r[6])
 {
     r[0] = __sxtb16((int32_t)tt_load32(wc)), r[1] = wc[1];
@@ -445,38 +441,29 @@ static inline int32_t words_3x3(const int8_t *wc, int32_t r[6])
     return __smlad(r[0], 0x00010001, __smlad(r[2], 0x00010001, __smlad(r[4], 0x00010001, r[1] + r[3] + r[5])));
 }
 
+#if !defined(__thumb2__)
+/* Off Thumb-2 (the host's build with emulated intrinsics), where the asm rows are not: outputs [0, n4) (n4 a
+ * multiple of 4) of all rows of a 3x3 channel at stride s (1 or 2) from the padded buffer x (row pitch pw), every
+ * output in the SSAT form, start = bias - x_zero * sum w (padded_channels_ssat and window_rows_3x3_ssat on
+ * Thumb-2). */
 static __attribute__((noinline)) void channel_3x3_ssat(const int8_t *x, int32_t pw, int32_t s, const int8_t *wc,
                                                        int32_t bias, int32_t x_zero, int32_t m, int32_t t, int32_t k,
                                                        int8_t *y, int32_t n4, int32_t rows, int32_t out_w)
 {
     int32_t wv[6];
     const int32_t start = bias - x_zero * words_3x3(wc, wv); /* |x_zero * sum w| <= 128 * 128 * 9 */
-    const int32_t w02a = wv[0], w1a = wv[1], w02b = wv[2], w1b = wv[3], w02c = wv[4], w1c = wv[5];
-#if defined(__thumb2__)
-    /* all rows in one call when their outputs follow each other in y, else one a call */
-    const int32_t run = out_w == n4 ? rows : 1;
-    int32_t cp[17] __attribute__((aligned(8))) = {w02a, w1a, w02b, w1b, w02c, w1c, start, start, start, start,
-                                                   m, k, t, 0, 0, n4, s * (pw - n4)};
-    for (int32_t r = 0; n4 > 0 && r < rows; r += run, x += run * s * pw, y += run * out_w) {
-        cp[13] = (int32_t)(intptr_t)(y + n4), cp[14] = (int32_t)(intptr_t)(y + run * n4);
-        if (s == 1)
-            row_3x3_s1_ssat(x, pw, cp, y);
-        else
-            row_3x3_s2_ssat(x, pw, cp, y);
-    }
-#else
     for (int32_t r = 0; r < rows; r++, x += s * pw, y += out_w) {
         const int8_t *xr = x;
         for (int8_t *yo = y, *end = y + n4; yo < end; yo += 4, xr += 4 * s) {
             int32_t r0 = start, r1 = start, r2 = start, r3 = start;
             if (s == 1) {
-                row4_3x3_dsp(xr, w02a, w1a, &r0, &r1, &r2, &r3);
-                row4_3x3_dsp(xr + pw, w02b, w1b, &r0, &r1, &r2, &r3);
-                row4_3x3_dsp(xr + 2 * pw, w02c, w1c, &r0, &r1, &r2, &r3);
+                row4_3x3_dsp(xr, wv[0], wv[1], &r0, &r1, &r2, &r3);
+                row4_3x3_dsp(xr + pw, wv[2], wv[3], &r0, &r1, &r2, &r3);
+                row4_3x3_dsp(xr + 2 * pw, wv[4], wv[5], &r0, &r1, &r2, &r3);
             } else {
-                row4_3x3_s2_dsp(xr, w02a, w1a, &r0, &r1, &r2, &r3);
-                row4_3x3_s2_dsp(xr + pw, w02b, w1b, &r0, &r1, &r2, &r3);
-                row4_3x3_s2_dsp(xr + 2 * pw, w02c, w1c, &r0, &r1, &r2, &r3);
+                row4_3x3_s2_dsp(xr, wv[0], wv[1], &r0, &r1, &r2, &r3);
+                row4_3x3_s2_dsp(xr + pw, wv[2], wv[3], &r0, &r1, &r2, &r3);
+                row4_3x3_s2_dsp(xr + 2 * pw, wv[4], wv[5], &r0, &r1, &r2, &r3);
             }
             yo[0] = tt_requantize_hi_ssat(r0, m, t, k);
             yo[1] = tt_requantize_hi_ssat(r1, m, t, k);
@@ -484,8 +471,8 @@ static __attribute__((noinline)) void channel_3x3_ssat(const int8_t *x, int32_t 
             yo[3] = tt_requantize_hi_ssat(r3, m, t, k);
         }
     }
-#endif
 }
+#endif
 
 #if defined(__thumb2__)
 /* The weight words of one kernel row of a 5x5 (w02, w13, w4) or 7x7 (w02, w13, w46, w5) channel, into r, by SXTB16
@@ -525,34 +512,15 @@ static int32_t wide_words_kw(const int8_t *w, int32_t top, int32_t kw, int32_t *
 }
 #endif
 
-/* As channel_3x3_ssat for a 5x5 or 7x7 channel (kw) at stride s (1 or 2): row_5x5_s1_ssat .. row_7x7_s2_ssat on
- * Thumb-2; window row j holds kernel row (j - top) mod kw. */
+#if !defined(__thumb2__)
+/* As channel_3x3_ssat for a 5x5 or 7x7 channel (kw) at stride s (1 or 2) (padded_channels_ssat and
+ * window_rows_wide_ssat on Thumb-2). */
 static __attribute__((noinline)) void channel_wide_ssat(const int8_t *x, int32_t pw, int32_t kw, int32_t s,
-                                                        const int8_t *w, int32_t top, int32_t bias, int32_t x_zero,
-                                                        int32_t m, int32_t t, int32_t k, int8_t *y, int32_t n4,
-                                                        int32_t rows, int32_t out_w)
+                                                        const int8_t *wc, int32_t bias, int32_t x_zero, int32_t m,
+                                                        int32_t t, int32_t k, int8_t *y, int32_t n4, int32_t rows,
+                                                        int32_t out_w)
 {
-#if defined(__thumb2__)
-    /* per row (w02, w13, w4) (5x5) or (w02, w13, w46, w5) (7x7), then start x 4 (8-aligned), m, k, t, y + n4 */
-    int32_t cp[36] __attribute__((aligned(8)));
-    const int32_t c0 = kw == 5 ? 16 : 28;
-    const int32_t start = bias - x_zero * wide_words_kw(w, top, kw, cp); /* |x_zero * sum w| <= 128 * 128 * 49 */
-    cp[c0] = cp[c0 + 1] = cp[c0 + 2] = cp[c0 + 3] = start, cp[c0 + 4] = m, cp[c0 + 5] = k, cp[c0 + 6] = t;
-    void (*row)(const int8_t *, int32_t, const int32_t *, int8_t *) =
-        kw == 5 ? (s == 1 ? row_5x5_s1_ssat : row_5x5_s2_ssat) : (s == 1 ? row_7x7_s1_ssat : row_7x7_s2_ssat);
-    for (int32_t r = 0; n4 > 0 && r < rows; r++, x += s * pw, y += out_w) {
-        cp[c0 + 7] = (int32_t)(intptr_t)(y + n4);
-        row(x, pw, cp, y);
-    }
-#else
-    const int32_t start = bias - x_zero * tt_weight_sum(w, kw * kw);
-    int8_t rotated[TT_DW_WINDOW_TAPS];
-    const int8_t *wc = w;
-    if (top) { /* the kernel rows in the window's order, for window4_* */
-        for (int32_t j = 0; j < kw * kw; j++)
-            rotated[j] = w[(j + (kw - top) * kw) % (kw * kw)];
-        wc = rotated;
-    }
+    const int32_t start = bias - x_zero * tt_weight_sum(wc, kw * kw);
     for (int32_t r = 0; r < rows; r++, x += s * pw, y += out_w) {
         const int8_t *xr = x;
         for (int8_t *yo = y, *end = y + n4; yo < end; yo += 4, xr += 4 * s) {
@@ -567,8 +535,8 @@ static __attribute__((noinline)) void channel_wide_ssat(const int8_t *x, int32_t
             yo[3] = tt_requantize_hi_ssat(r3, m, t, k);
         }
     }
-#endif
 }
+#endif
 
 /* Outputs [0, n4) of `rows` rows of any window through window4_s1_dsp / window4_s2_dsp / window4; KH, KW,
  * S constants in the specialised copies below (their tap loops unroll). */
@@ -686,17 +654,18 @@ static void interior_rows_dsp(const int8_t *x, int32_t in_w, int32_t x_step, con
 /* depthwise_s8's small padded maps with 3x3, 5x5 or 7x7 windows (kw) whose asm rows apply (out.w a multiple of 4),
  * the channels in the SSAT form in one call: per channel its rows copied into the padded buffer (its border written
  * by the caller), its weight words, start and requantization constants written into the asm rows' cp and one call
- * for all its rows (3x3) or one a row (5x5, 7x7), as channel_3x3_ssat / channel_wide_ssat do, until a channel not
- * in the SSAT form: returns how many it took (the caller takes that channel and calls again after it). What those
- * calls cost a channel (their arguments, cp's fixed entries, the SSAT test's constants) was as much as the taps of a
- * 4x4 map. */
-static __attribute__((noinline)) int32_t padded_channels_ssat(int8_t *padded, int32_t pw, const int8_t *x, int32_t plane,
-                                                           int32_t ring, int32_t first, tt_dims in, const int8_t *w,
-                                                           int32_t kw, const int32_t *bias, const int32_t *mult,
-                                                           const int32_t *shift, const tt_conv_params *conv,
-                                                           const tt_quant_params *q, int8_t *y, tt_dims out)
+ * for all its rows (3x3) or one a row (5x5, 7x7) (channel_3x3_ssat / channel_wide_ssat off Thumb-2), until a
+ * channel not in the SSAT form: returns how many it took (the caller takes that channel and calls again after it).
+ * What those calls cost a channel (their arguments, cp's fixed entries, the SSAT test's constants) was as much as the
+ * taps of a 4x4 map. */
+static __attribute__((noinline)) int32_t padded_channels_ssat(int8_t *padded, int32_t pw, const int8_t *x,
+                                                           int32_t plane, int32_t ring, int32_t first, tt_dims in,
+                                                           const int8_t *w, int32_t kw, const int32_t *bias,
+                                                           const int32_t *mult, const int32_t *shift,
+                                                           const tt_conv_params *conv, const tt_quant_params *q,
+                                                           int8_t *y, tt_dims out)
 {
-    int32_t cp[36] __attribute__((aligned(8))); /* channel_3x3_ssat's and channel_wide_ssat's layouts */
+    int32_t cp[36] __attribute__((aligned(8))); /* the asm rows' constants (above row_3x3_s1_ssat) */
     const int32_t s = conv->stride, taps = kw * kw, ohw = out.h * out.w;
     const int32_t c0 = kw == 3 ? 6 : kw == 5 ? 16 : 28, x_zero = q->x_zero, y_zero = q->y_zero;
     int8_t *const rows = padded + conv->pad_top * pw + conv->pad_left;
@@ -804,33 +773,35 @@ static int depthwise_s8(const int8_t *x, int32_t plane, int32_t ring, int32_t fi
          * copied before its outputs are written, so y may be x itself (tt_depthwise_inplace_s8) */
         int8_t padded[DW_PADDED_BYTES];
         memset(padded, q->x_zero, (size_t)(ph * pw)); /* the border, the same for every channel */
-        /* 3x3, 5x5 and 7x7 channels in the SSAT form through channel_3x3_ssat / channel_wide_ssat (3x3 and 7x7 at
-         * stride 2 read a byte past their last window) */
+        /* 3x3, 5x5 and 7x7 channels in the SSAT form through padded_channels_ssat (channel_3x3_ssat /
+         * channel_wide_ssat off Thumb-2; 3x3 and 7x7 at stride 2 read a byte past their last window) */
         const int fast3x3 = kh == 3 && kw == 3 && (s == 1 || (s == 2 && ph * pw < DW_PADDED_BYTES)) && out.w % 4 == 0;
         const int fast_wide = kh == kw && (kw == 5 || kw == 7) && out.w % 4 == 0 &&
                               (s == 1 || (s == 2 && ph * pw < DW_PADDED_BYTES));
         for (int32_t c = 0; c < in.c; c++) {
 #if defined(__thumb2__)
             if (fast3x3 || fast_wide) { /* the run of channels in the SSAT form from c; then c is none or not in it */
-                c += padded_channels_ssat(padded, pw, x + c * plane, plane, ring, first, (tt_dims){in.c - c, in.h, in.w},
-                                          w + c * kh * kw, kw, bias + c, mult + c, shift + c, conv, q,
-                                          y + c * out.h * out.w, out);
+                c += padded_channels_ssat(padded, pw, x + c * plane, plane, ring, first,
+                                          (tt_dims){in.c - c, in.h, in.w}, w + c * kh * kw, kw, bias + c, mult + c,
+                                          shift + c, conv, q, y + c * out.h * out.w, out);
                 if (c == in.c)
                     break;
             }
 #endif
             const int8_t *wc = w + c * kh * kw;
             copy_rows(padded + conv->pad_top * pw + conv->pad_left, pw, x + c * plane, in.w, in.h, ring, first);
+#if !defined(__thumb2__)
             if ((fast3x3 || fast_wide) && tt_ssat_form(shift[c], q->act_min, q->act_max)) {
                 const int32_t t = shift[c] - 32, k = tt_ssat_k(t, q->y_zero);
                 if (fast3x3)
                     channel_3x3_ssat(padded, pw, s, wc, bias[c], q->x_zero, mult[c], t, k, y + c * out.h * out.w,
                                      out.w, out.h, out.w);
                 else
-                    channel_wide_ssat(padded, pw, kw, s, wc, 0, bias[c], q->x_zero, mult[c], t, k,
-                                      y + c * out.h * out.w, out.w, out.h, out.w);
+                    channel_wide_ssat(padded, pw, kw, s, wc, bias[c], q->x_zero, mult[c], t, k, y + c * out.h * out.w,
+                                      out.w, out.h, out.w);
                 continue;
             }
+#endif
             const int32_t w_sum = tt_weight_sum(wc, kh * kw);
             const int32_t start = bias[c] - q->x_zero * w_sum; /* |x_zero * w_sum| <= 128 * 128 * kh * kw */
             interior_rows_dsp(padded, pw, s * pw, wc, kh, kw, s, out.w, out.h, start, mult[c], shift[c], q,
@@ -897,8 +868,8 @@ int tt_depthwise_conv2d_ring_s8(const int8_t *x, int32_t plane, int32_t ring, in
 }
 
 #if defined(__thumb2__)
-/* tt_depthwise_window_row_s8's 5x5 and 7x7 channels (kw) in the SSAT form in one call, each as channel_wide_ssat
- * takes it (its words in the window's row order, start, one call of the asm row) with the call's constants once,
+/* tt_depthwise_window_row_s8's 5x5 and 7x7 channels (kw) in the SSAT form in one call, each channel's words in the
+ * window's row order, start and one call of the asm row, with the call's constants once,
  * until a channel not in the SSAT form: returns how many it took. On rows of 8 outputs the per-channel call and its
  * arguments had cost a fifth of the taps. */
 static __attribute__((noinline)) int32_t window_rows_wide_ssat(const int8_t *x, int32_t plane, int32_t pitch,
@@ -907,7 +878,7 @@ static __attribute__((noinline)) int32_t window_rows_wide_ssat(const int8_t *x, 
                                                             const int32_t *shift, const tt_quant_params *q, int8_t *y,
                                                             int32_t out_w)
 {
-    int32_t cp[36] __attribute__((aligned(8))); /* channel_wide_ssat's layout */
+    int32_t cp[36] __attribute__((aligned(8))); /* the asm rows' constants (above row_3x3_s1_ssat) */
     const int32_t c0 = kw == 5 ? 16 : 28, x_zero = q->x_zero, y_zero = q->y_zero, taps = kw * kw;
     void (*row)(const int8_t *, int32_t, const int32_t *, int8_t *) =
         kw == 5 ? (s == 1 ? row_5x5_s1_ssat : row_5x5_s2_ssat) : (s == 1 ? row_7x7_s1_ssat : row_7x7_s2_ssat);
@@ -921,8 +892,9 @@ static __attribute__((noinline)) int32_t window_rows_wide_ssat(const int8_t *x, 
     return c;
 }
 
-/* As window_rows_wide_ssat for 3x3 channels (kw 3): the asm row's constants (row_3x3_s1_ssat / row_3x3_s2_ssat, one
- * row: its end is the last row's) from words_3x3, kernel row ky's pair and middle tap in window row (ky + top) mod 3. */
+/* As window_rows_wide_ssat for 3x3 channels (kw 3): the asm row's constants (row_3x3_s1_ssat / row_3x3_s2_ssat,
+ * one row: its end is the last row's) from words_3x3, kernel row ky's pair and middle tap in window row
+ * (ky + top) mod 3. */
 static __attribute__((noinline)) int32_t window_rows_3x3_ssat(const int8_t *x, int32_t plane, int32_t pitch,
                                                            int32_t top, int32_t channels, int32_t kw, int32_t s,
                                                            const int8_t *w, const int32_t *bias, const int32_t *mult,
@@ -958,17 +930,17 @@ int tt_depthwise_window_row_s8(const int8_t *x, int32_t plane, int32_t pitch, in
         kh * kw > TT_DW_WINDOW_TAPS || !tt_conv_args_ok(x, in, w, kh, kw, bias, mult, shift, &conv, q, y, out))
         return TT_ERR_ARG;
     const int32_t s = stride;
-    /* 3x3, 5x5 and 7x7 channels in the SSAT form through channel_3x3_ssat / channel_wide_ssat, which at stride 2
-     * read a byte past their last window: only while it lies in the row */
+    /* 3x3, 5x5 and 7x7 channels in the SSAT form through window_rows_*_ssat (channel_3x3_ssat / channel_wide_ssat off
+     * Thumb-2), which at stride 2 read a byte past their last window: only while it lies in the row */
     const int fast = kh == kw && (kw == 3 || kw == 5 || kw == 7) && out.w % 4 == 0 &&
                      (s == 1 || (s == 2 && s * (out.w - 1) + kw < in.w));
-    const int32_t x_zero = q->x_zero, y_zero = q->y_zero, lo = q->act_min, hi = q->act_max;
+    const int32_t x_zero = q->x_zero;
     int8_t rotated[TT_DW_WINDOW_TAPS]; /* a channel's kernel rows in the window's slot order */
     for (int32_t c = 0; c < in.c; c++) {
 #if defined(__thumb2__)
         if (fast) { /* the run of channels in the SSAT form from c; then c is none or not in it */
-            c += (kw == 3 ? window_rows_3x3_ssat : window_rows_wide_ssat)(x + c * plane, plane, pitch, top, in.c - c, kw,
-                                                                         s, w + c * kh * kw, bias + c, mult + c,
+            c += (kw == 3 ? window_rows_3x3_ssat : window_rows_wide_ssat)(x + c * plane, plane, pitch, top, in.c - c,
+                                                                         kw, s, w + c * kh * kw, bias + c, mult + c,
                                                                          shift + c, q, y + c * out.w, out.w);
             if (c == in.c)
                 break;
@@ -977,22 +949,22 @@ int tt_depthwise_window_row_s8(const int8_t *x, int32_t plane, int32_t pitch, in
         const int8_t *wc = w + c * kh * kw, *ws = wc;
         const int8_t *xc = x + c * plane;
         int8_t *yc = y + c * out.w;
-        const int ssat = tt_ssat_form(shift[c], lo, hi);
-        const int32_t t = shift[c] - 32, k = ssat ? tt_ssat_k(t, y_zero) : 0;
-        if (fast && ssat && kw != 3) { /* slot j's weights: kernel row (j - top) */
-            channel_wide_ssat(xc, pitch, kw, s, wc, top, bias[c], x_zero, mult[c], t, k, yc, out.w, 1, out.w);
-            continue;
-        }
         if (top) { /* slot j holds kernel row (j - top) mod kh: the sums the same integers in another order */
             for (int32_t ky = 0, j = top; ky < kh; ky++, j = j + 1 == kh ? 0 : j + 1)
                 for (int32_t kx = 0; kx < kw; kx++)
                     rotated[j * kw + kx] = wc[ky * kw + kx];
             ws = rotated;
         }
-        if (fast && ssat) { /* 3x3 */
-            channel_3x3_ssat(xc, pitch, s, ws, bias[c], x_zero, mult[c], t, k, yc, out.w, 1, out.w);
+#if !defined(__thumb2__)
+        if (fast && tt_ssat_form(shift[c], q->act_min, q->act_max)) { /* window_rows_*_ssat on Thumb-2 */
+            const int32_t t = shift[c] - 32, k = tt_ssat_k(t, q->y_zero);
+            if (kw == 3)
+                channel_3x3_ssat(xc, pitch, s, ws, bias[c], x_zero, mult[c], t, k, yc, out.w, 1, out.w);
+            else
+                channel_wide_ssat(xc, pitch, kw, s, ws, bias[c], x_zero, mult[c], t, k, yc, out.w, 1, out.w);
             continue;
         }
+#endif
         const int32_t start = bias[c] - x_zero * tt_weight_sum(wc, kh * kw); /* see depthwise_s8 */
         interior_rows_dsp(xc, pitch, 0, ws, kh, kw, s, out.w, 1, start, mult[c], shift[c], q, yc, 0);
     }
