@@ -148,13 +148,7 @@ def narrow_chunks(chunked: list, measure) -> list:
     narrow, trial = list(chunked), measure(tuple(chunked))
     if trial.arena >= now.arena:
         return []
-    now = trial
-    for layer in reversed(list(narrow)):
-        fewer = [kept for kept in narrow if kept != layer]
-        trial = measure(tuple(fewer))
-        if trial.arena <= now.arena:
-            narrow, now = fewer, trial
-    return narrow
+    return _drop_unneeded(narrow, trial, measure)
 
 
 @dataclass(frozen=True)
@@ -188,13 +182,17 @@ def choose_layers(chunkable: list, measure) -> list:
                 break
         else:
             break
-    chunked, now = best
-    for layer in reversed(list(chunked)):
-        fewer = [kept for kept in chunked if kept != layer]
+    return _drop_unneeded(*best, measure)
+
+
+def _drop_unneeded(layers: list, now: StepArena, measure) -> list:
+    """`layers` (whose StepArena is `now`) less each whose removal does not raise the arena, last first."""
+    for layer in reversed(list(layers)):
+        fewer = [kept for kept in layers if kept != layer]
         trial = measure(tuple(fewer))
         if trial.arena <= now.arena:
-            chunked, now = fewer, trial
-    return chunked
+            layers, now = fewer, trial
+    return layers
 
 
 def _measure(program, arena_budget: int) -> StepArena:
