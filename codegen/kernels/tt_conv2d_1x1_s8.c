@@ -158,10 +158,10 @@ static __attribute__((noinline)) void packed_outputs_ssat(const int32_t *buf, in
 
 /* One output at eight pixels from a pack of tt_pointwise_pack8_dsp (quads >= 1 quads of input channels, weights w,
  * tt_pointwise_packed_1x8_dsp): the sums start at b, or at from[0 .. 7] (the chunks of channels before) when from is not
- * NULL, and go to to[0 .. 7] (for the chunks after) when to is not NULL, else are requantized into y[0 .. 7] (in the
- * SSAT form when the channel has it, so that one channel outside it does not send a whole layer to the slow path). */
+ * NULL, and are requantized into y[0 .. 7] (in the SSAT form when the channel has it, so that one channel outside it
+ * does not send a whole layer to the slow path). */
 static __attribute__((noinline)) void pixels8(const int32_t *q, int32_t quads, const int8_t *w, int32_t b,
-                                              const int32_t *from, int32_t *to, int32_t m, int32_t shift,
+                                              const int32_t *from, int32_t m, int32_t shift,
                                               const tt_quant_params *qp, int8_t *y)
 {
     int32_t a[8] = {b, b, b, b, b, b, b, b};
@@ -169,9 +169,7 @@ static __attribute__((noinline)) void pixels8(const int32_t *q, int32_t quads, c
         a[0] = from[0], a[1] = from[1], a[2] = from[2], a[3] = from[3], a[4] = from[4], a[5] = from[5],
         a[6] = from[6], a[7] = from[7];
     tt_pointwise_packed_1x8_dsp(q, quads, w, a);
-    if (to) {
-        to[0] = a[0], to[1] = a[1], to[2] = a[2], to[3] = a[3], to[4] = a[4], to[5] = a[5], to[6] = a[6], to[7] = a[7];
-    } else if (tt_ssat_form(shift, qp->act_min, qp->act_max)) {
+    if (tt_ssat_form(shift, qp->act_min, qp->act_max)) {
         const int32_t t = shift - 32, k = tt_ssat_k(t, qp->y_zero);
         tt_pointwise_requant8_ssat(a, m, t, k, y);
     } else { /* in a copy, so that a[] itself stays in registers (and GCC finds registers for the asm) */
@@ -179,6 +177,25 @@ static __attribute__((noinline)) void pixels8(const int32_t *q, int32_t quads, c
         requant4_any(r, m, shift, qp, y);
         requant4_any(r + 4, m, shift, qp, y + 4);
     }
+}
+
+/* s[0 .. 7] += one output's sums at eight pixels over a chunk of quads of input channels (the chunks before the last
+ * of an input wider than TT_PW_PACK_CHANNELS): four arguments in registers and no tests, where pixels8 with its ten
+ * cost about 40 instructions more a call. */
+static __attribute__((noinline)) void pixels8_acc(const int32_t *q, int32_t quads, const int8_t *w, int32_t *s)
+{
+    int32_t a[8] = {s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]};
+    tt_pointwise_packed_1x8_dsp(q, quads, w, a);
+    s[0] = a[0], s[1] = a[1], s[2] = a[2], s[3] = a[3], s[4] = a[4], s[5] = a[5], s[6] = a[6], s[7] = a[7];
+}
+
+/* The last chunk of pixels8_acc's sums s[0 .. 7], requantized into y[0 .. 7] in the SSAT form. */
+static __attribute__((noinline)) void pixels8_last_ssat(const int32_t *q, int32_t quads, const int8_t *w,
+                                                        const int32_t *s, int32_t m, int32_t t, int32_t k, int8_t *y)
+{
+    int32_t a[8] = {s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]};
+    tt_pointwise_packed_1x8_dsp(q, quads, w, a);
+    tt_pointwise_requant8_ssat(a, m, t, k, y);
 }
 
 /* pixels8 for the common case, one pack of all the channels and an output in the SSAT form: the sums start at b and
@@ -216,8 +233,7 @@ static inline __attribute__((always_inline)) void packed8_outputs(const int8_t *
                 pixels8_ssat(buf, channels / 4, w + o * channels, bias[o], mult[o], t, tt_ssat_k(t, q->y_zero),
                              y + o * y_plane);
             else
-                pixels8(buf, channels / 4, w + o * channels, bias[o], NULL, NULL, mult[o], shift[o], q,
-                        y + o * y_plane);
+                pixels8(buf, channels / 4, w + o * channels, bias[o], NULL, mult[o], shift[o], q, y + o * y_plane);
         }
         return;
     }
@@ -227,10 +243,23 @@ static inline __attribute__((always_inline)) void packed8_outputs(const int8_t *
         for (int32_t c0 = 0; c0 < channels; c0 += PW8_CHUNK) {
             const int32_t n = channels - c0 < PW8_CHUNK ? channels - c0 : PW8_CHUNK;
             tt_pointwise_pack8_dsp(x + c0 * hw, hw, n / 4, q->x_zero, buf);
-            for (int32_t o = o0; o < o1; o++) {
-                int32_t *s = part + 8 * (o - o0);
-                pixels8(buf, n / 4, w + o * channels + c0, bias[o], c0 ? s : NULL, c0 + n < channels ? s : NULL,
-                        mult[o], shift[o], q, y + o * y_plane);
+            int32_t *s = part;
+            if (c0 == 0) /* the sums start at the biases */
+                for (int32_t o = o0; o < o1; o++, s += 8)
+                    s[0] = s[1] = s[2] = s[3] = s[4] = s[5] = s[6] = s[7] = bias[o];
+            s = part;
+            if (c0 + n < channels) {
+                for (int32_t o = o0; o < o1; o++, s += 8)
+                    pixels8_acc(buf, n / 4, w + o * channels + c0, s);
+                continue;
+            }
+            for (int32_t o = o0; o < o1; o++, s += 8) {
+                const int32_t t = shift[o] - 32;
+                if (ssat || tt_ssat_form(shift[o], q->act_min, q->act_max))
+                    pixels8_last_ssat(buf, n / 4, w + o * channels + c0, s, mult[o], t, tt_ssat_k(t, q->y_zero),
+                                      y + o * y_plane);
+                else
+                    pixels8(buf, n / 4, w + o * channels + c0, bias[o], s, mult[o], shift[o], q, y + o * y_plane);
             }
         }
     }
