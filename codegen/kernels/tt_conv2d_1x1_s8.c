@@ -13,9 +13,9 @@
  * pixel by pixel, and each output's two weight words, bias and requantization constants kept in registers
  * over all of them (pixels_8ch_ssat: 11 instructions per 8 multiply-adds and their requantization); exactly 16 the
  * same way, up to 32 pixels a block (pixels_16ch_ssat: 20.5 instructions per 16 multiply-adds). Other multiples
- * of 4 input channels up to 64 or above TT_PW_PACK_CHANNELS: eight pixels packed at a time and each output's eight
- * sums kept in registers over the channels (pixels8: 30 instructions per 32 multiply-adds), the wider ones in chunks;
- * the pixels left four at a time as above.
+ * of 4 input channels: eight pixels packed at a time and each output's eight sums kept in registers over the channels
+ * (pixels8: 28.5 instructions per 32 multiply-adds), above 64 in chunks of 32 (pixels8_acc); the pixels left four at
+ * a time as above.
  * Fewer outputs: two output channels by four pixels at a time through tt_pointwise_2x4_dsp (SMLAD on
  * channel pairs, weights unpacked once per four channels), an odd last channel (expand_depthwise's
  * one-channel calls on large inputs) by tt_pointwise_1x4_dsp. The int32 sums are the same integers as the
@@ -180,7 +180,7 @@ static __attribute__((noinline)) void pixels8(const int32_t *q, int32_t quads, c
 }
 
 /* s[0 .. 7] += one output's sums at eight pixels over a chunk of quads of input channels (the chunks before the last
- * of an input wider than TT_PW_PACK_CHANNELS): four arguments in registers and no tests, where pixels8 with its ten
+ * of an input wider than PW8_CHANNELS): four arguments in registers and no tests, where pixels8 with its ten
  * cost about 40 instructions more a call. */
 static __attribute__((noinline)) void pixels8_acc(const int32_t *q, int32_t quads, const int8_t *w, int32_t *s)
 {
@@ -208,17 +208,17 @@ static __attribute__((noinline)) void pixels8_ssat(const int32_t *q, int32_t qua
     tt_pointwise_requant8_ssat(a, m, t, k, y);
 }
 
-/* Input channels of one pack of eight pixels (1 KB); inputs wider than TT_PW_PACK_CHANNELS in chunks of PW8_CHUNK
- * channels for blocks of PW8_BLOCK outputs, whose eight partial sums wait in the other half of the same 1 KB (between
- * the two, one pack of four pixels costs less than chunks of eight). */
+/* Input channels of one pack of eight pixels (1 KB); inputs wider than PW8_CHANNELS in chunks of PW8_CHUNK
+ * channels for blocks of PW8_BLOCK outputs, whose eight partial sums wait in the other half of the same 1 KB (also from
+ * 65 to 128 channels, where the pack of four pixels would hold them all: 96 -> 16 channels at 16x16 484,643
+ * instructions against 532,094). */
 #define PW8_CHANNELS (TT_PW_PACK_CHANNELS / 2)
 #define PW8_CHUNK (TT_PW_PACK_CHANNELS / 4)
 #define PW8_BLOCK (TT_PW_PACK_CHANNELS / 8)
 
-/* y[o, p .. p + 7] (at y + o * y_plane) for all o, channels a multiple of 4, up to PW8_CHANNELS or above
- * TT_PW_PACK_CHANNELS: the eight pixels packed once (tt_pointwise_pack8_dsp) and read by every output channel one by
- * one (pixels8_ssat, pixels8), in chunks of channels above TT_PW_PACK_CHANNELS (integer sums: the same value in any
- * order). ssat: every channel in the SSAT form (a constant in each copy). */
+/* y[o, p .. p + 7] (at y + o * y_plane) for all o, channels a multiple of 4: the eight pixels packed once
+ * (tt_pointwise_pack8_dsp) and read by every output channel one by one (pixels8_ssat, pixels8), in chunks of channels
+ * above PW8_CHANNELS (integer sums: the same value in any order). ssat: every channel in the SSAT form (a constant in each copy). */
 static inline __attribute__((always_inline)) void packed8_outputs(const int8_t *x, int32_t hw, int32_t channels,
                                                                   const int8_t *w, const int32_t *bias,
                                                                   const int32_t *mult, const int32_t *shift,
@@ -416,7 +416,7 @@ static void packed1x1_dsp(const int8_t *x, int32_t channels, int32_t hw, const i
             tt_pointwise_pack_pixels_dsp(x + p, hw, n, 4, x_zero, buf);
             packed_16ch_outputs_ssat(buf, n, w, bias, mult, shift, q->y_zero, y + p, y_plane, out_c);
         }
-    if (channels % 4 == 0 && (channels <= PW8_CHANNELS || channels > TT_PW_PACK_CHANNELS)) /* eight pixels at a time */
+    if (channels % 4 == 0) /* eight pixels at a time */
         for (; p + 8 <= hw; p += 8) {
             if (ssat) /* every channel in the SSAT form: a loop without the test */
                 packed8_outputs(x + p, hw, channels, w, bias, mult, shift, q, y + p, y_plane, out_c, buf, 1);
