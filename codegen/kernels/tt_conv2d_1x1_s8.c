@@ -14,8 +14,8 @@
  * over all of them (pixels_8ch_ssat: 11 instructions per 8 multiply-adds and their requantization); exactly 16 the
  * same way, up to 32 pixels a block (pixels_16ch_ssat: 20.5 instructions per 16 multiply-adds). Other multiples
  * of 4 input channels: eight pixels packed at a time and each output's eight sums kept in registers over the channels
- * (pixels8: 28.5 instructions per 32 multiply-adds), above 64 in chunks of 32 (pixels8_acc); the pixels left four at
- * a time as above.
+ * (pixels8: 28.5 instructions per 32 multiply-adds), above 64 in chunks of 32 (pixels8_acc; from 65 to 128 channels
+ * only up to 64 outputs); the pixels left four at a time as above.
  * Fewer outputs: two output channels by four pixels at a time through tt_pointwise_2x4_dsp (SMLAD on
  * channel pairs, weights unpacked once per four channels), an odd last channel (expand_depthwise's
  * one-channel calls on large inputs) by tt_pointwise_1x4_dsp. The int32 sums are the same integers as the
@@ -209,12 +209,14 @@ static __attribute__((noinline)) void pixels8_ssat(const int32_t *q, int32_t qua
 }
 
 /* Input channels of one pack of eight pixels (1 KB); inputs wider than PW8_CHANNELS in chunks of PW8_CHUNK
- * channels for blocks of PW8_BLOCK outputs, whose eight partial sums wait in the other half of the same 1 KB (also from
- * 65 to 128 channels, where the pack of four pixels would hold them all: 96 -> 16 channels at 16x16 484,643
- * instructions against 532,094). */
+ * channels for blocks of PW8_BLOCK outputs, whose eight partial sums wait in the other half of the same 1 KB. From 65
+ * to 128 channels, which the pack of four pixels holds whole, only up to PW8_OUTPUTS outputs: each block packs its
+ * chunks again (on QEMU M7, 96 -> 16 channels at 16x16 484,643 instructions against 532,094, 96 -> 64 at 8x8 484,886
+ * against 492,449, but 96 -> 384 at 4x4 733,194 against 727,905). */
 #define PW8_CHANNELS (TT_PW_PACK_CHANNELS / 2)
 #define PW8_CHUNK (TT_PW_PACK_CHANNELS / 4)
 #define PW8_BLOCK (TT_PW_PACK_CHANNELS / 8)
+#define PW8_OUTPUTS (4 * PW8_BLOCK)
 
 /* y[o, p .. p + 7] (at y + o * y_plane) for all o, channels a multiple of 4: the eight pixels packed once
  * (tt_pointwise_pack8_dsp) and read by every output channel one by one (pixels8_ssat, pixels8), in chunks of channels
@@ -416,7 +418,8 @@ static void packed1x1_dsp(const int8_t *x, int32_t channels, int32_t hw, const i
             tt_pointwise_pack_pixels_dsp(x + p, hw, n, 4, x_zero, buf);
             packed_16ch_outputs_ssat(buf, n, w, bias, mult, shift, q->y_zero, y + p, y_plane, out_c);
         }
-    if (channels % 4 == 0) /* eight pixels at a time */
+    /* eight pixels at a time */
+    if (channels % 4 == 0 && (channels <= PW8_CHANNELS || channels > TT_PW_PACK_CHANNELS || out_c <= PW8_OUTPUTS))
         for (; p + 8 <= hw; p += 8) {
             if (ssat) /* every channel in the SSAT form: a loop without the test */
                 packed8_outputs(x + p, hw, channels, w, bias, mult, shift, q, y + p, y_plane, out_c, buf, 1);
