@@ -7,7 +7,8 @@
  * DSP path (TT_USE_DSP, stride 1 without padding): as tt_conv2d_1x1_s8's, the two weight parts
  * one after the other: from four outputs, when both parts are multiples of 4 channels and the input is up to
  * 64 channels or above TT_PW_PACK_CHANNELS, eight pixels an output in one asm loop per part (packed8_split_dsp,
- * tt_pointwise_packed_1x8_dsp); packed blocks of four pixels (up to TT_PW_PACK_CHANNELS input channels, four
+ * tt_pointwise_packed_1x8_dsp); a multiple of 4 channels up to 64 cut elsewhere, the same with the quad across the cut
+ * made per output (packed8_mixed_dsp); packed blocks of four pixels (up to TT_PW_PACK_CHANNELS input channels, four
  * outputs or more), else tt_pointwise_2x4_dsp and, for an odd last channel, tt_pointwise_1x4_dsp
  * (the same int32 sums, bit for bit).
  * x86-64 path (__AVX2__, same cases): tt_pointwise_avx2 over both parts (tt_pointwise_avx2.h).
@@ -116,6 +117,57 @@ static void packed8_split_dsp(const int8_t *x, int32_t channels, int32_t hw, con
     }
 }
 
+/* mixed_pixels8's one output at eight pixels from a pack of all the channels (tt_pointwise_pack8_dsp) when the cut k
+ * is not a multiple of 4: lq quads of the lead's weights, the quad across the cut (weights mid: the lead's last k % 4
+ * and the rest's first), then rq quads of the rest's weights from rest; the sums start at b, and are requantized into
+ * y[0 .. 7] in the SSAT form (m, t, k) or, when to is not NULL, go to to[0 .. 7] for the caller's general one. */
+static __attribute__((noinline)) void mixed_pixels8(const int32_t *q, int32_t lq, const int8_t *lead, const int8_t *mid,
+                                                    int32_t rq, const int8_t *rest, int32_t b, int32_t *to, int32_t m,
+                                                    int32_t t, int32_t k, int8_t *y)
+{
+    int32_t a[8] = {b, b, b, b, b, b, b, b};
+    if (lq)
+        tt_pointwise_packed_1x8_dsp(q, lq, lead, a);
+    tt_pointwise_packed_1x8_dsp(q + 16 * lq, 1, mid, a);
+    if (rq)
+        tt_pointwise_packed_1x8_dsp(q + 16 * (lq + 1), rq, rest, a);
+    if (to)
+        to[0] = a[0], to[1] = a[1], to[2] = a[2], to[3] = a[3], to[4] = a[4], to[5] = a[5], to[6] = a[6], to[7] = a[7];
+    else
+        tt_pointwise_requant8_ssat(a, m, t, k, y);
+}
+
+/* y[o, p .. p + 7] for all o and p a multiple of 8 below hw & ~7 when channels is a multiple of 4 up to SPLIT8_CHANNELS
+ * but the cut k is not (the paper's 1/8 of 56 channels on MbV2: k = 7, where the packs of four pixels summed the
+ * channels beside the quads one by one): the eight pixels of all the channels packed once and read by every output
+ * (mixed_pixels8), its quad across the cut made from its two parts' weights. The same integer sums in another order. */
+static void packed8_mixed_dsp(const int8_t *x, int32_t channels, int32_t hw, const int8_t *w_lead,
+                              const int8_t *w_rest, int32_t k, const int32_t *bias, const int32_t *mult,
+                              const int32_t *shift, const tt_quant_params *q, int8_t *y, int32_t out_c, int32_t *buf)
+{
+    const int32_t rest = channels - k, lq = k / 4, cut = k % 4, rq = channels / 4 - lq - 1;
+    int32_t sums[8];
+    for (int32_t p = 0; p + 8 <= hw; p += 8) {
+        tt_pointwise_pack8_dsp(x + p, hw, channels / 4, q->x_zero, buf);
+        for (int32_t o = 0; o < out_c; o++) {
+            const int8_t *lead = w_lead + o * k, *rest_o = w_rest + o * rest;
+            int8_t mid[4];
+            for (int32_t j = 0; j < 4; j++)
+                mid[j] = j < cut ? lead[4 * lq + j] : rest_o[j - cut];
+            const int32_t t = shift[o] - 32;
+            int8_t *yo = y + o * hw + p;
+            if (tt_ssat_form(shift[o], q->act_min, q->act_max)) {
+                mixed_pixels8(buf, lq, lead, mid, rq, rest_o + 4 - cut, bias[o], NULL, mult[o], t,
+                              tt_ssat_k(t, q->y_zero), yo);
+                continue;
+            }
+            mixed_pixels8(buf, lq, lead, mid, rq, rest_o + 4 - cut, bias[o], sums, mult[o], t, 0, yo);
+            tt_requantize4(sums, mult[o], shift[o], q->y_zero, q->act_min, q->act_max, yo);
+            tt_requantize4(sums + 4, mult[o], shift[o], q->y_zero, q->act_min, q->act_max, yo + 4);
+        }
+    }
+}
+
 /* The whole output as packed1x1_dsp (tt_conv2d_1x1_s8.c) computes it, each packed block of four pixels
  * in two parts, the lead's channels then the rest's: channels <= TT_PW_PACK_CHANNELS. */
 static void packed_split_dsp(const int8_t *x, int32_t channels, int32_t hw, const int8_t *w_lead,
@@ -128,6 +180,9 @@ static void packed_split_dsp(const int8_t *x, int32_t channels, int32_t hw, cons
     int32_t p = 0;
     if (k % 4 == 0 && rest % 4 == 0 && (channels <= SPLIT8_CHANNELS || channels > TT_PW_PACK_CHANNELS)) {
         packed8_split_dsp(x, channels, hw, w_lead, w_rest, k, bias, mult, shift, q, y, out_c, packed);
+        p = hw & ~7;
+    } else if (channels % 4 == 0 && channels <= SPLIT8_CHANNELS) {
+        packed8_mixed_dsp(x, channels, hw, w_lead, w_rest, k, bias, mult, shift, q, y, out_c, packed);
         p = hw & ~7;
     }
     for (; channels <= TT_PW_PACK_CHANNELS && p + 4 <= hw; p += 4) { /* above, the pixels left one by one */
