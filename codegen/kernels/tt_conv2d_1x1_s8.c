@@ -11,8 +11,8 @@
  * inputs wider than TT_PW_PACK_CHANNELS in chunks, the sums carried between them (packed1x1_dsp).
  * Exactly 8 input channels (the expansions of MbV2 / MCUNet / Proxyless blocks 1-3): up to 64 pixels packed
  * pixel by pixel, and each output's two weight words, bias and requantization constants kept in registers
- * over all of them (pixels_8ch_ssat: 11 instructions per 8 multiply-adds and their requantization); exactly 16 the
- * same way, up to 32 pixels a block (pixels_16ch_ssat: 20.5 instructions per 16 multiply-adds). Other multiples
+ * over all of them (pixels_8ch_ssat: 10.5 instructions per 8 multiply-adds and their requantization); exactly 16 the
+ * same way, up to 32 pixels a block (pixels_16ch_ssat: 19.75 instructions per 16 multiply-adds). Other multiples
  * of 4 input channels: eight pixels packed at a time and each output's eight sums kept in registers over the channels
  * (pixels8: 28.5 instructions per 32 multiply-adds), above 64 in chunks of 32 (pixels8_acc; from 65 to 128 channels
  * only up to 64 outputs); the pixels left four at a time as above.
@@ -157,8 +157,8 @@ static __attribute__((noinline)) void packed_outputs_ssat(const int32_t *buf, in
 }
 
 /* One output at eight pixels from a pack of tt_pointwise_pack8_dsp (quads >= 1 quads of input channels, weights w,
- * tt_pointwise_packed_1x8_dsp): the sums start at b, or at from[0 .. 7] (the chunks of channels before) when from is not
- * NULL, and are requantized into y[0 .. 7] (in the SSAT form when the channel has it, so that one channel outside it
+ * tt_pointwise_packed_1x8_dsp): the sums start at b, or at from[0 .. 7] (the chunks of channels before) when from is
+ * not NULL, and are requantized into y[0 .. 7] (in the SSAT form when the channel has it, so that one channel outside it
  * does not send a whole layer to the slow path). */
 static __attribute__((noinline)) void pixels8(const int32_t *q, int32_t quads, const int8_t *w, int32_t b,
                                               const int32_t *from, int32_t m, int32_t shift,
@@ -220,7 +220,8 @@ static __attribute__((noinline)) void pixels8_ssat(const int32_t *q, int32_t qua
 
 /* y[o, p .. p + 7] (at y + o * y_plane) for all o, channels a multiple of 4: the eight pixels packed once
  * (tt_pointwise_pack8_dsp) and read by every output channel one by one (pixels8_ssat, pixels8), in chunks of channels
- * above PW8_CHANNELS (integer sums: the same value in any order). ssat: every channel in the SSAT form (a constant in each copy). */
+ * above PW8_CHANNELS (integer sums: the same value in any order). ssat: every channel in the SSAT form (a constant in
+ * each copy). */
 static inline __attribute__((always_inline)) void packed8_outputs(const int8_t *x, int32_t hw, int32_t channels,
                                                                   const int8_t *w, const int32_t *bias,
                                                                   const int32_t *mult, const int32_t *shift,
@@ -267,15 +268,16 @@ static inline __attribute__((always_inline)) void packed8_outputs(const int8_t *
     }
 }
 
-/* y[p] for p < n (n > 0, even) of one output of exactly 8 input channels from buf (tt_pointwise_pack_pixels_dsp):
- * b + four SMLAD with the weight pairs w02 .. w57, requantized in the SSAT form. A function of its own so that
- * its fourteen registers are free (GCC found the asm's constraints impossible inside the output loop). */
+/* y[p] for p < n (n > 0, a multiple of 4) of one output of exactly 8 input channels from buf
+ * (tt_pointwise_pack_pixels_dsp): b + four SMLAD with the weight pairs w02 .. w57, requantized in the SSAT form. A
+ * function of its own so that its fourteen registers are free (GCC found the asm's constraints impossible inside the
+ * output loop). */
 static __attribute__((noinline)) void pixels_8ch_ssat(const int32_t *q, int8_t *y, int32_t n, int32_t w02,
                                                       int32_t w13, int32_t w46, int32_t w57, int32_t b, int32_t m,
                                                       int32_t t, int32_t k)
 {
 #if defined(__thumb2__)
-    /* two pixels a turn, each pixel's four pairs by two LDRD: 10 instructions a pixel, 11 with the loop's */
+    /* four pixels a turn, each pixel's four pairs by two LDRD: 10 instructions a pixel, 10.5 with the loop's */
 #define PW8_PIXEL                                                                                                     \
     "ldrd %[e], %[o], [%[q]], #8\n\t" "smlad %[a], %[e], %[w02], %[b]\n\t" "smlad %[a], %[o], %[w13], %[a]\n\t"   \
     "ldrd %[e], %[o], [%[q]], #8\n\t" "smlad %[a], %[e], %[w46], %[a]\n\t" "smlad %[a], %[o], %[w57], %[a]\n\t"   \
@@ -283,7 +285,7 @@ static __attribute__((noinline)) void pixels_8ch_ssat(const int32_t *q, int8_t *
     "strb %[a], [%[y]], #1\n\t"
     int32_t a, e, o;
     __asm__ volatile("1:\n\t" /* volatile: its only results are the stores */
-                     PW8_PIXEL PW8_PIXEL
+                     PW8_PIXEL PW8_PIXEL PW8_PIXEL PW8_PIXEL
                      "cmp     %[y], %[yend]\n\t"
                      "bne     1b"
                      : [q] "+r"(q), [y] "+r"(y), [a] "=&r"(a), [e] "=&r"(e), [o] "=&r"(o)
@@ -316,11 +318,11 @@ static void packed_8ch_outputs_ssat(const int32_t *buf, int32_t n, const int8_t 
     }
 }
 
-/* y[p] for p < n (n > 0, even) of one output of exactly 16 input channels (weights w) from buf
+/* y[p] for p < n (n > 0, a multiple of 4) of one output of exactly 16 input channels (weights w) from buf
  * (tt_pointwise_pack_pixels_dsp), cp = {b, m, k, t} and on Thumb-2 {y + n, w} after them: the four weight words' eight SXTB16 pairs made once and kept in registers over the n
  * pixels, each pixel b + eight SMLAD and its requantization in the SSAT form with b, m, k, t read from cp (no register
- * is left for them): 19 instructions a pixel, 20.5 with the loop's, where an output's two packs of four pixels cost
- * about 220 (the packed loops, the sums and constants around them). */
+ * is left for them): 19 instructions a pixel, 19.75 with the loop's (four pixels a turn), where an output's two packs
+ * of four pixels cost about 220 (the packed loops, the sums and constants around them). */
 static __attribute__((noinline)) void pixels_16ch_ssat(const int32_t *q, int8_t *y, int32_t n, const int8_t *w,
                                                        const int32_t *cp)
 {
@@ -347,7 +349,7 @@ static __attribute__((noinline)) void pixels_16ch_ssat(const int32_t *q, int8_t 
                      "sxtb16  %[w6], %[o]\n\t"
                      "sxtb16  %[w7], %[o], ror #8\n\t"
                      "1:\n\t"
-                     PW16_PIXEL PW16_PIXEL
+                     PW16_PIXEL PW16_PIXEL PW16_PIXEL PW16_PIXEL
                      "ldr     %[e], [%[cp], #16]\n\t"
                      "cmp     %[y], %[e]\n\t"
                      "bne     1b"
