@@ -117,7 +117,7 @@ static void packed8_split_dsp(const int8_t *x, int32_t channels, int32_t hw, con
     }
 }
 
-/* mixed_pixels8's one output at eight pixels from a pack of all the channels (tt_pointwise_pack8_dsp) when the cut k
+/* One output at eight pixels from a pack of all the channels (tt_pointwise_pack8_dsp) when the cut k
  * is not a multiple of 4: lq quads of the lead's weights, the quad across the cut (weights mid: the lead's last k % 4
  * and the rest's first), then rq quads of the rest's weights from rest; the sums start at b, and are requantized into
  * y[0 .. 7] in the SSAT form (m, t, k) or, when to is not NULL, go to to[0 .. 7] for the caller's general one. */
