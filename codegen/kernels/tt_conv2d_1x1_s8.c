@@ -208,6 +208,19 @@ static __attribute__((noinline)) void pixels8_ssat(const int32_t *q, int32_t qua
     tt_pointwise_requant8_ssat(a, m, t, k, y);
 }
 
+/* pixels8_ssat for every output channel, all in the SSAT form (q: one pack of all the channels), in a loop of its own
+ * with its pointers stepping (inside packed8_outputs, GCC kept them on the stack: 4 instructions more an output). */
+static __attribute__((noinline)) void outputs8_ssat(const int32_t *q, int32_t quads, const int8_t *w,
+                                                    const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                                                    int32_t y_zero, int8_t *y, int32_t y_plane, int32_t out_c)
+{
+    const int32_t channels = 4 * quads;
+    for (const int32_t *end = bias + out_c; bias < end; w += channels, y += y_plane) {
+        const int32_t t = *shift++ - 32;
+        pixels8_ssat(q, quads, w, *bias++, *mult++, t, tt_ssat_k(t, y_zero), y);
+    }
+}
+
 /* Input channels of one pack of eight pixels (1 KB); inputs wider than PW8_CHANNELS in chunks of PW8_CHUNK
  * channels for blocks of PW8_BLOCK outputs, whose eight partial sums wait in the other half of the same 1 KB. From 65
  * to 128 channels, which the pack of four pixels holds whole, only up to PW8_OUTPUTS outputs: each block packs its
@@ -230,6 +243,10 @@ static inline __attribute__((always_inline)) void packed8_outputs(const int8_t *
 {
     if (channels <= PW8_CHANNELS) {
         tt_pointwise_pack8_dsp(x, hw, channels / 4, q->x_zero, buf);
+        if (ssat) {
+            outputs8_ssat(buf, channels / 4, w, bias, mult, shift, q->y_zero, y, y_plane, out_c);
+            return;
+        }
         for (int32_t o = 0; o < out_c; o++) {
             const int32_t t = shift[o] - 32;
             if (ssat || tt_ssat_form(shift[o], q->act_min, q->act_max))
