@@ -40,49 +40,9 @@ int ref_conv2d_1x1_split_s8(const int8_t *x, tt_dims in, const int8_t *w_lead, c
 
 #define MAX_CHANNELS 1024 /* tt_pointwise_mve_ok's limit for one part */
 
-static int semihost(int op, const void *arg)
-{
-    register int r0 __asm__("r0") = op;
-    register const void *r1 __asm__("r1") = arg;
-    __asm__ volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
-    return r0;
-}
-static void put(const char *s)
-{
-    semihost(0x04, s); /* SYS_WRITE0 */
-}
-static void finish(int failed)
-{
-    semihost(0x18, (const void *)(uintptr_t)(failed ? 0x20023 : 0x20026)); /* SYS_EXIT: error / ApplicationExit */
-    for (;;) {
-    }
-}
+#define CHECK_SEED 0x2468ace1u
+#include "../check_harness.h" /* put, put_int, finish, rnd, uniform */
 
-static void put_int(long v)
-{
-    char buf[24], *p = buf + sizeof buf - 1;
-    unsigned long u = v < 0 ? 0ul - (unsigned long)v : (unsigned long)v;
-    *p = 0;
-    do
-        *--p = (char)('0' + u % 10);
-    while (u /= 10);
-    if (v < 0)
-        *--p = '-';
-    put(p);
-}
-
-static uint32_t rng_state = 0x2468ace1u;
-static uint32_t rnd(void) /* xorshift32 */
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 17;
-    rng_state ^= rng_state << 5;
-    return rng_state;
-}
-static int32_t uniform(int32_t lo, int32_t hi) /* [lo, hi] */
-{
-    return (int32_t)((uint32_t)lo + rnd() % ((uint32_t)hi - (uint32_t)lo + 1u));
-}
 static int32_t one_of(int32_t a, int32_t b, int32_t otherwise) /* a or b a quarter of the time each */
 {
     const int32_t r = uniform(0, 3);
