@@ -1,7 +1,8 @@
 /*
  * What the bare-metal kernel checks share (dsp_check/check_dsp.c, mve_check/check_mve.c): text out and the exit
- * status through semihosting on a Cortex-M under QEMU (stdio and exit() on the host), and the cases' draw, an
- * xorshift32 from CHECK_SEED (each check defines its own, so its cases stay the same ones).
+ * status through semihosting on a Cortex-M under QEMU (stdio and exit() on the host), the cases' draw, an
+ * xorshift32 from CHECK_SEED (each check defines its own, so its cases stay the same ones), and on a Cortex-M the
+ * startup that runs main.
  */
 #ifndef CHECK_HARNESS_H
 #define CHECK_HARNESS_H
@@ -68,5 +69,32 @@ static inline int32_t uniform(int32_t lo, int32_t hi) /* [lo, hi] */
 {
     return (int32_t)((uint32_t)lo + rnd() % ((uint32_t)hi - (uint32_t)lo + 1u)); /* span < 2^32 */
 }
+
+#if defined(__arm__)
+/* Bare-metal startup (Cortex-M under QEMU, link.ld): the vector table, .bss cleared, the FPU (and MVE) enabled, then
+ * main's result as the exit status. */
+int main(void);
+extern uint32_t __bss_start__, __bss_end__, __stack_top;
+void reset_handler(void);
+static void fault_handler(void)
+{
+    put("FAULT\n");
+    finish(1);
+}
+
+__attribute__((section(".isr_vector"), used)) static const void *const vectors[16] = {
+    &__stack_top, (const void *)reset_handler, (const void *)fault_handler, (const void *)fault_handler,
+    (const void *)fault_handler, (const void *)fault_handler, (const void *)fault_handler,
+};
+
+void reset_handler(void)
+{
+    for (uint32_t *p = &__bss_start__; p < &__bss_end__; p++)
+        *p = 0;
+    *(volatile uint32_t *)0xE000ED88u |= 0xFu << 20; /* CPACR: full access to CP10, CP11 (the FPU and MVE) */
+    __asm__ volatile("dsb\n\tisb" ::: "memory");
+    finish(main());
+}
+#endif
 
 #endif

@@ -25,8 +25,8 @@
  *
  * Built two ways by tests/codegen/test_kernels_forward.py: for the host (intrinsics emulated by
  * ../acle_emul/arm_acle.h, -fsanitize=address,undefined) and for Cortex-M4 / M7 bare metal under
- * QEMU (mps2-an386 / mps2-an500, output and exit through semihosting, link.ld; the startup code is
- * below). Prints "dsp check: <cases> cases, <bytes> bytes, <n> mismatches" and exits 0 when n == 0.
+ * QEMU (mps2-an386 / mps2-an500, output and exit through semihosting, link.ld; the startup code is in
+ * ../check_harness.h). Prints "dsp check: <cases> cases, <bytes> bytes, <n> mismatches" and exits 0 when n == 0.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -473,28 +473,3 @@ int main(void)
     finish(mismatches != 0 || !TT_USE_DSP);
     return 0;
 }
-
-#if defined(__arm__)
-/* ---- bare-metal startup (Cortex-M, QEMU mps2): vector table, .bss, FPU, main, exit ---- */
-extern uint32_t __bss_start__, __bss_end__, __stack_top;
-void reset_handler(void);
-static void fault_handler(void)
-{
-    put("FAULT\n");
-    finish(1);
-}
-
-__attribute__((section(".isr_vector"), used)) static const void *const vectors[16] = {
-    &__stack_top, (const void *)reset_handler, (const void *)fault_handler, (const void *)fault_handler,
-    (const void *)fault_handler, (const void *)fault_handler, (const void *)fault_handler,
-};
-
-void reset_handler(void)
-{
-    for (uint32_t *p = &__bss_start__; p < &__bss_end__; p++)
-        *p = 0;
-    *(volatile uint32_t *)0xE000ED88u |= 0xFu << 20; /* CPACR: full access to CP10, CP11 (the FPU) */
-    __asm__ volatile("dsb\n\tisb" ::: "memory");
-    finish(main());
-}
-#endif

@@ -152,26 +152,3 @@ int main(void)
     finish(mismatches != 0 || !TT_USE_MVE);
     return 0;
 }
-
-/* ---- bare-metal startup (Cortex-M55, QEMU mps3-an547): vector table, .bss, FPU and MVE, main, exit ---- */
-extern uint32_t __bss_start__, __bss_end__, __stack_top;
-void reset_handler(void);
-static void fault_handler(void)
-{
-    put("FAULT\n");
-    finish(1);
-}
-
-__attribute__((section(".isr_vector"), used)) static const void *const vectors[16] = {
-    &__stack_top, (const void *)reset_handler, (const void *)fault_handler, (const void *)fault_handler,
-    (const void *)fault_handler, (const void *)fault_handler, (const void *)fault_handler,
-};
-
-void reset_handler(void)
-{
-    for (uint32_t *p = &__bss_start__; p < &__bss_end__; p++)
-        *p = 0;
-    *(volatile uint32_t *)0xE000ED88u |= 0xFu << 20; /* CPACR: full access to CP10, CP11 (the FPU and MVE) */
-    __asm__ volatile("dsb\n\tisb" ::: "memory");
-    finish(main());
-}
