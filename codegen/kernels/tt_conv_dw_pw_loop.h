@@ -91,7 +91,9 @@ static inline int tt_conv_dw_pw_loop_rows(tt_fill_band_fn fill_band, void *ctx, 
     /* the window a ring where the depthwise reads the rows in place or copies them anyway
      * (tt_depthwise_conv2d_ring_s8): a dropped row moves `first`, not every channel's kept rows */
     const int ring = padded || tt_depthwise_ring_ok((tt_dims){mid.c, b->kh, mid.w}, b->kh, &b->conv);
-    int a_form = -1, c_form = -1; /* the 1x1s' arguments checked on their first row (tt_conv2d_1x1_strided.h) */
+    /* the 1x1s' and the window rows' arguments checked on their first row (tt_conv2d_1x1_strided.h,
+     * tt_depthwise_strided.h) */
+    int a_form = -1, b_form = -1, c_form = -1;
 #else
     const int ring = 0;
 #endif
@@ -147,10 +149,11 @@ static inline int tt_conv_dw_pw_loop_rows(tt_fill_band_fn fill_band, void *ctx, 
             for (int32_t i = n; i < wnd; ++i)
                 for (int32_t ch = 0; ch < mid.c; ++ch)
                     memset(ab + (ch * wnd + (first + i) % wnd) * pitch + gap, b->q.x_zero, (size_t)mid.w);
-            rc = tt_depthwise_window_row_s8(ab + gap - pl, wnd * pitch, pitch, (first + n + pb.pad_bottom) % wnd,
-                                            (tt_dims){mid.c, wnd, pl + mid.w + b->conv.pad_right}, b->w, b->kh, b->kw,
-                                            b->bias, b->mult, b->shift, b->conv.stride, &b->q, br,
-                                            (tt_dims){mid.c, 1, out.w});
+            b_form = tt_depthwise_window_row_s8(ab + gap - pl, wnd * pitch, pitch, (first + n + pb.pad_bottom) % wnd,
+                                                (tt_dims){mid.c, wnd, pl + mid.w + b->conv.pad_right}, b->w, b->kh,
+                                                b->kw, b->bias, b->mult, b->shift, b->conv.stride, &b->q, br,
+                                                (tt_dims){mid.c, 1, out.w}, b_form);
+            rc = b_form < 0 ? b_form : TT_OK;
         } else {
             rc = ring ? tt_depthwise_conv2d_ring_s8(ab, wnd * mid.w, wnd, first, (tt_dims){mid.c, n, mid.w}, b->w,
                                                     b->kh, b->kw, b->bias, b->mult, b->shift, &pb, &b->q, br,

@@ -892,43 +892,80 @@ static __attribute__((noinline)) int32_t window_rows_wide_ssat(const int8_t *x, 
     return c;
 }
 
-/* As window_rows_wide_ssat for 3x3 channels (kw 3): the asm row's constants (row_3x3_s1_ssat / row_3x3_s2_ssat,
- * one row: its end is the last row's) from words_3x3, kernel row ky's pair and middle tap in window row
- * (ky + top) mod 3. */
-static __attribute__((noinline)) int32_t window_rows_3x3_ssat(const int8_t *x, int32_t plane, int32_t pitch,
-                                                           int32_t top, int32_t channels, int32_t kw, int32_t s,
-                                                           const int8_t *w, const int32_t *bias, const int32_t *mult,
-                                                           const int32_t *shift, const tt_quant_params *q, int8_t *y,
-                                                           int32_t out_w)
+/* A 3x3 channel's constants for row_3x3_s1_ssat / row_3x3_s2_ssat (words_3x3's pairs and middle taps), kernel row
+ * ky's in window row (ky + top) mod 3 (top a constant in each copy of window_channels_3x3, so that the slots are
+ * fixed offsets); returns the weight sum (the same integer as words_3x3's). */
+static inline __attribute__((always_inline)) int32_t slots_3x3(const int8_t *wc, int32_t *cp, const int32_t top)
 {
-    (void)kw;
-    int32_t cp[15] __attribute__((aligned(8))), r[6];
-    const int32_t x_zero = q->x_zero, y_zero = q->y_zero;
     const int32_t oa = 2 * top, ob = top == 2 ? 0 : oa + 2, oc = top == 0 ? 4 : oa - 2; /* kernel rows 0, 1, 2 */
-    int32_t c = 0;
-    for (; c < channels && tt_ssat_form(shift[c], q->act_min, q->act_max); c++, x += plane, w += 9, y += out_w) {
-        const int32_t start = bias[c] - x_zero * words_3x3(w, r), t = shift[c] - 32; /* see depthwise_s8 */
-        cp[oa] = r[0], cp[oa + 1] = r[1], cp[ob] = r[2], cp[ob + 1] = r[3], cp[oc] = r[4], cp[oc + 1] = r[5];
-        cp[6] = cp[7] = cp[8] = cp[9] = start, cp[10] = mult[c], cp[11] = tt_ssat_k(t, y_zero), cp[12] = t;
+    const int32_t p0 = __sxtb16((int32_t)tt_load32(wc)), p1 = __sxtb16((int32_t)tt_load32(wc + 3));
+    const int32_t p2 = tt_sxtb16_ror8(tt_load32(wc + 5)), m0 = wc[1], m1 = wc[4], m2 = wc[7];
+    cp[oa] = p0, cp[oa + 1] = m0, cp[ob] = p1, cp[ob + 1] = m1, cp[oc] = p2, cp[oc + 1] = m2;
+    return __smlad(p0, 0x00010001, __smlad(p1, 0x00010001, __smlad(p2, 0x00010001, m0 + m1 + m2)));
+}
+
+/* window_rows_3x3_ssat's channel loop for one `top` (a constant in each copy); all: every channel is in the SSAT form
+ * (the caller's form), so that no channel is tested. */
+static inline __attribute__((always_inline)) int32_t window_channels_3x3(const int8_t *x, int32_t plane,
+                                                                        int32_t pitch, int32_t channels, int32_t s,
+                                                                        const int8_t *w, const int32_t *bias,
+                                                                        const int32_t *mult, const int32_t *shift,
+                                                                        const tt_quant_params *q, int8_t *y,
+                                                                        int32_t out_w, const int all, const int32_t top)
+{
+    int32_t cp[15] __attribute__((aligned(8)));
+    void (*row)(const int8_t *, int32_t, int32_t *, int8_t *) = s == 1 ? row_3x3_s1_ssat : row_3x3_s2_ssat;
+    const int32_t x_zero = q->x_zero, y_zero = q->y_zero;
+    const int8_t *w_end = w + 9 * channels;
+    for (; w < w_end; x += plane, w += 9, y += out_w) {
+        const int32_t sh = *shift++;
+        if (!all && !tt_ssat_form(sh, q->act_min, q->act_max))
+            break;
+        const int32_t start = *bias++ - x_zero * slots_3x3(w, cp, top), t = sh - 32; /* see depthwise_s8 */
+        cp[6] = cp[7] = cp[8] = cp[9] = start, cp[10] = *mult++, cp[11] = tt_ssat_k(t, y_zero), cp[12] = t;
         cp[13] = cp[14] = (int32_t)(intptr_t)(y + out_w);
-        if (s == 1)
-            row_3x3_s1_ssat(x, pitch, cp, y);
-        else
-            row_3x3_s2_ssat(x, pitch, cp, y);
+        row(x, pitch, cp, y);
     }
-    return c;
+    return channels - (int32_t)(w_end - w) / 9;
+}
+
+/* As window_rows_wide_ssat for 3x3 channels (kw 3): the asm row's constants (row_3x3_s1_ssat / row_3x3_s2_ssat,
+ * one row: its end is the last row's) from slots_3x3, in a loop of its own for each top; all: as
+ * window_channels_3x3. */
+static __attribute__((noinline)) int32_t window_rows_3x3_ssat(const int8_t *x, int32_t plane, int32_t pitch,
+                                                           int32_t top, int32_t channels, int32_t s, const int8_t *w,
+                                                           const int32_t *bias, const int32_t *mult,
+                                                           const int32_t *shift, const tt_quant_params *q, int8_t *y,
+                                                           int32_t out_w, int all)
+{
+#define DW_TOPS(ALL)                                                                                                  \
+    return top == 0   ? window_channels_3x3(x, plane, pitch, channels, s, w, bias, mult, shift, q, y, out_w, ALL, 0)   \
+           : top == 1 ? window_channels_3x3(x, plane, pitch, channels, s, w, bias, mult, shift, q, y, out_w, ALL, 1)   \
+                      : window_channels_3x3(x, plane, pitch, channels, s, w, bias, mult, shift, q, y, out_w, ALL, 2)
+    if (all)
+        DW_TOPS(1);
+    DW_TOPS(0);
+#undef DW_TOPS
 }
 #endif
 
 int tt_depthwise_window_row_s8(const int8_t *x, int32_t plane, int32_t pitch, int32_t top, tt_dims in,
                                const int8_t *w, int32_t kh, int32_t kw, const int32_t *bias, const int32_t *mult,
-                               const int32_t *shift, int32_t stride, const tt_quant_params *q, int8_t *y, tt_dims out)
+                               const int32_t *shift, int32_t stride, const tt_quant_params *q, int8_t *y, tt_dims out,
+                               int form)
 {
     const tt_conv_params conv = {stride, 0, 0, 0, 0, in.c};
-    if (in.h != kh || top < 0 || top >= kh || pitch < 1 || plane < kh * pitch || out.c != in.c ||
-        out.h != 1 ||
-        kh * kw > TT_DW_WINDOW_TAPS || !tt_conv_args_ok(x, in, w, kh, kw, bias, mult, shift, &conv, q, y, out))
+    if (in.h != kh || top < 0 || top >= kh || pitch < 1 || plane < kh * pitch || out.c != in.c || out.h != 1 ||
+        kh * kw > TT_DW_WINDOW_TAPS)
         return TT_ERR_ARG;
+    if (form < 0) { /* the layer's first row: its arguments and the channels' form (a scan of the shifts each) */
+        if (!tt_conv_args_ok(x, in, w, kh, kw, bias, mult, shift, &conv, q, y, out))
+            return TT_ERR_ARG;
+        form = 1;
+        for (int32_t c = 0; c < in.c; c++)
+            if (!tt_ssat_form(shift[c], q->act_min, q->act_max))
+                form = 0;
+    }
     const int32_t s = stride;
     /* 3x3, 5x5 and 7x7 channels in the SSAT form through window_rows_*_ssat (channel_3x3_ssat / channel_wide_ssat off
      * Thumb-2), which at stride 2 read a byte past their last window: only while it lies in the row */
@@ -939,9 +976,10 @@ int tt_depthwise_window_row_s8(const int8_t *x, int32_t plane, int32_t pitch, in
     for (int32_t c = 0; c < in.c; c++) {
 #if defined(__thumb2__)
         if (fast) { /* the run of channels in the SSAT form from c; then c is none or not in it */
-            c += (kw == 3 ? window_rows_3x3_ssat : window_rows_wide_ssat)(x + c * plane, plane, pitch, top, in.c - c,
-                                                                         kw, s, w + c * kh * kw, bias + c, mult + c,
-                                                                         shift + c, q, y + c * out.w, out.w);
+            c += kw == 3 ? window_rows_3x3_ssat(x + c * plane, plane, pitch, top, in.c - c, s, w + c * 9, bias + c,
+                                                mult + c, shift + c, q, y + c * out.w, out.w, form)
+                         : window_rows_wide_ssat(x + c * plane, plane, pitch, top, in.c - c, kw, s, w + c * kh * kw,
+                                                 bias + c, mult + c, shift + c, q, y + c * out.w, out.w);
             if (c == in.c)
                 break;
         }
@@ -968,7 +1006,7 @@ int tt_depthwise_window_row_s8(const int8_t *x, int32_t plane, int32_t pitch, in
         const int32_t start = bias[c] - x_zero * tt_weight_sum(wc, kh * kw); /* see depthwise_s8 */
         interior_rows_dsp(xc, pitch, 0, ws, kh, kw, s, out.w, 1, start, mult[c], shift[c], q, yc, 0);
     }
-    return TT_OK;
+    return form;
 }
 #endif
 

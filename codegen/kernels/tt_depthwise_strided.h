@@ -17,8 +17,11 @@
  * (top + ky) % kh (a ring whose padding rows fill the slots the map's rows leave free), no padding left to add. The
  * row kernels' windows with the padding written once (tt_conv_dw_pw_loop.h), so that no row is copied into a padded
  * buffer per output row.
- * TT_ERR_ARG: as tt_depthwise_conv2d_s8 with stride `stride` and no padding, or in.h != kh, top outside [0, kh),
- * pitch < 1, plane < kh * pitch, out.h != 1, or kh * kw > TT_DW_WINDOW_TAPS.
+ * form -1: the arguments are checked (TT_ERR_ARG: as tt_depthwise_conv2d_s8 with stride `stride` and no padding, or
+ * in.h != kh, top outside [0, kh), pitch < 1, plane < kh * pitch, out.h != 1, or kh * kw > TT_DW_WINDOW_TAPS) and the
+ * channels' shifts scanned; else form is what the layer's first row returned (the loop's later rows: only x, y and
+ * top move), and only the window's geometry is checked. Returns the form for the next row (1: every channel in the
+ * SSAT form, so that none is tested again, 0: not), or TT_ERR_ARG.
  */
 #ifndef TT_DEPTHWISE_STRIDED_H
 #define TT_DEPTHWISE_STRIDED_H
@@ -39,7 +42,8 @@ int tt_depthwise_conv2d_ring_s8(const int8_t *x, int32_t plane, int32_t ring, in
 #define TT_DW_WINDOW_TAPS 49 /* up to 7 x 7 */
 int tt_depthwise_window_row_s8(const int8_t *x, int32_t plane, int32_t pitch, int32_t top, tt_dims in,
                                const int8_t *w, int32_t kh, int32_t kw, const int32_t *bias, const int32_t *mult,
-                               const int32_t *shift, int32_t stride, const tt_quant_params *q, int8_t *y, tt_dims out);
+                               const int32_t *shift, int32_t stride, const tt_quant_params *q, int8_t *y, tt_dims out,
+                               int form);
 #endif
 
 #endif /* TT_DEPTHWISE_STRIDED_H */
