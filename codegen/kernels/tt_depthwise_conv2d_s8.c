@@ -312,9 +312,17 @@ static __attribute__((noinline)) void rows4_3x3_s2(const int8_t *x, int32_t in_w
     DW_MLA("smlad", a0, e, w02) DW_MLA("smlabb", a0, o, w1) DW_MLA("smlad", a1, o, w02) DW_MLA("smlatb", a1, e, w1)  \
     "sxtb16 %[e], %[f]\n\t" "sxtb16 %[f], %[f], ror #8\n\t"                                                         \
     DW_MLA("smlad", a2, e, w02) DW_MLA("smlatb", a2, o, w1) DW_MLA("smlad", a3, f, w02) DW_MLA("smlatb", a3, e, w1)
-#define DW_OUT3_S2(A, OFF) DW_PAIRS(OFF) DW_MLA("smlad", A, e, w02) DW_MLA("smlabb", A, o, w1)
+/* At stride 2 (x0..x8) the words at x, x + 4 give (x0, x2), (x4, x6) for (w0, w2) and the middle taps x1, x3, x5, x7;
+ * outputs 1 and 3 take (x4, x2) and (x8, x6) by PKHBT (x8 a byte load) and SMLADX: 18 instructions a row of four, where
+ * one load and two SXTB16 an output took 21. */
 #define DW_ROW3_S2(W)                                                                                                 \
-    "ldrd %[w02], %[w1], [%[cp], #" #W "]\n\t" DW_OUT3_S2(a0, 0) DW_OUT3_S2(a1, 2) DW_OUT3_S2(a2, 4) DW_OUT3_S2(a3, 6)
+    "ldrd %[w02], %[w1], [%[cp], #" #W "]\n\t" "ldr %[e], [%[x]]\n\t"                                             \
+    "sxtb16 %[o], %[e], ror #8\n\t" "sxtb16 %[e], %[e]\n\t"                                                         \
+    DW_MLA("smlad", a0, e, w02) DW_MLA("smlabb", a0, o, w1) DW_MLA("smlatb", a1, o, w1)                             \
+    "ldr %[f], [%[x], #4]\n\t" "sxtb16 %[o], %[f]\n\t" "pkhbt %[e], %[o], %[e]\n\t"                               \
+    DW_MLA("smladx", a1, e, w02) DW_MLA("smlad", a2, o, w02)                                                         \
+    "sxtb16 %[f], %[f], ror #8\n\t" DW_MLA("smlabb", a2, f, w1) DW_MLA("smlatb", a3, f, w1)                         \
+    "ldrsb %[e], [%[x], #8]\n\t" "pkhbt %[e], %[e], %[o]\n\t" DW_MLA("smladx", a3, e, w02)
 
 /* One row of a 5x5 channel, (w02, w13, w4) from cp + W. Stride 1: the words at x, x + 2, x + 4 give each output's
  * pairs for (w0, w2), (w1, w3) and its fifth tap (SMLABB / SMLATB). Stride 2: output j's first four taps from the
@@ -362,8 +370,8 @@ static __attribute__((noinline)) void rows4_3x3_s2(const int8_t *x, int32_t in_w
  * pairs, then start x 4, m, k, t, y + n4 (3x3: then the last row's end, n4 and the skip of DW_NEXT_ROWS, rows of
  * outputs in a row in y; cp written). Four outputs a turn, every constant read with LDRD from cp (13-14
  * registers; GCC's loops kept the weights on the stack). Instructions per four outputs with their requantization:
- * 3x3 73 (stride 1) / 91 (stride 2), 5x5 146 / 169, 7x7 242 / 286. Each reads the four windows of each row and
- * nothing else, but for 3x3 and 7x7 at stride 2: one byte past the last window (a top half that is not used). */
+ * 3x3 73 (stride 1) / 82 (stride 2), 5x5 146 / 169, 7x7 242 / 286. Each reads the four windows of each row and
+ * nothing else, but for 7x7 at stride 2: one byte past the last window (a top half that is not used). */
 static __attribute__((noinline)) void row_3x3_s1_ssat(const int8_t *x, int32_t pw, int32_t *cp, int8_t *y)
 {
     int32_t a0, a1, a2, a3, w02, w1, e, o, f;
