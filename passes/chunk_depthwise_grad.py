@@ -37,6 +37,10 @@ Guarantees: every `p` as above whose weight is not trained (its readers use the 
             depthwise bias gradient `bias_grad_pw_chunks(dy, wp, sp, m)` (no `dw`); p, g1, dx and g gone; with
             `layers`, only for projection layers named there (it subsumes its depthwise layer's chunking).
 
+Then the readers of the same chunks become one loop that computes each chunk once for all of them
+(passes/expansion_backward_chunks.py: the expansion's input gradient, its weight and bias updates and the depthwise
+bias's), so a chunked layer costs the loop's calls, not three more computations of its chunks.
+
 A chunk's channels (templates_memory.dw_chunk_channels) only set how many turns the loop takes: each value is the
 same sum in the same order whatever the chunk, so where a chunked op's scratch is at the step's peak the budget can
 narrow it (`narrow`: 1 KB of float a stage, at least 8 channels, against 4 KB) for a few more calls.
@@ -46,6 +50,7 @@ from __future__ import annotations
 from tvm_tinytrain import conv_geometry, ops
 from tvm_tinytrain.codegen.templates_memory import DW_GRAD_CHUNK_BYTES, NARROW_CHUNK_BYTES
 
+from .expansion_backward_chunks import expansion_backward_chunks
 from .memory_analysis import tensor_bytes
 from .relax_utils import use_counts
 from .training_graph import fuse_chains, main_attr, op_bindings, tt_attrs
@@ -54,10 +59,11 @@ AT = {"bias_grad": 0, "conv2d_grad_input": 0, "grad_update": 2}  # where each re
 ROLE = {"bias_grad": "bias_grad", "conv2d_grad_input": "dx", "grad_update": "weight_new"}
 
 
-def chunk_depthwise_grad(mod, layers=None, narrow=()):
+def chunk_depthwise_grad(mod, layers=None, narrow=(), merge=True):
     """`layers`: names of the depthwise layers and projections to take so (None: every one the pass can); `narrow`:
     those of them whose chunks take NARROW_CHUNK_BYTES (a smaller scratch, more turns of the loop, the same values;
-    compiler.narrow_chunks), the others DW_GRAD_CHUNK_BYTES (the op's attr `chunk_bytes`)."""
+    compiler.narrow_chunks), the others DW_GRAD_CHUNK_BYTES (the op's attr `chunk_bytes`); `merge`: the readers of
+    the same chunks in one loop (False: each its own, as where they cannot merge: tests/ops/test_op_records.py)."""
     def fused(bb, b, chain, vmap):
         """chain: [dx, g] (the depthwise stage), [p, g1] (the projection's) or [p, g1, dx, g] (both)."""
         at, through = AT[b.op], _pointwise(chain[0].attrs, chain[0].args[1])
@@ -75,7 +81,8 @@ def chunk_depthwise_grad(mod, layers=None, narrow=()):
     plan = {var: chain for var, chain in _plan(mod, bindings).items() if layers is None or chain[0].layer in layers}
     plan.update({var: chain for var, chain in _through_projection(mod, bindings).items()
                  if layers is None or chain[0].layer in layers})
-    return fuse_chains(mod, plan, fused)
+    chunked = fuse_chains(mod, plan, fused)
+    return expansion_backward_chunks(chunked) if merge else chunked
 
 
 def candidates(mod) -> list[str]:

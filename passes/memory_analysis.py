@@ -40,6 +40,12 @@ def in_place(b) -> bool:
     return RECORDS[b.op].writes == PARAM
 
 
+def also_written(b) -> list[int]:
+    """The args (parameters) the op writes in place besides its output (its record's `also_writes`)."""
+    record = RECORDS[b.op]
+    return record.also_writes(b) if record.also_writes else []
+
+
 def tensor_bytes(ty) -> int:
     n = int(np.prod([int(s) for s in ty.shape])) if len(ty.shape) else 1
     dtype = str(ty.dtype)

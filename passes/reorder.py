@@ -8,7 +8,8 @@ the forward produces it, so full activations and gradients die early.
 Needs:      a training `main` of tt ops (any stage after `quantized_autodiff`).
 Guarantees: the same ops and outputs in a dependency-respecting order, where an in-place
             update of a parameter comes after every other reader of that parameter (the
-            forward conv and the input gradient read the weights of the forward).  Greedy
+            forward conv and the input gradient read the weights of the forward); so does an op that writes
+            parameters besides its output (its record's `also_writes`), but for the ops reading its output.  Greedy
             list scheduling: among ready ops, take the one that grows the live bytes least
             (output bytes minus inputs it frees), ties in the original order.  Greedy is a
             heuristic: if its peak is above the incoming order's, the incoming order is kept,
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from tvm_tinytrain._tvm import relax
 
-from .memory_analysis import analyze, in_place, tensor_bytes
+from .memory_analysis import also_written, analyze, in_place, tensor_bytes
 from .training_graph import copy_binding, op_bindings, result_fields, rewrite_main
 
 
@@ -49,6 +50,8 @@ def schedule(bindings, outputs) -> list[int]:
     for i, b in enumerate(bindings):
         if in_place(b):  # write after every other read of the parameter
             deps[i] |= users.get(b.args[0], set()) - {i}
+        for at in also_written(b):  # likewise, but not after the ops that read its output (its own updates)
+            deps[i] |= {u for u in users.get(b.args[at], set()) - {i} if b.var not in bindings[u].args}
     size = [0 if in_place(b) else tensor_bytes(b.var.ty) for b in bindings]
     remaining = {var: len(us) for var, us in users.items()}
     waiting = [len(d) for d in deps]

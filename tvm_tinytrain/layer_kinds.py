@@ -31,7 +31,8 @@ LAYER_KINDS = (
               ("conv2d_s8", "expand_depthwise_s8", "depthwise_inplace_s8", "conv_dw_pw_rows_s8", "conv2d_grad_input",
                "depthwise_grad_input_inplace", "conv2d_grad_weight", "bias_grad_dw_chunks",
                "conv2d_grad_input_dw_chunks", "grad_update_dw_chunks", "bias_grad_pw_chunks",
-               "conv2d_grad_input_pw_chunks", "grad_update_pw_chunks", *_CONV_BACKWARD),
+               "conv2d_grad_input_pw_chunks", "grad_update_pw_chunks", "expansion_backward_dw_chunks",
+               "expansion_backward_pw_chunks", "chunked_update", *_CONV_BACKWARD),
               "conv2d and conv1d",
               "any kernel size and padding, stride (sh, sw) and dilation (dh, dw) (one stride and no dilation take "
               "the fast kernels, any other the portable tt_conv2d_geom ones); any groups (1, depthwise, or grouped: "

@@ -234,6 +234,10 @@ int32_t tt_depthwise_grad_chunks_get_buffer_size(tt_dims in, int32_t bytes, int3
  * time before the depthwise gradient `in`; in.c == 0: no depthwise stage, the chunk is mid's): both chunks and
  * the block of rows. */
 int32_t tt_projection_grad_chunks_get_buffer_size(tt_dims mid, tt_dims in, int32_t bytes, int32_t run, int32_t cols);
+/* The scratch of an expansion's backward whose chunks are computed once for all readers (mid.c == 0: no projection
+ * stage; run, cols: the weight update's, 0 for none; biases: a bias update among them). */
+int32_t tt_expansion_backward_chunks_get_buffer_size(tt_dims mid, tt_dims in, int32_t bytes, int32_t run,
+                                                     int32_t cols, int32_t biases);
 /* tt_conv2d_grad_input_f32 of a pointwise conv whose weight is split as in tt_conv2d_1x1_split_s8 */
 int tt_conv2d_1x1_grad_input_split_f32(const float *d, tt_dims out, const int8_t *w_lead, const int8_t *w_rest,
                                         int32_t k, const float *w_scale, const tt_conv_params *conv, float *dx,

@@ -13,6 +13,7 @@ from tvm_tinytrain.codegen.host_build import KERNEL_DIR
 from tvm_tinytrain.frontend.torch import SUPPORTED_TEXT
 from tvm_tinytrain.layer_kinds import LAYER_KINDS, LOSS_OPS, TABLE_PATH, supported_table, supported_text
 from tvm_tinytrain.ops.registry import OVER_INPUT, PARAM, RECORDS, REUSES_INPUT, OpRecord, declare
+from tvm_tinytrain.passes.chunk_depthwise_grad import chunk_depthwise_grad
 from tvm_tinytrain.passes.memory_analysis import analyze
 from tvm_tinytrain.passes.pipeline import build_training
 from tvm_tinytrain.passes.training_graph import op_bindings
@@ -39,6 +40,11 @@ def programs():
                 out.append((f"{backbone}/{scheme}/depthwise chunks",  # taken subsumes them)
                             build_training(graph, resolve_scheme(scheme, graph), chunked=depthwise,
                                            stop_after="reorder").mod))
+                unchunked = build_training(graph, resolve_scheme(scheme, graph), stop_after="fuse_grad_update").mod
+                # each reader of a chunk its own loop (where they cannot merge into one expansion backward)
+                for layers in (None, depthwise):  # through the projections, and the strided depthwise layers alone
+                    out.append((f"{backbone}/{scheme}/separate chunk readers of {layers or 'every layer'}",
+                                chunk_depthwise_grad(unchunked, layers, merge=False)))
             if scheme == "paper-100kb" and backbone == BACKBONES[1]:  # narrowed chunks (8 x 8 maps: 8 channels, not 16)
                 out.append((f"{backbone}/{scheme}/narrowed chunks",
                             build_training(graph, resolve_scheme(scheme, graph), chunked=None,
@@ -53,6 +59,7 @@ def test_every_consumer_reads_the_records():
     assert stored == {"sgd_s8": PARAM, "sgd_s32": PARAM, "sgd_f32": PARAM, "momentum_f32": PARAM,
                       "round_copy_s8": PARAM, "round_copy_s32": PARAM,
                       "grad_update": PARAM, "grad_update_dw_chunks": PARAM, "grad_update_pw_chunks": PARAM,
+                      "chunked_update": PARAM,
                       "scale_channels": REUSES_INPUT, "mask_grad": REUSES_INPUT, "grad_add": REUSES_INPUT,
                       "depthwise_inplace_s8": OVER_INPUT, "depthwise_grad_input_inplace": OVER_INPUT,
                       "lut_s8": REUSES_INPUT, "lut_grad": REUSES_INPUT, "select_grad": REUSES_INPUT,

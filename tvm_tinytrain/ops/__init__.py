@@ -119,4 +119,4 @@ def _unique(bb, base: str) -> str:
 
 
 # Declare the op families' records.
-from . import forward, loss, backward, update, fused, lut, concat, mul  # noqa: E402,F401
+from . import forward, loss, backward, update, fused, expansion_backward, lut, concat, mul  # noqa: E402,F401

@@ -30,7 +30,8 @@ class OpRecord:
     the working memory its C needs besides inputs and output, equal to the C companion
     `buffer_size` (a function of tt_kernels.h) called with `buffer_size_args(binding)` (ints,
     tuples for structs by value, dicts for structs by pointer: codegen/kernel_abi.call) on every
-    shape (tests/ops/test_op_records.py)."""
+    shape (tests/ops/test_op_records.py).  `also_writes(binding) -> [arg index]`: parameters its C writes in place
+    besides its output (the scheduler puts it after their other readers)."""
 
     name: str
     builder: Callable
@@ -41,6 +42,7 @@ class OpRecord:
     scratch: Callable | None = None
     buffer_size: str = ""
     buffer_size_args: Callable | None = None
+    also_writes: Callable | None = None
 
     def __post_init__(self):
         if self.writes not in WRITES:

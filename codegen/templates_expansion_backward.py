@@ -1,0 +1,113 @@
+"""C of `expansion_backward_{pw,dw}_chunks` (tvm_tinytrain/ops/expansion_backward.py): one loop over chunks of the
+expanded channels that computes each chunk's gradient once (through the projection: its input gradient and the
+depthwise conv's clamp mask; the depthwise input gradient and the expansion's clamp mask) and gives it to every
+reader: the depthwise bias's update (from the projection's stage), the expansion bias's, the chunk's terms of the
+expansion's input gradient (the op's output, added in channel order), the chunk's rows of the expansion's weight
+gradient and their update (after the input gradient has read those rows).  Each value is the sum the separate
+`*_chunks` ops computed, in the same order; the updates are per channel (per row), so a chunk's are the whole's."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from .c_names import comment
+from .templates import Split, _conv_call, _shape
+from .templates_memory import (Reader, _chunk_dims, _chunk_floats, chunk_bytes, grad_update, update_block, update_cols,
+                               update_rows)
+
+
+# The attrs of an expansion's backward that are its weight update's (grad_update's: ops/expansion_backward.py).
+WEIGHT_ATTRS = ("grad", "grad_attrs", "scaled", "update", "update_attrs")
+
+
+def _parts(b) -> dict:
+    return {part: tuple(v) for part, v in b.attrs["parts"].items()}
+
+
+def _weight_reader(b) -> Reader | None:
+    """The `grad_update` the op's weight part stands for, its gradient a stand-in of the chunked one's shape."""
+    if "weight" not in b.attrs["parts"]:
+        return None
+    start, n = _parts(b)["weight"]
+    c, mid, hw = _chunk_dims(b)
+    g = SimpleNamespace(ty=SimpleNamespace(shape=[1, c, *(hw or mid)], dtype="float32"))  # never whole in the C
+    w, x, *rest = b.args[start:start + n]
+    return Reader("grad_update", [w, x, g, *rest], {k: b.attrs[k] for k in WEIGHT_ATTRS}, b.var)
+
+
+def expansion_backward_scratch_args(b) -> tuple:
+    """(the projection's gradient dims ((0, 0, 0): none), the depthwise gradient's, the chunk's bytes, the weight
+    update's floats per row and per call (0, 0: no weight part), 1 if a bias part): the arguments of
+    tt_expansion_backward_chunks_get_buffer_size."""
+    c, mid, hw = _chunk_dims(b)
+    reader = _weight_reader(b)
+    run = (update_rows(reader)[1], update_cols(reader)) if reader else (0, 0)
+    biases = int(bool({"bias", "dw_bias"} & set(b.attrs["parts"])))
+    return ((c, *mid) if "pw" in b.attrs else (0, 0, 0), (c, *hw), chunk_bytes(b), *run, biases)
+
+
+def expansion_backward_scratch(b) -> int:
+    """A chunk of each stage's gradient, then the larger of the weight update's block of rows and a chunk's bias
+    gradient (used one after the other)."""
+    *_, run, cols, biases = expansion_backward_scratch_args(b)
+    k, floats = _chunk_floats(b)
+    extra = update_block(k, cols) * cols * 4 if run else 0
+    return floats * 4 + max(extra, k * 4 if biases else 0)
+
+
+def _bias_update(g: str, hw, part, args, b, t: str) -> list[str]:
+    """A chunk's bias gradient (channels c0..c0+k-1 of g), QAS-scaled, and the int32 update of those biases."""
+    start, _ = _parts(b)[part]
+    bias, scale, lr = args[start:start + 3]
+    return [f"        TT_CALL(tt_bias_grad_f32({g}, k, {hw}, {t}));",
+            f"        TT_CALL(tt_scale_channels_f32({t}, k, 1, {scale} + c0, {t}));",
+            f"        TT_CALL(tt_sgd_s32({bias} + c0, {t}, k, {lr}, {b.attrs[part]['limit']}));"]
+
+
+def expansion_backward(b, args, out):
+    a = b.attrs
+    c, (oh, ow), (h, wd) = _chunk_dims(b)
+    k, floats = _chunk_floats(b)
+    scratch, parts = args[-1], _parts(b)
+    t = f"((float *)({scratch} + {floats * 4}))"  # a chunk's bias gradient, then the weight update's block
+    lines = [f"for (int32_t c0 = 0; c0 < {c}; c0 += {k}) {{  /* channels c0..c0+k-1: their gradient once, then "
+             f"every reader's part */",
+             f"        const int32_t k = {c} - c0 < {k} ? {c} - c0 : {k};"]
+    src, pos = f"{args[0]} + c0 * {oh * ow}", 1
+    g = f"((float *){scratch})"
+    if "pw" in a:
+        w_p, s_p, m_dw = args[pos:pos + 3]
+        pos += 3
+        lines += [f"        TT_CALL(tt_conv2d_1x1_grad_input_channels_f32({args[0]}, {_shape(b.args[0])[1]}, "
+                  f"{oh * ow}, {w_p}, {s_p}, c0, k, {c}, {g}));",
+                  f"        TT_CALL(tt_mask_grad_f32({g}, {m_dw} + c0 * {oh * ow} / 8, k * {oh * ow}, {g}));"]
+        if "dw_bias" in parts:
+            lines += _bias_update(g, oh * ow, "dw_bias", args, b, t)
+        src, g = g, f"((float *)({scratch} + {k * oh * ow * 4}))"
+    w, w_scale, mask = args[pos:pos + 3]
+    kh, kw = _shape(b.args[pos + 0])[2:]
+    pos += 3
+    params, kernel = _conv_call(a["dw"], "tt_conv2d_grad_input_f32", groups="k", static=False)
+    lines += [f"        {{ {params}",
+              f"          TT_CALL({kernel}({src}, (tt_dims){{k, {oh}, {ow}}}, {w} + c0 * {kh * kw}, {kh}, {kw}, "
+              f"{w_scale} + c0, &p, {g}, (tt_dims){{k, {h}, {wd}}})); }}",
+              f"        TT_CALL(tt_mask_grad_f32({g}, {mask} + c0 * {h * wd} / 8, k * {h * wd}, {g}));"]
+    if "bias" in parts:
+        lines += _bias_update(g, h * wd, "bias", args, b, t)
+    w1, w1_scale = args[pos:pos + 2]
+    weight = (f"tt_conv2d_1x1_grad_input_split_rows_f32({g}, c0, k, {h * wd}, {w1.lead}, {w1.rest}, {w1.k}, "
+              if isinstance(w1, Split) else f"tt_conv2d_1x1_grad_input_rows_f32({g}, c0, k, {h * wd}, {w1}, ")
+    lines.append(f"        TT_CALL({weight}{w1_scale}, {_shape(b.var)[1]}, {out}));")
+    reader = _weight_reader(b)
+    if reader is not None:  # rows c0..c0+k-1 of the weight, read above for the last time: their gradient, update
+        start, n = parts["weight"]
+        w_arg, x_arg, *rest = args[start:start + n]
+        cols = update_cols(reader)
+        loop = grad_update(reader, [w_arg, x_arg, None, *rest, t], out, rows_of=("c0", "c0 + k"),
+                           d_rows=f"{g} + (o - c0) * {h * wd}", block=update_block(k, cols))
+        lines.append("        " + loop.replace("\n", "\n    "))
+    return "\n".join(lines) + "\n    }"
+
+
+def chunked_update(b, args, out):
+    """Nothing to do: the expansion's backward (the op this one follows) has written the parameter."""
+    return f"/* {comment(b.args[0].name)}: updated in place by the expansion's backward above */"
