@@ -55,6 +55,21 @@ static void split_part(const float *d, int32_t out_c, int32_t hw, const int8_t *
                                       d + o0 * hw + p, hw, col, n);
         }
     }
+    /* an odd last channel: the pair loop with its weight in both columns, the second row of sums thrown away (the C
+     * loop below took about 9 instructions a multiply-add; MbV2's block 14 has two such channels, k = 7) */
+    if (p_asm > 0 && (channels - c_quad) % 2) {
+        const int32_t c = channels - 1;
+        float *dx0 = dx + c * hw, spare[8];
+        for (int32_t o0 = 0; o0 < out_c; o0 += SPLIT_CHUNK) {
+            const int32_t n = out_c - o0 < SPLIT_CHUNK ? out_c - o0 : SPLIT_CHUNK;
+            const int8_t *wo = w + o0 * w_stride + c;
+            for (int32_t i = 0; i < n; ++i, wo += w_stride)
+                col[3 * i] = col[3 * i + 1] = (float)wo[0], col[3 * i + 2] = w_scale[o0 + i];
+            for (int32_t p = 0; p < p_asm; p += 8)
+                tt_mla_2x8_scaled_f32(dx0 + p, spare, more || o0 > 0 ? dx0 + p : zeros, zeros, d + o0 * hw + p, hw, col,
+                                      n);
+        }
+    }
 #endif
     int32_t c = c_quad;
     for (; c + 2 <= channels; c += 2) {
@@ -99,8 +114,8 @@ static void split_part(const float *d, int32_t out_c, int32_t hw, const int8_t *
             dx0[p] = a, dx1[p] = b;
         }
     }
-    for (; c < channels; ++c) /* an odd last channel */
-        for (int32_t p = 0; p < hw; ++p) {
+    for (; c < channels; ++c) /* an odd last channel (its pixels past the asm's) */
+        for (int32_t p = p_asm; p < hw; ++p) {
             float a = more ? dx[c * hw + p] : 0.0f;
             for (int32_t o = 0; o < out_c; ++o)
                 a = tt_mla_f32(a, d[o * hw + p] * w_scale[o], (float)w[o * w_stride + c]);

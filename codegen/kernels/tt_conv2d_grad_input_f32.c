@@ -454,6 +454,59 @@ __attribute__((noinline)) static void depthwise_grad_input_strided(const float *
     }
 }
 
+#ifdef TT_DW_ROW4_ASM
+/* 3x3, stride 1, padding 1 on each side (the map's size kept), rows of 4 or 8, 2 rows at least and DW3_MAX_FLOATS a
+ * channel at most: the MbV2 / MCUNet 3x3 layers on the 4x4 and 8x8 maps, where a channel's fixed work (its bordered
+ * copy, the row bounds, a call per four or eight sums) and the border's zero terms outweighed its 100-484 MACs. */
+#define DW3_MAX_FLOATS 64
+static inline int dw_3x3_rows(tt_dims in, tt_dims out, int32_t kh, int32_t kw, const tt_conv_params *conv)
+{
+    return kh == 3 && kw == 3 && conv->stride == 1 && conv->pad_top == 1 && conv->pad_left == 1 && out.h == in.h &&
+           out.w == in.w && (in.w == 4 || in.w == 8) && in.h >= 2 && in.h * in.w <= DW3_MAX_FLOATS;
+}
+
+/* dw_3x3_rows: a channel at a time in registers (tt_dw3_channel_f32), reading d where it is (or a copy of the
+ * channel when dx overlaps it: the in-place gradient) */
+__attribute__((noinline)) static void depthwise_grad_input_3x3(const float *d, const int8_t *w, const float *w_scale,
+                                                               float *dx, const tt_dims *in_p)
+{
+    const tt_dims in = *in_p;
+    const int32_t hw = in.h * in.w;
+    float copy[DW3_MAX_FLOATS];
+    for (int32_t c = 0; c < in.c; ++c) {
+        const float *dch = d + c * hw;
+        float *dxc = dx + c * hw;
+        if ((uintptr_t)dch < (uintptr_t)(dxc + hw) && (uintptr_t)dxc < (uintptr_t)(dch + hw)) {
+            if (hw % 16 == 0)
+                tt_copy16_f32(copy, dch, hw / 16);
+            else
+                tt_copy_f32(copy, dch, hw);
+            dch = copy;
+        }
+        tt_dw3_channel_f32(dxc, dch, w + c * 9, w_scale[c], in.h, in.w);
+    }
+}
+#endif
+
+#ifdef TT_DW_ROW4_ASM
+/* 3x3, stride 2, padding 1 at the top and the left, 8 wide and the map halved (MbV2's stride-2 layer on the 8x8
+ * map): each channel's rows of eight sums in registers (tt_dw3s2_channel_f32) where the strided gather spent 16 groups
+ * of four sums on 144 MACs, 1,700 instructions a channel. */
+static inline int dw_3x3_s2(tt_dims in, tt_dims out, int32_t kh, int32_t kw, const tt_conv_params *conv)
+{
+    return kh == 3 && kw == 3 && conv->stride == 2 && conv->pad_top == 1 && conv->pad_left == 1 && in.w == 8 &&
+           out.w == 4 && out.h >= 1 && in.h == 2 * out.h;
+}
+
+__attribute__((noinline)) static void depthwise_grad_input_3x3_s2(const float *d, const int8_t *w,
+                                                                  const float *w_scale, float *dx, const tt_dims *in_p)
+{
+    const tt_dims in = *in_p;
+    for (int32_t c = 0; c < in.c; ++c)
+        tt_dw3s2_channel_f32(dx + c * in.h * 8, d + c * in.h * 2, w + c * 9, w_scale[c], in.h / 2);
+}
+#endif
+
 /* Each dx value walks only its valid taps (the paths above do not apply). */
 __attribute__((noinline)) static void depthwise_grad_input_taps(const float *d, const tt_dims *out_p,
                                                                 const int8_t *w, int32_t kh, int32_t kw,
@@ -494,6 +547,13 @@ __attribute__((always_inline)) static inline void depthwise_grad_input(const flo
                                                                        const tt_conv_params *conv, float *dx,
                                                                        tt_dims in)
 {
+#ifdef TT_DW_ROW4_ASM
+    if (dw_3x3_rows(in, out, kh, kw, conv))
+        depthwise_grad_input_3x3(d, w, w_scale, dx, &in);
+    else if (dw_3x3_s2(in, out, kh, kw, conv))
+        depthwise_grad_input_3x3_s2(d, w, w_scale, dx, &in);
+    else
+#endif
     if (dw_padded(in, kh, kw, conv))
         depthwise_grad_input_padded(d, &out, w, kh, kw, w_scale, conv, dx, &in);
     else if (dw_strided_fits(in, kh, kw, conv))

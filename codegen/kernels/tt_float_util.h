@@ -125,34 +125,43 @@ static inline float tt_mla_f32(float acc, float a, float b)
     "vmla.f32 s30, s14, " b "\n\t" \
     "vmla.f32 s31, s15, " b "\n\t"
 #define TT_VMLA_2X8 TT_VMLA_2X8_WITH("s0", "s1")
-/* Four terms a turn (their eight weights in one VLDM), then the n % 4 left one at a time, in order. */
+/* four terms: their eight weights by one VLDM, each term's eight d values by one more */
+#define TT_MLA_2X8_FOUR \
+    "vldmia %[w]!, {s0-s7}\n\t" \
+    "vldmia %[d], {s8-s15}\n\t" \
+    "add %[d], %[d], %[step]\n\t" \
+    TT_VMLA_2X8_WITH("s0", "s1") \
+    "vldmia %[d], {s8-s15}\n\t" \
+    "add %[d], %[d], %[step]\n\t" \
+    TT_VMLA_2X8_WITH("s2", "s3") \
+    "vldmia %[d], {s8-s15}\n\t" \
+    "add %[d], %[d], %[step]\n\t" \
+    TT_VMLA_2X8_WITH("s4", "s5") \
+    "vldmia %[d], {s8-s15}\n\t" \
+    "add %[d], %[d], %[step]\n\t" \
+    TT_VMLA_2X8_WITH("s6", "s7")
+/* Eight terms a turn (the loop's count and branch per 128 multiply-adds, not 64), then four, then the n % 4 left
+ * one at a time, in order. */
 static inline void tt_mla_2x8_f32(float *x0, float *x1, const float *init0, const float *init1, const float *d,
                                   int32_t d_step, const float *w, int32_t n)
 {
     const int32_t step_bytes = d_step * (int32_t)sizeof(float);
-    int32_t fours = n >> 2, ones = n & 3;
+    int32_t eights = n >> 3, four = n & 4, ones = n & 3;
     __asm__ volatile(
         "vldmia %[i0], {s16-s23}\n\t"
         "vldmia %[i1], {s24-s31}\n\t"
-        "cmp %[fours], #0\n\t"
+        "cmp %[eights], #0\n\t"
         "beq 2f\n\t"
         "1:\n\t"
-        "vldmia %[w]!, {s0-s7}\n\t"
-        "vldmia %[d], {s8-s15}\n\t"
-        "add %[d], %[d], %[step]\n\t"
-        TT_VMLA_2X8_WITH("s0", "s1")
-        "vldmia %[d], {s8-s15}\n\t"
-        "add %[d], %[d], %[step]\n\t"
-        TT_VMLA_2X8_WITH("s2", "s3")
-        "vldmia %[d], {s8-s15}\n\t"
-        "add %[d], %[d], %[step]\n\t"
-        TT_VMLA_2X8_WITH("s4", "s5")
-        "vldmia %[d], {s8-s15}\n\t"
-        "add %[d], %[d], %[step]\n\t"
-        TT_VMLA_2X8_WITH("s6", "s7")
-        "subs %[fours], %[fours], #1\n\t"
+        TT_MLA_2X8_FOUR
+        TT_MLA_2X8_FOUR
+        "subs %[eights], %[eights], #1\n\t"
         "bne 1b\n\t"
         "2:\n\t"
+        "cmp %[four], #0\n\t"
+        "beq 6f\n\t"
+        TT_MLA_2X8_FOUR
+        "6:\n\t"
         "cmp %[ones], #0\n\t"
         "beq 4f\n\t"
         "3:\n\t"
@@ -165,8 +174,8 @@ static inline void tt_mla_2x8_f32(float *x0, float *x1, const float *init0, cons
         "4:\n\t"
         "vstmia %[x0], {s16-s23}\n\t"
         "vstmia %[x1], {s24-s31}\n\t"
-        : [d] "+r"(d), [w] "+r"(w), [fours] "+r"(fours), [ones] "+r"(ones)
-        : [i0] "r"(init0), [i1] "r"(init1), [x0] "r"(x0), [x1] "r"(x1), [step] "r"(step_bytes)
+        : [d] "+r"(d), [w] "+r"(w), [eights] "+r"(eights), [ones] "+r"(ones)
+        : [i0] "r"(init0), [i1] "r"(init1), [x0] "r"(x0), [x1] "r"(x1), [step] "r"(step_bytes), [four] "r"(four)
         : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15",
           "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30",
           "s31", "cc", "memory");
@@ -451,6 +460,157 @@ __attribute__((always_inline)) static inline void tt_dw_row4_f32(float *o, const
                    TT_DW_MLA4("s8", "s9", "s10", "s11", "s16") TT_DW_MLA4("s7", "s8", "s9", "s10", "s17")
                    TT_DW_MLA4("s6", "s7", "s8", "s9", "s18") TT_DW_MLA4("s5", "s6", "s7", "s8", "s19")
                    TT_DW_MLA4("s4", "s5", "s6", "s7", "s20"));
+}
+/* One channel of a 3x3 stride-1 depthwise input gradient with padding 1 on each side, h >= 2 rows of 4 or 8 (w):
+ * o[iy][ix] = sum over ky (d row iy + 1 - ky inside the map), then kx (column ix + 1 - kx inside) ascending of
+ * q[iy + 1 - ky][ix + 1 - kx] * (scale * (float)wk[3 ky + kx]), from +0: the zero-bordered gather's terms in its
+ * order without those that read the border (a +-0 term leaves a sum that started from +0 unchanged: such a sum is
+ * never -0), so the same floats bit for bit. o is written row by row while q is read: they must not overlap. The
+ * nine weights are converted into s0-s8 once for the channel (the products of dw_scaled_taps), a row of sums stays in
+ * s24-s31, and each tap row's d row comes by one VLDM (the row below by a VLDMDB): a middle row of eight takes 3
+ * loads, 66 VMLAs, a VSTM and 4 instructions of loop, where the bordered gather's rows of eight also copy the
+ * channel, load the weights per tap row and add the border's zero terms (72 multiply-adds a row). Defined on a
+ * Cortex-M FPU only (TT_DW_ROW4_ASM). */
+/* a row of four / eight sums (s24-) += one tap row: d row in s16- times weights wa, wb, wc (kx = 0, 1, 2) */
+#define TT_DW3_ROW4(wa, wb, wc) \
+    "vmla.f32 s24, s17, " wa "\n\t" "vmla.f32 s25, s18, " wa "\n\t" "vmla.f32 s26, s19, " wa "\n\t" \
+    "vmla.f32 s24, s16, " wb "\n\t" "vmla.f32 s25, s17, " wb "\n\t" "vmla.f32 s26, s18, " wb "\n\t" \
+    "vmla.f32 s27, s19, " wb "\n\t" \
+    "vmla.f32 s25, s16, " wc "\n\t" "vmla.f32 s26, s17, " wc "\n\t" "vmla.f32 s27, s18, " wc "\n\t"
+#define TT_DW3_ROW8(wa, wb, wc) \
+    "vmla.f32 s24, s17, " wa "\n\t" "vmla.f32 s25, s18, " wa "\n\t" "vmla.f32 s26, s19, " wa "\n\t" \
+    "vmla.f32 s27, s20, " wa "\n\t" "vmla.f32 s28, s21, " wa "\n\t" "vmla.f32 s29, s22, " wa "\n\t" \
+    "vmla.f32 s30, s23, " wa "\n\t" \
+    "vmla.f32 s24, s16, " wb "\n\t" "vmla.f32 s25, s17, " wb "\n\t" "vmla.f32 s26, s18, " wb "\n\t" \
+    "vmla.f32 s27, s19, " wb "\n\t" "vmla.f32 s28, s20, " wb "\n\t" "vmla.f32 s29, s21, " wb "\n\t" \
+    "vmla.f32 s30, s22, " wb "\n\t" "vmla.f32 s31, s23, " wb "\n\t" \
+    "vmla.f32 s25, s16, " wc "\n\t" "vmla.f32 s26, s17, " wc "\n\t" "vmla.f32 s27, s18, " wc "\n\t" \
+    "vmla.f32 s28, s19, " wc "\n\t" "vmla.f32 s29, s20, " wc "\n\t" "vmla.f32 s30, s21, " wc "\n\t" \
+    "vmla.f32 s31, s22, " wc "\n\t"
+/* s0-s8 = scale * (float)wk[k], k < 9 (dw_scaled_taps' products): a channel's 3x3 taps, two bytes a VMOV */
+#define TT_DW3_WEIGHTS \
+        "ldrsb %[t0], [%[wk]]\n\t" "ldrsb %[t1], [%[wk], #1]\n\t" "vmov s0, s1, %[t0], %[t1]\n\t" \
+        "ldrsb %[t0], [%[wk], #2]\n\t" "ldrsb %[t1], [%[wk], #3]\n\t" "vmov s2, s3, %[t0], %[t1]\n\t" \
+        "ldrsb %[t0], [%[wk], #4]\n\t" "ldrsb %[t1], [%[wk], #5]\n\t" "vmov s4, s5, %[t0], %[t1]\n\t" \
+        "ldrsb %[t0], [%[wk], #6]\n\t" "ldrsb %[t1], [%[wk], #7]\n\t" "vmov s6, s7, %[t0], %[t1]\n\t" \
+        "ldrsb %[t0], [%[wk], #8]\n\t" "vmov s8, %[t0]\n\t" \
+        "vcvt.f32.s32 s0, s0\n\t" "vcvt.f32.s32 s1, s1\n\t" "vcvt.f32.s32 s2, s2\n\t" \
+        "vcvt.f32.s32 s3, s3\n\t" "vcvt.f32.s32 s4, s4\n\t" "vcvt.f32.s32 s5, s5\n\t" \
+        "vcvt.f32.s32 s6, s6\n\t" "vcvt.f32.s32 s7, s7\n\t" "vcvt.f32.s32 s8, s8\n\t" \
+        "vmul.f32 s0, s0, %[sc]\n\t" "vmul.f32 s1, s1, %[sc]\n\t" "vmul.f32 s2, s2, %[sc]\n\t" \
+        "vmul.f32 s3, s3, %[sc]\n\t" "vmul.f32 s4, s4, %[sc]\n\t" "vmul.f32 s5, s5, %[sc]\n\t" \
+        "vmul.f32 s6, s6, %[sc]\n\t" "vmul.f32 s7, s7, %[sc]\n\t" "vmul.f32 s8, s8, %[sc]\n\t"
+/* the weights, then the first output row (tap rows 0 and 1: d rows 1, 0), the middle ones (d rows iy + 1, iy,
+ * iy - 1), the last (tap rows 1 and 2: d rows h - 1, h - 2); q steps from row to row by VLDMDB's write-back and one
+ * add a row (row, row2, row3: a row's bytes and their multiples, as "#n" immediates) */
+#define TT_DW3_CHANNEL(qlist, alist, ROW, row, row2, row3) \
+    __asm__ volatile( \
+        TT_DW3_WEIGHTS \
+        "vldmia %[z], {" alist "}\n\t" \
+        "add %[q], %[q], " row "\n\t" \
+        "vldmia %[q], {" qlist "}\n\t" \
+        ROW("s0", "s1", "s2") \
+        "vldmdb %[q]!, {" qlist "}\n\t" \
+        ROW("s3", "s4", "s5") \
+        "vstmia %[o]!, {" alist "}\n\t" \
+        "add %[q], %[q], " row2 "\n\t" \
+        "cmp %[n], #0\n\t" \
+        "beq 2f\n\t" \
+        "1:\n\t" \
+        "vldmia %[z], {" alist "}\n\t" \
+        "vldmia %[q], {" qlist "}\n\t" \
+        ROW("s0", "s1", "s2") \
+        "vldmdb %[q]!, {" qlist "}\n\t" \
+        ROW("s3", "s4", "s5") \
+        "vldmdb %[q]!, {" qlist "}\n\t" \
+        ROW("s6", "s7", "s8") \
+        "vstmia %[o]!, {" alist "}\n\t" \
+        "add %[q], %[q], " row3 "\n\t" \
+        "subs %[n], %[n], #1\n\t" \
+        "bne 1b\n\t" \
+        "2:\n\t" \
+        "vldmia %[z], {" alist "}\n\t" \
+        "vldmdb %[q]!, {" qlist "}\n\t" \
+        ROW("s3", "s4", "s5") \
+        "vldmdb %[q]!, {" qlist "}\n\t" \
+        ROW("s6", "s7", "s8") \
+        "vstmia %[o]!, {" alist "}\n\t" \
+        : [q] "+r"(q), [o] "+r"(o), [n] "+r"(n), [t0] "=&r"(t0), [t1] "=&r"(t1) \
+        : [wk] "r"(wk), [sc] "t"(scale), [z] "r"(zeros) \
+        : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s16", "s17", "s18", "s19", "s20", "s21", "s22", \
+          "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31", "cc", "memory")
+/* dst[i] = src[i], i < 16 n (n >= 1, no overlap): sixteen floats a VLDM / VSTM pair (a channel of d copied
+ * before tt_dw3_channel_f32 writes over it) */
+static inline void tt_copy16_f32(float *dst, const float *src, int32_t n)
+{
+    __asm__ volatile(
+        "1:\n\t"
+        "vldmia %[s]!, {s16-s31}\n\t"
+        "vstmia %[d]!, {s16-s31}\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b\n\t"
+        : [s] "+r"(src), [d] "+r"(dst), [n] "+r"(n)
+        :
+        : "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30",
+          "s31", "cc", "memory");
+}
+static inline void tt_dw3_channel_f32(float *o, const float *q, const int8_t *wk, float scale, int32_t h, int32_t w)
+{
+    static const float zeros[8];
+    int32_t n = h - 2, t0, t1;
+    if (w == 8)
+        TT_DW3_CHANNEL("s16-s23", "s24-s31", TT_DW3_ROW8, "#32", "#64", "#96");
+    else
+        TT_DW3_CHANNEL("s16-s19", "s24-s27", TT_DW3_ROW4, "#16", "#32", "#48");
+}
+/* One channel of a 3x3 stride-2 depthwise input gradient with padding 1 at the top and the left, h = 2 oh rows of
+ * 8 (oh >= 1) from d rows of 4: o[iy][ix] = sum over ky, then kx ascending of the terms whose d[(iy + 1 - ky) / 2]
+ * [(ix + 1 - kx) / 2] exists (the quotient exact and inside the map) times scale * (float)wk[3 ky + kx], from +0:
+ * the scatter's terms in its order. Row 2r takes tap row 1 from d row r, row 2r + 1 tap row 0 from d row r + 1 (if
+ * any) then tap row 2 from d row r; in each, an even column 2c takes the tap kx = 1 from d column c and an odd one
+ * 2c + 1 the taps kx = 0 (d column c + 1, if any) then kx = 2 (d column c). The weights in s0-s8, the rows of sums
+ * in s24-s31, d rows r, r + 1 in s16-s19, s20-s23: 44 instructions a pair of output rows (the strided gather's
+ * phases: about 380). Defined on a Cortex-M FPU only (TT_DW_ROW4_ASM). */
+/* one tap row (weights wa, wb, wc: kx = 0, 1, 2) from a d row of four (q0-q3) into a row of eight sums */
+#define TT_DW3S2_TAPS(q0, q1, q2, q3, wa, wb, wc) \
+    "vmla.f32 s24, " q0 ", " wb "\n\t" "vmla.f32 s26, " q1 ", " wb "\n\t" "vmla.f32 s28, " q2 ", " wb "\n\t" \
+    "vmla.f32 s30, " q3 ", " wb "\n\t" \
+    "vmla.f32 s25, " q1 ", " wa "\n\t" "vmla.f32 s27, " q2 ", " wa "\n\t" "vmla.f32 s29, " q3 ", " wa "\n\t" \
+    "vmla.f32 s25, " q0 ", " wc "\n\t" "vmla.f32 s27, " q1 ", " wc "\n\t" "vmla.f32 s29, " q2 ", " wc "\n\t" \
+    "vmla.f32 s31, " q3 ", " wc "\n\t"
+#define TT_DW3S2_LOW TT_DW3S2_TAPS("s16", "s17", "s18", "s19", "s6", "s7", "s8")
+static inline void tt_dw3s2_channel_f32(float *o, const float *q, const int8_t *wk, float scale, int32_t oh)
+{
+    static const float zeros[8];
+    int32_t n = oh - 1, t0, t1;
+    __asm__ volatile(
+        TT_DW3_WEIGHTS
+        "cmp %[n], #0\n\t"
+        "beq 2f\n\t"
+        "1:\n\t"
+        "vldmia %[z], {s24-s31}\n\t"
+        "vldmia %[q]!, {s16-s19}\n\t"
+        TT_DW3S2_TAPS("s16", "s17", "s18", "s19", "s3", "s4", "s5")
+        "vstmia %[o]!, {s24-s31}\n\t"
+        "vldmia %[z], {s24-s31}\n\t"
+        "vldmia %[q], {s20-s23}\n\t"
+        TT_DW3S2_TAPS("s20", "s21", "s22", "s23", "s0", "s1", "s2")
+        TT_DW3S2_LOW
+        "vstmia %[o]!, {s24-s31}\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b\n\t"
+        "2:\n\t"
+        "vldmia %[z], {s24-s31}\n\t"
+        "vldmia %[q], {s16-s19}\n\t"
+        TT_DW3S2_TAPS("s16", "s17", "s18", "s19", "s3", "s4", "s5")
+        "vstmia %[o]!, {s24-s31}\n\t"
+        "vldmia %[z], {s24-s31}\n\t"
+        TT_DW3S2_LOW
+        "vstmia %[o], {s24-s31}\n\t"
+        : [q] "+r"(q), [o] "+r"(o), [n] "+r"(n), [t0] "=&r"(t0), [t1] "=&r"(t1)
+        : [wk] "r"(wk), [sc] "t"(scale), [z] "r"(zeros)
+        : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s16", "s17", "s18", "s19", "s20", "s21", "s22",
+          "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31", "cc", "memory");
 }
 /* xt[4 p + j] = (float)(x[j * hw + p] - x_zero), j < 4, p < hw (hw >= 1): four int8 channels of hw values as
  * floats, transposed position by position for tt_mla_4x4_f32 (the integer difference converted, as in C); one

@@ -139,6 +139,50 @@ static void depthwise_grad_input_sweep(void)
     }
 }
 
+/* The 3x3 stride-1 depthwise input gradient with padding 1 on 4- and 8-wide maps of 2..16 / 2..8 rows (each channel
+ * in registers, tt_dw3_channel_f32, on a Cortex-M FPU; beyond 64 values a channel, the bordered gather): into a
+ * separate dx, then in place (tt_depthwise_grad_input_inplace_f32, dx over d), with some d values +-0; and the 3x3
+ * stride-2 one onto 8-wide maps */
+static void dw3_rows_sweep(void)
+{
+    static float scratch[16 * 8]; /* a channel (the in-place path's scratch) */
+    uint32_t state = 23u;
+    for (int32_t t = 0; t < 60; t++) {
+        state = state * 1664525u + 1013904223u;
+        const int32_t w = t % 2 ? 8 : 4, c = 1 + (int32_t)((state >> 8) % 5);
+        const int32_t h = 2 + (int32_t)((state >> 12) % (uint32_t)(w == 8 ? 7 : 16));
+        const tt_conv_params conv = {1, 1, 1, 1, 1, c};
+        const tt_dims in = {c, h, w};
+        for (int32_t i = 0; i < c * h * w; i++) {
+            state = state * 1664525u + 1013904223u;
+            gi_d[i] = (state >> 28) == 0 ? ((state >> 27) & 1 ? -0.0f : 0.0f) : uniform(&state);
+        }
+        for (int32_t o = 0; o < c; o++) gi_scale[o] = uniform(&state) * 0.01f;
+        for (int32_t i = 0; i < c * 9; i++) gi_w[i] = (int8_t)(int32_t)(uniform(&state) * 63.9f);
+        if (tt_conv2d_grad_input_f32(gi_d, in, gi_w, 3, 3, gi_scale, &conv, gi_dx, in) != TT_OK) {
+            mix(-1.0f);
+            continue;
+        }
+        for (int32_t i = 0; i < c * h * w; i++) mix(gi_dx[i]);
+        if (tt_depthwise_grad_input_inplace_f32(gi_d, in, gi_w, 3, 3, gi_scale, &conv, gi_d, in, scratch) != TT_OK) {
+            mix(-2.0f);
+            continue;
+        }
+        for (int32_t i = 0; i < c * h * w; i++) mix(gi_d[i]);
+        /* stride 2 from 1..4 rows of 4 to 8-wide maps of twice the rows (tt_dw3s2_channel_f32), padding 0 or 1 at the
+         * bottom and the right */
+        const int32_t oh = 1 + (int32_t)((state >> 20) % 4), pb = t % 2, pr = (t / 2) % 2;
+        const tt_conv_params conv2 = {2, 1, 1, pb, pr, c};
+        const tt_dims in2 = {c, 2 * oh, 8}, out2 = {c, oh, 4};
+        for (int32_t i = 0; i < c * oh * 4; i++) gi_d[i] = uniform(&state);
+        if (tt_conv2d_grad_input_f32(gi_d, out2, gi_w, 3, 3, gi_scale, &conv2, gi_dx, in2) != TT_OK) {
+            mix(-3.0f);
+            continue;
+        }
+        for (int32_t i = 0; i < c * 2 * oh * 8; i++) mix(gi_dx[i]);
+    }
+}
+
 /* tt_bias_grad_f32 (tt_sum8_f32 on a Cortex-M FPU; all channels in one asm loop when the values are eight a
  * multiple): 1..5 channels of 1..70 values (every third case 8..64), wide-ranging (so the order of the adds shows),
  * a channel of -0.0f values (whose sum from +0.0f is +0.0f) in some */
@@ -354,7 +398,7 @@ __attribute__((noinline)) static uint32_t sweep(int fused)
     }
     if (!fused)
         pointwise_grad_input_sweep(), split_grad_input_sweep(), pointwise_grad_weight_sweep(), bias_grad_sweep(),
-        depthwise_grad_input_sweep(), sgd_block_sweep(), clamp_mask_sweep(), sgd_s32_sweep(), mask_grad_sweep(),
+        depthwise_grad_input_sweep(), dw3_rows_sweep(), sgd_block_sweep(), clamp_mask_sweep(), sgd_s32_sweep(), mask_grad_sweep(),
         scale_add_sweep();
     return hash;
 }
