@@ -137,11 +137,12 @@ def _align8(n: int) -> int:
 
 
 def stream_scratch_extra(b) -> int:
-    """Bytes tt_conv_dw_pw_stream_s8 needs beyond tt_conv_dw_pw_rows_s8's scratch: a ring of the first
-    conv's kernel-height rows of input and one received row (tt_conv_dw_pw_stream_s8_get_buffer_size)."""
+    """Bytes tt_conv_dw_pw_stream_s8 needs beyond tt_conv_dw_pw_rows_s8's scratch (tt_rows_seen_bytes): a ring of
+    the first conv's kernel-height rows of input as received, each with the conv's padding columns."""
     _, c_in, _, w_in = _shape(b.args[0])
     kh = _shape(b.args[1])[2]
-    return _align8(kh * c_in * w_in) + _align8(w_in * c_in)
+    _, left, _, right = b.attrs["conv"]["padding"]
+    return kh * _align8((left + w_in + right) * c_in)
 
 
 def chain_ring_bytes(stem, reader) -> int:

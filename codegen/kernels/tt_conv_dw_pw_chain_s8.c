@@ -36,8 +36,8 @@ static void band_from_stem(void *ctx, int8_t *xb, int32_t xlo, int32_t xn)
 {
     stem_rows *s = (stem_rows *)ctx;
     if (s->next < xlo + xn && s->rc == TT_OK) {
-        s->rc = tt_conv_dw_pw_loop_rows(tt_rows_seen_band, &s->seen, s->in, s->a, s->mid, s->b, s->c, s->ring,
-                                        s->rows, s->out, s->scratch, &s->win, s->next, xlo + xn);
+        s->rc = tt_conv_dw_pw_loop_rows(tt_rows_seen_band, tt_rows_seen_conv(&s->seen), &s->seen, s->in, s->a, s->mid,
+                                        s->b, s->c, s->ring, s->rows, s->out, s->scratch, &s->win, s->next, xlo + xn);
         s->next = xlo + xn;
     }
     for (int32_t ch = 0; ch < s->out.c; ++ch)
@@ -53,9 +53,9 @@ int tt_conv_dw_pw_chain_s8(const tt_row_source *src, tt_dims in, const tt_conv_l
 {
     if (!src || !src->read || !a0 || !b0 || !c0 || !a1 || !b1 || !c1 || !y || !scratch) return TT_ERR_ARG;
     int8_t *ring = scratch + tt_conv_dw_pw_stream_s8_get_buffer_size(in, a0, mid0, b0, out0);
-    int8_t *x_row = scratch + TT_ALIGN8(a0->kh * in.c * in.w);
-    stem_rows stem = {{src, in, a0->kh, 0, scratch, x_row}, in, mid0, out0, a0, b0, c0, ring,
-                      x_row + TT_ALIGN8(in.w * in.c), a1->kh, 0, TT_OK, {0, 0, 0}};
+    stem_rows stem = {.in = in, .mid = mid0, .out = out0, .a = a0, .b = b0, .c = c0, .ring = ring, .rows = a1->kh,
+                      .next = 0, .rc = TT_OK, .win = {0, 0, 0}};
+    stem.scratch = tt_rows_seen_init(&stem.seen, src, in, a0, mid0, scratch);
     int rc = tt_conv_dw_pw_loop(band_from_stem, &stem, out0, a1, mid1, b1, c1, y, out1,
                                 ring + TT_ALIGN8(out0.c * a1->kh * out0.w));
     if (stem.rc != TT_OK) return stem.rc;

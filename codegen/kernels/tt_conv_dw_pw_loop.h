@@ -26,6 +26,10 @@
 
 /* Copies rows [xlo, xlo + xn) of x, channel-major, to xb as (in.c, xn, in.w). */
 typedef void (*tt_fill_band_fn)(void *ctx, int8_t *xb, int32_t xlo, int32_t xn);
+/* Or, on the DSP path, a row of mid made by the caller itself from x's rows [xlo, xlo + xn) under the window (p's
+ * padding), output channel o at y + o * y_plane, instead of the band and the conv `a` (the streamed RGB stem's,
+ * tt_row_stream.h); TT_OK or an error. */
+typedef int (*tt_conv_row_fn)(void *ctx, int32_t xlo, int32_t xn, const tt_conv_params *p, int8_t *y, int32_t y_plane);
 
 /* The rows [*lo, *lo + *n) of an input of height h under output row r's window (kernel k), and the
  * padding left at the band's top and bottom in *p. */
@@ -56,10 +60,10 @@ typedef struct {
 /* Output rows [r_begin, r_end) (after rows 0 .. r_begin - 1 by earlier calls with the same scratch and `win`),
  * row r into y's row r % y_rows, y being (out.c, y_rows, out.w): the whole output (y_rows = out.h), or a ring of
  * rows a chained reader takes them from (tt_conv_dw_pw_chain_s8.c). */
-static inline int tt_conv_dw_pw_loop_rows(tt_fill_band_fn fill_band, void *ctx, tt_dims in, const tt_conv_layer *a,
-                                          tt_dims mid, const tt_conv_layer *b, const tt_conv_layer *c, int8_t *y,
-                                          int32_t y_rows, tt_dims out, int8_t *scratch, tt_dw_pw_window *win,
-                                          int32_t r_begin, int32_t r_end)
+static inline int tt_conv_dw_pw_loop_rows(tt_fill_band_fn fill_band, tt_conv_row_fn a_row, void *ctx, tt_dims in,
+                                          const tt_conv_layer *a, tt_dims mid, const tt_conv_layer *b,
+                                          const tt_conv_layer *c, int8_t *y, int32_t y_rows, tt_dims out,
+                                          int8_t *scratch, tt_dw_pw_window *win, int32_t r_begin, int32_t r_end)
 {
     const int32_t wnd = b->kh; /* rows of mid kept per channel */
     int8_t *xb = scratch, *ar = xb + TT_ALIGN8(in.c * a->kh * in.w), *ab = ar + TT_ALIGN8(mid.c * mid.w);
@@ -118,10 +122,15 @@ static inline int tt_conv_dw_pw_loop_rows(tt_fill_band_fn fill_band, void *ctx, 
             tt_conv_params pa = a->conv;
             int32_t xlo, xn;
             tt_dw_pw_band(j, a->kh, in.h, &pa, &xlo, &xn);
-            fill_band(ctx, xb, xlo, xn);
             const int32_t slot = first + have_n < wnd ? first + have_n : first + have_n - wnd; /* row j's */
 #if TT_USE_DSP
             const int32_t left = padded ? tt_dw_pw_gap(b) : 0, pitch = mid.w + left; /* mid's row in its slot */
+            if (a_row) {
+                int rc = a_row(ctx, xlo, xn, &pa, ab + slot * pitch + left, wnd * pitch);
+                if (rc != TT_OK) return rc;
+                continue;
+            }
+            fill_band(ctx, xb, xlo, xn);
             if (straight) {
                 a_form = tt_conv2d_1x1_strided_out_s8(xb, (tt_dims){in.c, xn, in.w}, a->w, a->bias, a->mult, a->shift,
                                                       &a->q, ab + slot * pitch + left, wnd * pitch,
@@ -134,6 +143,8 @@ static inline int tt_conv_dw_pw_loop_rows(tt_fill_band_fn fill_band, void *ctx, 
                                                       wnd * pitch, (tt_dims){mid.c, 1, mid.w});
             if (rc != TT_OK) return rc;
 #else
+            (void)a_row;
+            fill_band(ctx, xb, xlo, xn);
             int rc = tt_conv2d_s8(xb, (tt_dims){in.c, xn, in.w}, a->w, a->kh, a->kw, a->bias, a->mult, a->shift, &pa,
                                   &a->q, ar, (tt_dims){mid.c, 1, mid.w});
             if (rc != TT_OK) return rc;
@@ -190,7 +201,7 @@ static inline int tt_conv_dw_pw_loop(tt_fill_band_fn fill_band, void *ctx, tt_di
                                      tt_dims out, int8_t *scratch)
 {
     tt_dw_pw_window win = {0, 0, 0};
-    return tt_conv_dw_pw_loop_rows(fill_band, ctx, in, a, mid, b, c, y, out.h, out, scratch, &win, 0, out.h);
+    return tt_conv_dw_pw_loop_rows(fill_band, NULL, ctx, in, a, mid, b, c, y, out.h, out, scratch, &win, 0, out.h);
 }
 
 #endif /* TT_CONV_DW_PW_LOOP_H */

@@ -79,8 +79,8 @@ def test_stream_equals_whole_tensor_kernel(lib, c_in, h, w, c_mid, ka, sa, pa, k
     y, size = _stream(lib, RowSource(cast(callback, c_void_p), None), in_dims, a, mid, b, c, out)
     np.testing.assert_array_equal(y, expected)
     assert sum(n for _, n in asked) == h and [r for r, _ in asked] == list(np.cumsum([0] + [n for _, n in asked])[:-1])
-    align8 = lambda n: (n + 7) // 8 * 8  # noqa: E731  the stream's ring and received row on top of the rows scratch
-    assert size == rows_scratch + align8(ka[0] * c_in * w) + align8(w * c_in)
+    align8 = lambda n: (n + 7) // 8 * 8  # noqa: E731  the stream's ring of received rows and their padding columns
+    assert size == rows_scratch + ka[0] * align8((pa[1] + w + pa[3]) * c_in)
 
     image = ChwImage(_ptr(x, P8), in_dims)
     from_chw = RowSource(cast(lib.tt_rows_from_chw, c_void_p), cast(byref(image), c_void_p))

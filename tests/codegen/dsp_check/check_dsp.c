@@ -363,18 +363,28 @@ static void check_rows(void)
  * against the six portable calls on whole tensors, byte for byte. */
 static void check_chain(void)
 {
-    const int rgb = uniform(0, 1);
+    const int rgb = uniform(0, 1), own = rgb && uniform(0, 1); /* own: the streamed RGB conv's own path (below) */
     const int32_t ka = rgb || uniform(0, 1) ? 3 : 1, sa = rgb ? 2 : uniform(1, 2), k0 = uniform(0, 3) ? 3 : 5;
     const int32_t k1 = 3 + 2 * uniform(0, 2), s1 = uniform(1, 2), p0 = (k0 - 1) / 2, p1 = (k1 - 1) / 2;
     const tt_conv_params pa = {sa, uniform(0, ka - 1), uniform(0, ka - 1), uniform(0, ka - 1), uniform(0, ka - 1), 1};
-    const tt_dims in = {rgb ? 3 : uniform(1, 8), uniform(8, 40), uniform(8, 40)};
-    const tt_dims mid0 = {uniform(4, 16), (in.h + pa.pad_top + pa.pad_bottom - ka) / sa + 1,
+    const tt_dims in = {rgb ? 3 : uniform(1, 8), uniform(8, 40), own ? uniform(24, 72) : uniform(8, 40)};
+    const tt_dims mid0 = {own ? uniform(2, in.w / 8) : uniform(4, 16),
+                          (in.h + pa.pad_top + pa.pad_bottom - ka) / sa + 1,
                           (in.w + pa.pad_left + pa.pad_right - ka) / sa + 1};
     const tt_dims out0 = {uniform(4, 16), mid0.h, mid0.w}, mid1 = {uniform(4, 24), out0.h, out0.w};
     const tt_dims out1 = {uniform(1, 16), (mid1.h - 1) / s1 + 1, (mid1.w - 1) / s1 + 1};
     const tt_conv_params one = {1, 0, 0, 0, 0, 1}, pb0 = {1, p0, p0, p0, p0, mid0.c};
     const tt_conv_params pb1 = {s1, p1, p1, p1, p1, mid1.c};
     tt_conv_layer a0 = random_layer(mid0.c, in.c * ka * ka, ka, ka, pa);
+    if (own) { /* the streamed RGB conv's own path (tt_conv_dw_pw_stream_s8.c): its records in the band of x (in.w >=
+                  8 mid0.c), the full int8 range, every shift above 32, one or more above TT_SSAT_MAX_SHIFT (its wide
+                  form) */
+        int32_t *shift = (int32_t *)(void *)a0.shift;
+        a0.q.act_min = -128;
+        for (int32_t i = 0; i < mid0.c; i++)
+            shift[i] = shift[i] > 32 ? shift[i] : 33;
+        shift[uniform(0, mid0.c - 1)] = uniform(54, 62);
+    }
     tt_conv_layer b0 = random_layer(mid0.c, k0 * k0, k0, k0, pb0);
     tt_conv_layer c0 = random_layer(out0.c, mid0.c, 1, 1, one), a1 = random_layer(mid1.c, out0.c, 1, 1, one);
     tt_conv_layer b1 = random_layer(mid1.c, k1 * k1, k1, k1, pb1), c1 = random_layer(out1.c, mid1.c, 1, 1, one);
