@@ -287,30 +287,30 @@ static inline __attribute__((always_inline)) void packed8_outputs(const int8_t *
 
 /* y[p] for p < n (n > 0, a multiple of 4) of one output of exactly 8 input channels from buf
  * (tt_pointwise_pack_pixels_dsp): b + four SMLAD with the weight pairs w02 .. w57, requantized in the SSAT form, where
- * cp = {w02, w13, w46, w57, b, m, k, t} and on Thumb-2 y + n after them (five loads: as eleven arguments, seven of them on the stack, GCC's
+ * cp = {w02, w13, w46, w57, b, m, k, t} (four loads: as eleven arguments, seven of them on the stack, GCC's
  * call and entry cost about 20 instructions more an output). A function of its own so that its fourteen registers are
  * free (GCC found the asm's constraints impossible inside the output loop). */
 static __attribute__((noinline)) void pixels_8ch_ssat(const int32_t *q, int8_t *y, int32_t n, const int32_t *cp)
 {
 #if defined(__thumb2__)
-    (void)n; /* in cp */
     /* four pixels a turn, each pixel's four pairs by two LDRD: 10 instructions a pixel, 10.5 with the loop's */
 #define PW8_PIXEL                                                                                                     \
     "ldrd %[e], %[o], [%[q]], #8\n\t" "smlad %[a], %[e], %[w02], %[b]\n\t" "smlad %[a], %[o], %[w13], %[a]\n\t"   \
     "ldrd %[e], %[o], [%[q]], #8\n\t" "smlad %[a], %[e], %[w46], %[a]\n\t" "smlad %[a], %[o], %[w57], %[a]\n\t"   \
     "smmla %[a], %[a], %[m], %[k]\n\t" "asr %[a], %[a], %[t]\n\t" "ssat %[a], #8, %[a]\n\t"                        \
     "strb %[a], [%[y]], #1\n\t"
-    int32_t a, e, o, w02, w13, w46, w57, b, m, k, t;
-    __asm__ volatile("ldrd    %[w02], %[w13], [%[cp]]\n\t" /* volatile: its only results are the stores */
-                     "ldrd    %[w46], %[w57], [%[cp], #8]\n\t"
-                     "ldrd    %[b], %[m], [%[cp], #16]\n\t"
-                     "ldrd    %[k], %[t], [%[cp], #24]\n\t"
-                     "ldr     %[cp], [%[cp], #32]\n\t" /* y + n */
+    /* cp's register is the sum once the constants are loaded, n's the end of y: fourteen registers */
+    int32_t e, o, w02, w13, w46, w57, b, m, k, t;
+    __asm__ volatile("ldrd    %[w02], %[w13], [%[a]]\n\t" /* volatile: its only results are the stores */
+                     "ldrd    %[w46], %[w57], [%[a], #8]\n\t"
+                     "ldrd    %[b], %[m], [%[a], #16]\n\t"
+                     "ldrd    %[k], %[t], [%[a], #24]\n\t"
+                     "add     %[yend], %[y], %[yend]\n\t"
                      "1:\n\t"
                      PW8_PIXEL PW8_PIXEL PW8_PIXEL PW8_PIXEL
-                     "cmp     %[y], %[cp]\n\t"
+                     "cmp     %[y], %[yend]\n\t"
                      "bne     1b"
-                     : [q] "+r"(q), [y] "+r"(y), [cp] "+r"(cp), [a] "=&r"(a), [e] "=&r"(e), [o] "=&r"(o),
+                     : [q] "+r"(q), [y] "+r"(y), [a] "+r"(cp), [yend] "+r"(n), [e] "=&r"(e), [o] "=&r"(o),
                        [w02] "=&r"(w02), [w13] "=&r"(w13), [w46] "=&r"(w46), [w57] "=&r"(w57), [b] "=&r"(b),
                        [m] "=&r"(m), [k] "=&r"(k), [t] "=&r"(t)
                      :
@@ -334,15 +334,12 @@ static void packed_8ch_outputs_ssat(const int32_t *buf, int32_t n, const int8_t 
                                     const int32_t *mult, const int32_t *shift, int32_t y_zero, int8_t *y, int32_t hw,
                                     int32_t out_c)
 {
-    int32_t cp[9] __attribute__((aligned(8)));
+    int32_t cp[8] __attribute__((aligned(8)));
     for (int32_t o = 0; o < out_c; o++, w += 8, y += hw) {
         const uint32_t wv0 = tt_load32(w), wv1 = tt_load32(w + 4);
         const int32_t t = shift[o] - 32;
         cp[0] = __sxtb16((int32_t)wv0), cp[1] = tt_sxtb16_ror8(wv0), cp[2] = __sxtb16((int32_t)wv1);
         cp[3] = tt_sxtb16_ror8(wv1), cp[4] = bias[o], cp[5] = mult[o], cp[6] = tt_ssat_k(t, y_zero), cp[7] = t;
-#if defined(__thumb2__)
-        cp[8] = (int32_t)(intptr_t)(y + n);
-#endif
         pixels_8ch_ssat(buf, y, n, cp);
     }
 }
