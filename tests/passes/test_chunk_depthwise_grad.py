@@ -184,6 +184,21 @@ def test_through_the_projection_the_c_on_cortex_m7_equals_host(net, net_stride_1
     device_equals_host(tmp_path, requests, timeout=120)
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(bool(toolchain_missing()), reason="needs arm-none-eabi-gcc and qemu-system-arm")
+def test_a_budget_build_on_cortex_m7_equals_host(tmp_path):
+    """MbV2 paper-100kb under a 120 KB budget (a strided depthwise layer and seven projections chunked, some
+    narrowed, each one's chunk readers in one expansion backward): QEMU M7 == the host bit for bit."""
+    graph = load_backbone("mbv2-w0.35", num_classes=10)
+    program = memory_passes(graph, resolve_scheme("paper-100kb", graph), 120 * 1024)
+    assert len(program.chunked) > 1 and program.narrow
+    assert {"expansion_backward_dw_chunks", *THROUGH} <= _ops(program) and not SEPARATE & _ops(program)
+    write_project(generate(program), tmp_path)
+    images = np.random.default_rng(7).integers(-128, 128, (3, *graph.input_shape), dtype=np.int8)
+    requests = [(TRAIN, label, x) for label, x in enumerate(images[:2])] + [(PREDICT, 0, images[2])]
+    device_equals_host(tmp_path, requests, timeout=600)
+
+
 def test_the_chunk_rule_equals_the_c_companion():
     for c, h, w in ((240, 8, 8), (36, 11, 9), (192, 16, 16), (5, 40, 40), (64, 1, 3)):
         for size in (DW_GRAD_CHUNK_BYTES, NARROW_CHUNK_BYTES):
