@@ -123,6 +123,37 @@ static void rgb_pack8(const int8_t *const rows[3], int32_t step, int32_t x_zero,
     }
 }
 
+/* rgb_pack8 where all three kernel rows lie in x (every row of the map but at its edges): a window at a time, its
+ * seven quads from the three rows at once (six word loads, twelve SXTAB16, quad 6 by one PKHBT). */
+static void rgb_pack8_inside(const int8_t *r0, const int8_t *r1, const int8_t *r2, int32_t step, int32_t x_zero,
+                             int32_t *packed)
+{
+    const int32_t nz = (int32_t)(((uint32_t)-x_zero & 0xFFFFu) * 0x00010001u); /* (-x_zero, -x_zero) */
+    for (int32_t h = 0; h < 2; h++, packed += 56)
+        for (int32_t j = 0; j < 8; j += 2, r0 += step, r1 += step, r2 += step) {
+            uint32_t v = tt_load32(r0);
+            packed[j] = __sxtab16(nz, (int32_t)v);
+            packed[j + 1] = tt_sxtab16_ror8(nz, v);
+            v = tt_load32(r0 + 4);
+            packed[j + 8] = __sxtab16(nz, (int32_t)v);
+            packed[j + 9] = tt_sxtab16_ror8(nz, v);
+            v = tt_load32(r1);
+            packed[j + 16] = __sxtab16(nz, (int32_t)v);
+            packed[j + 17] = tt_sxtab16_ror8(nz, v);
+            v = tt_load32(r1 + 4);
+            packed[j + 24] = __sxtab16(nz, (int32_t)v);
+            packed[j + 25] = tt_sxtab16_ror8(nz, v);
+            v = tt_load32(r2);
+            packed[j + 32] = __sxtab16(nz, (int32_t)v);
+            packed[j + 33] = tt_sxtab16_ror8(nz, v);
+            v = tt_load32(r2 + 4);
+            packed[j + 40] = __sxtab16(nz, (int32_t)v);
+            packed[j + 41] = tt_sxtab16_ror8(nz, v);
+            packed[j + 48] = (int32_t)tt_pack_lo((uint32_t)(r0[8] - x_zero), (uint32_t)(r2[8] - x_zero));
+            packed[j + 49] = (int32_t)((uint32_t)(r1[8] - x_zero) & 0xFFFFu);
+        }
+}
+
 #if defined(__thumb2__)
 /* Every output channel's eight outputs from the two packs: per channel (its record, r up to end) the eight sums in
  * registers, each weight pair word serving eight windows (an LDRD of the record's pairs, eight LDRD of the packs and
@@ -227,7 +258,10 @@ static int rgb_conv_row(void *ctx, int32_t xlo, int32_t xn, const tt_conv_params
         const int8_t *from[3];
         for (int32_t ky = 0; ky < 3; ky++)
             from[ky] = rows[ky] ? rows[ky] + at * step : NULL;
-        rgb_pack8(from, step, s->a->q.x_zero, packed);
+        if (from[0] && from[1] && from[2])
+            rgb_pack8_inside(from[0], from[1], from[2], step, s->a->q.x_zero, packed);
+        else
+            rgb_pack8(from, step, s->a->q.x_zero, packed);
         rgb_outputs8(packed, s->records, end, y + at, y_plane, s->a->q.y_zero);
     }
     return TT_OK;
