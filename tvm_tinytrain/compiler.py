@@ -105,8 +105,8 @@ def static_budget(sram_budget: int | None) -> int | None:
 
 def memory_passes(graph: Graph, scheme: Scheme, sram_budget: int | None, **pipeline):
     """The training program with the memory passes that cost instructions applied only where `sram_budget`
-    needs them (the device's peak: static_sram within static_budget).  One such pass, chunk_depthwise_grad (it
-    recomputes a chunk of a strided depthwise conv's input gradient, or a projection's, in each of its readers): the
+    needs them (the device's peak: static_sram within static_budget).  One such pass, chunk_depthwise_grad (a strided
+    depthwise conv's input gradient, or a projection's, a chunk of channels at a time: a loop's calls per chunk): the
     layers `choose_layers` takes by the training step's arena; none while the step fits; what is still over the budget
     the board's link check reports.  `program.chunked` names the layers taken; if the step is still over, the
     chunks of those `narrow_chunks` picks are narrowed (`program.narrow`).  Then the stem's output is pulled in rows
