@@ -679,11 +679,27 @@ static __attribute__((noinline)) int32_t padded_channels_ssat(int8_t *padded, in
     int8_t *const rows = padded + conv->pad_top * pw + conv->pad_left;
     void (*row)(const int8_t *, int32_t, const int32_t *, int8_t *) =
         kw == 5 ? (s == 1 ? row_5x5_s1_ssat : row_5x5_s2_ssat) : (s == 1 ? row_7x7_s1_ssat : row_7x7_s2_ssat);
+    /* the 4x4 and 8x8 maps' channels not in a ring (the in-place layers): rows of 4 or 8 bytes one after the other,
+     * where copy_rows' call cost as much as its copy */
+    const int32_t whole = (in.w == 4 || in.w == 8) && first == 0 && ring == in.h ? in.w : 0;
     if (kw == 3) /* n4 and the skip between rows of DW_NEXT_ROWS */
         cp[15] = out.w, cp[16] = s * (pw - out.w);
     int32_t c = 0;
     for (; c < in.c && tt_ssat_form(shift[c], q->act_min, q->act_max); c++, w += taps, y += ohw) {
-        copy_rows(rows, pw, x + c * plane, in.w, in.h, ring, first);
+        if (whole == 4) /* a channel of 4- or 8-byte rows in one piece: its words straight into the padded rows */
+            for (int32_t r = 0; r < in.h; r++) {
+                uint32_t v = tt_load32(x + c * plane + 4 * r);
+                __asm__("" : "+r"(v)); /* a word, not a call to memcpy */
+                memcpy(rows + r * pw, &v, 4);
+            }
+        else if (whole == 8)
+            for (int32_t r = 0; r < in.h; r++) {
+                uint32_t v0 = tt_load32(x + c * plane + 8 * r), v1 = tt_load32(x + c * plane + 8 * r + 4);
+                __asm__("" : "+r"(v0), "+r"(v1));
+                memcpy(rows + r * pw, &v0, 4), memcpy(rows + r * pw + 4, &v1, 4);
+            }
+        else
+            copy_rows(rows, pw, x + c * plane, in.w, in.h, ring, first);
         const int32_t sum = kw == 3 ? words_3x3(w, cp) : wide_words_kw(w, 0, kw, cp);
         const int32_t start = bias[c] - x_zero * sum, t = shift[c] - 32; /* |x_zero * sum| <= 128 * 128 * 49 */
         cp[c0] = cp[c0 + 1] = cp[c0 + 2] = cp[c0 + 3] = start, cp[c0 + 4] = mult[c], cp[c0 + 5] = tt_ssat_k(t, y_zero);
