@@ -102,8 +102,8 @@ static inline float tt_mla_f32(float acc, float a, float b)
  * x1[j] = init1[j] + sum_i d_i[j] * w[2i + 1], with d_i = d + i * d_step floats, n >= 1; each term
  * a tt_mla_f32 (VMLA: product rounded, then the add), so the sums are the C loop's, bit for bit.
  * On a Cortex-M FPU one loop in asm: the 16 sums stay in s16-s31, each term's eight d values come in
- * one VLDM and four terms' weights in one more (75 instructions per 64 multiply-adds against the C loop's
- * ~120, whose separate VLDRs the compiler does not merge). Defined there only (TT_MLA_2X8_ASM). */
+ * one VLDM and four terms' weights in one more (148 instructions per 128 multiply-adds against the C loop's
+ * ~240, whose separate VLDRs the compiler does not merge). Defined there only (TT_MLA_2X8_ASM). */
 #if defined(__ARM_FP) && (__ARM_FP & 4) && defined(__thumb2__)
 #define TT_MLA_2X8_ASM 1
 /* s16..s23 += s8..s15 * a, s24..s31 += s8..s15 * b (a, b: S registers, as strings) */
@@ -489,17 +489,17 @@ __attribute__((always_inline)) static inline void tt_dw_row4_f32(float *o, const
     "vmla.f32 s31, s22, " wc "\n\t"
 /* s0-s8 = scale * (float)wk[k], k < 9 (dw_scaled_taps' products): a channel's 3x3 taps, two bytes a VMOV */
 #define TT_DW3_WEIGHTS \
-        "ldrsb %[t0], [%[wk]]\n\t" "ldrsb %[t1], [%[wk], #1]\n\t" "vmov s0, s1, %[t0], %[t1]\n\t" \
-        "ldrsb %[t0], [%[wk], #2]\n\t" "ldrsb %[t1], [%[wk], #3]\n\t" "vmov s2, s3, %[t0], %[t1]\n\t" \
-        "ldrsb %[t0], [%[wk], #4]\n\t" "ldrsb %[t1], [%[wk], #5]\n\t" "vmov s4, s5, %[t0], %[t1]\n\t" \
-        "ldrsb %[t0], [%[wk], #6]\n\t" "ldrsb %[t1], [%[wk], #7]\n\t" "vmov s6, s7, %[t0], %[t1]\n\t" \
-        "ldrsb %[t0], [%[wk], #8]\n\t" "vmov s8, %[t0]\n\t" \
-        "vcvt.f32.s32 s0, s0\n\t" "vcvt.f32.s32 s1, s1\n\t" "vcvt.f32.s32 s2, s2\n\t" \
-        "vcvt.f32.s32 s3, s3\n\t" "vcvt.f32.s32 s4, s4\n\t" "vcvt.f32.s32 s5, s5\n\t" \
-        "vcvt.f32.s32 s6, s6\n\t" "vcvt.f32.s32 s7, s7\n\t" "vcvt.f32.s32 s8, s8\n\t" \
-        "vmul.f32 s0, s0, %[sc]\n\t" "vmul.f32 s1, s1, %[sc]\n\t" "vmul.f32 s2, s2, %[sc]\n\t" \
-        "vmul.f32 s3, s3, %[sc]\n\t" "vmul.f32 s4, s4, %[sc]\n\t" "vmul.f32 s5, s5, %[sc]\n\t" \
-        "vmul.f32 s6, s6, %[sc]\n\t" "vmul.f32 s7, s7, %[sc]\n\t" "vmul.f32 s8, s8, %[sc]\n\t"
+    "ldrsb %[t0], [%[wk]]\n\t" "ldrsb %[t1], [%[wk], #1]\n\t" "vmov s0, s1, %[t0], %[t1]\n\t" \
+    "ldrsb %[t0], [%[wk], #2]\n\t" "ldrsb %[t1], [%[wk], #3]\n\t" "vmov s2, s3, %[t0], %[t1]\n\t" \
+    "ldrsb %[t0], [%[wk], #4]\n\t" "ldrsb %[t1], [%[wk], #5]\n\t" "vmov s4, s5, %[t0], %[t1]\n\t" \
+    "ldrsb %[t0], [%[wk], #6]\n\t" "ldrsb %[t1], [%[wk], #7]\n\t" "vmov s6, s7, %[t0], %[t1]\n\t" \
+    "ldrsb %[t0], [%[wk], #8]\n\t" "vmov s8, %[t0]\n\t" \
+    "vcvt.f32.s32 s0, s0\n\t" "vcvt.f32.s32 s1, s1\n\t" "vcvt.f32.s32 s2, s2\n\t" \
+    "vcvt.f32.s32 s3, s3\n\t" "vcvt.f32.s32 s4, s4\n\t" "vcvt.f32.s32 s5, s5\n\t" \
+    "vcvt.f32.s32 s6, s6\n\t" "vcvt.f32.s32 s7, s7\n\t" "vcvt.f32.s32 s8, s8\n\t" \
+    "vmul.f32 s0, s0, %[sc]\n\t" "vmul.f32 s1, s1, %[sc]\n\t" "vmul.f32 s2, s2, %[sc]\n\t" \
+    "vmul.f32 s3, s3, %[sc]\n\t" "vmul.f32 s4, s4, %[sc]\n\t" "vmul.f32 s5, s5, %[sc]\n\t" \
+    "vmul.f32 s6, s6, %[sc]\n\t" "vmul.f32 s7, s7, %[sc]\n\t" "vmul.f32 s8, s8, %[sc]\n\t"
 /* the weights, then the first output row (tap rows 0 and 1: d rows 1, 0), the middle ones (d rows iy + 1, iy,
  * iy - 1), the last (tap rows 1 and 2: d rows h - 1, h - 2); q steps from row to row by VLDMDB's write-back and one
  * add a row (row, row2, row3: a row's bytes and their multiples, as "#n" immediates) */
@@ -702,9 +702,25 @@ __attribute__((always_inline)) static inline void tt_dw_row8_f32(float *o, const
 /* A 4 x 4 block of a 1x1 weight gradient: dw[o * dw_stride + j] = x_scale * sum over p < 2 pairs (in order) of
  * d[o * d_step + p] * xt[4 p + j], o, j < 4, each sum from +0 by VMLAs (tt_conv2d_grad_weight_f32.c's C loop,
  * bit for bit): xt holds four input channels' values transposed (position by position). The 16 sums stay in
- * s16-s31; two positions a turn, their eight input values in one VLDM and each row's two d values in one: 39
- * instructions per 32 multiply-adds (the C loop: 27 per 16). Defined on a Cortex-M FPU only (TT_GW_4X4_ASM). */
+ * s16-s31; two positions a pair, their eight input values in one VLDM and each row's two d values in one, two
+ * pairs a turn: 75 instructions per 64 multiply-adds (one pair a turn: 78; the C loop: 27 per 16). Defined on a
+ * Cortex-M FPU only (TT_GW_4X4_ASM). */
 #define TT_GW_4X4_ASM 1
+/* one pair of positions: eight input values, two d values a row, 32 multiply-adds */
+#define TT_GW_PAIR \
+    "vldmia %[xt]!, {s0-s7}\n\t" \
+    "vldmia %[d0]!, {s8-s9}\n\t" \
+    "vldmia %[d1]!, {s10-s11}\n\t" \
+    "vldmia %[d2]!, {s12-s13}\n\t" \
+    "vldmia %[d3]!, {s14-s15}\n\t" \
+    "vmla.f32 s16, s8, s0\n\t" "vmla.f32 s17, s8, s1\n\t" "vmla.f32 s18, s8, s2\n\t" "vmla.f32 s19, s8, s3\n\t" \
+    "vmla.f32 s20, s10, s0\n\t" "vmla.f32 s21, s10, s1\n\t" "vmla.f32 s22, s10, s2\n\t" "vmla.f32 s23, s10, s3\n\t" \
+    "vmla.f32 s24, s12, s0\n\t" "vmla.f32 s25, s12, s1\n\t" "vmla.f32 s26, s12, s2\n\t" "vmla.f32 s27, s12, s3\n\t" \
+    "vmla.f32 s28, s14, s0\n\t" "vmla.f32 s29, s14, s1\n\t" "vmla.f32 s30, s14, s2\n\t" "vmla.f32 s31, s14, s3\n\t" \
+    "vmla.f32 s16, s9, s4\n\t" "vmla.f32 s17, s9, s5\n\t" "vmla.f32 s18, s9, s6\n\t" "vmla.f32 s19, s9, s7\n\t" \
+    "vmla.f32 s20, s11, s4\n\t" "vmla.f32 s21, s11, s5\n\t" "vmla.f32 s22, s11, s6\n\t" "vmla.f32 s23, s11, s7\n\t" \
+    "vmla.f32 s24, s13, s4\n\t" "vmla.f32 s25, s13, s5\n\t" "vmla.f32 s26, s13, s6\n\t" "vmla.f32 s27, s13, s7\n\t" \
+    "vmla.f32 s28, s15, s4\n\t" "vmla.f32 s29, s15, s5\n\t" "vmla.f32 s30, s15, s6\n\t" "vmla.f32 s31, s15, s7\n\t"
 static inline void tt_mla_4x4_f32(float *dw, int32_t dw_stride, const float *xt, const float *d, int32_t d_step,
                                   int32_t pairs, float x_scale)
 {
@@ -714,22 +730,17 @@ static inline void tt_mla_4x4_f32(float *dw, int32_t dw_stride, const float *xt,
     /* stride and x_scale are memory operands: the M55 build has no core register left for them */
     __asm__ volatile(
         "vldmia %[z], {s16-s31}\n\t"
+        "lsrs %[pairs], %[pairs], #1\n\t" /* a pair alone first when they are odd, then two a turn */
+        "bcc 1f\n\t"
+        TT_GW_PAIR
+        "cmp %[pairs], #0\n\t"
+        "beq 2f\n\t"
         "1:\n\t"
-        "vldmia %[xt]!, {s0-s7}\n\t"
-        "vldmia %[d0]!, {s8-s9}\n\t"
-        "vldmia %[d1]!, {s10-s11}\n\t"
-        "vldmia %[d2]!, {s12-s13}\n\t"
-        "vldmia %[d3]!, {s14-s15}\n\t"
-        "vmla.f32 s16, s8, s0\n\t" "vmla.f32 s17, s8, s1\n\t" "vmla.f32 s18, s8, s2\n\t" "vmla.f32 s19, s8, s3\n\t"
-        "vmla.f32 s20, s10, s0\n\t" "vmla.f32 s21, s10, s1\n\t" "vmla.f32 s22, s10, s2\n\t" "vmla.f32 s23, s10, s3\n\t"
-        "vmla.f32 s24, s12, s0\n\t" "vmla.f32 s25, s12, s1\n\t" "vmla.f32 s26, s12, s2\n\t" "vmla.f32 s27, s12, s3\n\t"
-        "vmla.f32 s28, s14, s0\n\t" "vmla.f32 s29, s14, s1\n\t" "vmla.f32 s30, s14, s2\n\t" "vmla.f32 s31, s14, s3\n\t"
-        "vmla.f32 s16, s9, s4\n\t" "vmla.f32 s17, s9, s5\n\t" "vmla.f32 s18, s9, s6\n\t" "vmla.f32 s19, s9, s7\n\t"
-        "vmla.f32 s20, s11, s4\n\t" "vmla.f32 s21, s11, s5\n\t" "vmla.f32 s22, s11, s6\n\t" "vmla.f32 s23, s11, s7\n\t"
-        "vmla.f32 s24, s13, s4\n\t" "vmla.f32 s25, s13, s5\n\t" "vmla.f32 s26, s13, s6\n\t" "vmla.f32 s27, s13, s7\n\t"
-        "vmla.f32 s28, s15, s4\n\t" "vmla.f32 s29, s15, s5\n\t" "vmla.f32 s30, s15, s6\n\t" "vmla.f32 s31, s15, s7\n\t"
+        TT_GW_PAIR
+        TT_GW_PAIR
         "subs %[pairs], %[pairs], #1\n\t"
         "bne 1b\n\t"
+        "2:\n\t"
         "vldr s0, %[scale]\n\t"
         "ldr %[d1], %[stride]\n\t"
         "vmul.f32 s16, s16, s0\n\t" "vmul.f32 s17, s17, s0\n\t" "vmul.f32 s18, s18, s0\n\t" "vmul.f32 s19, s19, s0\n\t"

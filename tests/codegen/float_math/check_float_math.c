@@ -398,8 +398,8 @@ __attribute__((noinline)) static uint32_t sweep(int fused)
     }
     if (!fused)
         pointwise_grad_input_sweep(), split_grad_input_sweep(), pointwise_grad_weight_sweep(), bias_grad_sweep(),
-        depthwise_grad_input_sweep(), dw3_rows_sweep(), sgd_block_sweep(), clamp_mask_sweep(), sgd_s32_sweep(), mask_grad_sweep(),
-        scale_add_sweep();
+        depthwise_grad_input_sweep(), dw3_rows_sweep(), sgd_block_sweep(), clamp_mask_sweep(), sgd_s32_sweep(),
+        mask_grad_sweep(), scale_add_sweep();
     return hash;
 }
 
