@@ -84,7 +84,7 @@ def expansion_backward(b, args, out):
             lines += _bias_update(g, oh * ow, "dw_bias", args, b, t)
         src, g = g, f"((float *)({scratch} + {k * oh * ow * 4}))"
     w, w_scale, mask = args[pos:pos + 3]
-    kh, kw = _shape(b.args[pos + 0])[2:]
+    kh, kw = _shape(b.args[pos])[2:]
     pos += 3
     params, kernel = _conv_call(a["dw"], "tt_conv2d_grad_input_f32", groups="k", static=False)
     lines += [f"        {{ {params}",
