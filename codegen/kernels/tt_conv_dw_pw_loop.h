@@ -122,6 +122,7 @@ static inline int tt_conv_dw_pw_loop_rows(tt_fill_band_fn fill_band, tt_conv_row
             tt_conv_params pa = a->conv;
             int32_t xlo, xn;
             tt_dw_pw_band(j, a->kh, in.h, &pa, &xlo, &xn);
+            if (!a_row) fill_band(ctx, xb, xlo, xn);
             const int32_t slot = first + have_n < wnd ? first + have_n : first + have_n - wnd; /* row j's */
 #if TT_USE_DSP
             const int32_t left = padded ? tt_dw_pw_gap(b) : 0, pitch = mid.w + left; /* mid's row in its slot */
@@ -130,7 +131,6 @@ static inline int tt_conv_dw_pw_loop_rows(tt_fill_band_fn fill_band, tt_conv_row
                 if (rc != TT_OK) return rc;
                 continue;
             }
-            fill_band(ctx, xb, xlo, xn);
             if (straight) {
                 a_form = tt_conv2d_1x1_strided_out_s8(xb, (tt_dims){in.c, xn, in.w}, a->w, a->bias, a->mult, a->shift,
                                                       &a->q, ab + slot * pitch + left, wnd * pitch,
@@ -143,8 +143,6 @@ static inline int tt_conv_dw_pw_loop_rows(tt_fill_band_fn fill_band, tt_conv_row
                                                       wnd * pitch, (tt_dims){mid.c, 1, mid.w});
             if (rc != TT_OK) return rc;
 #else
-            (void)a_row;
-            fill_band(ctx, xb, xlo, xn);
             int rc = tt_conv2d_s8(xb, (tt_dims){in.c, xn, in.w}, a->w, a->kh, a->kw, a->bias, a->mult, a->shift, &pa,
                                   &a->q, ar, (tt_dims){mid.c, 1, mid.w});
             if (rc != TT_OK) return rc;

@@ -243,14 +243,16 @@ static int rgb_conv_row(void *ctx, int32_t xlo, int32_t xn, const tt_conv_params
 {
     tt_rows_seen *s = (tt_rows_seen *)ctx;
     tt_rows_seen_until(s, xlo + xn);
-    const int32_t step = 3 * p->stride, n = s->mid.w;
+    const tt_conv_params *conv = &s->a->conv;
+    const int32_t step = 3 * conv->stride, n = (s->in.w + conv->pad_left + conv->pad_right - 3) / conv->stride + 1;
+    const int32_t pitch = slot_bytes(s->in, s->a); /* n: the row's windows (mid.w) */
     const int8_t *rows[3];
     for (int32_t ky = 0; ky < 3; ky++) {
         const int32_t i = ky - p->pad_top; /* row xlo + i of x, or padding */
-        rows[ky] = i >= 0 && i < xn ? s->ring + ((xlo + i) % s->kh) * s->pitch : NULL;
+        rows[ky] = i >= 0 && i < xn ? s->ring + ((xlo + i) % 3) * pitch : NULL;
     }
+    const int32_t *records = (const int32_t *)(const void *)(s->ring + 3 * pitch);
     int32_t packed[112 + 4] __attribute__((aligned(8))); /* the packs, and room for rgb_outputs8's constants */
-    const int32_t *end = s->records + s->mid.c * RGB_RECORD_WORDS;
     for (int32_t j = 0; j < 8; j++) /* quad 6's last halfword (no element; rgb_pack8 leaves it) */
         packed[56 * (j >> 2) + 49 + 2 * (j & 3)] = 0;
     for (int32_t x0 = 0; x0 < n; x0 += 8) {
@@ -262,7 +264,7 @@ static int rgb_conv_row(void *ctx, int32_t xlo, int32_t xn, const tt_conv_params
             rgb_pack8_inside(from[0], from[1], from[2], step, s->a->q.x_zero, packed);
         else
             rgb_pack8(from, step, s->a->q.x_zero, packed);
-        rgb_outputs8(packed, s->records, end, y + at, y_plane, s->a->q.y_zero);
+        rgb_outputs8(packed, records, s->records_end, y + at, y_plane, s->a->q.y_zero);
     }
     return TT_OK;
 }
@@ -272,7 +274,7 @@ static int rgb_conv_row(void *ctx, int32_t xlo, int32_t xn, const tt_conv_params
 tt_conv_row_fn tt_rows_seen_conv(const tt_rows_seen *s)
 {
 #if TT_USE_DSP
-    return s->records ? rgb_conv_row : NULL;
+    return s->records_end ? rgb_conv_row : NULL;
 #else
     (void)s;
     return NULL;
@@ -284,20 +286,22 @@ int8_t *tt_rows_seen_init(tt_rows_seen *s, const tt_row_source *src, tt_dims in,
 {
     const int32_t pitch = slot_bytes(in, a);
     int8_t *loop = scratch + a->kh * pitch;
-    *s = (tt_rows_seen){src, in, mid, a, a->kh, 0, pitch, scratch, NULL};
+    *s = (tt_rows_seen){src, in, a, 0, scratch, NULL};
     memset(scratch, a->q.x_zero, (size_t)(a->kh * pitch)); /* the slots' padding columns, written once */
 #if TT_USE_DSP
     if (rgb_shape(in, a, mid) && rgb_records(a, mid.c, (int32_t *)(void *)loop)) /* in the loop's band of x */
-        s->records = (int32_t *)(void *)loop;
+        s->records_end = (const int32_t *)(const void *)loop + mid.c * RGB_RECORD_WORDS;
+#else
+    (void)mid;
 #endif
     return loop;
 }
 
 void tt_rows_seen_until(tt_rows_seen *s, int32_t end)
 {
-    const int32_t left = s->a->conv.pad_left * s->in.c;
+    const int32_t left = s->a->conv.pad_left * s->in.c, pitch = slot_bytes(s->in, s->a);
     for (; s->next < end; ++s->next)
-        s->src->read(s->src->ctx, s->ring + (s->next % s->kh) * s->pitch + left, s->next, 1);
+        s->src->read(s->src->ctx, s->ring + (s->next % s->a->kh) * pitch + left, s->next, 1);
 }
 
 /* A slot's row (w pixels of 3 channels, HWC) as its three channel rows at xb, xb + stride, xb + 2 stride: four
@@ -330,9 +334,10 @@ void tt_rows_seen_band(void *ctx, int8_t *xb, int32_t xlo, int32_t xn)
 {
     tt_rows_seen *s = (tt_rows_seen *)ctx;
     tt_rows_seen_until(s, xlo + xn);
-    const int32_t c = s->in.c, w = s->in.w, plane = xn * w; /* locals: the byte stores below cannot change them */
+    /* locals: the byte stores below cannot change them */
+    const int32_t c = s->in.c, w = s->in.w, plane = xn * w, pitch = slot_bytes(s->in, s->a);
     for (int32_t i = 0; i < xn; ++i) {
-        const int8_t *row = s->ring + ((xlo + i) % s->kh) * s->pitch + s->a->conv.pad_left * c;
+        const int8_t *row = s->ring + ((xlo + i) % s->a->kh) * pitch + s->a->conv.pad_left * c;
         if (c == 3) {
             spread_rgb_row(row, w, xb + i * w, plane);
             continue;

@@ -13,14 +13,14 @@
 
 #include "tt_conv_dw_pw_loop.h"
 
-typedef struct {
+typedef struct { /* as few fields as serve (the chained kernel's frame holds one): a.kh slots of slot_bytes */
     const tt_row_source *src;
-    tt_dims in, mid;
+    tt_dims in;
     const tt_conv_layer *a;
-    int32_t kh, next;  /* rows 0 .. next - 1 have been read */
-    int32_t pitch;     /* a slot's bytes */
+    int32_t next; /* rows 0 .. next - 1 have been read */
     int8_t *ring;
-    int32_t *records;  /* the RGB conv's (tt_rows_seen_conv), NULL where it does not apply */
+    const int32_t *records_end; /* the RGB conv's records (tt_rows_seen_conv) end here, NULL where it does not
+                                   apply; they start at the loop's scratch, just past the ring */
 } tt_rows_seen;
 
 /* Bytes of scratch before the row loop's: the ring. */
