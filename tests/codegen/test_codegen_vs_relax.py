@@ -5,6 +5,7 @@ updated parameters equal or one unit apart at rounding boundaries (counted, prin
 bounded), logits bit for bit against TVM's int8 forward with the parameters the C trained.
 """
 import copy
+import functools
 
 import numpy as np
 import pytest
@@ -30,6 +31,14 @@ STEPS = 3
 def images():
     pixels, labels = load_cifar10("test", per_class=1)
     return [(to_int8_input(resize_to(p, 128)), int(label)) for p, label in zip(pixels[:STEPS + 1], labels)]
+
+
+@functools.cache
+def int8_forward(name):
+    """TVM's int8 forward of a backbone with its parameters as inputs, and those parameters: the
+    same module for every scheme, so it is built once."""
+    mod, params = to_relax(load_backbone(name, num_classes=10), params_as_inputs=True)
+    return _tvm.build(mod), params
 
 
 def compare(name, scheme_spec, images, tmp_path, **overrides):
@@ -63,9 +72,9 @@ def compare(name, scheme_spec, images, tmp_path, **overrides):
     print(f"\n{name} {scheme_spec}: {differ} of {total} trained values one unit apart after {STEPS} steps")
     assert differ <= max(3, total // 1000)
     # Prediction with the parameters the C trained, against TVM's int8 forward.
-    mod, params = to_relax(graph, params_as_inputs=True)
+    forward, params = int8_forward(name)
     trained = {n: c_params.get(n, v) if c_params.get(n, v).dtype == v.dtype else v for n, v in params.items()}
-    logits = _tvm.build(mod)(images[STEPS][0][None], *trained.values())
+    logits = forward(images[STEPS][0][None], *trained.values())
     if not program.scheme.fp32_classifier:
         np.testing.assert_array_equal(answers[STEPS], logits.reshape(-1))
     else:  # the trained float head: W x_r + B on the int8 features the forward gives
