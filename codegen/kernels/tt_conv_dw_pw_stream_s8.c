@@ -243,9 +243,9 @@ static int rgb_conv_row(void *ctx, int32_t xlo, int32_t xn, const tt_conv_params
 {
     tt_rows_seen *s = (tt_rows_seen *)ctx;
     tt_rows_seen_until(s, xlo + xn);
-    const tt_conv_params *conv = &s->a->conv;
+    const tt_conv_params *conv = &s->a->conv; /* n: the row's windows (mid.w) */
     const int32_t step = 3 * conv->stride, n = (s->in.w + conv->pad_left + conv->pad_right - 3) / conv->stride + 1;
-    const int32_t pitch = slot_bytes(s->in, s->a); /* n: the row's windows (mid.w) */
+    const int32_t pitch = slot_bytes(s->in, s->a);
     const int8_t *rows[3];
     for (int32_t ky = 0; ky < 3; ky++) {
         const int32_t i = ky - p->pad_top; /* row xlo + i of x, or padding */
