@@ -11,10 +11,7 @@ Narrow interface, as in TF-Lite Micro: `add_buffer(name, size, first_use, last_u
   (`_packed`), the cap bisected between the floor and the best packing found, at most
   SEARCH_PROBES caps of SEARCH_NODES placements a buffer each.  It looks at lifetimes, where the
   orders only look at sizes: MbV2 paper-100kb at 120K with 2-channel chunks 48,136 -> 45,064 B
-  (the floor), MCUNet at 150K 74,888 -> 72,968 B (the floor).  Where it still leaves a gap, up to
-  SEARCH_ORDERS size orders, each size weighted by a draw of a seeded generator, until one reaches
-  the floor (they find a few packings the search misses: Proxyless at 115K, one of its budget
-  loop's steps 45,832 -> 44,296 B).  Deterministic: the same plan every run.
+  (the floor), MCUNet at 150K 74,888 -> 72,968 B (the floor).  Deterministic: the same plan every run.
 
 Both are checked: no two buffers live at the same time may share a byte.  In-place reuse
 (an element-wise op writing over its dying input) arrives already merged into one buffer
@@ -22,7 +19,6 @@ by `passes/memory_analysis.py`.
 """
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 
 from tvm_tinytrain.errors import TinyTrainError
@@ -30,7 +26,6 @@ from tvm_tinytrain.errors import TinyTrainError
 ALIGN = 8
 SEARCH_PROBES = 4  # caps the search tries, where the greedy orders leave a gap above the live floor
 SEARCH_NODES = 2  # placements a probe may try per buffer and preorder before it gives that cap up
-SEARCH_ORDERS = 64  # drawn orders tried at most, where the search leaves a gap above the live floor
 SEARCHED_KEPT = 64  # the last searches' packings kept, by their buffers (the same buffers, the same packing)
 _SEARCHED: dict[tuple, dict | None] = {}
 
@@ -73,11 +68,11 @@ class ArenaPlanner:
                 chosen, self.strategy = candidate, strategy
         floor = self.live_floor()
         if self._extent(chosen) > floor:
-            key = SEARCH_PROBES, SEARCH_NODES, SEARCH_ORDERS, *((b.name, b.size, b.first, b.last) for b in self.buffers.values())
+            key = SEARCH_PROBES, SEARCH_NODES, *((b.name, b.size, b.first, b.last) for b in self.buffers.values())
             if key not in _SEARCHED:  # the budget loop plans one program several times
                 if len(_SEARCHED) >= SEARCHED_KEPT:
                     del _SEARCHED[next(iter(_SEARCHED))]
-                _SEARCHED[key] = _searched(list(self.buffers.values()), floor, self._extent(chosen))
+                _SEARCHED[key] = _search(list(self.buffers.values()), floor, self._extent(chosen))
             if _SEARCHED[key] is not None:
                 chosen, self.strategy = _SEARCHED[key], "searched"
         for buf in self.buffers.values():
@@ -149,23 +144,6 @@ def _place(order) -> dict[str, int]:
         placed.append((offset, buf))
         offsets[buf.name] = offset
     return offsets
-
-
-def _searched(buffers: list[Buffer], floor: int, above: int) -> dict[str, int] | None:
-    """The smallest packing under `above` bytes that `_search` finds, or, where that is above the floor, one of the
-    seeded drawn orders; None if none is."""
-    best, draws = _search(buffers, floor, above), random.Random(0)
-    for _ in range(SEARCH_ORDERS):
-        if best is not None and _extent_of(best, buffers) <= floor:
-            break
-        drawn = _place(sorted(buffers, key=lambda b: -b.size * (1 + 0.3 * draws.random())))
-        if _extent_of(drawn, buffers) < (above if best is None else _extent_of(best, buffers)):
-            best = drawn
-    return best
-
-
-def _extent_of(offsets: dict[str, int], buffers: list[Buffer]) -> int:
-    return max(offsets[b.name] + b.size for b in buffers)
 
 
 def _search(buffers: list[Buffer], floor: int, above: int) -> dict[str, int] | None:

@@ -17,10 +17,9 @@ LIFETIMES = [("b0", 8, 5, 10), ("b1", 24, 8, 11), ("b2", 8, 6, 8), ("b3", 24, 1,
              ("b6", 16, 1, 6)]
 
 
-def _planned(buffers, search=True, monkeypatch=None):
-    if not search:  # the fixed orders alone
-        monkeypatch.setattr(planner, "SEARCH_PROBES", 0)
-        monkeypatch.setattr(planner, "SEARCH_ORDERS", 0)
+def _planned(buffers, probes=planner.SEARCH_PROBES, monkeypatch=None):
+    if monkeypatch is not None:
+        monkeypatch.setattr(planner, "SEARCH_PROBES", probes)
     p = ArenaPlanner()
     for b in buffers:
         p.add_buffer(*b)
@@ -30,7 +29,7 @@ def _planned(buffers, search=True, monkeypatch=None):
 
 def test_the_search_closes_a_gap_the_fixed_orders_leave(monkeypatch):
     for case, fixed_bytes, floor in ((GAP, 96, 88), (LIFETIMES, 72, 56)):
-        fixed = _planned(case, False, monkeypatch)
+        fixed = _planned(case, 0, monkeypatch)
         assert fixed.arena_bytes == fixed_bytes and fixed.live_floor() == floor
         monkeypatch.undo()
         searched, again = _planned(case), _planned(case)
@@ -45,7 +44,7 @@ def test_plans_are_sound_between_the_live_floor_and_the_fixed_orders(monkeypatch
         for i in range(draws.randint(1, 12)):
             first = draws.randint(0, 10)
             buffers.append((f"t{i}", draws.choice([0, 3, 8, 24, 100, 1024]), first, first + draws.randint(0, 6)))
-        fixed = _planned(buffers, False, monkeypatch).arena_bytes
+        fixed = _planned(buffers, 0, monkeypatch).arena_bytes
         monkeypatch.undo()
         p = _planned(buffers)  # plan() checks that no two buffers live together overlap
         assert p.live_floor() <= p.arena_bytes <= min(fixed, p.baseline_bytes)
