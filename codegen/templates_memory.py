@@ -5,6 +5,7 @@ The last of `args` is the op's scratch, `(tt_arena + offset)`, sized by the op r
 `scratch` (tvm_tinytrain/ops/fused.py), which equals the kernels' `*_get_buffer_size`."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -236,15 +237,20 @@ def grad_update(b, args, out, rows_of=None, d_rows=None, block=None):
 
 # The input gradient of a strided depthwise conv a chunk of channels at a time (passes/chunk_depthwise_grad.py):
 # TT_DW_GRAD_CHUNK_BYTES of tt_kernels.h; a narrowed chunk (the op's attr `chunk_bytes`, where the SRAM budget needs
-# its scratch smaller: compiler.narrow_chunks) takes NARROW_CHUNK_BYTES, more turns of the loop for the same values.
+# its scratch smaller: compiler.narrow_chunks) takes NARROW_CHUNK_BYTES, more turns of the loop for the same values,
+# or one of NARROW_STEPS where that is small enough (fewer turns).
 DW_GRAD_CHUNK_BYTES = 4096
-NARROW_CHUNK_BYTES = 1024
+NARROW_CHUNK_BYTES = 512
+NARROW_STEPS = (2048, 1024)
 
 
-def dw_chunk_channels(c: int, hw: int, chunk_bytes: int = DW_GRAD_CHUNK_BYTES) -> int:
-    """Channels of a chunk: multiples of 8 (whole bytes of the bit mask) in `chunk_bytes` of float, at least 8, at
-    most all c (tt_depthwise_grad_chunk_channels)."""
-    return min(c, max(8, chunk_bytes // (hw * 4) // 8 * 8))
+def dw_chunk_channels(c: int, hw: int, chunk_bytes: int = DW_GRAD_CHUNK_BYTES, mid_hw: int = 0) -> int:
+    """Channels of a chunk: multiples of 8 in `chunk_bytes` of float, at least 8, at most all c; where fewer than 8
+    fit (a narrowed chunk of a large map), the most that fit of the fewest, an even number (the 1x1 kernels take
+    channel pairs), whose clamp-mask bits at `hw` pixels and at `mid_hw` (a projection's stage; 0: none) are whole
+    bytes (tt_dw_chunk_channels)."""
+    fit, unit = chunk_bytes // (hw * 4), max(2, *(8 // math.gcd(n, 8) for n in (hw, mid_hw) if n))
+    return min(c, fit // 8 * 8 if fit >= 8 else max(unit, fit // unit * unit))
 
 
 @dataclass
@@ -307,7 +313,8 @@ def dw_chunks_scratch(b) -> int:
 def _chunk_floats(b) -> tuple:
     """(channels of a chunk, floats of a chunk of every stage's gradient)."""
     c, mid, hw = _chunk_dims(b)
-    k = dw_chunk_channels(c, int(np.prod(hw or mid)), chunk_bytes(b))
+    mid_hw = int(np.prod(mid)) if hw and "pw" in b.attrs else 0  # the projection's stage's mask, before the depthwise's
+    k = dw_chunk_channels(c, int(np.prod(hw or mid)), chunk_bytes(b), mid_hw)
     return k, k * (int(np.prod(mid)) * ("pw" in b.attrs) + (int(np.prod(hw)) if hw else 0))
 
 

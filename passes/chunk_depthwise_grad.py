@@ -43,12 +43,13 @@ bias's), so a chunked layer costs the loop's calls, not three more computations 
 
 A chunk's channels (templates_memory.dw_chunk_channels) only set how many turns the loop takes: each value is the
 same sum in the same order whatever the chunk, so where a chunked op's scratch is at the step's peak the budget can
-narrow it (`narrow`: 1 KB of float a stage, at least 8 channels, against 4 KB) for a few more calls.
+narrow it (`narrow`: down to 512 B of float a stage, fewer than 8 channels where each chunk's mask bits stay whole
+bytes, against 4 KB) for a few more calls.
 """
 from __future__ import annotations
 
 from tvm_tinytrain import conv_geometry, ops
-from tvm_tinytrain.codegen.templates_memory import DW_GRAD_CHUNK_BYTES, NARROW_CHUNK_BYTES
+from tvm_tinytrain.codegen.templates_memory import DW_GRAD_CHUNK_BYTES
 
 from .expansion_backward_chunks import expansion_backward_chunks
 from .memory_analysis import tensor_bytes
@@ -61,9 +62,10 @@ ROLE = {"bias_grad": "bias_grad", "conv2d_grad_input": "dx", "grad_update": "wei
 
 def chunk_depthwise_grad(mod, layers=None, narrow=(), merge=True):
     """`layers`: names of the depthwise layers and projections to take so (None: every one the pass can); `narrow`:
-    those of them whose chunks take NARROW_CHUNK_BYTES (a smaller scratch, more turns of the loop, the same values;
-    compiler.narrow_chunks), the others DW_GRAD_CHUNK_BYTES (the op's attr `chunk_bytes`); `merge`: the readers of
-    the same chunks in one loop (False: each its own, as where they cannot merge: tests/ops/test_op_records.py)."""
+    a mapping of those of them whose chunks are narrowed to their chunks' bytes of float (a smaller scratch, more
+    turns of the loop, the same values; compiler.narrow_chunks), the others DW_GRAD_CHUNK_BYTES (the op's attr
+    `chunk_bytes`); `merge`: the readers of the same chunks in one loop (False: each its own, as where they cannot
+    merge: tests/ops/test_op_records.py)."""
     def fused(bb, b, chain, vmap):
         """chain: [dx, g] (the depthwise stage), [p, g1] (the projection's) or [p, g1, dx, g] (both)."""
         at, through = AT[b.op], _pointwise(chain[0].attrs, chain[0].args[1])
@@ -74,7 +76,7 @@ def chunk_depthwise_grad(mod, layers=None, narrow=(), merge=True):
         return ops.call(bb, f"{b.op}_{'pw' if through else 'dw'}_chunks",
                         [vmap.get(a, a) for a in [*b.args[:at], *args, *b.args[at + 1:]]],
                         {**tt_attrs(b), **stages, "at": at,
-                         "chunk_bytes": NARROW_CHUNK_BYTES if chain[0].layer in narrow else DW_GRAD_CHUNK_BYTES},
+                         "chunk_bytes": dict(narrow).get(chain[0].layer, DW_GRAD_CHUNK_BYTES)},
                         label=b.layer, role=ROLE[b.op])
 
     bindings = op_bindings(mod)

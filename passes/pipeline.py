@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tvm_tinytrain._tvm import clone_module, well_formed
+from tvm_tinytrain.codegen.templates_memory import NARROW_CHUNK_BYTES
 from tvm_tinytrain.errors import TinyTrainError
 from tvm_tinytrain.graph import Graph
 from tvm_tinytrain.ops.registry import RECORDS
@@ -85,7 +86,8 @@ def build_training(graph: Graph, scheme: Scheme, dump: str | Path | None = None,
     gradients (after the updated parameters), for comparison with an oracle.  `chunked`: the depthwise
     layers whose input gradient `chunk_depthwise_grad` takes a chunk at a time (it costs instructions:
     by default none; None: every one it can; compiler.memory_passes chooses them by an SRAM budget); `narrow`: those
-    of them whose chunks are narrowed (a smaller scratch, the same values; compiler.narrow_chunks).
+    of them whose chunks are narrowed (a smaller scratch, the same values; compiler.narrow_chunks): a list (their
+    chunks take NARROW_CHUNK_BYTES) or a mapping to each one's chunk bytes.
     `reuse`: a whole program built by the same call with other `chunked` layers: its stages before
     chunk_depthwise_grad and its prediction module, which no choice of layers changes, are taken as they are
     (the budget loop builds one program per candidate; the stages return new modules, never change theirs)."""
@@ -103,11 +105,12 @@ def build_training(graph: Graph, scheme: Scheme, dump: str | Path | None = None,
         return name == stop_after
 
     applied, chunkable = [], []
+    widths = narrow if isinstance(narrow, dict) else dict.fromkeys(narrow, NARROW_CHUNK_BYTES)
 
     def chunk(m):
         chunkable.extend(candidates(m))
         applied.extend(layer for layer in chunkable if chunked is None or layer in chunked)
-        return chunk_depthwise_grad(m, applied, [layer for layer in applied if layer in narrow])
+        return chunk_depthwise_grad(m, applied, {layer: widths[layer] for layer in applied if layer in widths})
 
     if reuse is not None and (reuse.unchunked is None or stop_after != "predict"):
         raise ValueError("reuse takes a whole program (stop_after='predict') and builds one")

@@ -40,10 +40,10 @@ class BlockCNN(nn.Module):
         return self.classifier(self.pool(self.block(self.stem(x))).flatten(1))
 
 
-def quantized_block_cnn(stride=2):
+def quantized_block_cnn(stride=2, shape=SHAPE):
     """(int8 graph, [(int8 sample, label)] x 4) of BlockCNN (its depthwise `stride`) with seeded weights and
-    calibration."""
-    samples = np.random.default_rng(5).normal(0, 1.2, (20, *SHAPE)).astype(np.float32)
+    calibration, on samples of `shape`."""
+    samples = np.random.default_rng(5).normal(0, 1.2, (20, *shape)).astype(np.float32)
     model = randomize_(BlockCNN(stride), seed=2)
     graph = quantize(to_graph(from_torch(model, torch.from_numpy(samples[:1]))), list(samples[:16]), progress=False)
     return graph, [(quantize_input(graph, s)[0], i % 5) for i, s in enumerate(samples[16:])]

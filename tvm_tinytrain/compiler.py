@@ -116,7 +116,7 @@ def memory_passes(graph: Graph, scheme: Scheme, sram_budget: int | None, **pipel
     from .passes.pipeline import build_training
 
     def build(chunked, narrow=(), reuse=None):
-        program = build_training(graph, scheme, chunked=list(chunked), narrow=list(narrow), reuse=reuse, **pipeline)
+        program = build_training(graph, scheme, chunked=list(chunked), narrow=dict(narrow), reuse=reuse, **pipeline)
         program.sram_budget = sram_budget
         return program
 
@@ -125,7 +125,7 @@ def memory_passes(graph: Graph, scheme: Scheme, sram_budget: int | None, **pipel
         params, measured = sram_param_bytes(program), {}
 
         def measure(chunked, narrow=()):
-            key = frozenset(chunked), frozenset(narrow)
+            key = frozenset(chunked), frozenset(dict(narrow).items())
             if key not in measured:
                 measured[key] = _measure(program if not chunked else build(chunked, narrow, unchunked),
                                          static_budget(sram_budget) - params)
@@ -138,17 +138,28 @@ def memory_passes(graph: Graph, scheme: Scheme, sram_budget: int | None, **pipel
     return keep_chain_where_it_lowers(program)
 
 
-def narrow_chunks(chunked: list, measure) -> list:
-    """Of the chunked layers, those whose chunks to narrow (a smaller scratch, more turns of the loop, the same
-    values): while `measure(())` (a StepArena) is not done, all of them if that lowers the step's arena; then each
-    whose chunks back at full width do not raise it again is left at full width, last first."""
-    now = measure(())
+def narrow_chunks(chunked: list, measure) -> dict:
+    """Of the chunked layers, those whose chunks to narrow and their chunks' bytes (a smaller scratch, more turns of
+    the loop, the same values): while `measure({})` (a StepArena) is not done, all of them to NARROW_CHUNK_BYTES if
+    that lowers the step's arena; then each, last first, back to the widest of its full width and NARROW_STEPS that
+    keeps the step done or does not raise its arena again (a wider chunk: fewer turns)."""
+    from .codegen.templates_memory import NARROW_CHUNK_BYTES, NARROW_STEPS
+
+    now = measure({})
     if now.done or not chunked:
-        return []
-    narrow, trial = list(chunked), measure(tuple(chunked))
+        return {}
+    narrow = dict.fromkeys(chunked, NARROW_CHUNK_BYTES)
+    trial = measure(narrow)
     if trial.arena >= now.arena:
-        return []
-    return _drop_unneeded(narrow, trial, measure)
+        return {}
+    for layer in reversed(chunked):
+        for width in (None, *NARROW_STEPS):
+            wider = {kept: w for kept, w in narrow.items() if kept != layer} | ({} if width is None else {layer: width})
+            step = measure(wider)
+            if step.done or step.arena <= trial.arena:
+                narrow, trial = wider, step
+                break
+    return narrow
 
 
 @dataclass(frozen=True)

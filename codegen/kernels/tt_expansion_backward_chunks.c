@@ -8,7 +8,7 @@
 int32_t tt_expansion_backward_chunks_get_buffer_size(tt_dims mid, tt_dims in, int32_t bytes, int32_t run,
                                                      int32_t cols, int32_t biases)
 {
-    const int32_t k = tt_depthwise_grad_chunk_channels(in, bytes);
+    const int32_t k = tt_dw_chunk_channels(in, mid.c > 0 ? mid.h * mid.w : 0, bytes);
     const int32_t floats = k * (in.h * in.w + (mid.c > 0 ? mid.h * mid.w : 0));
     int32_t extra = run > 0 ? tt_grad_update_get_buffer_size(k, run, cols) : 0;
     if (biases && extra < k * (int32_t)sizeof(float)) extra = k * (int32_t)sizeof(float);

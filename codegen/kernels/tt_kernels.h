@@ -225,10 +225,13 @@ int tt_conv2d_1x1_grad_input_channels_f32(const float *d, int32_t out_c, int32_t
                                           const float *w_scale, int32_t c0, int32_t k, int32_t channels, float *dx);
 /* A strided depthwise conv's input gradient taken a chunk of channels at a time (the ops of
  * passes/chunk_depthwise_grad.py): multiples of 8 channels (of the mask's bytes) in `bytes` of float (the op's
- * chunk: TT_DW_GRAD_CHUNK_BYTES, or fewer where the SRAM budget narrows it), at least 8; the ops' scratch: a chunk,
- * and for a fused gradient + update (run > 0) its block of rows. */
+ * chunk: TT_DW_GRAD_CHUNK_BYTES, or fewer where the SRAM budget narrows it), at least 8; where fewer than 8 fit
+ * (a narrowed chunk of a large map), an even number whose mask bits at in and at mid_hw pixels (a projection's
+ * stage; 0: none) are whole bytes (tt_dw_chunk_channels); the ops' scratch: a chunk, and for a fused gradient +
+ * update (run > 0) its block of rows. */
 #define TT_DW_GRAD_CHUNK_BYTES 4096
 int32_t tt_depthwise_grad_chunk_channels(tt_dims in, int32_t bytes);
+int32_t tt_dw_chunk_channels(tt_dims in, int32_t mid_hw, int32_t bytes);
 int32_t tt_depthwise_grad_chunks_get_buffer_size(tt_dims in, int32_t bytes, int32_t run, int32_t cols);
 /* The same through a projection (its input gradient `mid`, the depthwise conv's output gradient, a chunk at a
  * time before the depthwise gradient `in`; in.c == 0: no depthwise stage, the chunk is mid's): both chunks and

@@ -164,6 +164,18 @@ def test_the_chunks_width_changes_no_value(net, net_stride_1, tmp_path, monkeypa
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("scheme, layer", [(EXPAND_TRAINED, "block.1.0"), (PROJECTION_FROZEN, "block.2.0")],
+                         ids=["depthwise", "projection"])
+def test_narrowed_chunks_of_two_channels_change_no_value(tmp_path, scheme, layer):
+    """On an even map (the depthwise conv 8 x 8 -> 4 x 4) a narrowed chunk is 2 channels, fewer than 8 (their mask
+    bits are whole bytes at both sizes): the same losses and parameters bit for bit as the unchunked C."""
+    graph, samples = quantized_block_cnn(shape=(3, 16, 16))
+    whole, narrow = (build_training(graph, scheme, chunked=c, narrow=c) for c in ([], [layer]))
+    assert narrow.narrow == [layer] and _widths(narrow) == {2}
+    _same_runs([_host_run(p, samples, tmp_path / name) for p, name in ((whole, "whole"), (narrow, "narrow"))])
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("stride", [2, 1])
 def test_through_the_projection_tvm_gives_the_same_values_and_the_c_matches_it(net, net_stride_1, tmp_path, stride):
     graph, samples = _through(stride, net, net_stride_1)
@@ -200,11 +212,17 @@ def test_a_budget_build_on_cortex_m7_equals_host(tmp_path):
 
 
 def test_the_chunk_rule_equals_the_c_companion():
-    for c, h, w in ((240, 8, 8), (36, 11, 9), (192, 16, 16), (5, 40, 40), (64, 1, 3)):
+    for c, h, w in ((240, 8, 8), (36, 11, 9), (192, 16, 16), (5, 40, 40), (64, 1, 3), (36, 6, 5), (96, 6, 6)):
         for size in (DW_GRAD_CHUNK_BYTES, NARROW_CHUNK_BYTES):
             assert dw_chunk_channels(c, h * w, size) == kernel_abi.call("tt_depthwise_grad_chunk_channels", (c, h, w),
                                                                         size)
-    assert dw_chunk_channels(240, 64) == 16 and dw_chunk_channels(240, 64, NARROW_CHUNK_BYTES) == 8
+            for mid in (h * w, (h + 1) // 2 * ((w + 1) // 2)):  # a projection's stage at stride 1 or 2
+                assert dw_chunk_channels(c, h * w, size, mid) == kernel_abi.call("tt_dw_chunk_channels", (c, h, w),
+                                                                                 mid, size)
+    assert dw_chunk_channels(240, 64) == 16 and dw_chunk_channels(240, 64, NARROW_CHUNK_BYTES) == 2
+    # fewer than 8 channels only as many as keep each chunk's mask on a byte: 4 x 30 bits, 8 x 99, 4 x 9 at stride 2
+    assert dw_chunk_channels(36, 30, NARROW_CHUNK_BYTES) == 4 and dw_chunk_channels(36, 99, NARROW_CHUNK_BYTES) == 8
+    assert dw_chunk_channels(96, 36, NARROW_CHUNK_BYTES) == 2 and dw_chunk_channels(96, 36, NARROW_CHUNK_BYTES, 9) == 8
 
 
 def test_mcunet_paper_100kb_fits_a_150k_budget_through_the_projection():
