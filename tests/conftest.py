@@ -65,8 +65,7 @@ def kernel_objects_once(tmp_path_factory):
     def firmware_sources(self):
         sources = product_sources(self)
         kernels = [s for s in sources if s.parent == self.dir / "kernels"]
-        flags = (*host_build.CFLAGS, *self.board["cflags"], "-ffunction-sections", "-fdata-sections")
-        return in_place(sources, kernels, kernels and compiled(qemu.GCC, flags, kernels))
+        return in_place(sources, kernels, kernels and compiled(qemu.GCC, self.compile_flags(), kernels))
 
     patch = pytest.MonkeyPatch()
     patch.setattr(host_runner, "compile_c", compile_c)

@@ -182,16 +182,19 @@ class Firmware:
                 FIRMWARE_DIR / "startup.c", FIRMWARE_DIR / "device_main.c",
                 FIRMWARE_DIR / self.TRANSPORTS[self.transport]]
 
-    def _build(self):
+    def compile_flags(self) -> list[str]:
+        """gcc's flags for every source of this firmware (the tests compile its kernels with them too)."""
         defines = [f"-DTT_SYSTICK_HZ={int(self.board.get('systick_hz', 25_000_000))}u"]
         if self.transport == "uart":
             defines += uart_flags(self.board)
             if self.board.get("semihosting", True):
                 defines.append("-DTT_SEMIHOSTING")
-        cmd = [GCC, *CFLAGS, *self.board["cflags"], "-ffunction-sections", "-fdata-sections", *defines,
-               f"-I{self.dir / 'kernels'}", f"-I{self.dir}", f"-I{FIRMWARE_DIR}", *map(str, self.sources()),
-               *LINK_FLAGS, "-T", str(self.ld), f"-Wl,-Map={self.elf.with_suffix('.map')}", "-o", str(self.elf),
-               "-lm"]
+        return [*CFLAGS, *self.board["cflags"], "-ffunction-sections", "-fdata-sections", *defines]
+
+    def _build(self):
+        cmd = [GCC, *self.compile_flags(), f"-I{self.dir / 'kernels'}", f"-I{self.dir}", f"-I{FIRMWARE_DIR}",
+               *map(str, self.sources()), *LINK_FLAGS, "-T", str(self.ld), f"-Wl,-Map={self.elf.with_suffix('.map')}",
+               "-o", str(self.elf), "-lm"]
         result = subprocess.run(cmd, capture_output=True, text=True)
         if result.returncode == 0:
             return
