@@ -11,8 +11,8 @@ from types import SimpleNamespace
 
 from .c_names import comment
 from .templates import Split, _conv_call, _shape
-from .templates_memory import (Reader, _chunk_dims, _chunk_floats, chunk_bytes, grad_update, update_block, update_cols,
-                               update_rows)
+from .templates_memory import (Reader, _chunk_dims, _chunk_floats, chunk_bytes, chunk_loop_head, grad_update,
+                               projection_chunk, update_block, update_cols, update_rows)
 
 
 # The attrs of an expansion's backward that are its weight update's (grad_update's: ops/expansion_backward.py).
@@ -69,17 +69,12 @@ def expansion_backward(b, args, out):
     k, floats = _chunk_floats(b)
     scratch, parts = args[-1], _parts(b)
     t = f"((float *)({scratch} + {floats * 4}))"  # a chunk's bias gradient, then the weight update's block
-    lines = [f"for (int32_t c0 = 0; c0 < {c}; c0 += {k}) {{  /* channels c0..c0+k-1: their gradient once, then "
-             f"every reader's part */",
-             f"        const int32_t k = {c} - c0 < {k} ? {c} - c0 : {k};"]
+    lines = chunk_loop_head(c, k, ": their gradient once, then every reader's part")
     src, pos = f"{args[0]} + c0 * {oh * ow}", 1
     g = f"((float *){scratch})"
     if "pw" in a:
-        w_p, s_p, m_dw = args[pos:pos + 3]
+        lines += projection_chunk(b, args, 0, pos, g)
         pos += 3
-        lines += [f"        TT_CALL(tt_conv2d_1x1_grad_input_channels_f32({args[0]}, {_shape(b.args[0])[1]}, "
-                  f"{oh * ow}, {w_p}, {s_p}, c0, k, {c}, {g}));",
-                  f"        TT_CALL(tt_mask_grad_f32({g}, {m_dw} + c0 * {oh * ow} / 8, k * {oh * ow}, {g}));"]
         if "dw_bias" in parts:
             lines += _bias_update(g, oh * ow, "dw_bias", args, b, t)
         src, g = g, f"((float *)({scratch} + {k * oh * ow * 4}))"

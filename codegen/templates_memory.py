@@ -318,6 +318,23 @@ def _chunk_floats(b) -> tuple:
     return k, k * (int(np.prod(mid)) * ("pw" in b.attrs) + (int(np.prod(hw)) if hw else 0))
 
 
+def chunk_loop_head(c: int, k: int, what: str) -> list[str]:
+    """The head of a loop over chunks of k of c channels (c0 the first, k the chunk's own width, the last may be
+    narrower)."""
+    return [f"for (int32_t c0 = 0; c0 < {c}; c0 += {k}) {{  /* channels c0..c0+k-1{what} */",
+            f"        const int32_t k = {c} - c0 < {k} ? {c} - c0 : {k};"]
+
+
+def projection_chunk(b, args, at: int, pos: int, g: str) -> list[str]:
+    """Through a projection (args[pos:pos + 3]: its weight, scale and the depthwise output's clamp mask): the
+    chunk's channels of its input gradient from args[at] (the projection's output gradient) into g, masked."""
+    c, (oh, ow), _ = _chunk_dims(b)
+    w_p, s_p, m_dw = args[pos:pos + 3]
+    return [f"        TT_CALL(tt_conv2d_1x1_grad_input_channels_f32({args[at]}, {_shape(b.args[at])[1]}, "
+            f"{oh * ow}, {w_p}, {s_p}, c0, k, {c}, {g}));",
+            f"        TT_CALL(tt_mask_grad_f32({g}, {m_dw} + c0 * {oh * ow} / 8, k * {oh * ow}, {g}));"]
+
+
 def dw_chunks(b, args, out):
     """For each chunk of channels: through a projection, its input gradient of those channels and the depthwise
     conv's clamp mask; their depthwise input gradient into the scratch, the clamp mask of the expansion; then
@@ -328,15 +345,10 @@ def dw_chunks(b, args, out):
     k, floats = _chunk_floats(b)
     scratch, src, pos = args[-1], f"{args[at]} + c0 * {oh * ow}", at + 1
     g = f"((float *){scratch})"
-    lines = [f"for (int32_t c0 = 0; c0 < {c}; c0 += {k}) {{  /* channels c0..c0+k-1 of the gradient, masked, "
-             f"then read */",
-             f"        const int32_t k = {c} - c0 < {k} ? {c} - c0 : {k};"]
+    lines = chunk_loop_head(c, k, " of the gradient, masked, then read")
     if "pw" in a:
-        w_p, s_p, m_dw = args[pos:pos + 3]
+        lines += projection_chunk(b, args, at, pos, g)
         pos += 3
-        lines += [f"        TT_CALL(tt_conv2d_1x1_grad_input_channels_f32({args[at]}, {_shape(b.args[at])[1]}, "
-                  f"{oh * ow}, {w_p}, {s_p}, c0, k, {c}, {g}));",
-                  f"        TT_CALL(tt_mask_grad_f32({g}, {m_dw} + c0 * {oh * ow} / 8, k * {oh * ow}, {g}));"]
         src = g
     hw = oh * ow
     if "dw" in a:
