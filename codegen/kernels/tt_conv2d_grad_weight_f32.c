@@ -22,8 +22,9 @@
 /* dw[o][c] = x_scale * sum over p (in order) of d[o][p] * (x[c][p] - x_zero), o < rows, c < cols; four
  * output by four input channels at a time (each d value and each input value used four times). Four
  * input channels of at most GW_MAX_HW positions are converted to float once, into a stack block, for
- * all output channels; on a Cortex-M FPU an even number of positions takes the 4 x 4 block in asm
- * (tt_mla_4x4_f32: the same VMLAs in the same order). */
+ * all output channels, the rows % 4 after the blocks of four included; on a Cortex-M FPU an even number of
+ * positions takes the 4 x 4 block in asm (tt_mla_4x4_f32: the same VMLAs in the same order), and the last
+ * rows % 4 two and one at a time in asm (tt_mla_2x4_f32, tt_mla_1x4_f32), any number of positions. */
 #define GW_MAX_HW 64
 #if defined(__AVX2__)
 /* dw[o][c] of pointwise_grad_weight for the channels c < cols & ~7 (all rows), when hw <= GW_MAX_HW:
@@ -68,17 +69,43 @@ static int32_t pointwise_grad_weight_avx2(const int8_t *x, int32_t x_zero, float
 }
 #endif
 
+/* dw[o * cols + j] = x_scale * sum over p (in order) of d[o * hw + p] * xt[p][j], o < n, j < 4: the n = rows % 4
+ * output channels a 4-row block leaves, from the input channels converted for it (on a Cortex-M FPU two rows and
+ * then one in asm, tt_mla_2x4_f32 / tt_mla_1x4_f32; a row at a time in C otherwise). */
+static void last_rows_block(float *dw, int32_t cols, const float (*xt)[4], const float *d, int32_t hw, int32_t n,
+                            float x_scale)
+{
+#ifdef TT_GW_4X4_ASM
+    if (n >= 2) {
+        tt_mla_2x4_f32(dw, cols, xt[0], d, hw, hw, x_scale);
+        dw += 2 * cols, d += 2 * hw, n -= 2;
+    }
+    if (n == 1)
+        tt_mla_1x4_f32(dw, xt[0], d, hw, x_scale);
+#else
+    for (int32_t o = 0; o < n; ++o) {
+        const float *e = d + o * hw;
+        float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+        for (int32_t p = 0; p < hw; ++p) {
+            a0 = tt_mla_f32(a0, e[p], xt[p][0]), a1 = tt_mla_f32(a1, e[p], xt[p][1]);
+            a2 = tt_mla_f32(a2, e[p], xt[p][2]), a3 = tt_mla_f32(a3, e[p], xt[p][3]);
+        }
+        float *r = dw + o * cols;
+        r[0] = x_scale * a0, r[1] = x_scale * a1, r[2] = x_scale * a2, r[3] = x_scale * a3;
+    }
+#endif
+}
+
 static void pointwise_grad_weight(const int8_t *x, int32_t x_zero, float x_scale, const float *d, int32_t rows,
                                   int32_t cols, int32_t hw, float *dw)
 {
     float xt[GW_MAX_HW][4]; /* xt[p][j] = x[c + j][p] - x_zero: four input channels, position by position */
     const int32_t rows4 = rows & ~3;
 #if defined(__AVX2__)
-    const int32_t done = pointwise_grad_weight_avx2(x, x_zero, x_scale, d, rows, cols, hw, dw);
+    int32_t c = pointwise_grad_weight_avx2(x, x_zero, x_scale, d, rows, cols, hw, dw);
 #else
-    const int32_t done = 0;
+    int32_t c = 0;
 #endif
-    int32_t c = done;
     if (hw <= GW_MAX_HW)
         for (; c + 4 <= cols; c += 4) {
 #ifdef TT_GW_4X4_ASM
@@ -87,7 +114,8 @@ static void pointwise_grad_weight(const int8_t *x, int32_t x_zero, float x_scale
             for (int32_t j = 0; j < 4; ++j)
                 for (int32_t p = 0; p < hw; ++p) xt[p][j] = (float)(x[(c + j) * hw + p] - x_zero);
 #endif
-            for (int32_t o = 0; o < rows4; o += 4) {
+            int32_t o = 0;
+            for (; o < rows4; o += 4) {
 #ifdef TT_GW_4X4_ASM
                 if (hw % 2 == 0) {
                     tt_mla_4x4_f32(dw + o * cols + c, cols, xt[0], d + o * hw, hw, hw / 2, x_scale);
@@ -115,8 +143,10 @@ static void pointwise_grad_weight(const int8_t *x, int32_t x_zero, float x_scale
                 r2[0] = x_scale * a20, r2[1] = x_scale * a21, r2[2] = x_scale * a22, r2[3] = x_scale * a23;
                 r3[0] = x_scale * a30, r3[1] = x_scale * a31, r3[2] = x_scale * a32, r3[3] = x_scale * a33;
             }
+            if (o < rows)
+                last_rows_block(dw + o * cols + c, cols, (const float (*)[4])xt, d + o * hw, hw, rows - o, x_scale);
         }
-    /* the rest: channels c.. (all of them if hw > GW_MAX_HW) for output blocks of four, then the last rows % 4 */
+    /* the rest: channels c.. (all of them if hw > GW_MAX_HW), output blocks of four and then the last rows % 4 */
     for (int32_t o = 0; o < rows4; o += 4) {
         const float *d0 = d + o * hw, *d1 = d0 + hw, *d2 = d1 + hw, *d3 = d2 + hw;
         for (int32_t cc = c; cc < cols; ++cc) {
@@ -136,7 +166,7 @@ static void pointwise_grad_weight(const int8_t *x, int32_t x_zero, float x_scale
         }
     }
     for (int32_t o = rows4; o < rows; ++o)
-        for (int32_t cc = done; cc < cols; ++cc) {
+        for (int32_t cc = c; cc < cols; ++cc) {
             const int8_t *xc = x + cc * hw;
             float a = 0.0f;
             for (int32_t p = 0; p < hw; ++p) a = tt_mla_f32(a, d[o * hw + p], (float)(xc[p] - x_zero));

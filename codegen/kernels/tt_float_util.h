@@ -760,6 +760,82 @@ static inline void tt_mla_4x4_f32(float *dw, int32_t dw_stride, const float *xt,
           "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30",
           "s31", "cc", "memory");
 }
+/* The rows a 4 x 4 block leaves (rows % 4 of them): two (tt_mla_2x4_f32) or one (tt_mla_1x4_f32) output channels
+ * by the same four transposed input channels xt, over hw >= 1 positions: dw[o * dw_stride + j] = x_scale * sum
+ * over p < hw (in order) of d[o * d_step + p] * xt[4 p + j], each sum from +0 by VMLAs (the C loop's, bit for
+ * bit). An odd position alone first (p = 0), then pairs as in TT_GW_PAIR: 21 instructions per 16 multiply-adds
+ * with two rows, 12 per 8 with one (the C loop converting each input value per multiply-add: about 9 a MAC). */
+/* four sums a0..a3 (as strings) += the d value e times four input values v0..v3 */
+#define TT_GW_MLA4(a0, a1, a2, a3, e, v0, v1, v2, v3) \
+    "vmla.f32 " a0 ", " e ", " v0 "\n\t" "vmla.f32 " a1 ", " e ", " v1 "\n\t" \
+    "vmla.f32 " a2 ", " e ", " v2 "\n\t" "vmla.f32 " a3 ", " e ", " v3 "\n\t"
+#define TT_GW_ROW0(e, v0, v1, v2, v3) TT_GW_MLA4("s16", "s17", "s18", "s19", e, v0, v1, v2, v3)
+#define TT_GW_ROW1(e, v0, v1, v2, v3) TT_GW_MLA4("s20", "s21", "s22", "s23", e, v0, v1, v2, v3)
+/* the loop over positions around ONE (a position) and PAIR (two); n: the positions, then the pairs left */
+#define TT_GW_POSITIONS(ONE, PAIR) \
+    "lsrs %[n], %[n], #1\n\t" /* n = pairs; carry: an odd position, taken alone first (no flags set below) */ \
+    "bcc 1f\n\t" \
+    ONE \
+    "1:\n\t" \
+    "beq 3f\n\t" \
+    "2:\n\t" \
+    PAIR \
+    "subs %[n], %[n], #1\n\t" \
+    "bne 2b\n\t" \
+    "3:\n\t"
+static inline void tt_mla_2x4_f32(float *dw, int32_t dw_stride, const float *xt, const float *d, int32_t d_step,
+                                  int32_t hw, float x_scale)
+{
+    static const float zeros[8];
+    const float *d1 = d + d_step;
+    const int32_t stride = dw_stride * (int32_t)sizeof(float);
+    __asm__ volatile(
+        "vldmia %[z], {s16-s23}\n\t"
+        TT_GW_POSITIONS(
+            "vldmia %[xt]!, {s0-s3}\n\t"
+            "vldmia %[d0]!, {s8}\n\t"
+            "vldmia %[d1]!, {s10}\n\t"
+            TT_GW_ROW0("s8", "s0", "s1", "s2", "s3")
+            TT_GW_ROW1("s10", "s0", "s1", "s2", "s3"),
+            "vldmia %[xt]!, {s0-s7}\n\t"
+            "vldmia %[d0]!, {s8-s9}\n\t"
+            "vldmia %[d1]!, {s10-s11}\n\t"
+            TT_GW_ROW0("s8", "s0", "s1", "s2", "s3")
+            TT_GW_ROW1("s10", "s0", "s1", "s2", "s3")
+            TT_GW_ROW0("s9", "s4", "s5", "s6", "s7")
+            TT_GW_ROW1("s11", "s4", "s5", "s6", "s7"))
+        "vldr s0, %[scale]\n\t"
+        "ldr %[d1], %[stride]\n\t"
+        "vmul.f32 s16, s16, s0\n\t" "vmul.f32 s17, s17, s0\n\t" "vmul.f32 s18, s18, s0\n\t" "vmul.f32 s19, s19, s0\n\t"
+        "vmul.f32 s20, s20, s0\n\t" "vmul.f32 s21, s21, s0\n\t" "vmul.f32 s22, s22, s0\n\t" "vmul.f32 s23, s23, s0\n\t"
+        "vstmia %[dw], {s16-s19}\n\t"
+        "add %[dw], %[dw], %[d1]\n\t"
+        "vstmia %[dw], {s20-s23}\n\t"
+        : [dw] "+r"(dw), [xt] "+r"(xt), [d0] "+r"(d), [d1] "+r"(d1), [n] "+r"(hw)
+        : [z] "r"(zeros), [stride] "m"(stride), [scale] "Uv"(x_scale)
+        : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s16", "s17", "s18", "s19",
+          "s20", "s21", "s22", "s23", "cc", "memory");
+}
+static inline void tt_mla_1x4_f32(float *dw, const float *xt, const float *d, int32_t hw, float x_scale)
+{
+    static const float zeros[4];
+    __asm__ volatile(
+        "vldmia %[z], {s16-s19}\n\t"
+        TT_GW_POSITIONS(
+            "vldmia %[xt]!, {s0-s3}\n\t"
+            "vldmia %[d0]!, {s8}\n\t"
+            TT_GW_ROW0("s8", "s0", "s1", "s2", "s3"),
+            "vldmia %[xt]!, {s0-s7}\n\t"
+            "vldmia %[d0]!, {s8-s9}\n\t"
+            TT_GW_ROW0("s8", "s0", "s1", "s2", "s3")
+            TT_GW_ROW0("s9", "s4", "s5", "s6", "s7"))
+        "vldr s0, %[scale]\n\t"
+        "vmul.f32 s16, s16, s0\n\t" "vmul.f32 s17, s17, s0\n\t" "vmul.f32 s18, s18, s0\n\t" "vmul.f32 s19, s19, s0\n\t"
+        "vstmia %[dw], {s16-s19}\n\t"
+        : [xt] "+r"(xt), [d0] "+r"(d), [n] "+r"(hw)
+        : [dw] "r"(dw), [z] "r"(zeros), [scale] "Uv"(x_scale)
+        : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s16", "s17", "s18", "s19", "cc", "memory");
+}
 #endif
 
 /* dst[i] = src[i], i < n (n >= 0, no overlap): four floats a VLDM / VSTM pair on a Cortex-M FPU (GCC's loop

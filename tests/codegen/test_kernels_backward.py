@@ -349,13 +349,16 @@ def test_conv2d_grad_weight_vs_autograd(case, x_zero, data):
 
 
 @pytest.mark.parametrize("cin,cout,h,w", [(1, 1, 1, 1), (5, 3, 3, 3), (16, 9, 4, 4), (7, 13, 5, 7), (24, 8, 8, 8),
-                                         (19, 6, 2, 5), (5, 150, 4, 4), (3, 70, 3, 3)])
+                                         (19, 6, 2, 5), (5, 150, 4, 4), (3, 70, 3, 3),
+                                         # the rows a 4-row block leaves (1-3), weight k = cin // 2: 4 or 13
+                                         (8, 1, 8, 8), (26, 2, 8, 8), (8, 2, 3, 3), (26, 3, 7, 9), (26, 5, 2, 5),
+                                         (8, 6, 1, 1)])
 def test_pointwise_grads_bit_exact_float32_order(cin, cout, h, w):
     """Stride-1 unpadded pointwise convs take the matrix-product paths: the input gradient sums over
     output channels in order, the weight gradient over positions in order, each term the spec's
     float32 product; equal bit for bit to the same float32 operations in numpy (pixel counts that
     are not multiples of the 8- / 4-wide blocks, and sums over more than one 64-channel chunk,
-    included)."""
+    included; 1-3 output channels after the blocks of four, on maps of even and odd size)."""
     rng = rng_of(cin * 1000 + cout)
     hw = h * w
     wq = rng.integers(-127, 128, (cout, cin)).astype(np.int8)
