@@ -108,7 +108,12 @@ static void pointwise_grad_weight(const int8_t *x, int32_t x_zero, float x_scale
 #endif
     if (hw <= GW_MAX_HW)
         for (; c + 4 <= cols; c += 4) {
-#ifdef TT_GW_4X4_ASM
+#if defined(TT_GW_4X4_ASM) && defined(TT_INT8_WORDS4)
+            if (hw % 4 == 0 && ((uintptr_t)x & 3) == 0)
+                tt_int8_words4_f32(xt[0], x + c * hw, hw, x_zero);
+            else
+                tt_int8_columns4_f32(xt[0], x + c * hw, hw, x_zero);
+#elif defined(TT_GW_4X4_ASM)
             tt_int8_columns4_f32(xt[0], x + c * hw, hw, x_zero);
 #else
             for (int32_t j = 0; j < 4; ++j)

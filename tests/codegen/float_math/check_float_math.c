@@ -39,7 +39,7 @@ static float mla_fused(float acc, float a, float b);
 #define GI_MAX_HW 40
 #define GI_MAX_STRIDE 12
 static float gi_d[GI_MAX_OUT * GI_MAX_HW], gi_scale[GI_MAX_OUT], gi_dx[GI_MAX_STRIDE * GI_MAX_HW];
-static int8_t gi_w[GI_MAX_OUT * GI_MAX_STRIDE];
+static int8_t gi_w[GI_MAX_OUT * GI_MAX_STRIDE] __attribute__((aligned(4)));
 
 static void pointwise_grad_input_sweep(void)
 {
@@ -86,26 +86,29 @@ static void split_grad_input_sweep(void)
 /* tt_conv2d_grad_weight_f32 of a pointwise conv (tt_mla_f32 chains): 1..12 outputs and
  * input channels (blocks of four and the rest), maps of 1..80 positions (both sides of GW_MAX_HW); then the
  * rows a 4-row block leaves (tt_mla_2x4_f32 / tt_mla_1x4_f32 on a Cortex-M FPU) for sure: 1, 2, 3, 5 and 6
- * outputs by 8 or 9 input channels, maps of 64 and 10 positions (even), 1, 9 and 63 (odd) */
+ * outputs by 8 input channels from a word-aligned x or 9 from one a byte past it (tt_int8_words4_f32 or not),
+ * maps of 64, 16 and 12 positions (four a word), 10 (even), 1, 9 and 63 (odd) */
 static void pointwise_grad_weight_sweep(void)
 {
-    static const int32_t last_rows[5] = {1, 2, 3, 5, 6}, maps[5][2] = {{8, 8}, {2, 5}, {1, 1}, {3, 3}, {7, 9}};
+    static const int32_t last_rows[5] = {1, 2, 3, 5, 6},
+                         maps[7][2] = {{8, 8}, {4, 4}, {2, 6}, {2, 5}, {1, 1}, {3, 3}, {7, 9}};
     const tt_conv_params conv = {1, 0, 0, 0, 0, 1};
     uint32_t state = 13u;
-    for (int32_t t = 0; t < 80 + 50; t++) {
+    for (int32_t t = 0; t < 80 + 70; t++) {
+        int32_t offset = 0;
         state = state * 1664525u + 1013904223u;
         int32_t out_c = 1 + (int32_t)((state >> 8) % 12), k = 1 + (int32_t)((state >> 20) % 12);
         state = state * 1664525u + 1013904223u;
         int32_t h = 1 + (int32_t)((state >> 8) % 8), w = 1 + (int32_t)((state >> 20) % 10);
         if (t >= 80) { /* the explicit cases */
             const int32_t i = t - 80;
-            out_c = last_rows[i % 5], k = 8 + i / 25, h = maps[i / 5 % 5][0], w = maps[i / 5 % 5][1];
+            out_c = last_rows[i % 5], k = 8 + i / 35, h = maps[i / 5 % 7][0], w = maps[i / 5 % 7][1], offset = i / 35;
         }
         const int32_t x_zero = (int32_t)(uniform(&state) * 60.0f);
         const tt_dims x_dims = {k, h, w}, out = {out_c, h, w};
         for (int32_t i = 0; i < out_c * h * w; i++) gi_d[i] = uniform(&state);
-        for (int32_t i = 0; i < k * h * w; i++) gi_w[i] = (int8_t)(int32_t)(uniform(&state) * 63.9f);
-        if (tt_conv2d_grad_weight_f32(gi_w, x_dims, x_zero, 0.03125f + uniform(&state) * 0.01f, gi_d, out, 1, 1, &conv,
+        for (int32_t i = 0; i < k * h * w; i++) gi_w[offset + i] = (int8_t)(int32_t)(uniform(&state) * 63.9f);
+        if (tt_conv2d_grad_weight_f32(gi_w + offset, x_dims, x_zero, 0.03125f + uniform(&state) * 0.01f, gi_d, out, 1, 1, &conv,
                                       0, gi_dx) != TT_OK) {
             mix(-1.0f);
             continue;
