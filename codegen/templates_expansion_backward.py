@@ -7,7 +7,10 @@ gradient and their update (after the input gradient has read those rows).  Each 
 `*_chunks` ops computed, in the same order; the updates are per channel (per row), so a chunk's are the whole's."""
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
+
+import numpy as np
 
 from .c_names import comment
 from .templates import Split, _conv_call, _shape
@@ -36,22 +39,34 @@ def _weight_reader(b) -> Reader | None:
 
 def expansion_backward_scratch_args(b) -> tuple:
     """(the projection's gradient dims ((0, 0, 0): none), the depthwise gradient's, the chunk's bytes, the weight
-    update's floats per row and per call (0, 0: no weight part), 1 if a bias part): the arguments of
+    update's floats per row and per call (0, 0: no weight part), 1 if a bias part, the projection's output channels
+    where it reads its output gradient through its mask (attr `source_mask`), else 0): the arguments of
     tt_expansion_backward_chunks_get_buffer_size."""
     c, mid, hw = _chunk_dims(b)
     reader = _weight_reader(b)
     run = (update_rows(reader)[1], update_cols(reader)) if reader else (0, 0)
     biases = int(bool({"bias", "dw_bias"} & set(b.attrs["parts"])))
-    return ((c, *mid) if "pw" in b.attrs else (0, 0, 0), (c, *hw), chunk_bytes(b), *run, biases)
+    masked_c = _shape(b.args[b.attrs["at"]])[1] if "source_mask" in b.attrs else 0
+    return ((c, *mid) if "pw" in b.attrs else (0, 0, 0), (c, *hw), chunk_bytes(b), *run, biases, masked_c)
+
+
+def _byte_rows(hw: int) -> int:
+    """The fewest output channels of hw pixels whose mask bits are whole bytes (a masked block starts on a byte)."""
+    return 8 // math.gcd(hw, 8)
 
 
 def expansion_backward_scratch(b) -> int:
     """A chunk of each stage's gradient, then the larger of the weight update's block of rows and a chunk's bias
-    gradient (used one after the other)."""
-    *_, run, cols, biases = expansion_backward_scratch_args(b)
+    gradient (used one after the other); reading the projection's output gradient through its mask, at least one
+    block of it after the projection's chunk (where the depthwise chunk and those come later)."""
+    *_, run, cols, biases, masked_c = expansion_backward_scratch_args(b)
+    c, mid, hw = _chunk_dims(b)
     k, floats = _chunk_floats(b)
-    extra = update_block(k, cols) * cols * 4 if run else 0
-    return floats * 4 + max(extra, k * 4 if biases else 0)
+    extra = max(update_block(k, cols) * cols * 4 if run else 0, k * 4 if biases else 0)
+    if masked_c:
+        mid_hw = int(np.prod(mid))
+        extra = max(extra, (min(masked_c, _byte_rows(mid_hw)) * mid_hw - k * int(np.prod(hw))) * 4)
+    return floats * 4 + extra
 
 
 def _bias_update(g: str, hw, part, args, b, t: str) -> list[str]:
@@ -72,8 +87,9 @@ def expansion_backward(b, args, out):
     lines = chunk_loop_head(c, k, ": their gradient once, then every reader's part")
     src, pos = f"{args[0]} + c0 * {oh * ow}", 1
     g = f"((float *){scratch})"
-    if "pw" in a:
-        lines += projection_chunk(b, args, 0, pos, g)
+    if "pw" in a:  # a block of the masked output gradient (source_mask) where the depthwise chunk comes later
+        block = (f"((float *)({scratch} + {k * oh * ow * 4}))", (expansion_backward_scratch(b) - k * oh * ow * 4) // 4)
+        lines += projection_chunk(b, args, 0, pos, g, block)
         pos += 3
         if "dw_bias" in parts:
             lines += _bias_update(g, oh * ow, "dw_bias", args, b, t)

@@ -325,13 +325,20 @@ def chunk_loop_head(c: int, k: int, what: str) -> list[str]:
             f"        const int32_t k = {c} - c0 < {k} ? {c} - c0 : {k};"]
 
 
-def projection_chunk(b, args, at: int, pos: int, g: str) -> list[str]:
+def projection_chunk(b, args, at: int, pos: int, g: str, block: tuple | None = None) -> list[str]:
     """Through a projection (args[pos:pos + 3]: its weight, scale and the depthwise output's clamp mask): the
-    chunk's channels of its input gradient from args[at] (the projection's output gradient) into g, masked."""
+    chunk's channels of its input gradient from args[at] (the projection's output gradient) into g, masked.  With
+    attr `source_mask` (passes/source_through_mask.py), args[at] is read through that arg, a mask, a block of output
+    channels at a time into `block` (a C pointer, its floats)."""
     c, (oh, ow), _ = _chunk_dims(b)
     w_p, s_p, m_dw = args[pos:pos + 3]
-    return [f"        TT_CALL(tt_conv2d_1x1_grad_input_channels_f32({args[at]}, {_shape(b.args[at])[1]}, "
-            f"{oh * ow}, {w_p}, {s_p}, c0, k, {c}, {g}));",
+    out_c = _shape(b.args[at])[1]
+    if "source_mask" in b.attrs:
+        call = (f"tt_conv2d_1x1_grad_input_masked_channels_f32({args[at]}, {args[b.attrs['source_mask']]}, {out_c}, "
+                f"{oh * ow}, {w_p}, {s_p}, c0, k, {c}, {g}, {block[0]}, {block[1]})")
+    else:
+        call = f"tt_conv2d_1x1_grad_input_channels_f32({args[at]}, {out_c}, {oh * ow}, {w_p}, {s_p}, c0, k, {c}, {g})"
+    return [f"        TT_CALL({call});",
             f"        TT_CALL(tt_mask_grad_f32({g}, {m_dw} + c0 * {oh * ow} / 8, k * {oh * ow}, {g}));"]
 
 

@@ -15,7 +15,9 @@ Guarantees: each `conv2d_grad_input_{via}_chunks` op (the expansion's input grad
             of the same chunks and, through a projection, a `bias_grad_pw_chunks` of the projection's stage alone
             (the depthwise bias), each bias gradient read only by `scale_channels` and that only by `sgd_s32`, whose
             value main returns: those become one `expansion_backward_{via}_chunks` at the input gradient's place,
-            with a `chunked_update` per parameter after it.  Any reader not so stays as it was.  The same values.
+            with a `chunked_update` per parameter after it.  Any reader not so stays as it was.  Then, where the
+            projection's masked output gradient is a residual path's (its input live past the loop anyway), the
+            merged op reads that gradient and the mask instead (passes/source_through_mask.py).  The same values.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from tvm_tinytrain import ops
 from tvm_tinytrain.codegen.templates_memory import CHUNK_ATTRS, _stage_args
 
 from .relax_utils import use_counts
+from .source_through_mask import source_through_mask
 from .training_graph import copy_binding, op_bindings, result_expr, result_fields, rewrite_main, tt_attrs
 
 
@@ -52,7 +55,7 @@ def expansion_backward_chunks(mod):
                 copy_binding(bb, b, vmap)
         return result_expr(mod, vmap)
 
-    return rewrite_main(mod, list(mod["main"].params), emit)
+    return source_through_mask(rewrite_main(mod, list(mod["main"].params), emit))
 
 
 def _source(b) -> list:

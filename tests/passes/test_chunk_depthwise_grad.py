@@ -6,12 +6,15 @@ on MCUNet paper-100kb the plan's peak falls.  Through the projection (its weight
 stride 2 or 1): the same oracles, and MCUNet paper-100kb under a 150 KB budget fits it."""
 import numpy as np
 import pytest
+import torch
+from torch import nn
 
 from tests.block_cnn import EXPAND_SPLIT, EXPAND_TRAINED, PROJECTION_FROZEN, quantized_block_cnn
 from tests.device_equals_host import device_equals_host
 from tests.three_way import c_matches_relax
 from tvm_tinytrain import _tvm
 from tvm_tinytrain.backbones import load_backbone
+from tvm_tinytrain.codegen import templates_expansion_backward
 from tvm_tinytrain.codegen import kernel_abi
 from tvm_tinytrain.codegen.emit import generate, write_project
 from tvm_tinytrain.codegen.host_runner import HostProgram
@@ -19,10 +22,17 @@ from tvm_tinytrain.codegen.protocol import PREDICT, TRAIN
 from tvm_tinytrain.codegen.templates_memory import (DW_GRAD_CHUNK_BYTES, NARROW_CHUNK_BYTES, _chunk_floats,
                                                     dw_chunk_channels)
 from tvm_tinytrain.compiler import DEVICE_RESERVE, memory_passes, static_sram
+from tvm_tinytrain.frontend.to_graph import to_graph
+from tvm_tinytrain.frontend.torch import from_torch
+from tvm_tinytrain.models._random import randomize_
+from tvm_tinytrain.models.mobilenetv2 import conv_bn
 from tvm_tinytrain.passes import chunk_depthwise_grad as chunk_pass
 from tvm_tinytrain.passes.chunk_depthwise_grad import candidates
 from tvm_tinytrain.passes.pipeline import build_training
 from tvm_tinytrain.passes.training_graph import main_attr, op_bindings
+from tvm_tinytrain.quantization.ptq import quantize, quantize_input
+from tvm_tinytrain.reference import run_int8
+from tvm_tinytrain.scheme import Scheme
 from tvm_tinytrain.schemes import resolve_scheme
 from tvm_tinytrain.targets.qemu import toolchain_missing
 
@@ -235,3 +245,93 @@ def test_mcunet_paper_100kb_fits_a_150k_budget_through_the_projection():
     assert static_sram(program) <= 150 * 1024
     peak = program.memory.ops[program.memory.peak_op][1]
     assert "blocks.9" not in peak and "blocks.10" not in peak
+
+
+class ResidualCNN(nn.Module):
+    """A stem, a stride-1 inverted bottleneck with a residual add (12 -> 36 -> 36 -> 12 channels on 8 x 8), pooling,
+    a classifier."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(conv_bn(3, 8, 3, 2), conv_bn(8, 12, 1, relu6=False))
+        self.block = nn.Sequential(conv_bn(12, 36, 1), conv_bn(36, 36, 3, 1, groups=36),
+                                   conv_bn(36, 12, 1, relu6=False))
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(12, 5)
+
+    def forward(self, x):
+        h = self.stem(x)
+        return self.classifier(self.pool(h + self.block(h)).flatten(1))
+
+
+# the projection frozen, the expansion and every bias trained, the stem's too: the block's output gradient goes to
+# the projection (through its clamp mask) and, past the expansion's backward, down the residual path (grad_add)
+RESIDUAL = Scheme("residual", bias=("stem.1.0", "block.0.0", "block.1.0", "block.2.0", "classifier"),
+                  weights={"block.0.0": 12, "classifier": 12})
+
+
+@pytest.fixture(scope="module")
+def residual_net():
+    """(int8 graph, [(int8 sample, label)] x 4) of ResidualCNN, calibrated on samples a third as large as the ones
+    it trains on, so the projection's output saturates (its clamp mask has zeros) on each of those."""
+    samples = np.random.default_rng(5).normal(0, 1.2, (20, 3, 16, 16)).astype(np.float32)
+    samples[:16] *= 0.3
+    model = randomize_(ResidualCNN(), seed=2)
+    graph = quantize(to_graph(from_torch(model, torch.from_numpy(samples[:1]))), list(samples[:16]), progress=False)
+    return graph, [(quantize_input(graph, s)[0], i % 5) for i, s in enumerate(samples[16:])]
+
+
+def test_a_residual_projection_reads_its_output_gradient_through_its_mask(residual_net):
+    """The expansion's backward and its updates take the block's output gradient and the projection's clamp mask,
+    not the masked copy, which only the projection's bias gradient reads; the clamp is active on the samples (so a
+    masked gradient the C ignored would change the step: the slow tests below)."""
+    graph, samples = residual_net
+    program = build_training(graph, RESIDUAL, chunked=["block.2.0"], stop_after="reorder")
+    made = {b.var: b for b in op_bindings(program.mod)}
+    (op,) = [b for b in made.values() if b.op == "expansion_backward_pw_chunks"]
+    source, mask = op.args[op.attrs["at"]], op.args[op.attrs["source_mask"]]
+    assert {b.op for b in made.values() if source in b.args} == {"mask_grad", op.op, "chunked_update", "grad_add"}
+    assert made[mask].op == "clamp_mask" and made[mask].layer == "block.2.0"
+    updates = [b for b in made.values() if b.op == "chunked_update"]
+    assert len(updates) == 3 and all(b.args[-1].same_as(mask) and "source_mask" in b.attrs for b in updates)
+    (masked,) = [b for b in made.values() if b.op == "mask_grad" and b.layer == "block.2.0"]
+    assert [b.op for b in made.values() if masked.var in b.args] == ["bias_grad"]
+    (layer,) = [layer for layer in graph.layers if layer.name == "block.2.0"]
+    lo, hi = layer.attrs.get("act_min", -128), layer.attrs.get("act_max", 127)
+    for x, _ in samples:
+        y = run_int8(graph, x, return_all=True)["block.2.0"]
+        assert 0 < ((y <= lo) | (y >= hi)).sum() < y.size / 4
+    # no residual path (BlockCNN): the masked gradient takes its input's buffer, the op reads it as before
+    block_graph, _ = quantized_block_cnn(stride=1)
+    plain = build_training(block_graph, PROJECTION_FROZEN, chunked=["block.2.0"], stop_after="reorder")
+    assert not [b for b in op_bindings(plain.mod) if "source_mask" in b.attrs]
+
+
+@pytest.mark.slow
+def test_through_the_mask_the_c_equals_the_whole_c_and_tvm(residual_net, tmp_path):
+    """Chunked through the projection, whole and narrowed (2-channel chunks; a block of masked gradient of the
+    fewest whole mask bytes), the C == the unchunked C bit for bit; TVM chunked == unchunked, the C == TVM."""
+    graph, samples = residual_net
+    whole = build_training(graph, RESIDUAL, chunked=[])
+    wide, narrow = (build_training(graph, RESIDUAL, chunked=["block.2.0"], narrow=n) for n in ([], ["block.2.0"]))
+    for program in (wide, narrow):
+        assert [b.attrs.get("source_mask") is not None for b in op_bindings(program.mod)
+                if b.op == "expansion_backward_pw_chunks"] == [True]
+    assert _widths(narrow) == {2}
+    runs = {name: _host_run(p, samples, tmp_path / name) for p, name in ((whole, "whole"), (wide, "wide"),
+                                                                        (narrow, "narrow"))}
+    _same_runs([runs["whole"], runs["wide"]])
+    _same_runs([runs["whole"], runs["narrow"]])
+    _same_tvm_step(*(build_training(graph, RESIDUAL, chunked=c, stop_after="reorder") for c in ([], ["block.2.0"])),
+                   samples[0])
+    write_project(generate(wide), tmp_path / "c")
+    c_matches_relax(graph, RESIDUAL, samples, tmp_path / "c")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bool(toolchain_missing()), reason="needs arm-none-eabi-gcc and qemu-system-arm")
+def test_through_the_mask_the_c_on_cortex_m7_equals_host(residual_net, tmp_path):
+    graph, samples = residual_net
+    write_project(generate(build_training(graph, RESIDUAL, chunked=["block.2.0"])), tmp_path)
+    requests = [(TRAIN, label, x) for x, label in samples[:3]] + [(PREDICT, 0, samples[3][0])]
+    device_equals_host(tmp_path, requests, timeout=120)

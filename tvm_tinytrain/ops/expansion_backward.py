@@ -13,6 +13,7 @@ it after every other reader of them (passes/reorder.py)."""
 from tvm_tinytrain.codegen import templates_expansion_backward as c
 
 from . import OPS
+from .backward import mask_grad
 from .registry import PARAM, OpRecord, declare
 
 # The updates the op's C does besides its output, each a run of args starting with the parameter it writes (attr
@@ -27,12 +28,23 @@ def part_args(a) -> dict:
     return {part: tuple(a["parts"][part]) for part in PARTS if part in a["parts"]}
 
 
+def _source_masked(fb, args, a, at: int) -> list:
+    """args with the source gradient (at `at`) masked by the mask the op reads it through (attr `source_mask`: the
+    mask's arg, the last; passes/source_through_mask.py), that arg gone: the args of the op without the attr."""
+    if "source_mask" not in a:
+        return list(args)
+    *args, mask = args
+    args[at] = fb.emit(mask_grad(fb, [args[at], mask], {}))
+    return args
+
+
 def expansion_backward(via: str):
     """The builder of `expansion_backward_{via}_chunks`: its first args are `conv2d_grad_input_{via}_chunks`'s, and
     that op's value is its own; the updates' args follow (read by its C only)."""
     def build(fb, args, a):
+        args = _source_masked(fb, args, a, a["at"])
         first = min([start for start, _ in part_args(a).values()], default=len(args))
-        attrs = {k: v for k, v in a.items() if k not in ("parts", *PARTS, *WEIGHT_ATTRS)}
+        attrs = {k: v for k, v in a.items() if k not in ("parts", "source_mask", *PARTS, *WEIGHT_ATTRS)}
         return OPS[f"conv2d_grad_input_{via}_chunks"](fb, args[:first], attrs)
 
     return build
@@ -42,7 +54,8 @@ def chunked_update(fb, args, a):
     """(param, the expansion backward's output, *args of the chunk op it stands for, [scale, lr]) -> the parameter
     updated, as before the expansion's backward took that op's work: a `grad_update_*_chunks` (attrs: its own), or
     a `bias_grad_*_chunks` (attrs: its own and `sgd`, sgd_s32's) then `scale_channels` and `sgd_s32`."""
-    param, _, *rest = args
+    param, _, *rest = _source_masked(fb, args, a, 2 + a["at"])
+    a = {k: v for k, v in a.items() if k != "source_mask"}
     via = "pw" if "pw" in a else "dw"
     if "sgd" not in a:
         return OPS[f"grad_update_{via}_chunks"](fb, rest, a)
