@@ -182,7 +182,7 @@ def macs(kernel: str, a: list[str], line: str, n: dict) -> int:
     if kernel == "depthwise_conv2d_s8":
         co, oh, ow = d(-1)
         return co * oh * ow * _ints(a[3], n)[0] * _ints(a[4], n)[0]
-    if kernel in ("conv_dw_pw_rows_s8", "conv_dw_pw_stream_s8"):  # the stream kernel: the same arguments, rows for x
+    if kernel in ("conv_dw_pw_rows_s8", "conv_dw_pw_stream_s8", "conv_dw_pw_rows_add_s8"):  # the same dims' places
         return _rows_block_macs(d(1), d(3), d(7), line, "", n)
     if kernel == "conv_dw_pw_chain_s8":  # (rows, in, a0, mid0, b0, c0, out0, a1, mid1, b1, c1, y, out1, scratch)
         return _rows_block_macs(d(1), d(3), d(6), line, "0", n) + _rows_block_macs(d(6), d(8), d(12), line, "1", n)

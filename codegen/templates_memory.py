@@ -129,6 +129,20 @@ def conv_dw_pw_rows_s8(b, args, out):
             f"(int8_t *){scratch})); }}")
 
 
+def conv_dw_pw_rows_add_s8(b, args, out):
+    x, *weights, scratch = args
+    layers, in_dims, mid_dims, out_dims = rows_block(b, weights)
+    a = b.attrs["add"]
+    return (f"{{ static const tt_conv_layer a = {layers[0]};\n"
+            f"      static const tt_conv_layer b = {layers[1]};\n"
+            f"      static const tt_conv_layer c = {layers[2]};\n"
+            f"      static const tt_residual_add add = {{{int(b.attrs['x_is_a'])}, {a['a_zero']}, {a['b_zero']}, "
+            f"{a['multiplier_a']}, {a['multiplier_b']}, {a['shift']}, {{0, {a['y_zero']}, {a['act_min']}, "
+            f"{a['act_max']}}}}};\n"
+            f"      TT_CALL(tt_conv_dw_pw_rows_add_s8({x}, {in_dims}, &a, {mid_dims}, &b, &c, {out}, {out_dims}, &add, "
+            f"(int8_t *){scratch})); }}")
+
+
 def _depthwise_parts(w, c: int) -> list:
     """(first channel, channels, weights) of each non-empty part of a depthwise weight of c channels: the trained
     lead and the frozen rest of a split weight, or the whole."""

@@ -15,7 +15,9 @@ Guarantees: every `m = conv2d_s8(x, ...)` (groups 1, any kernel) read only by a 
             in `tt.trainable`, becomes `y = conv_dw_pw_rows_s8(x, <4 args of each conv>)`, attrs `conv`,
             `depthwise`, `pointwise`, layer "<conv>+<depthwise>+<1x1>", the same int8 values.  Single
             readers also mean no gradient passes through m or d.  `memory_analysis` counts the rows
-            the kernel keeps (`tt_conv_dw_pw_rows_s8_get_buffer_size`).
+            the kernel keeps (`tt_conv_dw_pw_rows_s8_get_buffer_size`).  Then a stride-1 block and the
+            residual add of its input and output are one op writing the sum over the input
+            (`fuse_rows_residual`).
 
     before: m = conv2d_s8(x, wa, ...);  d = conv2d_s8(m, wb, ...);  y = conv2d_s8(d, wc, ...)
     after:  y = conv_dw_pw_rows_s8(x, wa, ..., wb, ..., wc, ...)
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 from tvm_tinytrain import conv_geometry, ops
 
+from .fuse_rows_residual import fuse_rows_residual
 from .relax_utils import use_counts
 from .training_graph import fuse_chains, main_attr, op_bindings, tt_attrs
 
@@ -35,7 +38,7 @@ def fuse_conv_dw_pw_rows(mod):
         attrs = {"conv": tt_attrs(conv), "depthwise": tt_attrs(dw), "pointwise": tt_attrs(b)}
         return ops.call(bb, "conv_dw_pw_rows_s8", args, attrs, label=f"{conv.layer}+{dw.layer}+{b.layer}", role="out")
 
-    return fuse_chains(mod, _plan(mod, op_bindings(mod)), fused)
+    return fuse_rows_residual(fuse_chains(mod, _plan(mod, op_bindings(mod)), fused))
 
 
 def _plan(mod, bindings) -> dict:

@@ -28,8 +28,9 @@ _CONV_BACKWARD = ("clamp_mask", "mask_grad", "channel_slice", "scale_channels", 
                   "momentum_f32", "sgd_f32", "round_copy_s8", "round_copy_s32", "grad_update", "grad_add")
 LAYER_KINDS = (
     LayerKind("conv2d", "conv2d_s8",
-              ("conv2d_s8", "expand_depthwise_s8", "depthwise_inplace_s8", "conv_dw_pw_rows_s8", "conv2d_grad_input",
-               "depthwise_grad_input_inplace", "conv2d_grad_weight", "bias_grad_dw_chunks",
+              ("conv2d_s8", "expand_depthwise_s8", "depthwise_inplace_s8", "conv_dw_pw_rows_s8",
+               "conv_dw_pw_rows_add_s8", "conv2d_grad_input", "depthwise_grad_input_inplace", "conv2d_grad_weight",
+               "bias_grad_dw_chunks",
                "conv2d_grad_input_dw_chunks", "grad_update_dw_chunks", "bias_grad_pw_chunks",
                "conv2d_grad_input_pw_chunks", "grad_update_pw_chunks", "expansion_backward_dw_chunks",
                "expansion_backward_pw_chunks", "chunked_update", *_CONV_BACKWARD),

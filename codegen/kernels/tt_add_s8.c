@@ -3,7 +3,9 @@
  *   y[i] = clamp(rshift_round((a[i] - a_zero) * mult_a + (b[i] - b_zero) * mult_b, shift) + y_zero,
  *                act_min, act_max)                                         (int64 products)
  * q->x_zero is not used (a_zero, b_zero are the inputs' zero points). y may alias a or b.
- * TT_ERR_ARG: a null pointer, n < 0, a zero point outside int8, shift outside [1, 62], bad clamp range.
+ * tt_add_s8_rows: the same sum on `rows` rows of n elements, row i of a, b and y at i * a_step, b_step, y_step
+ * elements (a residual block's output row of every channel: tt_conv_dw_pw_rows_add_s8.c); tt_add_s8 is its one row.
+ * TT_ERR_ARG: a null pointer, n or rows < 0, a zero point outside int8, shift outside [1, 62], bad clamp range.
  */
 #include "tt_dsp.h"
 #include "tt_kernels.h"
@@ -62,30 +64,27 @@ static void add_split_s8(const int8_t *a, const int8_t *b, int32_t n, add_split 
 }
 #endif
 
-int tt_add_s8(const int8_t *a, const int8_t *b, int32_t n, int32_t a_zero, int32_t b_zero, int32_t mult_a,
-              int32_t mult_b, int32_t shift, const tt_quant_params *q, int8_t *y)
-{
-    if (!a || !b || !y || n < 0 || !tt_quant_ok(q) || !tt_is_s8(a_zero) || !tt_is_s8(b_zero) || shift < 1 ||
-        shift > 62)
-        return TT_ERR_ARG;
-    const int32_t y_zero = q->y_zero, lo = q->act_min, hi = q->act_max; /* locals: int8 stores alias anything */
+/* One row: the elementwise loop of the path tt_add_s8_rows chose (split: the DSP pair form, else by shift). */
+typedef struct {
+    int32_t a_zero, b_zero, mult_a, mult_b, shift, y_zero, lo, hi;
+    int32_t k, t, unit; /* shift > 10: the scaled form's */
+    int64_t base;
 #if TT_USE_DSP
+    int split_ok;
     add_split split;
-    if (add_split_ok(a_zero, b_zero, mult_a, mult_b, shift, y_zero, &split))
-        add_split_s8(a, b, n, split, y);
+#endif
+} add_form;
+
+static void add_row(const int8_t *a, const int8_t *b, int32_t n, const add_form *f, int8_t *y)
+{
+#if TT_USE_DSP
+    if (f->split_ok)
+        add_split_s8(a, b, n, f->split, y);
     else
 #endif
-    if (shift > 10) {
-        /* (v + 2^(shift-1)) >> shift = (floor(v / 2^32) + 2^(t-1)) >> t, t = shift - 32 (the low word cannot
-         * change the floor, as in tt_requantize). A shift of 11..32 first scales v by unit = 2^k,
-         * k = 33 - shift: rounding v 2^k by 2^33 is rounding v by 2^shift, the same integers. The zero
-         * points and the rounding go into one 64-bit constant: v 2^k + 2^(t-1) 2^32 = base + a unit mult_a
-         * + b unit mult_b. Bounds: |v| < 2^40, so every sum stays below 2^62 and its high word fits
-         * int32; |a unit|, |zero unit| <= 2^29. About 16 instructions an element on a Cortex-M7, against
-         * 39 for the 64-bit shift below. */
-        const int32_t k = shift > 32 ? 0 : 33 - shift, t = shift + k - 32, unit = 1 << k;
-        const int64_t base = ((int64_t)1 << (t + 31)) - (int64_t)(a_zero * unit) * mult_a -
-                             (int64_t)(b_zero * unit) * mult_b;
+    if (f->shift > 10) {
+        const int32_t t = f->t, unit = f->unit, mult_a = f->mult_a, mult_b = f->mult_b, y_zero = f->y_zero;
+        const int64_t base = f->base;
         for (int32_t i = 0; i < n; i++) {
             const int64_t v = base + (int64_t)(a[i] * unit) * mult_a + (int64_t)(b[i] * unit) * mult_b;
             const int32_t r = ((int32_t)(v >> 32) >> t) + y_zero;
@@ -97,12 +96,46 @@ int tt_add_s8(const int8_t *a, const int8_t *b, int32_t n, int32_t a_zero, int32
         }
     } else {
         for (int32_t i = 0; i < n; i++) {
-            const int64_t v = (int64_t)(a[i] - a_zero) * mult_a + (int64_t)(b[i] - b_zero) * mult_b;
-            y[i] = (int8_t)tt_clamp64(tt_rshift_round(v, shift) + y_zero, lo, hi);
+            const int64_t v = (int64_t)(a[i] - f->a_zero) * f->mult_a + (int64_t)(b[i] - f->b_zero) * f->mult_b;
+            y[i] = (int8_t)tt_clamp64(tt_rshift_round(v, f->shift) + f->y_zero, f->lo, f->hi);
         }
-        return TT_OK;
+        return;
     }
+    const int32_t lo = f->lo, hi = f->hi;
     if (lo > -128 || hi < 127) /* clamping to int8 first changes no clamp to [lo, hi] within it */
         for (int32_t i = 0; i < n; i++) y[i] = (int8_t)(y[i] < lo ? lo : y[i] > hi ? hi : y[i]);
+}
+
+int tt_add_s8_rows(const int8_t *a, int32_t a_step, const int8_t *b, int32_t b_step, int32_t rows, int32_t n,
+                   int32_t a_zero, int32_t b_zero, int32_t mult_a, int32_t mult_b, int32_t shift,
+                   const tt_quant_params *q, int8_t *y, int32_t y_step)
+{
+    if (!a || !b || !y || n < 0 || rows < 0 || !tt_quant_ok(q) || !tt_is_s8(a_zero) || !tt_is_s8(b_zero) ||
+        shift < 1 || shift > 62)
+        return TT_ERR_ARG;
+    add_form f = {.a_zero = a_zero, .b_zero = b_zero, .mult_a = mult_a, .mult_b = mult_b, .shift = shift,
+                  .y_zero = q->y_zero, .lo = q->act_min, .hi = q->act_max};
+#if TT_USE_DSP
+    f.split_ok = add_split_ok(a_zero, b_zero, mult_a, mult_b, shift, f.y_zero, &f.split);
+#endif
+    if (shift > 10) {
+        /* (v + 2^(shift-1)) >> shift = (floor(v / 2^32) + 2^(t-1)) >> t, t = shift - 32 (the low word cannot
+         * change the floor, as in tt_requantize). A shift of 11..32 first scales v by unit = 2^k,
+         * k = 33 - shift: rounding v 2^k by 2^33 is rounding v by 2^shift, the same integers. The zero
+         * points and the rounding go into one 64-bit constant: v 2^k + 2^(t-1) 2^32 = base + a unit mult_a
+         * + b unit mult_b. Bounds: |v| < 2^40, so every sum stays below 2^62 and its high word fits
+         * int32; |a unit|, |zero unit| <= 2^29. About 16 instructions an element on a Cortex-M7, against
+         * 39 for the 64-bit shift below. */
+        f.k = shift > 32 ? 0 : 33 - shift, f.t = shift + f.k - 32, f.unit = 1 << f.k;
+        f.base = ((int64_t)1 << (f.t + 31)) - (int64_t)(a_zero * f.unit) * mult_a - (int64_t)(b_zero * f.unit) * mult_b;
+    }
+    for (int32_t r = 0; r < rows; r++) /* row by row: y's row may be a's or b's, each read before it is written */
+        add_row(a + r * a_step, b + r * b_step, n, &f, y + r * y_step);
     return TT_OK;
+}
+
+int tt_add_s8(const int8_t *a, const int8_t *b, int32_t n, int32_t a_zero, int32_t b_zero, int32_t mult_a,
+              int32_t mult_b, int32_t shift, const tt_quant_params *q, int8_t *y)
+{
+    return tt_add_s8_rows(a, 0, b, 0, 1, n, a_zero, b_zero, mult_a, mult_b, shift, q, y, 0);
 }

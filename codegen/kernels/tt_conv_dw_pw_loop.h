@@ -1,8 +1,8 @@
 /*
- * Private to tt_conv_dw_pw_rows_s8.c and tt_conv_dw_pw_stream_s8.c: the one loop of the fused
- * conv -> depthwise -> 1x1 block by output rows.  The two kernels differ only in where the conv's band of
- * x comes from (a whole tensor, or rows pulled from a stream), so they pass that as `fill_band`; every
- * kernel call on every band is the same, and so is every output byte.
+ * Private to tt_conv_dw_pw_rows_s8.c (and its residual form tt_conv_dw_pw_rows_add_s8.c) and
+ * tt_conv_dw_pw_stream_s8.c: the one loop of the fused conv -> depthwise -> 1x1 block by output rows.  The
+ * kernels differ only in where the conv's band of x comes from (a whole tensor, or rows pulled from a stream),
+ * so they pass that as `fill_band`; every kernel call on every band is the same, and so is every output byte.
  * Scratch (from `scratch`): the band of x (in.c x a.kh rows), one row of mid, the window of mid
  * (mid.c x b.kh rows), one output row, one depthwise row; each part 8-aligned (TT_DW_PW_LOOP_BYTES). On the DSP
  * path the conv `a` writes its rows straight into the window and the row of mid is not used: the window with the
@@ -30,6 +30,20 @@ typedef void (*tt_fill_band_fn)(void *ctx, int8_t *xb, int32_t xlo, int32_t xn);
  * padding), output channel o at y + o * y_plane, instead of the band and the conv `a` (the streamed RGB stem's,
  * tt_row_stream.h); TT_OK or an error. */
 typedef int (*tt_conv_row_fn)(void *ctx, int32_t xlo, int32_t xn, const tt_conv_params *p, int8_t *y, int32_t y_plane);
+
+/* A whole (c, h, w) tensor as the source of the bands (tt_conv_dw_pw_rows_s8, tt_conv_dw_pw_rows_add_s8). */
+typedef struct {
+    const int8_t *x;
+    tt_dims in;
+} tt_whole_input;
+
+/* The band of x straight from the whole tensor (a tt_fill_band_fn, ctx a tt_whole_input). */
+static inline void tt_band_from_tensor(void *ctx, int8_t *xb, int32_t xlo, int32_t xn)
+{
+    const tt_whole_input *s = (const tt_whole_input *)ctx;
+    for (int32_t ch = 0; ch < s->in.c; ++ch)
+        memcpy(xb + ch * xn * s->in.w, s->x + (ch * s->in.h + xlo) * s->in.w, (size_t)(xn * s->in.w));
+}
 
 /* The rows [*lo, *lo + *n) of an input of height h under output row r's window (kernel k), and the
  * padding left at the band's top and bottom in *p. */

@@ -20,23 +20,10 @@ int32_t tt_conv_dw_pw_rows_s8_get_buffer_size(tt_dims in, const tt_conv_layer *a
     return TT_DW_PW_LOOP_BYTES(in, a, mid, b, out);
 }
 
-typedef struct {
-    const int8_t *x;
-    tt_dims in;
-} whole_input;
-
-/* The band of x straight from the whole tensor. */
-static void band_from_tensor(void *ctx, int8_t *xb, int32_t xlo, int32_t xn)
-{
-    const whole_input *s = (const whole_input *)ctx;
-    for (int32_t ch = 0; ch < s->in.c; ++ch)
-        memcpy(xb + ch * xn * s->in.w, s->x + (ch * s->in.h + xlo) * s->in.w, (size_t)(xn * s->in.w));
-}
-
 int tt_conv_dw_pw_rows_s8(const int8_t *x, tt_dims in, const tt_conv_layer *a, tt_dims mid,
                           const tt_conv_layer *b, const tt_conv_layer *c, int8_t *y, tt_dims out, int8_t *scratch)
 {
     if (!x || !a || !b || !c || !y || !scratch) return TT_ERR_ARG;
-    whole_input s = {x, in};
-    return tt_conv_dw_pw_loop(band_from_tensor, &s, in, a, mid, b, c, y, out, scratch);
+    tt_whole_input s = {x, in};
+    return tt_conv_dw_pw_loop(tt_band_from_tensor, &s, in, a, mid, b, c, y, out, scratch);
 }

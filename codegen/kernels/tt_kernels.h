@@ -114,6 +114,20 @@ int32_t tt_conv_dw_pw_rows_s8_get_buffer_size(tt_dims in, const tt_conv_layer *a
                                               const tt_conv_layer *b, tt_dims out);
 int tt_conv_dw_pw_rows_s8(const int8_t *x, tt_dims in, const tt_conv_layer *a, tt_dims mid,
                           const tt_conv_layer *b, const tt_conv_layer *c, int8_t *y, tt_dims out, int8_t *scratch);
+/* The residual add after such a block: z = tt_add_s8 of x and the block's output y, x the add's first operand
+ * `a` when x_is_a (else its second, `b`), with the add's zero points, multipliers, shift and output q. */
+typedef struct {
+    int32_t x_is_a;
+    int32_t a_zero, b_zero, mult_a, mult_b, shift;
+    tt_quant_params q;
+} tt_residual_add;
+/* z = add(x, c(b(a(x)))) for a stride-1 block with out == in, one output row at a time, each sum row written to z
+ * once made: z may be x (x's row r is read by no later output row), so neither y nor a second map exists whole. */
+int32_t tt_conv_dw_pw_rows_add_s8_get_buffer_size(tt_dims in, const tt_conv_layer *a, tt_dims mid,
+                                                  const tt_conv_layer *b, tt_dims out);
+int tt_conv_dw_pw_rows_add_s8(const int8_t *x, tt_dims in, const tt_conv_layer *a, tt_dims mid,
+                              const tt_conv_layer *b, const tt_conv_layer *c, int8_t *z, tt_dims out,
+                              const tt_residual_add *add, int8_t *scratch);
 /* Where a streamed sample's rows come from (the application: a camera's DMA, a serial line):
  * read(ctx, dst, first_row, n_rows) writes rows first_row .. first_row + n_rows - 1 to dst, each row all
  * channels pixel by pixel, (n_rows, w, c) int8 (HWC). Rows are asked for in order, each once. */
@@ -149,6 +163,10 @@ int tt_linear_s8(const int8_t *x, int32_t in_features, const int8_t *w, const in
 /* y = clamp(((a - a_zero) * mult_a + (b - b_zero) * mult_b + round) >> shift) + y_zero) */
 int tt_add_s8(const int8_t *a, const int8_t *b, int32_t n, int32_t a_zero, int32_t b_zero, int32_t mult_a,
               int32_t mult_b, int32_t shift, const tt_quant_params *q, int8_t *y);
+/* tt_add_s8 on `rows` rows of n elements, row i of a, b, y at i * a_step, b_step, y_step elements. */
+int tt_add_s8_rows(const int8_t *a, int32_t a_step, const int8_t *b, int32_t b_step, int32_t rows, int32_t n,
+                   int32_t a_zero, int32_t b_zero, int32_t mult_a, int32_t mult_b, int32_t shift,
+                   const tt_quant_params *q, int8_t *y, int32_t y_step);
 /* concat layer, one input's part: y[i] = clamp(rshift_round((x[i] - x_zero) * mult, shift) + y_zero, -128, 127),
  * y pointing at the input's channel offset in the output */
 int tt_concat_s8(const int8_t *x, int32_t n, int32_t x_zero, int32_t mult, int32_t shift, int32_t y_zero,

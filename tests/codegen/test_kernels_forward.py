@@ -563,7 +563,7 @@ CHECK_SOURCES = [DSP_CHECK / "check_dsp.c", DSP_CHECK / "ref_kernels.c",
                                                               "tt_conv2d_1x1_split_s8", "tt_conv2d_general_s8",
                                                               "tt_conv2d_s8", "tt_conv_dw_pw_rows_s8", "tt_add_s8",
                                                               "tt_conv_dw_pw_stream_s8", "tt_conv_dw_pw_chain_s8",
-                                                              "tt_rows_from_chw"))]
+                                                              "tt_rows_from_chw", "tt_conv_dw_pw_rows_add_s8"))]
 DSP_OUTPUT = re.compile(r"dsp check \(TT_USE_DSP=1\): (\d+) cases, (\d+) bytes, 0 mismatches")
 
 

@@ -63,7 +63,8 @@ def test_every_consumer_reads_the_records():
                       "scale_channels": REUSES_INPUT, "mask_grad": REUSES_INPUT, "grad_add": REUSES_INPUT,
                       "depthwise_inplace_s8": OVER_INPUT, "depthwise_grad_input_inplace": OVER_INPUT,
                       "lut_s8": REUSES_INPUT, "lut_grad": REUSES_INPUT, "select_grad": REUSES_INPUT,
-                      "mul_s8": REUSES_INPUT, "mul_grad_input": REUSES_INPUT, "add_s8": REUSES_INPUT}
+                      "mul_s8": REUSES_INPUT, "mul_grad_input": REUSES_INPUT, "add_s8": REUSES_INPUT,
+                      "conv_dw_pw_rows_add_s8": REUSES_INPUT}
 
 
 def test_a_record_is_declared_once_and_whole():

@@ -28,7 +28,9 @@ def mcunet():
 
 
 def _chains(mod):
-    return {b.layer: b for b in op_bindings(mod) if b.op == "conv_dw_pw_rows_s8"}
+    """The fused blocks by their three layers, with their residual add (fuse_rows_residual) or not."""
+    return {"+".join(b.layer.split("+")[:3]): b for b in op_bindings(mod)
+            if b.op in ("conv_dw_pw_rows_s8", "conv_dw_pw_rows_add_s8")}
 
 
 def test_forward_is_bit_identical(mcunet):

@@ -63,7 +63,8 @@ def _simulate(mod) -> list[int]:
             size = _bytes(b.var.ty)
             first = b.args[0]
             in_place = b.op in ("depthwise_inplace_s8", "depthwise_grad_input_inplace")
-            if (b.op in ("scale_channels", "mask_grad", "grad_add", "add_s8") or in_place) and first in buffer_of \
+            if (b.op in ("scale_channels", "mask_grad", "grad_add", "add_s8", "conv_dw_pw_rows_add_s8") or in_place) \
+                    and first in buffer_of \
                     and last.get(first) == i and (buffers[buffer_of[first]] == size
                                                   or in_place and size <= buffers[buffer_of[first]]):
                 owner_of[buffer_of[first]] = b.var

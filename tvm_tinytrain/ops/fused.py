@@ -7,8 +7,8 @@ from tvm_tinytrain.codegen import templates_memory as c
 
 from . import OPS
 from .backward import conv2d_grad_input, mask_grad
-from .forward import conv2d_s8
-from .registry import NEW, OVER_INPUT, PARAM, OpRecord, declare
+from .forward import add_s8, conv2d_s8
+from .registry import NEW, OVER_INPUT, PARAM, REUSES_INPUT, OpRecord, declare
 
 
 def expand_depthwise_s8(fb, args, a):
@@ -51,6 +51,14 @@ def conv_dw_pw_rows_s8(fb, args, a):
     mid = fb.emit(conv2d_s8(fb, args[:5], a["conv"]))
     dw = fb.emit(conv2d_s8(fb, [mid, *args[5:9]], a["depthwise"]))
     return conv2d_s8(fb, [dw, *args[9:]], a["pointwise"])
+
+
+def conv_dw_pw_rows_add_s8(fb, args, a):
+    """(x, the 12 args of conv_dw_pw_rows_s8) -> add_s8 of x and that block's output y (attrs of the block, `add`:
+    the add's, `x_is_a`: 1 where x is its first operand): a stride-1 residual block and its add.  The C writes each
+    output row's sum as soon as it is made, over x where x dies here, so y never exists whole."""
+    y = fb.emit(conv_dw_pw_rows_s8(fb, args, a))
+    return add_s8(fb, [args[0], y] if a["x_is_a"] else [y, args[0]], a["add"])
 
 
 def _through_depthwise_grad(reader: str):
@@ -124,6 +132,12 @@ def conv_dw_pw_rows_scratch(b) -> int:
     return sum((p + 7) // 8 * 8 for p in parts)
 
 
+def conv_dw_pw_rows_add_scratch(b) -> int:
+    """The row block's scratch, then one row of its output (8-aligned): tt_conv_dw_pw_rows_add_s8_get_buffer_size."""
+    (_, c_out, _, w_out) = _shape(b.var)
+    return conv_dw_pw_rows_scratch(b) + (c_out * w_out + 7) // 8 * 8
+
+
 # One record per op (registry.py): builder, C call, kernel files, storage, scratch and its C companion.
 declare(
     OpRecord("expand_depthwise_s8", expand_depthwise_s8, c.expand_depthwise_s8,
@@ -158,4 +172,7 @@ declare(
               "tt_rows_from_chw.c"),
              scratch=conv_dw_pw_rows_scratch, buffer_size="tt_conv_dw_pw_rows_s8_get_buffer_size",
              buffer_size_args=_conv_dw_pw_rows_args),
+    OpRecord("conv_dw_pw_rows_add_s8", conv_dw_pw_rows_add_s8, c.conv_dw_pw_rows_add_s8,
+             ("tt_conv_dw_pw_rows_add_s8.c", "tt_add_s8.c"), writes=REUSES_INPUT, scratch=conv_dw_pw_rows_add_scratch,
+             buffer_size="tt_conv_dw_pw_rows_add_s8_get_buffer_size", buffer_size_args=_conv_dw_pw_rows_args),
 )

@@ -10,8 +10,9 @@
  * cases from four outputs through tt_conv2d_1x1_strided_out_s8, output channels further apart than h * w; then
  * ROW_CASES fused row blocks through tt_conv_dw_pw_rows_s8's DSP loop, a quarter of them from a conv other than a
  * 1x1 as the stem's (tt_conv2d_general_strided_out_s8), check_rows; then CHAIN_CASES streamed stems alone and
- * chained with a block, check_chain; then ADD_CASES residual adds, tt_add_s8, check_add) against their portable loops
- * (ref_kernels.c: the same sources with TT_NO_DSP), byte for byte, on pseudo-random
+ * chained with a block, check_chain; then ADD_CASES residual adds, tt_add_s8, check_add; then RESID_CASES row blocks
+ * with their residual add written over their input, tt_conv_dw_pw_rows_add_s8, check_rows_add) against their portable
+ * loops (ref_kernels.c: the same sources with TT_NO_DSP), byte for byte, on pseudo-random
  * cases: channels 1..24 (odd too; an eighth of the other 1x1 cases one output, expand_depthwise's calls on large inputs;
  * a quarter exactly 8 or 16, the 8- and 16-channel paths on maps of up to 400 pixels: several blocks of pixels and
  * their tails; a quarter of the rest a multiple of 4 up to 64, the eight-pixel path's whole range;
@@ -48,6 +49,9 @@
 #endif
 #ifndef ADD_CASES
 #define ADD_CASES 400
+#endif
+#ifndef RESID_CASES
+#define RESID_CASES 60
 #endif
 
 int ref_conv2d_1x1_s8(const int8_t *x, tt_dims in, const int8_t *w, const int32_t *bias, const int32_t *mult,
@@ -463,6 +467,58 @@ static void check_add(void)
     free(a), free(b), free(y), free(y_ref);
 }
 
+/* One stride-1 row block and its residual add, tt_conv_dw_pw_rows_add_s8 (a 1x1 expansion, or in a quarter of the
+ * cases a 3x3 conv padded by 1, -> a 3x3 / 5x5 / 7x7 depthwise padded to keep the map (its top padding random) -> a
+ * 1x1 projection back to x's channels, x the add's first or second operand, the sum over x in half the cases), on
+ * the DSP loop, against the three portable calls and the portable add on whole tensors, byte for byte. */
+static void check_rows_add(void)
+{
+    const int general = uniform(0, 3) == 0, in_place = uniform(0, 1), x_is_a = uniform(0, 1);
+    const int32_t kernels[] = {3, 5, 7}, kh = kernels[rnd() % 3], kw = uniform(0, 3) ? kh : kernels[rnd() % 3];
+    const int32_t ka = general ? 3 : 1, top = uniform(0, kh - 1 - ka / 2), left = uniform(0, kw - 1);
+    const tt_conv_params pa = {1, ka / 2, ka / 2, ka / 2, ka / 2, 1}, one = {1, 0, 0, 0, 0, 1};
+    const int32_t c_mid = uniform(0, 4) ? uniform(4, 24) : uniform(1, 3);
+    const tt_dims in = {uniform(0, 4) ? uniform(4, 24) : uniform(1, 3), uniform(1, 16),
+                        uniform(0, 1) ? 4 * uniform(1, 8) : uniform(1, 40)};
+    const tt_dims mid = {c_mid, in.h, in.w};
+    const tt_conv_params pb = {1, top, left, kh - 1 - top, kw - 1 - left, c_mid};
+    tt_conv_layer a = random_layer(c_mid, in.c * ka * ka, ka, ka, pa), b = random_layer(c_mid, kh * kw, kh, kw, pb);
+    tt_conv_layer c = random_layer(in.c, c_mid, 1, 1, one);
+    b.q.x_zero = a.q.y_zero, c.q.x_zero = b.q.y_zero;
+    const int32_t shift = uniform(12, 40), e = shift - 1 < 30 ? shift - 1 : 30;
+    const int32_t lo = uniform(0, 3) ? -128 : uniform(-128, 0);
+    const tt_residual_add add = {x_is_a, uniform(-128, 127), uniform(-128, 127),
+                                 uniform(1 << (e - 1), (int32_t)((2u << e) - 1)),
+                                 uniform(1 << (e - 1), (int32_t)((2u << e) - 1)), shift,
+                                 {0, uniform(-128, 127), lo, 127}};
+    if (x_is_a) a.q.x_zero = add.a_zero, c.q.y_zero = add.b_zero;
+    else a.q.x_zero = add.b_zero, c.q.y_zero = add.a_zero;
+    const int32_t n = in.c * in.h * in.w;
+    int8_t *x = random_s8(n), *m = malloc((size_t)(c_mid * in.h * in.w)), *d = malloc((size_t)(c_mid * in.h * in.w));
+    int8_t *y = malloc((size_t)n), *z_ref = malloc((size_t)n), *z = malloc((size_t)n);
+    int rc_ref = general ? ref_conv2d_general_s8(x, in, a.w, ka, ka, a.bias, a.mult, a.shift, &pa, &a.q, m, mid)
+                         : ref_conv2d_1x1_s8(x, in, a.w, a.bias, a.mult, a.shift, &one, &a.q, m, mid);
+    if (rc_ref == TT_OK)
+        rc_ref = ref_depthwise_conv2d_s8(m, mid, b.w, kh, kw, b.bias, b.mult, b.shift, &pb, &b.q, d, mid);
+    if (rc_ref == TT_OK)
+        rc_ref = ref_conv2d_1x1_s8(d, mid, c.w, c.bias, c.mult, c.shift, &one, &c.q, y, in);
+    if (rc_ref == TT_OK)
+        rc_ref = ref_add_s8(x_is_a ? x : y, x_is_a ? y : x, n, add.a_zero, add.b_zero, add.mult_a, add.mult_b, shift,
+                            &add.q, z_ref);
+    int8_t *scratch = malloc((size_t)tt_conv_dw_pw_rows_add_s8_get_buffer_size(in, &a, mid, &b, in));
+    const int rc = tt_conv_dw_pw_rows_add_s8(x, in, &a, mid, &b, &c, in_place ? x : z, in, &add, scratch);
+    if (rc != TT_OK || rc_ref != TT_OK || memcmp(in_place ? x : z, z_ref, (size_t)n) != 0) {
+        mismatches++;
+        put("MISMATCH rows_add a="), put_int(ka), put(" c="), put_int(in.c), put(">"), put_int(c_mid);
+        put(" h="), put_int(in.h), put(" w="), put_int(in.w), put(" k="), put_int(kh), put("x"), put_int(kw);
+        put(" top="), put_int(top), put(in_place ? " in place" : ""), put("\n");
+    }
+    cases++;
+    bytes += n;
+    free_layer(&a), free_layer(&b), free_layer(&c);
+    free(x), free(m), free(d), free(y), free(z_ref), free(z), free(scratch);
+}
+
 int main(void)
 {
     for (int i = 0; i < CASES; i++)
@@ -473,6 +529,8 @@ int main(void)
         check_chain();
     for (int i = 0; i < ADD_CASES; i++)
         check_add();
+    for (int i = 0; i < RESID_CASES; i++)
+        check_rows_add();
     put(TT_USE_DSP ? "dsp check (TT_USE_DSP=1): " : "dsp check (TT_USE_DSP=0): ");
     put_int(cases);
     put(" cases, ");

@@ -9,6 +9,7 @@
 #define tt_conv2d_1x1_split_s8 ref_conv2d_1x1_split_s8
 #define tt_conv2d_general_s8 ref_conv2d_general_s8
 #define tt_add_s8 ref_add_s8
+#define tt_add_s8_rows ref_add_s8_rows
 #include "tt_conv2d_1x1_s8.c"
 #include "tt_depthwise_conv2d_s8.c"
 #include "tt_conv2d_1x1_split_s8.c"
