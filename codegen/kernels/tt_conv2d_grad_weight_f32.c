@@ -152,6 +152,8 @@ static void pointwise_grad_weight(const int8_t *x, int32_t x_zero, float x_scale
                 last_rows_block(dw + o * cols + c, cols, (const float (*)[4])xt, d + o * hw, hw, rows - o, x_scale);
         }
     /* the rest: channels c.. (all of them if hw > GW_MAX_HW), output blocks of four and then the last rows % 4 */
+    if (c == cols)
+        return;
     for (int32_t o = 0; o < rows4; o += 4) {
         const float *d0 = d + o * hw, *d1 = d0 + hw, *d2 = d1 + hw, *d3 = d2 + hw;
         for (int32_t cc = c; cc < cols; ++cc) {
