@@ -7,7 +7,6 @@ gradient and their update (after the input gradient has read those rows).  Each 
 `*_chunks` ops computed, in the same order; the updates are per channel (per row), so a chunk's are the whole's."""
 from __future__ import annotations
 
-import math
 from types import SimpleNamespace
 
 import numpy as np
@@ -50,22 +49,23 @@ def expansion_backward_scratch_args(b) -> tuple:
     return ((c, *mid) if "pw" in b.attrs else (0, 0, 0), (c, *hw), chunk_bytes(b), *run, biases, masked_c)
 
 
-def _byte_rows(hw: int) -> int:
-    """The fewest output channels of hw pixels whose mask bits are whole bytes (a masked block starts on a byte)."""
-    return 8 // math.gcd(hw, 8)
+# Output channels tt_conv2d_1x1_grad_input_masked_channels_f32 takes a block (GI_CHUNK of tt_conv2d_grad_input_f32.c);
+# its scratch holds 8 pixels of each and at least one channel pair's scaled weights of them: 10 floats a channel.
+MASKED_BLOCK = 64
+MASKED_FLOATS = 10
 
 
 def expansion_backward_scratch(b) -> int:
     """A chunk of each stage's gradient, then the larger of the weight update's block of rows and a chunk's bias
-    gradient (used one after the other); reading the projection's output gradient through its mask, at least one
-    block of it after the projection's chunk (where the depthwise chunk and those come later)."""
+    gradient (used one after the other); reading the projection's output gradient through its mask, at least
+    the masked kernel's scratch of one channel pair after the projection's chunk (where the depthwise chunk and
+    those come later)."""
     *_, run, cols, biases, masked_c = expansion_backward_scratch_args(b)
-    c, mid, hw = _chunk_dims(b)
+    _, _, hw = _chunk_dims(b)
     k, floats = _chunk_floats(b)
     extra = max(update_block(k, cols) * cols * 4 if run else 0, k * 4 if biases else 0)
     if masked_c:
-        mid_hw = int(np.prod(mid))
-        extra = max(extra, (min(masked_c, _byte_rows(mid_hw)) * mid_hw - k * int(np.prod(hw))) * 4)
+        extra = max(extra, (MASKED_FLOATS * min(masked_c, MASKED_BLOCK) - k * int(np.prod(hw))) * 4)
     return floats * 4 + extra
 
 
@@ -87,7 +87,7 @@ def expansion_backward(b, args, out):
     lines = chunk_loop_head(c, k, ": their gradient once, then every reader's part")
     src, pos = f"{args[0]} + c0 * {oh * ow}", 1
     g = f"((float *){scratch})"
-    if "pw" in a:  # a block of the masked output gradient (source_mask) where the depthwise chunk comes later
+    if "pw" in a:  # the masked kernel's scratch (source_mask) where the depthwise chunk comes later
         block = (f"((float *)({scratch} + {k * oh * ow * 4}))", (expansion_backward_scratch(b) - k * oh * ow * 4) // 4)
         lines += projection_chunk(b, args, 0, pos, g, block)
         pos += 3

@@ -342,8 +342,8 @@ def chunk_loop_head(c: int, k: int, what: str) -> list[str]:
 def projection_chunk(b, args, at: int, pos: int, g: str, block: tuple | None = None) -> list[str]:
     """Through a projection (args[pos:pos + 3]: its weight, scale and the depthwise output's clamp mask): the
     chunk's channels of its input gradient from args[at] (the projection's output gradient) into g, masked.  With
-    attr `source_mask` (passes/source_through_mask.py), args[at] is read through that arg, a mask, a block of output
-    channels at a time into `block` (a C pointer, its floats)."""
+    attr `source_mask` (passes/source_through_mask.py), args[at] is read through that arg, a mask, 8 pixels at a time
+    (tt_conv2d_1x1_grad_input_masked_channels_f32, its scratch `block`: a C pointer and its floats)."""
     c, (oh, ow), _ = _chunk_dims(b)
     w_p, s_p, m_dw = args[pos:pos + 3]
     out_c = _shape(b.args[at])[1]

@@ -127,20 +127,6 @@ int tt_conv2d_1x1_grad_input_channels_f32(const float *d, int32_t out_c, int32_t
     return TT_OK;
 }
 
-/* Input channels c0 .. c0 + k - 1 (c0 even) of the terms of output channels row0 .. row0 + rows - 1, d (rows, hw)
- * their gradient, w (out_c, channels) the whole weight: added to dx's sums of the outputs before row0 (row0 == 0:
- * written), so calls over consecutive blocks of outputs give tt_conv2d_1x1_grad_input_channels_f32's floats bit for
- * bit (its d a block at a time: tt_conv2d_1x1_grad_input_masked_channels_f32). */
-int tt_conv2d_1x1_grad_input_block_f32(const float *d, int32_t row0, int32_t rows, int32_t hw, const int8_t *w,
-                                       const float *w_scale, int32_t c0, int32_t k, int32_t channels, float *dx)
-{
-    if (!d || !w || !w_scale || !dx || row0 < 0 || rows < 1 || hw < 1 || c0 < 0 || c0 % 2 || k < 1
-        || c0 + k > channels)
-        return TT_ERR_ARG;
-    pointwise_grad_input(d, rows, hw, w + row0 * channels + c0, channels, w_scale + row0, k, dx, row0 > 0);
-    return TT_OK;
-}
-
 /* The first tap k >= lo with k = pos (mod s), s >= 1 */
 static inline int32_t first_tap(int32_t lo, int32_t pos, int32_t s)
 {

@@ -241,16 +241,13 @@ int tt_conv2d_1x1_grad_input_rows_f32(const float *d, int32_t row0, int32_t rows
  * d (out_c, hw) the whole output gradient: the floats of one call over all channels, bit for bit. */
 int tt_conv2d_1x1_grad_input_channels_f32(const float *d, int32_t out_c, int32_t hw, const int8_t *w,
                                           const float *w_scale, int32_t c0, int32_t k, int32_t channels, float *dx);
-/* Their terms of output channels row0 .. row0 + rows - 1 (d: those outputs' gradient), added to dx's sums of the
- * outputs before row0 (row0 == 0: written): consecutive blocks give the call's floats bit for bit. */
-int tt_conv2d_1x1_grad_input_block_f32(const float *d, int32_t row0, int32_t rows, int32_t hw, const int8_t *w,
-                                       const float *w_scale, int32_t c0, int32_t k, int32_t channels, float *dx);
-/* The same of d = mask ? g : +0.0f (mask (out_c, hw) bit-packed), d never whole: blocks of output channels masked into
- * `block` (block_floats floats: tt_masked_block_rows channels a block, 0 if too small), the same floats bit for bit. */
-int32_t tt_masked_block_rows(int32_t out_c, int32_t hw, int32_t floats);
+/* The same of d = mask ? g : +0.0f (mask (out_c, hw) bit-packed), d never whole: a group of channel pairs' scaled
+ * weights and 8 pixels of d at a time in `scratch` (scratch_floats floats: tt_masked_grad_input_pairs pairs a group,
+ * 0 if too small), the same floats bit for bit. */
+int32_t tt_masked_grad_input_pairs(int32_t out_c, int32_t floats);
 int tt_conv2d_1x1_grad_input_masked_channels_f32(const float *g, const uint8_t *mask, int32_t out_c, int32_t hw,
                                                  const int8_t *w, const float *w_scale, int32_t c0, int32_t k,
-                                                 int32_t channels, float *dx, float *block, int32_t block_floats);
+                                                 int32_t channels, float *dx, float *scratch, int32_t scratch_floats);
 /* A strided depthwise conv's input gradient taken a chunk of channels at a time (the ops of
  * passes/chunk_depthwise_grad.py): multiples of 8 channels (of the mask's bytes) in `bytes` of float (the op's
  * chunk: TT_DW_GRAD_CHUNK_BYTES, or fewer where the SRAM budget narrows it), at least 8; where fewer than 8 fit
@@ -267,8 +264,8 @@ int32_t tt_depthwise_grad_chunks_get_buffer_size(tt_dims in, int32_t bytes, int3
 int32_t tt_projection_grad_chunks_get_buffer_size(tt_dims mid, tt_dims in, int32_t bytes, int32_t run, int32_t cols);
 /* The scratch of an expansion's backward whose chunks are computed once for all readers (mid.c == 0: no projection
  * stage; run, cols: the weight update's, 0 for none; biases: a bias update among them; masked_c: the projection's
- * output channels where it reads its output gradient through its mask, a block of them after the projection's
- * chunk, else 0). */
+ * output channels where it reads its output gradient through its mask, else 0: after the projection's chunk, room
+ * for tt_conv2d_1x1_grad_input_masked_channels_f32's scratch of one pair). */
 int32_t tt_expansion_backward_chunks_get_buffer_size(tt_dims mid, tt_dims in, int32_t bytes, int32_t run,
                                                      int32_t cols, int32_t biases, int32_t masked_c);
 /* tt_conv2d_grad_input_f32 of a pointwise conv whose weight is split as in tt_conv2d_1x1_split_s8 */
