@@ -106,6 +106,10 @@ static void pointwise_grad_weight(const int8_t *x, int32_t x_zero, float x_scale
 #else
     int32_t c = 0;
 #endif
+#if defined(TT_GW_4X4_ASM) && defined(TT_INT8_WORDS4)
+    if (rows == 2 && hw % 4 == 0 && ((uintptr_t)x & 3) == 0) /* any hw: no stack block */
+        for (; c + 4 <= cols; c += 4) tt_mla_2x4_int8_f32(dw + c, cols, x + c * hw, hw, x_zero, d, x_scale);
+#endif
     if (hw <= GW_MAX_HW)
         for (; c + 4 <= cols; c += 4) {
 #if defined(TT_GW_4X4_ASM) && defined(TT_INT8_WORDS4)

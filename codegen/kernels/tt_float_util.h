@@ -878,6 +878,66 @@ static inline void tt_mla_1x4_f32(float *dw, const float *xt, const float *d, in
         : [dw] "r"(dw), [z] "r"(zeros), [scale] "Uv"(x_scale)
         : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s16", "s17", "s18", "s19", "cc", "memory");
 }
+#if defined(TT_INT8_WORDS4)
+/* tt_mla_2x4_f32 of exactly two rows (d_step hw) straight from four int8 channels (hw % 4 == 0, x word-aligned):
+ * tt_int8_words4_f32's conversion and the 2 x 4 block's multiply-adds in one loop, each turn's sixteen input values
+ * kept in s0-s15 rather than stored and loaded back, the two rows' four d values by one VLDM each: 81 instructions
+ * per 32 multiply-adds (the conversion and the block apart: 47 + 42). The same values, terms and order (p from
+ * 0, each sum from +0), so the same floats. */
+static inline void tt_mla_2x4_int8_f32(float *dw, int32_t dw_stride, const int8_t *x, int32_t hw, int32_t x_zero,
+                                       const float *d, float x_scale)
+{
+    const int8_t *x2 = x + 2 * hw;
+    const int32_t stride = dw_stride * (int32_t)sizeof(float);
+    int32_t n = hw >> 2, t0, t1, t2, t3, a, b;
+    __asm__ volatile(
+        "movs %[a], #0\n\t"
+        "vmov s16, s17, %[a], %[a]\n\t"
+        "vmov s18, s19, %[a], %[a]\n\t"
+        "vmov s20, s21, %[a], %[a]\n\t"
+        "vmov s22, s23, %[a], %[a]\n\t"
+        "1:\n\t"
+        "ldr %[t1], [%[x0], %[hw]]\n\t"
+        "ldr %[t3], [%[x2], %[hw]]\n\t"
+        "ldr %[t0], [%[x0]], #4\n\t"
+        "ldr %[t2], [%[x2]], #4\n\t"
+        TT_INT8_POSITION("s0", "s1", "s2", "s3", "")
+        TT_INT8_POSITION("s4", "s5", "s6", "s7", ", ror #8")
+        TT_INT8_POSITION("s8", "s9", "s10", "s11", ", ror #16")
+        TT_INT8_POSITION("s12", "s13", "s14", "s15", ", ror #24")
+        "vcvt.f32.s32 s0, s0\n\t" "vcvt.f32.s32 s1, s1\n\t" "vcvt.f32.s32 s2, s2\n\t" "vcvt.f32.s32 s3, s3\n\t"
+        "vcvt.f32.s32 s4, s4\n\t" "vcvt.f32.s32 s5, s5\n\t" "vcvt.f32.s32 s6, s6\n\t" "vcvt.f32.s32 s7, s7\n\t"
+        "vcvt.f32.s32 s8, s8\n\t" "vcvt.f32.s32 s9, s9\n\t" "vcvt.f32.s32 s10, s10\n\t" "vcvt.f32.s32 s11, s11\n\t"
+        "vcvt.f32.s32 s12, s12\n\t" "vcvt.f32.s32 s13, s13\n\t" "vcvt.f32.s32 s14, s14\n\t" "vcvt.f32.s32 s15, s15\n\t"
+        "add %[t0], %[d0], %[hw], lsl #2\n\t" /* row 1's d: hw floats on */
+        "vldmia %[t0], {s28-s31}\n\t"
+        "vldmia %[d0]!, {s24-s27}\n\t"
+        TT_GW_ROW0("s24", "s0", "s1", "s2", "s3")
+        TT_GW_ROW1("s28", "s0", "s1", "s2", "s3")
+        TT_GW_ROW0("s25", "s4", "s5", "s6", "s7")
+        TT_GW_ROW1("s29", "s4", "s5", "s6", "s7")
+        TT_GW_ROW0("s26", "s8", "s9", "s10", "s11")
+        TT_GW_ROW1("s30", "s8", "s9", "s10", "s11")
+        TT_GW_ROW0("s27", "s12", "s13", "s14", "s15")
+        TT_GW_ROW1("s31", "s12", "s13", "s14", "s15")
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b\n\t"
+        "vldr s0, %[scale]\n\t"
+        "vmul.f32 s16, s16, s0\n\t" "vmul.f32 s17, s17, s0\n\t" "vmul.f32 s18, s18, s0\n\t" "vmul.f32 s19, s19, s0\n\t"
+        "vmul.f32 s20, s20, s0\n\t" "vmul.f32 s21, s21, s0\n\t" "vmul.f32 s22, s22, s0\n\t" "vmul.f32 s23, s23, s0\n\t"
+        "ldr %[a], %[dw]\n\t"
+        "ldr %[b], %[stride]\n\t"
+        "vstmia %[a], {s16-s19}\n\t"
+        "add %[a], %[a], %[b]\n\t"
+        "vstmia %[a], {s20-s23}\n\t"
+        : [x0] "+r"(x), [x2] "+r"(x2), [d0] "+r"(d), [n] "+r"(n), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2),
+          [t3] "=&r"(t3), [a] "=&r"(a), [b] "=&r"(b)
+        : [hw] "r"(hw), [nz] "r"(-x_zero), [dw] "m"(dw), [stride] "m"(stride), [scale] "Uv"(x_scale)
+        : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15",
+          "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30",
+          "s31", "cc", "memory");
+}
+#endif
 #endif
 
 /* dst[i] = src[i], i < n (n >= 0, no overlap): four floats a VLDM / VSTM pair on a Cortex-M FPU (GCC's loop

@@ -86,15 +86,16 @@ static void split_grad_input_sweep(void)
 /* tt_conv2d_grad_weight_f32 of a pointwise conv (tt_mla_f32 chains): 1..12 outputs and
  * input channels (blocks of four and the rest), maps of 1..80 positions (both sides of GW_MAX_HW); then the
  * rows a 4-row block leaves (tt_mla_2x4_f32 / tt_mla_1x4_f32 on a Cortex-M FPU) for sure: 1, 2, 3, 5 and 6
- * outputs by 8 input channels from a word-aligned x or 9 from one a byte past it (tt_int8_words4_f32 or not),
- * maps of 64, 16 and 12 positions (four a word), 10 (even), 1, 9 and 63 (odd) */
+ * outputs by 8 input channels from a word-aligned x or 9 from one a byte past it (tt_int8_words4_f32 or not; two
+ * rows from an aligned x: tt_mla_2x4_int8_f32, any hw), maps of 80 (above GW_MAX_HW), 64, 16 and 12 positions (four
+ * a word), 10 (even), 1, 9 and 63 (odd) */
 static void pointwise_grad_weight_sweep(void)
 {
     static const int32_t last_rows[5] = {1, 2, 3, 5, 6},
-                         maps[7][2] = {{8, 8}, {4, 4}, {2, 6}, {2, 5}, {1, 1}, {3, 3}, {7, 9}};
+                         maps[8][2] = {{8, 10}, {8, 8}, {4, 4}, {2, 6}, {2, 5}, {1, 1}, {3, 3}, {7, 9}};
     const tt_conv_params conv = {1, 0, 0, 0, 0, 1};
     uint32_t state = 13u;
-    for (int32_t t = 0; t < 80 + 70; t++) {
+    for (int32_t t = 0; t < 80 + 80; t++) {
         int32_t offset = 0;
         state = state * 1664525u + 1013904223u;
         int32_t out_c = 1 + (int32_t)((state >> 8) % 12), k = 1 + (int32_t)((state >> 20) % 12);
@@ -102,7 +103,7 @@ static void pointwise_grad_weight_sweep(void)
         int32_t h = 1 + (int32_t)((state >> 8) % 8), w = 1 + (int32_t)((state >> 20) % 10);
         if (t >= 80) { /* the explicit cases */
             const int32_t i = t - 80;
-            out_c = last_rows[i % 5], k = 8 + i / 35, h = maps[i / 5 % 7][0], w = maps[i / 5 % 7][1], offset = i / 35;
+            out_c = last_rows[i % 5], k = 8 + i / 40, h = maps[i / 5 % 8][0], w = maps[i / 5 % 8][1], offset = i / 40;
         }
         const int32_t x_zero = (int32_t)(uniform(&state) * 60.0f);
         const tt_dims x_dims = {k, h, w}, out = {out_c, h, w};
