@@ -41,47 +41,51 @@ static int add_split_ok(int32_t a_zero, int32_t b_zero, int32_t mult_a, int32_t 
     return 1;
 }
 
-static inline int8_t add_pair(int32_t ab, const add_split *s)
+static inline int8_t add_pair(int32_t ab, int32_t mh, int32_t ml, int32_t ch, int32_t cl, int32_t k)
 {
-    const int32_t u = __smlad(ab, s->mh, s->ch) + (__smlad(ab, s->ml, s->cl) >> 16);
-    return (int8_t)__ssat(u >> s->k, 8);
+    const int32_t u = __smlad(ab, mh, ch) + (__smlad(ab, ml, cl) >> 16);
+    return (int8_t)__ssat(u >> k, 8);
 }
 
-static void add_split_s8(const int8_t *a, const int8_t *b, int32_t n, add_split s, int8_t *y)
+/* The rows of tt_add_s8_rows on the pair form, its constants in registers (locals whose address is not taken: the
+ * int8 stores alias anything in memory, and would have them reloaded per element). */
+static void add_split_rows(const int8_t *a, int32_t a_step, const int8_t *b, int32_t b_step, int32_t rows, int32_t n,
+                           const add_split *s, int8_t *y, int32_t y_step)
 {
-    int32_t i = 0;
-    for (; i + 4 <= n; i += 4) { /* both words read before y's: y may be a or b */
-        const uint32_t va = tt_load32(a + i), vb = tt_load32(b + i);
-        const uint32_t ea = (uint32_t)__sxtb16((int32_t)va), eb = (uint32_t)__sxtb16((int32_t)vb);
-        const uint32_t oa = (uint32_t)tt_sxtb16_ror8(va), ob = (uint32_t)tt_sxtb16_ror8(vb);
-        y[i] = add_pair((int32_t)tt_pack_lo(ea, eb), &s);
-        y[i + 1] = add_pair((int32_t)tt_pack_lo(oa, ob), &s);
-        y[i + 2] = add_pair((int32_t)tt_pack_hi(ea, eb), &s);
-        y[i + 3] = add_pair((int32_t)tt_pack_hi(oa, ob), &s);
+    const int32_t mh = s->mh, ml = s->ml, ch = s->ch, cl = s->cl, k = s->k;
+    for (int32_t r = 0; r < rows; r++, a += a_step, b += b_step, y += y_step) {
+        int32_t i = 0;
+        for (; i + 4 <= n; i += 4) { /* both words read before y's: y may be a or b */
+            const uint32_t va = tt_load32(a + i), vb = tt_load32(b + i);
+            const uint32_t ea = (uint32_t)__sxtb16((int32_t)va), eb = (uint32_t)__sxtb16((int32_t)vb);
+            const uint32_t oa = (uint32_t)tt_sxtb16_ror8(va), ob = (uint32_t)tt_sxtb16_ror8(vb);
+            y[i] = add_pair((int32_t)tt_pack_lo(ea, eb), mh, ml, ch, cl, k);
+            y[i + 1] = add_pair((int32_t)tt_pack_lo(oa, ob), mh, ml, ch, cl, k);
+            y[i + 2] = add_pair((int32_t)tt_pack_hi(ea, eb), mh, ml, ch, cl, k);
+            y[i + 3] = add_pair((int32_t)tt_pack_hi(oa, ob), mh, ml, ch, cl, k);
+        }
+        for (; i < n; i++)
+            y[i] = add_pair((int32_t)tt_pack_lo((uint32_t)(int32_t)a[i], (uint32_t)(int32_t)b[i]), mh, ml, ch, cl, k);
     }
-    for (; i < n; i++)
-        y[i] = add_pair((int32_t)tt_pack_lo((uint32_t)(int32_t)a[i], (uint32_t)(int32_t)b[i]), &s);
 }
 #endif
 
-/* One row: the elementwise loop of the path tt_add_s8_rows chose (split: the DSP pair form, else by shift). */
+/* Clamping to int8 first changes no clamp to [lo, hi] within it: the narrower clamp after the int8 one. */
+static void clamp_row(int8_t *y, int32_t n, int32_t lo, int32_t hi)
+{
+    for (int32_t i = 0; i < n; i++) y[i] = (int8_t)(y[i] < lo ? lo : y[i] > hi ? hi : y[i]);
+}
+
+/* The constants of tt_add_s8_rows's path by shift (where not the DSP pair form). */
 typedef struct {
     int32_t a_zero, b_zero, mult_a, mult_b, shift, y_zero, lo, hi;
     int32_t k, t, unit; /* shift > 10: the scaled form's */
     int64_t base;
-#if TT_USE_DSP
-    int split_ok;
-    add_split split;
-#endif
 } add_form;
 
+/* One row on that path. */
 static void add_row(const int8_t *a, const int8_t *b, int32_t n, const add_form *f, int8_t *y)
 {
-#if TT_USE_DSP
-    if (f->split_ok)
-        add_split_s8(a, b, n, f->split, y);
-    else
-#endif
     if (f->shift > 10) {
         const int32_t t = f->t, unit = f->unit, mult_a = f->mult_a, mult_b = f->mult_b, y_zero = f->y_zero;
         const int64_t base = f->base;
@@ -101,9 +105,8 @@ static void add_row(const int8_t *a, const int8_t *b, int32_t n, const add_form 
         }
         return;
     }
-    const int32_t lo = f->lo, hi = f->hi;
-    if (lo > -128 || hi < 127) /* clamping to int8 first changes no clamp to [lo, hi] within it */
-        for (int32_t i = 0; i < n; i++) y[i] = (int8_t)(y[i] < lo ? lo : y[i] > hi ? hi : y[i]);
+    if (f->lo > -128 || f->hi < 127)
+        clamp_row(y, n, f->lo, f->hi);
 }
 
 int tt_add_s8_rows(const int8_t *a, int32_t a_step, const int8_t *b, int32_t b_step, int32_t rows, int32_t n,
@@ -116,7 +119,13 @@ int tt_add_s8_rows(const int8_t *a, int32_t a_step, const int8_t *b, int32_t b_s
     add_form f = {.a_zero = a_zero, .b_zero = b_zero, .mult_a = mult_a, .mult_b = mult_b, .shift = shift,
                   .y_zero = q->y_zero, .lo = q->act_min, .hi = q->act_max};
 #if TT_USE_DSP
-    f.split_ok = add_split_ok(a_zero, b_zero, mult_a, mult_b, shift, f.y_zero, &f.split);
+    add_split split;
+    if (add_split_ok(a_zero, b_zero, mult_a, mult_b, shift, f.y_zero, &split)) {
+        add_split_rows(a, a_step, b, b_step, rows, n, &split, y, y_step);
+        if (f.lo > -128 || f.hi < 127) /* as add_row's clamp */
+            for (int32_t r = 0; r < rows; r++) clamp_row(y + r * y_step, n, f.lo, f.hi);
+        return TT_OK;
+    }
 #endif
     if (shift > 10) {
         /* (v + 2^(shift-1)) >> shift = (floor(v / 2^32) + 2^(t-1)) >> t, t = shift - 32 (the low word cannot

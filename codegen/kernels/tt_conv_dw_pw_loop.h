@@ -45,6 +45,10 @@ static inline void tt_band_from_tensor(void *ctx, int8_t *xb, int32_t xlo, int32
         memcpy(xb + ch * xn * s->in.w, s->x + (ch * s->in.h + xlo) * s->in.w, (size_t)(xn * s->in.w));
 }
 
+/* Called by the loop once output row r is in y (channel ch's row at row + ch * plane), ctx the fill_band's: TT_OK
+ * or an error, which ends the loop (tt_conv_dw_pw_rows_add_s8's residual add of the row). */
+typedef int (*tt_row_done_fn)(void *ctx, int32_t r, const int8_t *row, int32_t plane);
+
 /* The rows [*lo, *lo + *n) of an input of height h under output row r's window (kernel k), and the
  * padding left at the band's top and bottom in *p. */
 static inline void tt_dw_pw_band(int32_t r, int32_t k, int32_t h, tt_conv_params *p, int32_t *lo, int32_t *n)
@@ -73,11 +77,12 @@ typedef struct {
 
 /* Output rows [r_begin, r_end) (after rows 0 .. r_begin - 1 by earlier calls with the same scratch and `win`),
  * row r into y's row r % y_rows, y being (out.c, y_rows, out.w): the whole output (y_rows = out.h), or a ring of
- * rows a chained reader takes them from (tt_conv_dw_pw_chain_s8.c). */
-static inline int tt_conv_dw_pw_loop_rows(tt_fill_band_fn fill_band, tt_conv_row_fn a_row, void *ctx, tt_dims in,
-                                          const tt_conv_layer *a, tt_dims mid, const tt_conv_layer *b,
-                                          const tt_conv_layer *c, int8_t *y, int32_t y_rows, tt_dims out,
-                                          int8_t *scratch, tt_dw_pw_window *win, int32_t r_begin, int32_t r_end)
+ * rows a chained reader takes them from (tt_conv_dw_pw_chain_s8.c) or `row_done` (NULL: none) reads each row from. */
+static inline int tt_conv_dw_pw_loop_rows_done(tt_fill_band_fn fill_band, tt_conv_row_fn a_row, void *ctx, tt_dims in,
+                                               const tt_conv_layer *a, tt_dims mid, const tt_conv_layer *b,
+                                               const tt_conv_layer *c, int8_t *y, int32_t y_rows, tt_dims out,
+                                               int8_t *scratch, tt_dw_pw_window *win, int32_t r_begin, int32_t r_end,
+                                               tt_row_done_fn row_done)
 {
     const int32_t wnd = b->kh; /* rows of mid kept per channel */
     int8_t *xb = scratch, *ar = xb + TT_ALIGN8(in.c * a->kh * in.w), *ab = ar + TT_ALIGN8(mid.c * mid.w);
@@ -196,16 +201,28 @@ static inline int tt_conv_dw_pw_loop_rows(tt_fill_band_fn fill_band, tt_conv_row
                                                   &c->q, y + yrow * out.w, y_rows * out.w, (tt_dims){out.c, 1, out.w},
                                                   c_form);
             if (c_form < 0) return c_form;
-            continue;
-        }
+        } else
 #endif
-        rc = tt_conv2d_s8(br, (tt_dims){mid.c, 1, out.w}, c->w, 1, 1, c->bias, c->mult, c->shift, &c->conv, &c->q, yr,
-                          (tt_dims){out.c, 1, out.w});
-        if (rc != TT_OK) return rc;
-        for (int32_t ch = 0; ch < out.c; ++ch) memcpy(y + (ch * y_rows + yrow) * out.w, yr + ch * out.w, (size_t)out.w);
+        {
+            rc = tt_conv2d_s8(br, (tt_dims){mid.c, 1, out.w}, c->w, 1, 1, c->bias, c->mult, c->shift, &c->conv, &c->q,
+                              yr, (tt_dims){out.c, 1, out.w});
+            if (rc != TT_OK) return rc;
+            for (int32_t ch = 0; ch < out.c; ++ch)
+                memcpy(y + (ch * y_rows + yrow) * out.w, yr + ch * out.w, (size_t)out.w);
+        }
+        if (row_done && (rc = row_done(ctx, r, y + yrow * out.w, y_rows * out.w)) != TT_OK) return rc;
     }
     *win = (tt_dw_pw_window){have_lo, have_n, first};
     return TT_OK;
+}
+
+static inline int tt_conv_dw_pw_loop_rows(tt_fill_band_fn fill_band, tt_conv_row_fn a_row, void *ctx, tt_dims in,
+                                          const tt_conv_layer *a, tt_dims mid, const tt_conv_layer *b,
+                                          const tt_conv_layer *c, int8_t *y, int32_t y_rows, tt_dims out,
+                                          int8_t *scratch, tt_dw_pw_window *win, int32_t r_begin, int32_t r_end)
+{
+    return tt_conv_dw_pw_loop_rows_done(fill_band, a_row, ctx, in, a, mid, b, c, y, y_rows, out, scratch, win, r_begin,
+                                        r_end, NULL);
 }
 
 static inline int tt_conv_dw_pw_loop(tt_fill_band_fn fill_band, void *ctx, tt_dims in, const tt_conv_layer *a,
