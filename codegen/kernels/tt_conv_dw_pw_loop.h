@@ -201,29 +201,22 @@ static inline int tt_conv_dw_pw_loop_rows_done(tt_fill_band_fn fill_band, tt_con
                                                   &c->q, y + yrow * out.w, y_rows * out.w, (tt_dims){out.c, 1, out.w},
                                                   c_form);
             if (c_form < 0) return c_form;
-        } else
-#endif
-        {
-            rc = tt_conv2d_s8(br, (tt_dims){mid.c, 1, out.w}, c->w, 1, 1, c->bias, c->mult, c->shift, &c->conv, &c->q,
-                              yr, (tt_dims){out.c, 1, out.w});
-            if (rc != TT_OK) return rc;
-            for (int32_t ch = 0; ch < out.c; ++ch)
-                memcpy(y + (ch * y_rows + yrow) * out.w, yr + ch * out.w, (size_t)out.w);
+            if (row_done && (rc = row_done(ctx, r, y + yrow * out.w, y_rows * out.w)) != TT_OK) return rc;
+            continue;
         }
+#endif
+        rc = tt_conv2d_s8(br, (tt_dims){mid.c, 1, out.w}, c->w, 1, 1, c->bias, c->mult, c->shift, &c->conv, &c->q, yr,
+                          (tt_dims){out.c, 1, out.w});
+        if (rc != TT_OK) return rc;
+        for (int32_t ch = 0; ch < out.c; ++ch) memcpy(y + (ch * y_rows + yrow) * out.w, yr + ch * out.w, (size_t)out.w);
         if (row_done && (rc = row_done(ctx, r, y + yrow * out.w, y_rows * out.w)) != TT_OK) return rc;
     }
     *win = (tt_dw_pw_window){have_lo, have_n, first};
     return TT_OK;
 }
 
-static inline int tt_conv_dw_pw_loop_rows(tt_fill_band_fn fill_band, tt_conv_row_fn a_row, void *ctx, tt_dims in,
-                                          const tt_conv_layer *a, tt_dims mid, const tt_conv_layer *b,
-                                          const tt_conv_layer *c, int8_t *y, int32_t y_rows, tt_dims out,
-                                          int8_t *scratch, tt_dw_pw_window *win, int32_t r_begin, int32_t r_end)
-{
-    return tt_conv_dw_pw_loop_rows_done(fill_band, a_row, ctx, in, a, mid, b, c, y, y_rows, out, scratch, win, r_begin,
-                                        r_end, NULL);
-}
+/* The loop with no hook (a macro: the kernels' calls inline as they did before the hook, -fstack-usage). */
+#define tt_conv_dw_pw_loop_rows(...) tt_conv_dw_pw_loop_rows_done(__VA_ARGS__, NULL)
 
 static inline int tt_conv_dw_pw_loop(tt_fill_band_fn fill_band, void *ctx, tt_dims in, const tt_conv_layer *a,
                                      tt_dims mid, const tt_conv_layer *b, const tt_conv_layer *c, int8_t *y,
