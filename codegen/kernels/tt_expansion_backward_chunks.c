@@ -95,7 +95,12 @@ int tt_conv2d_1x1_grad_input_masked_channels_f32(const float *g, const uint8_t *
             int32_t p = 0;
             for (; p + 8 <= hw; p += 8) {
                 uint32_t ones = 0xFFu;
-                for (int32_t i = 0; i < n; ++i) ones &= mask_byte_at(mask, (o0 + i) * hw + p);
+                if (hw % 8 == 0) { /* each channel's 8 bits a byte, hw / 8 bytes apart */
+                    const uint8_t *mb = mask + (o0 * hw + p) / 8;
+                    for (int32_t i = 0; i < n; ++i) ones &= mb[i * (hw / 8)];
+                } else {
+                    for (int32_t i = 0; i < n; ++i) ones &= mask_byte_at(mask, (o0 + i) * hw + p);
+                }
                 if (ones == 0xFFu) { /* no clamp active here (the usual case): g's values as they are */
                     pairs_over_block(dx + c * hw + p, hw, group, gb + p, hw, cols, n, o0 > 0);
                     continue;
