@@ -88,11 +88,12 @@ def chunk_depthwise_grad(mod, layers=None, narrow=(), merge=True):
 
 
 def candidates(mod) -> list[str]:
-    """The layers whose input gradient the pass can take a chunk at a time: the strided depthwise layers, then
-    the projections (dearer: each reader recomputes a 1x1 gradient; one taken subsumes its depthwise layer),
-    each in order."""
+    """The layers whose input gradient the pass can take a chunk at a time: the projections, then the strided
+    depthwise layers, each in order.  A projection taken subsumes its depthwise layer and also leaves that layer's
+    output gradient unmade; with one computation of a chunk for all its readers (expansion_backward_chunks) it
+    costs about what the depthwise layer's chunks do, so the budget loop tries it first."""
     bindings = op_bindings(mod)
-    chains = [*_plan(mod, bindings).values(), *_through_projection(mod, bindings).values()]
+    chains = [*_through_projection(mod, bindings).values(), *_plan(mod, bindings).values()]
     return list(dict.fromkeys(chain[0].layer for chain in chains))
 
 

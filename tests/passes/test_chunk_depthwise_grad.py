@@ -137,7 +137,7 @@ def test_through_the_projection_the_c_equals_the_whole_c_bit_for_bit(net, net_st
     graph, samples = _through(stride, net, net_stride_1)
     whole = build_training(graph, PROJECTION_FROZEN, chunked=[])
     chunked = build_training(graph, PROJECTION_FROZEN, chunked=["block.2.0"])
-    assert chunked.chunkable == (["block.1.0", "block.2.0"] if stride == 2 else ["block.2.0"])
+    assert chunked.chunkable == (["block.2.0", "block.1.0"] if stride == 2 else ["block.2.0"])  # projections first
     assert chunked.chunked == ["block.2.0"] and THROUGH <= _ops(chunked)
     assert not SEPARATE & _ops(chunked) and "expansion_backward_dw_chunks" not in _ops(chunked)
     assert not [b for b in op_bindings(chunked.mod) if b.op.startswith("conv2d_grad_input") and b.layer == "block.2.0"]
@@ -236,12 +236,12 @@ def test_the_chunk_rule_equals_the_c_companion():
 
 
 def test_mcunet_paper_100kb_fits_a_150k_budget_through_the_projection():
-    """The budget takes blocks.10's strided depthwise gradient, then blocks.9's projection input gradient (a
-    stride-1 block: the depthwise alone could not help), and the step fits 150 KB of static SRAM (the budget bounds
-    the device's peak: the stack and the firmware's own RAM on top); the peak is elsewhere."""
+    """The budget takes blocks.10's projection input gradient (through it, its strided depthwise layer's too),
+    then blocks.9's (a stride-1 block: the depthwise alone could not help), and the step fits 150 KB of static SRAM
+    (the budget bounds the device's peak: the stack and the firmware's own RAM on top); the peak is elsewhere."""
     graph = load_backbone("mcunet-5fps", num_classes=10)  # as `plan` and the benchmarks load it
     program = memory_passes(graph, resolve_scheme("paper-100kb", graph), 150 * 1024 + DEVICE_RESERVE)
-    assert program.chunked == ["blocks.10.depthwise", "blocks.9.pointwise2"]
+    assert program.chunked == ["blocks.10.pointwise2", "blocks.9.pointwise2"]
     assert static_sram(program) <= 150 * 1024
     peak = program.memory.ops[program.memory.peak_op][1]
     assert "blocks.9" not in peak and "blocks.10" not in peak
