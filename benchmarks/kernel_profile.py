@@ -158,7 +158,7 @@ def _groups(line: str, n: dict) -> int:
 
 def _layer(line: str, name: str, n: dict) -> tuple[int, int, int]:
     """(kh, kw, groups) of a fused kernel's `tt_conv_layer <name> = {w, kh, kw, ..., {conv}, {quant}}`."""
-    body = re.search(r"tt_conv_layer " + name + r" = \{(.*?)\}\};", line).group(1)
+    body = re.search(r"tt_conv_layer " + name + r" = \{(.*?)\}(?:, \w+)?\};", line).group(1)  # (, its table)
     top = call_args(body + ")", 0)
     return int(top[1]), int(top[2]), _ints(top[6].strip("{}"), n)[5]
 

@@ -31,6 +31,7 @@ from tvm_tinytrain.passes.memory_analysis import analyze, in_place
 from tvm_tinytrain.passes.step_inputs import SCALARS
 from tvm_tinytrain.passes.training_graph import main_attr, op_bindings, result_fields
 
+from . import dw_table
 from .c_names import Symbols, comment, string
 from .host_runner import HOST_MAIN
 from .input_stream import ROWS, InputPath, arena_report, program_input, sample_chw, template
@@ -38,6 +39,7 @@ from .planner import ArenaPlanner
 from .templates import Split, c_float
 
 CALLS = {name: record.call for name, record in RECORDS.items()}  # the op records' C templates
+ROW_BLOCKS = ("conv_dw_pw_rows_s8", "conv_dw_pw_rows_add_s8")  # x, (w, bias, mult, shift) of a, b, c, ...
 
 C_TYPES = {"int8": "int8_t", "int16": "int16_t", "int32": "int32_t", "int64": "int64_t", "uint32": "uint32_t",
            "float32": "float", "bool": "uint8_t", "uint8": "uint8_t"}
@@ -127,6 +129,8 @@ class _Emitter:
                 record = report.record_of[b.var]
                 out = f"(({C_TYPES[str(b.var.ty.dtype)]} *)(tt_arena + {planner.offset_of(record.name)}))"
             exprs[b.var] = out
+            if b.op in ROW_BLOCKS:  # the depthwise's constants table after the three layers' 12 arguments
+                args.insert(13, self._dw_table(b))
             call = template(path, b, stem_args) or CALLS.get(b.op)
             if call is None:
                 raise UnsupportedOpError(f"codegen: tt op {b.op!r} (layer {b.layer!r}) has no C kernel")
@@ -134,6 +138,20 @@ class _Emitter:
             lines.append(f"    /* {comment(b.layer or '-')}: {comment(b.op)} */")
             lines.append("    " + call(b, args, out))
         return lines, exprs
+
+    def _dw_table(self, b) -> str:
+        """The C name of row block b's depthwise constants table (dw_table.py), or NULL: none for its kernel, or a
+        weight not known here or updated by the step (the table is made once, in flash)."""
+        values = []
+        for arg in b.args[5:9]:  # the depthwise's w, bias, mult, shift
+            if isinstance(arg, Constant):
+                values.append(arg.value.numpy())
+            elif arg.name in self.params and arg.name not in self.updated and arg.name not in self.split:
+                values.append(np.asarray(self.params[arg.name]))
+            else:
+                return "NULL"
+        table = dw_table.table_3x3(*values, b.attrs["depthwise"])
+        return "NULL" if table is None else self._const(table)
 
     def _arg(self, arg, exprs, params):
         if isinstance(arg, Constant):

@@ -97,17 +97,20 @@ def expand_depthwise_s8(b, args, out):
     return code
 
 
-def _layer(a, w, bias, mult, shift, kernel) -> str:
-    """A tt_conv_layer initializer."""
+def _layer(a, w, bias, mult, shift, kernel, table="NULL") -> str:
+    """A tt_conv_layer initializer (its constants table NULL unless named)."""
     top, left, bottom, right = a["padding"]
     return (f"{{{w}, {kernel[0]}, {kernel[1]}, {bias}, {mult}, {shift}, {{{a['stride']}, {top}, {left}, {bottom}, "
-            f"{right}, {a['groups']}}}, {{{a['x_zero']}, {a['y_zero']}, {a['act_min']}, {a['act_max']}}}}}")
+            f"{right}, {a['groups']}}}, {{{a['x_zero']}, {a['y_zero']}, {a['act_min']}, {a['act_max']}}}, {table}}}")
 
 
 def rows_block(b, weights) -> tuple[list[str], str, str, str]:
-    """(tt_conv_layer initializers of a, b, c; the C tt_dims of in, mid, out) of a conv_dw_pw_rows_s8 op."""
+    """(tt_conv_layer initializers of a, b, c; the C tt_dims of in, mid, out) of a conv_dw_pw_rows_s8 op, from the
+    three layers' (w, bias, mult, shift) and the depthwise's constants table (emit.py's _dw_table; none: NULL)."""
     names = ("conv", "depthwise", "pointwise")
-    layers = [_layer(b.attrs[n], *weights[4 * i:4 * i + 4], _shape(b.args[1 + 4 * i])[2:])
+    table = weights[12] if len(weights) > 12 else "NULL"
+    layers = [_layer(b.attrs[n], *weights[4 * i:4 * i + 4], _shape(b.args[1 + 4 * i])[2:],
+                     *([table] if n == "depthwise" else []))
               for i, n in enumerate(names)]
     (_, c_in, h, w), (_, c_out, oh, ow) = _shape(b.args[0]), _shape(b.var)
     mid = _shape(b.args[5])[0]

@@ -177,10 +177,15 @@ static inline int tt_conv_dw_pw_loop_rows_done(tt_fill_band_fn fill_band, tt_con
             for (int32_t i = n; i < wnd; ++i)
                 for (int32_t ch = 0; ch < mid.c; ++ch)
                     memset(ab + (ch * wnd + (first + i) % wnd) * pitch + gap, b->q.x_zero, (size_t)mid.w);
-            b_form = tt_depthwise_window_row_s8(ab + gap - pl, wnd * pitch, pitch, (first + n + pb.pad_bottom) % wnd,
-                                                (tt_dims){mid.c, wnd, pl + mid.w + b->conv.pad_right}, b->w, b->kh,
-                                                b->kw, b->bias, b->mult, b->shift, b->conv.stride, &b->q, br,
-                                                (tt_dims){mid.c, 1, out.w}, b_form);
+            const int32_t top = (first + n + pb.pad_bottom) % wnd;
+            const tt_dims win_dims = {mid.c, wnd, pl + mid.w + b->conv.pad_right}, row_dims = {mid.c, 1, out.w};
+            /* after the first row (form 1: every channel in the SSAT form), a 3x3 layer's constants from its table */
+            if (b_form != 1 || !b->table ||
+                !tt_depthwise_window_table_row_s8(ab + gap - pl, wnd * pitch, pitch, top, win_dims, b->table,
+                                                  b->conv.stride, br, row_dims))
+                b_form = tt_depthwise_window_row_s8(ab + gap - pl, wnd * pitch, pitch, top, win_dims, b->w, b->kh,
+                                                    b->kw, b->bias, b->mult, b->shift, b->conv.stride, &b->q, br,
+                                                    row_dims, b_form);
             rc = b_form < 0 ? b_form : TT_OK;
         } else {
             rc = ring ? tt_depthwise_conv2d_ring_s8(ab, wnd * mid.w, wnd, first, (tt_dims){mid.c, n, mid.w}, b->w,

@@ -454,12 +454,10 @@ static inline int32_t words_3x3(const int8_t *wc, int32_t r[6])
  * multiple of 4) of all rows of a 3x3 channel at stride s (1 or 2) from the padded buffer x (row pitch pw), every
  * output in the SSAT form, start = bias - x_zero * sum w (padded_channels_ssat and window_rows_3x3_ssat on
  * Thumb-2). */
-static __attribute__((noinline)) void channel_3x3_ssat(const int8_t *x, int32_t pw, int32_t s, const int8_t *wc,
-                                                       int32_t bias, int32_t x_zero, int32_t m, int32_t t, int32_t k,
-                                                       int8_t *y, int32_t n4, int32_t rows, int32_t out_w)
+static __attribute__((noinline)) void channel_3x3_words(const int8_t *x, int32_t pw, int32_t s, const int32_t wv[6],
+                                                        int32_t start, int32_t m, int32_t t, int32_t k, int8_t *y,
+                                                        int32_t n4, int32_t rows, int32_t out_w)
 {
-    int32_t wv[6];
-    const int32_t start = bias - x_zero * words_3x3(wc, wv); /* |x_zero * sum w| <= 128 * 128 * 9 */
     for (int32_t r = 0; r < rows; r++, x += s * pw, y += out_w) {
         const int8_t *xr = x;
         for (int8_t *yo = y, *end = y + n4; yo < end; yo += 4, xr += 4 * s) {
@@ -479,6 +477,15 @@ static __attribute__((noinline)) void channel_3x3_ssat(const int8_t *x, int32_t 
             yo[3] = tt_requantize_hi_ssat(r3, m, t, k);
         }
     }
+}
+
+/* channel_3x3_words with the words made from the channel's weights wc */
+static void channel_3x3_ssat(const int8_t *x, int32_t pw, int32_t s, const int8_t *wc, int32_t bias, int32_t x_zero,
+                             int32_t m, int32_t t, int32_t k, int8_t *y, int32_t n4, int32_t rows, int32_t out_w)
+{
+    int32_t wv[6];
+    const int32_t start = bias - x_zero * words_3x3(wc, wv); /* |x_zero * sum w| <= 128 * 128 * 9 */
+    channel_3x3_words(x, pw, s, wv, start, m, t, k, y, n4, rows, out_w);
 }
 #endif
 
@@ -928,6 +935,24 @@ static inline __attribute__((always_inline)) int32_t slots_3x3(const int8_t *wc,
     return __smlad(p0, 0x00010001, __smlad(p1, 0x00010001, __smlad(p2, 0x00010001, m0 + m1 + m2)));
 }
 
+/* window_channels_3x3 from the table: each channel's words copied into its slots for `top`, nothing recomputed, so
+ * that the asm row reads the same constants */
+static inline __attribute__((always_inline)) void window_table_3x3(const int8_t *x, int32_t plane, int32_t pitch,
+                                                                   int32_t channels, int32_t s, const int32_t *tw,
+                                                                   int8_t *y, int32_t out_w, const int32_t top)
+{
+    int32_t cp[15] __attribute__((aligned(8)));
+    void (*row)(const int8_t *, int32_t, int32_t *, int8_t *) = s == 1 ? row_3x3_s1_ssat : row_3x3_s2_ssat;
+    const int32_t oa = 2 * top, ob = top == 2 ? 0 : oa + 2, oc = top == 0 ? 4 : oa - 2; /* as slots_3x3 */
+    for (const int32_t *end = tw + TT_DW_TABLE_WORDS * channels; tw < end;
+         tw += TT_DW_TABLE_WORDS, x += plane, y += out_w) {
+        cp[oa] = tw[0], cp[oa + 1] = tw[1], cp[ob] = tw[2], cp[ob + 1] = tw[3], cp[oc] = tw[4], cp[oc + 1] = tw[5];
+        cp[6] = cp[7] = cp[8] = cp[9] = tw[6], cp[10] = tw[7], cp[11] = tw[8], cp[12] = tw[9];
+        cp[13] = cp[14] = (int32_t)(intptr_t)(y + out_w);
+        row(x, pitch, cp, y);
+    }
+}
+
 /* window_rows_3x3_ssat's channel loop for one `top` (a constant in each copy); all: every channel is in the SSAT form
  * (the caller's form), so that no channel is tested. */
 static inline __attribute__((always_inline)) int32_t window_channels_3x3(const int8_t *x, int32_t plane,
@@ -951,6 +976,20 @@ static inline __attribute__((always_inline)) int32_t window_channels_3x3(const i
         row(x, pitch, cp, y);
     }
     return channels - (int32_t)(w_end - w) / 9;
+}
+
+/* window_table_3x3 for any top: every channel of the row from the layer's table (its own frame, so that
+ * window_rows_3x3_ssat's does not grow) */
+static __attribute__((noinline)) void window_table_rows_3x3(const int8_t *x, int32_t plane, int32_t pitch, int32_t top,
+                                                            int32_t channels, int32_t s, const int32_t *tw, int8_t *y,
+                                                            int32_t out_w)
+{
+    if (top == 0)
+        window_table_3x3(x, plane, pitch, channels, s, tw, y, out_w, 0);
+    else if (top == 1)
+        window_table_3x3(x, plane, pitch, channels, s, tw, y, out_w, 1);
+    else
+        window_table_3x3(x, plane, pitch, channels, s, tw, y, out_w, 2);
 }
 
 /* As window_rows_wide_ssat for 3x3 channels (kw 3): the asm row's constants (row_3x3_s1_ssat / row_3x3_s2_ssat,
@@ -1031,6 +1070,27 @@ int tt_depthwise_window_row_s8(const int8_t *x, int32_t plane, int32_t pitch, in
         interior_rows_dsp(xc, pitch, 0, ws, kh, kw, s, out.w, 1, start, mult[c], shift[c], q, yc, 0);
     }
     return form;
+}
+
+int tt_depthwise_window_table_row_s8(const int8_t *x, int32_t plane, int32_t pitch, int32_t top, tt_dims in,
+                                     const int32_t *table, int32_t stride, int8_t *y, tt_dims out)
+{
+    const int32_t s = stride;
+    if (in.h != 3 || top < 0 || top >= 3 || out.c != in.c || out.h != 1 || out.w % 4 || out.w < 4 ||
+        !(s == 1 || (s == 2 && s * (out.w - 1) + 3 < in.w)) || in.w < s * (out.w - 1) + 3)
+        return 0;
+#if defined(__thumb2__)
+    window_table_rows_3x3(x, plane, pitch, top, in.c, s, table, y, out.w);
+#else
+    for (int32_t c = 0; c < in.c; c++, table += TT_DW_TABLE_WORDS) { /* kernel row (j - top) mod 3 in slot j */
+        int32_t wv[6];
+        for (int32_t j = 0; j < 3; j++)
+            wv[2 * j] = table[2 * ((j + 3 - top) % 3)], wv[2 * j + 1] = table[2 * ((j + 3 - top) % 3) + 1];
+        channel_3x3_words(x + c * plane, pitch, s, wv, table[6], table[7], table[9], table[8], y + c * out.w, out.w,
+                          1, out.w);
+    }
+#endif
+    return 1;
 }
 #endif
 

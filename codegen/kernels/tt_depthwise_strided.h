@@ -22,6 +22,12 @@
  * channels' shifts scanned; else form is what the layer's first row returned (the loop's later rows: only x, y and
  * top move), and only the window's geometry is checked. Returns the form for the next row (1: every channel in the
  * SSAT form, so that none is tested again, 0: not), or TT_ERR_ARG.
+ *
+ * DSP path only, tt_depthwise_window_table_row_s8: as tt_depthwise_window_row_s8 for a 3x3 layer whose channels are all
+ * in the SSAT form (its first row returned form 1), their constants read from the layer's table (tt_conv_layer.table,
+ * TT_DW_TABLE_WORDS a channel) instead of made from w, bias, mult and shift on every row. Returns 1, or 0 where the
+ * row is not one its asm rows take (out.w not a multiple of 4, the stride-2 row's extra byte outside in.w, ...): then
+ * nothing is written and tt_depthwise_window_row_s8 makes the row.
  */
 #ifndef TT_DEPTHWISE_STRIDED_H
 #define TT_DEPTHWISE_STRIDED_H
@@ -44,6 +50,8 @@ int tt_depthwise_window_row_s8(const int8_t *x, int32_t plane, int32_t pitch, in
                                const int8_t *w, int32_t kh, int32_t kw, const int32_t *bias, const int32_t *mult,
                                const int32_t *shift, int32_t stride, const tt_quant_params *q, int8_t *y, tt_dims out,
                                int form);
+int tt_depthwise_window_table_row_s8(const int8_t *x, int32_t plane, int32_t pitch, int32_t top, tt_dims in,
+                                     const int32_t *table, int32_t stride, int8_t *y, tt_dims out);
 #endif
 
 #endif /* TT_DEPTHWISE_STRIDED_H */

@@ -100,13 +100,19 @@ int tt_depthwise_inplace_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_
                             const int32_t *mult, const int32_t *shift, const tt_conv_params *conv,
                             const tt_quant_params *q, int8_t *y, tt_dims out, int8_t *scratch);
 /* One int8 conv layer for the fused kernels: weights (out.c, in.c / groups, kh, kw), per-channel bias and
- * requantize, conv and quantization parameters. */
+ * requantize, conv and quantization parameters; table: NULL, or for a 3x3 depthwise whose channels are all in the
+ * SSAT form (32 < shift <= 53, act -128..127) its channels' constants, TT_DW_TABLE_WORDS each, made once at compile
+ * time (codegen/dw_table.py) so that the DSP row loop does not remake them on every row: the pairs (w0, w2), w1,
+ * (w3, w5), w4, (w6, w8), w7 (each pair w_lo + (w_hi << 16)), bias - x_zero * sum w, mult, k = 2^(t-1) +
+ * y_zero * 2^t and t = shift - 32. */
+#define TT_DW_TABLE_WORDS 10
 typedef struct {
     const int8_t *w;
     int32_t kh, kw;
     const int32_t *bias, *mult, *shift;
     tt_conv_params conv;
     tt_quant_params q;
+    const int32_t *table;
 } tt_conv_layer;
 /* y = c(b(a(x))) for a conv a (groups 1) -> mid, a depthwise b and a 1x1 c, one output row at a time:
  * the same result as the three calls, with scratch of get_buffer_size bytes instead of two tensors. */

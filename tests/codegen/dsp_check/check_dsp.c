@@ -276,12 +276,40 @@ static tt_conv_layer random_layer(int32_t o, int32_t fan_in, int32_t kh, int32_t
     random_requant(o, fan_in, &bias, &mult, &shift);
     const int32_t y_zero = uniform(-128, 127);
     return (tt_conv_layer){random_s8(o * fan_in), kh, kw, bias, mult, shift, conv,
-                           {uniform(-128, 127), y_zero, uniform(0, 1) ? -128 : y_zero, 127}};
+                           {uniform(-128, 127), y_zero, uniform(0, 1) ? -128 : y_zero, 127}, NULL};
+}
+
+/* Every other call: depthwise l's constants table as codegen/dw_table.py makes it (tt_conv_layer.table), where l is
+ * 3x3 with every channel in the SSAT form; else NULL (the kernel makes the constants itself). */
+static const int32_t *dw_table(const tt_conv_layer *l)
+{
+    static int turn;
+    const int32_t channels = l->conv.groups;
+    if ((turn ^= 1) == 0 || l->kh != 3 || l->kw != 3 || l->q.act_min != -128 || l->q.act_max != 127)
+        return NULL;
+    for (int32_t c = 0; c < channels; c++)
+        if (l->shift[c] <= 32 || l->shift[c] > 53)
+            return NULL;
+    int32_t *table = malloc((size_t)channels * TT_DW_TABLE_WORDS * sizeof(int32_t)), *tw = table;
+    for (int32_t c = 0; c < channels; c++, tw += TT_DW_TABLE_WORDS) {
+        const int8_t *w = l->w + 9 * c;
+        int32_t sum = 0;
+        for (int32_t i = 0; i < 9; i++)
+            sum += w[i];
+        for (int32_t r = 0; r < 3; r++) { /* (w[3r], w[3r + 2]) as SXTB16 makes it, then w[3r + 1] */
+            tw[2 * r] = (int32_t)((uint32_t)(uint16_t)w[3 * r] | (uint32_t)(uint16_t)w[3 * r + 2] << 16);
+            tw[2 * r + 1] = w[3 * r + 1];
+        }
+        const int32_t t = l->shift[c] - 32;
+        tw[6] = l->bias[c] - l->q.x_zero * sum, tw[7] = l->mult[c], tw[8] = (1 << (t - 1)) + l->q.y_zero * (1 << t);
+        tw[9] = t;
+    }
+    return table;
 }
 
 static void free_layer(tt_conv_layer *l)
 {
-    free((void *)l->w), free((void *)l->bias), free((void *)l->mult), free((void *)l->shift);
+    free((void *)l->w), free((void *)l->bias), free((void *)l->mult), free((void *)l->shift), free((void *)l->table);
 }
 
 /* One fused row block, tt_conv_dw_pw_rows_s8 (1x1 expansion or any conv -> depthwise -> 1x1 projection), on its DSP
@@ -323,6 +351,7 @@ static void check_rows(void)
     tt_conv_layer a = random_layer(c_mid, c_in * ka * ka, ka, ka, pa), b = random_layer(c_mid, kh * kw, kh, kw, pb);
     tt_conv_layer c = random_layer(c_out, c_mid, 1, 1, one);
     b.q.x_zero = a.q.y_zero, c.q.x_zero = b.q.y_zero;
+    b.table = dw_table(&b);
     const int32_t n_out = out.c * out.h * out.w;
     int8_t *x = random_s8(in.c * in.h * in.w), *m = malloc((size_t)(mid.c * mid.h * mid.w));
     int8_t *d = malloc((size_t)(dw.c * dw.h * dw.w)), *y = malloc((size_t)n_out), *y_ref = malloc((size_t)n_out);
@@ -493,6 +522,7 @@ static void check_rows_add(void)
                                  {0, uniform(-128, 127), lo, 127}};
     if (x_is_a) a.q.x_zero = add.a_zero, c.q.y_zero = add.b_zero;
     else a.q.x_zero = add.b_zero, c.q.y_zero = add.a_zero;
+    b.table = dw_table(&b);
     const int32_t n = in.c * in.h * in.w;
     int8_t *x = random_s8(n), *m = malloc((size_t)(c_mid * in.h * in.w)), *d = malloc((size_t)(c_mid * in.h * in.w));
     int8_t *y = malloc((size_t)n), *z_ref = malloc((size_t)n), *z = malloc((size_t)n);
