@@ -4,12 +4,13 @@ The fused row kernels' DSP loop (tt_conv_dw_pw_loop.h) runs a 3x3 depthwise one 
 channel's constants for its asm row again on every row (slots_3x3 and window_channels_3x3 in
 tt_depthwise_conv2d_s8.c): the weight pairs SXTB16 makes, the middle taps, start = bias - x_zero * sum w, and the SSAT
 form's m, k, t. They depend on the layer only, so the emitter writes them here into a `static const` table in flash
-and the kernel copies a channel's words instead of remaking them: the same integers, so the same output bytes.
+and the kernel's asm reads them from there (tt_depthwise_window_table_row_s8): the same integers, so the same output
+bytes.
 """
 
 import numpy as np
 
-WORDS = 10  # TT_DW_TABLE_WORDS: (w0, w2), w1, (w3, w5), w4, (w6, w8), w7, start, m, k, t
+WORDS = 12  # TT_DW_TABLE_WORDS: (w0, w2), w1, (w3, w5), w4, (w6, w8), w7, start, start, m, k, t, 0
 SSAT_MAX_SHIFT = 53  # TT_SSAT_MAX_SHIFT (tt_dsp.h)
 
 
@@ -34,12 +35,14 @@ def table_3x3(w: np.ndarray, bias: np.ndarray, mult: np.ndarray, shift: np.ndarr
         return None
     k = w.reshape(-1, 9).astype(np.int64)
     t = shift - 32
+    start = _int32(np.asarray(bias, dtype=np.int64) - int(q["x_zero"]) * k.sum(axis=1))
     table = np.stack([
         _pair(k[:, 0], k[:, 2]), _int32(k[:, 1]), _pair(k[:, 3], k[:, 5]), _int32(k[:, 4]),
         _pair(k[:, 6], k[:, 8]), _int32(k[:, 7]),
-        _int32(np.asarray(bias, dtype=np.int64) - int(q["x_zero"]) * k.sum(axis=1)),
+        start, start,  # the asm's two LDRD of (start, start)
         _int32(np.asarray(mult, dtype=np.int64)),
         _int32((1 << (t - 1)) + int(q["y_zero"]) * (1 << t)),
         _int32(t),
+        np.zeros(len(k), np.int32),  # 8-byte rows
     ], axis=1)
     return np.ascontiguousarray(table.reshape(-1))

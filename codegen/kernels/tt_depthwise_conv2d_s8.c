@@ -935,24 +935,6 @@ static inline __attribute__((always_inline)) int32_t slots_3x3(const int8_t *wc,
     return __smlad(p0, 0x00010001, __smlad(p1, 0x00010001, __smlad(p2, 0x00010001, m0 + m1 + m2)));
 }
 
-/* window_channels_3x3 from the table: each channel's words copied into its slots for `top`, nothing recomputed, so
- * that the asm row reads the same constants */
-static inline __attribute__((always_inline)) void window_table_3x3(const int8_t *x, int32_t plane, int32_t pitch,
-                                                                   int32_t channels, int32_t s, const int32_t *tw,
-                                                                   int8_t *y, int32_t out_w, const int32_t top)
-{
-    int32_t cp[15] __attribute__((aligned(8)));
-    void (*row)(const int8_t *, int32_t, int32_t *, int8_t *) = s == 1 ? row_3x3_s1_ssat : row_3x3_s2_ssat;
-    const int32_t oa = 2 * top, ob = top == 2 ? 0 : oa + 2, oc = top == 0 ? 4 : oa - 2; /* as slots_3x3 */
-    for (const int32_t *end = tw + TT_DW_TABLE_WORDS * channels; tw < end;
-         tw += TT_DW_TABLE_WORDS, x += plane, y += out_w) {
-        cp[oa] = tw[0], cp[oa + 1] = tw[1], cp[ob] = tw[2], cp[ob + 1] = tw[3], cp[oc] = tw[4], cp[oc + 1] = tw[5];
-        cp[6] = cp[7] = cp[8] = cp[9] = tw[6], cp[10] = tw[7], cp[11] = tw[8], cp[12] = tw[9];
-        cp[13] = cp[14] = (int32_t)(intptr_t)(y + out_w);
-        row(x, pitch, cp, y);
-    }
-}
-
 /* window_rows_3x3_ssat's channel loop for one `top` (a constant in each copy); all: every channel is in the SSAT form
  * (the caller's form), so that no channel is tested. */
 static inline __attribute__((always_inline)) int32_t window_channels_3x3(const int8_t *x, int32_t plane,
@@ -978,18 +960,55 @@ static inline __attribute__((always_inline)) int32_t window_channels_3x3(const i
     return channels - (int32_t)(w_end - w) / 9;
 }
 
-/* window_table_3x3 for any top: every channel of the row from the layer's table (its own frame, so that
- * window_rows_3x3_ssat's does not grow) */
+/* Every channel of one output row of a 3x3 layer from its table (tt_conv_layer.table, TT_DW_TABLE_WORDS words a
+ * channel: the pairs and middle taps of kernel rows 0, 1, 2 at 0, 8, 16, start twice at 24, m, k at 32, t at 40), one
+ * call: the asm of row_3x3_s1_ssat / row_3x3_s2_ssat with the weights of kernel row (j - top) mod 3 read for window
+ * row j (offsets R0, R1, R2), and at each channel's end on to the next channel's table row, window (x + plane) and
+ * outputs (y, contiguous). The four words that change in a call (the channel's end, the last channel's end, out_w,
+ * the skip from one channel's last window to the next's first) are pushed from st below sp at entry (st arrives in f,
+ * a temporary of the rows) and dropped at exit, so that no register more is needed: the same 13 as the rows'. The
+ * same sums in the same order as the rows' from slots_3x3, so the same bytes. */
+#define DW_TABLE_ROW3(NAME, ROW, STEP, R0, R1, R2)                                                                    \
+    static __attribute__((noinline)) void NAME(const int8_t *x, int32_t pw, const int32_t *cp, int8_t *y,             \
+                                               const int32_t *st)                                                   \
+    {                                                                                                                 \
+        int32_t a0, a1, a2, a3, w02, w1, e, o, f = (int32_t)(intptr_t)st;                                             \
+        __asm__ volatile("ldrd %[e], %[o], [%[f]]\n\t" "ldrd %[w02], %[w1], [%[f], #8]\n\t"                         \
+                         "strd %[w02], %[w1], [sp, #-8]!\n\t" "strd %[e], %[o], [sp, #-8]!\n\t"                      \
+                         DW_START(24, 24) ROW(R0) DW_NEXT_ROW ROW(R1) DW_NEXT_ROW ROW(R2)                             \
+                         "sub %[x], %[x], %[pw], lsl #1\n\t" "add %[x], %[x], #" #STEP "\n\t"                        \
+                         DW_REQUANT(32, 40, w02, w1)                                                                  \
+                         "ldr %[f], [sp]\n\t" "cmp %[y], %[f]\n\t" "bne 1b\n\t"                                     \
+                         "ldr %[e], [sp, #4]\n\t" "cmp %[y], %[e]\n\t" "beq 2f\n\t"                                 \
+                         "ldr %[e], [sp, #8]\n\t" "add %[f], %[f], %[e]\n\t" "str %[f], [sp]\n\t"                   \
+                         "ldr %[e], [sp, #12]\n\t" "add %[x], %[x], %[e]\n\t" "add %[cp], %[cp], #48\n\t"           \
+                         "b 1b\n\t" "2:\n\t" "add sp, sp, #16"                                                        \
+                         : [x] "+r"(x), [y] "+r"(y), [cp] "+r"(cp), [f] "+r"(f), [a0] "=&r"(a0), [a1] "=&r"(a1),      \
+                           [a2] "=&r"(a2), [a3] "=&r"(a3), [w02] "=&r"(w02), [w1] "=&r"(w1), [e] "=&r"(e),            \
+                           [o] "=&r"(o)                                                                               \
+                         : [pw] "r"(pw)                                                                               \
+                         : "cc", "memory");                                                                           \
+    }
+DW_TABLE_ROW3(table_3x3_s1_top0, DW_ROW3_S1, 4, 0, 8, 16)
+DW_TABLE_ROW3(table_3x3_s1_top1, DW_ROW3_S1, 4, 16, 0, 8)
+DW_TABLE_ROW3(table_3x3_s1_top2, DW_ROW3_S1, 4, 8, 16, 0)
+DW_TABLE_ROW3(table_3x3_s2_top0, DW_ROW3_S2, 8, 0, 8, 16)
+DW_TABLE_ROW3(table_3x3_s2_top1, DW_ROW3_S2, 8, 16, 0, 8)
+DW_TABLE_ROW3(table_3x3_s2_top2, DW_ROW3_S2, 8, 8, 16, 0)
+#undef DW_TABLE_ROW3
+
+/* The row of `channels` (> 0) channels from the table tw through the table_3x3_* asm for stride s and top */
 static __attribute__((noinline)) void window_table_rows_3x3(const int8_t *x, int32_t plane, int32_t pitch, int32_t top,
                                                             int32_t channels, int32_t s, const int32_t *tw, int8_t *y,
                                                             int32_t out_w)
 {
-    if (top == 0)
-        window_table_3x3(x, plane, pitch, channels, s, tw, y, out_w, 0);
-    else if (top == 1)
-        window_table_3x3(x, plane, pitch, channels, s, tw, y, out_w, 1);
-    else
-        window_table_3x3(x, plane, pitch, channels, s, tw, y, out_w, 2);
+    static void (*const rows[2][3])(const int8_t *, int32_t, const int32_t *, int8_t *, const int32_t *) = {
+        {table_3x3_s1_top0, table_3x3_s1_top1, table_3x3_s1_top2},
+        {table_3x3_s2_top0, table_3x3_s2_top1, table_3x3_s2_top2}};
+    const int32_t st[4] __attribute__((aligned(8))) = {(int32_t)(intptr_t)(y + out_w),
+                                                       (int32_t)(intptr_t)(y + channels * out_w), out_w,
+                                                       plane - s * out_w};
+    rows[s - 1][top](x, pitch, tw, y, st);
 }
 
 /* As window_rows_wide_ssat for 3x3 channels (kw 3): the asm row's constants (row_3x3_s1_ssat / row_3x3_s2_ssat,
@@ -1076,7 +1095,7 @@ int tt_depthwise_window_table_row_s8(const int8_t *x, int32_t plane, int32_t pit
                                      const int32_t *table, int32_t stride, int8_t *y, tt_dims out)
 {
     const int32_t s = stride;
-    if (in.h != 3 || top < 0 || top >= 3 || out.c != in.c || out.h != 1 || out.w % 4 || out.w < 4 ||
+    if (in.h != 3 || top < 0 || top >= 3 || in.c < 1 || out.c != in.c || out.h != 1 || out.w % 4 || out.w < 4 ||
         !(s == 1 || (s == 2 && s * (out.w - 1) + 3 < in.w)) || in.w < s * (out.w - 1) + 3)
         return 0;
 #if defined(__thumb2__)
@@ -1086,7 +1105,7 @@ int tt_depthwise_window_table_row_s8(const int8_t *x, int32_t plane, int32_t pit
         int32_t wv[6];
         for (int32_t j = 0; j < 3; j++)
             wv[2 * j] = table[2 * ((j + 3 - top) % 3)], wv[2 * j + 1] = table[2 * ((j + 3 - top) % 3) + 1];
-        channel_3x3_words(x + c * plane, pitch, s, wv, table[6], table[7], table[9], table[8], y + c * out.w, out.w,
+        channel_3x3_words(x + c * plane, pitch, s, wv, table[6], table[8], table[10], table[9], y + c * out.w, out.w,
                           1, out.w);
     }
 #endif

@@ -103,9 +103,9 @@ int tt_depthwise_inplace_s8(const int8_t *x, tt_dims in, const int8_t *w, int32_
  * requantize, conv and quantization parameters; table: NULL, or for a 3x3 depthwise whose channels are all in the
  * SSAT form (32 < shift <= 53, act -128..127) its channels' constants, TT_DW_TABLE_WORDS each, made once at compile
  * time (codegen/dw_table.py) so that the DSP row loop does not remake them on every row: the pairs (w0, w2), w1,
- * (w3, w5), w4, (w6, w8), w7 (each pair w_lo + (w_hi << 16)), bias - x_zero * sum w, mult, k = 2^(t-1) +
- * y_zero * 2^t and t = shift - 32. */
-#define TT_DW_TABLE_WORDS 10
+ * (w3, w5), w4, (w6, w8), w7 (each pair as SXTB16 makes it), start = bias - x_zero * sum w twice, mult,
+ * k = 2^(t-1) + y_zero * 2^t, t = shift - 32, 0. */
+#define TT_DW_TABLE_WORDS 12
 typedef struct {
     const int8_t *w;
     int32_t kh, kw;

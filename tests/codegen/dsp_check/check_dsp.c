@@ -279,17 +279,19 @@ static tt_conv_layer random_layer(int32_t o, int32_t fan_in, int32_t kh, int32_t
                            {uniform(-128, 127), y_zero, uniform(0, 1) ? -128 : y_zero, 127}, NULL};
 }
 
-/* Every other call: depthwise l's constants table as codegen/dw_table.py makes it (tt_conv_layer.table), where l is
- * 3x3 with every channel in the SSAT form; else NULL (the kernel makes the constants itself). */
-static const int32_t *dw_table(const tt_conv_layer *l)
+/* Every other call with a 3x3 depthwise l: l's channels put in the SSAT form (act_min -128, each shift moved into
+ * 33..53: no random number drawn, so the cases after it are as before) and its constants table as codegen/dw_table.py
+ * makes it (tt_conv_layer.table); else NULL (the kernel makes the constants itself). */
+static const int32_t *dw_table(tt_conv_layer *l)
 {
     static int turn;
     const int32_t channels = l->conv.groups;
-    if ((turn ^= 1) == 0 || l->kh != 3 || l->kw != 3 || l->q.act_min != -128 || l->q.act_max != 127)
+    if (l->kh != 3 || l->kw != 3 || (turn ^= 1) == 0)
         return NULL;
+    l->q.act_min = -128;
     for (int32_t c = 0; c < channels; c++)
         if (l->shift[c] <= 32 || l->shift[c] > 53)
-            return NULL;
+            ((int32_t *)l->shift)[c] = 33 + l->shift[c] % 21;
     int32_t *table = malloc((size_t)channels * TT_DW_TABLE_WORDS * sizeof(int32_t)), *tw = table;
     for (int32_t c = 0; c < channels; c++, tw += TT_DW_TABLE_WORDS) {
         const int8_t *w = l->w + 9 * c;
@@ -301,8 +303,8 @@ static const int32_t *dw_table(const tt_conv_layer *l)
             tw[2 * r + 1] = w[3 * r + 1];
         }
         const int32_t t = l->shift[c] - 32;
-        tw[6] = l->bias[c] - l->q.x_zero * sum, tw[7] = l->mult[c], tw[8] = (1 << (t - 1)) + l->q.y_zero * (1 << t);
-        tw[9] = t;
+        tw[6] = tw[7] = l->bias[c] - l->q.x_zero * sum, tw[8] = l->mult[c];
+        tw[9] = (1 << (t - 1)) + l->q.y_zero * (1 << t), tw[10] = t, tw[11] = 0;
     }
     return table;
 }
