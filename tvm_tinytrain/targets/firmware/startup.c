@@ -74,14 +74,19 @@ static char *tt_put_hex(char *out, const char *label, uint32_t value)
     return out;
 }
 
-/* Entered from tt_fault_entry on the top of the stack; `sp`: the stack pointer at the fault. */
+/* Entered from tt_fault_entry on the top of the stack; `sp`: the stack pointer at the fault.  The message is a local:
+ * the faulted frames below are dead, so the stack has room for it, and a static buffer would take 200 B of SRAM
+ * from every program for the one report.  The exception frame's PC is read first, before the message can cover it
+ * (a fault near the top of the stack). */
 __attribute__((used, noreturn)) void tt_fault_report(const uint32_t *sp)
 {
-    static char message[200];
+    char message[200];
     uint32_t cfsr = TT_SCB_CFSR, mmfar = TT_SCB_MMFAR;
     uintptr_t bottom = (uintptr_t)tt_stack_bottom;
     int overflow = (cfsr & (TT_CFSR_MSTKERR | TT_CFSR_STKOF)) != 0 || (uintptr_t)sp < bottom ||
                    ((cfsr & TT_CFSR_MMARVALID) && mmfar < bottom && mmfar >= bottom - TT_STACK_GUARD_BYTES);
+    int has_pc = !overflow && (uintptr_t)sp + 32 <= (uintptr_t)&__stack_top__;
+    uint32_t pc = has_pc ? sp[6] : 0; /* from the exception frame */
     const char *what = overflow ? "tt firmware: stack overflow (the stack ran into its guard):"
                                 : "tt firmware: fault (HardFault / MemManage / BusFault / UsageFault):";
     char *out = message;
@@ -92,8 +97,8 @@ __attribute__((used, noreturn)) void tt_fault_report(const uint32_t *sp)
     out = tt_put_hex(out, " MMFAR=", mmfar);
     out = tt_put_hex(out, " BFAR=", TT_SCB_BFAR);
     out = tt_put_hex(out, " SP=", (uint32_t)(uintptr_t)sp);
-    if (!overflow && (uintptr_t)sp + 32 <= (uintptr_t)&__stack_top__)
-        out = tt_put_hex(out, " PC=", sp[6]); /* from the exception frame */
+    if (has_pc)
+        out = tt_put_hex(out, " PC=", pc);
     *out++ = '\n';
     *out = 0;
     tt_report(message);
