@@ -55,15 +55,26 @@ MASKED_BLOCK = 64
 MASKED_FLOATS = 10
 
 
+def _block_in_projection_chunk(b) -> bool:
+    """Whether the weight update's block of rows takes the projection chunk's place: that chunk is read for the
+    last time by the depthwise gradient, before the update, so where the block fits in it it needs no bytes of
+    its own (the op's scratch at its peak: Proxyless blocks.16 at 115K, 10,240 -> 8,448 B)."""
+    *_, run, cols, _, _ = expansion_backward_scratch_args(b)
+    k, _ = _chunk_floats(b)
+    _, mid, _ = _chunk_dims(b)
+    return bool(run) and "pw" in b.attrs and update_block(k, cols) * cols <= k * int(np.prod(mid))
+
+
 def expansion_backward_scratch(b) -> int:
-    """A chunk of each stage's gradient, then the larger of the weight update's block of rows and a chunk's bias
-    gradient (used one after the other); reading the projection's output gradient through its mask, at least
-    the masked kernel's scratch of one channel pair after the projection's chunk (where the depthwise chunk and
-    those come later)."""
+    """A chunk of each stage's gradient, then the larger of the weight update's block of rows (unless it takes the
+    projection chunk's place) and a chunk's bias gradient (used one after the other); reading the projection's
+    output gradient through its mask, at least the masked kernel's scratch of one channel pair after the
+    projection's chunk (where the depthwise chunk and those come later)."""
     *_, run, cols, biases, masked_c = expansion_backward_scratch_args(b)
     _, _, hw = _chunk_dims(b)
     k, floats = _chunk_floats(b)
-    extra = max(update_block(k, cols) * cols * 4 if run else 0, k * 4 if biases else 0)
+    block = update_block(k, cols) * cols * 4 if run and not _block_in_projection_chunk(b) else 0
+    extra = max(block, k * 4 if biases else 0)
     if masked_c:
         extra = max(extra, (MASKED_FLOATS * min(masked_c, MASKED_BLOCK) - k * int(np.prod(hw))) * 4)
     return floats * 4 + extra
@@ -113,7 +124,8 @@ def expansion_backward(b, args, out):
         start, n = parts["weight"]
         w_arg, x_arg, *rest = args[start:start + n]
         cols = update_cols(reader)
-        loop = grad_update(reader, [w_arg, x_arg, None, *rest, t], out, rows_of=("c0", "c0 + k"),
+        at = f"((float *){scratch})" if _block_in_projection_chunk(b) else t
+        loop = grad_update(reader, [w_arg, x_arg, None, *rest, at], out, rows_of=("c0", "c0 + k"),
                            d_rows=f"{g} + (o - c0) * {h * wd}", block=update_block(k, cols))
         lines.append("        " + loop.replace("\n", "\n    "))
     return "\n".join(lines) + "\n    }"

@@ -142,8 +142,9 @@ int tt_conv2d_1x1_grad_input_masked_channels_f32(const float *g, const uint8_t *
 }
 
 /* The scratch: a chunk of each stage's gradient (the projection's, mid; mid.c == 0: none; the depthwise conv's, in),
- * then the larger of the weight update's block of rows (run > 0) and a chunk's bias gradient (biases != 0), which the
- * loop uses one after the other; reading the projection's output gradient through its mask (masked_c: its output
+ * then the larger of the weight update's block of rows (run > 0; none where the block fits in the projection's chunk,
+ * whose place it takes: the depthwise stage reads that chunk for the last time before the update) and a chunk's bias
+ * gradient (biases != 0), which the loop uses one after the other; reading the projection's output gradient through its mask (masked_c: its output
  * channels, else 0), what follows the projection's chunk (free until the depthwise stage) is the masked kernel's
  * scratch: at least 8 pixels of a block's output channels and one channel pair's scaled weights, 10 floats each. */
 int32_t tt_expansion_backward_chunks_get_buffer_size(tt_dims mid, tt_dims in, int32_t bytes, int32_t run,
@@ -152,6 +153,8 @@ int32_t tt_expansion_backward_chunks_get_buffer_size(tt_dims mid, tt_dims in, in
     const int32_t k = tt_dw_chunk_channels(in, mid.c > 0 ? mid.h * mid.w : 0, bytes);
     const int32_t floats = k * (in.h * in.w + (mid.c > 0 ? mid.h * mid.w : 0));
     int32_t extra = run > 0 ? tt_grad_update_get_buffer_size(k, run, cols) : 0;
+    if (mid.c > 0 && extra <= k * mid.h * mid.w * (int32_t)sizeof(float))
+        extra = 0; /* the block takes the projection chunk's place, read for the last time before the update */
     if (biases && extra < k * (int32_t)sizeof(float)) extra = k * (int32_t)sizeof(float);
     if (masked_c > 0) {
         const int32_t least = 10 * (masked_c < MASKED_BLOCK ? masked_c : MASKED_BLOCK) - k * in.h * in.w;
