@@ -220,6 +220,19 @@ def test_the_budget_loop_goes_through_a_layer_the_packing_does_not_follow_at_onc
     assert choose_layers(["a", "b", "c"], measure) == ["a", "b"]
 
 
+def test_the_budget_loop_takes_a_layer_that_lowers_one_of_two_equal_peaks():
+    from tvm_tinytrain.compiler import StepArena, choose_layers
+
+    # two ops hold the peak: "a" takes one of them away (the peak's bytes stay), "b" then the other
+    table = {frozenset(): (100, 2), frozenset("a"): (100, 1), frozenset("b"): (100, 1), frozenset("ab"): (80, 1)}
+
+    def measure(layers):
+        arena, ops = table[frozenset(layers)]
+        return StepArena(arena, arena, frozenset(), arena <= 80, ops)
+
+    assert choose_layers(["a", "b"], measure) == ["a", "b"]
+
+
 def test_the_budget_loop_chooses_again_once_narrowed_chunks_move_the_peak():
     from tvm_tinytrain.codegen.templates_memory import NARROW_STEPS
     from tvm_tinytrain.compiler import StepArena, choose_and_narrow, choose_layers
@@ -247,7 +260,7 @@ def test_the_budget_takes_mbv2_past_its_weight_update_peak():
     the final arena does not need; still over, it narrows blocks.16.pointwise2's chunks (its expansion backward's
     scratch is at the peak beside the pool's gradient) to the widest that keeps the step within the budget; the
     residual blocks' chunk loops read the projection's gradient through its mask (no masked copy beside it), so
-    no other layer is narrowed, and the planner packs the step in 45,176 B, within the 119,296 B of static SRAM
+    no other layer is narrowed, and the planner packs the step in 44,968 B, within the 119,296 B of static SRAM
     that 120 KB leaves beside the stack and the firmware's own RAM."""
     from tvm_tinytrain.backbones import load_backbone
     from tvm_tinytrain.codegen.emit import sram_param_bytes
@@ -257,7 +270,7 @@ def test_the_budget_takes_mbv2_past_its_weight_update_peak():
     program = compiled.program
     assert program.chunked == [f"blocks.{i}.pointwise2" for i in (16, 15, 14, 13, 12, 11, 10, 9)]
     assert program.narrow == ["blocks.16.pointwise2"]
-    assert static_sram(program) - sram_param_bytes(program) == 45_176  # the step's arena (50,984 B at full width)
+    assert static_sram(program) - sram_param_bytes(program) == 44_968  # the step's arena
     assert static_sram(program) <= 120 * 1024 - DEVICE_RESERVE
 
 

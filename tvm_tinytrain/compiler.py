@@ -183,19 +183,22 @@ def narrow_chunks(chunked: list, measure) -> dict:
 @dataclass(frozen=True)
 class StepArena:
     """What the budget loop reads of one choice of layers: the training step's arena and peak (as the arena
-    holds them), the layers whose input gradient is live at that peak, and whether chunking is done (the
-    program fits, or the prediction's arena is the larger: chunking cannot lower it)."""
+    holds them), the layers whose input gradient is live at that peak, whether chunking is done (the
+    program fits, or the prediction's arena is the larger: chunking cannot lower it), and how many ops hold the
+    peak (a layer that takes one of two equal peaks away lowers that)."""
 
     arena: int
     peak: int
     at_peak: frozenset
     done: bool
+    peak_ops: int = 1
 
 
 def choose_layers(chunkable: list, measure, start=()) -> list:
     """The layers to chunk: from `start`, one at a time, the candidates whose input gradient is live at the step's
-    peak first, then the others in order, the first that lowers the step's arena or its peak (live bytes gone: the
-    planner's packing need not follow at once, a later layer can make it); one that lowers neither is tried again
+    peak first, then the others in order, the first that lowers the step's arena or its peak (live bytes gone, or
+    one of several ops at the peak: the planner's packing need not follow at once, a later layer can make it); one
+    that lowers neither is tried again
     after the next is kept; until `measure(layers)` (a StepArena) is done or no candidate lowers anything.  Of the
     choices passed, the one with the lowest arena; then each of its layers whose removal does not raise the
     arena is dropped, last taken first: every layer left buys arena for the instructions it costs."""
@@ -206,7 +209,7 @@ def choose_layers(chunkable: list, measure, start=()) -> list:
         left = [layer for layer in chunkable if layer not in chunked]
         for layer in sorted(left, key=lambda layer: layer not in now.at_peak):
             trial = measure((*chunked, layer))
-            if trial.arena < now.arena or trial.peak < now.peak:
+            if trial.arena < now.arena or (trial.peak, trial.peak_ops) < (now.peak, now.peak_ops):
                 chunked, now = [*chunked, layer], trial
                 best = min(best, (chunked, now), key=lambda choice: choice[1].arena)
                 break
@@ -228,7 +231,8 @@ def _drop_unneeded(layers: list, now: StepArena, measure) -> list:
 def _measure(program, arena_budget: int) -> StepArena:
     report, train, predict = _arenas(program)
     at_peak = frozenset(t.layer for t in report.live_at(report.peak_op) if t.op == "conv2d_grad_input")
-    return StepArena(train, report.peak_bytes, at_peak, max(train, predict) <= arena_budget or train <= predict)
+    return StepArena(train, report.peak_bytes, at_peak, max(train, predict) <= arena_budget or train <= predict,
+                     report.live.count(report.peak_bytes))
 
 
 def static_sram(program) -> int:

@@ -1,7 +1,9 @@
 """The static arena planner (codegen/planner.py): no two buffers live together share a byte, the arena never goes
 under the live bytes' floor nor above the fixed orders' packing, and where the fixed orders leave a gap above that
 floor the search closes it, the same plan every run."""
+import json
 import random
+from pathlib import Path
 
 import pytest
 
@@ -18,8 +20,9 @@ LIFETIMES = [("b0", 8, 5, 10), ("b1", 24, 8, 11), ("b2", 8, 6, 8), ("b3", 24, 1,
 
 
 def _planned(buffers, probes=planner.SEARCH_PROBES, monkeypatch=None):
-    if monkeypatch is not None:
+    if monkeypatch is not None:  # probes 0: the fixed orders alone, no search and no drawn preorders
         monkeypatch.setattr(planner, "SEARCH_PROBES", probes)
+        monkeypatch.setattr(planner, "SEARCH_DRAWS", planner.SEARCH_DRAWS if probes else 0)
     p = ArenaPlanner()
     for b in buffers:
         p.add_buffer(*b)
@@ -35,6 +38,23 @@ def test_the_search_closes_a_gap_the_fixed_orders_leave(monkeypatch):
         searched, again = _planned(case), _planned(case)
         assert searched.arena_bytes == floor and searched.strategy == "searched"
         assert {n: b.offset for n, b in searched.buffers.items()} == {n: b.offset for n, b in again.buffers.items()}
+
+
+def test_drawn_preorders_close_the_last_bytes_above_the_floor(monkeypatch):
+    """A training step of Proxyless paper-100kb at 115K (its buffers' sizes and lifetimes, recorded): the fixed
+    preorders' search ends 232 B above the live floor, which only the forward's first block reaches; the seeded
+    preorders pack it at the floor, the same offsets every run."""
+    buffers = [(f"t{i}", *b) for i, b in
+               enumerate(json.loads((Path(__file__).parent / "planner_proxyless_115k_step.json").read_text()))]
+    planner._SEARCHED.clear()
+    monkeypatch.setattr(planner, "SEARCH_DRAWS", 0)
+    fixed = _planned(buffers)
+    assert fixed.live_floor() == 35_864 and fixed.arena_bytes == 36_096
+    monkeypatch.undo()
+    planner._SEARCHED.clear()
+    drawn, again = _planned(buffers), (planner._SEARCHED.clear(), _planned(buffers))[1]
+    assert drawn.arena_bytes == 35_864 and drawn.strategy == "searched"
+    assert {n: b.offset for n, b in drawn.buffers.items()} == {n: b.offset for n, b in again.buffers.items()}
 
 
 def test_plans_are_sound_between_the_live_floor_and_the_fixed_orders(monkeypatch):
