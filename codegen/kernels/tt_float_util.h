@@ -657,24 +657,28 @@ static inline void tt_int8_columns4_f32(float *xt, const int8_t *x, int32_t hw, 
     "sxtab %[a], %[nz], %[t2]" ror "\n\t" \
     "sxtab %[b], %[nz], %[t3]" ror "\n\t" \
     "vmov " sc ", " sd ", %[a], %[b]\n\t"
+/* The next four positions of the four channels at x0, x0 + hw, x2, x2 + hw as floats x - x_zero in s0-s15
+ * (position-major: s0-s3 position 0's channels 0-3, ...), the two pointers moved on a word. */
+#define TT_INT8_WORDS4_TO_S0_S15 \
+        "ldr %[t1], [%[x0], %[hw]]\n\t" \
+        "ldr %[t3], [%[x2], %[hw]]\n\t" \
+        "ldr %[t0], [%[x0]], #4\n\t" \
+        "ldr %[t2], [%[x2]], #4\n\t" \
+        TT_INT8_POSITION("s0", "s1", "s2", "s3", "") \
+        TT_INT8_POSITION("s4", "s5", "s6", "s7", ", ror #8") \
+        TT_INT8_POSITION("s8", "s9", "s10", "s11", ", ror #16") \
+        TT_INT8_POSITION("s12", "s13", "s14", "s15", ", ror #24") \
+        "vcvt.f32.s32 s0, s0\n\t" "vcvt.f32.s32 s1, s1\n\t" "vcvt.f32.s32 s2, s2\n\t" "vcvt.f32.s32 s3, s3\n\t" \
+        "vcvt.f32.s32 s4, s4\n\t" "vcvt.f32.s32 s5, s5\n\t" "vcvt.f32.s32 s6, s6\n\t" "vcvt.f32.s32 s7, s7\n\t" \
+        "vcvt.f32.s32 s8, s8\n\t" "vcvt.f32.s32 s9, s9\n\t" "vcvt.f32.s32 s10, s10\n\t" "vcvt.f32.s32 s11, s11\n\t" \
+        "vcvt.f32.s32 s12, s12\n\t" "vcvt.f32.s32 s13, s13\n\t" "vcvt.f32.s32 s14, s14\n\t" "vcvt.f32.s32 s15, s15\n\t"
 static inline void tt_int8_words4_f32(float *xt, const int8_t *x, int32_t hw, int32_t x_zero)
 {
     const int8_t *x2 = x + 2 * hw; /* channels 1 and 3 at +hw from x (channel 0) and x2 (channel 2) */
     int32_t n = hw >> 2, t0, t1, t2, t3, a, b;
     __asm__ volatile(
         "1:\n\t"
-        "ldr %[t1], [%[x0], %[hw]]\n\t"
-        "ldr %[t3], [%[x2], %[hw]]\n\t"
-        "ldr %[t0], [%[x0]], #4\n\t"
-        "ldr %[t2], [%[x2]], #4\n\t"
-        TT_INT8_POSITION("s0", "s1", "s2", "s3", "")
-        TT_INT8_POSITION("s4", "s5", "s6", "s7", ", ror #8")
-        TT_INT8_POSITION("s8", "s9", "s10", "s11", ", ror #16")
-        TT_INT8_POSITION("s12", "s13", "s14", "s15", ", ror #24")
-        "vcvt.f32.s32 s0, s0\n\t" "vcvt.f32.s32 s1, s1\n\t" "vcvt.f32.s32 s2, s2\n\t" "vcvt.f32.s32 s3, s3\n\t"
-        "vcvt.f32.s32 s4, s4\n\t" "vcvt.f32.s32 s5, s5\n\t" "vcvt.f32.s32 s6, s6\n\t" "vcvt.f32.s32 s7, s7\n\t"
-        "vcvt.f32.s32 s8, s8\n\t" "vcvt.f32.s32 s9, s9\n\t" "vcvt.f32.s32 s10, s10\n\t" "vcvt.f32.s32 s11, s11\n\t"
-        "vcvt.f32.s32 s12, s12\n\t" "vcvt.f32.s32 s13, s13\n\t" "vcvt.f32.s32 s14, s14\n\t" "vcvt.f32.s32 s15, s15\n\t"
+        TT_INT8_WORDS4_TO_S0_S15
         "vstmia %[xt]!, {s0-s15}\n\t"
         "subs %[n], %[n], #1\n\t"
         "bne 1b\n\t"
@@ -897,18 +901,7 @@ static inline void tt_mla_2x4_int8_f32(float *dw, int32_t dw_stride, const int8_
         "vmov s20, s21, %[a], %[a]\n\t"
         "vmov s22, s23, %[a], %[a]\n\t"
         "1:\n\t"
-        "ldr %[t1], [%[x0], %[hw]]\n\t"
-        "ldr %[t3], [%[x2], %[hw]]\n\t"
-        "ldr %[t0], [%[x0]], #4\n\t"
-        "ldr %[t2], [%[x2]], #4\n\t"
-        TT_INT8_POSITION("s0", "s1", "s2", "s3", "")
-        TT_INT8_POSITION("s4", "s5", "s6", "s7", ", ror #8")
-        TT_INT8_POSITION("s8", "s9", "s10", "s11", ", ror #16")
-        TT_INT8_POSITION("s12", "s13", "s14", "s15", ", ror #24")
-        "vcvt.f32.s32 s0, s0\n\t" "vcvt.f32.s32 s1, s1\n\t" "vcvt.f32.s32 s2, s2\n\t" "vcvt.f32.s32 s3, s3\n\t"
-        "vcvt.f32.s32 s4, s4\n\t" "vcvt.f32.s32 s5, s5\n\t" "vcvt.f32.s32 s6, s6\n\t" "vcvt.f32.s32 s7, s7\n\t"
-        "vcvt.f32.s32 s8, s8\n\t" "vcvt.f32.s32 s9, s9\n\t" "vcvt.f32.s32 s10, s10\n\t" "vcvt.f32.s32 s11, s11\n\t"
-        "vcvt.f32.s32 s12, s12\n\t" "vcvt.f32.s32 s13, s13\n\t" "vcvt.f32.s32 s14, s14\n\t" "vcvt.f32.s32 s15, s15\n\t"
+        TT_INT8_WORDS4_TO_S0_S15
         "add %[t0], %[d0], %[hw], lsl #2\n\t" /* row 1's d: hw floats on */
         "vldmia %[t0], {s28-s31}\n\t"
         "vldmia %[d0]!, {s24-s27}\n\t"
